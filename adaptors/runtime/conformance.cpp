@@ -1,0 +1,150 @@
+#include "adaptors/runtime/conformance.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <memory>
+#include <sstream>
+
+#include "adaptors/runtime/executor.h"
+#include "common/onnx_io.h"
+
+namespace qtune {
+namespace fs = std::filesystem;
+namespace {
+
+enum class Outcome { kPass, kFail, kSkip };
+
+struct TestResult {
+  Outcome outcome;
+  std::string detail;
+};
+
+// input_0.pb, input_1.pb, ... in numeric order.
+std::vector<fs::path> numbered_files(const fs::path& dir, const std::string& prefix) {
+  std::vector<fs::path> out;
+  for (int i = 0;; ++i) {
+    fs::path p = dir / (prefix + std::to_string(i) + ".pb");
+    if (!fs::exists(p)) break;
+    out.push_back(p);
+  }
+  return out;
+}
+
+std::string compare(const Tensor& got, const Tensor& want, const std::string& name) {
+  if (got.dtype() != want.dtype()) {
+    return name + ": dtype " + std::string(dtype_name(got.dtype())) + ", expected " +
+           std::string(dtype_name(want.dtype()));
+  }
+  if (got.shape() != want.shape()) {
+    return name + ": shape " + shape_str(got.shape()) + ", expected " + shape_str(want.shape());
+  }
+  const bool is_float = dtype_is_float(want.dtype());
+  for (int64_t i = 0; i < want.numel(); ++i) {
+    if (is_float) {
+      const double g = got.get_f64(i), w = want.get_f64(i);
+      if (std::isnan(w) && std::isnan(g)) continue;
+      if (std::isinf(w) && g == w) continue;
+      if (!(std::fabs(g - w) <= kConformanceAtol + kConformanceRtol * std::fabs(w))) {
+        std::ostringstream os;
+        os << name << "[" << i << "] = " << g << ", expected " << w;
+        return os.str();
+      }
+    } else if (got.get_i64(i) != want.get_i64(i)) {
+      return name + "[" + std::to_string(i) + "] = " + std::to_string(got.get_i64(i)) +
+             ", expected " + std::to_string(want.get_i64(i));
+    }
+  }
+  return "";
+}
+
+TestResult run_one(const fs::path& dir) {
+  auto graph = load_onnx_model((dir / "model.onnx").string());
+  if (!graph.ok()) {
+    const bool skip = graph.status().code() == StatusCode::kUnsupported;
+    return {skip ? Outcome::kSkip : Outcome::kFail, graph.status().message()};
+  }
+  auto missing = unsupported_nodes(graph.value());
+  if (!missing.empty()) return {Outcome::kSkip, "unsupported " + missing.front()};
+  auto exec = Executor::create(std::make_shared<const Graph>(std::move(graph).value()));
+  if (!exec.ok()) return {Outcome::kSkip, exec.status().message()};
+
+  std::vector<fs::path> sets;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    if (e.is_directory() && e.path().filename().string().rfind("test_data_set_", 0) == 0) {
+      sets.push_back(e.path());
+    }
+  }
+  std::sort(sets.begin(), sets.end());
+  if (sets.empty()) return {Outcome::kFail, "no test_data_set_* directory"};
+  for (const auto& set : sets) {
+    std::vector<Tensor> inputs, expected;
+    for (const auto& p : numbered_files(set, "input_")) {
+      auto t = load_tensor_pb(p.string());
+      if (!t.ok()) return {Outcome::kSkip, t.status().message()};
+      inputs.push_back(std::move(t).value());
+    }
+    for (const auto& p : numbered_files(set, "output_")) {
+      auto t = load_tensor_pb(p.string());
+      if (!t.ok()) return {Outcome::kSkip, t.status().message()};
+      expected.push_back(std::move(t).value());
+    }
+    auto outputs = exec->run(inputs);
+    if (!outputs.ok()) {
+      const bool skip = outputs.status().code() == StatusCode::kUnsupported;
+      return {skip ? Outcome::kSkip : Outcome::kFail, outputs.status().message()};
+    }
+    if (outputs->size() != expected.size()) {
+      return {Outcome::kFail, "produced " + std::to_string(outputs->size()) + " outputs, expected " +
+                                  std::to_string(expected.size())};
+    }
+    for (size_t i = 0; i < expected.size(); ++i) {
+      std::string diff = compare((*outputs)[i], expected[i],
+                                 set.filename().string() + "/output_" + std::to_string(i));
+      if (!diff.empty()) return {Outcome::kFail, diff};
+    }
+  }
+  return {Outcome::kPass, ""};
+}
+
+}  // namespace
+
+ConformanceSummary run_conformance(const std::vector<std::string>& paths, std::ostream& log) {
+  std::vector<fs::path> tests;
+  for (const auto& p : paths) {
+    fs::path root(p);
+    if (fs::exists(root / "model.onnx")) {
+      tests.push_back(root);
+      continue;
+    }
+    std::vector<fs::path> found;
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(root, ec)) {
+      if (e.is_directory() && fs::exists(e.path() / "model.onnx")) found.push_back(e.path());
+    }
+    if (ec) {
+      log << "FAIL " << p << ": " << ec.message() << "\n";
+      continue;
+    }
+    std::sort(found.begin(), found.end());
+    tests.insert(tests.end(), found.begin(), found.end());
+  }
+  ConformanceSummary sum;
+  for (const auto& t : tests) {
+    TestResult r;
+    try {
+      r = run_one(t);
+    } catch (const std::exception& e) {
+      r = {Outcome::kFail, std::string("exception: ") + e.what()};
+    }
+    const std::string name = t.filename().string();
+    switch (r.outcome) {
+      case Outcome::kPass: ++sum.passed; log << "PASS " << name << "\n"; break;
+      case Outcome::kFail: ++sum.failed; log << "FAIL " << name << ": " << r.detail << "\n"; break;
+      case Outcome::kSkip: ++sum.skipped; log << "SKIP " << name << ": " << r.detail << "\n"; break;
+    }
+  }
+  return sum;
+}
+
+}  // namespace qtune

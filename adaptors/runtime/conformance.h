@@ -1,0 +1,26 @@
+// Runs ONNX backend node-test directories (model.onnx + test_data_set_*/input_*.pb,
+// output_*.pb) through the executor and reports pass/fail/skip per test.
+// Called by `qtune conformance`; single-threaded driver (ops parallelise inside).
+#pragma once
+
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace qtune {
+
+struct ConformanceSummary {
+  int passed = 0;
+  int failed = 0;
+  int skipped = 0;  // the test needs an op, type or feature qtune does not implement
+};
+
+// Tolerances of ONNX's own backend test runner (numpy.testing.assert_allclose there).
+constexpr double kConformanceRtol = 1e-3;
+constexpr double kConformanceAtol = 1e-7;
+
+// Each path is a test directory (holds model.onnx) or a folder of them. Writes one line per test
+// and returns the counts; the caller prints the closing line.
+ConformanceSummary run_conformance(const std::vector<std::string>& paths, std::ostream& log);
+
+}  // namespace qtune

@@ -1,0 +1,56 @@
+// The table of operator implementations the graph executor dispatches to.
+// Each op family registers itself from one function (ops_*.cpp); the table is built once, on
+// first use, and is read-only (thread-safe) afterwards.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/graph.h"
+
+namespace qtune {
+
+// What one op invocation sees: the node, its inputs (nullptr for omitted optional inputs) and the
+// outputs it must fill (one per node output, in order).
+struct OpContext {
+  const Node& node;
+  int64_t opset;
+  std::vector<const Tensor*> inputs;
+  std::vector<Tensor> outputs;
+
+  size_t num_inputs() const { return inputs.size(); }
+  const Tensor* input(size_t i) const { return i < inputs.size() ? inputs[i] : nullptr; }
+  // Error helpers that name the node, so every op reports the same way.
+  Status invalid(const std::string& what) const { return Status::InvalidInput(node.describe() + ": " + what); }
+  Status unsupported(const std::string& what) const {
+    return Status::Unsupported(node.describe() + ": " + what);
+  }
+};
+
+using OpFn = std::function<Status(OpContext&)>;
+
+class OpRegistry {
+ public:
+  static const OpRegistry& instance();
+
+  // nullptr when (domain, op_type) has no implementation.
+  const OpFn* find(std::string_view domain, std::string_view op_type) const;
+  std::vector<std::string> op_types() const;
+
+  void add(const std::string& op_type, OpFn fn) { table_[op_type] = std::move(fn); }
+
+ private:
+  std::map<std::string, OpFn, std::less<>> table_;
+};
+
+// One per ops_*.cpp file; called once when the registry is built.
+void register_elementwise_ops(OpRegistry& r);
+void register_shape_ops(OpRegistry& r);
+void register_nn_ops(OpRegistry& r);
+void register_normalization_ops(OpRegistry& r);
+void register_quantization_ops(OpRegistry& r);
+
+}  // namespace qtune

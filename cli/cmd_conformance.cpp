@@ -1,0 +1,28 @@
+#include <iostream>
+
+#include "adaptors/runtime/conformance.h"
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "kernels/cpu_features.h"
+
+namespace qtune::cli {
+
+int cmd_conformance(int argc, char** argv) {
+  auto args = parse_args(argc, argv, 2, {}, {});
+  if (!args.ok() || args->positional.empty()) {
+    std::cerr << "qtune conformance: "
+              << (args.ok() ? "usage: qtune conformance DIR..." : args.status().message()) << "\n";
+    return 2;
+  }
+  ConformanceSummary s = run_conformance(args->positional, std::cout);
+  std::cout << s.passed << " passed, " << s.failed << " failed, " << s.skipped << " skipped\n";
+  return s.failed == 0 ? 0 : 1;
+}
+
+int cmd_version(int, char**) {
+  std::cout << "qtune 0.1.0\ncpu: " << cpu_features_detected().summary()
+            << "\nin use: " << cpu_features().summary() << "\n";
+  return 0;
+}
+
+}  // namespace qtune::cli

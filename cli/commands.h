@@ -1,0 +1,11 @@
+// Entry points of the qtune subcommands; each returns the process exit code.
+// Called only from cli/main.cpp.
+#pragma once
+
+namespace qtune::cli {
+
+int cmd_eval(int argc, char** argv);
+int cmd_conformance(int argc, char** argv);
+int cmd_version(int argc, char** argv);
+
+}  // namespace qtune::cli

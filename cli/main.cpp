@@ -1,0 +1,40 @@
+// qtune: the one binary. Each subcommand parses its arguments, calls into the libraries and maps
+// Status to the exit code (0 ok, 1 goal not met, 2 bad input, 3 internal error).
+#include <exception>
+#include <iostream>
+#include <string>
+
+#include "cli/commands.h"
+
+namespace {
+
+constexpr const char* kUsage = R"(usage: qtune <command> [options]
+
+commands:
+  eval MODEL.onnx --data DATA.yaml [--json] [--threads N]
+                               top-1 accuracy and images/s of a model on a dataset
+  conformance DIR...           run ONNX backend node tests; last line "N passed, M failed, K skipped"
+  version                      print the version and the CPU features in use
+
+exit codes: 0 success, 1 goal not met, 2 bad input, 3 internal error
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "help") {
+    std::cout << kUsage;
+    return argc < 2 ? 2 : 0;
+  }
+  const std::string cmd = argv[1];
+  try {
+    if (cmd == "eval") return qtune::cli::cmd_eval(argc, argv);
+    if (cmd == "conformance") return qtune::cli::cmd_conformance(argc, argv);
+    if (cmd == "version" || cmd == "--version") return qtune::cli::cmd_version(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "qtune " << cmd << ": internal error: " << e.what() << "\n";
+    return 3;
+  }
+  std::cerr << "qtune: unknown command '" << cmd << "'\n" << kUsage;
+  return 2;
+}

@@ -1,0 +1,97 @@
+#include "common/graph.h"
+
+#include <deque>
+#include <set>
+#include <unordered_map>
+
+namespace qtune {
+
+int64_t Node::attr_int(const std::string& key, int64_t fallback) const {
+  auto it = attrs.find(key);
+  return it == attrs.end() ? fallback : it->second.i;
+}
+float Node::attr_float(const std::string& key, float fallback) const {
+  auto it = attrs.find(key);
+  return it == attrs.end() ? fallback : it->second.f;
+}
+std::string Node::attr_string(const std::string& key, const std::string& fallback) const {
+  auto it = attrs.find(key);
+  return it == attrs.end() ? fallback : it->second.s;
+}
+std::vector<int64_t> Node::attr_ints(const std::string& key, std::vector<int64_t> fallback) const {
+  auto it = attrs.find(key);
+  return it == attrs.end() ? fallback : it->second.ints;
+}
+std::vector<float> Node::attr_floats(const std::string& key, std::vector<float> fallback) const {
+  auto it = attrs.find(key);
+  return it == attrs.end() ? fallback : it->second.floats;
+}
+std::string Node::describe() const { return "node '" + name + "' (" + op_type + ")"; }
+
+const Tensor* Graph::initializer(const std::string& n) const {
+  auto it = initializers.find(n);
+  return it == initializers.end() ? nullptr : &it->second;
+}
+
+const ValueInfo* Graph::find_value(const std::string& n) const {
+  for (const auto& v : inputs) if (v.name == n) return &v;
+  for (const auto& v : outputs) if (v.name == n) return &v;
+  auto it = value_info.find(n);
+  return it == value_info.end() ? nullptr : &it->second;
+}
+
+Status Graph::topological_sort() {
+  std::set<std::string> available;
+  for (const auto& v : inputs) available.insert(v.name);
+  for (const auto& [n, t] : initializers) available.insert(n);
+  std::unordered_map<std::string, size_t> producer;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    for (const auto& o : nodes[i].outputs) {
+      if (o.empty()) continue;
+      if (!producer.emplace(o, i).second || available.count(o)) {
+        return Status::InvalidInput(nodes[i].describe() + ": output '" + o +
+                                    "' is produced more than once");
+      }
+    }
+  }
+  // Kahn's algorithm, stable in the original order so the result is deterministic.
+  std::vector<int> missing(nodes.size(), 0);
+  std::unordered_map<std::string, std::vector<size_t>> consumers;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    std::set<std::string> seen;
+    for (const auto& in : nodes[i].inputs) {
+      if (in.empty() || available.count(in) || !seen.insert(in).second) continue;
+      if (!producer.count(in)) {
+        return Status::InvalidInput(nodes[i].describe() + ": input '" + in +
+                                    "' is not a graph input, initializer or node output");
+      }
+      ++missing[i];
+      consumers[in].push_back(i);
+    }
+  }
+  std::deque<size_t> ready;
+  for (size_t i = 0; i < nodes.size(); ++i) if (missing[i] == 0) ready.push_back(i);
+  std::vector<Node> sorted;
+  sorted.reserve(nodes.size());
+  std::vector<bool> done(nodes.size(), false);
+  while (!ready.empty()) {
+    size_t i = ready.front();
+    ready.pop_front();
+    done[i] = true;
+    sorted.push_back(nodes[i]);
+    for (const auto& o : nodes[i].outputs) {
+      auto it = consumers.find(o);
+      if (it == consumers.end()) continue;
+      for (size_t c : it->second) if (--missing[c] == 0) ready.push_back(c);
+    }
+  }
+  if (sorted.size() != nodes.size()) {
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      if (!done[i]) return Status::InvalidInput(nodes[i].describe() + " is part of a cycle");
+    }
+  }
+  nodes = std::move(sorted);
+  return Status::Ok();
+}
+
+}  // namespace qtune

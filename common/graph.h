@@ -1,0 +1,71 @@
+// Graph IR: nodes, attributes, initializers and value infos of one ONNX-like graph.
+// Built by the ONNX loader (common/onnx_io.h), transformed by adaptors, run by the executor.
+// A Graph is a value; it is not synchronised, share it as const.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "common/tensor.h"
+
+namespace qtune {
+
+struct Attribute {
+  enum class Kind { kInt, kFloat, kString, kInts, kFloats, kStrings, kTensor };
+  Kind kind = Kind::kInt;
+  int64_t i = 0;
+  float f = 0.0f;
+  std::string s;
+  std::vector<int64_t> ints;
+  std::vector<float> floats;
+  std::vector<std::string> strings;
+  Tensor t;
+};
+
+struct Node {
+  std::string name;
+  std::string op_type;
+  std::string domain;               // "" is the default ONNX domain
+  std::vector<std::string> inputs;  // "" marks an omitted optional input
+  std::vector<std::string> outputs;
+  std::map<std::string, Attribute> attrs;
+
+  bool has_attr(const std::string& key) const { return attrs.count(key) != 0; }
+  int64_t attr_int(const std::string& key, int64_t fallback) const;
+  float attr_float(const std::string& key, float fallback) const;
+  std::string attr_string(const std::string& key, const std::string& fallback) const;
+  std::vector<int64_t> attr_ints(const std::string& key, std::vector<int64_t> fallback = {}) const;
+  std::vector<float> attr_floats(const std::string& key, std::vector<float> fallback = {}) const;
+  // "node 'conv1' (Conv)": the phrase every error about a node starts with.
+  std::string describe() const;
+};
+
+// Declared type of a graph input/output/intermediate; -1 marks an unknown (dynamic) dimension.
+struct ValueInfo {
+  std::string name;
+  DType dtype = DType::kUndefined;
+  std::optional<Shape> shape;  // absent when even the rank is unknown
+};
+
+struct Graph {
+  std::string name;
+  int64_t opset = 13;  // default-domain opset the model was exported with
+  std::vector<Node> nodes;
+  std::map<std::string, Tensor> initializers;
+  std::vector<ValueInfo> inputs;   // excludes initializers
+  std::vector<ValueInfo> outputs;
+  std::map<std::string, ValueInfo> value_info;  // inferred or declared intermediates
+
+  const Tensor* initializer(const std::string& name) const;
+  const ValueInfo* find_value(const std::string& name) const;  // inputs, outputs, value_info
+
+  // Orders nodes so every input is produced before use; error names the node on a cycle or
+  // a dangling input.
+  Status topological_sort();
+};
+
+}  // namespace qtune

@@ -1,0 +1,24 @@
+// Reading and writing ONNX protobuf files into/out of the Graph IR.
+// The only place that touches onnx_pb.h; protobuf failures become Status naming the file.
+// Stateless functions; thread-safe.
+#pragma once
+
+#include <string>
+
+#include "common/graph.h"
+
+namespace onnx { class TensorProto; }
+
+namespace qtune {
+
+Result<Graph> load_onnx_model(const std::string& path);
+Status save_onnx_model(const Graph& graph, const std::string& path);
+
+// A serialized TensorProto file (the ONNX backend tests' input_0.pb / output_0.pb).
+Result<Tensor> load_tensor_pb(const std::string& path);
+
+// `where` names the tensor in errors ("initializer 'fc.weight'").
+Result<Tensor> tensor_from_proto(const onnx::TensorProto& proto, const std::string& where);
+void tensor_to_proto(const Tensor& t, const std::string& name, onnx::TensorProto* proto);
+
+}  // namespace qtune

@@ -1,0 +1,112 @@
+#include "common/tensor.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <stdexcept>
+
+namespace qtune {
+
+int64_t shape_numel(const Shape& s) {
+  int64_t n = 1;
+  for (int64_t d : s) n *= d;
+  return n;
+}
+
+std::string shape_str(const Shape& s) {
+  std::string out = "[";
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (i) out += ",";
+    out += s[i] < 0 ? std::string("?") : std::to_string(s[i]);
+  }
+  return out + "]";
+}
+
+namespace {
+constexpr size_t kAlignment = 64;  // one cache line and one AVX-512 register
+
+std::shared_ptr<uint8_t> allocate(size_t nbytes) {
+  const size_t rounded = ((nbytes + kAlignment - 1) / kAlignment) * kAlignment;
+  void* p = std::aligned_alloc(kAlignment, rounded == 0 ? kAlignment : rounded);
+  if (!p) throw std::bad_alloc();
+  std::memset(p, 0, rounded == 0 ? kAlignment : rounded);
+  return std::shared_ptr<uint8_t>(static_cast<uint8_t*>(p), [](uint8_t* q) { std::free(q); });
+}
+}  // namespace
+
+Tensor::Tensor(DType dtype, Shape shape)
+    : dtype_(dtype), shape_(std::move(shape)), numel_(shape_numel(shape_)) {
+  data_ = allocate(nbytes());
+}
+
+Tensor Tensor::reshaped(Shape shape) const {
+  if (shape_numel(shape) != numel_) {
+    throw std::logic_error("reshape " + shape_str(shape_) + " to " + shape_str(shape));
+  }
+  Tensor t = *this;
+  t.shape_ = std::move(shape);
+  return t;
+}
+
+Tensor Tensor::clone() const {
+  Tensor t(dtype_, shape_);
+  if (nbytes()) std::memcpy(t.raw(), raw(), nbytes());
+  return t;
+}
+
+double Tensor::get_f64(int64_t i) const {
+  switch (dtype_) {
+    case DType::kF32: return data<float>()[i];
+    case DType::kF64: return data<double>()[i];
+    case DType::kU8: return data<uint8_t>()[i];
+    case DType::kS8: return data<int8_t>()[i];
+    case DType::kU16: return data<uint16_t>()[i];
+    case DType::kS16: return data<int16_t>()[i];
+    case DType::kS32: return data<int32_t>()[i];
+    case DType::kS64: return static_cast<double>(data<int64_t>()[i]);
+    case DType::kU32: return data<uint32_t>()[i];
+    case DType::kU64: return static_cast<double>(data<uint64_t>()[i]);
+    case DType::kBool: return data<uint8_t>()[i] ? 1.0 : 0.0;
+    case DType::kF16: return f16_to_f32(data<uint16_t>()[i]);
+    case DType::kBF16: return bf16_to_f32(data<uint16_t>()[i]);
+    case DType::kUndefined: break;
+  }
+  throw std::logic_error("get_f64 on an undefined tensor");
+}
+
+int64_t Tensor::get_i64(int64_t i) const {
+  switch (dtype_) {
+    case DType::kS64: return data<int64_t>()[i];
+    case DType::kS32: return data<int32_t>()[i];
+    case DType::kU64: return static_cast<int64_t>(data<uint64_t>()[i]);
+    default: return static_cast<int64_t>(get_f64(i));
+  }
+}
+
+std::vector<int64_t> Tensor::to_i64_vector() const {
+  std::vector<int64_t> v(static_cast<size_t>(numel_));
+  for (int64_t i = 0; i < numel_; ++i) v[static_cast<size_t>(i)] = get_i64(i);
+  return v;
+}
+
+Tensor Tensor::scalar_f32(float v) {
+  Tensor t(DType::kF32, {});
+  t.data<float>()[0] = v;
+  return t;
+}
+
+Tensor Tensor::from_f32(Shape shape, const std::vector<float>& v) {
+  Tensor t(DType::kF32, std::move(shape));
+  if (static_cast<int64_t>(v.size()) != t.numel()) throw std::logic_error("from_f32 size");
+  std::memcpy(t.raw(), v.data(), v.size() * 4);
+  return t;
+}
+
+Tensor Tensor::from_i64(Shape shape, const std::vector<int64_t>& v) {
+  Tensor t(DType::kS64, std::move(shape));
+  if (static_cast<int64_t>(v.size()) != t.numel()) throw std::logic_error("from_i64 size");
+  std::memcpy(t.raw(), v.data(), v.size() * 8);
+  return t;
+}
+
+}  // namespace qtune
