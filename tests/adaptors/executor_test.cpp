@@ -1,0 +1,59 @@
+#include "adaptors/runtime/executor.h"
+
+#include <gtest/gtest.h>
+
+namespace qtune {
+namespace {
+
+std::shared_ptr<const Graph> relu_graph(const std::string& op = "Relu") {
+  auto g = std::make_shared<Graph>();
+  g->inputs.push_back({"x", DType::kF32, Shape{-1, 2}});
+  g->outputs.push_back({"y", DType::kF32, Shape{-1, 2}});
+  Node n;
+  n.name = "act";
+  n.op_type = op;
+  n.inputs = {"x"};
+  n.outputs = {"y"};
+  g->nodes.push_back(n);
+  return g;
+}
+
+TEST(ExecutorTest, UnsupportedOpIsNamedWithNodeAndType) {
+  auto e = Executor::create(relu_graph("FancyOp"));
+  ASSERT_FALSE(e.ok());
+  EXPECT_EQ(e.status().code(), StatusCode::kUnsupported);
+  EXPECT_NE(e.status().message().find("node 'act' (FancyOp)"), std::string::npos);
+  EXPECT_EQ(e.status().exit_code(), 2);
+  EXPECT_EQ(unsupported_nodes(*relu_graph("FancyOp")).size(), 1u);
+}
+
+TEST(ExecutorTest, RunsAndChecksInputShapes) {
+  auto e = Executor::create(relu_graph());
+  ASSERT_TRUE(e.ok()) << e.status().message();
+  auto out = e->run({Tensor::from_f32({2, 2}, {-1, 2, 3, -4})});
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  EXPECT_EQ((*out)[0].shape(), (Shape{2, 2}));
+  EXPECT_FLOAT_EQ((*out)[0].data<float>()[0], 0.0f);
+  EXPECT_FLOAT_EQ((*out)[0].data<float>()[1], 2.0f);
+
+  auto bad = e->run({Tensor::from_f32({2, 3}, {1, 2, 3, 4, 5, 6})});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidInput);
+  EXPECT_NE(bad.status().message().find("input 'x'"), std::string::npos);
+
+  auto wrong_count = e->run({});
+  EXPECT_EQ(wrong_count.status().code(), StatusCode::kInvalidInput);
+}
+
+TEST(ExecutorTest, ObserverSeesEveryProducedValue) {
+  auto e = Executor::create(relu_graph());
+  ASSERT_TRUE(e.ok());
+  std::vector<std::string> seen;
+  auto out = e->run({Tensor::from_f32({1, 2}, {1, 2})},
+                    [&](const std::string& name, const Tensor&) { seen.push_back(name); });
+  ASSERT_TRUE(out.ok());
+  EXPECT_EQ(seen, (std::vector<std::string>{"y"}));
+}
+
+}  // namespace
+}  // namespace qtune
