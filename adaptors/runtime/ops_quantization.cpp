@@ -1,7 +1,800 @@
+// Quantization operators of the reference executor: QuantizeLinear, DequantizeLinear,
+// DynamicQuantizeLinear, QLinearConv, QLinearMatMul, ConvInteger, MatMulInteger.
+// Arithmetic lives in kernels/quantize_ref.h and kernels/gemm_s8_ref.h; this file validates
+// inputs against the ONNX specs, lays out the work and parallelises it with TBB.
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <optional>
+#include <string>
+#include <type_traits>
+#include <vector>
+
 #include "adaptors/runtime/op_registry.h"
+#include "common/shape_inference.h"
+#include "kernels/gemm_s8_ref.h"
+#include "kernels/quantize_ref.h"
 
 namespace qtune {
+namespace {
 
-void register_quantization_ops(OpRegistry& r) {}
+constexpr int64_t kGrainElems = 1 << 14;  // elements per TBB task for elementwise work
+
+std::string dt(DType t) { return std::string(dtype_name(t)); }
+
+Result<const Tensor*> required(const OpContext& ctx, size_t i, const char* name) {
+  const Tensor* t = ctx.input(i);
+  if (!t) return ctx.invalid(std::string("missing required input '") + name + "'");
+  return t;
+}
+
+// Scales are f32 in every opset qtune loads; f16/bf16 scales (opset 19+) are not implemented.
+Result<std::vector<float>> read_scales(const OpContext& ctx, const Tensor& t, const char* name) {
+  if (t.dtype() != DType::kF32) {
+    return ctx.unsupported(std::string(name) + " of type " + dt(t.dtype()) +
+                           " (only f32 scales are implemented)");
+  }
+  // Zero or non-finite scales are not rejected: the rounding rule defines every outcome.
+  return std::vector<float>(t.data<float>(), t.data<float>() + t.numel());
+}
+
+std::vector<int32_t> read_ints(const Tensor& t) {
+  std::vector<int32_t> v(static_cast<size_t>(t.numel()));
+  for (int64_t i = 0; i < t.numel(); ++i) v[i] = static_cast<int32_t>(t.get_i64(i));
+  return v;
+}
+
+// Scalar or a 1-element 1-D tensor: ONNX Runtime treats both as per-tensor, and so do we.
+bool is_scalar_like(const Tensor& t) { return t.numel() == 1 && t.rank() <= 1; }
+
+Status require_scalar(const OpContext& ctx, const Tensor& t, const char* name) {
+  if (t.numel() != 1) {
+    return ctx.invalid(std::string(name) + " must be a scalar, got shape " + shape_str(t.shape()));
+  }
+  return Status::Ok();
+}
+
+// The tensor [outer, channels, inner] view for a per-axis scale, or a per-tensor view.
+struct AxisView {
+  int64_t outer = 1, channels = 1, inner = 1;
+  bool per_channel = false;
+};
+
+Result<AxisView> axis_view(const OpContext& ctx, const Tensor& x, const Tensor& scale,
+                           const Tensor* zp, const char* scale_name) {
+  AxisView v;
+  if (zp && zp->shape() != scale.shape()) {
+    return ctx.invalid("zero point shape " + shape_str(zp->shape()) + " does not match " +
+                       scale_name + " shape " + shape_str(scale.shape()));
+  }
+  if (is_scalar_like(scale)) {
+    v.inner = x.numel();
+    return v;
+  }
+  if (scale.rank() != 1) {
+    return ctx.invalid(std::string(scale_name) + " must be a scalar or 1-D, got shape " +
+                       shape_str(scale.shape()));
+  }
+  int64_t axis = ctx.node.attr_int("axis", 1);
+  const int64_t r = x.rank();
+  if (axis < -r || axis >= r) {
+    return ctx.invalid("axis " + std::to_string(axis) + " is out of range for input of rank " +
+                       std::to_string(r));
+  }
+  if (axis < 0) axis += r;
+  if (scale.dim(0) != x.dim(axis)) {
+    return ctx.invalid(std::string(scale_name) + " shape " + shape_str(scale.shape()) +
+                       " does not match input dimension " + std::to_string(x.dim(axis)) +
+                       " on axis " + std::to_string(axis) + " of input shape " +
+                       shape_str(x.shape()));
+  }
+  v.per_channel = true;
+  v.channels = x.dim(axis);
+  for (int64_t i = 0; i < axis; ++i) v.outer *= x.dim(i);
+  for (int64_t i = axis + 1; i < r; ++i) v.inner *= x.dim(i);
+  return v;
+}
+
+// Runs fn(row0, channel0, channels) over contiguous runs of [outer*channels] rows, in parallel,
+// never letting one call cross an outer boundary so per-channel pointers can be offset.
+template <typename Fn>
+void for_each_row_run(const AxisView& v, Fn fn) {
+  const int64_t rows = v.outer * v.channels;
+  if (rows == 0 || v.inner == 0) return;
+  const int64_t grain = std::max<int64_t>(1, kGrainElems / v.inner);
+  tbb::parallel_for(tbb::blocked_range<int64_t>(0, rows, static_cast<size_t>(grain)),
+                    [&](const tbb::blocked_range<int64_t>& br) {
+                      int64_t r = br.begin();
+                      while (r < br.end()) {
+                        const int64_t c = r % v.channels;
+                        const int64_t len = std::min(br.end() - r, v.channels - c);
+                        fn(r, c, len);
+                        r += len;
+                      }
+                    });
+}
+
+// Per-tensor work is a single flat run; split it into chunks of inner elements.
+AxisView flatten_per_tensor(const AxisView& v) {
+  if (v.per_channel) return v;
+  AxisView f;
+  const int64_t n = v.outer * v.channels * v.inner;
+  f.inner = std::min<int64_t>(kGrainElems, std::max<int64_t>(1, n));
+  f.outer = n == 0 ? 0 : (n + f.inner - 1) / f.inner;
+  return f;  // the last row may be partial; callers clip with the total count
+}
+
+// ---------------------------------------------------------------- QuantizeLinear
+
+Status quantize_linear(OpContext& ctx) {
+  QT_ASSIGN_OR_RETURN(const Tensor* x, required(ctx, 0, "x"));
+  QT_ASSIGN_OR_RETURN(const Tensor* scale_t, required(ctx, 1, "y_scale"));
+  const Tensor* zp_t = ctx.input(2);
+  if (ctx.node.attr_int("block_size", 0) != 0) {
+    return ctx.unsupported("blocked quantization (block_size) is not implemented");
+  }
+  if (x->dtype() != DType::kF32 && x->dtype() != DType::kS32) {
+    return ctx.unsupported("input x of type " + dt(x->dtype()) + " (f32 and s32 are implemented)");
+  }
+  DType out_type = DType::kU8;
+  if (zp_t) {
+    out_type = zp_t->dtype();
+  } else if (ctx.node.has_attr("output_dtype") && ctx.node.attr_int("output_dtype", 0) != 0) {
+    DType d;
+    if (!dtype_from_onnx(static_cast<int32_t>(ctx.node.attr_int("output_dtype", 0)), &d)) d = DType::kUndefined;
+    out_type = d;
+  }
+  if (!is_q8(out_type)) {
+    return ctx.unsupported("quantizing to " + dt(out_type) + " (u8 and s8 are implemented)");
+  }
+  QT_ASSIGN_OR_RETURN(std::vector<float> scales, read_scales(ctx, *scale_t, "y_scale"));
+  QT_ASSIGN_OR_RETURN(AxisView v, axis_view(ctx, *x, *scale_t, zp_t, "y_scale"));
+  std::vector<int32_t> zps = zp_t ? read_ints(*zp_t) : std::vector<int32_t>(scales.size(), 0);
+
+  // s32 input goes through f32, which is exact up to 2^24; beyond that ONNX does not pin it down.
+  std::vector<float> xf;
+  const float* xp = x->data<float>();
+  if (x->dtype() == DType::kS32) {
+    xf.resize(static_cast<size_t>(x->numel()));
+    for (int64_t i = 0; i < x->numel(); ++i) xf[i] = static_cast<float>(x->data<int32_t>()[i]);
+    xp = xf.data();
+  }
+  Tensor y(out_type, x->shape());
+  const size_t esz = dtype_size(out_type);
+  const int64_t total = x->numel();
+  AxisView w = flatten_per_tensor(v);
+  for_each_row_run(w, [&](int64_t r, int64_t c, int64_t len) {
+    QuantizeDesc d;
+    const int64_t start = r * w.inner;
+    d.inner = w.inner;
+    d.channels = len;
+    if (!w.per_channel) {
+      d.channels = 1;
+      d.inner = std::min(w.inner * len, total - start);
+    }
+    d.x = xp + start;
+    d.y = static_cast<uint8_t*>(y.raw()) + start * esz;
+    d.y_type = out_type;
+    d.q.per_channel = w.per_channel;
+    d.q.scale = scales.data() + (w.per_channel ? c : 0);
+    d.q.zero_point = zps.data() + (w.per_channel ? c : 0);
+    q8_quantize_f32__ref(d);
+  });
+  ctx.outputs[0] = std::move(y);
+  return Status::Ok();
+}
+
+// ---------------------------------------------------------------- DequantizeLinear
+
+Status dequantize_linear(OpContext& ctx) {
+  QT_ASSIGN_OR_RETURN(const Tensor* x, required(ctx, 0, "x"));
+  QT_ASSIGN_OR_RETURN(const Tensor* scale_t, required(ctx, 1, "x_scale"));
+  const Tensor* zp_t = ctx.input(2);
+  if (ctx.node.attr_int("block_size", 0) != 0) {
+    return ctx.unsupported("blocked dequantization (block_size) is not implemented");
+  }
+  if (!is_q8(x->dtype()) && x->dtype() != DType::kS32) {
+    return ctx.unsupported("input x of type " + dt(x->dtype()) +
+                           " (u8, s8 and s32 are implemented)");
+  }
+  if (zp_t && zp_t->dtype() != x->dtype()) {
+    return ctx.invalid("x_zero_point has type " + dt(zp_t->dtype()) + ", x has " + dt(x->dtype()));
+  }
+  QT_ASSIGN_OR_RETURN(std::vector<float> scales, read_scales(ctx, *scale_t, "x_scale"));
+  QT_ASSIGN_OR_RETURN(AxisView v, axis_view(ctx, *x, *scale_t, zp_t, "x_scale"));
+  std::vector<int32_t> zps = zp_t ? read_ints(*zp_t) : std::vector<int32_t>(scales.size(), 0);
+
+  Tensor y(DType::kF32, x->shape());
+  const size_t esz = dtype_size(x->dtype());
+  const int64_t total = x->numel();
+  AxisView w = flatten_per_tensor(v);
+  for_each_row_run(w, [&](int64_t r, int64_t c, int64_t len) {
+    DequantizeDesc d;
+    const int64_t start = r * w.inner;
+    d.inner = w.inner;
+    d.channels = len;
+    if (!w.per_channel) {
+      d.channels = 1;
+      d.inner = std::min(w.inner * len, total - start);
+    }
+    d.x = static_cast<const uint8_t*>(x->raw()) + start * esz;
+    d.x_type = x->dtype();
+    d.y = y.data<float>() + start;
+    d.q.per_channel = w.per_channel;
+    d.q.scale = scales.data() + (w.per_channel ? c : 0);
+    d.q.zero_point = zps.data() + (w.per_channel ? c : 0);
+    q8_dequantize_f32__ref(d);
+  });
+  ctx.outputs[0] = std::move(y);
+  return Status::Ok();
+}
+
+// ---------------------------------------------------------------- DynamicQuantizeLinear
+
+// u8 only (the spec's single output type); the range always includes 0 so 0 is exact.
+Status dynamic_quantize_linear(OpContext& ctx) {
+  QT_ASSIGN_OR_RETURN(const Tensor* x, required(ctx, 0, "x"));
+  if (x->dtype() != DType::kF32) {
+    return ctx.unsupported("input x of type " + dt(x->dtype()) + " (f32 is implemented)");
+  }
+  float lo = 0.0f, hi = 0.0f;
+  for (float f : x->span<float>()) {
+    if (std::isnan(f)) continue;
+    lo = std::min(lo, f);
+    hi = std::max(hi, f);
+  }
+  if (!std::isfinite(lo) || !std::isfinite(hi)) return ctx.invalid("input holds infinities");
+  const QRange r = qrange(DType::kU8);
+  // As ONNX Runtime: an all-zero input gets scale 1 instead of dividing by zero.
+  const float scale = hi == lo ? 1.0f : (hi - lo) / static_cast<float>(r.hi - r.lo);
+  const float zp_f = std::clamp(static_cast<float>(r.lo) - lo / scale, static_cast<float>(r.lo),
+                                static_cast<float>(r.hi));
+  const int32_t zp = static_cast<int32_t>(round_half_even(zp_f));
+
+  Tensor y(DType::kU8, x->shape());
+  AxisView w = flatten_per_tensor(AxisView{1, 1, x->numel(), false});
+  const int64_t total = x->numel();
+  for_each_row_run(w, [&](int64_t row, int64_t, int64_t len) {
+    QuantizeDesc d;
+    const int64_t start = row * w.inner;
+    d.inner = std::min(w.inner * len, total - start);
+    d.x = x->data<float>() + start;
+    d.y = y.data<uint8_t>() + start;
+    d.y_type = DType::kU8;
+    d.q.scale = &scale;
+    d.q.zero_point = &zp;
+    q8_quantize_f32__ref(d);
+  });
+  ctx.outputs[0] = std::move(y);
+  if (ctx.outputs.size() > 1) ctx.outputs[1] = Tensor::scalar_f32(scale);
+  if (ctx.outputs.size() > 2) {
+    Tensor z(DType::kU8, {});
+    z.data<uint8_t>()[0] = static_cast<uint8_t>(zp);
+    ctx.outputs[2] = std::move(z);
+  }
+  return Status::Ok();
+}
+
+// ---------------------------------------------------------------- MatMul family
+
+// numpy.matmul broadcasting of A [..., M, K] by B [..., K, N].
+struct MatMulPlan {
+  int64_t m = 1, n = 1, k = 1;
+  Shape out_shape;
+  Shape a_batch, b_batch;           // each operand's own batch dims (after 1-D promotion)
+  std::vector<int64_t> a_index;     // per output batch: index into A's batches
+  std::vector<int64_t> b_index;
+  int64_t batches() const { return static_cast<int64_t>(a_index.size()); }
+};
+
+// Row-major index into `own` (right-aligned under `full`, size-1 dims broadcast) of the
+// full-batch multi-index `idx`.
+int64_t broadcast_offset(const Shape& own, const Shape& full, const std::vector<int64_t>& idx) {
+  int64_t off = 0;
+  const size_t lead = full.size() - own.size();
+  for (size_t i = 0; i < own.size(); ++i) {
+    off = off * own[i] + (own[i] == 1 ? 0 : idx[lead + i]);
+  }
+  return off;
+}
+
+Result<MatMulPlan> plan_matmul(const OpContext& ctx, const Shape& a_in, const Shape& b_in) {
+  if (a_in.empty() || b_in.empty()) return ctx.invalid("matmul operands must have rank >= 1");
+  Shape a = a_in, b = b_in;
+  const bool a_vec = a.size() == 1, b_vec = b.size() == 1;
+  if (a_vec) a.insert(a.begin(), 1);
+  if (b_vec) b.push_back(1);
+  MatMulPlan p;
+  p.m = a[a.size() - 2];
+  p.k = a[a.size() - 1];
+  p.n = b[b.size() - 1];
+  if (b[b.size() - 2] != p.k) {
+    return ctx.invalid("inner dimensions differ: A " + shape_str(a_in) + ", B " + shape_str(b_in));
+  }
+  p.a_batch.assign(a.begin(), a.end() - 2);
+  p.b_batch.assign(b.begin(), b.end() - 2);
+  const size_t rank = std::max(p.a_batch.size(), p.b_batch.size());
+  Shape full(rank, 1);
+  for (size_t i = 0; i < rank; ++i) {
+    const int64_t da = i + p.a_batch.size() >= rank ? p.a_batch[i + p.a_batch.size() - rank] : 1;
+    const int64_t db = i + p.b_batch.size() >= rank ? p.b_batch[i + p.b_batch.size() - rank] : 1;
+    if (da != db && da != 1 && db != 1) {
+      return ctx.invalid("batch dimensions do not broadcast: A " + shape_str(a_in) + ", B " +
+                         shape_str(b_in));
+    }
+    full[i] = da == 1 ? db : da;
+  }
+  const int64_t nb = shape_numel(full);
+  std::vector<int64_t> idx(rank, 0);
+  for (int64_t t = 0; t < nb; ++t) {
+    p.a_index.push_back(broadcast_offset(p.a_batch, full, idx));
+    p.b_index.push_back(broadcast_offset(p.b_batch, full, idx));
+    for (size_t i = rank; i-- > 0;) {
+      if (++idx[i] < full[i]) break;
+      idx[i] = 0;
+    }
+  }
+  p.out_shape = full;
+  if (!a_vec) p.out_shape.push_back(p.m);
+  if (!b_vec) p.out_shape.push_back(p.n);
+  return p;
+}
+
+// A per-tensor / per-row (of A) / per-column (of B) parameter, materialised per operand batch:
+// value(batch, i) with i a row of A or a column of B.
+template <typename T>
+struct LineParam {
+  bool scalar = true;
+  int64_t len = 1;        // M or N
+  std::vector<T> values;  // 1, or batches * len
+  T at(int64_t batch, int64_t i) const { return scalar ? values[0] : values[batch * len + i]; }
+  const T* line(int64_t batch) const { return scalar ? nullptr : values.data() + batch * len; }
+};
+
+// Shapes the spec allows: a scalar; an M-vector ([N] for B); or [D.., M, 1] ([D.., 1, N] for B)
+// whose batch dims broadcast to the operand's own.
+template <typename T>
+Result<LineParam<T>> line_param(const OpContext& ctx, const Tensor& t, const std::string& name,
+                                const Shape& operand, bool rows, int64_t len,
+                                const Shape& own_batch) {
+  LineParam<T> p;
+  auto value = [&](int64_t i) -> T {
+    if constexpr (std::is_floating_point_v<T>) return static_cast<T>(t.get_f64(i));
+    else return static_cast<T>(t.get_i64(i));
+  };
+  if (t.numel() == 1) {
+    p.values = {value(0)};
+    return p;
+  }
+  const int64_t batches = shape_numel(own_batch);
+  p.scalar = false;
+  p.len = len;
+  p.values.resize(static_cast<size_t>(batches * len));
+  const Shape& s = t.shape();
+  const std::string what = rows ? "per-row of A" : "per-column of B";
+  if (s.size() == 1 && s[0] == len && operand.size() >= 2) {
+    for (int64_t b = 0; b < batches; ++b)
+      for (int64_t i = 0; i < len; ++i) p.values[b * len + i] = value(i);
+    return p;
+  }
+  const bool shaped = s.size() == operand.size() && operand.size() >= 2 &&
+                      s[s.size() - 2] == (rows ? len : 1) && s[s.size() - 1] == (rows ? 1 : len);
+  bool batch_ok = shaped;
+  for (size_t i = 0; batch_ok && i + 2 < s.size(); ++i) {
+    batch_ok = s[i] == 1 || s[i] == own_batch[i];
+  }
+  if (!batch_ok) {
+    return ctx.invalid(name + " shape " + shape_str(s) + " is neither a scalar nor " + what +
+                       " for operand shape " + shape_str(operand));
+  }
+  Shape pb(s.begin(), s.end() - 2);
+  std::vector<int64_t> idx(own_batch.size(), 0);
+  for (int64_t b = 0; b < batches; ++b) {
+    const int64_t base = broadcast_offset(pb, own_batch, idx) * len;
+    for (int64_t i = 0; i < len; ++i) p.values[b * len + i] = value(base + i);
+    for (size_t i = idx.size(); i-- > 0;) {
+      if (++idx[i] < own_batch[i]) break;
+      idx[i] = 0;
+    }
+  }
+  return p;
+}
+
+// Computes every output batch's s32 product A x B (zero points applied) and hands each block of
+// rows to `sink(batch, a_batch, b_batch, m0, m1, acc)`, acc being (m1-m0) x N.
+template <typename Sink>
+void run_matmul(const MatMulPlan& p, const Tensor& a, const Tensor& b,
+                const LineParam<int32_t>& azp, const LineParam<int32_t>& bzp, Sink sink) {
+  const int64_t rows_per_task = std::max<int64_t>(1, kGrainElems / std::max<int64_t>(1, p.n * p.k / 16 + 1));
+  const int64_t blocks = (p.m + rows_per_task - 1) / rows_per_task;
+  const int64_t tasks = p.batches() * blocks;
+  const auto* a_base = static_cast<const uint8_t*>(a.raw());
+  const auto* b_base = static_cast<const uint8_t*>(b.raw());
+  tbb::parallel_for(tbb::blocked_range<int64_t>(0, tasks), [&](const tbb::blocked_range<int64_t>& br) {
+    std::vector<int32_t> acc;
+    for (int64_t t = br.begin(); t < br.end(); ++t) {
+      const int64_t batch = t / blocks;
+      const int64_t m0 = (t % blocks) * rows_per_task;
+      const int64_t m1 = std::min(p.m, m0 + rows_per_task);
+      const int64_t ab = p.a_index[batch], bb = p.b_index[batch];
+      acc.assign(static_cast<size_t>((m1 - m0) * p.n), 0);
+      QGemmDesc d;
+      d.m = m1 - m0;
+      d.n = p.n;
+      d.k = p.k;
+      d.a_type = a.dtype();
+      d.a = a_base + (ab * p.m + m0) * p.k;  // 8-bit elements: byte offsets
+      d.lda = p.k;
+      d.b_type = b.dtype();
+      d.b = b_base + bb * p.k * p.n;
+      d.ldb = p.n;
+      d.c = acc.data();
+      d.ldc = p.n;
+      d.a_zero_point = azp.at(ab, 0);
+      d.a_zero_points = azp.scalar ? nullptr : azp.line(ab) + m0;
+      d.b_zero_point = bzp.at(bb, 0);
+      d.b_zero_points = bzp.line(bb);
+      qs8_gemm__ref(d);
+      sink(batch, ab, bb, m0, m1, acc.data());
+    }
+  });
+}
+
+Status check_q8(const OpContext& ctx, const Tensor& t, const char* name) {
+  if (!is_q8(t.dtype())) {
+    return ctx.unsupported(std::string(name) + " of type " + dt(t.dtype()) +
+                           " (u8 and s8 are implemented)");
+  }
+  return Status::Ok();
+}
+
+Status check_zp_type(const OpContext& ctx, const Tensor* zp, const Tensor& of, const char* name,
+                     const char* of_name) {
+  if (zp && zp->dtype() != of.dtype()) {
+    return ctx.invalid(std::string(name) + " has type " + dt(zp->dtype()) + ", " + of_name +
+                       " has " + dt(of.dtype()));
+  }
+  return Status::Ok();
+}
+
+Status matmul_integer(OpContext& ctx) {
+  QT_ASSIGN_OR_RETURN(const Tensor* a, required(ctx, 0, "A"));
+  QT_ASSIGN_OR_RETURN(const Tensor* b, required(ctx, 1, "B"));
+  const Tensor* azp_t = ctx.input(2);
+  const Tensor* bzp_t = ctx.input(3);
+  QT_RETURN_IF_ERROR(check_q8(ctx, *a, "A"));
+  QT_RETURN_IF_ERROR(check_q8(ctx, *b, "B"));
+  QT_RETURN_IF_ERROR(check_zp_type(ctx, azp_t, *a, "a_zero_point", "A"));
+  QT_RETURN_IF_ERROR(check_zp_type(ctx, bzp_t, *b, "b_zero_point", "B"));
+  QT_ASSIGN_OR_RETURN(MatMulPlan p, plan_matmul(ctx, a->shape(), b->shape()));
+  LineParam<int32_t> azp, bzp;
+  azp.values = bzp.values = {0};
+  if (azp_t) {
+    QT_ASSIGN_OR_RETURN(azp, line_param<int32_t>(ctx, *azp_t, "a_zero_point", a->shape(), true,
+                                                 p.m, p.a_batch));
+  }
+  if (bzp_t) {
+    QT_ASSIGN_OR_RETURN(bzp, line_param<int32_t>(ctx, *bzp_t, "b_zero_point", b->shape(), false,
+                                                 p.n, p.b_batch));
+  }
+  Tensor y(DType::kS32, p.out_shape);
+  int32_t* yp = y.data<int32_t>();
+  run_matmul(p, *a, *b, azp, bzp,
+             [&](int64_t batch, int64_t, int64_t, int64_t m0, int64_t m1, const int32_t* acc) {
+               std::copy(acc, acc + (m1 - m0) * p.n, yp + (batch * p.m + m0) * p.n);
+             });
+  ctx.outputs[0] = std::move(y);
+  return Status::Ok();
+}
+
+Status qlinear_matmul(OpContext& ctx) {
+  static const char* names[] = {"a", "a_scale", "a_zero_point", "b",
+                                "b_scale", "b_zero_point", "y_scale", "y_zero_point"};
+  const Tensor* in[8];
+  for (size_t i = 0; i < 8; ++i) {
+    QT_ASSIGN_OR_RETURN(in[i], required(ctx, i, names[i]));
+  }
+  const Tensor &a = *in[0], &b = *in[3], &y_zp_t = *in[7];
+  QT_RETURN_IF_ERROR(check_q8(ctx, a, "a"));
+  QT_RETURN_IF_ERROR(check_q8(ctx, b, "b"));
+  QT_RETURN_IF_ERROR(check_q8(ctx, y_zp_t, "y_zero_point"));
+  QT_RETURN_IF_ERROR(check_zp_type(ctx, in[2], a, "a_zero_point", "a"));
+  QT_RETURN_IF_ERROR(check_zp_type(ctx, in[5], b, "b_zero_point", "b"));
+  for (int i : {1, 4, 6}) QT_RETURN_IF_ERROR(read_scales(ctx, *in[i], names[i]).status());
+  QT_RETURN_IF_ERROR(require_scalar(ctx, *in[6], "y_scale"));
+  QT_RETURN_IF_ERROR(require_scalar(ctx, y_zp_t, "y_zero_point"));
+  QT_ASSIGN_OR_RETURN(MatMulPlan p, plan_matmul(ctx, a.shape(), b.shape()));
+  QT_ASSIGN_OR_RETURN(auto as, line_param<float>(ctx, *in[1], "a_scale", a.shape(), true, p.m, p.a_batch));
+  QT_ASSIGN_OR_RETURN(auto azp, line_param<int32_t>(ctx, *in[2], "a_zero_point", a.shape(), true, p.m, p.a_batch));
+  QT_ASSIGN_OR_RETURN(auto bs, line_param<float>(ctx, *in[4], "b_scale", b.shape(), false, p.n, p.b_batch));
+  QT_ASSIGN_OR_RETURN(auto bzp, line_param<int32_t>(ctx, *in[5], "b_zero_point", b.shape(), false, p.n, p.b_batch));
+  const float ys = in[6]->data<float>()[0];
+  const int32_t yzp = static_cast<int32_t>(y_zp_t.get_i64(0));
+  const DType yt = y_zp_t.dtype();
+
+  Tensor y(yt, p.out_shape);
+  auto* yp = static_cast<uint8_t*>(y.raw());
+  run_matmul(p, a, b, azp, bzp,
+             [&](int64_t batch, int64_t ab, int64_t bb, int64_t m0, int64_t m1, const int32_t* acc) {
+               std::vector<float> mult(static_cast<size_t>(p.n));
+               for (int64_t i = m0; i < m1; ++i) {
+                 for (int64_t j = 0; j < p.n; ++j) {
+                   mult[j] = requant_multiplier(as.at(ab, i), bs.at(bb, j), ys);
+                 }
+                 RequantizeDesc d;
+                 d.channels = p.n;
+                 d.acc = acc + (i - m0) * p.n;
+                 d.multiplier = mult.data();
+                 d.per_channel = true;
+                 d.y_zero_point = yzp;
+                 d.y = yp + (batch * p.m + i) * p.n;  // 8-bit output: byte offsets
+                 d.y_type = yt;
+                 qs32_requantize_q8__ref(d);
+               }
+             });
+  ctx.outputs[0] = std::move(y);
+  return Status::Ok();
+}
+
+// ---------------------------------------------------------------- Conv family
+
+struct ConvPlan {
+  int64_t batch = 0, c = 0, m = 0, group = 1;
+  int64_t cg = 0, mg = 0;       // channels per group (in, out)
+  Shape in_sp, k_sp, out_sp;    // spatial sizes
+  ConvGeometry geo;
+  int64_t kdim = 0;             // cg * prod(kernel): GEMM K
+  int64_t in_pix = 0, out_pix = 0, k_pix = 0;
+  bool pointwise = false;       // 1x1, stride 1, no pads: the input is already the GEMM B
+  Shape out_shape;
+};
+
+Result<ConvPlan> plan_conv(const OpContext& ctx, const Tensor& x, const Tensor& w) {
+  if (x.rank() < 3) {
+    return ctx.invalid("input x must be [N, C, D1, ...], got shape " + shape_str(x.shape()));
+  }
+  if (w.rank() != x.rank()) {
+    return ctx.invalid("weight rank " + std::to_string(w.rank()) + " differs from input rank " +
+                       std::to_string(x.rank()));
+  }
+  ConvPlan p;
+  p.batch = x.dim(0);
+  p.c = x.dim(1);
+  p.m = w.dim(0);
+  p.group = ctx.node.attr_int("group", 1);
+  if (p.group < 1) return ctx.invalid("group must be >= 1");
+  if (p.c % p.group != 0 || p.m % p.group != 0 || w.dim(1) * p.group != p.c) {
+    return ctx.invalid("channels do not fit group " + std::to_string(p.group) + ": x " +
+                       shape_str(x.shape()) + ", w " + shape_str(w.shape()));
+  }
+  p.cg = p.c / p.group;
+  p.mg = p.m / p.group;
+  p.in_sp.assign(x.shape().begin() + 2, x.shape().end());
+  p.k_sp.assign(w.shape().begin() + 2, w.shape().end());
+  if (ctx.node.has_attr("kernel_shape") && ctx.node.attr_ints("kernel_shape") != p.k_sp) {
+    return ctx.invalid("kernel_shape " + shape_str(ctx.node.attr_ints("kernel_shape")) +
+                       " does not match weight shape " + shape_str(w.shape()));
+  }
+  QT_ASSIGN_OR_RETURN(p.geo, conv_geometry(ctx.node, p.in_sp, p.k_sp));
+  p.out_sp = p.geo.out;
+  p.in_pix = shape_numel(p.in_sp);
+  p.out_pix = shape_numel(p.out_sp);
+  p.k_pix = shape_numel(p.k_sp);
+  p.kdim = p.cg * p.k_pix;
+  p.pointwise = p.k_pix == 1 && p.in_sp == p.out_sp;
+  for (size_t i = 0; i < p.in_sp.size(); ++i) {
+    p.pointwise = p.pointwise && p.geo.strides[i] == 1 && p.geo.pads[i] == 0;
+  }
+  p.out_shape = {p.batch, p.m};
+  p.out_shape.insert(p.out_shape.end(), p.out_sp.begin(), p.out_sp.end());
+  return p;
+}
+
+// Unfolds one image's group channels into col [kdim, out_pix]; padding reads as the zero point
+// so it contributes (zp - zp) = 0 to the products.
+template <typename T>
+void im2col(const ConvPlan& p, const T* x, T pad, T* col) {
+  const size_t r = p.in_sp.size();
+  std::vector<int64_t> kc(r), oc(r);
+  for (int64_t row = 0; row < p.kdim; ++row) {
+    const int64_t ci = row / p.k_pix;
+    int64_t rem = row % p.k_pix;
+    for (size_t d = r; d-- > 0;) {
+      kc[d] = rem % p.k_sp[d];
+      rem /= p.k_sp[d];
+    }
+    const T* xc = x + ci * p.in_pix;
+    T* out = col + row * p.out_pix;
+    std::fill(oc.begin(), oc.end(), 0);
+    for (int64_t o = 0; o < p.out_pix; ++o) {
+      int64_t off = 0;
+      bool inside = true;
+      for (size_t d = 0; d < r; ++d) {
+        const int64_t pos = oc[d] * p.geo.strides[d] - p.geo.pads[d] + kc[d] * p.geo.dilations[d];
+        if (pos < 0 || pos >= p.in_sp[d]) {
+          inside = false;
+          break;
+        }
+        off = off * p.in_sp[d] + pos;
+      }
+      out[o] = inside ? xc[off] : pad;
+      for (size_t d = r; d-- > 0;) {
+        if (++oc[d] < p.out_sp[d]) break;
+        oc[d] = 0;
+      }
+    }
+  }
+}
+
+// Runs the convolution as per-(image, group) GEMMs W_g [mg, kdim] x col [kdim, out_pix] and
+// hands each block of output channels to sink(n, channel0, channels, acc [channels, out_pix]).
+template <typename Sink>
+void run_conv(const ConvPlan& p, const Tensor& x, const Tensor& w, int32_t x_zp,
+              const std::vector<int32_t>& w_zp, Sink sink) {
+  const int64_t jobs = p.batch * p.group;
+  const auto* xb = static_cast<const uint8_t*>(x.raw());  // 8-bit elements: byte offsets
+  const auto* wb = static_cast<const uint8_t*>(w.raw());
+  const bool w_per_channel = w_zp.size() > 1;
+  const int64_t rows_per_task =
+      std::max<int64_t>(1, (kGrainElems * 16) / std::max<int64_t>(1, p.kdim * p.out_pix));
+  tbb::parallel_for(tbb::blocked_range<int64_t>(0, jobs), [&](const tbb::blocked_range<int64_t>& br) {
+    std::vector<uint8_t> col;
+    for (int64_t job = br.begin(); job < br.end(); ++job) {
+      const int64_t n = job / p.group, g = job % p.group;
+      const uint8_t* xg = xb + (n * p.c + g * p.cg) * p.in_pix;
+      const uint8_t* bmat = xg;
+      if (!p.pointwise) {
+        col.resize(static_cast<size_t>(p.kdim * p.out_pix));
+        if (x.dtype() == DType::kU8) {
+          im2col<uint8_t>(p, xg, static_cast<uint8_t>(x_zp), col.data());
+        } else {
+          im2col<int8_t>(p, reinterpret_cast<const int8_t*>(xg), static_cast<int8_t>(x_zp),
+                         reinterpret_cast<int8_t*>(col.data()));
+        }
+        bmat = col.data();
+      }
+      const int64_t blocks = (p.mg + rows_per_task - 1) / rows_per_task;
+      tbb::parallel_for(int64_t{0}, blocks, [&](int64_t blk) {
+        const int64_t m0 = blk * rows_per_task, m1 = std::min(p.mg, m0 + rows_per_task);
+        const int64_t oc0 = g * p.mg + m0;
+        std::vector<int32_t> acc(static_cast<size_t>((m1 - m0) * p.out_pix));
+        QGemmDesc d;
+        d.m = m1 - m0;
+        d.n = p.out_pix;
+        d.k = p.kdim;
+        d.a_type = w.dtype();
+        d.a = wb + oc0 * p.kdim;
+        d.lda = p.kdim;
+        d.a_zero_point = w_zp[0];
+        d.a_zero_points = w_per_channel ? w_zp.data() + oc0 : nullptr;
+        d.b_type = x.dtype();
+        d.b = bmat;
+        d.ldb = p.out_pix;
+        d.b_zero_point = x_zp;
+        d.c = acc.data();
+        d.ldc = p.out_pix;
+        qs8_gemm__ref(d);
+        sink(n, oc0, m1 - m0, acc.data());
+      });
+    }
+  });
+}
+
+// A scalar, or (when per_channel_ok) a 1-D tensor of `m` values; returns the values.
+template <typename T>
+Result<std::vector<T>> channel_param(const OpContext& ctx, const Tensor& t, const char* name,
+                                     int64_t m, bool per_channel_ok) {
+  std::vector<T> v;
+  if (t.numel() == 1 && t.rank() <= 1) {
+    v.push_back(std::is_floating_point_v<T> ? static_cast<T>(t.get_f64(0))
+                                            : static_cast<T>(t.get_i64(0)));
+    return v;
+  }
+  if (!per_channel_ok) {
+    return ctx.invalid(std::string(name) + " must be a scalar, got shape " + shape_str(t.shape()));
+  }
+  if (t.rank() != 1 || t.dim(0) != m) {
+    return ctx.invalid(std::string(name) + " shape " + shape_str(t.shape()) +
+                       " is neither a scalar nor one value per output channel (" +
+                       std::to_string(m) + ")");
+  }
+  for (int64_t i = 0; i < m; ++i) {
+    v.push_back(std::is_floating_point_v<T> ? static_cast<T>(t.get_f64(i))
+                                            : static_cast<T>(t.get_i64(i)));
+  }
+  return v;
+}
+
+Status conv_integer(OpContext& ctx) {
+  QT_ASSIGN_OR_RETURN(const Tensor* x, required(ctx, 0, "x"));
+  QT_ASSIGN_OR_RETURN(const Tensor* w, required(ctx, 1, "w"));
+  const Tensor* xzp_t = ctx.input(2);
+  const Tensor* wzp_t = ctx.input(3);
+  QT_RETURN_IF_ERROR(check_q8(ctx, *x, "x"));
+  QT_RETURN_IF_ERROR(check_q8(ctx, *w, "w"));
+  QT_RETURN_IF_ERROR(check_zp_type(ctx, xzp_t, *x, "x_zero_point", "x"));
+  QT_RETURN_IF_ERROR(check_zp_type(ctx, wzp_t, *w, "w_zero_point", "w"));
+  QT_ASSIGN_OR_RETURN(ConvPlan p, plan_conv(ctx, *x, *w));
+  std::vector<int32_t> xzp{0}, wzp{0};
+  if (xzp_t) { QT_ASSIGN_OR_RETURN(xzp, channel_param<int32_t>(ctx, *xzp_t, "x_zero_point", p.c, false)); }
+  if (wzp_t) { QT_ASSIGN_OR_RETURN(wzp, channel_param<int32_t>(ctx, *wzp_t, "w_zero_point", p.m, true)); }
+  Tensor y(DType::kS32, p.out_shape);
+  int32_t* yp = y.data<int32_t>();
+  run_conv(p, *x, *w, xzp[0], wzp, [&](int64_t n, int64_t oc0, int64_t count, const int32_t* acc) {
+    std::copy(acc, acc + count * p.out_pix, yp + (n * p.m + oc0) * p.out_pix);
+  });
+  ctx.outputs[0] = std::move(y);
+  return Status::Ok();
+}
+
+Status qlinear_conv(OpContext& ctx) {
+  static const char* names[] = {"x", "x_scale", "x_zero_point", "w",
+                                "w_scale", "w_zero_point", "y_scale", "y_zero_point"};
+  const Tensor* in[8];
+  for (size_t i = 0; i < 8; ++i) {
+    QT_ASSIGN_OR_RETURN(in[i], required(ctx, i, names[i]));
+  }
+  const Tensor* bias_t = ctx.input(8);
+  const Tensor &x = *in[0], &w = *in[3], &y_zp_t = *in[7];
+  QT_RETURN_IF_ERROR(check_q8(ctx, x, "x"));
+  QT_RETURN_IF_ERROR(check_q8(ctx, w, "w"));
+  QT_RETURN_IF_ERROR(check_q8(ctx, y_zp_t, "y_zero_point"));
+  QT_RETURN_IF_ERROR(check_zp_type(ctx, in[2], x, "x_zero_point", "x"));
+  QT_RETURN_IF_ERROR(check_zp_type(ctx, in[5], w, "w_zero_point", "w"));
+  for (int i : {1, 4, 6}) QT_RETURN_IF_ERROR(read_scales(ctx, *in[i], names[i]).status());
+  QT_ASSIGN_OR_RETURN(ConvPlan p, plan_conv(ctx, x, w));
+  QT_ASSIGN_OR_RETURN(auto xs, channel_param<float>(ctx, *in[1], "x_scale", p.c, false));
+  QT_ASSIGN_OR_RETURN(auto xzp, channel_param<int32_t>(ctx, *in[2], "x_zero_point", p.c, false));
+  QT_ASSIGN_OR_RETURN(auto ws, channel_param<float>(ctx, *in[4], "w_scale", p.m, true));
+  QT_ASSIGN_OR_RETURN(auto wzp, channel_param<int32_t>(ctx, *in[5], "w_zero_point", p.m, true));
+  QT_ASSIGN_OR_RETURN(auto ys, channel_param<float>(ctx, *in[6], "y_scale", p.m, false));
+  QT_ASSIGN_OR_RETURN(auto yzp, channel_param<int32_t>(ctx, y_zp_t, "y_zero_point", p.m, false));
+  std::vector<int32_t> bias;
+  if (bias_t) {
+    if (bias_t->dtype() != DType::kS32) {
+      return ctx.invalid("bias B has type " + dt(bias_t->dtype()) + ", expected s32");
+    }
+    if (bias_t->rank() != 1 || bias_t->dim(0) != p.m) {
+      return ctx.invalid("bias B shape " + shape_str(bias_t->shape()) + " is not [" +
+                         std::to_string(p.m) + "]");
+    }
+    bias = read_ints(*bias_t);
+  }
+  std::vector<float> mult(static_cast<size_t>(p.m));
+  for (int64_t i = 0; i < p.m; ++i) mult[i] = requant_multiplier(xs[0], ws[ws.size() > 1 ? i : 0], ys[0]);
+  const DType yt = y_zp_t.dtype();
+  Tensor y(yt, p.out_shape);
+  auto* yp = static_cast<uint8_t*>(y.raw());
+  run_conv(p, x, w, xzp[0], wzp, [&](int64_t n, int64_t oc0, int64_t count, const int32_t* acc) {
+    RequantizeDesc d;
+    d.channels = count;
+    d.inner = p.out_pix;
+    d.acc = acc;
+    d.bias = bias.empty() ? nullptr : bias.data() + oc0;
+    d.multiplier = mult.data() + oc0;
+    d.per_channel = true;
+    d.y_zero_point = yzp[0];
+    d.y = yp + (n * p.m + oc0) * p.out_pix;  // 8-bit output: byte offsets
+    d.y_type = yt;
+    qs32_requantize_q8__ref(d);
+  });
+  ctx.outputs[0] = std::move(y);
+  return Status::Ok();
+}
+
+}  // namespace
+
+void register_quantization_ops(OpRegistry& r) {
+  r.add("QuantizeLinear", quantize_linear);
+  r.add("DequantizeLinear", dequantize_linear);
+  r.add("DynamicQuantizeLinear", dynamic_quantize_linear);
+  r.add("QLinearMatMul", qlinear_matmul);
+  r.add("MatMulInteger", matmul_integer);
+  r.add("QLinearConv", qlinear_conv);
+  r.add("ConvInteger", conv_integer);
+}
 
 }  // namespace qtune
