@@ -1,0 +1,160 @@
+// AVX-512 VNNI int8 GEMM: 12 rows x 32 columns of s32 accumulators per micro-tile, vpdpbusd on
+// A packed per tile (4 bytes of k per row, broadcast) against the pre-packed weight block.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include <tbb/blocked_range2d.h>
+#include <tbb/parallel_for.h>
+
+#include "kernels/qgemm.h"
+#include "kernels/qgemm_epilogue.h"
+
+namespace qtune {
+namespace {
+
+constexpr int kMR = 12;
+// Tiles per task: enough work per task that scheduling stays cheap on tiny GEMMs.
+constexpr int64_t kMinMacsPerTask = 1 << 18;
+
+// Packs rows [m0, m0+rows) of A into [k_padded/4][kMR] dwords; s8 data is shifted to u8 by
+// flipping the sign bit (a + 128), which the zero point absorbs.
+void pack_a_panel(const QGemmParams& p, const uint8_t* a, int64_t lda, int64_t m0, int rows,
+                  int64_t K, int64_t k_padded, uint32_t* panel) {
+  const uint8_t flip = p.a_type == DType::kS8 ? 0x80 : 0x00;
+  const int64_t groups = k_padded / 4;
+  for (int r = 0; r < rows; ++r) {
+    const uint8_t* row = a + (m0 + r) * lda;
+    int64_t g = 0;
+    for (; g * 4 + 4 <= K; ++g) {
+      uint32_t v;
+      std::memcpy(&v, row + g * 4, 4);
+      panel[g * kMR + r] = v ^ (flip * 0x01010101u);
+    }
+    if (g < groups) {
+      uint8_t tail[4] = {0, 0, 0, 0};
+      for (int64_t k = g * 4; k < K; ++k) tail[k - g * 4] = row[k] ^ flip;
+      uint32_t v;
+      std::memcpy(&v, tail, 4);
+      panel[g * kMR + r] = v;
+    }
+  }
+  for (int r = rows; r < kMR; ++r) {
+    for (int64_t g2 = 0; g2 < groups; ++g2) panel[g2 * kMR + r] = 0;
+  }
+}
+
+template <int MR>
+void micro_tile(const uint32_t* panel, const int8_t* bblk, int64_t groups, __m512i (&acc)[kMR][2]) {
+  for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_si512();
+  for (int64_t g = 0; g < groups; ++g) {
+    const __m512i b0 = _mm512_load_si512(bblk + g * kQGemmNR * 4);
+    const __m512i b1 = _mm512_load_si512(bblk + g * kQGemmNR * 4 + 64);
+    const uint32_t* ap = panel + g * kMR;
+#pragma GCC unroll 12
+    for (int r = 0; r < MR; ++r) {
+      const __m512i av = _mm512_set1_epi32(static_cast<int>(ap[r]));
+      acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], av, b0);
+      acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], av, b1);
+    }
+  }
+}
+
+using MicroFn = void (*)(const uint32_t*, const int8_t*, int64_t, __m512i (&)[kMR][2]);
+constexpr MicroFn kMicro[kMR + 1] = {nullptr,         micro_tile<1>,  micro_tile<2>,
+                                     micro_tile<3>,   micro_tile<4>,  micro_tile<5>,
+                                     micro_tile<6>,   micro_tile<7>,  micro_tile<8>,
+                                     micro_tile<9>,   micro_tile<10>, micro_tile<11>,
+                                     micro_tile<12>};
+
+// Applies the epilogue to one 16-lane vector of accumulators for row m, columns n0..n0+15.
+void store_vec(const QGemmParams& p, __m512i acc, int64_t m, int64_t n0, int64_t n_valid,
+               void* c, int64_t ldc) {
+  const __mmask16 mask = n_valid >= 16 ? 0xffff : static_cast<__mmask16>((1u << n_valid) - 1);
+  if (p.c_transposed) {  // scattered columns: the scalar epilogue defines the arithmetic
+    alignas(64) int32_t lanes[16];
+    _mm512_store_si512(lanes, acc);
+    for (int64_t j = 0; j < n_valid; ++j) qgemm_detail::store_one(p, lanes[j], m, n0 + j, c, ldc);
+    return;
+  }
+  if (p.output == QGemmOutput::kS32) {
+    _mm512_mask_storeu_epi32(static_cast<int32_t*>(c) + m * ldc + n0, mask, acc);
+    return;
+  }
+  const __m512 scale = p.per_channel_scale ? _mm512_maskz_loadu_ps(mask, p.scale + n0)
+                                           : _mm512_set1_ps(p.scale[0]);
+  __m512 y = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), scale);
+  if (p.bias_f32) y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(mask, p.bias_f32 + n0));
+  y = _mm512_min_ps(_mm512_max_ps(y, _mm512_set1_ps(p.clamp_min)), _mm512_set1_ps(p.clamp_max));
+  if (p.output == QGemmOutput::kF32) {
+    _mm512_mask_storeu_ps(static_cast<float*>(c) + m * ldc + n0, mask, y);
+    return;
+  }
+  const __m512 lim = _mm512_set1_ps(qgemm_detail::kQuotientLimit);
+  __m512 q = _mm512_div_ps(y, _mm512_set1_ps(p.out_scale));
+  q = _mm512_min_ps(_mm512_max_ps(q, _mm512_sub_ps(_mm512_setzero_ps(), lim)), lim);
+  __m512i r = _mm512_cvt_roundps_epi32(q, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  r = _mm512_add_epi32(r, _mm512_set1_epi32(p.out_zero_point));
+  if (p.output == QGemmOutput::kU8) {
+    r = _mm512_min_epi32(_mm512_max_epi32(r, _mm512_setzero_si512()), _mm512_set1_epi32(255));
+    _mm512_mask_cvtepi32_storeu_epi8(static_cast<uint8_t*>(c) + m * ldc + n0, mask, r);
+  } else {
+    r = _mm512_min_epi32(_mm512_max_epi32(r, _mm512_set1_epi32(-128)), _mm512_set1_epi32(127));
+    _mm512_mask_cvtepi32_storeu_epi8(static_cast<int8_t*>(c) + m * ldc + n0, mask, r);
+  }
+}
+
+}  // namespace
+
+void qgemm_u8s8_12x32__avx512vnni(const QGemmParams& p, const void* a, int64_t lda,
+                                  const PackedWeightsS8& b, void* c, int64_t ldc) {
+  if (p.M <= 0 || b.N <= 0) return;
+  const int64_t m_tiles = (p.M + kMR - 1) / kMR;
+  const int64_t n_blocks = b.n_padded / kQGemmNR;
+  const int64_t groups = b.k_padded / 4;
+  // s8 activations were shifted by +128, so the zero point moves with them.
+  const int32_t zp = p.a_zero_point + (p.a_type == DType::kS8 ? 128 : 0);
+  const int64_t macs_per_tile = kMR * kQGemmNR * std::max<int64_t>(b.k_padded, 1);
+  const int64_t tiles_per_task = std::max<int64_t>(1, kMinMacsPerTask / macs_per_tile);
+  const int64_t m_grain = std::max<int64_t>(1, std::min(m_tiles, tiles_per_task));
+
+  auto body = [&](const tbb::blocked_range2d<int64_t>& range) {
+    std::vector<uint32_t> panel_storage(static_cast<size_t>(groups * kMR) + 16);
+    uint32_t* panel = panel_storage.data();
+    for (int64_t mt = range.rows().begin(); mt < range.rows().end(); ++mt) {
+      const int64_t m0 = mt * kMR;
+      const int rows = static_cast<int>(std::min<int64_t>(kMR, p.M - m0));
+      pack_a_panel(p, static_cast<const uint8_t*>(a), lda, m0, rows, b.K, b.k_padded, panel);
+      for (int64_t nb = range.cols().begin(); nb < range.cols().end(); ++nb) {
+        __m512i acc[kMR][2];
+        kMicro[rows](panel, b.block(nb), groups, acc);
+        const int64_t n0 = nb * kQGemmNR;
+        for (int half = 0; half < 2; ++half) {
+          const int64_t nh = n0 + half * 16;
+          const int64_t n_valid = std::min<int64_t>(16, b.N - nh);
+          if (n_valid <= 0) break;
+          __m512i comp = _mm512_mullo_epi32(_mm512_set1_epi32(zp),
+                                            _mm512_loadu_si512(b.col_sum.data() + nh));
+          if (p.bias_s32) {
+            const __mmask16 mask =
+                n_valid >= 16 ? 0xffff : static_cast<__mmask16>((1u << n_valid) - 1);
+            comp = _mm512_sub_epi32(comp, _mm512_maskz_loadu_epi32(mask, p.bias_s32 + nh));
+          }
+          for (int r = 0; r < rows; ++r) {
+            store_vec(p, _mm512_sub_epi32(acc[r][half], comp), m0 + r, nh, n_valid, c, ldc);
+          }
+        }
+      }
+    }
+  };
+  const int64_t n_grain = std::max<int64_t>(1, tiles_per_task / m_grain);
+  const tbb::blocked_range2d<int64_t> all(0, m_tiles, m_grain, 0, n_blocks, n_grain);
+  if (m_tiles * n_blocks <= tiles_per_task) {
+    body(all);
+  } else {
+    tbb::parallel_for(all, body);
+  }
+}
+
+}  // namespace qtune
