@@ -7,5 +7,6 @@ namespace qtune::cli {
 int cmd_eval(int argc, char** argv);
 int cmd_conformance(int argc, char** argv);
 int cmd_version(int argc, char** argv);
+int cmd_bench(int argc, char** argv);
 
 }  // namespace qtune::cli

@@ -1,0 +1,315 @@
+#include "bench/kernel_bench.h"
+
+#include <dnnl.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <random>
+#include <thread>
+#include <unordered_map>
+
+#include <tbb/parallel_for.h>
+
+#include "adaptors/runtime/executor.h"
+#include "common/onnx_io.h"
+#include "kernels/cpu_features.h"
+#include "kernels/gemm_f32.h"
+#include "kernels/qconv.h"
+#include "kernels/qgemm.h"
+
+namespace qtune::bench {
+
+int64_t vpdpbusd_loop__avx512vnni(int64_t iterations);
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr double kMinBatchSeconds = 2e-3;  // one timed batch of calls; hides timer resolution
+
+// Best per-call time over batches of calls filling `min_seconds`.
+template <typename F>
+double best_seconds_per_call(F&& f, double min_seconds) {
+  f();  // warm caches, page in buffers, let lazy initialisation happen
+  int64_t reps = 1;
+  for (;;) {
+    auto t0 = Clock::now();
+    for (int64_t i = 0; i < reps; ++i) f();
+    const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
+    if (dt >= kMinBatchSeconds || reps > (1 << 24)) break;
+    reps *= 2;
+  }
+  double best = 1e30, total = 0;
+  int batches = 0;
+  while (total < min_seconds || batches < 3) {
+    auto t0 = Clock::now();
+    for (int64_t i = 0; i < reps; ++i) f();
+    const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
+    best = std::min(best, dt / static_cast<double>(reps));
+    total += dt;
+    ++batches;
+  }
+  return best;
+}
+
+template <typename T>
+std::vector<T> random_vec(size_t n, std::mt19937& rng, int lo, int hi) {
+  std::uniform_int_distribution<int> d(lo, hi);
+  std::vector<T> v(n);
+  for (auto& x : v) x = static_cast<T>(d(rng));
+  return v;
+}
+
+std::vector<float> random_f32(size_t n, std::mt19937& rng) {
+  std::uniform_real_distribution<float> d(-1.0f, 1.0f);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+
+using dt = dnnl::memory::data_type;
+using tag = dnnl::memory::format_tag;
+
+struct OneDnnEnv {
+  dnnl::engine eng{dnnl::engine::kind::cpu, 0};
+  dnnl::stream strm{eng};
+};
+
+OneDnnEnv& onednn() {
+  static OneDnnEnv env;
+  return env;
+}
+
+// oneDNN matmul with weights reordered once into its preferred layout, like qtune's packing.
+double onednn_matmul(const GemmShape& s, bool int8, double min_seconds, std::string* impl) {
+  auto& env = onednn();
+  const dnnl::memory::dims a_dims = {s.m, s.k}, b_dims = {s.k, s.n}, c_dims = {s.m, s.n};
+  dnnl::memory::desc a_md(a_dims, int8 ? dt::u8 : dt::f32, tag::ab);
+  dnnl::memory::desc b_any(b_dims, int8 ? dt::s8 : dt::f32, tag::any);
+  dnnl::memory::desc b_plain(b_dims, int8 ? dt::s8 : dt::f32, tag::ab);
+  dnnl::memory::desc c_md(c_dims, dt::f32, tag::ab);
+  dnnl::primitive_attr attr;
+  if (int8) attr.set_output_scales(1 << 1, std::vector<float>(static_cast<size_t>(s.n), 0.01f));
+  dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(a_md, b_any, c_md), attr, env.eng);
+  *impl = pd.impl_info_str();
+  dnnl::memory a(a_md, env.eng), b_src(b_plain, env.eng), b(pd.weights_desc(), env.eng),
+      c(c_md, env.eng);
+  std::memset(a.get_data_handle(), 1, a_md.get_size());
+  std::memset(b_src.get_data_handle(), 1, b_plain.get_size());
+  dnnl::reorder(b_src, b).execute(env.strm, b_src, b);
+  dnnl::matmul prim(pd);
+  const double t = best_seconds_per_call(
+      [&] {
+        prim.execute(env.strm, {{DNNL_ARG_SRC, a}, {DNNL_ARG_WEIGHTS, b}, {DNNL_ARG_DST, c}});
+        env.strm.wait();
+      },
+      min_seconds);
+  return 2.0 * s.m * s.n * s.k / t * 1e-9;
+}
+
+// oneDNN convolution in its preferred layouts (chosen by `any`), reorders outside the timing.
+double onednn_conv(const GemmShape& s, bool int8, double min_seconds, std::string* impl) {
+  auto& env = onednn();
+  const int64_t oh = (s.in_h + 2 * s.pad - s.kernel_h) / s.stride + 1;
+  const int64_t ow = (s.in_w + 2 * s.pad - s.kernel_w) / s.stride + 1;
+  const dnnl::memory::dims src = {s.batch, s.in_c, s.in_h, s.in_w};
+  const dnnl::memory::dims dst = {s.batch, s.out_c, oh, ow};
+  const dnnl::memory::dims wei =
+      s.group == 1 ? dnnl::memory::dims{s.out_c, s.in_c, s.kernel_h, s.kernel_w}
+                   : dnnl::memory::dims{s.group, s.out_c / s.group, s.in_c / s.group, s.kernel_h,
+                                        s.kernel_w};
+  dnnl::memory::desc src_md(src, int8 ? dt::u8 : dt::f32, tag::any);
+  dnnl::memory::desc wei_md(wei, int8 ? dt::s8 : dt::f32, tag::any);
+  dnnl::memory::desc dst_md(dst, dt::f32, tag::any);
+  dnnl::primitive_attr attr;
+  if (int8) {
+    attr.set_output_scales(1 << 1, std::vector<float>(static_cast<size_t>(s.out_c), 0.01f));
+  }
+  dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_inference,
+                                    dnnl::algorithm::convolution_direct, src_md, wei_md, dst_md,
+                                    {s.stride, s.stride}, {s.pad, s.pad}, {s.pad, s.pad});
+  dnnl::convolution_forward::primitive_desc pd(d, attr, env.eng);
+  *impl = pd.impl_info_str();
+  dnnl::memory x(pd.src_desc(), env.eng), w(pd.weights_desc(), env.eng), y(pd.dst_desc(), env.eng);
+  std::memset(x.get_data_handle(), 1, pd.src_desc().get_size());
+  std::memset(w.get_data_handle(), 1, pd.weights_desc().get_size());
+  dnnl::convolution_forward prim(pd);
+  const double t = best_seconds_per_call(
+      [&] {
+        prim.execute(env.strm, {{DNNL_ARG_SRC, x}, {DNNL_ARG_WEIGHTS, w}, {DNNL_ARG_DST, y}});
+        env.strm.wait();
+      },
+      min_seconds);
+  return 2.0 * s.m * s.n * s.k / t * 1e-9;
+}
+
+QConvShape to_qconv(const GemmShape& s) {
+  QConvShape q;
+  q.batch = s.batch;
+  q.in_channels = s.in_c;
+  q.in_h = s.in_h;
+  q.in_w = s.in_w;
+  q.out_channels = s.out_c;
+  q.kernel_h = s.kernel_h;
+  q.kernel_w = s.kernel_w;
+  q.stride_h = q.stride_w = s.stride;
+  q.pad_top = q.pad_left = q.pad_bottom = q.pad_right = s.pad;
+  q.group = s.group;
+  return q;
+}
+
+}  // namespace
+
+std::vector<GemmShape> model_layer_shapes(const std::string& model_path, const std::string& tag_name,
+                                          int64_t batch, std::string* error) {
+  auto g = load_onnx_model(model_path);
+  if (!g.ok()) {
+    *error = g.status().message();
+    return {};
+  }
+  auto graph = std::make_shared<const Graph>(std::move(g).value());
+  auto exec = Executor::create(graph);
+  if (!exec.ok()) {
+    *error = exec.status().message();
+    return {};
+  }
+  std::vector<Tensor> inputs;
+  for (const auto& in : graph->inputs) {
+    Shape s = in.shape.value_or(Shape{});
+    for (auto& d : s) if (d < 0) d = batch;
+    inputs.emplace_back(in.dtype, s);
+  }
+  std::unordered_map<std::string, Shape> shapes;
+  for (const auto& in : graph->inputs) shapes[in.name] = inputs[&in - graph->inputs.data()].shape();
+  for (const auto& [name, t] : graph->initializers) shapes[name] = t.shape();
+  auto run = exec->run(inputs, [&](const std::string& n, const Tensor& t) { shapes[n] = t.shape(); });
+  if (!run.ok()) {
+    *error = run.status().message();
+    return {};
+  }
+  std::vector<GemmShape> out;
+  const std::string suffix = " b" + std::to_string(batch);
+  for (const auto& n : graph->nodes) {
+    if (n.op_type == "Conv") {
+      const Shape& x = shapes[n.inputs[0]];
+      const Shape& w = shapes[n.inputs[1]];
+      if (x.size() != 4) continue;
+      GemmShape s;
+      s.label = tag_name + ":" + n.name + suffix;
+      s.is_conv = true;
+      s.batch = x[0];
+      s.in_c = x[1];
+      s.in_h = x[2];
+      s.in_w = x[3];
+      s.out_c = w[0];
+      s.kernel_h = w[2];
+      s.kernel_w = w[3];
+      s.stride = n.attr_ints("strides", {1, 1})[0];
+      s.pad = n.attr_ints("pads", {0, 0, 0, 0})[0];
+      s.group = n.attr_int("group", 1);
+      const QConvShape q = to_qconv(s);
+      s.m = s.batch * q.out_h() * q.out_w();
+      s.n = s.out_c;
+      s.k = q.k_per_group() * s.group;
+      out.push_back(s);
+    } else if ((n.op_type == "Gemm" || n.op_type == "MatMul") && graph->initializer(n.inputs[1])) {
+      const Shape& a = shapes[n.inputs[0]];
+      const Shape& b = shapes[n.inputs[1]];
+      if (b.size() != 2 || a.empty()) continue;
+      GemmShape s;
+      s.label = tag_name + ":" + n.name + suffix;
+      const bool tb = n.op_type == "Gemm" && n.attr_int("transB", 0);
+      s.k = a.back();
+      s.m = shape_numel(a) / s.k;
+      s.n = tb ? b[0] : b[1];
+      out.push_back(s);
+    }
+  }
+  return out;
+}
+
+KernelBenchRow bench_shape(const GemmShape& s, double min_seconds) {
+  KernelBenchRow row;
+  row.shape = s;
+  std::mt19937 rng(1);
+  const double ops = 2.0 * s.m * s.n * s.k;
+  if (s.is_conv) {
+    const QConvShape q = to_qconv(s);
+    auto x = random_vec<uint8_t>(static_cast<size_t>(s.batch * s.in_c * s.in_h * s.in_w), rng, 0, 255);
+    auto w = random_vec<int8_t>(static_cast<size_t>(s.out_c * q.k_per_group()), rng, -127, 127);
+    const PackedConvWeightsS8 packed = pack_conv_weights_s8(w.data(), q);
+    std::vector<float> scale(static_cast<size_t>(s.out_c), 0.01f);
+    std::vector<float> y(static_cast<size_t>(s.batch * s.out_c * q.out_h() * q.out_w()));
+    QGemmParams p;
+    p.a_zero_point = 128;
+    p.output = QGemmOutput::kF32;
+    p.scale = scale.data();
+    p.per_channel_scale = true;
+    row.qtune_int8_path = std::string(qgemm_kernel().name) + "+im2col";
+    row.qtune_int8_gops =
+        ops / best_seconds_per_call([&] { qconv2d(q, p, x.data(), packed, y.data()); }, min_seconds) * 1e-9;
+    row.onednn_int8_gops = onednn_conv(s, true, min_seconds, &row.onednn_int8_impl);
+    row.onednn_f32_gops = onednn_conv(s, false, min_seconds, &row.onednn_f32_impl);
+    // qtune's fp32 convolution is im2col + gemm_f32; benchmark its GEMM view.
+  }
+  if (!s.is_conv) {
+    auto a = random_vec<uint8_t>(static_cast<size_t>(s.m * s.k), rng, 0, 255);
+    auto w = random_vec<int8_t>(static_cast<size_t>(s.k * s.n), rng, -127, 127);
+    const PackedWeightsS8 packed = pack_weights_s8(w.data(), s.k, s.n, s.n, 1);
+    std::vector<float> scale(static_cast<size_t>(s.n), 0.01f);
+    std::vector<float> c(static_cast<size_t>(s.m * s.n));
+    QGemmParams p;
+    p.M = s.m;
+    p.a_zero_point = 128;
+    p.output = QGemmOutput::kF32;
+    p.scale = scale.data();
+    p.per_channel_scale = true;
+    row.qtune_int8_path = qgemm_kernel().name;
+    row.qtune_int8_gops =
+        ops / best_seconds_per_call([&] { qgemm(p, a.data(), s.k, packed, c.data(), s.n); }, min_seconds) * 1e-9;
+    row.onednn_int8_gops = onednn_matmul(s, true, min_seconds, &row.onednn_int8_impl);
+    row.onednn_f32_gops = onednn_matmul(s, false, min_seconds, &row.onednn_f32_impl);
+  }
+  // fp32 GEMM view of the layer on both sides' GEMMs (for a conv: the im2col'ed problem).
+  auto af = random_f32(static_cast<size_t>(s.m * s.k), rng);
+  auto bf = random_f32(static_cast<size_t>(s.k * s.n), rng);
+  std::vector<float> cf(static_cast<size_t>(s.m * s.n));
+  row.qtune_f32_path = gemm_f32_kernel_name();
+  row.qtune_f32_gops = ops / best_seconds_per_call([&] {
+                         gemm_f32(false, false, s.m, s.n, s.k, 1.0f, af.data(), s.k, bf.data(),
+                                  s.n, 0.0f, cf.data(), s.n);
+                       }, min_seconds) * 1e-9;
+  if (s.is_conv) {
+    GemmShape view = s;
+    view.is_conv = false;
+    row.onednn_f32_gops = onednn_matmul(view, false, min_seconds, &row.onednn_f32_impl);
+  }
+  return row;
+}
+
+std::vector<PeakResult> bench_peak(double min_seconds, std::vector<std::string>* notes) {
+  std::vector<PeakResult> out;
+  const CpuFeatures& f = cpu_features_detected();
+  if (f.avx512vnni) {
+    constexpr int64_t kIters = 1 << 20;
+    constexpr double kOpsPerIter = 12.0 * 16 * 4 * 2;  // 12 vpdpbusd x 16 lanes x 4 MACs
+    const int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    for (int threads : {1, hw}) {
+      std::atomic<int64_t> sink{0};
+      const double t = best_seconds_per_call(
+          [&] {
+            tbb::parallel_for(0, threads, [&](int) { sink += vpdpbusd_loop__avx512vnni(kIters); });
+          },
+          min_seconds);
+      out.push_back({"avx512vnni vpdpbusd", threads, kOpsPerIter * kIters * threads / t * 1e-9});
+      if (hw == 1) break;
+    }
+  } else {
+    notes->push_back("AVX-512 VNNI: not available on this CPU");
+  }
+  if (!f.amx_int8) notes->push_back("AMX: not available on this CPU (no amx-int8 / tile permission)");
+  return out;
+}
+
+}  // namespace qtune::bench

@@ -1,0 +1,130 @@
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include "bench/kernel_bench.h"
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "kernels/cpu_features.h"
+
+namespace qtune::cli {
+namespace {
+
+std::string fmt(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+std::string json_escape(const std::string& s) {
+  std::string o;
+  for (char c : s) {
+    if (c == '"' || c == '\\') o += '\\';
+    o += c;
+  }
+  return o;
+}
+
+int bench_kernels(const Args& args) {
+  const double seconds = std::stod(args.get("--seconds", "0.3"));
+  const std::string models_dir = args.get("--models", "models/fashion_mnist");
+  std::vector<bench::GemmShape> shapes;
+  for (auto [m, n, k] : {std::tuple<int64_t, int64_t, int64_t>{1024, 1024, 1024},
+                         {64, 1024, 1024}, {256, 256, 2304}}) {
+    bench::GemmShape s;
+    s.label = std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k);
+    s.m = m;
+    s.n = n;
+    s.k = k;
+    shapes.push_back(s);
+  }
+  std::vector<std::string> notes;
+  for (const char* model : {"lenet", "resnet", "vit"}) {
+    const std::string path = models_dir + "/" + model + ".onnx";
+    if (!std::filesystem::exists(path)) {
+      notes.push_back(path + " not found: its layers are not benchmarked");
+      continue;
+    }
+    for (int64_t batch : {1, 100}) {
+      std::string err;
+      auto layers = bench::model_layer_shapes(path, model, batch, &err);
+      if (!err.empty()) {
+        std::cerr << "qtune bench: " << err << "\n";
+        return 2;
+      }
+      shapes.insert(shapes.end(), layers.begin(), layers.end());
+    }
+  }
+  const bool json = args.has("--json");
+  if (!json) {
+    std::cout << "cpu: " << cpu_features().summary() << "\n";
+    std::printf("%-28s %16s | %9s %9s %6s | %9s %9s %6s\n", "shape", "MxNxK", "int8", "oneDNN",
+                "ratio", "f32", "oneDNN", "ratio");
+  } else {
+    std::cout << "{\"cpu\": \"" << cpu_features().summary() << "\", \"rows\": [";
+  }
+  bool first = true;
+  for (const auto& s : shapes) {
+    const bench::KernelBenchRow r = bench::bench_shape(s, seconds);
+    const std::string mnk =
+        std::to_string(s.m) + "x" + std::to_string(s.n) + "x" + std::to_string(s.k);
+    if (json) {
+      std::cout << (first ? "" : ",") << "\n  {\"shape\": \"" << json_escape(s.label)
+                << "\", \"mnk\": \"" << mnk << "\", \"conv\": " << (s.is_conv ? "true" : "false")
+                << ", \"qtune_int8_gops\": " << fmt("%.2f", r.qtune_int8_gops)
+                << ", \"onednn_int8_gops\": " << fmt("%.2f", r.onednn_int8_gops)
+                << ", \"int8_ratio\": " << fmt("%.3f", r.int8_ratio())
+                << ", \"qtune_f32_gops\": " << fmt("%.2f", r.qtune_f32_gops)
+                << ", \"onednn_f32_gops\": " << fmt("%.2f", r.onednn_f32_gops)
+                << ", \"f32_ratio\": " << fmt("%.3f", r.f32_ratio()) << ", \"qtune_int8_path\": \""
+                << r.qtune_int8_path << "\", \"onednn_int8_impl\": \"" << r.onednn_int8_impl
+                << "\", \"qtune_f32_path\": \"" << r.qtune_f32_path
+                << "\", \"onednn_f32_impl\": \"" << r.onednn_f32_impl << "\"}";
+    } else {
+      std::printf("%-28s %16s | %9.1f %9.1f %6.2f | %9.1f %9.1f %6.2f  %s vs %s\n",
+                  s.label.c_str(), mnk.c_str(), r.qtune_int8_gops, r.onednn_int8_gops,
+                  r.int8_ratio(), r.qtune_f32_gops, r.onednn_f32_gops, r.f32_ratio(),
+                  r.qtune_int8_path.c_str(), r.onednn_int8_impl.c_str());
+    }
+    std::cout.flush();
+    first = false;
+  }
+  if (json) {
+    std::cout << "\n], \"notes\": [";
+    for (size_t i = 0; i < notes.size(); ++i) {
+      std::cout << (i ? ", " : "") << "\"" << json_escape(notes[i]) << "\"";
+    }
+    std::cout << "]}\n";
+  } else {
+    std::cout << "GOPS = 2*M*N*K / best time; ratio = qtune / oneDNN in this run\n";
+    for (const auto& n : notes) std::cout << "note: " << n << "\n";
+  }
+  return 0;
+}
+
+int bench_peak(const Args& args) {
+  std::vector<std::string> notes;
+  const auto peaks = bench::bench_peak(std::stod(args.get("--seconds", "0.5")), &notes);
+  for (const auto& p : peaks) {
+    std::printf("%-24s %2d thread(s): %8.1f GOPS\n", p.isa.c_str(), p.threads, p.gops);
+  }
+  for (const auto& n : notes) std::cout << "note: " << n << "\n";
+  return 0;
+}
+
+}  // namespace
+
+int cmd_bench(int argc, char** argv) {
+  auto args = parse_args(argc, argv, 2, {"--seconds", "--models"}, {"--json"});
+  if (!args.ok()) {
+    std::cerr << "qtune bench: " << args.status().message() << "\n";
+    return 2;
+  }
+  const std::string what = args->positional.empty() ? "" : args->positional[0];
+  if (what == "kernels") return bench_kernels(*args);
+  if (what == "peak") return bench_peak(*args);
+  std::cerr << "qtune bench: usage: qtune bench kernels|peak [--json] [--seconds S]\n";
+  return 2;
+}
+
+}  // namespace qtune::cli
