@@ -1,0 +1,482 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <limits>
+
+#include "adaptors/runtime/broadcast.h"
+#include "adaptors/runtime/executor.h"
+#include "adaptors/runtime/op_registry.h"
+#include "common/onnx_io.h"
+
+namespace qtune {
+namespace {
+
+Node make_node(const std::string& op, size_t n_inputs) {
+  Node n;
+  n.name = "n1";
+  n.op_type = op;
+  for (size_t i = 0; i < n_inputs; ++i) n.inputs.push_back("in" + std::to_string(i));
+  n.outputs = {"out"};
+  return n;
+}
+
+// Runs one op straight through the registry; `out` receives output 0 on success.
+Status run_op(const Node& node, std::vector<const Tensor*> inputs, Tensor* out,
+              int64_t opset = 13) {
+  const OpFn* fn = OpRegistry::instance().find("", node.op_type);
+  if (!fn) return Status::Internal("no op " + node.op_type);
+  OpContext ctx{node, opset, std::move(inputs), {}};
+  ctx.outputs.resize(node.outputs.size());
+  Status s = (*fn)(ctx);
+  if (s.ok()) *out = ctx.outputs[0];
+  return s;
+}
+
+template <typename T>
+Tensor make(DType t, Shape shape, const std::vector<T>& v) {
+  Tensor x(t, std::move(shape));
+  EXPECT_EQ(static_cast<int64_t>(v.size()), x.numel());
+  std::memcpy(x.raw(), v.data(), v.size() * sizeof(T));
+  return x;
+}
+
+template <typename T>
+std::vector<T> values(const Tensor& t) {
+  return std::vector<T>(t.data<T>(), t.data<T>() + t.numel());
+}
+
+Attribute int_attr(int64_t v) {
+  Attribute a;
+  a.kind = Attribute::Kind::kInt;
+  a.i = v;
+  return a;
+}
+Attribute float_attr(float v) {
+  Attribute a;
+  a.kind = Attribute::Kind::kFloat;
+  a.f = v;
+  return a;
+}
+
+TEST(ElementwiseBroadcastTest, ShapesFollowNumpyRules) {
+  Shape out;
+  ASSERT_TRUE(broadcast_shape({{2, 3, 4}, {4}}, &out));
+  EXPECT_EQ(out, (Shape{2, 3, 4}));
+  ASSERT_TRUE(broadcast_shape({{2, 1, 4}, {3, 1}, {}}, &out));
+  EXPECT_EQ(out, (Shape{2, 3, 4}));
+  ASSERT_TRUE(broadcast_shape({{0, 3}, {1, 3}}, &out));
+  EXPECT_EQ(out, (Shape{0, 3}));
+  EXPECT_FALSE(broadcast_shape({{2, 3}, {2}}, &out));
+}
+
+TEST(ElementwiseBroadcastTest, PlanMergesContiguousDims) {
+  BroadcastPlan p;
+  ASSERT_TRUE(make_broadcast_plan({{100, 16, 64}, {100, 16, 64}}, &p));
+  EXPECT_EQ(p.dims, (std::vector<int64_t>{102400}));
+  ASSERT_TRUE(make_broadcast_plan({{100, 16, 64}, {64}}, &p));
+  EXPECT_EQ(p.dims, (std::vector<int64_t>{1600, 64}));
+  EXPECT_EQ(p.inner_stride(0), 1);
+  EXPECT_EQ(p.inner_stride(1), 1);
+  EXPECT_EQ(p.strides[1][0], 0);
+  ASSERT_TRUE(make_broadcast_plan({{8, 5, 1}, {1, 1, 7}}, &p));
+  EXPECT_EQ(p.out_shape, (Shape{8, 5, 7}));
+  EXPECT_EQ(p.dims, (std::vector<int64_t>{40, 7}));
+  ASSERT_TRUE(make_broadcast_plan({{}, {}}, &p));
+  EXPECT_EQ(p.numel, 1);
+}
+
+TEST(ElementwiseBroadcastTest, RunsCoverEveryOutputOnceInParallel) {
+  BroadcastPlan p;
+  ASSERT_TRUE(make_broadcast_plan({{7, 1, 300, 5}, {9, 1, 5}}, &p));
+  std::vector<int> hits(static_cast<size_t>(p.numel), 0);
+  std::vector<int64_t> a_off(static_cast<size_t>(p.numel), -1);
+  for_each_broadcast_run(p, [&](int64_t o, const int64_t* off, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) {
+      ++hits[static_cast<size_t>(o + i)];
+      a_off[static_cast<size_t>(o + i)] = off[0] + i * p.inner_stride(0);
+    }
+  });
+  for (int h : hits) ASSERT_EQ(h, 1);
+  // Output [7,9,300,5]: input 0 index ignores the 9 axis.
+  const int64_t o = ((3 * 9 + 4) * 300 + 17) * 5 + 2;
+  EXPECT_EQ(a_off[static_cast<size_t>(o)], (3 * 300 + 17) * 5 + 2);
+}
+
+TEST(ElementwiseOpsTest, AddBroadcastsAgainstReference) {
+  // Large enough to take the parallel path, with a broadcast over the middle axis.
+  const Shape sa{100, 16, 64}, sb{100, 1, 64};
+  std::vector<float> a(100 * 16 * 64), b(100 * 64);
+  for (size_t i = 0; i < a.size(); ++i) a[i] = static_cast<float>(i % 97) * 0.5f;
+  for (size_t i = 0; i < b.size(); ++i) b[i] = static_cast<float>(i % 13) - 6.0f;
+  Tensor ta = Tensor::from_f32(sa, a), tb = Tensor::from_f32(sb, b), y;
+  ASSERT_TRUE(run_op(make_node("Add", 2), {&ta, &tb}, &y).ok());
+  ASSERT_EQ(y.shape(), sa);
+  for (int64_t n = 0; n < 100; ++n) {
+    for (int64_t t = 0; t < 16; ++t) {
+      for (int64_t c = 0; c < 64; ++c) {
+        const size_t ia = static_cast<size_t>((n * 16 + t) * 64 + c);
+        const size_t ib = static_cast<size_t>(n * 64 + c);
+        ASSERT_EQ(y.data<float>()[ia], a[ia] + b[ib]);
+      }
+    }
+  }
+  // Same shapes, scalar on the left, scalar on the right.
+  Tensor s = Tensor::scalar_f32(2.0f);
+  ASSERT_TRUE(run_op(make_node("Sub", 2), {&s, &ta}, &y).ok());
+  EXPECT_EQ(y.data<float>()[5], 2.0f - a[5]);
+  ASSERT_TRUE(run_op(make_node("Div", 2), {&ta, &s}, &y).ok());
+  EXPECT_EQ(y.data<float>()[7], a[7] / 2.0f);
+  ASSERT_TRUE(run_op(make_node("Mul", 2), {&ta, &ta}, &y).ok());
+  EXPECT_EQ(y.data<float>()[9], a[9] * a[9]);
+}
+
+TEST(ElementwiseOpsTest, BothOperandsBroadcast) {
+  Tensor a = Tensor::from_f32({3, 1}, {1, 2, 3});
+  Tensor b = Tensor::from_f32({1, 2}, {10, 20});
+  Tensor y;
+  ASSERT_TRUE(run_op(make_node("Mul", 2), {&a, &b}, &y).ok());
+  EXPECT_EQ(y.shape(), (Shape{3, 2}));
+  EXPECT_EQ(values<float>(y), (std::vector<float>{10, 20, 20, 40, 30, 60}));
+}
+
+TEST(ElementwiseOpsTest, IntegerArithmeticWrapsAndTruncates) {
+  Tensor a = make<int32_t>(DType::kS32, {4}, {7, -7, std::numeric_limits<int32_t>::max(),
+                                              std::numeric_limits<int32_t>::min()});
+  Tensor b = make<int32_t>(DType::kS32, {4}, {2, 2, 1, -1});
+  Tensor y;
+  ASSERT_TRUE(run_op(make_node("Div", 2), {&a, &b}, &y).ok());
+  EXPECT_EQ(values<int32_t>(y), (std::vector<int32_t>{3, -3, std::numeric_limits<int32_t>::max(),
+                                                      std::numeric_limits<int32_t>::min()}));
+  ASSERT_TRUE(run_op(make_node("Add", 2), {&a, &b}, &y).ok());
+  EXPECT_EQ(y.data<int32_t>()[2], std::numeric_limits<int32_t>::min());
+
+  Tensor u = make<uint8_t>(DType::kU8, {3}, {250, 3, 16});
+  Tensor v = make<uint8_t>(DType::kU8, {3}, {10, 5, 16});
+  ASSERT_TRUE(run_op(make_node("Add", 2), {&u, &v}, &y).ok());
+  EXPECT_EQ(values<uint8_t>(y), (std::vector<uint8_t>{4, 8, 32}));
+  ASSERT_TRUE(run_op(make_node("Sub", 2), {&v, &u}, &y).ok());
+  EXPECT_EQ(values<uint8_t>(y), (std::vector<uint8_t>{16, 2, 0}));
+  ASSERT_TRUE(run_op(make_node("Mul", 2), {&u, &v}, &y).ok());
+  EXPECT_EQ(values<uint8_t>(y), (std::vector<uint8_t>{196, 15, 0}));
+
+  Tensor s = make<int8_t>(DType::kS8, {2}, {-128, 100});
+  Tensor t = make<int8_t>(DType::kS8, {2}, {-1, 3});
+  ASSERT_TRUE(run_op(make_node("Div", 2), {&s, &t}, &y).ok());
+  EXPECT_EQ(values<int8_t>(y), (std::vector<int8_t>{-128, 33}));
+
+  Tensor l = make<int64_t>(DType::kS64, {2}, {-9, 9});
+  Tensor m = make<int64_t>(DType::kS64, {}, {4});
+  ASSERT_TRUE(run_op(make_node("Div", 2), {&l, &m}, &y).ok());
+  EXPECT_EQ(values<int64_t>(y), (std::vector<int64_t>{-2, 2}));
+}
+
+TEST(ElementwiseOpsTest, BadBinaryInputsAreInvalidAndNameTheNode) {
+  Tensor a = Tensor::from_f32({2, 3}, {1, 2, 3, 4, 5, 6});
+  Tensor b = Tensor::from_f32({2}, {1, 2});
+  Tensor y;
+  Status s = run_op(make_node("Add", 2), {&a, &b}, &y);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidInput);
+  EXPECT_NE(s.message().find("node 'n1' (Add)"), std::string::npos);
+  EXPECT_NE(s.message().find("[2,3]"), std::string::npos);
+
+  Tensor i = Tensor::from_i64({2}, {1, 2});
+  EXPECT_EQ(run_op(make_node("Mul", 2), {&b, &i}, &y).code(), StatusCode::kInvalidInput);
+  EXPECT_EQ(run_op(make_node("Sub", 1), {&a}, &y).code(), StatusCode::kInvalidInput);
+  EXPECT_EQ(run_op(make_node("Sub", 2), {&a, nullptr}, &y).code(), StatusCode::kInvalidInput);
+
+  Tensor z = Tensor::from_i64({2}, {1, 0});
+  s = run_op(make_node("Div", 2), {&i, &z}, &y);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidInput);
+  EXPECT_NE(s.message().find("division by zero"), std::string::npos);
+
+  Tensor f16(DType::kF16, {2});
+  EXPECT_EQ(run_op(make_node("Add", 2), {&f16, &f16}, &y).code(), StatusCode::kUnsupported);
+}
+
+TEST(ElementwiseOpsTest, UnaryActivations) {
+  Tensor x = Tensor::from_f32({5}, {-2.0f, -0.5f, 0.0f, 0.5f, 2.0f});
+  Tensor y;
+  ASSERT_TRUE(run_op(make_node("Relu", 1), {&x}, &y).ok());
+  EXPECT_EQ(values<float>(y), (std::vector<float>{0, 0, 0, 0.5f, 2.0f}));
+
+  Node lr = make_node("LeakyRelu", 1);
+  lr.attrs["alpha"] = float_attr(0.1f);
+  ASSERT_TRUE(run_op(lr, {&x}, &y).ok());
+  EXPECT_FLOAT_EQ(y.data<float>()[0], -0.2f);
+  EXPECT_FLOAT_EQ(y.data<float>()[4], 2.0f);
+  ASSERT_TRUE(run_op(make_node("LeakyRelu", 1), {&x}, &y).ok());  // default alpha 0.01
+  EXPECT_FLOAT_EQ(y.data<float>()[0], -0.02f);
+
+  ASSERT_TRUE(run_op(make_node("Sigmoid", 1), {&x}, &y).ok());
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_NEAR(y.data<float>()[i], 1.0 / (1.0 + std::exp(-x.data<float>()[i])), 1e-6);
+  }
+  ASSERT_TRUE(run_op(make_node("Tanh", 1), {&x}, &y).ok());
+  EXPECT_NEAR(y.data<float>()[4], std::tanh(2.0), 1e-6);
+  ASSERT_TRUE(run_op(make_node("Erf", 1), {&x}, &y).ok());
+  EXPECT_NEAR(y.data<float>()[3], std::erf(0.5), 1e-6);
+  ASSERT_TRUE(run_op(make_node("Sqrt", 1), {&x}, &y).ok());
+  EXPECT_TRUE(std::isnan(y.data<float>()[0]));
+  EXPECT_FLOAT_EQ(y.data<float>()[4], std::sqrt(2.0f));
+
+  Tensor d(DType::kF64, {2});
+  d.data<double>()[0] = -1.0;
+  d.data<double>()[1] = 4.0;
+  ASSERT_TRUE(run_op(make_node("Sqrt", 1), {&d}, &y).ok());
+  EXPECT_EQ(y.dtype(), DType::kF64);
+  EXPECT_EQ(y.data<double>()[1], 2.0);
+
+  Tensor big = Tensor::from_f32({1}, {-1000.0f});
+  ASSERT_TRUE(run_op(make_node("Sigmoid", 1), {&big}, &y).ok());
+  EXPECT_EQ(y.data<float>()[0], 0.0f);
+
+  Tensor ints = Tensor::from_i64({2}, {1, 2});
+  EXPECT_EQ(run_op(make_node("Tanh", 1), {&ints}, &y).code(), StatusCode::kUnsupported);
+  EXPECT_EQ(run_op(make_node("Relu", 0), {}, &y).code(), StatusCode::kInvalidInput);
+}
+
+TEST(ElementwiseOpsTest, ClipTakesInputsFromOpset11AndAttributesBefore) {
+  Tensor x = Tensor::from_f32({4}, {-3, -1, 1, 3});
+  Tensor lo = Tensor::scalar_f32(-2), hi = Tensor::scalar_f32(2), y;
+  ASSERT_TRUE(run_op(make_node("Clip", 3), {&x, &lo, &hi}, &y).ok());
+  EXPECT_EQ(values<float>(y), (std::vector<float>{-2, -1, 1, 2}));
+  ASSERT_TRUE(run_op(make_node("Clip", 3), {&x, nullptr, &hi}, &y).ok());
+  EXPECT_EQ(values<float>(y), (std::vector<float>{-3, -1, 1, 2}));
+  ASSERT_TRUE(run_op(make_node("Clip", 1), {&x}, &y).ok());
+  EXPECT_EQ(values<float>(y), values<float>(x));
+
+  Node old = make_node("Clip", 1);
+  old.attrs["min"] = float_attr(0.0f);
+  old.attrs["max"] = float_attr(1.5f);
+  ASSERT_TRUE(run_op(old, {&x}, &y, /*opset=*/6).ok());
+  EXPECT_EQ(values<float>(y), (std::vector<float>{0, 0, 1, 1.5f}));
+
+  Tensor q = make<int8_t>(DType::kS8, {3}, {-100, 5, 100});
+  Tensor qmax = make<int8_t>(DType::kS8, {}, {10});
+  ASSERT_TRUE(run_op(make_node("Clip", 3), {&q, nullptr, &qmax}, &y).ok());
+  EXPECT_EQ(values<int8_t>(y), (std::vector<int8_t>{-100, 5, 10}));
+
+  Tensor vec = Tensor::from_f32({2}, {0, 1});
+  EXPECT_EQ(run_op(make_node("Clip", 3), {&x, &vec, &hi}, &y).code(), StatusCode::kInvalidInput);
+  EXPECT_EQ(run_op(make_node("Clip", 3), {&x, &qmax, &hi}, &y).code(), StatusCode::kInvalidInput);
+}
+
+TEST(ElementwiseOpsTest, PowMixesBaseAndExponentTypes) {
+  Tensor x = Tensor::from_f32({3}, {1, 2, 3});
+  Tensor ey = Tensor::from_f32({3}, {1, 2, 3}), y;
+  ASSERT_TRUE(run_op(make_node("Pow", 2), {&x, &ey}, &y).ok());
+  EXPECT_EQ(values<float>(y), (std::vector<float>{1, 4, 27}));
+
+  Tensor two = Tensor::scalar_f32(2.0f);
+  ASSERT_TRUE(run_op(make_node("Pow", 2), {&x, &two}, &y).ok());
+  EXPECT_EQ(values<float>(y), (std::vector<float>{1, 4, 9}));
+
+  Tensor ei = Tensor::from_i64({3}, {3, 0, -1});
+  ASSERT_TRUE(run_op(make_node("Pow", 2), {&x, &ei}, &y).ok());
+  EXPECT_EQ(y.dtype(), DType::kF32);
+  EXPECT_EQ(values<float>(y), (std::vector<float>{1, 1, 1.0f / 3}));
+
+  Tensor bi = make<int32_t>(DType::kS32, {4}, {2, -3, 2, 5});
+  Tensor eu = make<uint64_t>(DType::kU64, {4}, {10, 3, 31, 0});
+  ASSERT_TRUE(run_op(make_node("Pow", 2), {&bi, &eu}, &y).ok());
+  EXPECT_EQ(y.dtype(), DType::kS32);
+  EXPECT_EQ(values<int32_t>(y), (std::vector<int32_t>{1024, -27, std::numeric_limits<int32_t>::min(), 1}));
+
+  Tensor ef = Tensor::from_f32({4}, {0.5f, 2, 1, 2});
+  ASSERT_TRUE(run_op(make_node("Pow", 2), {&bi, &ef}, &y).ok());
+  EXPECT_EQ(values<int32_t>(y), (std::vector<int32_t>{1, 9, 2, 25}));
+
+  Tensor bad = Tensor::from_f32({2}, {1, 2});
+  EXPECT_EQ(run_op(make_node("Pow", 2), {&x, &bad}, &y).code(), StatusCode::kInvalidInput);
+}
+
+TEST(ElementwiseOpsTest, WhereBroadcastsAnyElementType) {
+  Tensor c = make<uint8_t>(DType::kBool, {2, 1}, {1, 0});
+  Tensor x = Tensor::from_i64({1, 3}, {1, 2, 3});
+  Tensor y = Tensor::from_i64({}, {-1});
+  Tensor out;
+  ASSERT_TRUE(run_op(make_node("Where", 3), {&c, &x, &y}, &out).ok());
+  EXPECT_EQ(out.shape(), (Shape{2, 3}));
+  EXPECT_EQ(values<int64_t>(out), (std::vector<int64_t>{1, 2, 3, -1, -1, -1}));
+
+  Tensor h(DType::kF16, {2, 1});
+  h.data<uint16_t>()[0] = f32_to_f16(1.5f);
+  h.data<uint16_t>()[1] = f32_to_f16(-2.0f);
+  Tensor h2(DType::kF16, {2, 1});
+  ASSERT_TRUE(run_op(make_node("Where", 3), {&c, &h, &h2}, &out).ok());
+  EXPECT_EQ(out.dtype(), DType::kF16);
+  EXPECT_EQ(f16_to_f32(out.data<uint16_t>()[0]), 1.5f);
+  EXPECT_EQ(f16_to_f32(out.data<uint16_t>()[1]), 0.0f);
+
+  Tensor notbool = Tensor::from_i64({2, 1}, {1, 0});
+  EXPECT_EQ(run_op(make_node("Where", 3), {&notbool, &x, &y}, &out).code(),
+            StatusCode::kInvalidInput);
+  Tensor f = Tensor::from_f32({1}, {1});
+  EXPECT_EQ(run_op(make_node("Where", 3), {&c, &x, &f}, &out).code(), StatusCode::kInvalidInput);
+}
+
+Node cast_node(DType to) {
+  Node n = make_node("Cast", 1);
+  n.attrs["to"] = int_attr(static_cast<int64_t>(to));
+  return n;
+}
+
+TEST(ElementwiseOpsTest, CastBetweenNumericTypes) {
+  Tensor x = Tensor::from_f32({5}, {-1.7f, 0.0f, 2.5f, 300.0f, std::nanf("")});
+  Tensor y;
+  ASSERT_TRUE(run_op(cast_node(DType::kS32), {&x}, &y).ok());
+  EXPECT_EQ(values<int32_t>(y), (std::vector<int32_t>{-1, 0, 2, 300, 0}));
+  ASSERT_TRUE(run_op(cast_node(DType::kU8), {&x}, &y).ok());  // out of range saturates
+  EXPECT_EQ(values<uint8_t>(y), (std::vector<uint8_t>{0, 0, 2, 255, 0}));
+  ASSERT_TRUE(run_op(cast_node(DType::kBool), {&x}, &y).ok());
+  EXPECT_EQ(values<uint8_t>(y), (std::vector<uint8_t>{1, 0, 1, 1, 1}));
+  ASSERT_TRUE(run_op(cast_node(DType::kF64), {&x}, &y).ok());
+  EXPECT_EQ(y.data<double>()[2], 2.5);
+  ASSERT_TRUE(run_op(cast_node(DType::kF16), {&x}, &y).ok());
+  EXPECT_EQ(f16_to_f32(y.data<uint16_t>()[2]), 2.5f);
+  EXPECT_EQ(f16_to_f32(y.data<uint16_t>()[3]), 300.0f);
+
+  Tensor i = Tensor::from_i64({3}, {-1, 256, 70000});
+  ASSERT_TRUE(run_op(cast_node(DType::kU8), {&i}, &y).ok());  // integers wrap, as numpy does
+  EXPECT_EQ(values<uint8_t>(y), (std::vector<uint8_t>{255, 0, 112}));
+  ASSERT_TRUE(run_op(cast_node(DType::kF32), {&i}, &y).ok());
+  EXPECT_EQ(values<float>(y), (std::vector<float>{-1, 256, 70000}));
+
+  Tensor b = make<uint8_t>(DType::kBool, {2}, {1, 0});
+  ASSERT_TRUE(run_op(cast_node(DType::kF32), {&b}, &y).ok());
+  EXPECT_EQ(values<float>(y), (std::vector<float>{1, 0}));
+
+  // Same type: no copy is needed.
+  ASSERT_TRUE(run_op(cast_node(DType::kF32), {&x}, &y).ok());
+  EXPECT_EQ(y.raw(), x.raw());
+
+  Node bad = make_node("Cast", 1);
+  EXPECT_EQ(run_op(bad, {&x}, &y).code(), StatusCode::kInvalidInput);
+  EXPECT_EQ(run_op(cast_node(static_cast<DType>(8)), {&x}, &y).code(), StatusCode::kUnsupported);
+}
+
+TEST(ElementwiseOpsTest, CastDoubleToF16RoundsOnce) {
+  // Halfway between two f16 values after rounding to f32, but just above halfway as a double:
+  // rounding twice would go down, rounding once goes up.
+  const double d = 1.0 + std::ldexp(1.0, -11) + std::ldexp(1.0, -40);
+  Tensor x(DType::kF64, {1});
+  x.data<double>()[0] = d;
+  Tensor y;
+  ASSERT_TRUE(run_op(cast_node(DType::kF16), {&x}, &y).ok());
+  EXPECT_EQ(f16_to_f32(y.data<uint16_t>()[0]), 1.0f + std::ldexp(1.0f, -10));
+}
+
+TEST(ElementwiseOpsTest, CastToBf16TruncatesLikeTheOnnxReference) {
+  Tensor x = Tensor::from_f32({3}, {1.0f + std::ldexp(1.0f, -8), -3.999f, std::nanf("")});
+  Tensor y;
+  ASSERT_TRUE(run_op(cast_node(DType::kBF16), {&x}, &y).ok());
+  EXPECT_EQ(y.dtype(), DType::kBF16);
+  EXPECT_EQ(bf16_to_f32(y.data<uint16_t>()[0]), 1.0f);
+  EXPECT_EQ(bf16_to_f32(y.data<uint16_t>()[1]), -3.984375f);
+  EXPECT_TRUE(std::isnan(bf16_to_f32(y.data<uint16_t>()[2])));
+}
+
+// The ONNX 1.12 test data stores bfloat16 tensors as uint16; compare the bits directly.
+TEST(ElementwiseOpsTest, CastBf16MatchesOnnxTestDataBits) {
+  const std::string root = "/usr/share/libonnx-testdata/data/node/";
+  if (!std::filesystem::exists(root + "test_cast_FLOAT_to_BFLOAT16")) {
+    GTEST_SKIP() << "libonnx-testdata not installed";
+  }
+  auto load = [&](const std::string& test, const std::string& file) {
+    auto t = load_tensor_pb(root + test + "/test_data_set_0/" + file);
+    EXPECT_TRUE(t.ok()) << t.status().message();
+    return t.ok() ? t.value() : Tensor();
+  };
+  Tensor in = load("test_cast_FLOAT_to_BFLOAT16", "input_0.pb");
+  Tensor want = load("test_cast_FLOAT_to_BFLOAT16", "output_0.pb");
+  ASSERT_EQ(want.dtype(), DType::kU16);
+  Tensor y;
+  ASSERT_TRUE(run_op(cast_node(DType::kBF16), {&in}, &y).ok());
+  ASSERT_EQ(y.numel(), want.numel());
+  for (int64_t i = 0; i < y.numel(); ++i) {
+    EXPECT_EQ(y.data<uint16_t>()[i], want.data<uint16_t>()[i]) << "element " << i;
+  }
+
+  Tensor raw = load("test_cast_BFLOAT16_to_FLOAT", "input_0.pb");
+  Tensor want_f = load("test_cast_BFLOAT16_to_FLOAT", "output_0.pb");
+  Tensor bf(DType::kBF16, raw.shape());
+  std::memcpy(bf.raw(), raw.raw(), raw.nbytes());
+  ASSERT_TRUE(run_op(cast_node(DType::kF32), {&bf}, &y).ok());
+  for (int64_t i = 0; i < y.numel(); ++i) {
+    const float g = y.data<float>()[i], w = want_f.data<float>()[i];
+    if (std::isnan(w)) {
+      EXPECT_TRUE(std::isnan(g));
+    } else {
+      EXPECT_EQ(g, w) << "element " << i;
+    }
+  }
+}
+
+TEST(ElementwiseOpsTest, IdentityAndConstantShareStorage) {
+  Tensor x = Tensor::from_f32({2}, {1, 2}), y;
+  ASSERT_TRUE(run_op(make_node("Identity", 1), {&x}, &y).ok());
+  EXPECT_EQ(y.raw(), x.raw());
+
+  Node c = make_node("Constant", 0);
+  Attribute t;
+  t.kind = Attribute::Kind::kTensor;
+  t.t = Tensor::from_i64({2}, {4, 5});
+  c.attrs["value"] = t;
+  ASSERT_TRUE(run_op(c, {}, &y).ok());
+  EXPECT_EQ(values<int64_t>(y), (std::vector<int64_t>{4, 5}));
+
+  Node cf = make_node("Constant", 0);
+  cf.attrs["value_float"] = float_attr(0.25f);
+  ASSERT_TRUE(run_op(cf, {}, &y).ok());
+  EXPECT_EQ(y.shape(), Shape{});
+  EXPECT_EQ(y.data<float>()[0], 0.25f);
+
+  Node ci = make_node("Constant", 0);
+  Attribute ints;
+  ints.kind = Attribute::Kind::kInts;
+  ints.ints = {1, 2, 3};
+  ci.attrs["value_ints"] = ints;
+  ASSERT_TRUE(run_op(ci, {}, &y).ok());
+  EXPECT_EQ(y.shape(), (Shape{3}));
+
+  Node none = make_node("Constant", 0);
+  EXPECT_EQ(run_op(none, {}, &y).code(), StatusCode::kInvalidInput);
+}
+
+// A tiny GELU graph, the way PyTorch exports it at opset 13, through the executor.
+TEST(ElementwiseOpsTest, GeluGraphRunsThroughExecutor) {
+  auto g = std::make_shared<Graph>();
+  g->inputs.push_back({"x", DType::kF32, Shape{-1, 4}});
+  g->outputs.push_back({"y", DType::kF32, Shape{-1, 4}});
+  g->initializers["sqrt2"] = Tensor::scalar_f32(1.4142135f);
+  g->initializers["one"] = Tensor::scalar_f32(1.0f);
+  g->initializers["half"] = Tensor::scalar_f32(0.5f);
+  auto node = [&](const std::string& name, const std::string& op, std::vector<std::string> in,
+                  const std::string& out) {
+    Node n;
+    n.name = name;
+    n.op_type = op;
+    n.inputs = std::move(in);
+    n.outputs = {out};
+    g->nodes.push_back(n);
+  };
+  node("div", "Div", {"x", "sqrt2"}, "a");
+  node("erf", "Erf", {"a"}, "b");
+  node("add", "Add", {"b", "one"}, "c");
+  node("mul", "Mul", {"x", "c"}, "d");
+  node("mul2", "Mul", {"d", "half"}, "y");
+  auto e = Executor::create(g);
+  ASSERT_TRUE(e.ok()) << e.status().message();
+  std::vector<float> xs = {-2, -0.5f, 0.5f, 2, 1, 0, -1, 3};
+  auto out = e->run({Tensor::from_f32({2, 4}, xs)});
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  for (size_t i = 0; i < xs.size(); ++i) {
+    const double want = 0.5 * xs[i] * (1.0 + std::erf(xs[i] / std::sqrt(2.0)));
+    EXPECT_NEAR((*out)[0].data<float>()[i], want, 1e-6);
+  }
+}
+
+}  // namespace
+}  // namespace qtune
