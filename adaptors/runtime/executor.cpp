@@ -29,6 +29,7 @@ Result<Executor> Executor::create(std::shared_ptr<const Graph> graph) {
                                  " is not supported");
     }
     e.ops_.push_back(fn);
+    e.caches_.push_back(std::make_unique<NodeCache>());
     for (const auto& in : n.inputs) if (!in.empty()) e.last_use_[in] = i;
   }
   for (const auto& o : graph->outputs) e.last_use_[o.name] = graph->nodes.size();
@@ -71,8 +72,11 @@ Result<std::vector<Tensor>> Executor::run(const std::vector<Tensor>& inputs,
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     const Node& n = g.nodes[i];
     OpContext ctx{n, g.opset, {}, {}};
+    ctx.cache = caches_[i].get();
     ctx.inputs.reserve(n.inputs.size());
-    for (const auto& name : n.inputs) {
+    ctx.constant_inputs.assign(n.inputs.size(), false);
+    for (size_t k = 0; k < n.inputs.size(); ++k) {
+      const std::string& name = n.inputs[k];
       if (name.empty()) {
         ctx.inputs.push_back(nullptr);
         continue;
@@ -82,6 +86,7 @@ Result<std::vector<Tensor>> Executor::run(const std::vector<Tensor>& inputs,
         ctx.inputs.push_back(&it->second);
       } else if (const Tensor* init = g.initializer(name)) {
         ctx.inputs.push_back(init);
+        ctx.constant_inputs[k] = true;
       } else {
         return Status::InvalidInput(n.describe() + ": input '" + name + "' has no value");
       }

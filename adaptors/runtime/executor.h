@@ -1,6 +1,7 @@
 // Executor: runs a Graph on concrete input tensors, node by node in topological order, with the
 // ops in op_registry.h. Ops parallelise internally with TBB; the executor itself is sequential.
-// `run` is const and keeps no state between calls, so one Executor may serve many threads.
+// `run` is const; the only state kept between calls is per-node caches (packed weights), which
+// are thread-safe, so one Executor may serve many threads.
 #pragma once
 
 #include <functional>
@@ -34,6 +35,7 @@ class Executor {
 
   std::shared_ptr<const Graph> graph_;
   std::vector<const OpFn*> ops_;                  // one per node
+  std::vector<std::unique_ptr<NodeCache>> caches_;  // one per node
   std::map<std::string, size_t> last_use_;        // value -> index of the last node reading it
 };
 

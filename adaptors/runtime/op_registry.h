@@ -5,6 +5,8 @@
 
 #include <functional>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,6 +15,26 @@
 
 namespace qtune {
 
+// State one node keeps across runs of its executor, such as weights packed once per model.
+// Keyed by the constant input it was built from, so a different tensor rebuilds it. Thread-safe.
+class NodeCache {
+ public:
+  template <typename T, typename Make>
+  std::shared_ptr<const T> get(const void* key, Make&& make) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!value_ || key_ != key) {
+      value_ = std::make_shared<const T>(make());
+      key_ = key;
+    }
+    return std::static_pointer_cast<const T>(value_);
+  }
+
+ private:
+  std::mutex mu_;
+  const void* key_ = nullptr;
+  std::shared_ptr<const void> value_;
+};
+
 // What one op invocation sees: the node, its inputs (nullptr for omitted optional inputs) and the
 // outputs it must fill (one per node output, in order).
 struct OpContext {
@@ -20,9 +42,15 @@ struct OpContext {
   int64_t opset;
   std::vector<const Tensor*> inputs;
   std::vector<Tensor> outputs;
+  NodeCache* cache = nullptr;          // null when the caller keeps no state between runs
+  std::vector<bool> constant_inputs;   // true where the input is a graph initializer
 
   size_t num_inputs() const { return inputs.size(); }
   const Tensor* input(size_t i) const { return i < inputs.size() ? inputs[i] : nullptr; }
+  // Only constant inputs may key a NodeCache: an activation's buffer address can be reused.
+  bool input_is_constant(size_t i) const {
+    return i < constant_inputs.size() && constant_inputs[i];
+  }
   // Error helpers that name the node, so every op reports the same way.
   Status invalid(const std::string& what) const { return Status::InvalidInput(node.describe() + ": " + what); }
   Status unsupported(const std::string& what) const {
