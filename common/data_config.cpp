@@ -1,0 +1,315 @@
+#include "common/data_config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <charconv>
+#include <cmath>
+#include <exception>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <system_error>
+
+namespace qtune {
+
+bool dataset_dtype_from_name(const std::string& name, DType* out) {
+  static const std::pair<const char*, DType> kNames[] = {
+      {"u8", DType::kU8},   {"s8", DType::kS8},   {"u16", DType::kU16}, {"s16", DType::kS16},
+      {"u32", DType::kU32}, {"s32", DType::kS32}, {"u64", DType::kU64}, {"s64", DType::kS64},
+      {"f16", DType::kF16}, {"bf16", DType::kBF16}, {"f32", DType::kF32}, {"f64", DType::kF64},
+  };
+  for (const auto& [n, t] : kNames) {
+    if (name == n) {
+      *out = t;
+      return true;
+    }
+  }
+  return false;
+}
+
+namespace {
+
+constexpr const char* kDtypeList = "u8, s8, u16, s16, u32, s32, u64, s64, f16, bf16, f32, f64";
+
+// Reads one YAML document into a DataConfig; every error carries FILE:LINE:COL of the node
+// it is about so the user can jump straight to it.
+class Parser {
+ public:
+  explicit Parser(std::string file) : file_(std::move(file)) {}
+
+  Status error(const YAML::Mark& m, const std::string& key, const std::string& what) const {
+    std::string where = file_;
+    if (!m.is_null()) {
+      where.append(":").append(std::to_string(m.line + 1));
+      where.append(":").append(std::to_string(m.column + 1));
+    }
+    return Status::InvalidInput(where + ": " + (key.empty() ? "" : key + ": ") + what);
+  }
+  Status error(const YAML::Node& n, const std::string& key, const std::string& what) const {
+    return error(n.Mark(), key, what);
+  }
+
+  // Maps key -> node after rejecting duplicate and unknown keys.
+  Status read_map(const YAML::Node& n, const std::string& key, const std::set<std::string>& known,
+                  std::vector<std::pair<std::string, YAML::Node>>* out) const {
+    if (!n.IsMap()) return error(n, key, "expected a mapping, got " + kind(n));
+    std::set<std::string> seen;
+    for (auto it = n.begin(); it != n.end(); ++it) {
+      const YAML::Node k = it->first;  // a handle copy: `it->` yields a temporary proxy
+      const std::string path_prefix = key.empty() ? "" : key + ".";
+      if (!k.IsScalar()) return error(k, key, "keys must be plain names");
+      const std::string name = k.Scalar();
+      if (!known.count(name)) {
+        std::string list;
+        for (const auto& s : known) list += (list.empty() ? "" : ", ") + s;
+        return error(k, path_prefix + name, "unknown key (expected one of " + list + ")");
+      }
+      if (!seen.insert(name).second) return error(k, path_prefix + name, "duplicate key");
+      const YAML::Node v = it->second;
+      // A null value's mark points at the next token, so blame the key instead.
+      if (v.IsNull()) return error(k, path_prefix + name, "has no value");
+      out->emplace_back(name, v);
+    }
+    return Status::Ok();
+  }
+
+  Status get_string(const YAML::Node& n, const std::string& key, std::string* out) const {
+    if (!n.IsScalar()) return error(n, key, "expected a string, got " + kind(n));
+    *out = n.Scalar();
+    if (out->empty()) return error(n, key, "must not be empty");
+    return Status::Ok();
+  }
+
+  Status get_int(const YAML::Node& n, const std::string& key, int64_t* out) const {
+    if (!n.IsScalar()) return error(n, key, "expected an integer, got " + kind(n));
+    const std::string& s = n.Scalar();
+    const char* b = s.data();
+    const char* e = s.data() + s.size();
+    if (b != e && *b == '+') ++b;
+    auto [p, ec] = std::from_chars(b, e, *out);
+    if (ec != std::errc() || p != e || b == e) {
+      return error(n, key, "expected an integer, got '" + s + "'");
+    }
+    return Status::Ok();
+  }
+
+  Status get_float(const YAML::Node& n, const std::string& key, float* out) const {
+    if (!n.IsScalar()) return error(n, key, "expected a number, got " + kind(n));
+    const std::string& s = n.Scalar();
+    const char* b = s.data();
+    const char* e = s.data() + s.size();
+    if (b != e && *b == '+') ++b;
+    auto [p, ec] = std::from_chars(b, e, *out);
+    if (ec != std::errc() || p != e || b == e || !std::isfinite(*out)) {
+      return error(n, key, "expected a finite number, got '" + s + "'");
+    }
+    return Status::Ok();
+  }
+
+  // A sequence of numbers, or a single number standing for a one-element list.
+  Status get_float_list(const YAML::Node& n, const std::string& key,
+                        std::vector<float>* out) const {
+    if (n.IsScalar()) {
+      float v;
+      QT_RETURN_IF_ERROR(get_float(n, key, &v));
+      out->assign(1, v);
+      return Status::Ok();
+    }
+    if (!n.IsSequence()) return error(n, key, "expected a list of numbers, got " + kind(n));
+    if (n.size() == 0) return error(n, key, "must not be empty");
+    out->clear();
+    for (size_t i = 0; i < n.size(); ++i) {
+      float v;
+      QT_RETURN_IF_ERROR(get_float(n[i], key + "[" + std::to_string(i) + "]", &v));
+      out->push_back(v);
+    }
+    return Status::Ok();
+  }
+
+  Status get_dtype(const YAML::Node& n, const std::string& key, DType* out) const {
+    std::string s;
+    QT_RETURN_IF_ERROR(get_string(n, key, &s));
+    if (!dataset_dtype_from_name(s, out)) {
+      return error(n, key, "'" + s + "' is not one of " + kDtypeList);
+    }
+    return Status::Ok();
+  }
+
+  Status parse(const YAML::Node& root, DataConfig* cfg) const {
+    if (!root.IsDefined() || root.IsNull()) {
+      return error(root, "", "empty document: expected a mapping with a 'dataset' key");
+    }
+    std::vector<std::pair<std::string, YAML::Node>> top;
+    QT_RETURN_IF_ERROR(read_map(root, "", {"dataset", "preprocess", "batch_size"}, &top));
+    bool have_dataset = false;
+    for (const auto& [k, v] : top) {
+      if (k == "dataset") {
+        have_dataset = true;
+        QT_RETURN_IF_ERROR(parse_dataset(v, &cfg->dataset));
+      } else if (k == "preprocess") {
+        QT_RETURN_IF_ERROR(parse_preprocess(v, &cfg->preprocess));
+      } else if (k == "batch_size") {
+        QT_RETURN_IF_ERROR(get_int(v, k, &cfg->batch_size));
+        if (cfg->batch_size <= 0) {
+          return error(v, k, "must be positive, got " + std::to_string(cfg->batch_size));
+        }
+      }
+    }
+    if (!have_dataset) return error(root, "dataset", "missing required key");
+    return Status::Ok();
+  }
+
+  Status parse_dataset(const YAML::Node& n, DatasetSpec* d) const {
+    std::vector<std::pair<std::string, YAML::Node>> kv;
+    QT_RETURN_IF_ERROR(read_map(n, "dataset",
+                                {"format", "images", "labels", "limit", "shape", "dtype",
+                                 "header_bytes", "labels_dtype"},
+                                &kv));
+    const YAML::Node* raw_only = nullptr;
+    std::string raw_only_key;
+    const YAML::Node* shape_node = nullptr;
+    for (const auto& [k, v] : kv) {
+      const std::string key = "dataset." + k;
+      if (k == "format") {
+        QT_RETURN_IF_ERROR(get_string(v, key, &d->format));
+        if (d->format != "idx" && d->format != "npy" && d->format != "raw") {
+          return error(v, key, "'" + d->format + "' is not one of idx, npy, raw");
+        }
+      } else if (k == "images") {
+        QT_RETURN_IF_ERROR(get_string(v, key, &d->images));
+      } else if (k == "labels") {
+        QT_RETURN_IF_ERROR(get_string(v, key, &d->labels));
+      } else if (k == "limit") {
+        QT_RETURN_IF_ERROR(get_int(v, key, &d->limit));
+        if (d->limit <= 0) return error(v, key, "must be positive, got " + std::to_string(d->limit));
+      } else if (k == "shape") {
+        shape_node = &v;
+        if (!v.IsSequence()) return error(v, key, "expected a list of integers, got " + kind(v));
+        if (v.size() < 2 || v.size() > 4) {
+          return error(v, key, "expected 2 to 4 dimensions ([H,W], [N,H,W] or [N,C,H,W]), got " +
+                                   std::to_string(v.size()));
+        }
+        d->shape.clear();
+        for (size_t i = 0; i < v.size(); ++i) {
+          int64_t dim;
+          const std::string ki = key + "[" + std::to_string(i) + "]";
+          QT_RETURN_IF_ERROR(get_int(v[i], ki, &dim));
+          const bool inferable = i == 0 && v.size() >= 3 && dim == -1;
+          if (dim <= 0 && !inferable) {
+            return error(v[i], ki, "must be positive (only N, the first of 3 or 4, may be -1)");
+          }
+          d->shape.push_back(dim);
+        }
+      } else if (k == "dtype") {
+        QT_RETURN_IF_ERROR(get_dtype(v, key, &d->dtype));
+      } else if (k == "labels_dtype") {
+        QT_RETURN_IF_ERROR(get_dtype(v, key, &d->labels_dtype));
+        if (dtype_is_float(d->labels_dtype)) {
+          return error(v, key, "labels must be an integer type");
+        }
+      } else if (k == "header_bytes") {
+        QT_RETURN_IF_ERROR(get_int(v, key, &d->header_bytes));
+        if (d->header_bytes < 0) return error(v, key, "must not be negative");
+      }
+      if ((k == "shape" || k == "dtype" || k == "header_bytes" || k == "labels_dtype") &&
+          !raw_only) {
+        raw_only = &v;
+        raw_only_key = key;
+      }
+    }
+    if (d->format.empty()) return error(n, "dataset.format", "missing required key");
+    if (d->images.empty()) return error(n, "dataset.images", "missing required key");
+    if (d->format == "raw" && !shape_node) {
+      return error(n, "dataset.shape", "missing required key for format raw");
+    }
+    if (d->format != "raw" && raw_only) {
+      return error(*raw_only, raw_only_key,
+                   "only used with format raw (format " + d->format + " stores it in the file)");
+    }
+    return Status::Ok();
+  }
+
+  Status parse_preprocess(const YAML::Node& n, PreprocessSpec* p) const {
+    std::vector<std::pair<std::string, YAML::Node>> kv;
+    QT_RETURN_IF_ERROR(read_map(n, "preprocess", {"scale", "mean", "std", "layout"}, &kv));
+    const YAML::Node* mean_node = nullptr;
+    const YAML::Node* std_node = nullptr;
+    for (const auto& [k, v] : kv) {
+      const std::string key = "preprocess." + k;
+      if (k == "scale") {
+        QT_RETURN_IF_ERROR(get_float(v, key, &p->scale));
+      } else if (k == "mean") {
+        mean_node = &v;
+        QT_RETURN_IF_ERROR(get_float_list(v, key, &p->mean));
+      } else if (k == "std") {
+        std_node = &v;
+        QT_RETURN_IF_ERROR(get_float_list(v, key, &p->std));
+        for (size_t i = 0; i < p->std.size(); ++i) {
+          if (p->std[i] == 0.0f) {
+            const YAML::Node& at = v.IsSequence() ? v[i] : v;
+            return error(at, v.IsSequence() ? key + "[" + std::to_string(i) + "]" : key,
+                         "must not be 0 (it divides)");
+          }
+        }
+      } else if (k == "layout") {
+        QT_RETURN_IF_ERROR(get_string(v, key, &p->layout));
+        if (p->layout != "NCHW" && p->layout != "NHWC") {
+          return error(v, key, "'" + p->layout + "' is not one of NCHW, NHWC");
+        }
+      }
+    }
+    if (mean_node && std_node && p->mean.size() != p->std.size()) {
+      return error(*std_node, "preprocess.std",
+                   "has " + std::to_string(p->std.size()) + " values but preprocess.mean has " +
+                       std::to_string(p->mean.size()));
+    }
+    return Status::Ok();
+  }
+
+ private:
+  static std::string kind(const YAML::Node& n) {
+    switch (n.Type()) {
+      case YAML::NodeType::Null: return "nothing (null)";
+      case YAML::NodeType::Scalar: return "'" + n.Scalar() + "'";
+      case YAML::NodeType::Sequence: return "a list";
+      case YAML::NodeType::Map: return "a mapping";
+      case YAML::NodeType::Undefined: return "nothing";
+    }
+    return "something else";
+  }
+
+  std::string file_;
+};
+
+std::string resolve(const std::filesystem::path& base, const std::string& p) {
+  if (p.empty()) return p;
+  std::filesystem::path path(p);
+  if (path.is_absolute() || base.empty()) return p;
+  return (base / path).lexically_normal().string();
+}
+
+}  // namespace
+
+Result<DataConfig> load_data_config(const std::string& yaml_path) {
+  Parser parser(yaml_path);
+  {
+    std::ifstream probe(yaml_path);
+    if (!probe) return Status::InvalidInput(yaml_path + ": cannot open data config");
+  }
+  DataConfig cfg;
+  cfg.source_path = yaml_path;
+  try {
+    YAML::Node root = YAML::LoadFile(yaml_path);
+    QT_RETURN_IF_ERROR(parser.parse(root, &cfg));
+  } catch (const YAML::Exception& e) {
+    return parser.error(e.mark, "", e.msg);
+  } catch (const std::exception& e) {
+    return Status::InvalidInput(yaml_path + ": " + e.what());
+  }
+  const std::filesystem::path base = std::filesystem::path(yaml_path).parent_path();
+  cfg.dataset.images = resolve(base, cfg.dataset.images);
+  cfg.dataset.labels = resolve(base, cfg.dataset.labels);
+  return cfg;
+}
+
+}  // namespace qtune

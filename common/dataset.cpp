@@ -1,0 +1,684 @@
+#include "common/dataset.h"
+
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <climits>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <new>
+
+namespace qtune {
+
+namespace {
+
+std::string at_byte(const std::string& path, uint64_t offset) {
+  return path + ": byte " + std::to_string(offset) + ": ";
+}
+
+// a*b into *out, false on int64 overflow or a negative factor.
+bool checked_mul(int64_t a, int64_t b, int64_t* out) {
+  if (a < 0 || b < 0) return false;
+  return !__builtin_mul_overflow(a, b, out);
+}
+
+bool checked_numel(const std::vector<int64_t>& shape, int64_t* out) {
+  int64_t n = 1;
+  for (int64_t d : shape) {
+    if (!checked_mul(n, d, &n)) return false;
+  }
+  *out = n;
+  return true;
+}
+
+// Every byte of `path`; gzip streams (found by their magic, not the name) are inflated.
+Result<std::vector<uint8_t>> gunzip(const std::string& path, const std::vector<uint8_t>& in) {
+  z_stream zs{};
+  if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK) {
+    return Status::Internal(path + ": cannot initialise zlib");
+  }
+  std::vector<uint8_t> out;
+  // The trailer's ISIZE (size mod 2^32) is only a hint; deflate never expands beyond ~1032x.
+  if (in.size() >= 4) {
+    uint64_t isize = 0;
+    for (int i = 3; i >= 0; --i) isize = (isize << 8) | in[in.size() - 4 + static_cast<size_t>(i)];
+    out.reserve(static_cast<size_t>(std::min<uint64_t>(isize, in.size() * 1032ull)));
+  }
+  size_t in_pos = 0;
+  size_t produced = 0;
+  Status err;
+  while (true) {
+    if (out.size() - produced < (1u << 20)) out.resize(std::max(out.size() * 2, produced + (1u << 20)));
+    const size_t in_avail = std::min<size_t>(in.size() - in_pos, UINT_MAX);
+    const size_t out_avail = std::min<size_t>(out.size() - produced, UINT_MAX);
+    zs.next_in = const_cast<Bytef*>(in.data() + in_pos);
+    zs.avail_in = static_cast<uInt>(in_avail);
+    zs.next_out = out.data() + produced;
+    zs.avail_out = static_cast<uInt>(out_avail);
+    const int ret = inflate(&zs, Z_NO_FLUSH);
+    in_pos += in_avail - zs.avail_in;
+    produced += out_avail - zs.avail_out;
+    if (ret == Z_STREAM_END) {
+      if (in_pos == in.size()) break;
+      // Concatenated gzip members are one stream (gzip(1) writes them that way).
+      if (in.size() - in_pos >= 2 && in[in_pos] == 0x1f && in[in_pos + 1] == 0x8b) {
+        inflateReset(&zs);
+        continue;
+      }
+      // Zero padding after the last member is tolerated, like gzip(1) does.
+      if (std::all_of(in.begin() + static_cast<std::ptrdiff_t>(in_pos), in.end(),
+                      [](uint8_t b) { return b == 0; })) {
+        break;
+      }
+      err = Status::InvalidInput(at_byte(path, in_pos) + "unexpected bytes after the gzip stream");
+      break;
+    }
+    if (ret == Z_OK || ret == Z_BUF_ERROR) {
+      if (in_pos == in.size() && zs.avail_out != 0) {
+        err = Status::InvalidInput(at_byte(path, in_pos) +
+                                   "gzip stream ends early (truncated file?)");
+        break;
+      }
+      continue;
+    }
+    err = Status::InvalidInput(at_byte(path, in_pos) + "corrupt gzip data" +
+                               (zs.msg ? std::string(": ") + zs.msg : std::string()));
+    break;
+  }
+  inflateEnd(&zs);
+  if (!err.ok()) return err;
+  out.resize(produced);
+  out.shrink_to_fit();
+  return out;
+}
+
+Result<std::vector<uint8_t>> read_file(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    return Status::InvalidInput(path + ": is a directory, expected a data file");
+  }
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return Status::InvalidInput(path + ": cannot open: " + std::strerror(errno));
+  std::vector<uint8_t> bytes;
+  uint8_t buf[1 << 16];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) bytes.insert(bytes.end(), buf, buf + n);
+  const bool failed = std::ferror(f) != 0;
+  const int saved = errno;
+  std::fclose(f);
+  if (failed) return Status::InvalidInput(path + ": read error: " + std::strerror(saved));
+  if (bytes.size() >= 2 && bytes[0] == 0x1f && bytes[1] == 0x8b) return gunzip(path, bytes);
+  return bytes;
+}
+
+void byteswap_elements(std::vector<uint8_t>* bytes, size_t esize) {
+  if (esize <= 1) return;
+  for (size_t i = 0; i + esize <= bytes->size(); i += esize) {
+    std::reverse(bytes->begin() + static_cast<std::ptrdiff_t>(i),
+                 bytes->begin() + static_cast<std::ptrdiff_t>(i + esize));
+  }
+}
+
+// Drops the header in place and checks the payload is exactly `numel` elements.
+Status take_payload(const std::string& path, std::vector<uint8_t>* bytes, size_t header,
+                    int64_t numel, DType dtype) {
+  int64_t want;
+  if (!checked_mul(numel, static_cast<int64_t>(dtype_size(dtype)), &want)) {
+    return Status::InvalidInput(path + ": header: shape is too large");
+  }
+  const uint64_t have = bytes->size() - header;
+  if (have < static_cast<uint64_t>(want)) {
+    return Status::InvalidInput(at_byte(path, bytes->size()) + "truncated: the header promises " +
+                                std::to_string(want) + " data bytes from byte " +
+                                std::to_string(header) + ", the file has only " +
+                                std::to_string(have));
+  }
+  if (have > static_cast<uint64_t>(want)) {
+    return Status::InvalidInput(at_byte(path, header + static_cast<uint64_t>(want)) +
+                                std::to_string(have - static_cast<uint64_t>(want)) +
+                                " unexpected bytes after the data the header describes");
+  }
+  bytes->erase(bytes->begin(), bytes->begin() + static_cast<std::ptrdiff_t>(header));
+  return Status::Ok();
+}
+
+// ---- NumPy header: a Python dict literal such as
+// {'descr': '<f4', 'fortran_order': False, 'shape': (10000, 28, 28), }
+class DictReader {
+ public:
+  explicit DictReader(std::string_view s) : s_(s) {}
+  void skip_ws() {
+    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r')) ++i_;
+  }
+  bool eat(char c) {
+    skip_ws();
+    if (i_ < s_.size() && s_[i_] == c) {
+      ++i_;
+      return true;
+    }
+    return false;
+  }
+  bool peek(char c) {
+    skip_ws();
+    return i_ < s_.size() && s_[i_] == c;
+  }
+  bool string(std::string* out) {
+    skip_ws();
+    if (i_ >= s_.size() || (s_[i_] != '\'' && s_[i_] != '"')) return false;
+    const char q = s_[i_++];
+    const size_t end = s_.find(q, i_);
+    if (end == std::string_view::npos) return false;
+    *out = std::string(s_.substr(i_, end - i_));
+    i_ = end + 1;
+    return true;
+  }
+  bool word(std::string* out) {
+    skip_ws();
+    const size_t b = i_;
+    while (i_ < s_.size() && (std::isalnum(static_cast<unsigned char>(s_[i_])) || s_[i_] == '_')) ++i_;
+    *out = std::string(s_.substr(b, i_ - b));
+    return !out->empty();
+  }
+  bool integer(int64_t* out) {
+    std::string w;
+    if (!word(&w)) return false;
+    if (!w.empty() && w.back() == 'L') w.pop_back();  // Python 2 longs
+    if (w.empty() || !std::all_of(w.begin(), w.end(), [](char c) { return c >= '0' && c <= '9'; }))
+      return false;
+    if (w.size() > 18) return false;
+    *out = std::stoll(w);
+    return true;
+  }
+
+ private:
+  std::string_view s_;
+  size_t i_ = 0;
+};
+
+struct NpyHeader {
+  std::string descr;
+  bool fortran = false;
+  std::vector<int64_t> shape;
+};
+
+Status parse_npy_dict(const std::string& path, std::string_view text, size_t offset,
+                      NpyHeader* h) {
+  auto bad = [&](const std::string& what) {
+    return Status::InvalidInput(at_byte(path, offset) + "npy header: " + what);
+  };
+  DictReader r(text);
+  if (!r.eat('{')) return bad("expected a '{' dictionary");
+  bool have_descr = false, have_order = false, have_shape = false;
+  while (!r.eat('}')) {
+    std::string key;
+    if (!r.string(&key)) return bad("expected a quoted key");
+    if (!r.eat(':')) return bad("expected ':' after '" + key + "'");
+    if (key == "descr") {
+      if (!r.string(&h->descr)) return bad("field 'descr': expected a string (structured dtypes are not supported)");
+      have_descr = true;
+    } else if (key == "fortran_order") {
+      std::string w;
+      if (!r.word(&w) || (w != "True" && w != "False")) return bad("field 'fortran_order': expected True or False");
+      h->fortran = w == "True";
+      have_order = true;
+    } else if (key == "shape") {
+      if (!r.eat('(')) return bad("field 'shape': expected a tuple");
+      h->shape.clear();
+      while (!r.eat(')')) {
+        int64_t d;
+        if (!r.integer(&d)) return bad("field 'shape': expected non-negative integers");
+        h->shape.push_back(d);
+        if (!r.eat(',') && !r.peek(')')) return bad("field 'shape': expected ',' or ')'");
+      }
+      have_shape = true;
+    } else {
+      return bad("unknown field '" + key + "'");
+    }
+    if (!r.eat(',') && !r.peek('}')) return bad("expected ',' or '}' after '" + key + "'");
+  }
+  if (!have_descr) return bad("missing field 'descr'");
+  if (!have_order) return bad("missing field 'fortran_order'");
+  if (!have_shape) return bad("missing field 'shape'");
+  return Status::Ok();
+}
+
+// "<f4" -> kF32 and whether the bytes need swapping to native (little-endian) order.
+bool npy_dtype(const std::string& descr, DType* out, bool* swap) {
+  if (descr.size() < 3) return false;
+  const char order = descr[0];
+  if (order != '<' && order != '>' && order != '|' && order != '=') return false;
+  const std::string code = descr.substr(1);
+  static const std::pair<const char*, DType> kCodes[] = {
+      {"f4", DType::kF32}, {"f8", DType::kF64}, {"f2", DType::kF16}, {"u1", DType::kU8},
+      {"i1", DType::kS8},  {"u2", DType::kU16}, {"i2", DType::kS16}, {"u4", DType::kU32},
+      {"i4", DType::kS32}, {"u8", DType::kU64}, {"i8", DType::kS64}, {"b1", DType::kU8},
+  };
+  for (const auto& [c, t] : kCodes) {
+    if (code == c) {
+      *out = t;
+      *swap = order == '>' && dtype_size(t) > 1;
+      return true;
+    }
+  }
+  return false;
+}
+
+// ---- element conversion
+template <typename T>
+inline float load_as(const uint8_t* p) {
+  T v;
+  std::memcpy(&v, p, sizeof(T));
+  return static_cast<float>(v);
+}
+
+using LoadFn = float (*)(const uint8_t*);
+
+LoadFn loader_for(DType t) {
+  switch (t) {
+    case DType::kU8: return &load_as<uint8_t>;
+    case DType::kS8: return &load_as<int8_t>;
+    case DType::kU16: return &load_as<uint16_t>;
+    case DType::kS16: return &load_as<int16_t>;
+    case DType::kU32: return &load_as<uint32_t>;
+    case DType::kS32: return &load_as<int32_t>;
+    case DType::kU64: return &load_as<uint64_t>;
+    case DType::kS64: return &load_as<int64_t>;
+    case DType::kF32: return &load_as<float>;
+    case DType::kF64: return &load_as<double>;
+    case DType::kF16:
+      return [](const uint8_t* p) { uint16_t h; std::memcpy(&h, p, 2); return f16_to_f32(h); };
+    case DType::kBF16:
+      return [](const uint8_t* p) { uint16_t h; std::memcpy(&h, p, 2); return bf16_to_f32(h); };
+    default: return nullptr;
+  }
+}
+
+// One label as an integer; false when it is fractional, out of range or not a number.
+bool label_at(const RawArray& a, int64_t i, int64_t* out) {
+  const uint8_t* p = a.bytes.data() + static_cast<size_t>(i) * dtype_size(a.dtype);
+  auto get = [&](auto tag) {
+    decltype(tag) v;
+    std::memcpy(&v, p, sizeof(v));
+    return v;
+  };
+  switch (a.dtype) {
+    case DType::kU8: *out = get(uint8_t{}); return true;
+    case DType::kS8: *out = get(int8_t{}); return true;
+    case DType::kU16: *out = get(uint16_t{}); return true;
+    case DType::kS16: *out = get(int16_t{}); return true;
+    case DType::kU32: *out = get(uint32_t{}); return true;
+    case DType::kS32: *out = get(int32_t{}); return true;
+    case DType::kS64: *out = get(int64_t{}); return true;
+    case DType::kU64: {
+      const uint64_t v = get(uint64_t{});
+      if (v > static_cast<uint64_t>(INT64_MAX)) return false;
+      *out = static_cast<int64_t>(v);
+      return true;
+    }
+    case DType::kF64: {
+      double d;
+      std::memcpy(&d, p, 8);
+      if (!(std::fabs(d) < 9.0e15) || d != std::floor(d)) return false;
+      *out = static_cast<int64_t>(d);
+      return true;
+    }
+    case DType::kF32:
+    case DType::kF16:
+    case DType::kBF16: {
+      const float v = loader_for(a.dtype)(p);
+      if (!(std::fabs(v) < 1.0e7f) || v != std::floor(v)) return false;
+      *out = static_cast<int64_t>(v);
+      return true;
+    }
+    default: return false;
+  }
+}
+
+// ---- raw binary: shape comes from the YAML
+Result<RawArray> read_raw_images(const DatasetSpec& spec) {
+  const std::string& path = spec.images;
+  QT_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, read_file(path));
+  const size_t esize = dtype_size(spec.dtype);
+  if (static_cast<uint64_t>(spec.header_bytes) > bytes.size()) {
+    return Status::InvalidInput(at_byte(path, bytes.size()) + "truncated: the file has " +
+                                std::to_string(bytes.size()) + " bytes, fewer than header_bytes " +
+                                std::to_string(spec.header_bytes));
+  }
+  const size_t header = static_cast<size_t>(spec.header_bytes);
+  const uint64_t payload = bytes.size() - header;
+  RawArray a;
+  a.dtype = spec.dtype;
+  // [H,W] is one sample; [N,...] is the whole file, with N = -1 meaning "as many as fit".
+  std::vector<int64_t> sample(spec.shape.size() == 2 ? spec.shape.begin() : spec.shape.begin() + 1,
+                              spec.shape.end());
+  int64_t sample_numel, sample_bytes;
+  if (!checked_numel(sample, &sample_numel) ||
+      !checked_mul(sample_numel, static_cast<int64_t>(esize), &sample_bytes) || sample_bytes == 0) {
+    return Status::InvalidInput(path + ": dataset.shape " + shape_str(spec.shape) +
+                                " has no or too many elements");
+  }
+  int64_t n;
+  if (spec.shape.size() == 2 || spec.shape[0] == -1) {
+    if (payload % static_cast<uint64_t>(sample_bytes) != 0) {
+      return Status::InvalidInput(
+          at_byte(path, bytes.size()) + "truncated: " + std::to_string(payload) +
+          " bytes after the header is not a whole number of " + std::to_string(sample_bytes) +
+          "-byte samples of shape " + shape_str(sample) + " " + std::string(dtype_name(spec.dtype)));
+    }
+    n = static_cast<int64_t>(payload / static_cast<uint64_t>(sample_bytes));
+  } else {
+    n = spec.shape[0];
+  }
+  a.shape = {n};
+  a.shape.insert(a.shape.end(), sample.begin(), sample.end());
+  int64_t numel;
+  if (!checked_numel(a.shape, &numel)) return Status::InvalidInput(path + ": dataset.shape is too large");
+  QT_RETURN_IF_ERROR(take_payload(path, &bytes, header, numel, a.dtype));
+  a.bytes = std::move(bytes);
+  return a;
+}
+
+Result<RawArray> read_raw_labels(const DatasetSpec& spec) {
+  const std::string& path = spec.labels;
+  QT_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, read_file(path));
+  const size_t esize = dtype_size(spec.labels_dtype);
+  if (esize == 0 || bytes.size() % esize != 0) {
+    return Status::InvalidInput(at_byte(path, bytes.size()) + "truncated: " +
+                                std::to_string(bytes.size()) + " bytes is not a whole number of " +
+                                std::string(dtype_name(spec.labels_dtype)) + " labels");
+  }
+  RawArray a;
+  a.dtype = spec.labels_dtype;
+  a.shape = {static_cast<int64_t>(bytes.size() / esize)};
+  a.bytes = std::move(bytes);
+  return a;
+}
+
+// Shapes the images array as [N,C,H,W] plus whether its bytes are NHWC.
+Status image_geometry(const std::string& path, const RawArray& a, const std::string& layout,
+                      int64_t dims[4], bool* nhwc) {
+  *nhwc = false;
+  switch (a.shape.size()) {
+    case 2:  // [N,D] flat vectors
+      dims[0] = a.shape[0]; dims[1] = 1; dims[2] = 1; dims[3] = a.shape[1];
+      return Status::Ok();
+    case 3:  // [N,H,W] grayscale
+      dims[0] = a.shape[0]; dims[1] = 1; dims[2] = a.shape[1]; dims[3] = a.shape[2];
+      return Status::Ok();
+    case 4:
+      if (layout == "NHWC") {
+        *nhwc = true;
+        dims[0] = a.shape[0]; dims[1] = a.shape[3]; dims[2] = a.shape[1]; dims[3] = a.shape[2];
+      } else {
+        for (int i = 0; i < 4; ++i) dims[i] = a.shape[static_cast<size_t>(i)];
+      }
+      return Status::Ok();
+    default:
+      return Status::InvalidInput(path + ": images have shape " + shape_str(a.shape) +
+                                  "; expected [N,D], [N,H,W] or [N,C,H,W]/[N,H,W,C]");
+  }
+}
+
+Status check_norm(const DataConfig& cfg, const std::vector<float>& v, const char* name,
+                  int64_t channels) {
+  if (v.empty() || v.size() == 1 || static_cast<int64_t>(v.size()) == channels) return Status::Ok();
+  return Status::InvalidInput(cfg.source_path + ": preprocess." + name + " has " +
+                              std::to_string(v.size()) + " values but the images have " +
+                              std::to_string(channels) + " channel" + (channels == 1 ? "" : "s"));
+}
+
+Result<Dataset> load_dataset_impl(const DataConfig& cfg) {
+  const DatasetSpec& spec = cfg.dataset;
+  RawArray images;
+  RawArray labels;
+  const bool labeled = !spec.labels.empty();
+  if (spec.format == "idx") {
+    QT_ASSIGN_OR_RETURN(images, read_idx_file(spec.images));
+    if (labeled) { QT_ASSIGN_OR_RETURN(labels, read_idx_file(spec.labels)); }
+  } else if (spec.format == "npy") {
+    QT_ASSIGN_OR_RETURN(images, read_npy_file(spec.images));
+    if (labeled) { QT_ASSIGN_OR_RETURN(labels, read_npy_file(spec.labels)); }
+  } else if (spec.format == "raw") {
+    if (spec.shape.size() < 2 || spec.shape.size() > 4) {
+      return Status::InvalidInput(cfg.source_path + ": dataset.shape must have 2 to 4 dimensions");
+    }
+    QT_ASSIGN_OR_RETURN(images, read_raw_images(spec));
+    if (labeled) { QT_ASSIGN_OR_RETURN(labels, read_raw_labels(spec)); }
+  } else {
+    return Status::InvalidInput(cfg.source_path + ": dataset.format '" + spec.format +
+                                "' is not one of idx, npy, raw");
+  }
+
+  int64_t dims[4];
+  bool nhwc = false;
+  QT_RETURN_IF_ERROR(image_geometry(spec.images, images, cfg.preprocess.layout, dims, &nhwc));
+  const int64_t total = dims[0];
+  if (total == 0) return Status::InvalidInput(spec.images + ": the file holds no samples");
+  const LoadFn load = loader_for(images.dtype);
+  if (!load) {
+    return Status::Unsupported(spec.images + ": element type " +
+                               std::string(dtype_name(images.dtype)) + " is not supported");
+  }
+  if (labeled) {
+    int64_t label_count;
+    if (labels.shape.empty() || !checked_numel(labels.shape, &label_count) ||
+        (labels.shape.size() > 1 && label_count != labels.shape[0])) {
+      return Status::InvalidInput(spec.labels + ": labels have shape " + shape_str(labels.shape) +
+                                  "; expected [N] or [N,1]");
+    }
+    if (label_count != total) {
+      return Status::InvalidInput(spec.labels + ": field count: " + std::to_string(label_count) +
+                                  " labels, but " + spec.images + " has " +
+                                  std::to_string(total) + " images");
+    }
+  }
+  const int64_t n = spec.limit > 0 ? std::min(spec.limit, total) : total;
+  const int64_t C = dims[1], H = dims[2], W = dims[3];
+  QT_RETURN_IF_ERROR(check_norm(cfg, cfg.preprocess.mean, "mean", C));
+  QT_RETURN_IF_ERROR(check_norm(cfg, cfg.preprocess.std, "std", C));
+
+  Dataset ds;
+  if (labeled) {
+    ds.labels.resize(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) {
+      int64_t v;
+      if (!label_at(labels, i, &v) || v < 0) {
+        return Status::InvalidInput(spec.labels + ": label " + std::to_string(i) +
+                                    " is not a non-negative integer");
+      }
+      ds.labels[static_cast<size_t>(i)] = v;
+    }
+  }
+
+  std::vector<float> mean(static_cast<size_t>(C), 0.0f), stdv(static_cast<size_t>(C), 1.0f);
+  for (int64_t c = 0; c < C; ++c) {
+    const auto& m = cfg.preprocess.mean;
+    const auto& s = cfg.preprocess.std;
+    if (!m.empty()) mean[static_cast<size_t>(c)] = m.size() == 1 ? m[0] : m[static_cast<size_t>(c)];
+    if (!s.empty()) stdv[static_cast<size_t>(c)] = s.size() == 1 ? s[0] : s[static_cast<size_t>(c)];
+  }
+  ds.images = Tensor(DType::kF32, {n, C, H, W});
+  float* dst = ds.images.data<float>();
+  const uint8_t* src = images.bytes.data();
+  const size_t esize = dtype_size(images.dtype);
+  const int64_t HW = H * W;
+  const float scale = cfg.preprocess.scale;
+  tbb::parallel_for(tbb::blocked_range<int64_t>(0, n), [&](const tbb::blocked_range<int64_t>& r) {
+    for (int64_t i = r.begin(); i < r.end(); ++i) {
+      for (int64_t c = 0; c < C; ++c) {
+        const float m = mean[static_cast<size_t>(c)];
+        const float s = stdv[static_cast<size_t>(c)];
+        float* out = dst + (i * C + c) * HW;
+        for (int64_t p = 0; p < HW; ++p) {
+          const int64_t k = nhwc ? (i * HW + p) * C + c : (i * C + c) * HW + p;
+          // Same float ops and order as training: x/255-style scale, then (x - mean) / std.
+          out[p] = (load(src + static_cast<size_t>(k) * esize) * scale - m) / s;
+        }
+      }
+    }
+  });
+  return ds;
+}
+
+}  // namespace
+
+Tensor Dataset::batch(int64_t start, int64_t count) const {
+  if (images.empty()) return Tensor(DType::kF32, {0, 1, 1, 1});
+  const int64_t n = size();
+  start = std::clamp<int64_t>(start, 0, n);
+  count = std::clamp<int64_t>(count, 0, n - start);
+  Shape shape = images.shape();
+  shape[0] = count;
+  Tensor out(DType::kF32, shape);
+  const int64_t row = n == 0 ? 0 : images.numel() / n;
+  if (count > 0) {
+    std::memcpy(out.data<float>(), images.data<float>() + start * row,
+                static_cast<size_t>(count * row) * sizeof(float));
+  }
+  return out;
+}
+
+namespace {
+
+Result<RawArray> read_idx_impl(const std::string& path) {
+  QT_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, read_file(path));
+  if (bytes.size() < 4) {
+    return Status::InvalidInput(at_byte(path, bytes.size()) + "truncated: " +
+                                std::to_string(bytes.size()) +
+                                " bytes, too short for the 4-byte IDX magic");
+  }
+  const uint32_t magic = (uint32_t{bytes[0]} << 24) | (uint32_t{bytes[1]} << 16) |
+                         (uint32_t{bytes[2]} << 8) | bytes[3];
+  DType dtype = DType::kUndefined;
+  switch (bytes[2]) {
+    case 0x08: dtype = DType::kU8; break;
+    case 0x09: dtype = DType::kS8; break;
+    case 0x0B: dtype = DType::kS16; break;
+    case 0x0C: dtype = DType::kS32; break;
+    case 0x0D: dtype = DType::kF32; break;
+    case 0x0E: dtype = DType::kF64; break;
+    default: break;
+  }
+  const int ndims = bytes[3];
+  if (bytes[0] != 0 || bytes[1] != 0 || dtype == DType::kUndefined || ndims < 1 || ndims > 4) {
+    char hex[16];
+    std::snprintf(hex, sizeof(hex), "0x%08X", magic);
+    return Status::InvalidInput(at_byte(path, 0) + "bad IDX magic " + hex +
+                                " (expected 0x00000803 for images or 0x00000801 for labels; type "
+                                "codes 08,09,0B,0C,0D,0E and 1-4 dimensions are supported)");
+  }
+  const size_t header = 4 + 4 * static_cast<size_t>(ndims);
+  if (bytes.size() < header) {
+    return Status::InvalidInput(at_byte(path, bytes.size()) + "truncated: the header needs " +
+                                std::to_string(header) + " bytes for " + std::to_string(ndims) +
+                                " dimensions, the file has " + std::to_string(bytes.size()));
+  }
+  RawArray a;
+  a.dtype = dtype;
+  for (int d = 0; d < ndims; ++d) {
+    const uint8_t* p = bytes.data() + 4 + 4 * d;
+    a.shape.push_back((int64_t{p[0]} << 24) | (int64_t{p[1]} << 16) | (int64_t{p[2]} << 8) | p[3]);
+  }
+  int64_t numel;
+  if (!checked_numel(a.shape, &numel)) {
+    return Status::InvalidInput(at_byte(path, 4) + "header dimensions " + shape_str(a.shape) +
+                                " are too large");
+  }
+  QT_RETURN_IF_ERROR(take_payload(path, &bytes, header, numel, dtype));
+  byteswap_elements(&bytes, dtype_size(dtype));  // IDX is big-endian
+  a.bytes = std::move(bytes);
+  return a;
+}
+
+Result<RawArray> read_npy_impl(const std::string& path) {
+  QT_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, read_file(path));
+  static const uint8_t kMagic[6] = {0x93, 'N', 'U', 'M', 'P', 'Y'};
+  if (bytes.size() < 6 || std::memcmp(bytes.data(), kMagic, 6) != 0) {
+    return Status::InvalidInput(at_byte(path, 0) + "bad magic: not a NumPy .npy file");
+  }
+  if (bytes.size() < 10) {
+    return Status::InvalidInput(at_byte(path, bytes.size()) + "truncated npy header");
+  }
+  const int major = bytes[6];
+  size_t header_len, header_start;
+  if (major == 1) {
+    header_len = bytes[8] | (size_t{bytes[9]} << 8);
+    header_start = 10;
+  } else if (major == 2 || major == 3) {
+    if (bytes.size() < 12) {
+      return Status::InvalidInput(at_byte(path, bytes.size()) + "truncated npy header");
+    }
+    header_len = bytes[8] | (size_t{bytes[9]} << 8) | (size_t{bytes[10]} << 16) |
+                 (size_t{bytes[11]} << 24);
+    header_start = 12;
+  } else {
+    return Status::InvalidInput(at_byte(path, 6) + "npy format version " + std::to_string(major) +
+                                "." + std::to_string(bytes[7]) + " is not supported (1.0, 2.0, 3.0)");
+  }
+  if (bytes.size() - header_start < header_len) {
+    return Status::InvalidInput(at_byte(path, bytes.size()) + "truncated: the npy header needs " +
+                                std::to_string(header_start + header_len) + " bytes, the file has " +
+                                std::to_string(bytes.size()));
+  }
+  NpyHeader h;
+  const std::string_view text(reinterpret_cast<const char*>(bytes.data() + header_start), header_len);
+  QT_RETURN_IF_ERROR(parse_npy_dict(path, text, header_start, &h));
+  RawArray a;
+  bool swap = false;
+  if (!npy_dtype(h.descr, &a.dtype, &swap)) {
+    return Status::InvalidInput(at_byte(path, header_start) + "npy header: field 'descr': '" +
+                                h.descr +
+                                "' is not supported (<f4, <f8, <f2, |u1, |i1, <i2, <i4, <i8, ...)");
+  }
+  if (h.fortran) {
+    return Status::Unsupported(at_byte(path, header_start) +
+                               "npy header: field 'fortran_order': True is not supported; save a "
+                               "C-order array (np.ascontiguousarray)");
+  }
+  a.shape = h.shape;
+  int64_t numel;
+  if (!checked_numel(a.shape, &numel)) {
+    return Status::InvalidInput(at_byte(path, header_start) + "npy header: field 'shape': " +
+                                shape_str(a.shape) + " is too large");
+  }
+  QT_RETURN_IF_ERROR(take_payload(path, &bytes, header_start + header_len, numel, a.dtype));
+  if (swap) byteswap_elements(&bytes, dtype_size(a.dtype));
+  a.bytes = std::move(bytes);
+  return a;
+}
+
+}  // namespace
+
+Result<RawArray> read_idx_file(const std::string& path) {
+  try {
+    return read_idx_impl(path);
+  } catch (const std::bad_alloc&) {
+    return Status::InvalidInput(path + ": out of memory while reading");
+  }
+}
+
+Result<RawArray> read_npy_file(const std::string& path) {
+  try {
+    return read_npy_impl(path);
+  } catch (const std::bad_alloc&) {
+    return Status::InvalidInput(path + ": out of memory while reading");
+  }
+}
+
+Result<Dataset> load_dataset(const DataConfig& cfg) {
+  try {
+    return load_dataset_impl(cfg);
+  } catch (const std::bad_alloc&) {
+    return Status::InvalidInput(cfg.dataset.images + ": out of memory while loading the dataset");
+  } catch (const std::exception& e) {
+    return Status::Internal(cfg.dataset.images + ": " + e.what());
+  }
+}
+
+}  // namespace qtune
