@@ -1,13 +1,113 @@
-#include <iostream>
+#include <tbb/global_control.h>
 
+#include <charconv>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "adaptors/runtime/executor.h"
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "common/data_config.h"
+#include "common/dataset.h"
+#include "common/onnx_io.h"
+#include "worker/evaluator.h"
 
 namespace qtune::cli {
 
+namespace {
+
+constexpr const char* kEvalUsage =
+    "usage: qtune eval MODEL.onnx --data DATA.yaml [--json] [--threads N] [--limit N]";
+
+Result<int64_t> positive_int(const std::string& flag, const std::string& s) {
+  int64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size() || v <= 0) {
+    return Status::InvalidInput(flag + " expects a positive integer, got '" + s + "'");
+  }
+  return v;
+}
+
+std::string json_string(const std::string& s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      case '\r': out += "\\r"; break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
+          out += buf;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  return out + "\"";
+}
+
+std::string fixed(double v, int digits) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%.*f", digits, v);
+  return buf;
+}
+
+Status run_eval(const Args& args, std::ostream& out) {
+  if (args.positional.size() != 1 || !args.has("--data")) {
+    return Status::InvalidInput(kEvalUsage);
+  }
+  const std::string model_path = args.positional[0];
+  const std::string data_path = args.get("--data", "");
+
+  std::optional<tbb::global_control> threads;
+  if (args.has("--threads")) {
+    QT_ASSIGN_OR_RETURN(int64_t n, positive_int("--threads", args.get("--threads", "")));
+    threads.emplace(tbb::global_control::max_allowed_parallelism, static_cast<size_t>(n));
+  }
+  DataConfig cfg;
+  QT_ASSIGN_OR_RETURN(cfg, load_data_config(data_path));
+  if (args.has("--limit")) {
+    QT_ASSIGN_OR_RETURN(cfg.dataset.limit, positive_int("--limit", args.get("--limit", "")));
+  }
+
+  QT_ASSIGN_OR_RETURN(Graph graph, load_onnx_model(model_path));
+  QT_ASSIGN_OR_RETURN(Executor exec, Executor::create(std::make_shared<const Graph>(std::move(graph))));
+  QT_ASSIGN_OR_RETURN(Dataset data, load_dataset(cfg));
+  Result<EvalResult> res = evaluate_top1(exec, data, cfg.batch_size);
+  if (!res.ok()) return res.status().Annotate(model_path);
+  const EvalResult& r = res.value();
+
+  if (args.has("--json")) {
+    out << "{\"model\": " << json_string(model_path) << ", \"data\": " << json_string(data_path)
+        << ", \"samples\": " << r.samples << ", \"correct\": " << r.correct
+        << ", \"top1\": " << fixed(r.top1, 4) << ", \"images_per_second\": "
+        << fixed(r.images_per_second, 1) << ", \"seconds\": " << fixed(r.seconds, 6) << "}\n";
+  } else {
+    out << "top-1 " << fixed(r.top1, 2) << "% (" << r.correct << "/" << r.samples << ") \u00b7 "
+        << fixed(r.images_per_second, 0) << " images/s \u00b7 model " << model_path
+        << " \u00b7 data " << data_path << "\n";
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 int cmd_eval(int argc, char** argv) {
-  std::cerr << "qtune eval: not built yet\n";
-  return 3;
+  auto args = parse_args(argc, argv, 2, {"--data", "--threads", "--limit"}, {"--json"});
+  Status s = args.ok() ? run_eval(args.value(), std::cout) : args.status();
+  if (!s.ok()) {
+    std::cerr << "qtune eval: " << s.message() << "\n";
+    if (!args.ok()) std::cerr << kEvalUsage << "\n";
+    return s.exit_code();
+  }
+  return 0;
 }
 
 }  // namespace qtune::cli

@@ -1,0 +1,164 @@
+#include "worker/evaluator.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <memory>
+
+#include "common/data_config.h"
+#include "common/onnx_io.h"
+
+namespace qtune {
+namespace {
+
+// N samples of shape [1,1,K] whose largest value sits at position argmax[i].
+Dataset one_hot_dataset(const std::vector<int64_t>& argmax, const std::vector<int64_t>& labels,
+                        int64_t k) {
+  Dataset d;
+  const int64_t n = static_cast<int64_t>(argmax.size());
+  d.images = Tensor(DType::kF32, {n, 1, 1, k});
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t j = 0; j < k; ++j) d.images.data<float>()[i * k + j] = 0.1f * static_cast<float>(j % 3);
+    d.images.data<float>()[i * k + argmax[static_cast<size_t>(i)]] = 5.0f;
+  }
+  d.labels = labels;
+  return d;
+}
+
+TEST(EvalArgmaxTest, FirstIndexWinsTiesAndNanNeverWins) {
+  Tensor t = Tensor::from_f32({2, 4}, {1, 3, 3, 0, NAN, -1, NAN, -1});
+  EXPECT_EQ(argmax_row(t, 2, 0), 1);
+  EXPECT_EQ(argmax_row(t, 2, 1), 1);
+  Tensor all_nan = Tensor::from_f32({1, 2}, {NAN, NAN});
+  EXPECT_EQ(argmax_row(all_nan, 1, 0), 0);
+  Tensor i64 = Tensor::from_i64({1, 3}, {4, 9, 2});  // non-float scores work too
+  EXPECT_EQ(argmax_row(i64, 1, 0), 1);
+}
+
+TEST(EvalTest, CountsCorrectOverPartialBatches) {
+  // 7 samples, batch 3: batches of 3, 3 and 1. Samples 1 and 5 are wrong.
+  Dataset d = one_hot_dataset({0, 1, 2, 3, 0, 1, 2}, {0, 2, 2, 3, 0, 0, 2}, 4);
+  std::vector<int64_t> sizes;
+  BatchScorer identity = [&](const Tensor& batch) -> Result<Tensor> {
+    sizes.push_back(batch.dim(0));
+    return batch.reshaped({batch.dim(0), 4});
+  };
+  auto r = evaluate_top1(identity, d, 3);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(sizes, (std::vector<int64_t>{3, 3, 1}));
+  EXPECT_EQ(r->samples, 7);
+  EXPECT_EQ(r->correct, 5);
+  EXPECT_DOUBLE_EQ(r->top1, 100.0 * 5 / 7);
+  EXPECT_GE(r->seconds, 0.0);
+  EXPECT_GE(r->images_per_second, 0.0);
+}
+
+TEST(EvalTest, Errors) {
+  Dataset d = one_hot_dataset({0, 1}, {0, 1}, 3);
+  BatchScorer identity = [](const Tensor& b) -> Result<Tensor> { return b; };
+  EXPECT_EQ(evaluate_top1(identity, d, 0).status().code(), StatusCode::kInvalidInput);
+
+  BatchScorer failing = [](const Tensor&) -> Result<Tensor> {
+    return Status::Internal("node 'x' (Conv): boom");
+  };
+  auto f = evaluate_top1(failing, d, 1);
+  EXPECT_EQ(f.status().code(), StatusCode::kInternal);
+  EXPECT_EQ(f.status().message(), "batch at sample 0: node 'x' (Conv): boom");
+
+  BatchScorer wrong_rows = [](const Tensor&) -> Result<Tensor> {
+    return Tensor(DType::kF32, {1, 10});
+  };
+  auto w = evaluate_top1(wrong_rows, d, 2);
+  EXPECT_EQ(w.status().message(),
+            "model output 0 has shape [1,10] for a batch of 2; expected [2, classes]");
+
+  Dataset unlabeled = d;
+  unlabeled.labels.clear();
+  EXPECT_EQ(evaluate_top1(identity, unlabeled, 2).status().message(),
+            "the dataset has no labels; top-1 needs them");
+  EXPECT_EQ(evaluate_top1(identity, Dataset{}, 2).status().message(), "the dataset is empty");
+}
+
+std::shared_ptr<const Graph> identity_graph(Shape input_shape) {
+  auto g = std::make_shared<Graph>();
+  g->name = "identity";
+  g->inputs.push_back({"x", DType::kF32, input_shape});
+  Node n;
+  n.name = "id";
+  n.op_type = "Identity";
+  n.inputs = {"x"};
+  n.outputs = {"y"};
+  g->nodes.push_back(n);
+  g->outputs.push_back({"y", DType::kF32, std::nullopt});
+  return g;
+}
+
+TEST(EvalTest, RunsAnExecutorOnAnIdentityGraph) {
+  auto exec = Executor::create(identity_graph({-1, 5}));  // flat input: the images get reshaped
+  if (!exec.ok() && exec.status().code() == StatusCode::kUnsupported) {
+    GTEST_SKIP() << "Identity is not implemented yet: " << exec.status().message();
+  }
+  ASSERT_TRUE(exec.ok()) << exec.status().message();
+  Dataset d = one_hot_dataset({4, 0, 2, 2, 1}, {4, 0, 1, 2, 1}, 5);
+  auto r = evaluate_top1(exec.value(), d, 2);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->samples, 5);
+  EXPECT_EQ(r->correct, 4);
+  EXPECT_DOUBLE_EQ(r->top1, 80.0);
+
+  auto nchw = Executor::create(identity_graph({-1, 1, 1, 5}));
+  ASSERT_TRUE(nchw.ok());
+  auto r2 = evaluate_top1(nchw.value(), d, 100);
+  ASSERT_TRUE(r2.ok()) << r2.status().message();
+  EXPECT_EQ(r2->correct, 4);
+}
+
+TEST(EvalTest, RejectsModelsItCannotFeed) {
+  auto g = std::make_shared<Graph>(*identity_graph({-1, 5}));
+  g->inputs.push_back({"extra", DType::kF32, Shape{1}});
+  auto exec = Executor::create(g);
+  if (!exec.ok()) GTEST_SKIP() << "Identity is not implemented yet";
+  Dataset d = one_hot_dataset({0}, {0}, 5);
+  auto r = evaluate_top1(exec.value(), d, 1);
+  EXPECT_EQ(r.status().code(), StatusCode::kUnsupported);
+  EXPECT_NE(r.status().message().find("'extra'"), std::string::npos);
+
+  auto u8 = std::make_shared<Graph>(*identity_graph({-1, 5}));
+  u8->inputs[0].dtype = DType::kU8;
+  auto e8 = Executor::create(u8);
+  ASSERT_TRUE(e8.ok());
+  EXPECT_EQ(evaluate_top1(e8.value(), d, 1).status().message(),
+            "model input 'x' is u8; eval feeds f32 images");
+}
+
+// The shipped LeNet on the first 1000 Fashion-MNIST test images, when the model, the data YAML
+// and the ops it needs are all present.
+TEST(EvalTest, FashionMnistLenetIfAvailable) {
+  const std::string root = QTUNE_SOURCE_DIR;
+  const std::string model = root + "/models/fashion_mnist/lenet.onnx";
+  const std::string yaml = root + "/examples/fashion_mnist/test.yaml";
+  if (!std::filesystem::exists(model) || !std::filesystem::exists(yaml)) {
+    GTEST_SKIP() << "needs " << model << " and " << yaml;
+  }
+  auto cfg = load_data_config(yaml);
+  ASSERT_TRUE(cfg.ok()) << cfg.status().message();
+  if (!std::filesystem::exists(cfg->dataset.images)) GTEST_SKIP() << "no " << cfg->dataset.images;
+  cfg.value().dataset.limit = 1000;
+  auto graph = load_onnx_model(model);
+  ASSERT_TRUE(graph.ok()) << graph.status().message();
+  auto exec = Executor::create(std::make_shared<const Graph>(std::move(graph).value()));
+  if (!exec.ok() && exec.status().code() == StatusCode::kUnsupported) {
+    GTEST_SKIP() << exec.status().message();
+  }
+  ASSERT_TRUE(exec.ok()) << exec.status().message();
+  auto data = load_dataset(cfg.value());
+  ASSERT_TRUE(data.ok()) << data.status().message();
+  auto r = evaluate_top1(exec.value(), data.value(), cfg->batch_size);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->samples, 1000);
+  EXPECT_GT(r->top1, 80.0);
+}
+
+}  // namespace
+}  // namespace qtune

@@ -1,0 +1,34 @@
+// Top-1 accuracy and throughput of a model on a labeled dataset: the measurement every tuning
+// decision is judged by. Called by `qtune eval` and the tuner's workers.
+// Stateless; safe to call from many threads on the same Executor and Dataset.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+
+#include "adaptors/runtime/executor.h"
+#include "common/dataset.h"
+
+namespace qtune {
+
+struct EvalResult {
+  int64_t samples = 0;
+  int64_t correct = 0;
+  double top1 = 0;     // percent
+  double seconds = 0;  // inside the model runs only
+  double images_per_second = 0;
+};
+
+// Runs `exec` batch by batch (the model's first input gets the batch; the last batch may be
+// short) and counts argmax(output 0 row) == label, ties going to the first index.
+Result<EvalResult> evaluate_top1(const Executor& exec, const Dataset& data, int64_t batch_size);
+
+// The same loop over any batch -> scores function; the timing covers `run` calls only.
+using BatchScorer = std::function<Result<Tensor>(const Tensor& batch)>;
+Result<EvalResult> evaluate_top1(const BatchScorer& run, const Dataset& data, int64_t batch_size);
+
+// Index of the largest of row `row` of `scores` viewed as [rows, numel/rows]; first on ties,
+// NaNs never win.
+int64_t argmax_row(const Tensor& scores, int64_t rows, int64_t row);
+
+}  // namespace qtune
