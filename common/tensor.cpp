@@ -54,6 +54,16 @@ Tensor Tensor::clone() const {
   return t;
 }
 
+Tensor Tensor::bitcast(DType dtype) const {
+  if (dtype_size(dtype) != dtype_size(dtype_)) {
+    throw std::logic_error("bitcast " + std::string(dtype_name(dtype_)) + " to " +
+                           std::string(dtype_name(dtype)));
+  }
+  Tensor t = *this;
+  t.dtype_ = dtype;
+  return t;
+}
+
 double Tensor::get_f64(int64_t i) const {
   switch (dtype_) {
     case DType::kF32: return data<float>()[i];

@@ -45,6 +45,8 @@ class Tensor {
   Tensor reshaped(Shape shape) const;
   // Deep copy.
   Tensor clone() const;
+  // Same storage and shape viewed as another type of the same element size.
+  Tensor bitcast(DType dtype) const;
 
   // Reads element i as double / int64 whatever the dtype (for shapes, indices and tests).
   double get_f64(int64_t i) const;

@@ -58,6 +58,14 @@ std::string compare(const Tensor& got, const Tensor& want, const std::string& na
   return "";
 }
 
+// ONNX's test data stores bf16 tensors as u16 bit patterns; read them as the model declares.
+Tensor as_declared(Tensor t, const ValueInfo* declared) {
+  if (declared && declared->dtype == DType::kBF16 && t.dtype() == DType::kU16) {
+    return t.bitcast(DType::kBF16);
+  }
+  return t;
+}
+
 TestResult run_one(const fs::path& dir) {
   auto graph = load_onnx_model((dir / "model.onnx").string());
   if (!graph.ok()) {
@@ -77,17 +85,38 @@ TestResult run_one(const fs::path& dir) {
   }
   std::sort(sets.begin(), sets.end());
   if (sets.empty()) return {Outcome::kFail, "no test_data_set_* directory"};
+  const Graph& g = exec->graph();
   for (const auto& set : sets) {
     std::vector<Tensor> inputs, expected;
     for (const auto& p : numbered_files(set, "input_")) {
       auto t = load_tensor_pb(p.string());
       if (!t.ok()) return {Outcome::kSkip, t.status().message()};
-      inputs.push_back(std::move(t).value());
+      const size_t i = inputs.size();
+      inputs.push_back(as_declared(std::move(t).value(), i < g.inputs.size() ? &g.inputs[i] : nullptr));
     }
     for (const auto& p : numbered_files(set, "output_")) {
       auto t = load_tensor_pb(p.string());
       if (!t.ok()) return {Outcome::kSkip, t.status().message()};
-      expected.push_back(std::move(t).value());
+      const size_t i = expected.size();
+      expected.push_back(
+          as_declared(std::move(t).value(), i < g.outputs.size() ? &g.outputs[i] : nullptr));
+    }
+    // A few upstream tests feed data that contradicts the model's own declared input shape;
+    // a conforming runtime rejects such input, so they say nothing about the ops.
+    for (size_t i = 0; i < inputs.size() && i < g.inputs.size(); ++i) {
+      const auto& decl = g.inputs[i].shape;
+      if (decl && decl->size() == inputs[i].shape().size()) {
+        bool same = true;
+        for (size_t d = 0; d < decl->size(); ++d) {
+          same = same && ((*decl)[d] < 0 || (*decl)[d] == inputs[i].shape()[d]);
+        }
+        if (same) continue;
+      } else if (!decl) {
+        continue;
+      }
+      return {Outcome::kSkip, "test data for input '" + g.inputs[i].name + "' has shape " +
+                                  shape_str(inputs[i].shape()) + ", the model declares " +
+                                  shape_str(*decl)};
     }
     auto outputs = exec->run(inputs);
     if (!outputs.ok()) {
