@@ -6,23 +6,31 @@
 
 namespace qtune {
 
-std::vector<std::string> unsupported_nodes(const Graph& graph) {
+namespace {
+const OpFn* find_op(const Node& n, const OpRegistry* extra_ops) {
+  if (extra_ops) {
+    if (const OpFn* fn = extra_ops->find(n.domain, n.op_type)) return fn;
+  }
+  return OpRegistry::instance().find(n.domain, n.op_type);
+}
+}  // namespace
+
+std::vector<std::string> unsupported_nodes(const Graph& graph, const OpRegistry* extra_ops) {
   std::vector<std::string> out;
-  const auto& reg = OpRegistry::instance();
   for (const auto& n : graph.nodes) {
-    if (!reg.find(n.domain, n.op_type)) {
+    if (!find_op(n, extra_ops)) {
       out.push_back(n.describe() + (n.domain.empty() ? "" : " in domain '" + n.domain + "'"));
     }
   }
   return out;
 }
 
-Result<Executor> Executor::create(std::shared_ptr<const Graph> graph) {
+Result<Executor> Executor::create(std::shared_ptr<const Graph> graph,
+                                  const OpRegistry* extra_ops) {
   Executor e;
-  const auto& reg = OpRegistry::instance();
   for (size_t i = 0; i < graph->nodes.size(); ++i) {
     const Node& n = graph->nodes[i];
-    const OpFn* fn = reg.find(n.domain, n.op_type);
+    const OpFn* fn = find_op(n, extra_ops);
     if (!fn) {
       return Status::Unsupported(n.describe() + ": op type '" + n.op_type + "'" +
                                  (n.domain.empty() ? "" : " of domain '" + n.domain + "'") +

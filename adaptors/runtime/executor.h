@@ -20,8 +20,11 @@ class Executor {
   // Sees every value a node produces (calibration hooks in here).
   using Observer = std::function<void(const std::string& value_name, const Tensor& value)>;
 
-  // Fails with kUnsupported naming the first node whose op has no implementation.
-  static Result<Executor> create(std::shared_ptr<const Graph> graph);
+  // Fails with kUnsupported naming the first node whose op has no implementation. `extra_ops`
+  // (an adaptor's fused ops) are looked up before the standard ONNX ops; it must outlive the
+  // Executor.
+  static Result<Executor> create(std::shared_ptr<const Graph> graph,
+                                 const OpRegistry* extra_ops = nullptr);
 
   // Inputs in the order of graph().inputs; returns outputs in the order of graph().outputs.
   Result<std::vector<Tensor>> run(const std::vector<Tensor>& inputs,
@@ -40,6 +43,7 @@ class Executor {
 };
 
 // Every node of `graph` whose op qtune cannot run, as "node 'x' (Op)" phrases.
-std::vector<std::string> unsupported_nodes(const Graph& graph);
+std::vector<std::string> unsupported_nodes(const Graph& graph,
+                                           const OpRegistry* extra_ops = nullptr);
 
 }  // namespace qtune

@@ -16,8 +16,7 @@ const OpRegistry& OpRegistry::instance() {
 }
 
 const OpFn* OpRegistry::find(std::string_view domain, std::string_view op_type) const {
-  if (!domain.empty() && domain != "ai.onnx") return nullptr;
-  auto it = table_.find(op_type);
+  auto it = table_.find(key(domain, op_type));
   return it == table_.end() ? nullptr : &it->second;
 }
 

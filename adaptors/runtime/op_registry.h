@@ -66,11 +66,18 @@ class OpRegistry {
 
   // nullptr when (domain, op_type) has no implementation.
   const OpFn* find(std::string_view domain, std::string_view op_type) const;
-  std::vector<std::string> op_types() const;
+  std::vector<std::string> op_types() const;  // "Conv", or "qtune::QConv" outside ONNX's domain
 
-  void add(const std::string& op_type, OpFn fn) { table_[op_type] = std::move(fn); }
+  // Adaptors register their fused ops under their own domain (e.g. "qtune").
+  void add(const std::string& op_type, OpFn fn, const std::string& domain = "") {
+    table_[key(domain, op_type)] = std::move(fn);
+  }
 
  private:
+  static std::string key(std::string_view domain, std::string_view op_type) {
+    return domain.empty() || domain == "ai.onnx" ? std::string(op_type)
+                                                 : std::string(domain) + "::" + std::string(op_type);
+  }
   std::map<std::string, OpFn, std::less<>> table_;
 };
 
