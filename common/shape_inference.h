@@ -16,6 +16,9 @@ namespace qtune {
 // naming the node. Ops the runtime does not implement leave their outputs without a shape.
 Status infer_shapes(Graph& g);
 
+// True when infer_shapes knows the node's op (default domain only).
+bool shape_inference_supports(const Node& n);
+
 // Spatial geometry of a Conv / QLinearConv / ConvInteger / MaxPool / AveragePool node, with
 // auto_pad resolved into explicit pads. Input dims of -1 give output dims of -1.
 struct ConvGeometry {

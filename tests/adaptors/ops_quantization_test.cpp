@@ -2,11 +2,12 @@
 
 #include <cmath>
 #include <cstdint>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
 
-#include "adaptors/runtime/op_registry.h"
+#include "adaptors/runtime/executor.h"
 
 namespace qtune {
 namespace {
@@ -48,7 +49,8 @@ Attribute str_attr(std::string v) {
   return a;
 }
 
-// Runs one op on the given inputs (an empty Tensor marks an omitted optional input).
+// Runs one op through the executor, as a one-node graph whose inputs are the given tensors
+// (an empty Tensor marks an omitted optional input).
 struct OpRun {
   Status status;
   std::vector<Tensor> outputs;
@@ -56,20 +58,33 @@ struct OpRun {
 OpRun run_op(const std::string& op, const std::vector<Tensor>& inputs,
              std::map<std::string, Attribute> attrs = {}, size_t num_outputs = 1,
              int64_t opset = 13) {
+  auto g = std::make_shared<Graph>();
+  g->opset = opset;
   Node n;
   n.name = "q_node";
   n.op_type = op;
   n.attrs = std::move(attrs);
-  for (size_t i = 0; i < inputs.size(); ++i) n.inputs.push_back("in" + std::to_string(i));
-  for (size_t i = 0; i < num_outputs; ++i) n.outputs.push_back("out" + std::to_string(i));
-  const OpFn* fn = OpRegistry::instance().find("", op);
-  EXPECT_NE(fn, nullptr) << op;
-  if (!fn) return {Status::Internal("no op"), {}};
-  OpContext ctx{n, opset, {}, {}};
-  for (const auto& t : inputs) ctx.inputs.push_back(t.empty() ? nullptr : &t);
-  ctx.outputs.resize(num_outputs);
-  Status s = (*fn)(ctx);
-  return {s, std::move(ctx.outputs)};
+  std::vector<Tensor> feed;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (inputs[i].empty()) {
+      n.inputs.push_back("");
+      continue;
+    }
+    const std::string name = "in" + std::to_string(i);
+    n.inputs.push_back(name);
+    g->inputs.push_back({name, inputs[i].dtype(), inputs[i].shape()});
+    feed.push_back(inputs[i]);
+  }
+  for (size_t i = 0; i < num_outputs; ++i) {
+    n.outputs.push_back("out" + std::to_string(i));
+    g->outputs.push_back({n.outputs.back(), DType::kUndefined, std::nullopt});
+  }
+  g->nodes.push_back(std::move(n));
+  auto exec = Executor::create(g);
+  if (!exec.ok()) return {exec.status(), {}};
+  auto out = exec->run(feed);
+  if (!out.ok()) return {out.status(), {}};
+  return {Status::Ok(), std::move(out).value()};
 }
 
 std::vector<int64_t> values(const Tensor& t) { return t.to_i64_vector(); }
