@@ -13,7 +13,7 @@
 namespace qtune {
 
 struct PreprocessSpec {
-  float scale = 1.0f;
+  float scale = 1.0f;  // x = v * scale; a scale that is the float nearest 1/k is applied as v / k
   std::vector<float> mean;  // one per channel, or one for all; empty means 0
   std::vector<float> std;   // same length as mean when both are given; empty means 1
   std::string layout = "NCHW";  // source layout of multi-channel images; output is always NCHW

@@ -45,16 +45,17 @@ Result<std::vector<uint8_t>> gunzip(const std::string& path, const std::vector<u
   }
   std::vector<uint8_t> out;
   // The trailer's ISIZE (size mod 2^32) is only a hint; deflate never expands beyond ~1032x.
+  // Sizing to it up front (+1 so the end is seen without growing) avoids re-copying the output.
   if (in.size() >= 4) {
     uint64_t isize = 0;
     for (int i = 3; i >= 0; --i) isize = (isize << 8) | in[in.size() - 4 + static_cast<size_t>(i)];
-    out.reserve(static_cast<size_t>(std::min<uint64_t>(isize, in.size() * 1032ull)));
+    out.resize(static_cast<size_t>(std::min<uint64_t>(isize, in.size() * 1032ull)) + 1);
   }
   size_t in_pos = 0;
   size_t produced = 0;
   Status err;
   while (true) {
-    if (out.size() - produced < (1u << 20)) out.resize(std::max(out.size() * 2, produced + (1u << 20)));
+    if (out.size() == produced) out.resize(std::max(out.size() * 2, produced + (1u << 20)));
     const size_t in_avail = std::min<size_t>(in.size() - in_pos, UINT_MAX);
     const size_t out_avail = std::min<size_t>(out.size() - produced, UINT_MAX);
     zs.next_in = const_cast<Bytef*>(in.data() + in_pos);
@@ -105,9 +106,13 @@ Result<std::vector<uint8_t>> read_file(const std::string& path) {
   }
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (!f) return Status::InvalidInput(path + ": cannot open: " + std::strerror(errno));
-  std::vector<uint8_t> bytes;
+  // Sized once up front: growing a vector re-copies and re-faults every page of a large file.
+  const std::uintmax_t size = std::filesystem::file_size(path, ec);
+  std::vector<uint8_t> bytes(ec ? 0 : static_cast<size_t>(size));
+  const size_t got = std::fread(bytes.data(), 1, bytes.size(), f);
+  bytes.resize(got);
   uint8_t buf[1 << 16];
-  size_t n;
+  size_t n;  // whatever the size did not cover (a file still being written, a pipe)
   while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) bytes.insert(bytes.end(), buf, buf + n);
   const bool failed = std::ferror(f) != 0;
   const int saved = errno;
@@ -117,17 +122,18 @@ Result<std::vector<uint8_t>> read_file(const std::string& path) {
   return bytes;
 }
 
-void byteswap_elements(std::vector<uint8_t>* bytes, size_t esize) {
+void byteswap_elements(RawArray* a) {
+  const size_t esize = dtype_size(a->dtype);
   if (esize <= 1) return;
-  for (size_t i = 0; i + esize <= bytes->size(); i += esize) {
-    std::reverse(bytes->begin() + static_cast<std::ptrdiff_t>(i),
-                 bytes->begin() + static_cast<std::ptrdiff_t>(i + esize));
+  for (size_t i = a->offset; i + esize <= a->bytes.size(); i += esize) {
+    std::reverse(a->bytes.begin() + static_cast<std::ptrdiff_t>(i),
+                 a->bytes.begin() + static_cast<std::ptrdiff_t>(i + esize));
   }
 }
 
-// Drops the header in place and checks the payload is exactly `numel` elements.
-Status take_payload(const std::string& path, std::vector<uint8_t>* bytes, size_t header,
-                    int64_t numel, DType dtype) {
+// Checks the bytes after `header` are exactly `numel` elements.
+Status check_payload(const std::string& path, const std::vector<uint8_t>* bytes, size_t header,
+                     int64_t numel, DType dtype) {
   int64_t want;
   if (!checked_mul(numel, static_cast<int64_t>(dtype_size(dtype)), &want)) {
     return Status::InvalidInput(path + ": header: shape is too large");
@@ -144,7 +150,6 @@ Status take_payload(const std::string& path, std::vector<uint8_t>* bytes, size_t
                                 std::to_string(have - static_cast<uint64_t>(want)) +
                                 " unexpected bytes after the data the header describes");
   }
-  bytes->erase(bytes->begin(), bytes->begin() + static_cast<std::ptrdiff_t>(header));
   return Status::Ok();
 }
 
@@ -301,7 +306,7 @@ LoadFn loader_for(DType t) {
 
 // One label as an integer; false when it is fractional, out of range or not a number.
 bool label_at(const RawArray& a, int64_t i, int64_t* out) {
-  const uint8_t* p = a.bytes.data() + static_cast<size_t>(i) * dtype_size(a.dtype);
+  const uint8_t* p = a.data() + static_cast<size_t>(i) * dtype_size(a.dtype);
   auto get = [&](auto tag) {
     decltype(tag) v;
     std::memcpy(&v, p, sizeof(v));
@@ -379,8 +384,9 @@ Result<RawArray> read_raw_images(const DatasetSpec& spec) {
   a.shape.insert(a.shape.end(), sample.begin(), sample.end());
   int64_t numel;
   if (!checked_numel(a.shape, &numel)) return Status::InvalidInput(path + ": dataset.shape is too large");
-  QT_RETURN_IF_ERROR(take_payload(path, &bytes, header, numel, a.dtype));
+  QT_RETURN_IF_ERROR(check_payload(path, &bytes, header, numel, a.dtype));
   a.bytes = std::move(bytes);
+  a.offset = header;
   return a;
 }
 
@@ -423,6 +429,16 @@ Status image_geometry(const std::string& path, const RawArray& a, const std::str
       return Status::InvalidInput(path + ": images have shape " + shape_str(a.shape) +
                                   "; expected [N,D], [N,H,W] or [N,C,H,W]/[N,H,W,C]");
   }
+}
+
+// k when `scale` is the float nearest 1/k for an integer k (0.00392156862745098 -> 255), else 0.
+// Models are trained with x / 255, and x * (1/255) differs from it in the last bit for about
+// half of all byte values, so such a scale is applied as that division to match bit for bit.
+float reciprocal_integer(float scale) {
+  if (!(scale > 0.0f) || scale > 1.0f) return 0.0f;
+  const double k = std::nearbyint(1.0 / static_cast<double>(scale));
+  if (k < 1.0 || k > 16777216.0) return 0.0f;
+  return static_cast<float>(1.0 / k) == scale ? static_cast<float>(k) : 0.0f;
 }
 
 Status check_norm(const DataConfig& cfg, const std::vector<float>& v, const char* name,
@@ -505,10 +521,11 @@ Result<Dataset> load_dataset_impl(const DataConfig& cfg) {
   }
   ds.images = Tensor(DType::kF32, {n, C, H, W});
   float* dst = ds.images.data<float>();
-  const uint8_t* src = images.bytes.data();
+  const uint8_t* src = images.data();
   const size_t esize = dtype_size(images.dtype);
   const int64_t HW = H * W;
   const float scale = cfg.preprocess.scale;
+  const float divisor = reciprocal_integer(scale);
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, n), [&](const tbb::blocked_range<int64_t>& r) {
     for (int64_t i = r.begin(); i < r.end(); ++i) {
       for (int64_t c = 0; c < C; ++c) {
@@ -517,8 +534,10 @@ Result<Dataset> load_dataset_impl(const DataConfig& cfg) {
         float* out = dst + (i * C + c) * HW;
         for (int64_t p = 0; p < HW; ++p) {
           const int64_t k = nhwc ? (i * HW + p) * C + c : (i * C + c) * HW + p;
-          // Same float ops and order as training: x/255-style scale, then (x - mean) / std.
-          out[p] = (load(src + static_cast<size_t>(k) * esize) * scale - m) / s;
+          const float v = load(src + static_cast<size_t>(k) * esize);
+          // Same float ops in the same order as training: scale, then (x - mean) / std.
+          const float x = divisor != 0.0f ? v / divisor : v * scale;
+          out[p] = (x - m) / s;
         }
       }
     }
@@ -590,9 +609,10 @@ Result<RawArray> read_idx_impl(const std::string& path) {
     return Status::InvalidInput(at_byte(path, 4) + "header dimensions " + shape_str(a.shape) +
                                 " are too large");
   }
-  QT_RETURN_IF_ERROR(take_payload(path, &bytes, header, numel, dtype));
-  byteswap_elements(&bytes, dtype_size(dtype));  // IDX is big-endian
+  QT_RETURN_IF_ERROR(check_payload(path, &bytes, header, numel, dtype));
   a.bytes = std::move(bytes);
+  a.offset = header;
+  byteswap_elements(&a);  // IDX is big-endian
   return a;
 }
 
@@ -647,9 +667,10 @@ Result<RawArray> read_npy_impl(const std::string& path) {
     return Status::InvalidInput(at_byte(path, header_start) + "npy header: field 'shape': " +
                                 shape_str(a.shape) + " is too large");
   }
-  QT_RETURN_IF_ERROR(take_payload(path, &bytes, header_start + header_len, numel, a.dtype));
-  if (swap) byteswap_elements(&bytes, dtype_size(a.dtype));
+  QT_RETURN_IF_ERROR(check_payload(path, &bytes, header_start + header_len, numel, a.dtype));
   a.bytes = std::move(bytes);
+  a.offset = header_start + header_len;
+  if (swap) byteswap_elements(&a);
   return a;
 }
 

@@ -30,7 +30,9 @@ Result<Dataset> load_dataset(const DataConfig& cfg);
 struct RawArray {
   DType dtype = DType::kUndefined;
   std::vector<int64_t> shape;
-  std::vector<uint8_t> bytes;  // native byte order, shape_numel(shape) * dtype_size(dtype)
+  std::vector<uint8_t> bytes;  // the whole (decompressed) file; the data starts at `offset`
+  size_t offset = 0;           // in native byte order, shape_numel(shape) * dtype_size(dtype)
+  const uint8_t* data() const { return bytes.data() + offset; }
 };
 Result<RawArray> read_idx_file(const std::string& path);
 Result<RawArray> read_npy_file(const std::string& path);

@@ -4,6 +4,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -124,9 +125,32 @@ TEST_F(DatasetTest, IdxPlainPreprocessesAndAddsChannel) {
   EXPECT_EQ(r->size(), 3);
   EXPECT_EQ(r->labels, (std::vector<int64_t>{2, 0, 1}));
   for (size_t i = 0; i < kPixels.size(); ++i) {
-    // Bitwise equal: the same float ops in the same order as training.
-    EXPECT_EQ(r->images.data<float>()[i], expected(kPixels[i], c.preprocess.scale, 0.2860f, 0.3530f))
-        << i;
+    // Bitwise equal to training's float32 x / 255, then (x - mean) / std.
+    const float x = static_cast<float>(kPixels[i]) / 255.0f;
+    EXPECT_EQ(r->images.data<float>()[i], (x - 0.2860f) / 0.3530f) << i;
+  }
+}
+
+TEST_F(DatasetTest, ScaleThatIsNotAReciprocalMultiplies) {
+  DataConfig c = config("idx", write("i.idx", idx(0x08, {3, 2, 2}, kPixels)), "");
+  c.preprocess.scale = 0.3f;
+  c.preprocess.mean = {0.1f};
+  c.preprocess.std = {0.7f};
+  auto r = load_dataset(c);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  for (size_t i = 0; i < kPixels.size(); ++i) {
+    EXPECT_EQ(r->images.data<float>()[i], expected(kPixels[i], 0.3f, 0.1f, 0.7f)) << i;
+  }
+  // A scale of 1/255 divides instead: 3 * (1/255) and 3 / 255 differ in the last bit.
+  c.preprocess = PreprocessSpec{};
+  c.preprocess.scale = 0.00392156862745098f;
+  auto d = load_dataset(c);
+  ASSERT_TRUE(d.ok()) << d.status().message();
+  volatile float product = 3.0f * c.preprocess.scale;
+  ASSERT_NE(product, 3.0f / 255.0f);
+  EXPECT_EQ(d->images.data<float>()[3], 3.0f / 255.0f);
+  for (size_t i = 0; i < kPixels.size(); ++i) {
+    EXPECT_EQ(d->images.data<float>()[i], static_cast<float>(kPixels[i]) / 255.0f) << i;
   }
 }
 
@@ -169,7 +193,7 @@ TEST_F(DatasetTest, IdxWiderTypesAreBigEndian) {
   ASSERT_TRUE(a.ok()) << a.status().message();
   EXPECT_EQ(a->dtype, DType::kS16);
   int16_t v[2];
-  std::memcpy(v, a->bytes.data(), 4);
+  std::memcpy(v, a->data(), 4);
   EXPECT_EQ(v[0], -2);
   EXPECT_EQ(v[1], 256);
   const Bytes s8 = {0x80, 0x7F};
@@ -182,7 +206,7 @@ TEST_F(DatasetTest, IdxWiderTypesAreBigEndian) {
   auto d = read_idx_file(write("f64.idx", idx(0x0E, {1}, f64)));
   ASSERT_TRUE(d.ok());
   double dv;
-  std::memcpy(&dv, d->bytes.data(), 8);
+  std::memcpy(&dv, d->data(), 8);
   EXPECT_EQ(dv, 3.125);
 }
 
@@ -425,12 +449,15 @@ TEST(DatasetRealTest, FashionMnistTestSet) {
   }
   for (int n : per_class) EXPECT_EQ(n, 1000);
   EXPECT_EQ(r->labels[0], 9);  // the first test image is an ankle boot
-  const float lo = expected(0, c.preprocess.scale, 0.2860f, 0.3530f);
-  const float hi = expected(255, c.preprocess.scale, 0.2860f, 0.3530f);
+  const float lo = (0.0f - 0.2860f) / 0.3530f;
+  const float hi = (1.0f - 0.2860f) / 0.3530f;
+  float mn = hi, mx = lo;
   for (float v : r->images.span<float>()) {
-    ASSERT_GE(v, lo);
-    ASSERT_LE(v, hi);
+    mn = std::min(mn, v);
+    mx = std::max(mx, v);
   }
+  EXPECT_EQ(mn, lo);  // some pixel is 0 and some is 255
+  EXPECT_EQ(mx, hi);
 }
 
 }  // namespace

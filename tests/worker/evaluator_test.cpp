@@ -2,8 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <array>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 
 #include "common/data_config.h"
@@ -158,6 +163,77 @@ TEST(EvalTest, FashionMnistLenetIfAvailable) {
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_EQ(r->samples, 1000);
   EXPECT_GT(r->top1, 80.0);
+}
+
+struct CommandResult {
+  int code = -1;
+  std::string out;
+};
+
+// Runs a shell command, capturing stdout (and stderr when the command redirects it).
+CommandResult run_command(const std::string& cmd) {
+  CommandResult r;
+  std::FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return r;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  const int status = ::pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+// `qtune eval` end to end: an Identity model saved to ONNX, a 4-sample IDX dataset and a YAML
+// with relative paths.
+TEST(EvalCliTest, JsonLineHumanLineAndErrors) {
+  namespace fs = std::filesystem;
+  if (!Executor::create(identity_graph({-1, 1, 1, 3})).ok()) GTEST_SKIP() << "no Identity op";
+  const fs::path dir = fs::temp_directory_path() / ("qtune_eval_cli_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  auto write = [&](const std::string& name, const std::vector<uint8_t>& b) {
+    std::ofstream((dir / name).string(), std::ios::binary)
+        .write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
+  };
+  // Images [4,1,3] u8 with argmax 2,0,1,1; labels 2,0,1,0 -> 3 of 4 correct.
+  write("img.idx", {0, 0, 8, 3, 0, 0, 0, 4, 0, 0, 0, 1, 0, 0, 0, 3,
+                    1, 2, 9, 9, 1, 2, 0, 7, 3, 4, 8, 0});
+  write("lab.idx", {0, 0, 8, 1, 0, 0, 0, 4, 2, 0, 1, 0});
+  std::ofstream((dir / "data.yaml").string())
+      << "dataset:\n  format: idx\n  images: img.idx\n  labels: lab.idx\n"
+         "preprocess:\n  scale: 0.5\n  mean: [1]\n  std: [2]\nbatch_size: 3\n";
+  std::ofstream((dir / "bad.yaml").string()) << "dataset:\n  format: idxx\n  images: a\n";
+  const std::string model = (dir / "id.onnx").string();
+  ASSERT_TRUE(save_onnx_model(*identity_graph({-1, 1, 1, 3}), model).ok());
+
+  const std::string base = std::string(QTUNE_BINARY) + " eval " + model + " --data " +
+                           (dir / "data.yaml").string();
+  CommandResult j = run_command(base + " --json --threads 1");
+  EXPECT_EQ(j.code, 0) << j.out;
+  EXPECT_EQ(j.out.rfind("{\"model\": \"" + model + "\"", 0), 0u) << j.out;
+  EXPECT_NE(j.out.find("\"samples\": 4, \"correct\": 3, \"top1\": 75.0000,"), std::string::npos)
+      << j.out;
+  EXPECT_NE(j.out.find("\"images_per_second\": "), std::string::npos);
+  EXPECT_NE(j.out.find("\"seconds\": "), std::string::npos);
+
+  CommandResult h = run_command(base + " --limit 2");
+  EXPECT_EQ(h.code, 0) << h.out;
+  EXPECT_EQ(h.out.rfind("top-1 100.00% (2/2) \u00b7 ", 0), 0u) << h.out;
+
+  CommandResult bad = run_command(std::string(QTUNE_BINARY) + " eval " + model + " --data " +
+                        (dir / "bad.yaml").string() + " 2>&1");
+  EXPECT_EQ(bad.code, 2);
+  EXPECT_EQ(bad.out, "qtune eval: " + (dir / "bad.yaml").string() +
+                         ":2:11: dataset.format: 'idxx' is not one of idx, npy, raw\n");
+  CommandResult limit = run_command(base + " --limit 0 2>&1");
+  EXPECT_EQ(limit.code, 2);
+  EXPECT_EQ(limit.out, "qtune eval: --limit expects a positive integer, got '0'\n");
+  CommandResult usage = run_command(std::string(QTUNE_BINARY) + " eval " + model + " 2>&1");
+  EXPECT_EQ(usage.code, 2);
+  CommandResult missing = run_command(std::string(QTUNE_BINARY) + " eval " + (dir / "none.onnx").string() +
+                            " --data " + (dir / "data.yaml").string() + " 2>&1");
+  EXPECT_EQ(missing.code, 2) << missing.out;
+  std::error_code ec;
+  fs::remove_all(dir, ec);
 }
 
 }  // namespace
