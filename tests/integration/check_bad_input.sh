@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Malformed models, data configs and arguments must exit 2 with a message naming the culprit,
+# never crash.
+set -uo pipefail
+qtune=$1 src=$2
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+
+expect() {  # expect CODE PATTERN -- command...
+  local code=$1 pattern=$2
+  shift 3
+  out=$("$@" 2>&1)
+  got=$?
+  if [ "$got" -ne "$code" ] || ! grep -q -- "$pattern" <<<"$out"; then
+    echo "FAIL: $* -> exit $got (want $code), output: $out"
+    fail=1
+  else
+    echo "ok: $* -> exit $got: $(head -n1 <<<"$out")"
+  fi
+}
+
+head -c 300 /dev/urandom > "$tmp/garbage.onnx"
+expect 2 "garbage.onnx" -- "$qtune" eval "$tmp/garbage.onnx" --data "$src/examples/fashion_mnist/test.yaml"
+head -c 1000 "$src/models/fashion_mnist/lenet.onnx" > "$tmp/truncated.onnx"
+expect 2 "truncated.onnx" -- "$qtune" eval "$tmp/truncated.onnx" --data "$src/examples/fashion_mnist/test.yaml"
+printf 'dataset:\n  format: idxx\n' > "$tmp/bad.yaml"
+expect 2 "bad.yaml:2" -- "$qtune" eval "$src/models/fashion_mnist/lenet.onnx" --data "$tmp/bad.yaml"
+expect 2 "unknown option" -- "$qtune" eval "$src/models/fashion_mnist/lenet.onnx" --no-such-flag
+expect 2 "unknown command" -- "$qtune" frobnicate
+exit $fail
