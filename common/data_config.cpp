@@ -293,6 +293,10 @@ std::string resolve(const std::filesystem::path& base, const std::string& p) {
 Result<DataConfig> load_data_config(const std::string& yaml_path) {
   Parser parser(yaml_path);
   {
+    std::error_code ec;
+    if (std::filesystem::is_directory(yaml_path, ec)) {
+      return Status::InvalidInput(yaml_path + ": is a directory, expected a data YAML file");
+    }
     std::ifstream probe(yaml_path);
     if (!probe) return Status::InvalidInput(yaml_path + ": cannot open data config");
   }

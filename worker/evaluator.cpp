@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <algorithm>
 #include <exception>
 #include <optional>
@@ -93,19 +94,37 @@ Result<EvalResult> evaluate_top1(const Executor& exec, const Dataset& data, int6
     const Shape have(data.images.shape().begin() + 1, data.images.shape().end());
     if (known && want != have && shape_numel(want) == per_sample) sample_shape = want;
   }
+  // A model exported with a fixed batch (often 1) is fed batches of exactly that size; the last
+  // one is zero-padded and the padding rows' scores dropped.
+  const int64_t fixed_batch = in.shape && !in.shape->empty() && (*in.shape)[0] > 0 ? (*in.shape)[0] : 0;
   BatchScorer scorer = [&](const Tensor& batch) -> Result<Tensor> {
+    const int64_t count = batch.dim(0);
     Tensor x = batch;
+    if (fixed_batch > count) {
+      Shape padded = batch.shape();
+      padded[0] = fixed_batch;
+      x = Tensor(DType::kF32, padded);
+      std::memcpy(x.raw(), batch.raw(), batch.nbytes());
+    }
     if (sample_shape) {
-      Shape s{batch.dim(0)};
+      Shape s{x.dim(0)};
       s.insert(s.end(), sample_shape->begin(), sample_shape->end());
-      x = batch.reshaped(std::move(s));
+      x = x.reshaped(std::move(s));
     }
     QT_ASSIGN_OR_RETURN(std::vector<Tensor> outs, exec.run({x}));
     if (outs.empty()) return Status::InvalidInput("the model produced no outputs");
-    return std::move(outs[0]);
+    Tensor y = std::move(outs[0]);
+    if (x.dim(0) != count && !y.empty() && y.rank() >= 1 && y.dim(0) == x.dim(0)) {
+      Shape rows = y.shape();
+      rows[0] = count;
+      Tensor head(y.dtype(), rows);
+      std::memcpy(head.raw(), y.raw(), head.nbytes());
+      y = head;
+    }
+    return y;
   };
   try {
-    return evaluate_top1(scorer, data, batch_size);
+    return evaluate_top1(scorer, data, fixed_batch > 0 ? fixed_batch : batch_size);
   } catch (const std::exception& e) {
     return Status::Internal(std::string("evaluation failed: ") + e.what());
   }

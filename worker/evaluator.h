@@ -20,7 +20,8 @@ struct EvalResult {
 };
 
 // Runs `exec` batch by batch (the model's first input gets the batch; the last batch may be
-// short) and counts argmax(output 0 row) == label, ties going to the first index.
+// short) and counts argmax(output 0 row) == label, ties going to the first index. A model whose
+// first input has a fixed batch dimension gets batches of that size instead of `batch_size`.
 Result<EvalResult> evaluate_top1(const Executor& exec, const Dataset& data, int64_t batch_size);
 
 // The same loop over any batch -> scores function; the timing covers `run` calls only.

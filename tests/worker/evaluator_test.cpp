@@ -119,6 +119,16 @@ TEST(EvalTest, RunsAnExecutorOnAnIdentityGraph) {
   EXPECT_EQ(r2->correct, 4);
 }
 
+TEST(EvalTest, FixedBatchModelsGetPaddedBatches) {
+  auto exec = Executor::create(identity_graph({2, 1, 1, 5}));
+  if (!exec.ok()) GTEST_SKIP() << "Identity is not implemented yet";
+  Dataset d = one_hot_dataset({4, 0, 2, 2, 1}, {4, 0, 1, 2, 1}, 5);
+  auto r = evaluate_top1(exec.value(), d, 100);  // batches of 2, 2 and a padded 1
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->samples, 5);
+  EXPECT_EQ(r->correct, 4);
+}
+
 TEST(EvalTest, RejectsModelsItCannotFeed) {
   auto g = std::make_shared<Graph>(*identity_graph({-1, 5}));
   g->inputs.push_back({"extra", DType::kF32, Shape{1}});
