@@ -16,6 +16,8 @@
 #include "adaptors/runtime/op_registry.h"
 #include "common/shape_inference.h"
 #include "kernels/gemm_s8_ref.h"
+#include "kernels/qconv.h"
+#include "kernels/qgemm.h"
 #include "kernels/quantize_ref.h"
 
 namespace qtune {
@@ -48,6 +50,11 @@ std::vector<int32_t> read_ints(const Tensor& t) {
 }
 
 // Scalar or a 1-element 1-D tensor: ONNX Runtime treats both as per-tensor, and so do we.
+// The node's cache for packed weights, when input `i` is a constant that may key it.
+NodeCache* weight_cache(const OpContext& ctx, size_t i) {
+  return ctx.input_is_constant(i) ? ctx.cache : nullptr;
+}
+
 bool is_scalar_like(const Tensor& t) { return t.numel() == 1 && t.rank() <= 1; }
 
 Status require_scalar(const OpContext& ctx, const Tensor& t, const char* name) {
@@ -405,9 +412,46 @@ Result<LineParam<T>> line_param(const OpContext& ctx, const Tensor& t, const std
 
 // Computes every output batch's s32 product A x B (zero points applied) and hands each block of
 // rows to `sink(batch, a_batch, b_batch, m0, m1, acc)`, acc being (m1-m0) x N.
+bool all_zero(const std::vector<int32_t>& v) {
+  return std::all_of(v.begin(), v.end(), [](int32_t x) { return x == 0; });
+}
+
+// The packed int8 GEMM (VNNI where available) serves the common case: s8 B without zero points
+// and one A zero point. B is packed once per model when it is a constant (`cache` set).
+template <typename Sink>
+bool run_matmul_packed(const MatMulPlan& p, const Tensor& a, const Tensor& b,
+                       const LineParam<int32_t>& azp, const LineParam<int32_t>& bzp,
+                       NodeCache* cache, Sink& sink) {
+  if (b.dtype() != DType::kS8 || !azp.scalar || !all_zero(bzp.values)) return false;
+  std::vector<int32_t> acc(static_cast<size_t>(p.m * p.n));
+  const auto* a_base = static_cast<const uint8_t*>(a.raw());
+  const auto* b_base = b.data<int8_t>();
+  const bool one_b = *std::max_element(p.b_index.begin(), p.b_index.end()) == 0;
+  std::shared_ptr<const PackedWeightsS8> packed;
+  int64_t packed_for = -1;
+  for (int64_t batch = 0; batch < p.batches(); ++batch) {
+    const int64_t ab = p.a_index[batch], bb = p.b_index[batch];
+    if (bb != packed_for) {
+      auto pack = [&] { return pack_weights_s8(b_base + bb * p.k * p.n, p.k, p.n, p.n, 1); };
+      packed = cache && one_b ? cache->get<PackedWeightsS8>(b.raw(), pack)
+                              : std::make_shared<const PackedWeightsS8>(pack());
+      packed_for = bb;
+    }
+    QGemmParams qp;
+    qp.M = p.m;
+    qp.a_type = a.dtype();
+    qp.a_zero_point = azp.at(ab, 0);
+    qgemm(qp, a_base + ab * p.m * p.k, p.k, *packed, acc.data(), p.n);
+    sink(batch, ab, bb, int64_t{0}, p.m, acc.data());
+  }
+  return true;
+}
+
 template <typename Sink>
 void run_matmul(const MatMulPlan& p, const Tensor& a, const Tensor& b,
-                const LineParam<int32_t>& azp, const LineParam<int32_t>& bzp, Sink sink) {
+                const LineParam<int32_t>& azp, const LineParam<int32_t>& bzp, NodeCache* cache,
+                Sink sink) {
+  if (p.batches() > 0 && run_matmul_packed(p, a, b, azp, bzp, cache, sink)) return;
   const int64_t rows_per_task = std::max<int64_t>(1, kGrainElems / std::max<int64_t>(1, p.n * p.k / 16 + 1));
   const int64_t blocks = (p.m + rows_per_task - 1) / rows_per_task;
   const int64_t tasks = p.batches() * blocks;
@@ -482,7 +526,7 @@ Status matmul_integer(OpContext& ctx) {
   }
   Tensor y(DType::kS32, p.out_shape);
   int32_t* yp = y.data<int32_t>();
-  run_matmul(p, *a, *b, azp, bzp,
+  run_matmul(p, *a, *b, azp, bzp, weight_cache(ctx, 1),
              [&](int64_t batch, int64_t, int64_t, int64_t m0, int64_t m1, const int32_t* acc) {
                std::copy(acc, acc + (m1 - m0) * p.n, yp + (batch * p.m + m0) * p.n);
              });
@@ -517,7 +561,7 @@ Status qlinear_matmul(OpContext& ctx) {
 
   Tensor y(yt, p.out_shape);
   auto* yp = static_cast<uint8_t*>(y.raw());
-  run_matmul(p, a, b, azp, bzp,
+  run_matmul(p, a, b, azp, bzp, weight_cache(ctx, 3),
              [&](int64_t batch, int64_t ab, int64_t bb, int64_t m0, int64_t m1, const int32_t* acc) {
                std::vector<float> mult(static_cast<size_t>(p.n));
                for (int64_t i = m0; i < m1; ++i) {
@@ -631,9 +675,46 @@ void im2col(const ConvPlan& p, const T* x, T pad, T* col) {
 
 // Runs the convolution as per-(image, group) GEMMs W_g [mg, kdim] x col [kdim, out_pix] and
 // hands each block of output channels to sink(n, channel0, channels, acc [channels, out_pix]).
+// 2-D convolutions with s8 weights and no weight zero points run on the packed int8
+// convolution (VNNI where available); weights are packed once per model when constant.
+template <typename Sink>
+bool run_conv_packed(const ConvPlan& p, const Tensor& x, const Tensor& w, int32_t x_zp,
+                     const std::vector<int32_t>& w_zp, NodeCache* cache, Sink& sink) {
+  if (p.in_sp.size() != 2 || w.dtype() != DType::kS8 || !all_zero(w_zp)) return false;
+  QConvShape s;
+  s.batch = p.batch;
+  s.in_channels = p.c;
+  s.in_h = p.in_sp[0];
+  s.in_w = p.in_sp[1];
+  s.out_channels = p.m;
+  s.kernel_h = p.k_sp[0];
+  s.kernel_w = p.k_sp[1];
+  s.stride_h = p.geo.strides[0];
+  s.stride_w = p.geo.strides[1];
+  s.dilation_h = p.geo.dilations[0];
+  s.dilation_w = p.geo.dilations[1];
+  s.pad_top = p.geo.pads[0];
+  s.pad_left = p.geo.pads[1];
+  s.pad_bottom = p.geo.pads[2];
+  s.pad_right = p.geo.pads[3];
+  s.group = p.group;
+  auto pack = [&] { return pack_conv_weights_s8(w.data<int8_t>(), s); };
+  std::shared_ptr<const PackedConvWeightsS8> packed =
+      cache ? cache->get<PackedConvWeightsS8>(w.raw(), pack)
+            : std::make_shared<const PackedConvWeightsS8>(pack());
+  std::vector<int32_t> acc(static_cast<size_t>(p.batch * p.m * p.out_pix));
+  QGemmParams qp;
+  qp.a_type = x.dtype();
+  qp.a_zero_point = x_zp;
+  qconv2d(s, qp, x.raw(), *packed, acc.data());
+  for (int64_t n = 0; n < p.batch; ++n) sink(n, int64_t{0}, p.m, acc.data() + n * p.m * p.out_pix);
+  return true;
+}
+
 template <typename Sink>
 void run_conv(const ConvPlan& p, const Tensor& x, const Tensor& w, int32_t x_zp,
-              const std::vector<int32_t>& w_zp, Sink sink) {
+              const std::vector<int32_t>& w_zp, NodeCache* cache, Sink sink) {
+  if (run_conv_packed(p, x, w, x_zp, w_zp, cache, sink)) return;
   const int64_t jobs = p.batch * p.group;
   const auto* xb = static_cast<const uint8_t*>(x.raw());  // 8-bit elements: byte offsets
   const auto* wb = static_cast<const uint8_t*>(w.raw());
@@ -723,7 +804,7 @@ Status conv_integer(OpContext& ctx) {
   if (wzp_t) { QT_ASSIGN_OR_RETURN(wzp, channel_param<int32_t>(ctx, *wzp_t, "w_zero_point", p.m, true)); }
   Tensor y(DType::kS32, p.out_shape);
   int32_t* yp = y.data<int32_t>();
-  run_conv(p, *x, *w, xzp[0], wzp, [&](int64_t n, int64_t oc0, int64_t count, const int32_t* acc) {
+  run_conv(p, *x, *w, xzp[0], wzp, weight_cache(ctx, 1), [&](int64_t n, int64_t oc0, int64_t count, const int32_t* acc) {
     std::copy(acc, acc + count * p.out_pix, yp + (n * p.m + oc0) * p.out_pix);
   });
   ctx.outputs[0] = std::move(y);
@@ -768,7 +849,7 @@ Status qlinear_conv(OpContext& ctx) {
   const DType yt = y_zp_t.dtype();
   Tensor y(yt, p.out_shape);
   auto* yp = static_cast<uint8_t*>(y.raw());
-  run_conv(p, x, w, xzp[0], wzp, [&](int64_t n, int64_t oc0, int64_t count, const int32_t* acc) {
+  run_conv(p, x, w, xzp[0], wzp, weight_cache(ctx, 3), [&](int64_t n, int64_t oc0, int64_t count, const int32_t* acc) {
     RequantizeDesc d;
     d.channels = count;
     d.inner = p.out_pix;
