@@ -18,7 +18,7 @@ namespace {
 constexpr int64_t kMR = 8;    // rows of C per micro-tile
 constexpr int64_t kNR = 32;   // columns of C per micro-tile: two zmm
 constexpr int64_t kKC = 256;   // depth of a packed block; an A micro-panel (8 KB) stays in L1
-constexpr int64_t kMC = 96;    // rows of A packed at once (96 KB), kept in L2
+constexpr int64_t kMC = 144;   // rows of A packed at once (144 KB at kKC), kept in L2
 constexpr int64_t kNC = 1024;  // columns of B packed at once (1 MB at kKC), streamed from L2/L3
 // Below this many multiply-adds a thread hand-off costs more than it saves.
 constexpr int64_t kParallelMacs = int64_t{1} << 21;

@@ -1,7 +1,8 @@
 #include "kernels/im2col_f32.h"
 
 #include <algorithm>
-#include <cstring>
+
+#include "kernels/cpu_features.h"
 
 namespace qtune {
 namespace {
@@ -20,7 +21,7 @@ void valid_range(int64_t off, int64_t s, int64_t n, int64_t out, int64_t* lo, in
 
 }  // namespace
 
-void im2col_f32(const ConvGeometry3d& g, const float* x, float* col) {
+void im2col_f32__ref(const ConvGeometry3d& g, const float* x, float* col) {
   const int64_t D = g.in[0], H = g.in[1], W = g.in[2];
   const int64_t OD = g.out[0], OH = g.out[1], OW = g.out[2];
   const int64_t os = g.out_size();
@@ -40,13 +41,14 @@ void im2col_f32(const ConvGeometry3d& g, const float* x, float* col) {
               const int64_t ih = oh * g.stride[1] - g.pad_begin[1] + kh * g.dilation[1];
               float* row = dst + (od * OH + oh) * OW;
               if (id < 0 || id >= D || ih < 0 || ih >= H) {
-                std::memset(row, 0, sizeof(float) * OW);
+                for (int64_t ow = 0; ow < OW; ++ow) row[ow] = 0.0f;
                 continue;
               }
               const float* src = xc + (id * H + ih) * W;
               for (int64_t ow = 0; ow < lo; ++ow) row[ow] = 0.0f;
               if (sw == 1) {
-                if (hi > lo) std::memcpy(row + lo, src + lo + woff, sizeof(float) * (hi - lo));
+                // Rows are short (tens of floats): an inline loop beats a memcpy call.
+                for (int64_t ow = lo; ow < hi; ++ow) row[ow] = src[ow + woff];
               } else {
                 for (int64_t ow = lo; ow < hi; ++ow) row[ow] = src[ow * sw + woff];
               }
@@ -57,6 +59,11 @@ void im2col_f32(const ConvGeometry3d& g, const float* x, float* col) {
       }
     }
   }
+}
+
+void im2col_f32(const ConvGeometry3d& g, const float* x, float* col) {
+  static const auto fn = cpu_features().avx512f ? im2col_f32__avx512 : im2col_f32__ref;
+  fn(g, x, col);
 }
 
 void col2im_add_f32(const ConvGeometry3d& g, const float* col, float* x) {

@@ -25,8 +25,11 @@ struct ConvGeometry3d {
 };
 
 // x: [channels, in...]; col: [channels * kernel_size, out_size], row (c, kd, kh, kw).
-// Positions that fall into the padding read as 0.
+// Positions that fall into the padding read as 0. Dispatches once on cpu_features().
 void im2col_f32(const ConvGeometry3d& g, const float* x, float* col);
+// The variants behind it, for tests; the AVX-512 one only where cpu_features().avx512f.
+void im2col_f32__ref(const ConvGeometry3d& g, const float* x, float* col);
+void im2col_f32__avx512(const ConvGeometry3d& g, const float* x, float* col);
 
 // The adjoint: adds every col entry into x at its input position (padding positions dropped).
 // x must be initialised by the caller (zeros or a bias).

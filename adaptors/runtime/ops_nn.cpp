@@ -124,6 +124,14 @@ ConvGeometry3d to_geometry3d(const Window& w, int64_t channels) {
   return g;
 }
 
+// Per-thread im2col buffer that only grows: reusing it avoids a fresh mmap and page faults for
+// every image of every convolution.
+float* col_buffer(int64_t floats) {
+  thread_local std::vector<float> buf;
+  if (buf.size() < static_cast<size_t>(floats)) buf.resize(static_cast<size_t>(floats));
+  return buf.data();
+}
+
 // Runs fn(t) for t in [0, count), in parallel when there is more than one task.
 template <typename Fn>
 void for_each_task(int64_t count, Fn&& fn) {
@@ -201,12 +209,11 @@ Status conv(OpContext& ctx) {
   for_each_task(N * group, [&](int64_t t) {
     const int64_t n = t / group, g = t % group;
     const float* xg = xd + (n * C + g * Cg) * IS;
-    std::unique_ptr<float[]> col;
     const float* bmat = xg;
     if (!pointwise) {
-      col.reset(new float[static_cast<size_t>(Kg * OS)]);
-      im2col_f32(geo, xg, col.get());
-      bmat = col.get();
+      float* col = col_buffer(Kg * OS);
+      im2col_f32(geo, xg, col);
+      bmat = col;
     }
     float* yg = yd + (n * M + g * Mg) * OS;
     gemm_f32(false, false, Mg, OS, Kg, 1.0f, wd + g * Mg * Kg, Kg, bmat, OS, 0.0f, yg, OS);
@@ -328,11 +335,11 @@ Status conv_transpose(OpContext& ctx) {
       std::fill(yg + m * OS, yg + (m + 1) * OS, bd ? bd[g * Mg + m] : 0.0f);
     }
     if (IS == 0 || Cg == 0) return;
-    std::unique_ptr<float[]> col(new float[static_cast<size_t>(Kg * IS)]);
+    float* col = col_buffer(Kg * IS);
     // W_g is [Cg, Kg]; col = W_g^T [Kg, Cg] x X_g [Cg, IS].
     gemm_f32(true, false, Kg, IS, Cg, 1.0f, wd + g * Cg * Kg, Kg, xd + (n * C + g * Cg) * IS, IS,
-             0.0f, col.get(), IS);
-    col2im_add_f32(geo, col.get(), yg);
+             0.0f, col, IS);
+    col2im_add_f32(geo, col, yg);
   });
   ctx.outputs[0] = std::move(y);
   return Status::Ok();
@@ -480,54 +487,90 @@ Status pool_window(const OpContext& ctx, const Tensor& x, bool need_kernel_attr,
   return resolve_window(ctx, x.shape(), ctx.node.attr_ints("kernel_shape"), true, w);
 }
 
-// Per-dim range [lo, hi) of window taps that land inside [lo_bound, hi_bound).
-inline void tap_range(int64_t start, int64_t k, int64_t d, int64_t lo_bound, int64_t hi_bound,
-                      int64_t* lo, int64_t* hi) {
-  int64_t l = 0;
-  while (l < k && start + l * d < lo_bound) ++l;
-  int64_t h = k;
-  while (h > l && start + (h - 1) * d >= hi_bound) --h;
-  *lo = l;
-  *hi = h;
+// For every output position along one dim: where its window starts in the input and which taps
+// [lo, hi) land inside the input; [plo, phi) are the taps inside input + padding
+// (count_include_pad). Computed once per op call and shared by all planes.
+struct Taps {
+  std::vector<int64_t> start, lo, hi, plo, phi;
+};
+
+Taps make_taps(int64_t in, int64_t out, int64_t k, int64_t s, int64_t d, int64_t pb, int64_t pe) {
+  Taps t;
+  for (int64_t o = 0; o < out; ++o) {
+    const int64_t st = o * s - pb;
+    auto first_at_least = [&](int64_t bound) {
+      int64_t j = 0;
+      while (j < k && st + j * d < bound) ++j;
+      return j;
+    };
+    auto end_below = [&](int64_t bound, int64_t from) {
+      int64_t j = k;
+      while (j > from && st + (j - 1) * d >= bound) --j;
+      return j;
+    };
+    const int64_t lo = first_at_least(0), plo = first_at_least(-pb);
+    t.start.push_back(st);
+    t.lo.push_back(lo);
+    t.hi.push_back(end_below(in, lo));
+    t.plo.push_back(plo);
+    t.phi.push_back(end_below(in + pe, plo));
+  }
+  return t;
 }
 
-template <typename T>
-void max_pool_plane(const ConvGeometry3d& g, const T* x, T* y, int64_t* indices, int64_t base,
+struct PoolPlan {
+  ConvGeometry3d g;
+  Taps taps[3];
+};
+
+PoolPlan make_pool_plan(const Window& win) {
+  PoolPlan p;
+  p.g = to_geometry3d(win, 1);
+  for (int i = 0; i < kMaxSpatial; ++i) {
+    const int w = i - (kMaxSpatial - win.nd);
+    const int64_t pe = w >= 0 ? win.pad_end[w] : 0;
+    p.taps[i] = make_taps(p.g.in[i], p.g.out[i], p.g.kernel[i], p.g.stride[i], p.g.dilation[i],
+                          p.g.pad_begin[i], pe);
+  }
+  return p;
+}
+
+template <typename T, bool kIndices>
+void max_pool_plane(const PoolPlan& P, const T* x, T* y, int64_t* indices, int64_t base,
                     bool col_major) {
+  const ConvGeometry3d& g = P.g;
+  const Taps &td = P.taps[0], &th = P.taps[1], &tw = P.taps[2];
   const int64_t D = g.in[0], H = g.in[1], W = g.in[2];
+  const int64_t dd = g.dilation[0], dh = g.dilation[1], dw = g.dilation[2];
   const T lowest = std::numeric_limits<T>::has_infinity ? -std::numeric_limits<T>::infinity()
                                                          : std::numeric_limits<T>::lowest();
+  int64_t o = 0;
   for (int64_t od = 0; od < g.out[0]; ++od) {
-    const int64_t sd = od * g.stride[0] - g.pad_begin[0];
-    int64_t d0, d1;
-    tap_range(sd, g.kernel[0], g.dilation[0], 0, D, &d0, &d1);
     for (int64_t oh = 0; oh < g.out[1]; ++oh) {
-      const int64_t sh = oh * g.stride[1] - g.pad_begin[1];
-      int64_t h0, h1;
-      tap_range(sh, g.kernel[1], g.dilation[1], 0, H, &h0, &h1);
-      for (int64_t ow = 0; ow < g.out[2]; ++ow) {
-        const int64_t sw = ow * g.stride[2] - g.pad_begin[2];
-        int64_t w0, w1;
-        tap_range(sw, g.kernel[2], g.dilation[2], 0, W, &w0, &w1);
+      for (int64_t ow = 0; ow < g.out[2]; ++ow, ++o) {
         T best = lowest;
         int64_t at = -1;
-        for (int64_t kd = d0; kd < d1; ++kd) {
-          const int64_t id = sd + kd * g.dilation[0];
-          for (int64_t kh = h0; kh < h1; ++kh) {
-            const int64_t ih = sh + kh * g.dilation[1];
+        for (int64_t kd = td.lo[od]; kd < td.hi[od]; ++kd) {
+          const int64_t id = td.start[od] + kd * dd;
+          for (int64_t kh = th.lo[oh]; kh < th.hi[oh]; ++kh) {
+            const int64_t ih = th.start[oh] + kh * dh;
             const T* row = x + (id * H + ih) * W;
-            for (int64_t kw = w0; kw < w1; ++kw) {
-              const int64_t iw = sw + kw * g.dilation[2];
-              if (at < 0 || row[iw] > best) {
-                best = row[iw];
-                at = col_major ? id + ih * D + iw * D * H : (id * H + ih) * W + iw;
+            for (int64_t kw = tw.lo[ow]; kw < tw.hi[ow]; ++kw) {
+              const int64_t iw = tw.start[ow] + kw * dw;
+              const T v = row[iw];
+              if constexpr (kIndices) {
+                if (at < 0 || v > best) {
+                  best = v;
+                  at = col_major ? id + ih * D + iw * D * H : (id * H + ih) * W + iw;
+                }
+              } else {
+                best = v > best ? v : best;
               }
             }
           }
         }
-        const int64_t o = (od * g.out[1] + oh) * g.out[2] + ow;
-        y[o] = at < 0 ? lowest : best;
-        if (indices) indices[o] = base + std::max<int64_t>(at, 0);
+        y[o] = best;
+        if constexpr (kIndices) indices[o] = base + std::max<int64_t>(at, 0);
       }
     }
   }
@@ -536,7 +579,7 @@ void max_pool_plane(const ConvGeometry3d& g, const T* x, T* y, int64_t* indices,
 template <typename T>
 Status max_pool_typed(OpContext& ctx, const Tensor& x, const Window& win) {
   const int64_t N = x.dim(0), C = x.dim(1);
-  const ConvGeometry3d g = to_geometry3d(win, 1);
+  const PoolPlan plan = make_pool_plan(win);
   Shape y_shape{N, C};
   y_shape.insert(y_shape.end(), win.out.begin(), win.out.end());
   Tensor y(x.dtype(), y_shape);
@@ -544,14 +587,35 @@ Status max_pool_typed(OpContext& ctx, const Tensor& x, const Window& win) {
   Tensor idx;
   if (want_indices) idx = Tensor(DType::kS64, y_shape);
   const bool col_major = ctx.node.attr_int("storage_order", 0) != 0;
-  const int64_t IS = g.in_size(), OS = g.out_size();
+  const int64_t IS = plan.g.in_size(), OS = plan.g.out_size();
   const T* xd = x.data<T>();
   T* yd = y.data<T>();
   int64_t* id = want_indices ? idx.data<int64_t>() : nullptr;
+  // The common 2x2/stride-2 unpadded 2-D pool gets a branch-free loop.
+  const ConvGeometry3d& g = plan.g;
+  const bool pool2x2 = win.nd == 2 && !id && g.kernel[1] == 2 && g.kernel[2] == 2 &&
+                       g.stride[1] == 2 && g.stride[2] == 2 && g.dilation[1] == 1 &&
+                       g.dilation[2] == 1 && g.pad_begin[1] == 0 && g.pad_begin[2] == 0 &&
+                       2 * g.out[1] <= g.in[1] && 2 * g.out[2] <= g.in[2];
   if (OS > 0) {
     for_each_task(N * C, [&](int64_t p) {
-      max_pool_plane<T>(g, xd + p * IS, yd + p * OS, id ? id + p * OS : nullptr, p * IS,
-                        col_major);
+      if (pool2x2) {
+        const int64_t W = g.in[2], OH = g.out[1], OW = g.out[2];
+        for (int64_t oh = 0; oh < OH; ++oh) {
+          const T* r0 = xd + p * IS + 2 * oh * W;
+          const T* r1 = r0 + W;
+          T* out = yd + p * OS + oh * OW;
+          for (int64_t ow = 0; ow < OW; ++ow) {
+            const T a = r0[2 * ow] > r0[2 * ow + 1] ? r0[2 * ow] : r0[2 * ow + 1];
+            const T b = r1[2 * ow] > r1[2 * ow + 1] ? r1[2 * ow] : r1[2 * ow + 1];
+            out[ow] = a > b ? a : b;
+          }
+        }
+      } else if (id) {
+        max_pool_plane<T, true>(plan, xd + p * IS, yd + p * OS, id + p * OS, p * IS, col_major);
+      } else {
+        max_pool_plane<T, false>(plan, xd + p * IS, yd + p * OS, nullptr, 0, false);
+      }
     });
   }
   ctx.outputs[0] = std::move(y);
@@ -582,48 +646,40 @@ Status average_pool(OpContext& ctx) {
   QT_RETURN_IF_ERROR(pool_window(ctx, *x, true, &win));
   const bool include_pad = ctx.node.attr_int("count_include_pad", 0) != 0;
   const int64_t N = x->dim(0), C = x->dim(1);
-  const ConvGeometry3d g = to_geometry3d(win, 1);
-  int64_t pad_end[3] = {0, 0, 0};
-  for (int i = 0; i < win.nd; ++i) pad_end[kMaxSpatial - win.nd + i] = win.pad_end[i];
+  const PoolPlan plan = make_pool_plan(win);
+  const ConvGeometry3d& g = plan.g;
+  const Taps &td = plan.taps[0], &th = plan.taps[1], &tw = plan.taps[2];
   Shape y_shape{N, C};
   y_shape.insert(y_shape.end(), win.out.begin(), win.out.end());
   Tensor y(DType::kF32, y_shape);
   const int64_t IS = g.in_size(), OS = g.out_size();
-  const int64_t D = g.in[0], H = g.in[1], W = g.in[2];
+  const int64_t H = g.in[1], W = g.in[2];
   const float* xd = x->data<float>();
   float* yd = y.data<float>();
   if (OS > 0) {
     for_each_task(N * C, [&](int64_t p) {
       const float* xp = xd + p * IS;
       float* yp = yd + p * OS;
+      int64_t o = 0;
       for (int64_t od = 0; od < g.out[0]; ++od) {
-        const int64_t sd = od * g.stride[0] - g.pad_begin[0];
-        int64_t d0, d1, pd0, pd1;
-        tap_range(sd, g.kernel[0], g.dilation[0], 0, D, &d0, &d1);
-        tap_range(sd, g.kernel[0], g.dilation[0], -g.pad_begin[0], D + pad_end[0], &pd0, &pd1);
         for (int64_t oh = 0; oh < g.out[1]; ++oh) {
-          const int64_t sh = oh * g.stride[1] - g.pad_begin[1];
-          int64_t h0, h1, ph0, ph1;
-          tap_range(sh, g.kernel[1], g.dilation[1], 0, H, &h0, &h1);
-          tap_range(sh, g.kernel[1], g.dilation[1], -g.pad_begin[1], H + pad_end[1], &ph0, &ph1);
-          for (int64_t ow = 0; ow < g.out[2]; ++ow) {
-            const int64_t sw = ow * g.stride[2] - g.pad_begin[2];
-            int64_t w0, w1, pw0, pw1;
-            tap_range(sw, g.kernel[2], g.dilation[2], 0, W, &w0, &w1);
-            tap_range(sw, g.kernel[2], g.dilation[2], -g.pad_begin[2], W + pad_end[2], &pw0,
-                      &pw1);
+          for (int64_t ow = 0; ow < g.out[2]; ++ow, ++o) {
             float sum = 0.0f;
-            for (int64_t kd = d0; kd < d1; ++kd) {
-              const int64_t id = sd + kd * g.dilation[0];
-              for (int64_t kh = h0; kh < h1; ++kh) {
-                const float* row = xp + (id * H + sh + kh * g.dilation[1]) * W;
-                for (int64_t kw = w0; kw < w1; ++kw) sum += row[sw + kw * g.dilation[2]];
+            for (int64_t kd = td.lo[od]; kd < td.hi[od]; ++kd) {
+              const int64_t id = td.start[od] + kd * g.dilation[0];
+              for (int64_t kh = th.lo[oh]; kh < th.hi[oh]; ++kh) {
+                const float* row = xp + (id * H + th.start[oh] + kh * g.dilation[1]) * W;
+                for (int64_t kw = tw.lo[ow]; kw < tw.hi[ow]; ++kw) {
+                  sum += row[tw.start[ow] + kw * g.dilation[2]];
+                }
               }
             }
-            const int64_t count = include_pad ? (pd1 - pd0) * (ph1 - ph0) * (pw1 - pw0)
-                                              : (d1 - d0) * (h1 - h0) * (w1 - w0);
-            yp[(od * g.out[1] + oh) * g.out[2] + ow] =
-                count > 0 ? sum / static_cast<float>(count) : 0.0f;
+            const int64_t count =
+                include_pad ? (td.phi[od] - td.plo[od]) * (th.phi[oh] - th.plo[oh]) *
+                                  (tw.phi[ow] - tw.plo[ow])
+                            : (td.hi[od] - td.lo[od]) * (th.hi[oh] - th.lo[oh]) *
+                                  (tw.hi[ow] - tw.lo[ow]);
+            yp[o] = count > 0 ? sum / static_cast<float>(count) : 0.0f;
           }
         }
       }
