@@ -230,6 +230,22 @@ Status layer_norm(OpContext& ctx) {
 
 // Softmax over the middle dim of a [outer, n, inner] view.
 void softmax_rows(const float* x, float* y, int64_t o0, int64_t o1, int64_t n, int64_t inner) {
+  if (inner == 1) {  // contiguous rows: keep the running max and sum in registers
+    for (int64_t o = o0; o < o1; ++o) {
+      const float* p = x + o * n;
+      float* q = y + o * n;
+      float mx = -std::numeric_limits<float>::infinity();
+      for (int64_t j = 0; j < n; ++j) mx = std::max(mx, p[j]);
+      float sum = 0.0f;
+      for (int64_t j = 0; j < n; ++j) {
+        q[j] = std::exp(p[j] - mx);
+        sum += q[j];
+      }
+      const float inv = 1.0f / sum;
+      for (int64_t j = 0; j < n; ++j) q[j] *= inv;
+    }
+    return;
+  }
   std::vector<float> mx(static_cast<size_t>(inner)), sum(static_cast<size_t>(inner));
   for (int64_t o = o0; o < o1; ++o) {
     const float* p = x + o * n * inner;
@@ -347,35 +363,71 @@ Status reduce_mean(OpContext& ctx) {
       kept_stride.push_back(stride[i]);
     }
   }
-  // Fast path: the reduced dims are the trailing ones, so each output is a contiguous run.
-  bool trailing = true;
-  for (int64_t i = 0; i + 1 < rank; ++i) trailing = trailing && !(reduce[i] && !reduce[i + 1]);
+  // Fast path: the reduced dims form one contiguous block, so x is [outer, count, inner] and
+  // each output row is a sum of `count` contiguous rows of `inner` values.
+  int64_t first = -1, last = -1;
+  for (int64_t i = 0; i < rank; ++i) {
+    if (!reduce[i]) continue;
+    if (first < 0) first = i;
+    last = i;
+  }
+  bool contiguous = first >= 0;
+  for (int64_t i = first; contiguous && i <= last; ++i) contiguous = reduce[i];
+  const double scale = count > 0 ? 1.0 / static_cast<double>(count)
+                                 : std::numeric_limits<double>::quiet_NaN();
+  if (contiguous) {
+    int64_t outer = 1, inner = 1;
+    for (int64_t i = 0; i < first; ++i) outer *= s[i];
+    for (int64_t i = last + 1; i < rank; ++i) inner *= s[i];
+    for_rows(outer, count * inner, [&](int64_t o0, int64_t o1) {
+      std::vector<double> acc(static_cast<size_t>(inner));
+      for (int64_t o = o0; o < o1; ++o) {
+        const float* p = xd + o * count * inner;
+        if (inner == 1) {
+          // Four partial sums break the add dependency chain.
+          double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+          int64_t j = 0;
+          for (; j + 4 <= count; j += 4) {
+            a0 += p[j];
+            a1 += p[j + 1];
+            a2 += p[j + 2];
+            a3 += p[j + 3];
+          }
+          for (; j < count; ++j) a0 += p[j];
+          yd[o] = static_cast<float>(((a0 + a1) + (a2 + a3)) * scale);
+          continue;
+        }
+        std::fill(acc.begin(), acc.end(), 0.0);
+        for (int64_t r = 0; r < count; ++r) {
+          const float* row = p + r * inner;
+          for (int64_t i = 0; i < inner; ++i) acc[i] += row[i];
+        }
+        for (int64_t i = 0; i < inner; ++i) yd[o * inner + i] = static_cast<float>(acc[i] * scale);
+      }
+    });
+    ctx.outputs[0] = std::move(y);
+    return Status::Ok();
+  }
   for_rows(out_n, count, [&](int64_t o0, int64_t o1) {
     std::vector<int64_t> idx(red_dims.size());
     for (int64_t o = o0; o < o1; ++o) {
       double sum = 0.0;
-      if (trailing) {
-        const float* p = xd + o * count;
-        for (int64_t j = 0; j < count; ++j) sum += p[j];
-      } else {
-        int64_t base = 0, rem = o;
-        for (size_t k = kept_shape.size(); k-- > 0;) {
-          base += (rem % kept_shape[k]) * kept_stride[k];
-          rem /= kept_shape[k];
-        }
-        std::fill(idx.begin(), idx.end(), 0);
-        for (int64_t j = 0; j < count; ++j) {
-          int64_t off = base;
-          for (size_t k = 0; k < idx.size(); ++k) off += idx[k] * red_stride[k];
-          sum += xd[off];
-          for (size_t k = idx.size(); k-- > 0;) {
-            if (++idx[k] < red_dims[k]) break;
-            idx[k] = 0;
-          }
+      int64_t base = 0, rem = o;
+      for (size_t k = kept_shape.size(); k-- > 0;) {
+        base += (rem % kept_shape[k]) * kept_stride[k];
+        rem /= kept_shape[k];
+      }
+      std::fill(idx.begin(), idx.end(), 0);
+      for (int64_t j = 0; j < count; ++j) {
+        int64_t off = base;
+        for (size_t k = 0; k < idx.size(); ++k) off += idx[k] * red_stride[k];
+        sum += xd[off];
+        for (size_t k = idx.size(); k-- > 0;) {
+          if (++idx[k] < red_dims[k]) break;
+          idx[k] = 0;
         }
       }
-      yd[o] = count > 0 ? static_cast<float>(sum / static_cast<double>(count))
-                        : std::numeric_limits<float>::quiet_NaN();
+      yd[o] = static_cast<float>(sum * scale);
     }
   });
   ctx.outputs[0] = std::move(y);
