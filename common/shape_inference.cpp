@@ -25,7 +25,12 @@ Result<ConvGeometry> conv_geometry(const Node& n, const std::vector<int64_t>& in
                                           " values, expected " + std::to_string(r));
   if (g.pads.size() != 2 * r) return bad("pads has " + std::to_string(g.pads.size()) +
                                          " values, expected " + std::to_string(2 * r));
+  constexpr int64_t kMaxAttr = int64_t{1} << 31;  // keeps the size arithmetic below in range
   for (size_t i = 0; i < r; ++i) {
+    if (g.strides[i] > kMaxAttr || g.dilations[i] > kMaxAttr || kernel[i] > kMaxAttr ||
+        g.pads[i] > kMaxAttr || g.pads[i + r] > kMaxAttr || in[i] > (int64_t{1} << 40)) {
+      return bad("kernel, stride, dilation, pad or input size out of range");
+    }
     if (g.strides[i] < 1) return bad("strides must be >= 1");
     if (g.dilations[i] < 1) return bad("dilations must be >= 1");
     if (kernel[i] < 1) return bad("kernel size must be >= 1");
@@ -125,7 +130,7 @@ int64_t product(const Shape& s, size_t from = 0, size_t to = SIZE_MAX) {
   int64_t p = 1;
   for (size_t i = from; i < std::min(to, s.size()); ++i) {
     if (s[i] < 0) return -1;
-    p *= s[i];
+    if (__builtin_mul_overflow(p, s[i], &p)) return -1;
   }
   return p;
 }
@@ -240,12 +245,12 @@ std::optional<IntVal> fold_binary(const std::string& op, const IntVal& a, const 
     const int64_t x = a.v[a.v.size() == 1 ? 0 : i], y = b.v[b.v.size() == 1 ? 0 : i];
     if (x == kUnk || y == kUnk) {
       r.v.push_back(kUnk);
-    } else if (op == "Add") {
-      r.v.push_back(x + y);
-    } else if (op == "Sub") {
-      r.v.push_back(x - y);
-    } else if (op == "Mul") {
-      r.v.push_back(x * y);
+    } else if (int64_t z; op == "Add" && !__builtin_add_overflow(x, y, &z)) {
+      r.v.push_back(z);
+    } else if (op == "Sub" && !__builtin_sub_overflow(x, y, &z)) {
+      r.v.push_back(z);
+    } else if (op == "Mul" && !__builtin_mul_overflow(x, y, &z)) {
+      r.v.push_back(z);
     } else if (op == "Div" && y > 0 && x >= 0) {
       r.v.push_back(x / y);  // both signs fixed, so truncation and floor agree
     } else {
@@ -589,14 +594,14 @@ Status reshape(InferCtx& c) {
   // element count even when unknown, so a dynamic batch does not hide the other dims.
   std::vector<bool> copied(target->v.size(), false);
   std::vector<bool> in_cancel(x ? x->size() : 0, false);
-  const std::string self = c.n.inputs[0] + "#";
   int64_t infer_at = -1;
   for (size_t i = 0; i < target->v.size(); ++i) {
     const int64_t d = target->v[i];
     if (d == kUnk) {
       const std::string& sym = target->sym_at(i);
-      if (x && sym.rfind(self, 0) == 0) {
-        const size_t k = std::stoul(sym.substr(self.size()));
+      const size_t hash = sym.rfind('#');  // names may hold '#'; the dim index never does
+      if (x && hash != std::string::npos && sym.compare(0, hash, c.n.inputs[0]) == 0) {
+        const size_t k = std::stoul(sym.substr(hash + 1));
         if (k < in_cancel.size() && !in_cancel[k]) {
           in_cancel[k] = true;
           copied[i] = true;
@@ -629,12 +634,12 @@ Status reshape(InferCtx& c) {
     for (size_t i = 0; i < x->size(); ++i) {
       if (in_cancel[i]) continue;
       if ((*x)[i] < 0) in_ok = false;
-      else in_known *= (*x)[i];
+      else if (__builtin_mul_overflow(in_known, (*x)[i], &in_known)) in_ok = false;
     }
     for (size_t i = 0; i < out.size(); ++i) {
       if (copied[i] || static_cast<int64_t>(i) == infer_at) continue;
       if (out[i] < 0) out_ok = false;
-      else out_known *= out[i];
+      else if (__builtin_mul_overflow(out_known, out[i], &out_known)) out_ok = false;
     }
     if (in_ok && out_ok) {
       if (infer_at >= 0) {
@@ -700,7 +705,8 @@ Status concat(InferCtx& c) {
     for (size_t d = 0; d < s->size(); ++d) {
       const int64_t a = (*out)[d], b = (*s)[d];
       if (static_cast<int64_t>(d) == axis) {
-        (*out)[d] = (a < 0 || b < 0) ? -1 : a + b;
+        int64_t sum;
+        (*out)[d] = (a < 0 || b < 0 || __builtin_add_overflow(a, b, &sum)) ? -1 : sum;
       } else if (a >= 0 && b >= 0 && a != b) {
         return c.invalid("inputs differ outside the axis: " + shape_str(*out) + " and " +
                          shape_str(*s));

@@ -407,6 +407,94 @@ TEST(ConvIntegerOpTest, OnnxExampleWithPadding) {
             (std::vector<int64_t>{1, 3, 5, 3, 5, 12, 16, 9, 11, 24, 28, 15, 7, 15, 17, 9}));
 }
 
+// Direct N-d integer convolution, the definition itself.
+std::vector<int64_t> direct_conv(const Shape& xs, const std::vector<int64_t>& x, int64_t xzp,
+                                 const Shape& ws, const std::vector<int64_t>& w,
+                                 const std::vector<int64_t>& wzp, int64_t group,
+                                 const std::vector<int64_t>& strides,
+                                 const std::vector<int64_t>& pads,
+                                 const std::vector<int64_t>& dil, Shape* out_shape) {
+  const size_t r = xs.size() - 2;
+  Shape os{xs[0], ws[0]};
+  for (size_t d = 0; d < r; ++d) {
+    os.push_back((xs[d + 2] + pads[d] + pads[d + r] - ((ws[d + 2] - 1) * dil[d] + 1)) / strides[d] + 1);
+  }
+  *out_shape = os;
+  const int64_t cg = xs[1] / group, mg = ws[0] / group;
+  std::vector<int64_t> y;
+  std::vector<int64_t> o(r), k(r);
+  for (int64_t n = 0; n < os[0]; ++n)
+    for (int64_t m = 0; m < os[1]; ++m) {
+      std::fill(o.begin(), o.end(), 0);
+      for (bool more_o = true; more_o;) {
+        int64_t acc = 0;
+        for (int64_t ci = 0; ci < cg; ++ci) {
+          std::fill(k.begin(), k.end(), 0);
+          for (bool more_k = true; more_k;) {
+            int64_t xoff = n * xs[1] + (m / mg) * cg + ci, woff = m * cg + ci;
+            bool inside = true;
+            for (size_t d = 0; d < r; ++d) {
+              const int64_t pos = o[d] * strides[d] - pads[d] + k[d] * dil[d];
+              inside = inside && pos >= 0 && pos < xs[d + 2];
+              xoff = xoff * xs[d + 2] + pos;
+              woff = woff * ws[d + 2] + k[d];
+            }
+            const int64_t xv = inside ? x[xoff] - xzp : 0;
+            acc += xv * (w[woff] - wzp[wzp.size() == 1 ? 0 : m]);
+            more_k = false;
+            for (size_t d = r; d-- > 0;) {
+              if (++k[d] < ws[d + 2]) { more_k = true; break; }
+              k[d] = 0;
+            }
+          }
+        }
+        y.push_back(acc);
+        more_o = false;
+        for (size_t d = r; d-- > 0;) {
+          if (++o[d] < os[d + 2]) { more_o = true; break; }
+          o[d] = 0;
+        }
+      }
+    }
+  return y;
+}
+
+TEST(ConvIntegerOpTest, RandomConfigsMatchDirectConvolution) {
+  std::mt19937 rng(2024);
+  auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  for (int iter = 0; iter < 60; ++iter) {
+    const size_t r = static_cast<size_t>(pick(1, 3));
+    const int64_t group = pick(1, 2), cg = pick(1, 3), mg = pick(1, 3);
+    const bool xu8 = pick(0, 1), wu8 = pick(0, 1), per_channel = pick(0, 1);
+    Shape xs{pick(1, 2), group * cg}, ws{group * mg, cg};
+    std::vector<int64_t> strides, dil, pads(2 * r);
+    for (size_t d = 0; d < r; ++d) {
+      ws.push_back(pick(1, 3));
+      strides.push_back(pick(1, 2));
+      dil.push_back(pick(1, 2));
+      pads[d] = pick(0, 2);
+      pads[d + r] = pick(0, 2);
+      xs.push_back((ws.back() - 1) * dil.back() + 1 + pick(0, 4 - static_cast<int>(r)));
+    }
+    const DType xt = xu8 ? DType::kU8 : DType::kS8, wt = wu8 ? DType::kU8 : DType::kS8;
+    const auto x = random_ints(shape_numel(xs), xu8 ? 0 : -128, xu8 ? 255 : 127, rng);
+    const auto w = random_ints(shape_numel(ws), wu8 ? 0 : -128, wu8 ? 255 : 127, rng);
+    const int64_t xzp = xu8 ? pick(0, 255) : pick(-128, 127);
+    std::vector<int64_t> wzp = random_ints(per_channel ? ws[0] : 1, wu8 ? 0 : -128, wu8 ? 255 : 127, rng);
+    Shape want_shape;
+    const auto want = direct_conv(xs, x, xzp, ws, w, wzp, group, strides, pads, dil, &want_shape);
+    auto res = run_op("ConvInteger",
+                      {ints(xt, xs, x), ints(wt, ws, w), ints(xt, {}, {xzp}),
+                       per_channel ? ints(wt, {ws[0]}, wzp) : ints(wt, {}, wzp)},
+                      {{"group", int_attr(group)}, {"strides", ints_attr(strides)},
+                       {"pads", ints_attr(pads)}, {"dilations", ints_attr(dil)}});
+    ASSERT_TRUE(res.status.ok()) << res.status.message();
+    ASSERT_EQ(res.outputs[0].shape(), want_shape) << "iteration " << iter;
+    ASSERT_EQ(values(res.outputs[0]), want) << "iteration " << iter << " x " << shape_str(xs)
+                                            << " w " << shape_str(ws) << " group " << group;
+  }
+}
+
 // ---------------------------------------------------------------- MatMul family
 
 TEST(QLinearMatMulOpTest, BatchedBroadcastMatchesFloatReference) {
@@ -488,6 +576,38 @@ TEST(MatMulIntegerOpTest, BatchedZeroPointsOfShapeDM1And1N) {
   EXPECT_EQ(r.outputs[0].shape(), (Shape{2, 1, 2}));
   // batch 0: [1,1] x [[1,1],[0,2]] = [1,3]; batch 1: [1,1] x same = [1,3]
   EXPECT_EQ(values(r.outputs[0]), (std::vector<int64_t>{1, 3, 1, 3}));
+}
+
+TEST(MatMulIntegerOpTest, RandomBatchedShapesMatchNaiveProduct) {
+  std::mt19937 rng(99);
+  auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  for (int iter = 0; iter < 40; ++iter) {
+    const int64_t m = pick(1, 5), k = pick(1, 40), n = pick(1, 5), b0 = pick(1, 3);
+    const bool au8 = pick(0, 1), bu8 = pick(0, 1), b_batched = pick(0, 1);
+    const Shape as{b0, m, k};
+    const Shape bs = b_batched ? Shape{b0, k, n} : Shape{k, n};
+    const auto a = random_ints(shape_numel(as), au8 ? 0 : -128, au8 ? 255 : 127, rng);
+    const auto b = random_ints(shape_numel(bs), bu8 ? 0 : -128, bu8 ? 255 : 127, rng);
+    const int64_t azp = au8 ? pick(0, 255) : pick(-128, 127);
+    const auto bzp = random_ints(n, bu8 ? 0 : -128, bu8 ? 255 : 127, rng);
+    const DType at = au8 ? DType::kU8 : DType::kS8, bt = bu8 ? DType::kU8 : DType::kS8;
+    std::vector<int64_t> want;
+    for (int64_t i = 0; i < b0; ++i)
+      for (int64_t r = 0; r < m; ++r)
+        for (int64_t c = 0; c < n; ++c) {
+          int64_t acc = 0;
+          for (int64_t p = 0; p < k; ++p) {
+            acc += (a[(i * m + r) * k + p] - azp) *
+                   (b[((b_batched ? i : 0) * k + p) * n + c] - bzp[c]);
+          }
+          want.push_back(acc);
+        }
+    auto res = run_op("MatMulInteger", {ints(at, as, a), ints(bt, bs, b), ints(at, {}, {azp}),
+                                        ints(bt, {n}, bzp)});
+    ASSERT_TRUE(res.status.ok()) << res.status.message();
+    ASSERT_EQ(res.outputs[0].shape(), (Shape{b0, m, n}));
+    ASSERT_EQ(values(res.outputs[0]), want) << "iteration " << iter;
+  }
 }
 
 TEST(MatMulIntegerOpTest, BadZeroPointShapeIsInvalid) {
