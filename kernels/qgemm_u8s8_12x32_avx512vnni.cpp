@@ -68,18 +68,34 @@ constexpr MicroFn kMicro[kMR + 1] = {nullptr,         micro_tile<1>,  micro_tile
                                      micro_tile<9>,   micro_tile<10>, micro_tile<11>,
                                      micro_tile<12>};
 
+// Stores the 16 lanes of `v` (element size `bytes`) for row m, columns n0.., either contiguously
+// or, for NCHW conv output, one column apart (ldc elements).
+void store_lanes(const QGemmParams& p, const void* lanes, size_t bytes, int64_t m, int64_t n0,
+                 int64_t n_valid, void* c, int64_t ldc) {
+  auto* out = static_cast<uint8_t*>(c);
+  const auto* in = static_cast<const uint8_t*>(lanes);
+  if (!p.c_transposed) {
+    std::memcpy(out + (m * ldc + n0) * static_cast<int64_t>(bytes), in,
+                static_cast<size_t>(n_valid) * bytes);
+    return;
+  }
+  for (int64_t j = 0; j < n_valid; ++j) {
+    std::memcpy(out + ((n0 + j) * ldc + m) * static_cast<int64_t>(bytes), in + j * bytes, bytes);
+  }
+}
+
 // Applies the epilogue to one 16-lane vector of accumulators for row m, columns n0..n0+15.
 void store_vec(const QGemmParams& p, __m512i acc, int64_t m, int64_t n0, int64_t n_valid,
                void* c, int64_t ldc) {
   const __mmask16 mask = n_valid >= 16 ? 0xffff : static_cast<__mmask16>((1u << n_valid) - 1);
-  if (p.c_transposed) {  // scattered columns: the scalar epilogue defines the arithmetic
-    alignas(64) int32_t lanes[16];
-    _mm512_store_si512(lanes, acc);
-    for (int64_t j = 0; j < n_valid; ++j) qgemm_detail::store_one(p, lanes[j], m, n0 + j, c, ldc);
-    return;
-  }
+  alignas(64) uint8_t lanes[64];
   if (p.output == QGemmOutput::kS32) {
-    _mm512_mask_storeu_epi32(static_cast<int32_t*>(c) + m * ldc + n0, mask, acc);
+    if (!p.c_transposed) {
+      _mm512_mask_storeu_epi32(static_cast<int32_t*>(c) + m * ldc + n0, mask, acc);
+      return;
+    }
+    _mm512_store_si512(lanes, acc);
+    store_lanes(p, lanes, 4, m, n0, n_valid, c, ldc);
     return;
   }
   const __m512 scale = p.per_channel_scale ? _mm512_maskz_loadu_ps(mask, p.scale + n0)
@@ -88,7 +104,12 @@ void store_vec(const QGemmParams& p, __m512i acc, int64_t m, int64_t n0, int64_t
   if (p.bias_f32) y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(mask, p.bias_f32 + n0));
   y = _mm512_min_ps(_mm512_max_ps(y, _mm512_set1_ps(p.clamp_min)), _mm512_set1_ps(p.clamp_max));
   if (p.output == QGemmOutput::kF32) {
-    _mm512_mask_storeu_ps(static_cast<float*>(c) + m * ldc + n0, mask, y);
+    if (!p.c_transposed) {
+      _mm512_mask_storeu_ps(static_cast<float*>(c) + m * ldc + n0, mask, y);
+      return;
+    }
+    _mm512_store_ps(reinterpret_cast<float*>(lanes), y);
+    store_lanes(p, lanes, 4, m, n0, n_valid, c, ldc);
     return;
   }
   const __m512 lim = _mm512_set1_ps(qgemm_detail::kQuotientLimit);
@@ -96,13 +117,15 @@ void store_vec(const QGemmParams& p, __m512i acc, int64_t m, int64_t n0, int64_t
   q = _mm512_min_ps(_mm512_max_ps(q, _mm512_sub_ps(_mm512_setzero_ps(), lim)), lim);
   __m512i r = _mm512_cvt_roundps_epi32(q, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   r = _mm512_add_epi32(r, _mm512_set1_epi32(p.out_zero_point));
-  if (p.output == QGemmOutput::kU8) {
-    r = _mm512_min_epi32(_mm512_max_epi32(r, _mm512_setzero_si512()), _mm512_set1_epi32(255));
+  const bool is_u8 = p.output == QGemmOutput::kU8;
+  r = _mm512_min_epi32(_mm512_max_epi32(r, _mm512_set1_epi32(is_u8 ? 0 : -128)),
+                       _mm512_set1_epi32(is_u8 ? 255 : 127));
+  if (!p.c_transposed) {
     _mm512_mask_cvtepi32_storeu_epi8(static_cast<uint8_t*>(c) + m * ldc + n0, mask, r);
-  } else {
-    r = _mm512_min_epi32(_mm512_max_epi32(r, _mm512_set1_epi32(-128)), _mm512_set1_epi32(127));
-    _mm512_mask_cvtepi32_storeu_epi8(static_cast<int8_t*>(c) + m * ldc + n0, mask, r);
+    return;
   }
+  _mm_store_si128(reinterpret_cast<__m128i*>(lanes), _mm512_cvtepi32_epi8(r));
+  store_lanes(p, lanes, 1, m, n0, n_valid, c, ldc);
 }
 
 }  // namespace
