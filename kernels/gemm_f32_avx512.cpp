@@ -20,6 +20,10 @@ constexpr int64_t kNR = 32;   // columns of C per micro-tile: two zmm
 constexpr int64_t kKC = 256;   // depth of a packed block; an A micro-panel (8 KB) stays in L1
 constexpr int64_t kMC = 144;   // rows of A packed at once (144 KB at kKC), kept in L2
 constexpr int64_t kNC = 1024;  // columns of B packed at once (1 MB at kKC), streamed from L2/L3
+// Up to this many rows of C, B is read in place rather than packed, as long as its rows are
+// close enough together for the hardware prefetcher and TLB (conv-shaped GEMMs).
+constexpr int64_t kDirectBRows = 32;
+constexpr int64_t kDirectBMaxLdb = 4096;
 // Below this many multiply-adds a thread hand-off costs more than it saves.
 constexpr int64_t kParallelMacs = int64_t{1} << 21;
 
@@ -131,25 +135,34 @@ void pack_a(bool trans_a, const float* a, int64_t lda, int64_t i0, int64_t mc, i
 // C[0:MR, 0:nr] = alpha * (A-panel x B-panel) + beta * C. MR is a template parameter so edge
 // rows cost only their own FMAs; the N edge uses masked loads/stores.
 template <int MR>
-void f32_gemm_kernel(int64_t kc, const float* pa, const float* pb, float* c, int64_t ldc,
-                     int64_t nr, float alpha, float beta) {
+void f32_gemm_kernel(int64_t kc, const float* pa, const float* pb, int64_t ldb, float* c,
+                     int64_t ldc, int64_t nr, float alpha, float beta) {
+  const __mmask16 m0 = mask_for(nr), m1 = mask_for(nr - 16);
+  // Every loop over r is fully unrolled so the accumulators live in registers, not on the stack.
   __m512 acc0[MR], acc1[MR];
+#pragma GCC unroll 16
   for (int r = 0; r < MR; ++r) acc0[r] = acc1[r] = _mm512_setzero_ps();
   for (int64_t p = 0; p < kc; ++p) {
-    const __m512 b0 = _mm512_load_ps(pb), b1 = _mm512_load_ps(pb + 16);
+    const __m512 b0 = _mm512_maskz_loadu_ps(m0, pb), b1 = _mm512_maskz_loadu_ps(m1, pb + 16);
+#pragma GCC unroll 16
     for (int r = 0; r < MR; ++r) {
       const __m512 av = _mm512_set1_ps(pa[r]);
       acc0[r] = _mm512_fmadd_ps(av, b0, acc0[r]);
       acc1[r] = _mm512_fmadd_ps(av, b1, acc1[r]);
     }
     pa += kMR;
-    pb += kNR;
+    pb += ldb;
   }
-  const __mmask16 m0 = mask_for(nr), m1 = mask_for(nr - 16);
   const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+  const bool scale = alpha != 1.0f;  // skipping the multiply matters when K is tiny
+#pragma GCC unroll 16
   for (int r = 0; r < MR; ++r) {
     float* cr = c + r * ldc;
-    __m512 v0 = _mm512_mul_ps(acc0[r], va), v1 = _mm512_mul_ps(acc1[r], va);
+    __m512 v0 = acc0[r], v1 = acc1[r];
+    if (scale) {
+      v0 = _mm512_mul_ps(v0, va);
+      v1 = _mm512_mul_ps(v1, va);
+    }
     if (beta != 0.0f) {
       v0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, cr), v0);
       v1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, cr + 16), v1);
@@ -159,8 +172,8 @@ void f32_gemm_kernel(int64_t kc, const float* pa, const float* pb, float* c, int
   }
 }
 
-using KernelFn = void (*)(int64_t, const float*, const float*, float*, int64_t, int64_t, float,
-                          float);
+using KernelFn = void (*)(int64_t, const float*, const float*, int64_t, float*, int64_t, int64_t,
+                          float, float);
 constexpr KernelFn kKernels[kMR + 1] = {
     nullptr,
     f32_gemm_kernel<1>,
@@ -196,19 +209,23 @@ void run_block(const Problem& P, int64_t i0, int64_t i1, int64_t j0, int64_t j1)
     for (int64_t pc = 0; pc < P.k; pc += kKC) {
       const int64_t kc = std::min(kKC, P.k - pc);
       const float beta = pc == 0 ? P.beta : 1.0f;  // later K blocks accumulate into C
-      pack_b(P.trans_b, P.b, P.ldb, pc, kc, jc, nc, bp);
+      // With few rows of A each B panel is used only a couple of times: reading B in place
+      // beats copying it first.
+      const bool direct_b = !P.trans_b && i1 - i0 <= kDirectBRows && P.ldb <= kDirectBMaxLdb;
+      if (!direct_b) pack_b(P.trans_b, P.b, P.ldb, pc, kc, jc, nc, bp);
       for (int64_t ic = i0; ic < i1; ic += kMC) {
         const int64_t mc = std::min(kMC, i1 - ic);
         const int64_t mc_pad = (mc + kMR - 1) / kMR * kMR;
         float* ap = scratch(1, static_cast<size_t>(kc_max * mc_pad));
         pack_a(P.trans_a, P.a, P.lda, ic, mc, pc, kc, ap);
         for (int64_t jr = 0; jr < nc; jr += kNR) {
-          const float* pb = bp + (jr / kNR) * kc * kNR;
+          const float* pb = direct_b ? P.b + pc * P.ldb + jc + jr : bp + (jr / kNR) * kc * kNR;
+          const int64_t ldb = direct_b ? P.ldb : kNR;
           const int64_t nr = std::min(kNR, nc - jr);
           for (int64_t ir = 0; ir < mc; ir += kMR) {
             const int64_t mr = std::min(kMR, mc - ir);
-            kKernels[mr](kc, ap + (ir / kMR) * kc * kMR, pb, P.c + (ic + ir) * P.ldc + jc + jr,
-                         P.ldc, nr, P.alpha, beta);
+            kKernels[mr](kc, ap + (ir / kMR) * kc * kMR, pb, ldb,
+                         P.c + (ic + ir) * P.ldc + jc + jr, P.ldc, nr, P.alpha, beta);
           }
         }
       }

@@ -3,6 +3,7 @@
 // padding the geometry with leading unit dims.
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
+#include <tbb/task_arena.h>
 
 #include <algorithm>
 #include <cmath>
@@ -132,7 +133,9 @@ float* col_buffer(int64_t floats) {
   return buf.data();
 }
 
-// Runs fn(t) for t in [0, count), in parallel when there is more than one task.
+// Runs fn(t) for t in [0, count), in parallel when there is more than one task. Each task is
+// isolated: while a nested parallel GEMM inside it waits, its thread must not pick up a sibling
+// task, which would reuse the same per-thread im2col buffer.
 template <typename Fn>
 void for_each_task(int64_t count, Fn&& fn) {
   if (count == 1) {
@@ -141,7 +144,9 @@ void for_each_task(int64_t count, Fn&& fn) {
   }
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, count),
                     [&](const tbb::blocked_range<int64_t>& r) {
-                      for (int64_t t = r.begin(); t != r.end(); ++t) fn(t);
+                      tbb::this_task_arena::isolate([&] {
+                        for (int64_t t = r.begin(); t != r.end(); ++t) fn(t);
+                      });
                     });
 }
 

@@ -1,7 +1,9 @@
 // Quantization operators of the reference executor: QuantizeLinear, DequantizeLinear,
 // DynamicQuantizeLinear, QLinearConv, QLinearMatMul, ConvInteger, MatMulInteger.
-// Arithmetic lives in kernels/quantize_ref.h and kernels/gemm_s8_ref.h; this file validates
-// inputs against the ONNX specs, lays out the work and parallelises it with TBB.
+// Arithmetic lives in kernels/quantize_ref.h (rounding, requantization) and the int8 GEMMs:
+// kernels/qgemm.h / qconv.h (packed, s8 weights without zero points) or kernels/gemm_s8_ref.h
+// (every other case). This file validates inputs against the ONNX specs, lays out the work and
+// parallelises it with TBB.
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
 
@@ -49,12 +51,12 @@ std::vector<int32_t> read_ints(const Tensor& t) {
   return v;
 }
 
-// Scalar or a 1-element 1-D tensor: ONNX Runtime treats both as per-tensor, and so do we.
 // The node's cache for packed weights, when input `i` is a constant that may key it.
 NodeCache* weight_cache(const OpContext& ctx, size_t i) {
   return ctx.input_is_constant(i) ? ctx.cache : nullptr;
 }
 
+// Scalar or a 1-element 1-D tensor: ONNX Runtime treats both as per-tensor, and so do we.
 bool is_scalar_like(const Tensor& t) { return t.numel() == 1 && t.rank() <= 1; }
 
 Status require_scalar(const OpContext& ctx, const Tensor& t, const char* name) {
@@ -410,8 +412,6 @@ Result<LineParam<T>> line_param(const OpContext& ctx, const Tensor& t, const std
   return p;
 }
 
-// Computes every output batch's s32 product A x B (zero points applied) and hands each block of
-// rows to `sink(batch, a_batch, b_batch, m0, m1, acc)`, acc being (m1-m0) x N.
 bool all_zero(const std::vector<int32_t>& v) {
   return std::all_of(v.begin(), v.end(), [](int32_t x) { return x == 0; });
 }
@@ -447,6 +447,8 @@ bool run_matmul_packed(const MatMulPlan& p, const Tensor& a, const Tensor& b,
   return true;
 }
 
+// Computes every output batch's s32 product A x B (zero points applied) and hands each block of
+// rows to `sink(batch, a_batch, b_batch, m0, m1, acc)`, acc being (m1-m0) x N.
 template <typename Sink>
 void run_matmul(const MatMulPlan& p, const Tensor& a, const Tensor& b,
                 const LineParam<int32_t>& azp, const LineParam<int32_t>& bzp, NodeCache* cache,
@@ -673,8 +675,6 @@ void im2col(const ConvPlan& p, const T* x, T pad, T* col) {
   }
 }
 
-// Runs the convolution as per-(image, group) GEMMs W_g [mg, kdim] x col [kdim, out_pix] and
-// hands each block of output channels to sink(n, channel0, channels, acc [channels, out_pix]).
 // 2-D convolutions with s8 weights and no weight zero points run on the packed int8
 // convolution (VNNI where available); weights are packed once per model when constant.
 template <typename Sink>
@@ -711,6 +711,8 @@ bool run_conv_packed(const ConvPlan& p, const Tensor& x, const Tensor& w, int32_
   return true;
 }
 
+// Runs the convolution as per-(image, group) GEMMs W_g [mg, kdim] x col [kdim, out_pix] and
+// hands each block of output channels to sink(n, channel0, channels, acc [channels, out_pix]).
 template <typename Sink>
 void run_conv(const ConvPlan& p, const Tensor& x, const Tensor& w, int32_t x_zp,
               const std::vector<int32_t>& w_zp, NodeCache* cache, Sink sink) {
