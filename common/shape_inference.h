@@ -1,6 +1,7 @@
 // Static shape inference over the Graph IR: dtype and shape of every node output, -1 for dims
-// only known at run time. Called after loading and after graph rewrites; also owns the one
-// Conv/Pool output-size rule that the runtime ops reuse. Stateless functions; thread-safe.
+// only known at run time. Called by the quantization adaptors on the graphs they rewrite; also
+// owns the one Conv/Pool output-size rule (conv_geometry) that the runtime and adaptor ops reuse.
+// Stateless functions; thread-safe (infer_shapes writes only the Graph it is given).
 #pragma once
 
 #include <cstdint>
@@ -13,7 +14,7 @@ namespace qtune {
 // Fills g.value_info[name] for every node output (existing entries are overwritten, except that
 // a declared dim is kept where inference only knows -1). Shapes that cannot be known statically
 // get their rank only, or no shape at all. Inconsistent shapes or attributes: kInvalidInput
-// naming the node. Ops the runtime does not implement leave their outputs without a shape.
+// naming the node. Outputs of ops it does not know keep whatever the model declared for them.
 Status infer_shapes(Graph& g);
 
 // True when infer_shapes knows the node's op (default domain only).
