@@ -1,0 +1,218 @@
+#include "adaptors/quantize/graph_passes.h"
+
+#include <cmath>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace qtune {
+namespace {
+
+bool is_graph_output(const Graph& g, const std::string& name) {
+  for (const auto& v : g.outputs) if (v.name == name) return true;
+  return false;
+}
+
+bool is_graph_input(const Graph& g, const std::string& name) {
+  for (const auto& v : g.inputs) if (v.name == name) return true;
+  return false;
+}
+
+// Reads of `name` by live nodes (an input listed twice counts twice).
+int count_uses(const Graph& g, const std::vector<bool>& removed, const std::string& name) {
+  int n = 0;
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    if (removed[i]) continue;
+    for (const auto& in : g.nodes[i].inputs) n += in == name;
+  }
+  return n;
+}
+
+bool name_taken(const Graph& g, const std::string& name) {
+  if (g.initializers.count(name) || g.value_info.count(name)) return true;
+  if (is_graph_input(g, name) || is_graph_output(g, name)) return true;
+  for (const auto& n : g.nodes) {
+    for (const auto& o : n.outputs) if (o == name) return true;
+    for (const auto& i : n.inputs) if (i == name) return true;
+  }
+  return false;
+}
+
+std::string unique_name(const Graph& g, const std::string& base) {
+  if (!name_taken(g, base)) return base;
+  for (int k = 1;; ++k) {
+    std::string n = base + "_" + std::to_string(k);
+    if (!name_taken(g, n)) return n;
+  }
+}
+
+// An f32 1-D initializer, or null.
+const Tensor* f32_vector(const Graph& g, const std::string& name) {
+  const Tensor* t = name.empty() ? nullptr : g.initializer(name);
+  return t && t->dtype() == DType::kF32 && t->rank() == 1 ? t : nullptr;
+}
+
+// Folds BN node `bn_i` into its producer when possible; false (and Ok) when it does not fit.
+Result<bool> try_fold(Graph& g, std::vector<bool>& removed, size_t bn_i) {
+  const Node bn = g.nodes[bn_i];
+  if (bn.inputs.size() != 5 || bn.outputs.empty() || bn.outputs[0].empty()) return false;
+  if (bn.attr_int("training_mode", 0) != 0) return false;
+  for (size_t k = 1; k < bn.outputs.size(); ++k) if (!bn.outputs[k].empty()) return false;
+
+  const std::string& x = bn.inputs[0];
+  size_t conv_i = g.nodes.size();
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    if (removed[i]) continue;
+    for (const auto& o : g.nodes[i].outputs) if (o == x) conv_i = i;
+  }
+  if (conv_i == g.nodes.size()) return false;
+  Node& conv = g.nodes[conv_i];
+  if (conv.op_type != "Conv" || !conv.domain.empty() || conv.outputs.size() != 1) return false;
+  // Another reader of the Conv output would see the folded (BN-applied) values.
+  if (count_uses(g, removed, x) != 1 || is_graph_output(g, x)) return false;
+  if (conv.inputs.size() < 2) return false;
+  const Tensor* w = g.initializer(conv.inputs[1]);
+  if (!w || w->dtype() != DType::kF32 || w->rank() < 3) return false;
+  const std::string b_name = conv.inputs.size() > 2 ? conv.inputs[2] : "";
+  const Tensor* b = f32_vector(g, b_name);
+  if (!b_name.empty() && !b) return false;
+  const Tensor* gamma = f32_vector(g, bn.inputs[1]);
+  const Tensor* beta = f32_vector(g, bn.inputs[2]);
+  const Tensor* mean = f32_vector(g, bn.inputs[3]);
+  const Tensor* var = f32_vector(g, bn.inputs[4]);
+  if (!gamma || !beta || !mean || !var) return false;
+
+  const int64_t oc = w->dim(0);
+  for (const Tensor* t : {gamma, beta, mean, var}) {
+    if (t->dim(0) != oc) {
+      return Status::InvalidInput(bn.describe() + ": parameter of shape " + shape_str(t->shape()) +
+                                  " does not match the " + std::to_string(oc) +
+                                  " output channels of " + conv.describe());
+    }
+  }
+  if (b && b->dim(0) != oc) {
+    return Status::InvalidInput(conv.describe() + ": bias of shape " + shape_str(b->shape()) +
+                                " does not match " + std::to_string(oc) + " output channels");
+  }
+
+  // Scale and shift in double: the folded model should match the unfolded one to f32 rounding.
+  const double eps = bn.attr_float("epsilon", 1e-5f);
+  const int64_t per_oc = oc == 0 ? 0 : w->numel() / oc;
+  Tensor w_new(DType::kF32, w->shape());
+  Tensor b_new(DType::kF32, {oc});
+  const float* wd = w->data<float>();
+  float* wn = w_new.data<float>();
+  for (int64_t c = 0; c < oc; ++c) {
+    const double s = static_cast<double>(gamma->data<float>()[c]) /
+                     std::sqrt(static_cast<double>(var->data<float>()[c]) + eps);
+    for (int64_t k = 0; k < per_oc; ++k) {
+      wn[c * per_oc + k] = static_cast<float>(static_cast<double>(wd[c * per_oc + k]) * s);
+    }
+    const double bias = b ? b->data<float>()[c] : 0.0;
+    b_new.data<float>()[c] = static_cast<float>((bias - mean->data<float>()[c]) * s +
+                                                beta->data<float>()[c]);
+  }
+
+  // Reuse the parameter names when nothing else reads them, so names stay stable.
+  const std::string w_name = conv.inputs[1];
+  const std::string w_out =
+      count_uses(g, removed, w_name) == 1 ? w_name : unique_name(g, w_name + "_folded");
+  std::string b_out;
+  if (b) {
+    b_out = count_uses(g, removed, b_name) == 1 ? b_name : unique_name(g, b_name + "_folded");
+  } else {
+    const std::string& beta_name = bn.inputs[2];
+    b_out = count_uses(g, removed, beta_name) == 1 ? beta_name : unique_name(g, conv.name + ".bias");
+  }
+  g.initializers[w_out] = std::move(w_new);
+  g.initializers[b_out] = std::move(b_new);
+  conv.inputs.resize(3);
+  conv.inputs[1] = w_out;
+  conv.inputs[2] = b_out;
+  conv.outputs[0] = bn.outputs[0];
+  removed[bn_i] = true;
+  g.value_info.erase(x);
+
+  // Drop the parameters nobody reads any more.
+  std::set<std::string> params(bn.inputs.begin() + 1, bn.inputs.end());
+  params.insert(w_name);
+  if (!b_name.empty()) params.insert(b_name);
+  for (const auto& p : params) {
+    if (count_uses(g, removed, p) == 0 && !is_graph_output(g, p)) g.initializers.erase(p);
+  }
+  return true;
+}
+
+void rename_uses(Graph& g, const std::vector<bool>& removed, const std::string& from,
+                 const std::string& to) {
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    if (removed[i]) continue;
+    for (auto& in : g.nodes[i].inputs) if (in == from) in = to;
+  }
+}
+
+void erase_removed(Graph& g, const std::vector<bool>& removed) {
+  std::vector<Node> kept;
+  kept.reserve(g.nodes.size());
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    if (!removed[i]) kept.push_back(std::move(g.nodes[i]));
+  }
+  g.nodes = std::move(kept);
+}
+
+}  // namespace
+
+Status fold_batch_norm(Graph& g) {
+  std::vector<bool> removed(g.nodes.size(), false);
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const Node& n = g.nodes[i];
+    if (n.op_type != "BatchNormalization" || !n.domain.empty()) continue;
+    auto folded = try_fold(g, removed, i);
+    if (!folded.ok()) return folded.status();
+  }
+  erase_removed(g, removed);
+  return Status::Ok();
+}
+
+Status remove_identity(Graph& g) {
+  std::vector<bool> removed(g.nodes.size(), false);
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const Node& n = g.nodes[i];
+    if (n.op_type != "Identity" || !n.domain.empty()) continue;
+    if (n.inputs.size() != 1 || n.outputs.size() != 1 || n.inputs[0].empty()) {
+      return Status::InvalidInput(n.describe() + ": expects one input and one output");
+    }
+    const std::string in = n.inputs[0];
+    const std::string out = n.outputs[0];
+    if (!is_graph_output(g, out)) {
+      removed[i] = true;
+      rename_uses(g, removed, out, in);
+      g.value_info.erase(out);
+      continue;
+    }
+    // The graph output name must survive: rename the input instead, if it is an intermediate.
+    if (is_graph_output(g, in) || is_graph_input(g, in) || g.initializers.count(in)) continue;
+    size_t producer = g.nodes.size();
+    for (size_t k = 0; k < g.nodes.size(); ++k) {
+      if (removed[k] || k == i) continue;
+      for (const auto& o : g.nodes[k].outputs) if (o == in) producer = k;
+    }
+    if (producer == g.nodes.size()) continue;
+    removed[i] = true;
+    for (auto& o : g.nodes[producer].outputs) if (o == in) o = out;
+    rename_uses(g, removed, in, out);
+    g.value_info.erase(in);
+  }
+  erase_removed(g, removed);
+  return Status::Ok();
+}
+
+Result<Graph> prepare_fp32_for_quantization(const Graph& g) {
+  Graph out = g;
+  QT_RETURN_IF_ERROR(fold_batch_norm(out));
+  QT_RETURN_IF_ERROR(remove_identity(out));
+  QT_RETURN_IF_ERROR(out.topological_sort());
+  return out;
+}
+
+}  // namespace qtune

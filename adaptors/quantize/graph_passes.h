@@ -1,0 +1,28 @@
+// fp32 graph rewrites run once before quantization: BatchNormalization folded into its Conv and
+// Identity nodes removed, so calibration, capability and QDQ building all see the same graph.
+// Called by the quantization session (worker/quantizer.cpp) and tests.
+// Pure functions on caller-owned graphs; thread-safe for distinct graphs.
+#pragma once
+
+#include "common/graph.h"
+#include "common/status.h"
+
+namespace qtune {
+
+// Folds every BatchNormalization (inference form) whose input is the output of a Conv read by
+// nothing else, when the Conv weight/bias and all BN parameters are f32 initializers:
+//   w'[c] = w[c] * gamma[c] / sqrt(var[c] + eps),  b'[c] = (b[c] - mean[c]) * that + beta[c].
+// The Conv keeps its name and takes over the BN's output name; parameters left unused are
+// dropped. BNs that do not fit are left as they are. Inconsistent parameter shapes are
+// kInvalidInput naming the node.
+Status fold_batch_norm(Graph& g);
+
+// Removes Identity nodes by rewiring their consumers to the Identity's input. An Identity whose
+// output is a graph output is removed by renaming its input instead, when that input is an
+// intermediate produced by a node and not itself a graph output; otherwise it stays.
+Status remove_identity(Graph& g);
+
+// fold_batch_norm + remove_identity + topological_sort on a copy of `g`.
+Result<Graph> prepare_fp32_for_quantization(const Graph& g);
+
+}  // namespace qtune
