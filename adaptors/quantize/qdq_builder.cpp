@@ -1,0 +1,471 @@
+#include "adaptors/quantize/qdq_builder.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/shape_inference.h"
+#include "kernels/quantize_ref.h"
+
+namespace qtune {
+namespace {
+
+enum class OpKind { kConv, kGemm, kMatMul, kActivationOnly };
+
+bool op_kind(const Node& n, OpKind* out) {
+  if (!n.domain.empty()) return false;
+  if (n.op_type == "Conv") { *out = OpKind::kConv; return true; }
+  if (n.op_type == "Gemm") { *out = OpKind::kGemm; return true; }
+  if (n.op_type == "MatMul") { *out = OpKind::kMatMul; return true; }
+  static const std::set<std::string> kActivationOnly = {"Add", "MaxPool", "AveragePool",
+                                                        "GlobalAveragePool", "Concat"};
+  if (kActivationOnly.count(n.op_type)) { *out = OpKind::kActivationOnly; return true; }
+  return false;
+}
+
+// What the builder does with each input of one quantized op.
+struct OpPlan {
+  size_t node = 0;
+  OpKind kind = OpKind::kActivationOnly;
+  std::vector<size_t> activations;  // input indices getting an activation Q/DQ pair
+  int weight = -1;                  // input index of the constant weight, or -1
+  int64_t weight_axis = 0;          // output-channel axis of the weight
+  int bias = -1;                    // input index of the constant bias, or -1
+};
+
+// Names whose values are fixed at build time: initializers and Constant outputs.
+std::set<std::string> constant_values(const Graph& g) {
+  std::set<std::string> c;
+  for (const auto& [name, t] : g.initializers) c.insert(name);
+  for (const auto& n : g.nodes) {
+    if (n.op_type == "Constant" && n.domain.empty()) {
+      for (const auto& o : n.outputs) c.insert(o);
+    }
+  }
+  return c;
+}
+
+// Element types of the graph's values as far as they are known (inference may give up on ops
+// the runtime lacks; unknown types are assumed float by the caller).
+std::map<std::string, DType> value_types(const Graph& g) {
+  Graph copy = g;
+  Status s = infer_shapes(copy);
+  (void)s;  // a failure only leaves fewer types known
+  std::map<std::string, DType> types;
+  for (const auto& [name, v] : copy.value_info) types[name] = v.dtype;
+  for (const auto& v : copy.inputs) types[v.name] = v.dtype;
+  for (const auto& v : copy.outputs) {
+    if (v.dtype != DType::kUndefined) types[v.name] = v.dtype;
+  }
+  return types;
+}
+
+const Tensor* f32_initializer(const Graph& g, const std::string& name) {
+  const Tensor* t = name.empty() ? nullptr : g.initializer(name);
+  return t && t->dtype() == DType::kF32 ? t : nullptr;
+}
+
+OpPlan plan_op(const Graph& g, size_t node_i, OpKind kind, const std::set<std::string>& constants,
+               const std::map<std::string, DType>& types) {
+  const Node& n = g.nodes[node_i];
+  OpPlan p;
+  p.node = node_i;
+  p.kind = kind;
+  auto is_float_activation = [&](const std::string& name) {
+    if (name.empty() || constants.count(name)) return false;
+    auto it = types.find(name);
+    return it == types.end() || it->second == DType::kUndefined || it->second == DType::kF32;
+  };
+  if (kind == OpKind::kActivationOnly) {
+    for (size_t i = 0; i < n.inputs.size(); ++i) {
+      if (is_float_activation(n.inputs[i])) p.activations.push_back(i);
+    }
+    return p;
+  }
+  if (!n.inputs.empty() && is_float_activation(n.inputs[0])) p.activations.push_back(0);
+  if (n.inputs.size() < 2) return p;
+  const Tensor* w = f32_initializer(g, n.inputs[1]);
+  bool weight_ok = false;
+  switch (kind) {
+    case OpKind::kConv:
+      weight_ok = w && w->rank() >= 3;
+      p.weight_axis = 0;
+      break;
+    case OpKind::kGemm:
+      weight_ok = w && w->rank() == 2;
+      p.weight_axis = n.attr_int("transB", 0) != 0 ? 0 : 1;
+      break;
+    case OpKind::kMatMul:
+      weight_ok = w && w->rank() >= 1;
+      p.weight_axis = w ? std::max<int64_t>(0, w->rank() - 1) : 0;
+      break;
+    case OpKind::kActivationOnly:
+      break;
+  }
+  if (weight_ok) {
+    p.weight = 1;
+  } else if (is_float_activation(n.inputs[1])) {
+    p.activations.push_back(1);
+  }
+  // Bias: only a 1-D constant with one value per output channel folds into the int32 grid.
+  if (p.weight == 1 && n.inputs.size() > 2 && (kind == OpKind::kConv || kind == OpKind::kGemm)) {
+    const Tensor* b = f32_initializer(g, n.inputs[2]);
+    if (b && b->rank() == 1 && b->dim(0) == w->dim(p.weight_axis)) p.bias = 2;
+  }
+  return p;
+}
+
+struct ActivationPair {
+  DType dtype;
+  float scale;
+  int32_t zero_point;
+  std::string dequantized;
+};
+
+struct WeightEntry {
+  bool per_channel;
+  int64_t axis;
+  std::vector<float> scales;
+  std::string dequantized;
+};
+
+struct BiasEntry {
+  std::vector<float> scales;
+  bool per_channel;
+  std::string dequantized;
+};
+
+Tensor scalar_of(DType dtype, double v) {
+  Tensor t(dtype, Shape{});
+  switch (dtype) {
+    case DType::kF32: t.data<float>()[0] = static_cast<float>(v); break;
+    case DType::kU8: t.data<uint8_t>()[0] = static_cast<uint8_t>(v); break;
+    case DType::kS8: t.data<int8_t>()[0] = static_cast<int8_t>(v); break;
+    case DType::kS32: t.data<int32_t>()[0] = static_cast<int32_t>(v); break;
+    default: break;
+  }
+  return t;
+}
+
+Attribute int_attr(int64_t v) {
+  Attribute a;
+  a.kind = Attribute::Kind::kInt;
+  a.i = v;
+  return a;
+}
+
+// Symmetric s8 scale of one channel: max|w| / 127; an all-zero (or non-finite) channel gets 1.
+float weight_scale(float absmax) {
+  const float s = absmax / 127.0f;
+  return std::isnormal(s) ? s : 1.0f;
+}
+
+class Builder {
+ public:
+  Builder(const Graph& g, const CalibrationStats& stats) : g_(g), stats_(stats) {
+    for (const auto& [name, t] : g_.initializers) taken_.insert(name);
+    for (const auto& v : g_.inputs) taken_.insert(v.name);
+    for (const auto& v : g_.outputs) taken_.insert(v.name);
+    for (const auto& [name, v] : g_.value_info) taken_.insert(name);
+    for (const auto& n : g_.nodes) {
+      taken_.insert(n.name);
+      for (const auto& s : n.inputs) taken_.insert(s);
+      for (const auto& s : n.outputs) taken_.insert(s);
+    }
+  }
+
+  Graph& graph() { return g_; }
+  const std::set<std::string>& used_stats() const { return used_stats_; }
+
+  // The dequantized name of activation x under the op's params; creates the Q/DQ pair once.
+  Result<std::pair<std::string, float>> activation(const Node& consumer, const std::string& x,
+                                                   const QuantizeConfig::OpWise& ow) {
+    auto it = stats_.tensors.find(x);
+    if (it == stats_.tensors.end()) {
+      return Status::InvalidInput(consumer.describe() + ": no calibration statistics for tensor '" +
+                                  x + "'");
+    }
+    used_stats_.insert(x);
+    const DType dtype = ow.config.activation.dtype;
+    const QuantScheme scheme = ow.is_asymmetric ? QuantScheme::kAsym : QuantScheme::kSym;
+    const FloatRange r = derive_range(it->second, ow.algorithm, scheme, dtype);
+    const ScaleZeroPoint qp = choose_qparams(r, dtype, scheme);
+    auto& pairs = activations_[x];
+    for (const auto& p : pairs) {
+      if (p.dtype == dtype && p.scale == qp.scale && p.zero_point == qp.zero_point) {
+        return std::make_pair(p.dequantized, p.scale);
+      }
+    }
+    const std::string base = fresh_base(x, pairs.size(),
+                                        {"_scale", "_zero_point", "_quantized", "_dequantized",
+                                         "_QuantizeLinear", "_DequantizeLinear"});
+    g_.initializers[base + "_scale"] = scalar_of(DType::kF32, qp.scale);
+    g_.initializers[base + "_zero_point"] = scalar_of(dtype, qp.zero_point);
+    Node qn;
+    qn.name = base + "_QuantizeLinear";
+    qn.op_type = "QuantizeLinear";
+    qn.inputs = {x, base + "_scale", base + "_zero_point"};
+    qn.outputs = {base + "_quantized"};
+    Node dn;
+    dn.name = base + "_DequantizeLinear";
+    dn.op_type = "DequantizeLinear";
+    dn.inputs = {base + "_quantized", base + "_scale", base + "_zero_point"};
+    dn.outputs = {base + "_dequantized"};
+    added_.push_back(std::move(qn));
+    added_.push_back(std::move(dn));
+    pairs.push_back({dtype, qp.scale, qp.zero_point, base + "_dequantized"});
+    return std::make_pair(base + "_dequantized", qp.scale);
+  }
+
+  // The dequantized name of constant weight w; per_channel quantizes along `axis`.
+  const WeightEntry& weight(const std::string& w_name, bool per_channel, int64_t axis) {
+    auto& entries = weights_[w_name];
+    for (const auto& e : entries) {
+      if (e.per_channel == per_channel && (!per_channel || e.axis == axis)) return e;
+    }
+    const Tensor& w = *g_.initializer(w_name);
+    // View w as [outer, channels, inner] around the channel axis.
+    int64_t outer = 1, channels = 1, inner = 1;
+    if (per_channel) {
+      channels = w.dim(axis);
+      for (int64_t i = 0; i < axis; ++i) outer *= w.dim(i);
+      for (int64_t i = axis + 1; i < w.rank(); ++i) inner *= w.dim(i);
+    } else {
+      inner = w.numel();
+    }
+    const float* wd = w.data<float>();
+    std::vector<float> absmax(static_cast<size_t>(channels), 0.0f);
+    for (int64_t o = 0; o < outer; ++o) {
+      for (int64_t c = 0; c < channels; ++c) {
+        const float* row = wd + (o * channels + c) * inner;
+        for (int64_t i = 0; i < inner; ++i) {
+          const float a = std::fabs(row[i]);
+          if (a > absmax[c]) absmax[c] = a;  // NaN never wins
+        }
+      }
+    }
+    std::vector<float> scales(absmax.size());
+    for (size_t c = 0; c < absmax.size(); ++c) scales[c] = weight_scale(absmax[c]);
+    Tensor q(DType::kS8, w.shape());
+    int8_t* qd = q.data<int8_t>();
+    const QRange s8 = qrange(DType::kS8);
+    for (int64_t o = 0; o < outer; ++o) {
+      for (int64_t c = 0; c < channels; ++c) {
+        const int64_t off = (o * channels + c) * inner;
+        for (int64_t i = 0; i < inner; ++i) {
+          qd[off + i] = static_cast<int8_t>(quantize_value(wd[off + i], scales[c], 0, s8));
+        }
+      }
+    }
+    const std::string base = fresh_base(
+        w_name, entries.size(), {"_quantized", "_scale", "_zero_point", "_dequantized",
+                                 "_DequantizeLinear"});
+    add_constant_dq(base, std::move(q), scales, per_channel, DType::kS8, axis);
+    entries.push_back({per_channel, axis, scales, base + "_dequantized"});
+    return entries.back();
+  }
+
+  // The dequantized name of constant bias b on the grid x_scale * w_scale, or "" when that grid
+  // is degenerate (the bias then stays f32).
+  std::string bias(const std::string& b_name, float x_scale, const WeightEntry& w) {
+    std::vector<float> scales(w.scales.size());
+    for (size_t c = 0; c < scales.size(); ++c) {
+      scales[c] = x_scale * w.scales[c];
+      if (!std::isnormal(scales[c])) return "";
+    }
+    auto& entries = biases_[b_name];
+    for (const auto& e : entries) {
+      if (e.per_channel == w.per_channel && e.scales == scales) return e.dequantized;
+    }
+    const Tensor& b = *g_.initializer(b_name);
+    Tensor q(DType::kS32, b.shape());
+    const QRange s32 = qrange(DType::kS32);
+    for (int64_t c = 0; c < b.numel(); ++c) {
+      const float s = scales[w.per_channel ? static_cast<size_t>(c) : 0];
+      q.data<int32_t>()[c] = quantize_value(b.data<float>()[c], s, 0, s32);
+    }
+    const std::string base = fresh_base(
+        b_name, entries.size(), {"_quantized", "_scale", "_zero_point", "_dequantized",
+                                 "_DequantizeLinear"});
+    add_constant_dq(base, std::move(q), scales, w.per_channel, DType::kS32, 0);
+    entries.push_back({scales, w.per_channel, base + "_dequantized"});
+    return base + "_dequantized";
+  }
+
+  std::vector<Node> take_added() { return std::move(added_); }
+
+ private:
+  // `base` + suffixes for the k-th variant of `name` (k = 0: `name` itself), bumped past any
+  // name already in the graph.
+  std::string fresh_base(const std::string& name, size_t k,
+                         const std::vector<std::string>& suffixes) {
+    for (;; ++k) {
+      const std::string base = k == 0 ? name : name + "_" + std::to_string(k);
+      bool free = true;
+      for (const auto& s : suffixes) free = free && !taken_.count(base + s);
+      if (!free) continue;
+      for (const auto& s : suffixes) taken_.insert(base + s);
+      return base;
+    }
+  }
+
+  void add_constant_dq(const std::string& base, Tensor q, const std::vector<float>& scales,
+                       bool per_channel, DType zp_type, int64_t axis) {
+    Tensor scale_t = per_channel ? Tensor(DType::kF32, {static_cast<int64_t>(scales.size())})
+                                 : Tensor(DType::kF32, Shape{});
+    std::copy(scales.begin(), scales.begin() + scale_t.numel(), scale_t.data<float>());
+    g_.initializers[base + "_quantized"] = std::move(q);
+    g_.initializers[base + "_zero_point"] = Tensor(zp_type, scale_t.shape());  // zeros
+    g_.initializers[base + "_scale"] = std::move(scale_t);
+    Node dn;
+    dn.name = base + "_DequantizeLinear";
+    dn.op_type = "DequantizeLinear";
+    dn.inputs = {base + "_quantized", base + "_scale", base + "_zero_point"};
+    dn.outputs = {base + "_dequantized"};
+    if (per_channel) dn.attrs["axis"] = int_attr(axis);
+    added_.push_back(std::move(dn));
+  }
+
+  Graph g_;
+  const CalibrationStats& stats_;
+  std::set<std::string> taken_;
+  std::set<std::string> used_stats_;
+  std::map<std::string, std::vector<ActivationPair>> activations_;
+  std::map<std::string, std::vector<WeightEntry>> weights_;
+  std::map<std::string, std::vector<BiasEntry>> biases_;
+  std::vector<Node> added_;
+};
+
+// The ops of q in graph order, checked against the graph and the convention.
+Result<std::vector<std::pair<size_t, OpKind>>> quantized_ops(const Graph& g,
+                                                            const QuantizeConfig& q) {
+  std::map<std::string, size_t> by_name;
+  for (size_t i = 0; i < g.nodes.size(); ++i) by_name.emplace(g.nodes[i].name, i);
+  std::vector<std::pair<size_t, OpKind>> ops;
+  for (const auto& [name, ow] : q.op_wise_config) {
+    auto it = by_name.find(name);
+    if (it == by_name.end()) {
+      return Status::InvalidInput("quantize_config names node '" + name +
+                                  "', which the graph does not have");
+    }
+    const Node& n = g.nodes[it->second];
+    OpKind kind;
+    if (!op_kind(n, &kind)) {
+      return Status::Unsupported(n.describe() + ": QDQ quantization of this op type is not implemented");
+    }
+    ops.emplace_back(it->second, kind);
+  }
+  std::sort(ops.begin(), ops.end());
+  return ops;
+}
+
+}  // namespace
+
+std::vector<std::string> calibration_tensors(const Graph& g, const QuantizeConfig& q) {
+  const std::set<std::string> constants = constant_values(g);
+  const std::map<std::string, DType> types = value_types(g);
+  std::vector<std::string> out;
+  std::set<std::string> seen;
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const Node& n = g.nodes[i];
+    auto it = q.op_wise_config.find(n.name);
+    OpKind kind;
+    if (it == q.op_wise_config.end() || !op_kind(n, &kind)) continue;
+    if (it->second.config.mode == QuantMode::kDynamic) continue;
+    for (size_t a : plan_op(g, i, kind, constants, types).activations) {
+      if (seen.insert(n.inputs[a]).second) out.push_back(n.inputs[a]);
+    }
+  }
+  return out;
+}
+
+Result<QuantizedModel> build_qdq_model(const Graph& g, const QuantizeConfig& q,
+                                       const CalibrationStats& stats) {
+  QT_ASSIGN_OR_RETURN(auto ops, quantized_ops(g, q));
+  const std::set<std::string> constants = constant_values(g);
+  const std::map<std::string, DType> types = value_types(g);
+  QuantizedModel model;
+  model.bf16_ops = q.bf16_ops;
+  Builder b(g, stats);
+  Graph& out = b.graph();
+  std::set<std::string> replaced;  // original weight/bias initializers that may now be unused
+
+  for (const auto& [node_i, kind] : ops) {
+    const Node& orig = g.nodes[node_i];
+    const QuantizeConfig::OpWise& ow = q.op_wise_config.at(orig.name);
+    // Dynamic quantization computes activation ranges per batch at run time; its QDQ form
+    // (DynamicQuantizeLinear) is not built yet, so such ops stay fp32.
+    if (ow.config.mode == QuantMode::kDynamic) {
+      model.notes.push_back(orig.describe() +
+                            ": dynamic quantization is not exported to QDQ yet; left fp32");
+      continue;
+    }
+    if (ow.weight_bit != 8) {
+      return Status::Unsupported(orig.describe() + ": weight_bit " +
+                                 std::to_string(ow.weight_bit) + " (only 8 is implemented)");
+    }
+    if (!is_q8(ow.config.activation.dtype)) {
+      return Status::Unsupported(orig.describe() + ": activation dtype " +
+                                 std::string(dtype_name(ow.config.activation.dtype)) +
+                                 " (u8 or s8 expected)");
+    }
+    const OpPlan plan = plan_op(g, node_i, kind, constants, types);
+    if (plan.weight >= 0 && (ow.config.weight.dtype != DType::kS8 ||
+                             ow.config.weight.scheme != QuantScheme::kSym)) {
+      return Status::Unsupported(orig.describe() + ": weights are quantized s8 symmetric only, "
+                                 "config asks for " + describe(ow.config));
+    }
+    Node& n = out.nodes[node_i];
+    float x_scale = 0.0f;
+    bool x_quantized = false;
+    for (size_t a : plan.activations) {
+      QT_ASSIGN_OR_RETURN(auto dq, b.activation(orig, orig.inputs[a], ow));
+      n.inputs[a] = dq.first;
+      if (a == 0) {
+        x_scale = dq.second;
+        x_quantized = true;
+      }
+    }
+    if (plan.weight < 0) continue;
+    const std::string& w_name = orig.inputs[plan.weight];
+    const bool per_channel = ow.is_perchannel && g.initializer(w_name)->rank() >= 2;
+    const WeightEntry& w = b.weight(w_name, per_channel, plan.weight_axis);
+    n.inputs[plan.weight] = w.dequantized;
+    replaced.insert(w_name);
+    if (plan.bias < 0) continue;
+    const std::string& b_name = orig.inputs[plan.bias];
+    const std::string dq = x_quantized ? b.bias(b_name, x_scale, w) : "";
+    if (dq.empty()) {
+      model.notes.push_back(orig.describe() + ": bias '" + b_name +
+                            "' left f32: no usable int32 grid (input not quantized, or a degenerate scale)");
+      continue;
+    }
+    n.inputs[plan.bias] = dq;
+    replaced.insert(b_name);
+  }
+
+  for (Node& added : b.take_added()) out.nodes.push_back(std::move(added));
+  // Originals still read by an fp32 op stay; the rest are replaced by their quantized form.
+  std::set<std::string> still_read;
+  for (const auto& n : out.nodes) still_read.insert(n.inputs.begin(), n.inputs.end());
+  for (const auto& name : replaced) {
+    if (!still_read.count(name)) out.initializers.erase(name);
+  }
+  // Per-axis DequantizeLinear needs opset 13.
+  out.opset = std::max<int64_t>(out.opset, 13);
+  QT_RETURN_IF_ERROR(out.topological_sort());
+
+  CalibrationStats used;
+  used.samples = stats.samples;
+  used.model_hash = stats.model_hash;
+  for (const auto& name : b.used_stats()) used.tensors[name] = stats.tensors.at(name);
+  for (auto& w : calibration_warnings(used)) model.notes.push_back(std::move(w));
+  model.graph = std::make_shared<const Graph>(std::move(out));
+  return model;
+}
+
+}  // namespace qtune
