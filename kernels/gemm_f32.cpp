@@ -8,13 +8,15 @@ namespace {
 
 struct GemmChoice {
   GemmF32Fn fn;
+  GemmF32RowsFn rows;
   const char* name;
 };
 
 const GemmChoice& choice() {
-  static const GemmChoice c = cpu_features().avx512f
-                                  ? GemmChoice{f32_gemm_8x32__avx512, "f32_gemm_8x32__avx512"}
-                                  : GemmChoice{f32_gemm__ref, "f32_gemm__ref"};
+  static const GemmChoice c =
+      cpu_features().avx512f
+          ? GemmChoice{f32_gemm_8x32__avx512, f32_gemm_rows_8x32__avx512, "f32_gemm_8x32__avx512"}
+          : GemmChoice{f32_gemm__ref, f32_gemm_rows__ref, "f32_gemm__ref"};
   return c;
 }
 
@@ -24,6 +26,11 @@ void gemm_f32(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float
               const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
               int64_t ldc) {
   choice().fn(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+void gemm_f32_rows(bool trans_a, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+                   int64_t lda, const float* const* b_rows, float beta, float* c, int64_t ldc) {
+  choice().rows(trans_a, m, n, k, alpha, a, lda, b_rows, beta, c, ldc);
 }
 
 const char* gemm_f32_kernel_name() { return choice().name; }

@@ -17,6 +17,10 @@ using GemmF32Fn = void (*)(bool trans_a, bool trans_b, int64_t m, int64_t n, int
 void gemm_f32(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
               const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
               int64_t ldc);
+// Like gemm_f32 with op(B) = B given row by row: row p (n floats) starts at b_rows[p]. Conv
+// uses it as an implicit im2col, pointing rows into a padded image instead of copying them.
+void gemm_f32_rows(bool trans_a, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
+                   int64_t lda, const float* const* b_rows, float beta, float* c, int64_t ldc);
 // Name of the kernel gemm_f32() uses ("f32_gemm_8x32__avx512", "f32_gemm__ref").
 const char* gemm_f32_kernel_name();
 
@@ -28,5 +32,14 @@ void f32_gemm__ref(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, 
 void f32_gemm_8x32__avx512(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
                            float alpha, const float* a, int64_t lda, const float* b,
                            int64_t ldb, float beta, float* c, int64_t ldc);
+using GemmF32RowsFn = void (*)(bool trans_a, int64_t m, int64_t n, int64_t k, float alpha,
+                               const float* a, int64_t lda, const float* const* b_rows,
+                               float beta, float* c, int64_t ldc);
+void f32_gemm_rows__ref(bool trans_a, int64_t m, int64_t n, int64_t k, float alpha,
+                        const float* a, int64_t lda, const float* const* b_rows, float beta,
+                        float* c, int64_t ldc);
+void f32_gemm_rows_8x32__avx512(bool trans_a, int64_t m, int64_t n, int64_t k, float alpha,
+                                const float* a, int64_t lda, const float* const* b_rows,
+                                float beta, float* c, int64_t ldc);
 
 }  // namespace qtune

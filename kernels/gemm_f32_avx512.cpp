@@ -49,13 +49,21 @@ __mmask16 mask_for(int64_t count) {
   return static_cast<__mmask16>((1u << count) - 1u);
 }
 
-// Packs op(B)[p0:p0+kc, j0:j0+nc] as ceil(nc/32) panels of kc x 32 floats, zero-padded.
-void pack_b(bool trans_b, const float* b, int64_t ldb, int64_t p0, int64_t kc, int64_t j0,
-            int64_t nc, float* dst) {
+// Packs op(B)[p0:p0+kc, j0:j0+nc] as ceil(nc/32) panels of kc x 32 floats, zero-padded. With
+// `rows`, row p of B starts at rows[p] instead of b + p * ldb.
+void pack_b(bool trans_b, const float* b, int64_t ldb, const float* const* rows, int64_t p0,
+            int64_t kc, int64_t j0, int64_t nc, float* dst) {
   for (int64_t jp = 0; jp < nc; jp += kNR) {
     const int64_t w = std::min(kNR, nc - jp);
     float* d = dst + (jp / kNR) * kc * kNR;
-    if (!trans_b) {
+    if (rows) {
+      const __mmask16 m0 = mask_for(w), m1 = mask_for(w - 16);
+      for (int64_t p = 0; p < kc; ++p, d += kNR) {
+        const float* s = rows[p0 + p] + j0 + jp;
+        _mm512_store_ps(d, _mm512_maskz_loadu_ps(m0, s));
+        _mm512_store_ps(d + 16, _mm512_maskz_loadu_ps(m1, s + 16));
+      }
+    } else if (!trans_b) {
       const __mmask16 m0 = mask_for(w), m1 = mask_for(w - 16);
       const float* s = b + p0 * ldb + j0 + jp;
       for (int64_t p = 0; p < kc; ++p, s += ldb, d += kNR) {
@@ -133,16 +141,19 @@ void pack_a(bool trans_a, const float* a, int64_t lda, int64_t i0, int64_t mc, i
 }
 
 // C[0:MR, 0:nr] = alpha * (A-panel x B-panel) + beta * C. MR is a template parameter so edge
-// rows cost only their own FMAs; the N edge uses masked loads/stores.
-template <int MR>
-void f32_gemm_kernel(int64_t kc, const float* pa, const float* pb, int64_t ldb, float* c,
-                     int64_t ldc, int64_t nr, float alpha, float beta) {
+// rows cost only their own FMAs; the N edge uses masked loads/stores. B row p is at pb + p*ldb,
+// or with kRows at rows[p] + col (an implicit im2col).
+template <int MR, bool kRows>
+void f32_gemm_kernel(int64_t kc, const float* pa, const float* pb, int64_t ldb,
+                     const float* const* rows, int64_t col, float* c, int64_t ldc, int64_t nr,
+                     float alpha, float beta) {
   const __mmask16 m0 = mask_for(nr), m1 = mask_for(nr - 16);
   // Every loop over r is fully unrolled so the accumulators live in registers, not on the stack.
   __m512 acc0[MR], acc1[MR];
 #pragma GCC unroll 16
   for (int r = 0; r < MR; ++r) acc0[r] = acc1[r] = _mm512_setzero_ps();
   for (int64_t p = 0; p < kc; ++p) {
+    if constexpr (kRows) pb = rows[p] + col;
     const __m512 b0 = _mm512_maskz_loadu_ps(m0, pb), b1 = _mm512_maskz_loadu_ps(m1, pb + 16);
 #pragma GCC unroll 16
     for (int r = 0; r < MR; ++r) {
@@ -151,7 +162,7 @@ void f32_gemm_kernel(int64_t kc, const float* pa, const float* pb, int64_t ldb, 
       acc1[r] = _mm512_fmadd_ps(av, b1, acc1[r]);
     }
     pa += kMR;
-    pb += ldb;
+    if constexpr (!kRows) pb += ldb;
   }
   const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
   const bool scale = alpha != 1.0f;  // skipping the multiply matters when K is tiny
@@ -172,18 +183,19 @@ void f32_gemm_kernel(int64_t kc, const float* pa, const float* pb, int64_t ldb, 
   }
 }
 
-using KernelFn = void (*)(int64_t, const float*, const float*, int64_t, float*, int64_t, int64_t,
-                          float, float);
+using KernelFn = void (*)(int64_t, const float*, const float*, int64_t, const float* const*,
+                          int64_t, float*, int64_t, int64_t, float, float);
+template <bool kRows>
 constexpr KernelFn kKernels[kMR + 1] = {
     nullptr,
-    f32_gemm_kernel<1>,
-    f32_gemm_kernel<2>,
-    f32_gemm_kernel<3>,
-    f32_gemm_kernel<4>,
-    f32_gemm_kernel<5>,
-    f32_gemm_kernel<6>,
-    f32_gemm_kernel<7>,
-    f32_gemm_kernel<8>,
+    f32_gemm_kernel<1, kRows>,
+    f32_gemm_kernel<2, kRows>,
+    f32_gemm_kernel<3, kRows>,
+    f32_gemm_kernel<4, kRows>,
+    f32_gemm_kernel<5, kRows>,
+    f32_gemm_kernel<6, kRows>,
+    f32_gemm_kernel<7, kRows>,
+    f32_gemm_kernel<8, kRows>,
 };
 
 struct Problem {
@@ -194,6 +206,7 @@ struct Problem {
   int64_t lda;
   const float* b;
   int64_t ldb;
+  const float* const* b_rows;  // non-null: row p of B starts at b_rows[p]
   float beta;
   float* c;
   int64_t ldc;
@@ -211,21 +224,26 @@ void run_block(const Problem& P, int64_t i0, int64_t i1, int64_t j0, int64_t j1)
       const float beta = pc == 0 ? P.beta : 1.0f;  // later K blocks accumulate into C
       // With few rows of A each B panel is used only a couple of times: reading B in place
       // beats copying it first.
-      const bool direct_b = !P.trans_b && i1 - i0 <= kDirectBRows && P.ldb <= kDirectBMaxLdb;
-      if (!direct_b) pack_b(P.trans_b, P.b, P.ldb, pc, kc, jc, nc, bp);
+      const bool direct_b =
+          !P.trans_b && i1 - i0 <= kDirectBRows && (P.b_rows || P.ldb <= kDirectBMaxLdb);
+      if (!direct_b) pack_b(P.trans_b, P.b, P.ldb, P.b_rows, pc, kc, jc, nc, bp);
+      const bool by_rows = direct_b && P.b_rows;
       for (int64_t ic = i0; ic < i1; ic += kMC) {
         const int64_t mc = std::min(kMC, i1 - ic);
         const int64_t mc_pad = (mc + kMR - 1) / kMR * kMR;
         float* ap = scratch(1, static_cast<size_t>(kc_max * mc_pad));
         pack_a(P.trans_a, P.a, P.lda, ic, mc, pc, kc, ap);
         for (int64_t jr = 0; jr < nc; jr += kNR) {
-          const float* pb = direct_b ? P.b + pc * P.ldb + jc + jr : bp + (jr / kNR) * kc * kNR;
+          const float* pb = by_rows    ? nullptr
+                            : direct_b ? P.b + pc * P.ldb + jc + jr
+                                       : bp + (jr / kNR) * kc * kNR;
           const int64_t ldb = direct_b ? P.ldb : kNR;
           const int64_t nr = std::min(kNR, nc - jr);
+          const KernelFn* kernels = by_rows ? kKernels<true> : kKernels<false>;
           for (int64_t ir = 0; ir < mc; ir += kMR) {
             const int64_t mr = std::min(kMR, mc - ir);
-            kKernels[mr](kc, ap + (ir / kMR) * kc * kMR, pb, ldb,
-                         P.c + (ic + ir) * P.ldc + jc + jr, P.ldc, nr, P.alpha, beta);
+            kernels[mr](kc, ap + (ir / kMR) * kc * kMR, pb, ldb, by_rows ? P.b_rows + pc : nullptr,
+                        jc + jr, P.c + (ic + ir) * P.ldc + jc + jr, P.ldc, nr, P.alpha, beta);
           }
         }
       }
@@ -242,16 +260,16 @@ void scale_c(float beta, int64_t m, int64_t n, float* c, int64_t ldc) {
 
 }  // namespace
 
-void f32_gemm_8x32__avx512(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
-                           float alpha, const float* a, int64_t lda, const float* b,
-                           int64_t ldb, float beta, float* c, int64_t ldc) {
-  if (m <= 0 || n <= 0) return;
-  if (k <= 0) {
-    scale_c(beta, m, n, c, ldc);
+namespace {
+
+void run(const Problem& P) {
+  if (P.m <= 0 || P.n <= 0) return;
+  if (P.k <= 0) {
+    scale_c(P.beta, P.m, P.n, P.c, P.ldc);
     return;
   }
-  const Problem P{trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc};
-  if (m * n * k < kParallelMacs) {
+  const int64_t m = P.m, n = P.n;
+  if (m * n * P.k < kParallelMacs) {
     run_block(P, 0, m, 0, n);
     return;
   }
@@ -270,6 +288,20 @@ void f32_gemm_8x32__avx512(bool trans_a, bool trans_b, int64_t m, int64_t n, int
     const int64_t bi = t / blocks_n, bj = t % blocks_n;
     run_block(P, bi * tm, std::min(m, (bi + 1) * tm), bj * tn, std::min(n, (bj + 1) * tn));
   });
+}
+
+}  // namespace
+
+void f32_gemm_8x32__avx512(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k,
+                           float alpha, const float* a, int64_t lda, const float* b,
+                           int64_t ldb, float beta, float* c, int64_t ldc) {
+  run(Problem{trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, nullptr, beta, c, ldc});
+}
+
+void f32_gemm_rows_8x32__avx512(bool trans_a, int64_t m, int64_t n, int64_t k, float alpha,
+                                const float* a, int64_t lda, const float* const* b_rows,
+                                float beta, float* c, int64_t ldc) {
+  run(Problem{trans_a, false, m, n, k, alpha, a, lda, nullptr, 0, b_rows, beta, c, ldc});
 }
 
 }  // namespace qtune

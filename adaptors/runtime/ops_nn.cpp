@@ -125,13 +125,14 @@ ConvGeometry3d to_geometry3d(const Window& w, int64_t channels) {
   return g;
 }
 
-// Per-thread im2col buffer that only grows: reusing it avoids a fresh mmap and page faults for
-// every image of every convolution.
-float* col_buffer(int64_t floats) {
-  thread_local std::vector<float> buf;
-  if (buf.size() < static_cast<size_t>(floats)) buf.resize(static_cast<size_t>(floats));
-  return buf.data();
+// Per-thread scratch buffers that only grow: reusing them avoids a fresh mmap and page faults
+// for every image of every convolution. Slots: 0 im2col / padded image, 1 GEMM output.
+float* scratch_buffer(int slot, int64_t floats) {
+  thread_local std::vector<float> buf[2];
+  if (buf[slot].size() < static_cast<size_t>(floats)) buf[slot].resize(static_cast<size_t>(floats));
+  return buf[slot].data();
 }
+float* col_buffer(int64_t floats) { return scratch_buffer(0, floats); }
 
 // Runs fn(t) for t in [0, count), in parallel when there is more than one task. Each task is
 // isolated: while a nested parallel GEMM inside it waits, its thread must not pick up a sibling
@@ -160,6 +161,63 @@ Status check_bias(const OpContext& ctx, const Tensor* b, int64_t m) {
                        "]");
   }
   return Status::Ok();
+}
+
+// Stride-1 convolution (1 or 2 spatial dims) without im2col: the image is copied once into a
+// zero-padded [C, Hp, Wp] buffer, and row (c, kh, kw) of the GEMM's B is that buffer shifted by
+// (kh, kw). The GEMM then produces outputs over the padded width, (OH-1)*Wp + OW columns, of
+// which the OW valid ones per row are kept. This reads the image in place of writing and
+// re-reading a KH*KW times larger im2col matrix.
+void conv_stride1_implicit(const ConvGeometry3d& g, const float* xd, const float* wd,
+                           const float* bd, float* yd, int64_t N, int64_t group, int64_t Mg) {
+  const int64_t Cg = g.channels, H = g.in[1], W = g.in[2], OH = g.out[1], OW = g.out[2];
+  const int64_t KH = g.kernel[1], KW = g.kernel[2], dh = g.dilation[1], dw = g.dilation[2];
+  const int64_t pt = g.pad_begin[1], pl = g.pad_begin[2];
+  const int64_t Hp = OH + (KH - 1) * dh, Wp = OW + (KW - 1) * dw;
+  const bool padded = pt != 0 || pl != 0 || Hp != H || Wp != W;
+  const int64_t n_ext = (OH - 1) * Wp + OW;  // last row needs only OW columns: stays in bounds
+  const int64_t Kg = Cg * KH * KW, IS = H * W, OS = OH * OW, C = Cg * group, M = Mg * group;
+  std::vector<int64_t> row_off;
+  row_off.reserve(static_cast<size_t>(Kg));
+  for (int64_t c = 0; c < Cg; ++c)
+    for (int64_t kh = 0; kh < KH; ++kh)
+      for (int64_t kw = 0; kw < KW; ++kw) row_off.push_back(c * Hp * Wp + kh * dh * Wp + kw * dw);
+  for_each_task(N * group, [&](int64_t t) {
+    const int64_t n = t / group, gi = t % group;
+    const float* xg = xd + (n * C + gi * Cg) * IS;
+    const float* img = xg;
+    if (padded) {
+      float* p = scratch_buffer(0, Cg * Hp * Wp);
+      for (int64_t c = 0; c < Cg; ++c) {
+        float* pc = p + c * Hp * Wp;
+        const float* xc = xg + c * IS;
+        std::fill(pc, pc + pt * Wp, 0.0f);
+        for (int64_t h = 0; h < H; ++h) {
+          float* row = pc + (pt + h) * Wp;
+          std::fill(row, row + pl, 0.0f);
+          std::copy(xc + h * W, xc + (h + 1) * W, row + pl);
+          std::fill(row + pl + W, row + Wp, 0.0f);
+        }
+        std::fill(pc + (pt + H) * Wp, pc + Hp * Wp, 0.0f);
+      }
+      img = p;
+    }
+    thread_local std::vector<const float*> rows;
+    rows.resize(static_cast<size_t>(Kg));
+    for (int64_t k = 0; k < Kg; ++k) rows[k] = img + row_off[k];
+    float* yg = yd + (n * M + gi * Mg) * OS;
+    float* ct = Wp == OW ? yg : scratch_buffer(1, Mg * n_ext);
+    gemm_f32_rows(false, Mg, n_ext, Kg, 1.0f, wd + gi * Mg * Kg, Kg, rows.data(), 0.0f, ct,
+                  n_ext);
+    for (int64_t m = 0; m < Mg; ++m) {
+      const float bias = bd ? bd[gi * Mg + m] : 0.0f;
+      float* out = yg + m * OS;
+      const float* src = ct + m * n_ext;
+      for (int64_t oh = 0; oh < OH; ++oh) {
+        for (int64_t ow = 0; ow < OW; ++ow) out[oh * OW + ow] = src[oh * Wp + ow] + bias;
+      }
+    }
+  });
 }
 
 Status conv(OpContext& ctx) {
@@ -211,6 +269,11 @@ Status conv(OpContext& ctx) {
   const float* wd = w->data<float>();
   const float* bd = b ? b->data<float>() : nullptr;
   float* yd = y.data<float>();
+  if (!pointwise && nd <= 2 && geo.stride[1] == 1 && geo.stride[2] == 1) {
+    conv_stride1_implicit(geo, xd, wd, bd, yd, N, group, Mg);
+    ctx.outputs[0] = std::move(y);
+    return Status::Ok();
+  }
   for_each_task(N * group, [&](int64_t t) {
     const int64_t n = t / group, g = t % group;
     const float* xg = xd + (n * C + g * Cg) * IS;

@@ -104,6 +104,46 @@ TEST(GemmF32Test, DispatchedKernelMatchesReference) {
   EXPECT_EQ(name, cpu_features().avx512f ? "f32_gemm_8x32__avx512" : "f32_gemm__ref");
 }
 
+// B given by row pointers (overlapping, out of order, as Conv's implicit im2col makes them) must
+// give the same result as the same rows laid out densely.
+TEST(GemmF32Test, RowPointerBMatchesDenseB) {
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<float> pool(4096);
+  for (auto& v : pool) v = dist(rng);
+  for (const bool ta : {false, true}) {
+    for (const int64_t m : {1, 8, 17, 40, 150}) {
+      for (const int64_t n : {5, 33, 300}) {
+        for (const int64_t k : {3, 27, 300}) {
+          std::vector<const float*> rows(static_cast<size_t>(k));
+          std::vector<float> dense(static_cast<size_t>(k * n));
+          for (int64_t p = 0; p < k; ++p) {
+            rows[p] = pool.data() + (p * 37) % (pool.size() - n);
+            std::copy(rows[p], rows[p] + n, dense.begin() + p * n);
+          }
+          std::vector<float> a(static_cast<size_t>(m * k));
+          for (auto& v : a) v = dist(rng);
+          const int64_t lda = ta ? m : k;
+          std::vector<float> want(static_cast<size_t>(m * n), 0.5f), got_ref = want, got = want;
+          f32_gemm__ref(ta, false, m, n, k, 1.5f, a.data(), lda, dense.data(), n, 1.0f,
+                        want.data(), n);
+          f32_gemm_rows__ref(ta, m, n, k, 1.5f, a.data(), lda, rows.data(), 1.0f,
+                             got_ref.data(), n);
+          ASSERT_EQ(got_ref, want);
+          if (!cpu_features().avx512f) continue;
+          f32_gemm_rows_8x32__avx512(ta, m, n, k, 1.5f, a.data(), lda, rows.data(), 1.0f,
+                                     got.data(), n);
+          for (size_t i = 0; i < want.size(); ++i) {
+            // |a|,|b| <= 1: the sum of |products| is at most k.
+            ASSERT_NEAR(got[i], want[i], kRelTolPerTerm * (k + 2) * (1.5 * k + 0.5))
+                << "ta=" << ta << " m=" << m << " n=" << n << " k=" << k << " at " << i;
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST(GemmF32Test, BetaZeroIgnoresNaNInC) {
   for (GemmF32Fn fn : {f32_gemm__ref, f32_gemm_8x32__avx512}) {
     if (fn == f32_gemm_8x32__avx512 && !cpu_features().avx512f) continue;
