@@ -1,6 +1,7 @@
 // Element-wise operators of the fp32 reference runtime: activations, broadcasting arithmetic,
 // Where, Cast, Identity and Constant. Semantics follow the ONNX operator specs (opset 13, plus the
 // older attribute forms the backend tests still use).
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -553,11 +554,15 @@ Status constant_op(OpContext& ctx) {
   } else if (key == "value_float" && a.kind == Attribute::Kind::kFloat) {
     ctx.outputs[0] = Tensor::scalar_f32(a.f);
   } else if (key == "value_floats" && a.kind == Attribute::Kind::kFloats) {
-    ctx.outputs[0] = Tensor::from_f32({static_cast<int64_t>(a.floats.size())}, a.floats);
+    Tensor t(DType::kF32, {static_cast<int64_t>(a.floats.size())});
+    std::copy(a.floats.begin(), a.floats.end(), t.data<float>());
+    ctx.outputs[0] = std::move(t);
   } else if (key == "value_int" && a.kind == Attribute::Kind::kInt) {
     ctx.outputs[0] = Tensor::from_i64({}, {a.i});
   } else if (key == "value_ints" && a.kind == Attribute::Kind::kInts) {
-    ctx.outputs[0] = Tensor::from_i64({static_cast<int64_t>(a.ints.size())}, a.ints);
+    Tensor t(DType::kS64, {static_cast<int64_t>(a.ints.size())});
+    std::copy(a.ints.begin(), a.ints.end(), t.data<int64_t>());
+    ctx.outputs[0] = std::move(t);
   } else if (key == "sparse_value" || key == "value_string" || key == "value_strings") {
     return ctx.unsupported("attribute '" + key + "' is not supported");
   } else {

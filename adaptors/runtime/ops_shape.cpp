@@ -340,9 +340,9 @@ Status shape_op(OpContext& ctx) {
   auto clamp = [r](int64_t v) { return std::clamp<int64_t>(v < 0 ? v + r : v, 0, r); };
   const int64_t start = clamp(ctx.node.attr_int("start", 0));
   const int64_t end = clamp(ctx.node.attr_int("end", r));
-  std::vector<int64_t> dims;
-  for (int64_t i = start; i < end; ++i) dims.push_back(x.dim(i));
-  ctx.outputs[0] = Tensor::from_i64({static_cast<int64_t>(dims.size())}, dims);
+  Tensor y(DType::kS64, {std::max<int64_t>(end - start, 0)});
+  for (int64_t i = start; i < end; ++i) y.data<int64_t>()[i - start] = x.dim(i);
+  ctx.outputs[0] = std::move(y);
   return Status::Ok();
 }
 

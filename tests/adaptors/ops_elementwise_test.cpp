@@ -27,7 +27,7 @@ Status run_op(const Node& node, std::vector<const Tensor*> inputs, Tensor* out,
               int64_t opset = 13) {
   const OpFn* fn = OpRegistry::instance().find("", node.op_type);
   if (!fn) return Status::Internal("no op " + node.op_type);
-  OpContext ctx{node, opset, std::move(inputs), {}};
+  OpContext ctx{node, opset, std::move(inputs), {}, nullptr, {}};
   ctx.outputs.resize(node.outputs.size());
   Status s = (*fn)(ctx);
   if (s.ok()) *out = ctx.outputs[0];

@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
+#include <limits>
 #include <numeric>
 
 #include "adaptors/runtime/executor.h"
@@ -22,7 +24,7 @@ Status run_op(const Node& node, std::vector<const Tensor*> inputs, Tensor* out,
               int64_t opset = 13) {
   const OpFn* fn = OpRegistry::instance().find("", node.op_type);
   if (!fn) return Status::Internal("no op " + node.op_type);
-  OpContext ctx{node, opset, std::move(inputs), {}};
+  OpContext ctx{node, opset, std::move(inputs), {}, nullptr, {}};
   ctx.outputs.resize(node.outputs.size());
   Status s = (*fn)(ctx);
   if (s.ok()) *out = ctx.outputs[0];
@@ -213,7 +215,7 @@ TEST(ShapeOpsTest, ConcatAlongAnyAxis) {
   EXPECT_EQ(y.shape(), (Shape{2, 3}));
   EXPECT_EQ(values<float>(y), (std::vector<float>{0, 1, 10, 2, 3, 11}));
 
-  Tensor c = Tensor::from_i64({1}, {7}), d = Tensor::from_i64({0}, {}), e = Tensor::from_i64({2}, {8, 9});
+  Tensor c = Tensor::from_i64({1}, {7}), d(DType::kS64, {0}), e = Tensor::from_i64({2}, {8, 9});
   Node m = make_node("Concat", 3);
   m.attrs["axis"] = int_attr(0);
   ASSERT_TRUE(run_op(m, {&c, &d, &e}, &y).ok());
@@ -282,10 +284,12 @@ TEST(ShapeOpsTest, SliceStepsClampingAndNegativeSteps) {
   Tensor y;
   auto slice = [&](std::vector<int64_t> starts, std::vector<int64_t> ends,
                    std::vector<int64_t> axes, std::vector<int64_t> steps) {
-    Tensor s = Tensor::from_i64({static_cast<int64_t>(starts.size())}, starts);
-    Tensor e = Tensor::from_i64({static_cast<int64_t>(ends.size())}, ends);
-    Tensor a = Tensor::from_i64({static_cast<int64_t>(axes.size())}, axes);
-    Tensor st = Tensor::from_i64({static_cast<int64_t>(steps.size())}, steps);
+    auto i64 = [](const std::vector<int64_t>& v) {
+      Tensor t(DType::kS64, {static_cast<int64_t>(v.size())});
+      std::copy(v.begin(), v.end(), t.data<int64_t>());
+      return t;
+    };
+    Tensor s = i64(starts), e = i64(ends), a = i64(axes), st = i64(steps);
     return run_op(make_node("Slice", 5), {&x, &s, &e, axes.empty() ? nullptr : &a,
                                           steps.empty() ? nullptr : &st}, &y);
   };
