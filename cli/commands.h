@@ -8,5 +8,6 @@ int cmd_eval(int argc, char** argv);
 int cmd_conformance(int argc, char** argv);
 int cmd_version(int argc, char** argv);
 int cmd_bench(int argc, char** argv);
+int cmd_caps(int argc, char** argv);
 
 }  // namespace qtune::cli

@@ -13,6 +13,8 @@ constexpr const char* kUsage = R"(usage: qtune <command> [options]
 commands:
   eval MODEL.onnx --data DATA.yaml [--json] [--threads N]
                                top-1 accuracy and images/s of a model on a dataset
+  caps MODEL.onnx [--adaptor A] [--json]
+                               the adaptor's quantization capability for the model
   conformance DIR...           run ONNX backend node tests; last line "N passed, M failed, K skipped"
   bench kernels|peak [--json]  int8/fp32 kernels side by side with oneDNN; instruction peaks
   version                      print the version and the CPU features in use
@@ -31,6 +33,7 @@ int main(int argc, char** argv) {
   try {
     if (cmd == "eval") return qtune::cli::cmd_eval(argc, argv);
     if (cmd == "conformance") return qtune::cli::cmd_conformance(argc, argv);
+    if (cmd == "caps") return qtune::cli::cmd_caps(argc, argv);
     if (cmd == "bench") return qtune::cli::cmd_bench(argc, argv);
     if (cmd == "version" || cmd == "--version") return qtune::cli::cmd_version(argc, argv);
   } catch (const std::exception& e) {
