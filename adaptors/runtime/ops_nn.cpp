@@ -163,50 +163,78 @@ Status check_bias(const OpContext& ctx, const Tensor* b, int64_t m) {
   return Status::Ok();
 }
 
-// Stride-1 convolution (1 or 2 spatial dims) without im2col: the image is copied once into a
-// zero-padded [C, Hp, Wp] buffer, and row (c, kh, kw) of the GEMM's B is that buffer shifted by
-// (kh, kw). The GEMM then produces outputs over the padded width, (OH-1)*Wp + OW columns, of
-// which the OW valid ones per row are kept. This reads the image in place of writing and
-// re-reading a KH*KW times larger im2col matrix.
-void conv_stride1_implicit(const ConvGeometry3d& g, const float* xd, const float* wd,
-                           const float* bd, float* yd, int64_t N, int64_t group, int64_t Mg) {
+// Convolution over 1 or 2 spatial dims without im2col. The image is split into stride-phase
+// images (one for stride 1): phase (a, b) holds padded pixels (i*sh + a, j*sw + b), zeros
+// outside the input. Kernel tap (kh, kw) then reads phase (kh*dh % sh, kw*dw % sw) shifted by
+// (kh*dh / sh, kw*dw / sw) - a contiguous run - so row (c, kh, kw) of the GEMM's B is a pointer
+// into that buffer. The GEMM produces outputs over the phase width Wq, (OH-1)*Wq + OW columns,
+// of which the OW valid ones per row are kept. This reads about one image's worth of data in
+// place of writing and re-reading a KH*KW times larger im2col matrix.
+void conv_implicit_2d(const ConvGeometry3d& g, const float* xd, const float* wd, const float* bd,
+                      float* yd, int64_t N, int64_t group, int64_t Mg) {
   const int64_t Cg = g.channels, H = g.in[1], W = g.in[2], OH = g.out[1], OW = g.out[2];
   const int64_t KH = g.kernel[1], KW = g.kernel[2], dh = g.dilation[1], dw = g.dilation[2];
-  const int64_t pt = g.pad_begin[1], pl = g.pad_begin[2];
-  const int64_t Hp = OH + (KH - 1) * dh, Wp = OW + (KW - 1) * dw;
-  const bool padded = pt != 0 || pl != 0 || Hp != H || Wp != W;
-  const int64_t n_ext = (OH - 1) * Wp + OW;  // last row needs only OW columns: stays in bounds
+  const int64_t sh = g.stride[1], sw = g.stride[2], pt = g.pad_begin[1], pl = g.pad_begin[2];
+  // Extent of the padded image the windows touch, and the phase image size.
+  const int64_t Hp = (OH - 1) * sh + (KH - 1) * dh + 1, Wp = (OW - 1) * sw + (KW - 1) * dw + 1;
+  const int64_t Hq = (Hp + sh - 1) / sh, Wq = (Wp + sw - 1) / sw, plane = Hq * Wq;
+  // Phases some tap uses, numbered densely.
+  std::vector<int64_t> phase_of(static_cast<size_t>(sh * sw), -1);
+  std::vector<std::pair<int64_t, int64_t>> phases;
+  for (int64_t kh = 0; kh < KH; ++kh)
+    for (int64_t kw = 0; kw < KW; ++kw) {
+      const int64_t key = (kh * dh % sh) * sw + kw * dw % sw;
+      if (phase_of[key] < 0) {
+        phase_of[key] = static_cast<int64_t>(phases.size());
+        phases.emplace_back(kh * dh % sh, kw * dw % sw);
+      }
+    }
+  // A stride-1, unpadded image can be read where it is.
+  const bool in_place = sh == 1 && sw == 1 && pt == 0 && pl == 0 && Hq == H && Wq == W;
+  const int64_t n_ext = (OH - 1) * Wq + OW;  // the last row needs only OW: stays in bounds
   const int64_t Kg = Cg * KH * KW, IS = H * W, OS = OH * OW, C = Cg * group, M = Mg * group;
   std::vector<int64_t> row_off;
   row_off.reserve(static_cast<size_t>(Kg));
   for (int64_t c = 0; c < Cg; ++c)
     for (int64_t kh = 0; kh < KH; ++kh)
-      for (int64_t kw = 0; kw < KW; ++kw) row_off.push_back(c * Hp * Wp + kh * dh * Wp + kw * dw);
+      for (int64_t kw = 0; kw < KW; ++kw) {
+        const int64_t ph = phase_of[(kh * dh % sh) * sw + kw * dw % sw];
+        row_off.push_back((ph * Cg + c) * plane + (kh * dh / sh) * Wq + kw * dw / sw);
+      }
+  const int64_t nphase = static_cast<int64_t>(phases.size());
   for_each_task(N * group, [&](int64_t t) {
     const int64_t n = t / group, gi = t % group;
     const float* xg = xd + (n * C + gi * Cg) * IS;
     const float* img = xg;
-    if (padded) {
-      float* p = scratch_buffer(0, Cg * Hp * Wp);
-      for (int64_t c = 0; c < Cg; ++c) {
-        float* pc = p + c * Hp * Wp;
-        const float* xc = xg + c * IS;
-        std::fill(pc, pc + pt * Wp, 0.0f);
-        for (int64_t h = 0; h < H; ++h) {
-          float* row = pc + (pt + h) * Wp;
-          std::fill(row, row + pl, 0.0f);
-          std::copy(xc + h * W, xc + (h + 1) * W, row + pl);
-          std::fill(row + pl + W, row + Wp, 0.0f);
+    if (!in_place) {
+      float* buf = scratch_buffer(0, nphase * Cg * plane);
+      for (int64_t ph = 0; ph < nphase; ++ph) {
+        const auto [a, b] = phases[ph];
+        for (int64_t c = 0; c < Cg; ++c) {
+          const float* xc = xg + c * IS;
+          float* dst = buf + (ph * Cg + c) * plane;
+          for (int64_t i = 0; i < Hq; ++i) {
+            const int64_t h = i * sh + a - pt;
+            float* row = dst + i * Wq;
+            if (h < 0 || h >= H) {
+              std::fill(row, row + Wq, 0.0f);
+              continue;
+            }
+            const float* src = xc + h * W;
+            for (int64_t j = 0; j < Wq; ++j) {
+              const int64_t w = j * sw + b - pl;
+              row[j] = (w >= 0 && w < W) ? src[w] : 0.0f;
+            }
+          }
         }
-        std::fill(pc + (pt + H) * Wp, pc + Hp * Wp, 0.0f);
       }
-      img = p;
+      img = buf;
     }
     thread_local std::vector<const float*> rows;
     rows.resize(static_cast<size_t>(Kg));
     for (int64_t k = 0; k < Kg; ++k) rows[k] = img + row_off[k];
     float* yg = yd + (n * M + gi * Mg) * OS;
-    float* ct = Wp == OW ? yg : scratch_buffer(1, Mg * n_ext);
+    float* ct = Wq == OW ? yg : scratch_buffer(1, Mg * n_ext);
     gemm_f32_rows(false, Mg, n_ext, Kg, 1.0f, wd + gi * Mg * Kg, Kg, rows.data(), 0.0f, ct,
                   n_ext);
     for (int64_t m = 0; m < Mg; ++m) {
@@ -214,7 +242,7 @@ void conv_stride1_implicit(const ConvGeometry3d& g, const float* xd, const float
       float* out = yg + m * OS;
       const float* src = ct + m * n_ext;
       for (int64_t oh = 0; oh < OH; ++oh) {
-        for (int64_t ow = 0; ow < OW; ++ow) out[oh * OW + ow] = src[oh * Wp + ow] + bias;
+        for (int64_t ow = 0; ow < OW; ++ow) out[oh * OW + ow] = src[oh * Wq + ow] + bias;
       }
     }
   });
@@ -269,8 +297,8 @@ Status conv(OpContext& ctx) {
   const float* wd = w->data<float>();
   const float* bd = b ? b->data<float>() : nullptr;
   float* yd = y.data<float>();
-  if (!pointwise && nd <= 2 && geo.stride[1] == 1 && geo.stride[2] == 1) {
-    conv_stride1_implicit(geo, xd, wd, bd, yd, N, group, Mg);
+  if (!pointwise && nd <= 2) {
+    conv_implicit_2d(geo, xd, wd, bd, yd, N, group, Mg);
     ctx.outputs[0] = std::move(y);
     return Status::Ok();
   }

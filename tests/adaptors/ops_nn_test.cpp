@@ -127,6 +127,42 @@ TEST(OpsNnTest, ConvMatchesDirectLoop) {
   }
 }
 
+// Sweeps strides, dilations, asymmetric pads and groups: covers both the implicit-GEMM path
+// (every stride phase) and the pointwise path.
+TEST(OpsNnTest, ConvGeometrySweepMatchesDirectLoop) {
+  std::mt19937 rng(5);
+  int checked = 0;
+  for (int64_t k : {1, 2, 3})
+    for (int64_t s : {1, 2, 3})
+      for (int64_t d : {1, 2})
+        for (int64_t pb : {0, 1})
+          for (int64_t pe : {0, 2})
+            for (int64_t group : {1, 2}) {
+              const int64_t n = 2, c = 4, h = 9, w = 11, m = 6;
+              const int64_t eff = (k - 1) * d + 1;
+              const int64_t oh = (h + pb + pe - eff) / s + 1, ow = (w + pb + pe - eff) / s + 1;
+              Tensor x = random_f32({n, c, h, w}, rng);
+              Tensor wt = random_f32({m, c / group, k, k}, rng);
+              Tensor b = random_f32({m}, rng);
+              auto r = run_op("Conv",
+                              {{"group", int1(group)},
+                               {"strides", ints({s, s})},
+                               {"dilations", ints({d, d})},
+                               {"pads", ints({pb, pb, pe, pe})}},
+                              {&x, &wt, &b});
+              ASSERT_TRUE(r.status.ok()) << r.status.message();
+              expect_close(r.outputs[0],
+                           naive_conv2d(x, wt, &b, group, {s, s}, {d, d}, {pb, pb}, oh, ow));
+              if (testing::Test::HasFatalFailure()) {
+                ADD_FAILURE() << "k=" << k << " s=" << s << " d=" << d << " pb=" << pb
+                              << " pe=" << pe << " group=" << group;
+                return;
+              }
+              ++checked;
+            }
+  EXPECT_EQ(checked, 144);
+}
+
 TEST(OpsNnTest, ConvAutoPadSameUpperAndLower) {
   std::mt19937 rng(2);
   Tensor x = random_f32({1, 1, 4, 4}, rng), w = random_f32({1, 1, 2, 2}, rng);
