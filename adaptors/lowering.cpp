@@ -1,0 +1,556 @@
+#include "adaptors/lowering.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <optional>
+#include <set>
+#include <unordered_map>
+
+namespace qtune {
+namespace {
+
+bool onnx_domain(const Node& n) { return n.domain.empty() || n.domain == "ai.onnx"; }
+bool is_op(const Node& n, const char* op) { return onnx_domain(n) && n.op_type == op; }
+
+// Who reads each tensor, and which tensors leave the graph.
+struct Uses {
+  std::unordered_map<std::string, size_t> producer;
+  std::unordered_map<std::string, std::vector<size_t>> consumers;
+  std::set<std::string> graph_outputs;
+
+  explicit Uses(const Graph& g) {
+    for (size_t i = 0; i < g.nodes.size(); ++i) {
+      for (const auto& o : g.nodes[i].outputs) {
+        if (!o.empty()) producer.emplace(o, i);
+      }
+      std::set<std::string> seen;  // a node reading a tensor twice is still one consumer
+      for (const auto& in : g.nodes[i].inputs) {
+        if (!in.empty() && seen.insert(in).second) consumers[in].push_back(i);
+      }
+    }
+    for (const auto& o : g.outputs) graph_outputs.insert(o.name);
+  }
+  const Node* produced_by(const Graph& g, const std::string& t) const {
+    auto it = producer.find(t);
+    return it == producer.end() ? nullptr : &g.nodes[it->second];
+  }
+  // The only reader of t, when t is an intermediate with exactly one reader.
+  std::optional<size_t> sole_consumer(const std::string& t) const {
+    if (graph_outputs.count(t)) return std::nullopt;
+    auto it = consumers.find(t);
+    if (it == consumers.end() || it->second.size() != 1) return std::nullopt;
+    return it->second[0];
+  }
+};
+
+const std::string& input_at(const Node& n, size_t i) {
+  static const std::string kNone;
+  return i < n.inputs.size() ? n.inputs[i] : kNone;
+}
+
+bool scalar_like(const Tensor& t) { return t.numel() == 1 && t.rank() <= 1; }
+
+// A per-column bias: [N] or [1, N] ([N, 1] would broadcast along rows instead).
+bool bias_shape_ok(const Tensor& t, int64_t n) {
+  return (t.rank() == 1 && t.dim(0) == n) || (t.rank() == 2 && t.dim(0) == 1 && t.dim(1) == n);
+}
+
+std::optional<float> const_scalar_f32(const Graph& g, const std::string& name) {
+  const Tensor* t = g.initializer(name);
+  if (!t || t->dtype() != DType::kF32 || !scalar_like(*t)) return std::nullopt;
+  return t->data<float>()[0];
+}
+
+bool all_zero(const Tensor& t) {
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    if (t.get_i64(i) != 0) return false;
+  }
+  return true;
+}
+
+// A per-tensor (scale, zero point) pair of constants on inputs 1 and 2 of a Q or DQ node.
+struct PerTensorQ {
+  std::string scale, zero_point;
+  float scale_value = 1.0f;
+  int32_t zp_value = 0;
+  DType type = DType::kUndefined;  // the zero point's type
+};
+
+std::optional<PerTensorQ> per_tensor_params(const Graph& g, const Node& n) {
+  if (n.attr_int("block_size", 0) != 0) return std::nullopt;
+  PerTensorQ q;
+  q.scale = input_at(n, 1);
+  q.zero_point = input_at(n, 2);
+  auto s = const_scalar_f32(g, q.scale);
+  if (!s || !(*s > 0.0f) || !std::isfinite(*s)) return std::nullopt;
+  q.scale_value = *s;
+  if (!q.zero_point.empty()) {
+    const Tensor* zp = g.initializer(q.zero_point);
+    if (!zp || !scalar_like(*zp) || (zp->dtype() != DType::kU8 && zp->dtype() != DType::kS8)) {
+      return std::nullopt;
+    }
+    q.zp_value = static_cast<int32_t>(zp->get_i64(0));
+    q.type = zp->dtype();
+  }
+  return q;
+}
+
+// x -> DequantizeLinear (per tensor) -> t: returns x's name and the parameters.
+std::optional<std::pair<std::string, PerTensorQ>> activation_dq(const Graph& g, const Uses& u,
+                                                                const std::string& t) {
+  const Node* dq = u.produced_by(g, t);
+  if (!dq || !is_op(*dq, "DequantizeLinear") || input_at(*dq, 0).empty()) return std::nullopt;
+  if (g.initializer(input_at(*dq, 0))) return std::nullopt;  // a constant: not an activation
+  auto q = per_tensor_params(g, *dq);
+  if (!q) return std::nullopt;
+  return std::make_pair(input_at(*dq, 0), *q);
+}
+
+struct WeightDq {
+  std::string w_q, scale;
+  const Tensor* w = nullptr;
+  const Tensor* scale_t = nullptr;
+  bool per_channel = false;
+};
+
+// t = DequantizeLinear(s8 constant, f32 scale [] or [C] on `axis`, zero zero points).
+std::optional<WeightDq> weight_dq(const Graph& g, const Uses& u, const std::string& t,
+                                  int64_t rank, int64_t axis) {
+  const Node* dq = u.produced_by(g, t);
+  if (!dq || !is_op(*dq, "DequantizeLinear") || dq->attr_int("block_size", 0) != 0) {
+    return std::nullopt;
+  }
+  WeightDq w;
+  w.w_q = input_at(*dq, 0);
+  w.scale = input_at(*dq, 1);
+  w.w = g.initializer(w.w_q);
+  w.scale_t = g.initializer(w.scale);
+  if (!w.w || w.w->dtype() != DType::kS8 || w.w->rank() != rank) return std::nullopt;
+  if (!w.scale_t || w.scale_t->dtype() != DType::kF32) return std::nullopt;
+  if (!scalar_like(*w.scale_t)) {
+    int64_t dq_axis = dq->attr_int("axis", 1);
+    if (dq_axis < 0) dq_axis += rank;
+    if (w.scale_t->rank() != 1 || dq_axis != axis || w.scale_t->dim(0) != w.w->dim(axis)) {
+      return std::nullopt;
+    }
+    w.per_channel = true;
+  }
+  for (int64_t i = 0; i < w.scale_t->numel(); ++i) {
+    const float s = w.scale_t->data<float>()[i];
+    if (!(s > 0.0f) || !std::isfinite(s)) return std::nullopt;
+  }
+  const std::string& zp_name = input_at(*dq, 2);
+  if (!zp_name.empty()) {
+    const Tensor* zp = g.initializer(zp_name);
+    if (!zp || zp->dtype() != DType::kS8 || zp->numel() != w.scale_t->numel() || !all_zero(*zp)) {
+      return std::nullopt;
+    }
+  }
+  return w;
+}
+
+// The bias: DequantizeLinear(s32 constant [N], scale == x_scale * w_scale, zero zero points), or
+// a plain f32 constant of N values.
+bool match_bias(const Graph& g, const Uses& u, const std::string& t, int64_t n, float x_scale,
+                const WeightDq& w, QuantizedUnit* unit) {
+  if (t.empty()) return true;
+  if (const Tensor* f = g.initializer(t)) {
+    if (f->dtype() != DType::kF32 || !bias_shape_ok(*f, n)) return false;
+    unit->bias = t;
+    unit->bias_type = DType::kF32;
+    return true;
+  }
+  const Node* dq = u.produced_by(g, t);
+  if (!dq || !is_op(*dq, "DequantizeLinear") || dq->attr_int("block_size", 0) != 0) return false;
+  const Tensor* b = g.initializer(input_at(*dq, 0));
+  const Tensor* s = g.initializer(input_at(*dq, 1));
+  if (!b || b->dtype() != DType::kS32 || !bias_shape_ok(*b, n)) return false;
+  if (!s || s->dtype() != DType::kF32 || (s->numel() != 1 && s->numel() != n)) return false;
+  if (!input_at(*dq, 2).empty()) {
+    const Tensor* zp = g.initializer(input_at(*dq, 2));
+    if (!zp || !all_zero(*zp)) return false;
+  }
+  // The fused op adds the s32 bias to the accumulator, which is only right at this scale.
+  for (int64_t c = 0; c < n; ++c) {
+    const float want = x_scale * w.scale_t->data<float>()[w.per_channel ? c : 0];
+    const float have = s->data<float>()[s->numel() == 1 ? 0 : c];
+    if (!(std::fabs(have - want) <= 1e-5f * std::fabs(want))) return false;
+  }
+  unit->bias = input_at(*dq, 0);
+  unit->bias_type = DType::kS32;
+  return true;
+}
+
+// Relu or Clip with constant bounds reading `t`, as the only reader.
+bool match_activation(const Graph& g, const Node& n, FusedActivation* act, float* lo, float* hi) {
+  if (is_op(n, "Relu")) {
+    *act = FusedActivation::kRelu;
+    *lo = 0.0f;
+    *hi = std::numeric_limits<float>::infinity();
+    return true;
+  }
+  if (!is_op(n, "Clip")) return false;
+  float mn = -std::numeric_limits<float>::infinity(), mx = std::numeric_limits<float>::infinity();
+  if (n.has_attr("min")) mn = n.attr_float("min", mn);  // opset < 11
+  if (n.has_attr("max")) mx = n.attr_float("max", mx);
+  for (size_t i : {1, 2}) {
+    const std::string& name = input_at(n, i);
+    if (name.empty()) continue;
+    auto v = const_scalar_f32(g, name);
+    if (!v) return false;
+    (i == 1 ? mn : mx) = *v;
+  }
+  if (std::isnan(mn) || std::isnan(mx) || mn > mx) return false;
+  *act = FusedActivation::kClip;
+  *lo = mn;
+  *hi = mx;
+  return true;
+}
+
+// Extends a unit over its output side: [Relu|Clip] then [per-tensor Q].
+void match_output(const Graph& g, const Uses& u, const Node& op, QuantizedUnit* unit) {
+  std::string cur = op.outputs[0];
+  if (auto c = u.sole_consumer(cur)) {
+    const Node& n = g.nodes[*c];
+    if (n.outputs.size() == 1 && input_at(n, 0) == cur &&
+        match_activation(g, n, &unit->activation, &unit->clip_min, &unit->clip_max)) {
+      unit->fused.push_back(*c);
+      cur = n.outputs[0];
+    }
+  }
+  if (auto c = u.sole_consumer(cur)) {
+    const Node& q = g.nodes[*c];
+    if (is_op(q, "QuantizeLinear") && q.outputs.size() == 1 && input_at(q, 0) == cur) {
+      auto p = per_tensor_params(g, q);
+      const bool default_u8 = q.attr_int("output_dtype", 0) == 0 ||
+                              q.attr_int("output_dtype", 0) == static_cast<int64_t>(DType::kU8);
+      if (p && (!p->zero_point.empty() || default_u8)) {
+        unit->fused.push_back(*c);
+        cur = q.outputs[0];
+        unit->out_type = p->zero_point.empty() ? DType::kU8 : p->type;
+        unit->y_scale = p->scale;
+        unit->y_zero_point = p->zero_point;
+        unit->y_scale_value = p->scale_value;
+        unit->y_zero_point_value = p->zp_value;
+      }
+    }
+  }
+  unit->output = cur;
+}
+
+std::optional<QuantizedUnit> match_unit(const Graph& g, const Uses& u, size_t idx) {
+  const Node& op = g.nodes[idx];
+  if (!onnx_domain(op) || op.outputs.size() != 1 || op.outputs[0].empty()) return std::nullopt;
+  QuantizedUnit unit;
+  unit.node = idx;
+  int64_t w_rank = 2, w_axis = 0, n_axis = 0;
+  if (op.op_type == "Conv") {
+    unit.kind = UnitKind::kConv;
+    // Rank from the weight: 1-D and 2-D convolutions.
+    const Node* wdq = u.produced_by(g, input_at(op, 1));
+    const Tensor* w = wdq ? g.initializer(input_at(*wdq, 0)) : nullptr;
+    if (!w || (w->rank() != 3 && w->rank() != 4)) return std::nullopt;
+    w_rank = w->rank();
+  } else if (op.op_type == "Gemm") {
+    unit.kind = UnitKind::kGemm;
+    if (op.attr_int("transA", 0) != 0 || op.attr_float("alpha", 1.0f) != 1.0f) return std::nullopt;
+    if (!input_at(op, 2).empty() && op.attr_float("beta", 1.0f) != 1.0f) return std::nullopt;
+    unit.trans_b = op.attr_int("transB", 0) != 0;
+    w_axis = n_axis = unit.trans_b ? 0 : 1;
+  } else if (op.op_type == "MatMul") {
+    unit.kind = UnitKind::kMatMul;
+    w_axis = n_axis = 1;
+  } else {
+    return std::nullopt;
+  }
+  auto x = activation_dq(g, u, input_at(op, 0));
+  if (!x) return std::nullopt;
+  auto w = weight_dq(g, u, input_at(op, 1), w_rank, w_axis);
+  if (!w) return std::nullopt;
+  unit.x_q = x->first;
+  unit.x_scale = x->second.scale;
+  unit.x_zero_point = x->second.zero_point;
+  unit.x_type = x->second.type;
+  unit.x_scale_value = x->second.scale_value;
+  unit.x_zero_point_value = x->second.zp_value;
+  unit.w_q = w->w_q;
+  unit.w_scale = w->scale;
+  unit.w_per_channel = w->per_channel;
+  const int64_t n = w->w->dim(n_axis);
+  if (unit.kind != UnitKind::kMatMul &&
+      !match_bias(g, u, input_at(op, 2), n, unit.x_scale_value, *w, &unit)) {
+    return std::nullopt;
+  }
+  unit.fused.push_back(idx);
+  match_output(g, u, op, &unit);
+  return unit;
+}
+
+Attribute string_attr(const std::string& s) {
+  Attribute a;
+  a.kind = Attribute::Kind::kString;
+  a.s = s;
+  return a;
+}
+Attribute int_attr(int64_t v) {
+  Attribute a;
+  a.kind = Attribute::Kind::kInt;
+  a.i = v;
+  return a;
+}
+Attribute float_attr(float v) {
+  Attribute a;
+  a.kind = Attribute::Kind::kFloat;
+  a.f = v;
+  return a;
+}
+
+void set_activation_attrs(Node* n, FusedActivation act, float lo, float hi) {
+  n->attrs["activation"] = string_attr(activation_name(act));
+  if (act == FusedActivation::kClip) {
+    n->attrs["clip_min"] = float_attr(lo);
+    n->attrs["clip_max"] = float_attr(hi);
+  }
+}
+
+// Conv's own attributes, which the fused conv ops read the same way.
+void copy_conv_attrs(const Node& from, Node* to) {
+  for (const char* key : {"auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"}) {
+    auto it = from.attrs.find(key);
+    if (it != from.attrs.end()) to->attrs[key] = it->second;
+  }
+}
+
+bool target_supports(const LoweringTarget& t, const QuantizedUnit& u) {
+  switch (u.kind) {
+    case UnitKind::kConv: if (!t.conv) return false; break;
+    case UnitKind::kGemm: if (!t.gemm) return false; break;
+    case UnitKind::kMatMul: if (!t.matmul) return false; break;
+  }
+  if (u.x_type == DType::kS8 && !t.s8_activations) return false;
+  if (u.out_type == DType::kF32 && !t.f32_output) return false;
+  if (u.activation == FusedActivation::kClip && !t.clip) return false;
+  return true;
+}
+
+Node fused_node(const Graph& g, const QuantizedUnit& u, const std::string& domain) {
+  const Node& op = g.nodes[u.node];
+  Node n;
+  n.name = op.name;
+  n.domain = domain;
+  n.op_type = u.kind == UnitKind::kConv ? kQConvOp : kQGemmOp;
+  n.inputs = {u.x_q, u.w_q, u.w_scale, u.bias, u.x_scale, u.x_zero_point, u.y_scale,
+              u.y_zero_point};
+  n.outputs = {u.output};
+  if (u.kind == UnitKind::kConv) {
+    copy_conv_attrs(op, &n);
+  } else {
+    n.attrs["trans_b"] = int_attr(u.trans_b ? 1 : 0);
+  }
+  set_activation_attrs(&n, u.activation, u.clip_min, u.clip_max);
+  n.attrs["out_dtype"] = string_attr(std::string(dtype_name(u.out_type)));
+  return n;
+}
+
+// An fp32 Conv/Gemm/MatMul with a constant f32 weight as a bf16 node, with a sole Relu/Clip
+// reader fused. Returns the indices of nodes it replaces (empty: no match).
+std::vector<size_t> bf16_node(const Graph& g, const Uses& u, size_t idx,
+                              const LoweringTarget& target, Node* out) {
+  const Node& op = g.nodes[idx];
+  if (!onnx_domain(op) || op.outputs.size() != 1 || op.outputs[0].empty()) return {};
+  const Tensor* w = g.initializer(input_at(op, 1));
+  if (!w || w->dtype() != DType::kF32) return {};
+  Node n;
+  n.name = op.name;
+  n.domain = target.domain;
+  if (op.op_type == "Conv") {
+    if (!target.bf16_conv || (w->rank() != 3 && w->rank() != 4)) return {};
+    n.op_type = kBf16ConvOp;
+    copy_conv_attrs(op, &n);
+    n.inputs = {input_at(op, 0), input_at(op, 1), input_at(op, 2)};
+  } else if (op.op_type == "Gemm" || op.op_type == "MatMul") {
+    if (!target.bf16_gemm || w->rank() != 2) return {};
+    const bool gemm = op.op_type == "Gemm";
+    const bool trans_b = gemm && op.attr_int("transB", 0) != 0;
+    const std::string c = gemm ? input_at(op, 2) : std::string();
+    if (gemm) {
+      if (op.attr_int("transA", 0) != 0 || op.attr_float("alpha", 1.0f) != 1.0f) return {};
+      if (!c.empty()) {
+        // Only a per-column bias fuses; a full [M, N] C stays on the reference Gemm.
+        const Tensor* ct = g.initializer(c);
+        const int64_t n_out = w->dim(trans_b ? 0 : 1);
+        if (op.attr_float("beta", 1.0f) != 1.0f || !ct || ct->dtype() != DType::kF32 ||
+            !bias_shape_ok(*ct, n_out)) {
+          return {};
+        }
+      }
+    }
+    n.op_type = kBf16GemmOp;
+    n.attrs["trans_b"] = int_attr(trans_b ? 1 : 0);
+    n.inputs = {input_at(op, 0), input_at(op, 1), c};
+  } else {
+    return {};
+  }
+  std::vector<size_t> replaced{idx};
+  FusedActivation act = FusedActivation::kNone;
+  float lo = 0.0f, hi = 0.0f;
+  std::string output = op.outputs[0];
+  if (auto c = u.sole_consumer(output)) {
+    const Node& a = g.nodes[*c];
+    if (a.outputs.size() == 1 && input_at(a, 0) == output &&
+        match_activation(g, a, &act, &lo, &hi) && (act != FusedActivation::kClip || target.clip)) {
+      replaced.push_back(*c);
+      output = a.outputs[0];
+    } else {
+      act = FusedActivation::kNone;
+    }
+  }
+  set_activation_attrs(&n, act, lo, hi);
+  n.outputs = {output};
+  *out = std::move(n);
+  return replaced;
+}
+
+}  // namespace
+
+const char* activation_name(FusedActivation a) {
+  switch (a) {
+    case FusedActivation::kNone: return "none";
+    case FusedActivation::kRelu: return "relu";
+    case FusedActivation::kClip: return "clip";
+  }
+  return "none";
+}
+
+std::vector<QuantizedUnit> find_quantized_units(const Graph& g) {
+  const Uses u(g);
+  std::vector<QuantizedUnit> units;
+  std::vector<bool> claimed(g.nodes.size(), false);
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    if (claimed[i]) continue;
+    auto unit = match_unit(g, u, i);
+    if (!unit) continue;
+    bool free = true;
+    for (size_t f : unit->fused) free = free && !claimed[f];
+    if (!free) continue;
+    for (size_t f : unit->fused) claimed[f] = true;
+    units.push_back(std::move(*unit));
+  }
+  return units;
+}
+
+std::vector<Int8PoolUnit> find_int8_pools(const Graph& g) {
+  const Uses u(g);
+  std::vector<Int8PoolUnit> pools;
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const Node& pool = g.nodes[i];
+    if (!is_op(pool, "MaxPool") || pool.outputs.empty() || pool.outputs[0].empty()) continue;
+    if (pool.outputs.size() > 1 && !pool.outputs[1].empty()) continue;  // indices wanted
+    auto x = activation_dq(g, u, input_at(pool, 0));
+    if (!x || x->second.zero_point.empty()) continue;
+    auto c = u.sole_consumer(pool.outputs[0]);
+    if (!c) continue;
+    const Node& q = g.nodes[*c];
+    if (!is_op(q, "QuantizeLinear") || q.outputs.size() != 1 || input_at(q, 0) != pool.outputs[0]) {
+      continue;
+    }
+    auto y = per_tensor_params(g, q);
+    if (!y || y->zero_point.empty() || y->type != x->second.type ||
+        y->zp_value != x->second.zp_value ||
+        std::memcmp(&y->scale_value, &x->second.scale_value, sizeof(float)) != 0) {
+      continue;
+    }
+    pools.push_back({u.producer.at(input_at(pool, 0)), i, *c, x->first, q.outputs[0]});
+  }
+  return pools;
+}
+
+Result<Graph> lower_qdq(const Graph& qdq, const LoweringTarget& target,
+                        const std::vector<std::string>& bf16_ops) {
+  const Uses u(qdq);
+  const size_t count = qdq.nodes.size();
+  std::vector<std::optional<Node>> replacement(count);
+  std::vector<bool> removed(count, false);
+  bool changed = false;
+  auto claim = [&](const std::vector<size_t>& nodes) {
+    for (size_t i : nodes) {
+      if (removed[i] || replacement[i]) return false;
+    }
+    for (size_t i : nodes) removed[i] = true;
+    removed[nodes[0]] = false;
+    return true;
+  };
+
+  for (const QuantizedUnit& unit : find_quantized_units(qdq)) {
+    if (!target_supports(target, unit) || !claim(unit.fused)) continue;
+    replacement[unit.node] = fused_node(qdq, unit, target.domain);
+    changed = true;
+  }
+  if (target.int8_maxpool) {
+    for (const Int8PoolUnit& p : find_int8_pools(qdq)) {
+      if (!claim({p.pool, p.q})) continue;
+      Node n = qdq.nodes[p.pool];
+      n.inputs = {p.x_q};
+      n.outputs = {p.output};
+      replacement[p.pool] = std::move(n);
+      changed = true;
+    }
+  }
+  const std::set<std::string> bf16(bf16_ops.begin(), bf16_ops.end());
+  for (size_t i = 0; i < count && !bf16.empty(); ++i) {
+    if (!bf16.count(qdq.nodes[i].name) || removed[i] || replacement[i]) continue;
+    Node n;
+    std::vector<size_t> nodes = bf16_node(qdq, u, i, target, &n);
+    if (nodes.empty() || !claim(nodes)) continue;
+    replacement[i] = std::move(n);
+    changed = true;
+  }
+  if (!changed) return qdq;
+
+  Graph out = qdq;
+  out.nodes.clear();
+  for (size_t i = 0; i < count; ++i) {
+    if (removed[i]) continue;
+    out.nodes.push_back(replacement[i] ? *replacement[i] : qdq.nodes[i]);
+  }
+  // Drop Q/DQ nodes nothing reads any more (the fused nodes read the 8-bit tensors directly);
+  // removing a DQ can orphan the Q before it, hence the loop.
+  for (bool again = true; again;) {
+    again = false;
+    const Uses now(out);
+    for (size_t i = out.nodes.size(); i-- > 0;) {
+      const Node& n = out.nodes[i];
+      if (!is_op(n, "DequantizeLinear") && !is_op(n, "QuantizeLinear")) continue;
+      bool read = false;
+      for (const auto& o : n.outputs) {
+        read = read || now.graph_outputs.count(o) || now.consumers.count(o);
+      }
+      if (!read) {
+        out.nodes.erase(out.nodes.begin() + static_cast<std::ptrdiff_t>(i));
+        again = true;
+      }
+    }
+  }
+  // Forget what only the removed nodes used: their initializers and intermediate value infos.
+  const Uses now(out);
+  std::set<std::string> before;
+  for (const auto& n : qdq.nodes) {
+    before.insert(n.inputs.begin(), n.inputs.end());
+    before.insert(n.outputs.begin(), n.outputs.end());
+  }
+  for (auto it = out.initializers.begin(); it != out.initializers.end();) {
+    const bool dropped = before.count(it->first) && !now.consumers.count(it->first) &&
+                         !now.graph_outputs.count(it->first);
+    it = dropped ? out.initializers.erase(it) : std::next(it);
+  }
+  for (auto it = out.value_info.begin(); it != out.value_info.end();) {
+    const bool dropped = before.count(it->first) && !now.producer.count(it->first) &&
+                         !now.consumers.count(it->first) && !now.graph_outputs.count(it->first);
+    it = dropped ? out.value_info.erase(it) : std::next(it);
+  }
+  return out;
+}
+
+}  // namespace qtune

@@ -1,0 +1,90 @@
+// QDQ pattern matching shared by adaptors: finds quantized node units (DQ -> Conv/Gemm/MatMul ->
+// [Relu|Clip] -> [Q]) and int8 max pools in a standard QDQ graph, and rewrites them into one fused
+// node each in an adaptor's domain. Called from adaptors' prepare(); the executor runs whatever is
+// left (stray Q/DQ included) with the reference ops. Pure functions on const graphs; thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "common/graph.h"
+
+namespace qtune {
+
+// Op types of the fused nodes (in LoweringTarget::domain). Inputs of QConv / QGemm:
+//   [x_q, w_q, w_scale, bias ("" / s32 at scale x_scale*w_scale / f32), x_scale, x_zero_point,
+//    y_scale ("" for f32 output), y_zero_point ("" for f32 output)]
+// Attributes: Conv's geometry (QConv), trans_b (QGemm: 1 when w is [N,K]), "activation"
+// ("none"/"relu"/"clip") with clip_min/clip_max, and "out_dtype" ("u8"/"s8"/"f32").
+// QGemm flattens x's leading dims into M: x [..., K] -> y [..., N].
+// Bf16Conv / Bf16Gemm: [x, w (f32), bias (f32) or ""], same geometry/trans_b/activation attrs.
+inline constexpr const char* kQConvOp = "QConv";
+inline constexpr const char* kQGemmOp = "QGemm";
+inline constexpr const char* kBf16ConvOp = "Bf16Conv";
+inline constexpr const char* kBf16GemmOp = "Bf16Gemm";
+
+enum class UnitKind { kConv, kGemm, kMatMul };
+enum class FusedActivation { kNone, kRelu, kClip };
+
+const char* activation_name(FusedActivation a);  // "none", "relu", "clip"
+
+// One quantized Conv/Gemm/MatMul with everything fused into it. Names refer to the QDQ graph.
+struct QuantizedUnit {
+  size_t node = 0;  // index of the Conv/Gemm/MatMul in graph.nodes
+  UnitKind kind = UnitKind::kConv;
+  std::string x_q;                 // the 8-bit activation the input DequantizeLinear reads
+  std::string x_scale, x_zero_point;  // initializers ("" zero point: 0)
+  DType x_type = DType::kUndefined;   // u8/s8 when known (from the zero point), else undefined
+  float x_scale_value = 1.0f;
+  int32_t x_zero_point_value = 0;
+  std::string w_q, w_scale;  // s8 weight initializer and its f32 scale ([] or [C])
+  bool w_per_channel = false;
+  bool trans_b = false;      // Gemm/MatMul: w is [N, K]
+  std::string bias;          // s32 initializer at x_scale*w_scale, an f32 tensor, or ""
+  DType bias_type = DType::kUndefined;
+  FusedActivation activation = FusedActivation::kNone;
+  float clip_min = -std::numeric_limits<float>::infinity();
+  float clip_max = std::numeric_limits<float>::infinity();
+  std::string output;  // what the fused node produces: the Q's, activation's or op's output
+  DType out_type = DType::kF32;  // u8, s8 (a Q was fused) or f32
+  std::string y_scale, y_zero_point;  // initializers when out_type is 8-bit
+  float y_scale_value = 1.0f;
+  int32_t y_zero_point_value = 0;
+  std::vector<size_t> fused;  // the op, activation and Q nodes the fused node replaces
+};
+
+// DequantizeLinear -> MaxPool -> QuantizeLinear with the same scale and zero point: the pool runs
+// on the 8-bit tensor directly (max commutes with a monotonic dequantization).
+struct Int8PoolUnit {
+  size_t dq = 0, pool = 0, q = 0;
+  std::string x_q, output;
+};
+
+// What an adaptor can run; lower_qdq leaves everything else to the reference ops.
+struct LoweringTarget {
+  std::string domain = "qtune";
+  bool conv = true;          // QConv, 1-D and 2-D
+  bool gemm = true;          // QGemm from Gemm
+  bool matmul = true;        // QGemm from MatMul with a constant 2-D weight
+  bool s8_activations = true;
+  bool f32_output = true;    // units that end without a Q
+  bool clip = true;
+  bool int8_maxpool = true;  // standard MaxPool on u8/s8
+  bool bf16_conv = true;
+  bool bf16_gemm = true;
+};
+
+// Every unit in node order. Each node belongs to at most one unit; DQs feeding a unit are not
+// listed (they are removed when nothing else reads them).
+std::vector<QuantizedUnit> find_quantized_units(const Graph& g);
+std::vector<Int8PoolUnit> find_int8_pools(const Graph& g);
+
+// Rewrites units the target supports into fused nodes named after the original op, turns the
+// fp32 Conv/Gemm/MatMul named in bf16_ops (constant f32 weight) into Bf16Conv/Bf16Gemm, and drops
+// Q/DQ nodes nobody reads any more. A graph without matches comes back unchanged.
+Result<Graph> lower_qdq(const Graph& qdq, const LoweringTarget& target,
+                        const std::vector<std::string>& bf16_ops);
+
+}  // namespace qtune

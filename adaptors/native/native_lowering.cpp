@@ -1,0 +1,27 @@
+#include "adaptors/native/native_lowering.h"
+
+#include "adaptors/native/native_ops.h"
+
+namespace qtune {
+
+LoweringTarget native_lowering_target() {
+  LoweringTarget t;
+  t.domain = kNativeDomain;
+  // qconv2d covers 1-D/2-D convs, and the GEMM takes u8 and s8 activations with any epilogue.
+  t.conv = t.gemm = t.matmul = true;
+  t.s8_activations = true;
+  t.f32_output = true;
+  t.clip = true;
+  t.int8_maxpool = true;
+  t.bf16_conv = t.bf16_gemm = true;
+  return t;
+}
+
+Result<Executor> prepare_native(std::shared_ptr<const Graph> qdq,
+                                const std::vector<std::string>& bf16_ops) {
+  if (!qdq) return Status::Internal("prepare_native: no graph");
+  QT_ASSIGN_OR_RETURN(Graph lowered, lower_qdq(*qdq, native_lowering_target(), bf16_ops));
+  return Executor::create(std::make_shared<const Graph>(std::move(lowered)), &native_ops());
+}
+
+}  // namespace qtune

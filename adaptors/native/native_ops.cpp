@@ -1,0 +1,790 @@
+// QConv / QGemm run the int8 GEMM (kernels/qgemm.h) with the whole QDQ unit in its epilogue:
+// s32 bias, per-channel x_scale*w_scale, Relu/Clip and requantization. Bf16Conv / Bf16Gemm run
+// kernels/gemm_bf16.h. Weights (and the combined scales) are packed once per model in the node
+// cache when they are graph constants.
+//
+// Convolutions do not go through qconv2d: its NCHW output needs the GEMM's transposed store,
+// whose epilogue is scalar per element and cost more than the GEMM itself on typical layers.
+// Here the image is transposed to HWC, im2col copies whole channel runs, the GEMM writes
+// [pixels, channels] through its vector epilogue, and one byte transpose restores NCHW.
+#include "adaptors/native/native_ops.h"
+
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+#include <tbb/task_arena.h>
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "adaptors/lowering.h"
+#include "common/shape_inference.h"
+#include "kernels/cpu_features.h"
+#include "kernels/gemm_bf16.h"
+#include "kernels/qconv.h"  // QConvShape
+#include "kernels/qgemm.h"
+#include "kernels/quantize_ref.h"
+
+namespace qtune {
+namespace {
+
+constexpr float kInf = std::numeric_limits<float>::infinity();
+
+std::atomic<uint64_t> g_pack_count{0};
+
+std::string dt(DType t) { return std::string(dtype_name(t)); }
+bool scalar_like(const Tensor& t) { return t.numel() == 1 && t.rank() <= 1; }
+
+// ------------------------------------------------------------------ shared input validation
+
+Status require(const OpContext& ctx, size_t i, const char* name, const Tensor** out) {
+  const Tensor* t = ctx.input(i);
+  if (!t || t->empty()) return ctx.invalid(std::string("missing required input '") + name + "'");
+  *out = t;
+  return Status::Ok();
+}
+
+// Relu/Clip bounds from the "activation" attribute.
+Status read_activation(const OpContext& ctx, float* lo, float* hi) {
+  const std::string act = ctx.node.attr_string("activation", "none");
+  *lo = -kInf;
+  *hi = kInf;
+  if (act == "none") return Status::Ok();
+  if (act == "relu") {
+    *lo = 0.0f;
+    return Status::Ok();
+  }
+  if (act != "clip") return ctx.invalid("unknown activation '" + act + "'");
+  *lo = ctx.node.attr_float("clip_min", -kInf);
+  *hi = ctx.node.attr_float("clip_max", kInf);
+  if (std::isnan(*lo) || std::isnan(*hi) || *lo > *hi) {
+    return ctx.invalid("clip bounds [" + std::to_string(*lo) + ", " + std::to_string(*hi) +
+                       "] are empty");
+  }
+  return Status::Ok();
+}
+
+// The 8-bit activation and its per-tensor quantization (inputs 0, 4, 5).
+struct XQuant {
+  const Tensor* x = nullptr;
+  float scale = 1.0f;
+  int32_t zero_point = 0;
+};
+
+Status read_x(const OpContext& ctx, XQuant* q) {
+  const Tensor* scale;
+  QT_RETURN_IF_ERROR(require(ctx, 0, "x_q", &q->x));
+  QT_RETURN_IF_ERROR(require(ctx, 4, "x_scale", &scale));
+  if (q->x->dtype() != DType::kU8 && q->x->dtype() != DType::kS8) {
+    return ctx.invalid("x_q has type " + dt(q->x->dtype()) + ", expected u8 or s8");
+  }
+  if (scale->dtype() != DType::kF32 || !scalar_like(*scale)) {
+    return ctx.invalid("x_scale must be an f32 scalar, got " + dt(scale->dtype()) + " " +
+                       shape_str(scale->shape()));
+  }
+  q->scale = scale->data<float>()[0];
+  if (const Tensor* zp = ctx.input(5); zp && !zp->empty()) {
+    if (zp->dtype() != q->x->dtype() || !scalar_like(*zp)) {
+      return ctx.invalid("x_zero_point must be a " + dt(q->x->dtype()) + " scalar, got " +
+                         dt(zp->dtype()) + " " + shape_str(zp->shape()));
+    }
+    q->zero_point = static_cast<int32_t>(zp->get_i64(0));
+  }
+  return Status::Ok();
+}
+
+// Output type and requantization (inputs 6, 7 and "out_dtype").
+struct OutQuant {
+  DType type = DType::kF32;
+  float scale = 1.0f;
+  int32_t zero_point = 0;
+};
+
+Status read_out(const OpContext& ctx, OutQuant* o) {
+  const Tensor* scale = ctx.input(6);
+  const Tensor* zp = ctx.input(7);
+  if (scale && scale->empty()) scale = nullptr;
+  if (zp && zp->empty()) zp = nullptr;
+  const std::string want = ctx.node.attr_string("out_dtype", "");
+  if (want == "u8") {
+    o->type = DType::kU8;
+  } else if (want == "s8") {
+    o->type = DType::kS8;
+  } else if (want == "f32") {
+    o->type = DType::kF32;
+  } else if (want.empty()) {
+    o->type = zp ? zp->dtype() : (scale ? DType::kU8 : DType::kF32);
+  } else {
+    return ctx.invalid("unknown out_dtype '" + want + "'");
+  }
+  if (o->type == DType::kF32) return Status::Ok();
+  if (o->type != DType::kU8 && o->type != DType::kS8) {
+    return ctx.invalid("y_zero_point has type " + dt(o->type) + ", expected u8 or s8");
+  }
+  if (!scale || scale->dtype() != DType::kF32 || !scalar_like(*scale)) {
+    return ctx.invalid("an 8-bit output needs y_scale as an f32 scalar");
+  }
+  o->scale = scale->data<float>()[0];
+  if (zp) {
+    if (zp->dtype() != o->type || !scalar_like(*zp)) {
+      return ctx.invalid("y_zero_point must be a " + dt(o->type) + " scalar, got " +
+                         dt(zp->dtype()) + " " + shape_str(zp->shape()));
+    }
+    o->zero_point = static_cast<int32_t>(zp->get_i64(0));
+  }
+  return Status::Ok();
+}
+
+// A per-output-channel bias of n values ([n] or [1, n]) of one of the allowed types.
+Status read_bias(const OpContext& ctx, size_t i, int64_t n, bool s32_ok, const Tensor** out) {
+  const Tensor* b = ctx.input(i);
+  *out = nullptr;
+  if (!b || b->empty()) return Status::Ok();
+  if (b->dtype() != DType::kF32 && !(s32_ok && b->dtype() == DType::kS32)) {
+    return ctx.invalid("bias has type " + dt(b->dtype()) + (s32_ok ? ", expected s32 or f32" : ", expected f32"));
+  }
+  const bool shape_ok = (b->rank() == 1 && b->dim(0) == n) ||
+                        (b->rank() == 2 && b->dim(0) == 1 && b->dim(1) == n);
+  if (!shape_ok) {
+    return ctx.invalid("bias shape " + shape_str(b->shape()) + " is not [" + std::to_string(n) +
+                       "]");
+  }
+  *out = b;
+  return Status::Ok();
+}
+
+Status read_w_scale(const OpContext& ctx, int64_t n, const Tensor** out) {
+  const Tensor* s;
+  QT_RETURN_IF_ERROR(require(ctx, 2, "w_scale", &s));
+  if (s->dtype() != DType::kF32 || s->rank() > 1 || (s->numel() != 1 && s->numel() != n)) {
+    return ctx.invalid("w_scale must be f32 with 1 or " + std::to_string(n) + " values, got " +
+                       dt(s->dtype()) + " " + shape_str(s->shape()));
+  }
+  *out = s;
+  return Status::Ok();
+}
+
+// x_scale * w_scale[c], the factor that takes an s32 accumulator to f32.
+std::vector<float> combined_scales(float x_scale, const Tensor& w_scale) {
+  std::vector<float> s(static_cast<size_t>(w_scale.numel()));
+  for (int64_t c = 0; c < w_scale.numel(); ++c) s[c] = x_scale * w_scale.data<float>()[c];
+  return s;
+}
+
+// Packed weights plus the combined scales they were packed with (valid when both scales are
+// graph constants; otherwise computed per call).
+template <typename W>
+struct Packed {
+  W w;
+  std::vector<float> scale;
+  float x_scale = 0.0f;
+  const void* w_scale_key = nullptr;
+};
+
+template <typename W, typename Make>
+std::shared_ptr<const Packed<W>> packed(OpContext& ctx, const XQuant* xq, Make&& make) {
+  auto build = [&] {
+    Packed<W> p;
+    p.w = make();
+    g_pack_count.fetch_add(1, std::memory_order_relaxed);
+    if (xq && ctx.input_is_constant(2) && ctx.input_is_constant(4)) {
+      p.scale = combined_scales(xq->scale, *ctx.input(2));
+      p.x_scale = xq->scale;
+      p.w_scale_key = ctx.input(2)->raw();
+    }
+    return p;
+  };
+  if (ctx.cache && ctx.input_is_constant(1)) {
+    return ctx.cache->get<Packed<W>>(ctx.input(1)->raw(), build);
+  }
+  return std::make_shared<const Packed<W>>(build());
+}
+
+QGemmOutput gemm_output(DType t) {
+  switch (t) {
+    case DType::kU8: return QGemmOutput::kU8;
+    case DType::kS8: return QGemmOutput::kS8;
+    default: return QGemmOutput::kF32;
+  }
+}
+
+// The epilogue shared by QConv and QGemm; `scale_storage` keeps per-call scales alive.
+template <typename W>
+QGemmParams int8_params(const OpContext& ctx, const XQuant& xq, const OutQuant& oq,
+                        const Packed<W>& pk, const Tensor& w_scale, const Tensor* bias, float lo,
+                        float hi, std::vector<float>* scale_storage) {
+  QGemmParams p;
+  p.a_type = xq.x->dtype();
+  p.a_zero_point = xq.zero_point;
+  p.output = gemm_output(oq.type);
+  if (bias && bias->dtype() == DType::kS32) p.bias_s32 = bias->data<int32_t>();
+  if (bias && bias->dtype() == DType::kF32) p.bias_f32 = bias->data<float>();
+  if (!pk.scale.empty() && pk.x_scale == xq.scale && pk.w_scale_key == w_scale.raw()) {
+    p.scale = pk.scale.data();
+  } else {
+    *scale_storage = combined_scales(xq.scale, w_scale);
+    p.scale = scale_storage->data();
+  }
+  p.per_channel_scale = w_scale.numel() > 1;
+  p.clamp_min = lo;
+  p.clamp_max = hi;
+  p.out_scale = oq.scale;
+  p.out_zero_point = oq.zero_point;
+  return p;
+}
+
+// ------------------------------------------------------------------ conv geometry
+
+struct ConvPlan {
+  QConvShape s;
+  Shape out_shape;
+};
+
+// 1-D and 2-D convolutions as QConvShape (a 1-D conv is 2-D with unit height).
+Status plan_conv(const OpContext& ctx, const Tensor& x, const Tensor& w, ConvPlan* plan) {
+  if (x.rank() != 3 && x.rank() != 4) {
+    return ctx.invalid("x has shape " + shape_str(x.shape()) + "; expected [N,C,W] or [N,C,H,W]");
+  }
+  if (w.rank() != x.rank()) {
+    return ctx.invalid("weight shape " + shape_str(w.shape()) + " does not match x " +
+                       shape_str(x.shape()));
+  }
+  const int64_t group = ctx.node.attr_int("group", 1);
+  const int64_t c = x.dim(1), m = w.dim(0);
+  if (group < 1) return ctx.invalid("group must be >= 1");
+  if (c % group != 0 || m % group != 0 || w.dim(1) * group != c) {
+    return ctx.invalid("channels do not fit group " + std::to_string(group) + ": x " +
+                       shape_str(x.shape()) + ", w " + shape_str(w.shape()));
+  }
+  const Shape in_sp(x.shape().begin() + 2, x.shape().end());
+  const Shape k_sp(w.shape().begin() + 2, w.shape().end());
+  if (ctx.node.has_attr("kernel_shape") && ctx.node.attr_ints("kernel_shape") != k_sp) {
+    return ctx.invalid("kernel_shape " + shape_str(ctx.node.attr_ints("kernel_shape")) +
+                       " does not match weight shape " + shape_str(w.shape()));
+  }
+  QT_ASSIGN_OR_RETURN(ConvGeometry geo, conv_geometry(ctx.node, in_sp, k_sp));
+  const bool one_d = x.rank() == 3;
+  const size_t r = in_sp.size();
+  QConvShape& s = plan->s;
+  s.batch = x.dim(0);
+  s.in_channels = c;
+  s.out_channels = m;
+  s.group = group;
+  s.in_h = one_d ? 1 : in_sp[0];
+  s.in_w = in_sp[r - 1];
+  s.kernel_h = one_d ? 1 : k_sp[0];
+  s.kernel_w = k_sp[r - 1];
+  s.stride_h = one_d ? 1 : geo.strides[0];
+  s.stride_w = geo.strides[r - 1];
+  s.dilation_h = one_d ? 1 : geo.dilations[0];
+  s.dilation_w = geo.dilations[r - 1];
+  s.pad_top = one_d ? 0 : geo.pads[0];
+  s.pad_bottom = one_d ? 0 : geo.pads[r];
+  s.pad_left = geo.pads[r - 1];
+  s.pad_right = geo.pads[2 * r - 1];
+  if ((!one_d && s.out_h() != geo.out[0]) || s.out_w() != geo.out[r - 1]) {
+    return ctx.invalid("inconsistent convolution geometry");
+  }
+  plan->out_shape = {s.batch, m};
+  plan->out_shape.insert(plan->out_shape.end(), geo.out.begin(), geo.out.end());
+  return Status::Ok();
+}
+
+// ------------------------------------------------------------------ conv driver
+
+// One 16x16 byte tile: dst row j = column j of src. Four rounds of SSE2 unpacks (baseline
+// x86-64), each doubling the run of consecutive source rows that sit together.
+inline void transpose16x16_u8(const uint8_t* src, int64_t ss, uint8_t* dst, int64_t ds) {
+  __m128i a[16], b[16];
+  for (int i = 0; i < 16; ++i) a[i] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i * ss));
+  for (int i = 0; i < 8; ++i) {  // b[i]: columns 0-7 of rows 2i,2i+1; b[8+i]: columns 8-15
+    b[i] = _mm_unpacklo_epi8(a[2 * i], a[2 * i + 1]);
+    b[8 + i] = _mm_unpackhi_epi8(a[2 * i], a[2 * i + 1]);
+  }
+  for (int h = 0; h < 2; ++h) {  // a[4q + i]: columns 4q..4q+3 of rows 4i..4i+3
+    for (int i = 0; i < 4; ++i) {
+      a[h * 8 + i] = _mm_unpacklo_epi16(b[h * 8 + 2 * i], b[h * 8 + 2 * i + 1]);
+      a[h * 8 + 4 + i] = _mm_unpackhi_epi16(b[h * 8 + 2 * i], b[h * 8 + 2 * i + 1]);
+    }
+  }
+  for (int q = 0; q < 4; ++q) {  // b[2p + i]: columns 2p, 2p+1 of rows 8i..8i+7
+    for (int i = 0; i < 2; ++i) {
+      b[q * 4 + i] = _mm_unpacklo_epi32(a[q * 4 + 2 * i], a[q * 4 + 2 * i + 1]);
+      b[q * 4 + 2 + i] = _mm_unpackhi_epi32(a[q * 4 + 2 * i], a[q * 4 + 2 * i + 1]);
+    }
+  }
+  for (int p = 0; p < 8; ++p) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + (2 * p) * ds),
+                     _mm_unpacklo_epi64(b[2 * p], b[2 * p + 1]));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + (2 * p + 1) * ds),
+                     _mm_unpackhi_epi64(b[2 * p], b[2 * p + 1]));
+  }
+}
+
+// dst[c * rows + r] = src[r * cols + c] for rows [r0, r1), in cache-sized tiles.
+template <typename T>
+void transpose_rows(const T* src, int64_t rows, int64_t cols, T* dst, int64_t r0, int64_t r1) {
+  constexpr int64_t kTile = 16;
+  for (int64_t rt = r0; rt < r1; rt += kTile) {
+    const int64_t re = std::min(r1, rt + kTile);
+    for (int64_t ct = 0; ct < cols; ct += kTile) {
+      const int64_t ce = std::min(cols, ct + kTile);
+      if constexpr (sizeof(T) == 1) {
+        if (re - rt == kTile && ce - ct == kTile) {
+          transpose16x16_u8(reinterpret_cast<const uint8_t*>(src) + rt * cols + ct, cols,
+                            reinterpret_cast<uint8_t*>(dst) + ct * rows + rt, rows);
+          continue;
+        }
+      }
+      for (int64_t r = rt; r < re; ++r) {
+        for (int64_t c = ct; c < ce; ++c) dst[c * rows + r] = src[r * cols + c];
+      }
+    }
+  }
+}
+
+// dst[c * rows + r] = src[r * cols + c], parallel over row tiles for large planes.
+template <typename T>
+void transpose(const T* src, int64_t rows, int64_t cols, T* dst) {
+  if (cols == 1 || rows == 1) {
+    std::copy(src, src + rows * cols, dst);
+  } else if (rows * cols < (int64_t{1} << 17)) {
+    transpose_rows(src, rows, cols, dst, 0, rows);
+  } else {
+    const int64_t chunk = 64;
+    tbb::parallel_for(int64_t{0}, (rows + chunk - 1) / chunk, [&](int64_t t) {
+      transpose_rows(src, rows, cols, dst, t * chunk, std::min(rows, (t + 1) * chunk));
+    });
+  }
+}
+
+// One image's group as GEMM rows from an HWC image: row = output pixel, columns (kh, kw, c), so
+// every tap copies a run of cg channels. Padding reads `pad` (the zero point for int8).
+template <typename T>
+void im2col_hwc(const QConvShape& s, const T* xt, int64_t g, T pad, T* col) {
+  const int64_t cg = s.in_channels / s.group, oh = s.out_h(), ow = s.out_w();
+  const int64_t kdim = s.k_per_group();
+  auto rows = [&](int64_t y0, int64_t y1) {
+    for (int64_t oy = y0; oy < y1; ++oy) {
+      for (int64_t ox = 0; ox < ow; ++ox) {
+        T* dst = col + (oy * ow + ox) * kdim;
+        const int64_t ix0 = ox * s.stride_w - s.pad_left;
+        // Undilated taps of one kernel row that are all inside the image are one HWC run.
+        const bool run = s.dilation_w == 1 && ix0 >= 0 && ix0 + s.kernel_w <= s.in_w;
+        for (int64_t ky = 0; ky < s.kernel_h; ++ky) {
+          const int64_t iy = oy * s.stride_h - s.pad_top + ky * s.dilation_h;
+          const bool row_in = iy >= 0 && iy < s.in_h;
+          if (run && row_in && s.group == 1) {
+            std::copy_n(xt + (iy * s.in_w + ix0) * s.in_channels, s.kernel_w * cg, dst);
+            dst += s.kernel_w * cg;
+            continue;
+          }
+          for (int64_t kx = 0; kx < s.kernel_w; ++kx, dst += cg) {
+            const int64_t ix = ox * s.stride_w - s.pad_left + kx * s.dilation_w;
+            if (row_in && ix >= 0 && ix < s.in_w) {
+              std::copy_n(xt + (iy * s.in_w + ix) * s.in_channels + g * cg, cg, dst);
+            } else {
+              std::fill_n(dst, cg, pad);
+            }
+          }
+        }
+      }
+    }
+  };
+  if (oh * ow * kdim < (int64_t{1} << 16)) {
+    rows(0, oh);
+  } else {
+    tbb::parallel_for(tbb::blocked_range<int64_t>(0, oh),
+                      [&](const tbb::blocked_range<int64_t>& r) { rows(r.begin(), r.end()); });
+  }
+}
+
+// Weights [M, C/g, kh, kw] reordered to the im2col_hwc column order (kh, kw, c) and packed per
+// group with `pack(rows, K, N)` where B[k][n] = rows[n * K + k].
+template <typename T, typename Pack>
+auto pack_conv_hwc(const T* w, const QConvShape& s, Pack&& pack) {
+  const int64_t cg = s.in_channels / s.group, kk = s.kernel_h * s.kernel_w;
+  const int64_t kdim = s.k_per_group(), ocg = s.out_channels / s.group;
+  std::vector<T> perm(static_cast<size_t>(s.out_channels * kdim));
+  for (int64_t o = 0; o < s.out_channels; ++o) {
+    for (int64_t c = 0; c < cg; ++c) {
+      for (int64_t k = 0; k < kk; ++k) perm[o * kdim + k * cg + c] = w[o * kdim + c * kk + k];
+    }
+  }
+  std::vector<decltype(pack(perm.data(), kdim, ocg))> per_group;
+  for (int64_t g = 0; g < s.group; ++g) per_group.push_back(pack(perm.data() + g * ocg * kdim, kdim, ocg));
+  return per_group;
+}
+
+// Buffers reused across calls: a conv would otherwise fault in fresh pages on every run.
+struct ConvScratch {
+  std::vector<uint8_t> xt, col, c;
+  template <typename T>
+  static T* grow(std::vector<uint8_t>& v, int64_t elems) {
+    const size_t bytes = static_cast<size_t>(elems) * sizeof(T);
+    if (v.size() < bytes) v.resize(bytes);
+    return reinterpret_cast<T*>(v.data());
+  }
+};
+
+// NCHW convolution around gemm(group, a, lda, c, ldc), which writes C [pixels, ocg] of OutT.
+// Runs isolated so this thread's scratch is never picked up by another conv's task while the
+// GEMM's nested tasks are in flight.
+template <typename T, typename OutT, typename Gemm>
+void conv_nchw(const QConvShape& s, const T* x, T pad, OutT* y, Gemm&& gemm) {
+  tbb::this_task_arena::isolate([&] {
+    thread_local ConvScratch sc;
+    const int64_t hw = s.in_h * s.in_w, pixels = s.out_h() * s.out_w();
+    const int64_t cg = s.in_channels / s.group, ocg = s.out_channels / s.group;
+    const int64_t kdim = s.k_per_group();
+    // A 1x1, stride-1, unpadded conv reads the HWC image as its GEMM operand directly.
+    const bool direct = s.kernel_h == 1 && s.kernel_w == 1 && s.stride_h == 1 &&
+                        s.stride_w == 1 && s.pad_top == 0 && s.pad_left == 0 &&
+                        s.pad_bottom == 0 && s.pad_right == 0;
+    for (int64_t b = 0; b < s.batch; ++b) {
+      const T* img = x + b * s.in_channels * hw;
+      const T* xt = img;
+      if (s.in_channels > 1) {
+        T* t = ConvScratch::grow<T>(sc.xt, hw * s.in_channels);
+        transpose(img, s.in_channels, hw, t);
+        xt = t;
+      }
+      for (int64_t g = 0; g < s.group; ++g) {
+        const T* a = xt + g * cg;
+        int64_t lda = s.in_channels;
+        if (!direct) {
+          T* col = ConvScratch::grow<T>(sc.col, pixels * kdim);
+          im2col_hwc(s, xt, g, pad, col);
+          a = col;
+          lda = kdim;
+        }
+        OutT* y_grp = y + (b * s.out_channels + g * ocg) * pixels;
+        if (ocg == 1) {  // [pixels, 1] is already the output plane
+          gemm(g, a, lda, y_grp, ocg);
+          continue;
+        }
+        OutT* c = ConvScratch::grow<OutT>(sc.c, pixels * ocg);
+        gemm(g, a, lda, c, ocg);
+        transpose(c, pixels, ocg, y_grp);
+      }
+    }
+  });
+}
+
+// ------------------------------------------------------------------ QConv
+
+Status qconv(OpContext& ctx) {
+  XQuant xq;
+  const Tensor *w, *w_scale, *bias;
+  OutQuant oq;
+  float lo, hi;
+  QT_RETURN_IF_ERROR(read_x(ctx, &xq));
+  QT_RETURN_IF_ERROR(require(ctx, 1, "w_q", &w));
+  if (w->dtype() != DType::kS8) return ctx.invalid("w_q has type " + dt(w->dtype()) + ", expected s8");
+  ConvPlan plan;
+  QT_RETURN_IF_ERROR(plan_conv(ctx, *xq.x, *w, &plan));
+  const int64_t m = plan.s.out_channels;
+  QT_RETURN_IF_ERROR(read_w_scale(ctx, m, &w_scale));
+  QT_RETURN_IF_ERROR(read_bias(ctx, 3, m, true, &bias));
+  QT_RETURN_IF_ERROR(read_out(ctx, &oq));
+  QT_RETURN_IF_ERROR(read_activation(ctx, &lo, &hi));
+
+  Tensor y(oq.type, plan.out_shape);
+  if (y.numel() == 0) {
+    ctx.outputs[0] = std::move(y);
+    return Status::Ok();
+  }
+  const QConvShape s = plan.s;
+  auto pk = packed<std::vector<PackedWeightsS8>>(ctx, &xq, [&] {
+    return pack_conv_hwc(w->data<int8_t>(), s, [](const int8_t* rows, int64_t k, int64_t n) {
+      return pack_weights_s8(rows, k, n, 1, k);
+    });
+  });
+  std::vector<float> scales;
+  const QGemmParams base = int8_params(ctx, xq, oq, *pk, *w_scale, bias, lo, hi, &scales);
+  const int64_t ocg = s.out_channels / s.group;
+  auto gemm = [&](int64_t g, const uint8_t* a, int64_t lda, void* c, int64_t ldc) {
+    QGemmParams p = base;
+    p.M = s.out_h() * s.out_w();
+    const int64_t oc0 = g * ocg;
+    if (p.bias_s32) p.bias_s32 += oc0;
+    if (p.bias_f32) p.bias_f32 += oc0;
+    if (p.per_channel_scale) p.scale += oc0;
+    qgemm(p, a, lda, pk->w[static_cast<size_t>(g)], c, ldc);
+  };
+  const auto* x = static_cast<const uint8_t*>(xq.x->raw());  // u8 and s8 alike, as bytes
+  const auto pad = static_cast<uint8_t>(xq.zero_point);      // the zero point's own encoding
+  if (oq.type == DType::kF32) {
+    conv_nchw<uint8_t, float>(s, x, pad, y.data<float>(), gemm);
+  } else {
+    conv_nchw<uint8_t, uint8_t>(s, x, pad, static_cast<uint8_t*>(y.raw()), gemm);
+  }
+  ctx.outputs[0] = std::move(y);
+  return Status::Ok();
+}
+
+// ------------------------------------------------------------------ QGemm
+
+// x [..., K] against w [K, N] (or [N, K] with trans_b): M is the product of x's leading dims.
+struct GemmPlan {
+  int64_t m = 0, k = 0, n = 0;
+  bool trans_b = false;
+  Shape out_shape;
+};
+
+Status plan_gemm(const OpContext& ctx, const Tensor& x, const Tensor& w, GemmPlan* g) {
+  if (x.rank() < 1) return ctx.invalid("x must have rank >= 1");
+  if (w.rank() != 2) return ctx.invalid("weight shape " + shape_str(w.shape()) + " is not 2-D");
+  g->trans_b = ctx.node.attr_int("trans_b", 0) != 0;
+  g->k = x.dim(x.rank() - 1);
+  const int64_t wk = g->trans_b ? w.dim(1) : w.dim(0);
+  g->n = g->trans_b ? w.dim(0) : w.dim(1);
+  if (wk != g->k) {
+    return ctx.invalid("inner dimensions differ: x " + shape_str(x.shape()) + ", w " +
+                       shape_str(w.shape()) + (g->trans_b ? " (transposed)" : ""));
+  }
+  g->m = g->k == 0 ? shape_numel(Shape(x.shape().begin(), x.shape().end() - 1)) : x.numel() / g->k;
+  g->out_shape.assign(x.shape().begin(), x.shape().end() - 1);
+  g->out_shape.push_back(g->n);
+  return Status::Ok();
+}
+
+Status qgemm_op(OpContext& ctx) {
+  XQuant xq;
+  const Tensor *w, *w_scale, *bias;
+  OutQuant oq;
+  float lo, hi;
+  QT_RETURN_IF_ERROR(read_x(ctx, &xq));
+  QT_RETURN_IF_ERROR(require(ctx, 1, "w_q", &w));
+  if (w->dtype() != DType::kS8) return ctx.invalid("w_q has type " + dt(w->dtype()) + ", expected s8");
+  GemmPlan g;
+  QT_RETURN_IF_ERROR(plan_gemm(ctx, *xq.x, *w, &g));
+  QT_RETURN_IF_ERROR(read_w_scale(ctx, g.n, &w_scale));
+  QT_RETURN_IF_ERROR(read_bias(ctx, 3, g.n, true, &bias));
+  QT_RETURN_IF_ERROR(read_out(ctx, &oq));
+  QT_RETURN_IF_ERROR(read_activation(ctx, &lo, &hi));
+
+  Tensor y(oq.type, g.out_shape);
+  if (y.numel() == 0) {
+    ctx.outputs[0] = std::move(y);
+    return Status::Ok();
+  }
+  auto pk = packed<PackedWeightsS8>(ctx, &xq, [&] {
+    // B[k][n] = w[k][n], or w[n][k] when transposed.
+    return g.trans_b ? pack_weights_s8(w->data<int8_t>(), g.k, g.n, 1, g.k)
+                     : pack_weights_s8(w->data<int8_t>(), g.k, g.n, g.n, 1);
+  });
+  std::vector<float> scales;
+  QGemmParams p = int8_params(ctx, xq, oq, *pk, *w_scale, bias, lo, hi, &scales);
+  p.M = g.m;
+  qgemm(p, xq.x->raw(), g.k, pk->w, y.raw(), g.n);
+  ctx.outputs[0] = std::move(y);
+  return Status::Ok();
+}
+
+// ------------------------------------------------------------------ bf16
+
+Status require_f32(const OpContext& ctx, const Tensor& t, const char* name) {
+  if (t.dtype() == DType::kF32) return Status::Ok();
+  return ctx.invalid(std::string(name) + " has type " + dt(t.dtype()) + ", expected f32");
+}
+
+Status bf16_conv(OpContext& ctx) {
+  const Tensor *x, *w, *bias;
+  float lo, hi;
+  QT_RETURN_IF_ERROR(require(ctx, 0, "x", &x));
+  QT_RETURN_IF_ERROR(require(ctx, 1, "w", &w));
+  QT_RETURN_IF_ERROR(require_f32(ctx, *x, "x"));
+  QT_RETURN_IF_ERROR(require_f32(ctx, *w, "w"));
+  ConvPlan plan;
+  QT_RETURN_IF_ERROR(plan_conv(ctx, *x, *w, &plan));
+  const QConvShape s = plan.s;
+  QT_RETURN_IF_ERROR(read_bias(ctx, 2, s.out_channels, false, &bias));
+  QT_RETURN_IF_ERROR(read_activation(ctx, &lo, &hi));
+  Tensor y(DType::kF32, plan.out_shape);
+  if (y.numel() == 0) {
+    ctx.outputs[0] = std::move(y);
+    return Status::Ok();
+  }
+  auto pk = packed<std::vector<PackedWeightsBF16>>(ctx, nullptr, [&] {
+    return pack_conv_hwc(w->data<float>(), s, [](const float* rows, int64_t k, int64_t n) {
+      return pack_weights_bf16(rows, k, n, 1, k);
+    });
+  });
+  const int64_t ocg = s.out_channels / s.group;
+  const float* bd = bias ? bias->data<float>() : nullptr;
+  auto gemm = [&](int64_t g, const float* a, int64_t lda, float* c, int64_t ldc) {
+    Bf16GemmParams p;
+    p.M = s.out_h() * s.out_w();
+    p.bias = bd ? bd + g * ocg : nullptr;
+    p.clamp_min = lo;
+    p.clamp_max = hi;
+    gemm_bf16(p, a, lda, pk->w[static_cast<size_t>(g)], c, ldc);
+  };
+  conv_nchw<float, float>(s, x->data<float>(), 0.0f, y.data<float>(), gemm);
+  ctx.outputs[0] = std::move(y);
+  return Status::Ok();
+}
+
+Status bf16_gemm_op(OpContext& ctx) {
+  const Tensor *x, *w, *bias;
+  float lo, hi;
+  QT_RETURN_IF_ERROR(require(ctx, 0, "x", &x));
+  QT_RETURN_IF_ERROR(require(ctx, 1, "w", &w));
+  QT_RETURN_IF_ERROR(require_f32(ctx, *x, "x"));
+  QT_RETURN_IF_ERROR(require_f32(ctx, *w, "w"));
+  GemmPlan g;
+  QT_RETURN_IF_ERROR(plan_gemm(ctx, *x, *w, &g));
+  QT_RETURN_IF_ERROR(read_bias(ctx, 2, g.n, false, &bias));
+  QT_RETURN_IF_ERROR(read_activation(ctx, &lo, &hi));
+  Tensor y(DType::kF32, g.out_shape);
+  if (y.numel() == 0) {
+    ctx.outputs[0] = std::move(y);
+    return Status::Ok();
+  }
+  auto pk = packed<PackedWeightsBF16>(ctx, nullptr, [&] {
+    return g.trans_b ? pack_weights_bf16(w->data<float>(), g.k, g.n, 1, g.k)
+                     : pack_weights_bf16(w->data<float>(), g.k, g.n, g.n, 1);
+  });
+  Bf16GemmParams p;
+  p.M = g.m;
+  p.bias = bias ? bias->data<float>() : nullptr;
+  p.clamp_min = lo;
+  p.clamp_max = hi;
+  gemm_bf16(p, x->data<float>(), g.k, pk->w, y.data<float>(), g.n);
+  ctx.outputs[0] = std::move(y);
+  return Status::Ok();
+}
+
+// ------------------------------------------------------------------ per-tensor Q / DQ
+
+// What is left of a QDQ graph around unfused ops (Add, Reshape, pools...) is per-tensor 8-bit
+// QuantizeLinear/DequantizeLinear; these run them with AVX-512 and give the reference op's exact
+// bits (f32 division, round half to even, saturation; NaN to the zero point). Every other form
+// goes to the reference op itself.
+
+constexpr int64_t kQdqGrain = 1 << 14;
+
+__attribute__((target("avx512f,avx512bw"))) void quantize_block_avx512(
+    const float* x, int64_t n, float scale, int32_t zp, DType t, uint8_t* y) {
+  const QRange r = qrange(t);
+  const __m512 vs = _mm512_set1_ps(scale);
+  const __m512 lim = _mm512_set1_ps(1073741824.0f);  // saturates either way; keeps cvt in range
+  const __m512 nlim = _mm512_set1_ps(-1073741824.0f);
+  const __m512i vzp = _mm512_set1_epi32(zp);
+  const __m512i lo = _mm512_set1_epi32(r.lo), hi = _mm512_set1_epi32(r.hi);
+  const __m512i nan_value = _mm512_min_epi32(_mm512_max_epi32(vzp, lo), hi);
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m = n - i >= 16 ? 0xffff : static_cast<__mmask16>((1u << (n - i)) - 1);
+    const __m512 q = _mm512_div_ps(_mm512_maskz_loadu_ps(m, x + i), vs);
+    const __mmask16 nan = _mm512_cmp_ps_mask(q, q, _CMP_UNORD_Q);
+    __m512i v = _mm512_cvt_roundps_epi32(_mm512_min_ps(_mm512_max_ps(q, nlim), lim),
+                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    v = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(v, vzp), lo), hi);
+    v = _mm512_mask_mov_epi32(v, nan, nan_value);
+    _mm512_mask_cvtepi32_storeu_epi8(y + i, m, v);
+  }
+}
+
+__attribute__((target("avx512f,avx512bw"))) void dequantize_block_avx512(
+    const uint8_t* x, int64_t n, DType t, int32_t zp, float scale, float* y) {
+  const __m512 vs = _mm512_set1_ps(scale);
+  const __m512i vzp = _mm512_set1_epi32(zp);
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(x + i));
+    const __m512i v = t == DType::kU8 ? _mm512_cvtepu8_epi32(b) : _mm512_cvtepi8_epi32(b);
+    _mm512_storeu_ps(y + i, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(v, vzp)), vs));
+  }
+  for (; i < n; ++i) {
+    const int32_t q = t == DType::kU8 ? x[i] : static_cast<int8_t>(x[i]);
+    y[i] = dequantize_value(q, scale, zp);
+  }
+}
+
+bool avx512_qdq() {
+  static const bool ok = cpu_features().avx512f && cpu_features().avx512bw;
+  return ok;
+}
+
+template <typename Fn>
+void for_chunks(int64_t n, Fn fn) {
+  if (n <= kQdqGrain) {
+    fn(0, n);
+    return;
+  }
+  tbb::parallel_for(tbb::blocked_range<int64_t>(0, n, kQdqGrain),
+                    [&](const tbb::blocked_range<int64_t>& r) { fn(r.begin(), r.end() - r.begin()); });
+}
+
+Status fast_quantize_linear(OpContext& ctx) {
+  static const OpFn* reference = OpRegistry::instance().find("", "QuantizeLinear");
+  const Tensor* x = ctx.input(0);
+  const Tensor* scale = ctx.input(1);
+  const Tensor* zp = ctx.input(2);
+  const int64_t out_attr = ctx.node.attr_int("output_dtype", 0);
+  const bool fast = avx512_qdq() && x && scale && x->dtype() == DType::kF32 &&
+                    scale->dtype() == DType::kF32 && scalar_like(*scale) &&
+                    ctx.node.attr_int("block_size", 0) == 0 &&
+                    (zp ? scalar_like(*zp) && is_q8(zp->dtype())
+                        : out_attr == 0 || out_attr == static_cast<int64_t>(DType::kU8));
+  if (!fast) return (*reference)(ctx);
+  const DType t = zp ? zp->dtype() : DType::kU8;
+  const float s = scale->data<float>()[0];
+  const int32_t z = zp ? static_cast<int32_t>(zp->get_i64(0)) : 0;
+  Tensor y(t, x->shape());
+  const float* xd = x->data<float>();
+  auto* yd = static_cast<uint8_t*>(y.raw());
+  for_chunks(x->numel(), [&](int64_t i, int64_t n) { quantize_block_avx512(xd + i, n, s, z, t, yd + i); });
+  ctx.outputs[0] = std::move(y);
+  return Status::Ok();
+}
+
+Status fast_dequantize_linear(OpContext& ctx) {
+  static const OpFn* reference = OpRegistry::instance().find("", "DequantizeLinear");
+  const Tensor* x = ctx.input(0);
+  const Tensor* scale = ctx.input(1);
+  const Tensor* zp = ctx.input(2);
+  const bool fast = avx512_qdq() && x && scale && is_q8(x->dtype()) &&
+                    scale->dtype() == DType::kF32 && scalar_like(*scale) &&
+                    ctx.node.attr_int("block_size", 0) == 0 &&
+                    (!zp || (scalar_like(*zp) && zp->dtype() == x->dtype()));
+  if (!fast) return (*reference)(ctx);
+  const float s = scale->data<float>()[0];
+  const int32_t z = zp ? static_cast<int32_t>(zp->get_i64(0)) : 0;
+  Tensor y(DType::kF32, x->shape());
+  const auto* xd = static_cast<const uint8_t*>(x->raw());
+  float* yd = y.data<float>();
+  const DType t = x->dtype();
+  for_chunks(x->numel(), [&](int64_t i, int64_t n) { dequantize_block_avx512(xd + i, n, t, z, s, yd + i); });
+  ctx.outputs[0] = std::move(y);
+  return Status::Ok();
+}
+
+}  // namespace
+
+uint64_t native_weight_pack_count() { return g_pack_count.load(std::memory_order_relaxed); }
+
+const OpRegistry& native_ops() {
+  static const OpRegistry* registry = [] {
+    auto* r = new OpRegistry();
+    r->add(kQConvOp, qconv, kNativeDomain);
+    r->add(kQGemmOp, qgemm_op, kNativeDomain);
+    r->add(kBf16ConvOp, bf16_conv, kNativeDomain);
+    r->add(kBf16GemmOp, bf16_gemm_op, kNativeDomain);
+    // Standard ops, looked up before the reference ones by executors using this registry.
+    r->add("QuantizeLinear", fast_quantize_linear);
+    r->add("DequantizeLinear", fast_dequantize_linear);
+    return r;
+  }();
+  return *registry;
+}
+
+}  // namespace qtune

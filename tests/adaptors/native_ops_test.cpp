@@ -1,0 +1,700 @@
+// The native adaptor's fused ops against the reference ONNX path: hand-built QDQ graphs run once
+// through the reference executor (Q/DQ + fp32 ops) and once lowered onto native_ops().
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "adaptors/lowering.h"
+#include "adaptors/native/native_lowering.h"
+#include "adaptors/native/native_ops.h"
+#include "adaptors/runtime/executor.h"
+#include "kernels/quantize_ref.h"
+
+namespace qtune {
+namespace {
+
+// f32 outputs of a fused unit may differ from the reference by accumulation order and the point
+// where the bias is added: relative to the output's magnitude.
+constexpr float kF32OutputTol = 1e-4f;
+// bf16 rounds both operands to 8 significant bits: ~2^-8 relative per product.
+constexpr float kBf16RelTol = 2e-2f;
+
+Attribute int_attr(int64_t v) {
+  Attribute a;
+  a.kind = Attribute::Kind::kInt;
+  a.i = v;
+  return a;
+}
+Attribute ints_attr(std::vector<int64_t> v) {
+  Attribute a;
+  a.kind = Attribute::Kind::kInts;
+  a.ints = std::move(v);
+  return a;
+}
+Attribute float_attr(float v) {
+  Attribute a;
+  a.kind = Attribute::Kind::kFloat;
+  a.f = v;
+  return a;
+}
+Attribute str_attr(std::string v) {
+  Attribute a;
+  a.kind = Attribute::Kind::kString;
+  a.s = std::move(v);
+  return a;
+}
+
+Tensor random_f32(Shape shape, std::mt19937& rng, float lo = -1.0f, float hi = 1.0f) {
+  Tensor t(DType::kF32, std::move(shape));
+  std::uniform_real_distribution<float> d(lo, hi);
+  for (auto& v : t.span<float>()) v = d(rng);
+  return t;
+}
+
+Tensor scalar_q(DType t, int32_t v) {
+  Tensor z(t, {});
+  if (t == DType::kU8) z.data<uint8_t>()[0] = static_cast<uint8_t>(v);
+  if (t == DType::kS8) z.data<int8_t>()[0] = static_cast<int8_t>(v);
+  if (t == DType::kS32) z.data<int32_t>()[0] = v;
+  return z;
+}
+
+// Builds QDQ graphs the way the QDQ builder emits them (ONNX Runtime's convention).
+struct QdqBuilder {
+  Graph g;
+  int counter = 0;
+
+  QdqBuilder() { g.name = "qdq_test"; }
+  std::string fresh(const std::string& base) { return base + "_" + std::to_string(counter++); }
+  void input(const std::string& name, DType t, Shape s) { g.inputs.push_back({name, t, s}); }
+  void output(const std::string& name) { g.outputs.push_back({name, DType::kUndefined, std::nullopt}); }
+  Node& node(const std::string& op, std::vector<std::string> in, std::vector<std::string> out,
+             std::map<std::string, Attribute> attrs = {}, std::string name = "") {
+    Node n;
+    n.name = name.empty() ? fresh(op) : name;
+    n.op_type = op;
+    n.inputs = std::move(in);
+    n.outputs = std::move(out);
+    n.attrs = std::move(attrs);
+    g.nodes.push_back(std::move(n));
+    return g.nodes.back();
+  }
+  // x -> Q -> xq -> DQ -> returned name. The Q output name is `x + "_q"`.
+  std::string quant_act(const std::string& x, float scale, int32_t zp, DType t) {
+    const std::string s = x + "_scale", z = x + "_zero_point", q = x + "_q", dq = x + "_dq";
+    g.initializers[s] = Tensor::scalar_f32(scale);
+    g.initializers[z] = scalar_q(t, zp);
+    node("QuantizeLinear", {x, s, z}, {q});
+    node("DequantizeLinear", {q, s, z}, {dq});
+    return dq;
+  }
+  // Quantizes an f32 weight to s8 (symmetric, per channel on `axis` or per tensor) and returns
+  // the DequantizeLinear output; *scales receives the scales used.
+  std::string quant_weight(const std::string& w, const Tensor& wf, int64_t axis, bool per_channel,
+                           std::vector<float>* scales) {
+    const int64_t c = per_channel ? wf.dim(axis) : 1;
+    int64_t inner = 1;
+    for (int64_t i = axis + 1; i < wf.rank(); ++i) inner *= wf.dim(i);
+    auto chan = [&](int64_t i) { return per_channel ? (i / inner) % c : 0; };
+    std::vector<float> mx(static_cast<size_t>(c), 0.0f);
+    for (int64_t i = 0; i < wf.numel(); ++i) {
+      mx[chan(i)] = std::max(mx[chan(i)], std::fabs(wf.data<float>()[i]));
+    }
+    scales->assign(static_cast<size_t>(c), 0.0f);
+    for (int64_t k = 0; k < c; ++k) (*scales)[k] = mx[k] > 0 ? mx[k] / 127.0f : 1.0f;
+    Tensor q(DType::kS8, wf.shape());
+    for (int64_t i = 0; i < wf.numel(); ++i) {
+      q.data<int8_t>()[i] = static_cast<int8_t>(
+          quantize_value(wf.data<float>()[i], (*scales)[chan(i)], 0, qrange(DType::kS8)));
+    }
+    Tensor st = per_channel ? Tensor::from_f32({c}, *scales) : Tensor::scalar_f32((*scales)[0]);
+    Tensor zp(DType::kS8, per_channel ? Shape{c} : Shape{});
+    g.initializers[w + "_quantized"] = q;
+    g.initializers[w + "_scale"] = st;
+    g.initializers[w + "_zero_point"] = zp;
+    const std::string out = w + "_dequantized";
+    node("DequantizeLinear", {w + "_quantized", w + "_scale", w + "_zero_point"}, {out},
+         {{"axis", int_attr(axis)}});
+    return out;
+  }
+  std::string quant_bias(const std::string& b, const Tensor& bf, float x_scale,
+                         const std::vector<float>& w_scales) {
+    const int64_t n = bf.numel();
+    Tensor q(DType::kS32, {n});
+    std::vector<float> s(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) {
+      s[i] = x_scale * w_scales[w_scales.size() == 1 ? 0 : i];
+      q.data<int32_t>()[i] =
+          quantize_value(bf.data<float>()[i], s[i], 0, qrange(DType::kS32));
+    }
+    g.initializers[b + "_quantized"] = q;
+    g.initializers[b + "_scale"] = w_scales.size() == 1 ? Tensor::scalar_f32(s[0]) : Tensor::from_f32({n}, s);
+    g.initializers[b + "_zero_point"] =
+        w_scales.size() == 1 ? scalar_q(DType::kS32, 0) : Tensor(DType::kS32, {n});
+    const std::string out = b + "_dequantized";
+    node("DequantizeLinear", {b + "_quantized", b + "_scale", b + "_zero_point"}, {out},
+         {{"axis", int_attr(0)}});
+    return out;
+  }
+  std::string quant_out(const std::string& y, float scale, int32_t zp, DType t) {
+    const std::string s = y + "_scale", z = y + "_zero_point", q = y + "_q";
+    g.initializers[s] = Tensor::scalar_f32(scale);
+    g.initializers[z] = scalar_q(t, zp);
+    node("QuantizeLinear", {y, s, z}, {q});
+    return q;
+  }
+};
+
+std::vector<Tensor> run_reference(const Graph& g, const std::vector<Tensor>& in) {
+  auto exec = Executor::create(std::make_shared<const Graph>(g));
+  EXPECT_TRUE(exec.ok()) << exec.status().message();
+  if (!exec.ok()) return {};
+  auto out = exec->run(in);
+  EXPECT_TRUE(out.ok()) << out.status().message();
+  return out.ok() ? std::move(out).value() : std::vector<Tensor>{};
+}
+
+std::vector<Tensor> run_native(const Graph& g, const std::vector<Tensor>& in,
+                               const std::vector<std::string>& bf16_ops = {},
+                               Graph* lowered = nullptr) {
+  auto exec = prepare_native(std::make_shared<const Graph>(g), bf16_ops);
+  EXPECT_TRUE(exec.ok()) << exec.status().message();
+  if (!exec.ok()) return {};
+  if (lowered) *lowered = exec->graph();
+  auto out = exec->run(in);
+  EXPECT_TRUE(out.ok()) << out.status().message();
+  return out.ok() ? std::move(out).value() : std::vector<Tensor>{};
+}
+
+int count_ops(const Graph& g, const std::string& op) {
+  int n = 0;
+  for (const auto& node : g.nodes) n += node.op_type == op;
+  return n;
+}
+
+// 8-bit outputs: at most one step apart (ties resolved differently), and rarely even that.
+void expect_q8_close(const Tensor& ref, const Tensor& got) {
+  ASSERT_EQ(ref.dtype(), got.dtype());
+  ASSERT_EQ(ref.shape(), got.shape());
+  int64_t max_diff = 0, sum = 0;
+  for (int64_t i = 0; i < ref.numel(); ++i) {
+    const int64_t d = std::llabs(ref.get_i64(i) - got.get_i64(i));
+    max_diff = std::max(max_diff, d);
+    sum += d;
+  }
+  EXPECT_LE(max_diff, 1);
+  EXPECT_LE(static_cast<double>(sum) / std::max<int64_t>(1, ref.numel()), 0.02);
+}
+
+void expect_f32_close(const Tensor& ref, const Tensor& got, float rel_tol) {
+  ASSERT_EQ(got.dtype(), DType::kF32);
+  ASSERT_EQ(ref.shape(), got.shape());
+  float scale = 1e-6f;
+  for (float v : ref.span<float>()) scale = std::max(scale, std::fabs(v));
+  float max_diff = 0.0f;
+  for (int64_t i = 0; i < ref.numel(); ++i) {
+    max_diff = std::max(max_diff, std::fabs(ref.data<float>()[i] - got.data<float>()[i]));
+  }
+  EXPECT_LE(max_diff, rel_tol * scale) << "max |ref| " << scale;
+}
+
+// ------------------------------------------------------------------ QConv
+
+struct ConvCase {
+  const char* name;
+  Shape x_shape;   // [N, C, (H,) W]
+  Shape w_shape;   // [M, C/group, (kh,) kw]
+  int64_t group;
+  std::vector<int64_t> strides, pads;
+  DType act_type;  // activation u8/s8
+  bool per_channel, bias;
+  std::string activation;  // "", "Relu", "Clip"
+  DType out_type;  // u8, s8 or f32 (no Q)
+};
+
+Graph conv_graph(const ConvCase& c, std::mt19937& rng) {
+  QdqBuilder b;
+  b.input("x", DType::kF32, c.x_shape);
+  const float xs = 0.01f;
+  const int32_t xzp = c.act_type == DType::kU8 ? 128 : 0;
+  const std::string xdq = b.quant_act("x", xs, xzp, c.act_type);
+  std::vector<float> ws;
+  const std::string wdq = b.quant_weight("w", random_f32(c.w_shape, rng), 0, c.per_channel, &ws);
+  std::vector<std::string> in{xdq, wdq};
+  if (c.bias) in.push_back(b.quant_bias("b", random_f32({c.w_shape[0]}, rng), xs, ws));
+  std::map<std::string, Attribute> attrs{{"group", int_attr(c.group)},
+                                         {"strides", ints_attr(c.strides)},
+                                         {"pads", ints_attr(c.pads)}};
+  b.node("Conv", in, {"conv_out"}, attrs, "conv");
+  std::string y = "conv_out";
+  if (!std::string(c.activation).empty()) {
+    std::vector<std::string> ain{y};
+    if (std::string(c.activation) == "Clip") {
+      b.g.initializers["lo"] = Tensor::scalar_f32(-0.2f);
+      b.g.initializers["hi"] = Tensor::scalar_f32(0.3f);
+      ain = {y, "lo", "hi"};
+    }
+    b.node(c.activation, ain, {"act_out"});
+    y = "act_out";
+  }
+  if (c.out_type != DType::kF32) {
+    y = b.quant_out(y, 0.02f, c.out_type == DType::kU8 ? 3 : -5, c.out_type);
+  }
+  b.output(y);
+  return b.g;
+}
+
+TEST(NativeQConvTest, MatchesReferenceQdqPath) {
+  const ConvCase cases[] = {
+      {"relu_u8_per_channel_bias", {2, 3, 9, 9}, {8, 3, 3, 3}, 1, {1, 1}, {1, 1, 1, 1},
+       DType::kU8, true, true, "Relu", DType::kU8},
+      {"strided_s8_in_s8_out", {1, 4, 11, 10}, {6, 4, 3, 3}, 1, {2, 2}, {1, 0, 1, 2}, DType::kS8,
+       true, true, "", DType::kS8},
+      {"depthwise_clip", {1, 8, 7, 7}, {8, 1, 3, 3}, 8, {1, 1}, {1, 1, 1, 1}, DType::kU8, true,
+       false, "Clip", DType::kU8},
+      {"grouped_per_tensor_f32_out", {2, 6, 5, 6}, {4, 3, 1, 1}, 2, {1, 1}, {0, 0, 0, 0},
+       DType::kU8, false, true, "", DType::kF32},
+      {"conv1d_relu", {2, 5, 17}, {7, 5, 3}, 1, {2}, {1, 1}, DType::kU8, true, true, "Relu",
+       DType::kU8},
+      {"pointwise_wide", {1, 40, 6, 6}, {70, 40, 1, 1}, 1, {1, 1}, {0, 0, 0, 0}, DType::kU8, true,
+       true, "Relu", DType::kU8},
+  };
+  std::mt19937 rng(7);
+  for (const ConvCase& c : cases) {
+    SCOPED_TRACE(c.name);
+    const Graph g = conv_graph(c, rng);
+    const std::vector<Tensor> in{random_f32(c.x_shape, rng, -1.2f, 1.2f)};
+    Graph lowered;
+    auto ref = run_reference(g, in);
+    auto got = run_native(g, in, {}, &lowered);
+    ASSERT_EQ(ref.size(), 1u);
+    ASSERT_EQ(got.size(), 1u);
+    // One fused node does it all: no Q/DQ or fp32 Conv left.
+    EXPECT_EQ(count_ops(lowered, "QConv"), 1);
+    EXPECT_EQ(count_ops(lowered, "Conv"), 0);
+    EXPECT_EQ(count_ops(lowered, "DequantizeLinear"), 0);
+    EXPECT_EQ(count_ops(lowered, "Relu") + count_ops(lowered, "Clip"), 0);
+    if (c.out_type == DType::kF32) {
+      expect_f32_close(ref[0], got[0], kF32OutputTol);
+    } else {
+      expect_q8_close(ref[0], got[0]);
+    }
+  }
+}
+
+// ------------------------------------------------------------------ QGemm
+
+TEST(NativeQGemmTest, GemmMatchesReference) {
+  std::mt19937 rng(11);
+  for (int trans_b : {1, 0}) {
+    SCOPED_TRACE(trans_b);
+    QdqBuilder b;
+    b.input("x", DType::kF32, {5, 20});
+    const float xs = 0.01f;
+    const std::string xdq = b.quant_act("x", xs, trans_b ? 120 : 0, trans_b ? DType::kU8 : DType::kS8);
+    std::vector<float> ws;
+    const Shape w_shape = trans_b ? Shape{12, 20} : Shape{20, 12};
+    const std::string wdq = b.quant_weight("w", random_f32(w_shape, rng), trans_b ? 0 : 1,
+                                           trans_b != 0, &ws);
+    const std::string bdq = b.quant_bias("b", random_f32({12}, rng), xs, ws);
+    b.node("Gemm", {xdq, wdq, bdq}, {"y"}, {{"transB", int_attr(trans_b)}}, "fc");
+    std::string out = "y";
+    if (trans_b) out = b.quant_out("y", 0.03f, -3, DType::kS8);  // else f32 output
+    b.output(out);
+    const std::vector<Tensor> in{random_f32({5, 20}, rng, -1.0f, 1.0f)};
+    Graph lowered;
+    auto ref = run_reference(b.g, in);
+    auto got = run_native(b.g, in, {}, &lowered);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(count_ops(lowered, "QGemm"), 1);
+    EXPECT_EQ(count_ops(lowered, "Gemm"), 0);
+    if (trans_b) {
+      expect_q8_close(ref[0], got[0]);
+    } else {
+      expect_f32_close(ref[0], got[0], kF32OutputTol);
+    }
+  }
+}
+
+TEST(NativeQGemmTest, MatMulWith3dInputMatchesReference) {
+  std::mt19937 rng(12);
+  QdqBuilder b;
+  b.input("x", DType::kF32, {2, 7, 16});
+  const std::string xdq = b.quant_act("x", 0.008f, 131, DType::kU8);
+  std::vector<float> ws;
+  const std::string wdq = b.quant_weight("w", random_f32({16, 24}, rng), 1, true, &ws);
+  b.node("MatMul", {xdq, wdq}, {"y"}, {}, "mm");
+  b.node("Relu", {"y"}, {"r"});
+  b.output(b.quant_out("r", 0.01f, 0, DType::kU8));
+  const std::vector<Tensor> in{random_f32({2, 7, 16}, rng)};
+  Graph lowered;
+  auto ref = run_reference(b.g, in);
+  auto got = run_native(b.g, in, {}, &lowered);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(count_ops(lowered, "QGemm"), 1);
+  EXPECT_EQ(got[0].shape(), (Shape{2, 7, 24}));
+  expect_q8_close(ref[0], got[0]);
+}
+
+// ------------------------------------------------------------------ int8 MaxPool
+
+TEST(NativeInt8PoolTest, MaxPoolOnInt8IsExact) {
+  std::mt19937 rng(13);
+  QdqBuilder b;
+  b.input("x", DType::kF32, {2, 3, 8, 8});
+  const std::string xdq = b.quant_act("x", 0.01f, 100, DType::kU8);
+  b.node("MaxPool", {xdq}, {"p"},
+         {{"kernel_shape", ints_attr({3, 3})}, {"strides", ints_attr({2, 2})},
+          {"pads", ints_attr({1, 1, 1, 1})}});
+  // The same scale and zero point on both sides, as the builder shares them across MaxPool.
+  b.g.initializers["p_scale"] = Tensor::scalar_f32(0.01f);
+  b.g.initializers["p_zero_point"] = scalar_q(DType::kU8, 100);
+  b.node("QuantizeLinear", {"p", "p_scale", "p_zero_point"}, {"p_q"});
+  b.node("DequantizeLinear", {"p_q", "p_scale", "p_zero_point"}, {"p_dq"});
+  b.output("p_dq");
+  const std::vector<Tensor> in{random_f32({2, 3, 8, 8}, rng, -1.5f, 1.5f)};
+  Graph lowered;
+  auto ref = run_reference(b.g, in);
+  auto got = run_native(b.g, in, {}, &lowered);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(count_ops(lowered, "DequantizeLinear"), 1);  // only the graph output's
+  EXPECT_EQ(count_ops(lowered, "QuantizeLinear"), 1);    // only the input's
+  ASSERT_EQ(ref[0].shape(), got[0].shape());
+  for (int64_t i = 0; i < ref[0].numel(); ++i) {
+    ASSERT_EQ(ref[0].data<float>()[i], got[0].data<float>()[i]) << i;
+  }
+}
+
+// ------------------------------------------------------------------ chains
+
+// conv -> relu -> Q -> DQ -> conv -> Q -> DQ -> pool -> Q -> DQ -> flatten -> gemm: the u8
+// tensors flow between fused nodes without a round trip through f32.
+Graph small_cnn(std::mt19937& rng, int64_t batch, int64_t width) {
+  QdqBuilder b;
+  const int64_t c1 = width, c2 = 2 * width;
+  b.input("x", DType::kF32, {batch, 3, 32, 32});
+  std::vector<float> ws;
+  std::string t = b.quant_act("x", 0.01f, 128, DType::kU8);
+  std::string w = b.quant_weight("w1", random_f32({c1, 3, 3, 3}, rng), 0, true, &ws);
+  std::string bias = b.quant_bias("b1", random_f32({c1}, rng, -0.1f, 0.1f), 0.01f, ws);
+  b.node("Conv", {t, w, bias}, {"c1"}, {{"pads", ints_attr({1, 1, 1, 1})}}, "conv1");
+  b.node("Relu", {"c1"}, {"r1"});
+  b.quant_out("r1", 0.02f, 0, DType::kU8);
+  t = b.fresh("r1_dq");
+  b.node("DequantizeLinear", {"r1_q", "r1_scale", "r1_zero_point"}, {t});
+  w = b.quant_weight("w2", random_f32({c2, c1, 3, 3}, rng, -0.2f, 0.2f), 0, true, &ws);
+  bias = b.quant_bias("b2", random_f32({c2}, rng, -0.1f, 0.1f), 0.02f, ws);
+  b.node("Conv", {t, w, bias}, {"c2"},
+         {{"pads", ints_attr({1, 1, 1, 1})}, {"strides", ints_attr({2, 2})}}, "conv2");
+  b.node("Relu", {"c2"}, {"r2"});
+  b.quant_out("r2", 0.03f, 0, DType::kU8);
+  b.node("DequantizeLinear", {"r2_q", "r2_scale", "r2_zero_point"}, {"r2_dq"});
+  b.node("MaxPool", {"r2_dq"}, {"p"},
+         {{"kernel_shape", ints_attr({2, 2})}, {"strides", ints_attr({2, 2})}});
+  b.node("QuantizeLinear", {"p", "r2_scale", "r2_zero_point"}, {"p_q"});
+  b.node("DequantizeLinear", {"p_q", "r2_scale", "r2_zero_point"}, {"p_dq"});
+  b.g.initializers["flat_shape"] = Tensor::from_i64({2}, {batch, c2 * 8 * 8});
+  b.node("Reshape", {"p_dq", "flat_shape"}, {"flat"});
+  const std::string fq = b.quant_act("flat", 0.03f, 0, DType::kU8);
+  w = b.quant_weight("w3", random_f32({10, c2 * 8 * 8}, rng, -0.05f, 0.05f), 0, true, &ws);
+  bias = b.quant_bias("b3", random_f32({10}, rng), 0.03f, ws);
+  b.node("Gemm", {fq, w, bias}, {"logits"}, {{"transB", int_attr(1)}}, "fc");
+  b.output("logits");
+  return b.g;
+}
+
+TEST(NativeChainTest, ConsecutiveFusedOpsKeep8BitTensors) {
+  std::mt19937 rng(21);
+  const Graph g = small_cnn(rng, 2, 8);
+  const std::vector<Tensor> in{random_f32({2, 3, 32, 32}, rng)};
+  Graph lowered;
+  auto ref = run_reference(g, in);
+  auto got = run_native(g, in, {}, &lowered);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(count_ops(lowered, "QConv"), 2);
+  EXPECT_EQ(count_ops(lowered, "QGemm"), 1);
+  EXPECT_EQ(count_ops(lowered, "MaxPool"), 1);
+  // Left: the input's Q, and the Q/DQ pair around the Reshape (a shape op on f32).
+  EXPECT_EQ(count_ops(lowered, "QuantizeLinear"), 2);
+  EXPECT_EQ(count_ops(lowered, "DequantizeLinear"), 1);
+  // The ties that differ upstream can move a logit by a few steps of the layers before it.
+  expect_f32_close(ref[0], got[0], 0.05f);
+}
+
+// Not an assertion: prints how the lowered int8 model compares with fp32 in qtune's executor.
+TEST(NativeChainTest, ReportsInt8VersusFp32Speed) {
+  std::mt19937 rng(22);
+  const Graph qdq = small_cnn(rng, 8, 32);
+  // The fp32 model: the same graph with every Q/DQ pair on activations dropped and f32 weights.
+  Graph fp32 = qdq;
+  {
+    std::map<std::string, std::string> alias;
+    std::vector<Node> nodes;
+    for (const Node& n : qdq.nodes) {
+      if (n.op_type == "QuantizeLinear" || n.op_type == "DequantizeLinear") {
+        const Tensor* c = qdq.initializer(n.inputs[0]);
+        if (n.op_type == "DequantizeLinear" && c) {
+          auto r = run_reference([&] {
+            Graph one;
+            one.nodes.push_back(n);
+            one.outputs.push_back({n.outputs[0], DType::kUndefined, std::nullopt});
+            for (const auto& in : n.inputs) one.initializers[in] = *qdq.initializer(in);
+            return one;
+          }(), {});
+          fp32.initializers[n.outputs[0]] = r.at(0);
+          continue;
+        }
+        const std::string src = alias.count(n.inputs[0]) ? alias[n.inputs[0]] : n.inputs[0];
+        alias[n.outputs[0]] = src;
+        continue;
+      }
+      Node m = n;
+      for (auto& in : m.inputs) {
+        if (alias.count(in)) in = alias[in];
+      }
+      nodes.push_back(m);
+    }
+    fp32.nodes = nodes;
+  }
+  const std::vector<Tensor> in{random_f32({8, 3, 32, 32}, rng)};
+  auto f_exec = Executor::create(std::make_shared<const Graph>(fp32));
+  auto q_exec = prepare_native(std::make_shared<const Graph>(qdq), {});
+  ASSERT_TRUE(f_exec.ok()) << f_exec.status().message();
+  ASSERT_TRUE(q_exec.ok()) << q_exec.status().message();
+  // Interleaved and best-of: the machine is shared, so single timings are noise.
+  double f_ms = 1e30, q_ms = 1e30;
+  ASSERT_TRUE(f_exec->run(in).ok());
+  ASSERT_TRUE(q_exec->run(in).ok());  // warm-up: packs the weights
+  for (int rep = 0; rep < 15; ++rep) {
+    for (int which = 0; which < 2; ++which) {
+      const Executor& e = which == 0 ? f_exec.value() : q_exec.value();
+      const auto t0 = std::chrono::steady_clock::now();
+      const bool ok = e.run(in).ok();
+      const auto t1 = std::chrono::steady_clock::now();
+      EXPECT_TRUE(ok);
+      double& best = which == 0 ? f_ms : q_ms;
+      best = std::min(best, std::chrono::duration<double, std::milli>(t1 - t0).count());
+    }
+  }
+  std::printf("[ timing ] small CNN, batch 8: fp32 %.3f ms, int8 lowered %.3f ms (%.2fx)\n", f_ms,
+              q_ms, f_ms / q_ms);
+}
+
+// ------------------------------------------------------------------ bf16
+
+TEST(NativeBf16Test, Bf16OpsCloseToFp32) {
+  std::mt19937 rng(31);
+  QdqBuilder b;
+  b.input("x", DType::kF32, {2, 4, 10, 10});
+  b.g.initializers["wc"] = random_f32({6, 4, 3, 3}, rng);
+  b.g.initializers["bc"] = random_f32({6}, rng);
+  b.node("Conv", {"x", "wc", "bc"}, {"c"}, {{"pads", ints_attr({1, 1, 1, 1})}}, "conv");
+  b.node("Relu", {"c"}, {"r"});
+  b.output("r");
+  b.g.initializers["shape"] = Tensor::from_i64({2}, {2, 600});
+  b.node("Reshape", {"r", "shape"}, {"flat"});
+  b.g.initializers["wg"] = random_f32({9, 600}, rng, -0.1f, 0.1f);
+  b.g.initializers["bg"] = random_f32({9}, rng);
+  b.node("Gemm", {"flat", "wg", "bg"}, {"g"}, {{"transB", int_attr(1)}}, "fc");
+  b.output("g");
+  b.input("seq", DType::kF32, {3, 5, 33});
+  b.g.initializers["wm"] = random_f32({33, 17}, rng);
+  b.node("MatMul", {"seq", "wm"}, {"m"}, {}, "mm");
+  b.output("m");
+  const std::vector<Tensor> in{random_f32({2, 4, 10, 10}, rng), random_f32({3, 5, 33}, rng)};
+  Graph lowered;
+  auto ref = run_reference(b.g, in);
+  auto got = run_native(b.g, in, {"conv", "fc", "mm"}, &lowered);
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(count_ops(lowered, "Bf16Conv"), 1);
+  EXPECT_EQ(count_ops(lowered, "Bf16Gemm"), 2);
+  // The fused node produces "r" itself, graph output or not.
+  EXPECT_EQ(count_ops(lowered, "Relu"), 0);
+  for (size_t i = 0; i < 3; ++i) {
+    SCOPED_TRACE(i);
+    expect_f32_close(ref[i], got[i], kBf16RelTol);
+  }
+}
+
+TEST(NativeBf16Test, FusedReluAndBiasAgainstFp32) {
+  std::mt19937 rng(32);
+  QdqBuilder b;
+  b.input("x", DType::kF32, {1, 3, 12, 12});
+  b.g.initializers["w"] = random_f32({16, 3, 5, 5}, rng);
+  b.g.initializers["bias"] = random_f32({16}, rng);
+  b.node("Conv", {"x", "w", "bias"}, {"c"}, {{"strides", ints_attr({2, 2})}}, "conv");
+  b.node("Relu", {"c"}, {"r"});
+  b.output("r");
+  const std::vector<Tensor> in{random_f32({1, 3, 12, 12}, rng)};
+  Graph lowered;
+  auto ref = run_reference(b.g, in);
+  auto got = run_native(b.g, in, {"conv"}, &lowered);
+  ASSERT_EQ(got.size(), 1u);
+  ASSERT_EQ(lowered.nodes.size(), 1u);
+  EXPECT_EQ(lowered.nodes[0].op_type, "Bf16Conv");
+  EXPECT_EQ(lowered.nodes[0].attr_string("activation", ""), "relu");
+  expect_f32_close(ref[0], got[0], kBf16RelTol);
+  for (float v : got[0].span<float>()) EXPECT_GE(v, 0.0f);
+}
+
+// ------------------------------------------------------------------ packing once
+
+TEST(NativePackingTest, WeightsArePackedOncePerModel) {
+  std::mt19937 rng(41);
+  const Graph g = small_cnn(rng, 1, 4);
+  auto exec = prepare_native(std::make_shared<const Graph>(g), {});
+  ASSERT_TRUE(exec.ok()) << exec.status().message();
+  const std::vector<Tensor> in{random_f32({1, 3, 32, 32}, rng)};
+  const uint64_t before = native_weight_pack_count();
+  auto first = exec->run(in);
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  EXPECT_EQ(native_weight_pack_count() - before, 3u);  // conv1, conv2, fc
+  auto second = exec->run(in);
+  ASSERT_TRUE(second.ok()) << second.status().message();
+  EXPECT_EQ(native_weight_pack_count() - before, 3u);
+  for (int64_t i = 0; i < first->at(0).numel(); ++i) {
+    ASSERT_EQ(first->at(0).data<float>()[i], second->at(0).data<float>()[i]);
+  }
+}
+
+// The op itself: with the same NodeCache and a constant weight it packs once; without a cache,
+// or with a weight that is not a graph constant, it packs on every call.
+TEST(NativePackingTest, CacheKeyedByConstantWeight) {
+  const OpFn* fn = native_ops().find(kNativeDomain, kQGemmOp);
+  ASSERT_NE(fn, nullptr);
+  Node n;
+  n.name = "fc";
+  n.op_type = kQGemmOp;
+  n.domain = kNativeDomain;
+  n.attrs["trans_b"] = int_attr(1);
+  n.attrs["out_dtype"] = str_attr("f32");
+  n.inputs = {"x", "w", "ws", "", "xs", "xz", "", ""};
+  n.outputs = {"y"};
+  Tensor x(DType::kU8, {3, 8});
+  for (int64_t i = 0; i < x.numel(); ++i) x.data<uint8_t>()[i] = static_cast<uint8_t>(i * 7);
+  Tensor w(DType::kS8, {5, 8});
+  for (int64_t i = 0; i < w.numel(); ++i) w.data<int8_t>()[i] = static_cast<int8_t>(i % 11 - 5);
+  const Tensor ws = Tensor::scalar_f32(0.5f), xs = Tensor::scalar_f32(0.25f);
+  const Tensor xz = scalar_q(DType::kU8, 10);
+  NodeCache cache;
+  auto call = [&](NodeCache* c, bool constant) {
+    OpContext ctx{n,  13, {&x, &w, &ws, nullptr, &xs, &xz, nullptr, nullptr}, {}, c,
+                  {false, constant, true, false, true, true, false, false}};
+    ctx.outputs.resize(1);
+    Status s = (*fn)(ctx);
+    EXPECT_TRUE(s.ok()) << s.message();
+    return ctx.outputs[0];
+  };
+  uint64_t before = native_weight_pack_count();
+  const Tensor y1 = call(&cache, true);
+  const Tensor y2 = call(&cache, true);
+  EXPECT_EQ(native_weight_pack_count() - before, 1u);
+  before = native_weight_pack_count();
+  call(&cache, false);
+  call(nullptr, true);
+  EXPECT_EQ(native_weight_pack_count() - before, 2u);
+  // y = 0.25 * 0.5 * sum_k (x - 10) * w
+  for (int64_t m = 0; m < 3; ++m) {
+    for (int64_t j = 0; j < 5; ++j) {
+      int64_t acc = 0;
+      for (int64_t k = 0; k < 8; ++k) {
+        acc += (x.data<uint8_t>()[m * 8 + k] - 10) * w.data<int8_t>()[j * 8 + k];
+      }
+      EXPECT_FLOAT_EQ(y1.data<float>()[m * 5 + j], 0.125f * static_cast<float>(acc));
+      EXPECT_EQ(y1.data<float>()[m * 5 + j], y2.data<float>()[m * 5 + j]);
+    }
+  }
+}
+
+// ------------------------------------------------------------------ malformed inputs
+
+struct BadCase {
+  const char* what;       // expected in the message
+  std::string op;
+  std::vector<Tensor> inputs;  // empty Tensor: omitted
+  std::map<std::string, Attribute> attrs;
+};
+
+Status run_fused(const BadCase& c) {
+  auto g = std::make_shared<Graph>();
+  Node n;
+  n.name = "bad_node";
+  n.op_type = c.op;
+  n.domain = kNativeDomain;
+  n.attrs = c.attrs;
+  std::vector<Tensor> feed;
+  for (size_t i = 0; i < c.inputs.size(); ++i) {
+    if (c.inputs[i].empty()) {
+      n.inputs.push_back("");
+      continue;
+    }
+    const std::string name = "in" + std::to_string(i);
+    n.inputs.push_back(name);
+    g->inputs.push_back({name, c.inputs[i].dtype(), c.inputs[i].shape()});
+    feed.push_back(c.inputs[i]);
+  }
+  n.outputs = {"y"};
+  g->outputs.push_back({"y", DType::kUndefined, std::nullopt});
+  g->nodes.push_back(n);
+  auto exec = Executor::create(g, &native_ops());
+  if (!exec.ok()) return exec.status();
+  return exec->run(feed).status();
+}
+
+TEST(NativeOpsTest, MalformedInputsAreInvalidInput) {
+  const Tensor x(DType::kU8, {1, 2, 5, 5});
+  const Tensor w(DType::kS8, {3, 2, 3, 3});
+  const Tensor ws = Tensor::scalar_f32(0.1f), xs = Tensor::scalar_f32(0.1f);
+  const Tensor xz = scalar_q(DType::kU8, 0), yz = scalar_q(DType::kU8, 0);
+  const Tensor none;
+  const Tensor xf(DType::kF32, {1, 2, 5, 5});
+  auto u8_out = std::map<std::string, Attribute>{{"out_dtype", str_attr("u8")}};
+  const std::vector<BadCase> cases = {
+      {"x_q has type f32", kQConvOp, {xf, w, ws, none, xs, xz, xs, yz}, u8_out},
+      {"w_q has type u8", kQConvOp, {x, Tensor(DType::kU8, {3, 2, 3, 3}), ws, none, xs, xz, xs, yz}, u8_out},
+      {"w_scale must be f32 with 1 or 3", kQConvOp, {x, w, Tensor(DType::kF32, {2}), none, xs, xz, xs, yz}, u8_out},
+      {"bias shape [4]", kQConvOp, {x, w, ws, Tensor(DType::kS32, {4}), xs, xz, xs, yz}, u8_out},
+      {"bias has type s8", kQConvOp, {x, w, ws, Tensor(DType::kS8, {3}), xs, xz, xs, yz}, u8_out},
+      {"x_zero_point must be a u8 scalar", kQConvOp, {x, w, ws, none, xs, scalar_q(DType::kS8, 0), xs, yz}, u8_out},
+      {"x_scale must be an f32 scalar", kQConvOp, {x, w, ws, none, Tensor(DType::kF32, {2}), xz, xs, yz}, u8_out},
+      {"channels do not fit group", kQConvOp, {x, Tensor(DType::kS8, {3, 4, 3, 3}), ws, none, xs, xz, xs, yz}, u8_out},
+      {"does not match x", kQConvOp, {x, Tensor(DType::kS8, {3, 2, 3}), ws, none, xs, xz, xs, yz}, u8_out},
+      {"kernel extent", kQConvOp, {x, Tensor(DType::kS8, {3, 2, 7, 7}), ws, none, xs, xz, xs, yz}, u8_out},
+      {"needs y_scale", kQConvOp, {x, w, ws, none, xs, xz, none, yz}, u8_out},
+      {"y_zero_point must be a u8 scalar", kQConvOp, {x, w, ws, none, xs, xz, xs, scalar_q(DType::kS8, 0)}, u8_out},
+      {"unknown out_dtype", kQConvOp, {x, w, ws, none, xs, xz, xs, yz}, {{"out_dtype", str_attr("u16")}}},
+      {"unknown activation", kQConvOp, {x, w, ws, none, xs, xz, xs, yz},
+       {{"out_dtype", str_attr("u8")}, {"activation", str_attr("gelu")}}},
+      {"clip bounds", kQConvOp, {x, w, ws, none, xs, xz, xs, yz},
+       {{"out_dtype", str_attr("u8")}, {"activation", str_attr("clip")}, {"clip_min", float_attr(1.0f)},
+        {"clip_max", float_attr(0.0f)}}},
+      {"missing required input 'w_q'", kQConvOp, {x, none, ws, none, xs, xz, xs, yz}, u8_out},
+      {"missing required input 'x_scale'", kQGemmOp, {Tensor(DType::kU8, {2, 4}), Tensor(DType::kS8, {4, 3}), ws}, {}},
+      {"inner dimensions differ", kQGemmOp,
+       {Tensor(DType::kU8, {2, 4}), Tensor(DType::kS8, {5, 3}), ws, none, xs, xz}, {}},
+      {"is not 2-D", kQGemmOp,
+       {Tensor(DType::kU8, {2, 4}), Tensor(DType::kS8, {4, 3, 1}), ws, none, xs, xz}, {}},
+      {"x has type u8, expected f32", kBf16GemmOp,
+       {Tensor(DType::kU8, {2, 4}), Tensor(DType::kF32, {4, 3})}, {}},
+      {"bias has type s32, expected f32", kBf16ConvOp,
+       {xf, Tensor(DType::kF32, {3, 2, 3, 3}), Tensor(DType::kS32, {3})}, {}},
+      {"x has shape [1,2]", kBf16ConvOp, {Tensor(DType::kF32, {1, 2}), Tensor(DType::kF32, {3, 2})}, {}},
+  };
+  for (const BadCase& c : cases) {
+    SCOPED_TRACE(c.what);
+    const Status s = run_fused(c);
+    EXPECT_EQ(s.code(), StatusCode::kInvalidInput) << s.message();
+    EXPECT_NE(s.message().find("node 'bad_node'"), std::string::npos) << s.message();
+    EXPECT_NE(s.message().find(c.what), std::string::npos) << s.message();
+  }
+}
+
+}  // namespace
+}  // namespace qtune
