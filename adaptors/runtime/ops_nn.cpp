@@ -134,13 +134,14 @@ float* scratch_buffer(int slot, int64_t floats) {
 }
 float* col_buffer(int64_t floats) { return scratch_buffer(0, floats); }
 
-// Runs fn(t) for t in [0, count), in parallel when there is more than one task. Each task is
-// isolated: while a nested parallel GEMM inside it waits, its thread must not pick up a sibling
-// task, which would reuse the same per-thread im2col buffer.
+// Runs fn(t) for t in [0, count), in parallel when there is more than one task. Tasks are
+// isolated: while a nested parallel GEMM inside one waits, its thread must not pick up another
+// conv task (of this or a concurrently running graph), which would reuse the same per-thread
+// scratch buffers.
 template <typename Fn>
 void for_each_task(int64_t count, Fn&& fn) {
   if (count == 1) {
-    fn(0);
+    tbb::this_task_arena::isolate([&] { fn(0); });
     return;
   }
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, count),
@@ -210,6 +211,12 @@ void conv_implicit_2d(const ConvGeometry3d& g, const float* xd, const float* wd,
       float* buf = scratch_buffer(0, nphase * Cg * plane);
       for (int64_t ph = 0; ph < nphase; ++ph) {
         const auto [a, b] = phases[ph];
+        // Columns j whose source w = j*sw + b - pl lies inside [0, W).
+        const int64_t off = b - pl;
+        int64_t jlo = off >= 0 ? 0 : (-off + sw - 1) / sw;
+        int64_t jhi = W - 1 - off < 0 ? 0 : (W - 1 - off) / sw + 1;
+        jhi = std::min(jhi, Wq);
+        jlo = std::min(jlo, jhi);
         for (int64_t c = 0; c < Cg; ++c) {
           const float* xc = xg + c * IS;
           float* dst = buf + (ph * Cg + c) * plane;
@@ -221,10 +228,13 @@ void conv_implicit_2d(const ConvGeometry3d& g, const float* xd, const float* wd,
               continue;
             }
             const float* src = xc + h * W;
-            for (int64_t j = 0; j < Wq; ++j) {
-              const int64_t w = j * sw + b - pl;
-              row[j] = (w >= 0 && w < W) ? src[w] : 0.0f;
+            std::fill(row, row + jlo, 0.0f);
+            if (sw == 1) {
+              std::copy(src + jlo + off, src + jhi + off, row + jlo);
+            } else {
+              for (int64_t j = jlo; j < jhi; ++j) row[j] = src[j * sw + off];
             }
+            std::fill(row + jhi, row + Wq, 0.0f);
           }
         }
       }
