@@ -53,41 +53,52 @@ struct BroadcastPlan {
 // False when the shapes do not broadcast.
 bool make_broadcast_plan(const std::vector<Shape>& in_shapes, BroadcastPlan* plan);
 
-// Calls run(out_offset, in_offsets, len) for contiguous runs covering the whole output, where
+// Calls run(out_offset, in_offsets, len) for contiguous runs covering the whole output (whole
+// rows of the innermost merged dim, or pieces of it when that is the only dim), where
 // in_offsets[k] is input k's element offset at out_offset and advances by inner_stride(k) per
 // output element. Runs handed to different threads never overlap in the output.
 template <typename Run>
 void for_each_broadcast_run(const BroadcastPlan& p, Run&& run) {
   const size_t rank = p.dims.size();
   const size_t n_in = p.strides.size();
+  if (p.numel <= 0) return;
+  if (rank == 1) {  // one run over everything: split it by elements
+    parallel_ranges(p.numel, [&](int64_t begin, int64_t end) {
+      std::vector<int64_t> off(n_in);
+      for (size_t k = 0; k < n_in; ++k) off[k] = begin * p.strides[k][0];
+      run(begin, off.data(), end - begin);
+    });
+    return;
+  }
+  // Whole rows per task; the outer strides are copied into one flat array for the odometer.
+  const size_t outer_rank = rank - 1;
+  std::vector<int64_t> st(outer_rank * n_in);
+  for (size_t d = 0; d < outer_rank; ++d) {
+    for (size_t k = 0; k < n_in; ++k) st[d * n_in + k] = p.strides[k][d];
+  }
   const int64_t inner = p.dims.back();
-  parallel_ranges(p.numel, [&](int64_t begin, int64_t end) {
-    std::vector<int64_t> idx(rank, 0), off(n_in, 0);
-    // Position the odometer at `begin`.
+  const int64_t rows = p.numel / inner;
+  parallel_ranges(rows, [&](int64_t begin, int64_t end) {
+    std::vector<int64_t> idx(outer_rank, 0), off(n_in, 0);
     int64_t rem = begin;
-    for (size_t d = rank; d-- > 0;) {
+    for (size_t d = outer_rank; d-- > 0;) {
       idx[d] = rem % p.dims[d];
       rem /= p.dims[d];
-      for (size_t k = 0; k < n_in; ++k) off[k] += idx[d] * p.strides[k][d];
+      for (size_t k = 0; k < n_in; ++k) off[k] += idx[d] * st[d * n_in + k];
     }
-    int64_t pos = begin;
-    while (pos < end) {
-      const int64_t len = std::min(inner - idx[rank - 1], end - pos);
-      run(pos, off.data(), len);
-      pos += len;
-      if (pos >= end) break;
-      // Finished a row: rewind the inner dim, carry into the outer ones.
-      for (size_t k = 0; k < n_in; ++k) off[k] -= idx[rank - 1] * p.strides[k][rank - 1];
-      idx[rank - 1] = 0;
-      for (size_t d = rank - 1; d-- > 0;) {
-        ++idx[d];
-        for (size_t k = 0; k < n_in; ++k) off[k] += p.strides[k][d];
-        if (idx[d] < p.dims[d]) break;
-        for (size_t k = 0; k < n_in; ++k) off[k] -= idx[d] * p.strides[k][d];
+    for (int64_t r = begin; r < end; ++r) {
+      run(r * inner, off.data(), inner);
+      for (size_t d = outer_rank; d-- > 0;) {  // carry into the next row
+        const int64_t* sd = &st[d * n_in];
+        if (++idx[d] < p.dims[d]) {
+          for (size_t k = 0; k < n_in; ++k) off[k] += sd[k];
+          break;
+        }
+        for (size_t k = 0; k < n_in; ++k) off[k] -= (p.dims[d] - 1) * sd[k];
         idx[d] = 0;
       }
     }
-  });
+  }, std::max<int64_t>(1, kMinParallelElements / inner));
 }
 
 }  // namespace qtune

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -235,6 +236,26 @@ TEST(ElementwiseOpsTest, UnaryActivations) {
   Tensor ints = Tensor::from_i64({2}, {1, 2});
   EXPECT_EQ(run_op(make_node("Tanh", 1), {&ints}, &y).code(), StatusCode::kUnsupported);
   EXPECT_EQ(run_op(make_node("Relu", 0), {}, &y).code(), StatusCode::kInvalidInput);
+}
+
+TEST(ElementwiseOpsTest, ErfIsAccurateOverTheWholeRange) {
+  // 120001 values: the parallel path, a vector tail, and +-inf / NaN at the end.
+  std::vector<float> xs;
+  for (int i = -60000; i <= 60000; ++i) xs.push_back(static_cast<float>(i) * 1e-4f);
+  xs.push_back(std::numeric_limits<float>::infinity());
+  xs.push_back(-std::numeric_limits<float>::infinity());
+  xs.push_back(std::nanf(""));
+  Tensor x = Tensor::from_f32({static_cast<int64_t>(xs.size())}, xs), y;
+  ASSERT_TRUE(run_op(make_node("Erf", 1), {&x}, &y).ok());
+  double worst = 0;
+  for (size_t i = 0; i + 3 < xs.size(); ++i) {
+    worst = std::max(worst, std::fabs(y.data<float>()[i] - std::erf(static_cast<double>(xs[i]))));
+  }
+  EXPECT_LT(worst, 1e-6);
+  const size_t n = xs.size();
+  EXPECT_EQ(y.data<float>()[n - 3], 1.0f);
+  EXPECT_EQ(y.data<float>()[n - 2], -1.0f);
+  EXPECT_TRUE(std::isnan(y.data<float>()[n - 1]));
 }
 
 TEST(ElementwiseOpsTest, ClipTakesInputsFromOpset11AndAttributesBefore) {
