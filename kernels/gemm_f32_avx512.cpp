@@ -141,9 +141,10 @@ void pack_a(bool trans_a, const float* a, int64_t lda, int64_t i0, int64_t mc, i
 }
 
 // C[0:MR, 0:nr] = alpha * (A-panel x B-panel) + beta * C. MR is a template parameter so edge
-// rows cost only their own FMAs; the N edge uses masked loads/stores. B row p is at pb + p*ldb,
-// or with kRows at rows[p] + col (an implicit im2col).
-template <int MR, bool kRows>
+// rows cost only their own FMAs; the N edge uses masked loads/stores. kWide: two zmm columns
+// (nr up to 32); otherwise one (nr <= 16), so narrow panels do not pay for 32 columns. B row p is
+// at pb + p*ldb, or with kRows at rows[p] + col (an implicit im2col).
+template <int MR, bool kWide, bool kRows>
 void f32_gemm_kernel(int64_t kc, const float* pa, const float* pb, int64_t ldb,
                      const float* const* rows, int64_t col, float* c, int64_t ldc, int64_t nr,
                      float alpha, float beta) {
@@ -154,12 +155,13 @@ void f32_gemm_kernel(int64_t kc, const float* pa, const float* pb, int64_t ldb,
   for (int r = 0; r < MR; ++r) acc0[r] = acc1[r] = _mm512_setzero_ps();
   for (int64_t p = 0; p < kc; ++p) {
     if constexpr (kRows) pb = rows[p] + col;
-    const __m512 b0 = _mm512_maskz_loadu_ps(m0, pb), b1 = _mm512_maskz_loadu_ps(m1, pb + 16);
+    const __m512 b0 = _mm512_maskz_loadu_ps(m0, pb);
+    const __m512 b1 = kWide ? _mm512_maskz_loadu_ps(m1, pb + 16) : _mm512_setzero_ps();
 #pragma GCC unroll 16
     for (int r = 0; r < MR; ++r) {
       const __m512 av = _mm512_set1_ps(pa[r]);
       acc0[r] = _mm512_fmadd_ps(av, b0, acc0[r]);
-      acc1[r] = _mm512_fmadd_ps(av, b1, acc1[r]);
+      if constexpr (kWide) acc1[r] = _mm512_fmadd_ps(av, b1, acc1[r]);
     }
     pa += kMR;
     if constexpr (!kRows) pb += ldb;
@@ -172,31 +174,36 @@ void f32_gemm_kernel(int64_t kc, const float* pa, const float* pb, int64_t ldb,
     __m512 v0 = acc0[r], v1 = acc1[r];
     if (scale) {
       v0 = _mm512_mul_ps(v0, va);
-      v1 = _mm512_mul_ps(v1, va);
+      if constexpr (kWide) v1 = _mm512_mul_ps(v1, va);
     }
     if (beta != 0.0f) {
       v0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, cr), v0);
-      v1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, cr + 16), v1);
+      if constexpr (kWide) v1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, cr + 16), v1);
     }
     _mm512_mask_storeu_ps(cr, m0, v0);
-    _mm512_mask_storeu_ps(cr + 16, m1, v1);
+    if constexpr (kWide) _mm512_mask_storeu_ps(cr + 16, m1, v1);
   }
 }
 
 using KernelFn = void (*)(int64_t, const float*, const float*, int64_t, const float* const*,
                           int64_t, float*, int64_t, int64_t, float, float);
-template <bool kRows>
+template <bool kWide, bool kRows>
 constexpr KernelFn kKernels[kMR + 1] = {
     nullptr,
-    f32_gemm_kernel<1, kRows>,
-    f32_gemm_kernel<2, kRows>,
-    f32_gemm_kernel<3, kRows>,
-    f32_gemm_kernel<4, kRows>,
-    f32_gemm_kernel<5, kRows>,
-    f32_gemm_kernel<6, kRows>,
-    f32_gemm_kernel<7, kRows>,
-    f32_gemm_kernel<8, kRows>,
+    f32_gemm_kernel<1, kWide, kRows>,
+    f32_gemm_kernel<2, kWide, kRows>,
+    f32_gemm_kernel<3, kWide, kRows>,
+    f32_gemm_kernel<4, kWide, kRows>,
+    f32_gemm_kernel<5, kWide, kRows>,
+    f32_gemm_kernel<6, kWide, kRows>,
+    f32_gemm_kernel<7, kWide, kRows>,
+    f32_gemm_kernel<8, kWide, kRows>,
 };
+
+const KernelFn* kernels_for(bool wide, bool rows) {
+  if (wide) return rows ? kKernels<true, true> : kKernels<true, false>;
+  return rows ? kKernels<false, true> : kKernels<false, false>;
+}
 
 struct Problem {
   bool trans_a, trans_b;
@@ -239,7 +246,7 @@ void run_block(const Problem& P, int64_t i0, int64_t i1, int64_t j0, int64_t j1)
                                        : bp + (jr / kNR) * kc * kNR;
           const int64_t ldb = direct_b ? P.ldb : kNR;
           const int64_t nr = std::min(kNR, nc - jr);
-          const KernelFn* kernels = by_rows ? kKernels<true> : kKernels<false>;
+          const KernelFn* kernels = kernels_for(nr > 16, by_rows);
           for (int64_t ir = 0; ir < mc; ir += kMR) {
             const int64_t mr = std::min(kMR, mc - ir);
             kernels[mr](kc, ap + (ir / kMR) * kc * kMR, pb, ldb, by_rows ? P.b_rows + pc : nullptr,
