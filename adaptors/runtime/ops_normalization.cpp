@@ -65,6 +65,10 @@ Status batch_norm(OpContext& ctx) {
     QT_RETURN_IF_ERROR(require_f32(ctx, *t, t == x ? "X" : "scale/B/mean/var"));
   }
   if (x->rank() < 2) return ctx.invalid("X has shape " + shape_of(*x) + "; needs [N,C,...]");
+  // Opsets 7-8 could normalise per activation (spatial=0, statistics shaped [C, D1, ...]).
+  if (ctx.opset < 9 && ctx.node.attr_int("spatial", 1) == 0) {
+    return ctx.unsupported("spatial=0 (per-activation statistics)");
+  }
   const int64_t N = x->dim(0), C = x->dim(1);
   const int64_t inner = N * C == 0 ? 0 : x->numel() / (N * C);
   for (const Tensor* t : {scale, bias, mean, var}) {
