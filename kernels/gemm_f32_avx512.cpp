@@ -1,6 +1,7 @@
-// AVX-512 GEMM: BLIS-style blocking (NC x KC panels of B, MC x KC blocks of A, both packed)
-// around an 8x32 register-blocked micro-kernel (16 zmm accumulators). Compiled with AVX-512
-// flags (the file name says so); only called after a run-time check.
+// AVX-512 GEMM: BLIS-style blocking (NC x KC panels of B, MC x KC blocks of A, packed) around
+// an 8x32 register-blocked micro-kernel (16 zmm accumulators; an 8x16 one for narrow panels).
+// B is read in place for few-row GEMMs. Compiled with AVX-512 flags (the file name says so);
+// only called after a run-time check.
 #include <immintrin.h>
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
@@ -15,8 +16,8 @@
 namespace qtune {
 namespace {
 
-constexpr int64_t kMR = 8;    // rows of C per micro-tile
-constexpr int64_t kNR = 32;   // columns of C per micro-tile: two zmm
+constexpr int64_t kMR = 8;     // rows of C per micro-tile
+constexpr int64_t kNR = 32;    // columns of C per micro-tile: two zmm
 constexpr int64_t kKC = 256;   // depth of a packed block; an A micro-panel (8 KB) stays in L1
 constexpr int64_t kMC = 144;   // rows of A packed at once (144 KB at kKC), kept in L2
 constexpr int64_t kNC = 1024;  // columns of B packed at once (1 MB at kKC), streamed from L2/L3

@@ -1,16 +1,15 @@
 // fp32 compute ops of the reference executor: Conv, ConvTranspose, Gemm, MatMul and pooling.
-// Convolutions run as im2col + gemm_f32 per (image, group); pooling handles 1-3 spatial dims by
-// padding the geometry with leading unit dims.
+// Convolutions run per (image, group) on gemm_f32: 1-D/2-D as an implicit GEMM over the image,
+// 3-D through im2col; pooling handles 1-3 spatial dims by padding the geometry with unit dims.
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <limits>
-#include <memory>
-#include <numeric>
+#include <utility>
+#include <vector>
 
 #include "adaptors/runtime/op_registry.h"
 #include "kernels/gemm_f32.h"
