@@ -1,0 +1,766 @@
+// The onednn adaptor's fused ops (oneDNN primitives) against the reference ONNX path and against
+// qtune's native kernels: hand-built QDQ graphs run through the reference executor (Q/DQ + fp32
+// ops), lowered onto onednn_ops(), and lowered onto native_ops().
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "adaptors/lowering.h"
+#include "adaptors/native/native_lowering.h"
+#include "adaptors/onednn/onednn_ops.h"
+#include "adaptors/runtime/executor.h"
+#include "kernels/cpu_features.h"
+#include "kernels/quantize_ref.h"
+
+namespace qtune {
+namespace {
+
+// f32 outputs differ from the reference by accumulation order and by where the bias is added
+// (oneDNN adds an f32 bias to the accumulator, pre-divided by the scale): relative to the
+// output's magnitude.
+constexpr float kF32OutputTol = 1e-4f;
+// bf16 rounds both operands to 8 significant bits: ~2^-8 relative per product.
+constexpr float kBf16RelTol = 2e-2f;
+
+Attribute int_attr(int64_t v) {
+  Attribute a;
+  a.kind = Attribute::Kind::kInt;
+  a.i = v;
+  return a;
+}
+Attribute ints_attr(std::vector<int64_t> v) {
+  Attribute a;
+  a.kind = Attribute::Kind::kInts;
+  a.ints = std::move(v);
+  return a;
+}
+Attribute float_attr(float v) {
+  Attribute a;
+  a.kind = Attribute::Kind::kFloat;
+  a.f = v;
+  return a;
+}
+Attribute str_attr(std::string v) {
+  Attribute a;
+  a.kind = Attribute::Kind::kString;
+  a.s = std::move(v);
+  return a;
+}
+
+Tensor random_f32(Shape shape, std::mt19937& rng, float lo = -1.0f, float hi = 1.0f) {
+  Tensor t(DType::kF32, std::move(shape));
+  std::uniform_real_distribution<float> d(lo, hi);
+  for (auto& v : t.span<float>()) v = d(rng);
+  return t;
+}
+
+Tensor scalar_q(DType t, int32_t v) {
+  Tensor z(t, {});
+  if (t == DType::kU8) z.data<uint8_t>()[0] = static_cast<uint8_t>(v);
+  if (t == DType::kS8) z.data<int8_t>()[0] = static_cast<int8_t>(v);
+  if (t == DType::kS32) z.data<int32_t>()[0] = v;
+  return z;
+}
+
+// Builds QDQ graphs the way the QDQ builder emits them (ONNX Runtime's convention).
+struct QdqBuilder {
+  Graph g;
+  int counter = 0;
+
+  QdqBuilder() { g.name = "qdq_test"; }
+  std::string fresh(const std::string& base) { return base + "_" + std::to_string(counter++); }
+  void input(const std::string& name, DType t, Shape s) { g.inputs.push_back({name, t, s}); }
+  void output(const std::string& name) {
+    g.outputs.push_back({name, DType::kUndefined, std::nullopt});
+  }
+  void node(const std::string& op, std::vector<std::string> in, std::vector<std::string> out,
+            std::map<std::string, Attribute> attrs = {}, std::string name = "") {
+    Node n;
+    n.name = name.empty() ? fresh(op) : name;
+    n.op_type = op;
+    n.inputs = std::move(in);
+    n.outputs = std::move(out);
+    n.attrs = std::move(attrs);
+    g.nodes.push_back(std::move(n));
+  }
+  // x -> Q -> DQ; returns the DQ output.
+  std::string quant_act(const std::string& x, float scale, int32_t zp, DType t) {
+    const std::string s = x + "_scale", z = x + "_zero_point", q = x + "_q", dq = x + "_dq";
+    g.initializers[s] = Tensor::scalar_f32(scale);
+    g.initializers[z] = scalar_q(t, zp);
+    node("QuantizeLinear", {x, s, z}, {q});
+    node("DequantizeLinear", {q, s, z}, {dq});
+    return dq;
+  }
+  // An f32 weight as symmetric s8 (per channel on `axis`, or per tensor) behind a DQ.
+  std::string quant_weight(const std::string& w, const Tensor& wf, int64_t axis, bool per_channel,
+                           std::vector<float>* scales) {
+    const int64_t c = per_channel ? wf.dim(axis) : 1;
+    int64_t inner = 1;
+    for (int64_t i = axis + 1; i < wf.rank(); ++i) inner *= wf.dim(i);
+    auto chan = [&](int64_t i) { return per_channel ? (i / inner) % c : 0; };
+    std::vector<float> mx(static_cast<size_t>(c), 0.0f);
+    for (int64_t i = 0; i < wf.numel(); ++i) {
+      mx[chan(i)] = std::max(mx[chan(i)], std::fabs(wf.data<float>()[i]));
+    }
+    scales->assign(static_cast<size_t>(c), 0.0f);
+    for (int64_t k = 0; k < c; ++k) (*scales)[k] = mx[k] > 0 ? mx[k] / 127.0f : 1.0f;
+    Tensor q(DType::kS8, wf.shape());
+    for (int64_t i = 0; i < wf.numel(); ++i) {
+      q.data<int8_t>()[i] = static_cast<int8_t>(
+          quantize_value(wf.data<float>()[i], (*scales)[chan(i)], 0, qrange(DType::kS8)));
+    }
+    g.initializers[w + "_quantized"] = q;
+    g.initializers[w + "_scale"] =
+        per_channel ? Tensor::from_f32({c}, *scales) : Tensor::scalar_f32((*scales)[0]);
+    g.initializers[w + "_zero_point"] = Tensor(DType::kS8, per_channel ? Shape{c} : Shape{});
+    const std::string out = w + "_dequantized";
+    node("DequantizeLinear", {w + "_quantized", w + "_scale", w + "_zero_point"}, {out},
+         {{"axis", int_attr(axis)}});
+    return out;
+  }
+  // An s32 bias at x_scale * w_scale behind a DQ.
+  std::string quant_bias(const std::string& b, const Tensor& bf, float x_scale,
+                         const std::vector<float>& w_scales) {
+    const int64_t n = bf.numel();
+    Tensor q(DType::kS32, {n});
+    std::vector<float> s(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) {
+      s[i] = x_scale * w_scales[w_scales.size() == 1 ? 0 : i];
+      q.data<int32_t>()[i] = quantize_value(bf.data<float>()[i], s[i], 0, qrange(DType::kS32));
+    }
+    g.initializers[b + "_quantized"] = q;
+    g.initializers[b + "_scale"] = Tensor::from_f32({n}, s);
+    g.initializers[b + "_zero_point"] = Tensor(DType::kS32, {n});
+    const std::string out = b + "_dequantized";
+    node("DequantizeLinear", {b + "_quantized", b + "_scale", b + "_zero_point"}, {out},
+         {{"axis", int_attr(0)}});
+    return out;
+  }
+  std::string quant_out(const std::string& y, float scale, int32_t zp, DType t) {
+    const std::string s = y + "_scale", z = y + "_zero_point", q = y + "_q";
+    g.initializers[s] = Tensor::scalar_f32(scale);
+    g.initializers[z] = scalar_q(t, zp);
+    node("QuantizeLinear", {y, s, z}, {q});
+    return q;
+  }
+};
+
+std::vector<Tensor> run_exec(Result<Executor> exec, const std::vector<Tensor>& in,
+                             Graph* lowered) {
+  EXPECT_TRUE(exec.ok()) << exec.status().message();
+  if (!exec.ok()) return {};
+  if (lowered) *lowered = exec->graph();
+  auto out = exec->run(in);
+  EXPECT_TRUE(out.ok()) << out.status().message();
+  return out.ok() ? std::move(out).value() : std::vector<Tensor>{};
+}
+
+std::vector<Tensor> run_reference(const Graph& g, const std::vector<Tensor>& in) {
+  return run_exec(Executor::create(std::make_shared<const Graph>(g)), in, nullptr);
+}
+
+Result<Executor> prepare_onednn(const Graph& g, const std::vector<std::string>& bf16_ops) {
+  QT_ASSIGN_OR_RETURN(Graph lowered, lower_qdq(g, onednn_lowering_target(), bf16_ops));
+  return Executor::create(std::make_shared<const Graph>(std::move(lowered)), &onednn_ops());
+}
+
+std::vector<Tensor> run_onednn(const Graph& g, const std::vector<Tensor>& in,
+                               const std::vector<std::string>& bf16_ops = {},
+                               Graph* lowered = nullptr) {
+  return run_exec(prepare_onednn(g, bf16_ops), in, lowered);
+}
+
+std::vector<Tensor> run_native(const Graph& g, const std::vector<Tensor>& in,
+                               const std::vector<std::string>& bf16_ops = {}) {
+  return run_exec(prepare_native(std::make_shared<const Graph>(g), bf16_ops), in, nullptr);
+}
+
+int count_ops(const Graph& g, const std::string& op, const std::string& domain = "") {
+  int n = 0;
+  for (const auto& node : g.nodes) n += node.op_type == op && (domain.empty() || node.domain == domain);
+  return n;
+}
+
+// 8-bit outputs: at most one step apart (ties resolved differently), and rarely even that.
+void expect_q8_close(const Tensor& ref, const Tensor& got) {
+  ASSERT_EQ(ref.dtype(), got.dtype());
+  ASSERT_EQ(ref.shape(), got.shape());
+  int64_t max_diff = 0, sum = 0;
+  for (int64_t i = 0; i < ref.numel(); ++i) {
+    const int64_t d = std::llabs(ref.get_i64(i) - got.get_i64(i));
+    max_diff = std::max(max_diff, d);
+    sum += d;
+  }
+  EXPECT_LE(max_diff, 1);
+  EXPECT_LE(static_cast<double>(sum) / std::max<int64_t>(1, ref.numel()), 0.02);
+}
+
+void expect_f32_close(const Tensor& ref, const Tensor& got, float rel_tol) {
+  ASSERT_EQ(got.dtype(), DType::kF32);
+  ASSERT_EQ(ref.shape(), got.shape());
+  float scale = 1e-6f;
+  for (float v : ref.span<float>()) scale = std::max(scale, std::fabs(v));
+  float max_diff = 0.0f;
+  for (int64_t i = 0; i < ref.numel(); ++i) {
+    max_diff = std::max(max_diff, std::fabs(ref.data<float>()[i] - got.data<float>()[i]));
+  }
+  EXPECT_LE(max_diff, rel_tol * scale) << "max |ref| " << scale;
+}
+
+void expect_close(const Tensor& ref, const Tensor& got) {
+  if (ref.dtype() == DType::kF32) {
+    expect_f32_close(ref, got, kF32OutputTol);
+  } else {
+    expect_q8_close(ref, got);
+  }
+}
+
+// oneDNN would emulate bf16 (or refuse) without the instructions; the comparison is about the
+// real path.
+bool has_bf16() { return cpu_features_detected().avx512bf16; }
+
+// ------------------------------------------------------------------ QConv
+
+struct ConvCase {
+  const char* name;
+  Shape x_shape;  // [N, C, (H,) W]
+  Shape w_shape;  // [M, C/group, (kh,) kw]
+  int64_t group;
+  std::vector<int64_t> strides, pads, dilations;
+  DType act_type;  // u8 or s8
+  int32_t x_zp;
+  bool per_channel, bias;
+  std::string activation;  // "", "Relu", "Clip"
+  DType out_type;          // u8, s8 or f32 (no Q)
+  std::string auto_pad = "";
+};
+
+Graph conv_graph(const ConvCase& c, std::mt19937& rng) {
+  QdqBuilder b;
+  b.input("x", DType::kF32, c.x_shape);
+  const float xs = 0.01f;
+  const std::string xdq = b.quant_act("x", xs, c.x_zp, c.act_type);
+  std::vector<float> ws;
+  const std::string wdq = b.quant_weight("w", random_f32(c.w_shape, rng), 0, c.per_channel, &ws);
+  std::vector<std::string> in{xdq, wdq};
+  if (c.bias) in.push_back(b.quant_bias("b", random_f32({c.w_shape[0]}, rng), xs, ws));
+  std::map<std::string, Attribute> attrs{{"group", int_attr(c.group)},
+                                         {"strides", ints_attr(c.strides)},
+                                         {"dilations", ints_attr(c.dilations)}};
+  if (c.auto_pad.empty()) {
+    attrs["pads"] = ints_attr(c.pads);
+  } else {
+    attrs["auto_pad"] = str_attr(c.auto_pad);
+  }
+  b.node("Conv", in, {"conv_out"}, attrs, "conv");
+  std::string y = "conv_out";
+  if (!c.activation.empty()) {
+    std::vector<std::string> ain{y};
+    if (c.activation == "Clip") {
+      b.g.initializers["lo"] = Tensor::scalar_f32(-0.2f);
+      b.g.initializers["hi"] = Tensor::scalar_f32(0.3f);
+      ain = {y, "lo", "hi"};
+    }
+    b.node(c.activation, ain, {"act_out"});
+    y = "act_out";
+  }
+  if (c.out_type != DType::kF32) {
+    y = b.quant_out(y, 0.02f, c.out_type == DType::kU8 ? 3 : -5, c.out_type);
+  }
+  b.output(y);
+  return b.g;
+}
+
+TEST(OneDnnQConvTest, MatchesReferenceAndNative) {
+  const ConvCase cases[] = {
+      {"relu_u8_per_channel_bias", {2, 3, 9, 9}, {8, 3, 3, 3}, 1, {1, 1}, {1, 1, 1, 1}, {1, 1},
+       DType::kU8, 128, true, true, "Relu", DType::kU8},
+      {"strided_s8_in_s8_out", {1, 4, 11, 10}, {6, 4, 3, 3}, 1, {2, 2}, {1, 0, 1, 2}, {1, 1},
+       DType::kS8, 0, true, true, "", DType::kS8},
+      {"s8_in_with_zero_point", {1, 5, 8, 8}, {7, 5, 3, 3}, 1, {1, 1}, {1, 1, 1, 1}, {1, 1},
+       DType::kS8, -9, true, true, "Relu", DType::kU8},
+      {"depthwise_clip", {1, 8, 7, 7}, {8, 1, 3, 3}, 8, {1, 1}, {1, 1, 1, 1}, {1, 1}, DType::kU8,
+       128, true, false, "Clip", DType::kU8},
+      {"grouped_per_tensor_f32_out", {2, 6, 5, 6}, {4, 3, 1, 1}, 2, {1, 1}, {0, 0, 0, 0}, {1, 1},
+       DType::kU8, 128, false, true, "", DType::kF32},
+      {"dilated_padded", {1, 4, 12, 12}, {5, 4, 3, 3}, 1, {1, 1}, {2, 2, 2, 2}, {2, 2},
+       DType::kU8, 100, true, true, "Relu", DType::kU8},
+      {"conv1d_relu", {2, 5, 17}, {7, 5, 3}, 1, {2}, {1, 1}, {1}, DType::kU8, 128, true, true,
+       "Relu", DType::kU8},
+      {"same_upper_clip_f32_out", {1, 3, 10, 9}, {4, 3, 3, 3}, 1, {2, 2}, {}, {1, 1}, DType::kU8,
+       128, true, true, "Clip", DType::kF32, "SAME_UPPER"},
+      {"pointwise_wide", {1, 40, 6, 6}, {70, 40, 1, 1}, 1, {1, 1}, {0, 0, 0, 0}, {1, 1},
+       DType::kU8, 128, true, true, "Relu", DType::kU8},
+  };
+  std::mt19937 rng(7);
+  for (const ConvCase& c : cases) {
+    SCOPED_TRACE(c.name);
+    const Graph g = conv_graph(c, rng);
+    const std::vector<Tensor> in{random_f32(c.x_shape, rng, -1.2f, 1.2f)};
+    Graph lowered;
+    auto ref = run_reference(g, in);
+    auto got = run_onednn(g, in, {}, &lowered);
+    auto native = run_native(g, in);
+    ASSERT_EQ(ref.size(), 1u);
+    ASSERT_EQ(got.size(), 1u);
+    ASSERT_EQ(native.size(), 1u);
+    // One fused node in the onednn domain does it all: no Q/DQ or fp32 Conv left.
+    EXPECT_EQ(count_ops(lowered, kQConvOp, kOneDnnDomain), 1);
+    EXPECT_EQ(count_ops(lowered, "Conv"), 0);
+    EXPECT_EQ(count_ops(lowered, "DequantizeLinear"), 0);
+    EXPECT_EQ(count_ops(lowered, "Relu") + count_ops(lowered, "Clip"), 0);
+    {
+      SCOPED_TRACE("against reference");
+      expect_close(ref[0], got[0]);
+    }
+    {
+      SCOPED_TRACE("against native");
+      expect_close(native[0], got[0]);
+    }
+  }
+}
+
+// ------------------------------------------------------------------ QGemm
+
+TEST(OneDnnQGemmTest, GemmMatchesReferenceAndNative) {
+  std::mt19937 rng(11);
+  for (int trans_b : {1, 0}) {
+    SCOPED_TRACE(trans_b);
+    QdqBuilder b;
+    b.input("x", DType::kF32, {5, 20});
+    const float xs = 0.01f;
+    const std::string xdq =
+        b.quant_act("x", xs, trans_b ? 120 : 0, trans_b ? DType::kU8 : DType::kS8);
+    std::vector<float> ws;
+    const Shape w_shape = trans_b ? Shape{12, 20} : Shape{20, 12};
+    const std::string wdq =
+        b.quant_weight("w", random_f32(w_shape, rng), trans_b ? 0 : 1, trans_b != 0, &ws);
+    const std::string bdq = b.quant_bias("b", random_f32({12}, rng), xs, ws);
+    b.node("Gemm", {xdq, wdq, bdq}, {"y"}, {{"transB", int_attr(trans_b)}}, "fc");
+    std::string out = "y";
+    if (trans_b) out = b.quant_out("y", 0.03f, -3, DType::kS8);  // else f32 output
+    b.output(out);
+    const std::vector<Tensor> in{random_f32({5, 20}, rng)};
+    Graph lowered;
+    auto ref = run_reference(b.g, in);
+    auto got = run_onednn(b.g, in, {}, &lowered);
+    auto native = run_native(b.g, in);
+    ASSERT_EQ(got.size(), 1u);
+    ASSERT_EQ(native.size(), 1u);
+    EXPECT_EQ(count_ops(lowered, kQGemmOp, kOneDnnDomain), 1);
+    EXPECT_EQ(count_ops(lowered, "Gemm"), 0);
+    expect_close(ref[0], got[0]);
+    expect_close(native[0], got[0]);
+  }
+}
+
+TEST(OneDnnQGemmTest, MatMulWith3dInputMatchesReferenceAndNative) {
+  std::mt19937 rng(12);
+  QdqBuilder b;
+  b.input("x", DType::kF32, {2, 7, 16});
+  const std::string xdq = b.quant_act("x", 0.008f, 131, DType::kU8);
+  std::vector<float> ws;
+  const std::string wdq = b.quant_weight("w", random_f32({16, 24}, rng), 1, true, &ws);
+  b.node("MatMul", {xdq, wdq}, {"y"}, {}, "mm");
+  b.g.initializers["lo"] = Tensor::scalar_f32(-0.1f);
+  b.g.initializers["hi"] = Tensor::scalar_f32(0.25f);
+  b.node("Clip", {"y", "lo", "hi"}, {"r"});
+  b.output(b.quant_out("r", 0.01f, 10, DType::kU8));
+  const std::vector<Tensor> in{random_f32({2, 7, 16}, rng)};
+  Graph lowered;
+  auto ref = run_reference(b.g, in);
+  auto got = run_onednn(b.g, in, {}, &lowered);
+  auto native = run_native(b.g, in);
+  ASSERT_EQ(got.size(), 1u);
+  ASSERT_EQ(native.size(), 1u);
+  EXPECT_EQ(count_ops(lowered, kQGemmOp, kOneDnnDomain), 1);
+  EXPECT_EQ(got[0].shape(), (Shape{2, 7, 24}));
+  expect_q8_close(ref[0], got[0]);
+  expect_q8_close(native[0], got[0]);
+}
+
+// A float bias (not quantized) and relu with an f32 output: the bias enters oneDNN's accumulator
+// pre-divided by x_scale * w_scale.
+TEST(OneDnnQGemmTest, FloatBiasAndReluF32Output) {
+  std::mt19937 rng(13);
+  QdqBuilder b;
+  b.input("x", DType::kF32, {9, 33});
+  const std::string xdq = b.quant_act("x", 0.01f, 128, DType::kU8);
+  std::vector<float> ws;
+  const std::string wdq = b.quant_weight("w", random_f32({17, 33}, rng), 0, true, &ws);
+  b.g.initializers["bias"] = random_f32({17}, rng);
+  b.node("Gemm", {xdq, wdq, "bias"}, {"y"}, {{"transB", int_attr(1)}}, "fc");
+  b.node("Relu", {"y"}, {"r"});
+  b.output("r");
+  const std::vector<Tensor> in{random_f32({9, 33}, rng)};
+  Graph lowered;
+  auto ref = run_reference(b.g, in);
+  auto got = run_onednn(b.g, in, {}, &lowered);
+  auto native = run_native(b.g, in);
+  ASSERT_EQ(got.size(), 1u);
+  ASSERT_EQ(native.size(), 1u);
+  EXPECT_EQ(count_ops(lowered, kQGemmOp, kOneDnnDomain), 1);
+  expect_f32_close(ref[0], got[0], kF32OutputTol);
+  expect_f32_close(native[0], got[0], kF32OutputTol);
+  for (float v : got[0].span<float>()) EXPECT_GE(v, 0.0f);
+}
+
+// No input columns / channels: every accumulator is 0, so outputs are the epilogue of the bias.
+TEST(OneDnnQGemmTest, EmptyReductionGivesBiasEpilogue) {
+  const OpFn* gemm = onednn_ops().find(kOneDnnDomain, kQGemmOp);
+  const OpFn* conv = onednn_ops().find(kOneDnnDomain, kQConvOp);
+  ASSERT_NE(gemm, nullptr);
+  ASSERT_NE(conv, nullptr);
+  Node n;
+  n.name = "empty";
+  n.domain = kOneDnnDomain;
+  n.attrs["activation"] = str_attr("relu");
+  const Tensor ws = Tensor::scalar_f32(0.5f), xs = Tensor::scalar_f32(0.25f);
+  {
+    n.op_type = kQGemmOp;
+    n.attrs["out_dtype"] = str_attr("f32");
+    const Tensor x(DType::kU8, {3, 0}), w(DType::kS8, {0, 4});
+    const Tensor b = Tensor::from_f32({4}, {1.0f, -2.0f, 3.0f, -4.0f});
+    OpContext ctx{n, 13, {&x, &w, &ws, &b, &xs, nullptr, nullptr, nullptr}, {}, nullptr, {}};
+    ctx.outputs.resize(1);
+    const Status s = (*gemm)(ctx);
+    ASSERT_TRUE(s.ok()) << s.message();
+    ASSERT_EQ(ctx.outputs[0].shape(), (Shape{3, 4}));
+    const float want[4] = {1.0f, 0.0f, 3.0f, 0.0f};
+    for (int64_t i = 0; i < 12; ++i) EXPECT_EQ(ctx.outputs[0].data<float>()[i], want[i % 4]);
+  }
+  {
+    n.op_type = kQConvOp;
+    n.attrs["out_dtype"] = str_attr("u8");
+    const Tensor x(DType::kU8, {1, 0, 4, 4}), w(DType::kS8, {2, 0, 3, 3});
+    Tensor b(DType::kS32, {2});
+    b.data<int32_t>()[0] = 40;  // 40 * 0.25 * 0.5 = 5 -> 5 / 0.5 + 3 = 13
+    b.data<int32_t>()[1] = -8;  // relu -> 0 -> the zero point
+    const Tensor ys = Tensor::scalar_f32(0.5f), yz = scalar_q(DType::kU8, 3);
+    OpContext ctx{n, 13, {&x, &w, &ws, &b, &xs, nullptr, &ys, &yz}, {}, nullptr, {}};
+    ctx.outputs.resize(1);
+    const Status s = (*conv)(ctx);
+    ASSERT_TRUE(s.ok()) << s.message();
+    ASSERT_EQ(ctx.outputs[0].shape(), (Shape{1, 2, 2, 2}));
+    for (int64_t i = 0; i < 8; ++i) {
+      EXPECT_EQ(ctx.outputs[0].data<uint8_t>()[i], i < 4 ? 13 : 3) << i;
+    }
+  }
+}
+
+// ------------------------------------------------------------------ bf16
+
+TEST(OneDnnBf16Test, Bf16OpsCloseToFp32AndNative) {
+  if (!has_bf16()) GTEST_SKIP() << "CPU lacks avx512_bf16; oneDNN would not run real bf16";
+  std::mt19937 rng(31);
+  QdqBuilder b;
+  b.input("x", DType::kF32, {2, 4, 10, 10});
+  b.g.initializers["wc"] = random_f32({6, 4, 3, 3}, rng);
+  b.g.initializers["bc"] = random_f32({6}, rng);
+  b.node("Conv", {"x", "wc", "bc"}, {"c"}, {{"pads", ints_attr({1, 1, 1, 1})}}, "conv");
+  b.node("Relu", {"c"}, {"r"});
+  b.output("r");
+  b.g.initializers["shape"] = Tensor::from_i64({2}, {2, 600});
+  b.node("Reshape", {"r", "shape"}, {"flat"});
+  b.g.initializers["wg"] = random_f32({9, 600}, rng, -0.1f, 0.1f);
+  b.g.initializers["bg"] = random_f32({9}, rng);
+  b.node("Gemm", {"flat", "wg", "bg"}, {"g"}, {{"transB", int_attr(1)}}, "fc");
+  b.output("g");
+  b.input("seq", DType::kF32, {3, 5, 33});
+  b.g.initializers["wm"] = random_f32({33, 17}, rng);
+  b.node("MatMul", {"seq", "wm"}, {"m"}, {}, "mm");
+  b.output("m");
+  b.input("img", DType::kF32, {1, 6, 9, 9});
+  b.g.initializers["wd"] = random_f32({6, 1, 3, 3}, rng);
+  b.node("Conv", {"img", "wd"}, {"d"},
+         {{"group", int_attr(6)}, {"strides", ints_attr({2, 2})}, {"pads", ints_attr({1, 1, 1, 1})}},
+         "dwconv");
+  b.g.initializers["lo"] = Tensor::scalar_f32(-0.5f);
+  b.g.initializers["hi"] = Tensor::scalar_f32(0.5f);
+  b.node("Clip", {"d", "lo", "hi"}, {"dc"});
+  b.output("dc");
+  const std::vector<Tensor> in{random_f32({2, 4, 10, 10}, rng), random_f32({3, 5, 33}, rng),
+                               random_f32({1, 6, 9, 9}, rng)};
+  const std::vector<std::string> bf16_ops{"conv", "fc", "mm", "dwconv"};
+  Graph lowered;
+  auto ref = run_reference(b.g, in);
+  auto got = run_onednn(b.g, in, bf16_ops, &lowered);
+  auto native = run_native(b.g, in, bf16_ops);
+  ASSERT_EQ(got.size(), 4u);
+  ASSERT_EQ(native.size(), 4u);
+  EXPECT_EQ(count_ops(lowered, kBf16ConvOp, kOneDnnDomain), 2);
+  EXPECT_EQ(count_ops(lowered, kBf16GemmOp, kOneDnnDomain), 2);
+  EXPECT_EQ(count_ops(lowered, "Clip"), 0);
+  for (size_t i = 0; i < 4; ++i) {
+    SCOPED_TRACE(i);
+    expect_f32_close(ref[i], got[i], kBf16RelTol);
+    expect_f32_close(native[i], got[i], kBf16RelTol);
+  }
+  for (float v : got[3].span<float>()) {
+    EXPECT_GE(v, -0.5f);
+    EXPECT_LE(v, 0.5f);
+  }
+}
+
+// ------------------------------------------------------------------ caching and threads
+
+// conv -> relu -> Q -> DQ -> conv -> Q -> DQ -> flatten -> gemm.
+Graph small_cnn(std::mt19937& rng, int64_t batch) {
+  QdqBuilder b;
+  b.input("x", DType::kF32, {batch, 3, 16, 16});
+  std::vector<float> ws;
+  std::string t = b.quant_act("x", 0.01f, 128, DType::kU8);
+  std::string w = b.quant_weight("w1", random_f32({8, 3, 3, 3}, rng), 0, true, &ws);
+  std::string bias = b.quant_bias("b1", random_f32({8}, rng, -0.1f, 0.1f), 0.01f, ws);
+  b.node("Conv", {t, w, bias}, {"c1"}, {{"pads", ints_attr({1, 1, 1, 1})}}, "conv1");
+  b.node("Relu", {"c1"}, {"r1"});
+  b.quant_out("r1", 0.02f, 0, DType::kU8);
+  b.node("DequantizeLinear", {"r1_q", "r1_scale", "r1_zero_point"}, {"r1_dq"});
+  w = b.quant_weight("w2", random_f32({16, 8, 3, 3}, rng, -0.2f, 0.2f), 0, true, &ws);
+  bias = b.quant_bias("b2", random_f32({16}, rng, -0.1f, 0.1f), 0.02f, ws);
+  b.node("Conv", {"r1_dq", w, bias}, {"c2"},
+         {{"pads", ints_attr({1, 1, 1, 1})}, {"strides", ints_attr({2, 2})}}, "conv2");
+  b.node("Relu", {"c2"}, {"r2"});
+  b.quant_out("r2", 0.03f, 0, DType::kU8);
+  b.node("DequantizeLinear", {"r2_q", "r2_scale", "r2_zero_point"}, {"r2_dq"});
+  b.g.initializers["flat_shape"] = Tensor::from_i64({2}, {-1, 16 * 8 * 8});
+  b.node("Reshape", {"r2_dq", "flat_shape"}, {"flat"});
+  const std::string fq = b.quant_act("flat", 0.03f, 0, DType::kU8);
+  w = b.quant_weight("w3", random_f32({10, 16 * 8 * 8}, rng, -0.05f, 0.05f), 0, true, &ws);
+  bias = b.quant_bias("b3", random_f32({10}, rng), 0.03f, ws);
+  b.node("Gemm", {fq, w, bias}, {"logits"}, {{"transB", int_attr(1)}}, "fc");
+  b.output("logits");
+  return b.g;
+}
+
+TEST(OneDnnCacheTest, WeightsAreReorderedOncePerModel) {
+  std::mt19937 rng(41);
+  const Graph g = small_cnn(rng, 2);
+  auto exec = prepare_onednn(g, {});
+  ASSERT_TRUE(exec.ok()) << exec.status().message();
+  EXPECT_EQ(count_ops(exec->graph(), kQConvOp, kOneDnnDomain), 2);
+  EXPECT_EQ(count_ops(exec->graph(), kQGemmOp, kOneDnnDomain), 1);
+  const std::vector<Tensor> in{random_f32({2, 3, 16, 16}, rng)};
+  const uint64_t before = onednn_weight_reorders();
+  auto first = exec->run(in);
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  EXPECT_EQ(onednn_weight_reorders() - before, 3u);  // conv1, conv2, fc
+  auto second = exec->run(in);
+  ASSERT_TRUE(second.ok()) << second.status().message();
+  EXPECT_EQ(onednn_weight_reorders() - before, 3u);
+  for (int64_t i = 0; i < first->at(0).numel(); ++i) {
+    ASSERT_EQ(first->at(0).data<float>()[i], second->at(0).data<float>()[i]);
+  }
+  // The same model on the reference path, through every fused node at once.
+  auto ref = run_reference(g, in);
+  ASSERT_EQ(ref.size(), 1u);
+  expect_f32_close(ref[0], first->at(0), 0.05f);
+}
+
+// A new batch size builds a new primitive; the result matches a fresh executor's.
+TEST(OneDnnCacheTest, ChangingBatchSizeStaysCorrect) {
+  std::mt19937 rng(42);
+  Graph g = small_cnn(rng, 1);
+  g.inputs[0].shape = Shape{-1, 3, 16, 16};
+  auto exec = prepare_onednn(g, {});
+  ASSERT_TRUE(exec.ok()) << exec.status().message();
+  for (int64_t batch : {1, 3, 1, 4}) {
+    SCOPED_TRACE(batch);
+    const std::vector<Tensor> in{random_f32({batch, 3, 16, 16}, rng)};
+    auto got = exec->run(in);
+    ASSERT_TRUE(got.ok()) << got.status().message();
+    auto fresh = run_onednn(g, in);
+    ASSERT_EQ(fresh.size(), 1u);
+    ASSERT_EQ(got->at(0).shape(), (Shape{batch, 10}));
+    for (int64_t i = 0; i < fresh[0].numel(); ++i) {
+      ASSERT_EQ(fresh[0].data<float>()[i], got->at(0).data<float>()[i]) << i;
+    }
+  }
+}
+
+TEST(OneDnnCacheTest, ConcurrentRunsAgree) {
+  std::mt19937 rng(43);
+  const Graph g = small_cnn(rng, 2);
+  auto exec = prepare_onednn(g, {});
+  ASSERT_TRUE(exec.ok()) << exec.status().message();
+  const std::vector<Tensor> in{random_f32({2, 3, 16, 16}, rng)};
+  auto expect = exec->run(in);
+  ASSERT_TRUE(expect.ok());
+  std::vector<std::vector<Tensor>> outs(4);
+  std::vector<std::thread> threads;
+  for (size_t t = 0; t < outs.size(); ++t) {
+    threads.emplace_back([&, t] {
+      for (int rep = 0; rep < 5; ++rep) {
+        auto r = exec->run(in);
+        if (r.ok()) outs[t] = std::move(r).value();
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (const auto& o : outs) {
+    ASSERT_EQ(o.size(), 1u);
+    for (int64_t i = 0; i < o[0].numel(); ++i) {
+      ASSERT_EQ(o[0].data<float>()[i], expect->at(0).data<float>()[i]);
+    }
+  }
+}
+
+// The op itself: with the same NodeCache and a constant weight it reorders once; without a
+// cache, or with a weight that is not a graph constant, on every call.
+TEST(OneDnnCacheTest, CacheKeyedByConstantWeight) {
+  const OpFn* fn = onednn_ops().find(kOneDnnDomain, kQGemmOp);
+  ASSERT_NE(fn, nullptr);
+  Node n;
+  n.name = "fc";
+  n.op_type = kQGemmOp;
+  n.domain = kOneDnnDomain;
+  n.attrs["trans_b"] = int_attr(1);
+  n.attrs["out_dtype"] = str_attr("f32");
+  n.inputs = {"x", "w", "ws", "", "xs", "xz", "", ""};
+  n.outputs = {"y"};
+  Tensor x(DType::kU8, {3, 8});
+  for (int64_t i = 0; i < x.numel(); ++i) x.data<uint8_t>()[i] = static_cast<uint8_t>(i * 7);
+  Tensor w(DType::kS8, {5, 8});
+  for (int64_t i = 0; i < w.numel(); ++i) w.data<int8_t>()[i] = static_cast<int8_t>(i % 11 - 5);
+  const Tensor ws = Tensor::scalar_f32(0.5f), xs = Tensor::scalar_f32(0.25f);
+  const Tensor xz = scalar_q(DType::kU8, 10);
+  NodeCache cache;
+  auto call = [&](NodeCache* c, bool constant) {
+    OpContext ctx{n, 13, {&x, &w, &ws, nullptr, &xs, &xz, nullptr, nullptr}, {}, c,
+                  {false, constant, true, false, true, true, false, false}};
+    ctx.outputs.resize(1);
+    Status s = (*fn)(ctx);
+    EXPECT_TRUE(s.ok()) << s.message();
+    return ctx.outputs[0];
+  };
+  uint64_t before = onednn_weight_reorders();
+  const Tensor y1 = call(&cache, true);
+  const Tensor y2 = call(&cache, true);
+  EXPECT_EQ(onednn_weight_reorders() - before, 1u);
+  before = onednn_weight_reorders();
+  call(&cache, false);
+  call(nullptr, true);
+  EXPECT_EQ(onednn_weight_reorders() - before, 2u);
+  // y = 0.25 * 0.5 * sum_k (x - 10) * w
+  for (int64_t m = 0; m < 3; ++m) {
+    for (int64_t j = 0; j < 5; ++j) {
+      int64_t acc = 0;
+      for (int64_t k = 0; k < 8; ++k) {
+        acc += (x.data<uint8_t>()[m * 8 + k] - 10) * w.data<int8_t>()[j * 8 + k];
+      }
+      EXPECT_FLOAT_EQ(y1.data<float>()[m * 5 + j], 0.125f * static_cast<float>(acc));
+      EXPECT_EQ(y1.data<float>()[m * 5 + j], y2.data<float>()[m * 5 + j]);
+    }
+  }
+}
+
+// ------------------------------------------------------------------ malformed inputs
+
+struct BadCase {
+  const char* what;  // expected in the message
+  std::string op;
+  std::vector<Tensor> inputs;  // empty Tensor: omitted
+  std::map<std::string, Attribute> attrs;
+};
+
+Status run_fused(const BadCase& c) {
+  auto g = std::make_shared<Graph>();
+  Node n;
+  n.name = "bad_node";
+  n.op_type = c.op;
+  n.domain = kOneDnnDomain;
+  n.attrs = c.attrs;
+  std::vector<Tensor> feed;
+  for (size_t i = 0; i < c.inputs.size(); ++i) {
+    if (c.inputs[i].empty()) {
+      n.inputs.push_back("");
+      continue;
+    }
+    const std::string name = "in" + std::to_string(i);
+    n.inputs.push_back(name);
+    g->inputs.push_back({name, c.inputs[i].dtype(), c.inputs[i].shape()});
+    feed.push_back(c.inputs[i]);
+  }
+  n.outputs = {"y"};
+  g->outputs.push_back({"y", DType::kUndefined, std::nullopt});
+  g->nodes.push_back(n);
+  auto exec = Executor::create(g, &onednn_ops());
+  if (!exec.ok()) return exec.status();
+  return exec->run(feed).status();
+}
+
+TEST(OneDnnOpsTest, MalformedInputsAreInvalidInput) {
+  const Tensor x(DType::kU8, {1, 2, 5, 5});
+  const Tensor w(DType::kS8, {3, 2, 3, 3});
+  const Tensor ws = Tensor::scalar_f32(0.1f), xs = Tensor::scalar_f32(0.1f);
+  const Tensor xz = scalar_q(DType::kU8, 0), yz = scalar_q(DType::kU8, 0);
+  const Tensor none;
+  const Tensor xf(DType::kF32, {1, 2, 5, 5});
+  auto u8_out = std::map<std::string, Attribute>{{"out_dtype", str_attr("u8")}};
+  const std::vector<BadCase> cases = {
+      {"x_q has type f32", kQConvOp, {xf, w, ws, none, xs, xz, xs, yz}, u8_out},
+      {"w_q has type u8", kQConvOp,
+       {x, Tensor(DType::kU8, {3, 2, 3, 3}), ws, none, xs, xz, xs, yz}, u8_out},
+      {"w_scale must be f32 with 1 or 3", kQConvOp,
+       {x, w, Tensor(DType::kF32, {2}), none, xs, xz, xs, yz}, u8_out},
+      {"bias shape [4]", kQConvOp, {x, w, ws, Tensor(DType::kS32, {4}), xs, xz, xs, yz}, u8_out},
+      {"bias has type s8", kQConvOp, {x, w, ws, Tensor(DType::kS8, {3}), xs, xz, xs, yz}, u8_out},
+      {"x_zero_point must be a u8 scalar", kQConvOp,
+       {x, w, ws, none, xs, scalar_q(DType::kS8, 0), xs, yz}, u8_out},
+      {"x_scale must be an f32 scalar", kQConvOp,
+       {x, w, ws, none, Tensor(DType::kF32, {2}), xz, xs, yz}, u8_out},
+      {"x_scale must be positive", kQConvOp,
+       {x, w, ws, none, Tensor::scalar_f32(0.0f), xz, xs, yz}, u8_out},
+      {"y_scale must be positive", kQConvOp,
+       {x, w, ws, none, xs, xz, Tensor::scalar_f32(-1.0f), yz}, u8_out},
+      {"channels do not fit group", kQConvOp,
+       {x, Tensor(DType::kS8, {3, 4, 3, 3}), ws, none, xs, xz, xs, yz}, u8_out},
+      {"does not match x", kQConvOp, {x, Tensor(DType::kS8, {3, 2, 3}), ws, none, xs, xz, xs, yz},
+       u8_out},
+      {"kernel extent", kQConvOp, {x, Tensor(DType::kS8, {3, 2, 7, 7}), ws, none, xs, xz, xs, yz},
+       u8_out},
+      {"needs y_scale", kQConvOp, {x, w, ws, none, xs, xz, none, yz}, u8_out},
+      {"y_zero_point must be a u8 scalar", kQConvOp,
+       {x, w, ws, none, xs, xz, xs, scalar_q(DType::kS8, 0)}, u8_out},
+      {"unknown out_dtype", kQConvOp, {x, w, ws, none, xs, xz, xs, yz},
+       {{"out_dtype", str_attr("u16")}}},
+      {"unknown activation", kQConvOp, {x, w, ws, none, xs, xz, xs, yz},
+       {{"out_dtype", str_attr("u8")}, {"activation", str_attr("gelu")}}},
+      {"clip bounds", kQConvOp, {x, w, ws, none, xs, xz, xs, yz},
+       {{"out_dtype", str_attr("u8")},
+        {"activation", str_attr("clip")},
+        {"clip_min", float_attr(1.0f)},
+        {"clip_max", float_attr(0.0f)}}},
+      {"missing required input 'w_q'", kQConvOp, {x, none, ws, none, xs, xz, xs, yz}, u8_out},
+      {"x_scale must be an f32 scalar", kQGemmOp,
+       {Tensor(DType::kU8, {2, 4}), Tensor(DType::kS8, {4, 3}), ws}, {}},
+      {"inner dimensions differ", kQGemmOp,
+       {Tensor(DType::kU8, {2, 4}), Tensor(DType::kS8, {5, 3}), ws, none, xs, xz}, {}},
+      {"is not 2-D", kQGemmOp,
+       {Tensor(DType::kU8, {2, 4}), Tensor(DType::kS8, {4, 3, 1}), ws, none, xs, xz}, {}},
+      {"x has type u8, expected f32", kBf16GemmOp,
+       {Tensor(DType::kU8, {2, 4}), Tensor(DType::kF32, {4, 3})}, {}},
+      {"bias has type s32, expected f32", kBf16ConvOp,
+       {xf, Tensor(DType::kF32, {3, 2, 3, 3}), Tensor(DType::kS32, {3})}, {}},
+      {"x has shape [1,2]", kBf16ConvOp,
+       {Tensor(DType::kF32, {1, 2}), Tensor(DType::kF32, {3, 2})}, {}},
+  };
+  for (const BadCase& c : cases) {
+    SCOPED_TRACE(c.what);
+    const Status s = run_fused(c);
+    EXPECT_EQ(s.code(), StatusCode::kInvalidInput) << s.message();
+    EXPECT_NE(s.message().find("node 'bad_node'"), std::string::npos) << s.message();
+    EXPECT_NE(s.message().find(c.what), std::string::npos) << s.message();
+  }
+}
+
+}  // namespace
+}  // namespace qtune
