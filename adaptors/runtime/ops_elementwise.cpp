@@ -290,24 +290,28 @@ Status clip(OpContext& ctx) {
 // One loop per input-stride pattern, so the common cases (same shape, scalar operand, broadcast
 // row) are plain vectorisable loops.
 template <typename A, typename B, typename O, typename F>
+[[gnu::always_inline]] inline void binary_run(const A* __restrict pa, const B* __restrict pb,
+                                              O* __restrict po, int64_t n, bool a_runs,
+                                              bool b_runs, F f) {
+  if (a_runs && b_runs) {
+    for (int64_t i = 0; i < n; ++i) po[i] = f(pa[i], pb[i]);
+  } else if (a_runs) {
+    const B bv = *pb;
+    for (int64_t i = 0; i < n; ++i) po[i] = f(pa[i], bv);
+  } else if (b_runs) {
+    const A av = *pa;
+    for (int64_t i = 0; i < n; ++i) po[i] = f(av, pb[i]);
+  } else {
+    const O v = f(*pa, *pb);
+    for (int64_t i = 0; i < n; ++i) po[i] = v;
+  }
+}
+
+template <typename A, typename B, typename O, typename F>
 void binary_loop(const A* a, const B* b, O* out, const BroadcastPlan& p, F f) {
   const bool a_runs = p.inner_stride(0) == 1, b_runs = p.inner_stride(1) == 1;
   for_each_broadcast_run(p, [&](int64_t o, const int64_t* off, int64_t n) {
-    const A* __restrict pa = a + off[0];
-    const B* __restrict pb = b + off[1];
-    O* __restrict po = out + o;
-    if (a_runs && b_runs) {
-      for (int64_t i = 0; i < n; ++i) po[i] = f(pa[i], pb[i]);
-    } else if (a_runs) {
-      const B bv = *pb;
-      for (int64_t i = 0; i < n; ++i) po[i] = f(pa[i], bv);
-    } else if (b_runs) {
-      const A av = *pa;
-      for (int64_t i = 0; i < n; ++i) po[i] = f(av, pb[i]);
-    } else {
-      const O v = f(*pa, *pb);
-      for (int64_t i = 0; i < n; ++i) po[i] = v;
-    }
+    binary_run(a + off[0], b + off[1], out + o, n, a_runs, b_runs, f);
   });
 }
 
@@ -323,7 +327,7 @@ Status check_divisor(const OpContext& ctx, const Tensor& b) {
 }
 
 template <Arith kOp, typename T>
-T arith_apply(T x, T z) {
+[[gnu::always_inline]] inline T arith_apply(T x, T z) {
   if constexpr (std::is_floating_point_v<T>) {
     if constexpr (kOp == Arith::kAdd) return x + z;
     if constexpr (kOp == Arith::kSub) return x - z;
@@ -340,6 +344,25 @@ T arith_apply(T x, T z) {
       return static_cast<T>(x / z);  // C++ truncates toward zero, like ONNX
     }
   }
+}
+
+template <Arith kOp>
+struct ArithFn {
+  template <typename T>
+  [[gnu::always_inline]] T operator()(T x, T z) const { return arith_apply<kOp, T>(x, z); }
+};
+
+// f32 arithmetic, the bulk of a transformer's element-wise work, also gets an AVX-512 build of
+// its inner loops, picked at run time. Single IEEE operations, so both builds agree bit for bit.
+template <Arith kOp>
+void f32_arith_run(const float* a, const float* b, float* o, int64_t n, bool ar, bool br) {
+  binary_run(a, b, o, n, ar, br, ArithFn<kOp>{});
+}
+template <Arith kOp>
+__attribute__((target("avx512f"))) void f32_arith_run_avx512(const float* a, const float* b,
+                                                             float* o, int64_t n, bool ar,
+                                                             bool br) {
+  binary_run(a, b, o, n, ar, br, ArithFn<kOp>{});
 }
 
 template <Arith kOp>
@@ -363,7 +386,15 @@ Status arith(OpContext& ctx) {
       // Zero divisors would trap; rejecting them up front keeps the loop branch-light.
       QT_RETURN_IF_ERROR(check_divisor<T>(ctx, b));
     }
-    binary_loop(pa, pb, py, plan, [](T x, T z) { return arith_apply<kOp, T>(x, z); });
+    if constexpr (std::is_same_v<T, float>) {
+      const auto run = cpu_features().avx512f ? f32_arith_run_avx512<kOp> : f32_arith_run<kOp>;
+      const bool ar = plan.inner_stride(0) == 1, br = plan.inner_stride(1) == 1;
+      for_each_broadcast_run(plan, [&](int64_t o, const int64_t* off, int64_t n) {
+        run(pa + off[0], pb + off[1], py + o, n, ar, br);
+      });
+    } else {
+      binary_loop(pa, pb, py, plan, ArithFn<kOp>{});
+    }
     ctx.outputs[0] = std::move(y);
     return Status::Ok();
   });
