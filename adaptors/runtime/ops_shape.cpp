@@ -7,6 +7,10 @@
 #include <string>
 #include <vector>
 
+#if defined(__SSE2__)
+#include <xmmintrin.h>
+#endif
+
 #include "adaptors/runtime/broadcast.h"
 #include "adaptors/runtime/op_registry.h"
 
@@ -86,6 +90,16 @@ void copy_strided_row(const uint8_t* src, int64_t stride, uint8_t* dst, int64_t 
   }
 }
 
+// memcpy, but short rows (attention heads are 16 floats) are copied inline: a libc call per
+// 64 bytes costs as much as the copy.
+inline void copy_row(uint8_t* dst, const uint8_t* src, int64_t bytes) {
+  if (bytes <= 256 && bytes % 16 == 0) {
+    for (int64_t k = 0; k < bytes; k += 16) std::memcpy(dst + k, src + k, 16);
+  } else {
+    std::memcpy(dst, src, static_cast<size_t>(bytes));
+  }
+}
+
 // dst(i, j) = src(i, j) for an nq x nl block where src steps 1 along i and `src_sl` along j, and
 // dst steps `dst_sq` along i and 1 along j: a transpose, done in cache-sized tiles.
 template <typename T>
@@ -101,6 +115,38 @@ void copy_tile_2d(const T* src, int64_t src_sl, T* dst, int64_t dst_sq, int64_t 
     }
   }
 }
+
+#if defined(__SSE2__)
+// 4-byte elements (f32, the common case) move through SSE registers in 4x4 blocks; shuffles copy
+// bits exactly, so this works for any 4-byte type.
+template <>
+void copy_tile_2d<uint32_t>(const uint32_t* src, int64_t src_sl, uint32_t* dst, int64_t dst_sq,
+                            int64_t i0, int64_t i1, int64_t nl) {
+  int64_t i = i0;
+  for (; i + 4 <= i1; i += 4) {
+    int64_t j = 0;
+    for (; j + 4 <= nl; j += 4) {
+      const float* s = reinterpret_cast<const float*>(src + i + j * src_sl);
+      __m128 r0 = _mm_loadu_ps(s);
+      __m128 r1 = _mm_loadu_ps(s + src_sl);
+      __m128 r2 = _mm_loadu_ps(s + 2 * src_sl);
+      __m128 r3 = _mm_loadu_ps(s + 3 * src_sl);
+      _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+      float* d = reinterpret_cast<float*>(dst + i * dst_sq + j);
+      _mm_storeu_ps(d, r0);
+      _mm_storeu_ps(d + dst_sq, r1);
+      _mm_storeu_ps(d + 2 * dst_sq, r2);
+      _mm_storeu_ps(d + 3 * dst_sq, r3);
+    }
+    for (; j < nl; ++j) {
+      for (int64_t k = 0; k < 4; ++k) dst[(i + k) * dst_sq + j] = src[i + k + j * src_sl];
+    }
+  }
+  for (; i < i1; ++i) {
+    for (int64_t j = 0; j < nl; ++j) dst[i * dst_sq + j] = src[i + j * src_sl];
+  }
+}
+#endif
 
 // Writes the view of `src` (first element at `src` and element strides `strides`, possibly
 // negative, one per output dim) into the contiguous tensor `dst` of shape `dims`.
@@ -187,7 +233,7 @@ void strided_copy(const uint8_t* src, const Shape& dims, const std::vector<int64
       const uint8_t* sp = src + soff * static_cast<int64_t>(esize);
       uint8_t* dp = dst + r * row_bytes;
       if (inner_stride == 1) {
-        std::memcpy(dp, sp, static_cast<size_t>(row_bytes));
+        copy_row(dp, sp, row_bytes);
       } else {
         copy_strided_row(sp, inner_stride, dp, inner, esize);
       }
@@ -374,10 +420,18 @@ Status transpose(OpContext& ctx) {
     out_shape[static_cast<size_t>(i)] = x.dim(perm[static_cast<size_t>(i)]);
     strides[static_cast<size_t>(i)] = in_strides[static_cast<size_t>(perm[static_cast<size_t>(i)])];
   }
-  Tensor y(x.dtype(), out_shape);
-  strided_copy(static_cast<const uint8_t*>(x.raw()), out_shape, strides,
-               static_cast<uint8_t*>(y.raw()), dtype_size(x.dtype()));
-  ctx.outputs[0] = std::move(y);
+  auto compute = [&] {
+    Tensor y(x.dtype(), out_shape);
+    strided_copy(static_cast<const uint8_t*>(x.raw()), out_shape, strides,
+                 static_cast<uint8_t*>(y.raw()), dtype_size(x.dtype()));
+    return y;
+  };
+  // Weights (MatMul's W^T in exported Linear layers) are transposed once per executor.
+  if (ctx.cache && ctx.input_is_constant(0)) {
+    ctx.outputs[0] = *ctx.cache->get<Tensor>(ctx.input(0), compute);
+  } else {
+    ctx.outputs[0] = compute();
+  }
   return Status::Ok();
 }
 
