@@ -205,6 +205,51 @@ TEST(ShapeOpsTest, TransposeMatchesDirectIndexing) {
   EXPECT_EQ(run_op(bad, {&x}, &y).code(), StatusCode::kInvalidInput);
 }
 
+TEST(ShapeOpsTest, TransposeMovesAnyElementSize) {
+  Tensor x(DType::kS64, {5, 7});
+  for (int64_t i = 0; i < 35; ++i) x.data<int64_t>()[i] = i * 1000000007LL;
+  Tensor h(DType::kF16, {5, 7});
+  for (int64_t i = 0; i < 35; ++i) h.data<uint16_t>()[i] = static_cast<uint16_t>(i * 977);
+  Tensor y;
+  ASSERT_TRUE(run_op(make_node("Transpose", 1), {&x}, &y).ok());
+  ASSERT_EQ(y.shape(), (Shape{7, 5}));
+  for (int64_t r = 0; r < 7; ++r) {
+    for (int64_t c = 0; c < 5; ++c) EXPECT_EQ(y.data<int64_t>()[r * 5 + c], (c * 7 + r) * 1000000007LL);
+  }
+  ASSERT_TRUE(run_op(make_node("Transpose", 1), {&h}, &y).ok());
+  EXPECT_EQ(y.dtype(), DType::kF16);
+  for (int64_t r = 0; r < 7; ++r) {
+    for (int64_t c = 0; c < 5; ++c) EXPECT_EQ(y.data<uint16_t>()[r * 5 + c], (c * 7 + r) * 977);
+  }
+}
+
+// MatMul weights exported as Transpose(W): computed on the first run, then reused.
+TEST(ShapeOpsTest, TransposeOfAnInitializerIsCachedPerExecutor) {
+  auto g = std::make_shared<Graph>();
+  g->inputs.push_back({"x", DType::kF32, Shape{1}});
+  g->outputs.push_back({"wt", DType::kF32, std::nullopt});
+  g->outputs.push_back({"xt", DType::kF32, std::nullopt});
+  g->initializers["w"] = iota_f32({3, 2});
+  Node t = make_node("Transpose", 0);
+  t.name = "w_t";
+  t.inputs = {"w"};
+  t.outputs = {"wt"};
+  Node u = t;
+  u.name = "x_t";
+  u.inputs = {"x"};
+  u.outputs = {"xt"};
+  g->nodes = {t, u};
+  auto e = Executor::create(g);
+  ASSERT_TRUE(e.ok()) << e.status().message();
+  auto first = e->run({Tensor::from_f32({1}, {5})});
+  auto second = e->run({Tensor::from_f32({1}, {6})});
+  ASSERT_TRUE(first.ok() && second.ok());
+  EXPECT_EQ(values<float>((*first)[0]), (std::vector<float>{0, 2, 4, 1, 3, 5}));
+  EXPECT_EQ(values<float>((*second)[0]), (std::vector<float>{0, 2, 4, 1, 3, 5}));
+  EXPECT_EQ((*first)[0].raw(), (*second)[0].raw());  // the same cached tensor
+  EXPECT_EQ(values<float>((*second)[1]), (std::vector<float>{6}));
+}
+
 TEST(ShapeOpsTest, ConcatAlongAnyAxis) {
   Tensor a = iota_f32({2, 2});
   Tensor b = Tensor::from_f32({2, 1}, {10, 11});
