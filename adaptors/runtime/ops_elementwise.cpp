@@ -100,9 +100,9 @@ T saturate_cast(double v) {
 Status need_inputs(const OpContext& ctx, size_t min, size_t max) {
   const size_t n = ctx.num_inputs();
   if (n < min || n > max) {
-    return ctx.invalid("expects " + (min == max ? std::to_string(min)
-                                                : std::to_string(min) + " to " + std::to_string(max)) +
-                       " inputs, got " + std::to_string(n));
+    const std::string range =
+        min == max ? std::to_string(min) : std::to_string(min) + " to " + std::to_string(max);
+    return ctx.invalid("expects " + range + " inputs, got " + std::to_string(n));
   }
   for (size_t i = 0; i < min; ++i) {
     if (!ctx.input(i)) return ctx.invalid("required input " + std::to_string(i) + " is missing");
@@ -199,16 +199,17 @@ __attribute__((target("avx512f"))) void erf_span_avx512(const float* in, float* 
 Status erf_op(OpContext& ctx) {
   QT_RETURN_IF_ERROR(need_inputs(ctx, 1, 1));
   const Tensor& x = *ctx.input(0);
+  if (x.dtype() != DType::kF32 && x.dtype() != DType::kF64) {
+    return ctx.unsupported("element type " + type_name(x.dtype()) + " is not supported");
+  }
   Tensor y(x.dtype(), x.shape());
   if (x.dtype() == DType::kF32) {
     const float* in = x.data<float>();
     float* out = y.data<float>();
     const auto span = cpu_features().avx512f ? erf_span_avx512 : erf_span_sse;
     parallel_ranges(x.numel(), [&](int64_t b, int64_t e) { span(in + b, out + b, e - b); });
-  } else if (x.dtype() == DType::kF64) {
-    unary_loop<double>(x, y, [](double v) { return std::erf(v); });
   } else {
-    return ctx.unsupported("element type " + type_name(x.dtype()) + " is not supported");
+    unary_loop<double>(x, y, [](double v) { return std::erf(v); });
   }
   ctx.outputs[0] = std::move(y);
   return Status::Ok();

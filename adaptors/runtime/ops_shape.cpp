@@ -22,9 +22,9 @@ std::string ints_str(const std::vector<int64_t>& v) { return shape_str(v); }
 Status need_inputs(const OpContext& ctx, size_t min, size_t max) {
   const size_t n = ctx.num_inputs();
   if (n < min || n > max) {
-    return ctx.invalid("expects " + (min == max ? std::to_string(min)
-                                                : std::to_string(min) + " to " + std::to_string(max)) +
-                       " inputs, got " + std::to_string(n));
+    const std::string range =
+        min == max ? std::to_string(min) : std::to_string(min) + " to " + std::to_string(max);
+    return ctx.invalid("expects " + range + " inputs, got " + std::to_string(n));
   }
   for (size_t i = 0; i < min; ++i) {
     if (!ctx.input(i)) return ctx.invalid("required input " + std::to_string(i) + " is missing");
@@ -403,7 +403,8 @@ Status transpose(OpContext& ctx) {
     for (int64_t i = r - 1; i >= 0; --i) perm.push_back(i);
   }
   if (static_cast<int64_t>(perm.size()) != r) {
-    return ctx.invalid("perm " + ints_str(perm) + " does not match input rank " + std::to_string(r));
+    return ctx.invalid("perm " + ints_str(perm) + " does not match input rank " +
+                       std::to_string(r));
   }
   std::vector<bool> seen(static_cast<size_t>(r), false);
   for (int64_t p : perm) {
@@ -440,7 +441,9 @@ Status concat(OpContext& ctx) {
   QT_RETURN_IF_ERROR(need_inputs(ctx, ctx.num_inputs(), ctx.num_inputs()));
   const Tensor& first = *ctx.input(0);
   const int64_t r = first.rank();
-  if (!ctx.node.has_attr("axis") && ctx.opset >= 4) return ctx.invalid("attribute 'axis' is missing");
+  if (!ctx.node.has_attr("axis") && ctx.opset >= 4) {
+    return ctx.invalid("attribute 'axis' is missing");
+  }
   const int64_t raw_axis = ctx.node.attr_int("axis", 1);  // opset < 4 defaulted to 1
   int64_t axis;
   if (!normalize_axis(raw_axis, r, &axis)) return bad_axis(ctx, raw_axis, r);
@@ -570,7 +573,9 @@ Status slice(OpContext& ctx) {
   for (size_t i = 0; i < n; ++i) {
     int64_t a;
     if (!normalize_axis(axes[i], r, &a)) return bad_axis(ctx, axes[i], r);
-    if (seen[static_cast<size_t>(a)]) return ctx.invalid("axes " + ints_str(axes) + " repeat an axis");
+    if (seen[static_cast<size_t>(a)]) {
+      return ctx.invalid("axes " + ints_str(axes) + " repeat an axis");
+    }
     seen[static_cast<size_t>(a)] = true;
     const int64_t dim = x.dim(a);
     if (steps[i] == 0) return ctx.invalid("steps must be non-zero");

@@ -303,7 +303,8 @@ TEST(ElementwiseOpsTest, PowMixesBaseAndExponentTypes) {
   Tensor eu = make<uint64_t>(DType::kU64, {4}, {10, 3, 31, 0});
   ASSERT_TRUE(run_op(make_node("Pow", 2), {&bi, &eu}, &y).ok());
   EXPECT_EQ(y.dtype(), DType::kS32);
-  EXPECT_EQ(values<int32_t>(y), (std::vector<int32_t>{1024, -27, std::numeric_limits<int32_t>::min(), 1}));
+  EXPECT_EQ(values<int32_t>(y),
+            (std::vector<int32_t>{1024, -27, std::numeric_limits<int32_t>::min(), 1}));
 
   Tensor ef = Tensor::from_f32({4}, {0.5f, 2, 1, 2});
   ASSERT_TRUE(run_op(make_node("Pow", 2), {&bi, &ef}, &y).ok());

@@ -214,7 +214,9 @@ TEST(ShapeOpsTest, TransposeMovesAnyElementSize) {
   ASSERT_TRUE(run_op(make_node("Transpose", 1), {&x}, &y).ok());
   ASSERT_EQ(y.shape(), (Shape{7, 5}));
   for (int64_t r = 0; r < 7; ++r) {
-    for (int64_t c = 0; c < 5; ++c) EXPECT_EQ(y.data<int64_t>()[r * 5 + c], (c * 7 + r) * 1000000007LL);
+    for (int64_t c = 0; c < 5; ++c) {
+      EXPECT_EQ(y.data<int64_t>()[r * 5 + c], (c * 7 + r) * 1000000007LL);
+    }
   }
   ASSERT_TRUE(run_op(make_node("Transpose", 1), {&h}, &y).ok());
   EXPECT_EQ(y.dtype(), DType::kF16);
