@@ -365,33 +365,105 @@ void transpose(const T* src, int64_t rows, int64_t cols, T* dst) {
   }
 }
 
+// im2col copies runs of a few to a few hundred bytes, where a libc call costs more than the
+// copy. These move whole 8/32-byte words and may run up to kSlack bytes past both ends: the
+// scratch buffers carry that slack, and what spills into the next run is rewritten by it.
+constexpr int64_t kSlack = 32;
+
+inline void copy_run(const void* src, size_t n, void* dst) {
+  const auto* s = static_cast<const uint8_t*>(src);
+  auto* d = static_cast<uint8_t*>(dst);
+  size_t i = 0;
+  for (; i + 32 <= n; i += 32) std::memcpy(d + i, s + i, 32);
+  for (; i < n; i += 8) std::memcpy(d + i, s + i, 8);
+}
+
+inline void fill_run(uint8_t value, size_t n, void* dst) {
+  const uint64_t word = 0x0101010101010101ull * value;
+  auto* d = static_cast<uint8_t*>(dst);
+  for (size_t i = 0; i < n; i += 8) std::memcpy(d + i, &word, 8);
+}
+
+template <typename T>
+void fill_pad(T* dst, int64_t n, T pad) {
+  if constexpr (sizeof(T) == 1) {
+    fill_run(static_cast<uint8_t>(pad), static_cast<size_t>(n), dst);
+  } else {
+    std::fill_n(dst, n, pad);
+  }
+}
+
 // One image's group as GEMM rows from an HWC image: row = output pixel, columns (kh, kw, c), so
 // every tap copies a run of cg channels. Padding reads `pad` (the zero point for int8).
 template <typename T>
 void im2col_hwc(const QConvShape& s, const T* xt, int64_t g, T pad, T* col) {
-  const int64_t cg = s.in_channels / s.group, oh = s.out_h(), ow = s.out_w();
-  const int64_t kdim = s.k_per_group();
+  // Locals, not s.*: the byte stores below may alias anything, so fields would be reloaded.
+  const int64_t c_all = s.in_channels, cg = c_all / s.group, oh = s.out_h(), ow = s.out_w();
+  const int64_t kh = s.kernel_h, kw = s.kernel_w, sh = s.stride_h, sw = s.stride_w;
+  const int64_t dh = s.dilation_h, dw = s.dilation_w, pt = s.pad_top, pl = s.pad_left;
+  const int64_t in_h = s.in_h, in_w = s.in_w, kdim = s.k_per_group();
+  // Undilated taps of one kernel row are one HWC run when the group spans every channel.
+  const bool runs = dw == 1 && cg == c_all;
+  const T* xg = xt + g * cg;
+  // The last pixel of a block of rows copies exactly: its spill would land in the next block,
+  // which another task may already have written.
+  auto pixel = [&](int64_t oy, int64_t ox, T* dst, auto copy, auto fill) {
+    const int64_t ix0 = ox * sw - pl;
+    const bool inside_w = runs && ix0 >= 0 && ix0 + kw <= in_w;
+    for (int64_t ky = 0; ky < kh; ++ky) {
+      const int64_t iy = oy * sh - pt + ky * dh;
+      if (iy < 0 || iy >= in_h) {
+        fill(dst, kw * cg);
+        dst += kw * cg;
+        continue;
+      }
+      const T* src_row = xg + iy * in_w * c_all;
+      if (inside_w) {
+        copy(src_row + ix0 * c_all, kw * cg, dst);
+        dst += kw * cg;
+        continue;
+      }
+      for (int64_t kx = 0; kx < kw; ++kx, dst += cg) {
+        const int64_t ix = ix0 + kx * dw;
+        if (ix >= 0 && ix < in_w) {
+          copy(src_row + ix * c_all, cg, dst);
+        } else {
+          fill(dst, cg);
+        }
+      }
+    }
+  };
+  auto fast_copy = [](const T* src, int64_t n, T* dst) { copy_run(src, n * sizeof(T), dst); };
+  auto fast_fill = [pad](T* dst, int64_t n) { fill_pad(dst, n, pad); };
+  auto exact_copy = [](const T* src, int64_t n, T* dst) { std::memcpy(dst, src, n * sizeof(T)); };
+  auto exact_fill = [pad](T* dst, int64_t n) { std::fill_n(dst, n, pad); };
+  // Output columns whose kernel rows lie wholly inside the image: [ox_lo, ox_hi).
+  int64_t ox_lo = ow, ox_hi = ow;
+  if (runs) {
+    ox_lo = std::min<int64_t>(ow, (pl + sw - 1) / sw);
+    ox_hi = in_w + pl - kw < 0 ? 0 : std::min<int64_t>(ow, (in_w + pl - kw) / sw + 1);
+    if (ox_hi < ox_lo) ox_lo = ox_hi = ow;
+  }
+  const int64_t run = kw * cg;
   auto rows = [&](int64_t y0, int64_t y1) {
     for (int64_t oy = y0; oy < y1; ++oy) {
+      T* row0 = col + oy * ow * kdim;
+      const bool last_row = oy == y1 - 1;
       for (int64_t ox = 0; ox < ow; ++ox) {
-        T* dst = col + (oy * ow + ox) * kdim;
-        const int64_t ix0 = ox * s.stride_w - s.pad_left;
-        // Undilated taps of one kernel row that are all inside the image are one HWC run.
-        const bool run = s.dilation_w == 1 && ix0 >= 0 && ix0 + s.kernel_w <= s.in_w;
-        for (int64_t ky = 0; ky < s.kernel_h; ++ky) {
-          const int64_t iy = oy * s.stride_h - s.pad_top + ky * s.dilation_h;
-          const bool row_in = iy >= 0 && iy < s.in_h;
-          if (run && row_in && s.group == 1) {
-            std::copy_n(xt + (iy * s.in_w + ix0) * s.in_channels, s.kernel_w * cg, dst);
-            dst += s.kernel_w * cg;
-            continue;
-          }
-          for (int64_t kx = 0; kx < s.kernel_w; ++kx, dst += cg) {
-            const int64_t ix = ox * s.stride_w - s.pad_left + kx * s.dilation_w;
-            if (row_in && ix >= 0 && ix < s.in_w) {
-              std::copy_n(xt + (iy * s.in_w + ix) * s.in_channels + g * cg, cg, dst);
+        T* dst = row0 + ox * kdim;
+        if (last_row && ox == ow - 1) {
+          pixel(oy, ox, dst, exact_copy, exact_fill);
+        } else if (ox < ox_lo || ox >= ox_hi) {
+          pixel(oy, ox, dst, fast_copy, fast_fill);
+        } else {
+          // Interior: one run per kernel row, straight from the row pointers.
+          const T* src = xg + (ox * sw - pl) * c_all;
+          for (int64_t ky = 0; ky < kh; ++ky, dst += run) {
+            const int64_t iy = oy * sh - pt + ky * dh;
+            if (iy >= 0 && iy < in_h) {
+              copy_run(src + iy * in_w * c_all, run * sizeof(T), dst);
             } else {
-              std::fill_n(dst, cg, pad);
+              fill_pad(dst, run, pad);
             }
           }
         }
@@ -428,54 +500,56 @@ struct ConvScratch {
   std::vector<uint8_t> xt, col, c;
   template <typename T>
   static T* grow(std::vector<uint8_t>& v, int64_t elems) {
-    const size_t bytes = static_cast<size_t>(elems) * sizeof(T);
+    const size_t bytes = static_cast<size_t>(elems) * sizeof(T) + kSlack;
     if (v.size() < bytes) v.resize(bytes);
     return reinterpret_cast<T*>(v.data());
   }
 };
 
 // NCHW convolution around gemm(group, a, lda, c, ldc), which writes C [pixels, ocg] of OutT.
-// Runs isolated so this thread's scratch is never picked up by another conv's task while the
-// GEMM's nested tasks are in flight.
+// Batches run one image per task (the per-image work is too small to split well); a single
+// image spreads over the GEMM's tiles instead. Each image runs isolated, so while its thread
+// waits for nested tasks it never starts another image on the same thread-local scratch.
 template <typename T, typename OutT, typename Gemm>
 void conv_nchw(const QConvShape& s, const T* x, T pad, OutT* y, Gemm&& gemm) {
-  tbb::this_task_arena::isolate([&] {
+  const int64_t hw = s.in_h * s.in_w, pixels = s.out_h() * s.out_w();
+  const int64_t cg = s.in_channels / s.group, ocg = s.out_channels / s.group;
+  const int64_t kdim = s.k_per_group();
+  // A 1x1, stride-1, unpadded conv reads the HWC image as its GEMM operand directly.
+  const bool direct = s.kernel_h == 1 && s.kernel_w == 1 && s.stride_h == 1 && s.stride_w == 1 &&
+                      s.pad_top == 0 && s.pad_left == 0 && s.pad_bottom == 0 &&
+                      s.pad_right == 0;
+  auto image = [&](int64_t b) {
     thread_local ConvScratch sc;
-    const int64_t hw = s.in_h * s.in_w, pixels = s.out_h() * s.out_w();
-    const int64_t cg = s.in_channels / s.group, ocg = s.out_channels / s.group;
-    const int64_t kdim = s.k_per_group();
-    // A 1x1, stride-1, unpadded conv reads the HWC image as its GEMM operand directly.
-    const bool direct = s.kernel_h == 1 && s.kernel_w == 1 && s.stride_h == 1 &&
-                        s.stride_w == 1 && s.pad_top == 0 && s.pad_left == 0 &&
-                        s.pad_bottom == 0 && s.pad_right == 0;
-    for (int64_t b = 0; b < s.batch; ++b) {
-      const T* img = x + b * s.in_channels * hw;
-      const T* xt = img;
-      if (s.in_channels > 1) {
-        T* t = ConvScratch::grow<T>(sc.xt, hw * s.in_channels);
-        transpose(img, s.in_channels, hw, t);
-        xt = t;
+    // HWC copy of the image in scratch (a plain copy for one channel), which has the slack the
+    // im2col runs read past their end.
+    T* xt = ConvScratch::grow<T>(sc.xt, hw * s.in_channels);
+    transpose(x + b * s.in_channels * hw, s.in_channels, hw, xt);
+    for (int64_t g = 0; g < s.group; ++g) {
+      const T* a = xt + g * cg;
+      int64_t lda = s.in_channels;
+      if (!direct) {
+        T* col = ConvScratch::grow<T>(sc.col, pixels * kdim);
+        im2col_hwc(s, xt, g, pad, col);
+        a = col;
+        lda = kdim;
       }
-      for (int64_t g = 0; g < s.group; ++g) {
-        const T* a = xt + g * cg;
-        int64_t lda = s.in_channels;
-        if (!direct) {
-          T* col = ConvScratch::grow<T>(sc.col, pixels * kdim);
-          im2col_hwc(s, xt, g, pad, col);
-          a = col;
-          lda = kdim;
-        }
-        OutT* y_grp = y + (b * s.out_channels + g * ocg) * pixels;
-        if (ocg == 1) {  // [pixels, 1] is already the output plane
-          gemm(g, a, lda, y_grp, ocg);
-          continue;
-        }
-        OutT* c = ConvScratch::grow<OutT>(sc.c, pixels * ocg);
-        gemm(g, a, lda, c, ocg);
-        transpose(c, pixels, ocg, y_grp);
+      OutT* y_grp = y + (b * s.out_channels + g * ocg) * pixels;
+      if (ocg == 1) {  // [pixels, 1] is already the output plane
+        gemm(g, a, lda, y_grp, ocg);
+        continue;
       }
+      OutT* c = ConvScratch::grow<OutT>(sc.c, pixels * ocg);
+      gemm(g, a, lda, c, ocg);
+      transpose(c, pixels, ocg, y_grp);
     }
-  });
+  };
+  if (s.batch == 1) {
+    tbb::this_task_arena::isolate([&] { image(0); });
+  } else {
+    tbb::parallel_for(int64_t{0}, s.batch,
+                      [&](int64_t b) { tbb::this_task_arena::isolate([&] { image(b); }); });
+  }
 }
 
 // ------------------------------------------------------------------ QConv
@@ -672,6 +746,12 @@ Status bf16_gemm_op(OpContext& ctx) {
 
 constexpr int64_t kQdqGrain = 1 << 14;
 
+// GCC 12 flags the undefined pass-through operands inside the intrinsics' own headers when they
+// are inlined into target("avx512...") functions; the operands are never read.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
 __attribute__((target("avx512f,avx512bw"))) void quantize_block_avx512(
     const float* x, int64_t n, float scale, int32_t zp, DType t, uint8_t* y) {
   const QRange r = qrange(t);
@@ -708,6 +788,8 @@ __attribute__((target("avx512f,avx512bw"))) void dequantize_block_avx512(
     y[i] = dequantize_value(q, scale, zp);
   }
 }
+
+#pragma GCC diagnostic pop
 
 bool avx512_qdq() {
   static const bool ok = cpu_features().avx512f && cpu_features().avx512bw;

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
+#include <limits>
 #include <memory>
 #include <random>
 #include <string>
@@ -217,6 +219,7 @@ struct ConvCase {
   bool per_channel, bias;
   std::string activation;  // "", "Relu", "Clip"
   DType out_type;  // u8, s8 or f32 (no Q)
+  std::vector<int64_t> dilations = {};
 };
 
 Graph conv_graph(const ConvCase& c, std::mt19937& rng) {
@@ -232,6 +235,7 @@ Graph conv_graph(const ConvCase& c, std::mt19937& rng) {
   std::map<std::string, Attribute> attrs{{"group", int_attr(c.group)},
                                          {"strides", ints_attr(c.strides)},
                                          {"pads", ints_attr(c.pads)}};
+  if (!c.dilations.empty()) attrs["dilations"] = ints_attr(c.dilations);
   b.node("Conv", in, {"conv_out"}, attrs, "conv");
   std::string y = "conv_out";
   if (!std::string(c.activation).empty()) {
@@ -264,6 +268,13 @@ TEST(NativeQConvTest, MatchesReferenceQdqPath) {
       {"conv1d_relu", {2, 5, 17}, {7, 5, 3}, 1, {2}, {1, 1}, DType::kU8, true, true, "Relu",
        DType::kU8},
       {"pointwise_wide", {1, 40, 6, 6}, {70, 40, 1, 1}, 1, {1, 1}, {0, 0, 0, 0}, DType::kU8, true,
+       true, "Relu", DType::kU8},
+      // Big enough that im2col splits its rows over tasks.
+      {"large_image_parallel_im2col", {1, 16, 40, 40}, {24, 16, 3, 3}, 1, {1, 1}, {1, 1, 1, 1},
+       DType::kU8, true, true, "Relu", DType::kU8},
+      {"dilated_grouped_s8", {3, 6, 12, 12}, {6, 3, 3, 3}, 2, {1, 2}, {2, 2, 2, 2}, DType::kS8,
+       true, true, "", DType::kS8, {2, 2}},
+      {"strided_pointwise", {2, 8, 9, 9}, {16, 8, 1, 1}, 1, {2, 2}, {0, 0, 0, 0}, DType::kU8, true,
        true, "Relu", DType::kU8},
   };
   std::mt19937 rng(7);
@@ -611,6 +622,72 @@ TEST(NativePackingTest, CacheKeyedByConstantWeight) {
       EXPECT_EQ(y1.data<float>()[m * 5 + j], y2.data<float>()[m * 5 + j]);
     }
   }
+}
+
+// ------------------------------------------------------------------ per-tensor Q/DQ
+
+// native_ops() also carries vectorised per-tensor QuantizeLinear/DequantizeLinear: they must give
+// the reference op's exact bits, and hand every other form to the reference op.
+TEST(NativeQdqTest, PerTensorQuantizeAndDequantizeMatchReferenceBitForBit) {
+  const OpFn* fast_q = native_ops().find("", "QuantizeLinear");
+  const OpFn* fast_dq = native_ops().find("", "DequantizeLinear");
+  const OpFn* ref_q = OpRegistry::instance().find("", "QuantizeLinear");
+  const OpFn* ref_dq = OpRegistry::instance().find("", "DequantizeLinear");
+  ASSERT_TRUE(fast_q && fast_dq && ref_q && ref_dq);
+  std::mt19937 rng(51);
+  // Ties at every half step, saturation both ways, NaN/Inf, and a length with a ragged tail.
+  std::vector<float> v;
+  for (int i = -600; i <= 600; ++i) v.push_back(static_cast<float>(i) * 0.25f);
+  for (float f : {1e9f, -1e9f, std::numeric_limits<float>::infinity(),
+                  -std::numeric_limits<float>::infinity(), std::nanf(""), 0.0f, -0.0f}) {
+    v.push_back(f);
+  }
+  std::uniform_real_distribution<float> d(-40.0f, 40.0f);
+  for (int i = 0; i < 40003; ++i) v.push_back(d(rng));
+  const Tensor x = Tensor::from_f32({static_cast<int64_t>(v.size())}, v);
+  auto run = [](const OpFn* fn, const Node& n, std::vector<const Tensor*> in) {
+    OpContext ctx{n, 13, std::move(in), {}, nullptr, {}};
+    ctx.outputs.resize(1);
+    const Status s = (*fn)(ctx);
+    EXPECT_TRUE(s.ok()) << s.message();
+    return ctx.outputs[0];
+  };
+  Node q;
+  q.name = "q";
+  q.op_type = "QuantizeLinear";
+  Node dq;
+  dq.name = "dq";
+  dq.op_type = "DequantizeLinear";
+  for (DType t : {DType::kU8, DType::kS8}) {
+    for (int32_t zp : {0, 3, t == DType::kU8 ? 255 : -128}) {
+      SCOPED_TRACE(std::string(dtype_name(t)) + " zp " + std::to_string(zp));
+      const Tensor scale = Tensor::scalar_f32(0.5f), z = scalar_q(t, zp);
+      const Tensor want = run(ref_q, q, {&x, &scale, &z});
+      const Tensor got = run(fast_q, q, {&x, &scale, &z});
+      ASSERT_EQ(want.dtype(), got.dtype());
+      ASSERT_EQ(0, std::memcmp(want.raw(), got.raw(), want.nbytes()));
+      const Tensor back_want = run(ref_dq, dq, {&want, &scale, &z});
+      const Tensor back_got = run(fast_dq, dq, {&want, &scale, &z});
+      ASSERT_EQ(0, std::memcmp(back_want.raw(), back_got.raw(), back_want.nbytes()));
+    }
+  }
+  // Without a zero point: u8, zero point 0.
+  const Tensor scale = Tensor::scalar_f32(0.125f);
+  const Tensor want = run(ref_q, q, {&x, &scale, nullptr});
+  const Tensor got = run(fast_q, q, {&x, &scale, nullptr});
+  ASSERT_EQ(got.dtype(), DType::kU8);
+  ASSERT_EQ(0, std::memcmp(want.raw(), got.raw(), want.nbytes()));
+  // Per-axis goes to the reference op (same result, and its errors).
+  const Tensor x2 = random_f32({2, 3, 4}, rng, -2.0f, 2.0f);
+  const Tensor axis_scale = Tensor::from_f32({3}, {0.01f, 0.02f, 0.03f});
+  Tensor axis_zp(DType::kU8, {3});
+  const Tensor pa_want = run(ref_q, q, {&x2, &axis_scale, &axis_zp});
+  const Tensor pa_got = run(fast_q, q, {&x2, &axis_scale, &axis_zp});
+  ASSERT_EQ(0, std::memcmp(pa_want.raw(), pa_got.raw(), pa_want.nbytes()));
+  const Tensor short_zp(DType::kU8, {2});
+  OpContext bad{q, 13, {&x2, &axis_scale, &short_zp}, {}, nullptr, {}};
+  bad.outputs.resize(1);
+  EXPECT_EQ((*fast_q)(bad).code(), StatusCode::kInvalidInput);
 }
 
 // ------------------------------------------------------------------ malformed inputs
