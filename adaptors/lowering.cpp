@@ -210,7 +210,8 @@ bool match_activation(const Graph& g, const Node& n, FusedActivation* act, float
 }
 
 // Extends a unit over its output side: [Relu|Clip] then [per-tensor Q].
-void match_output(const Graph& g, const Uses& u, const Node& op, QuantizedUnit* unit) {
+template <typename Unit>
+void match_output(const Graph& g, const Uses& u, const Node& op, Unit* unit) {
   std::string cur = op.outputs[0];
   if (auto c = u.sole_consumer(cur)) {
     const Node& n = g.nodes[*c];
@@ -467,6 +468,38 @@ std::vector<Int8PoolUnit> find_int8_pools(const Graph& g) {
   return pools;
 }
 
+std::vector<Int8AddUnit> find_int8_adds(const Graph& g, const std::vector<bool>& taken) {
+  const Uses u(g);
+  std::vector<Int8AddUnit> adds;
+  std::vector<bool> claimed = taken;
+  claimed.resize(g.nodes.size(), false);
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const Node& add = g.nodes[i];
+    if (claimed[i] || !is_op(add, "Add") || add.inputs.size() != 2 || add.outputs.size() != 1 ||
+        add.outputs[0].empty()) {
+      continue;
+    }
+    Int8AddUnit unit;
+    unit.node = i;
+    Int8AddUnit::Operand* ops[2] = {&unit.a, &unit.b};
+    for (size_t k = 0; k < 2; ++k) {
+      ops[k]->tensor = add.inputs[k];
+      if (auto x = activation_dq(g, u, add.inputs[k])) {
+        *ops[k] = {x->first, x->second.scale, x->second.zero_point, true};
+      }
+    }
+    if (!unit.a.quantized && !unit.b.quantized) continue;
+    unit.fused.push_back(i);
+    match_output(g, u, add, &unit);
+    bool free = true;
+    for (size_t f : unit.fused) free = free && !claimed[f];
+    if (!free) continue;
+    for (size_t f : unit.fused) claimed[f] = true;
+    adds.push_back(std::move(unit));
+  }
+  return adds;
+}
+
 Result<Graph> lower_qdq(const Graph& qdq, const LoweringTarget& target,
                         const std::vector<std::string>& bf16_ops) {
   const Uses u(qdq);
@@ -495,6 +528,26 @@ Result<Graph> lower_qdq(const Graph& qdq, const LoweringTarget& target,
       n.inputs = {p.x_q};
       n.outputs = {p.output};
       replacement[p.pool] = std::move(n);
+      changed = true;
+    }
+  }
+  if (target.int8_add) {
+    std::vector<bool> taken(count, false);
+    for (size_t i = 0; i < count; ++i) taken[i] = removed[i] || replacement[i].has_value();
+    for (const Int8AddUnit& a : find_int8_adds(qdq, taken)) {
+      if (a.out_type == DType::kF32 && !target.f32_output) continue;
+      if (a.activation == FusedActivation::kClip && !target.clip) continue;
+      if (!claim(a.fused)) continue;
+      Node n;
+      n.name = qdq.nodes[a.node].name;
+      n.domain = target.domain;
+      n.op_type = kQAddOp;
+      n.inputs = {a.a.tensor, a.a.scale, a.a.zero_point, a.b.tensor, a.b.scale, a.b.zero_point,
+                  a.y_scale, a.y_zero_point};
+      n.outputs = {a.output};
+      set_activation_attrs(&n, a.activation, a.clip_min, a.clip_max);
+      n.attrs["out_dtype"] = string_attr(std::string(dtype_name(a.out_type)));
+      replacement[a.node] = std::move(n);
       changed = true;
     }
   }

@@ -20,10 +20,14 @@ namespace qtune {
 // ("none"/"relu"/"clip") with clip_min/clip_max, and "out_dtype" ("u8"/"s8"/"f32").
 // QGemm flattens x's leading dims into M: x [..., K] -> y [..., N].
 // Bf16Conv / Bf16Gemm: [x, w (f32), bias (f32) or ""], same geometry/trans_b/activation attrs.
+// QAdd: [a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, y_zero_point]; an operand
+// with a scale is 8-bit and dequantized on the fly, one without is f32; numpy broadcasting;
+// "activation" and "out_dtype" as above.
 inline constexpr const char* kQConvOp = "QConv";
 inline constexpr const char* kQGemmOp = "QGemm";
 inline constexpr const char* kBf16ConvOp = "Bf16Conv";
 inline constexpr const char* kBf16GemmOp = "Bf16Gemm";
+inline constexpr const char* kQAddOp = "QAdd";
 
 enum class UnitKind { kConv, kGemm, kMatMul };
 enum class FusedActivation { kNone, kRelu, kClip };
@@ -62,6 +66,27 @@ struct Int8PoolUnit {
   std::string x_q, output;
 };
 
+// DequantizeLinear(s) -> Add -> [Relu|Clip] -> [QuantizeLinear]: the residual/bias Add of a QDQ
+// graph in one pass instead of two DQs, an Add, an activation and a Q over f32 temporaries.
+struct Int8AddUnit {
+  struct Operand {
+    std::string tensor;  // the 8-bit tensor the DQ reads, or the f32 input itself
+    std::string scale, zero_point;  // "" for an f32 operand (and for an absent zero point)
+    bool quantized = false;
+  };
+  size_t node = 0;  // the Add
+  Operand a, b;
+  FusedActivation activation = FusedActivation::kNone;
+  float clip_min = -std::numeric_limits<float>::infinity();
+  float clip_max = std::numeric_limits<float>::infinity();
+  std::string output;
+  DType out_type = DType::kF32;
+  std::string y_scale, y_zero_point;
+  float y_scale_value = 1.0f;
+  int32_t y_zero_point_value = 0;
+  std::vector<size_t> fused;  // the Add, activation and Q nodes the fused node replaces
+};
+
 // What an adaptor can run; lower_qdq leaves everything else to the reference ops.
 struct LoweringTarget {
   std::string domain = "qtune";
@@ -74,12 +99,15 @@ struct LoweringTarget {
   bool int8_maxpool = true;  // standard MaxPool on u8/s8
   bool bf16_conv = true;
   bool bf16_gemm = true;
+  bool int8_add = false;     // QAdd (off unless the adaptor registers it)
 };
 
 // Every unit in node order. Each node belongs to at most one unit; DQs feeding a unit are not
 // listed (they are removed when nothing else reads them).
 std::vector<QuantizedUnit> find_quantized_units(const Graph& g);
 std::vector<Int8PoolUnit> find_int8_pools(const Graph& g);
+// Adds with at least one 8-bit (DQ) input; nodes already in `taken` are skipped.
+std::vector<Int8AddUnit> find_int8_adds(const Graph& g, const std::vector<bool>& taken = {});
 
 // Rewrites units the target supports into fused nodes named after the original op, turns the
 // fp32 Conv/Gemm/MatMul named in bf16_ops (constant f32 weight) into Bf16Conv/Bf16Gemm, and drops

@@ -14,6 +14,7 @@ LoweringTarget native_lowering_target() {
   t.clip = true;
   t.int8_maxpool = true;
   t.bf16_conv = t.bf16_gemm = true;
+  t.int8_add = true;
   return t;
 }
 

@@ -850,6 +850,183 @@ Status fast_dequantize_linear(OpContext& ctx) {
   return Status::Ok();
 }
 
+// Whole spans, on whichever path this CPU has; both give quantize_ref.h's exact results.
+void dequantize_span(const uint8_t* x, int64_t n, DType t, int32_t zp, float scale, float* y) {
+  if (avx512_qdq()) {
+    dequantize_block_avx512(x, n, t, zp, scale, y);
+    return;
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    y[i] = dequantize_value(t == DType::kU8 ? x[i] : static_cast<int8_t>(x[i]), scale, zp);
+  }
+}
+
+void quantize_span(const float* x, int64_t n, float scale, int32_t zp, DType t, uint8_t* y) {
+  if (avx512_qdq()) {
+    quantize_block_avx512(x, n, scale, zp, t, y);
+    return;
+  }
+  const QRange r = qrange(t);
+  for (int64_t i = 0; i < n; ++i) y[i] = static_cast<uint8_t>(quantize_value(x[i], scale, zp, r));
+}
+
+// ------------------------------------------------------------------ QAdd
+
+struct AddOperand {
+  const Tensor* t = nullptr;
+  bool q8 = false;
+  float scale = 1.0f;
+  int32_t zero_point = 0;
+
+  // Elements [i, i + n) as f32: dequantized the way DequantizeLinear does it, or copied.
+  void load(int64_t i, int64_t n, float* dst) const {
+    if (q8) {
+      dequantize_span(static_cast<const uint8_t*>(t->raw()) + i, n, t->dtype(), zero_point, scale,
+                      dst);
+    } else {
+      std::memcpy(dst, t->data<float>() + i, static_cast<size_t>(n) * sizeof(float));
+    }
+  }
+};
+
+Status read_operand(const OpContext& ctx, size_t i, const std::string& name, AddOperand* o) {
+  QT_RETURN_IF_ERROR(require(ctx, i, name.c_str(), &o->t));
+  const Tensor* scale = ctx.input(i + 1);
+  const Tensor* zp = ctx.input(i + 2);
+  if (scale && !scale->empty()) {
+    if (!is_q8(o->t->dtype())) {
+      return ctx.invalid(name + " has type " + dt(o->t->dtype()) + ", expected u8 or s8 with " +
+                         name + "_scale");
+    }
+    if (scale->dtype() != DType::kF32 || !scalar_like(*scale)) {
+      return ctx.invalid(name + "_scale must be an f32 scalar, got " + dt(scale->dtype()) + " " +
+                         shape_str(scale->shape()));
+    }
+    o->q8 = true;
+    o->scale = scale->data<float>()[0];
+    if (zp && !zp->empty()) {
+      if (zp->dtype() != o->t->dtype() || !scalar_like(*zp)) {
+        return ctx.invalid(name + "_zero_point must be a " + dt(o->t->dtype()) + " scalar, got " +
+                           dt(zp->dtype()) + " " + shape_str(zp->shape()));
+      }
+      o->zero_point = static_cast<int32_t>(zp->get_i64(0));
+    }
+    return Status::Ok();
+  }
+  if (o->t->dtype() != DType::kF32) {
+    return ctx.invalid(name + " has type " + dt(o->t->dtype()) + " and no scale, expected f32");
+  }
+  if (zp && !zp->empty()) return ctx.invalid(name + "_zero_point given without a scale");
+  return Status::Ok();
+}
+
+// Relu/Clip, then the output's own type: what the Relu/Clip and QuantizeLinear nodes computed.
+void finish_span(float* v, int64_t n, float lo, float hi, const OutQuant& oq, void* y, int64_t i) {
+  if (lo != -kInf || hi != kInf) {
+    for (int64_t k = 0; k < n; ++k) v[k] = std::min(std::max(v[k], lo), hi);
+  }
+  if (oq.type == DType::kF32) {
+    float* dst = static_cast<float*>(y) + i;
+    if (dst != v) std::memcpy(dst, v, static_cast<size_t>(n) * sizeof(float));
+  } else {
+    quantize_span(v, n, oq.scale, oq.zero_point, oq.type, static_cast<uint8_t*>(y) + i);
+  }
+}
+
+Tensor to_f32(const AddOperand& o) {
+  if (!o.q8) return *o.t;
+  Tensor f(DType::kF32, o.t->shape());
+  o.load(0, o.t->numel(), f.data<float>());
+  return f;
+}
+
+Status qadd(OpContext& ctx) {
+  AddOperand a, b;
+  OutQuant oq;
+  float lo, hi;
+  QT_RETURN_IF_ERROR(read_operand(ctx, 0, "a", &a));
+  QT_RETURN_IF_ERROR(read_operand(ctx, 3, "b", &b));
+  QT_RETURN_IF_ERROR(read_out(ctx, &oq));
+  QT_RETURN_IF_ERROR(read_activation(ctx, &lo, &hi));
+  // Fast shapes: equal, or the smaller operand a scalar or a row over the larger's last dim.
+  const AddOperand* big = &a;
+  const AddOperand* small = &b;
+  if (b.t->numel() > a.t->numel()) std::swap(big, small);
+  const Shape& bs = big->t->shape();
+  const Shape& ss = small->t->shape();
+  int64_t period = 0;  // small repeats every `period` elements of big
+  if (ss == bs) {
+    period = big->t->numel();
+  } else if (ss.size() <= bs.size() && !bs.empty() && small->t->numel() > 0) {
+    const int64_t last = small->t->numel() == 1 ? 1 : bs.back();
+    bool row = small->t->numel() == last;
+    for (size_t k = 0; row && k < ss.size(); ++k) {
+      row = ss[k] == 1 || (k + 1 == ss.size() && ss[k] == last);
+    }
+    if (row) period = last;
+  }
+  if (period == 0 || big->t->numel() == 0) {
+    // Any other broadcast: the reference Add on dequantized copies (and its shape errors).
+    static const OpFn* reference_add = OpRegistry::instance().find("", "Add");
+    const Tensor fa = to_f32(a), fb = to_f32(b);
+    Node add = ctx.node;
+    add.op_type = "Add";
+    add.domain.clear();
+    add.attrs.clear();
+    OpContext sub{add, ctx.opset, {&fa, &fb}, {}, nullptr, {false, false}};
+    sub.outputs.resize(1);
+    QT_RETURN_IF_ERROR((*reference_add)(sub));
+    Tensor sum = sub.outputs[0].clone();
+    Tensor y(oq.type, sum.shape());
+    finish_span(sum.data<float>(), sum.numel(), lo, hi, oq, y.raw(), 0);
+    ctx.outputs[0] = std::move(y);
+    return Status::Ok();
+  }
+  std::vector<float> row;
+  if (period < big->t->numel()) {  // a broadcast row: dequantize it once
+    row.resize(static_cast<size_t>(period));
+    small->load(0, period, row.data());
+  }
+  Tensor y(oq.type, bs);
+  void* yd = y.raw();
+  const bool f32_out = oq.type == DType::kF32;
+  constexpr int64_t kBlock = 1024;
+  for_chunks(big->t->numel(), [&](int64_t i0, int64_t n) {
+    alignas(64) float va[kBlock], vb[kBlock];
+    for (int64_t i = i0; i < i0 + n; i += kBlock) {
+      const int64_t m = std::min(kBlock, i0 + n - i);
+      // f32 operands are read in place and an f32 result is summed in place: no extra copies.
+      float* out = f32_out ? static_cast<float*>(yd) + i : va;
+      const float* pa = out;
+      if (big->q8) {
+        big->load(i, m, out);
+      } else {
+        pa = big->t->data<float>() + i;
+      }
+      if (row.empty()) {
+        const float* pb = vb;
+        if (small->q8) {
+          small->load(i, m, vb);
+        } else {
+          pb = small->t->data<float>() + i;
+        }
+        for (int64_t k = 0; k < m; ++k) out[k] = pa[k] + pb[k];  // f32 addition commutes exactly
+      } else {
+        for (int64_t k = 0, off = i % period; k < m;) {
+          const int64_t len = std::min(m - k, period - off);
+          const float* pb = row.data() + off;
+          for (int64_t j = 0; j < len; ++j) out[k + j] = pa[k + j] + pb[j];
+          k += len;
+          off = 0;
+        }
+      }
+      finish_span(out, m, lo, hi, oq, yd, i);
+    }
+  });
+  ctx.outputs[0] = std::move(y);
+  return Status::Ok();
+}
+
 }  // namespace
 
 uint64_t native_weight_pack_count() { return g_pack_count.load(std::memory_order_relaxed); }
@@ -861,6 +1038,7 @@ const OpRegistry& native_ops() {
     r->add(kQGemmOp, qgemm_op, kNativeDomain);
     r->add(kBf16ConvOp, bf16_conv, kNativeDomain);
     r->add(kBf16GemmOp, bf16_gemm_op, kNativeDomain);
+    r->add(kQAddOp, qadd, kNativeDomain);
     // Standard ops, looked up before the reference ones by executors using this registry.
     r->add("QuantizeLinear", fast_quantize_linear);
     r->add("DequantizeLinear", fast_dequantize_linear);

@@ -354,6 +354,43 @@ TEST(LoweringTest, Int8MaxPoolNeedsIdenticalQuantization) {
   expect_same_graph(other.g, lowered.value());
 }
 
+TEST(LoweringTest, Int8AddOnlyForTargetsThatRunIt) {
+  G b;
+  b.input("x", {2, 4});
+  b.input("y", {2, 4});
+  b.node("add", "Add", {b.act("x"), b.act("y", DType::kS8)}, {"s"});
+  b.node("relu", "Relu", {"s"}, {"r"});
+  b.output(b.quant("r"));
+  auto adds = find_int8_adds(b.g);
+  ASSERT_EQ(adds.size(), 1u);
+  EXPECT_EQ(adds[0].a.tensor, "x_q");
+  EXPECT_TRUE(adds[0].b.quantized);
+  EXPECT_EQ(adds[0].b.zero_point, "y_zero_point");
+  EXPECT_EQ(adds[0].activation, FusedActivation::kRelu);
+  EXPECT_EQ(adds[0].output, "r_q");
+  EXPECT_EQ(adds[0].out_type, DType::kU8);
+
+  LoweringTarget plain;  // int8_add is opt-in
+  auto lowered = lower_qdq(b.g, plain, {});
+  ASSERT_TRUE(lowered.ok());
+  expect_same_graph(b.g, lowered.value());
+  lowered = lower_qdq(b.g, native_lowering_target(), {});
+  ASSERT_TRUE(lowered.ok());
+  EXPECT_EQ(op_types(lowered.value()),
+            (std::vector<std::string>{"QuantizeLinear", "QuantizeLinear", "QAdd"}));
+  EXPECT_EQ(lowered->nodes[2].inputs,
+            (std::vector<std::string>{"x_q", "x_scale", "x_zero_point", "y_q", "y_scale",
+                                      "y_zero_point", "r_scale", "r_zero_point"}));
+
+  // Nothing 8-bit to read: left alone.
+  G f;
+  f.input("x", {2, 4});
+  f.g.initializers["c"] = Tensor(DType::kF32, {4});
+  f.node("add", "Add", {"x", "c"}, {"s"});
+  f.output("s");
+  EXPECT_TRUE(find_int8_adds(f.g).empty());
+}
+
 TEST(LoweringTest, Bf16OpsByName) {
   G b;
   b.input("x", {2, 8});

@@ -383,6 +383,82 @@ TEST(NativeInt8PoolTest, MaxPoolOnInt8IsExact) {
   }
 }
 
+// ------------------------------------------------------------------ QAdd
+
+// Exactly the reference arithmetic (dequantize, f32 add, clamp, quantize), so exactly its bits.
+void expect_identical(const Tensor& ref, const Tensor& got) {
+  ASSERT_EQ(ref.dtype(), got.dtype());
+  ASSERT_EQ(ref.shape(), got.shape());
+  for (int64_t i = 0; i < ref.numel(); ++i) {
+    if (ref.dtype() == DType::kF32) {
+      ASSERT_EQ(ref.data<float>()[i], got.data<float>()[i]) << i;
+    } else {
+      ASSERT_EQ(ref.get_i64(i), got.get_i64(i)) << i;
+    }
+  }
+}
+
+TEST(NativeQAddTest, ResidualAddReluQuantizeMatchesReferenceExactly) {
+  std::mt19937 rng(61);
+  for (DType t : {DType::kU8, DType::kS8}) {
+    SCOPED_TRACE(dtype_name(t));
+    QdqBuilder b;
+    b.input("a", DType::kF32, {2, 8, 5, 7});
+    b.input("c", DType::kF32, {2, 8, 5, 7});
+    const std::string adq = b.quant_act("a", 0.013f, t == DType::kU8 ? 120 : 3, t);
+    const std::string cdq = b.quant_act("c", 0.021f, t == DType::kU8 ? 90 : -7, t);
+    b.node("Add", {adq, cdq}, {"s"}, {}, "add");
+    b.node("Relu", {"s"}, {"r"});
+    b.output(b.quant_out("r", 0.017f, t == DType::kU8 ? 0 : -128, t));
+    const std::vector<Tensor> in{random_f32({2, 8, 5, 7}, rng, -2.0f, 2.0f),
+                                 random_f32({2, 8, 5, 7}, rng, -2.0f, 2.0f)};
+    Graph lowered;
+    auto ref = run_reference(b.g, in);
+    auto got = run_native(b.g, in, {}, &lowered);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(count_ops(lowered, "QAdd"), 1);
+    EXPECT_EQ(count_ops(lowered, "DequantizeLinear") + count_ops(lowered, "Relu"), 0);
+    expect_identical(ref[0], got[0]);
+  }
+}
+
+TEST(NativeQAddTest, BroadcastsLikeAdd) {
+  std::mt19937 rng(62);
+  struct Case {
+    const char* name;
+    Shape a, b;
+    bool b_quantized;
+  };
+  const Case cases[] = {
+      {"bias_row_f32", {2, 5, 12}, {12}, false},
+      {"row_8bit_first_smaller", {1, 12}, {3, 4, 12}, true},
+      {"scalar", {3, 4}, {}, true},
+      {"general_broadcast", {2, 3, 1}, {1, 4}, true},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    QdqBuilder b;
+    b.input("a", DType::kF32, c.a);
+    std::string bin = "bconst";
+    if (c.b_quantized) {
+      b.input("b", DType::kF32, c.b);
+      bin = b.quant_act("b", 0.02f, 128, DType::kU8);
+    } else {
+      b.g.initializers["bconst"] = random_f32(c.b, rng);
+    }
+    b.node("Add", {b.quant_act("a", 0.01f, 100, DType::kU8), bin}, {"s"}, {}, "add");
+    b.output("s");
+    std::vector<Tensor> in{random_f32(c.a, rng)};
+    if (c.b_quantized) in.push_back(random_f32(c.b, rng));
+    Graph lowered;
+    auto ref = run_reference(b.g, in);
+    auto got = run_native(b.g, in, {}, &lowered);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(count_ops(lowered, "QAdd"), 1);
+    expect_identical(ref[0], got[0]);
+  }
+}
+
 // ------------------------------------------------------------------ chains
 
 // conv -> relu -> Q -> DQ -> conv -> Q -> DQ -> pool -> Q -> DQ -> flatten -> gemm: the u8
@@ -763,6 +839,11 @@ TEST(NativeOpsTest, MalformedInputsAreInvalidInput) {
       {"bias has type s32, expected f32", kBf16ConvOp,
        {xf, Tensor(DType::kF32, {3, 2, 3, 3}), Tensor(DType::kS32, {3})}, {}},
       {"x has shape [1,2]", kBf16ConvOp, {Tensor(DType::kF32, {1, 2}), Tensor(DType::kF32, {3, 2})}, {}},
+      {"a has type f32, expected u8 or s8 with a_scale", kQAddOp, {xf, xs, none, x, xs, xz}, {}},
+      {"b has type u8 and no scale, expected f32", kQAddOp, {x, xs, xz, x}, {}},
+      {"b_zero_point must be a u8 scalar", kQAddOp, {x, xs, xz, x, xs, scalar_q(DType::kS8, 1)}, {}},
+      {"a_zero_point given without a scale", kQAddOp, {xf, none, xz, xf}, {}},
+      {"do not broadcast", kQAddOp, {x, xs, xz, Tensor(DType::kU8, {3, 5}), xs, xz}, {}},
   };
   for (const BadCase& c : cases) {
     SCOPED_TRACE(c.what);
