@@ -12,8 +12,7 @@ namespace qtune {
 
 class CapabilityYamlAdaptor : public Adaptor {
  public:
-  CapabilityYamlAdaptor(std::string name, std::string version)
-      : name_(std::move(name)), version_(std::move(version)) {}
+  explicit CapabilityYamlAdaptor(std::string name) : name_(std::move(name)) {}
 
   const std::string& name() const override { return name_; }
   Result<Capability> query_fw_capability(const Graph& model) const override;
@@ -24,7 +23,6 @@ class CapabilityYamlAdaptor : public Adaptor {
 
  private:
   std::string name_;
-  std::string version_;
 };
 
 }  // namespace qtune

@@ -1,6 +1,47 @@
 #include "cli/args.h"
 
+#include <charconv>
+#include <cstdio>
+
 namespace qtune::cli {
+
+Result<int64_t> positive_int(const std::string& flag, const std::string& s) {
+  int64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size() || v <= 0) {
+    return Status::InvalidInput(flag + " expects a positive integer, got '" + s + "'");
+  }
+  return v;
+}
+
+std::string json_string(const std::string& s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      case '\r': out += "\\r"; break;
+      default:
+        if (c < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
+          out += buf;
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  return out + "\"";
+}
+
+std::string fixed(double v, int digits) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%.*f", digits, v);
+  return buf;
+}
+
 
 Result<Args> parse_args(int argc, char** argv, int first, const std::set<std::string>& valued,
                         const std::set<std::string>& flags) {

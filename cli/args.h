@@ -22,6 +22,13 @@ struct Args {
   }
 };
 
+// A positive integer option value, or kInvalidInput naming the flag.
+Result<int64_t> positive_int(const std::string& flag, const std::string& s);
+// s as a JSON string literal, quotes included.
+std::string json_string(const std::string& s);
+// v with `digits` decimals.
+std::string fixed(double v, int digits);
+
 // `valued` lists options that take a value, `flags` those that do not.
 Result<Args> parse_args(int argc, char** argv, int first, const std::set<std::string>& valued,
                         const std::set<std::string>& flags);

@@ -4,37 +4,14 @@
 
 #include "adaptors/capability.h"
 #include "cli/args.h"
+#include "cli/commands.h"
 #include "common/onnx_io.h"
 
 namespace qtune::cli {
 
-int cmd_caps(int argc, char** argv);
-
 namespace {
 
 constexpr const char* kCapsUsage = "usage: qtune caps MODEL.onnx [--adaptor native|onednn] [--json]";
-
-std::string json_string(const std::string& s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out + "\"";
-}
 
 std::string json_configs(const std::vector<OpQuantConfig>& list) {
   std::string out = "[";

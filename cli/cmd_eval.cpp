@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "adaptors/adaptor.h"
 #include "adaptors/runtime/executor.h"
 #include "cli/args.h"
 #include "cli/commands.h"
@@ -20,44 +21,8 @@ namespace qtune::cli {
 namespace {
 
 constexpr const char* kEvalUsage =
-    "usage: qtune eval MODEL.onnx --data DATA.yaml [--json] [--threads N] [--limit N]";
-
-Result<int64_t> positive_int(const std::string& flag, const std::string& s) {
-  int64_t v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc() || p != s.data() + s.size() || v <= 0) {
-    return Status::InvalidInput(flag + " expects a positive integer, got '" + s + "'");
-  }
-  return v;
-}
-
-std::string json_string(const std::string& s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out + "\"";
-}
-
-std::string fixed(double v, int digits) {
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), "%.*f", digits, v);
-  return buf;
-}
+    "usage: qtune eval MODEL.onnx --data DATA.yaml [--adaptor native|onednn] [--json] [--threads N]"
+    " [--limit N]";
 
 Status run_eval(const Args& args, std::ostream& out) {
   if (args.positional.size() != 1 || !args.has("--data")) {
@@ -78,9 +43,23 @@ Status run_eval(const Args& args, std::ostream& out) {
   }
 
   QT_ASSIGN_OR_RETURN(Graph graph, load_onnx_model(model_path));
-  QT_ASSIGN_OR_RETURN(Executor exec, Executor::create(std::make_shared<const Graph>(std::move(graph))));
+  auto shared = std::make_shared<const Graph>(std::move(graph));
   QT_ASSIGN_OR_RETURN(Dataset data, load_dataset(cfg));
-  Result<EvalResult> res = evaluate_top1(exec, data, cfg.batch_size);
+  Result<EvalResult> res = Status::Internal("not evaluated");
+  if (args.has("--adaptor")) {
+    // The adaptor lowers QDQ patterns onto its own int8 kernels: real int8 execution.
+    QT_ASSIGN_OR_RETURN(std::unique_ptr<Adaptor> adaptor, make_adaptor(args.get("--adaptor", "")));
+    QT_ASSIGN_OR_RETURN(std::unique_ptr<PreparedModel> prepared, adaptor->prepare(shared, {}));
+    res = evaluate_top1(
+        [&](const Tensor& batch) -> Result<Tensor> {
+          QT_ASSIGN_OR_RETURN(std::vector<Tensor> outs, prepared->run({batch}));
+          return outs.at(0);
+        },
+        data, cfg.batch_size);
+  } else {
+    QT_ASSIGN_OR_RETURN(Executor exec, Executor::create(shared));
+    res = evaluate_top1(exec, data, cfg.batch_size);
+  }
   if (!res.ok()) return res.status().Annotate(model_path);
   const EvalResult& r = res.value();
 
@@ -100,7 +79,7 @@ Status run_eval(const Args& args, std::ostream& out) {
 }  // namespace
 
 int cmd_eval(int argc, char** argv) {
-  auto args = parse_args(argc, argv, 2, {"--data", "--threads", "--limit"}, {"--json"});
+  auto args = parse_args(argc, argv, 2, {"--data", "--threads", "--limit", "--adaptor"}, {"--json"});
   Status s = args.ok() ? run_eval(args.value(), std::cout) : args.status();
   if (!s.ok()) {
     std::cerr << "qtune eval: " << s.message() << "\n";

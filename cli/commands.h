@@ -9,5 +9,6 @@ int cmd_conformance(int argc, char** argv);
 int cmd_version(int argc, char** argv);
 int cmd_bench(int argc, char** argv);
 int cmd_caps(int argc, char** argv);
+int cmd_quantize(int argc, char** argv);
 
 }  // namespace qtune::cli

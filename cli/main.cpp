@@ -11,8 +11,12 @@ namespace {
 constexpr const char* kUsage = R"(usage: qtune <command> [options]
 
 commands:
-  eval MODEL.onnx --data DATA.yaml [--json] [--threads N]
-                               top-1 accuracy and images/s of a model on a dataset
+  eval MODEL.onnx --data DATA.yaml [--adaptor native|onednn] [--json] [--threads N]
+                               top-1 accuracy and images/s of a model on a dataset; with
+                               --adaptor, QDQ models run on that adaptor's int8 kernels
+  quantize MODEL.onnx --data CALIB.yaml --out OUT.onnx [--adaptor A] [--tune-cfg CFG.yaml]
+                               calibrate and write the QDQ model of one tune_cfg
+                               (default: every quantizable op int8, minmax)
   caps MODEL.onnx [--adaptor A] [--json]
                                the adaptor's quantization capability for the model
   conformance DIR...           run ONNX backend node tests; last line "N passed, M failed, K skipped"
@@ -34,6 +38,7 @@ int main(int argc, char** argv) {
     if (cmd == "eval") return qtune::cli::cmd_eval(argc, argv);
     if (cmd == "conformance") return qtune::cli::cmd_conformance(argc, argv);
     if (cmd == "caps") return qtune::cli::cmd_caps(argc, argv);
+    if (cmd == "quantize") return qtune::cli::cmd_quantize(argc, argv);
     if (cmd == "bench") return qtune::cli::cmd_bench(argc, argv);
     if (cmd == "version" || cmd == "--version") return qtune::cli::cmd_version(argc, argv);
   } catch (const std::exception& e) {

@@ -10,6 +10,7 @@ packages=(
   libonnx-dev libprotobuf-dev protobuf-compiler zlib1g-dev googletest libgtest-dev
   libbenchmark-dev
   dataset-fashion-mnist libonnx-testdata
+  nodejs npm
 )
 missing=()
 for p in "${packages[@]}"; do

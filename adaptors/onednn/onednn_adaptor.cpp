@@ -10,7 +10,7 @@ namespace {
 
 class OneDnnAdaptor : public CapabilityYamlAdaptor {
  public:
-  OneDnnAdaptor() : CapabilityYamlAdaptor("onednn", "0.1") {}
+  OneDnnAdaptor() : CapabilityYamlAdaptor("onednn") {}
 
   Result<std::unique_ptr<PreparedModel>> prepare(
       std::shared_ptr<const Graph> model, const std::vector<std::string>& bf16_ops) const override {

@@ -28,4 +28,13 @@ printf 'dataset:\n  format: idxx\n' > "$tmp/bad.yaml"
 expect 2 "bad.yaml:2" -- "$qtune" eval "$src/models/fashion_mnist/lenet.onnx" --data "$tmp/bad.yaml"
 expect 2 "unknown option" -- "$qtune" eval "$src/models/fashion_mnist/lenet.onnx" --no-such-flag
 expect 2 "unknown command" -- "$qtune" frobnicate
+
+lenet="$src/models/fashion_mnist/lenet.onnx" calib="$src/examples/fashion_mnist/calib.yaml"
+expect 2 "unknown adaptor 'nope'" -- "$qtune" quantize "$lenet" --data "$calib" --adaptor nope --out "$tmp/o.onnx"
+printf 'calib_sampling_size: 100\nops:\n  /conv1/Conv: {precision: int9}\n' > "$tmp/bad_cfg.yaml"
+expect 2 "bad_cfg.yaml:3" -- "$qtune" quantize "$lenet" --data "$calib" --tune-cfg "$tmp/bad_cfg.yaml" --out "$tmp/o.onnx"
+printf 'calib_sampling_size: 100\nops:\n  /no/such/Conv: {precision: fp32}\n' > "$tmp/unknown_op.yaml"
+expect 2 "/no/such/Conv" -- "$qtune" quantize "$lenet" --data "$calib" --tune-cfg "$tmp/unknown_op.yaml" --out "$tmp/o.onnx"
+[ ! -e "$tmp/o.onnx" ] || { echo "FAIL: a failed quantize left $tmp/o.onnx behind"; fail=1; }
+expect 2 "garbage.onnx" -- "$qtune" eval "$tmp/garbage.onnx" --data "$src/examples/fashion_mnist/test.yaml" --adaptor onednn
 exit $fail

@@ -1,0 +1,84 @@
+#include <tbb/global_control.h>
+
+#include <iostream>
+#include <memory>
+#include <optional>
+
+#include "adaptors/adaptor.h"
+#include "adaptors/capability.h"
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "common/data_config.h"
+#include "common/dataset.h"
+#include "common/onnx_io.h"
+#include "common/tune_config_yaml.h"
+#include "worker/quantizer.h"
+
+namespace qtune::cli {
+namespace {
+
+constexpr const char* kQuantizeUsage =
+    "usage: qtune quantize MODEL.onnx --data CALIB.yaml --out OUT.onnx [--adaptor native|onednn]"
+    " [--tune-cfg CFG.yaml] [--threads N]";
+
+Status run_quantize(const Args& args) {
+  if (args.positional.size() != 1 || !args.has("--data") || !args.has("--out")) {
+    return Status::InvalidInput(kQuantizeUsage);
+  }
+  std::optional<tbb::global_control> threads;
+  if (args.has("--threads")) {
+    QT_ASSIGN_OR_RETURN(int64_t n, positive_int("--threads", args.get("--threads", "")));
+    threads.emplace(tbb::global_control::max_allowed_parallelism, static_cast<size_t>(n));
+  }
+  const std::string model_path = args.positional[0];
+  QT_ASSIGN_OR_RETURN(DataConfig data_cfg, load_data_config(args.get("--data", "")));
+  QT_ASSIGN_OR_RETURN(Graph graph, load_onnx_model(model_path));
+  QT_ASSIGN_OR_RETURN(std::unique_ptr<Adaptor> made, make_adaptor(args.get("--adaptor", "native")));
+  std::shared_ptr<const Adaptor> adaptor = std::move(made);
+  QT_ASSIGN_OR_RETURN(Dataset calib, load_dataset(data_cfg));
+
+  std::optional<TuneConfig> cfg;
+  if (args.has("--tune-cfg")) {
+    QT_ASSIGN_OR_RETURN(cfg, load_tune_config(args.get("--tune-cfg", "")));
+  }
+  const int64_t sampling = cfg ? cfg->calib_sampling_size : calib.size();
+  QT_ASSIGN_OR_RETURN(
+      QuantizationSession session,
+      start_quantization_session(adaptor, std::make_shared<const Graph>(std::move(graph)), calib,
+                                 sampling, data_cfg.batch_size));
+  if (!cfg) {
+    QT_ASSIGN_OR_RETURN(cfg, default_int8_config(session.capability));
+    cfg->calib_sampling_size = sampling;
+  }
+  QT_ASSIGN_OR_RETURN(QuantizedModel q, session.quantize(*cfg));
+  const std::string out = args.get("--out", "");
+  QT_RETURN_IF_ERROR(save_onnx_model(*q.graph, out));
+
+  int int8 = 0, bf16 = 0;
+  for (const auto& [name, c] : cfg->ops) {
+    int8 += c.precision == OpPrecision::kInt8;
+    bf16 += c.precision == OpPrecision::kBf16;
+  }
+  std::cout << "wrote " << out << " (QDQ, opset " << q.graph->opset << "): " << int8
+            << " int8 ops, " << bf16 << " bf16 ops (run as fp32 in the exported file), "
+            << session.capability.opwise.size() - static_cast<size_t>(int8 + bf16)
+            << " quantizable ops left fp32; adaptor " << adaptor->name() << "; calibrated on "
+            << session.stats.samples << " samples; tune_cfg " << cfg->hash() << "\n";
+  for (const auto& n : q.notes) std::cout << "note: " << n << "\n";
+  return Status::Ok();
+}
+
+}  // namespace
+
+int cmd_quantize(int argc, char** argv) {
+  auto args =
+      parse_args(argc, argv, 2, {"--data", "--out", "--adaptor", "--tune-cfg", "--threads"}, {});
+  Status s = args.ok() ? run_quantize(args.value()) : args.status();
+  if (!s.ok()) {
+    std::cerr << "qtune quantize: " << s.message() << "\n";
+    return s.exit_code();
+  }
+  return 0;
+}
+
+}  // namespace qtune::cli
