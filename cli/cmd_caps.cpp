@@ -3,6 +3,7 @@
 #include <string>
 
 #include "adaptors/capability.h"
+#include "adaptors/quantize/graph_passes.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "common/onnx_io.h"
@@ -25,7 +26,9 @@ Status run_caps(const Args& args, std::ostream& out) {
   const std::string adaptor = args.get("--adaptor", "native");
 
   QT_ASSIGN_OR_RETURN(CapabilitySpec spec, load_adaptor_capability_spec(adaptor));
-  QT_ASSIGN_OR_RETURN(Graph graph, load_onnx_model(model_path));
+  QT_ASSIGN_OR_RETURN(Graph loaded, load_onnx_model(model_path));
+  // The graph quantization works on (constant transposes and BN folded), as the tuner sees it.
+  QT_ASSIGN_OR_RETURN(Graph graph, prepare_fp32_for_quantization(loaded));
   Result<Capability> cap_or = build_capability(spec, graph);
   if (!cap_or.ok()) return cap_or.status().Annotate(model_path);
   const Capability& cap = cap_or.value();

@@ -1,6 +1,7 @@
 #include "adaptors/quantize/graph_passes.h"
 
 #include <cmath>
+#include <cstring>
 #include <set>
 #include <string>
 #include <vector>
@@ -207,8 +208,74 @@ Status remove_identity(Graph& g) {
   return Status::Ok();
 }
 
+Status fold_constant_transposes(Graph& g) {
+  std::vector<bool> removed(g.nodes.size(), false);
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const Node& n = g.nodes[i];
+    if (n.op_type != "Transpose" || !n.domain.empty() || n.inputs.size() != 1 ||
+        n.outputs.size() != 1 || is_graph_output(g, n.outputs[0])) {
+      continue;
+    }
+    auto it = g.initializers.find(n.inputs[0]);
+    if (it == g.initializers.end()) continue;
+    const Tensor& x = it->second;
+    const int64_t rank = x.rank();
+    std::vector<int64_t> perm = n.attr_ints("perm");
+    if (perm.empty()) {
+      for (int64_t d = rank - 1; d >= 0; --d) perm.push_back(d);
+    }
+    std::vector<bool> seen(static_cast<size_t>(rank), false);
+    bool valid = static_cast<int64_t>(perm.size()) == rank;
+    for (int64_t p : perm) {
+      valid = valid && p >= 0 && p < rank && !seen[static_cast<size_t>(p)];
+      if (valid) seen[static_cast<size_t>(p)] = true;
+    }
+    if (!valid) return Status::InvalidInput(n.describe() + ": perm is not a permutation of the input's axes");
+
+    Shape out_shape(static_cast<size_t>(rank));
+    std::vector<int64_t> in_strides(static_cast<size_t>(rank), 1);
+    for (int64_t d = rank - 2; d >= 0; --d) {
+      in_strides[static_cast<size_t>(d)] = in_strides[static_cast<size_t>(d + 1)] * x.dim(d + 1);
+    }
+    for (int64_t d = 0; d < rank; ++d) out_shape[static_cast<size_t>(d)] = x.dim(perm[static_cast<size_t>(d)]);
+    Tensor y(x.dtype(), out_shape);
+    const size_t esize = dtype_size(x.dtype());
+    const auto* src = static_cast<const uint8_t*>(x.raw());
+    auto* dst = static_cast<uint8_t*>(y.raw());
+    std::vector<int64_t> idx(static_cast<size_t>(rank), 0);  // output coordinates, odometer order
+    for (int64_t o = 0; o < y.numel(); ++o) {
+      int64_t off = 0;
+      for (int64_t d = 0; d < rank; ++d) {
+        off += idx[static_cast<size_t>(d)] * in_strides[static_cast<size_t>(perm[static_cast<size_t>(d)])];
+      }
+      std::memcpy(dst + static_cast<size_t>(o) * esize, src + static_cast<size_t>(off) * esize, esize);
+      for (int64_t d = rank - 1; d >= 0; --d) {
+        if (++idx[static_cast<size_t>(d)] < out_shape[static_cast<size_t>(d)]) break;
+        idx[static_cast<size_t>(d)] = 0;
+      }
+    }
+    g.initializers[n.outputs[0]] = std::move(y);
+    removed[i] = true;
+  }
+  std::vector<Node> kept;
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    if (!removed[i]) kept.push_back(std::move(g.nodes[i]));
+  }
+  g.nodes = std::move(kept);
+  // Initializers only the folded Transposes read are dropped.
+  std::set<std::string> used;
+  for (const Node& n : g.nodes) used.insert(n.inputs.begin(), n.inputs.end());
+  for (const ValueInfo& v : g.outputs) used.insert(v.name);
+  for (const ValueInfo& v : g.inputs) used.insert(v.name);
+  for (auto it = g.initializers.begin(); it != g.initializers.end();) {
+    it = used.count(it->first) ? std::next(it) : g.initializers.erase(it);
+  }
+  return Status::Ok();
+}
+
 Result<Graph> prepare_fp32_for_quantization(const Graph& g) {
   Graph out = g;
+  QT_RETURN_IF_ERROR(fold_constant_transposes(out));
   QT_RETURN_IF_ERROR(fold_batch_norm(out));
   QT_RETURN_IF_ERROR(remove_identity(out));
   QT_RETURN_IF_ERROR(out.topological_sort());

@@ -1,5 +1,5 @@
-// fp32 graph rewrites run once before quantization: BatchNormalization folded into its Conv and
-// Identity nodes removed, so calibration, capability and QDQ building all see the same graph.
+// fp32 graph rewrites run once before quantization: Transposes of initializers folded,
+// BatchNormalization folded into its Conv and Identity nodes removed, so calibration, capability and QDQ building all see the same graph.
 // Called by the quantization session (worker/quantizer.cpp) and tests.
 // Pure functions on caller-owned graphs; thread-safe for distinct graphs.
 #pragma once
@@ -22,7 +22,13 @@ Status fold_batch_norm(Graph& g);
 // intermediate produced by a node and not itself a graph output; otherwise it stays.
 Status remove_identity(Graph& g);
 
-// fold_batch_norm + remove_identity + topological_sort on a copy of `g`.
+// Replaces every Transpose of an initializer by the transposed initializer (named after the
+// Transpose's output), so MatMul(x, Transpose(W)) as exported from Linear layers has a constant
+// weight that quantizes per channel. Initializers nothing else reads are dropped. A perm that
+// is not a permutation of the axes is kInvalidInput naming the node.
+Status fold_constant_transposes(Graph& g);
+
+// fold_constant_transposes + fold_batch_norm + remove_identity + topological_sort on a copy of `g`.
 Result<Graph> prepare_fp32_for_quantization(const Graph& g);
 
 }  // namespace qtune

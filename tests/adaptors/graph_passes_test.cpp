@@ -268,5 +268,62 @@ TEST(PrepareFp32Test, FoldedResnetMatchesUnfoldedOnRealImages) {
   }
 }
 
+TEST(FoldConstantTransposesTest, MatchesTheExecutorsTransposeAndDropsTheOriginal) {
+  for (const std::vector<int64_t>& perm : std::vector<std::vector<int64_t>>{{}, {1, 2, 0}, {2, 0, 1}}) {
+    Graph g;
+    g.inputs.push_back({"x", DType::kF32, Shape{2, 3, 4}});
+    g.outputs.push_back({"y", DType::kF32, std::nullopt});
+    g.initializers["w"] = random_f32({2, 3, 4}, 11);
+    Node t = make_node("t", "Transpose", {"w"}, {"wt"});
+    if (!perm.empty()) {
+      Attribute a;
+      a.kind = Attribute::Kind::kInts;
+      a.ints = perm;
+      t.attrs["perm"] = a;
+    }
+    g.nodes.push_back(t);
+    g.nodes.push_back(make_node("add", "Add", {"wt", "wt"}, {"y"}));
+    const std::vector<Tensor> want = run(g, {random_f32({2, 3, 4}, 12)});
+
+    Graph folded = g;
+    ASSERT_TRUE(fold_constant_transposes(folded).ok());
+    EXPECT_EQ(count_op(folded, "Transpose"), 0);
+    EXPECT_FALSE(folded.initializers.count("w"));
+    ASSERT_TRUE(folded.initializers.count("wt"));
+    const std::vector<Tensor> got = run(folded, {random_f32({2, 3, 4}, 12)});
+    ASSERT_EQ(want.size(), 1u);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(max_abs_diff(want[0], got[0]), 0.0f);
+  }
+}
+
+TEST(FoldConstantTransposesTest, BadPermIsInvalidInputNamingTheNode) {
+  Graph g;
+  g.outputs.push_back({"y", DType::kF32, std::nullopt});
+  g.initializers["w"] = random_f32({2, 3}, 1);
+  Node t = make_node("bad_t", "Transpose", {"w"}, {"wt"});
+  Attribute a;
+  a.kind = Attribute::Kind::kInts;
+  a.ints = {0, 0};
+  t.attrs["perm"] = a;
+  g.nodes.push_back(t);
+  g.nodes.push_back(make_node("relu", "Relu", {"wt"}, {"y"}));
+  Status s = fold_constant_transposes(g);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidInput);
+  EXPECT_NE(s.message().find("bad_t"), std::string::npos);
+}
+
+TEST(PrepareFp32Test, VitLinearWeightsBecomeConstant) {
+  auto graph = load_onnx_model(kSource + "/models/fashion_mnist/vit.onnx");
+  ASSERT_TRUE(graph.ok()) << graph.status().message();
+  auto prepared = prepare_fp32_for_quantization(*graph);
+  ASSERT_TRUE(prepared.ok()) << prepared.status().message();
+  int constant_weight = 0;
+  for (const Node& n : prepared->nodes) {
+    constant_weight += n.op_type == "MatMul" && prepared->initializers.count(n.inputs[1]);
+  }
+  EXPECT_EQ(constant_weight, 8);  // qkv, proj, fc1, fc2 in each of the two blocks
+}
+
 }  // namespace
 }  // namespace qtune
