@@ -1,0 +1,89 @@
+// The tuning YAML: which model, adaptor and data, the metric, the accuracy goal, the strategy and
+// exit policy, quantization constraints, and where results go. INC's config, in qtune's words:
+//
+//   model: ../../models/fashion_mnist/lenet.onnx     # paths are relative to this file
+//   adaptor: native                                   # native | onednn
+//   data: {calibration: calib.yaml, evaluation: test.yaml}
+//   metric: {name: top1}                              # top1 | topk (k) | mse | cosine | command
+//   tuning:
+//     strategy: bisect                                # basic conservative mse bisect random exhaustive
+//     accuracy_criterion: {relative: 0.01, higher_is_better: true}   # or absolute: 0.5
+//     exit_policy: {timeout: 0, max_trials: 100}      # timeout 0: stop at the first pass
+//     objective: performance                          # performance | modelsize | accuracy
+//     seed: 1
+//   quantization:
+//     approach: static                                # static | dynamic
+//     calibration_sampling_size: 1000
+//     op_type_dict: {Conv: {activation: {algorithm: [minmax, kl]}}}
+//     op_name_dict: {/fc2/Gemm: {precision: [fp32]}}
+//   output: ../../out/lenet
+//
+// Parsed and validated once by `qtune tune`; errors name FILE:LINE:COL. Value types; thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+
+namespace qtune {
+
+struct MetricSpec {
+  std::string name = "top1";  // top1 | topk | mse | cosine | command
+  int64_t k = 5;              // topk
+  std::string command;        // command: run with {model} replaced; prints one number
+  bool higher_is_better = true;
+};
+
+struct AccuracyCriterion {
+  bool relative = true;
+  double tolerable_loss = 0.01;  // a fraction of the baseline when relative, else metric units
+  bool higher_is_better = true;
+};
+
+struct ExitPolicy {
+  double timeout_seconds = 0;  // 0: stop at the first config that meets the goal
+  int64_t max_trials = 100;
+};
+
+// Narrowing of one op's (or op type's) choices; an empty list leaves that field free.
+struct TensorConstraint {
+  std::vector<std::string> dtype, scheme, granularity, algorithm;
+};
+struct OpConstraint {
+  std::vector<std::string> precision;  // int8 | bf16 | fp32
+  TensorConstraint weight, activation;
+  std::string where;  // FILE:LINE:COL of the entry, for errors found against the model
+};
+
+struct TuningConfig {
+  std::string source_path;
+  std::string model;
+  std::string adaptor = "native";
+  std::string calibration_data;
+  std::string evaluation_data;
+  MetricSpec metric;
+  std::string strategy = "bisect";
+  AccuracyCriterion criterion;
+  ExitPolicy exit_policy;
+  std::string objective = "performance";  // performance | modelsize | accuracy
+  uint64_t seed = 1;
+  std::string approach = "static";
+  int64_t calibration_sampling_size = 1000;
+  std::map<std::string, OpConstraint> op_type_dict;
+  std::map<std::string, OpConstraint> op_name_dict;
+  std::string output;  // may be empty: the CLI's --out then decides
+};
+
+inline const std::vector<std::string>& strategy_names() {
+  static const std::vector<std::string> names = {"basic",  "conservative", "mse",
+                                                 "bisect", "random",       "exhaustive"};
+  return names;
+}
+
+Result<TuningConfig> load_tuning_config(const std::string& path);
+
+}  // namespace qtune

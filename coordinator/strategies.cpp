@@ -1,0 +1,347 @@
+// The six strategies. Each replays its stages over the history: a stage's configs are computed
+// from the space and the results of earlier stages; configs already evaluated are looked up by
+// hash; the first stage with unevaluated configs is the next wave.
+#include <algorithm>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <random>
+#include <set>
+
+#include "coordinator/strategy.h"
+
+namespace qtune {
+namespace {
+
+using Configs = std::vector<TuneConfig>;
+
+const OpQuantConfig* first_of(const TunableOp& op, OpPrecision p) {
+  for (const auto& o : op.options) {
+    if (o.precision == p) return &o;
+  }
+  return nullptr;
+}
+
+// bf16 before fp32, each where the op allows it.
+std::vector<OpPrecision> fallback_order(const TunableOp& op) {
+  std::vector<OpPrecision> out;
+  if (op.allows(OpPrecision::kBf16)) out.push_back(OpPrecision::kBf16);
+  if (op.allows(OpPrecision::kFp32)) out.push_back(OpPrecision::kFp32);
+  return out;
+}
+
+// The wave: configs of `stage` not yet in the history, each once, in order.
+std::vector<TrialProposal> unevaluated(const Configs& stage, const std::string& name,
+                                       const TuningHistory& h) {
+  std::vector<TrialProposal> out;
+  std::set<std::string> seen;
+  for (const auto& c : stage) {
+    const std::string hash = c.hash();
+    if (h.find(hash) || !seen.insert(hash).second) continue;
+    out.push_back({c, name});
+  }
+  return out;
+}
+
+bool better_metric(const AccuracyCriterion& c, double a, double b) {
+  return c.higher_is_better ? a > b : a < b;
+}
+
+// The evaluated config of `stage` with the best metric (first on ties), or nullptr.
+const TrialRecord* best_in(const Configs& stage, const AccuracyCriterion& c,
+                           const TuningHistory& h) {
+  const TrialRecord* best = nullptr;
+  for (const auto& cfg : stage) {
+    const TrialRecord* t = h.find(cfg.hash());
+    if (t && t->ok && (!best || better_metric(c, t->metric, best->metric))) best = t;
+  }
+  return best;
+}
+
+bool passes(const StrategyContext& ctx, const TuningHistory& h, const TrialRecord* t) {
+  return t && t->ok && meets_accuracy(ctx.criterion, h.baseline_metric, t->metric);
+}
+
+// INC's op-type-wise sweep, over the calibration algorithm: every op at its default, then
+// every op that lists it at its first option with each other activation algorithm.
+Configs sweep_stage(const StrategyContext& ctx) {
+  const TuneConfig base = ctx.space.default_config(ctx.calib_sampling_size);
+  Configs out = {base};
+  std::vector<CalibAlgorithm> algos;
+  for (const auto& op : ctx.space.ops) {
+    for (const auto& o : op.options) {
+      if (o.precision == OpPrecision::kInt8 &&
+          std::find(algos.begin(), algos.end(), o.activation.algorithm) == algos.end()) {
+        algos.push_back(o.activation.algorithm);
+      }
+    }
+  }
+  for (CalibAlgorithm a : algos) {
+    TuneConfig cfg = base;
+    for (const auto& op : ctx.space.ops) {
+      const OpQuantConfig& d = op.default_option();
+      if (d.precision != OpPrecision::kInt8 || d.activation.algorithm == a) continue;
+      for (const auto& o : op.options) {
+        // Same weight choice and activation type, other algorithm.
+        if (o.precision == OpPrecision::kInt8 && o.activation.algorithm == a &&
+            o.mode == d.mode && o.weight == d.weight && o.activation.dtype == d.activation.dtype &&
+            o.activation.scheme == d.activation.scheme) {
+          cfg.ops[op.key.name] = o;
+          break;
+        }
+      }
+    }
+    if (cfg.hash() != base.hash()) out.push_back(cfg);
+  }
+  return out;
+}
+
+// base with each of `ranked` ops in turn set to its first fallback; one config per op.
+Configs one_op_fallback(const TuneConfig& base, const std::vector<const TunableOp*>& ops) {
+  Configs out;
+  for (const TunableOp* op : ops) {
+    const auto order = fallback_order(*op);
+    if (order.empty()) continue;
+    TuneConfig cfg = base;
+    cfg.ops[op->key.name] = *first_of(*op, order.front());
+    out.push_back(cfg);
+  }
+  return out;
+}
+
+// base with the first k of `ranked` at `precision` (the op's first fallback for bf16; fp32
+// where allowed for fp32), for one k.
+TuneConfig accumulate(const TuneConfig& base, const std::vector<const TunableOp*>& ranked,
+                      size_t k, bool to_fp32) {
+  TuneConfig cfg = base;
+  for (size_t i = 0; i < k && i < ranked.size(); ++i) {
+    const TunableOp& op = *ranked[i];
+    const auto order = fallback_order(op);
+    if (order.empty()) continue;
+    const OpPrecision p = to_fp32 && op.allows(OpPrecision::kFp32) ? OpPrecision::kFp32 : order.front();
+    cfg.ops[op.key.name] = *first_of(op, p);
+  }
+  return cfg;
+}
+
+bool any_bf16(const std::vector<const TunableOp*>& ops) {
+  return std::any_of(ops.begin(), ops.end(),
+                     [](const TunableOp* op) { return op->allows(OpPrecision::kBf16); });
+}
+
+// Ops ranked by sensitivity, highest first; unmeasured ops count 0; ties keep graph order.
+std::vector<const TunableOp*> by_sensitivity(const StrategyContext& ctx,
+                                             std::vector<const TunableOp*> ops) {
+  auto s = [&](const TunableOp* op) {
+    auto it = ctx.space.sensitivity.find(op->key.name);
+    return it == ctx.space.sensitivity.end() ? 0.0 : it->second;
+  };
+  std::stable_sort(ops.begin(), ops.end(),
+                   [&](const TunableOp* a, const TunableOp* b) { return s(a) > s(b); });
+  return ops;
+}
+
+// Accumulated fallback of `ranked` (k = 1..n), bf16 then fp32 where bf16 was used.
+std::vector<TrialProposal> accumulated_waves(const TuneConfig& base,
+                                             const std::vector<const TunableOp*>& ranked,
+                                             const TuningHistory& h) {
+  Configs acc;
+  for (size_t k = 1; k <= ranked.size(); ++k) acc.push_back(accumulate(base, ranked, k, false));
+  auto wave = unevaluated(acc, "fallback-accumulate", h);
+  if (!wave.empty() || !any_bf16(ranked)) return wave;
+  Configs fp32;
+  for (size_t k = 1; k <= ranked.size(); ++k) fp32.push_back(accumulate(base, ranked, k, true));
+  return unevaluated(fp32, "fallback-accumulate-fp32", h);
+}
+
+class BasicStrategy : public Strategy {
+ public:
+  std::string name() const override { return "basic"; }
+  std::vector<TrialProposal> next(const StrategyContext& ctx,
+                                  const TuningHistory& h) const override {
+    const Configs sweep = sweep_stage(ctx);
+    if (auto w = unevaluated(sweep, "sweep", h); !w.empty()) return w;
+    const TrialRecord* base = best_in(sweep, ctx.criterion, h);
+    if (!base) return {};
+    const auto ops = ctx.space.int8_ops(base->cfg);
+    const Configs one = one_op_fallback(base->cfg, ops);
+    if (auto w = unevaluated(one, "fallback-one", h); !w.empty()) return w;
+    // Rank by measured impact: how much falling the op back alone recovered.
+    std::vector<std::pair<double, const TunableOp*>> impact;
+    for (size_t i = 0; i < one.size(); ++i) {
+      const TrialRecord* t = h.find(one[i].hash());
+      double gain = t && t->ok ? t->metric - base->metric : -std::numeric_limits<double>::infinity();
+      if (!ctx.criterion.higher_is_better) gain = -gain;
+      impact.push_back({gain, ops[i]});
+    }
+    std::stable_sort(impact.begin(), impact.end(),
+                     [](const auto& a, const auto& b) { return a.first > b.first; });
+    std::vector<const TunableOp*> ranked;
+    for (const auto& [g, op] : impact) ranked.push_back(op);
+    return accumulated_waves(base->cfg, ranked, h);
+  }
+};
+
+class MseStrategy : public Strategy {
+ public:
+  std::string name() const override { return "mse"; }
+  std::vector<TrialProposal> next(const StrategyContext& ctx,
+                                  const TuningHistory& h) const override {
+    const Configs sweep = sweep_stage(ctx);
+    if (auto w = unevaluated(sweep, "sweep", h); !w.empty()) return w;
+    const TrialRecord* base = best_in(sweep, ctx.criterion, h);
+    if (!base) return {};
+    return accumulated_waves(base->cfg, by_sensitivity(ctx, ctx.space.int8_ops(base->cfg)), h);
+  }
+};
+
+// Binary search for the shortest prefix of the sensitivity ranking whose fallback meets the
+// goal, assuming more fallback never hurts accuracy: O(log n) trials.
+class BisectStrategy : public Strategy {
+ public:
+  std::string name() const override { return "bisect"; }
+  std::vector<TrialProposal> next(const StrategyContext& ctx,
+                                  const TuningHistory& h) const override {
+    const TuneConfig base = ctx.space.default_config(ctx.calib_sampling_size);
+    const TrialRecord* b = h.find(base.hash());
+    if (!b) return {{base, "default"}};
+    if (passes(ctx, h, b) || !b->ok) return {};
+    const auto ranked = by_sensitivity(ctx, ctx.space.int8_ops(base));
+    const size_t n = ranked.size();
+    if (n == 0) return {};
+    for (bool to_fp32 : {false, true}) {
+      if (to_fp32 && !any_bf16(ranked)) break;
+      const std::string stage = to_fp32 ? "bisect-fp32" : "bisect";
+      size_t lo = 0, hi = n;  // lo fails (the base); hi is assumed to pass until measured
+      while (hi - lo > 1) {
+        const size_t mid = lo + (hi - lo) / 2;
+        const TuneConfig cfg = accumulate(base, ranked, mid, to_fp32);
+        const TrialRecord* t = h.find(cfg.hash());
+        if (!t) return {{cfg, stage}};
+        (passes(ctx, h, t) ? hi : lo) = mid;
+      }
+      const TuneConfig top = accumulate(base, ranked, hi, to_fp32);
+      const TrialRecord* t = h.find(top.hash());
+      if (!t) return {{top, stage}};
+      if (passes(ctx, h, t)) return {};
+    }
+    return {};
+  }
+};
+
+// Starts from fp32 and quantizes one op type at a time (ops with weights first), keeping each
+// step only while accuracy holds; a type that fails int8 tries bf16.
+class ConservativeStrategy : public Strategy {
+ public:
+  std::string name() const override { return "conservative"; }
+  bool stops_at_first_pass() const override { return false; }
+  std::vector<TrialProposal> next(const StrategyContext& ctx,
+                                  const TuningHistory& h) const override {
+    std::vector<std::string> types;
+    for (int pass = 0; pass < 2; ++pass) {
+      for (const auto& op : ctx.space.ops) {
+        const bool weighted = op.default_option().has_weight;
+        if ((pass == 0) == weighted &&
+            std::find(types.begin(), types.end(), op.key.op_type) == types.end()) {
+          types.push_back(op.key.op_type);
+        }
+      }
+    }
+    TuneConfig current;
+    current.calib_sampling_size = ctx.calib_sampling_size;
+    for (const auto& op : ctx.space.ops) {
+      const OpQuantConfig* f = first_of(op, OpPrecision::kFp32);
+      current.ops[op.key.name] = f ? *f : op.options.back();
+    }
+    for (const std::string& type : types) {
+      for (OpPrecision p : {OpPrecision::kInt8, OpPrecision::kBf16}) {
+        TuneConfig cfg = current;
+        for (const auto& op : ctx.space.ops) {
+          if (op.key.op_type != type) continue;
+          if (p == OpPrecision::kInt8 && op.allows(p)) cfg.ops[op.key.name] = op.default_option();
+          if (p == OpPrecision::kBf16 && op.allows(p)) cfg.ops[op.key.name] = *first_of(op, p);
+        }
+        if (cfg.hash() == current.hash()) continue;
+        const TrialRecord* t = h.find(cfg.hash());
+        if (!t) return {{cfg, p == OpPrecision::kInt8 ? "quantize-type" : "bf16-type"}};
+        if (passes(ctx, h, t)) {
+          current = cfg;
+          break;
+        }
+      }
+    }
+    return {};
+  }
+};
+
+// Seeded draws of one option per op; no product is materialised.
+class RandomStrategy : public Strategy {
+ public:
+  std::string name() const override { return "random"; }
+  std::vector<TrialProposal> next(const StrategyContext& ctx,
+                                  const TuningHistory& h) const override {
+    if (ctx.space.ops.empty()) return {};
+    int64_t drawn = 0;
+    for (const auto& t : h.trials) drawn += t.stage == "random";
+    // A fresh generator per draw index keeps each proposal a function of (seed, index).
+    for (int attempt = 0; attempt < 1000; ++attempt) {
+      std::mt19937_64 rng(ctx.seed * 0x9E3779B97F4A7C15ull + static_cast<uint64_t>(drawn) * 1000 +
+                          static_cast<uint64_t>(attempt));
+      TuneConfig cfg;
+      cfg.calib_sampling_size = ctx.calib_sampling_size;
+      for (const auto& op : ctx.space.ops) {
+        std::uniform_int_distribution<size_t> d(0, op.options.size() - 1);
+        cfg.ops[op.key.name] = op.options[d(rng)];
+      }
+      if (!h.find(cfg.hash())) return {{cfg, "random"}};
+    }
+    return {};  // 1000 draws all seen: the space is (nearly) exhausted
+  }
+};
+
+// Every combination in mixed-radix order (the last op varies fastest), decoded from the index.
+class ExhaustiveStrategy : public Strategy {
+ public:
+  std::string name() const override { return "exhaustive"; }
+  std::vector<TrialProposal> next(const StrategyContext& ctx,
+                                  const TuningHistory& h) const override {
+    const auto& ops = ctx.space.ops;
+    if (ops.empty()) return {};
+    uint64_t total = 1;
+    for (const auto& op : ops) {
+      const uint64_t n = op.options.size();
+      total = total > std::numeric_limits<uint64_t>::max() / n ? std::numeric_limits<uint64_t>::max()
+                                                               : total * n;
+    }
+    uint64_t index = 0;
+    for (const auto& t : h.trials) index += t.stage == "exhaustive";
+    for (; index < total; ++index) {
+      TuneConfig cfg;
+      cfg.calib_sampling_size = ctx.calib_sampling_size;
+      uint64_t rest = index;
+      for (size_t i = ops.size(); i-- > 0;) {
+        const uint64_t n = ops[i].options.size();
+        cfg.ops[ops[i].key.name] = ops[i].options[rest % n];
+        rest /= n;
+      }
+      if (!h.find(cfg.hash())) return {{cfg, "exhaustive"}};
+    }
+    return {};
+  }
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Strategy>> make_strategy(const std::string& name) {
+  if (name == "basic") return std::unique_ptr<Strategy>(new BasicStrategy);
+  if (name == "conservative") return std::unique_ptr<Strategy>(new ConservativeStrategy);
+  if (name == "mse") return std::unique_ptr<Strategy>(new MseStrategy);
+  if (name == "bisect") return std::unique_ptr<Strategy>(new BisectStrategy);
+  if (name == "random") return std::unique_ptr<Strategy>(new RandomStrategy);
+  if (name == "exhaustive") return std::unique_ptr<Strategy>(new ExhaustiveStrategy);
+  std::string list;
+  for (const auto& n : strategy_names()) list += (list.empty() ? "" : ", ") + n;
+  return Status::InvalidInput("unknown strategy '" + name + "' (known: " + list + ")");
+}
+
+}  // namespace qtune

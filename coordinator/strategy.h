@@ -1,0 +1,45 @@
+// Tuning strategies: pure functions of (tuning space, history) that propose the next trial
+// configs in a deterministic order. A strategy keeps no state between calls: it replays its
+// own logic over the history (looking trials up by config hash), so the same history always
+// yields the same proposals, in one process, across workers, or after a resume.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/tuning_config.h"
+#include "coordinator/decision.h"
+#include "coordinator/tuning_space.h"
+
+namespace qtune {
+
+struct TrialProposal {
+  TuneConfig cfg;
+  std::string stage;  // e.g. "sweep", "fallback-one", "fallback-accumulate"
+};
+
+struct StrategyContext {
+  const TuningSpace& space;
+  AccuracyCriterion criterion;
+  int64_t calib_sampling_size = 1000;
+  uint64_t seed = 1;
+};
+
+class Strategy {
+ public:
+  virtual ~Strategy() = default;
+  virtual std::string name() const = 0;
+  // The next trials, none of them already in `history` (by hash); empty when the strategy has
+  // nothing more to try. The caller evaluates them in order before asking again.
+  virtual std::vector<TrialProposal> next(const StrategyContext& ctx,
+                                          const TuningHistory& history) const = 0;
+  // Whether a run with timeout 0 may stop at the first accepted trial. Conservative grows its
+  // config while accuracy holds, so it runs to its end.
+  virtual bool stops_at_first_pass() const { return true; }
+};
+
+// basic, conservative, mse, bisect, random, exhaustive; kInvalidInput for any other name.
+Result<std::unique_ptr<Strategy>> make_strategy(const std::string& name);
+
+}  // namespace qtune
