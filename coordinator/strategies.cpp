@@ -200,6 +200,8 @@ class MseStrategy : public Strategy {
 class BisectStrategy : public Strategy {
  public:
   std::string name() const override { return "bisect"; }
+  // The first passing probe is an upper bound, not the answer: the search runs to its end.
+  bool stops_at_first_pass() const override { return false; }
   std::vector<TrialProposal> next(const StrategyContext& ctx,
                                   const TuningHistory& h) const override {
     const TuneConfig base = ctx.space.default_config(ctx.calib_sampling_size);

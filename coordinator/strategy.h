@@ -35,7 +35,7 @@ class Strategy {
   virtual std::vector<TrialProposal> next(const StrategyContext& ctx,
                                           const TuningHistory& history) const = 0;
   // Whether a run with timeout 0 may stop at the first accepted trial. Conservative grows its
-  // config while accuracy holds, so it runs to its end.
+  // config while accuracy holds and bisect narrows a bound, so both run to their end.
   virtual bool stops_at_first_pass() const { return true; }
 };
 

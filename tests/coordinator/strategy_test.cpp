@@ -1,0 +1,330 @@
+// Strategies and the tuning loop driven by a fake evaluator: no model, microseconds per trial.
+// The fake model: accuracy = 80 - sum of the per-op penalties of int8 ops (bf16 costs a tenth,
+// fp32 nothing; kl halves an op's penalty); latency = 10 - 1 per int8 op - 0.5 per bf16 op.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+
+#include "coordinator/strategy.h"
+#include "coordinator/tuner.h"
+
+namespace qtune {
+namespace {
+
+OpQuantConfig int8(CalibAlgorithm a, bool weight = true) {
+  OpQuantConfig c;
+  c.precision = OpPrecision::kInt8;
+  c.has_weight = weight;
+  c.weight = {DType::kS8, QuantScheme::kSym, QuantGranularity::kPerChannel, CalibAlgorithm::kMinMax};
+  c.activation = {DType::kU8, QuantScheme::kAsym, QuantGranularity::kPerTensor, a};
+  return c;
+}
+
+// n ops "op0".."op{n-1}", each int8 (minmax, kl), bf16 (when `bf16`), fp32.
+TuningSpace make_space(int n, bool bf16 = true) {
+  TuningSpace s;
+  for (int i = 0; i < n; ++i) {
+    TunableOp op;
+    op.key = {"op" + std::to_string(i), i % 2 ? "Gemm" : "Conv"};
+    op.options = {int8(CalibAlgorithm::kMinMax), int8(CalibAlgorithm::kKl)};
+    if (bf16) op.options.push_back(OpQuantConfig::bf16());
+    op.options.push_back(OpQuantConfig::fp32());
+    s.ops.push_back(op);
+  }
+  return s;
+}
+
+struct FakeModel {
+  std::map<std::string, double> penalty;  // per op, in accuracy points
+  int calls = 0;
+
+  Result<TrialMetrics> operator()(const TuneConfig& cfg) {
+    ++calls;
+    TrialMetrics m{80.0, 10.0, 0};
+    for (const auto& [name, c] : cfg.ops) {
+      const double p = penalty.count(name) ? penalty.at(name) : 0.0;
+      if (c.precision == OpPrecision::kInt8) {
+        m.metric -= c.activation.algorithm == CalibAlgorithm::kKl ? p / 2 : p;
+        m.latency_ms -= 1.0;
+      } else if (c.precision == OpPrecision::kBf16) {
+        m.metric -= p / 100;
+        m.latency_ms -= 0.5;
+      }
+    }
+    return m;
+  }
+};
+
+TuningHistory baseline() {
+  TuningHistory h;
+  h.baseline_metric = 80.0;
+  h.baseline_latency_ms = 10.0;
+  return h;
+}
+
+TuneRunOptions options(double relative_loss) {
+  TuneRunOptions o;
+  o.criterion.relative = true;
+  o.criterion.tolerable_loss = relative_loss;
+  o.exit_policy.max_trials = 1000;
+  return o;
+}
+
+TuneOutcome tune(const std::string& strategy, const TuningSpace& space, FakeModel& model,
+                 const TuneRunOptions& opts) {
+  auto s = make_strategy(strategy);
+  EXPECT_TRUE(s.ok()) << s.status().message();
+  return run_tuning(space, **s, opts, baseline(), [&](const TuneConfig& c) { return model(c); });
+}
+
+TEST(DecisionTest, OneRuleBothDirections) {
+  AccuracyCriterion rel{true, 0.01, true};
+  EXPECT_DOUBLE_EQ(accuracy_target(rel, 90.0), 89.1);
+  EXPECT_TRUE(meets_accuracy(rel, 90.0, 89.1));  // exactly at the target passes (>=)
+  EXPECT_FALSE(meets_accuracy(rel, 90.0, 89.09));
+  AccuracyCriterion abs{false, 0.5, true};
+  EXPECT_DOUBLE_EQ(accuracy_target(abs, 90.0), 89.5);
+  AccuracyCriterion lower{true, 0.1, false};  // e.g. mse: may grow by 10%
+  EXPECT_DOUBLE_EQ(accuracy_target(lower, 2.0), 2.2);
+  EXPECT_TRUE(meets_accuracy(lower, 2.0, 2.2));
+  EXPECT_FALSE(meets_accuracy(lower, 2.0, 2.21));
+  AccuracyCriterion lower_abs{false, 0.5, false};
+  EXPECT_DOUBLE_EQ(accuracy_target(lower_abs, 2.0), 2.5);
+}
+
+TEST(DecisionTest, PerformanceNeverPicksSlowerThanFp32) {
+  TuningHistory h = baseline();
+  TrialRecord fast_bad{0, "s", {}, "a", true, "", 70.0, 5.0};
+  TrialRecord slow_good{1, "s", {}, "b", true, "", 80.0, 11.0};
+  TrialRecord ok{2, "s", {}, "c", true, "", 79.5, 9.0};
+  TrialRecord failed{3, "s", {}, "d", false, "boom", 0, 0};
+  h.trials = {fast_bad, slow_good, ok, failed};
+  AccuracyCriterion c{true, 0.01, true};
+  EXPECT_EQ(best_accepted(h, c, "performance"), std::optional<size_t>(2));
+  EXPECT_EQ(best_accepted(h, c, "accuracy"), std::optional<size_t>(1));
+  h.trials.erase(h.trials.begin() + 2);
+  EXPECT_EQ(best_accepted(h, c, "performance"), std::nullopt);
+  EXPECT_EQ(best_effort(h, c), std::optional<size_t>(1));
+}
+
+TEST(StrategyTest, UnknownNameIsInvalidInput) {
+  auto s = make_strategy("annealing");
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), StatusCode::kInvalidInput);
+}
+
+TEST(StrategyTest, AllStrategiesStopAtTheDefaultWhenItPasses) {
+  const TuningSpace space = make_space(6);
+  for (const std::string& name : {"basic", "mse", "bisect"}) {
+    FakeModel model;  // no penalties: all-int8 meets any goal
+    TuneOutcome out = tune(name, space, model, options(0.01));
+    ASSERT_EQ(out.history.trials.size(), 1u) << name;
+    EXPECT_TRUE(out.goal_met);
+    EXPECT_EQ(*out.chosen, 0u);
+    for (const auto& [op, c] : out.history.trials[0].cfg.ops) {
+      EXPECT_EQ(c.precision, OpPrecision::kInt8) << name;
+      EXPECT_EQ(c.activation.algorithm, CalibAlgorithm::kMinMax) << name;
+    }
+  }
+}
+
+TEST(StrategyTest, BasicSweepsThenFallsBackOneOpThenAccumulatesByImpact) {
+  const TuningSpace space = make_space(5);
+  FakeModel model;
+  model.penalty = {{"op1", 2.0}, {"op3", 4.0}, {"op4", 0.1}};
+  // Target 79.6: all int8 (kl) loses 3.05; bf16 on op3 and op1 leaves 0.05 + 0.06.
+  TuneOutcome out = tune("basic", space, model, options(0.005));
+  ASSERT_TRUE(out.goal_met);
+  const auto& t = out.history.trials;
+  ASSERT_GE(t.size(), 2u);
+  EXPECT_EQ(t[0].stage, "sweep");
+  EXPECT_EQ(t[1].stage, "sweep");  // the kl sweep
+  EXPECT_EQ(t[1].cfg.ops.at("op0").activation.algorithm, CalibAlgorithm::kKl);
+  // One-op fallback over every int8 op of the best sweep (kl), in graph order, to bf16.
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(t[2 + i].stage, "fallback-one");
+    EXPECT_EQ(t[2 + i].cfg.ops.at("op" + std::to_string(i)).precision, OpPrecision::kBf16);
+  }
+  // Accumulated by impact: op3 (largest), then op1.
+  const TrialRecord& chosen = t[*out.chosen];
+  EXPECT_EQ(chosen.stage, "fallback-accumulate");
+  EXPECT_EQ(chosen.cfg.ops.at("op3").precision, OpPrecision::kBf16);
+  EXPECT_EQ(chosen.cfg.ops.at("op1").precision, OpPrecision::kBf16);
+  EXPECT_EQ(chosen.cfg.ops.at("op0").precision, OpPrecision::kInt8);
+  EXPECT_GE(chosen.metric, out.target);
+}
+
+TEST(StrategyTest, BisectUsesLogarithmicTrialsAndFewerThanBasic) {
+  const int n = 32;
+  TuningSpace space = make_space(n, /*bf16=*/false);
+  FakeModel model;
+  for (int i = 0; i < n; ++i) {
+    // Sensitivity matches the true penalty order; the 5 worst ops must fall back.
+    const double p = i < 5 ? 1.0 + i : 0.001;
+    model.penalty["op" + std::to_string(i)] = p;
+    space.sensitivity["op" + std::to_string(i)] = p;
+  }
+  TuneOutcome bisect = tune("bisect", space, model, options(0.001));
+  ASSERT_TRUE(bisect.goal_met);
+  // default + ceil(log2 32) + the final check at most.
+  EXPECT_LE(bisect.history.trials.size(), 7u);
+  const TrialRecord& b = bisect.history.trials[*bisect.chosen];
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(b.cfg.ops.at("op" + std::to_string(i)).precision, OpPrecision::kFp32);
+  }
+  EXPECT_EQ(b.cfg.ops.at("op5").precision, OpPrecision::kInt8);
+
+  FakeModel model2 = model;
+  TuneOutcome basic = tune("basic", space, model2, options(0.001));
+  ASSERT_TRUE(basic.goal_met);
+  EXPECT_LT(bisect.history.trials.size(), basic.history.trials.size());
+}
+
+TEST(StrategyTest, MseFollowsSensitivityOrder) {
+  TuningSpace space = make_space(4, false);
+  space.sensitivity = {{"op2", 9.0}, {"op0", 5.0}, {"op3", 1.0}, {"op1", 0.5}};
+  FakeModel model;
+  model.penalty = {{"op2", 3.0}, {"op0", 3.0}};
+  TuneOutcome out = tune("mse", space, model, options(0.01));
+  ASSERT_TRUE(out.goal_met);
+  std::vector<const TrialRecord*> acc;
+  for (const auto& t : out.history.trials) {
+    if (t.stage == "fallback-accumulate") acc.push_back(&t);
+  }
+  ASSERT_EQ(acc.size(), 2u);
+  EXPECT_EQ(acc[0]->cfg.ops.at("op2").precision, OpPrecision::kFp32);
+  EXPECT_EQ(acc[0]->cfg.ops.at("op0").precision, OpPrecision::kInt8);
+  EXPECT_EQ(acc[1]->cfg.ops.at("op0").precision, OpPrecision::kFp32);
+}
+
+TEST(StrategyTest, ConservativeGrowsTypeByTypeAndRunsToTheEnd) {
+  const TuningSpace space = make_space(4);  // Conv: op0, op2; Gemm: op1, op3
+  FakeModel model;
+  model.penalty = {{"op1", 5.0}};  // Gemm int8 breaks the goal, Gemm bf16 does not
+  TuneOutcome out = tune("conservative", space, model, options(0.01));
+  ASSERT_TRUE(out.goal_met);
+  EXPECT_EQ(out.stop_reason, "strategy exhausted");
+  ASSERT_EQ(out.history.trials.size(), 3u);
+  EXPECT_EQ(out.history.trials[0].stage, "quantize-type");
+  EXPECT_EQ(out.history.trials[1].stage, "quantize-type");
+  EXPECT_EQ(out.history.trials[2].stage, "bf16-type");
+  const TrialRecord& best = out.history.trials[*out.chosen];
+  EXPECT_EQ(best.cfg.ops.at("op0").precision, OpPrecision::kInt8);
+  EXPECT_EQ(best.cfg.ops.at("op1").precision, OpPrecision::kBf16);
+}
+
+TEST(StrategyTest, RandomIsDeterministicPerSeedAndNeverRepeats) {
+  const TuningSpace space = make_space(3);  // 4^3 = 64 configs
+  auto run = [&](uint64_t seed) {
+    FakeModel model;
+    model.penalty = {{"op0", 50.0}, {"op1", 50.0}, {"op2", 50.0}};
+    TuneRunOptions o = options(0.0);
+    o.seed = seed;
+    o.exit_policy.max_trials = 20;
+    o.exit_policy.timeout_seconds = 1e9;  // keep searching: collect the whole sequence
+    TuneOutcome out = tune("random", space, model, o);
+    std::vector<std::string> hashes;
+    for (const auto& t : out.history.trials) hashes.push_back(t.hash);
+    return hashes;
+  };
+  const auto a = run(7), b = run(7), c = run(8);
+  EXPECT_EQ(a.size(), 20u);
+  EXPECT_EQ(a, b);
+  EXPECT_NE(a, c);
+  EXPECT_EQ(std::set<std::string>(a.begin(), a.end()).size(), a.size());
+}
+
+TEST(StrategyTest, ExhaustiveVisitsEveryCombinationOnceThenStops) {
+  const TuningSpace space = make_space(3);
+  FakeModel model;
+  model.penalty = {{"op0", 50.0}, {"op1", 50.0}, {"op2", 50.0}};
+  TuneRunOptions o = options(0.0);
+  o.exit_policy.timeout_seconds = 1e9;
+  TuneOutcome out = tune("exhaustive", space, model, o);
+  EXPECT_EQ(out.history.trials.size(), 64u);
+  EXPECT_EQ(out.stop_reason, "strategy exhausted");
+  std::set<std::string> seen;
+  for (const auto& t : out.history.trials) seen.insert(t.hash);
+  EXPECT_EQ(seen.size(), 64u);
+  // Zero loss: only all-fp32 keeps accuracy, and it is no faster than fp32: best effort.
+  EXPECT_FALSE(out.goal_met);
+  ASSERT_TRUE(out.chosen.has_value());
+  EXPECT_DOUBLE_EQ(out.history.trials[*out.chosen].metric, 80.0);
+}
+
+TEST(TunerTest, MaxTrialsAndBestEffortWhenNothingPasses) {
+  const TuningSpace space = make_space(4, false);
+  FakeModel model;
+  model.penalty = {{"op0", 50.0}, {"op1", 50.0}, {"op2", 50.0}, {"op3", 50.0}};
+  TuneRunOptions o = options(0.01);
+  o.objective = "performance";
+  // fp32 everywhere meets accuracy but is not faster than fp32: nothing is accepted.
+  TuneOutcome out = tune("basic", space, model, o);
+  EXPECT_FALSE(out.goal_met);
+  EXPECT_EQ(out.stop_reason, "strategy exhausted");
+  ASSERT_TRUE(out.chosen.has_value());
+  EXPECT_DOUBLE_EQ(out.history.trials[*out.chosen].metric, 80.0);
+
+  o.exit_policy.max_trials = 3;
+  FakeModel m2 = model;
+  m2.calls = 0;
+  TuneOutcome capped = tune("basic", space, m2, o);
+  EXPECT_EQ(capped.history.trials.size(), 3u);
+  EXPECT_EQ(capped.stop_reason, "max_trials");
+  EXPECT_EQ(m2.calls, 3);
+}
+
+TEST(TunerTest, TimeoutUsesTheInjectedClockAndKeepsTheBest) {
+  const TuningSpace space = make_space(3);
+  FakeModel model;
+  double clock = 0;
+  TuneRunOptions o = options(0.01);
+  o.exit_policy.timeout_seconds = 10;
+  o.now = [&] { return clock += 1.0; };  // every reading advances one second
+  TuneOutcome out = tune("random", space, model, o);
+  EXPECT_EQ(out.stop_reason, "timeout");
+  EXPECT_TRUE(out.goal_met);
+  // All passing configs are compared on latency: the chosen one is the fastest evaluated.
+  double fastest = 1e9;
+  for (const auto& t : out.history.trials) fastest = std::min(fastest, t.latency_ms);
+  EXPECT_DOUBLE_EQ(out.history.trials[*out.chosen].latency_ms, fastest);
+}
+
+TEST(TunerTest, KnownTrialsAreNotEvaluatedAgain) {
+  const TuningSpace space = make_space(5);
+  FakeModel model;
+  model.penalty = {{"op1", 2.0}, {"op3", 4.0}};
+  TuneOutcome full = tune("basic", space, model, options(0.005));
+  ASSERT_TRUE(full.goal_met);
+  // Replay with the first 4 trials known: the same choice, 4 fewer evaluations.
+  TuningHistory h = baseline();
+  h.trials.assign(full.history.trials.begin(), full.history.trials.begin() + 4);
+  FakeModel again = model;
+  again.calls = 0;
+  auto s = make_strategy("basic");
+  TuneOutcome resumed = run_tuning(space, **s, options(0.005), h,
+                                   [&](const TuneConfig& c) { return again(c); });
+  EXPECT_EQ(resumed.history.trials.size(), full.history.trials.size());
+  EXPECT_EQ(resumed.evaluated, static_cast<int64_t>(full.history.trials.size()) - 4);
+  EXPECT_EQ(resumed.history.trials[*resumed.chosen].hash, full.history.trials[*full.chosen].hash);
+}
+
+TEST(TunerTest, EvaluatorErrorsAreRecordedAndTuningGoesOn) {
+  const TuningSpace space = make_space(2);
+  int calls = 0;
+  auto s = make_strategy("basic");
+  TuneOutcome out = run_tuning(space, **s, options(0.01), baseline(),
+                               [&](const TuneConfig&) -> Result<TrialMetrics> {
+                                 if (++calls == 1) return Status::Internal("worker died");
+                                 return TrialMetrics{80.0, 5.0, 0};
+                               });
+  ASSERT_GE(out.history.trials.size(), 2u);
+  EXPECT_FALSE(out.history.trials[0].ok);
+  EXPECT_EQ(out.history.trials[0].error, "worker died");
+  EXPECT_TRUE(out.goal_met);
+  EXPECT_EQ(*out.chosen, 1u);
+}
+
+}  // namespace
+}  // namespace qtune
