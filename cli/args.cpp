@@ -1,5 +1,7 @@
 #include "cli/args.h"
 
+#include "common/json.h"
+
 #include <charconv>
 #include <cstdio>
 
@@ -14,27 +16,7 @@ Result<int64_t> positive_int(const std::string& flag, const std::string& s) {
   return v;
 }
 
-std::string json_string(const std::string& s) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof(buf), "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out + "\"";
-}
+std::string json_string(const std::string& s) { return json_quote(s); }
 
 std::string fixed(double v, int digits) {
   char buf[64];

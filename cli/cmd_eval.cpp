@@ -8,6 +8,7 @@
 #include <string>
 
 #include "adaptors/adaptor.h"
+#include "adaptors/executor_model.h"
 #include "adaptors/runtime/executor.h"
 #include "cli/args.h"
 #include "cli/commands.h"
@@ -22,7 +23,20 @@ namespace {
 
 constexpr const char* kEvalUsage =
     "usage: qtune eval MODEL.onnx --data DATA.yaml [--adaptor native|onednn] [--json] [--threads N]"
-    " [--limit N]";
+    " [--limit N] [--profile]";
+
+// Per-op-type time of the whole evaluation, slowest first, on stderr (stdout stays parseable).
+void print_profile(const Executor& exec) {
+  std::vector<OpTypeTime> rows = exec.profile();
+  double total = 0.0;
+  for (const auto& r : rows) total += r.ms;
+  std::fprintf(stderr, "%-28s %10s %7s %9s\n", "op type", "ms", "%", "calls");
+  for (const auto& r : rows) {
+    std::fprintf(stderr, "%-28s %10.2f %6.1f%% %9lld\n", r.op_type.c_str(), r.ms,
+                 total > 0 ? 100.0 * r.ms / total : 0.0, static_cast<long long>(r.calls));
+  }
+  std::fprintf(stderr, "%-28s %10.2f\n", "total", total);
+}
 
 Status run_eval(const Args& args, std::ostream& out) {
   if (args.positional.size() != 1 || !args.has("--data")) {
@@ -46,19 +60,25 @@ Status run_eval(const Args& args, std::ostream& out) {
   auto shared = std::make_shared<const Graph>(std::move(graph));
   QT_ASSIGN_OR_RETURN(Dataset data, load_dataset(cfg));
   Result<EvalResult> res = Status::Internal("not evaluated");
+  const bool profile = args.has("--profile");
   if (args.has("--adaptor")) {
     // The adaptor lowers QDQ patterns onto its own int8 kernels: real int8 execution.
     QT_ASSIGN_OR_RETURN(std::unique_ptr<Adaptor> adaptor, make_adaptor(args.get("--adaptor", "")));
     QT_ASSIGN_OR_RETURN(std::unique_ptr<PreparedModel> prepared, adaptor->prepare(shared, {}));
+    auto* exec_model = dynamic_cast<ExecutorModel*>(prepared.get());
+    if (profile && exec_model) exec_model->executor().enable_profiling();
     res = evaluate_top1(
         [&](const Tensor& batch) -> Result<Tensor> {
           QT_ASSIGN_OR_RETURN(std::vector<Tensor> outs, prepared->run({batch}));
           return outs.at(0);
         },
         data, cfg.batch_size);
+    if (profile && exec_model) print_profile(exec_model->executor());
   } else {
     QT_ASSIGN_OR_RETURN(Executor exec, Executor::create(shared));
+    if (profile) exec.enable_profiling();
     res = evaluate_top1(exec, data, cfg.batch_size);
+    if (profile) print_profile(exec);
   }
   if (!res.ok()) return res.status().Annotate(model_path);
   const EvalResult& r = res.value();
@@ -79,7 +99,7 @@ Status run_eval(const Args& args, std::ostream& out) {
 }  // namespace
 
 int cmd_eval(int argc, char** argv) {
-  auto args = parse_args(argc, argv, 2, {"--data", "--threads", "--limit", "--adaptor"}, {"--json"});
+  auto args = parse_args(argc, argv, 2, {"--data", "--threads", "--limit", "--adaptor"}, {"--json", "--profile"});
   Status s = args.ok() ? run_eval(args.value(), std::cout) : args.status();
   if (!s.ok()) {
     std::cerr << "qtune eval: " << s.message() << "\n";

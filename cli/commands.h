@@ -10,5 +10,6 @@ int cmd_version(int argc, char** argv);
 int cmd_bench(int argc, char** argv);
 int cmd_caps(int argc, char** argv);
 int cmd_quantize(int argc, char** argv);
+int cmd_tune(int argc, char** argv);
 
 }  // namespace qtune::cli

@@ -7,16 +7,11 @@
 #include <optional>
 #include <string>
 
+#include "common/trial_metrics.h"
 #include "coordinator/decision.h"
 #include "coordinator/strategy.h"
 
 namespace qtune {
-
-struct TrialMetrics {
-  double metric = 0;
-  double latency_ms = 0;
-  int64_t model_bytes = 0;
-};
 
 using TrialEvaluator = std::function<Result<TrialMetrics>(const TuneConfig& cfg)>;
 

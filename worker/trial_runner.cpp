@@ -1,0 +1,221 @@
+#include "worker/trial_runner.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <set>
+#include <unistd.h>
+
+#include "adaptors/runtime/executor.h"
+#include "common/data_config.h"
+#include "common/onnx_io.h"
+#include "worker/evaluator.h"
+
+namespace qtune {
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Median wall time of one batch: one warm-up run, then at least 5 runs and 0.2 s.
+Result<double> batch_latency_ms(const PreparedModel& model, const Tensor& batch) {
+  QT_RETURN_IF_ERROR(model.run({batch}).status());
+  std::vector<double> ms;
+  const auto start = std::chrono::steady_clock::now();
+  while (ms.size() < 5 || (seconds_since(start) < 0.2 && ms.size() < 200)) {
+    const auto t0 = std::chrono::steady_clock::now();
+    QT_RETURN_IF_ERROR(model.run({batch}).status());
+    ms.push_back(1000.0 * seconds_since(t0));
+  }
+  std::nth_element(ms.begin(), ms.begin() + static_cast<std::ptrdiff_t>(ms.size() / 2), ms.end());
+  return ms[ms.size() / 2];
+}
+
+// The k-th best class of a row is at most `k` away: count rows whose label is among the top k.
+bool label_in_top_k(const Tensor& scores, int64_t rows, int64_t row, int64_t label, int64_t k) {
+  const int64_t width = scores.numel() / rows;
+  const float* s = scores.data<float>() + row * width;
+  if (label < 0 || label >= width) return false;
+  int64_t above = 0;
+  for (int64_t j = 0; j < width; ++j) {
+    // Ties rank the earlier class first, as argmax does.
+    if (s[j] > s[label] || (s[j] == s[label] && j < label)) ++above;
+  }
+  return above < k;
+}
+
+Result<double> run_command_metric(const std::string& command, const std::string& model_path) {
+  std::string cmd = command;
+  for (size_t p; (p = cmd.find("{model}")) != std::string::npos;) cmd.replace(p, 7, model_path);
+  FILE* pipe = popen(cmd.c_str(), "r");
+  if (!pipe) return Status::Internal("cannot start metric command: " + cmd);
+  std::string out;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof(buf), pipe)) out.append(buf, n);
+  const int rc = pclose(pipe);
+  if (rc != 0) {
+    return Status::InvalidInput("metric command exited with status " + std::to_string(rc) + ": " + cmd);
+  }
+  // The last number printed is the metric.
+  double value = 0;
+  bool found = false;
+  for (size_t i = 0; i < out.size();) {
+    char* end = nullptr;
+    const double v = std::strtod(out.c_str() + i, &end);
+    if (end != out.c_str() + i && std::isfinite(v)) {
+      value = v;
+      found = true;
+      i = static_cast<size_t>(end - out.c_str());
+    } else {
+      ++i;
+    }
+  }
+  if (!found) return Status::InvalidInput("metric command printed no number: " + cmd);
+  return value;
+}
+
+}  // namespace
+
+int64_t initializer_bytes(const Graph& g) {
+  int64_t bytes = 0;
+  for (const auto& [name, t] : g.initializers) bytes += static_cast<int64_t>(t.nbytes());
+  return bytes;
+}
+
+Result<std::unique_ptr<TrialRunner>> TrialRunner::create(const TuningConfig& cfg) {
+  std::unique_ptr<TrialRunner> r(new TrialRunner);
+  r->cfg_ = cfg;
+  QT_ASSIGN_OR_RETURN(std::unique_ptr<Adaptor> adaptor, make_adaptor(cfg.adaptor));
+  r->adaptor_ = std::move(adaptor);
+  QT_ASSIGN_OR_RETURN(Graph graph, load_onnx_model(cfg.model));
+  QT_ASSIGN_OR_RETURN(DataConfig calib_cfg, load_data_config(cfg.calibration_data));
+  QT_ASSIGN_OR_RETURN(DataConfig eval_cfg, load_data_config(cfg.evaluation_data));
+  QT_ASSIGN_OR_RETURN(r->calib_, load_dataset(calib_cfg));
+  QT_ASSIGN_OR_RETURN(r->eval_, load_dataset(eval_cfg));
+  r->batch_size_ = eval_cfg.batch_size;
+  const bool labels_needed = cfg.metric.name == "top1" || cfg.metric.name == "topk";
+  if (labels_needed && r->eval_.labels.empty()) {
+    return Status::InvalidInput(cfg.evaluation_data + ": metric " + cfg.metric.name +
+                                " needs labels, and the evaluation set has none");
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  QT_ASSIGN_OR_RETURN(
+      r->session_,
+      start_quantization_session(r->adaptor_, std::make_shared<const Graph>(std::move(graph)),
+                                 r->calib_, cfg.calibration_sampling_size, calib_cfg.batch_size));
+  r->calibration_seconds_ = seconds_since(t0);
+  return r;
+}
+
+Result<TrialMetrics> TrialRunner::measure(const Graph& model, const PreparedModel& prepared) {
+  const int64_t n = eval_.size();
+  if (n == 0) return Status::InvalidInput(cfg_.evaluation_data + ": the evaluation set is empty");
+  const bool record_fp32 = fp32_outputs_.empty();
+  int64_t hits = 0;
+  double sq = 0, cos_sum = 0;
+  int64_t values = 0;
+  size_t b = 0;
+  for (int64_t start = 0; start < n; start += batch_size_, ++b) {
+    const int64_t count = std::min(batch_size_, n - start);
+    QT_ASSIGN_OR_RETURN(std::vector<Tensor> outs, prepared.run({eval_.batch(start, count)}));
+    if (outs.empty() || outs[0].dtype() != DType::kF32 || outs[0].rank() < 1 ||
+        outs[0].dim(0) != count) {
+      return Status::InvalidInput(cfg_.model + ": output 0 must be f32 [batch, ...]");
+    }
+    const Tensor& y = outs[0];
+    if (record_fp32) fp32_outputs_.push_back(y.clone());
+    const Tensor& ref = fp32_outputs_.at(b);
+    const int64_t width = y.numel() / count;
+    for (int64_t i = 0; i < count; ++i) {
+      const int64_t label = eval_.labels.empty() ? -1 : eval_.labels[static_cast<size_t>(start + i)];
+      if (cfg_.metric.name == "top1") hits += argmax_row(y, count, i) == label;
+      if (cfg_.metric.name == "topk") hits += label_in_top_k(y, count, i, label, cfg_.metric.k);
+      double dot = 0, na = 0, nb = 0;
+      for (int64_t j = 0; j < width; ++j) {
+        const double a = y.data<float>()[i * width + j], r = ref.data<float>()[i * width + j];
+        sq += (a - r) * (a - r);
+        dot += a * r;
+        na += a * a;
+        nb += r * r;
+      }
+      cos_sum += na > 0 && nb > 0 ? dot / std::sqrt(na * nb) : (na == nb ? 1.0 : 0.0);
+      values += width;
+    }
+  }
+  TrialMetrics m;
+  const std::string& name = cfg_.metric.name;
+  if (name == "top1" || name == "topk") {
+    m.metric = 100.0 * static_cast<double>(hits) / static_cast<double>(n);
+  } else if (name == "mse") {
+    m.metric = sq / static_cast<double>(std::max<int64_t>(values, 1));
+  } else if (name == "cosine") {
+    m.metric = cos_sum / static_cast<double>(n);
+  } else {
+    const std::string path = (std::filesystem::temp_directory_path() /
+                              ("qtune-metric-" + std::to_string(getpid()) + ".onnx")).string();
+    QT_RETURN_IF_ERROR(save_onnx_model(model, path));
+    Result<double> v = run_command_metric(cfg_.metric.command, path);
+    std::filesystem::remove(path);
+    QT_ASSIGN_OR_RETURN(m.metric, v);
+  }
+  QT_ASSIGN_OR_RETURN(m.latency_ms, batch_latency_ms(prepared, eval_.batch(0, batch_size_)));
+  m.model_bytes = initializer_bytes(model);
+  return m;
+}
+
+Result<TrialMetrics> TrialRunner::baseline() {
+  fp32_outputs_.clear();
+  QT_ASSIGN_OR_RETURN(std::unique_ptr<PreparedModel> prepared,
+                      adaptor_->prepare(session_.prepared, {}));
+  return measure(*session_.prepared, *prepared);
+}
+
+Result<TrialMetrics> TrialRunner::evaluate(const TuneConfig& cfg) {
+  if (fp32_outputs_.empty()) QT_RETURN_IF_ERROR(baseline().status());
+  QT_ASSIGN_OR_RETURN(QuantizedModel q, session_.quantize(cfg));
+  QT_ASSIGN_OR_RETURN(std::unique_ptr<PreparedModel> prepared, adaptor_->prepare(q.graph, q.bf16_ops));
+  return measure(*q.graph, *prepared);
+}
+
+Result<std::map<std::string, double>> TrialRunner::sensitivity(const TuneConfig& cfg,
+                                                               int64_t samples) const {
+  QT_ASSIGN_OR_RETURN(QuantizedModel q, session_.quantize(cfg));
+  std::map<std::string, std::string> output_of;  // value name -> op name
+  for (const Node& n : session_.prepared->nodes) {
+    auto it = cfg.ops.find(n.name);
+    if (it != cfg.ops.end() && it->second.precision == OpPrecision::kInt8 && !n.outputs.empty()) {
+      output_of[n.outputs[0]] = n.name;
+    }
+  }
+  QT_ASSIGN_OR_RETURN(Executor fp32, Executor::create(session_.prepared));
+  QT_ASSIGN_OR_RETURN(Executor fake, Executor::create(q.graph));
+  std::map<std::string, std::pair<double, double>> acc;  // op -> (sum sq err, sum sq ref)
+  const int64_t n = std::min(samples, calib_.size());
+  for (int64_t start = 0; start < n; start += batch_size_) {
+    const Tensor batch = calib_.batch(start, std::min(batch_size_, n - start));
+    std::map<std::string, Tensor> ref;
+    auto keep = [&](const std::string& v, const Tensor& t) {
+      if (output_of.count(v) && t.dtype() == DType::kF32) ref[v] = t.clone();
+    };
+    QT_RETURN_IF_ERROR(fp32.run({batch}, keep).status());
+    auto compare = [&](const std::string& v, const Tensor& t) {
+      auto r = ref.find(v);
+      if (r == ref.end() || t.dtype() != DType::kF32 || t.numel() != r->second.numel()) return;
+      auto& [err, norm] = acc[output_of.at(v)];
+      for (int64_t i = 0; i < t.numel(); ++i) {
+        const double a = t.data<float>()[i], f = r->second.data<float>()[i];
+        err += (a - f) * (a - f);
+        norm += f * f;
+      }
+    };
+    QT_RETURN_IF_ERROR(fake.run({batch}, compare).status());
+  }
+  std::map<std::string, double> out;
+  for (const auto& [op, v] : acc) out[op] = v.first / std::max(v.second, 1e-30);
+  return out;
+}
+
+}  // namespace qtune

@@ -1,0 +1,53 @@
+// What a worker does for the tuner: load the model, adaptor and data once, calibrate once, then
+// for any tune_cfg quantize -> lower onto the adaptor's kernels -> measure the metric on the
+// evaluation set and the latency of one batch. Also the fp32 baseline on the same runtime and
+// the per-op sensitivity the mse and bisect strategies rank by.
+// Not thread-safe: one TrialRunner per worker thread of control.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "common/dataset.h"
+#include "common/tuning_config.h"
+#include "common/trial_metrics.h"
+#include "worker/quantizer.h"
+
+namespace qtune {
+
+class TrialRunner {
+ public:
+  // Loads everything `cfg` names and calibrates on calibration_sampling_size samples.
+  static Result<std::unique_ptr<TrialRunner>> create(const TuningConfig& cfg);
+
+  const QuantizationSession& session() const { return session_; }
+  double calibration_seconds() const { return calibration_seconds_; }
+
+  // The fp32 model on the adaptor's runtime; mse/cosine metrics compare against its outputs.
+  Result<TrialMetrics> baseline();
+  Result<TrialMetrics> evaluate(const TuneConfig& cfg);
+  Result<QuantizedModel> quantize(const TuneConfig& cfg) const { return session_.quantize(cfg); }
+
+  // Per op of cfg's int8 ops: sum((q - f)^2) / sum(f^2) at the op's output, with every op of
+  // cfg quantized (reference QDQ execution) against fp32, over the first `samples` calibration
+  // samples. One pass each; no trial needed.
+  Result<std::map<std::string, double>> sensitivity(const TuneConfig& cfg, int64_t samples) const;
+
+ private:
+  TrialRunner() = default;
+  Result<TrialMetrics> measure(const Graph& model, const PreparedModel& prepared);
+
+  TuningConfig cfg_;
+  std::shared_ptr<const Adaptor> adaptor_;
+  QuantizationSession session_;
+  Dataset calib_, eval_;
+  int64_t batch_size_ = 100;
+  std::vector<Tensor> fp32_outputs_;  // per evaluation batch, for mse/cosine
+  double calibration_seconds_ = 0;
+};
+
+// Bytes of the model's initializers as stored: what the deployed file carries for weights.
+int64_t initializer_bytes(const Graph& g);
+
+}  // namespace qtune
