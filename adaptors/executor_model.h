@@ -22,6 +22,7 @@ class ExecutorModel : public PreparedModel {
   }
   const Graph& graph() const override { return exec_.graph(); }
   const Executor& executor() const { return exec_; }
+  Executor& executor() { return exec_; }
 
  private:
   explicit ExecutorModel(Executor exec) : exec_(std::move(exec)) {}

@@ -1,12 +1,16 @@
 #include "adaptors/runtime/executor.h"
 
+#include <algorithm>
+#include <chrono>
 #include <exception>
-#include <set>
+#include <map>
 #include <unordered_map>
 
 namespace qtune {
 
 namespace {
+constexpr int32_t kMissing = -2;  // an input no node, graph input or initializer provides
+
 const OpFn* find_op(const Node& n, const OpRegistry* extra_ops) {
   if (extra_ops) {
     if (const OpFn* fn = extra_ops->find(n.domain, n.op_type)) return fn;
@@ -28,8 +32,30 @@ std::vector<std::string> unsupported_nodes(const Graph& graph, const OpRegistry*
 Result<Executor> Executor::create(std::shared_ptr<const Graph> graph,
                                   const OpRegistry* extra_ops) {
   Executor e;
-  for (size_t i = 0; i < graph->nodes.size(); ++i) {
-    const Node& n = graph->nodes[i];
+  const Graph& g = *graph;
+  std::unordered_map<std::string, int32_t> slot_of;
+  auto new_slot = [&](const std::string& name) {
+    auto [it, fresh] = slot_of.emplace(name, static_cast<int32_t>(e.slot_names_.size()));
+    if (fresh) e.slot_names_.push_back(name);
+    return it->second;
+  };
+  for (const auto& in : g.inputs) e.input_slots_.push_back(new_slot(in.name));
+  // Values come from earlier nodes or graph inputs before initializers, as run() always did.
+  auto resolve = [&](const std::string& name) {
+    InputRef r;
+    if (name.empty()) return r;
+    if (auto it = slot_of.find(name); it != slot_of.end()) {
+      r.slot = it->second;
+    } else if (const Tensor* init = g.initializer(name)) {
+      r.init = init;
+    } else {
+      r.slot = kMissing;
+    }
+    return r;
+  };
+  std::vector<size_t> last_use;
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const Node& n = g.nodes[i];
     const OpFn* fn = find_op(n, extra_ops);
     if (!fn) {
       return Status::Unsupported(n.describe() + ": op type '" + n.op_type + "'" +
@@ -38,9 +64,41 @@ Result<Executor> Executor::create(std::shared_ptr<const Graph> graph,
     }
     e.ops_.push_back(fn);
     e.caches_.push_back(std::make_unique<NodeCache>());
-    for (const auto& in : n.inputs) if (!in.empty()) e.last_use_[in] = i;
+    Step s;
+    for (const auto& in : n.inputs) s.inputs.push_back(resolve(in));
+    for (const auto& out : n.outputs) s.outputs.push_back(out.empty() ? -1 : new_slot(out));
+    e.steps_.push_back(std::move(s));
   }
-  for (const auto& o : graph->outputs) e.last_use_[o.name] = graph->nodes.size();
+  last_use.assign(e.slot_names_.size(), 0);
+  std::vector<bool> read(e.slot_names_.size(), false);
+  for (size_t i = 0; i < e.steps_.size(); ++i) {
+    for (const InputRef& r : e.steps_[i].inputs) {
+      if (r.slot >= 0) {
+        last_use[static_cast<size_t>(r.slot)] = i;
+        read[static_cast<size_t>(r.slot)] = true;
+      }
+    }
+  }
+  for (const auto& o : g.outputs) {
+    InputRef r = resolve(o.name);
+    if (r.slot >= 0) {
+      last_use[static_cast<size_t>(r.slot)] = g.nodes.size();
+      read[static_cast<size_t>(r.slot)] = true;
+    }
+    e.output_refs_.push_back(r);
+  }
+  for (const auto& in : g.inputs) read[static_cast<size_t>(slot_of.at(in.name))] = true;
+  // Free intermediates as soon as their last reader has run; values nobody reads right away.
+  for (size_t slot = 0; slot < e.slot_names_.size(); ++slot) {
+    if (last_use[slot] < g.nodes.size() && read[slot]) {
+      e.steps_[last_use[slot]].release.push_back(static_cast<int32_t>(slot));
+    }
+  }
+  for (Step& s : e.steps_) {
+    for (int32_t o : s.outputs) {
+      if (o >= 0 && !read[static_cast<size_t>(o)]) s.release.push_back(o);
+    }
+  }
   e.graph_ = std::move(graph);
   return e;
 }
@@ -65,6 +123,30 @@ Status Executor::check_input(const ValueInfo& info, const Tensor& t) const {
   return Status::Ok();
 }
 
+void Executor::enable_profiling() {
+  if (!times_) times_ = std::make_unique<NodeTimes[]>(steps_.size());
+}
+
+std::vector<OpTypeTime> Executor::profile(bool by_node) const {
+  std::vector<OpTypeTime> out;
+  if (!times_) return out;
+  std::map<std::string, OpTypeTime> by_type;
+  for (size_t i = 0; i < steps_.size(); ++i) {
+    const Node& n = graph_->nodes[i];
+    const bool onnx = n.domain.empty() || n.domain == "ai.onnx";
+    std::string type = onnx ? n.op_type : n.domain + "::" + n.op_type;
+    if (by_node) type = n.name + " (" + type + ")";
+    OpTypeTime& t = by_type[type];
+    t.op_type = type;
+    t.ms += static_cast<double>(times_[i].ns.load(std::memory_order_relaxed)) * 1e-6;
+    t.calls += times_[i].calls.load(std::memory_order_relaxed);
+  }
+  for (auto& [type, t] : by_type) out.push_back(std::move(t));
+  std::stable_sort(out.begin(), out.end(),
+                   [](const OpTypeTime& a, const OpTypeTime& b) { return a.ms > b.ms; });
+  return out;
+}
+
 Result<std::vector<Tensor>> Executor::run(const std::vector<Tensor>& inputs,
                                           const Observer& observer) const {
   const Graph& g = *graph_;
@@ -72,65 +154,65 @@ Result<std::vector<Tensor>> Executor::run(const std::vector<Tensor>& inputs,
     return Status::InvalidInput("model expects " + std::to_string(g.inputs.size()) +
                                 " inputs, got " + std::to_string(inputs.size()));
   }
-  std::unordered_map<std::string, Tensor> values;
+  std::vector<Tensor> values(slot_names_.size());
   for (size_t i = 0; i < inputs.size(); ++i) {
     QT_RETURN_IF_ERROR(check_input(g.inputs[i], inputs[i]));
-    values[g.inputs[i].name] = inputs[i];
+    values[static_cast<size_t>(input_slots_[i])] = inputs[i];
   }
+  NodeTimes* times = times_.get();
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     const Node& n = g.nodes[i];
+    const Step& step = steps_[i];
     OpContext ctx{n, g.opset, {}, {}};
     ctx.cache = caches_[i].get();
-    ctx.inputs.reserve(n.inputs.size());
-    ctx.constant_inputs.assign(n.inputs.size(), false);
-    for (size_t k = 0; k < n.inputs.size(); ++k) {
-      const std::string& name = n.inputs[k];
-      if (name.empty()) {
-        ctx.inputs.push_back(nullptr);
-        continue;
-      }
-      auto it = values.find(name);
-      if (it != values.end()) {
-        ctx.inputs.push_back(&it->second);
-      } else if (const Tensor* init = g.initializer(name)) {
-        ctx.inputs.push_back(init);
+    ctx.inputs.resize(step.inputs.size(), nullptr);
+    ctx.constant_inputs.assign(step.inputs.size(), false);
+    for (size_t k = 0; k < step.inputs.size(); ++k) {
+      const InputRef& r = step.inputs[k];
+      if (r.init) {
+        ctx.inputs[k] = r.init;
         ctx.constant_inputs[k] = true;
-      } else {
-        return Status::InvalidInput(n.describe() + ": input '" + name + "' has no value");
+      } else if (r.slot >= 0 && !values[static_cast<size_t>(r.slot)].empty()) {
+        ctx.inputs[k] = &values[static_cast<size_t>(r.slot)];
+      } else if (r.slot != -1) {
+        return Status::InvalidInput(n.describe() + ": input '" + n.inputs[k] + "' has no value");
       }
     }
     ctx.outputs.resize(n.outputs.size());
+    const auto start = times ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
     Status s;
     try {
       s = (*ops_[i])(ctx);
     } catch (const std::exception& e) {
       s = Status::Internal(n.describe() + ": " + e.what());
     }
+    if (times) {
+      const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+          std::chrono::steady_clock::now() - start);
+      times[i].ns.fetch_add(ns.count(), std::memory_order_relaxed);
+      times[i].calls.fetch_add(1, std::memory_order_relaxed);
+    }
     if (!s.ok()) return s;
     for (size_t k = 0; k < n.outputs.size(); ++k) {
-      if (n.outputs[k].empty()) continue;
+      if (step.outputs[k] < 0) continue;
       if (ctx.outputs[k].empty()) {
         return Status::Internal(n.describe() + ": produced no value for output '" +
                                 n.outputs[k] + "'");
       }
       if (observer) observer(n.outputs[k], ctx.outputs[k]);
-      values[n.outputs[k]] = std::move(ctx.outputs[k]);
+      values[static_cast<size_t>(step.outputs[k])] = std::move(ctx.outputs[k]);
     }
-    // Free intermediates as soon as their last reader has run.
-    for (const auto& name : n.inputs) {
-      auto lu = last_use_.find(name);
-      if (!name.empty() && lu != last_use_.end() && lu->second == i) values.erase(name);
-    }
+    for (int32_t slot : step.release) values[static_cast<size_t>(slot)] = Tensor();
   }
   std::vector<Tensor> out;
-  for (const auto& o : g.outputs) {
-    auto it = values.find(o.name);
-    if (it != values.end()) {
-      out.push_back(it->second);
-    } else if (const Tensor* init = g.initializer(o.name)) {
-      out.push_back(*init);
+  for (size_t k = 0; k < output_refs_.size(); ++k) {
+    const InputRef& r = output_refs_[k];
+    if (r.init) {
+      out.push_back(*r.init);
+    } else if (r.slot >= 0 && !values[static_cast<size_t>(r.slot)].empty()) {
+      out.push_back(values[static_cast<size_t>(r.slot)]);
     } else {
-      return Status::InvalidInput("graph output '" + o.name + "' is never produced");
+      return Status::InvalidInput("graph output '" + g.outputs[k].name + "' is never produced");
     }
   }
   return out;

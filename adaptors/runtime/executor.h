@@ -1,11 +1,11 @@
 // Executor: runs a Graph on concrete input tensors, node by node in topological order, with the
 // ops in op_registry.h. Ops parallelise internally with TBB; the executor itself is sequential.
-// `run` is const; the only state kept between calls is per-node caches (packed weights), which
-// are thread-safe, so one Executor may serve many threads.
+// `run` is const; the only state kept between calls is per-node caches (packed weights) and the
+// optional timing profile, both thread-safe, so one Executor may serve many threads.
 #pragma once
 
+#include <atomic>
 #include <functional>
-#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,6 +14,13 @@
 #include "common/graph.h"
 
 namespace qtune {
+
+// Wall time spent in one op type's (or one node's) nodes over the profiled runs.
+struct OpTypeTime {
+  std::string op_type;  // "Conv", or "qtune::QGemm" outside ONNX's domain; or a node's name
+  double ms = 0.0;
+  int64_t calls = 0;
+};
 
 class Executor {
  public:
@@ -32,14 +39,38 @@ class Executor {
 
   const Graph& graph() const { return *graph_; }
 
+  // Times every node of later runs (off by default: no clock reads then). The profile sums
+  // over all runs since enabling, by op type, slowest first.
+  void enable_profiling();
+  std::vector<OpTypeTime> profile(bool by_node = false) const;
+
  private:
   Executor() = default;
   Status check_input(const ValueInfo& info, const Tensor& t) const;
 
+  // Where a node input comes from, resolved once at create().
+  struct InputRef {
+    int32_t slot = -1;               // a run-time value (graph input or node output)
+    const Tensor* init = nullptr;    // else a graph initializer
+  };
+  struct Step {
+    std::vector<InputRef> inputs;    // "" inputs: slot -1 and no initializer
+    std::vector<int32_t> outputs;    // -1 for an omitted output
+    std::vector<int32_t> release;    // slots whose last reader is this node
+  };
+  struct NodeTimes {
+    std::atomic<int64_t> ns{0};
+    std::atomic<int64_t> calls{0};
+  };
+
   std::shared_ptr<const Graph> graph_;
-  std::vector<const OpFn*> ops_;                  // one per node
+  std::vector<const OpFn*> ops_;                    // one per node
   std::vector<std::unique_ptr<NodeCache>> caches_;  // one per node
-  std::map<std::string, size_t> last_use_;        // value -> index of the last node reading it
+  std::vector<Step> steps_;                         // one per node
+  std::vector<int32_t> input_slots_;                // one per graph input
+  std::vector<InputRef> output_refs_;               // one per graph output
+  std::vector<std::string> slot_names_;
+  std::unique_ptr<NodeTimes[]> times_;              // one per node while profiling
 };
 
 // Every node of `graph` whose op qtune cannot run, as "node 'x' (Op)" phrases.

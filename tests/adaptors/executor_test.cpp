@@ -55,5 +55,69 @@ TEST(ExecutorTest, ObserverSeesEveryProducedValue) {
   EXPECT_EQ(seen, (std::vector<std::string>{"y"}));
 }
 
+TEST(ExecutorTest, ProfileIsEmptyUntilEnabledThenCountsEveryNode) {
+  auto e = Executor::create(relu_graph());
+  ASSERT_TRUE(e.ok());
+  const Tensor x = Tensor::from_f32({1, 2}, {1, 2});
+  ASSERT_TRUE(e->run({x}).ok());
+  EXPECT_TRUE(e->profile().empty());
+  e->enable_profiling();
+  ASSERT_TRUE(e->run({x}).ok());
+  ASSERT_TRUE(e->run({x}).ok());
+  auto by_type = e->profile();
+  ASSERT_EQ(by_type.size(), 1u);
+  EXPECT_EQ(by_type[0].op_type, "Relu");
+  EXPECT_EQ(by_type[0].calls, 2);
+  EXPECT_GE(by_type[0].ms, 0.0);
+  auto by_node = e->profile(true);
+  ASSERT_EQ(by_node.size(), 1u);
+  EXPECT_EQ(by_node[0].op_type, "act (Relu)");
+}
+
+// Values are freed after their last reader; a value read later and a graph output both survive.
+TEST(ExecutorTest, IntermediatesLiveUntilTheirLastReader) {
+  auto g = std::make_shared<Graph>();
+  g->inputs.push_back({"x", DType::kF32, Shape{2}});
+  g->outputs.push_back({"s", DType::kF32, std::nullopt});
+  g->outputs.push_back({"r", DType::kF32, std::nullopt});
+  g->initializers["c"] = Tensor::from_f32({2}, {10, 20});
+  auto node = [&](const std::string& op, std::vector<std::string> in, std::string out) {
+    Node n;
+    n.name = out;
+    n.op_type = op;
+    n.inputs = std::move(in);
+    n.outputs = {std::move(out)};
+    g->nodes.push_back(n);
+  };
+  node("Relu", {"x"}, "r");
+  node("Sigmoid", {"r"}, "unused");
+  node("Add", {"r", "c"}, "a");
+  node("Add", {"a", "x"}, "s");
+  auto e = Executor::create(g);
+  ASSERT_TRUE(e.ok()) << e.status().message();
+  auto out = e->run({Tensor::from_f32({2}, {-1, 2})});
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  EXPECT_FLOAT_EQ((*out)[0].data<float>()[0], 9.0f);   // relu(-1) + 10 - 1
+  EXPECT_FLOAT_EQ((*out)[0].data<float>()[1], 24.0f);  // 2 + 20 + 2
+  EXPECT_FLOAT_EQ((*out)[1].data<float>()[1], 2.0f);
+}
+
+TEST(ExecutorTest, MissingInputIsReportedAtRun) {
+  auto g = std::make_shared<Graph>();
+  g->inputs.push_back({"x", DType::kF32, Shape{2}});
+  g->outputs.push_back({"y", DType::kF32, std::nullopt});
+  Node n;
+  n.name = "add";
+  n.op_type = "Add";
+  n.inputs = {"x", "nowhere"};
+  n.outputs = {"y"};
+  g->nodes.push_back(n);
+  auto e = Executor::create(g);
+  ASSERT_TRUE(e.ok());
+  auto out = e->run({Tensor::from_f32({2}, {1, 2})});
+  ASSERT_FALSE(out.ok());
+  EXPECT_NE(out.status().message().find("input 'nowhere' has no value"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace qtune
