@@ -334,6 +334,49 @@ class ExhaustiveStrategy : public Strategy {
 
 }  // namespace
 
+std::vector<TrialProposal> latency_refinement(const StrategyContext& ctx, const TuningHistory& h,
+                                              const std::string& objective) {
+  if (objective != "performance") return {};
+  const TrialRecord* start = nullptr;
+  for (const auto& t : h.trials) {
+    if (!passes(ctx, h, &t)) continue;
+    if (t.latency_ms < h.baseline_latency_ms) return {};  // something is accepted already
+    if (t.stage.rfind("speed", 0) == 0) continue;  // refinement starts from a strategy's trial
+    if (!start || t.latency_ms < start->latency_ms) start = &t;
+  }
+  if (!start) return {};
+  // Groups: each activation-only op type, then each op with a weight, in graph order.
+  std::vector<std::vector<const TunableOp*>> groups;
+  std::vector<std::string> types;
+  for (const auto& op : ctx.space.ops) {
+    if (op.default_option().has_weight) continue;
+    auto it = std::find(types.begin(), types.end(), op.key.op_type);
+    if (it == types.end()) {
+      types.push_back(op.key.op_type);
+      groups.emplace_back();
+      it = types.end() - 1;
+    }
+    groups[static_cast<size_t>(it - types.begin())].push_back(&op);
+  }
+  for (const auto& op : ctx.space.ops) {
+    if (op.default_option().has_weight) groups.push_back({&op});
+  }
+  const TrialRecord* current = start;
+  for (const auto& group : groups) {
+    TuneConfig cfg = current->cfg;
+    for (const TunableOp* op : group) {
+      auto c = cfg.ops.find(op->key.name);
+      const OpQuantConfig* fp32 = first_of(*op, OpPrecision::kFp32);
+      if (c != cfg.ops.end() && c->second.precision == OpPrecision::kInt8 && fp32) c->second = *fp32;
+    }
+    if (cfg.hash() == current->cfg.hash()) continue;
+    const TrialRecord* t = h.find(cfg.hash());
+    if (!t) return {{cfg, "speed-fallback"}};
+    if (passes(ctx, h, t) && t->latency_ms < current->latency_ms) current = t;
+  }
+  return {};
+}
+
 Result<std::unique_ptr<Strategy>> make_strategy(const std::string& name) {
   if (name == "basic") return std::unique_ptr<Strategy>(new BasicStrategy);
   if (name == "conservative") return std::unique_ptr<Strategy>(new ConservativeStrategy);

@@ -32,7 +32,8 @@ TuneOutcome run_tuning(const TuningSpace& space, const Strategy& strategy,
     }
   }
   while (true) {
-    const std::vector<TrialProposal> wave = strategy.next(ctx, history);
+    std::vector<TrialProposal> wave = strategy.next(ctx, history);
+    if (wave.empty()) wave = latency_refinement(ctx, history, opts.objective);
     if (wave.empty()) return finish("strategy exhausted");
     for (const TrialProposal& p : wave) {
       if (static_cast<int64_t>(history.trials.size()) >= opts.exit_policy.max_trials) {

@@ -37,6 +37,7 @@ TuningSpace make_space(int n, bool bf16 = true) {
 
 struct FakeModel {
   std::map<std::string, double> penalty;  // per op, in accuracy points
+  std::map<std::string, double> int8_ms;  // per op: int8 latency change (default -1 ms)
   int calls = 0;
 
   Result<TrialMetrics> operator()(const TuneConfig& cfg) {
@@ -46,7 +47,7 @@ struct FakeModel {
       const double p = penalty.count(name) ? penalty.at(name) : 0.0;
       if (c.precision == OpPrecision::kInt8) {
         m.metric -= c.activation.algorithm == CalibAlgorithm::kKl ? p / 2 : p;
-        m.latency_ms -= 1.0;
+        m.latency_ms += int8_ms.count(name) ? int8_ms.at(name) : -1.0;
       } else if (c.precision == OpPrecision::kBf16) {
         m.metric -= p / 100;
         m.latency_ms -= 0.5;
@@ -251,6 +252,42 @@ TEST(StrategyTest, ExhaustiveVisitsEveryCombinationOnceThenStops) {
   EXPECT_FALSE(out.goal_met);
   ASSERT_TRUE(out.chosen.has_value());
   EXPECT_DOUBLE_EQ(out.history.trials[*out.chosen].metric, 80.0);
+}
+
+TEST(TunerTest, SlowInt8OpsFallBackUntilFasterThanFp32) {
+  // conv0/conv1 with weights; add0/add1 activation-only, whose int8 form is slow.
+  TuningSpace space = make_space(2);
+  space.ops[0].key = {"conv0", "Conv"};
+  space.ops[1].key = {"conv1", "Conv"};
+  for (const char* name : {"add0", "add1"}) {
+    TunableOp op;
+    op.key = {name, "Add"};
+    op.options = {int8(CalibAlgorithm::kMinMax, false), OpQuantConfig::fp32()};
+    space.ops.push_back(op);
+  }
+  FakeModel model;
+  model.int8_ms = {{"conv0", 0.5}, {"conv1", -1.0}, {"add0", 1.0}, {"add1", 1.0}};
+  FakeModel m0 = model;
+  TuneOutcome out = tune("bisect", space, m0, options(0.01));
+  ASSERT_TRUE(out.goal_met);
+  const TrialRecord& best = out.history.trials[*out.chosen];
+  EXPECT_EQ(best.stage, "speed-fallback");
+  EXPECT_LT(best.latency_ms, 10.0);
+  // The Add type went back to fp32 as a whole; conv1 stays int8 (it is the fast one).
+  EXPECT_EQ(best.cfg.ops.at("add0").precision, OpPrecision::kFp32);
+  EXPECT_EQ(best.cfg.ops.at("add1").precision, OpPrecision::kFp32);
+  EXPECT_EQ(best.cfg.ops.at("conv1").precision, OpPrecision::kInt8);
+  // basic's own fallback stages also end faster than fp32.
+  FakeModel m1 = model;
+  TuneOutcome basic = tune("basic", space, m1, options(0.01));
+  ASSERT_TRUE(basic.goal_met);
+  EXPECT_LT(basic.history.trials[*basic.chosen].latency_ms, 10.0);
+  // Other objectives never refine for speed.
+  TuneRunOptions o = options(0.01);
+  o.objective = "accuracy";
+  FakeModel m = model;
+  TuneOutcome acc = tune("bisect", space, m, o);
+  EXPECT_EQ(acc.history.trials.size(), 1u);
 }
 
 TEST(TunerTest, MaxTrialsAndBestEffortWhenNothingPasses) {
