@@ -45,7 +45,9 @@ enum class QGemmOutput { kS32, kF32, kU8, kS8 };
 // What to compute (the "how" is the kernel chosen at start-up).
 //   acc[m][n] = sum_k (A[m][k] - a_zero_point) * B[k][n] + bias_s32[n]
 //   kS32: C = acc
-//   otherwise y = float(acc) * scale[n] (+ bias_f32[n]), clamped to [clamp_min, clamp_max];
+//   otherwise y = float(acc) * scale[n], [requantized: y = (q8(y) - mid_zp) * mid_scale with
+//   q8(y) = saturate(round_half_even(y / mid_scale) + mid_zp)] (+ bias_f32[n]), clamped to
+//   [clamp_min, clamp_max];
 //   kF32: C = y;  kU8/kS8: C = saturate(round_half_even(y / out_scale) + out_zero_point)
 struct QGemmParams {
   int64_t M = 0;
@@ -59,6 +61,11 @@ struct QGemmParams {
   const float* bias_f32 = nullptr;  // N values, optional
   float clamp_min = -std::numeric_limits<float>::infinity();
   float clamp_max = std::numeric_limits<float>::infinity();
+  // A Q -> DQ round trip the QDQ graph has between the product and a fused bias Add; keeping
+  // it gives the graph's exact values. 0: none.
+  float mid_scale = 0.0f;
+  int32_t mid_zero_point = 0;
+  DType mid_type = DType::kU8;  // kU8 or kS8
   float out_scale = 1.0f;
   int32_t out_zero_point = 0;
   bool c_transposed = false;  // store C[n * ldc + m] (NCHW conv output) instead of C[m * ldc + n]

@@ -18,6 +18,10 @@ constexpr float kQuotientLimit = 1073741824.0f;  // 2^30
 
 inline float dequantize_acc(const QGemmParams& p, int32_t acc, int64_t n) {
   float y = static_cast<float>(acc) * p.scale[p.per_channel_scale ? n : 0];
+  if (p.mid_scale > 0.0f) {
+    y = dequantize_value(quantize_value(y, p.mid_scale, p.mid_zero_point, qrange(p.mid_type)),
+                         p.mid_scale, p.mid_zero_point);
+  }
   if (p.bias_f32) y = y + p.bias_f32[n];
   return std::min(std::max(y, p.clamp_min), p.clamp_max);
 }

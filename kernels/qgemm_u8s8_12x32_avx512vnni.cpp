@@ -45,21 +45,39 @@ void pack_a_panel(const QGemmParams& p, const uint8_t* a, int64_t lda, int64_t m
   }
 }
 
+// One accumulator pair per row in named locals: GCC keeps an indexed array of vectors in memory
+// and would store every accumulator on every k step.
+#define QT_ROW_DECL(r) __m512i c##r##a = _mm512_setzero_si512(), c##r##b = _mm512_setzero_si512();
+#define QT_ROW_STEP(r)                                                  \
+  if constexpr (MR > r) {                                               \
+    const __m512i av = _mm512_set1_epi32(static_cast<int>(ap[r]));      \
+    c##r##a = _mm512_dpbusd_epi32(c##r##a, av, b0);                     \
+    c##r##b = _mm512_dpbusd_epi32(c##r##b, av, b1);                     \
+  }
+#define QT_ROW_OUT(r)    \
+  if constexpr (MR > r) { \
+    out[r][0] = c##r##a; \
+    out[r][1] = c##r##b; \
+  }
+#define QT_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+
 template <int MR>
-void micro_tile(const uint32_t* panel, const int8_t* bblk, int64_t groups, __m512i (&acc)[kMR][2]) {
-  for (int r = 0; r < MR; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_si512();
+void micro_tile(const uint32_t* panel, const int8_t* bblk, int64_t groups, __m512i (&out)[kMR][2]) {
+  static_assert(MR >= 1 && MR <= kMR);
+  QT_ROWS(QT_ROW_DECL)
   for (int64_t g = 0; g < groups; ++g) {
     const __m512i b0 = _mm512_load_si512(bblk + g * kQGemmNR * 4);
     const __m512i b1 = _mm512_load_si512(bblk + g * kQGemmNR * 4 + 64);
     const uint32_t* ap = panel + g * kMR;
-#pragma GCC unroll 12
-    for (int r = 0; r < MR; ++r) {
-      const __m512i av = _mm512_set1_epi32(static_cast<int>(ap[r]));
-      acc[r][0] = _mm512_dpbusd_epi32(acc[r][0], av, b0);
-      acc[r][1] = _mm512_dpbusd_epi32(acc[r][1], av, b1);
-    }
+    QT_ROWS(QT_ROW_STEP)
   }
+  QT_ROWS(QT_ROW_OUT)
 }
+
+#undef QT_ROWS
+#undef QT_ROW_OUT
+#undef QT_ROW_STEP
+#undef QT_ROW_DECL
 
 using MicroFn = void (*)(const uint32_t*, const int8_t*, int64_t, __m512i (&)[kMR][2]);
 constexpr MicroFn kMicro[kMR + 1] = {nullptr,         micro_tile<1>,  micro_tile<2>,
@@ -101,6 +119,18 @@ void store_vec(const QGemmParams& p, __m512i acc, int64_t m, int64_t n0, int64_t
   const __m512 scale = p.per_channel_scale ? _mm512_maskz_loadu_ps(mask, p.scale + n0)
                                            : _mm512_set1_ps(p.scale[0]);
   __m512 y = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), scale);
+  if (p.mid_scale > 0.0f) {  // the graph's Q -> DQ before the bias Add
+    const __m512 ms = _mm512_set1_ps(p.mid_scale);
+    const __m512 lim = _mm512_set1_ps(qgemm_detail::kQuotientLimit);
+    __m512 q = _mm512_div_ps(y, ms);
+    q = _mm512_min_ps(_mm512_max_ps(q, _mm512_sub_ps(_mm512_setzero_ps(), lim)), lim);
+    __m512i r = _mm512_cvt_roundps_epi32(q, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m512i zp = _mm512_set1_epi32(p.mid_zero_point);
+    const bool u8 = p.mid_type == DType::kU8;
+    r = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(r, zp), _mm512_set1_epi32(u8 ? 0 : -128)),
+                         _mm512_set1_epi32(u8 ? 255 : 127));
+    y = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(r, zp)), ms);
+  }
   if (p.bias_f32) y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(mask, p.bias_f32 + n0));
   y = _mm512_min_ps(_mm512_max_ps(y, _mm512_set1_ps(p.clamp_min)), _mm512_set1_ps(p.clamp_max));
   if (p.output == QGemmOutput::kF32) {
@@ -140,7 +170,12 @@ void qgemm_u8s8_12x32__avx512vnni(const QGemmParams& p, const void* a, int64_t l
   const int32_t zp = p.a_zero_point + (p.a_type == DType::kS8 ? 128 : 0);
   const int64_t macs_per_tile = kMR * kQGemmNR * std::max<int64_t>(b.k_padded, 1);
   const int64_t tiles_per_task = std::max<int64_t>(1, kMinMacsPerTask / macs_per_tile);
-  const int64_t m_grain = std::max<int64_t>(1, std::min(m_tiles, tiles_per_task));
+  // Tasks take whole rows of tiles when there are enough rows: each A panel is then packed once,
+  // not once per column block (packing costs about as much as a K=64 tile's products).
+  const bool whole_rows = m_tiles >= 8;
+  const int64_t m_grain = whole_rows
+                              ? std::max<int64_t>(1, tiles_per_task / n_blocks)
+                              : std::max<int64_t>(1, std::min(m_tiles, tiles_per_task));
 
   auto body = [&](const tbb::blocked_range2d<int64_t>& range) {
     std::vector<uint32_t> panel_storage(static_cast<size_t>(groups * kMR) + 16);
@@ -171,7 +206,7 @@ void qgemm_u8s8_12x32__avx512vnni(const QGemmParams& p, const void* a, int64_t l
       }
     }
   };
-  const int64_t n_grain = std::max<int64_t>(1, tiles_per_task / m_grain);
+  const int64_t n_grain = whole_rows ? n_blocks : std::max<int64_t>(1, tiles_per_task / m_grain);
   const tbb::blocked_range2d<int64_t> all(0, m_tiles, m_grain, 0, n_blocks, n_grain);
   if (m_tiles * n_blocks <= tiles_per_task) {
     body(all);

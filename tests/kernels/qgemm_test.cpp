@@ -19,6 +19,7 @@ struct Case {
   bool per_channel;
   bool with_bias;
   bool transposed;
+  DType mid = DType::kUndefined;  // u8/s8: round to that grid before the f32 bias
 };
 
 std::vector<uint8_t> random_bytes(size_t n, std::mt19937& rng) {
@@ -60,6 +61,11 @@ void expect_same_as_ref(const QGemmKernel& kernel, const Case& c) {
   p.out_scale = 0.05f;
   p.out_zero_point = c.output == QGemmOutput::kU8 ? 10 : -5;
   p.c_transposed = c.transposed;
+  if (c.mid != DType::kUndefined) {
+    p.mid_scale = 0.02f;
+    p.mid_type = c.mid;
+    p.mid_zero_point = c.mid == DType::kU8 ? 120 : -3;
+  }
 
   const size_t elem = c.output == QGemmOutput::kS32 || c.output == QGemmOutput::kF32 ? 4 : 1;
   const int64_t ldc = c.transposed ? c.M + 1 : c.N + 2;
@@ -119,6 +125,19 @@ TEST(QGemmTest, ReferenceMatchesHandComputedValues) {
   EXPECT_EQ(s[0], 2);   // 2 * 0.75 = 1.5 -> 2
   EXPECT_EQ(s[2], 6);   // 8 * 0.75 = 6
   EXPECT_EQ(s[3], -2);  // -2 * 0.75 = -1.5 -> -2
+  // Rounded to a u8 grid of step 4 first (2 -> 0.5 -> 0, 8 -> 2, -2 -> 0 saturated), back to
+  // f32, then the f32 bias.
+  const float bias[] = {1.0f, 2.0f};
+  p.output = QGemmOutput::kF32;
+  p.mid_scale = 4.0f;
+  p.mid_type = DType::kU8;
+  p.bias_f32 = bias;
+  float f[4];
+  qgemm_u8s8__ref(p, a, 2, b, f, 2);
+  EXPECT_EQ(f[0], 1.0f);
+  EXPECT_EQ(f[1], 2.0f);
+  EXPECT_EQ(f[2], 9.0f);
+  EXPECT_EQ(f[3], 2.0f);
 }
 
 class QGemmKernelsTest : public ::testing::TestWithParam<std::tuple<int64_t, int64_t, int64_t>> {};
@@ -136,6 +155,8 @@ TEST_P(QGemmKernelsTest, EveryKernelMatchesReferenceExactly) {
       }
       expect_same_as_ref(k, {M, N, K, at, QGemmOutput::kU8, false, false, true});
       expect_same_as_ref(k, {M, N, K, at, QGemmOutput::kF32, true, true, true});
+      expect_same_as_ref(k, {M, N, K, at, QGemmOutput::kF32, true, true, false, DType::kU8});
+      expect_same_as_ref(k, {M, N, K, at, QGemmOutput::kU8, false, true, false, DType::kS8});
     }
   }
 }
