@@ -367,7 +367,7 @@ std::vector<TrialProposal> latency_refinement(const StrategyContext& ctx, const 
     for (const TunableOp* op : group) {
       auto c = cfg.ops.find(op->key.name);
       const OpQuantConfig* fp32 = first_of(*op, OpPrecision::kFp32);
-      if (c != cfg.ops.end() && c->second.precision == OpPrecision::kInt8 && fp32) c->second = *fp32;
+      if (c != cfg.ops.end() && c->second.precision != OpPrecision::kFp32 && fp32) c->second = *fp32;
     }
     if (cfg.hash() == current->cfg.hash()) continue;
     const TrialRecord* t = h.find(cfg.hash());

@@ -41,7 +41,7 @@ class Strategy {
 
 // The performance objective's last resort, after a strategy has nothing more to try and no
 // trial was accepted although some met the accuracy goal (int8 slower than fp32 on this
-// runtime): from the fastest such trial, move groups of int8 ops back to fp32 one at a time
+// runtime): from the fastest such trial, move groups of int8/bf16 ops back to fp32 one at a time
 // (activation-only op types as a whole, then each op with weights) and keep a step when it
 // keeps accuracy and lowers latency. Empty when there is nothing to refine.
 std::vector<TrialProposal> latency_refinement(const StrategyContext& ctx,

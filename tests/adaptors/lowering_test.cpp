@@ -325,6 +325,69 @@ TEST(LoweringTest, GemmAndMatMulUnits) {
   EXPECT_EQ(gemm, 1);
 }
 
+// x -> Q/DQ -> MatMul(w) -> Q -> DQ -> Add(f32 bias) -> Q: one unit ending at the last Q.
+G matmul_bias_add(bool mid) {
+  G b;
+  b.input("x", {2, 3, 8});
+  const std::string x = b.act("x");
+  const std::string w = b.weight("w", {8, 4}, 1);
+  b.node("mm", "MatMul", {x, w}, {"m"});
+  const std::string m = mid ? b.act("m") : "m";
+  b.g.initializers["bias"] = Tensor(DType::kF32, {4});
+  b.node("add", "Add", {m, "bias"}, {"a"});
+  b.output(b.quant("a"));
+  return b;
+}
+
+TEST(LoweringTest, BiasAddAfterMatMulJoinsTheUnit) {
+  for (bool mid : {true, false}) {
+    SCOPED_TRACE(mid);
+    const G b = matmul_bias_add(mid);
+    auto units = find_quantized_units(b.g);
+    ASSERT_EQ(units.size(), 1u);
+    const QuantizedUnit& u = units[0];
+    EXPECT_EQ(u.bias, "bias");
+    EXPECT_EQ(u.bias_type, DType::kF32);
+    EXPECT_EQ(u.bias_add, "add");
+    EXPECT_EQ(u.mid_scale, mid ? "m_scale" : "");
+    EXPECT_EQ(u.mid_type, mid ? DType::kU8 : DType::kUndefined);
+    EXPECT_EQ(u.output, "a_q");
+    EXPECT_EQ(u.fused.size(), mid ? 5u : 3u);  // MatMul, [Q, DQ,] Add, output Q
+
+    auto lowered = lower_qdq(b.g, native_lowering_target(), {});
+    ASSERT_TRUE(lowered.ok());
+    EXPECT_EQ(op_types(*lowered), (std::vector<std::string>{"QuantizeLinear", "QGemm"}));
+    const Node& q = lowered->nodes[1];
+    EXPECT_EQ(q.name, "mm");
+    EXPECT_EQ(q.attr_string("bias_add", ""), "add");
+    EXPECT_EQ(q.inputs[3], "bias");
+    ASSERT_EQ(q.inputs.size(), mid ? 10u : 8u);
+    if (mid) EXPECT_EQ(q.inputs[8], "m_scale");
+
+    // A target without the fusion keeps the Add apart (and the QGemm ends at the mid Q).
+    LoweringTarget plain = native_lowering_target();
+    plain.bias_add = false;
+    auto apart = lower_qdq(b.g, plain, {});
+    ASSERT_TRUE(apart.ok());
+    EXPECT_EQ(apart->nodes[1].op_type, "QGemm");
+    EXPECT_FALSE(apart->nodes[1].has_attr("bias_add"));
+    EXPECT_EQ(apart->nodes[1].inputs.size(), 8u);
+    // Rounding in between needs its own flag.
+    plain.bias_add = true;
+    plain.requant_bias_add = false;
+    auto no_mid = lower_qdq(b.g, plain, {});
+    ASSERT_TRUE(no_mid.ok());
+    EXPECT_EQ(no_mid->nodes[1].has_attr("bias_add"), !mid);
+  }
+  // A bias that is not a constant of N values, or a product read twice, stays an Add.
+  G wide = matmul_bias_add(true);
+  wide.g.initializers["bias"] = Tensor(DType::kF32, {3, 4});
+  EXPECT_TRUE(find_quantized_units(wide.g)[0].bias_add.empty());
+  G shared = matmul_bias_add(false);
+  shared.output("m");
+  EXPECT_TRUE(find_quantized_units(shared.g)[0].bias_add.empty());
+}
+
 TEST(LoweringTest, Int8MaxPoolNeedsIdenticalQuantization) {
   auto make = [](float out_scale) {
     G b;

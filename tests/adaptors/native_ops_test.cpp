@@ -354,6 +354,52 @@ TEST(NativeQGemmTest, MatMulWith3dInputMatchesReference) {
   expect_q8_close(ref[0], got[0]);
 }
 
+// MatMul -> [Q -> DQ] -> Add(bias) -> [Relu] -> [Q]: the Add folds into the QGemm, which keeps
+// the Q -> DQ's rounding (mid_scale) so the values are the graph's.
+TEST(NativeQGemmTest, BiasAddFusedWithAndWithoutRequantization) {
+  std::mt19937 rng(14);
+  for (int variant = 0; variant < 4; ++variant) {
+    SCOPED_TRACE(variant);
+    const bool mid = variant % 2 == 0, q_out = variant < 2;
+    QdqBuilder b;
+    b.input("x", DType::kF32, {2, 7, 16});
+    const std::string xdq = b.quant_act("x", 0.008f, 131, DType::kU8);
+    std::vector<float> ws;
+    const std::string wdq = b.quant_weight("w", random_f32({16, 24}, rng), 1, true, &ws);
+    b.node("MatMul", {xdq, wdq}, {"y"}, {}, "mm");
+    std::string y = "y";
+    if (mid) y = b.quant_act("y", 0.015f, variant == 0 ? 128 : 0, variant == 0 ? DType::kU8 : DType::kS8);
+    b.g.initializers["bias"] = random_f32({24}, rng);
+    b.node("Add", {"bias", y}, {"a"}, {}, "bias_add");
+    std::string out = "a";
+    if (variant == 2) {
+      b.node("Relu", {"a"}, {"r"});
+      out = "r";
+    }
+    if (q_out) out = b.quant_out(out, 0.02f, 100, DType::kU8);
+    b.output(out);
+    const std::vector<Tensor> in{random_f32({2, 7, 16}, rng)};
+    Graph lowered;
+    auto ref = run_reference(b.g, in);
+    auto got = run_native(b.g, in, {}, &lowered);
+    ASSERT_EQ(got.size(), 1u);
+    ASSERT_EQ(lowered.nodes.size(), 2u);  // the input's Q and the QGemm
+    const Node& fused = lowered.nodes[1];
+    EXPECT_EQ(fused.op_type, "QGemm");
+    EXPECT_EQ(fused.name, "mm");
+    EXPECT_EQ(fused.attr_string("bias_add", ""), "bias_add");
+    EXPECT_EQ(fused.inputs.size(), mid ? 10u : 8u);
+    EXPECT_EQ(got[0].shape(), (Shape{2, 7, 24}));
+    if (q_out) {
+      expect_q8_close(ref[0], got[0]);
+    } else {
+      // Without rounding in between, only accumulation order differs; with it, a product on a
+      // tie may land one mid step away.
+      expect_f32_close(ref[0], got[0], mid ? 0.016f : kF32OutputTol);
+    }
+  }
+}
+
 // ------------------------------------------------------------------ int8 MaxPool
 
 TEST(NativeInt8PoolTest, MaxPoolOnInt8IsExact) {
