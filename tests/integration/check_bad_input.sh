@@ -29,7 +29,8 @@ expect 2 "bad.yaml:2" -- "$qtune" eval "$src/models/fashion_mnist/lenet.onnx" --
 expect 2 "unknown option" -- "$qtune" eval "$src/models/fashion_mnist/lenet.onnx" --no-such-flag
 expect 2 "unknown command" -- "$qtune" frobnicate
 
-lenet="$(cd "$src" && pwd)/models/fashion_mnist/lenet.onnx" calib="$src/examples/fashion_mnist/calib.yaml"
+abs_src=$(cd "$src" && pwd)
+lenet="$abs_src/models/fashion_mnist/lenet.onnx" calib="$abs_src/examples/fashion_mnist/calib.yaml"
 expect 2 "unknown adaptor 'nope'" -- "$qtune" quantize "$lenet" --data "$calib" --adaptor nope --out "$tmp/o.onnx"
 printf 'calib_sampling_size: 100\nops:\n  /conv1/Conv: {precision: int9}\n' > "$tmp/bad_cfg.yaml"
 expect 2 "bad_cfg.yaml:3" -- "$qtune" quantize "$lenet" --data "$calib" --tune-cfg "$tmp/bad_cfg.yaml" --out "$tmp/o.onnx"
@@ -37,11 +38,11 @@ printf 'calib_sampling_size: 100\nops:\n  /no/such/Conv: {precision: fp32}\n' > 
 expect 2 "/no/such/Conv" -- "$qtune" quantize "$lenet" --data "$calib" --tune-cfg "$tmp/unknown_op.yaml" --out "$tmp/o.onnx"
 [ ! -e "$tmp/o.onnx" ] || { echo "FAIL: a failed quantize left $tmp/o.onnx behind"; fail=1; }
 expect 2 "garbage.onnx" -- "$qtune" eval "$tmp/garbage.onnx" --data "$src/examples/fashion_mnist/test.yaml" --adaptor onednn
-printf 'model: %s\ndata: {evaluation: %s}\ntuning: {strategy: annealing}\n' "$lenet" "$src/examples/fashion_mnist/test.yaml" > "$tmp/bad_tune.yaml"
+printf 'model: %s\ndata: {evaluation: %s}\ntuning: {strategy: annealing}\n' "$lenet" "$abs_src/examples/fashion_mnist/test.yaml" > "$tmp/bad_tune.yaml"
 expect 2 "bad_tune.yaml:3:20" -- "$qtune" tune "$tmp/bad_tune.yaml" --out "$tmp/tune_out"
-printf 'model: %s\ndata: {evaluation: %s}\nquantization:\n  op_type_dict: {LSTM: {precision: fp32}}\n' "$lenet" "$src/examples/fashion_mnist/test.yaml" > "$tmp/bad_space.yaml"
+printf 'model: %s\ndata: {evaluation: %s}\nquantization:\n  op_type_dict: {LSTM: {precision: fp32}}\n' "$lenet" "$abs_src/examples/fashion_mnist/test.yaml" > "$tmp/bad_space.yaml"
 expect 2 "bad_space.yaml:4:" -- "$qtune" tune "$tmp/bad_space.yaml" --out "$tmp/tune_out"
-printf 'model: %s\ndata: {evaluation: %s}\n' "$tmp/garbage.onnx" "$src/examples/fashion_mnist/test.yaml" > "$tmp/garbage_model.yaml"
+printf 'model: %s\ndata: {evaluation: %s}\n' "$tmp/garbage.onnx" "$abs_src/examples/fashion_mnist/test.yaml" > "$tmp/garbage_model.yaml"
 expect 2 "garbage.onnx" -- "$qtune" tune "$tmp/garbage_model.yaml" --out "$tmp/tune_out"
 [ ! -e "$tmp/tune_out" ] || { echo "FAIL: a rejected tune config left $tmp/tune_out behind"; fail=1; }
 exit $fail
