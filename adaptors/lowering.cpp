@@ -241,7 +241,76 @@ void match_output(const Graph& g, const Uses& u, const Node& op, Unit* unit) {
   unit->output = cur;
 }
 
-std::optional<QuantizedUnit> match_unit(const Graph& g, const Uses& u, size_t idx) {
+// op -> [Q -> DQ, same per-tensor parameters] -> Add(f32 constant bias of n values), each link the
+// only reader: the Add folds into the unit as an f32 bias after the rounding of the Q -> DQ.
+// Returns the Add's index.
+std::optional<size_t> match_bias_add(const Graph& g, const Uses& u, const Node& op, int64_t n,
+                                     const UnitOptions& opts, QuantizedUnit* unit) {
+  std::string cur = op.outputs[0];
+  std::vector<size_t> nodes;
+  std::optional<PerTensorQ> mid;
+  auto next = u.sole_consumer(cur);
+  if (!next) return std::nullopt;
+  if (is_op(g.nodes[*next], "QuantizeLinear")) {
+    const Node& q = g.nodes[*next];
+    if (!opts.requant_bias_add || q.outputs.size() != 1 || input_at(q, 0) != cur) {
+      return std::nullopt;
+    }
+    auto qp = per_tensor_params(g, q);
+    const int64_t out_attr = q.attr_int("output_dtype", 0);
+    if (!qp || (qp->zero_point.empty() && out_attr != 0 &&
+                out_attr != static_cast<int64_t>(DType::kU8))) {
+      return std::nullopt;
+    }
+    auto d = u.sole_consumer(q.outputs[0]);
+    if (!d) return std::nullopt;
+    const Node& dq = g.nodes[*d];
+    if (!is_op(dq, "DequantizeLinear") || dq.outputs.size() != 1 ||
+        input_at(dq, 0) != q.outputs[0]) {
+      return std::nullopt;
+    }
+    auto dp = per_tensor_params(g, dq);
+    if (!dp || dp->scale_value != qp->scale_value || dp->zp_value != qp->zp_value ||
+        dp->type != qp->type) {
+      return std::nullopt;
+    }
+    nodes = {*next, *d};
+    mid = qp;
+    cur = dq.outputs[0];
+    next = u.sole_consumer(cur);
+    if (!next) return std::nullopt;
+  }
+  const Node& add = g.nodes[*next];
+  if (!is_op(add, "Add") || add.inputs.size() != 2 || add.outputs.size() != 1 ||
+      add.outputs[0].empty() || add.inputs[0] == add.inputs[1]) {
+    return std::nullopt;
+  }
+  const std::string& other = add.inputs[0] == cur ? add.inputs[1] : add.inputs[0];
+  const Tensor* b = g.initializer(other);
+  if (!b || b->dtype() != DType::kF32) return std::nullopt;
+  // [N] broadcasts over any product; [1, N] only keeps the shape when the product has rank >= 2.
+  const ValueInfo* vi = g.find_value(op.outputs[0]);
+  const bool rank2 = vi && vi->shape && vi->shape->size() >= 2;
+  if (!(b->rank() == 1 && b->dim(0) == n) && !(rank2 && bias_shape_ok(*b, n))) {
+    return std::nullopt;
+  }
+  if (mid) {
+    unit->mid_scale = mid->scale;
+    unit->mid_zero_point = mid->zero_point;
+    unit->mid_scale_value = mid->scale_value;
+    unit->mid_zero_point_value = mid->zp_value;
+    unit->mid_type = mid->zero_point.empty() ? DType::kU8 : mid->type;
+  }
+  unit->bias = other;
+  unit->bias_type = DType::kF32;
+  unit->bias_add = add.name;
+  unit->fused.insert(unit->fused.end(), nodes.begin(), nodes.end());
+  unit->fused.push_back(*next);
+  return *next;
+}
+
+std::optional<QuantizedUnit> match_unit(const Graph& g, const Uses& u, size_t idx,
+                                        const UnitOptions& opts) {
   const Node& op = g.nodes[idx];
   if (!onnx_domain(op) || op.outputs.size() != 1 || op.outputs[0].empty()) return std::nullopt;
   QuantizedUnit unit;
@@ -285,7 +354,11 @@ std::optional<QuantizedUnit> match_unit(const Graph& g, const Uses& u, size_t id
     return std::nullopt;
   }
   unit.fused.push_back(idx);
-  match_output(g, u, op, &unit);
+  std::optional<size_t> add;
+  if (opts.bias_add && unit.kind != UnitKind::kConv && unit.bias.empty()) {
+    add = match_bias_add(g, u, op, n, opts, &unit);
+  }
+  match_output(g, u, add ? g.nodes[*add] : op, &unit);
   return unit;
 }
 
@@ -344,6 +417,11 @@ Node fused_node(const Graph& g, const QuantizedUnit& u, const std::string& domai
   n.op_type = u.kind == UnitKind::kConv ? kQConvOp : kQGemmOp;
   n.inputs = {u.x_q, u.w_q, u.w_scale, u.bias, u.x_scale, u.x_zero_point, u.y_scale,
               u.y_zero_point};
+  if (!u.mid_scale.empty()) {
+    n.inputs.push_back(u.mid_scale);
+    n.inputs.push_back(u.mid_zero_point);
+  }
+  if (!u.bias_add.empty()) n.attrs["bias_add"] = string_attr(u.bias_add);
   n.outputs = {u.output};
   if (u.kind == UnitKind::kConv) {
     copy_conv_attrs(op, &n);
@@ -425,13 +503,13 @@ const char* activation_name(FusedActivation a) {
   return "none";
 }
 
-std::vector<QuantizedUnit> find_quantized_units(const Graph& g) {
+std::vector<QuantizedUnit> find_quantized_units(const Graph& g, const UnitOptions& opts) {
   const Uses u(g);
   std::vector<QuantizedUnit> units;
   std::vector<bool> claimed(g.nodes.size(), false);
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     if (claimed[i]) continue;
-    auto unit = match_unit(g, u, i);
+    auto unit = match_unit(g, u, i, opts);
     if (!unit) continue;
     bool free = true;
     for (size_t f : unit->fused) free = free && !claimed[f];
@@ -516,7 +594,10 @@ Result<Graph> lower_qdq(const Graph& qdq, const LoweringTarget& target,
     return true;
   };
 
-  for (const QuantizedUnit& unit : find_quantized_units(qdq)) {
+  UnitOptions opts;
+  opts.bias_add = target.bias_add;
+  opts.requant_bias_add = target.bias_add && target.requant_bias_add;
+  for (const QuantizedUnit& unit : find_quantized_units(qdq, opts)) {
     if (!target_supports(target, unit) || !claim(unit.fused)) continue;
     replacement[unit.node] = fused_node(qdq, unit, target.domain);
     changed = true;

@@ -15,7 +15,11 @@ namespace qtune {
 
 // Op types of the fused nodes (in LoweringTarget::domain). Inputs of QConv / QGemm:
 //   [x_q, w_q, w_scale, bias ("" / s32 at scale x_scale*w_scale / f32), x_scale, x_zero_point,
-//    y_scale ("" for f32 output), y_zero_point ("" for f32 output)]
+//    y_scale ("" for f32 output), y_zero_point ("" for f32 output),
+//    QGemm only, optional: mid_scale, mid_zero_point]
+// A QGemm with a mid_scale rounds the product to that 8-bit grid before adding its f32 bias: the
+// Q -> DQ a QDQ graph has between a MatMul and its bias Add. A fused bias Add's node name is kept
+// in the string attribute "bias_add".
 // Attributes: Conv's geometry (QConv), trans_b (QGemm: 1 when w is [N,K]), "activation"
 // ("none"/"relu"/"clip") with clip_min/clip_max, and "out_dtype" ("u8"/"s8"/"f32").
 // QGemm flattens x's leading dims into M: x [..., K] -> y [..., N].
@@ -51,6 +55,12 @@ struct QuantizedUnit {
   FusedActivation activation = FusedActivation::kNone;
   float clip_min = -std::numeric_limits<float>::infinity();
   float clip_max = std::numeric_limits<float>::infinity();
+  // A bias Add fused after a Gemm/MatMul without bias: op -> [Q -> DQ] -> Add(f32 constant [N]).
+  std::string bias_add;  // the Add node's name, "" when none
+  std::string mid_scale, mid_zero_point;  // the Q -> DQ between op and Add, "" when none
+  float mid_scale_value = 0.0f;
+  int32_t mid_zero_point_value = 0;
+  DType mid_type = DType::kUndefined;
   std::string output;  // what the fused node produces: the Q's, activation's or op's output
   DType out_type = DType::kF32;  // u8, s8 (a Q was fused) or f32
   std::string y_scale, y_zero_point;  // initializers when out_type is 8-bit
@@ -100,11 +110,19 @@ struct LoweringTarget {
   bool bf16_conv = true;
   bool bf16_gemm = true;
   bool int8_add = false;     // QAdd (off unless the adaptor registers it)
+  bool bias_add = false;     // a Gemm/MatMul's following bias Add as QGemm's f32 bias
+  bool requant_bias_add = false;  // ... also with a Q -> DQ in between (QGemm's mid_scale)
+};
+
+// Which optional fusions find_quantized_units tries.
+struct UnitOptions {
+  bool bias_add = true;
+  bool requant_bias_add = true;
 };
 
 // Every unit in node order. Each node belongs to at most one unit; DQs feeding a unit are not
 // listed (they are removed when nothing else reads them).
-std::vector<QuantizedUnit> find_quantized_units(const Graph& g);
+std::vector<QuantizedUnit> find_quantized_units(const Graph& g, const UnitOptions& opts = {});
 std::vector<Int8PoolUnit> find_int8_pools(const Graph& g);
 // Adds with at least one 8-bit (DQ) input; nodes already in `taken` are skipped.
 std::vector<Int8AddUnit> find_int8_adds(const Graph& g, const std::vector<bool>& taken = {});

@@ -15,6 +15,7 @@ LoweringTarget native_lowering_target() {
   t.int8_maxpool = true;
   t.bf16_conv = t.bf16_gemm = true;
   t.int8_add = true;
+  t.bias_add = t.requant_bias_add = true;
   return t;
 }
 

@@ -658,6 +658,23 @@ Status qgemm_op(OpContext& ctx) {
   std::vector<float> scales;
   QGemmParams p = int8_params(ctx, xq, oq, *pk, *w_scale, bias, lo, hi, &scales);
   p.M = g.m;
+  if (const Tensor* ms = ctx.input(8); ms && !ms->empty()) {
+    if (ms->dtype() != DType::kF32 || !scalar_like(*ms) || !(ms->data<float>()[0] > 0.0f)) {
+      return ctx.invalid("mid_scale must be a positive f32 scalar");
+    }
+    if (bias && bias->dtype() != DType::kF32) {
+      return ctx.invalid("a bias after mid_scale must be f32");
+    }
+    p.mid_scale = ms->data<float>()[0];
+    p.mid_type = DType::kU8;
+    if (const Tensor* mz = ctx.input(9); mz && !mz->empty()) {
+      if (!is_q8(mz->dtype()) || !scalar_like(*mz)) {
+        return ctx.invalid("mid_zero_point must be a u8 or s8 scalar");
+      }
+      p.mid_type = mz->dtype();
+      p.mid_zero_point = static_cast<int32_t>(mz->get_i64(0));
+    }
+  }
   qgemm(p, xq.x->raw(), g.k, pk->w, y.raw(), g.n);
   ctx.outputs[0] = std::move(y);
   return Status::Ok();

@@ -628,6 +628,10 @@ Status qlinear_op(OpContext& ctx, bool conv) {
   QT_RETURN_IF_ERROR(read_bias(ctx, 3, n, true, &bias));
   QT_RETURN_IF_ERROR(read_out(ctx, &oq));
   QT_RETURN_IF_ERROR(read_activation(ctx, &act));
+  // Its target never asks for the rounding before the bias (requant_bias_add is off).
+  if (const Tensor* ms = ctx.input(8); ms && !ms->empty()) {
+    return ctx.unsupported("mid_scale (a requantization before the bias) is not supported");
+  }
   Tensor y(oq.type, p.out_shape);
   if (y.numel() == 0) {
     ctx.outputs[0] = std::move(y);
