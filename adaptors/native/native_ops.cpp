@@ -1028,6 +1028,9 @@ Status qadd(OpContext& ctx) {
           pb = small->t->data<float>() + i;
         }
         for (int64_t k = 0; k < m; ++k) out[k] = pa[k] + pb[k];  // f32 addition commutes exactly
+      } else if (period == 1) {  // a scalar: one run, not one per element
+        const float v = row[0];
+        for (int64_t k = 0; k < m; ++k) out[k] = pa[k] + v;
       } else {
         for (int64_t k = 0, off = i % period; k < m;) {
           const int64_t len = std::min(m - k, period - off);
