@@ -375,10 +375,10 @@ double kl_divergence_at(const std::vector<uint64_t>& h, uint64_t outliers, size_
 }
 
 // Entropy calibration: over thresholds i in [levels, bins], the first minimum of KL(P||Q).
-size_t kl_bins(const TensorStats& s) {
+// `levels` is how many quantization steps the threshold is split into on the kept side.
+size_t kl_bins(const TensorStats& s, size_t levels) {
   const auto& h = s.histogram;
   const size_t nbins = h.size();
-  const size_t levels = kCalibKlTargetBins;
   if (nbins < levels) return nbins;
   std::vector<uint64_t> suffix(nbins + 1, 0);
   for (size_t b = nbins; b-- > 0;) suffix[b] = suffix[b + 1] + h[b];
@@ -453,7 +453,11 @@ std::optional<size_t> threshold_bins(const TensorStats& s, CalibAlgorithm a,
   if (total == 0) return std::nullopt;
   switch (a) {
     case CalibAlgorithm::kPercentile: return percentile_bins(s, total);
-    case CalibAlgorithm::kKl: return kl_bins(s);
+    // Data that is never negative, quantized asymmetrically, keeps the whole 8-bit grid on the
+    // positive side: twice the levels of one side of a symmetric grid.
+    case CalibAlgorithm::kKl:
+      return kl_bins(s, scheme == QuantScheme::kAsym && s.min >= 0 ? 2 * kCalibKlTargetBins
+                                                                   : kCalibKlTargetBins);
     case CalibAlgorithm::kMse: return mse_bins(s, scheme);
     case CalibAlgorithm::kMinMax: break;
   }

@@ -139,6 +139,21 @@ TEST(CalibRangeTest, KlPicksTheFirstThresholdWhereQEqualsP) {
                   3.0f);
 }
 
+TEST(CalibRangeTest, KlOnNonNegativeAsymDataUsesTheWholeGrid) {
+  // A post-ReLU shape: never negative, a peaked body and a long tail.
+  std::vector<uint64_t> h(kCalibHistogramBins, 0);
+  for (int b = 0; b < kCalibHistogramBins; ++b) {
+    h[b] = static_cast<uint64_t>(std::llround(1e6 * std::exp(-b / 150.0))) + 1;
+  }
+  const TensorStats s = from_hist(h, 10.0f, 0.0f, 10.0f);
+  const FloatRange u8 = derive_range(s, CalibAlgorithm::kKl, QuantScheme::kAsym, DType::kU8);
+  const FloatRange s8 = sym_range(s, CalibAlgorithm::kKl);
+  EXPECT_FLOAT_EQ(u8.lo, 0.0f);
+  // 256 levels on one side may keep a wider range than 128 levels; never a narrower one here.
+  EXPECT_GT(u8.hi, s8.hi);
+  EXPECT_LE(u8.hi, 10.0f);
+}
+
 TEST(CalibRangeTest, MseHandValuesDependOnTheGrid) {
   // 4 bins of width 1; errors for t = 1..4 with N = 100000 in bin 0 and one value in bin 3:
   //   sym s8 (step t/127):  t^2 N/193548 + clip  -> 6.85, 4.40, 4.98, 8.27: t = 2
