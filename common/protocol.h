@@ -1,0 +1,119 @@
+// The coordinator <-> worker wire protocol: every message, the protocol version and the timing
+// constants, defined once. Transport: ZeroMQ ROUTER (coordinator) / DEALER (worker); one frame
+// per message (after the ROUTER's identity frame) holding a MessagePack map with string keys.
+// docs/protocol.md is the one-page spec. Value types and pure functions; thread-safe.
+//
+// Every message carries "v" (kProtocolVersion) and "type". decode_message() rejects anything
+// else with kInvalidInput: callers log it and drop the frame, so a stray or hostile peer can
+// never bring a process down.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "common/status.h"
+#include "common/tuning_config.h"
+
+namespace qtune {
+
+// Bumped on any change a peer of the previous version would misread.
+constexpr uint32_t kProtocolVersion = 1;
+// Frames above this are refused by libzmq (ZMQ_MAXMSGSIZE) and by decode_message().
+constexpr size_t kMaxMessageBytes = size_t{16} << 20;
+// A READY lists at most this many cached hashes; a longer list is malformed.
+constexpr size_t kMaxCachedHashes = 1024;
+
+// How often peers prove they are alive and how long silence is tolerated. The coordinator
+// announces its values in CONFIG so both sides agree.
+struct ProtocolTiming {
+  int64_t heartbeat_ms = 1000;     // each side sends HEARTBEAT this often
+  int64_t liveness = 3;            // heartbeat intervals of silence before a peer counts as gone
+  int64_t reconnect_min_ms = 250;  // a worker's first reconnect delay; doubles per failure
+  int64_t reconnect_max_ms = 8000;
+
+  int64_t liveness_ms() const { return heartbeat_ms * liveness; }
+};
+
+// Worker -> coordinator, first thing after connecting (and after every reconnect).
+struct ReadyMsg {
+  std::string worker_id;  // host:pid, for logs
+  uint32_t version = kProtocolVersion;
+  int64_t threads = 0;                  // threads this worker evaluates with
+  std::string isa;                      // CPU features in use (cpu_features().summary())
+  std::vector<std::string> cached;      // content hashes the worker already holds loaded
+};
+
+// Coordinator -> worker, in answer to READY: which tuning run to serve. The worker loads the
+// tuning YAML from `path` (a path both sides share) and refuses it unless the file's content
+// hash equals `config_hash`.
+struct ConfigMsg {
+  std::string config_hash;
+  std::string path;
+  int64_t heartbeat_ms = 1000;
+  int64_t liveness = 3;
+};
+
+// Coordinator -> worker: evaluate one tune_cfg. The hashes let a worker prove it measures the
+// same model, data and calibration as the coordinator.
+struct TrialMsg {
+  int64_t index = 0;        // the trial's sequence index
+  std::string cfg_hash;     // TuneConfig::hash() of tune_cfg
+  std::string tune_cfg;     // YAML text (common/tune_config_yaml.h)
+  std::string model_hash, data_hash, stats_hash;
+};
+
+// Why a RESULT carries no metric. kTrialFailed is a property of the config (recorded like any
+// trial); kWorkerFailed is a property of the worker (the trial goes to another worker).
+enum class ResultCode : int32_t { kOk = 0, kTrialFailed = 1, kWorkerFailed = 2 };
+
+// Worker -> coordinator: one trial's measurement.
+struct ResultMsg {
+  int64_t index = 0;
+  std::string cfg_hash;
+  bool ok = false;
+  double metric = 0;
+  double latency_ms = 0;
+  int64_t model_bytes = 0;
+  double seconds = 0;  // the worker's wall time for the trial
+  ResultCode code = ResultCode::kOk;
+  std::string error;
+};
+
+// Both ways. `busy_index` is the trial a worker is running (-1: idle); the coordinator sends -1.
+struct HeartbeatMsg {
+  int64_t busy_index = -1;
+};
+
+// Either way: the sender is leaving. From the coordinator, `rejoin` asks the worker to send
+// READY again (it was not known, e.g. after a coordinator restart); otherwise the run is over.
+struct DisconnectMsg {
+  std::string reason;
+  bool rejoin = false;
+};
+
+using Message = std::variant<ReadyMsg, ConfigMsg, TrialMsg, ResultMsg, HeartbeatMsg, DisconnectMsg>;
+
+// "READY", "CONFIG", "TRIAL", "RESULT", "HEARTBEAT", "DISCONNECT".
+const char* message_name(const Message& m);
+
+std::string encode_message(const Message& m);
+// kInvalidInput on anything but one well-formed message of this version: oversize, truncated,
+// trailing bytes, not a map, duplicate or missing keys, wrong value types, unknown type.
+// Keys a message does not define are ignored.
+Result<Message> decode_message(const void* data, size_t size);
+
+// Content hashes of a tuning run, as a coordinator sends them and a worker checks them.
+struct RunHashes {
+  std::string config;  // the tuning YAML's bytes
+  std::string model;   // the ONNX file's bytes
+  std::string data;    // the calibration and evaluation data YAMLs' bytes
+  std::string stats;   // what calibration depends on: model, calibration data, adaptor, size
+};
+Result<RunHashes> run_hashes(const TuningConfig& cfg);
+// FNV-1a of a file's bytes; kInvalidInput naming the file when it cannot be read.
+Result<std::string> file_hash(const std::string& path);
+
+}  // namespace qtune
