@@ -560,15 +560,37 @@ std::vector<Int8AddUnit> find_int8_adds(const Graph& g, const std::vector<bool>&
     Int8AddUnit unit;
     unit.node = i;
     Int8AddUnit::Operand* ops[2] = {&unit.a, &unit.b};
+    std::vector<size_t> fake_qs;
     for (size_t k = 0; k < 2; ++k) {
       ops[k]->tensor = add.inputs[k];
       if (auto x = activation_dq(g, u, add.inputs[k])) {
         *ops[k] = {x->first, x->second.scale, x->second.zero_point, true};
+        // The Q in front, when its 8-bit tensor only feeds this Add, runs inside the QAdd.
+        const Node* q = u.produced_by(g, x->first);
+        const auto dq_reader = u.sole_consumer(add.inputs[k]);
+        const auto q_reader = u.sole_consumer(x->first);
+        const size_t q_index = q ? u.producer.at(x->first) : 0;
+        // A Q some unit already ends with is that unit's output, not a tensor to re-read.
+        if (q && !claimed[q_index] && is_op(*q, "QuantizeLinear") && dq_reader == i && q_reader &&
+            q_reader == u.producer.find(add.inputs[k])->second && !input_at(*q, 0).empty() &&
+            input_at(*q, 1) == x->second.scale && input_at(*q, 2) == x->second.zero_point &&
+            q->attr_int("output_dtype", 0) == 0 && per_tensor_params(g, *q)) {
+          const ValueInfo* vi = g.find_value(input_at(*q, 0));
+          if (vi && vi->dtype != DType::kF32 && vi->dtype != DType::kUndefined) continue;
+          ops[k]->tensor = input_at(*q, 0);
+          ops[k]->fake_quant = true;
+          fake_qs.push_back(q_index);
+        }
       }
     }
     if (!unit.a.quantized && !unit.b.quantized) continue;
     unit.fused.push_back(i);
     match_output(g, u, add, &unit);
+    for (size_t qi : fake_qs) {
+      if (std::find(unit.fused.begin(), unit.fused.end(), qi) == unit.fused.end()) {
+        unit.fused.push_back(qi);
+      }
+    }
     bool free = true;
     for (size_t f : unit.fused) free = free && !claimed[f];
     if (!free) continue;

@@ -24,8 +24,9 @@ namespace qtune {
 // ("none"/"relu"/"clip") with clip_min/clip_max, and "out_dtype" ("u8"/"s8"/"f32").
 // QGemm flattens x's leading dims into M: x [..., K] -> y [..., N].
 // Bf16Conv / Bf16Gemm: [x, w (f32), bias (f32) or ""], same geometry/trans_b/activation attrs.
-// QAdd: [a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, y_zero_point]; an operand
-// with a scale is 8-bit and dequantized on the fly, one without is f32; numpy broadcasting;
+// QAdd: [a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, y_zero_point]; an 8-bit
+// operand with a scale is dequantized on the fly, an f32 one with a scale is quantized and
+// dequantized (its QDQ), one without a scale is used as is; numpy broadcasting;
 // "activation" and "out_dtype" as above.
 inline constexpr const char* kQConvOp = "QConv";
 inline constexpr const char* kQGemmOp = "QGemm";
@@ -83,6 +84,9 @@ struct Int8AddUnit {
     std::string tensor;  // the 8-bit tensor the DQ reads, or the f32 input itself
     std::string scale, zero_point;  // "" for an f32 operand (and for an absent zero point)
     bool quantized = false;
+    // f32 -> Q -> DQ -> Add with nothing else reading the Q or DQ: `tensor` is the Q's f32 input,
+    // quantized and dequantized on the fly, so the 8-bit tensor is never stored.
+    bool fake_quant = false;
   };
   size_t node = 0;  // the Add
   Operand a, b;
@@ -94,7 +98,8 @@ struct Int8AddUnit {
   std::string y_scale, y_zero_point;
   float y_scale_value = 1.0f;
   int32_t y_zero_point_value = 0;
-  std::vector<size_t> fused;  // the Add, activation and Q nodes the fused node replaces
+  // The Add, activation and Q nodes the fused node replaces, and fake_quant operands' Qs.
+  std::vector<size_t> fused;
 };
 
 // What an adaptor can run; lower_qdq leaves everything else to the reference ops.

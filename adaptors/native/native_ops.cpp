@@ -892,12 +892,23 @@ void quantize_span(const float* x, int64_t n, float scale, int32_t zp, DType t, 
 struct AddOperand {
   const Tensor* t = nullptr;
   bool q8 = false;
+  bool fake = false;  // f32 with a scale: QuantizeLinear then DequantizeLinear
+  DType fake_type = DType::kU8;
   float scale = 1.0f;
   int32_t zero_point = 0;
 
-  // Elements [i, i + n) as f32: dequantized the way DequantizeLinear does it, or copied.
+  // Elements [i, i + n) as f32: dequantized the way DequantizeLinear does it (after quantizing
+  // the way QuantizeLinear does for a fake-quantized operand), or copied.
   void load(int64_t i, int64_t n, float* dst) const {
-    if (q8) {
+    if (fake) {
+      constexpr int64_t kChunk = 1024;
+      uint8_t q[kChunk];
+      for (int64_t j = 0; j < n; j += kChunk) {
+        const int64_t len = std::min(kChunk, n - j);
+        quantize_span(t->data<float>() + i + j, len, scale, zero_point, fake_type, q);
+        dequantize_span(q, len, fake_type, zero_point, scale, dst + j);
+      }
+    } else if (q8) {
       dequantize_span(static_cast<const uint8_t*>(t->raw()) + i, n, t->dtype(), zero_point, scale,
                       dst);
     } else {
@@ -911,8 +922,15 @@ Status read_operand(const OpContext& ctx, size_t i, const std::string& name, Add
   const Tensor* scale = ctx.input(i + 1);
   const Tensor* zp = ctx.input(i + 2);
   if (scale && !scale->empty()) {
-    if (!is_q8(o->t->dtype())) {
-      return ctx.invalid(name + " has type " + dt(o->t->dtype()) + ", expected u8 or s8 with " +
+    if (o->t->dtype() == DType::kF32) {
+      o->fake = true;
+      o->fake_type = zp && !zp->empty() ? zp->dtype() : DType::kU8;
+      if (!is_q8(o->fake_type)) {
+        return ctx.invalid(name + "_zero_point has type " + dt(o->fake_type) +
+                           ", expected u8 or s8");
+      }
+    } else if (!is_q8(o->t->dtype())) {
+      return ctx.invalid(name + " has type " + dt(o->t->dtype()) + ", expected u8, s8 or f32 with " +
                          name + "_scale");
     }
     if (scale->dtype() != DType::kF32 || !scalar_like(*scale)) {
@@ -922,8 +940,9 @@ Status read_operand(const OpContext& ctx, size_t i, const std::string& name, Add
     o->q8 = true;
     o->scale = scale->data<float>()[0];
     if (zp && !zp->empty()) {
-      if (zp->dtype() != o->t->dtype() || !scalar_like(*zp)) {
-        return ctx.invalid(name + "_zero_point must be a " + dt(o->t->dtype()) + " scalar, got " +
+      const DType want = o->fake ? o->fake_type : o->t->dtype();
+      if (zp->dtype() != want || !scalar_like(*zp)) {
+        return ctx.invalid(name + "_zero_point must be a " + dt(want) + " scalar, got " +
                            dt(zp->dtype()) + " " + shape_str(zp->shape()));
       }
       o->zero_point = static_cast<int32_t>(zp->get_i64(0));

@@ -426,7 +426,9 @@ TEST(LoweringTest, Int8AddOnlyForTargetsThatRunIt) {
   b.output(b.quant("r"));
   auto adds = find_int8_adds(b.g);
   ASSERT_EQ(adds.size(), 1u);
-  EXPECT_EQ(adds[0].a.tensor, "x_q");
+  // Only the DQ reads each Q: the Add takes the f32 inputs and fake-quantizes them itself.
+  EXPECT_EQ(adds[0].a.tensor, "x");
+  EXPECT_TRUE(adds[0].a.fake_quant);
   EXPECT_TRUE(adds[0].b.quantized);
   EXPECT_EQ(adds[0].b.zero_point, "y_zero_point");
   EXPECT_EQ(adds[0].activation, FusedActivation::kRelu);
@@ -439,11 +441,34 @@ TEST(LoweringTest, Int8AddOnlyForTargetsThatRunIt) {
   expect_same_graph(b.g, lowered.value());
   lowered = lower_qdq(b.g, native_lowering_target(), {});
   ASSERT_TRUE(lowered.ok());
-  EXPECT_EQ(op_types(lowered.value()),
-            (std::vector<std::string>{"QuantizeLinear", "QuantizeLinear", "QAdd"}));
-  EXPECT_EQ(lowered->nodes[2].inputs,
-            (std::vector<std::string>{"x_q", "x_scale", "x_zero_point", "y_q", "y_scale",
+  EXPECT_EQ(op_types(lowered.value()), (std::vector<std::string>{"QAdd"}));
+  EXPECT_EQ(lowered->nodes[0].inputs,
+            (std::vector<std::string>{"x", "x_scale", "x_zero_point", "y", "y_scale",
                                       "y_zero_point", "r_scale", "r_zero_point"}));
+  // With the 8-bit tensor read elsewhere too, the Q stays and the Add reads its output.
+  b.output("x_q");
+  adds = find_int8_adds(b.g);
+  ASSERT_EQ(adds.size(), 1u);
+  EXPECT_EQ(adds[0].a.tensor, "x_q");
+  EXPECT_FALSE(adds[0].a.fake_quant);
+  EXPECT_EQ(adds[0].b.tensor, "y");
+  lowered = lower_qdq(b.g, native_lowering_target(), {});
+  ASSERT_TRUE(lowered.ok());
+  EXPECT_EQ(op_types(lowered.value()), (std::vector<std::string>{"QuantizeLinear", "QAdd"}));
+
+  // A Q that a QGemm ends with is its output: the Add reads the 8-bit tensor, not the f32 one.
+  G mm;
+  mm.input("x", {2, 8});
+  mm.input("y", {2, 4});
+  mm.node("mm", "MatMul", {mm.act("x"), mm.weight("w", {8, 4}, 1)}, {"m"});
+  mm.node("add", "Add", {mm.act("m"), mm.act("y")}, {"s"});
+  mm.output("s");
+  lowered = lower_qdq(mm.g, native_lowering_target(), {});
+  ASSERT_TRUE(lowered.ok());
+  EXPECT_EQ(op_types(lowered.value()),
+            (std::vector<std::string>{"QuantizeLinear", "QGemm", "QAdd"}));
+  EXPECT_EQ(lowered->nodes[2].inputs[0], "m_q");
+  EXPECT_EQ(lowered->nodes[2].inputs[3], "y");
 
   // Nothing 8-bit to read: left alone.
   G f;

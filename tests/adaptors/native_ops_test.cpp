@@ -464,8 +464,37 @@ TEST(NativeQAddTest, ResidualAddReluQuantizeMatchesReferenceExactly) {
     ASSERT_EQ(got.size(), 1u);
     EXPECT_EQ(count_ops(lowered, "QAdd"), 1);
     EXPECT_EQ(count_ops(lowered, "DequantizeLinear") + count_ops(lowered, "Relu"), 0);
+    // The inputs' Qs run inside the QAdd: nothing else reads their 8-bit tensors.
+    EXPECT_EQ(count_ops(lowered, "QuantizeLinear"), 0);
     expect_identical(ref[0], got[0]);
   }
+}
+
+// A Q whose 8-bit tensor has another reader stays, and the QAdd reads that tensor.
+TEST(NativeQAddTest, SharedQuantizedInputIsStoredOnce) {
+  std::mt19937 rng(63);
+  QdqBuilder b;
+  b.input("a", DType::kF32, {3, 10});
+  b.input("c", DType::kF32, {3, 10});
+  const std::string adq = b.quant_act("a", 0.013f, 120, DType::kU8);
+  const std::string cdq = b.quant_act("c", 0.021f, -7, DType::kS8);
+  b.node("Add", {adq, cdq}, {"s"}, {}, "add");
+  b.output("s");
+  b.output("a_q");
+  const std::vector<Tensor> in{random_f32({3, 10}, rng, -2.0f, 2.0f),
+                               random_f32({3, 10}, rng, -2.0f, 2.0f)};
+  Graph lowered;
+  auto ref = run_reference(b.g, in);
+  auto got = run_native(b.g, in, {}, &lowered);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(count_ops(lowered, "QuantizeLinear"), 1);
+  ASSERT_EQ(count_ops(lowered, "QAdd"), 1);
+  for (const auto& n : lowered.nodes) {
+    if (n.op_type == "QAdd") EXPECT_EQ(n.inputs[0], "a_q");
+    if (n.op_type == "QAdd") EXPECT_EQ(n.inputs[3], "c");
+  }
+  expect_identical(ref[0], got[0]);
+  expect_identical(ref[1], got[1]);
 }
 
 TEST(NativeQAddTest, BroadcastsLikeAdd) {
@@ -885,7 +914,10 @@ TEST(NativeOpsTest, MalformedInputsAreInvalidInput) {
       {"bias has type s32, expected f32", kBf16ConvOp,
        {xf, Tensor(DType::kF32, {3, 2, 3, 3}), Tensor(DType::kS32, {3})}, {}},
       {"x has shape [1,2]", kBf16ConvOp, {Tensor(DType::kF32, {1, 2}), Tensor(DType::kF32, {3, 2})}, {}},
-      {"a has type f32, expected u8 or s8 with a_scale", kQAddOp, {xf, xs, none, x, xs, xz}, {}},
+      {"a has type s32, expected u8, s8 or f32 with a_scale", kQAddOp,
+       {Tensor(DType::kS32, {1, 2, 4, 4}), xs, none, x, xs, xz}, {}},
+      {"a_zero_point has type s32, expected u8 or s8", kQAddOp,
+       {xf, xs, scalar_q(DType::kS32, 0), x, xs, xz}, {}},
       {"b has type u8 and no scale, expected f32", kQAddOp, {x, xs, xz, x}, {}},
       {"b_zero_point must be a u8 scalar", kQAddOp, {x, xs, xz, x, xs, scalar_q(DType::kS8, 1)}, {}},
       {"a_zero_point given without a scale", kQAddOp, {xf, none, xz, xf}, {}},
