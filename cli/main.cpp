@@ -13,6 +13,8 @@ constexpr const char* kUsage = R"(usage: qtune <command> [options]
 commands:
   tune CONFIG.yaml [--out DIR] [--workers 0] [--json]
                                find the fastest int8/bf16/fp32 mix that meets the accuracy goal
+  worker --connect tcp://HOST:PORT [--threads N] [--simulate-ms MS] [--heartbeat-ms MS]
+                               evaluate a coordinator's trials; --simulate-ms sleeps instead
   eval MODEL.onnx --data DATA.yaml [--adaptor native|onednn] [--json] [--threads N]
                                top-1 accuracy and images/s of a model on a dataset; with
                                --adaptor, QDQ models run on that adaptor's int8 kernels
@@ -41,6 +43,7 @@ int main(int argc, char** argv) {
     if (cmd == "conformance") return qtune::cli::cmd_conformance(argc, argv);
     if (cmd == "caps") return qtune::cli::cmd_caps(argc, argv);
     if (cmd == "tune") return qtune::cli::cmd_tune(argc, argv);
+    if (cmd == "worker") return qtune::cli::cmd_worker(argc, argv);
     if (cmd == "quantize") return qtune::cli::cmd_quantize(argc, argv);
     if (cmd == "bench") return qtune::cli::cmd_bench(argc, argv);
     if (cmd == "version" || cmd == "--version") return qtune::cli::cmd_version(argc, argv);

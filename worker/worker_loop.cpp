@@ -1,0 +1,279 @@
+#include "worker/worker_loop.h"
+
+#include <sys/eventfd.h>
+#include <tbb/global_control.h>
+#include <tbb/info.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <deque>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <thread>
+#include <zmq.hpp>
+
+#include "common/tune_config_yaml.h"
+#include "common/tuning_config.h"
+#include "kernels/cpu_features.h"
+#include "worker/trial_runner.h"
+
+namespace qtune {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int64_t ms_since(Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count();
+}
+
+// What a worker has loaded: one TrialRunner per config hash, used by one job at a time.
+struct Loaded {
+  std::string config_hash;
+  RunHashes hashes;
+  std::unique_ptr<TrialRunner> runner;
+};
+
+// Lets the evaluation thread wake the socket thread's poll the moment a trial ends.
+class Wakeup {
+ public:
+  Wakeup() : fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
+  ~Wakeup() {
+    if (fd_ >= 0) close(fd_);
+  }
+  Wakeup(const Wakeup&) = delete;
+  Wakeup& operator=(const Wakeup&) = delete;
+  int fd() const { return fd_; }
+  void signal() const {
+    const uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = write(fd_, &one, sizeof one);
+  }
+  void drain() const {
+    uint64_t v;
+    [[maybe_unused]] ssize_t n = read(fd_, &v, sizeof v);
+  }
+
+ private:
+  int fd_;
+};
+
+struct Job {
+  int64_t session = 0;
+  int64_t index = 0;
+  std::atomic<bool> done{false};
+  ResultMsg result;
+};
+
+ResultMsg evaluate_trial(Loaded& st, const ConfigMsg& config, const TrialMsg& t, int64_t simulate_ms) {
+  const auto t0 = Clock::now();
+  ResultMsg r;
+  r.index = t.index;
+  r.cfg_hash = t.cfg_hash;
+  auto finish = [&](ResultCode code, std::string error) {
+    r.code = code;
+    r.ok = code == ResultCode::kOk;
+    r.error = std::move(error);
+    r.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+    return r;
+  };
+  Result<TuneConfig> cfg = parse_tune_config(t.tune_cfg, "trial " + std::to_string(t.index));
+  if (!cfg.ok()) return finish(ResultCode::kTrialFailed, cfg.status().message());
+  if (cfg->hash() != t.cfg_hash) {
+    return finish(ResultCode::kTrialFailed,
+                  "tune_cfg hashes to " + cfg->hash() + ", the TRIAL says " + t.cfg_hash);
+  }
+  if (simulate_ms >= 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(simulate_ms));
+    return finish(ResultCode::kOk, "");
+  }
+  if (!st.runner || st.config_hash != config.config_hash) {
+    st = Loaded{};
+    Result<TuningConfig> tc = load_tuning_config(config.path);
+    if (!tc.ok()) return finish(ResultCode::kWorkerFailed, tc.status().message());
+    Result<RunHashes> h = run_hashes(*tc);
+    if (!h.ok()) return finish(ResultCode::kWorkerFailed, h.status().message());
+    if (h->config != config.config_hash) {
+      return finish(ResultCode::kWorkerFailed, config.path + ": content hash " + h->config +
+                                                   " differs from the coordinator's " + config.config_hash);
+    }
+    Result<std::unique_ptr<TrialRunner>> runner = TrialRunner::create(*tc);
+    if (!runner.ok()) return finish(ResultCode::kWorkerFailed, runner.status().message());
+    st.config_hash = config.config_hash;
+    st.hashes = *h;
+    st.runner = std::move(runner).value();
+  }
+  auto differs = [](const char* what, const std::string& mine, const std::string& theirs) {
+    return std::string(what) + " hash " + mine + " differs from the coordinator's " + theirs;
+  };
+  if (t.model_hash != st.hashes.model) return finish(ResultCode::kWorkerFailed, differs("model", st.hashes.model, t.model_hash));
+  if (t.data_hash != st.hashes.data) return finish(ResultCode::kWorkerFailed, differs("data", st.hashes.data, t.data_hash));
+  if (t.stats_hash != st.hashes.stats) return finish(ResultCode::kWorkerFailed, differs("calibration", st.hashes.stats, t.stats_hash));
+  Result<TrialMetrics> m = [&]() -> Result<TrialMetrics> {
+    try {
+      return st.runner->evaluate(*cfg);
+    } catch (const std::exception& e) {
+      return Status::Internal(std::string("internal error: ") + e.what());
+    }
+  }();
+  if (!m.ok()) return finish(ResultCode::kTrialFailed, m.status().message());
+  r.metric = m->metric;
+  r.latency_ms = m->latency_ms;
+  r.model_bytes = m->model_bytes;
+  return finish(ResultCode::kOk, "");
+}
+
+bool send(zmq::socket_t& sock, const Message& m) {
+  const std::string bytes = encode_message(m);
+  try {
+    return sock.send(zmq::buffer(bytes), zmq::send_flags::dontwait).has_value();
+  } catch (const zmq::error_t&) {
+    return false;
+  }
+}
+
+// zmq_poll, with a signal's EINTR counted as a timeout.
+void poll_for(zmq_pollitem_t* items, int n, int64_t timeout_ms) {
+  if (zmq_poll(items, n, static_cast<long>(std::max<int64_t>(0, timeout_ms))) < 0 && zmq_errno() != EINTR) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+}  // namespace
+
+std::string default_worker_id() {
+  char host[256] = {0};
+  if (gethostname(host, sizeof host - 1) != 0) std::snprintf(host, sizeof host, "worker");
+  return std::string(host) + ":" + std::to_string(getpid());
+}
+
+Result<WorkerSummary> run_worker(const WorkerOptions& opts) {
+  auto log = [&](const std::string& line) {
+    if (opts.log) opts.log(line);
+    else std::cerr << "worker: " << line << std::endl;
+  };
+  std::optional<tbb::global_control> threads;
+  if (opts.threads > 0) {
+    threads.emplace(tbb::global_control::max_allowed_parallelism, static_cast<size_t>(opts.threads));
+  }
+  const int64_t thread_count = opts.threads > 0 ? opts.threads : tbb::info::default_concurrency();
+  const std::string id = default_worker_id();
+  ProtocolTiming timing = opts.timing;
+  zmq::context_t ctx(1);
+  auto loaded = std::make_shared<Loaded>();
+  auto wake = std::make_shared<Wakeup>();
+  std::shared_ptr<Job> job;  // the trial on the evaluation thread, until its result is handled
+  WorkerSummary summary;
+  int64_t backoff = timing.reconnect_min_ms;
+
+  for (int64_t session = 1;; ++session) {
+    zmq::socket_t sock(ctx, zmq::socket_type::dealer);
+    sock.set(zmq::sockopt::linger, 0);
+    sock.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(kMaxMessageBytes));
+    try {
+      sock.connect(opts.connect);
+    } catch (const zmq::error_t& e) {
+      return Status::InvalidInput("--connect " + opts.connect + ": " + e.what());
+    }
+    ReadyMsg ready{id, kProtocolVersion, thread_count, cpu_features().summary(), {}};
+    if (!job && loaded->runner) ready.cached = {loaded->config_hash, loaded->hashes.model};
+    send(sock, ready);
+    if (session == 1) log(id + " connecting to " + opts.connect);
+
+    std::optional<ConfigMsg> config;
+    std::deque<TrialMsg> queue;
+    auto last_heard = Clock::now(), last_sent = Clock::now();
+    bool rejoin = false;
+    while (true) {
+      if (!job && config && !queue.empty()) {
+        job = std::make_shared<Job>();
+        job->session = session;
+        job->index = queue.front().index;
+        std::thread([job = job, loaded = loaded, wake = wake, cfg = *config, trial = queue.front(),
+                     simulate = opts.simulate_ms] {
+          job->result = evaluate_trial(*loaded, cfg, trial, simulate);
+          job->done = true;
+          wake->signal();
+        }).detach();
+        queue.pop_front();
+      }
+      zmq_pollitem_t items[] = {{sock.handle(), 0, ZMQ_POLLIN, 0}, {nullptr, wake->fd(), ZMQ_POLLIN, 0}};
+      poll_for(items, 2, timing.heartbeat_ms - ms_since(last_sent));
+      if (items[1].revents & ZMQ_POLLIN) wake->drain();
+
+      zmq::message_t frame;
+      while (true) {
+        zmq::recv_result_t got;
+        try {
+          got = sock.recv(frame, zmq::recv_flags::dontwait);
+        } catch (const zmq::error_t& e) {
+          log(std::string("receive failed: ") + e.what());
+          break;
+        }
+        if (!got) break;
+        Result<Message> msg = decode_message(frame.data(), frame.size());
+        if (!msg.ok()) {
+          log("dropped a frame from the coordinator: " + msg.status().message());
+          continue;
+        }
+        last_heard = Clock::now();
+        if (auto* c = std::get_if<ConfigMsg>(&*msg)) {
+          if (!config) log("serving " + c->path + " (config " + c->config_hash + ")");
+          config = *c;
+          timing.heartbeat_ms = c->heartbeat_ms;
+          timing.liveness = c->liveness;
+          backoff = timing.reconnect_min_ms;
+        } else if (auto* t = std::get_if<TrialMsg>(&*msg)) {
+          if (config) queue.push_back(*t);
+          else log("dropped TRIAL " + std::to_string(t->index) + ": no CONFIG yet");
+        } else if (auto* d = std::get_if<DisconnectMsg>(&*msg)) {
+          if (!d->rejoin) {
+            log("coordinator ended the run (" + d->reason + ")");
+            summary.job_running = job && !job->done;
+            return summary;
+          }
+          log("coordinator asks to rejoin (" + d->reason + ")");
+          rejoin = true;
+        } else if (!std::holds_alternative<HeartbeatMsg>(*msg)) {
+          log(std::string("dropped an unexpected ") + message_name(*msg) + " from the coordinator");
+        }
+      }
+      if (rejoin) break;
+
+      if (job && job->done) {
+        if (job->session == session) {
+          send(sock, job->result);
+          last_sent = Clock::now();
+          ++summary.trials;
+          const ResultMsg& r = job->result;
+          log("trial " + std::to_string(r.index) + ": " +
+              (r.ok ? "done" : r.code == ResultCode::kWorkerFailed ? "cannot run here: " + r.error
+                                                                    : "failed: " + r.error) +
+              " (" + std::to_string(r.seconds).substr(0, 5) + " s)");
+        } else {
+          log("dropped the result of trial " + std::to_string(job->index) + " from an earlier connection");
+        }
+        job.reset();
+        continue;
+      }
+      if (ms_since(last_sent) >= timing.heartbeat_ms) {
+        send(sock, HeartbeatMsg{job && job->session == session ? job->index : -1});
+        last_sent = Clock::now();
+      }
+      if (ms_since(last_heard) > timing.liveness_ms()) {
+        log("no word from the coordinator for " + std::to_string(ms_since(last_heard)) +
+            " ms; reconnecting in " + std::to_string(backoff) + " ms");
+        break;
+      }
+    }
+    sock.close();
+    ++summary.reconnects;
+    if (!rejoin) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(backoff));
+      backoff = std::min(2 * backoff, timing.reconnect_max_ms);
+    }
+  }
+}
+
+}  // namespace qtune
