@@ -46,9 +46,12 @@ enum class QGemmOutput { kS32, kF32, kU8, kS8 };
 //   acc[m][n] = sum_k (A[m][k] - a_zero_point) * B[k][n] + bias_s32[n]
 //   kS32: C = acc
 //   otherwise y = float(acc) * scale[n], [requantized: y = (q8(y) - mid_zp) * mid_scale with
-//   q8(y) = saturate(round_half_even(y / mid_scale) + mid_zp)] (+ bias_f32[n]), clamped to
-//   [clamp_min, clamp_max];
-//   kF32: C = y;  kU8/kS8: C = saturate(round_half_even(y / out_scale) + out_zero_point)
+//   q8(y) = saturate(round_half_even(y * (1 / mid_scale)) + mid_zp)] (+ bias_f32[n]), clamped
+//   to [clamp_min, clamp_max];
+//   kF32: C = y;  kU8/kS8: C = saturate(round_half_even(y * (1 / out_scale)) + out_zero_point)
+// Quotients are products with the reciprocal, as in ONNX Runtime's requantization: a vector
+// division per output costs about as much as a K=64 product, and y is not the QDQ graph's exact
+// f32 value anyway (integer accumulation), so a tie may land one step either way.
 struct QGemmParams {
   int64_t M = 0;
   DType a_type = DType::kU8;  // kU8 or kS8

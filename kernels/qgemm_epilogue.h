@@ -19,8 +19,8 @@ constexpr float kQuotientLimit = 1073741824.0f;  // 2^30
 inline float dequantize_acc(const QGemmParams& p, int32_t acc, int64_t n) {
   float y = static_cast<float>(acc) * p.scale[p.per_channel_scale ? n : 0];
   if (p.mid_scale > 0.0f) {
-    y = dequantize_value(quantize_value(y, p.mid_scale, p.mid_zero_point, qrange(p.mid_type)),
-                         p.mid_scale, p.mid_zero_point);
+    const int32_t q = saturate_round(y * (1.0f / p.mid_scale), p.mid_zero_point, qrange(p.mid_type));
+    y = dequantize_value(q, p.mid_scale, p.mid_zero_point);
   }
   if (p.bias_f32) y = y + p.bias_f32[n];
   return std::min(std::max(y, p.clamp_min), p.clamp_max);
@@ -34,12 +34,12 @@ inline void store_one(const QGemmParams& p, int32_t acc, int64_t m, int64_t n, v
     case QGemmOutput::kS32: static_cast<int32_t*>(c)[idx] = acc; break;
     case QGemmOutput::kF32: static_cast<float*>(c)[idx] = dequantize_acc(p, acc, n); break;
     case QGemmOutput::kU8:
-      static_cast<uint8_t*>(c)[idx] = static_cast<uint8_t>(quantize_value(
-          dequantize_acc(p, acc, n), p.out_scale, p.out_zero_point, qrange(DType::kU8)));
+      static_cast<uint8_t*>(c)[idx] = static_cast<uint8_t>(saturate_round(
+          dequantize_acc(p, acc, n) * (1.0f / p.out_scale), p.out_zero_point, qrange(DType::kU8)));
       break;
     case QGemmOutput::kS8:
-      static_cast<int8_t*>(c)[idx] = static_cast<int8_t>(quantize_value(
-          dequantize_acc(p, acc, n), p.out_scale, p.out_zero_point, qrange(DType::kS8)));
+      static_cast<int8_t*>(c)[idx] = static_cast<int8_t>(saturate_round(
+          dequantize_acc(p, acc, n) * (1.0f / p.out_scale), p.out_zero_point, qrange(DType::kS8)));
       break;
   }
 }

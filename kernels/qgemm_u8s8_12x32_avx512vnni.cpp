@@ -122,7 +122,7 @@ void store_vec(const QGemmParams& p, __m512i acc, int64_t m, int64_t n0, int64_t
   if (p.mid_scale > 0.0f) {  // the graph's Q -> DQ before the bias Add
     const __m512 ms = _mm512_set1_ps(p.mid_scale);
     const __m512 lim = _mm512_set1_ps(qgemm_detail::kQuotientLimit);
-    __m512 q = _mm512_div_ps(y, ms);
+    __m512 q = _mm512_mul_ps(y, _mm512_set1_ps(1.0f / p.mid_scale));
     q = _mm512_min_ps(_mm512_max_ps(q, _mm512_sub_ps(_mm512_setzero_ps(), lim)), lim);
     __m512i r = _mm512_cvt_roundps_epi32(q, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     const __m512i zp = _mm512_set1_epi32(p.mid_zero_point);
@@ -143,7 +143,7 @@ void store_vec(const QGemmParams& p, __m512i acc, int64_t m, int64_t n0, int64_t
     return;
   }
   const __m512 lim = _mm512_set1_ps(qgemm_detail::kQuotientLimit);
-  __m512 q = _mm512_div_ps(y, _mm512_set1_ps(p.out_scale));
+  __m512 q = _mm512_mul_ps(y, _mm512_set1_ps(1.0f / p.out_scale));
   q = _mm512_min_ps(_mm512_max_ps(q, _mm512_sub_ps(_mm512_setzero_ps(), lim)), lim);
   __m512i r = _mm512_cvt_roundps_epi32(q, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   r = _mm512_add_epi32(r, _mm512_set1_epi32(p.out_zero_point));
