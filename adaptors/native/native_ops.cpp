@@ -984,7 +984,8 @@ Status qadd(OpContext& ctx) {
   QT_RETURN_IF_ERROR(read_operand(ctx, 3, "b", &b));
   QT_RETURN_IF_ERROR(read_out(ctx, &oq));
   QT_RETURN_IF_ERROR(read_activation(ctx, &lo, &hi));
-  // Fast shapes: equal, or the smaller operand a scalar or a row over the larger's last dim.
+  // Fast shapes: the smaller operand, leading 1s aside, equals the larger's trailing dims (a
+  // scalar, a row, a [1, T, C] position table...), so it repeats every numel(small) elements.
   const AddOperand* big = &a;
   const AddOperand* small = &b;
   if (b.t->numel() > a.t->numel()) std::swap(big, small);
@@ -993,13 +994,12 @@ Status qadd(OpContext& ctx) {
   int64_t period = 0;  // small repeats every `period` elements of big
   if (ss == bs) {
     period = big->t->numel();
-  } else if (ss.size() <= bs.size() && !bs.empty() && small->t->numel() > 0) {
-    const int64_t last = small->t->numel() == 1 ? 1 : bs.back();
-    bool row = small->t->numel() == last;
-    for (size_t k = 0; row && k < ss.size(); ++k) {
-      row = ss[k] == 1 || (k + 1 == ss.size() && ss[k] == last);
-    }
-    if (row) period = last;
+  } else if (ss.size() <= bs.size() && small->t->numel() > 0) {
+    size_t lead = 0;
+    while (lead < ss.size() && ss[lead] == 1) ++lead;
+    const size_t tail = ss.size() - lead;
+    const bool trailing = std::equal(ss.begin() + lead, ss.end(), bs.end() - tail);
+    if (trailing) period = small->t->numel();
   }
   if (period == 0 || big->t->numel() == 0) {
     // Any other broadcast: the reference Add on dequantized copies (and its shape errors).

@@ -508,6 +508,9 @@ TEST(NativeQAddTest, BroadcastsLikeAdd) {
       {"bias_row_f32", {2, 5, 12}, {12}, false},
       {"row_8bit_first_smaller", {1, 12}, {3, 4, 12}, true},
       {"scalar", {3, 4}, {}, true},
+      {"position_table_f32", {4, 3, 5}, {1, 3, 5}, false},
+      {"trailing_block_8bit", {2, 3, 5}, {3, 5}, true},
+      {"inner_broadcast", {2, 3, 5}, {3, 1}, true},
       {"general_broadcast", {2, 3, 1}, {1, 4}, true},
   };
   for (const Case& c : cases) {
