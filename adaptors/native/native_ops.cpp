@@ -778,9 +778,30 @@ __attribute__((target("avx512f,avx512bw"))) void quantize_block_avx512(
   const __m512i vzp = _mm512_set1_epi32(zp);
   const __m512i lo = _mm512_set1_epi32(r.lo), hi = _mm512_set1_epi32(r.hi);
   const __m512i nan_value = _mm512_min_epi32(_mm512_max_epi32(vzp, lo), hi);
+  // x * (1/scale) is within a few ulps of the exact quotient x / scale, so both round to the same
+  // integer unless that product lies near a half-integer; only vectors with such a lane pay for
+  // the division. A scale whose reciprocal is not a normal float always divides.
+  const float inv = 1.0f / scale;
+  const bool use_inv = std::isnormal(inv) && std::isnormal(scale);
+  const __m512 vinv = _mm512_set1_ps(inv);
+  const __m512 half = _mm512_set1_ps(0.5f);
+  const __m512 margin = _mm512_set1_ps(0x1p-21f);  // 4 ulps of the product, relative
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 m = n - i >= 16 ? 0xffff : static_cast<__mmask16>((1u << (n - i)) - 1);
-    const __m512 q = _mm512_div_ps(_mm512_maskz_loadu_ps(m, x + i), vs);
+    const __m512 xv = _mm512_maskz_loadu_ps(m, x + i);
+    __m512 q;
+    if (use_inv) {
+      q = _mm512_mul_ps(xv, vinv);
+      const __m512 dist = _mm512_abs_ps(
+          _mm512_sub_ps(q, _mm512_roundscale_ps(q, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)));
+      const __m512 slack = _mm512_mul_ps(_mm512_abs_ps(q), margin);
+      // Lanes where 0.5 - dist <= slack (NaN lanes compare false and are handled below).
+      if (_mm512_cmp_ps_mask(_mm512_sub_ps(half, dist), slack, _CMP_LE_OQ) != 0) {
+        q = _mm512_div_ps(xv, vs);
+      }
+    } else {
+      q = _mm512_div_ps(xv, vs);
+    }
     const __mmask16 nan = _mm512_cmp_ps_mask(q, q, _CMP_UNORD_Q);
     __m512i v = _mm512_cvt_roundps_epi32(_mm512_min_ps(_mm512_max_ps(q, nlim), lim),
                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);

@@ -782,6 +782,41 @@ TEST(NativePackingTest, CacheKeyedByConstantWeight) {
 
 // native_ops() also carries vectorised per-tensor QuantizeLinear/DequantizeLinear: they must give
 // the reference op's exact bits, and hand every other form to the reference op.
+// Scales whose reciprocal is inexact, on values a few ulps around every half step: the fast
+// path multiplies by the reciprocal and must still round exactly like the division.
+TEST(NativeQdqTest, QuantizeNearTiesWithInexactReciprocalsMatchesReference) {
+  const OpFn* fast_q = native_ops().find("", "QuantizeLinear");
+  const OpFn* ref_q = OpRegistry::instance().find("", "QuantizeLinear");
+  ASSERT_TRUE(fast_q && ref_q);
+  Node q;
+  q.name = "q";
+  q.op_type = "QuantizeLinear";
+  std::mt19937 rng(52);
+  for (float sv : {0.1f, 0.0137f, 3.3e-3f, 0.7f, 1.9e-5f, 12.3f}) {
+    SCOPED_TRACE(sv);
+    std::vector<float> v;
+    for (int k = -140; k <= 140; ++k) {
+      float t = (static_cast<float>(k) + 0.5f) * sv;
+      for (int step = 0; step < 6; ++step) t = std::nextafter(t, -1e30f);
+      for (int step = 0; step < 13; ++step, t = std::nextafter(t, 1e30f)) v.push_back(t);
+    }
+    std::uniform_real_distribution<float> d(-200.0f * sv, 200.0f * sv);
+    for (int i = 0; i < 5001; ++i) v.push_back(d(rng));
+    const Tensor x = Tensor::from_f32({static_cast<int64_t>(v.size())}, v);
+    const Tensor scale = Tensor::scalar_f32(sv), z = scalar_q(DType::kU8, 128);
+    auto run = [&](const OpFn* fn) {
+      OpContext ctx{q, 13, {&x, &scale, &z}, {}, nullptr, {}};
+      ctx.outputs.resize(1);
+      EXPECT_TRUE((*fn)(ctx).ok());
+      return ctx.outputs[0];
+    };
+    const Tensor want = run(ref_q), got = run(fast_q);
+    for (int64_t i = 0; i < x.numel(); ++i) {
+      ASSERT_EQ(want.data<uint8_t>()[i], got.data<uint8_t>()[i]) << "x = " << v[i];
+    }
+  }
+}
+
 TEST(NativeQdqTest, PerTensorQuantizeAndDequantizeMatchReferenceBitForBit) {
   const OpFn* fast_q = native_ops().find("", "QuantizeLinear");
   const OpFn* fast_dq = native_ops().find("", "DequantizeLinear");
