@@ -1,16 +1,28 @@
-// `qtune tune CONFIG.yaml`: accuracy-aware tuning in this process; writes model.int8.onnx,
-// best_tune_cfg.yaml and report.json to the output directory and prints a summary.
+// `qtune tune CONFIG.yaml`: accuracy-aware tuning; writes model.int8.onnx, best_tune_cfg.yaml and
+// report.json to the output directory and prints a summary. Trials run in this process
+// (--workers 0), on N local worker processes over loopback (--workers N), or, as
+// `qtune coordinator`, on whichever workers connect to --bind.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
+#include <thread>
 
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "common/onnx_io.h"
 #include "common/tune_config_yaml.h"
 #include "common/tuning_config.h"
+#include "common/protocol.h"
 #include "coordinator/report.h"
+#include "coordinator/scheduler.h"
 #include "coordinator/tuner.h"
 #include "worker/trial_runner.h"
 
@@ -18,7 +30,9 @@ namespace qtune::cli {
 namespace {
 
 constexpr const char* kTuneUsage =
-    "usage: qtune tune CONFIG.yaml [--out DIR] [--workers 0] [--json]";
+    "usage: qtune tune CONFIG.yaml [--out DIR] [--workers N] [--json]";
+constexpr const char* kCoordinatorUsage =
+    "usage: qtune coordinator CONFIG.yaml --bind tcp://*:5555 [--out DIR] [--json] [--heartbeat-ms MS]";
 
 // Samples the mse and bisect strategies rank ops on: enough for stable errors, one quick pass.
 constexpr int64_t kSensitivitySamples = 500;
@@ -31,10 +45,87 @@ Status write_file(const std::filesystem::path& path, const std::string& text) {
   return Status::Ok();
 }
 
-Result<int> run_tune(const Args& args) {
-  if (args.positional.size() != 1) return Status::InvalidInput(kTuneUsage);
-  if (args.has("--workers") && args.get("--workers", "") != "0") {
-    return Status::InvalidInput("--workers: only 0 (tuning inside this process) is available");
+
+// Where trials run: here, on local worker processes, or on workers that connect to `bind`.
+struct TuneMode {
+  std::string command = "tune";
+  int64_t local_workers = 0;  // --workers N
+  std::string bind;           // qtune coordinator --bind
+  ProtocolTiming timing;
+  bool distributed() const { return local_workers > 0 || !bind.empty(); }
+};
+
+// `qtune worker` children on loopback; killed with their parent (PR_SET_PDEATHSIG).
+class LocalWorkers {
+ public:
+  ~LocalWorkers() { stop(0); }
+
+  Status spawn(int64_t n, const std::string& endpoint, int64_t threads, int64_t heartbeat_ms,
+               const std::filesystem::path& log_dir) {
+    char exe[4096];
+    const ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len <= 0) return Status::Internal("cannot find this executable (/proc/self/exe)");
+    exe[len] = 0;
+    const pid_t parent = getpid();
+    for (int64_t k = 0; k < n; ++k) {
+      std::vector<std::string> args = {"qtune", "worker", "--connect", endpoint, "--threads",
+                                       std::to_string(threads), "--heartbeat-ms", std::to_string(heartbeat_ms)};
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      const std::string log_path = (log_dir / ("worker-" + std::to_string(k) + ".log")).string();
+      const int log_fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+      if (log_fd < 0) return Status::InvalidInput(log_path + ": cannot write");
+      const pid_t pid = fork();
+      if (pid < 0) {
+        close(log_fd);
+        return Status::Internal("fork failed");
+      }
+      if (pid == 0) {  // only async-signal-safe calls until exec
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != parent) _exit(3);
+        dup2(log_fd, STDOUT_FILENO);
+        dup2(log_fd, STDERR_FILENO);
+        execv(exe, argv.data());
+        _exit(3);
+      }
+      close(log_fd);
+      pids_.push_back(pid);
+    }
+    return Status::Ok();
+  }
+
+  // Reaps exited children; the number still running.
+  int64_t alive() {
+    int64_t n = 0;
+    for (pid_t& pid : pids_) {
+      if (pid > 0 && waitpid(pid, nullptr, WNOHANG) == pid) pid = -1;
+      n += pid > 0;
+    }
+    return n;
+  }
+
+  // Waits up to `grace_s` for the children to leave (they do on DISCONNECT), then kills them.
+  void stop(double grace_s) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(grace_s);
+    while (alive() > 0 && std::chrono::steady_clock::now() < until) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    for (pid_t& pid : pids_) {
+      if (pid <= 0) continue;
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+      pid = -1;
+    }
+  }
+
+ private:
+  std::vector<pid_t> pids_;
+};
+
+Result<int> run_tune(const Args& args, const TuneMode& mode) {
+  if (args.positional.size() != 1) {
+    return Status::InvalidInput(mode.command == "tune" ? kTuneUsage : kCoordinatorUsage);
   }
   const auto wall0 = std::chrono::steady_clock::now();
   auto elapsed = [&] {
@@ -45,6 +136,26 @@ Result<int> run_tune(const Args& args) {
       args.has("--out") ? args.get("--out", "") : (cfg.output.empty() ? "qtune-out" : cfg.output);
   const bool json = args.has("--json");
   std::ostream& log = json ? std::cerr : std::cout;
+
+  std::error_code ec;
+  std::filesystem::create_directories(out_dir, ec);
+  if (ec) return Status::InvalidInput(out_dir.string() + ": cannot create output directory: " + ec.message());
+
+  // Remote workers may connect and calibrate while this process prepares; local ones start
+  // after the baseline so they do not disturb its latency.
+  std::unique_ptr<Scheduler> scheduler;
+  LocalWorkers local;
+  if (mode.distributed()) {
+    SchedulerOptions so;
+    so.bind = mode.local_workers > 0 ? "tcp://127.0.0.1:*" : mode.bind;
+    so.config_path = std::filesystem::absolute(cfg.source_path).lexically_normal().string();
+    QT_ASSIGN_OR_RETURN(so.hashes, run_hashes(cfg));
+    so.timing = mode.timing;
+    so.log = [&log](const std::string& line) { log << "coordinator: " << line << std::endl; };
+    if (mode.local_workers > 0) so.keep_waiting = [&local] { return local.alive() > 0; };
+    QT_ASSIGN_OR_RETURN(scheduler, Scheduler::create(so));
+    if (mode.local_workers == 0) log << "coordinator: listening on " << scheduler->endpoint() << "\n";
+  }
 
   QT_ASSIGN_OR_RETURN(std::unique_ptr<TrialRunner> runner, TrialRunner::create(cfg));
   const QuantizationSession& session = runner->session();
@@ -70,6 +181,16 @@ Result<int> run_tune(const Args& args) {
                                             kSensitivitySamples));
   }
 
+  if (mode.local_workers > 0) {
+    const int64_t cores = std::max<int64_t>(1, std::thread::hardware_concurrency());
+    const int64_t threads = std::max<int64_t>(1, cores / mode.local_workers);
+    QT_RETURN_IF_ERROR(local.spawn(mode.local_workers, scheduler->endpoint(), threads,
+                                   mode.timing.heartbeat_ms, out_dir));
+    log << "started " << mode.local_workers << " local worker(s), " << threads
+        << " thread(s) each, on " << scheduler->endpoint() << " (logs: "
+        << (out_dir / "worker-*.log").string() << ")\n";
+  }
+
   QT_ASSIGN_OR_RETURN(std::unique_ptr<Strategy> strategy, make_strategy(cfg.strategy));
   TuneRunOptions opts;
   opts.criterion = cfg.criterion;
@@ -77,19 +198,39 @@ Result<int> run_tune(const Args& args) {
   opts.objective = cfg.objective;
   opts.calib_sampling_size = cfg.calibration_sampling_size;
   opts.seed = cfg.seed;
+  TuningHistory seen = history;  // for the progress line's best so far
   opts.on_trial = [&](const TrialRecord& t) {
     log << "trial " << t.index << " (" << t.stage << "): "
         << (t.ok ? cfg.metric.name + " " + fixed(t.metric, 4) + ", " + fixed(t.latency_ms, 3) +
                        " ms, " + fixed(t.seconds, 2) + " s"
-                 : "failed: " + t.error)
-        << "\n";
+                 : "failed: " + t.error);
+    if (scheduler) {
+      seen.trials.push_back(t);
+      const SchedulerStatus st = scheduler->status();
+      const std::optional<size_t> best = best_accepted(seen, cfg.criterion, cfg.objective);
+      log << "  [" << seen.trials.size() << " done, " << st.running << " running, " << st.queued
+          << " queued; " << st.workers << " worker(s); best "
+          << (best ? "#" + std::to_string(seen.trials[*best].index) + " " + fixed(seen.trials[*best].metric, 4)
+                   : std::string("none yet"))
+          << "]";
+    }
+    log << std::endl;
   };
-  const TuneOutcome outcome = run_tuning(space, *strategy, opts, std::move(history),
-                                         [&](const TuneConfig& c) { return runner->evaluate(c); });
-
-  std::error_code ec;
-  std::filesystem::create_directories(out_dir, ec);
-  if (ec) return Status::InvalidInput(out_dir.string() + ": cannot create output directory: " + ec.message());
+  const TuneOutcome outcome =
+      scheduler ? run_tuning_waves(space, *strategy, opts, std::move(history),
+                                   [&](const std::vector<TrialRecord>& wave, const WaveControl& c) {
+                                     scheduler->evaluate_wave(wave, c);
+                                   })
+                : run_tuning(space, *strategy, opts, std::move(history),
+                             [&](const TuneConfig& c) { return runner->evaluate(c); });
+  if (scheduler) {
+    const SchedulerStatus st = scheduler->status();
+    scheduler->finish("done");
+    local.stop(5.0);
+    log << "coordinator: " << st.dispatched << " trial(s) dispatched, " << st.requeued << " requeued; "
+        << st.joined << " worker join(s), " << st.lost << " lost; " << st.dropped
+        << " frame(s) dropped\n";
+  }
   const std::string model_out = (out_dir / "model.int8.onnx").string();
   if (outcome.chosen) {
     const TuneConfig& best = outcome.history.trials[*outcome.chosen].cfg;
@@ -119,10 +260,42 @@ Result<int> run_tune(const Args& args) {
 
 int cmd_tune(int argc, char** argv) {
   auto args = parse_args(argc, argv, 2, {"--out", "--workers"}, {"--json"});
-  Result<int> rc = args.ok() ? run_tune(args.value()) : Result<int>(args.status());
+  TuneMode mode;
+  Result<int> rc = args.status();
+  if (args.ok()) {
+    const std::string n = args->get("--workers", "0");
+    Result<int64_t> workers = n == "0" ? Result<int64_t>(int64_t{0}) : positive_int("--workers", n);
+    if (workers.ok()) mode.local_workers = *workers;
+    rc = workers.ok() ? run_tune(args.value(), mode) : Result<int>(workers.status());
+  }
   if (!rc.ok()) {
     std::cerr << "qtune tune: " << rc.status().message() << "\n";
     if (!args.ok()) std::cerr << kTuneUsage << "\n";
+    return rc.status().exit_code();
+  }
+  return rc.value();
+}
+
+int cmd_coordinator(int argc, char** argv) {
+  auto args = parse_args(argc, argv, 2, {"--out", "--bind", "--heartbeat-ms"}, {"--json"});
+  TuneMode mode;
+  mode.command = "coordinator";
+  Result<int> rc = args.status();
+  if (args.ok()) {
+    mode.bind = args->get("--bind", "");
+    Result<int64_t> hb = args->has("--heartbeat-ms")
+                             ? positive_int("--heartbeat-ms", args->get("--heartbeat-ms", ""))
+                             : Result<int64_t>(mode.timing.heartbeat_ms);
+    if (mode.bind.empty()) rc = Status::InvalidInput(kCoordinatorUsage);
+    else if (!hb.ok()) rc = hb.status();
+    else {
+      mode.timing.heartbeat_ms = *hb;
+      rc = run_tune(args.value(), mode);
+    }
+  }
+  if (!rc.ok()) {
+    std::cerr << "qtune coordinator: " << rc.status().message() << "\n";
+    if (!args.ok()) std::cerr << kCoordinatorUsage << "\n";
     return rc.status().exit_code();
   }
   return rc.value();

@@ -12,5 +12,6 @@ int cmd_caps(int argc, char** argv);
 int cmd_quantize(int argc, char** argv);
 int cmd_tune(int argc, char** argv);
 int cmd_worker(int argc, char** argv);
+int cmd_coordinator(int argc, char** argv);
 
 }  // namespace qtune::cli

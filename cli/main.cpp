@@ -11,8 +11,11 @@ namespace {
 constexpr const char* kUsage = R"(usage: qtune <command> [options]
 
 commands:
-  tune CONFIG.yaml [--out DIR] [--workers 0] [--json]
-                               find the fastest int8/bf16/fp32 mix that meets the accuracy goal
+  tune CONFIG.yaml [--out DIR] [--workers N] [--json]
+                               find the fastest int8/bf16/fp32 mix that meets the accuracy goal;
+                               --workers N evaluates on N local worker processes (0: in-process)
+  coordinator CONFIG.yaml --bind tcp://*:5555 [--out DIR] [--json] [--heartbeat-ms MS]
+                               tune on the workers that connect (`qtune worker`)
   worker --connect tcp://HOST:PORT [--threads N] [--simulate-ms MS] [--heartbeat-ms MS]
                                evaluate a coordinator's trials; --simulate-ms sleeps instead
   eval MODEL.onnx --data DATA.yaml [--adaptor native|onednn] [--json] [--threads N]
@@ -44,6 +47,7 @@ int main(int argc, char** argv) {
     if (cmd == "caps") return qtune::cli::cmd_caps(argc, argv);
     if (cmd == "tune") return qtune::cli::cmd_tune(argc, argv);
     if (cmd == "worker") return qtune::cli::cmd_worker(argc, argv);
+    if (cmd == "coordinator") return qtune::cli::cmd_coordinator(argc, argv);
     if (cmd == "quantize") return qtune::cli::cmd_quantize(argc, argv);
     if (cmd == "bench") return qtune::cli::cmd_bench(argc, argv);
     if (cmd == "version" || cmd == "--version") return qtune::cli::cmd_version(argc, argv);

@@ -61,10 +61,26 @@ class Wakeup {
 
 struct Job {
   int64_t session = 0;
-  int64_t index = 0;
+  int64_t index = 0;  // -1: loading the config ahead of the first trial
   std::atomic<bool> done{false};
   ResultMsg result;
 };
+
+// Loads and calibrates the run's config unless already held; a worker's own failure.
+Status ensure_loaded(Loaded& st, const ConfigMsg& config) {
+  if (st.runner && st.config_hash == config.config_hash) return Status::Ok();
+  st = Loaded{};
+  QT_ASSIGN_OR_RETURN(TuningConfig tc, load_tuning_config(config.path));
+  QT_ASSIGN_OR_RETURN(RunHashes h, run_hashes(tc));
+  if (h.config != config.config_hash) {
+    return Status::InvalidInput(config.path + ": content hash " + h.config +
+                                " differs from the coordinator's " + config.config_hash);
+  }
+  QT_ASSIGN_OR_RETURN(st.runner, TrialRunner::create(tc));
+  st.config_hash = config.config_hash;
+  st.hashes = h;
+  return Status::Ok();
+}
 
 ResultMsg evaluate_trial(Loaded& st, const ConfigMsg& config, const TrialMsg& t, int64_t simulate_ms) {
   const auto t0 = Clock::now();
@@ -88,21 +104,8 @@ ResultMsg evaluate_trial(Loaded& st, const ConfigMsg& config, const TrialMsg& t,
     std::this_thread::sleep_for(std::chrono::milliseconds(simulate_ms));
     return finish(ResultCode::kOk, "");
   }
-  if (!st.runner || st.config_hash != config.config_hash) {
-    st = Loaded{};
-    Result<TuningConfig> tc = load_tuning_config(config.path);
-    if (!tc.ok()) return finish(ResultCode::kWorkerFailed, tc.status().message());
-    Result<RunHashes> h = run_hashes(*tc);
-    if (!h.ok()) return finish(ResultCode::kWorkerFailed, h.status().message());
-    if (h->config != config.config_hash) {
-      return finish(ResultCode::kWorkerFailed, config.path + ": content hash " + h->config +
-                                                   " differs from the coordinator's " + config.config_hash);
-    }
-    Result<std::unique_ptr<TrialRunner>> runner = TrialRunner::create(*tc);
-    if (!runner.ok()) return finish(ResultCode::kWorkerFailed, runner.status().message());
-    st.config_hash = config.config_hash;
-    st.hashes = *h;
-    st.runner = std::move(runner).value();
+  if (Status loaded = ensure_loaded(st, config); !loaded.ok()) {
+    return finish(ResultCode::kWorkerFailed, loaded.message());
   }
   auto differs = [](const char* what, const std::string& mine, const std::string& theirs) {
     return std::string(what) + " hash " + mine + " differs from the coordinator's " + theirs;
@@ -184,8 +187,25 @@ Result<WorkerSummary> run_worker(const WorkerOptions& opts) {
     std::optional<ConfigMsg> config;
     std::deque<TrialMsg> queue;
     auto last_heard = Clock::now(), last_sent = Clock::now();
-    bool rejoin = false;
+    bool rejoin = false, load_tried = false;
     while (true) {
+      if (!job && config && queue.empty() && opts.simulate_ms < 0 && !load_tried &&
+          loaded->config_hash != config->config_hash) {
+        // Calibrate while the coordinator is still preparing its first wave.
+        load_tried = true;
+        job = std::make_shared<Job>();
+        job->session = session;
+        job->index = -1;
+        std::thread([job = job, loaded = loaded, wake = wake, cfg = *config] {
+          const auto t0 = Clock::now();
+          Status s = ensure_loaded(*loaded, cfg);
+          job->result.ok = s.ok();
+          job->result.error = s.ok() ? "" : s.message();
+          job->result.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+          job->done = true;
+          wake->signal();
+        }).detach();
+      }
       if (!job && config && !queue.empty()) {
         job = std::make_shared<Job>();
         job->session = session;
@@ -241,6 +261,12 @@ Result<WorkerSummary> run_worker(const WorkerOptions& opts) {
       }
       if (rejoin) break;
 
+      if (job && job->done && job->index < 0) {
+        log(job->result.ok ? "loaded and calibrated in " + std::to_string(job->result.seconds).substr(0, 5) + " s"
+                           : "cannot load the run's config: " + job->result.error);
+        job.reset();
+        continue;
+      }
       if (job && job->done) {
         if (job->session == session) {
           send(sock, job->result);
@@ -258,7 +284,7 @@ Result<WorkerSummary> run_worker(const WorkerOptions& opts) {
         continue;
       }
       if (ms_since(last_sent) >= timing.heartbeat_ms) {
-        send(sock, HeartbeatMsg{job && job->session == session ? job->index : -1});
+        send(sock, HeartbeatMsg{job && job->session == session && job->index >= 0 ? job->index : -1});
         last_sent = Clock::now();
       }
       if (ms_since(last_heard) > timing.liveness_ms()) {

@@ -1,0 +1,67 @@
+// The coordinator's side of distributed tuning: a ZeroMQ ROUTER that accepts workers at any time
+// (READY -> CONFIG), dispatches the current wave's trials lowest index first to idle workers,
+// tracks liveness by heartbeat and requeues the trial of a worker that dies, leaves or stops
+// answering. evaluate_wave() is a WaveEvaluator for run_tuning_waves: results are handed back in
+// sequence-index order, so the stop decision and the choice equal an in-process run's.
+//
+// A background thread owns the socket (heartbeats keep flowing while the caller computes);
+// evaluate_wave(), status() and the destructor may be called from one other thread.
+// docs/protocol.md is the protocol.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/protocol.h"
+#include "coordinator/tuner.h"
+
+namespace qtune {
+
+struct SchedulerOptions {
+  std::string bind = "tcp://*:5555";
+  std::string config_path;  // the tuning YAML workers load (a path they share with us)
+  RunHashes hashes;         // sent in CONFIG and with every TRIAL
+  ProtocolTiming timing;
+  std::function<void(const std::string&)> log;  // worker events; defaults to stderr
+  // Polled while a wave waits; false gives up on the wave (e.g. every local worker has exited).
+  std::function<bool()> keep_waiting;
+};
+
+struct SchedulerStatus {
+  int64_t workers = 0;     // connected now
+  int64_t running = 0;     // trials of the current wave on a worker
+  int64_t queued = 0;      // trials of the current wave waiting for a worker
+  int64_t joined = 0;      // READYs accepted over the run
+  int64_t lost = 0;        // workers dropped for silence, leaving or failing
+  int64_t requeued = 0;    // trials given to another worker
+  int64_t dispatched = 0;  // TRIALs sent
+  int64_t dropped = 0;     // frames refused (malformed, wrong version, stale)
+};
+
+class Scheduler {
+ public:
+  static Result<std::unique_ptr<Scheduler>> create(SchedulerOptions opts);
+  ~Scheduler();  // finish("done") unless called already
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // The endpoint actually bound ("tcp://0.0.0.0:41234" for "tcp://*:*").
+  const std::string& endpoint() const { return endpoint_; }
+
+  void evaluate_wave(const std::vector<TrialRecord>& wave, const WaveControl& control);
+  SchedulerStatus status() const;
+  // Sends DISCONNECT to every worker and stops the socket thread. Idempotent.
+  void finish(const std::string& reason);
+
+  struct State;
+
+ private:
+  Scheduler() = default;
+  std::unique_ptr<State> state_;
+  std::string endpoint_;
+};
+
+}  // namespace qtune
