@@ -13,5 +13,6 @@ int cmd_quantize(int argc, char** argv);
 int cmd_tune(int argc, char** argv);
 int cmd_worker(int argc, char** argv);
 int cmd_coordinator(int argc, char** argv);
+int cmd_send_frame(int argc, char** argv);  // hidden: a bad frame for protocol tests
 
 }  // namespace qtune::cli

@@ -48,6 +48,7 @@ int main(int argc, char** argv) {
     if (cmd == "tune") return qtune::cli::cmd_tune(argc, argv);
     if (cmd == "worker") return qtune::cli::cmd_worker(argc, argv);
     if (cmd == "coordinator") return qtune::cli::cmd_coordinator(argc, argv);
+    if (cmd == "send-frame") return qtune::cli::cmd_send_frame(argc, argv);
     if (cmd == "quantize") return qtune::cli::cmd_quantize(argc, argv);
     if (cmd == "bench") return qtune::cli::cmd_bench(argc, argv);
     if (cmd == "version" || cmd == "--version") return qtune::cli::cmd_version(argc, argv);

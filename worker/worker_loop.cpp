@@ -216,6 +216,7 @@ Result<WorkerSummary> run_worker(const WorkerOptions& opts) {
           job->done = true;
           wake->signal();
         }).detach();
+        log("trial " + std::to_string(queue.front().index) + ": started");
         queue.pop_front();
       }
       zmq_pollitem_t items[] = {{sock.handle(), 0, ZMQ_POLLIN, 0}, {nullptr, wake->fd(), ZMQ_POLLIN, 0}};
