@@ -1,0 +1,176 @@
+// The scheduler with real sockets on loopback and simulated workers (run_worker threads that
+// sleep instead of evaluating): dispatch in parallel, index-order recording, late joiners, and
+// the requeue of a trial whose worker goes silent.
+#include "coordinator/scheduler.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <thread>
+#include <zmq.hpp>
+
+#include "worker/worker_loop.h"
+
+namespace qtune {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Waves of `wave` trials until `total`; configs differ by calibration size, so hashes differ.
+class WaveStrategy : public Strategy {
+ public:
+  WaveStrategy(int64_t total, int64_t wave) : total_(total), wave_(wave) {}
+  std::string name() const override { return "waves"; }
+  std::vector<TrialProposal> next(const StrategyContext&, const TuningHistory& h) const override {
+    std::vector<TrialProposal> out;
+    for (int64_t i = static_cast<int64_t>(h.trials.size()); i < total_ && static_cast<int64_t>(out.size()) < wave_; ++i) {
+      TuneConfig c;
+      c.calib_sampling_size = i + 1;
+      out.push_back({c, "wave"});
+    }
+    return out;
+  }
+  bool stops_at_first_pass() const override { return false; }
+
+ private:
+  int64_t total_, wave_;
+};
+
+SchedulerOptions options(int64_t heartbeat_ms = 200) {
+  SchedulerOptions o;
+  o.bind = "tcp://127.0.0.1:*";
+  o.config_path = "/nonexistent/simulated.yaml";
+  o.hashes = {"c", "m", "d", "s"};
+  o.timing.heartbeat_ms = heartbeat_ms;
+  o.log = [](const std::string&) {};
+  return o;
+}
+
+std::thread simulated_worker(const std::string& endpoint, int64_t ms, int64_t heartbeat_ms = 200) {
+  return std::thread([=] {
+    WorkerOptions w;
+    w.connect = endpoint;
+    w.simulate_ms = ms;
+    w.timing.heartbeat_ms = heartbeat_ms;
+    w.log = [](const std::string&) {};
+    Result<WorkerSummary> r = run_worker(w);
+    EXPECT_TRUE(r.ok()) << r.status().message();
+  });
+}
+
+TuneOutcome tune(Scheduler& s, const Strategy& strategy, int64_t max_trials = 1000) {
+  TuneRunOptions opts;
+  opts.objective = "accuracy";
+  opts.exit_policy.max_trials = max_trials;
+  TuningHistory h;
+  h.baseline_metric = 1.0;
+  return run_tuning_waves(TuningSpace{}, strategy, opts, h,
+                          [&](const std::vector<TrialRecord>& wave, const WaveControl& c) {
+                            s.evaluate_wave(wave, c);
+                          });
+}
+
+TEST(Scheduler, ParallelWorkersRecordInIndexOrder) {
+  auto s = Scheduler::create(options());
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  constexpr int64_t kTrials = 80, kMs = 20, kWorkers = 4;
+  std::vector<std::thread> workers;
+  for (int k = 0; k < kWorkers; ++k) workers.push_back(simulated_worker((*s)->endpoint(), kMs));
+  const WaveStrategy strategy(kTrials, 40);
+  const auto t0 = Clock::now();
+  const TuneOutcome out = tune(**s, strategy);
+  const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  const SchedulerStatus st = (*s)->status();
+  (*s)->finish("done");
+  for (auto& w : workers) w.join();
+
+  ASSERT_EQ(out.history.trials.size(), static_cast<size_t>(kTrials));
+  for (int64_t i = 0; i < kTrials; ++i) {
+    EXPECT_EQ(out.history.trials[i].index, i);
+    EXPECT_EQ(out.history.trials[i].cfg.calib_sampling_size, i + 1);
+    EXPECT_TRUE(out.history.trials[i].ok) << out.history.trials[i].error;
+  }
+  EXPECT_EQ(st.dispatched, kTrials);
+  EXPECT_EQ(st.joined, kWorkers);
+  // Sleeping workers need no CPU: four of them take well under the serial time.
+  const double serial = kTrials * kMs / 1000.0;
+  EXPECT_LT(seconds, serial / 2) << kTrials / seconds << " trials/s";
+  std::printf("[ info ] %lld simulated %lld ms trials on %lld workers: %.2f s, %.0f trials/s (serial %.2f s)\n",
+              static_cast<long long>(kTrials), static_cast<long long>(kMs), static_cast<long long>(kWorkers),
+              seconds, kTrials / seconds, serial);
+}
+
+TEST(Scheduler, WaitsForALateWorker) {
+  auto s = Scheduler::create(options());
+  ASSERT_TRUE(s.ok());
+  std::thread late([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    simulated_worker((*s)->endpoint(), 0).join();
+  });
+  const WaveStrategy strategy(5, 5);
+  const TuneOutcome out = tune(**s, strategy);
+  (*s)->finish("done");
+  late.join();
+  EXPECT_EQ(out.history.trials.size(), 5u);
+}
+
+// A peer that says READY, takes a TRIAL and then falls silent loses it to a real worker.
+TEST(Scheduler, SilentWorkerTrialIsRequeued) {
+  auto s = Scheduler::create(options(100));
+  ASSERT_TRUE(s.ok());
+  zmq::context_t ctx(1);
+  zmq::socket_t mute(ctx, zmq::socket_type::dealer);
+  mute.set(zmq::sockopt::linger, 0);
+  mute.connect((*s)->endpoint());
+  const std::string ready = encode_message(ReadyMsg{"mute", kProtocolVersion, 1, "", {}});
+  mute.send(zmq::buffer(ready));
+  // Let the mute peer be the only worker when the wave starts, so it takes trial 0.
+  while ((*s)->status().workers == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  std::thread real;
+  std::thread driver([&] {
+    while ((*s)->status().running == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    real = simulated_worker((*s)->endpoint(), 0, 100);
+  });
+  const WaveStrategy strategy(3, 3);
+  const TuneOutcome out = tune(**s, strategy);
+  const SchedulerStatus st = (*s)->status();
+  (*s)->finish("done");
+  driver.join();
+  real.join();
+  ASSERT_EQ(out.history.trials.size(), 3u);
+  EXPECT_EQ(st.lost, 1);
+  EXPECT_GE(st.requeued, 1);
+}
+
+TEST(Scheduler, BadFramesAreDropped) {
+  auto s = Scheduler::create(options());
+  ASSERT_TRUE(s.ok());
+  zmq::context_t ctx(1);
+  zmq::socket_t peer(ctx, zmq::socket_type::dealer);
+  peer.set(zmq::sockopt::linger, 0);
+  peer.connect((*s)->endpoint());
+  peer.send(zmq::buffer(std::string("\xc1garbage")));
+  peer.send(zmq::buffer(encode_message(HeartbeatMsg{-1}).substr(0, 5)));
+  // Multi-part: never sent by a DEALER worker.
+  peer.send(zmq::buffer(encode_message(HeartbeatMsg{-1})), zmq::send_flags::sndmore);
+  peer.send(zmq::buffer(std::string("x")));
+  // A well-formed message from a peer that never said READY: asked to rejoin.
+  peer.send(zmq::buffer(encode_message(HeartbeatMsg{-1})));
+  zmq::message_t reply;
+  peer.set(zmq::sockopt::rcvtimeo, 5000);
+  ASSERT_TRUE(peer.recv(reply));
+  Result<Message> m = decode_message(reply.data(), reply.size());
+  ASSERT_TRUE(m.ok());
+  ASSERT_TRUE(std::holds_alternative<DisconnectMsg>(*m));
+  EXPECT_TRUE(std::get<DisconnectMsg>(*m).rejoin);
+  EXPECT_EQ((*s)->status().dropped, 4);
+  // Still serving.
+  std::thread w = simulated_worker((*s)->endpoint(), 0);
+  const WaveStrategy strategy(2, 2);
+  EXPECT_EQ(tune(**s, strategy).history.trials.size(), 2u);
+  (*s)->finish("done");
+  w.join();
+}
+
+}  // namespace
+}  // namespace qtune
