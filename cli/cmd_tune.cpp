@@ -137,9 +137,12 @@ Result<int> run_tune(const Args& args, const TuneMode& mode) {
   const bool json = args.has("--json");
   std::ostream& log = json ? std::cerr : std::cout;
 
-  std::error_code ec;
-  std::filesystem::create_directories(out_dir, ec);
-  if (ec) return Status::InvalidInput(out_dir.string() + ": cannot create output directory: " + ec.message());
+  auto make_out_dir = [&]() -> Status {
+    std::error_code ec;
+    std::filesystem::create_directories(out_dir, ec);
+    if (ec) return Status::InvalidInput(out_dir.string() + ": cannot create output directory: " + ec.message());
+    return Status::Ok();
+  };
 
   // Remote workers may connect and calibrate while this process prepares; local ones start
   // after the baseline so they do not disturb its latency.
@@ -184,6 +187,7 @@ Result<int> run_tune(const Args& args, const TuneMode& mode) {
   if (mode.local_workers > 0) {
     const int64_t cores = std::max<int64_t>(1, std::thread::hardware_concurrency());
     const int64_t threads = std::max<int64_t>(1, cores / mode.local_workers);
+    QT_RETURN_IF_ERROR(make_out_dir());  // the workers' logs go there
     QT_RETURN_IF_ERROR(local.spawn(mode.local_workers, scheduler->endpoint(), threads,
                                    mode.timing.heartbeat_ms, out_dir));
     log << "started " << mode.local_workers << " local worker(s), " << threads
@@ -231,6 +235,7 @@ Result<int> run_tune(const Args& args, const TuneMode& mode) {
         << st.joined << " worker join(s), " << st.lost << " lost; " << st.dropped
         << " frame(s) dropped\n";
   }
+  QT_RETURN_IF_ERROR(make_out_dir());
   const std::string model_out = (out_dir / "model.int8.onnx").string();
   if (outcome.chosen) {
     const TuneConfig& best = outcome.history.trials[*outcome.chosen].cfg;
