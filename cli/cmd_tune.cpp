@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -144,6 +145,13 @@ Result<int> run_tune(const Args& args, const TuneMode& mode) {
     return Status::Ok();
   };
 
+  // The scheduler's thread logs too: whole lines under a lock, so they never interleave.
+  std::mutex log_mu;
+  auto say = [&](const std::string& line) {
+    std::lock_guard<std::mutex> lk(log_mu);
+    log << line << std::endl;
+  };
+
   // Remote workers may connect and calibrate while this process prepares; local ones start
   // after the baseline so they do not disturb its latency.
   std::unique_ptr<Scheduler> scheduler;
@@ -154,16 +162,16 @@ Result<int> run_tune(const Args& args, const TuneMode& mode) {
     so.config_path = std::filesystem::absolute(cfg.source_path).lexically_normal().string();
     QT_ASSIGN_OR_RETURN(so.hashes, run_hashes(cfg));
     so.timing = mode.timing;
-    so.log = [&log](const std::string& line) { log << "coordinator: " << line << std::endl; };
+    so.log = [&say](const std::string& line) { say("coordinator: " + line); };
     if (mode.local_workers > 0) so.keep_waiting = [&local] { return local.alive() > 0; };
     QT_ASSIGN_OR_RETURN(scheduler, Scheduler::create(so));
-    if (mode.local_workers == 0) log << "coordinator: listening on " << scheduler->endpoint() << "\n";
+    if (mode.local_workers == 0) say("coordinator: listening on " + scheduler->endpoint());
   }
 
   QT_ASSIGN_OR_RETURN(std::unique_ptr<TrialRunner> runner, TrialRunner::create(cfg));
   const QuantizationSession& session = runner->session();
-  log << "calibrated " << cfg.model << " on " << session.stats.samples << " samples in "
-      << fixed(runner->calibration_seconds(), 2) << " s (adaptor " << cfg.adaptor << ")\n";
+  say("calibrated " + cfg.model + " on " + std::to_string(session.stats.samples) + " samples in " +
+      fixed(runner->calibration_seconds(), 2) + " s (adaptor " + cfg.adaptor + ")");
   QT_ASSIGN_OR_RETURN(TuningSpace space,
                       build_tuning_space(session.capability, *session.prepared, cfg));
   if (space.ops.empty()) {
@@ -175,9 +183,9 @@ Result<int> run_tune(const Args& args, const TuneMode& mode) {
   history.baseline_metric = base.metric;
   history.baseline_latency_ms = base.latency_ms;
   history.baseline_model_bytes = base.model_bytes;
-  log << "fp32 baseline: " << cfg.metric.name << " " << fixed(base.metric, 4) << ", "
-      << fixed(base.latency_ms, 3) << " ms per batch; " << space.ops.size()
-      << " tunable ops; strategy " << cfg.strategy << "\n";
+  say("fp32 baseline: " + cfg.metric.name + " " + fixed(base.metric, 4) + ", " +
+      fixed(base.latency_ms, 3) + " ms per batch; " + std::to_string(space.ops.size()) +
+      " tunable ops; strategy " + cfg.strategy);
   if (cfg.strategy == "mse" || cfg.strategy == "bisect") {
     QT_ASSIGN_OR_RETURN(space.sensitivity,
                         runner->sensitivity(space.default_config(cfg.calibration_sampling_size),
@@ -190,9 +198,9 @@ Result<int> run_tune(const Args& args, const TuneMode& mode) {
     QT_RETURN_IF_ERROR(make_out_dir());  // the workers' logs go there
     QT_RETURN_IF_ERROR(local.spawn(mode.local_workers, scheduler->endpoint(), threads,
                                    mode.timing.heartbeat_ms, out_dir));
-    log << "started " << mode.local_workers << " local worker(s), " << threads
-        << " thread(s) each, on " << scheduler->endpoint() << " (logs: "
-        << (out_dir / "worker-*.log").string() << ")\n";
+    say("started " + std::to_string(mode.local_workers) + " local worker(s), " +
+        std::to_string(threads) + " thread(s) each, on " + scheduler->endpoint() + " (logs: " +
+        (out_dir / "worker-*.log").string() + ")");
   }
 
   QT_ASSIGN_OR_RETURN(std::unique_ptr<Strategy> strategy, make_strategy(cfg.strategy));
@@ -204,21 +212,22 @@ Result<int> run_tune(const Args& args, const TuneMode& mode) {
   opts.seed = cfg.seed;
   TuningHistory seen = history;  // for the progress line's best so far
   opts.on_trial = [&](const TrialRecord& t) {
-    log << "trial " << t.index << " (" << t.stage << "): "
-        << (t.ok ? cfg.metric.name + " " + fixed(t.metric, 4) + ", " + fixed(t.latency_ms, 3) +
-                       " ms, " + fixed(t.seconds, 2) + " s"
-                 : "failed: " + t.error);
+    std::string line = "trial " + std::to_string(t.index) + " (" + t.stage + "): " +
+                       (t.ok ? cfg.metric.name + " " + fixed(t.metric, 4) + ", " + fixed(t.latency_ms, 3) +
+                                   " ms, " + fixed(t.seconds, 2) + " s"
+                             : "failed: " + t.error);
     if (scheduler) {
       seen.trials.push_back(t);
       const SchedulerStatus st = scheduler->status();
       const std::optional<size_t> best = best_accepted(seen, cfg.criterion, cfg.objective);
-      log << "  [" << seen.trials.size() << " done, " << st.running << " running, " << st.queued
-          << " queued; " << st.workers << " worker(s); best "
-          << (best ? "#" + std::to_string(seen.trials[*best].index) + " " + fixed(seen.trials[*best].metric, 4)
-                   : std::string("none yet"))
-          << "]";
+      line += "  [" + std::to_string(seen.trials.size()) + " done, " + std::to_string(st.running) +
+              " running, " + std::to_string(st.queued) + " queued; " + std::to_string(st.workers) +
+              " worker(s); best " +
+              (best ? "#" + std::to_string(seen.trials[*best].index) + " " + fixed(seen.trials[*best].metric, 4)
+                    : std::string("none yet")) +
+              "]";
     }
-    log << std::endl;
+    say(line);
   };
   const TuneOutcome outcome =
       scheduler ? run_tuning_waves(space, *strategy, opts, std::move(history),
@@ -231,9 +240,13 @@ Result<int> run_tune(const Args& args, const TuneMode& mode) {
     const SchedulerStatus st = scheduler->status();
     scheduler->finish("done");
     local.stop(5.0);
-    log << "coordinator: " << st.dispatched << " trial(s) dispatched, " << st.requeued << " requeued; "
-        << st.joined << " worker join(s), " << st.lost << " lost; " << st.dropped
-        << " frame(s) dropped\n";
+    say("coordinator: " + std::to_string(st.dispatched) + " trial(s) dispatched, " +
+        std::to_string(st.requeued) + " requeued; " + std::to_string(st.joined) + " worker join(s), " +
+        std::to_string(st.lost) + " lost; " + std::to_string(st.dropped) + " frame(s) dropped");
+    if (outcome.stop_reason == "interrupted") {
+      return Status::Internal("every local worker exited before the run ended; see " +
+                              (out_dir / "worker-*.log").string());
+    }
   }
   QT_RETURN_IF_ERROR(make_out_dir());
   const std::string model_out = (out_dir / "model.int8.onnx").string();
