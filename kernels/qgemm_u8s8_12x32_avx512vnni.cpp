@@ -50,7 +50,9 @@ void pack_a_panel(const QGemmParams& p, const uint8_t* a, int64_t lda, int64_t m
 #define QT_ROW_DECL(r) __m512i c##r##a = _mm512_setzero_si512(), c##r##b = _mm512_setzero_si512();
 #define QT_ROW_STEP(r)                                                  \
   if constexpr (MR > r) {                                               \
-    const __m512i av = _mm512_set1_epi32(static_cast<int>(ap[r]));      \
+    uint32_t word;                                                      \
+    std::memcpy(&word, ap + r * row_stride, 4);                         \
+    const __m512i av = _mm512_set1_epi32(static_cast<int>(word));       \
     c##r##a = _mm512_dpbusd_epi32(c##r##a, av, b0);                     \
     c##r##b = _mm512_dpbusd_epi32(c##r##b, av, b1);                     \
   }
@@ -61,14 +63,17 @@ void pack_a_panel(const QGemmParams& p, const uint8_t* a, int64_t lda, int64_t m
   }
 #define QT_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
 
+// A's 4 bytes of group g in row r sit at a + r * row_stride + g * g_stride: a packed panel, or
+// A itself when its rows need no repacking.
 template <int MR>
-void micro_tile(const uint32_t* panel, const int8_t* bblk, int64_t groups, __m512i (&out)[kMR][2]) {
+void micro_tile(const uint8_t* a, int64_t row_stride, int64_t g_stride, const int8_t* bblk,
+                int64_t groups, __m512i (&out)[kMR][2]) {
   static_assert(MR >= 1 && MR <= kMR);
   QT_ROWS(QT_ROW_DECL)
   for (int64_t g = 0; g < groups; ++g) {
     const __m512i b0 = _mm512_load_si512(bblk + g * kQGemmNR * 4);
     const __m512i b1 = _mm512_load_si512(bblk + g * kQGemmNR * 4 + 64);
-    const uint32_t* ap = panel + g * kMR;
+    const uint8_t* ap = a + g * g_stride;
     QT_ROWS(QT_ROW_STEP)
   }
   QT_ROWS(QT_ROW_OUT)
@@ -79,7 +84,8 @@ void micro_tile(const uint32_t* panel, const int8_t* bblk, int64_t groups, __m51
 #undef QT_ROW_STEP
 #undef QT_ROW_DECL
 
-using MicroFn = void (*)(const uint32_t*, const int8_t*, int64_t, __m512i (&)[kMR][2]);
+using MicroFn = void (*)(const uint8_t*, int64_t, int64_t, const int8_t*, int64_t,
+                        __m512i (&)[kMR][2]);
 constexpr MicroFn kMicro[kMR + 1] = {nullptr,         micro_tile<1>,  micro_tile<2>,
                                      micro_tile<3>,   micro_tile<4>,  micro_tile<5>,
                                      micro_tile<6>,   micro_tile<7>,  micro_tile<8>,
@@ -177,16 +183,26 @@ void qgemm_u8s8_12x32__avx512vnni(const QGemmParams& p, const void* a, int64_t l
                               ? std::max<int64_t>(1, tiles_per_task / n_blocks)
                               : std::max<int64_t>(1, std::min(m_tiles, tiles_per_task));
 
+  const bool direct = p.a_type == DType::kU8 && b.K == b.k_padded;
   auto body = [&](const tbb::blocked_range2d<int64_t>& range) {
     std::vector<uint32_t> panel_storage(static_cast<size_t>(groups * kMR) + 16);
     uint32_t* panel = panel_storage.data();
     for (int64_t mt = range.rows().begin(); mt < range.rows().end(); ++mt) {
       const int64_t m0 = mt * kMR;
       const int rows = static_cast<int>(std::min<int64_t>(kMR, p.M - m0));
-      pack_a_panel(p, static_cast<const uint8_t*>(a), lda, m0, rows, b.K, b.k_padded, panel);
+      // u8 rows whose K fills whole groups are read in place; s8 (shifted to u8) or a ragged
+      // K is packed first.
+      const uint8_t* a_tile = static_cast<const uint8_t*>(a) + m0 * lda;
+      int64_t row_stride = lda, g_stride = 4;
+      if (!direct) {
+        pack_a_panel(p, static_cast<const uint8_t*>(a), lda, m0, rows, b.K, b.k_padded, panel);
+        a_tile = reinterpret_cast<const uint8_t*>(panel);
+        row_stride = 4;
+        g_stride = kMR * 4;
+      }
       for (int64_t nb = range.cols().begin(); nb < range.cols().end(); ++nb) {
         __m512i acc[kMR][2];
-        kMicro[rows](panel, b.block(nb), groups, acc);
+        kMicro[rows](a_tile, row_stride, g_stride, b.block(nb), groups, acc);
         const int64_t n0 = nb * kQGemmNR;
         for (int half = 0; half < 2; ++half) {
           const int64_t nh = n0 + half * 16;
