@@ -1,0 +1,72 @@
+// The tuning journal: an append-only checkpoint in the output directory. A versioned header
+// says which search it belongs to; then one record per finished trial (and the baseline and
+// sensitivity measurements), each length-prefixed, checksummed and fsync'd before the trial
+// counts as done. Reading stops cleanly at a torn last record (a crash mid-write) and refuses a
+// journal that is damaged anywhere else, so a resume never misreads a result.
+// JournalWriter is not thread-safe; one coordinator owns it.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "common/trial_metrics.h"
+#include "coordinator/decision.h"
+
+namespace qtune {
+
+// What a resumed run must share with the journal. The accuracy goal and exit policy live in
+// goal_hash so a resume may be allowed to change only those.
+struct JournalHeader {
+  std::string qtune_version;
+  std::string model_hash;       // content of the (prepared) model graph
+  std::string config_hash;      // adaptor, data, metric, strategy, seed, approach, constraints
+  std::string capability_hash;  // the tuning space the strategy walks
+  std::string goal_hash;        // accuracy criterion, objective, exit policy
+  std::string strategy;
+  uint64_t seed = 0;
+};
+
+struct JournalContents {
+  JournalHeader header;
+  std::optional<TrialMetrics> baseline;
+  std::optional<std::map<std::string, double>> sensitivity;
+  std::vector<TrialRecord> trials;  // in the order written
+  uint64_t valid_bytes = 0;         // the prefix that holds whole, checksummed records
+  uint64_t torn_bytes = 0;          // a torn last record after it, dropped
+};
+
+// kInvalidInput naming the file and byte offset for anything but a torn tail: bad magic or
+// version, a checksum mismatch followed by more data, an undecodable record, a missing header.
+Result<JournalContents> read_journal(const std::string& path);
+
+// "what differs" phrases (empty: the same search). allow_goal_change ignores goal_hash.
+std::vector<std::string> journal_differences(const JournalHeader& journal,
+                                             const JournalHeader& run, bool allow_goal_change);
+
+class JournalWriter {
+ public:
+  JournalWriter(JournalWriter&& other) noexcept;
+  JournalWriter& operator=(JournalWriter&&) = delete;
+  ~JournalWriter();
+
+  // A new journal (replacing any file at path) holding the header.
+  static Result<JournalWriter> create(const std::string& path, const JournalHeader& header);
+  // Continue a journal read by read_journal: cuts a torn tail at contents.valid_bytes first.
+  static Result<JournalWriter> resume(const std::string& path, const JournalContents& contents);
+
+  Status append_baseline(const TrialMetrics& m);
+  Status append_sensitivity(const std::map<std::string, double>& s);
+  Status append_trial(const TrialRecord& t);
+
+ private:
+  JournalWriter(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  Status append(uint32_t kind, const std::string& payload);
+  int fd_ = -1;
+  std::string path_;
+};
+
+}  // namespace qtune
