@@ -23,7 +23,7 @@ namespace qtune {
 struct JournalHeader {
   std::string qtune_version;
   std::string model_hash;       // content of the (prepared) model graph
-  std::string config_hash;      // adaptor, data, metric, strategy, seed, approach, constraints
+  std::string config_hash;      // what a trial measures: adaptor, data, metric, approach, constraints
   std::string capability_hash;  // the tuning space the strategy walks
   std::string goal_hash;        // accuracy criterion, objective, exit policy
   std::string strategy;

@@ -81,7 +81,8 @@ TuneOutcome run_tuning_waves(const TuningSpace& space, const Strategy& strategy,
       t.latency_ms = r.latency_ms;
       t.model_bytes = r.model_bytes;
       t.seconds = r.seconds;
-      ++out.evaluated;
+      t.reused = r.reused;
+      if (!r.reused) ++out.evaluated;
       history.trials.push_back(std::move(t));
       if (opts.on_trial) opts.on_trial(history.trials.back());
       goal_met = first_pass_stops &&
