@@ -96,28 +96,36 @@ TuneOutcome run_tuning_waves(const TuningSpace& space, const Strategy& strategy,
   }
 }
 
+WaveEvaluator one_by_one(TrialEvaluator evaluate, std::function<double()> now) {
+  if (!now) {
+    TuneRunOptions defaults;
+    now = clock_of(defaults);
+  }
+  return [evaluate = std::move(evaluate), now = std::move(now)](const std::vector<TrialRecord>& wave,
+                                                                const WaveControl& control) {
+    for (TrialRecord t : wave) {
+      if (control.out_of_time()) return;
+      const double t0 = now();
+      Result<TrialMetrics> m = evaluate(t.cfg);
+      t.seconds = now() - t0;
+      if (m.ok()) {
+        t.ok = true;
+        t.metric = m->metric;
+        t.latency_ms = m->latency_ms;
+        t.model_bytes = m->model_bytes;
+      } else {
+        t.error = m.status().message();
+      }
+      if (!control.record(t)) return;
+    }
+  };
+}
+
 TuneOutcome run_tuning(const TuningSpace& space, const Strategy& strategy,
                        const TuneRunOptions& opts, TuningHistory history,
                        const TrialEvaluator& evaluate) {
-  const auto now = clock_of(opts);
   return run_tuning_waves(space, strategy, opts, std::move(history),
-                          [&](const std::vector<TrialRecord>& wave, const WaveControl& control) {
-                            for (TrialRecord t : wave) {
-                              if (control.out_of_time()) return;
-                              const double t0 = now();
-                              Result<TrialMetrics> m = evaluate(t.cfg);
-                              t.seconds = now() - t0;
-                              if (m.ok()) {
-                                t.ok = true;
-                                t.metric = m->metric;
-                                t.latency_ms = m->latency_ms;
-                                t.model_bytes = m->model_bytes;
-                              } else {
-                                t.error = m.status().message();
-                              }
-                              if (!control.record(t)) return;
-                            }
-                          });
+                          one_by_one(evaluate, clock_of(opts)));
 }
 
 }  // namespace qtune

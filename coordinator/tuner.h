@@ -58,6 +58,10 @@ struct WaveControl {
 // before every trial is recorded means the timeout passed (or the evaluator gave up).
 using WaveEvaluator = std::function<void(const std::vector<TrialRecord>& wave, const WaveControl& control)>;
 
+// The wave evaluator run_tuning uses: trial by trial in this thread, timing each with `now`
+// (a steady clock when empty).
+WaveEvaluator one_by_one(TrialEvaluator evaluate, std::function<double()> now = {});
+
 // run_tuning with the evaluation of whole waves delegated, e.g. to remote workers in parallel.
 // With the same results it records the same history and makes the same choice as run_tuning:
 // with timeout 0 it stops at the lowest index that is accepted, once all lower ones are in.
