@@ -2,6 +2,8 @@
 // Called only from cli/main.cpp.
 #pragma once
 
+#include <string>
+
 namespace qtune::cli {
 
 int cmd_eval(int argc, char** argv);
@@ -14,5 +16,10 @@ int cmd_tune(int argc, char** argv);
 int cmd_worker(int argc, char** argv);
 int cmd_coordinator(int argc, char** argv);
 int cmd_send_frame(int argc, char** argv);  // hidden: a bad frame for protocol tests
+int cmd_keygen(int argc, char** argv);
+int cmd_bench_dispatch(int argc, char** argv);  // `qtune bench dispatch`
+
+// tcp://127.x, tcp://localhost, tcp://[::1], ipc://, inproc://: the link never leaves the host.
+bool is_loopback_endpoint(const std::string& endpoint);
 
 }  // namespace qtune::cli

@@ -16,8 +16,12 @@ commands:
                                --workers N evaluates on N local worker processes (0: in-process)
   coordinator CONFIG.yaml --bind tcp://*:5555 [--out DIR] [--json] [--heartbeat-ms MS]
                                tune on the workers that connect (`qtune worker`)
-  worker --connect tcp://HOST:PORT [--threads N] [--simulate-ms MS] [--heartbeat-ms MS]
-                               evaluate a coordinator's trials; --simulate-ms sleeps instead
+  worker --connect tcp://HOST:PORT [--threads N] [--cache DIR | --shared-path]
+         [--curve --curve-secret FILE --curve-server-key FILE | --insecure]
+         [--simulate-ms MS] [--heartbeat-ms MS]
+                               evaluate a coordinator's trials; files come by hash into the
+                               cache (default ~/.cache/qtune); --simulate-ms sleeps instead
+  keygen OUT_PREFIX            write a CURVE keypair: OUT_PREFIX.key (secret) and OUT_PREFIX.pub
   eval MODEL.onnx --data DATA.yaml [--adaptor native|onednn] [--json] [--threads N]
                                top-1 accuracy and images/s of a model on a dataset; with
                                --adaptor, QDQ models run on that adaptor's int8 kernels
@@ -49,6 +53,7 @@ int main(int argc, char** argv) {
     if (cmd == "worker") return qtune::cli::cmd_worker(argc, argv);
     if (cmd == "coordinator") return qtune::cli::cmd_coordinator(argc, argv);
     if (cmd == "send-frame") return qtune::cli::cmd_send_frame(argc, argv);
+    if (cmd == "keygen") return qtune::cli::cmd_keygen(argc, argv);
     if (cmd == "quantize") return qtune::cli::cmd_quantize(argc, argv);
     if (cmd == "bench") return qtune::cli::cmd_bench(argc, argv);
     if (cmd == "version" || cmd == "--version") return qtune::cli::cmd_version(argc, argv);

@@ -290,7 +290,7 @@ std::string resolve(const std::filesystem::path& base, const std::string& p) {
 
 }  // namespace
 
-Result<DataConfig> load_data_config(const std::string& yaml_path) {
+Result<DataConfig> load_data_config(const std::string& yaml_path, const std::string& as_path) {
   Parser parser(yaml_path);
   {
     std::error_code ec;
@@ -310,7 +310,7 @@ Result<DataConfig> load_data_config(const std::string& yaml_path) {
   } catch (const std::exception& e) {
     return Status::InvalidInput(yaml_path + ": " + e.what());
   }
-  const std::filesystem::path base = std::filesystem::path(yaml_path).parent_path();
+  const std::filesystem::path base = std::filesystem::path(as_path.empty() ? yaml_path : as_path).parent_path();
   cfg.dataset.images = resolve(base, cfg.dataset.images);
   cfg.dataset.labels = resolve(base, cfg.dataset.labels);
   return cfg;

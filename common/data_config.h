@@ -40,7 +40,9 @@ struct DataConfig {
 };
 
 // Errors are kInvalidInput shaped "FILE:LINE:COL: key.path: what is wrong" (1-based).
-Result<DataConfig> load_data_config(const std::string& yaml_path);
+// `as_path`, when given, is where the YAML really belongs (a cached copy): relative dataset
+// paths resolve against it.
+Result<DataConfig> load_data_config(const std::string& yaml_path, const std::string& as_path = "");
 
 // "u8" -> kU8 and so on for the element types datasets may hold; false for anything else.
 bool dataset_dtype_from_name(const std::string& name, DType* out);

@@ -41,20 +41,30 @@ struct Encoder {
     field(p, "cached", m.cached);
   }
   void operator()(const ConfigMsg& m) const {
-    begin(p, 4, "CONFIG");
+    begin(p, 5, "CONFIG");
     field(p, "config_hash", m.config_hash);
     field(p, "path", m.path);
     field(p, "heartbeat_ms", m.heartbeat_ms);
     field(p, "liveness", m.liveness);
+    p.pack("files");
+    p.pack_array(static_cast<uint32_t>(m.files.size()));
+    for (const RunFile& f : m.files) {
+      p.pack_array(4);
+      p.pack(f.role);
+      p.pack(f.path);
+      p.pack(f.hash);
+      p.pack(f.size);
+    }
   }
   void operator()(const TrialMsg& m) const {
-    begin(p, 6, "TRIAL");
+    begin(p, 7, "TRIAL");
     field(p, "index", m.index);
     field(p, "cfg_hash", m.cfg_hash);
     field(p, "tune_cfg", m.tune_cfg);
     field(p, "model_hash", m.model_hash);
     field(p, "data_hash", m.data_hash);
     field(p, "stats_hash", m.stats_hash);
+    field(p, "baseline", m.baseline);
   }
   void operator()(const ResultMsg& m) const {
     begin(p, 9, "RESULT");
@@ -76,6 +86,22 @@ struct Encoder {
     begin(p, 2, "DISCONNECT");
     field(p, "reason", m.reason);
     field(p, "rejoin", m.rejoin);
+  }
+  void operator()(const FetchMsg& m) const {
+    begin(p, 3, "FETCH");
+    field(p, "hash", m.hash);
+    field(p, "offset", m.offset);
+    field(p, "length", m.length);
+  }
+  void operator()(const ChunkMsg& m) const {
+    begin(p, 5, "CHUNK");
+    field(p, "hash", m.hash);
+    field(p, "offset", m.offset);
+    field(p, "total", m.total);
+    p.pack("data");
+    p.pack_bin(static_cast<uint32_t>(m.data.size()));
+    p.pack_bin_body(m.data.data(), static_cast<uint32_t>(m.data.size()));
+    field(p, "error", m.error);
   }
 };
 
@@ -145,6 +171,37 @@ class Fields {
     else *out = o->via.f64;
     return Status::Ok();
   }
+  Status bin(const char* key, std::string* out) const {
+    QT_ASSIGN_OR_RETURN(const msgpack::object* o, get(key, msgpack::type::BIN));
+    out->assign(o->via.bin.ptr, o->via.bin.size);
+    return Status::Ok();
+  }
+  bool has(const char* key) const { return fields_.count(key) != 0; }
+  // CONFIG's files: an array of [role, path, hash, size].
+  Status run_files(const char* key, std::vector<RunFile>* out) const {
+    QT_ASSIGN_OR_RETURN(const msgpack::object* o, get(key, msgpack::type::ARRAY));
+    if (o->via.array.size > kMaxRunFiles) return bad("'" + std::string(key) + "' has too many entries");
+    out->clear();
+    for (uint32_t i = 0; i < o->via.array.size; ++i) {
+      const msgpack::object& e = o->via.array.ptr[i];
+      const std::string where = "'" + std::string(key) + "' entry " + std::to_string(i);
+      if (e.type != msgpack::type::ARRAY || e.via.array.size != 4) return bad(where + " is not [role, path, hash, size]");
+      const msgpack::object* v = e.via.array.ptr;
+      for (int k = 0; k < 3; ++k) {
+        if (v[k].type != msgpack::type::STR) return bad(where + " holds a " + type_name(v[k].type));
+      }
+      if (v[3].type != msgpack::type::POSITIVE_INTEGER || v[3].via.u64 > (uint64_t{1} << 40)) {
+        return bad(where + ": size is not an integer in range");
+      }
+      RunFile f;
+      f.role.assign(v[0].via.str.ptr, v[0].via.str.size);
+      f.path.assign(v[1].via.str.ptr, v[1].via.str.size);
+      f.hash.assign(v[2].via.str.ptr, v[2].via.str.size);
+      f.size = static_cast<int64_t>(v[3].via.u64);
+      out->push_back(std::move(f));
+    }
+    return Status::Ok();
+  }
   Status str_list(const char* key, size_t max, std::vector<std::string>* out) const {
     QT_ASSIGN_OR_RETURN(const msgpack::object* o, get(key, msgpack::type::ARRAY));
     if (o->via.array.size > max) return bad("'" + std::string(key) + "' has too many entries");
@@ -193,6 +250,7 @@ Result<Message> decode_config(const Fields& f) {
   QT_RETURN_IF_ERROR(f.str("path", &m.path));
   QT_RETURN_IF_ERROR(f.integer("heartbeat_ms", 10, 3600 * 1000, &m.heartbeat_ms));
   QT_RETURN_IF_ERROR(f.integer("liveness", 1, 1000, &m.liveness));
+  QT_RETURN_IF_ERROR(f.run_files("files", &m.files));
   return Message(std::move(m));
 }
 
@@ -204,6 +262,7 @@ Result<Message> decode_trial(const Fields& f) {
   QT_RETURN_IF_ERROR(f.str("model_hash", &m.model_hash));
   QT_RETURN_IF_ERROR(f.str("data_hash", &m.data_hash));
   QT_RETURN_IF_ERROR(f.str("stats_hash", &m.stats_hash));
+  if (f.has("baseline")) QT_RETURN_IF_ERROR(f.boolean("baseline", &m.baseline));
   return Message(std::move(m));
 }
 
@@ -237,10 +296,31 @@ Result<Message> decode_disconnect(const Fields& f) {
   return Message(std::move(m));
 }
 
+Result<Message> decode_fetch(const Fields& f) {
+  FetchMsg m;
+  QT_RETURN_IF_ERROR(f.str("hash", &m.hash));
+  QT_RETURN_IF_ERROR(f.integer("offset", 0, int64_t{1} << 40, &m.offset));
+  QT_RETURN_IF_ERROR(f.integer("length", 1, kChunkBytes, &m.length));
+  return Message(std::move(m));
+}
+
+Result<Message> decode_chunk(const Fields& f) {
+  ChunkMsg m;
+  QT_RETURN_IF_ERROR(f.str("hash", &m.hash));
+  QT_RETURN_IF_ERROR(f.integer("offset", 0, int64_t{1} << 40, &m.offset));
+  QT_RETURN_IF_ERROR(f.integer("total", 0, int64_t{1} << 40, &m.total));
+  QT_RETURN_IF_ERROR(f.bin("data", &m.data));
+  QT_RETURN_IF_ERROR(f.str("error", &m.error));
+  if (static_cast<int64_t>(m.data.size()) > kChunkBytes) return bad("CHUNK: more than kChunkBytes of data");
+  if (m.offset + static_cast<int64_t>(m.data.size()) > m.total) return bad("CHUNK: data runs past 'total'");
+  return Message(std::move(m));
+}
+
 }  // namespace
 
 const char* message_name(const Message& m) {
-  static const char* const kNames[] = {"READY", "CONFIG", "TRIAL", "RESULT", "HEARTBEAT", "DISCONNECT"};
+  static const char* const kNames[] = {"READY",     "CONFIG",     "TRIAL", "RESULT",
+                                       "HEARTBEAT", "DISCONNECT", "FETCH", "CHUNK"};
   return kNames[m.index()];
 }
 
@@ -280,6 +360,8 @@ Result<Message> decode_message(const void* data, size_t size) {
     if (type == "RESULT") return decode_result(f);
     if (type == "HEARTBEAT") return decode_heartbeat(f);
     if (type == "DISCONNECT") return decode_disconnect(f);
+    if (type == "FETCH") return decode_fetch(f);
+    if (type == "CHUNK") return decode_chunk(f);
     return bad("unknown type '" + type.substr(0, 64) + "'");
   } catch (const std::exception& e) {
     return bad(std::string("not valid MessagePack (") + e.what() + ")");

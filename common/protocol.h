@@ -20,11 +20,16 @@
 namespace qtune {
 
 // Bumped on any change a peer of the previous version would misread.
-constexpr uint32_t kProtocolVersion = 1;
+constexpr uint32_t kProtocolVersion = 2;
 // Frames above this are refused by libzmq (ZMQ_MAXMSGSIZE) and by decode_message().
 constexpr size_t kMaxMessageBytes = size_t{16} << 20;
 // A READY lists at most this many cached hashes; a longer list is malformed.
 constexpr size_t kMaxCachedHashes = 1024;
+// A CONFIG names at most this many files.
+constexpr size_t kMaxRunFiles = 64;
+// File transfer: a CHUNK carries at most this many bytes, far below kMaxMessageBytes so a
+// transfer never competes with heartbeats for long.
+constexpr int64_t kChunkBytes = int64_t{1} << 20;
 
 // How often peers prove they are alive and how long silence is tolerated. The coordinator
 // announces its values in CONFIG so both sides agree.
@@ -46,14 +51,28 @@ struct ReadyMsg {
   std::vector<std::string> cached;      // content hashes the worker already holds loaded
 };
 
-// Coordinator -> worker, in answer to READY: which tuning run to serve. The worker loads the
-// tuning YAML from `path` (a path both sides share) and refuses it unless the file's content
-// hash equals `config_hash`.
+// One file of a run, as the coordinator serves it: what it is for, where it lives on the
+// coordinator (the key the tuning and data YAMLs use), its content hash and size.
+// Roles: "config", "model", "calib_data", "eval_data" (YAMLs), "eval_images", "eval_labels",
+// "stats" (calibration statistics, adaptors/calibration.h).
+struct RunFile {
+  std::string role;
+  std::string path;
+  std::string hash;  // FNV-1a of the bytes, 16 hex digits
+  int64_t size = 0;
+
+  bool operator==(const RunFile&) const = default;
+};
+
+// Coordinator -> worker, in answer to READY: which tuning run to serve. A worker on a shared
+// file system loads the tuning YAML from `path`; any other fetches `files` by hash (FETCH) into
+// its cache. Either way the calibration statistics come by hash: workers never calibrate.
 struct ConfigMsg {
   std::string config_hash;
   std::string path;
   int64_t heartbeat_ms = 1000;
   int64_t liveness = 3;
+  std::vector<RunFile> files;
 };
 
 // Coordinator -> worker: evaluate one tune_cfg. The hashes let a worker prove it measures the
@@ -63,6 +82,9 @@ struct TrialMsg {
   std::string cfg_hash;     // TuneConfig::hash() of tune_cfg
   std::string tune_cfg;     // YAML text (common/tune_config_yaml.h)
   std::string model_hash, data_hash, stats_hash;
+  // Measure the fp32 model instead (tune_cfg is empty, cfg_hash "baseline"), so the baseline
+  // latency is taken under the same conditions as the trials'.
+  bool baseline = false;
 };
 
 // Why a RESULT carries no metric. kTrialFailed is a property of the config (recorded like any
@@ -94,9 +116,27 @@ struct DisconnectMsg {
   bool rejoin = false;
 };
 
-using Message = std::variant<ReadyMsg, ConfigMsg, TrialMsg, ResultMsg, HeartbeatMsg, DisconnectMsg>;
+// Worker -> coordinator: send `length` bytes of the file with content hash `hash` from `offset`.
+struct FetchMsg {
+  std::string hash;
+  int64_t offset = 0;
+  int64_t length = kChunkBytes;  // 1..kChunkBytes
+};
 
-// "READY", "CONFIG", "TRIAL", "RESULT", "HEARTBEAT", "DISCONNECT".
+// Coordinator -> worker: a FETCH's answer. `total` is the file's size; `error` non-empty (and
+// `data` empty) when the coordinator does not serve that hash or cannot read it.
+struct ChunkMsg {
+  std::string hash;
+  int64_t offset = 0;
+  int64_t total = 0;
+  std::string data;  // MessagePack bin
+  std::string error;
+};
+
+using Message = std::variant<ReadyMsg, ConfigMsg, TrialMsg, ResultMsg, HeartbeatMsg, DisconnectMsg,
+                             FetchMsg, ChunkMsg>;
+
+// "READY", "CONFIG", "TRIAL", "RESULT", "HEARTBEAT", "DISCONNECT", "FETCH", "CHUNK".
 const char* message_name(const Message& m);
 
 std::string encode_message(const Message& m);

@@ -233,8 +233,9 @@ class TuningParser {
 
 }  // namespace
 
-Result<TuningConfig> load_tuning_config(const std::string& path) {
-  QT_ASSIGN_OR_RETURN(YAML::Node root, load_yaml_file(path, "a tuning config YAML file"));
+Result<TuningConfig> load_tuning_config(const std::string& file, const std::string& as_path) {
+  const std::string& path = as_path.empty() ? file : as_path;
+  QT_ASSIGN_OR_RETURN(YAML::Node root, load_yaml_file(file, "a tuning config YAML file"));
   TuningConfig c;
   c.source_path = path;
   try {

@@ -84,6 +84,8 @@ inline const std::vector<std::string>& strategy_names() {
   return names;
 }
 
-Result<TuningConfig> load_tuning_config(const std::string& path);
+// `as_path`, when given, is where the file's content really belongs (a worker's cached copy of
+// the coordinator's file): relative paths resolve against it and source_path names it.
+Result<TuningConfig> load_tuning_config(const std::string& file, const std::string& as_path = "");
 
 }  // namespace qtune

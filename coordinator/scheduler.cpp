@@ -3,9 +3,12 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <atomic>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <mutex>
@@ -15,6 +18,7 @@
 #include <zmq.hpp>
 
 #include "common/tune_config_yaml.h"
+#include "worker/curve.h"
 
 namespace qtune {
 namespace {
@@ -33,6 +37,7 @@ struct Busy {
 
 struct WorkerInfo {
   std::string name;
+  bool configured = false;  // CONFIG sent (held until the file list is complete)
   int64_t threads = 0;
   Clock::time_point last_seen;
   std::optional<Busy> busy;
@@ -54,6 +59,17 @@ struct Scheduler::State {
   SchedulerOptions opts;
   zmq::context_t ctx{1};
   zmq::socket_t sock;
+  // ZAP: admits the CURVE keys of known workers (its own thread, as libzmq asks of a handler).
+  zmq::socket_t zap;
+  std::thread zap_thread;
+  std::atomic<bool> zap_stop{false};
+  std::atomic<int64_t> refused{0};
+  std::map<std::string, std::string> serve;  // content hash -> file, for FETCH
+  bool files_published = true;
+  bool baseline_wave = false;  // the current wave is the fp32 baseline
+  std::vector<std::string> seen;              // worker names in join order
+  std::map<std::string, int64_t> trials_by_worker;
+  std::string baseline_worker;
   int wake_fd = -1;  // eventfd: the caller wakes the socket thread's poll
   std::thread thread;
 
@@ -75,6 +91,98 @@ struct Scheduler::State {
 
   ~State() {
     if (wake_fd >= 0) close(wake_fd);
+  }
+
+  // ZAP requests (RFC 27): version, request id, domain, address, identity, mechanism, then the
+  // client's 32-byte public key. Replies 200 for a listed key, 400 otherwise.
+  void zap_loop(std::set<std::string> allowed) {
+    while (!zap_stop) {
+      zmq_pollitem_t item{zap.handle(), 0, ZMQ_POLLIN, 0};
+      if (zmq_poll(&item, 1, 100) <= 0) continue;
+      std::vector<std::string> frames;
+      try {
+        for (bool more = true; more;) {
+          zmq::message_t m;
+          if (!zap.recv(m, zmq::recv_flags::dontwait)) break;
+          more = m.more();
+          frames.push_back(m.to_string());
+        }
+      } catch (const zmq::error_t&) {
+        continue;
+      }
+      if (frames.size() < 6) continue;
+      const std::string& address = frames[3];
+      const std::string& mechanism = frames[5];
+      const std::string key = frames.size() >= 7 ? frames[6] : "";
+      const bool ok = mechanism == "CURVE" && allowed.count(key);
+      if (!ok) {
+        ++refused;
+        log("refused a connection from " + address.substr(0, 64) + ": " +
+            (mechanism == "CURVE" ? "CURVE key " + curve_key_z85(key) + " is not in --curve-allow"
+                                  : "mechanism " + mechanism.substr(0, 16) + ", CURVE required"));
+      }
+      const std::vector<std::string> reply = {frames[0], frames[1], ok ? "200" : "400",
+                                              ok ? "OK" : "unknown key", ok ? curve_key_z85(key) : "", ""};
+      try {
+        for (size_t i = 0; i < reply.size(); ++i) {
+          zap.send(zmq::buffer(reply[i]), i + 1 < reply.size() ? zmq::send_flags::sndmore : zmq::send_flags::none);
+        }
+      } catch (const zmq::error_t&) {
+      }
+    }
+    zap.close();
+  }
+
+  ConfigMsg config_msg() const {
+    return ConfigMsg{opts.hashes.config, opts.config_path, opts.timing.heartbeat_ms, opts.timing.liveness,
+                     opts.files};
+  }
+  // CONFIG now, or once the file list is complete.
+  void configure(const std::string& id, WorkerInfo& w) {
+    if (!files_published || w.configured) return;
+    w.configured = true;
+    if (!send_to(id, config_msg())) drop_worker(id, "is unreachable");
+  }
+
+  void configure_waiting() {
+    if (!files_published) return;
+    std::vector<std::string> ids;
+    for (const auto& [id, w] : workers) {
+      if (!w.configured) ids.push_back(id);
+    }
+    for (const auto& id : ids) {
+      auto it = workers.find(id);
+      if (it != workers.end()) configure(id, it->second);
+    }
+  }
+
+  void serve_chunk(const std::string& id, const WorkerInfo& w, const FetchMsg& f) {
+    ChunkMsg c;
+    c.hash = f.hash;
+    c.offset = f.offset;
+    auto it = serve.find(f.hash);
+    if (it == serve.end()) {
+      c.error = "no file with hash " + f.hash.substr(0, 32) + " is served here";
+    } else {
+      std::ifstream in(it->second, std::ios::binary);
+      in.seekg(0, std::ios::end);
+      const int64_t total = in ? static_cast<int64_t>(in.tellg()) : -1;
+      if (total < 0) {
+        c.error = it->second + ": cannot read";
+      } else if (f.offset >= total && !(f.offset == 0 && total == 0)) {
+        c.error = "offset " + std::to_string(f.offset) + " is past the end (" + std::to_string(total) + " bytes)";
+      } else {
+        c.total = total;
+        c.data.resize(static_cast<size_t>(std::min(f.length, total - f.offset)));
+        in.seekg(f.offset);
+        in.read(c.data.data(), static_cast<std::streamsize>(c.data.size()));
+        if (!in) {
+          c = ChunkMsg{f.hash, f.offset, 0, "", it->second + ": read failed"};
+        }
+      }
+    }
+    if (!c.error.empty()) log("cannot send " + w.name + " a chunk: " + c.error);
+    if (send_to(id, c)) ++counters.chunks;
   }
 
   void log(const std::string& line) const {
@@ -143,15 +251,13 @@ struct Scheduler::State {
       w.name = r->worker_id.empty() ? "peer " + hex(id) : r->worker_id.substr(0, 128);
       w.threads = r->threads;
       w.last_seen = Clock::now();
-      workers[id] = w;
+      WorkerInfo& added = workers[id] = w;
       ++counters.joined;
+      if (std::find(seen.begin(), seen.end(), w.name) == seen.end()) seen.push_back(w.name);
       log("worker " + w.name + " joined (" + std::to_string(r->threads) + " threads, " +
           (r->isa.empty() ? "no ISA extensions" : r->isa.substr(0, 200)) + "); " +
           std::to_string(workers.size()) + " connected");
-      if (!send_to(id, ConfigMsg{opts.hashes.config, opts.config_path, opts.timing.heartbeat_ms,
-                                 opts.timing.liveness})) {
-        drop_worker(id, "is unreachable");
-      }
+      configure(id, added);
       return;
     }
     if (it == workers.end()) {
@@ -164,6 +270,8 @@ struct Scheduler::State {
     w.last_seen = Clock::now();
     if (const auto* r = std::get_if<ResultMsg>(&*msg)) {
       handle_result(id, w, *r);
+    } else if (const auto* f = std::get_if<FetchMsg>(&*msg)) {
+      serve_chunk(id, w, *f);
     } else if (const auto* d = std::get_if<DisconnectMsg>(&*msg)) {
       drop_worker(id, "left (" + d->reason.substr(0, 200) + ")");
     } else if (!std::holds_alternative<HeartbeatMsg>(*msg)) {
@@ -205,6 +313,8 @@ struct Scheduler::State {
     t.latency_ms = r.latency_ms;
     t.model_bytes = r.model_bytes;
     t.seconds = r.seconds;
+    if (baseline_wave) baseline_worker = w.name;
+    else ++trials_by_worker[w.name];
     results[busy.pos] = std::move(t);
     cv.notify_all();
   }
@@ -252,10 +362,11 @@ struct Scheduler::State {
     std::vector<std::string> unreachable;
     for (auto& [id, w] : workers) {
       if (queued.empty()) break;
-      if (w.busy) continue;
+      if (w.busy || !w.configured) continue;
       const size_t pos = *queued.begin();
       const TrialRecord& t = wave[pos];
-      TrialMsg m{t.index, t.hash, wave_yaml[pos], opts.hashes.model, opts.hashes.data, opts.hashes.stats};
+      TrialMsg m{t.index, t.hash, wave_yaml[pos], opts.hashes.model, opts.hashes.data, opts.hashes.stats,
+                 baseline_wave};
       if (!send_to(id, m)) {
         unreachable.push_back(id);
         continue;
@@ -305,6 +416,7 @@ struct Scheduler::State {
       if (stopping) break;
       receive_all();
       check_liveness();
+      configure_waiting();
       dispatch();
       heartbeat();
       report_starvation();
@@ -314,6 +426,7 @@ struct Scheduler::State {
     workers.clear();
     sock.set(zmq::sockopt::linger, 1000);  // let the DISCONNECTs out
     sock.close();
+    zap_stop = true;
     stopped = true;
     cv.notify_all();
   }
@@ -326,9 +439,31 @@ Result<std::unique_ptr<Scheduler>> Scheduler::create(SchedulerOptions opts) {
   st.opts = std::move(opts);
   st.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (st.wake_fd < 0) return Status::Internal("eventfd failed");
+  for (const RunFile& f : st.opts.files) st.serve[f.hash] = f.path;
+  st.files_published = !st.opts.hold_config;
   try {
+    if (!st.opts.curve_secret.empty()) {
+      std::set<std::string> allowed;
+      for (const std::string& k : st.opts.curve_allow) {
+        const std::string raw = curve_key_bytes(k);
+        if (raw.empty()) return Status::InvalidInput("--curve-allow: malformed key " + k.substr(0, 40));
+        allowed.insert(raw);
+      }
+      // The handler must be bound before the ROUTER accepts its first CURVE handshake.
+      st.zap = zmq::socket_t(st.ctx, zmq::socket_type::rep);
+      st.zap.set(zmq::sockopt::linger, 0);
+      st.zap.bind("inproc://zeromq.zap.01");
+      st.zap_thread = std::thread([&st, allowed] { st.zap_loop(allowed); });
+    }
     st.sock = zmq::socket_t(st.ctx, zmq::socket_type::router);
     st.sock.set(zmq::sockopt::linger, 0);
+    if (!st.opts.curve_secret.empty()) {
+      const std::string sec = curve_key_bytes(st.opts.curve_secret);
+      if (sec.empty()) return Status::InvalidInput("--curve-secret: malformed key");
+      st.sock.set(zmq::sockopt::curve_server, 1);
+      st.sock.set(zmq::sockopt::curve_secretkey, zmq::buffer(sec));
+      st.sock.set(zmq::sockopt::zap_domain, "qtune");
+    }
     st.sock.set(zmq::sockopt::router_mandatory, 1);
     st.sock.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(kMaxMessageBytes));
     st.sock.bind(st.opts.bind);
@@ -342,6 +477,10 @@ Result<std::unique_ptr<Scheduler>> Scheduler::create(SchedulerOptions opts) {
 
 Scheduler::~Scheduler() {
   if (state_) finish("done");
+  if (state_ && state_->zap_thread.joinable()) {
+    state_->zap_stop = true;
+    state_->zap_thread.join();
+  }
 }
 
 void Scheduler::finish(const std::string& reason) {
@@ -354,6 +493,56 @@ void Scheduler::finish(const std::string& reason) {
   }
   s.wake();
   if (s.thread.joinable()) s.thread.join();
+  s.zap_stop = true;
+  if (s.zap_thread.joinable()) s.zap_thread.join();
+}
+
+void Scheduler::publish_files(std::vector<RunFile> files) {
+  State& s = *state_;
+  {
+    std::lock_guard<std::mutex> lk(s.mu);
+    s.opts.files = std::move(files);
+    for (const RunFile& f : s.opts.files) s.serve[f.hash] = f.path;
+    s.files_published = true;  // the socket thread sends the held CONFIGs
+  }
+  s.wake();
+}
+
+SchedulerDistribution Scheduler::distribution() const {
+  const State& s = *state_;
+  std::lock_guard<std::mutex> lk(s.mu);
+  return SchedulerDistribution{s.seen, s.trials_by_worker, s.baseline_worker};
+}
+
+Result<TrialMetrics> Scheduler::evaluate_baseline() {
+  State& s = *state_;
+  TrialRecord t;
+  t.index = 0;
+  t.stage = "baseline";
+  t.hash = "baseline";
+  std::optional<TrialRecord> got;
+  WaveControl control;
+  control.out_of_time = [] { return false; };
+  control.record = [&](const TrialRecord& r) {
+    got = r;
+    return true;
+  };
+  {
+    std::lock_guard<std::mutex> lk(s.mu);
+    s.baseline_wave = true;
+  }
+  evaluate_wave({t}, control);
+  {
+    std::lock_guard<std::mutex> lk(s.mu);
+    s.baseline_wave = false;
+  }
+  if (!got) return Status::Internal("no worker measured the fp32 baseline");
+  if (!got->ok) return Status::InvalidInput("fp32 baseline on a worker: " + got->error);
+  TrialMetrics m;
+  m.metric = got->metric;
+  m.latency_ms = got->latency_ms;
+  m.model_bytes = got->model_bytes;
+  return m;
 }
 
 SchedulerStatus Scheduler::status() const {
@@ -363,6 +552,7 @@ SchedulerStatus Scheduler::status() const {
   out.workers = static_cast<int64_t>(s.workers.size());
   out.running = s.running();
   out.queued = static_cast<int64_t>(s.queued.size());
+  out.refused = s.refused;
   return out;
 }
 
@@ -371,7 +561,7 @@ void Scheduler::evaluate_wave(const std::vector<TrialRecord>& wave, const WaveCo
   if (wave.empty() || control.out_of_time()) return;
   std::vector<std::string> yaml;
   yaml.reserve(wave.size());
-  for (const TrialRecord& t : wave) yaml.push_back(tune_config_to_yaml(t.cfg));
+  for (const TrialRecord& t : wave) yaml.push_back(t.hash == "baseline" ? "" : tune_config_to_yaml(t.cfg));
 
   std::unique_lock<std::mutex> lk(s.mu);
   if (s.stopping) return;

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,6 +29,14 @@ struct SchedulerOptions {
   std::function<void(const std::string&)> log;  // worker events; defaults to stderr
   // Polled while a wave waits; false gives up on the wave (e.g. every local worker has exited).
   std::function<bool()> keep_waiting;
+  // Files served by hash (FETCH) and listed in CONFIG. With hold_config, READY workers get their
+  // CONFIG only once publish_files() has completed the list (e.g. after calibration).
+  std::vector<RunFile> files;
+  bool hold_config = false;
+  // CURVE: the coordinator's Z85 secret key (empty: plain TCP) and the Z85 public keys of the
+  // workers a ZAP handler admits; any other key is refused and logged.
+  std::string curve_secret;
+  std::vector<std::string> curve_allow;
 };
 
 struct SchedulerStatus {
@@ -39,6 +48,15 @@ struct SchedulerStatus {
   int64_t requeued = 0;    // trials given to another worker
   int64_t dispatched = 0;  // TRIALs sent
   int64_t dropped = 0;     // frames refused (malformed, wrong version, stale)
+  int64_t refused = 0;     // connections refused by the ZAP handler (unknown CURVE key)
+  int64_t chunks = 0;      // file CHUNKs sent
+};
+
+// Who did what over the run, for the report.
+struct SchedulerDistribution {
+  std::vector<std::string> workers;             // every worker seen, in join order
+  std::map<std::string, int64_t> trials;        // results recorded, by worker
+  std::string baseline_worker;                  // who measured the fp32 baseline
 };
 
 class Scheduler {
@@ -52,7 +70,13 @@ class Scheduler {
   const std::string& endpoint() const { return endpoint_; }
 
   void evaluate_wave(const std::vector<TrialRecord>& wave, const WaveControl& control);
+  // The fp32 model measured by a worker, like a trial (same threads, same neighbours).
+  // kInternal when no worker could do it (keep_waiting gave up).
+  Result<TrialMetrics> evaluate_baseline();
+  // Completes CONFIG's file list and releases CONFIGs held for it.
+  void publish_files(std::vector<RunFile> files);
   SchedulerStatus status() const;
+  SchedulerDistribution distribution() const;
   // Sends DISCONNECT to every worker and stops the socket thread. Idempotent.
   void finish(const std::string& reason);
 

@@ -1,5 +1,6 @@
 #include "worker/quantizer.h"
 
+#include "adaptors/calibration.h"
 #include "adaptors/capability.h"
 #include "adaptors/quantize/graph_passes.h"
 #include "adaptors/quantize/qdq_builder.h"
@@ -24,6 +25,24 @@ Result<QuantizationSession> start_quantization_session(std::shared_ptr<const Ada
   QT_ASSIGN_OR_RETURN(Executor exec, Executor::create(s.prepared));
   QT_ASSIGN_OR_RETURN(s.stats,
                       collect_calibration_stats(exec, calib, sampling_size, batch_size, tensors));
+  return s;
+}
+
+Result<QuantizationSession> start_quantization_session(std::shared_ptr<const Adaptor> adaptor,
+                                                       std::shared_ptr<const Graph> fp32,
+                                                       CalibrationStats stats) {
+  QuantizationSession s;
+  s.adaptor = adaptor;
+  s.fp32 = fp32;
+  QT_ASSIGN_OR_RETURN(Graph prepared, prepare_fp32_for_quantization(*fp32));
+  s.prepared = std::make_shared<const Graph>(std::move(prepared));
+  const std::string mine = graph_content_hash(*s.prepared);
+  if (stats.model_hash != mine) {
+    return Status::InvalidInput("calibration statistics were collected on graph " + stats.model_hash +
+                                ", this model prepares to " + mine);
+  }
+  QT_ASSIGN_OR_RETURN(s.capability, adaptor->query_fw_capability(*s.prepared));
+  s.stats = std::move(stats);
   return s;
 }
 

@@ -31,4 +31,10 @@ Result<QuantizationSession> start_quantization_session(std::shared_ptr<const Ada
                                                        const Dataset& calib,
                                                        int64_t sampling_size, int64_t batch_size);
 
+// The same session from statistics collected elsewhere (a coordinator's, received by hash):
+// no calibration pass. kInvalidInput when the stats belong to another graph.
+Result<QuantizationSession> start_quantization_session(std::shared_ptr<const Adaptor> adaptor,
+                                                       std::shared_ptr<const Graph> fp32,
+                                                       CalibrationStats stats);
+
 }  // namespace qtune

@@ -85,15 +85,25 @@ int64_t initializer_bytes(const Graph& g) {
   return bytes;
 }
 
-Result<std::unique_ptr<TrialRunner>> TrialRunner::create(const TuningConfig& cfg) {
+Result<std::unique_ptr<TrialRunner>> TrialRunner::create(const TuningConfig& cfg,
+                                                         const RunnerSources& sources) {
+  auto local = [&](const std::string& p) { return sources.local && !p.empty() ? sources.local(p) : p; };
+  auto data_config = [&](const std::string& yaml) -> Result<DataConfig> {
+    QT_ASSIGN_OR_RETURN(DataConfig d, load_data_config(local(yaml), yaml));
+    d.dataset.images = local(d.dataset.images);
+    d.dataset.labels = local(d.dataset.labels);
+    return d;
+  };
   std::unique_ptr<TrialRunner> r(new TrialRunner);
   r->cfg_ = cfg;
   QT_ASSIGN_OR_RETURN(std::unique_ptr<Adaptor> adaptor, make_adaptor(cfg.adaptor));
   r->adaptor_ = std::move(adaptor);
-  QT_ASSIGN_OR_RETURN(Graph graph, load_onnx_model(cfg.model));
-  QT_ASSIGN_OR_RETURN(DataConfig calib_cfg, load_data_config(cfg.calibration_data));
-  QT_ASSIGN_OR_RETURN(DataConfig eval_cfg, load_data_config(cfg.evaluation_data));
-  QT_ASSIGN_OR_RETURN(r->calib_, load_dataset(calib_cfg));
+  QT_ASSIGN_OR_RETURN(Graph graph, load_onnx_model(local(cfg.model)));
+  QT_ASSIGN_OR_RETURN(DataConfig calib_cfg, data_config(cfg.calibration_data));
+  QT_ASSIGN_OR_RETURN(DataConfig eval_cfg, data_config(cfg.evaluation_data));
+  if (!sources.stats) {
+    QT_ASSIGN_OR_RETURN(r->calib_, load_dataset(calib_cfg));
+  }
   QT_ASSIGN_OR_RETURN(r->eval_, load_dataset(eval_cfg));
   r->batch_size_ = eval_cfg.batch_size;
   const bool labels_needed = cfg.metric.name == "top1" || cfg.metric.name == "topk";
@@ -101,11 +111,15 @@ Result<std::unique_ptr<TrialRunner>> TrialRunner::create(const TuningConfig& cfg
     return Status::InvalidInput(cfg.evaluation_data + ": metric " + cfg.metric.name +
                                 " needs labels, and the evaluation set has none");
   }
+  auto fp32 = std::make_shared<const Graph>(std::move(graph));
+  if (sources.stats) {
+    QT_ASSIGN_OR_RETURN(r->session_, start_quantization_session(r->adaptor_, fp32, *sources.stats));
+    return r;
+  }
   const auto t0 = std::chrono::steady_clock::now();
-  QT_ASSIGN_OR_RETURN(
-      r->session_,
-      start_quantization_session(r->adaptor_, std::make_shared<const Graph>(std::move(graph)),
-                                 r->calib_, cfg.calibration_sampling_size, calib_cfg.batch_size));
+  QT_ASSIGN_OR_RETURN(r->session_, start_quantization_session(r->adaptor_, fp32, r->calib_,
+                                                              cfg.calibration_sampling_size,
+                                                              calib_cfg.batch_size));
   r->calibration_seconds_ = seconds_since(t0);
   return r;
 }

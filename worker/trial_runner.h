@@ -5,7 +5,9 @@
 // Not thread-safe: one TrialRunner per worker thread of control.
 #pragma once
 
+#include <functional>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 
@@ -16,10 +18,21 @@
 
 namespace qtune {
 
+// Where a runner reads what the config names, when not at the config's own paths.
+struct RunnerSources {
+  // Maps a path as the config (or a data YAML) names it to the file to read here, e.g. a
+  // worker's cached copy; null reads the paths as they are.
+  std::function<std::string(const std::string&)> local;
+  // Statistics calibrated elsewhere: no calibration pass and the calibration set is not read.
+  std::optional<CalibrationStats> stats;
+};
+
 class TrialRunner {
  public:
-  // Loads everything `cfg` names and calibrates on calibration_sampling_size samples.
-  static Result<std::unique_ptr<TrialRunner>> create(const TuningConfig& cfg);
+  // Loads everything `cfg` names and calibrates on calibration_sampling_size samples (or takes
+  // `sources.stats`).
+  static Result<std::unique_ptr<TrialRunner>> create(const TuningConfig& cfg,
+                                                     const RunnerSources& sources = {});
 
   const QuantizationSession& session() const { return session_; }
   double calibration_seconds() const { return calibration_seconds_; }

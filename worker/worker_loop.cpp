@@ -6,10 +6,13 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <cstdio>
 #include <deque>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -17,7 +20,10 @@
 
 #include "common/tune_config_yaml.h"
 #include "common/tuning_config.h"
+#include "adaptors/calibration.h"
 #include "kernels/cpu_features.h"
+#include "worker/curve.h"
+#include "worker/file_cache.h"
 #include "worker/trial_runner.h"
 
 namespace qtune {
@@ -66,23 +72,66 @@ struct Job {
   ResultMsg result;
 };
 
-// Loads and calibrates the run's config unless already held; a worker's own failure.
-Status ensure_loaded(Loaded& st, const ConfigMsg& config) {
+// Where this worker finds the run's files: its cache, and (with --shared-path) the paths the
+// coordinator's config names.
+struct FileSource {
+  FileCache cache{""};
+  bool shared = false;
+};
+
+const RunFile* find_role(const ConfigMsg& c, const std::string& role) {
+  for (const RunFile& f : c.files) {
+    if (f.role == role) return &f;
+  }
+  return nullptr;
+}
+
+// Loads the run's config unless already held, with the coordinator's calibration statistics
+// (calibrating only when it sends none); a worker's own failure.
+Status ensure_loaded(Loaded& st, const ConfigMsg& config, const FileSource& src) {
   if (st.runner && st.config_hash == config.config_hash) return Status::Ok();
   st = Loaded{};
-  QT_ASSIGN_OR_RETURN(TuningConfig tc, load_tuning_config(config.path));
-  QT_ASSIGN_OR_RETURN(RunHashes h, run_hashes(tc));
+  std::map<std::string, std::string> local;  // coordinator path -> cached copy
+  for (const RunFile& f : config.files) {
+    if (!f.path.empty()) local[f.path] = src.cache.path_of(f.hash);
+  }
+  RunnerSources sources;
+  if (!src.shared) {
+    sources.local = [local](const std::string& p) {
+      auto it = local.find(p);
+      return it != local.end() ? it->second : p + " (not sent by the coordinator)";
+    };
+  }
+  const RunFile* cfg_file = find_role(config, "config");
+  if (!src.shared && !cfg_file) {
+    return Status::InvalidInput("the coordinator sends no files; run this worker with --shared-path");
+  }
+  const std::string cfg_path = src.shared ? config.path : src.cache.path_of(cfg_file->hash);
+  QT_ASSIGN_OR_RETURN(TuningConfig tc, load_tuning_config(cfg_path, config.path));
+  TuningConfig here = tc;  // the files as read on this host, for the content hashes
+  here.source_path = cfg_path;
+  if (sources.local) {
+    here.model = sources.local(tc.model);
+    here.calibration_data = sources.local(tc.calibration_data);
+    here.evaluation_data = sources.local(tc.evaluation_data);
+  }
+  QT_ASSIGN_OR_RETURN(RunHashes h, run_hashes(here));
   if (h.config != config.config_hash) {
     return Status::InvalidInput(config.path + ": content hash " + h.config +
                                 " differs from the coordinator's " + config.config_hash);
   }
-  QT_ASSIGN_OR_RETURN(st.runner, TrialRunner::create(tc));
+  if (const RunFile* stats = find_role(config, "stats")) {
+    QT_ASSIGN_OR_RETURN(CalibrationStats cs, load_calibration_stats(src.cache.path_of(stats->hash)));
+    sources.stats = std::move(cs);
+  }
+  QT_ASSIGN_OR_RETURN(st.runner, TrialRunner::create(tc, sources));
   st.config_hash = config.config_hash;
   st.hashes = h;
   return Status::Ok();
 }
 
-ResultMsg evaluate_trial(Loaded& st, const ConfigMsg& config, const TrialMsg& t, int64_t simulate_ms) {
+ResultMsg evaluate_trial(Loaded& st, const ConfigMsg& config, const FileSource& src, const TrialMsg& t,
+                         int64_t simulate_ms) {
   const auto t0 = Clock::now();
   ResultMsg r;
   r.index = t.index;
@@ -94,9 +143,10 @@ ResultMsg evaluate_trial(Loaded& st, const ConfigMsg& config, const TrialMsg& t,
     r.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
     return r;
   };
-  Result<TuneConfig> cfg = parse_tune_config(t.tune_cfg, "trial " + std::to_string(t.index));
+  Result<TuneConfig> cfg = t.baseline ? Result<TuneConfig>(TuneConfig{})
+                                      : parse_tune_config(t.tune_cfg, "trial " + std::to_string(t.index));
   if (!cfg.ok()) return finish(ResultCode::kTrialFailed, cfg.status().message());
-  if (cfg->hash() != t.cfg_hash) {
+  if (!t.baseline && cfg->hash() != t.cfg_hash) {
     return finish(ResultCode::kTrialFailed,
                   "tune_cfg hashes to " + cfg->hash() + ", the TRIAL says " + t.cfg_hash);
   }
@@ -104,7 +154,7 @@ ResultMsg evaluate_trial(Loaded& st, const ConfigMsg& config, const TrialMsg& t,
     std::this_thread::sleep_for(std::chrono::milliseconds(simulate_ms));
     return finish(ResultCode::kOk, "");
   }
-  if (Status loaded = ensure_loaded(st, config); !loaded.ok()) {
+  if (Status loaded = ensure_loaded(st, config, src); !loaded.ok()) {
     return finish(ResultCode::kWorkerFailed, loaded.message());
   }
   auto differs = [](const char* what, const std::string& mine, const std::string& theirs) {
@@ -115,7 +165,7 @@ ResultMsg evaluate_trial(Loaded& st, const ConfigMsg& config, const TrialMsg& t,
   if (t.stats_hash != st.hashes.stats) return finish(ResultCode::kWorkerFailed, differs("calibration", st.hashes.stats, t.stats_hash));
   Result<TrialMetrics> m = [&]() -> Result<TrialMetrics> {
     try {
-      return st.runner->evaluate(*cfg);
+      return t.baseline ? st.runner->baseline() : st.runner->evaluate(*cfg);
     } catch (const std::exception& e) {
       return Status::Internal(std::string("internal error: ") + e.what());
     }
@@ -162,6 +212,13 @@ Result<WorkerSummary> run_worker(const WorkerOptions& opts) {
   }
   const int64_t thread_count = opts.threads > 0 ? opts.threads : tbb::info::default_concurrency();
   const std::string id = default_worker_id();
+  const bool curve = !opts.curve_secret.empty();
+  std::string curve_public;
+  if (curve) {
+    QT_ASSIGN_OR_RETURN(curve_public, curve_public_key(opts.curve_secret));
+  }
+  FileSource files{FileCache(opts.cache_dir.empty() ? default_cache_dir() : opts.cache_dir), opts.shared_path};
+  if (opts.simulate_ms < 0) QT_RETURN_IF_ERROR(files.cache.init());
   ProtocolTiming timing = opts.timing;
   zmq::context_t ctx(1);
   auto loaded = std::make_shared<Loaded>();
@@ -169,11 +226,28 @@ Result<WorkerSummary> run_worker(const WorkerOptions& opts) {
   std::shared_ptr<Job> job;  // the trial on the evaluation thread, until its result is handled
   WorkerSummary summary;
   int64_t backoff = timing.reconnect_min_ms;
+  // In flight per transfer: enough to keep a link busy, few enough that heartbeats interleave.
+  constexpr int kFetchWindow = 4;
 
   for (int64_t session = 1;; ++session) {
     zmq::socket_t sock(ctx, zmq::socket_type::dealer);
     sock.set(zmq::sockopt::linger, 0);
     sock.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(kMaxMessageBytes));
+    // The handshake outcome: a refused CURVE key is final, not a reason to keep reconnecting.
+    zmq::socket_t monitor;
+    if (curve) {
+      const std::string server = curve_key_bytes(opts.curve_server_key);
+      const std::string pub = curve_key_bytes(curve_public), sec = curve_key_bytes(opts.curve_secret);
+      if (server.empty() || pub.empty() || sec.empty()) return Status::InvalidInput("malformed CURVE key");
+      sock.set(zmq::sockopt::curve_serverkey, zmq::buffer(server));
+      sock.set(zmq::sockopt::curve_publickey, zmq::buffer(pub));
+      sock.set(zmq::sockopt::curve_secretkey, zmq::buffer(sec));
+      const std::string mon = "inproc://qtune-worker-monitor-" + std::to_string(session);
+      zmq_socket_monitor(sock.handle(), mon.c_str(),
+                         ZMQ_EVENT_HANDSHAKE_FAILED_AUTH | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL);
+      monitor = zmq::socket_t(ctx, zmq::socket_type::pair);
+      monitor.connect(mon);
+    }
     try {
       sock.connect(opts.connect);
     } catch (const zmq::error_t& e) {
@@ -182,23 +256,70 @@ Result<WorkerSummary> run_worker(const WorkerOptions& opts) {
     ReadyMsg ready{id, kProtocolVersion, thread_count, cpu_features().summary(), {}};
     if (!job && loaded->runner) ready.cached = {loaded->config_hash, loaded->hashes.model};
     send(sock, ready);
-    if (session == 1) log(id + " connecting to " + opts.connect);
+    if (session == 1) log(id + " connecting to " + opts.connect + (curve ? " (CURVE)" : ""));
 
     std::optional<ConfigMsg> config;
     std::deque<TrialMsg> queue;
     auto last_heard = Clock::now(), last_sent = Clock::now();
     bool rejoin = false, load_tried = false;
+    // File transfer of this session: what is still missing, the file coming in, chunks asked.
+    bool files_ready = false;
+    std::deque<RunFile> to_fetch;
+    std::unique_ptr<FileCache::Download> download;
+    int64_t next_offset = 0, received = 0;
+    int outstanding = 0;
+    auto fetch_failed = [&](const std::string& why) -> Status {
+      if (download) download->abandon();
+      send(sock, DisconnectMsg{"cannot fetch the run's files: " + why, false});
+      return Status::InvalidInput("cannot fetch the run's files: " + why);
+    };
+    auto end_session = [&] {
+      if (download) download->abandon();
+      if (monitor) {
+        zmq_socket_monitor(sock.handle(), nullptr, 0);
+        monitor.close();
+      }
+      sock.close();
+    };
     while (true) {
-      if (!job && config && queue.empty() && opts.simulate_ms < 0 && !load_tried &&
+      // Ask for the next chunks of the file coming in, or start the next file.
+      if (config && !files_ready && !download && !to_fetch.empty()) {
+        const RunFile f = to_fetch.front();
+        to_fetch.pop_front();
+        Result<std::unique_ptr<FileCache::Download>> d = files.cache.start(f.hash, f.size);
+        if (!d.ok()) return fetch_failed(f.role + " " + f.path + ": " + d.status().message());
+        download = std::move(*d);
+        next_offset = received = 0;
+        outstanding = 0;
+      }
+      if (download && download->size() == 0) {
+        if (Status s = download->finish(files.cache); !s.ok()) return fetch_failed(s.message());
+        download.reset();
+      }
+      while (download && outstanding < kFetchWindow && next_offset < download->size()) {
+        const int64_t len = std::min(kChunkBytes, download->size() - next_offset);
+        send(sock, FetchMsg{download->hash(), next_offset, len});
+        next_offset += len;
+        ++outstanding;
+        last_sent = Clock::now();
+      }
+      if (config && !files_ready && !download && to_fetch.empty()) {
+        files_ready = true;
+        if (summary.fetched_files > 0) {
+          log("fetched " + std::to_string(summary.fetched_files) + " file(s), " +
+              std::to_string(summary.fetched_bytes) + " bytes, into " + files.cache.dir());
+        }
+      }
+      if (!job && config && files_ready && queue.empty() && opts.simulate_ms < 0 && !load_tried &&
           loaded->config_hash != config->config_hash) {
-        // Calibrate while the coordinator is still preparing its first wave.
+        // Load while the coordinator is still preparing its first wave.
         load_tried = true;
         job = std::make_shared<Job>();
         job->session = session;
         job->index = -1;
-        std::thread([job = job, loaded = loaded, wake = wake, cfg = *config] {
+        std::thread([job = job, loaded = loaded, wake = wake, cfg = *config, files] {
           const auto t0 = Clock::now();
-          Status s = ensure_loaded(*loaded, cfg);
+          Status s = ensure_loaded(*loaded, cfg, files);
           job->result.ok = s.ok();
           job->result.error = s.ok() ? "" : s.message();
           job->result.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
@@ -206,22 +327,43 @@ Result<WorkerSummary> run_worker(const WorkerOptions& opts) {
           wake->signal();
         }).detach();
       }
-      if (!job && config && !queue.empty()) {
+      if (!job && config && files_ready && !queue.empty()) {
         job = std::make_shared<Job>();
         job->session = session;
         job->index = queue.front().index;
-        std::thread([job = job, loaded = loaded, wake = wake, cfg = *config, trial = queue.front(),
+        std::thread([job = job, loaded = loaded, wake = wake, cfg = *config, files, trial = queue.front(),
                      simulate = opts.simulate_ms] {
-          job->result = evaluate_trial(*loaded, cfg, trial, simulate);
+          job->result = evaluate_trial(*loaded, cfg, files, trial, simulate);
           job->done = true;
           wake->signal();
         }).detach();
-        log("trial " + std::to_string(queue.front().index) + ": started");
+        log(queue.front().baseline ? std::string("baseline: started")
+                                   : "trial " + std::to_string(queue.front().index) + ": started");
         queue.pop_front();
       }
-      zmq_pollitem_t items[] = {{sock.handle(), 0, ZMQ_POLLIN, 0}, {nullptr, wake->fd(), ZMQ_POLLIN, 0}};
-      poll_for(items, 2, timing.heartbeat_ms - ms_since(last_sent));
+      zmq_pollitem_t items[] = {{sock.handle(), 0, ZMQ_POLLIN, 0},
+                                {nullptr, wake->fd(), ZMQ_POLLIN, 0},
+                                {monitor ? monitor.handle() : nullptr, 0, ZMQ_POLLIN, 0}};
+      poll_for(items, monitor ? 3 : 2, timing.heartbeat_ms - ms_since(last_sent));
       if (items[1].revents & ZMQ_POLLIN) wake->drain();
+      if (monitor && (items[2].revents & ZMQ_POLLIN)) {
+        zmq::message_t ev, addr;
+        if (monitor.recv(ev, zmq::recv_flags::dontwait) && ev.size() >= 6) {
+          if (ev.more()) (void)monitor.recv(addr, zmq::recv_flags::dontwait);
+          uint16_t event = 0;
+          uint32_t value = 0;
+          std::memcpy(&event, ev.data(), 2);
+          std::memcpy(&value, static_cast<const char*>(ev.data()) + 2, 4);
+          end_session();
+          if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+            return Status::InvalidInput("the coordinator at " + opts.connect + " refused this worker's CURVE key " +
+                                        curve_public + " (ZAP status " + std::to_string(value) +
+                                        "); add it to the coordinator's --curve-allow");
+          }
+          return Status::InvalidInput("CURVE handshake with " + opts.connect +
+                                      " failed (wrong --curve-server-key, or the coordinator runs without --curve)");
+        }
+      }
 
       zmq::message_t frame;
       while (true) {
@@ -241,10 +383,45 @@ Result<WorkerSummary> run_worker(const WorkerOptions& opts) {
         last_heard = Clock::now();
         if (auto* c = std::get_if<ConfigMsg>(&*msg)) {
           if (!config) log("serving " + c->path + " (config " + c->config_hash + ")");
+          const bool same = config && config->config_hash == c->config_hash && config->files == c->files;
           config = *c;
           timing.heartbeat_ms = c->heartbeat_ms;
           timing.liveness = c->liveness;
           backoff = timing.reconnect_min_ms;
+          if (!same && opts.simulate_ms < 0) {
+            if (download) download->abandon();
+            download.reset();
+            to_fetch.clear();
+            files_ready = false;
+            for (const RunFile& f : c->files) {
+              if ((opts.shared_path && f.role != "stats") || files.cache.has(f.hash, f.size)) continue;
+              if (std::find_if(to_fetch.begin(), to_fetch.end(),
+                               [&](const RunFile& g) { return g.hash == f.hash; }) == to_fetch.end()) {
+                to_fetch.push_back(f);
+              }
+            }
+          } else if (opts.simulate_ms >= 0) {
+            files_ready = true;
+          }
+        } else if (auto* k = std::get_if<ChunkMsg>(&*msg)) {
+          if (!download || k->hash != download->hash()) {
+            log("dropped a CHUNK of " + k->hash.substr(0, 32) + ": not the file coming in");
+            continue;
+          }
+          if (!k->error.empty()) return fetch_failed(k->hash + ": " + k->error.substr(0, 300));
+          if (k->total != download->size() || k->data.empty()) {
+            return fetch_failed(k->hash + ": a chunk of " + std::to_string(k->data.size()) + " bytes of " +
+                                std::to_string(k->total) + ", expected part of " + std::to_string(download->size()));
+          }
+          if (Status s = download->write(k->offset, k->data); !s.ok()) return fetch_failed(s.message());
+          received += static_cast<int64_t>(k->data.size());
+          --outstanding;
+          if (received >= download->size()) {
+            if (Status s = download->finish(files.cache); !s.ok()) return fetch_failed(s.message());
+            ++summary.fetched_files;
+            summary.fetched_bytes += download->size();
+            download.reset();
+          }
         } else if (auto* t = std::get_if<TrialMsg>(&*msg)) {
           if (config) queue.push_back(*t);
           else log("dropped TRIAL " + std::to_string(t->index) + ": no CONFIG yet");
@@ -252,6 +429,7 @@ Result<WorkerSummary> run_worker(const WorkerOptions& opts) {
           if (!d->rejoin) {
             log("coordinator ended the run (" + d->reason + ")");
             summary.job_running = job && !job->done;
+            end_session();
             return summary;
           }
           log("coordinator asks to rejoin (" + d->reason + ")");
@@ -263,7 +441,7 @@ Result<WorkerSummary> run_worker(const WorkerOptions& opts) {
       if (rejoin) break;
 
       if (job && job->done && job->index < 0) {
-        log(job->result.ok ? "loaded and calibrated in " + std::to_string(job->result.seconds).substr(0, 5) + " s"
+        log(job->result.ok ? "loaded in " + std::to_string(job->result.seconds).substr(0, 5) + " s"
                            : "cannot load the run's config: " + job->result.error);
         job.reset();
         continue;
@@ -274,7 +452,7 @@ Result<WorkerSummary> run_worker(const WorkerOptions& opts) {
           last_sent = Clock::now();
           ++summary.trials;
           const ResultMsg& r = job->result;
-          log("trial " + std::to_string(r.index) + ": " +
+          log((r.cfg_hash == "baseline" ? std::string("baseline") : "trial " + std::to_string(r.index)) + ": " +
               (r.ok ? "done" : r.code == ResultCode::kWorkerFailed ? "cannot run here: " + r.error
                                                                     : "failed: " + r.error) +
               " (" + std::to_string(r.seconds).substr(0, 5) + " s)");
@@ -294,7 +472,7 @@ Result<WorkerSummary> run_worker(const WorkerOptions& opts) {
         break;
       }
     }
-    sock.close();
+    end_session();
     ++summary.reconnects;
     if (!rejoin) {
       std::this_thread::sleep_for(std::chrono::milliseconds(backoff));

@@ -18,6 +18,14 @@ struct WorkerOptions {
   std::string connect;       // tcp://host:port
   int64_t threads = 0;       // evaluation threads; 0: what TBB picks
   int64_t simulate_ms = -1;  // >= 0: sleep this long per trial instead of evaluating
+  // Files the run needs are fetched by content hash into this cache ("" = default_cache_dir()),
+  // unless shared_path: then the model and data are read at the coordinator's paths. The
+  // calibration statistics are fetched either way.
+  std::string cache_dir;
+  bool shared_path = false;
+  // CURVE (Z85 keys): this worker's secret key and the coordinator's public key; both empty for
+  // a plain TCP link.
+  std::string curve_secret, curve_server_key;
   ProtocolTiming timing;     // until the coordinator's CONFIG says otherwise
   std::function<void(const std::string&)> log;  // one line per event; defaults to stderr
 };
@@ -25,11 +33,13 @@ struct WorkerOptions {
 struct WorkerSummary {
   int64_t trials = 0;       // results sent
   int64_t reconnects = 0;
+  int64_t fetched_files = 0, fetched_bytes = 0;
   bool job_running = false;  // a dropped trial was still being evaluated when the run ended
 };
 
-// Serves trials until the coordinator ends the run. Returns kInvalidInput for a bad endpoint;
-// a coordinator that is away is waited for, never an error.
+// Serves trials until the coordinator ends the run. Returns kInvalidInput for a bad endpoint, a
+// refused CURVE key, or a file the coordinator cannot send or that arrives corrupt; a
+// coordinator that is away is waited for, never an error.
 Result<WorkerSummary> run_worker(const WorkerOptions& opts);
 
 // "host:pid": how a worker names itself in READY and in logs.

@@ -14,8 +14,15 @@ std::vector<Message> samples() {
   TrialMsg trial{7, "feedbeef", "calib_sampling_size: 1000\nops: {}\n", "m", "d", "s"};
   ResultMsg result{7, "feedbeef", true, 90.5, 2.25, 12345, 0.75, ResultCode::kOk, ""};
   ResultMsg failed{8, "cafe", false, 0, 0, 0, 1.5, ResultCode::kTrialFailed, "node x: no value"};
+  ConfigMsg with_files{"0123456789abcdef", "/tmp/x.yaml", 250, 4,
+                       {{"model", "/m/lenet.onnx", "00000000deadbeef", 4096}, {"stats", "", "feedfacecafebeef", 12}}};
+  TrialMsg baseline{0, "baseline", "", "m", "d", "s", true};
+  FetchMsg fetch{"00000000deadbeef", 1 << 20, 4096};
+  ChunkMsg chunk{"00000000deadbeef", 2, 8, std::string("\0\1\2\xff", 4), ""};
+  ChunkMsg refused{"0000000000000000", 0, 0, "", "not served here"};
   return {ready, config, trial, result, failed, HeartbeatMsg{3}, HeartbeatMsg{-1},
-          DisconnectMsg{"done", false}, DisconnectMsg{"unknown worker", true}};
+          DisconnectMsg{"done", false}, DisconnectMsg{"unknown worker", true},
+          with_files, baseline, fetch, chunk, refused};
 }
 
 Result<Message> decode(const std::string& s) { return decode_message(s.data(), s.size()); }
@@ -45,6 +52,32 @@ TEST(Protocol, EveryMessageRoundTrips) {
   const ReadyMsg ready = std::get<ReadyMsg>(decode(encode_message(samples()[0])).value());
   EXPECT_EQ(ready.cached, (std::vector<std::string>{"abc", "def"}));
   EXPECT_EQ(ready.threads, 8);
+  const ConfigMsg cfg = std::get<ConfigMsg>(decode(encode_message(samples()[9])).value());
+  ASSERT_EQ(cfg.files.size(), 2u);
+  EXPECT_EQ(cfg.files[0], (RunFile{"model", "/m/lenet.onnx", "00000000deadbeef", 4096}));
+  EXPECT_TRUE(std::get<TrialMsg>(decode(encode_message(samples()[10])).value()).baseline);
+  const ChunkMsg chunk = std::get<ChunkMsg>(decode(encode_message(samples()[12])).value());
+  EXPECT_EQ(chunk.data, std::string("\0\1\2\xff", 4));
+}
+
+TEST(Protocol, BadTransferFieldsAreRefused) {
+  // A FETCH beyond the chunk cap, a CHUNK whose data runs past its file, a files entry of the
+  // wrong shape.
+  EXPECT_FALSE(decode(encode_message(FetchMsg{"h", 0, kChunkBytes + 1})).ok());
+  EXPECT_FALSE(decode(encode_message(FetchMsg{"h", 0, 0})).ok());
+  EXPECT_FALSE(decode(encode_message(ChunkMsg{"h", 6, 8, "abcd", ""})).ok());
+  const std::string bytes = pack_map([](auto& p) {
+    p.pack("v"); p.pack(kProtocolVersion);
+    p.pack("type"); p.pack("CONFIG");
+    p.pack("config_hash"); p.pack("x");
+    p.pack("path"); p.pack("/x");
+    p.pack("heartbeat_ms"); p.pack(100);
+    p.pack("liveness"); p.pack(3);
+    p.pack("files"); p.pack_array(1); p.pack_array(3); p.pack("a"); p.pack("b"); p.pack("c");
+  }, 7);
+  Result<Message> r = decode(bytes);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("files"), std::string::npos) << r.status().message();
 }
 
 TEST(Protocol, WrongVersionIsRefused) {

@@ -6,9 +6,13 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <fstream>
+#include <mutex>
+#include <optional>
 #include <thread>
 #include <zmq.hpp>
 
+#include "worker/curve.h"
 #include "worker/worker_loop.h"
 
 namespace qtune {
@@ -170,6 +174,134 @@ TEST(Scheduler, BadFramesAreDropped) {
   EXPECT_EQ(tune(**s, strategy).history.trials.size(), 2u);
   (*s)->finish("done");
   w.join();
+}
+
+}  // namespace
+}  // namespace qtune
+
+namespace qtune {
+namespace {
+
+// CURVE: a worker whose key is listed serves trials; one with another key is refused by the
+// ZAP handler, logged, and told so (run_worker returns an error instead of retrying forever).
+TEST(Scheduler, CurveAdmitsOnlyListedWorkerKeys) {
+  Result<CurveKeypair> server = generate_curve_keypair(), good = generate_curve_keypair(),
+                       bad = generate_curve_keypair();
+  ASSERT_TRUE(server.ok() && good.ok() && bad.ok()) << server.status().message();
+  SchedulerOptions o = options();
+  o.curve_secret = server->secret_z85;
+  o.curve_allow = {good->public_z85};
+  std::mutex mu;
+  std::vector<std::string> lines;
+  o.log = [&](const std::string& l) {
+    std::lock_guard<std::mutex> lk(mu);
+    lines.push_back(l);
+  };
+  auto s = Scheduler::create(o);
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  auto curve_worker = [&](const CurveKeypair& k, Status* out) {
+    return std::thread([&, k, out] {
+      WorkerOptions w;
+      w.connect = (*s)->endpoint();
+      w.simulate_ms = 0;
+      w.timing.heartbeat_ms = 200;
+      w.curve_secret = k.secret_z85;
+      w.curve_server_key = server->public_z85;
+      w.log = [](const std::string&) {};
+      Result<WorkerSummary> r = run_worker(w);
+      *out = r.status();
+    });
+  };
+  Status bad_status = Status::Ok(), good_status = Status::Ok();
+  std::thread refused = curve_worker(*bad, &bad_status);
+  refused.join();  // returns once the handshake is refused
+  EXPECT_FALSE(bad_status.ok());
+  EXPECT_NE(bad_status.message().find("refused"), std::string::npos) << bad_status.message();
+  std::thread admitted = curve_worker(*good, &good_status);
+  const WaveStrategy strategy(6, 3);
+  const TuneOutcome out = tune(**s, strategy);
+  const SchedulerStatus st = (*s)->status();
+  (*s)->finish("done");
+  admitted.join();
+  EXPECT_TRUE(good_status.ok()) << good_status.message();
+  EXPECT_EQ(out.history.trials.size(), 6u);
+  EXPECT_GE(st.refused, 1);
+  EXPECT_EQ(st.joined, 1);
+  std::lock_guard<std::mutex> lk(mu);
+  bool logged = false;
+  for (const auto& l : lines) logged |= l.find(bad->public_z85) != std::string::npos;
+  EXPECT_TRUE(logged) << "the refused key is not in the coordinator's log";
+}
+
+// The baseline is a trial like any other: a worker measures it and it is reported by name.
+TEST(Scheduler, BaselineIsMeasuredByAWorker) {
+  auto s = Scheduler::create(options());
+  ASSERT_TRUE(s.ok());
+  std::thread w = simulated_worker((*s)->endpoint(), 5);
+  Result<TrialMetrics> base = (*s)->evaluate_baseline();
+  ASSERT_TRUE(base.ok()) << base.status().message();
+  const SchedulerDistribution d = (*s)->distribution();
+  (*s)->finish("done");
+  w.join();
+  EXPECT_FALSE(d.baseline_worker.empty());
+  EXPECT_TRUE(d.trials.empty());  // the baseline is not counted as a trial
+}
+
+// FETCH answers: chunks of a served file, an error for an unknown hash; CONFIG is held until
+// publish_files().
+TEST(Scheduler, ServesFilesByHashInChunksAfterPublishing) {
+  const std::string path = ::testing::TempDir() + "/qtune_sched_file.bin";
+  std::string content(3 * 1000 * 1000 + 17, '\0');
+  for (size_t i = 0; i < content.size(); ++i) content[i] = static_cast<char>(i * 7 + (i >> 9));
+  {
+    std::ofstream f(path, std::ios::binary);
+    f << content;
+  }
+  const RunFile file{"model", path, file_hash(path).value(), static_cast<int64_t>(content.size())};
+  SchedulerOptions o = options();
+  o.hold_config = true;
+  auto s = Scheduler::create(o);
+  ASSERT_TRUE(s.ok());
+  zmq::context_t ctx(1);
+  zmq::socket_t d(ctx, zmq::socket_type::dealer);
+  d.set(zmq::sockopt::rcvtimeo, 100);
+  d.connect((*s)->endpoint());
+  auto send = [&](const Message& m) { d.send(zmq::buffer(encode_message(m)), zmq::send_flags::none); };
+  // Skips heartbeats; nullopt after `ms` without another message.
+  auto next = [&](int ms = 3000) -> std::optional<Message> {
+    for (const auto until = Clock::now() + std::chrono::milliseconds(ms); Clock::now() < until;) {
+      zmq::message_t f;
+      if (!d.recv(f)) continue;
+      Result<Message> m = decode_message(f.data(), f.size());
+      if (m.ok() && !std::holds_alternative<HeartbeatMsg>(*m)) return *m;
+    }
+    return std::nullopt;
+  };
+  send(ReadyMsg{"fetcher", kProtocolVersion, 1, "", {}});
+  EXPECT_FALSE(next(300).has_value()) << "CONFIG sent before the file list was complete";
+  (*s)->publish_files({file});
+  std::optional<Message> cfg = next();
+  ASSERT_TRUE(cfg && std::holds_alternative<ConfigMsg>(*cfg)) << (cfg ? message_name(*cfg) : "timeout");
+  ASSERT_EQ(std::get<ConfigMsg>(*cfg).files.size(), 1u);
+  EXPECT_EQ(std::get<ConfigMsg>(*cfg).files[0], file);
+  std::string got;
+  while (static_cast<int64_t>(got.size()) < file.size) {
+    send(FetchMsg{file.hash, static_cast<int64_t>(got.size()), kChunkBytes});
+    std::optional<Message> m = next();
+    ASSERT_TRUE(m && std::holds_alternative<ChunkMsg>(*m));
+    const ChunkMsg& c = std::get<ChunkMsg>(*m);
+    ASSERT_TRUE(c.error.empty()) << c.error;
+    ASSERT_EQ(c.offset, static_cast<int64_t>(got.size()));
+    ASSERT_LE(static_cast<int64_t>(c.data.size()), kChunkBytes);
+    ASSERT_EQ(c.total, file.size);
+    got += c.data;
+  }
+  EXPECT_EQ(got, content);
+  send(FetchMsg{"0123456789abcdef", 0, 10});
+  std::optional<Message> m = next();
+  ASSERT_TRUE(m && std::holds_alternative<ChunkMsg>(*m));
+  EXPECT_FALSE(std::get<ChunkMsg>(*m).error.empty());
+  (*s)->finish("done");
 }
 
 }  // namespace
