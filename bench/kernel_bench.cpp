@@ -10,8 +10,14 @@
 #include <thread>
 #include <unordered_map>
 
+#include <dlfcn.h>
+#include <tbb/global_control.h>
+#include <tbb/info.h>
 #include <tbb/parallel_for.h>
 
+#include <cstdio>
+
+#include "adaptors/quantize/graph_passes.h"
 #include "adaptors/runtime/executor.h"
 #include "common/onnx_io.h"
 #include "kernels/cpu_features.h"
@@ -27,6 +33,18 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr double kMinBatchSeconds = 2e-3;  // one timed batch of calls; hides timer resolution
+// Longer than libgomp's default spin before its threads sleep (~300k polls) and TBB's.
+constexpr double kSettleSeconds = 0.02;
+
+void settle() { std::this_thread::sleep_for(std::chrono::duration<double>(kSettleSeconds)); }
+
+// oneDNN's OpenMP thread count. libgomp is loaded with libdnnl; looked up at run time so qtune
+// itself needs no OpenMP. Without it (another oneDNN runtime) the cap is not applied.
+void set_onednn_threads(int n) {
+  using SetFn = void (*)(int);
+  static const auto fn = reinterpret_cast<SetFn>(dlsym(RTLD_DEFAULT, "omp_set_num_threads"));
+  if (fn) fn(n);
+}
 
 // Best per-call time over batches of calls filling `min_seconds`.
 template <typename F>
@@ -168,7 +186,13 @@ std::vector<GemmShape> model_layer_shapes(const std::string& model_path, const s
     *error = g.status().message();
     return {};
   }
-  auto graph = std::make_shared<const Graph>(std::move(g).value());
+  // The quantizer's view: Transposes of initializers folded, so Linear MatMuls read constants.
+  auto prepared = prepare_fp32_for_quantization(*g);
+  if (!prepared.ok()) {
+    *error = prepared.status().message();
+    return {};
+  }
+  auto graph = std::make_shared<const Graph>(std::move(prepared).value());
   auto exec = Executor::create(graph);
   if (!exec.ok()) {
     *error = exec.status().message();
@@ -229,63 +253,75 @@ std::vector<GemmShape> model_layer_shapes(const std::string& model_path, const s
   return out;
 }
 
-KernelBenchRow bench_shape(const GemmShape& s, double min_seconds) {
+KernelBenchRow bench_shape(const GemmShape& s, int threads, double min_seconds) {
   KernelBenchRow row;
   row.shape = s;
+  row.threads = threads;
   std::mt19937 rng(1);
   const double ops = 2.0 * s.m * s.n * s.k;
-  if (s.is_conv) {
-    const QConvShape q = to_qconv(s);
-    auto x = random_vec<uint8_t>(static_cast<size_t>(s.batch * s.in_c * s.in_h * s.in_w), rng, 0, 255);
-    auto w = random_vec<int8_t>(static_cast<size_t>(s.out_c * q.k_per_group()), rng, -127, 127);
-    const PackedConvWeightsS8 packed = pack_conv_weights_s8(w.data(), q);
-    std::vector<float> scale(static_cast<size_t>(s.out_c), 0.01f);
-    std::vector<float> y(static_cast<size_t>(s.batch * s.out_c * q.out_h() * q.out_w()));
-    QGemmParams p;
-    p.a_zero_point = 128;
-    p.output = QGemmOutput::kF32;
-    p.scale = scale.data();
-    p.per_channel_scale = true;
-    row.qtune_int8_path = std::string(qgemm_kernel().name) + "+im2col";
-    row.qtune_int8_gops =
-        ops / best_seconds_per_call([&] { qconv2d(q, p, x.data(), packed, y.data()); }, min_seconds) * 1e-9;
-    row.onednn_int8_gops = onednn_conv(s, true, min_seconds, &row.onednn_int8_impl);
-    row.onednn_f32_gops = onednn_conv(s, false, min_seconds, &row.onednn_f32_impl);
-    // qtune's fp32 convolution is im2col + gemm_f32; benchmark its GEMM view.
+  auto gops = [&](auto&& f) { return ops / best_seconds_per_call(f, min_seconds) * 1e-9; };
+  set_onednn_threads(threads);
+  {
+    tbb::global_control cap(tbb::global_control::max_allowed_parallelism,
+                            static_cast<size_t>(threads));
+    if (s.is_conv) {
+      const QConvShape q = to_qconv(s);
+      auto x = random_vec<uint8_t>(static_cast<size_t>(s.batch * s.in_c * s.in_h * s.in_w), rng,
+                                   0, 255);
+      auto w = random_vec<int8_t>(static_cast<size_t>(s.out_c * q.k_per_group()), rng, -127, 127);
+      const PackedConvWeightsS8 packed = pack_conv_weights_s8(w.data(), q);
+      std::vector<float> scale(static_cast<size_t>(s.out_c), 0.01f);
+      std::vector<float> y(static_cast<size_t>(s.batch * s.out_c * q.out_h() * q.out_w()));
+      QGemmParams p;
+      p.a_zero_point = 128;
+      p.output = QGemmOutput::kF32;
+      p.scale = scale.data();
+      p.per_channel_scale = true;
+      row.qtune_int8_path = qconv_path().name;
+      row.qtune_int8_gops = gops([&] { qconv2d(q, p, x.data(), packed, y.data()); });
+    } else {
+      auto a = random_vec<uint8_t>(static_cast<size_t>(s.m * s.k), rng, 0, 255);
+      auto w = random_vec<int8_t>(static_cast<size_t>(s.k * s.n), rng, -127, 127);
+      const PackedWeightsS8 packed = pack_weights_s8(w.data(), s.k, s.n, s.n, 1);
+      std::vector<float> scale(static_cast<size_t>(s.n), 0.01f);
+      std::vector<float> c(static_cast<size_t>(s.m * s.n));
+      QGemmParams p;
+      p.M = s.m;
+      p.a_zero_point = 128;
+      p.output = QGemmOutput::kF32;
+      p.scale = scale.data();
+      p.per_channel_scale = true;
+      row.qtune_int8_path = qgemm_kernel().name;
+      row.qtune_int8_gops = gops([&] { qgemm(p, a.data(), s.k, packed, c.data(), s.n); });
+    }
+    // fp32 peer: the layer's GEMM view (for a conv, the im2col'ed problem) on qtune's fp32 GEMM
+    // and on oneDNN's fp32 matmul below.
+    auto af = random_f32(static_cast<size_t>(s.m * s.k), rng);
+    auto bf = random_f32(static_cast<size_t>(s.k * s.n), rng);
+    std::vector<float> cf(static_cast<size_t>(s.m * s.n));
+    row.qtune_f32_path = gemm_f32_kernel_name();
+    row.qtune_f32_gops = gops([&] {
+      gemm_f32(false, false, s.m, s.n, s.k, 1.0f, af.data(), s.k, bf.data(), s.n, 0.0f,
+               cf.data(), s.n);
+    });
   }
-  if (!s.is_conv) {
-    auto a = random_vec<uint8_t>(static_cast<size_t>(s.m * s.k), rng, 0, 255);
-    auto w = random_vec<int8_t>(static_cast<size_t>(s.k * s.n), rng, -127, 127);
-    const PackedWeightsS8 packed = pack_weights_s8(w.data(), s.k, s.n, s.n, 1);
-    std::vector<float> scale(static_cast<size_t>(s.n), 0.01f);
-    std::vector<float> c(static_cast<size_t>(s.m * s.n));
-    QGemmParams p;
-    p.M = s.m;
-    p.a_zero_point = 128;
-    p.output = QGemmOutput::kF32;
-    p.scale = scale.data();
-    p.per_channel_scale = true;
-    row.qtune_int8_path = qgemm_kernel().name;
-    row.qtune_int8_gops =
-        ops / best_seconds_per_call([&] { qgemm(p, a.data(), s.k, packed, c.data(), s.n); }, min_seconds) * 1e-9;
-    row.onednn_int8_gops = onednn_matmul(s, true, min_seconds, &row.onednn_int8_impl);
-    row.onednn_f32_gops = onednn_matmul(s, false, min_seconds, &row.onednn_f32_impl);
-  }
-  // fp32 GEMM view of the layer on both sides' GEMMs (for a conv: the im2col'ed problem).
-  auto af = random_f32(static_cast<size_t>(s.m * s.k), rng);
-  auto bf = random_f32(static_cast<size_t>(s.k * s.n), rng);
-  std::vector<float> cf(static_cast<size_t>(s.m * s.n));
-  row.qtune_f32_path = gemm_f32_kernel_name();
-  row.qtune_f32_gops = ops / best_seconds_per_call([&] {
-                         gemm_f32(false, false, s.m, s.n, s.k, 1.0f, af.data(), s.k, bf.data(),
-                                  s.n, 0.0f, cf.data(), s.n);
-                       }, min_seconds) * 1e-9;
-  if (s.is_conv) {
-    GemmShape view = s;
-    view.is_conv = false;
-    row.onednn_f32_gops = onednn_matmul(view, false, min_seconds, &row.onednn_f32_impl);
-  }
+  settle();  // TBB's workers go idle before OpenMP's start
+  row.onednn_int8_gops = s.is_conv ? onednn_conv(s, true, min_seconds, &row.onednn_int8_impl)
+                                   : onednn_matmul(s, true, min_seconds, &row.onednn_int8_impl);
+  GemmShape view = s;
+  view.is_conv = false;
+  row.onednn_f32_gops = onednn_matmul(view, false, min_seconds, &row.onednn_f32_impl);
+  settle();
   return row;
+}
+
+int bench_max_threads() {
+  return std::max(1, tbb::info::default_concurrency());
+}
+
+double load_average_1min() {
+  double l[1];
+  return getloadavg(l, 1) == 1 ? l[0] : -1.0;
 }
 
 std::vector<PeakResult> bench_peak(double min_seconds, std::vector<std::string>* notes) {
@@ -294,7 +330,7 @@ std::vector<PeakResult> bench_peak(double min_seconds, std::vector<std::string>*
   if (f.avx512vnni) {
     constexpr int64_t kIters = 1 << 20;
     constexpr double kOpsPerIter = 12.0 * 16 * 4 * 2;  // 12 vpdpbusd x 16 lanes x 4 MACs
-    const int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    const int hw = bench_max_threads();
     for (int threads : {1, hw}) {
       std::atomic<int64_t> sink{0};
       const double t = best_seconds_per_call(

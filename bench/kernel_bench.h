@@ -1,6 +1,15 @@
 // `qtune bench`: qtune's kernels side by side with oneDNN in the same process run, reported as
 // ratios (timings on a shared machine are noisy; ratios within one run are what count).
 // Called by cli/cmd_bench.cpp. Single caller at a time; kernels parallelise internally.
+//
+// Two thread runtimes share the process: qtune's TBB and oneDNN's OpenMP (Debian's libdnnl).
+// OpenMP splits a region statically and joins at a barrier, so one of its threads preempted by
+// another process stalls every call for a scheduler slice: on a loaded 2-core machine oneDNN
+// then measures ~0.1 GOPS on small layers while TBB's work stealing just runs on. Hence:
+//  - every shape is measured with 1 thread (no runtime interplay, immune to load) and with all
+//    threads (meaningful only when the machine is otherwise idle: the load is reported);
+//  - switching runtime waits kSettleSeconds so the other runtime's threads stop spinning;
+//  - primitive creation, weight reorders and packing stay outside the timed loop.
 #pragma once
 
 #include <cstdint>
@@ -21,6 +30,7 @@ struct GemmShape {
 
 struct KernelBenchRow {
   GemmShape shape;
+  int threads = 0;
   double qtune_int8_gops = 0, onednn_int8_gops = 0;
   double qtune_f32_gops = 0, onednn_f32_gops = 0;
   std::string qtune_int8_path, onednn_int8_impl, qtune_f32_path, onednn_f32_impl;
@@ -32,8 +42,15 @@ struct KernelBenchRow {
 std::vector<GemmShape> model_layer_shapes(const std::string& model_path, const std::string& tag,
                                           int64_t batch, std::string* error);
 
-// min_seconds: time spent per measurement (the best of repeated runs is kept).
-KernelBenchRow bench_shape(const GemmShape& s, double min_seconds);
+// min_seconds: time spent per measurement (the best of repeated runs is kept). threads: both
+// runtimes are capped to this many threads for the measurement.
+KernelBenchRow bench_shape(const GemmShape& s, int threads, double min_seconds);
+
+// Threads TBB and OpenMP use when uncapped (the machine's cores available to the process).
+int bench_max_threads();
+// The 1-minute load average (-1 when unknown): other processes' load makes the all-thread
+// oneDNN figures meaningless, see above.
+double load_average_1min();
 
 struct PeakResult {
   std::string isa;

@@ -6,6 +6,8 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "kernels/cpu_features.h"
+#include "kernels/qconv.h"
+#include "kernels/qgemm.h"
 
 namespace qtune::cli {
 namespace {
@@ -55,48 +57,82 @@ int bench_kernels(const Args& args) {
       shapes.insert(shapes.end(), layers.begin(), layers.end());
     }
   }
+  if (args.has("--only")) {
+    const std::string only = args.get("--only", "");
+    std::erase_if(shapes, [&](const bench::GemmShape& s) {
+      return s.label.find(only) == std::string::npos;
+    });
+  }
   const bool json = args.has("--json");
+  const int max_threads = bench::bench_max_threads();
+  std::vector<int> thread_counts{1};
+  if (max_threads > 1) thread_counts.push_back(max_threads);
+  if (args.has("--threads")) thread_counts = {std::stoi(args.get("--threads", "1"))};
+  const double load_before = bench::load_average_1min();
   if (!json) {
-    std::cout << "cpu: " << cpu_features().summary() << "\n";
-    std::printf("%-28s %16s | %9s %9s %6s | %9s %9s %6s\n", "shape", "MxNxK", "int8", "oneDNN",
-                "ratio", "f32", "oneDNN", "ratio");
+    std::cout << "cpu: " << cpu_features().summary() << "\n"
+              << "paths: int8 gemm " << qgemm_kernel().name << ", int8 conv "
+              << qconv_path().name << "\n"
+              << "load average (1 min) before: " << fmt("%.2f", load_before) << " on "
+              << max_threads << " threads\n";
   } else {
-    std::cout << "{\"cpu\": \"" << cpu_features().summary() << "\", \"rows\": [";
+    std::cout << "{\"cpu\": \"" << cpu_features().summary() << "\", \"int8_gemm_path\": \""
+              << qgemm_kernel().name << "\", \"int8_conv_path\": \"" << qconv_path().name
+              << "\", \"max_threads\": " << max_threads
+              << ", \"load_before\": " << fmt("%.2f", load_before) << ", \"rows\": [";
   }
   bool first = true;
-  for (const auto& s : shapes) {
-    const bench::KernelBenchRow r = bench::bench_shape(s, seconds);
-    const std::string mnk =
-        std::to_string(s.m) + "x" + std::to_string(s.n) + "x" + std::to_string(s.k);
-    if (json) {
-      std::cout << (first ? "" : ",") << "\n  {\"shape\": \"" << json_escape(s.label)
-                << "\", \"mnk\": \"" << mnk << "\", \"conv\": " << (s.is_conv ? "true" : "false")
-                << ", \"qtune_int8_gops\": " << fmt("%.2f", r.qtune_int8_gops)
-                << ", \"onednn_int8_gops\": " << fmt("%.2f", r.onednn_int8_gops)
-                << ", \"int8_ratio\": " << fmt("%.3f", r.int8_ratio())
-                << ", \"qtune_f32_gops\": " << fmt("%.2f", r.qtune_f32_gops)
-                << ", \"onednn_f32_gops\": " << fmt("%.2f", r.onednn_f32_gops)
-                << ", \"f32_ratio\": " << fmt("%.3f", r.f32_ratio()) << ", \"qtune_int8_path\": \""
-                << r.qtune_int8_path << "\", \"onednn_int8_impl\": \"" << r.onednn_int8_impl
-                << "\", \"qtune_f32_path\": \"" << r.qtune_f32_path
-                << "\", \"onednn_f32_impl\": \"" << r.onednn_f32_impl << "\"}";
-    } else {
-      std::printf("%-28s %16s | %9.1f %9.1f %6.2f | %9.1f %9.1f %6.2f  %s vs %s\n",
-                  s.label.c_str(), mnk.c_str(), r.qtune_int8_gops, r.onednn_int8_gops,
-                  r.int8_ratio(), r.qtune_f32_gops, r.onednn_f32_gops, r.f32_ratio(),
-                  r.qtune_int8_path.c_str(), r.onednn_int8_impl.c_str());
+  for (int threads : thread_counts) {
+    if (!json) {
+      std::printf("\n%d thread(s)\n%-34s %16s | %8s %8s %6s | %8s %8s %6s | %s\n", threads,
+                  "shape", "MxNxK", "int8", "oneDNN", "ratio", "f32", "oneDNN", "ratio",
+                  "qtune path vs oneDNN impl (int8)");
     }
-    std::cout.flush();
-    first = false;
+    for (const auto& s : shapes) {
+      const bench::KernelBenchRow r = bench::bench_shape(s, threads, seconds);
+      const std::string mnk =
+          std::to_string(s.m) + "x" + std::to_string(s.n) + "x" + std::to_string(s.k);
+      if (json) {
+        std::cout << (first ? "" : ",") << "\n  {\"shape\": \"" << json_escape(s.label)
+                  << "\", \"mnk\": \"" << mnk << "\", \"threads\": " << threads
+                  << ", \"conv\": " << (s.is_conv ? "true" : "false")
+                  << ", \"qtune_int8_gops\": " << fmt("%.2f", r.qtune_int8_gops)
+                  << ", \"onednn_int8_gops\": " << fmt("%.2f", r.onednn_int8_gops)
+                  << ", \"int8_ratio\": " << fmt("%.3f", r.int8_ratio())
+                  << ", \"qtune_f32_gops\": " << fmt("%.2f", r.qtune_f32_gops)
+                  << ", \"onednn_f32_gops\": " << fmt("%.2f", r.onednn_f32_gops)
+                  << ", \"f32_ratio\": " << fmt("%.3f", r.f32_ratio())
+                  << ", \"qtune_int8_path\": \"" << r.qtune_int8_path
+                  << "\", \"onednn_int8_impl\": \"" << r.onednn_int8_impl
+                  << "\", \"qtune_f32_path\": \"" << r.qtune_f32_path
+                  << "\", \"onednn_f32_impl\": \"" << r.onednn_f32_impl << "\"}";
+      } else {
+        std::printf("%-34s %16s | %8.1f %8.1f %6.2f | %8.1f %8.1f %6.2f | %s vs %s\n",
+                    s.label.c_str(), mnk.c_str(), r.qtune_int8_gops, r.onednn_int8_gops,
+                    r.int8_ratio(), r.qtune_f32_gops, r.onednn_f32_gops, r.f32_ratio(),
+                    r.qtune_int8_path.c_str(), r.onednn_int8_impl.c_str());
+      }
+      std::cout.flush();
+      first = false;
+    }
+  }
+  const double load_after = bench::load_average_1min();
+  if (load_before > 0.5 * max_threads || load_after > 0.5 * max_threads) {
+    notes.push_back("the machine was busy (load average " + fmt("%.2f", load_before) + " -> " +
+                    fmt("%.2f", load_after) + " on " + std::to_string(max_threads) +
+                    " threads): all-thread oneDNN (OpenMP) figures are unreliable, the 1-thread "
+                    "rows are the comparison");
   }
   if (json) {
-    std::cout << "\n], \"notes\": [";
+    std::cout << "\n], \"load_after\": " << fmt("%.2f", load_after) << ", \"notes\": [";
     for (size_t i = 0; i < notes.size(); ++i) {
       std::cout << (i ? ", " : "") << "\"" << json_escape(notes[i]) << "\"";
     }
     std::cout << "]}\n";
   } else {
-    std::cout << "GOPS = 2*M*N*K / best time; ratio = qtune / oneDNN in this run\n";
+    std::cout << "GOPS = 2*M*N*K / best time; ratio = qtune / oneDNN in this run; both runtimes "
+                 "capped to the row's thread count\n"
+              << "load average (1 min) after: " << fmt("%.2f", load_after) << "\n";
     for (const auto& n : notes) std::cout << "note: " << n << "\n";
   }
   return 0;
@@ -115,7 +151,7 @@ int bench_peak(const Args& args) {
 }  // namespace
 
 int cmd_bench(int argc, char** argv) {
-  auto args = parse_args(argc, argv, 2, {"--seconds", "--models"}, {"--json"});
+  auto args = parse_args(argc, argv, 2, {"--seconds", "--models", "--only", "--threads"}, {"--json"});
   if (!args.ok()) {
     std::cerr << "qtune bench: " << args.status().message() << "\n";
     return 2;
@@ -123,7 +159,7 @@ int cmd_bench(int argc, char** argv) {
   const std::string what = args->positional.empty() ? "" : args->positional[0];
   if (what == "kernels") return bench_kernels(*args);
   if (what == "peak") return bench_peak(*args);
-  std::cerr << "qtune bench: usage: qtune bench kernels|peak [--json] [--seconds S]\n";
+  std::cerr << "qtune bench: usage: qtune bench kernels|peak [--json] [--seconds S] [--threads N] [--only SUBSTR]\n";
   return 2;
 }
 

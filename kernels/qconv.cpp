@@ -4,6 +4,8 @@
 
 #include <cstring>
 
+#include "kernels/cpu_features.h"
+
 namespace qtune {
 namespace {
 
@@ -50,8 +52,39 @@ PackedConvWeightsS8 pack_conv_weights_s8(const int8_t* w, const QConvShape& s) {
   return out;
 }
 
+void QConvPath::run(const QConvShape& s, const QGemmParams& p, const void* x,
+                    const PackedConvWeightsS8& w, void* y) const {
+  if (fn) {
+    fn(s, p, x, w, y);
+  } else {
+    qconv2d_im2col(s, p, x, w, y, *gemm);
+  }
+}
+
+std::vector<QConvPath> qconv_available_paths() {
+  // Stable storage for the GEMM kernels the paths point at.
+  static const std::vector<QGemmKernel> gemms = qgemm_available_kernels();
+  std::vector<QConvPath> out;
+  const CpuFeatures& f = cpu_features();
+  if (f.avx512vnni && f.avx512bw) {
+    out.push_back({"qconv2d_nchw__avx512vnni", qconv2d_nchw__avx512vnni, nullptr});
+  }
+  for (const auto& k : gemms) out.push_back({std::string("im2col+") + k.name, nullptr, &k});
+  return out;
+}
+
+const QConvPath& qconv_path() {
+  static const QConvPath path = qconv_available_paths().front();
+  return path;
+}
+
 void qconv2d(const QConvShape& s, const QGemmParams& p, const void* x,
-             const PackedConvWeightsS8& w, void* y, const QGemmKernel& kernel) {
+             const PackedConvWeightsS8& w, void* y) {
+  qconv_path().run(s, p, x, w, y);
+}
+
+void qconv2d_im2col(const QConvShape& s, const QGemmParams& p, const void* x,
+                    const PackedConvWeightsS8& w, void* y, const QGemmKernel& kernel) {
   const int64_t oh = s.out_h(), ow = s.out_w(), pixels = oh * ow;
   const int64_t kdim = s.k_per_group();
   const int64_t ocg = w.out_channels_per_group;

@@ -1,10 +1,13 @@
-// int8 2-D convolution as im2col + the packed int8 GEMM (kernels/qgemm.h), NCHW in and out,
-// with grouped/depthwise, strides, padding and dilation. Weights are packed once per model.
-// Padding reads as the activation zero point, so padded taps contribute exactly zero.
-// qconv2d is thread-safe and runs TBB-parallel over images (and inside the GEMM).
+// int8 2-D convolution, NCHW in and out, with grouped/depthwise, strides, padding and dilation.
+// Weights are packed once per model (the GEMM's packed layout). Padding reads as the activation
+// zero point, so padded taps contribute exactly zero. Paths: im2col + the packed int8 GEMM
+// (kernels/qgemm.h, any GEMM kernel, the reference included) and, with AVX-512 VNNI, a direct
+// NCHW kernel (pixels in vector lanes, channels in rows) that wastes no lanes on few channels.
+// All paths are thread-safe and run TBB-parallel over images and pixel blocks.
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "kernels/qgemm.h"
@@ -41,8 +44,27 @@ PackedConvWeightsS8 pack_conv_weights_s8(const int8_t* w, const QConvShape& s);
 
 // x: [batch, in_channels, in_h, in_w] (p.a_type), y: [batch, out_channels, out_h, out_w] of
 // p.output's type. p's per-channel arrays (bias, scale) are indexed by output channel; p.M and
-// p.c_transposed are set here. `kernel` picks the GEMM path (tests compare paths).
+// p.c_transposed are ignored (set per group internally). Uses the best path (qconv_path).
 void qconv2d(const QConvShape& s, const QGemmParams& p, const void* x,
-             const PackedConvWeightsS8& w, void* y, const QGemmKernel& kernel = qgemm_kernel());
+             const PackedConvWeightsS8& w, void* y);
+
+using QConvFn = void (*)(const QConvShape&, const QGemmParams&, const void*,
+                         const PackedConvWeightsS8&, void*);
+struct QConvPath {
+  std::string name;
+  QConvFn fn = nullptr;              // a direct kernel, or
+  const QGemmKernel* gemm = nullptr;  // im2col + this GEMM kernel
+  void run(const QConvShape& s, const QGemmParams& p, const void* x, const PackedConvWeightsS8& w,
+           void* y) const;
+};
+// The path qconv2d uses, chosen once from cpu_features().
+const QConvPath& qconv_path();
+// Every path this CPU can run, fastest first, ending with im2col + the reference GEMM.
+std::vector<QConvPath> qconv_available_paths();
+
+void qconv2d_im2col(const QConvShape& s, const QGemmParams& p, const void* x,
+                    const PackedConvWeightsS8& w, void* y, const QGemmKernel& kernel);
+void qconv2d_nchw__avx512vnni(const QConvShape& s, const QGemmParams& p, const void* x,
+                              const PackedConvWeightsS8& w, void* y);
 
 }  // namespace qtune

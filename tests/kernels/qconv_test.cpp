@@ -54,13 +54,63 @@ TEST_P(QConvTest, EveryPathMatchesDirectConvolution) {
   for (DType at : {DType::kU8, DType::kS8}) {
     const int32_t zp = at == DType::kU8 ? 131 : -3;
     const auto want = direct_conv(s, x, at == DType::kS8, zp, w);
-    for (const auto& k : qgemm_available_kernels()) {
+    for (const auto& k : qconv_available_paths()) {
       QGemmParams p;
       p.a_type = at;
       p.a_zero_point = zp;
       std::vector<int32_t> got(want.size(), -1);
-      qconv2d(s, p, x.data(), packed, got.data(), k);
+      k.run(s, p, x.data(), packed, got.data());
       ASSERT_EQ(got, want) << k.name << " " << GetParam().name << " " << dtype_name(at);
+    }
+  }
+}
+
+// Every epilogue (per-channel scale, s32 and f32 bias, mid Q->DQ, clamp, requantization to u8 /
+// s8, f32 out) on every path equals im2col + the reference GEMM bit for bit.
+TEST_P(QConvTest, EveryPathMatchesReferenceEpilogues) {
+  const QConvShape s = GetParam().s;
+  const auto paths = qconv_available_paths();
+  if (paths.size() == 1) GTEST_SKIP() << "only the reference path runs on this CPU";
+  std::mt19937 rng(11);
+  std::vector<uint8_t> x(static_cast<size_t>(s.batch * s.in_channels * s.in_h * s.in_w));
+  for (auto& v : x) v = static_cast<uint8_t>(rng() & 0xff);
+  std::vector<int8_t> w(static_cast<size_t>(s.out_channels * s.k_per_group()));
+  for (auto& v : w) v = static_cast<int8_t>(rng() & 0xff);
+  const PackedConvWeightsS8 packed = pack_conv_weights_s8(w.data(), s);
+  std::vector<int32_t> bias_s32(static_cast<size_t>(s.out_channels));
+  std::vector<float> bias_f32(bias_s32.size()), scale(bias_s32.size());
+  for (size_t i = 0; i < bias_s32.size(); ++i) {
+    bias_s32[i] = static_cast<int32_t>(rng() % 20001) - 10000;
+    bias_f32[i] = static_cast<float>(static_cast<int>(rng() % 2001) - 1000) / 37.0f;
+    scale[i] = 1e-4f * static_cast<float>(1 + rng() % 97);
+  }
+  const int64_t out_elems = s.batch * s.out_channels * s.out_h() * s.out_w();
+  int variant = 0;
+  for (QGemmOutput out : {QGemmOutput::kF32, QGemmOutput::kU8, QGemmOutput::kS8}) {
+    for (bool mid : {false, true}) {
+      QGemmParams p;
+      p.a_type = variant % 2 ? DType::kS8 : DType::kU8;
+      p.a_zero_point = p.a_type == DType::kU8 ? 120 : 5;
+      p.output = out;
+      p.scale = scale.data();
+      p.per_channel_scale = variant % 3 != 0;
+      p.bias_s32 = mid ? nullptr : bias_s32.data();
+      p.bias_f32 = mid ? bias_f32.data() : nullptr;
+      p.mid_scale = mid ? 0.05f : 0.0f;
+      p.mid_zero_point = mid ? 3 : 0;
+      p.clamp_min = variant % 2 ? 0.0f : -50.0f;
+      p.clamp_max = 40.0f;
+      p.out_scale = 0.2f;
+      p.out_zero_point = out == QGemmOutput::kU8 ? 100 : -7;
+      ++variant;
+      const size_t bytes = static_cast<size_t>(out_elems) * (out == QGemmOutput::kF32 ? 4 : 1);
+      std::vector<uint8_t> want(bytes, 0xcd);
+      paths.back().run(s, p, x.data(), packed, want.data());
+      for (const auto& k : paths) {
+        std::vector<uint8_t> got(bytes, 0xab);
+        k.run(s, p, x.data(), packed, got.data());
+        ASSERT_EQ(got, want) << k.name << " " << GetParam().name << " variant " << variant;
+      }
     }
   }
 }
@@ -91,7 +141,13 @@ INSTANTIATE_TEST_SUITE_P(
                       ConvCase{"grouped", shape(2, 8, 7, 7, 12, 3, 1, 1, 4)},
                       ConvCase{"depthwise", shape(2, 16, 6, 6, 16, 3, 2, 1, 16)},
                       ConvCase{"dilated", shape(1, 3, 10, 10, 4, 3, 1, 2, 1, 2)},
-                      ConvCase{"patchify_7x7_s7", shape(2, 1, 28, 28, 64, 7, 7, 0, 1)}),
+                      ConvCase{"patchify_7x7_s7", shape(2, 1, 28, 28, 64, 7, 7, 0, 1)},
+                      ConvCase{"stem_k9_n16", shape(3, 1, 28, 28, 16, 3, 2, 1, 1)},
+                      ConvCase{"odd_channels_k27_n17", shape(2, 3, 13, 11, 17, 3, 1, 1, 1)},
+                      ConvCase{"n1_k1", shape(1, 1, 7, 9, 1, 1, 1, 0, 1)},
+                      ConvCase{"many_pixels_n63", shape(1, 7, 40, 41, 63, 3, 1, 1, 1)},
+                      ConvCase{"n65_k257", shape(2, 257, 3, 3, 65, 1, 1, 0, 1)},
+                      ConvCase{"asym_pad_s3", shape(2, 5, 17, 19, 7, 5, 3, 2, 1)}),
     [](const ::testing::TestParamInfo<ConvCase>& i) { return std::string(i.param.name); });
 
 }  // namespace
