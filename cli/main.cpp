@@ -32,6 +32,7 @@ commands:
                                the adaptor's quantization capability for the model
   conformance DIR...           run ONNX backend node tests; last line "N passed, M failed, K skipped"
   bench kernels|peak [--json]  int8/fp32 kernels side by side with oneDNN; instruction peaks
+  bench dispatch [--json]      coordinator overhead per trial with 1..256 simulated workers
   version                      print the version and the CPU features in use
 
 exit codes: 0 success, 1 goal not met, 2 bad input, 3 internal error
@@ -55,6 +56,9 @@ int main(int argc, char** argv) {
     if (cmd == "send-frame") return qtune::cli::cmd_send_frame(argc, argv);
     if (cmd == "keygen") return qtune::cli::cmd_keygen(argc, argv);
     if (cmd == "quantize") return qtune::cli::cmd_quantize(argc, argv);
+    if (cmd == "bench" && argc > 2 && std::string(argv[2]) == "dispatch") {
+      return qtune::cli::cmd_bench_dispatch(argc, argv);
+    }
     if (cmd == "bench") return qtune::cli::cmd_bench(argc, argv);
     if (cmd == "version" || cmd == "--version") return qtune::cli::cmd_version(argc, argv);
   } catch (const std::exception& e) {
