@@ -23,8 +23,10 @@
 #include "common/tuning_config.h"
 #include "common/protocol.h"
 #include "coordinator/report.h"
+#include "coordinator/run_files.h"
 #include "coordinator/scheduler.h"
 #include "coordinator/tuner.h"
+#include "worker/curve.h"
 #include "worker/trial_runner.h"
 
 namespace qtune::cli {
@@ -53,6 +55,8 @@ struct TuneMode {
   int64_t local_workers = 0;  // --workers N
   std::string bind;           // qtune coordinator --bind
   ProtocolTiming timing;
+  std::string curve_secret;              // Z85; empty: plain TCP
+  std::vector<std::string> curve_allow;  // worker public keys (Z85)
   bool distributed() const { return local_workers > 0 || !bind.empty(); }
 };
 
@@ -70,7 +74,8 @@ class LocalWorkers {
     const pid_t parent = getpid();
     for (int64_t k = 0; k < n; ++k) {
       std::vector<std::string> args = {"qtune", "worker", "--connect", endpoint, "--threads",
-                                       std::to_string(threads), "--heartbeat-ms", std::to_string(heartbeat_ms)};
+                                       std::to_string(threads), "--heartbeat-ms", std::to_string(heartbeat_ms),
+                                       "--shared-path"};
       std::vector<char*> argv;
       for (auto& a : args) argv.push_back(a.data());
       argv.push_back(nullptr);
@@ -152,8 +157,8 @@ Result<int> run_tune(const Args& args, const TuneMode& mode) {
     log << line << std::endl;
   };
 
-  // Remote workers may connect and calibrate while this process prepares; local ones start
-  // after the baseline so they do not disturb its latency.
+  // Remote workers may connect while this process calibrates; they get CONFIG (and fetch the
+  // run's files) once the calibration statistics exist. A worker then measures the baseline.
   std::unique_ptr<Scheduler> scheduler;
   LocalWorkers local;
   if (mode.distributed()) {
@@ -164,6 +169,9 @@ Result<int> run_tune(const Args& args, const TuneMode& mode) {
     so.timing = mode.timing;
     so.log = [&say](const std::string& line) { say("coordinator: " + line); };
     if (mode.local_workers > 0) so.keep_waiting = [&local] { return local.alive() > 0; };
+    so.hold_config = true;
+    so.curve_secret = mode.curve_secret;
+    so.curve_allow = mode.curve_allow;
     QT_ASSIGN_OR_RETURN(scheduler, Scheduler::create(so));
     if (mode.local_workers == 0) say("coordinator: listening on " + scheduler->endpoint());
   }
@@ -172,13 +180,31 @@ Result<int> run_tune(const Args& args, const TuneMode& mode) {
   const QuantizationSession& session = runner->session();
   say("calibrated " + cfg.model + " on " + std::to_string(session.stats.samples) + " samples in " +
       fixed(runner->calibration_seconds(), 2) + " s (adaptor " + cfg.adaptor + ")");
+  if (scheduler) {
+    // Calibration runs once: workers receive these statistics by hash.
+    QT_RETURN_IF_ERROR(make_out_dir());
+    const std::string stats_path = (out_dir / "calibration.stats").string();
+    QT_RETURN_IF_ERROR(save_calibration_stats(session.stats, stats_path));
+    QT_ASSIGN_OR_RETURN(std::vector<RunFile> files, run_files(cfg, stats_path));
+    scheduler->publish_files(std::move(files));
+  }
+  if (mode.local_workers > 0) {
+    const int64_t cores = std::max<int64_t>(1, std::thread::hardware_concurrency());
+    const int64_t threads = std::max<int64_t>(1, cores / mode.local_workers);
+    QT_RETURN_IF_ERROR(local.spawn(mode.local_workers, scheduler->endpoint(), threads,
+                                   mode.timing.heartbeat_ms, out_dir));
+    say("started " + std::to_string(mode.local_workers) + " local worker(s), " +
+        std::to_string(threads) + " thread(s) each, on " + scheduler->endpoint() + " (logs: " +
+        (out_dir / "worker-*.log").string() + ")");
+  }
+
   QT_ASSIGN_OR_RETURN(TuningSpace space,
                       build_tuning_space(session.capability, *session.prepared, cfg));
   if (space.ops.empty()) {
     return Status::InvalidInput(cfg.model + ": no op of the model is quantizable by adaptor " +
                                 cfg.adaptor);
   }
-  QT_ASSIGN_OR_RETURN(TrialMetrics base, runner->baseline());
+  QT_ASSIGN_OR_RETURN(TrialMetrics base, scheduler ? scheduler->evaluate_baseline() : runner->baseline());
   TuningHistory history;
   history.baseline_metric = base.metric;
   history.baseline_latency_ms = base.latency_ms;
@@ -190,17 +216,6 @@ Result<int> run_tune(const Args& args, const TuneMode& mode) {
     QT_ASSIGN_OR_RETURN(space.sensitivity,
                         runner->sensitivity(space.default_config(cfg.calibration_sampling_size),
                                             kSensitivitySamples));
-  }
-
-  if (mode.local_workers > 0) {
-    const int64_t cores = std::max<int64_t>(1, std::thread::hardware_concurrency());
-    const int64_t threads = std::max<int64_t>(1, cores / mode.local_workers);
-    QT_RETURN_IF_ERROR(make_out_dir());  // the workers' logs go there
-    QT_RETURN_IF_ERROR(local.spawn(mode.local_workers, scheduler->endpoint(), threads,
-                                   mode.timing.heartbeat_ms, out_dir));
-    say("started " + std::to_string(mode.local_workers) + " local worker(s), " +
-        std::to_string(threads) + " thread(s) each, on " + scheduler->endpoint() + " (logs: " +
-        (out_dir / "worker-*.log").string() + ")");
   }
 
   QT_ASSIGN_OR_RETURN(std::unique_ptr<Strategy> strategy, make_strategy(cfg.strategy));
@@ -220,11 +235,19 @@ Result<int> run_tune(const Args& args, const TuneMode& mode) {
       seen.trials.push_back(t);
       const SchedulerStatus st = scheduler->status();
       const std::optional<size_t> best = best_accepted(seen, cfg.criterion, cfg.objective);
+      // The wave's remainder at the mean trial time so far, spread over the connected workers.
+      double mean_s = 0;
+      for (const TrialRecord& s : seen.trials) mean_s += s.seconds;
+      mean_s /= static_cast<double>(seen.trials.size());
+      const int64_t left = st.queued + st.running;
+      const double eta_s = mean_s * static_cast<double>(left) / static_cast<double>(std::max<int64_t>(1, st.workers));
       line += "  [" + std::to_string(seen.trials.size()) + " done, " + std::to_string(st.running) +
               " running, " + std::to_string(st.queued) + " queued; " + std::to_string(st.workers) +
               " worker(s); best " +
               (best ? "#" + std::to_string(seen.trials[*best].index) + " " + fixed(seen.trials[*best].metric, 4)
                     : std::string("none yet")) +
+              "; wave ETA " + (left == 0 ? std::string("0 s") : st.workers == 0 ? std::string("? (no worker)")
+                                                                                : fixed(eta_s, 0) + " s") +
               "]";
     }
     say(line);
@@ -236,13 +259,18 @@ Result<int> run_tune(const Args& args, const TuneMode& mode) {
                                    })
                 : run_tuning(space, *strategy, opts, std::move(history),
                              [&](const TuneConfig& c) { return runner->evaluate(c); });
+  std::optional<DistributionReport> distribution;
   if (scheduler) {
     const SchedulerStatus st = scheduler->status();
     scheduler->finish("done");
+    const SchedulerDistribution d = scheduler->distribution();
+    distribution = DistributionReport{d.workers, d.trials, d.baseline_worker, st.joined, st.lost,
+                                      st.requeued, st.dispatched, st.refused, st.dropped};
     local.stop(5.0);
     say("coordinator: " + std::to_string(st.dispatched) + " trial(s) dispatched, " +
         std::to_string(st.requeued) + " requeued; " + std::to_string(st.joined) + " worker join(s), " +
-        std::to_string(st.lost) + " lost; " + std::to_string(st.dropped) + " frame(s) dropped");
+        std::to_string(st.lost) + " lost; " + std::to_string(st.dropped) + " frame(s) dropped" +
+        (mode.curve_secret.empty() ? std::string() : "; " + std::to_string(st.refused) + " connection(s) refused"));
     if (outcome.stop_reason == "interrupted") {
       return Status::Internal("every local worker exited before the run ended; see " +
                               (out_dir / "worker-*.log").string());
@@ -257,7 +285,7 @@ Result<int> run_tune(const Args& args, const TuneMode& mode) {
     QT_RETURN_IF_ERROR(write_file(out_dir / "best_tune_cfg.yaml", tune_config_to_yaml(best)));
   }
   const ReportContext report{cfg, space, outcome, runner->calibration_seconds(), elapsed(),
-                             outcome.chosen ? model_out : ""};
+                             outcome.chosen ? model_out : "", distribution};
   const std::string report_text = report_json(report);
   QT_RETURN_IF_ERROR(write_file(out_dir / "report.json", report_text));
   if (json) {
@@ -272,6 +300,30 @@ Result<int> run_tune(const Args& args, const TuneMode& mode) {
     return 1;
   }
   return 0;
+}
+
+// --curve with its key files, or plain TCP: fine on loopback, elsewhere only with --insecure.
+Status coordinator_security(const Args& args, TuneMode* mode) {
+  if (!args.has("--curve")) {
+    if (args.has("--curve-secret") || args.has("--curve-allow")) {
+      return Status::InvalidInput("--curve-secret and --curve-allow need --curve");
+    }
+    if (!mode->bind.empty() && !is_loopback_endpoint(mode->bind) && !args.has("--insecure")) {
+      return Status::InvalidInput(
+          "--bind " + mode->bind + " accepts connections from other hosts: use --curve --curve-secret "
+          "FILE --curve-allow DIR (qtune keygen) so only known workers join and trials travel "
+          "encrypted, or --insecure for plain TCP on a trusted network");
+    }
+    return Status::Ok();
+  }
+  if (args.has("--insecure")) return Status::InvalidInput("--curve and --insecure exclude each other");
+  if (!args.has("--curve-secret") || !args.has("--curve-allow")) {
+    return Status::InvalidInput("--curve needs --curve-secret FILE (from qtune keygen) and --curve-allow "
+                                "DIR_OR_FILES (the workers' .pub keys)");
+  }
+  QT_ASSIGN_OR_RETURN(mode->curve_secret, read_curve_key(args.get("--curve-secret", "")));
+  QT_ASSIGN_OR_RETURN(mode->curve_allow, read_curve_allow_list(args.get("--curve-allow", "")));
+  return Status::Ok();
 }
 
 }  // namespace
@@ -295,16 +347,18 @@ int cmd_tune(int argc, char** argv) {
 }
 
 int cmd_coordinator(int argc, char** argv) {
-  auto args = parse_args(argc, argv, 2, {"--out", "--bind", "--heartbeat-ms"}, {"--json"});
+  auto args = parse_args(argc, argv, 2, {"--out", "--bind", "--heartbeat-ms", "--curve-secret", "--curve-allow"}, {"--json", "--curve", "--insecure"});
   TuneMode mode;
   mode.command = "coordinator";
   Result<int> rc = args.status();
   if (args.ok()) {
     mode.bind = args->get("--bind", "");
+    const Status security = coordinator_security(*args, &mode);
     Result<int64_t> hb = args->has("--heartbeat-ms")
                              ? positive_int("--heartbeat-ms", args->get("--heartbeat-ms", ""))
                              : Result<int64_t>(mode.timing.heartbeat_ms);
     if (mode.bind.empty()) rc = Status::InvalidInput(kCoordinatorUsage);
+    else if (!security.ok()) rc = security;
     else if (!hb.ok()) rc = hb.status();
     else {
       mode.timing.heartbeat_ms = *hb;

@@ -101,7 +101,22 @@ std::string report_json(const ReportContext& r) {
     }
     o << "}";
   }
-  o << "\n  ]\n}\n";
+  o << "\n  ]";
+  if (r.distribution) {
+    const DistributionReport& d = *r.distribution;
+    o << ",\n  \"distribution\": {\"workers_seen\": " << d.workers.size() << ", \"workers\": [";
+    for (size_t i = 0; i < d.workers.size(); ++i) o << (i ? ", " : "") << json_quote(d.workers[i]);
+    o << "], \"trials_per_worker\": {";
+    bool first = true;
+    for (const auto& [name, n] : d.trials) {
+      o << (first ? "" : ", ") << json_quote(name) << ": " << n;
+      first = false;
+    }
+    o << "}, \"baseline_worker\": " << json_quote(d.baseline_worker) << ", \"dispatched\": " << d.dispatched
+      << ", \"requeues\": " << d.requeued << ", \"joins\": " << d.joins << ", \"lost\": " << d.lost
+      << ", \"refused\": " << d.refused << ", \"dropped_frames\": " << d.dropped_frames << "}";
+  }
+  o << "\n}\n";
   return o.str();
 }
 

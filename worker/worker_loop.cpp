@@ -11,6 +11,7 @@
 #include <cstring>
 #include <cstdio>
 #include <deque>
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -93,12 +94,12 @@ Status ensure_loaded(Loaded& st, const ConfigMsg& config, const FileSource& src)
   st = Loaded{};
   std::map<std::string, std::string> local;  // coordinator path -> cached copy
   for (const RunFile& f : config.files) {
-    if (!f.path.empty()) local[f.path] = src.cache.path_of(f.hash);
+    if (!f.path.empty()) local[std::filesystem::path(f.path).lexically_normal().string()] = src.cache.path_of(f.hash);
   }
   RunnerSources sources;
   if (!src.shared) {
     sources.local = [local](const std::string& p) {
-      auto it = local.find(p);
+      auto it = local.find(std::filesystem::path(p).lexically_normal().string());
       return it != local.end() ? it->second : p + " (not sent by the coordinator)";
     };
   }
