@@ -22,6 +22,7 @@
 #include "common/tune_config_yaml.h"
 #include "common/tuning_config.h"
 #include "common/protocol.h"
+#include "coordinator/checkpoint.h"
 #include "coordinator/report.h"
 #include "coordinator/run_files.h"
 #include "coordinator/scheduler.h"
@@ -33,9 +34,11 @@ namespace qtune::cli {
 namespace {
 
 constexpr const char* kTuneUsage =
-    "usage: qtune tune CONFIG.yaml [--out DIR] [--workers N] [--json]";
+    "usage: qtune tune CONFIG.yaml [--out DIR] [--workers N] [--resume [--allow-changed-goal]]"
+    " [--reuse DIR] [--json]";
 constexpr const char* kCoordinatorUsage =
-    "usage: qtune coordinator CONFIG.yaml --bind tcp://*:5555 [--out DIR] [--json] [--heartbeat-ms MS]";
+    "usage: qtune coordinator CONFIG.yaml --bind tcp://*:5555 [--out DIR] [--resume"
+    " [--allow-changed-goal]] [--reuse DIR] [--json] [--heartbeat-ms MS]";
 
 // Samples the mse and bisect strategies rank ops on: enough for stable errors, one quick pass.
 constexpr int64_t kSensitivitySamples = 500;
@@ -204,8 +207,38 @@ Result<int> run_tune(const Args& args, const TuneMode& mode) {
     return Status::InvalidInput(cfg.model + ": no op of the model is quantizable by adaptor " +
                                 cfg.adaptor);
   }
-  QT_ASSIGN_OR_RETURN(TrialMetrics base, scheduler ? scheduler->evaluate_baseline() : runner->baseline());
+  // The journal: every finished trial is on disk before it counts; --resume replays it.
+  QT_ASSIGN_OR_RETURN(RunHashes journal_hashes, run_hashes(cfg));
+  const JournalHeader header =
+      run_journal_header(cfg, *session.prepared, space, journal_hashes.data);
+  QT_RETURN_IF_ERROR(make_out_dir());
+  QT_ASSIGN_OR_RETURN(std::unique_ptr<Checkpoint> checkpoint,
+                      Checkpoint::open(out_dir, header, args.has("--resume"),
+                                       args.has("--allow-changed-goal")));
+  const JournalContents& replayed = checkpoint->replayed();
+  if (checkpoint->resumed()) {
+    say("resuming from " + (out_dir / kJournalFile).string() + ": " +
+        std::to_string(replayed.trials.size()) + " trial(s) recorded" +
+        (replayed.torn_bytes ? ", a torn last record (" + std::to_string(replayed.torn_bytes) +
+                                   " bytes) dropped"
+                             : std::string()));
+  }
+  auto known = std::make_shared<std::map<std::string, TrialRecord>>();
+  if (args.has("--reuse")) {
+    QT_ASSIGN_OR_RETURN(*known, reusable_results(args.get("--reuse", ""), header));
+    say("reusing " + std::to_string(known->size()) + " recorded trial result(s) from " +
+        args.get("--reuse", ""));
+  }
+
+  TrialMetrics base;
+  if (replayed.baseline) {
+    base = *replayed.baseline;
+  } else {
+    QT_ASSIGN_OR_RETURN(base, scheduler ? scheduler->evaluate_baseline() : runner->baseline());
+    QT_RETURN_IF_ERROR(checkpoint->record_baseline(base));
+  }
   TuningHistory history;
+  history.trials = replayed.trials;
   history.baseline_metric = base.metric;
   history.baseline_latency_ms = base.latency_ms;
   history.baseline_model_bytes = base.model_bytes;
@@ -213,9 +246,14 @@ Result<int> run_tune(const Args& args, const TuneMode& mode) {
       fixed(base.latency_ms, 3) + " ms per batch; " + std::to_string(space.ops.size()) +
       " tunable ops; strategy " + cfg.strategy);
   if (cfg.strategy == "mse" || cfg.strategy == "bisect") {
-    QT_ASSIGN_OR_RETURN(space.sensitivity,
-                        runner->sensitivity(space.default_config(cfg.calibration_sampling_size),
-                                            kSensitivitySamples));
+    if (replayed.sensitivity) {
+      space.sensitivity = *replayed.sensitivity;
+    } else {
+      QT_ASSIGN_OR_RETURN(space.sensitivity,
+                          runner->sensitivity(space.default_config(cfg.calibration_sampling_size),
+                                              kSensitivitySamples));
+      QT_RETURN_IF_ERROR(checkpoint->record_sensitivity(space.sensitivity));
+    }
   }
 
   QT_ASSIGN_OR_RETURN(std::unique_ptr<Strategy> strategy, make_strategy(cfg.strategy));
@@ -226,7 +264,9 @@ Result<int> run_tune(const Args& args, const TuneMode& mode) {
   opts.calib_sampling_size = cfg.calibration_sampling_size;
   opts.seed = cfg.seed;
   TuningHistory seen = history;  // for the progress line's best so far
+  Status journal_status = Status::Ok();
   opts.on_trial = [&](const TrialRecord& t) {
+    if (journal_status.ok()) journal_status = checkpoint->record_trial(t);
     std::string line = "trial " + std::to_string(t.index) + " (" + t.stage + "): " +
                        (t.ok ? cfg.metric.name + " " + fixed(t.metric, 4) + ", " + fixed(t.latency_ms, 3) +
                                    " ms, " + fixed(t.seconds, 2) + " s"
@@ -252,13 +292,15 @@ Result<int> run_tune(const Args& args, const TuneMode& mode) {
     }
     say(line);
   };
+  WaveEvaluator evaluate =
+      scheduler ? WaveEvaluator([&](const std::vector<TrialRecord>& wave, const WaveControl& c) {
+        scheduler->evaluate_wave(wave, c);
+      })
+                : one_by_one([&](const TuneConfig& c) { return runner->evaluate(c); });
+  if (!known->empty()) evaluate = with_known_results(std::move(evaluate), known);
   const TuneOutcome outcome =
-      scheduler ? run_tuning_waves(space, *strategy, opts, std::move(history),
-                                   [&](const std::vector<TrialRecord>& wave, const WaveControl& c) {
-                                     scheduler->evaluate_wave(wave, c);
-                                   })
-                : run_tuning(space, *strategy, opts, std::move(history),
-                             [&](const TuneConfig& c) { return runner->evaluate(c); });
+      run_tuning_waves(space, *strategy, opts, std::move(history), evaluate);
+  if (!journal_status.ok()) return journal_status.Annotate("the journal");
   std::optional<DistributionReport> distribution;
   if (scheduler) {
     const SchedulerStatus st = scheduler->status();
@@ -329,7 +371,8 @@ Status coordinator_security(const Args& args, TuneMode* mode) {
 }  // namespace
 
 int cmd_tune(int argc, char** argv) {
-  auto args = parse_args(argc, argv, 2, {"--out", "--workers"}, {"--json"});
+  auto args = parse_args(argc, argv, 2, {"--out", "--workers", "--reuse"},
+                         {"--json", "--resume", "--allow-changed-goal"});
   TuneMode mode;
   Result<int> rc = args.status();
   if (args.ok()) {
@@ -347,7 +390,8 @@ int cmd_tune(int argc, char** argv) {
 }
 
 int cmd_coordinator(int argc, char** argv) {
-  auto args = parse_args(argc, argv, 2, {"--out", "--bind", "--heartbeat-ms", "--curve-secret", "--curve-allow"}, {"--json", "--curve", "--insecure"});
+  auto args = parse_args(argc, argv, 2, {"--out", "--bind", "--heartbeat-ms", "--curve-secret", "--curve-allow", "--reuse"},
+                         {"--json", "--curve", "--insecure", "--resume", "--allow-changed-goal"});
   TuneMode mode;
   mode.command = "coordinator";
   Result<int> rc = args.status();
