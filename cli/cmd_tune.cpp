@@ -179,10 +179,32 @@ Result<int> run_tune(const Args& args, const TuneMode& mode) {
     if (mode.local_workers == 0) say("coordinator: listening on " + scheduler->endpoint());
   }
 
-  QT_ASSIGN_OR_RETURN(std::unique_ptr<TrialRunner> runner, TrialRunner::create(cfg));
+  // Calibration statistics are checkpointed beside the journal; a resume takes them back
+  // (only together with the recorded sensitivity, which reads the calibration set).
+  const std::filesystem::path stats_path = out_dir / kCalibrationStatsFile;
+  RunnerSources sources;
+  if (args.has("--resume") && std::filesystem::exists(stats_path)) {
+    Result<JournalContents> j = read_journal((out_dir / kJournalFile).string());
+    const bool sensitivity_needed = cfg.strategy == "mse" || cfg.strategy == "bisect";
+    if (j.ok() && (!sensitivity_needed || j->sensitivity)) {
+      QT_ASSIGN_OR_RETURN(sources.stats, load_calibration_stats(stats_path.string()));
+    }
+  }
+  const bool stats_reused = sources.stats.has_value();
+  QT_ASSIGN_OR_RETURN(std::unique_ptr<TrialRunner> runner, TrialRunner::create(cfg, sources));
+  if (stats_reused && runner->session().stats.model_hash != graph_content_hash(*runner->session().prepared)) {
+    return Status::InvalidInput(stats_path.string() + ": calibration statistics of another model");
+  }
+  if (!stats_reused) {
+    QT_RETURN_IF_ERROR(make_out_dir());
+    QT_RETURN_IF_ERROR(save_calibration_stats(runner->session().stats, stats_path.string()));
+  }
   const QuantizationSession& session = runner->session();
-  say("calibrated " + cfg.model + " on " + std::to_string(session.stats.samples) + " samples in " +
-      fixed(runner->calibration_seconds(), 2) + " s (adaptor " + cfg.adaptor + ")");
+  say(stats_reused ? "calibration statistics (" + std::to_string(session.stats.samples) +
+                         " samples) taken from " + stats_path.string()
+                   : "calibrated " + cfg.model + " on " + std::to_string(session.stats.samples) +
+                         " samples in " + fixed(runner->calibration_seconds(), 2) + " s (adaptor " +
+                         cfg.adaptor + ")");
   if (scheduler) {
     // Calibration runs once: workers receive these statistics by hash.
     QT_RETURN_IF_ERROR(make_out_dir());

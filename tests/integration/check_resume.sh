@@ -58,6 +58,9 @@ for k in 1 $((2 + RANDOM % (total - 3))) $((total - 1)); do
   wait $pid 2>/dev/null
   "$qtune" tune "$tmp/tune.yaml" --out "$out" --resume > "$tmp/resume.log" 2>&1
   rc=$?
+  if ! grep -q "calibration statistics (300 samples) taken from" "$tmp/resume.log"; then
+    echo "FAIL: the resumed run calibrated again instead of reading its checkpointed statistics"; fail=1
+  fi
   recorded=$(sed -n 's/^resuming from .*: \([0-9]*\) trial(s) recorded.*/\1/p' "$tmp/resume.log")
   got=$(chosen_hash "$out/report.json")
   reused=$(field "$out/report.json" trials_reused) evaluated=$(field "$out/report.json" trials_evaluated)
