@@ -17,6 +17,7 @@
 
 #include <cstdio>
 
+#include "adaptors/native/native_ops.h"
 #include "adaptors/quantize/graph_passes.h"
 #include "adaptors/runtime/executor.h"
 #include "common/onnx_io.h"
@@ -28,6 +29,7 @@
 namespace qtune::bench {
 
 int64_t vpdpbusd_loop__avx512vnni(int64_t iterations);
+int vpdpbusd_loop_chains__avx512vnni();
 
 namespace {
 
@@ -269,7 +271,8 @@ KernelBenchRow bench_shape(const GemmShape& s, int threads, double min_seconds) 
       auto x = random_vec<uint8_t>(static_cast<size_t>(s.batch * s.in_c * s.in_h * s.in_w), rng,
                                    0, 255);
       auto w = random_vec<int8_t>(static_cast<size_t>(s.out_c * q.k_per_group()), rng, -127, 127);
-      const PackedConvWeightsS8 packed = pack_conv_weights_s8(w.data(), q);
+      // The runtime's QConv (adaptors/native): whichever conv path it takes for this shape.
+      const std::vector<PackedWeightsS8> packed = native_pack_conv_s8(w.data(), q);
       std::vector<float> scale(static_cast<size_t>(s.out_c), 0.01f);
       std::vector<float> y(static_cast<size_t>(s.batch * s.out_c * q.out_h() * q.out_w()));
       QGemmParams p;
@@ -277,8 +280,8 @@ KernelBenchRow bench_shape(const GemmShape& s, int threads, double min_seconds) 
       p.output = QGemmOutput::kF32;
       p.scale = scale.data();
       p.per_channel_scale = true;
-      row.qtune_int8_path = qconv_path().name;
-      row.qtune_int8_gops = gops([&] { qconv2d(q, p, x.data(), packed, y.data()); });
+      row.qtune_int8_path = native_qconv_path(q);
+      row.qtune_int8_gops = gops([&] { native_qconv2d(q, p, x.data(), packed, y.data()); });
     } else {
       auto a = random_vec<uint8_t>(static_cast<size_t>(s.m * s.k), rng, 0, 255);
       auto w = random_vec<int8_t>(static_cast<size_t>(s.k * s.n), rng, -127, 127);
@@ -329,7 +332,8 @@ std::vector<PeakResult> bench_peak(double min_seconds, std::vector<std::string>*
   const CpuFeatures& f = cpu_features_detected();
   if (f.avx512vnni) {
     constexpr int64_t kIters = 1 << 20;
-    constexpr double kOpsPerIter = 12.0 * 16 * 4 * 2;  // 12 vpdpbusd x 16 lanes x 4 MACs
+    // chains x vpdpbusd of 16 lanes x 4 multiply-adds
+    const double kOpsPerIter = vpdpbusd_loop_chains__avx512vnni() * 16.0 * 4 * 2;
     const int hw = bench_max_threads();
     for (int threads : {1, hw}) {
       std::atomic<int64_t> sink{0};
@@ -344,7 +348,11 @@ std::vector<PeakResult> bench_peak(double min_seconds, std::vector<std::string>*
   } else {
     notes->push_back("AVX-512 VNNI: not available on this CPU");
   }
-  if (!f.amx_int8) notes->push_back("AMX: not available on this CPU (no amx-int8 / tile permission)");
+  // qtune has no AMX tile kernel yet: nothing would use a measured AMX peak.
+  notes->push_back(f.amx_int8 ? "AMX: available, but qtune has no AMX tile kernel; its peak is not "
+                                "measured and the VNNI kernels run"
+                              : "AMX: not available on this CPU (no amx-int8 in CPUID or no "
+                                "XTILEDATA permission from arch_prctl); qtune has no AMX kernel");
   return out;
 }
 

@@ -71,8 +71,8 @@ int bench_kernels(const Args& args) {
   const double load_before = bench::load_average_1min();
   if (!json) {
     std::cout << "cpu: " << cpu_features().summary() << "\n"
-              << "paths: int8 gemm " << qgemm_kernel().name << ", int8 conv "
-              << qconv_path().name << "\n"
+              << "paths: int8 gemm " << qgemm_kernel().name << ", int8 conv (per shape) "
+              << qconv_path().name << " or hwc-im2col+" << qgemm_kernel().name << "\n"
               << "load average (1 min) before: " << fmt("%.2f", load_before) << " on "
               << max_threads << " threads\n";
   } else {
@@ -141,6 +141,20 @@ int bench_kernels(const Args& args) {
 int bench_peak(const Args& args) {
   std::vector<std::string> notes;
   const auto peaks = bench::bench_peak(std::stod(args.get("--seconds", "0.5")), &notes);
+  if (args.has("--json")) {
+    std::cout << "{\"cpu\": \"" << cpu_features().summary() << "\", \"peaks\": [";
+    for (size_t i = 0; i < peaks.size(); ++i) {
+      std::cout << (i ? ", " : "") << "{\"isa\": \"" << peaks[i].isa
+                << "\", \"threads\": " << peaks[i].threads
+                << ", \"gops\": " << fmt("%.1f", peaks[i].gops) << "}";
+    }
+    std::cout << "], \"notes\": [";
+    for (size_t i = 0; i < notes.size(); ++i) {
+      std::cout << (i ? ", " : "") << "\"" << json_escape(notes[i]) << "\"";
+    }
+    std::cout << "]}\n";
+    return 0;
+  }
   for (const auto& p : peaks) {
     std::printf("%-24s %2d thread(s): %8.1f GOPS\n", p.isa.c_str(), p.threads, p.gops);
   }

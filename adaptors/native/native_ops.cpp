@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <memory>
@@ -554,6 +555,14 @@ void conv_nchw(const QConvShape& s, const T* x, T pad, OutT* y, Gemm&& gemm) {
 
 // ------------------------------------------------------------------ QConv
 
+// The direct NCHW kernel (kernels/qconv.h) wins over transpose + im2col + GEMM + transpose
+// where the GEMM's 32-column tile is at least half padding: 4x on lenet's conv1 (K=25, N=16),
+// 1.7x on resnet's stem, even on K=144 N=16 (qtune bench kernels --threads 1); on wider layers
+// the GEMM path is 2-3x faster.
+bool use_direct_conv(const QConvShape& s) {
+  return qconv_path().fn != nullptr && s.out_channels / s.group <= 16;
+}
+
 Status qconv(OpContext& ctx) {
   XQuant xq;
   const Tensor *w, *w_scale, *bias;
@@ -576,30 +585,11 @@ Status qconv(OpContext& ctx) {
     return Status::Ok();
   }
   const QConvShape s = plan.s;
-  auto pk = packed<std::vector<PackedWeightsS8>>(ctx, &xq, [&] {
-    return pack_conv_hwc(w->data<int8_t>(), s, [](const int8_t* rows, int64_t k, int64_t n) {
-      return pack_weights_s8(rows, k, n, 1, k);
-    });
-  });
+  auto pk = packed<std::vector<PackedWeightsS8>>(
+      ctx, &xq, [&] { return native_pack_conv_s8(w->data<int8_t>(), s); });
   std::vector<float> scales;
   const QGemmParams base = int8_params(ctx, xq, oq, *pk, *w_scale, bias, lo, hi, &scales);
-  const int64_t ocg = s.out_channels / s.group;
-  auto gemm = [&](int64_t g, const uint8_t* a, int64_t lda, void* c, int64_t ldc) {
-    QGemmParams p = base;
-    p.M = s.out_h() * s.out_w();
-    const int64_t oc0 = g * ocg;
-    if (p.bias_s32) p.bias_s32 += oc0;
-    if (p.bias_f32) p.bias_f32 += oc0;
-    if (p.per_channel_scale) p.scale += oc0;
-    qgemm(p, a, lda, pk->w[static_cast<size_t>(g)], c, ldc);
-  };
-  const auto* x = static_cast<const uint8_t*>(xq.x->raw());  // u8 and s8 alike, as bytes
-  const auto pad = static_cast<uint8_t>(xq.zero_point);      // the zero point's own encoding
-  if (oq.type == DType::kF32) {
-    conv_nchw<uint8_t, float>(s, x, pad, y.data<float>(), gemm);
-  } else {
-    conv_nchw<uint8_t, uint8_t>(s, x, pad, static_cast<uint8_t*>(y.raw()), gemm);
-  }
+  native_qconv2d(s, base, xq.x->raw(), pk->w, y.raw());
   ctx.outputs[0] = std::move(y);
   return Status::Ok();
 }
@@ -1090,6 +1080,47 @@ Status qadd(OpContext& ctx) {
 }  // namespace
 
 uint64_t native_weight_pack_count() { return g_pack_count.load(std::memory_order_relaxed); }
+
+std::vector<PackedWeightsS8> native_pack_conv_s8(const int8_t* w, const QConvShape& s) {
+  if (use_direct_conv(s)) return pack_conv_weights_s8(w, s).per_group;
+  return pack_conv_hwc(w, s, [](const int8_t* rows, int64_t k, int64_t n) {
+    return pack_weights_s8(rows, k, n, 1, k);
+  });
+}
+
+void native_qconv2d(const QConvShape& s, const QGemmParams& base, const void* x,
+                    const std::vector<PackedWeightsS8>& w, void* y) {
+  if (use_direct_conv(s)) {
+    PackedConvWeightsS8 cw;
+    cw.group = s.group;
+    cw.out_channels_per_group = s.out_channels / s.group;
+    cw.per_group = w;
+    qconv2d(s, base, x, cw, y);
+    return;
+  }
+  const int64_t ocg = s.out_channels / s.group;
+  auto gemm = [&](int64_t g, const uint8_t* a, int64_t lda, void* c, int64_t ldc) {
+    QGemmParams p = base;
+    p.M = s.out_h() * s.out_w();
+    const int64_t oc0 = g * ocg;
+    if (p.bias_s32) p.bias_s32 += oc0;
+    if (p.bias_f32) p.bias_f32 += oc0;
+    if (p.per_channel_scale) p.scale += oc0;
+    qgemm(p, a, lda, w[static_cast<size_t>(g)], c, ldc);
+  };
+  const auto* xb = static_cast<const uint8_t*>(x);  // u8 and s8 alike, as bytes
+  const auto pad = static_cast<uint8_t>(base.a_zero_point);  // the zero point's own encoding
+  if (base.output == QGemmOutput::kF32) {
+    conv_nchw<uint8_t, float>(s, xb, pad, static_cast<float*>(y), gemm);
+  } else {
+    conv_nchw<uint8_t, uint8_t>(s, xb, pad, static_cast<uint8_t*>(y), gemm);
+  }
+}
+
+std::string native_qconv_path(const QConvShape& s) {
+  if (use_direct_conv(s)) return qconv_path().name;
+  return std::string("hwc-im2col+") + qgemm_kernel().name;
+}
 
 const OpRegistry& native_ops() {
   static const OpRegistry* registry = [] {
