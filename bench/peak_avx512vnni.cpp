@@ -6,23 +6,35 @@
 
 namespace qtune::bench {
 
-// Runs `iterations` x 12 vpdpbusd; returns a value derived from the accumulators so the work is
-// not optimised away. Each instruction is 16 lanes x 4 multiply-adds = 128 int8 ops.
+// Independent accumulator chains: enough to cover latency x issue width on cores with two
+// 512-bit VNNI pipes. Named locals, not an array: GCC keeps an indexed vector array in memory
+// and the loop would measure loads and stores.
+#define QT_CHAINS(X) \
+  X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11) X(12) X(13) X(14) X(15)
+constexpr int kPeakChains = 16;
+
+// Runs `iterations` x kPeakChains vpdpbusd; returns a value derived from the accumulators so
+// the work is not optimised away. Each instruction is 16 lanes x 4 multiply-adds = 128 int8 ops.
 int64_t vpdpbusd_loop__avx512vnni(int64_t iterations) {
-  __m512i acc[12];
-  for (auto& a : acc) a = _mm512_setzero_si512();
-  const __m512i x = _mm512_set1_epi32(0x01020304);
+#define QT_DECL(j) __m512i a##j = _mm512_set1_epi32(j);
+#define QT_STEP(j) a##j = _mm512_dpbusd_epi32(a##j, x, y);
+#define QT_SUM(j) s = _mm512_add_epi32(s, a##j);
+  QT_CHAINS(QT_DECL)
+  __m512i x = _mm512_set1_epi32(0x01020304);
   const __m512i y = _mm512_set1_epi32(0x01010101);
   for (int64_t i = 0; i < iterations; ++i) {
-#pragma GCC unroll 12
-    for (int j = 0; j < 12; ++j) acc[j] = _mm512_dpbusd_epi32(acc[j], x, y);
-    __asm__ volatile("" : "+v"(acc[0]), "+v"(acc[1]), "+v"(acc[2]), "+v"(acc[3]), "+v"(acc[4]),
-                     "+v"(acc[5]), "+v"(acc[6]), "+v"(acc[7]), "+v"(acc[8]), "+v"(acc[9]),
-                     "+v"(acc[10]), "+v"(acc[11]));
+    QT_CHAINS(QT_STEP)
+    __asm__ volatile("" : "+v"(x));  // x might change: the loop cannot be folded
   }
-  __m512i s = acc[0];
-  for (int j = 1; j < 12; ++j) s = _mm512_add_epi32(s, acc[j]);
+  __m512i s = _mm512_setzero_si512();
+  QT_CHAINS(QT_SUM)
+#undef QT_SUM
+#undef QT_STEP
+#undef QT_DECL
   return _mm512_reduce_add_epi32(s);
 }
+#undef QT_CHAINS
+
+int vpdpbusd_loop_chains__avx512vnni() { return kPeakChains; }
 
 }  // namespace qtune::bench
