@@ -195,10 +195,6 @@ Result<int> run_tune(const Args& args, const TuneMode& mode) {
   if (stats_reused && runner->session().stats.model_hash != graph_content_hash(*runner->session().prepared)) {
     return Status::InvalidInput(stats_path.string() + ": calibration statistics of another model");
   }
-  if (!stats_reused) {
-    QT_RETURN_IF_ERROR(make_out_dir());
-    QT_RETURN_IF_ERROR(save_calibration_stats(runner->session().stats, stats_path.string()));
-  }
   const QuantizationSession& session = runner->session();
   say(stats_reused ? "calibration statistics (" + std::to_string(session.stats.samples) +
                          " samples) taken from " + stats_path.string()
@@ -234,6 +230,9 @@ Result<int> run_tune(const Args& args, const TuneMode& mode) {
   const JournalHeader header =
       run_journal_header(cfg, *session.prepared, space, journal_hashes.data);
   QT_RETURN_IF_ERROR(make_out_dir());
+  if (!stats_reused) {
+    QT_RETURN_IF_ERROR(save_calibration_stats(runner->session().stats, stats_path.string()));
+  }
   QT_ASSIGN_OR_RETURN(std::unique_ptr<Checkpoint> checkpoint,
                       Checkpoint::open(out_dir, header, args.has("--resume"),
                                        args.has("--allow-changed-goal")));
