@@ -11,10 +11,12 @@ namespace {
 constexpr const char* kUsage = R"(usage: qtune <command> [options]
 
 commands:
-  tune CONFIG.yaml [--out DIR] [--workers N] [--json]
+  tune CONFIG.yaml [--out DIR] [--workers N] [--resume [--allow-changed-goal]] [--reuse DIR] [--json]
                                find the fastest int8/bf16/fp32 mix that meets the accuracy goal;
-                               --workers N evaluates on N local worker processes (0: in-process)
-  coordinator CONFIG.yaml --bind tcp://*:5555 [--out DIR] [--json] [--heartbeat-ms MS]
+                               --workers N evaluates on N local worker processes (0: in-process);
+                               --resume continues from the output directory's journal
+  coordinator CONFIG.yaml --bind tcp://*:5555 [--out DIR] [--resume] [--reuse DIR] [--json]
+              [--heartbeat-ms MS]
                                tune on the workers that connect (`qtune worker`)
   worker --connect tcp://HOST:PORT [--threads N] [--cache DIR | --shared-path]
          [--curve --curve-secret FILE --curve-server-key FILE | --insecure]

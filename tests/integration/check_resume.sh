@@ -116,4 +116,40 @@ if [ -z "$reused" ] || [ "$reused" -lt 1 ]; then
 else
   echo "ok: --reuse took $reused result(s) from the earlier run"
 fi
+
+# The coordinator is killed while its workers run: a resumed coordinator on the same endpoint gets
+# them back (they reconnect) and ends with the same choice.
+port=$((20000 + RANDOM % 20000))
+ep="tcp://127.0.0.1:$port"
+"$qtune" coordinator "$tmp/tune.yaml" --bind "$ep" --out "$tmp/coord" > "$tmp/coord.log" 2>&1 &
+cpid=$!
+wpids=()
+for w in 1 2; do
+  "$qtune" worker --connect "$ep" --threads 1 --cache "$tmp/cache-$w" --heartbeat-ms 200 \
+    > "$tmp/worker-$w.log" 2>&1 &
+  wpids+=($!)
+done
+for _ in $(seq 1 1200); do
+  grep -q "^trial 2 (" "$tmp/coord.log" 2>/dev/null && break
+  kill -0 $cpid 2>/dev/null || break
+  sleep 0.05
+done
+kill -9 $cpid 2>/dev/null
+wait $cpid 2>/dev/null
+timeout 300 "$qtune" coordinator "$tmp/tune.yaml" --bind "$ep" --out "$tmp/coord" --resume \
+  > "$tmp/coord2.log" 2>&1
+rc=$?
+for p in "${wpids[@]}"; do kill "$p" 2>/dev/null; done
+wait 2>/dev/null
+recorded=$(sed -n 's/^resuming from .*: \([0-9]*\) trial(s) recorded.*/\1/p' "$tmp/coord2.log")
+got=$(chosen_hash "$tmp/coord/report.json" 2>/dev/null)
+evaluated=$(field "$tmp/coord/report.json" trials_evaluated 2>/dev/null)
+if [ "$rc" = "$rc_full" ] && [ "$got" = "$want" ] && [ -n "$recorded" ] &&
+   [ "$(trial_hashes "$tmp/coord/report.json")" = "$(trial_hashes "$tmp/full/report.json")" ]; then
+  echo "ok: coordinator killed after $recorded trial(s); its workers reconnected to the resumed one, which evaluated $evaluated and chose $got"
+else
+  echo "FAIL: coordinator resume: exit $rc (want $rc_full), chosen '$got' (want $want), journal held '$recorded'"
+  tail -n 8 "$tmp/coord2.log"
+  fail=1
+fi
 exit $fail
