@@ -433,24 +433,30 @@ Node fused_node(const Graph& g, const QuantizedUnit& u, const std::string& domai
   return n;
 }
 
-// An fp32 Conv/Gemm/MatMul with a constant f32 weight as a bf16 node, with a sole Relu/Clip
-// reader fused. Returns the indices of nodes it replaces (empty: no match).
-std::vector<size_t> bf16_node(const Graph& g, const Uses& u, size_t idx,
-                              const LoweringTarget& target, Node* out) {
+// An fp32 Conv/Gemm/MatMul with a constant f32 weight as a Bf16Conv/Bf16Gemm (bf16) or
+// F32Conv/F32Gemm node, with a sole Relu/Clip reader fused. Returns the indices of nodes it
+// replaces (empty: no match).
+std::vector<size_t> float_node(const Graph& g, const Uses& u, size_t idx,
+                               const LoweringTarget& target, bool bf16, Node* out) {
   const Node& op = g.nodes[idx];
   if (!onnx_domain(op) || op.outputs.size() != 1 || op.outputs[0].empty()) return {};
   const Tensor* w = g.initializer(input_at(op, 1));
   if (!w || w->dtype() != DType::kF32) return {};
+  // The fused ops take f32 activations only; an unknown type is left to the op to check.
+  const ValueInfo* xi = g.find_value(input_at(op, 0));
+  if (xi && xi->dtype != DType::kF32 && xi->dtype != DType::kUndefined) return {};
+  const bool conv_ok = bf16 ? target.bf16_conv : target.f32_conv;
+  const bool gemm_ok = bf16 ? target.bf16_gemm : target.f32_gemm;
   Node n;
   n.name = op.name;
   n.domain = target.domain;
   if (op.op_type == "Conv") {
-    if (!target.bf16_conv || (w->rank() != 3 && w->rank() != 4)) return {};
-    n.op_type = kBf16ConvOp;
+    if (!conv_ok || (w->rank() != 3 && w->rank() != 4)) return {};
+    n.op_type = bf16 ? kBf16ConvOp : kF32ConvOp;
     copy_conv_attrs(op, &n);
     n.inputs = {input_at(op, 0), input_at(op, 1), input_at(op, 2)};
   } else if (op.op_type == "Gemm" || op.op_type == "MatMul") {
-    if (!target.bf16_gemm || w->rank() != 2) return {};
+    if (!gemm_ok || w->rank() != 2) return {};
     const bool gemm = op.op_type == "Gemm";
     const bool trans_b = gemm && op.attr_int("transB", 0) != 0;
     const std::string c = gemm ? input_at(op, 2) : std::string();
@@ -466,7 +472,7 @@ std::vector<size_t> bf16_node(const Graph& g, const Uses& u, size_t idx,
         }
       }
     }
-    n.op_type = kBf16GemmOp;
+    n.op_type = bf16 ? kBf16GemmOp : kF32GemmOp;
     n.attrs["trans_b"] = int_attr(trans_b ? 1 : 0);
     n.inputs = {input_at(op, 0), input_at(op, 1), c};
   } else {
@@ -658,7 +664,16 @@ Result<Graph> lower_qdq(const Graph& qdq, const LoweringTarget& target,
   for (size_t i = 0; i < count && !bf16.empty(); ++i) {
     if (!bf16.count(qdq.nodes[i].name) || removed[i] || replacement[i]) continue;
     Node n;
-    std::vector<size_t> nodes = bf16_node(qdq, u, i, target, &n);
+    std::vector<size_t> nodes = float_node(qdq, u, i, target, true, &n);
+    if (nodes.empty() || !claim(nodes)) continue;
+    replacement[i] = std::move(n);
+    changed = true;
+  }
+  // What is left in fp32 (the whole model when it is not quantized).
+  for (size_t i = 0; i < count && (target.f32_conv || target.f32_gemm); ++i) {
+    if (removed[i] || replacement[i]) continue;
+    Node n;
+    std::vector<size_t> nodes = float_node(qdq, u, i, target, false, &n);
     if (nodes.empty() || !claim(nodes)) continue;
     replacement[i] = std::move(n);
     changed = true;

@@ -24,6 +24,8 @@ namespace qtune {
 // ("none"/"relu"/"clip") with clip_min/clip_max, and "out_dtype" ("u8"/"s8"/"f32").
 // QGemm flattens x's leading dims into M: x [..., K] -> y [..., N].
 // Bf16Conv / Bf16Gemm: [x, w (f32), bias (f32) or ""], same geometry/trans_b/activation attrs.
+// F32Conv / F32Gemm: the same inputs and attributes, computed in f32 (an fp32 op on an adaptor's
+// own f32 kernels instead of the reference ops).
 // QAdd: [a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, y_zero_point]; an 8-bit
 // operand with a scale is dequantized on the fly, an f32 one with a scale is quantized and
 // dequantized (its QDQ), one without a scale is used as is; numpy broadcasting;
@@ -32,6 +34,8 @@ inline constexpr const char* kQConvOp = "QConv";
 inline constexpr const char* kQGemmOp = "QGemm";
 inline constexpr const char* kBf16ConvOp = "Bf16Conv";
 inline constexpr const char* kBf16GemmOp = "Bf16Gemm";
+inline constexpr const char* kF32ConvOp = "F32Conv";
+inline constexpr const char* kF32GemmOp = "F32Gemm";
 inline constexpr const char* kQAddOp = "QAdd";
 
 enum class UnitKind { kConv, kGemm, kMatMul };
@@ -117,6 +121,10 @@ struct LoweringTarget {
   bool int8_add = false;     // QAdd (off unless the adaptor registers it)
   bool bias_add = false;     // a Gemm/MatMul's following bias Add as QGemm's f32 bias
   bool requant_bias_add = false;  // ... also with a Q -> DQ in between (QGemm's mid_scale)
+  // Every other fp32 Conv (1-D/2-D) / Gemm / MatMul with a constant f32 weight as F32Conv /
+  // F32Gemm: off unless the adaptor has f32 kernels worth more than the reference ops.
+  bool f32_conv = false;
+  bool f32_gemm = false;
 };
 
 // Which optional fusions find_quantized_units tries.
@@ -133,8 +141,9 @@ std::vector<Int8PoolUnit> find_int8_pools(const Graph& g);
 std::vector<Int8AddUnit> find_int8_adds(const Graph& g, const std::vector<bool>& taken = {});
 
 // Rewrites units the target supports into fused nodes named after the original op, turns the
-// fp32 Conv/Gemm/MatMul named in bf16_ops (constant f32 weight) into Bf16Conv/Bf16Gemm, and drops
-// Q/DQ nodes nobody reads any more. A graph without matches comes back unchanged.
+// fp32 Conv/Gemm/MatMul named in bf16_ops (constant f32 weight) into Bf16Conv/Bf16Gemm and, with
+// f32_conv/f32_gemm, the remaining ones into F32Conv/F32Gemm, and drops Q/DQ nodes nobody reads
+// any more. A graph without matches comes back unchanged.
 Result<Graph> lower_qdq(const Graph& qdq, const LoweringTarget& target,
                         const std::vector<std::string>& bf16_ops);
 

@@ -2,10 +2,14 @@
 // bias (applied to the s32 accumulator, before output scales), x_scale*w_scale[c] (/ y_scale) in
 // its output scales, Relu/Clip and the output zero point in eltwise post-ops, and the activation
 // zero point in a runtime src zero point (padding then contributes exactly zero, as in
-// QLinearConv). Bf16Conv / Bf16Gemm reorder f32 to bf16 and accumulate into f32.
+// QLinearConv). Bf16Conv / Bf16Gemm reorder f32 to bf16 and accumulate into f32; F32Conv /
+// F32Gemm are the plain f32 primitives, Relu/Clip as a post-op and the bias in the primitive's.
 // Per node a Plan (weights, scales, bias) is built once from the constant inputs; per input shape
 // it holds a primitive with its layout reorders.
 #include "adaptors/onednn/onednn_ops.h"
+
+#include <dlfcn.h>
+#include <tbb/global_control.h>
 
 #include <dnnl.hpp>
 
@@ -41,6 +45,23 @@ std::atomic<uint64_t> g_weight_reorders{0};
 const dnnl::engine& cpu_engine() {
   static const dnnl::engine e(dnnl::engine::kind::cpu, 0);
   return e;
+}
+
+// This oneDNN runs on libgomp while qtune's own ops run on TBB: oneDNN gets the same thread
+// budget qtune was given (--threads), else the two pools oversubscribe the cores. The OpenMP call
+// is looked up at run time (libgomp comes with libdnnl; another oneDNN runtime lacks it).
+void match_thread_budget() {
+  using SetFn = void (*)(int);
+  static const auto set_threads =
+      reinterpret_cast<SetFn>(dlsym(RTLD_DEFAULT, "omp_set_num_threads"));
+  // OpenMP's thread count is a per-thread setting.
+  thread_local size_t applied = 0;
+  const size_t n =
+      tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism);
+  if (set_threads && n != applied && n > 0) {
+    set_threads(static_cast<int>(n));
+    applied = n;
+  }
 }
 
 std::string dtn(DType t) { return std::string(dtype_name(t)); }
@@ -292,7 +313,7 @@ Status plan_gemm(const OpContext& ctx, const Tensor& x, const Tensor& w, Problem
 // Everything a node's primitives are built from except the input shape.
 struct Spec {
   bool conv = true;  // convolution, else matmul
-  bool bf16 = false;
+  enum class Precision { kInt8, kBf16, kF32 } precision = Precision::kInt8;
   DType x_type = DType::kF32, y_type = DType::kF32;
   Tensor w;                    // shares the weight's storage, so reorders can read it later
   std::vector<float> scales;   // output scales (int8 only): one, or one per output channel
@@ -338,6 +359,8 @@ class Plan {
 
   // y = op(x) for plain row-major x and y of the problem's shapes. Throws dnnl::error.
   void run(const Problem& p, const void* x, void* y) const {
+    // Before the primitive is built: oneDNN sizes its work split at creation.
+    match_thread_budget();
     std::shared_ptr<const Kernel> k = kernel(p);
     const auto& eng = cpu_engine();
     dnnl::stream strm(eng);
@@ -395,7 +418,7 @@ class Plan {
   dnnl::primitive_attr attr() const {
     dnnl::primitive_attr a;
     a.set_scratchpad_mode(dnnl::scratchpad_mode::user);
-    if (!spec_.bf16) {
+    if (spec_.precision == Spec::Precision::kInt8) {
       const int mask = spec_.scales.size() > 1 ? 1 << 1 : 0;  // dst dim 1: output channels
       a.set_output_scales(mask, spec_.scales);
       if (spec_.x_zero_point != 0) a.set_zero_points(DNNL_ARG_SRC, 0, {DNNL_RUNTIME_S32_VAL});
@@ -421,8 +444,10 @@ class Plan {
   std::shared_ptr<const Kernel> build(const Problem& p) const {
     const auto& eng = cpu_engine();
     const auto any = dnnl::memory::format_tag::any;
-    const dt src_t = spec_.bf16 ? dt::bf16 : to_dnnl(spec_.x_type);
-    const dt wei_t = spec_.bf16 ? dt::bf16 : dt::s8;
+    const dt src_t = spec_.precision == Spec::Precision::kBf16 ? dt::bf16 : to_dnnl(spec_.x_type);
+    const dt wei_t = spec_.precision == Spec::Precision::kInt8   ? dt::s8
+                     : spec_.precision == Spec::Precision::kBf16 ? dt::bf16
+                                                                 : dt::f32;
     const dt dst_t = to_dnnl(spec_.y_type);
     auto k = std::make_shared<Kernel>();
     k->user_src_md = plain_md(p.src, to_dnnl(spec_.x_type));
@@ -653,14 +678,14 @@ Status qlinear_op(OpContext& ctx, bool conv) {
 Status qconv(OpContext& ctx) { return qlinear_op(ctx, true); }
 Status qgemm(OpContext& ctx) { return qlinear_op(ctx, false); }
 
-// ------------------------------------------------------------------ Bf16Conv / Bf16Gemm
+// ------------------------------------------------------------------ Bf16Conv/Gemm, F32Conv/Gemm
 
 Status require_f32(const OpContext& ctx, const Tensor& t, const char* name) {
   if (t.dtype() == DType::kF32) return Status::Ok();
   return ctx.invalid(std::string(name) + " has type " + dtn(t.dtype()) + ", expected f32");
 }
 
-Status bf16_op(OpContext& ctx, bool conv) {
+Status float_op(OpContext& ctx, bool conv, Spec::Precision precision) {
   const Tensor *x = nullptr, *w = nullptr, *bias = nullptr;
   Activation act;
   QT_RETURN_IF_ERROR(require(ctx, 0, "x", &x));
@@ -685,7 +710,7 @@ Status bf16_op(OpContext& ctx, bool conv) {
     auto plan = node_plan(ctx, [&] {
       Spec s;
       s.conv = conv;
-      s.bf16 = true;
+      s.precision = precision;
       s.x_type = s.y_type = DType::kF32;
       s.w = *w;
       if (bias) s.bias_f32.assign(bias->data<float>(), bias->data<float>() + bias->numel());
@@ -698,8 +723,10 @@ Status bf16_op(OpContext& ctx, bool conv) {
   });
 }
 
-Status bf16_conv(OpContext& ctx) { return bf16_op(ctx, true); }
-Status bf16_gemm(OpContext& ctx) { return bf16_op(ctx, false); }
+Status bf16_conv(OpContext& ctx) { return float_op(ctx, true, Spec::Precision::kBf16); }
+Status bf16_gemm(OpContext& ctx) { return float_op(ctx, false, Spec::Precision::kBf16); }
+Status f32_conv(OpContext& ctx) { return float_op(ctx, true, Spec::Precision::kF32); }
+Status f32_gemm(OpContext& ctx) { return float_op(ctx, false, Spec::Precision::kF32); }
 
 }  // namespace
 
@@ -710,6 +737,8 @@ const OpRegistry& onednn_ops() {
     r->add(kQGemmOp, qgemm, kOneDnnDomain);
     r->add(kBf16ConvOp, bf16_conv, kOneDnnDomain);
     r->add(kBf16GemmOp, bf16_gemm, kOneDnnDomain);
+    r->add(kF32ConvOp, f32_conv, kOneDnnDomain);
+    r->add(kF32GemmOp, f32_gemm, kOneDnnDomain);
     return r;
   }();
   return *registry;
@@ -725,6 +754,8 @@ LoweringTarget onednn_lowering_target() {
   t.clip = true;
   t.int8_maxpool = true;
   t.bf16_conv = t.bf16_gemm = true;
+  // fp32 fallback ops and fp32 baselines run on oneDNN too, not on the reference ops.
+  t.f32_conv = t.f32_gemm = true;
   return t;
 }
 

@@ -1,5 +1,5 @@
-// The onednn adaptor's fused ops in domain "onednn" (QConv, QGemm, Bf16Conv, Bf16Gemm; inputs and
-// attributes as adaptors/lowering.h defines them), computed with oneDNN convolution and matmul
+// The onednn adaptor's fused ops in domain "onednn" (QConv, QGemm, Bf16Conv, Bf16Gemm, F32Conv,
+// F32Gemm; inputs and attributes as adaptors/lowering.h defines them), computed with oneDNN convolution and matmul
 // primitives. Executors built by the onednn adaptor look them up; primitives and reordered weights
 // are built once per model and input shape in the node caches. Read-only registry: thread-safe.
 #pragma once

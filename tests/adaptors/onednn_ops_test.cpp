@@ -1,8 +1,10 @@
 // The onednn adaptor's fused ops (oneDNN primitives) against the reference ONNX path and against
 // qtune's native kernels: hand-built QDQ graphs run through the reference executor (Q/DQ + fp32
-// ops), lowered onto onednn_ops(), and lowered onto native_ops().
+// ops), lowered onto onednn_ops(), and lowered onto native_ops(); fp32 graphs on F32Conv/F32Gemm
+// against the reference fp32 ops, down to the bundled models.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <map>
@@ -12,11 +14,13 @@
 #include <thread>
 #include <vector>
 
+#include "adaptors/adaptor.h"
 #include "adaptors/lowering.h"
 #include "adaptors/native/native_lowering.h"
 #include "adaptors/onednn/onednn_ops.h"
 #include "adaptors/runtime/executor.h"
 #include "kernels/cpu_features.h"
+#include "common/onnx_io.h"
 #include "kernels/quantize_ref.h"
 
 namespace qtune {
@@ -28,6 +32,8 @@ namespace {
 constexpr float kF32OutputTol = 1e-4f;
 // bf16 rounds both operands to 8 significant bits: ~2^-8 relative per product.
 constexpr float kBf16RelTol = 2e-2f;
+// f32 on f32: only the summation order differs (oneDNN blocks and vectorizes the reduction).
+constexpr float kF32RelTol = 1e-5f;
 
 Attribute int_attr(int64_t v) {
   Attribute a;
@@ -659,6 +665,270 @@ TEST(OneDnnCacheTest, CacheKeyedByConstantWeight) {
       EXPECT_FLOAT_EQ(y1.data<float>()[m * 5 + j], 0.125f * static_cast<float>(acc));
       EXPECT_EQ(y1.data<float>()[m * 5 + j], y2.data<float>()[m * 5 + j]);
     }
+  }
+}
+
+// ------------------------------------------------------------------ fp32 (F32Conv / F32Gemm)
+
+struct F32ConvCase {
+  const char* name;
+  Shape x_shape, w_shape;
+  int64_t group;
+  std::vector<int64_t> strides, pads, dilations;
+  bool bias;
+  std::string activation;  // "", "Relu", "Clip"
+  std::string auto_pad = "";
+};
+
+Graph f32_conv_graph(const F32ConvCase& c, std::mt19937& rng) {
+  QdqBuilder b;
+  b.input("x", DType::kF32, c.x_shape);
+  b.g.initializers["w"] = random_f32(c.w_shape, rng);
+  std::vector<std::string> in{"x", "w"};
+  if (c.bias) {
+    b.g.initializers["b"] = random_f32({c.w_shape[0]}, rng);
+    in.push_back("b");
+  }
+  std::map<std::string, Attribute> attrs{{"group", int_attr(c.group)},
+                                         {"strides", ints_attr(c.strides)},
+                                         {"dilations", ints_attr(c.dilations)}};
+  if (c.auto_pad.empty()) {
+    attrs["pads"] = ints_attr(c.pads);
+  } else {
+    attrs["auto_pad"] = str_attr(c.auto_pad);
+  }
+  b.node("Conv", in, {"y"}, attrs, "conv");
+  std::string y = "y";
+  if (!c.activation.empty()) {
+    std::vector<std::string> ain{y};
+    if (c.activation == "Clip") {
+      b.g.initializers["lo"] = Tensor::scalar_f32(-0.7f);
+      b.g.initializers["hi"] = Tensor::scalar_f32(0.9f);
+      ain = {y, "lo", "hi"};
+    }
+    b.node(c.activation, ain, {"act"});
+    y = "act";
+  }
+  b.output(y);
+  return b.g;
+}
+
+TEST(OneDnnF32Test, ConvMatchesReferenceOverOddShapes) {
+  const F32ConvCase cases[] = {
+      {"batch3_relu_bias", {3, 3, 9, 11}, {8, 3, 3, 3}, 1, {1, 1}, {1, 1, 1, 1}, {1, 1}, true,
+       "Relu"},
+      {"strided_asymmetric_pads", {2, 5, 13, 10}, {7, 5, 3, 2}, 1, {2, 3}, {1, 0, 2, 1}, {1, 1},
+       true, ""},
+      {"grouped_clip", {2, 6, 7, 8}, {9, 2, 3, 3}, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}, false, "Clip"},
+      {"depthwise_strided", {4, 8, 9, 9}, {8, 1, 3, 3}, 8, {2, 2}, {1, 1, 1, 1}, {1, 1}, true,
+       "Relu"},
+      {"dilated_no_bias", {1, 4, 15, 12}, {5, 4, 3, 3}, 1, {1, 1}, {2, 2, 2, 2}, {2, 3}, false,
+       ""},
+      {"single_channel_5x5", {5, 1, 28, 28}, {6, 1, 5, 5}, 1, {1, 1}, {2, 2, 2, 2}, {1, 1}, true,
+       "Relu"},
+      {"pointwise_wide", {2, 37, 5, 5}, {70, 37, 1, 1}, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}, true, ""},
+      {"same_upper", {2, 3, 10, 9}, {4, 3, 3, 3}, 1, {2, 2}, {}, {1, 1}, true, "Clip",
+       "SAME_UPPER"},
+      {"conv1d_grouped", {3, 6, 17}, {4, 3, 3}, 2, {2}, {1, 2}, {1}, true, "Relu"},
+  };
+  std::mt19937 rng(51);
+  for (const F32ConvCase& c : cases) {
+    SCOPED_TRACE(c.name);
+    const Graph g = f32_conv_graph(c, rng);
+    const std::vector<Tensor> in{random_f32(c.x_shape, rng, -2.0f, 2.0f)};
+    Graph lowered;
+    auto ref = run_reference(g, in);
+    auto got = run_onednn(g, in, {}, &lowered);
+    ASSERT_EQ(ref.size(), 1u);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(count_ops(lowered, kF32ConvOp, kOneDnnDomain), 1);
+    EXPECT_EQ(count_ops(lowered, "Conv"), 0);
+    EXPECT_EQ(count_ops(lowered, "Relu") + count_ops(lowered, "Clip"), 0);
+    expect_f32_close(ref[0], got[0], kF32RelTol);
+  }
+}
+
+TEST(OneDnnF32Test, GemmAndMatMulMatchReference) {
+  std::mt19937 rng(52);
+  QdqBuilder b;
+  // Gemm transB=1, [1, N] bias, relu.
+  b.input("a", DType::kF32, {7, 33});
+  b.g.initializers["wa"] = random_f32({19, 33}, rng);
+  b.g.initializers["ba"] = random_f32({1, 19}, rng);
+  b.node("Gemm", {"a", "wa", "ba"}, {"ga"}, {{"transB", int_attr(1)}}, "fc_t");
+  b.node("Relu", {"ga"}, {"ra"});
+  b.output("ra");
+  // Gemm transB=0, no bias, beta != 1 (ignored without C).
+  b.input("c", DType::kF32, {1, 20});
+  b.g.initializers["wc"] = random_f32({20, 13}, rng);
+  b.node("Gemm", {"c", "wc"}, {"gc"}, {{"beta", float_attr(0.5f)}}, "fc_n");
+  b.output("gc");
+  // MatMul over a 3-D activation, clipped.
+  b.input("s", DType::kF32, {3, 5, 24});
+  b.g.initializers["wm"] = random_f32({24, 11}, rng);
+  b.node("MatMul", {"s", "wm"}, {"m"}, {}, "mm");
+  b.g.initializers["lo"] = Tensor::scalar_f32(-1.0f);
+  b.g.initializers["hi"] = Tensor::scalar_f32(1.5f);
+  b.node("Clip", {"m", "lo", "hi"}, {"mc"});
+  b.output("mc");
+  // MatMul of a vector.
+  b.input("v", DType::kF32, {24});
+  b.node("MatMul", {"v", "wm"}, {"mv"}, {}, "mv");
+  b.output("mv");
+  const std::vector<Tensor> in{random_f32({7, 33}, rng), random_f32({1, 20}, rng),
+                               random_f32({3, 5, 24}, rng), random_f32({24}, rng)};
+  Graph lowered;
+  auto ref = run_reference(b.g, in);
+  auto got = run_onednn(b.g, in, {}, &lowered);
+  ASSERT_EQ(ref.size(), 4u);
+  ASSERT_EQ(got.size(), 4u);
+  EXPECT_EQ(count_ops(lowered, kF32GemmOp, kOneDnnDomain), 4);
+  EXPECT_EQ(count_ops(lowered, "Gemm") + count_ops(lowered, "MatMul"), 0);
+  EXPECT_EQ(count_ops(lowered, "Relu") + count_ops(lowered, "Clip"), 0);
+  EXPECT_EQ(got[2].shape(), (Shape{3, 5, 11}));
+  EXPECT_EQ(got[3].shape(), (Shape{11}));
+  for (size_t i = 0; i < 4; ++i) {
+    SCOPED_TRACE(i);
+    expect_f32_close(ref[i], got[i], kF32RelTol);
+  }
+}
+
+// What F32Gemm cannot express stays on the reference ops, and native lowers no fp32 op.
+TEST(OneDnnF32Test, OnlyOnednnLowersAndOnlyWhatFits) {
+  std::mt19937 rng(53);
+  QdqBuilder b;
+  b.input("x", DType::kF32, {4, 6});
+  b.g.initializers["w"] = random_f32({6, 5}, rng);
+  b.g.initializers["full_c"] = random_f32({4, 5}, rng);
+  b.node("Gemm", {"x", "w", "full_c"}, {"g1"}, {}, "full_bias");  // [M, N] C
+  b.output("g1");
+  b.g.initializers["c"] = random_f32({5}, rng);
+  b.node("Gemm", {"x", "w", "c"}, {"g2"}, {{"beta", float_attr(2.0f)}}, "scaled_bias");
+  b.output("g2");
+  b.input("y", DType::kF32, {6, 4});
+  b.node("Gemm", {"y", "w"}, {"g3"}, {{"transA", int_attr(1)}}, "trans_a");
+  b.output("g3");
+  b.node("MatMul", {"x", "y"}, {"g4"}, {}, "no_constant");
+  b.output("g4");
+  const std::vector<Tensor> in{random_f32({4, 6}, rng), random_f32({6, 4}, rng)};
+  Graph lowered;
+  auto ref = run_reference(b.g, in);
+  auto got = run_onednn(b.g, in, {}, &lowered);
+  ASSERT_EQ(got.size(), 4u);
+  EXPECT_EQ(count_ops(lowered, kF32GemmOp, kOneDnnDomain), 0);
+  for (size_t i = 0; i < 4; ++i) expect_f32_close(ref[i], got[i], kF32RelTol);
+
+  const Graph conv = f32_conv_graph(
+      {"c", {1, 3, 8, 8}, {4, 3, 3, 3}, 1, {1, 1}, {1, 1, 1, 1}, {1, 1}, true, "Relu"}, rng);
+  auto native = lower_qdq(conv, native_lowering_target(), {});
+  ASSERT_TRUE(native.ok());
+  EXPECT_EQ(count_ops(*native, "Conv"), 1);
+  EXPECT_EQ(count_ops(*native, "Relu"), 1);
+  LoweringTarget off = onednn_lowering_target();
+  off.f32_conv = off.f32_gemm = false;
+  auto unlowered = lower_qdq(conv, off, {});
+  ASSERT_TRUE(unlowered.ok());
+  EXPECT_EQ(count_ops(*unlowered, "Conv"), 1);
+}
+
+// In a QDQ graph int8 units and bf16 ops come first; only what is left in fp32 becomes F32*.
+TEST(OneDnnF32Test, MixedGraphLowersLeftoverFp32Ops) {
+  std::mt19937 rng(54);
+  QdqBuilder b;
+  b.input("x", DType::kF32, {2, 3, 8, 8});
+  std::vector<float> ws;
+  const std::string xdq = b.quant_act("x", 0.01f, 128, DType::kU8);
+  const std::string wdq = b.quant_weight("w1", random_f32({4, 3, 3, 3}, rng), 0, true, &ws);
+  b.node("Conv", {xdq, wdq}, {"c1"}, {{"pads", ints_attr({1, 1, 1, 1})}}, "int8_conv");
+  b.g.initializers["w2"] = random_f32({5, 4, 3, 3}, rng);
+  b.node("Conv", {"c1", "w2"}, {"c2"}, {}, "fp32_conv");
+  b.node("Relu", {"c2"}, {"r2"});
+  b.g.initializers["w3"] = random_f32({6, 5, 1, 1}, rng);
+  b.node("Conv", {"r2", "w3"}, {"c3"}, {}, "bf16_conv");
+  b.output("c3");
+  const std::vector<Tensor> in{random_f32({2, 3, 8, 8}, rng)};
+  auto lowered = lower_qdq(b.g, onednn_lowering_target(), {"bf16_conv"});
+  ASSERT_TRUE(lowered.ok()) << lowered.status().message();
+  EXPECT_EQ(count_ops(*lowered, kQConvOp, kOneDnnDomain), 1);
+  EXPECT_EQ(count_ops(*lowered, kF32ConvOp, kOneDnnDomain), 1);
+  EXPECT_EQ(count_ops(*lowered, kBf16ConvOp, kOneDnnDomain), 1);
+  EXPECT_EQ(count_ops(*lowered, "Conv") + count_ops(*lowered, "Relu"), 0);
+  if (!has_bf16()) return;
+  auto ref = run_reference(b.g, in);
+  auto got = run_onednn(b.g, in, {"bf16_conv"});
+  ASSERT_EQ(got.size(), 1u);
+  expect_f32_close(ref[0], got[0], kBf16RelTol);
+}
+
+TEST(OneDnnF32Test, WeightsReorderedOncePerModelAndBatchChangesStayExact) {
+  std::mt19937 rng(55);
+  const F32ConvCase c{"c", {-1, 3, 12, 12}, {8, 3, 3, 3}, 1, {2, 2}, {1, 1, 1, 1}, {1, 1}, true,
+                      "Relu"};
+  Graph g = f32_conv_graph(c, rng);
+  g.initializers["flat_shape"] = Tensor::from_i64({2}, {0, -1});
+  g.nodes.push_back({});
+  g.nodes.back().name = "flatten";
+  g.nodes.back().op_type = "Reshape";
+  g.nodes.back().inputs = {"act", "flat_shape"};
+  g.nodes.back().outputs = {"flat"};
+  g.initializers["wf"] = random_f32({8 * 6 * 6, 10}, rng, -0.1f, 0.1f);
+  g.initializers["bf"] = random_f32({10}, rng);
+  g.nodes.push_back({});
+  g.nodes.back().name = "fc";
+  g.nodes.back().op_type = "Gemm";
+  g.nodes.back().inputs = {"flat", "wf", "bf"};
+  g.nodes.back().outputs = {"logits"};
+  g.outputs = {{"logits", DType::kUndefined, std::nullopt}};
+  auto exec = prepare_onednn(g, {});
+  ASSERT_TRUE(exec.ok()) << exec.status().message();
+  EXPECT_EQ(count_ops(exec->graph(), kF32ConvOp, kOneDnnDomain), 1);
+  EXPECT_EQ(count_ops(exec->graph(), kF32GemmOp, kOneDnnDomain), 1);
+  const std::vector<Tensor> in{random_f32({2, 3, 12, 12}, rng)};
+  const uint64_t before = onednn_weight_reorders();
+  ASSERT_TRUE(exec->run(in).ok());
+  ASSERT_TRUE(exec->run(in).ok());
+  EXPECT_EQ(onednn_weight_reorders() - before, 2u);  // conv, fc: once each
+  for (int64_t batch : {1, 5, 2}) {
+    SCOPED_TRACE(batch);
+    const std::vector<Tensor> x{random_f32({batch, 3, 12, 12}, rng)};
+    auto got = exec->run(x);
+    ASSERT_TRUE(got.ok()) << got.status().message();
+    auto ref = run_reference(g, x);
+    ASSERT_EQ(ref.size(), 1u);
+    expect_f32_close(ref[0], got->at(0), kF32RelTol);
+  }
+}
+
+// The bundled models in fp32 through the onednn adaptor: every Conv/Gemm and constant-weight
+// MatMul on oneDNN, outputs as the reference executor's.
+TEST(OneDnnF32Test, BundledModelsMatchReference) {
+  std::mt19937 rng(56);
+  auto adaptor = make_adaptor("onednn");
+  ASSERT_TRUE(adaptor.ok());
+  for (const char* name : {"lenet", "resnet", "vit"}) {
+    SCOPED_TRACE(name);
+    auto loaded = load_onnx_model(std::string(QTUNE_SOURCE_DIR) + "/models/fashion_mnist/" +
+                                  name + ".onnx");
+    ASSERT_TRUE(loaded.ok()) << loaded.status().message();
+    auto model = std::make_shared<const Graph>(std::move(loaded).value());
+    auto prepared = (*adaptor)->prepare(model, {});
+    ASSERT_TRUE(prepared.ok()) << prepared.status().message();
+    const Graph& lowered = (*prepared)->graph();
+    EXPECT_EQ(count_ops(lowered, "Conv") + count_ops(lowered, "Gemm"), 0);
+    EXPECT_GT(count_ops(lowered, kF32ConvOp, kOneDnnDomain) +
+                  count_ops(lowered, kF32GemmOp, kOneDnnDomain),
+              0);
+    for (const Node& n : lowered.nodes) {
+      if (n.op_type == "MatMul") EXPECT_EQ(model->initializer(n.inputs.at(1)), nullptr) << n.name;
+    }
+    Shape shape = model->inputs.at(0).shape.value_or(Shape{-1, 1, 28, 28});
+    if (shape[0] <= 0) shape[0] = 3;
+    const std::vector<Tensor> in{random_f32(shape, rng, -1.0f, 2.5f)};
+    auto got = (*prepared)->run(in);
+    ASSERT_TRUE(got.ok()) << got.status().message();
+    auto ref = run_reference(*model, in);
+    ASSERT_EQ(ref.size(), 1u);
+    expect_f32_close(ref[0], got->at(0), 1e-4f);
   }
 }
 
