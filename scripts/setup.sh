@@ -10,7 +10,7 @@ packages=(
   libonnx-dev libprotobuf-dev protobuf-compiler zlib1g-dev googletest libgtest-dev
   libbenchmark-dev
   dataset-fashion-mnist libonnx-testdata
-  nodejs npm
+  nodejs npm iproute2
 )
 missing=()
 for p in "${packages[@]}"; do

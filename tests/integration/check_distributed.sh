@@ -3,7 +3,9 @@
 # `qtune worker`s choose exactly the tune_cfg an in-process run chooses (report.json "chosen"
 # hash), also when one worker is SIGKILLed in the middle of a trial; garbage, truncated,
 # wrong-version and oversize frames sent to the coordinator are dropped without harm; and
-# `qtune tune --workers 2` agrees too. The accuracy objective keeps timing out of the choice.
+# `qtune tune --workers 2` agrees too. With CURVE, a worker whose key is not listed is refused
+# (it exits 2, the coordinator logs it) while the listed ones finish the run, one of them joining
+# mid-run and getting trials. The accuracy objective keeps timing out of the choice.
 #   check_distributed.sh QTUNE_BINARY SOURCE_DIR
 set -uo pipefail
 qtune=$1 src=$(cd "$2" && pwd)
@@ -12,6 +14,9 @@ if [ ! -f /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz ]; then
   exit 0
 fi
 tmp=$(mktemp -d)
+# A private copy: a concurrent rebuild of the binary must not fail the workers' exec.
+cp "$qtune" "$tmp/qtune-bin" && qtune="$tmp/qtune-bin"
+export QTUNE_CAPABILITIES_DIR="$src/capabilities"
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
@@ -19,6 +24,7 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
+export XDG_CACHE_HOME="$tmp/xdg"  # workers' default file cache
 fail=0
 ex="$src/examples/fashion_mnist"
 hb=500  # heartbeat interval (ms): a killed worker is noticed after 3 of them
@@ -132,4 +138,57 @@ if [ $rc -ne 0 ] || [ "$got" != "$want" ]; then
 else
   echo "ok: tune --workers 2 chose $got"
 fi
+
+# CURVE on loopback: resnet with basic (fallback waves several trials wide).
+write_cfg "$tmp/rb.yaml" resnet basic 0.0001
+"$qtune" tune "$tmp/rb.yaml" --out "$tmp/rb-seq" > "$tmp/rb-seq.log" 2>&1
+want=$(chosen_hash "$tmp/rb-seq")
+for k in coord good1 good2 bad; do "$qtune" keygen "$tmp/$k" > /dev/null || { echo "FAIL: keygen"; exit 1; }; done
+[ "$(stat -c %a "$tmp/coord.key")" = 600 ] || { echo "FAIL: the secret key file is not mode 0600"; fail=1; }
+clog="$tmp/curve-coord.log"
+"$qtune" coordinator "$tmp/rb.yaml" --bind "tcp://127.0.0.1:*" --out "$tmp/rb-curve" --heartbeat-ms $hb \
+  --curve --curve-secret "$tmp/coord.key" --curve-allow "$tmp/good1.pub,$tmp/good2.pub" > "$clog" 2>&1 &
+coord=$!
+pids+=("$coord")
+wait_for 30 grep -q "listening on" "$clog" || { echo "FAIL: the CURVE coordinator did not start"; cat "$clog"; exit 1; }
+ep=$(sed -n 's/.*listening on \(tcp:[^ ]*\).*/\1/p' "$clog" | head -n1)
+curve_worker() {  # curve_worker NAME: a worker with key NAME.key
+  "$qtune" worker --connect "$ep" --threads 1 --heartbeat-ms $hb --shared-path \
+    --curve --curve-secret "$tmp/$1.key" --curve-server-key "$tmp/coord.pub" > "$tmp/curve-$1.log" 2>&1
+}
+curve_worker bad &
+bad=$!
+pids+=("$bad")
+curve_worker good1 &
+g1=$!
+pids+=("$g1")
+wait "$bad"
+brc=$?
+if [ $brc -ne 2 ] || ! grep -q "refused this worker's CURVE key" "$tmp/curve-bad.log"; then
+  echo "FAIL: the unlisted worker exited $brc"; cat "$tmp/curve-bad.log"; fail=1
+else
+  echo "ok: the unlisted worker was refused: $(tail -n1 "$tmp/curve-bad.log" | cut -c1-110)"
+fi
+# The second listed worker joins once trial 1 is running.
+wait_for 120 grep -q "trial 1: started" "$tmp/curve-good1.log" || { echo "FAIL: good1 never started trial 1"; fail=1; }
+curve_worker good2 &
+g2=$!
+pids+=("$g2")
+wait "$coord"
+rc=$?
+wait "$g1"; wait "$g2"
+got=$(chosen_hash "$tmp/rb-curve" 2>/dev/null)
+if [ $rc -ne 0 ] || [ "$got" != "$want" ]; then
+  echo "FAIL: CURVE run: exit $rc, chose '$got', in-process chose '$want'"; tail -n 20 "$clog"; fail=1
+else
+  echo "ok: CURVE coordinator + 2 listed workers chose $got, as in-process"
+fi
+grep -q "refused a connection.*$(cat "$tmp/bad.pub")" "$clog" ||
+  { echo "FAIL: the coordinator did not log the refused key"; grep coordinator: "$clog"; fail=1; }
+if grep -q "trial [0-9]*: started" "$tmp/curve-good2.log"; then
+  echo "ok: the worker that joined mid-run ran $(grep -c 'trial [0-9]*: started' "$tmp/curve-good2.log") trial(s)"
+else
+  echo "FAIL: the worker that joined mid-run got no trial"; cat "$tmp/curve-good2.log"; fail=1
+fi
+grep -q '"refused": [1-9]' "$tmp/rb-curve/report.json" || { echo "FAIL: report.json distribution does not count the refusal"; fail=1; }
 exit $fail
