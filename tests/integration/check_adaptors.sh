@@ -2,7 +2,8 @@
 # Both adaptors on the bundled models: `qtune quantize` with the default int8 config (every
 # quantizable op int8, minmax), then `qtune eval --adaptor` on native and on onednn (real int8
 # execution). The two must agree within 0.3 top-1 points, and neither may lose more than 1 point
-# against the fp32 figure in reference.json.
+# against the fp32 figure in reference.json. The fp32 model through `--adaptor onednn` (its
+# F32Conv/F32Gemm ops) must give reference.json's fp32 top-1 within 0.02 points.
 #   check_adaptors.sh QTUNE_BINARY SOURCE_DIR
 set -uo pipefail
 qtune=$1 src=$2
@@ -40,6 +41,16 @@ for m in lenet resnet vit; do
   done
   fp32=$(fp32_of "$m")
   if [ -z "$fp32" ]; then echo "FAIL: $m: no fp32_top1 in reference.json"; fail=1; continue; fi
+  if ! r=$("$qtune" eval "$src/models/fashion_mnist/$m.onnx" \
+             --data "$src/examples/fashion_mnist/test.yaml" --adaptor onednn --json 2>&1); then
+    echo "FAIL: $m: fp32 qtune eval --adaptor onednn: $r"; fail=1; continue
+  fi
+  f32_onednn=$(top1_of "$r")
+  if within "$f32_onednn" "$fp32" 0.02; then
+    echo "ok: $m fp32 top-1 on onednn: $f32_onednn% (reference $fp32%)"
+  else
+    echo "FAIL: $m fp32 top-1 on onednn: $f32_onednn% (reference $fp32%, max diff 0.02)"; fail=1
+  fi
   verdict=ok
   within "${acc[native]}" "${acc[onednn]}" "$max_diff" || verdict=FAIL
   awk -v q="${acc[native]}" -v f="$fp32" -v m="$max_loss" 'BEGIN { exit !(f - q <= m) }' ||
