@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <memory>
 
 #include <tbb/blocked_range2d.h>
 #include <tbb/parallel_for.h>
@@ -92,13 +93,13 @@ constexpr MicroFn kMicro[kMR + 1] = {nullptr,         micro_tile<1>,  micro_tile
                                      micro_tile<9>,   micro_tile<10>, micro_tile<11>,
                                      micro_tile<12>};
 
-// Stores the 16 lanes of `v` (element size `bytes`) for row m, columns n0.., either contiguously
-// or, for NCHW conv output, one column apart (ldc elements).
-void store_lanes(const QGemmParams& p, const void* lanes, size_t bytes, int64_t m, int64_t n0,
+// Stores the 16 lanes (element size `bytes`) for row m, columns n0.., either contiguously or,
+// for NCHW conv output, one column apart (ldc elements).
+void store_lanes(bool transposed, const void* lanes, size_t bytes, int64_t m, int64_t n0,
                  int64_t n_valid, void* c, int64_t ldc) {
   auto* out = static_cast<uint8_t*>(c);
   const auto* in = static_cast<const uint8_t*>(lanes);
-  if (!p.c_transposed) {
+  if (!transposed) {
     std::memcpy(out + (m * ldc + n0) * static_cast<int64_t>(bytes), in,
                 static_cast<size_t>(n_valid) * bytes);
     return;
@@ -108,60 +109,82 @@ void store_lanes(const QGemmParams& p, const void* lanes, size_t bytes, int64_t 
   }
 }
 
-// Applies the epilogue to one 16-lane vector of accumulators for row m, columns n0..n0+15.
-void store_vec(const QGemmParams& p, __m512i acc, int64_t m, int64_t n0, int64_t n_valid,
-               void* c, int64_t ldc) {
+// Applies the epilogue to one 16-column half of a tile: rows m0..m0+rows-1, columns n0..n0+15,
+// accumulators minus `comp` (zero point and s32 bias). Every constant is read from p into a
+// local before the row loop: the stores to C may alias p, so field reads inside the loop would
+// be reloaded after every store.
+void store_half(const QGemmParams& p, const __m512i (&acc)[kMR][2], int half, int rows,
+                int64_t m0, int64_t n0, int64_t n_valid, __m512i comp, void* c, int64_t ldc) {
   const __mmask16 mask = n_valid >= 16 ? 0xffff : static_cast<__mmask16>((1u << n_valid) - 1);
+  const bool transposed = p.c_transposed;
+  const QGemmOutput output = p.output;
   alignas(64) uint8_t lanes[64];
-  if (p.output == QGemmOutput::kS32) {
-    if (!p.c_transposed) {
-      _mm512_mask_storeu_epi32(static_cast<int32_t*>(c) + m * ldc + n0, mask, acc);
-      return;
+  if (output == QGemmOutput::kS32) {
+    auto* c32 = static_cast<int32_t*>(c);
+    for (int r = 0; r < rows; ++r) {
+      const __m512i v = _mm512_sub_epi32(acc[r][half], comp);
+      if (!transposed) {
+        _mm512_mask_storeu_epi32(c32 + (m0 + r) * ldc + n0, mask, v);
+      } else {
+        _mm512_store_si512(lanes, v);
+        store_lanes(true, lanes, 4, m0 + r, n0, n_valid, c, ldc);
+      }
     }
-    _mm512_store_si512(lanes, acc);
-    store_lanes(p, lanes, 4, m, n0, n_valid, c, ldc);
     return;
   }
   const __m512 scale = p.per_channel_scale ? _mm512_maskz_loadu_ps(mask, p.scale + n0)
                                            : _mm512_set1_ps(p.scale[0]);
-  __m512 y = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), scale);
-  if (p.mid_scale > 0.0f) {  // the graph's Q -> DQ before the bias Add
-    const __m512 ms = _mm512_set1_ps(p.mid_scale);
-    const __m512 lim = _mm512_set1_ps(qgemm_detail::kQuotientLimit);
-    __m512 q = _mm512_mul_ps(y, _mm512_set1_ps(1.0f / p.mid_scale));
-    q = _mm512_min_ps(_mm512_max_ps(q, _mm512_sub_ps(_mm512_setzero_ps(), lim)), lim);
-    __m512i r = _mm512_cvt_roundps_epi32(q, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    const __m512i zp = _mm512_set1_epi32(p.mid_zero_point);
-    const bool u8 = p.mid_type == DType::kU8;
-    r = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(r, zp), _mm512_set1_epi32(u8 ? 0 : -128)),
-                         _mm512_set1_epi32(u8 ? 255 : 127));
-    y = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(r, zp)), ms);
-  }
-  if (p.bias_f32) y = _mm512_add_ps(y, _mm512_maskz_loadu_ps(mask, p.bias_f32 + n0));
-  y = _mm512_min_ps(_mm512_max_ps(y, _mm512_set1_ps(p.clamp_min)), _mm512_set1_ps(p.clamp_max));
-  if (p.output == QGemmOutput::kF32) {
-    if (!p.c_transposed) {
-      _mm512_mask_storeu_ps(static_cast<float*>(c) + m * ldc + n0, mask, y);
-      return;
-    }
-    _mm512_store_ps(reinterpret_cast<float*>(lanes), y);
-    store_lanes(p, lanes, 4, m, n0, n_valid, c, ldc);
-    return;
-  }
   const __m512 lim = _mm512_set1_ps(qgemm_detail::kQuotientLimit);
-  __m512 q = _mm512_mul_ps(y, _mm512_set1_ps(1.0f / p.out_scale));
-  q = _mm512_min_ps(_mm512_max_ps(q, _mm512_sub_ps(_mm512_setzero_ps(), lim)), lim);
-  __m512i r = _mm512_cvt_roundps_epi32(q, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  r = _mm512_add_epi32(r, _mm512_set1_epi32(p.out_zero_point));
-  const bool is_u8 = p.output == QGemmOutput::kU8;
-  r = _mm512_min_epi32(_mm512_max_epi32(r, _mm512_set1_epi32(is_u8 ? 0 : -128)),
-                       _mm512_set1_epi32(is_u8 ? 255 : 127));
-  if (!p.c_transposed) {
-    _mm512_mask_cvtepi32_storeu_epi8(static_cast<uint8_t*>(c) + m * ldc + n0, mask, r);
-    return;
+  const __m512 neg_lim = _mm512_sub_ps(_mm512_setzero_ps(), lim);
+  // The graph's Q -> DQ before the bias Add.
+  const bool mid = p.mid_scale > 0.0f;
+  const __m512 mid_scale = _mm512_set1_ps(p.mid_scale);
+  const __m512 mid_inv = _mm512_set1_ps(mid ? 1.0f / p.mid_scale : 0.0f);
+  const __m512i mid_zp = _mm512_set1_epi32(p.mid_zero_point);
+  const bool mid_u8 = p.mid_type == DType::kU8;
+  const __m512i mid_lo = _mm512_set1_epi32(mid_u8 ? 0 : -128);
+  const __m512i mid_hi = _mm512_set1_epi32(mid_u8 ? 255 : 127);
+  const bool has_bias = p.bias_f32 != nullptr;
+  const __m512 bias = has_bias ? _mm512_maskz_loadu_ps(mask, p.bias_f32 + n0) : _mm512_setzero_ps();
+  const __m512 clamp_lo = _mm512_set1_ps(p.clamp_min);
+  const __m512 clamp_hi = _mm512_set1_ps(p.clamp_max);
+  const __m512 out_inv = _mm512_set1_ps(output == QGemmOutput::kF32 ? 0.0f : 1.0f / p.out_scale);
+  const __m512i out_zp = _mm512_set1_epi32(p.out_zero_point);
+  const bool out_u8 = output == QGemmOutput::kU8;
+  const __m512i out_lo = _mm512_set1_epi32(out_u8 ? 0 : -128);
+  const __m512i out_hi = _mm512_set1_epi32(out_u8 ? 255 : 127);
+  for (int r = 0; r < rows; ++r) {
+    const int64_t m = m0 + r;
+    __m512 y = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(acc[r][half], comp)), scale);
+    if (mid) {
+      __m512 q = _mm512_mul_ps(y, mid_inv);
+      q = _mm512_min_ps(_mm512_max_ps(q, neg_lim), lim);
+      __m512i qi = _mm512_cvt_roundps_epi32(q, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+      qi = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(qi, mid_zp), mid_lo), mid_hi);
+      y = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(qi, mid_zp)), mid_scale);
+    }
+    if (has_bias) y = _mm512_add_ps(y, bias);
+    y = _mm512_min_ps(_mm512_max_ps(y, clamp_lo), clamp_hi);
+    if (output == QGemmOutput::kF32) {
+      if (!transposed) {
+        _mm512_mask_storeu_ps(static_cast<float*>(c) + m * ldc + n0, mask, y);
+      } else {
+        _mm512_store_ps(reinterpret_cast<float*>(lanes), y);
+        store_lanes(true, lanes, 4, m, n0, n_valid, c, ldc);
+      }
+      continue;
+    }
+    __m512 q = _mm512_mul_ps(y, out_inv);
+    q = _mm512_min_ps(_mm512_max_ps(q, neg_lim), lim);
+    __m512i qi = _mm512_cvt_roundps_epi32(q, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    qi = _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(qi, out_zp), out_lo), out_hi);
+    if (!transposed) {
+      _mm512_mask_cvtepi32_storeu_epi8(static_cast<uint8_t*>(c) + m * ldc + n0, mask, qi);
+    } else {
+      _mm_store_si128(reinterpret_cast<__m128i*>(lanes), _mm512_cvtepi32_epi8(qi));
+      store_lanes(true, lanes, 1, m, n0, n_valid, c, ldc);
+    }
   }
-  _mm_store_si128(reinterpret_cast<__m128i*>(lanes), _mm512_cvtepi32_epi8(r));
-  store_lanes(p, lanes, 1, m, n0, n_valid, c, ldc);
 }
 
 }  // namespace
@@ -184,41 +207,49 @@ void qgemm_u8s8_12x32__avx512vnni(const QGemmParams& p, const void* a, int64_t l
                               : std::max<int64_t>(1, std::min(m_tiles, tiles_per_task));
 
   const bool direct = p.a_type == DType::kU8 && b.K == b.k_padded;
+  // One 12x32 tile: products, then zero-point compensation, biases and the epilogue.
+  auto tile = [&](int64_t m0, int rows, const uint8_t* a_tile, int64_t row_stride,
+                  int64_t g_stride, int64_t nb) {
+    __m512i acc[kMR][2];
+    kMicro[rows](a_tile, row_stride, g_stride, b.block(nb), groups, acc);
+    const int64_t n0 = nb * kQGemmNR;
+    for (int half = 0; half < 2; ++half) {
+      const int64_t nh = n0 + half * 16;
+      const int64_t n_valid = std::min<int64_t>(16, b.N - nh);
+      if (n_valid <= 0) break;
+      __m512i comp = _mm512_mullo_epi32(_mm512_set1_epi32(zp),
+                                        _mm512_loadu_si512(b.col_sum.data() + nh));
+      if (p.bias_s32) {
+        const __mmask16 mask =
+            n_valid >= 16 ? 0xffff : static_cast<__mmask16>((1u << n_valid) - 1);
+        comp = _mm512_sub_epi32(comp, _mm512_maskz_loadu_epi32(mask, p.bias_s32 + nh));
+      }
+      store_half(p, acc, half, rows, m0, nh, n_valid, comp, c, ldc);
+    }
+  };
+  const auto* a8 = static_cast<const uint8_t*>(a);
   auto body = [&](const tbb::blocked_range2d<int64_t>& range) {
-    std::vector<uint32_t> panel_storage(static_cast<size_t>(groups * kMR) + 16);
-    uint32_t* panel = panel_storage.data();
+    if (direct) {
+      // u8 rows whose K fills whole groups are read in place. Column blocks outermost: one
+      // weight block (K x 32 bytes) then serves every row tile of the task from L1/L2.
+      for (int64_t nb = range.cols().begin(); nb < range.cols().end(); ++nb) {
+        for (int64_t mt = range.rows().begin(); mt < range.rows().end(); ++mt) {
+          const int64_t m0 = mt * kMR;
+          const int rows = static_cast<int>(std::min<int64_t>(kMR, p.M - m0));
+          tile(m0, rows, a8 + m0 * lda, lda, 4, nb);
+        }
+      }
+      return;
+    }
+    // s8 (shifted to u8) or a ragged K: each row tile is packed once per task.
+    // Uninitialised: the packing writes every element.
+    std::unique_ptr<uint32_t[]> panel(new uint32_t[static_cast<size_t>(groups * kMR)]);
     for (int64_t mt = range.rows().begin(); mt < range.rows().end(); ++mt) {
       const int64_t m0 = mt * kMR;
       const int rows = static_cast<int>(std::min<int64_t>(kMR, p.M - m0));
-      // u8 rows whose K fills whole groups are read in place; s8 (shifted to u8) or a ragged
-      // K is packed first.
-      const uint8_t* a_tile = static_cast<const uint8_t*>(a) + m0 * lda;
-      int64_t row_stride = lda, g_stride = 4;
-      if (!direct) {
-        pack_a_panel(p, static_cast<const uint8_t*>(a), lda, m0, rows, b.K, b.k_padded, panel);
-        a_tile = reinterpret_cast<const uint8_t*>(panel);
-        row_stride = 4;
-        g_stride = kMR * 4;
-      }
+      pack_a_panel(p, a8, lda, m0, rows, b.K, b.k_padded, panel.get());
       for (int64_t nb = range.cols().begin(); nb < range.cols().end(); ++nb) {
-        __m512i acc[kMR][2];
-        kMicro[rows](a_tile, row_stride, g_stride, b.block(nb), groups, acc);
-        const int64_t n0 = nb * kQGemmNR;
-        for (int half = 0; half < 2; ++half) {
-          const int64_t nh = n0 + half * 16;
-          const int64_t n_valid = std::min<int64_t>(16, b.N - nh);
-          if (n_valid <= 0) break;
-          __m512i comp = _mm512_mullo_epi32(_mm512_set1_epi32(zp),
-                                            _mm512_loadu_si512(b.col_sum.data() + nh));
-          if (p.bias_s32) {
-            const __mmask16 mask =
-                n_valid >= 16 ? 0xffff : static_cast<__mmask16>((1u << n_valid) - 1);
-            comp = _mm512_sub_epi32(comp, _mm512_maskz_loadu_epi32(mask, p.bias_s32 + nh));
-          }
-          for (int r = 0; r < rows; ++r) {
-            store_vec(p, _mm512_sub_epi32(acc[r][half], comp), m0 + r, nh, n_valid, c, ldc);
-          }
-        }
+        tile(m0, rows, reinterpret_cast<const uint8_t*>(panel.get()), 4, kMR * 4, nb);
       }
     }
   };
