@@ -191,7 +191,20 @@ class MseStrategy : public Strategy {
     if (auto w = unevaluated(sweep, "sweep", h); !w.empty()) return w;
     const TrialRecord* base = best_in(sweep, ctx.criterion, h);
     if (!base) return {};
-    return accumulated_waves(base->cfg, by_sensitivity(ctx, ctx.space.int8_ops(base->cfg)), h);
+    // Accumulated fp32 fallback in sensitivity order; the first prefix that meets the goal is
+    // then offered once in bf16.
+    const auto ranked = by_sensitivity(ctx, ctx.space.int8_ops(base->cfg));
+    Configs acc;
+    for (size_t k = 1; k <= ranked.size(); ++k) acc.push_back(accumulate(base->cfg, ranked, k, true));
+    if (auto w = unevaluated(acc, "fallback-accumulate", h); !w.empty()) return w;
+    for (size_t k = 1; k <= ranked.size(); ++k) {
+      if (!passes(ctx, h, h.find(acc[k - 1].hash()))) continue;
+      const std::vector<const TunableOp*> prefix(ranked.begin(),
+                                                 ranked.begin() + static_cast<std::ptrdiff_t>(k));
+      if (!any_bf16(prefix)) return {};
+      return unevaluated({accumulate(base->cfg, ranked, k, false)}, "fallback-bf16", h);
+    }
+    return {};
   }
 };
 
@@ -211,23 +224,25 @@ class BisectStrategy : public Strategy {
     const auto ranked = by_sensitivity(ctx, ctx.space.int8_ops(base));
     const size_t n = ranked.size();
     if (n == 0) return {};
-    for (bool to_fp32 : {false, true}) {
-      if (to_fp32 && !any_bf16(ranked)) break;
-      const std::string stage = to_fp32 ? "bisect-fp32" : "bisect";
-      size_t lo = 0, hi = n;  // lo fails (the base); hi is assumed to pass until measured
-      while (hi - lo > 1) {
-        const size_t mid = lo + (hi - lo) / 2;
-        const TuneConfig cfg = accumulate(base, ranked, mid, to_fp32);
-        const TrialRecord* t = h.find(cfg.hash());
-        if (!t) return {{cfg, stage}};
-        (passes(ctx, h, t) ? hi : lo) = mid;
-      }
-      const TuneConfig top = accumulate(base, ranked, hi, to_fp32);
-      const TrialRecord* t = h.find(top.hash());
-      if (!t) return {{top, stage}};
-      if (passes(ctx, h, t)) return {};
+    // Search in fp32 (the fallback that surely restores accuracy), then offer the prefix found
+    // in bf16 once: one more trial instead of a second search.
+    size_t lo = 0, hi = n;  // lo fails (the base); hi is assumed to pass until measured
+    while (hi - lo > 1) {
+      const size_t mid = lo + (hi - lo) / 2;
+      const TuneConfig cfg = accumulate(base, ranked, mid, true);
+      const TrialRecord* t = h.find(cfg.hash());
+      if (!t) return {{cfg, "bisect"}};
+      (passes(ctx, h, t) ? hi : lo) = mid;
     }
-    return {};
+    const TuneConfig top = accumulate(base, ranked, hi, true);
+    const TrialRecord* t = h.find(top.hash());
+    if (!t) return {{top, "bisect"}};
+    if (!passes(ctx, h, t)) return {};
+    const std::vector<const TunableOp*> prefix(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(hi));
+    if (!any_bf16(prefix)) return {};
+    const TuneConfig bf16 = accumulate(base, ranked, hi, false);
+    if (h.find(bf16.hash())) return {};
+    return {{bf16, "bisect-bf16"}};
   }
 };
 

@@ -182,6 +182,33 @@ TEST(StrategyTest, BisectUsesLogarithmicTrialsAndFewerThanBasic) {
   EXPECT_LT(bisect.history.trials.size(), basic.history.trials.size());
 }
 
+TEST(StrategyTest, BisectSearchesInFp32ThenOffersThePrefixInBf16) {
+  const int n = 16;
+  TuningSpace space = make_space(n, /*bf16=*/true);
+  FakeModel model;
+  for (int i = 0; i < n; ++i) {
+    const double p = i < 3 ? 1.0 + i : 0.001;
+    model.penalty["op" + std::to_string(i)] = p;
+    space.sensitivity["op" + std::to_string(i)] = p;
+  }
+  TuneOutcome out = tune("bisect", space, model, options(0.001));
+  ASSERT_TRUE(out.goal_met);
+  const auto& t = out.history.trials;
+  EXPECT_LE(t.size(), 7u);  // default + log2(16) + the final check + the bf16 offer
+  EXPECT_EQ(t.back().stage, "bisect-bf16");
+  for (size_t i = 1; i + 1 < t.size(); ++i) {
+    EXPECT_EQ(t[i].stage, "bisect");
+    for (const auto& [op, c] : t[i].cfg.ops) EXPECT_NE(c.precision, OpPrecision::kBf16);
+  }
+  // The bf16 prefix keeps accuracy here and is faster than the fp32 one: it is the answer.
+  const TrialRecord& best = t[*out.chosen];
+  EXPECT_EQ(best.stage, "bisect-bf16");
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(best.cfg.ops.at("op" + std::to_string(i)).precision, OpPrecision::kBf16);
+  }
+  EXPECT_EQ(best.cfg.ops.at("op3").precision, OpPrecision::kInt8);
+}
+
 TEST(StrategyTest, MseFollowsSensitivityOrder) {
   TuningSpace space = make_space(4, false);
   space.sensitivity = {{"op2", 9.0}, {"op0", 5.0}, {"op3", 1.0}, {"op1", 0.5}};
