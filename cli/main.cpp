@@ -17,7 +17,9 @@ commands:
                                --resume continues from the output directory's journal
   coordinator CONFIG.yaml --bind tcp://*:5555 [--out DIR] [--resume] [--reuse DIR] [--json]
               [--heartbeat-ms MS]
-                               tune on the workers that connect (`qtune worker`)
+         [--curve --curve-secret FILE --curve-allow DIR_OR_FILES | --insecure]
+                               tune on the workers that connect (`qtune worker`); a bind that
+                               is not loopback needs --curve (or --insecure)
   worker --connect tcp://HOST:PORT [--threads N] [--cache DIR | --shared-path]
          [--curve --curve-secret FILE --curve-server-key FILE | --insecure]
          [--simulate-ms MS] [--heartbeat-ms MS]
