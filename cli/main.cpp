@@ -17,7 +17,7 @@ commands:
                                --resume continues from the output directory's journal
   coordinator CONFIG.yaml --bind tcp://*:5555 [--out DIR] [--resume] [--reuse DIR] [--json]
               [--heartbeat-ms MS]
-         [--curve --curve-secret FILE --curve-allow DIR_OR_FILES | --insecure]
+              [--curve --curve-secret FILE --curve-allow DIR_OR_FILES | --insecure]
                                tune on the workers that connect (`qtune worker`); a bind that
                                is not loopback needs --curve (or --insecure)
   worker --connect tcp://HOST:PORT [--threads N] [--cache DIR | --shared-path]
