@@ -204,9 +204,10 @@ Result<int> run_tune(const Args& args, const TuneMode& mode) {
   if (scheduler) {
     // Calibration runs once: workers receive these statistics by hash.
     QT_RETURN_IF_ERROR(make_out_dir());
-    const std::string stats_path = (out_dir / "calibration.stats").string();
-    QT_RETURN_IF_ERROR(save_calibration_stats(session.stats, stats_path));
-    QT_ASSIGN_OR_RETURN(std::vector<RunFile> files, run_files(cfg, stats_path));
+    if (!stats_reused) {
+      QT_RETURN_IF_ERROR(save_calibration_stats(session.stats, stats_path.string()));
+    }
+    QT_ASSIGN_OR_RETURN(std::vector<RunFile> files, run_files(cfg, stats_path.string()));
     scheduler->publish_files(std::move(files));
   }
   if (mode.local_workers > 0) {
@@ -230,7 +231,7 @@ Result<int> run_tune(const Args& args, const TuneMode& mode) {
   const JournalHeader header =
       run_journal_header(cfg, *session.prepared, space, journal_hashes.data);
   QT_RETURN_IF_ERROR(make_out_dir());
-  if (!stats_reused) {
+  if (!stats_reused && !scheduler) {
     QT_RETURN_IF_ERROR(save_calibration_stats(runner->session().stats, stats_path.string()));
   }
   QT_ASSIGN_OR_RETURN(std::unique_ptr<Checkpoint> checkpoint,

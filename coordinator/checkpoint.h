@@ -18,7 +18,7 @@
 namespace qtune {
 
 inline constexpr const char* kJournalFile = "journal.qtj";
-inline constexpr const char* kCalibrationStatsFile = "calibration.qtstats";
+inline constexpr const char* kCalibrationStatsFile = "calibration.stats";
 
 // The header a run writes and a resume must match. `data_hash` covers the datasets' configs.
 JournalHeader run_journal_header(const TuningConfig& cfg, const Graph& prepared_model,
