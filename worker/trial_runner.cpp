@@ -197,28 +197,39 @@ Result<TrialMetrics> TrialRunner::evaluate(const TuneConfig& cfg) {
 Result<std::map<std::string, double>> TrialRunner::sensitivity(const TuneConfig& cfg,
                                                                int64_t samples) const {
   QT_ASSIGN_OR_RETURN(QuantizedModel q, session_.quantize(cfg));
-  std::map<std::string, std::string> output_of;  // value name -> op name
+  // Per int8 op: its output and its activation input. The error an op adds is the relative
+  // error at its output minus what already arrived at its input, so ops late in the graph are
+  // not blamed for everything upstream.
+  struct Probe {
+    std::string op, input, output;
+  };
+  std::vector<Probe> probes;
+  std::set<std::string> watched;
   for (const Node& n : session_.prepared->nodes) {
     auto it = cfg.ops.find(n.name);
-    if (it != cfg.ops.end() && it->second.precision == OpPrecision::kInt8 && !n.outputs.empty()) {
-      output_of[n.outputs[0]] = n.name;
+    if (it == cfg.ops.end() || it->second.precision != OpPrecision::kInt8 || n.outputs.empty() ||
+        n.inputs.empty()) {
+      continue;
     }
+    probes.push_back({n.name, n.inputs[0], n.outputs[0]});
+    watched.insert(n.inputs[0]);
+    watched.insert(n.outputs[0]);
   }
   QT_ASSIGN_OR_RETURN(Executor fp32, Executor::create(session_.prepared));
   QT_ASSIGN_OR_RETURN(Executor fake, Executor::create(q.graph));
-  std::map<std::string, std::pair<double, double>> acc;  // op -> (sum sq err, sum sq ref)
+  std::map<std::string, std::pair<double, double>> acc;  // value -> (sum sq err, sum sq ref)
   const int64_t n = std::min(samples, calib_.size());
   for (int64_t start = 0; start < n; start += batch_size_) {
     const Tensor batch = calib_.batch(start, std::min(batch_size_, n - start));
     std::map<std::string, Tensor> ref;
     auto keep = [&](const std::string& v, const Tensor& t) {
-      if (output_of.count(v) && t.dtype() == DType::kF32) ref[v] = t.clone();
+      if (watched.count(v) && t.dtype() == DType::kF32) ref[v] = t.clone();
     };
     QT_RETURN_IF_ERROR(fp32.run({batch}, keep).status());
     auto compare = [&](const std::string& v, const Tensor& t) {
       auto r = ref.find(v);
       if (r == ref.end() || t.dtype() != DType::kF32 || t.numel() != r->second.numel()) return;
-      auto& [err, norm] = acc[output_of.at(v)];
+      auto& [err, norm] = acc[v];
       for (int64_t i = 0; i < t.numel(); ++i) {
         const double a = t.data<float>()[i], f = r->second.data<float>()[i];
         err += (a - f) * (a - f);
@@ -227,8 +238,15 @@ Result<std::map<std::string, double>> TrialRunner::sensitivity(const TuneConfig&
     };
     QT_RETURN_IF_ERROR(fake.run({batch}, compare).status());
   }
+  auto relative = [&](const std::string& v) {
+    auto it = acc.find(v);  // graph inputs are never produced, so never in error
+    return it == acc.end() ? 0.0 : it->second.first / std::max(it->second.second, 1e-30);
+  };
   std::map<std::string, double> out;
-  for (const auto& [op, v] : acc) out[op] = v.first / std::max(v.second, 1e-30);
+  for (const Probe& p : probes) {
+    if (!acc.count(p.output)) continue;
+    out[p.op] = std::max(0.0, relative(p.output) - relative(p.input));
+  }
   return out;
 }
 

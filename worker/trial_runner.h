@@ -42,9 +42,9 @@ class TrialRunner {
   Result<TrialMetrics> evaluate(const TuneConfig& cfg);
   Result<QuantizedModel> quantize(const TuneConfig& cfg) const { return session_.quantize(cfg); }
 
-  // Per op of cfg's int8 ops: sum((q - f)^2) / sum(f^2) at the op's output, with every op of
-  // cfg quantized (reference QDQ execution) against fp32, over the first `samples` calibration
-  // samples. One pass each; no trial needed.
+  // Per op of cfg's int8 ops, the error it adds: sum((q - f)^2) / sum(f^2) at its output minus
+  // the same at its activation input, with every op of cfg quantized (reference QDQ execution)
+  // against fp32, over the first `samples` calibration samples. One pass each; no trial.
   Result<std::map<std::string, double>> sensitivity(const TuneConfig& cfg, int64_t samples) const;
 
  private:
