@@ -10,12 +10,16 @@ packages=(
   libonnx-dev libprotobuf-dev protobuf-compiler zlib1g-dev googletest libgtest-dev
   libbenchmark-dev
   dataset-fashion-mnist libonnx-testdata
-  nodejs npm iproute2
+  iproute2
 )
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# node and npm (for the ONNX Runtime check) may come from another source than Debian's packages;
+# ask apt for them only when the commands are missing.
+command -v node > /dev/null 2>&1 || missing+=(nodejs)
+command -v npm > /dev/null 2>&1 || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   if [ "$(id -u)" -ne 0 ]; then
