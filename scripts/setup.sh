@@ -10,7 +10,7 @@ packages=(
   libonnx-dev libprotobuf-dev protobuf-compiler zlib1g-dev googletest libgtest-dev
   libbenchmark-dev
   dataset-fashion-mnist libonnx-testdata
-  iproute2
+  iproute2 docker-compose
 )
 missing=()
 for p in "${packages[@]}"; do
