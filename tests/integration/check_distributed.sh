@@ -79,9 +79,11 @@ distributed() {
   done
   local victim=""
   if [ "$mode" = kill ]; then
-    if wait_for 60 grep -lq "trial 1: started" "$tmp/$name"-worker?.log; then
+    # Name the logs: a glob expanded before the workers have created them would stay literal.
+    if wait_for 60 grep -qs "trial 1: started" "$tmp/$name-worker0.log" "$tmp/$name-worker1.log" \
+         "$tmp/$name-worker2.log"; then
       for k in 0 1 2; do
-        if grep -q "trial 1: started" "$tmp/$name-worker$k.log"; then victim=$k; fi
+        if grep -qs "trial 1: started" "$tmp/$name-worker$k.log"; then victim=$k; fi
       done
       kill -9 "${w[$victim]}"
       echo "killed worker $victim while it ran trial 1"
