@@ -27,6 +27,7 @@
 #include <utility>
 #include <vector>
 
+#include "adaptors/runtime/conv_operands.h"
 #include "common/shape_inference.h"
 #include "kernels/quantize_ref.h"
 
@@ -251,24 +252,11 @@ Status plan_conv(const OpContext& ctx, const Tensor& x, const Tensor& w, Problem
   if (x.rank() != 3 && x.rank() != 4) {
     return ctx.invalid("x has shape " + shape_str(x.shape()) + "; expected [N,C,W] or [N,C,H,W]");
   }
-  if (w.rank() != x.rank()) {
-    return ctx.invalid("weight shape " + shape_str(w.shape()) + " does not match x " +
-                       shape_str(x.shape()));
-  }
-  const int64_t group = ctx.node.attr_int("group", 1);
-  const int64_t c = x.dim(1), m = w.dim(0);
-  if (group < 1) return ctx.invalid("group must be >= 1");
-  if (c % group != 0 || m % group != 0 || w.dim(1) * group != c) {
-    return ctx.invalid("channels do not fit group " + std::to_string(group) + ": x " +
-                       shape_str(x.shape()) + ", w " + shape_str(w.shape()));
-  }
-  const Shape in_sp(x.shape().begin() + 2, x.shape().end());
-  const Shape k_sp(w.shape().begin() + 2, w.shape().end());
-  if (ctx.node.has_attr("kernel_shape") && ctx.node.attr_ints("kernel_shape") != k_sp) {
-    return ctx.invalid("kernel_shape " + shape_str(ctx.node.attr_ints("kernel_shape")) +
-                       " does not match weight shape " + shape_str(w.shape()));
-  }
-  QT_ASSIGN_OR_RETURN(ConvGeometry geo, conv_geometry(ctx.node, in_sp, k_sp));
+  QT_ASSIGN_OR_RETURN(ConvOperands ops, check_conv_operands(ctx, x, w));
+  const int64_t group = ops.group, m = w.dim(0);
+  const Shape& in_sp = ops.in_sp;
+  const Shape& k_sp = ops.k_sp;
+  const ConvGeometry& geo = ops.geo;
   const size_t r = in_sp.size();
   p->conv = true;
   p->src = x.shape();

@@ -15,6 +15,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "adaptors/runtime/conv_operands.h"
 #include "adaptors/runtime/op_registry.h"
 #include "common/shape_inference.h"
 #include "kernels/gemm_s8_ref.h"
@@ -599,32 +600,17 @@ struct ConvPlan {
 };
 
 Result<ConvPlan> plan_conv(const OpContext& ctx, const Tensor& x, const Tensor& w) {
-  if (x.rank() < 3) {
-    return ctx.invalid("input x must be [N, C, D1, ...], got shape " + shape_str(x.shape()));
-  }
-  if (w.rank() != x.rank()) {
-    return ctx.invalid("weight rank " + std::to_string(w.rank()) + " differs from input rank " +
-                       std::to_string(x.rank()));
-  }
+  QT_ASSIGN_OR_RETURN(ConvOperands ops, check_conv_operands(ctx, x, w));
   ConvPlan p;
   p.batch = x.dim(0);
   p.c = x.dim(1);
   p.m = w.dim(0);
-  p.group = ctx.node.attr_int("group", 1);
-  if (p.group < 1) return ctx.invalid("group must be >= 1");
-  if (p.c % p.group != 0 || p.m % p.group != 0 || w.dim(1) * p.group != p.c) {
-    return ctx.invalid("channels do not fit group " + std::to_string(p.group) + ": x " +
-                       shape_str(x.shape()) + ", w " + shape_str(w.shape()));
-  }
+  p.group = ops.group;
   p.cg = p.c / p.group;
   p.mg = p.m / p.group;
-  p.in_sp.assign(x.shape().begin() + 2, x.shape().end());
-  p.k_sp.assign(w.shape().begin() + 2, w.shape().end());
-  if (ctx.node.has_attr("kernel_shape") && ctx.node.attr_ints("kernel_shape") != p.k_sp) {
-    return ctx.invalid("kernel_shape " + shape_str(ctx.node.attr_ints("kernel_shape")) +
-                       " does not match weight shape " + shape_str(w.shape()));
-  }
-  QT_ASSIGN_OR_RETURN(p.geo, conv_geometry(ctx.node, p.in_sp, p.k_sp));
+  p.in_sp = std::move(ops.in_sp);
+  p.k_sp = std::move(ops.k_sp);
+  p.geo = std::move(ops.geo);
   p.out_sp = p.geo.out;
   p.in_pix = shape_numel(p.in_sp);
   p.out_pix = shape_numel(p.out_sp);
