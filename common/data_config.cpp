@@ -10,6 +10,8 @@
 #include <set>
 #include <system_error>
 
+#include "common/yaml_reader.h"
+
 namespace qtune {
 
 bool dataset_dtype_from_name(const std::string& name, DType* out) {
@@ -33,45 +35,11 @@ constexpr const char* kDtypeList = "u8, s8, u16, s16, u32, s32, u64, s64, f16, b
 
 // Reads one YAML document into a DataConfig; every error carries FILE:LINE:COL of the node
 // it is about so the user can jump straight to it.
-class Parser {
+class Parser : public YamlReader {
  public:
-  explicit Parser(std::string file) : file_(std::move(file)) {}
+  explicit Parser(std::string file) : YamlReader(std::move(file)) {}
 
-  Status error(const YAML::Mark& m, const std::string& key, const std::string& what) const {
-    std::string where = file_;
-    if (!m.is_null()) {
-      where.append(":").append(std::to_string(m.line + 1));
-      where.append(":").append(std::to_string(m.column + 1));
-    }
-    return Status::InvalidInput(where + ": " + (key.empty() ? "" : key + ": ") + what);
-  }
-  Status error(const YAML::Node& n, const std::string& key, const std::string& what) const {
-    return error(n.Mark(), key, what);
-  }
 
-  // Maps key -> node after rejecting duplicate and unknown keys.
-  Status read_map(const YAML::Node& n, const std::string& key, const std::set<std::string>& known,
-                  std::vector<std::pair<std::string, YAML::Node>>* out) const {
-    if (!n.IsMap()) return error(n, key, "expected a mapping, got " + kind(n));
-    std::set<std::string> seen;
-    for (auto it = n.begin(); it != n.end(); ++it) {
-      const YAML::Node k = it->first;  // a handle copy: `it->` yields a temporary proxy
-      const std::string path_prefix = key.empty() ? "" : key + ".";
-      if (!k.IsScalar()) return error(k, key, "keys must be plain names");
-      const std::string name = k.Scalar();
-      if (!known.count(name)) {
-        std::string list;
-        for (const auto& s : known) list += (list.empty() ? "" : ", ") + s;
-        return error(k, path_prefix + name, "unknown key (expected one of " + list + ")");
-      }
-      if (!seen.insert(name).second) return error(k, path_prefix + name, "duplicate key");
-      const YAML::Node v = it->second;
-      // A null value's mark points at the next token, so blame the key instead.
-      if (v.IsNull()) return error(k, path_prefix + name, "has no value");
-      out->emplace_back(name, v);
-    }
-    return Status::Ok();
-  }
 
   Status get_string(const YAML::Node& n, const std::string& key, std::string* out) const {
     if (!n.IsScalar()) return error(n, key, "expected a string, got " + kind(n));
@@ -267,18 +235,7 @@ class Parser {
   }
 
  private:
-  static std::string kind(const YAML::Node& n) {
-    switch (n.Type()) {
-      case YAML::NodeType::Null: return "nothing (null)";
-      case YAML::NodeType::Scalar: return "'" + n.Scalar() + "'";
-      case YAML::NodeType::Sequence: return "a list";
-      case YAML::NodeType::Map: return "a mapping";
-      case YAML::NodeType::Undefined: return "nothing";
-    }
-    return "something else";
-  }
 
-  std::string file_;
 };
 
 std::string resolve(const std::filesystem::path& base, const std::string& p) {

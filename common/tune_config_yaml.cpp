@@ -13,61 +13,19 @@
 #include <system_error>
 #include <vector>
 
+#include "common/yaml_reader.h"
+
 namespace qtune {
 
 namespace {
 
 // Reads one tune_cfg document; every error carries FILE:LINE:COL of the node it is about.
-class Parser {
+class Parser : public YamlReader {
  public:
-  explicit Parser(std::string file) : file_(std::move(file)) {}
+  explicit Parser(std::string file) : YamlReader(std::move(file)) {}
 
-  Status error(const YAML::Mark& m, const std::string& key, const std::string& what) const {
-    std::string where = file_;
-    if (!m.is_null()) {
-      where.append(":").append(std::to_string(m.line + 1));
-      where.append(":").append(std::to_string(m.column + 1));
-    }
-    return Status::InvalidInput(where + ": " + (key.empty() ? "" : key + ": ") + what);
-  }
-  Status error(const YAML::Node& n, const std::string& key, const std::string& what) const {
-    return error(n.Mark(), key, what);
-  }
 
-  struct Entry {
-    std::string name;
-    YAML::Node key;
-    YAML::Node value;
-  };
-
-  // Rejects duplicate keys, null values and (when `known` is given) unknown keys.
-  Status read_map(const YAML::Node& n, const std::string& path,
-                  const std::set<std::string>* known, std::vector<Entry>* out) const {
-    if (!n.IsMap()) return error(n, path, "expected a mapping, got " + kind(n));
-    const std::string prefix = path.empty() ? "" : path + ".";
-    std::set<std::string> seen;
-    for (auto it = n.begin(); it != n.end(); ++it) {
-      const YAML::Node k = it->first;  // a handle copy: `it->` yields a temporary proxy
-      if (!k.IsScalar()) return error(k, path, "keys must be plain names");
-      const std::string name = k.Scalar();
-      if (name.empty()) return error(k, path, "keys must not be empty");
-      if (known && !known->count(name)) {
-        std::string list;
-        for (const auto& s : *known) list += (list.empty() ? "" : ", ") + s;
-        return error(k, prefix + name, "unknown key (expected one of " + list + ")");
-      }
-      if (!seen.insert(name).second) return error(k, prefix + name, "duplicate key");
-      const YAML::Node v = it->second;
-      // A null value's mark points at the next token, so blame the key instead.
-      if (v.IsNull()) return error(k, prefix + name, "has no value");
-      out->push_back({name, k, v});
-    }
-    return Status::Ok();
-  }
-  Status read_map(const YAML::Node& n, const std::string& path, const std::set<std::string>& known,
-                  std::vector<Entry>* out) const {
-    return read_map(n, path, &known, out);
-  }
+  using Entry = YamlEntry;
 
   template <typename T, typename Parse>
   Status get_enum(const YAML::Node& n, const std::string& path, Parse parse, const char* allowed,
@@ -175,18 +133,7 @@ class Parser {
     return Status::Ok();
   }
 
-  static std::string kind(const YAML::Node& n) {
-    switch (n.Type()) {
-      case YAML::NodeType::Null: return "nothing (null)";
-      case YAML::NodeType::Scalar: return "'" + n.Scalar() + "'";
-      case YAML::NodeType::Sequence: return "a list";
-      case YAML::NodeType::Map: return "a mapping";
-      case YAML::NodeType::Undefined: return "nothing";
-    }
-    return "something else";
-  }
 
-  std::string file_;
 };
 
 // Node names go out plain when YAML would read them back unchanged, double-quoted otherwise.

@@ -18,40 +18,63 @@ Status YamlReader::error(const YAML::Mark& m, const std::string& key,
 }
 
 std::string YamlReader::kind(const YAML::Node& n) {
-  if (n.IsMap()) return "a mapping";
-  if (n.IsSequence()) return "a list";
-  if (n.IsNull()) return "nothing";
-  if (n.IsScalar()) return "'" + n.Scalar() + "'";
-  return "an undefined value";
+  switch (n.Type()) {
+    case YAML::NodeType::Null: return "nothing (null)";
+    case YAML::NodeType::Scalar: return "'" + n.Scalar() + "'";
+    case YAML::NodeType::Sequence: return "a list";
+    case YAML::NodeType::Map: return "a mapping";
+    case YAML::NodeType::Undefined: return "nothing";
+  }
+  return "something else";
 }
 
-Result<YamlReader::Entries> YamlReader::read_map(const YAML::Node& n, const std::string& key,
-                                                 const std::set<std::string>& known) const {
+Status YamlReader::read_map(const YAML::Node& n, const std::string& key,
+                            const std::set<std::string>* known,
+                            std::vector<YamlEntry>* out) const {
   if (!n.IsMap()) return error(n, key, "expected a mapping, got " + kind(n));
-  Entries out;
-  std::set<std::string> seen;
   const std::string prefix = key.empty() ? "" : key + ".";
+  std::set<std::string> seen;
   for (auto it = n.begin(); it != n.end(); ++it) {
-    const YAML::Node k = it->first;
+    const YAML::Node k = it->first;  // a handle copy: `it->` yields a temporary proxy
     if (!k.IsScalar()) return error(k, key, "keys must be plain names");
     const std::string name = k.Scalar();
-    if (!known.empty() && !known.count(name)) {
+    if (name.empty()) return error(k, key, "keys must not be empty");
+    if (known && !known->count(name)) {
       std::string list;
-      for (const auto& s : known) list += (list.empty() ? "" : ", ") + s;
+      for (const auto& s : *known) list += (list.empty() ? "" : ", ") + s;
       return error(k, prefix + name, "unknown key (expected one of " + list + ")");
     }
     if (!seen.insert(name).second) return error(k, prefix + name, "duplicate key");
     const YAML::Node v = it->second;
     // A null value's mark points at the next token, so blame the key instead.
     if (v.IsNull()) return error(k, prefix + name, "has no value");
-    out.emplace_back(name, v);
+    out->push_back({name, k, v});
   }
+  return Status::Ok();
+}
+
+Status YamlReader::read_map(const YAML::Node& n, const std::string& key,
+                            const std::set<std::string>& known, Entries* out) const {
+  std::vector<YamlEntry> entries;
+  QT_RETURN_IF_ERROR(read_map(n, key, &known, &entries));
+  for (auto& e : entries) out->emplace_back(std::move(e.name), e.value);
+  return Status::Ok();
+}
+
+Result<YamlReader::Entries> YamlReader::read_map(const YAML::Node& n, const std::string& key,
+                                                 const std::set<std::string>& known) const {
+  Entries out;
+  QT_RETURN_IF_ERROR(read_map(n, key, known, &out));
   return out;
 }
 
 Result<YamlReader::Entries> YamlReader::read_named_map(const YAML::Node& n,
                                                        const std::string& key) const {
-  return read_map(n, key, {});
+  std::vector<YamlEntry> entries;
+  QT_RETURN_IF_ERROR(read_map(n, key, nullptr, &entries));
+  Entries out;
+  for (auto& e : entries) out.emplace_back(std::move(e.name), e.value);
+  return out;
 }
 
 Result<std::string> YamlReader::get_string(const YAML::Node& n, const std::string& key) const {

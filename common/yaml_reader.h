@@ -1,6 +1,7 @@
 // Strict reading of YAML documents into config structs: every error is kInvalidInput shaped
 // "FILE:LINE:COL: key.path: what is wrong" (1-based), unknown and duplicate keys are errors.
-// Used by the config parsers in common/. Stateless apart from the file name; thread-safe.
+// The base of every YAML parser in qtune (data, tune_cfg, tuning and capability files).
+// Stateless apart from the file name; thread-safe.
 #pragma once
 
 #include <yaml-cpp/yaml.h>
@@ -15,6 +16,13 @@
 
 namespace qtune {
 
+// One mapping entry: the key's name and node (for marks) and the value.
+struct YamlEntry {
+  std::string name;
+  YAML::Node key;
+  YAML::Node value;
+};
+
 class YamlReader {
  public:
   explicit YamlReader(std::string file) : file_(std::move(file)) {}
@@ -26,8 +34,17 @@ class YamlReader {
   }
 
   // The entries of mapping `n` (at key path `key`) in document order, after rejecting
-  // non-mappings, unknown, duplicate and valueless keys.
+  // non-mappings, empty, duplicate and valueless keys, and keys outside `known` when given.
+  Status read_map(const YAML::Node& n, const std::string& key, const std::set<std::string>* known,
+                  std::vector<YamlEntry>* out) const;
+  Status read_map(const YAML::Node& n, const std::string& key, const std::set<std::string>& known,
+                  std::vector<YamlEntry>* out) const {
+    return read_map(n, key, &known, out);
+  }
+  // The same as (name, value) pairs.
   using Entries = std::vector<std::pair<std::string, YAML::Node>>;
+  Status read_map(const YAML::Node& n, const std::string& key, const std::set<std::string>& known,
+                  Entries* out) const;
   Result<Entries> read_map(const YAML::Node& n, const std::string& key,
                            const std::set<std::string>& known) const;
   // A mapping whose keys are user names (op names, op types): only duplicates are rejected.
