@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "adaptors/fused_op_inputs.h"
 #include "adaptors/lowering.h"
 #include "adaptors/runtime/conv_operands.h"
 #include "common/shape_inference.h"
@@ -44,136 +45,6 @@ std::atomic<uint64_t> g_pack_count{0};
 std::string dt(DType t) { return std::string(dtype_name(t)); }
 bool scalar_like(const Tensor& t) { return t.numel() == 1 && t.rank() <= 1; }
 
-// ------------------------------------------------------------------ shared input validation
-
-Status require(const OpContext& ctx, size_t i, const char* name, const Tensor** out) {
-  const Tensor* t = ctx.input(i);
-  if (!t || t->empty()) return ctx.invalid(std::string("missing required input '") + name + "'");
-  *out = t;
-  return Status::Ok();
-}
-
-// Relu/Clip bounds from the "activation" attribute.
-Status read_activation(const OpContext& ctx, float* lo, float* hi) {
-  const std::string act = ctx.node.attr_string("activation", "none");
-  *lo = -kInf;
-  *hi = kInf;
-  if (act == "none") return Status::Ok();
-  if (act == "relu") {
-    *lo = 0.0f;
-    return Status::Ok();
-  }
-  if (act != "clip") return ctx.invalid("unknown activation '" + act + "'");
-  *lo = ctx.node.attr_float("clip_min", -kInf);
-  *hi = ctx.node.attr_float("clip_max", kInf);
-  if (std::isnan(*lo) || std::isnan(*hi) || *lo > *hi) {
-    return ctx.invalid("clip bounds [" + std::to_string(*lo) + ", " + std::to_string(*hi) +
-                       "] are empty");
-  }
-  return Status::Ok();
-}
-
-// The 8-bit activation and its per-tensor quantization (inputs 0, 4, 5).
-struct XQuant {
-  const Tensor* x = nullptr;
-  float scale = 1.0f;
-  int32_t zero_point = 0;
-};
-
-Status read_x(const OpContext& ctx, XQuant* q) {
-  const Tensor* scale;
-  QT_RETURN_IF_ERROR(require(ctx, 0, "x_q", &q->x));
-  QT_RETURN_IF_ERROR(require(ctx, 4, "x_scale", &scale));
-  if (q->x->dtype() != DType::kU8 && q->x->dtype() != DType::kS8) {
-    return ctx.invalid("x_q has type " + dt(q->x->dtype()) + ", expected u8 or s8");
-  }
-  if (scale->dtype() != DType::kF32 || !scalar_like(*scale)) {
-    return ctx.invalid("x_scale must be an f32 scalar, got " + dt(scale->dtype()) + " " +
-                       shape_str(scale->shape()));
-  }
-  q->scale = scale->data<float>()[0];
-  if (const Tensor* zp = ctx.input(5); zp && !zp->empty()) {
-    if (zp->dtype() != q->x->dtype() || !scalar_like(*zp)) {
-      return ctx.invalid("x_zero_point must be a " + dt(q->x->dtype()) + " scalar, got " +
-                         dt(zp->dtype()) + " " + shape_str(zp->shape()));
-    }
-    q->zero_point = static_cast<int32_t>(zp->get_i64(0));
-  }
-  return Status::Ok();
-}
-
-// Output type and requantization (inputs 6, 7 and "out_dtype").
-struct OutQuant {
-  DType type = DType::kF32;
-  float scale = 1.0f;
-  int32_t zero_point = 0;
-};
-
-Status read_out(const OpContext& ctx, OutQuant* o) {
-  const Tensor* scale = ctx.input(6);
-  const Tensor* zp = ctx.input(7);
-  if (scale && scale->empty()) scale = nullptr;
-  if (zp && zp->empty()) zp = nullptr;
-  const std::string want = ctx.node.attr_string("out_dtype", "");
-  if (want == "u8") {
-    o->type = DType::kU8;
-  } else if (want == "s8") {
-    o->type = DType::kS8;
-  } else if (want == "f32") {
-    o->type = DType::kF32;
-  } else if (want.empty()) {
-    o->type = zp ? zp->dtype() : (scale ? DType::kU8 : DType::kF32);
-  } else {
-    return ctx.invalid("unknown out_dtype '" + want + "'");
-  }
-  if (o->type == DType::kF32) return Status::Ok();
-  if (o->type != DType::kU8 && o->type != DType::kS8) {
-    return ctx.invalid("y_zero_point has type " + dt(o->type) + ", expected u8 or s8");
-  }
-  if (!scale || scale->dtype() != DType::kF32 || !scalar_like(*scale)) {
-    return ctx.invalid("an 8-bit output needs y_scale as an f32 scalar");
-  }
-  o->scale = scale->data<float>()[0];
-  if (zp) {
-    if (zp->dtype() != o->type || !scalar_like(*zp)) {
-      return ctx.invalid("y_zero_point must be a " + dt(o->type) + " scalar, got " +
-                         dt(zp->dtype()) + " " + shape_str(zp->shape()));
-    }
-    o->zero_point = static_cast<int32_t>(zp->get_i64(0));
-  }
-  return Status::Ok();
-}
-
-// A per-output-channel bias of n values ([n] or [1, n]) of one of the allowed types.
-Status read_bias(const OpContext& ctx, size_t i, int64_t n, bool s32_ok, const Tensor** out) {
-  const Tensor* b = ctx.input(i);
-  *out = nullptr;
-  if (!b || b->empty()) return Status::Ok();
-  if (b->dtype() != DType::kF32 && !(s32_ok && b->dtype() == DType::kS32)) {
-    return ctx.invalid("bias has type " + dt(b->dtype()) + (s32_ok ? ", expected s32 or f32" : ", expected f32"));
-  }
-  const bool shape_ok = (b->rank() == 1 && b->dim(0) == n) ||
-                        (b->rank() == 2 && b->dim(0) == 1 && b->dim(1) == n);
-  if (!shape_ok) {
-    return ctx.invalid("bias shape " + shape_str(b->shape()) + " is not [" + std::to_string(n) +
-                       "]");
-  }
-  *out = b;
-  return Status::Ok();
-}
-
-Status read_w_scale(const OpContext& ctx, int64_t n, const Tensor** out) {
-  const Tensor* s;
-  QT_RETURN_IF_ERROR(require(ctx, 2, "w_scale", &s));
-  if (s->dtype() != DType::kF32 || s->rank() > 1 || (s->numel() != 1 && s->numel() != n)) {
-    return ctx.invalid("w_scale must be f32 with 1 or " + std::to_string(n) + " values, got " +
-                       dt(s->dtype()) + " " + shape_str(s->shape()));
-  }
-  *out = s;
-  return Status::Ok();
-}
-
-// x_scale * w_scale[c], the factor that takes an s32 accumulator to f32.
 std::vector<float> combined_scales(float x_scale, const Tensor& w_scale) {
   std::vector<float> s(static_cast<size_t>(w_scale.numel()));
   for (int64_t c = 0; c < w_scale.numel(); ++c) s[c] = x_scale * w_scale.data<float>()[c];
@@ -557,7 +428,7 @@ Status qconv(OpContext& ctx) {
   OutQuant oq;
   float lo, hi;
   QT_RETURN_IF_ERROR(read_x(ctx, &xq));
-  QT_RETURN_IF_ERROR(require(ctx, 1, "w_q", &w));
+  QT_RETURN_IF_ERROR(require_input(ctx, 1, "w_q", &w));
   if (w->dtype() != DType::kS8) return ctx.invalid("w_q has type " + dt(w->dtype()) + ", expected s8");
   ConvPlan plan;
   QT_RETURN_IF_ERROR(plan_conv(ctx, *xq.x, *w, &plan));
@@ -565,7 +436,10 @@ Status qconv(OpContext& ctx) {
   QT_RETURN_IF_ERROR(read_w_scale(ctx, m, &w_scale));
   QT_RETURN_IF_ERROR(read_bias(ctx, 3, m, true, &bias));
   QT_RETURN_IF_ERROR(read_out(ctx, &oq));
-  QT_RETURN_IF_ERROR(read_activation(ctx, &lo, &hi));
+  ActivationBounds act;
+  QT_RETURN_IF_ERROR(read_activation(ctx, &act));
+  lo = act.lo;
+  hi = act.hi;
 
   Tensor y(oq.type, plan.out_shape);
   if (y.numel() == 0) {
@@ -614,14 +488,17 @@ Status qgemm_op(OpContext& ctx) {
   OutQuant oq;
   float lo, hi;
   QT_RETURN_IF_ERROR(read_x(ctx, &xq));
-  QT_RETURN_IF_ERROR(require(ctx, 1, "w_q", &w));
+  QT_RETURN_IF_ERROR(require_input(ctx, 1, "w_q", &w));
   if (w->dtype() != DType::kS8) return ctx.invalid("w_q has type " + dt(w->dtype()) + ", expected s8");
   GemmPlan g;
   QT_RETURN_IF_ERROR(plan_gemm(ctx, *xq.x, *w, &g));
   QT_RETURN_IF_ERROR(read_w_scale(ctx, g.n, &w_scale));
   QT_RETURN_IF_ERROR(read_bias(ctx, 3, g.n, true, &bias));
   QT_RETURN_IF_ERROR(read_out(ctx, &oq));
-  QT_RETURN_IF_ERROR(read_activation(ctx, &lo, &hi));
+  ActivationBounds act;
+  QT_RETURN_IF_ERROR(read_activation(ctx, &act));
+  lo = act.lo;
+  hi = act.hi;
 
   Tensor y(oq.type, g.out_shape);
   if (y.numel() == 0) {
@@ -668,15 +545,18 @@ Status require_f32(const OpContext& ctx, const Tensor& t, const char* name) {
 Status bf16_conv(OpContext& ctx) {
   const Tensor *x, *w, *bias;
   float lo, hi;
-  QT_RETURN_IF_ERROR(require(ctx, 0, "x", &x));
-  QT_RETURN_IF_ERROR(require(ctx, 1, "w", &w));
+  QT_RETURN_IF_ERROR(require_input(ctx, 0, "x", &x));
+  QT_RETURN_IF_ERROR(require_input(ctx, 1, "w", &w));
   QT_RETURN_IF_ERROR(require_f32(ctx, *x, "x"));
   QT_RETURN_IF_ERROR(require_f32(ctx, *w, "w"));
   ConvPlan plan;
   QT_RETURN_IF_ERROR(plan_conv(ctx, *x, *w, &plan));
   const QConvShape s = plan.s;
   QT_RETURN_IF_ERROR(read_bias(ctx, 2, s.out_channels, false, &bias));
-  QT_RETURN_IF_ERROR(read_activation(ctx, &lo, &hi));
+  ActivationBounds act;
+  QT_RETURN_IF_ERROR(read_activation(ctx, &act));
+  lo = act.lo;
+  hi = act.hi;
   Tensor y(DType::kF32, plan.out_shape);
   if (y.numel() == 0) {
     ctx.outputs[0] = std::move(y);
@@ -705,14 +585,17 @@ Status bf16_conv(OpContext& ctx) {
 Status bf16_gemm_op(OpContext& ctx) {
   const Tensor *x, *w, *bias;
   float lo, hi;
-  QT_RETURN_IF_ERROR(require(ctx, 0, "x", &x));
-  QT_RETURN_IF_ERROR(require(ctx, 1, "w", &w));
+  QT_RETURN_IF_ERROR(require_input(ctx, 0, "x", &x));
+  QT_RETURN_IF_ERROR(require_input(ctx, 1, "w", &w));
   QT_RETURN_IF_ERROR(require_f32(ctx, *x, "x"));
   QT_RETURN_IF_ERROR(require_f32(ctx, *w, "w"));
   GemmPlan g;
   QT_RETURN_IF_ERROR(plan_gemm(ctx, *x, *w, &g));
   QT_RETURN_IF_ERROR(read_bias(ctx, 2, g.n, false, &bias));
-  QT_RETURN_IF_ERROR(read_activation(ctx, &lo, &hi));
+  ActivationBounds act;
+  QT_RETURN_IF_ERROR(read_activation(ctx, &act));
+  lo = act.lo;
+  hi = act.hi;
   Tensor y(DType::kF32, g.out_shape);
   if (y.numel() == 0) {
     ctx.outputs[0] = std::move(y);
@@ -917,7 +800,7 @@ struct AddOperand {
 };
 
 Status read_operand(const OpContext& ctx, size_t i, const std::string& name, AddOperand* o) {
-  QT_RETURN_IF_ERROR(require(ctx, i, name.c_str(), &o->t));
+  QT_RETURN_IF_ERROR(require_input(ctx, i, name.c_str(), &o->t));
   const Tensor* scale = ctx.input(i + 1);
   const Tensor* zp = ctx.input(i + 2);
   if (scale && !scale->empty()) {
@@ -982,7 +865,10 @@ Status qadd(OpContext& ctx) {
   QT_RETURN_IF_ERROR(read_operand(ctx, 0, "a", &a));
   QT_RETURN_IF_ERROR(read_operand(ctx, 3, "b", &b));
   QT_RETURN_IF_ERROR(read_out(ctx, &oq));
-  QT_RETURN_IF_ERROR(read_activation(ctx, &lo, &hi));
+  ActivationBounds act;
+  QT_RETURN_IF_ERROR(read_activation(ctx, &act));
+  lo = act.lo;
+  hi = act.hi;
   // Fast shapes: the smaller operand, leading 1s aside, equals the larger's trailing dims (a
   // scalar, a row, a [1, T, C] position table...), so it repeats every numel(small) elements.
   const AddOperand* big = &a;

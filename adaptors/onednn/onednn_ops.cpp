@@ -27,6 +27,7 @@
 #include <utility>
 #include <vector>
 
+#include "adaptors/fused_op_inputs.h"
 #include "adaptors/runtime/conv_operands.h"
 #include "common/shape_inference.h"
 #include "kernels/quantize_ref.h"
@@ -66,7 +67,6 @@ void match_thread_budget() {
 }
 
 std::string dtn(DType t) { return std::string(dtype_name(t)); }
-bool scalar_like(const Tensor& t) { return t.numel() == 1 && t.rank() <= 1; }
 
 dt to_dnnl(DType t) {
   switch (t) {
@@ -94,148 +94,6 @@ mdesc plain_md(const dims& d, dt type, const std::vector<size_t>& order = {}) {
 }
 
 // ------------------------------------------------------------------ input validation
-
-Status require(const OpContext& ctx, size_t i, const char* name, const Tensor** out) {
-  const Tensor* t = ctx.input(i);
-  if (!t || t->empty()) return ctx.invalid(std::string("missing required input '") + name + "'");
-  *out = t;
-  return Status::Ok();
-}
-
-const Tensor* optional_input(const OpContext& ctx, size_t i) {
-  const Tensor* t = ctx.input(i);
-  return t && !t->empty() ? t : nullptr;
-}
-
-Status positive_scale(const OpContext& ctx, const Tensor* t, const char* name, float* out) {
-  if (!t || t->dtype() != DType::kF32 || !scalar_like(*t)) {
-    return ctx.invalid(std::string(name) + " must be an f32 scalar" +
-                       (t ? ", got " + dtn(t->dtype()) + " " + shape_str(t->shape()) : ""));
-  }
-  *out = t->data<float>()[0];
-  if (!(*out > 0.0f) || !std::isfinite(*out)) {
-    return ctx.invalid(std::string(name) + " must be positive and finite, got " +
-                       std::to_string(*out));
-  }
-  return Status::Ok();
-}
-
-enum class Act { kNone, kRelu, kClip };
-
-struct Activation {
-  Act kind = Act::kNone;
-  float lo = -kInf, hi = kInf;
-};
-
-Status read_activation(const OpContext& ctx, Activation* a) {
-  const std::string act = ctx.node.attr_string("activation", "none");
-  if (act == "none") return Status::Ok();
-  if (act == "relu") {
-    a->kind = Act::kRelu;
-    a->lo = 0.0f;
-    return Status::Ok();
-  }
-  if (act != "clip") return ctx.invalid("unknown activation '" + act + "'");
-  a->kind = Act::kClip;
-  a->lo = ctx.node.attr_float("clip_min", -kInf);
-  a->hi = ctx.node.attr_float("clip_max", kInf);
-  if (std::isnan(a->lo) || std::isnan(a->hi) || a->lo > a->hi) {
-    return ctx.invalid("clip bounds [" + std::to_string(a->lo) + ", " + std::to_string(a->hi) +
-                       "] are empty");
-  }
-  return Status::Ok();
-}
-
-// The 8-bit activation's per-tensor quantization (inputs 0, 4, 5).
-struct XQuant {
-  const Tensor* x = nullptr;
-  float scale = 1.0f;
-  int32_t zero_point = 0;
-};
-
-Status read_x(const OpContext& ctx, XQuant* q) {
-  QT_RETURN_IF_ERROR(require(ctx, 0, "x_q", &q->x));
-  if (q->x->dtype() != DType::kU8 && q->x->dtype() != DType::kS8) {
-    return ctx.invalid("x_q has type " + dtn(q->x->dtype()) + ", expected u8 or s8");
-  }
-  QT_RETURN_IF_ERROR(positive_scale(ctx, optional_input(ctx, 4), "x_scale", &q->scale));
-  if (const Tensor* zp = optional_input(ctx, 5)) {
-    if (zp->dtype() != q->x->dtype() || !scalar_like(*zp)) {
-      return ctx.invalid("x_zero_point must be a " + dtn(q->x->dtype()) + " scalar, got " +
-                         dtn(zp->dtype()) + " " + shape_str(zp->shape()));
-    }
-    q->zero_point = static_cast<int32_t>(zp->get_i64(0));
-  }
-  return Status::Ok();
-}
-
-// Output type and quantization (inputs 6, 7 and "out_dtype").
-struct OutQuant {
-  DType type = DType::kF32;
-  float scale = 1.0f;
-  int32_t zero_point = 0;
-};
-
-Status read_out(const OpContext& ctx, OutQuant* o) {
-  const Tensor* scale = optional_input(ctx, 6);
-  const Tensor* zp = optional_input(ctx, 7);
-  const std::string want = ctx.node.attr_string("out_dtype", "");
-  if (want == "u8") {
-    o->type = DType::kU8;
-  } else if (want == "s8") {
-    o->type = DType::kS8;
-  } else if (want == "f32") {
-    o->type = DType::kF32;
-  } else if (want.empty()) {
-    o->type = zp ? zp->dtype() : (scale ? DType::kU8 : DType::kF32);
-  } else {
-    return ctx.invalid("unknown out_dtype '" + want + "'");
-  }
-  if (o->type == DType::kF32) return Status::Ok();
-  if (o->type != DType::kU8 && o->type != DType::kS8) {
-    return ctx.invalid("y_zero_point has type " + dtn(o->type) + ", expected u8 or s8");
-  }
-  if (!scale) return ctx.invalid("an 8-bit output needs y_scale");
-  QT_RETURN_IF_ERROR(positive_scale(ctx, scale, "y_scale", &o->scale));
-  if (zp) {
-    if (zp->dtype() != o->type || !scalar_like(*zp)) {
-      return ctx.invalid("y_zero_point must be a " + dtn(o->type) + " scalar, got " +
-                         dtn(zp->dtype()) + " " + shape_str(zp->shape()));
-    }
-    o->zero_point = static_cast<int32_t>(zp->get_i64(0));
-  }
-  return Status::Ok();
-}
-
-// A per-output-channel bias of n values ([n] or [1, n]).
-Status read_bias(const OpContext& ctx, size_t i, int64_t n, bool s32_ok, const Tensor** out) {
-  const Tensor* b = optional_input(ctx, i);
-  *out = nullptr;
-  if (!b) return Status::Ok();
-  if (b->dtype() != DType::kF32 && !(s32_ok && b->dtype() == DType::kS32)) {
-    return ctx.invalid("bias has type " + dtn(b->dtype()) +
-                       (s32_ok ? ", expected s32 or f32" : ", expected f32"));
-  }
-  const bool shape_ok = (b->rank() == 1 && b->dim(0) == n) ||
-                        (b->rank() == 2 && b->dim(0) == 1 && b->dim(1) == n);
-  if (!shape_ok) {
-    return ctx.invalid("bias shape " + shape_str(b->shape()) + " is not [" + std::to_string(n) +
-                       "]");
-  }
-  *out = b;
-  return Status::Ok();
-}
-
-Status read_w_scale(const OpContext& ctx, int64_t n, const Tensor** out) {
-  const Tensor* s;
-  QT_RETURN_IF_ERROR(require(ctx, 2, "w_scale", &s));
-  if (s->dtype() != DType::kF32 || s->rank() > 1 || (s->numel() != 1 && s->numel() != n)) {
-    return ctx.invalid("w_scale must be f32 with 1 or " + std::to_string(n) + " values, got " +
-                       dtn(s->dtype()) + " " + shape_str(s->shape()));
-  }
-  *out = s;
-  return Status::Ok();
-}
 
 // ------------------------------------------------------------------ problem shapes
 
@@ -308,7 +166,7 @@ struct Spec {
   std::vector<int32_t> bias_s32;
   std::vector<float> bias_f32;
   int32_t x_zero_point = 0, y_zero_point = 0;
-  Activation act;              // in the destination's units (before the output zero point)
+  ActivationBounds act;              // in the destination's units (before the output zero point)
 };
 
 // One primitive for one input shape, with the reorders between qtune's plain layouts and the
@@ -414,9 +272,9 @@ class Plan {
     dnnl::post_ops po;
     // Infinite clip bounds as the largest finite floats, which clamp nothing.
     const float big = std::numeric_limits<float>::max();
-    if (spec_.act.kind == Act::kRelu) {
+    if (spec_.act.kind == FusedActivation::kRelu) {
       po.append_eltwise(1.0f, dnnl::algorithm::eltwise_relu, 0.0f, 0.0f);
-    } else if (spec_.act.kind == Act::kClip &&
+    } else if (spec_.act.kind == FusedActivation::kClip &&
                (std::isfinite(spec_.act.lo) || std::isfinite(spec_.act.hi))) {
       po.append_eltwise(1.0f, dnnl::algorithm::eltwise_clip, std::clamp(spec_.act.lo, -big, big),
                         std::clamp(spec_.act.hi, -big, big));
@@ -552,7 +410,7 @@ bool empty_reduction(const Problem& p) {
 }
 
 // real[c] is channel c's value in the real domain before the activation.
-void fill_channels(const Problem& p, const std::vector<float>& real, const Activation& act,
+void fill_channels(const Problem& p, const std::vector<float>& real, const ActivationBounds& act,
                    const OutQuant& oq, Tensor* y) {
   const int64_t channels = p.dst[1];
   int64_t inner = 1;
@@ -593,7 +451,7 @@ std::vector<float> real_bias(int64_t n, const Tensor* bias, float x_scale, const
 
 // The int8 Spec: the epilogue expressed in oneDNN's order, dst = post_ops(scale * (acc + bias)).
 Spec int8_spec(bool conv, const XQuant& xq, const Tensor& w, const Tensor& w_scale,
-               const Tensor* bias, const OutQuant& oq, const Activation& act) {
+               const Tensor* bias, const OutQuant& oq, const ActivationBounds& act) {
   Spec s;
   s.conv = conv;
   s.x_type = xq.x->dtype();
@@ -609,7 +467,7 @@ Spec int8_spec(bool conv, const XQuant& xq, const Tensor& w, const Tensor& w_sca
   if (oq.type != DType::kF32) {
     // Relu/Clip commute with dividing by a positive y_scale: apply them on the output grid.
     for (float& v : s.scales) v /= oq.scale;
-    if (act.kind == Act::kClip) {
+    if (act.kind == FusedActivation::kClip) {
       s.act.lo = static_cast<float>(static_cast<double>(act.lo) / oq.scale);
       s.act.hi = static_cast<float>(static_cast<double>(act.hi) / oq.scale);
     }
@@ -630,9 +488,9 @@ Status qlinear_op(OpContext& ctx, bool conv) {
   XQuant xq;
   const Tensor *w = nullptr, *w_scale = nullptr, *bias = nullptr;
   OutQuant oq;
-  Activation act;
+  ActivationBounds act;
   QT_RETURN_IF_ERROR(read_x(ctx, &xq));
-  QT_RETURN_IF_ERROR(require(ctx, 1, "w_q", &w));
+  QT_RETURN_IF_ERROR(require_input(ctx, 1, "w_q", &w));
   if (w->dtype() != DType::kS8) return ctx.invalid("w_q has type " + dtn(w->dtype()) + ", expected s8");
   Problem p;
   QT_RETURN_IF_ERROR(conv ? plan_conv(ctx, *xq.x, *w, &p) : plan_gemm(ctx, *xq.x, *w, &p));
@@ -675,9 +533,9 @@ Status require_f32(const OpContext& ctx, const Tensor& t, const char* name) {
 
 Status float_op(OpContext& ctx, bool conv, Spec::Precision precision) {
   const Tensor *x = nullptr, *w = nullptr, *bias = nullptr;
-  Activation act;
-  QT_RETURN_IF_ERROR(require(ctx, 0, "x", &x));
-  QT_RETURN_IF_ERROR(require(ctx, 1, "w", &w));
+  ActivationBounds act;
+  QT_RETURN_IF_ERROR(require_input(ctx, 0, "x", &x));
+  QT_RETURN_IF_ERROR(require_input(ctx, 1, "w", &w));
   QT_RETURN_IF_ERROR(require_f32(ctx, *x, "x"));
   QT_RETURN_IF_ERROR(require_f32(ctx, *w, "w"));
   Problem p;
