@@ -127,12 +127,15 @@ Result<std::unique_ptr<TrialRunner>> TrialRunner::create(const TuningConfig& cfg
 Result<TrialMetrics> TrialRunner::measure(const Graph& model, const PreparedModel& prepared) {
   const int64_t n = eval_.size();
   if (n == 0) return Status::InvalidInput(cfg_.evaluation_data + ": the evaluation set is empty");
-  const bool record_fp32 = fp32_outputs_.empty();
+  const std::string& name = cfg_.metric.name;
+  const bool vs_fp32 = compares_to_fp32();
+  const bool record_fp32 = vs_fp32 && fp32_outputs_.empty();
   int64_t hits = 0;
   double sq = 0, cos_sum = 0;
   int64_t values = 0;
   size_t b = 0;
-  for (int64_t start = 0; start < n; start += batch_size_, ++b) {
+  // A command metric evaluates the written model itself: no pass over the evaluation set here.
+  for (int64_t start = 0; name != "command" && start < n; start += batch_size_, ++b) {
     const int64_t count = std::min(batch_size_, n - start);
     QT_ASSIGN_OR_RETURN(std::vector<Tensor> outs, prepared.run({eval_.batch(start, count)}));
     if (outs.empty() || outs[0].dtype() != DType::kF32 || outs[0].rank() < 1 ||
@@ -140,13 +143,18 @@ Result<TrialMetrics> TrialRunner::measure(const Graph& model, const PreparedMode
       return Status::InvalidInput(cfg_.model + ": output 0 must be f32 [batch, ...]");
     }
     const Tensor& y = outs[0];
+    if (!vs_fp32) {
+      for (int64_t i = 0; i < count; ++i) {
+        const int64_t label = eval_.labels[static_cast<size_t>(start + i)];
+        hits += name == "top1" ? argmax_row(y, count, i) == label
+                               : label_in_top_k(y, count, i, label, cfg_.metric.k);
+      }
+      continue;
+    }
     if (record_fp32) fp32_outputs_.push_back(y.clone());
     const Tensor& ref = fp32_outputs_.at(b);
     const int64_t width = y.numel() / count;
     for (int64_t i = 0; i < count; ++i) {
-      const int64_t label = eval_.labels.empty() ? -1 : eval_.labels[static_cast<size_t>(start + i)];
-      if (cfg_.metric.name == "top1") hits += argmax_row(y, count, i) == label;
-      if (cfg_.metric.name == "topk") hits += label_in_top_k(y, count, i, label, cfg_.metric.k);
       double dot = 0, na = 0, nb = 0;
       for (int64_t j = 0; j < width; ++j) {
         const double a = y.data<float>()[i * width + j], r = ref.data<float>()[i * width + j];
@@ -160,7 +168,6 @@ Result<TrialMetrics> TrialRunner::measure(const Graph& model, const PreparedMode
     }
   }
   TrialMetrics m;
-  const std::string& name = cfg_.metric.name;
   if (name == "top1" || name == "topk") {
     m.metric = 100.0 * static_cast<double>(hits) / static_cast<double>(n);
   } else if (name == "mse") {
@@ -188,7 +195,7 @@ Result<TrialMetrics> TrialRunner::baseline() {
 }
 
 Result<TrialMetrics> TrialRunner::evaluate(const TuneConfig& cfg) {
-  if (fp32_outputs_.empty()) QT_RETURN_IF_ERROR(baseline().status());
+  if (compares_to_fp32() && fp32_outputs_.empty()) QT_RETURN_IF_ERROR(baseline().status());
   QT_ASSIGN_OR_RETURN(QuantizedModel q, session_.quantize(cfg));
   QT_ASSIGN_OR_RETURN(std::unique_ptr<PreparedModel> prepared, adaptor_->prepare(q.graph, q.bf16_ops));
   return measure(*q.graph, *prepared);

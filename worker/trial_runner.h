@@ -50,6 +50,8 @@ class TrialRunner {
  private:
   TrialRunner() = default;
   Result<TrialMetrics> measure(const Graph& model, const PreparedModel& prepared);
+  // mse and cosine compare with the fp32 model's outputs, which the baseline records.
+  bool compares_to_fp32() const { return cfg_.metric.name == "mse" || cfg_.metric.name == "cosine"; }
 
   TuningConfig cfg_;
   std::shared_ptr<const Adaptor> adaptor_;

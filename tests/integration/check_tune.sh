@@ -68,4 +68,27 @@ for run in "bisect accuracy 0.01 0 lenet" "basic accuracy 0.0001 0 lenet" \
   trials=$(grep -c '"index"' "$report")
   echo "ok: $model $strategy/$objective loss $loss: exit $rc, goal_met $goal, $((trials - 1)) trials, chosen top-1 $metric (model evaluates to $got)"
 done
+
+# Every metric kind, end to end on lenet: top-3 is at least fp32 top-1 (90.89), cosine against
+# fp32 is 1 for fp32 itself, mse is 0, a command's last printed number is taken.
+for run in "topk|{name: topk, k: 3}|90.89|100" "cosine|{name: cosine}|1|1" "mse|{name: mse}|0|0" \
+           "command|{name: command, command: \"echo metric 0.75\"}|0.75|0.75"; do
+  IFS='|' read -r kind metric lo hi <<<"$run"
+  cat > "$tmp/metric.yaml" <<YAML
+model: $src/models/fashion_mnist/lenet.onnx
+data: {calibration: $ex/calib.yaml, evaluation: $ex/test.yaml}
+metric: $metric
+tuning: {strategy: basic, accuracy_criterion: {absolute: 0.01}, exit_policy: {max_trials: 2}, objective: accuracy}
+YAML
+  "$qtune" tune "$tmp/metric.yaml" --out "$tmp/metric-$kind" > "$tmp/log" 2>&1
+  rc=$?
+  base=$(tr -d '\n' < "$tmp/metric-$kind/report.json" 2>/dev/null |
+         sed -n 's/.*"baseline": {"metric": \([^,]*\),.*/\1/p')
+  if [ $rc -ne 0 ] || [ -z "$base" ] ||
+     ! awk -v b="$base" -v lo="$lo" -v hi="$hi" 'BEGIN { exit !(b >= lo - 1e-9 && b <= hi + 1e-9) }'; then
+    echo "FAIL: metric $kind: exit $rc, fp32 baseline '$base' (want $lo..$hi)"; tail -n 3 "$tmp/log"; fail=1
+  else
+    echo "ok: metric $kind: fp32 baseline $base, tuned and met the goal"
+  fi
+done
 exit $fail
