@@ -1,6 +1,8 @@
 #include "coordinator/decision.h"
 
+#include <algorithm>
 #include <cmath>
+#include <map>
 
 namespace qtune {
 
@@ -29,19 +31,48 @@ bool accepted(const TrialRecord& t, const TuningHistory& h, const AccuracyCriter
   return objective != "performance" || t.latency_ms < h.baseline_latency_ms;
 }
 
+std::string kernel_signature(const TuneConfig& cfg) {
+  TuneConfig erased = cfg;
+  for (auto& [name, op] : erased.ops) {
+    op.weight.algorithm = CalibAlgorithm::kMinMax;
+    op.activation.algorithm = CalibAlgorithm::kMinMax;
+  }
+  return erased.hash();
+}
+
 std::optional<size_t> best_accepted(const TuningHistory& h, const AccuracyCriterion& c,
                                     const std::string& objective) {
-  std::optional<size_t> best;
-  auto better = [&](const TrialRecord& a, const TrialRecord& b) {
-    if (objective == "performance") return a.latency_ms < b.latency_ms;
-    if (objective == "modelsize") return a.model_bytes < b.model_bytes;
+  auto more_accurate = [&](const TrialRecord& a, const TrialRecord& b) {
     return c.higher_is_better ? a.metric > b.metric : a.metric < b.metric;
   };
+  const bool by_signature = objective == "performance" || objective == "modelsize";
+  struct Group {
+    double cost = 0;  // lowest latency or size measured
+    size_t best = 0;  // most accurate trial
+    size_t first = 0;
+  };
+  std::map<std::string, Group> groups;
+  std::optional<size_t> best;
   for (size_t i = 0; i < h.trials.size(); ++i) {
-    if (!accepted(h.trials[i], h, c, objective)) continue;
-    if (!best || better(h.trials[i], h.trials[*best])) best = i;
+    const TrialRecord& t = h.trials[i];
+    if (!accepted(t, h, c, objective)) continue;
+    if (!by_signature) {
+      if (!best || more_accurate(t, h.trials[*best])) best = i;
+      continue;
+    }
+    const double cost = objective == "performance" ? t.latency_ms : static_cast<double>(t.model_bytes);
+    auto [it, fresh] = groups.try_emplace(kernel_signature(t.cfg), Group{cost, i, i});
+    if (fresh) continue;
+    it->second.cost = std::min(it->second.cost, cost);
+    if (more_accurate(t, h.trials[it->second.best])) it->second.best = i;
   }
-  return best;
+  const Group* winner = nullptr;
+  for (const auto& [sig, g] : groups) {
+    if (!winner || g.cost < winner->cost || (g.cost == winner->cost && g.first < winner->first)) {
+      winner = &g;
+    }
+  }
+  return winner ? std::optional<size_t>(winner->best) : best;
 }
 
 std::optional<size_t> best_effort(const TuningHistory& h, const AccuracyCriterion& c) {

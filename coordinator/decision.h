@@ -46,8 +46,15 @@ bool meets_accuracy(const AccuracyCriterion& c, double baseline, double metric);
 bool accepted(const TrialRecord& t, const TuningHistory& h, const AccuracyCriterion& c,
               const std::string& objective);
 
-// The best accepted trial by objective (performance: lowest latency; modelsize: fewest bytes;
-// accuracy: best metric), ties to the lowest index; nullopt when none is accepted.
+// cfg with every calibration algorithm erased: configs with equal signatures run the same
+// kernels on the same shapes and differ only in scale values, so their latency and size differ
+// by measurement noise alone.
+std::string kernel_signature(const TuneConfig& cfg);
+
+// The best accepted trial by objective, nullopt when none is accepted. accuracy: best metric.
+// performance and modelsize compare kernel signatures, not single trials: a signature's latency
+// (size) is the lowest measured among its accepted trials, the fastest (smallest) signature wins,
+// and within it the best metric; ties go to the lowest index.
 std::optional<size_t> best_accepted(const TuningHistory& h, const AccuracyCriterion& c,
                                     const std::string& objective);
 // When nothing is accepted: the trial with the best metric (ties to the lowest index).

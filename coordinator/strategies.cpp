@@ -392,6 +392,81 @@ std::vector<TrialProposal> latency_refinement(const StrategyContext& ctx, const 
   return {};
 }
 
+namespace {
+
+bool is_recipe_stage(const std::string& stage) { return stage.rfind("recipe", 0) == 0; }
+
+// The int8 activation algorithms the space offers, in first-seen order.
+std::vector<CalibAlgorithm> int8_algorithms(const TuningSpace& space) {
+  std::vector<CalibAlgorithm> algos;
+  for (const auto& op : space.ops) {
+    for (const auto& o : op.options) {
+      if (o.precision == OpPrecision::kInt8 &&
+          std::find(algos.begin(), algos.end(), o.activation.algorithm) == algos.end()) {
+        algos.push_back(o.activation.algorithm);
+      }
+    }
+  }
+  return algos;
+}
+
+// cfg with the int8 ops of `type` ("" = every type) moved to algorithm `a` where the op offers
+// the same config with that algorithm.
+TuneConfig with_algorithm(const TuningSpace& space, TuneConfig cfg, const std::string& type,
+                          CalibAlgorithm a) {
+  for (const auto& op : space.ops) {
+    if (!type.empty() && op.key.op_type != type) continue;
+    auto cur = cfg.ops.find(op.key.name);
+    if (cur == cfg.ops.end() || cur->second.precision != OpPrecision::kInt8) continue;
+    for (const auto& o : op.options) {
+      OpQuantConfig want = cur->second;
+      want.activation.algorithm = a;
+      if (o == want) {
+        cur->second = o;
+        break;
+      }
+    }
+  }
+  return cfg;
+}
+
+}  // namespace
+
+std::vector<TrialProposal> recipe_refinement(const StrategyContext& ctx, const TuningHistory& h,
+                                             const std::string& objective) {
+  // Start from the strategy's choice, not from refinement trials: the start must not move
+  // while the refinement runs.
+  TuningHistory own = h;
+  own.trials.clear();
+  for (const auto& t : h.trials) {
+    if (!is_recipe_stage(t.stage)) own.trials.push_back(t);
+  }
+  const std::optional<size_t> start = best_accepted(own, ctx.criterion, objective);
+  if (!start) return {};
+  const std::vector<CalibAlgorithm> algos = int8_algorithms(ctx.space);
+  const TuneConfig& base = own.trials[*start].cfg;
+
+  Configs uniform = {base};
+  for (CalibAlgorithm a : algos) uniform.push_back(with_algorithm(ctx.space, base, "", a));
+  if (auto w = unevaluated(uniform, "recipe-sweep", h); !w.empty()) return w;
+  const TrialRecord* current = best_in(uniform, ctx.criterion, h);
+  if (!current) return {};
+
+  std::vector<std::string> types;
+  for (const TunableOp* op : ctx.space.int8_ops(base)) {
+    if (std::find(types.begin(), types.end(), op->key.op_type) == types.end()) {
+      types.push_back(op->key.op_type);
+    }
+  }
+  for (const std::string& type : types) {
+    Configs tries = {current->cfg};
+    for (CalibAlgorithm a : algos) tries.push_back(with_algorithm(ctx.space, current->cfg, type, a));
+    if (auto w = unevaluated(tries, "recipe-" + type, h); !w.empty()) return w;
+    current = best_in(tries, ctx.criterion, h);
+  }
+  return {};
+}
+
 Result<std::unique_ptr<Strategy>> make_strategy(const std::string& name) {
   if (name == "basic") return std::unique_ptr<Strategy>(new BasicStrategy);
   if (name == "conservative") return std::unique_ptr<Strategy>(new ConservativeStrategy);

@@ -48,6 +48,16 @@ std::vector<TrialProposal> latency_refinement(const StrategyContext& ctx,
                                               const TuningHistory& history,
                                               const std::string& objective);
 
+// After a strategy has nothing more to try, when the run searches on (timeout > 0): INC's
+// op-type-wise tuning of the calibration algorithms, on the best accepted config of the
+// strategy's own trials. Its kernel signature stays fixed (the same ops int8, the same
+// kernels), so only accuracy can change: first every int8 op with each other algorithm, then,
+// from the most accurate so far, each op type in graph order with each other algorithm, keeping
+// a change only when it raises the metric. Empty when nothing is accepted or all is tried.
+std::vector<TrialProposal> recipe_refinement(const StrategyContext& ctx,
+                                             const TuningHistory& history,
+                                             const std::string& objective);
+
 // basic, conservative, mse, bisect, random, exhaustive; kInvalidInput for any other name.
 Result<std::unique_ptr<Strategy>> make_strategy(const std::string& name);
 

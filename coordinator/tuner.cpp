@@ -41,6 +41,9 @@ TuneOutcome run_tuning_waves(const TuningSpace& space, const Strategy& strategy,
   }
   while (true) {
     std::vector<TrialProposal> proposals = strategy.next(ctx, history);
+    if (proposals.empty() && opts.exit_policy.timeout_seconds > 0) {
+      proposals = recipe_refinement(ctx, history, opts.objective);
+    }
     if (proposals.empty()) proposals = latency_refinement(ctx, history, opts.objective);
     if (proposals.empty()) return finish("strategy exhausted");
     // The wave as the loop will record it: indices continue the history, repeats are dropped

@@ -38,6 +38,7 @@ TuningSpace make_space(int n, bool bf16 = true) {
 struct FakeModel {
   std::map<std::string, double> penalty;  // per op, in accuracy points
   std::map<std::string, double> int8_ms;  // per op: int8 latency change (default -1 ms)
+  std::map<std::string, double> kl_factor;  // per op: kl's share of the penalty (default 0.5)
   int calls = 0;
 
   Result<TrialMetrics> operator()(const TuneConfig& cfg) {
@@ -46,7 +47,8 @@ struct FakeModel {
     for (const auto& [name, c] : cfg.ops) {
       const double p = penalty.count(name) ? penalty.at(name) : 0.0;
       if (c.precision == OpPrecision::kInt8) {
-        m.metric -= c.activation.algorithm == CalibAlgorithm::kKl ? p / 2 : p;
+        const double kl = kl_factor.count(name) ? kl_factor.at(name) : 0.5;
+        m.metric -= c.activation.algorithm == CalibAlgorithm::kKl ? p * kl : p;
         m.latency_ms += int8_ms.count(name) ? int8_ms.at(name) : -1.0;
       } else if (c.precision == OpPrecision::kBf16) {
         m.metric -= p / 100;
@@ -107,6 +109,30 @@ TEST(DecisionTest, PerformanceNeverPicksSlowerThanFp32) {
   h.trials.erase(h.trials.begin() + 2);
   EXPECT_EQ(best_accepted(h, c, "performance"), std::nullopt);
   EXPECT_EQ(best_effort(h, c), std::optional<size_t>(1));
+}
+
+TEST(DecisionTest, ConfigsOnTheSameKernelsCompareByAccuracy) {
+  TuningHistory h = baseline();
+  const TuningSpace space = make_space(2);
+  TuneConfig minmax = space.default_config(100);
+  TuneConfig kl = minmax;
+  kl.ops["op0"] = int8(CalibAlgorithm::kKl);
+  TuneConfig fallback = minmax;
+  fallback.ops["op1"] = OpQuantConfig::fp32();
+  EXPECT_EQ(kernel_signature(minmax), kernel_signature(kl));
+  EXPECT_NE(kernel_signature(minmax), kernel_signature(fallback));
+  AccuracyCriterion c{true, 0.01, true};
+  // Same kernels: the one measured 0.2 ms slower is as fast; the more accurate one wins.
+  h.trials = {{0, "s", minmax, minmax.hash(), true, "", 79.5, 5.0},
+              {1, "s", kl, kl.hash(), true, "", 79.9, 5.2}};
+  EXPECT_EQ(best_accepted(h, c, "performance"), std::optional<size_t>(1));
+  EXPECT_EQ(best_accepted(h, c, "accuracy"), std::optional<size_t>(1));
+  // Other kernels that are faster than every measurement of those win on performance.
+  h.trials.push_back({2, "s", fallback, fallback.hash(), true, "", 79.3, 4.9});
+  EXPECT_EQ(best_accepted(h, c, "performance"), std::optional<size_t>(2));
+  // ...but not when the same-kernel group was once measured faster still.
+  h.trials[0].latency_ms = 4.8;
+  EXPECT_EQ(best_accepted(h, c, "performance"), std::optional<size_t>(1));
 }
 
 TEST(StrategyTest, UnknownNameIsInvalidInput) {
@@ -315,6 +341,50 @@ TEST(TunerTest, SlowInt8OpsFallBackUntilFasterThanFp32) {
   FakeModel m = model;
   TuneOutcome acc = tune("bisect", space, m, o);
   EXPECT_EQ(acc.history.trials.size(), 1u);
+}
+
+TEST(TunerTest, WithATimeoutTheRecipeRefinementRaisesAccuracyOnTheSameKernels) {
+  // kl halves a Conv op's penalty and doubles a Gemm op's: the best recipe mixes the two.
+  const TuningSpace space = make_space(4);
+  FakeModel model;
+  for (int i = 0; i < 4; ++i) {
+    model.penalty["op" + std::to_string(i)] = 0.2;
+    model.kl_factor["op" + std::to_string(i)] = i % 2 ? 2.0 : 0.5;
+  }
+  TuneRunOptions opts = options(0.01);  // target 79.2: the all-minmax default (79.2) passes
+  const TuneOutcome first = tune("bisect", space, model, opts);
+  ASSERT_EQ(first.history.trials.size(), 1u);  // timeout 0: the first config that passes
+
+  opts.exit_policy.timeout_seconds = 1000;
+  model.calls = 0;
+  const TuneOutcome out = tune("bisect", space, model, opts);
+  ASSERT_TRUE(out.goal_met);
+  std::vector<std::string> stages;
+  for (const auto& t : out.history.trials) {
+    stages.push_back(t.stage);
+    EXPECT_EQ(kernel_signature(t.cfg), kernel_signature(out.history.trials[0].cfg)) << t.stage;
+  }
+  // All-kl (79.0) loses to the default; kl on the Conv ops only (79.4) is kept; kl on the Gemm
+  // ops as well would be all-kl again, already measured, so it is not paid twice.
+  EXPECT_EQ(stages, (std::vector<std::string>{"default", "recipe-sweep", "recipe-Conv"}));
+  EXPECT_EQ(model.calls, 3);
+  ASSERT_TRUE(out.chosen);
+  const TrialRecord& chosen = out.history.trials[*out.chosen];
+  EXPECT_EQ(chosen.stage, "recipe-Conv");
+  EXPECT_NEAR(chosen.metric, 79.4, 1e-9);
+  EXPECT_EQ(chosen.cfg.ops.at("op0").activation.algorithm, CalibAlgorithm::kKl);
+  EXPECT_EQ(chosen.cfg.ops.at("op1").activation.algorithm, CalibAlgorithm::kMinMax);
+
+  // A pure function of the history: the same run proposes the same trials.
+  const TuneOutcome again = tune("bisect", space, model, opts);
+  ASSERT_EQ(again.history.trials.size(), out.history.trials.size());
+  for (size_t i = 0; i < out.history.trials.size(); ++i) {
+    EXPECT_EQ(again.history.trials[i].hash, out.history.trials[i].hash);
+  }
+  // Nothing accepted: nothing to refine.
+  TuningHistory none = baseline();
+  const StrategyContext ctx{space, opts.criterion, 100, 1};
+  EXPECT_TRUE(recipe_refinement(ctx, none, "performance").empty());
 }
 
 TEST(TunerTest, MaxTrialsAndBestEffortWhenNothingPasses) {
