@@ -208,8 +208,10 @@ class MseStrategy : public Strategy {
   }
 };
 
-// Binary search for the shortest prefix of the sensitivity ranking whose fallback meets the
-// goal, assuming more fallback never hurts accuracy: O(log n) trials.
+// The default config; then the calibration sweep, one config at a time (a recipe that meets
+// the goal costs no speed); then a binary search for the shortest prefix of the sensitivity
+// ranking whose fallback, applied to the most accurate sweep config, meets the goal, assuming
+// more fallback never hurts accuracy: O(log n) trials.
 class BisectStrategy : public Strategy {
  public:
   std::string name() const override { return "bisect"; }
@@ -217,10 +219,16 @@ class BisectStrategy : public Strategy {
   bool stops_at_first_pass() const override { return false; }
   std::vector<TrialProposal> next(const StrategyContext& ctx,
                                   const TuningHistory& h) const override {
-    const TuneConfig base = ctx.space.default_config(ctx.calib_sampling_size);
-    const TrialRecord* b = h.find(base.hash());
-    if (!b) return {{base, "default"}};
-    if (passes(ctx, h, b) || !b->ok) return {};
+    const Configs sweep = sweep_stage(ctx);
+    for (size_t i = 0; i < sweep.size(); ++i) {
+      const TrialRecord* t = h.find(sweep[i].hash());
+      if (!t) return {{sweep[i], i == 0 ? "default" : "sweep"}};
+      if (passes(ctx, h, t)) return {};
+      if (i == 0 && !t->ok) return {};
+    }
+    const TrialRecord* start = best_in(sweep, ctx.criterion, h);
+    if (!start) return {};
+    const TuneConfig& base = start->cfg;
     const auto ranked = by_sensitivity(ctx, ctx.space.int8_ops(base));
     const size_t n = ranked.size();
     if (n == 0) return {};

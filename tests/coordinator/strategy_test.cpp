@@ -194,8 +194,9 @@ TEST(StrategyTest, BisectUsesLogarithmicTrialsAndFewerThanBasic) {
   }
   TuneOutcome bisect = tune("bisect", space, model, options(0.001));
   ASSERT_TRUE(bisect.goal_met);
-  // default + ceil(log2 32) + the final check at most.
-  EXPECT_LE(bisect.history.trials.size(), 7u);
+  // default + the kl sweep + ceil(log2 32) + the final check at most.
+  EXPECT_LE(bisect.history.trials.size(), 8u);
+  EXPECT_EQ(bisect.history.trials[1].stage, "sweep");
   const TrialRecord& b = bisect.history.trials[*bisect.chosen];
   for (int i = 0; i < 5; ++i) {
     EXPECT_EQ(b.cfg.ops.at("op" + std::to_string(i)).precision, OpPrecision::kFp32);
@@ -220,9 +221,10 @@ TEST(StrategyTest, BisectSearchesInFp32ThenOffersThePrefixInBf16) {
   TuneOutcome out = tune("bisect", space, model, options(0.001));
   ASSERT_TRUE(out.goal_met);
   const auto& t = out.history.trials;
-  EXPECT_LE(t.size(), 7u);  // default + log2(16) + the final check + the bf16 offer
+  EXPECT_LE(t.size(), 8u);  // default + kl sweep + log2(16) + the final check + the bf16 offer
   EXPECT_EQ(t.back().stage, "bisect-bf16");
-  for (size_t i = 1; i + 1 < t.size(); ++i) {
+  EXPECT_EQ(t[1].stage, "sweep");
+  for (size_t i = 2; i + 1 < t.size(); ++i) {
     EXPECT_EQ(t[i].stage, "bisect");
     for (const auto& [op, c] : t[i].cfg.ops) EXPECT_NE(c.precision, OpPrecision::kBf16);
   }
@@ -233,6 +235,24 @@ TEST(StrategyTest, BisectSearchesInFp32ThenOffersThePrefixInBf16) {
     EXPECT_EQ(best.cfg.ops.at("op" + std::to_string(i)).precision, OpPrecision::kBf16);
   }
   EXPECT_EQ(best.cfg.ops.at("op3").precision, OpPrecision::kInt8);
+}
+
+TEST(StrategyTest, BisectStopsAtTheFirstSweepConfigThatMeetsTheGoal) {
+  // kl halves every penalty: all-int8 with kl meets the goal, so nothing falls back.
+  const TuningSpace space = make_space(8);
+  FakeModel model;
+  for (int i = 0; i < 8; ++i) model.penalty["op" + std::to_string(i)] = 0.1;
+  TuneOutcome out = tune("bisect", space, model, options(0.007));  // target 79.44
+  ASSERT_TRUE(out.goal_met);
+  const auto& t = out.history.trials;
+  ASSERT_EQ(t.size(), 2u);
+  EXPECT_EQ(t[0].stage, "default");
+  EXPECT_EQ(t[1].stage, "sweep");
+  EXPECT_EQ(*out.chosen, 1u);
+  for (const auto& [op, c] : t[1].cfg.ops) {
+    EXPECT_EQ(c.precision, OpPrecision::kInt8);
+    EXPECT_EQ(c.activation.algorithm, CalibAlgorithm::kKl);
+  }
 }
 
 TEST(StrategyTest, MseFollowsSensitivityOrder) {
