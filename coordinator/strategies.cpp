@@ -62,13 +62,12 @@ bool passes(const StrategyContext& ctx, const TuningHistory& h, const TrialRecor
   return t && t->ok && meets_accuracy(ctx.criterion, h.baseline_metric, t->metric);
 }
 
-// INC's op-type-wise sweep, over the calibration algorithm: every op at its default, then
-// every op that lists it at its first option with each other activation algorithm.
-Configs sweep_stage(const StrategyContext& ctx) {
-  const TuneConfig base = ctx.space.default_config(ctx.calib_sampling_size);
-  Configs out = {base};
+bool is_recipe_stage(const std::string& stage) { return stage.rfind("recipe", 0) == 0; }
+
+// The int8 activation algorithms the space offers, in first-seen order.
+std::vector<CalibAlgorithm> int8_algorithms(const TuningSpace& space) {
   std::vector<CalibAlgorithm> algos;
-  for (const auto& op : ctx.space.ops) {
+  for (const auto& op : space.ops) {
     for (const auto& o : op.options) {
       if (o.precision == OpPrecision::kInt8 &&
           std::find(algos.begin(), algos.end(), o.activation.algorithm) == algos.end()) {
@@ -76,21 +75,36 @@ Configs sweep_stage(const StrategyContext& ctx) {
       }
     }
   }
-  for (CalibAlgorithm a : algos) {
-    TuneConfig cfg = base;
-    for (const auto& op : ctx.space.ops) {
-      const OpQuantConfig& d = op.default_option();
-      if (d.precision != OpPrecision::kInt8 || d.activation.algorithm == a) continue;
-      for (const auto& o : op.options) {
-        // Same weight choice and activation type, other algorithm.
-        if (o.precision == OpPrecision::kInt8 && o.activation.algorithm == a &&
-            o.mode == d.mode && o.weight == d.weight && o.activation.dtype == d.activation.dtype &&
-            o.activation.scheme == d.activation.scheme) {
-          cfg.ops[op.key.name] = o;
-          break;
-        }
+  return algos;
+}
+
+// cfg with the int8 ops of `type` ("" = every type) moved to algorithm `a` where the op offers
+// the same config with that algorithm.
+TuneConfig with_algorithm(const TuningSpace& space, TuneConfig cfg, const std::string& type,
+                          CalibAlgorithm a) {
+  for (const auto& op : space.ops) {
+    if (!type.empty() && op.key.op_type != type) continue;
+    auto cur = cfg.ops.find(op.key.name);
+    if (cur == cfg.ops.end() || cur->second.precision != OpPrecision::kInt8) continue;
+    for (const auto& o : op.options) {
+      OpQuantConfig want = cur->second;
+      want.activation.algorithm = a;
+      if (o == want) {
+        cur->second = o;
+        break;
       }
     }
+  }
+  return cfg;
+}
+
+// INC's op-type-wise sweep, over the calibration algorithm: every op at its default, then
+// every int8 op with each other activation algorithm.
+Configs sweep_stage(const StrategyContext& ctx) {
+  const TuneConfig base = ctx.space.default_config(ctx.calib_sampling_size);
+  Configs out = {base};
+  for (CalibAlgorithm a : int8_algorithms(ctx.space)) {
+    TuneConfig cfg = with_algorithm(ctx.space, base, "", a);
     if (cfg.hash() != base.hash()) out.push_back(cfg);
   }
   return out;
@@ -208,10 +222,13 @@ class MseStrategy : public Strategy {
   }
 };
 
-// The default config; then the calibration sweep, one config at a time (a recipe that meets
-// the goal costs no speed); then a binary search for the shortest prefix of the sensitivity
-// ranking whose fallback, applied to the most accurate sweep config, meets the goal, assuming
-// more fallback never hurts accuracy: O(log n) trials.
+// Accuracy first at full speed, then speed for accuracy, one trial at a time and stopping at
+// the first config that meets the goal: the default config; the calibration sweep (every int8
+// op on each other algorithm); op type by op type, the other algorithms in the order of their
+// sweep results, keeping a change that raises accuracy; only then a binary
+// search for the shortest prefix of the sensitivity ranking whose fp32 fallback, applied to the
+// most accurate int8 config, meets the goal (assuming more fallback never hurts accuracy:
+// O(log n) trials), and that prefix once in bf16. The first two stages cost no speed.
 class BisectStrategy : public Strategy {
  public:
   std::string name() const override { return "bisect"; }
@@ -226,9 +243,36 @@ class BisectStrategy : public Strategy {
       if (passes(ctx, h, t)) return {};
       if (i == 0 && !t->ok) return {};
     }
-    const TrialRecord* start = best_in(sweep, ctx.criterion, h);
-    if (!start) return {};
-    const TuneConfig& base = start->cfg;
+    // Algorithms ranked by their sweep result, so a type tries the likeliest first.
+    std::vector<std::pair<const TrialRecord*, CalibAlgorithm>> ranked_algos;
+    for (CalibAlgorithm a : int8_algorithms(ctx.space)) {
+      const TrialRecord* t = h.find(with_algorithm(ctx.space, sweep[0], "", a).hash());
+      if (t && t->ok) ranked_algos.push_back({t, a});
+    }
+    std::stable_sort(ranked_algos.begin(), ranked_algos.end(), [&](const auto& x, const auto& y) {
+      return better_metric(ctx.criterion, x.first->metric, y.first->metric);
+    });
+    const TrialRecord* current = best_in(sweep, ctx.criterion, h);
+    if (!current) return {};
+    std::vector<std::string> types;
+    for (const TunableOp* op : ctx.space.int8_ops(current->cfg)) {
+      if (std::find(types.begin(), types.end(), op->key.op_type) == types.end()) {
+        types.push_back(op->key.op_type);
+      }
+    }
+    for (const std::string& type : types) {
+      Configs tries = {current->cfg};
+      for (const auto& [t, a] : ranked_algos) {
+        const TuneConfig cfg = with_algorithm(ctx.space, current->cfg, type, a);
+        if (cfg.hash() == current->cfg.hash()) continue;
+        const TrialRecord* r = h.find(cfg.hash());
+        if (!r) return {{cfg, "type-sweep"}};
+        if (passes(ctx, h, r)) return {};
+        tries.push_back(cfg);
+      }
+      current = best_in(tries, ctx.criterion, h);
+    }
+    const TuneConfig base = current->cfg;
     const auto ranked = by_sensitivity(ctx, ctx.space.int8_ops(base));
     const size_t n = ranked.size();
     if (n == 0) return {};
@@ -399,46 +443,6 @@ std::vector<TrialProposal> latency_refinement(const StrategyContext& ctx, const 
   }
   return {};
 }
-
-namespace {
-
-bool is_recipe_stage(const std::string& stage) { return stage.rfind("recipe", 0) == 0; }
-
-// The int8 activation algorithms the space offers, in first-seen order.
-std::vector<CalibAlgorithm> int8_algorithms(const TuningSpace& space) {
-  std::vector<CalibAlgorithm> algos;
-  for (const auto& op : space.ops) {
-    for (const auto& o : op.options) {
-      if (o.precision == OpPrecision::kInt8 &&
-          std::find(algos.begin(), algos.end(), o.activation.algorithm) == algos.end()) {
-        algos.push_back(o.activation.algorithm);
-      }
-    }
-  }
-  return algos;
-}
-
-// cfg with the int8 ops of `type` ("" = every type) moved to algorithm `a` where the op offers
-// the same config with that algorithm.
-TuneConfig with_algorithm(const TuningSpace& space, TuneConfig cfg, const std::string& type,
-                          CalibAlgorithm a) {
-  for (const auto& op : space.ops) {
-    if (!type.empty() && op.key.op_type != type) continue;
-    auto cur = cfg.ops.find(op.key.name);
-    if (cur == cfg.ops.end() || cur->second.precision != OpPrecision::kInt8) continue;
-    for (const auto& o : op.options) {
-      OpQuantConfig want = cur->second;
-      want.activation.algorithm = a;
-      if (o == want) {
-        cur->second = o;
-        break;
-      }
-    }
-  }
-  return cfg;
-}
-
-}  // namespace
 
 std::vector<TrialProposal> recipe_refinement(const StrategyContext& ctx, const TuningHistory& h,
                                              const std::string& objective) {

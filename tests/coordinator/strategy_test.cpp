@@ -194,9 +194,12 @@ TEST(StrategyTest, BisectUsesLogarithmicTrialsAndFewerThanBasic) {
   }
   TuneOutcome bisect = tune("bisect", space, model, options(0.001));
   ASSERT_TRUE(bisect.goal_met);
-  // default + the kl sweep + ceil(log2 32) + the final check at most.
-  EXPECT_LE(bisect.history.trials.size(), 8u);
+  // default + the kl sweep + minmax back on each of the 2 op types + ceil(log2 32) + the final
+  // check at most.
+  EXPECT_LE(bisect.history.trials.size(), 10u);
   EXPECT_EQ(bisect.history.trials[1].stage, "sweep");
+  EXPECT_EQ(bisect.history.trials[2].stage, "type-sweep");
+  EXPECT_EQ(bisect.history.trials[3].stage, "type-sweep");
   const TrialRecord& b = bisect.history.trials[*bisect.chosen];
   for (int i = 0; i < 5; ++i) {
     EXPECT_EQ(b.cfg.ops.at("op" + std::to_string(i)).precision, OpPrecision::kFp32);
@@ -221,10 +224,13 @@ TEST(StrategyTest, BisectSearchesInFp32ThenOffersThePrefixInBf16) {
   TuneOutcome out = tune("bisect", space, model, options(0.001));
   ASSERT_TRUE(out.goal_met);
   const auto& t = out.history.trials;
-  EXPECT_LE(t.size(), 8u);  // default + kl sweep + log2(16) + the final check + the bf16 offer
+  // default + kl sweep + 2 type sweeps + log2(16) + the final check + the bf16 offer
+  EXPECT_LE(t.size(), 10u);
   EXPECT_EQ(t.back().stage, "bisect-bf16");
   EXPECT_EQ(t[1].stage, "sweep");
-  for (size_t i = 2; i + 1 < t.size(); ++i) {
+  EXPECT_EQ(t[2].stage, "type-sweep");
+  EXPECT_EQ(t[3].stage, "type-sweep");
+  for (size_t i = 4; i + 1 < t.size(); ++i) {
     EXPECT_EQ(t[i].stage, "bisect");
     for (const auto& [op, c] : t[i].cfg.ops) EXPECT_NE(c.precision, OpPrecision::kBf16);
   }
@@ -253,6 +259,27 @@ TEST(StrategyTest, BisectStopsAtTheFirstSweepConfigThatMeetsTheGoal) {
     EXPECT_EQ(c.precision, OpPrecision::kInt8);
     EXPECT_EQ(c.activation.algorithm, CalibAlgorithm::kKl);
   }
+}
+
+TEST(StrategyTest, BisectTriesEachOpTypeOnTheOtherAlgorithmsBeforeAnyFallback) {
+  // kl halves the Conv ops' penalty and doubles the Gemm ops': neither uniform recipe meets the
+  // goal, kl on the Conv ops only does, at full int8 speed.
+  const TuningSpace space = make_space(4);
+  FakeModel model;
+  for (int i = 0; i < 4; ++i) {
+    model.penalty["op" + std::to_string(i)] = 0.2;
+    model.kl_factor["op" + std::to_string(i)] = i % 2 ? 2.0 : 0.5;
+  }
+  TuneOutcome out = tune("bisect", space, model, options(0.0075));  // target 79.4
+  ASSERT_TRUE(out.goal_met);
+  std::vector<std::string> stages;
+  for (const auto& t : out.history.trials) stages.push_back(t.stage);
+  EXPECT_EQ(stages, (std::vector<std::string>{"default", "sweep", "type-sweep"}));
+  const TrialRecord& chosen = out.history.trials[*out.chosen];
+  EXPECT_NEAR(chosen.metric, 79.4, 1e-9);
+  EXPECT_EQ(chosen.cfg.ops.at("op0").activation.algorithm, CalibAlgorithm::kKl);
+  EXPECT_EQ(chosen.cfg.ops.at("op1").activation.algorithm, CalibAlgorithm::kMinMax);
+  EXPECT_TRUE(space.int8_ops(chosen.cfg).size() == 4u);
 }
 
 TEST(StrategyTest, MseFollowsSensitivityOrder) {
