@@ -8,7 +8,7 @@ namespace qtune {
 
 struct TrialMetrics {
   double metric = 0;        // in the metric's units (top-1 in percent)
-  double latency_ms = 0;    // one evaluation batch on the adaptor's kernels, median of repeats
+  double latency_ms = 0;    // one evaluation batch on the adaptor's kernels, fastest of repeats
   int64_t model_bytes = 0;  // initializer bytes of the quantized (QDQ) model
 };
 

@@ -8,7 +8,8 @@
 //   tuning:
 //     strategy: bisect                                # basic conservative mse bisect random exhaustive
 //     accuracy_criterion: {relative: 0.01, higher_is_better: true}   # or absolute: 0.5
-//     exit_policy: {timeout: 0, max_trials: 100}      # timeout 0: stop at the first pass
+//     exit_policy: {timeout: 0, max_trials: 100}      # timeout 0: stop at the first pass;
+//                                                     # > 0: search on for the best objective
 //     objective: performance                          # performance | modelsize | accuracy
 //     seed: 1
 //   quantization:

@@ -21,7 +21,7 @@ struct TrialRecord {
   bool ok = false;       // false: quantization or evaluation failed (error says why)
   std::string error;
   double metric = 0;
-  double latency_ms = 0;    // one batch on the adaptor's kernels, median of repeats
+  double latency_ms = 0;    // one batch on the adaptor's kernels, fastest of repeats
   int64_t model_bytes = 0;  // the QDQ model's weights as deployed (int8 weights count 1 byte)
   double seconds = 0;       // wall time of the whole trial
   bool reused = false;      // taken from a journal instead of evaluated

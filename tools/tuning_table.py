@@ -112,9 +112,9 @@ def main():
         "images; speed-up is fp32 latency / chosen latency for one batch of 100 on the same runtime,",
         "measured inside the run. The peer is PyTorch 1.13's own int8 model (reference.json).",
         "",
-        "Strategies: `bisect` (default config, then the calibration sweep one config at a time, then",
-        "a binary search over the sensitivity-ranked fp32 fallback prefix of the most accurate sweep",
-        "config, then that prefix once in bf16), `basic` (sweep of calibration",
+        "Strategies: `bisect` (one trial at a time: the default config, the calibration sweep, each op",
+        "type on the other algorithms; then a binary search over the sensitivity-ranked fp32 fallback",
+        "prefix of the most accurate int8 config, then that prefix once in bf16), `basic` (sweep of calibration",
         "algorithms, one-op fallback, accumulated fallback by measured impact, bf16 before fp32),",
         "`mse` (sweep, then accumulated fallback by per-op output error), `conservative` (from fp32,",
         "quantize one op type at a time while accuracy holds). Every strategy ends with the latency",
@@ -143,16 +143,20 @@ def main():
         if strategy in totals:
             t = totals[strategy]
             lines.append(f"| {strategy} | {t[0]} | {t[1]}/{t[2]} | {t[3]:.1f} |")
-    # Where a strategy's choice needed fallback (bf16/fp32 ops), bisect against basic.
+    # Where bisect's or basic's choice has fallback ops, the two side by side.
     cells = {}
     for (model, goal, strategy, trials, wall, base, metric, peer, speedup, met, ops) in rows:
-        cells.setdefault((model, goal), {})[strategy] = (trials, met, ops["bf16"] + ops["fp32"] > 0)
+        cells.setdefault((model, goal), {})[strategy] = (trials, met, ops["bf16"] + ops["fp32"] > 0,
+                                                         speedup)
+    kind = lambda c: ("fallback" if c[2] else "int8 only") + f", {c[3]:.2f}x" + ("" if c[1] else ", goal not met")
     lines += ["", "Cells where bisect's or basic's choice has fallback ops (bf16 or fp32):", "",
-              "| model | goal | bisect trials | basic trials | bisect fewer |", "|---|---|---:|---:|---|"]
+              "| model | goal | bisect trials | basic trials | bisect fewer | bisect's choice | basic's choice |",
+              "|---|---|---:|---:|---|---|---|"]
     for (model, goal), c in cells.items():
         if "bisect" in c and "basic" in c and (c["bisect"][2] or c["basic"][2]):
-            lines.append(f"| {model} | {goal} | {c['bisect'][0]} | {c['basic'][0]} | "
-                         f"{'yes' if c['bisect'][0] < c['basic'][0] else 'no'} |")
+            b, a = c["bisect"], c["basic"]
+            lines.append(f"| {model} | {goal} | {b[0]} | {a[0]} | {'yes' if b[0] < a[0] else 'no'} | "
+                         f"{kind(b)} | {kind(a)} |")
 
     lines += [
         "",

@@ -69,6 +69,28 @@ for run in "bisect accuracy 0.01 0 lenet" "basic accuracy 0.0001 0 lenet" \
   echo "ok: $model $strategy/$objective loss $loss: exit $rc, goal_met $goal, $((trials - 1)) trials, chosen top-1 $metric (model evaluates to $got)"
 done
 
+# The shipped example configs (1% goal, timeout 600, 40 trials): after the first pass the run
+# refines the calibration recipe on the same kernels, and the choice is at least as accurate as
+# PyTorch's own int8 model (reference.json). Which of two equally fast kernel mixes wins can
+# depend on timing, but every candidate of these runs is judged on the same deterministic metric.
+ref=$(tr -d ' \n' < "$src/models/fashion_mnist/reference.json")
+for model in lenet resnet vit; do
+  out="$tmp/example-$model"
+  "$qtune" tune "$ex/$model.tune.yaml" --out "$out" > "$tmp/log" 2>&1
+  rc=$?
+  peer=$(sed -n "s/.*\"$model\":{[^}]*\"int8_peer\":{[^}]*\"accuracy\":\([0-9.]*\).*/\1/p" <<<"$ref")
+  chosen=$(tr -d '\n' < "$out/report.json" 2>/dev/null | sed -n 's/.*"chosen": {\([^}]*\)}.*/\1/p')
+  metric=$(json_field metric <<<"$chosen")
+  recipe=$(grep -c '"stage": "recipe-' "$out/report.json" 2>/dev/null)
+  if [ $rc -ne 0 ] || [ -z "$peer" ] || [ -z "$metric" ] || [ "${recipe:-0}" -eq 0 ] ||
+     ! awk -v a="$metric" -v p="$peer" 'BEGIN { exit !(a >= p - 1e-9) }'; then
+    echo "FAIL: example $model: exit $rc, chosen top-1 '$metric', PyTorch int8 '$peer', $recipe recipe trials"
+    tail -n 5 "$tmp/log"; fail=1
+  else
+    echo "ok: example $model: chosen top-1 $metric >= PyTorch int8 $peer after $recipe recipe trials"
+  fi
+done
+
 # Every metric kind, end to end on lenet: top-3 is at least fp32 top-1 (90.89), cosine against
 # fp32 is 1 for fp32 itself, mse is 0, a command's last printed number is taken.
 for run in "topk|{name: topk, k: 3}|90.89|100" "cosine|{name: cosine}|1|1" "mse|{name: mse}|0|0" \
