@@ -31,8 +31,8 @@ tuning:
 YAML
 }
 
-# The last run's goal (0.01% of resnet's fp32 top-1) is tighter than all-int8 reaches: bisect
-# must fall ops back to meet it.
+# The last run's goal (0.01% of resnet's fp32 top-1) is tighter than the default int8 config
+# reaches: bisect must find another calibration recipe or fall ops back to meet it.
 for run in "bisect accuracy 0.01 0 lenet" "basic accuracy 0.0001 0 lenet" \
            "bisect performance 0.01 any lenet" "bisect accuracy 0.0001 0 resnet"; do
   read -r strategy objective loss want model <<<"$run"
