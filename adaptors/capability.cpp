@@ -340,14 +340,24 @@ class SpecParser : public YamlReader {
   Status parse_op(const YAML::Node& n, const std::string& path, const std::string& op_type,
                   OpTypeCapability* out) const {
     std::vector<Entry> kv;
-    QT_RETURN_IF_ERROR(read_map(n, path, {"static", "dynamic"}, &kv));
-    if (kv.empty()) return error(n, path, "expected static and/or dynamic");
+    QT_RETURN_IF_ERROR(read_map(n, path, {"static", "dynamic", "activation_pairs"}, &kv));
+    bool have_mode = false;
     for (const auto& e : kv) {
+      if (e.name == "activation_pairs") {
+        if (!kActivationPairOps.count(op_type)) {
+          return error(e.key, path + "." + e.name,
+                       op_type + " has no activation x activation form (only Gemm, MatMul do)");
+        }
+        QT_ASSIGN_OR_RETURN(out->activation_pairs, get_bool(e.value, path + "." + e.name));
+        continue;
+      }
+      have_mode = true;
       const QuantMode mode = e.name == "static" ? QuantMode::kStatic : QuantMode::kDynamic;
       ModeCapability m;
       QT_RETURN_IF_ERROR(parse_mode(e.value, path + "." + e.name, op_type, mode, &m));
       (mode == QuantMode::kStatic ? out->static_mode : out->dynamic_mode) = std::move(m);
     }
+    if (!have_mode) return error(n, path, "expected static and/or dynamic");
     return Status::Ok();
   }
 
@@ -596,7 +606,10 @@ Result<Capability> build_capability(const CapabilitySpec& spec, const Graph& mod
     if (it == spec.int8.end()) continue;
     const bool weight_op = kWeightOps.count(type) != 0;
     const bool const_weight = node.inputs.size() > 1 && model.initializer(node.inputs[1]);
-    if (weight_op && !const_weight && !kActivationPairOps.count(type)) continue;
+    if (weight_op && !const_weight &&
+        (!kActivationPairOps.count(type) || !it->second.activation_pairs)) {
+      continue;
+    }
     if (!names.insert(node.name).second) {
       return Status::InvalidInput(node.describe() +
                                   ": another quantizable node has the same name (a tune_cfg keys "

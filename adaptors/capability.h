@@ -40,6 +40,8 @@ struct ModeCapability {
 struct OpTypeCapability {
   std::optional<ModeCapability> static_mode;
   std::optional<ModeCapability> dynamic_mode;
+  // Gemm/MatMul only: whether the op is quantizable when input 1 is an activation too.
+  bool activation_pairs = true;
 };
 
 // The selected `versions:` entry of a capability YAML file.

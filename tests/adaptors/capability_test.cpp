@@ -122,6 +122,20 @@ TEST(CapabilitySpecTest, UnknownKeyNamesFileLineColumnAndField) {
       << m;
 }
 
+TEST(CapabilitySpecTest, ActivationPairsOnlyOnGemmAndMatMulAndBoolean) {
+  EXPECT_EQ(fixture_error("activation_pairs_on_conv.yaml"),
+            "activation_pairs_on_conv.yaml:12:9: versions[0].int8.Conv.activation_pairs: Conv has "
+            "no activation x activation form (only Gemm, MatMul do)");
+  const std::string m = fixture_error("activation_pairs_not_bool.yaml");
+  EXPECT_EQ(m.rfind("activation_pairs_not_bool.yaml:9:27: versions[0].int8.MatMul.activation_pairs:", 0), 0u) << m;
+  // Shipped: neither adaptor has an int8 activation x activation kernel.
+  for (const std::string adaptor : {"native", "onednn"}) {
+    const CapabilitySpec spec = shipped(adaptor);
+    EXPECT_FALSE(spec.int8.at("MatMul").activation_pairs) << adaptor;
+    EXPECT_FALSE(spec.int8.at("Gemm").activation_pairs) << adaptor;
+  }
+}
+
 TEST(CapabilitySpecTest, BadEnumValue) {
   const std::string m = fixture_error("bad_enum.yaml");
   EXPECT_EQ(m, "bad_enum.yaml:11:103: versions[0].int8.Conv.static.activation.algorithm[1]: "
@@ -384,8 +398,17 @@ TEST(CapabilityTest, VitAttentionMatMulsHaveNoWeight) {
   EXPECT_EQ(attention.size(), 4u);  // q.k^T and attn.v in each of the two blocks
   EXPECT_EQ(linear.size(), 8u);     // qkv, proj, fc1, fc2 in each block
 
-  // As exported, no MatMul reads an initializer: all are activation x activation.
-  auto raw = build_capability(shipped("native"), g);
+  // The shipped adaptors have no int8 activation x activation kernel, so as exported (no
+  // MatMul reads an initializer) vit offers no MatMul at all.
+  auto shipped_raw = build_capability(shipped("native"), g);
+  ASSERT_TRUE(shipped_raw.ok()) << shipped_raw.status().message();
+  EXPECT_EQ(count_type(shipped_raw.value(), "MatMul"), 0u);
+  EXPECT_FALSE(shipped_raw->optypewise.count("MatMul"));
+
+  // An adaptor that has one offers them all, each activation x activation.
+  CapabilitySpec pairs = shipped("native");
+  pairs.int8.at("MatMul").activation_pairs = true;
+  auto raw = build_capability(pairs, g);
   ASSERT_TRUE(raw.ok()) << raw.status().message();
   for (const auto& [key, list] : raw->opwise) {
     if (key.op_type != "MatMul") continue;
@@ -399,8 +422,11 @@ TEST(CapabilityTest, VitAttentionMatMulsHaveNoWeight) {
   for (const auto& n : g.nodes) {
     if (linear.count(n.name)) g.initializers[n.inputs[1]] = Tensor();
   }
-  auto folded = build_capability(shipped("native"), g);
+  auto folded = build_capability(pairs, g);
   ASSERT_TRUE(folded.ok()) << folded.status().message();
+  auto shipped_folded = build_capability(shipped("native"), g);
+  ASSERT_TRUE(shipped_folded.ok()) << shipped_folded.status().message();
+  EXPECT_EQ(count_type(shipped_folded.value(), "MatMul"), 8u);  // the Linear layers only
   for (const auto& [key, list] : folded->opwise) {
     if (key.op_type != "MatMul") continue;
     const bool weighted = linear.count(key.name) != 0;
@@ -450,8 +476,18 @@ Graph tiny_graph() {
   return g;
 }
 
+CapabilitySpec native_with_activation_pairs() {
+  CapabilitySpec spec = shipped("native");
+  spec.int8.at("MatMul").activation_pairs = true;
+  return spec;
+}
+
 TEST(CapabilityTest, ConstantWeightDecidesAndOtherDomainsAreSkipped) {
-  auto r = build_capability(shipped("native"), tiny_graph());
+  auto shipped_cap = build_capability(shipped("native"), tiny_graph());
+  ASSERT_TRUE(shipped_cap.ok()) << shipped_cap.status().message();
+  ASSERT_EQ(shipped_cap->opwise.size(), 1u);  // activation x activation "mm2" is not offered
+  EXPECT_TRUE(shipped_cap->opwise.count(OpKey{"mm", "MatMul"}));
+  auto r = build_capability(native_with_activation_pairs(), tiny_graph());
   ASSERT_TRUE(r.ok()) << r.status().message();
   ASSERT_EQ(r->opwise.size(), 2u);
   EXPECT_TRUE(r->opwise.at(OpKey{"mm", "MatMul"})[0].has_weight);
@@ -462,7 +498,7 @@ TEST(CapabilityTest, ConstantWeightDecidesAndOtherDomainsAreSkipped) {
 TEST(CapabilityTest, DuplicateNodeNamesAreRejected) {
   Graph g = tiny_graph();
   g.nodes[1].name = "mm";
-  auto r = build_capability(shipped("native"), g);
+  auto r = build_capability(native_with_activation_pairs(), g);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), StatusCode::kInvalidInput);
   EXPECT_NE(r.status().message().find("'mm'"), std::string::npos) << r.status().message();
