@@ -2,6 +2,7 @@
 // from the space and the results of earlier stages; configs already evaluated are looked up by
 // hash; the first stage with unevaluated configs is the next wave.
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <limits>
@@ -225,7 +226,8 @@ class MseStrategy : public Strategy {
 // Accuracy first at full speed, then speed for accuracy, one trial at a time and stopping at
 // the first config that meets the goal: the default config; the calibration sweep (every int8
 // op on each other algorithm); op type by op type, the other algorithms in the order of their
-// sweep results, keeping a change that raises accuracy; only then a binary
+// sweep results, keeping a change that raises accuracy (skipped when the sweep's spread is
+// smaller than the gap to the goal); only then a binary
 // search for the shortest prefix of the sensitivity ranking whose fp32 fallback, applied to the
 // most accurate int8 config, meets the goal (assuming more fallback never hurts accuracy:
 // O(log n) trials), and that prefix once in bf16. The first two stages cost no speed.
@@ -254,8 +256,17 @@ class BisectStrategy : public Strategy {
     });
     const TrialRecord* current = best_in(sweep, ctx.criterion, h);
     if (!current) return {};
+    // Mixing algorithms by op type stays within reach of what moving every op moved: when the
+    // sweep's spread is smaller than what is still missing, go straight to the fallback search.
+    double low = current->metric, high = current->metric;
+    for (const auto& cfg : sweep) {
+      const TrialRecord* t = h.find(cfg.hash());
+      if (t && t->ok) low = std::min(low, t->metric), high = std::max(high, t->metric);
+    }
+    const double missing = std::fabs(accuracy_target(ctx.criterion, h.baseline_metric) - current->metric);
     std::vector<std::string> types;
-    for (const TunableOp* op : ctx.space.int8_ops(current->cfg)) {
+    for (const TunableOp* op : missing <= high - low ? ctx.space.int8_ops(current->cfg)
+                                                   : std::vector<const TunableOp*>{}) {
       if (std::find(types.begin(), types.end(), op->key.op_type) == types.end()) {
         types.push_back(op->key.op_type);
       }

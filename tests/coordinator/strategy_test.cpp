@@ -262,13 +262,13 @@ TEST(StrategyTest, BisectStopsAtTheFirstSweepConfigThatMeetsTheGoal) {
 }
 
 TEST(StrategyTest, BisectTriesEachOpTypeOnTheOtherAlgorithmsBeforeAnyFallback) {
-  // kl halves the Conv ops' penalty and doubles the Gemm ops': neither uniform recipe meets the
-  // goal, kl on the Conv ops only does, at full int8 speed.
+  // kl halves the Conv ops' penalty and triples the Gemm ops': neither uniform recipe (79.2,
+  // 78.6) meets the goal, kl on the Conv ops only (79.4) does, at full int8 speed.
   const TuningSpace space = make_space(4);
   FakeModel model;
   for (int i = 0; i < 4; ++i) {
     model.penalty["op" + std::to_string(i)] = 0.2;
-    model.kl_factor["op" + std::to_string(i)] = i % 2 ? 2.0 : 0.5;
+    model.kl_factor["op" + std::to_string(i)] = i % 2 ? 3.0 : 0.5;
   }
   TuneOutcome out = tune("bisect", space, model, options(0.0075));  // target 79.4
   ASSERT_TRUE(out.goal_met);
@@ -280,6 +280,25 @@ TEST(StrategyTest, BisectTriesEachOpTypeOnTheOtherAlgorithmsBeforeAnyFallback) {
   EXPECT_EQ(chosen.cfg.ops.at("op0").activation.algorithm, CalibAlgorithm::kKl);
   EXPECT_EQ(chosen.cfg.ops.at("op1").activation.algorithm, CalibAlgorithm::kMinMax);
   EXPECT_TRUE(space.int8_ops(chosen.cfg).size() == 4u);
+}
+
+TEST(StrategyTest, BisectSkipsTheTypeSweepWhenTheSweepMovedLessThanTheGap) {
+  // kl recovers only a tenth of each penalty: 76 -> 76.4 against a target of 79.2.
+  TuningSpace space = make_space(4);
+  FakeModel model;
+  for (int i = 0; i < 4; ++i) {
+    const std::string op = "op" + std::to_string(i);
+    model.penalty[op] = 1.0;
+    model.kl_factor[op] = 0.9;
+    space.sensitivity[op] = 4.0 - i;
+  }
+  TuneOutcome out = tune("bisect", space, model, options(0.01));
+  ASSERT_TRUE(out.goal_met);
+  const auto& t = out.history.trials;
+  ASSERT_GE(t.size(), 3u);
+  EXPECT_EQ(t[0].stage, "default");
+  EXPECT_EQ(t[1].stage, "sweep");
+  for (size_t i = 2; i < t.size(); ++i) EXPECT_NE(t[i].stage, "type-sweep") << i;
 }
 
 TEST(StrategyTest, MseFollowsSensitivityOrder) {
