@@ -271,9 +271,13 @@ Result<int> run_tune(const Args& args, const TuneMode& mode) {
     if (replayed.sensitivity) {
       space.sensitivity = *replayed.sensitivity;
     } else {
+      // mse ranks by the error each op adds (one pass); bisect by what each op's fallback
+      // removes from the output error (one pass per op), which its prefix search relies on.
+      const TuneConfig all_int8 = space.default_config(cfg.calibration_sampling_size);
       QT_ASSIGN_OR_RETURN(space.sensitivity,
-                          runner->sensitivity(space.default_config(cfg.calibration_sampling_size),
-                                              kSensitivitySamples));
+                          cfg.strategy == "bisect"
+                              ? runner->fallback_gain(all_int8, kSensitivitySamples)
+                              : runner->sensitivity(all_int8, kSensitivitySamples));
       QT_RETURN_IF_ERROR(checkpoint->record_sensitivity(space.sensitivity));
     }
   }

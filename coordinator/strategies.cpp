@@ -2,7 +2,6 @@
 // from the space and the results of earlier stages; configs already evaluated are looked up by
 // hash; the first stage with unevaluated configs is the next wave.
 #include <algorithm>
-#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <limits>
@@ -225,10 +224,9 @@ class MseStrategy : public Strategy {
 
 // Accuracy first at full speed, then speed for accuracy, one trial at a time and stopping at
 // the first config that meets the goal: the default config; the calibration sweep (every int8
-// op on each other algorithm); op type by op type, the other algorithms in the order of their
-// sweep results, keeping a change that raises accuracy (skipped when the sweep's spread is
-// smaller than the gap to the goal); only then a binary
-// search for the shortest prefix of the sensitivity ranking whose fp32 fallback, applied to the
+// op on each other algorithm); op type by op type, the default's algorithm and those that beat
+// it in the sweep, best first, keeping a change that raises accuracy; only then a binary
+// search for the shortest prefix of the fallback-gain ranking whose fp32 fallback, applied to the
 // most accurate int8 config, meets the goal (assuming more fallback never hurts accuracy:
 // O(log n) trials), and that prefix once in bf16. The first two stages cost no speed.
 class BisectStrategy : public Strategy {
@@ -245,28 +243,23 @@ class BisectStrategy : public Strategy {
       if (passes(ctx, h, t)) return {};
       if (i == 0 && !t->ok) return {};
     }
-    // Algorithms ranked by their sweep result, so a type tries the likeliest first.
+    // The default's algorithm and those that beat it in the sweep, best first: mixing by op
+    // type is worth trials only between recipes that showed promise on the whole model.
+    const TrialRecord* def = h.find(sweep[0].hash());
     std::vector<std::pair<const TrialRecord*, CalibAlgorithm>> ranked_algos;
     for (CalibAlgorithm a : int8_algorithms(ctx.space)) {
       const TrialRecord* t = h.find(with_algorithm(ctx.space, sweep[0], "", a).hash());
-      if (t && t->ok) ranked_algos.push_back({t, a});
+      if (t && t->ok && (t == def || better_metric(ctx.criterion, t->metric, def->metric))) {
+        ranked_algos.push_back({t, a});
+      }
     }
     std::stable_sort(ranked_algos.begin(), ranked_algos.end(), [&](const auto& x, const auto& y) {
       return better_metric(ctx.criterion, x.first->metric, y.first->metric);
     });
     const TrialRecord* current = best_in(sweep, ctx.criterion, h);
     if (!current) return {};
-    // Mixing algorithms by op type stays within reach of what moving every op moved: when the
-    // sweep's spread is smaller than what is still missing, go straight to the fallback search.
-    double low = current->metric, high = current->metric;
-    for (const auto& cfg : sweep) {
-      const TrialRecord* t = h.find(cfg.hash());
-      if (t && t->ok) low = std::min(low, t->metric), high = std::max(high, t->metric);
-    }
-    const double missing = std::fabs(accuracy_target(ctx.criterion, h.baseline_metric) - current->metric);
     std::vector<std::string> types;
-    for (const TunableOp* op : missing <= high - low ? ctx.space.int8_ops(current->cfg)
-                                                   : std::vector<const TunableOp*>{}) {
+    for (const TunableOp* op : ctx.space.int8_ops(current->cfg)) {
       if (std::find(types.begin(), types.end(), op->key.op_type) == types.end()) {
         types.push_back(op->key.op_type);
       }

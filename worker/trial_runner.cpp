@@ -261,4 +261,47 @@ Result<std::map<std::string, double>> TrialRunner::sensitivity(const TuneConfig&
   return out;
 }
 
+Result<std::map<std::string, double>> TrialRunner::fallback_gain(const TuneConfig& cfg,
+                                                                 int64_t samples) const {
+  const int64_t n = std::min(samples, calib_.size());
+  std::vector<Tensor> batches, reference;
+  QT_ASSIGN_OR_RETURN(Executor fp32, Executor::create(session_.prepared));
+  for (int64_t start = 0; start < n; start += batch_size_) {
+    batches.push_back(calib_.batch(start, std::min(batch_size_, n - start)));
+    QT_ASSIGN_OR_RETURN(std::vector<Tensor> out, fp32.run({batches.back()}));
+    if (out.empty() || out[0].dtype() != DType::kF32) {
+      return Status::Unsupported("fallback gain compares the model's first output, which is not f32");
+    }
+    reference.push_back(std::move(out[0]));
+  }
+  auto output_error = [&](const TuneConfig& c) -> Result<double> {
+    QT_ASSIGN_OR_RETURN(QuantizedModel q, session_.quantize(c));
+    QT_ASSIGN_OR_RETURN(Executor fake, Executor::create(q.graph));
+    double err = 0, norm = 0;
+    for (size_t b = 0; b < batches.size(); ++b) {
+      QT_ASSIGN_OR_RETURN(std::vector<Tensor> out, fake.run({batches[b]}));
+      const Tensor& r = reference[b];
+      if (out.empty() || out[0].numel() != r.numel() || out[0].dtype() != DType::kF32) {
+        return Status::Internal("the quantized model's first output differs in shape from fp32's");
+      }
+      for (int64_t i = 0; i < r.numel(); ++i) {
+        const double a = out[0].data<float>()[i], f = r.data<float>()[i];
+        err += (a - f) * (a - f);
+        norm += f * f;
+      }
+    }
+    return err / std::max(norm, 1e-30);
+  };
+  QT_ASSIGN_OR_RETURN(const double all, output_error(cfg));
+  std::map<std::string, double> gain;
+  for (const auto& [name, op] : cfg.ops) {
+    if (op.precision != OpPrecision::kInt8) continue;
+    TuneConfig without = cfg;
+    without.ops[name] = OpQuantConfig::fp32();
+    QT_ASSIGN_OR_RETURN(const double e, output_error(without));
+    gain[name] = all - e;
+  }
+  return gain;
+}
+
 }  // namespace qtune

@@ -47,6 +47,13 @@ class TrialRunner {
   // against fp32, over the first `samples` calibration samples. One pass each; no trial.
   Result<std::map<std::string, double>> sensitivity(const TuneConfig& cfg, int64_t samples) const;
 
+  // Per op of cfg's int8 ops, what falling it alone back to fp32 removes from the model's
+  // output error: e(cfg) - e(cfg with the op fp32), e = sum((q - f)^2) / sum(f^2) over the
+  // model's first output on the first `samples` calibration samples (reference QDQ execution).
+  // One pass per op, no trial; ranks ops by their effect on the output, which the error an op
+  // adds locally can miss (e.g. a classifier layer whose relative error looks small).
+  Result<std::map<std::string, double>> fallback_gain(const TuneConfig& cfg, int64_t samples) const;
+
  private:
   TrialRunner() = default;
   Result<TrialMetrics> measure(const Graph& model, const PreparedModel& prepared);
