@@ -69,6 +69,31 @@ for run in "bisect accuracy 0.01 0 lenet" "basic accuracy 0.0001 0 lenet" \
   echo "ok: $model $strategy/$objective loss $loss: exit $rc, goal_met $goal, $((trials - 1)) trials, chosen top-1 $metric (model evaluates to $got)"
 done
 
+# A goal on a continuous metric that only fallback reaches (cosine to fp32 >= 0.99999 on lenet):
+# bisect ranks ops by fallback gain, so the classifier layer comes first and its prefix search
+# needs fewer trials than basic's one-op-at-a-time fallback.
+declare -A cos_trials
+for strategy in bisect basic; do
+  cat > "$tmp/cos.yaml" <<YAML
+model: $src/models/fashion_mnist/lenet.onnx
+data: {calibration: $ex/calib.yaml, evaluation: $ex/test.yaml}
+metric: {name: cosine}
+tuning: {strategy: $strategy, accuracy_criterion: {relative: 0.00001}, exit_policy: {timeout: 0, max_trials: 40}}
+YAML
+  "$qtune" tune "$tmp/cos.yaml" --out "$tmp/cos-$strategy" > "$tmp/log" 2>&1
+  rc=$?
+  cos_trials[$strategy]=$(grep -c '"index"' "$tmp/cos-$strategy/report.json" 2>/dev/null)
+  if [ $rc -ne 0 ]; then echo "FAIL: cosine goal with $strategy: exit $rc"; tail -n 3 "$tmp/log"; fail=1; fi
+done
+top=$(tr -d '\n' < "$tmp/cos-bisect/report.json" | grep -o '"name": "[^"]*", "op_type": "[^"]*", "options": [0-9]*, "sensitivity": [-0-9.e]*' |
+      sed 's/"name": "\([^"]*\)".*"sensitivity": \(.*\)/\2 \1/' | sort -g -r | head -n1 | cut -d' ' -f2)
+b=$((${cos_trials[bisect]:-0} - 1)) a=$((${cos_trials[basic]:-0} - 1))
+if [ "$top" != "/fc2/Gemm" ] || [ "$b" -ge "$a" ]; then
+  echo "FAIL: cosine goal: bisect's top fallback gain '$top' (want /fc2/Gemm), bisect $b trials, basic $a"; fail=1
+else
+  echo "ok: cosine goal on lenet: bisect ranks $top first, $b trials against basic's $a"
+fi
+
 # The shipped example configs (1% goal, timeout 600, 40 trials): after the first pass the run
 # refines the calibration recipe on the same kernels, and the choice is at least as accurate as
 # PyTorch's own int8 model (reference.json). Which of two equally fast kernel mixes wins can
