@@ -267,21 +267,6 @@ Result<int> run_tune(const Args& args, const TuneMode& mode) {
   say("fp32 baseline: " + cfg.metric.name + " " + fixed(base.metric, 4) + ", " +
       fixed(base.latency_ms, 3) + " ms per batch; " + std::to_string(space.ops.size()) +
       " tunable ops; strategy " + cfg.strategy);
-  if (cfg.strategy == "mse" || cfg.strategy == "bisect") {
-    if (replayed.sensitivity) {
-      space.sensitivity = *replayed.sensitivity;
-    } else {
-      // mse ranks by the error each op adds (one pass); bisect by what each op's fallback
-      // removes from the output error (one pass per op), which its prefix search relies on.
-      const TuneConfig all_int8 = space.default_config(cfg.calibration_sampling_size);
-      QT_ASSIGN_OR_RETURN(space.sensitivity,
-                          cfg.strategy == "bisect"
-                              ? runner->fallback_gain(all_int8, kSensitivitySamples)
-                              : runner->sensitivity(all_int8, kSensitivitySamples));
-      QT_RETURN_IF_ERROR(checkpoint->record_sensitivity(space.sensitivity));
-    }
-  }
-
   QT_ASSIGN_OR_RETURN(std::unique_ptr<Strategy> strategy, make_strategy(cfg.strategy));
   TuneRunOptions opts;
   opts.criterion = cfg.criterion;
@@ -289,6 +274,33 @@ Result<int> run_tune(const Args& args, const TuneMode& mode) {
   opts.objective = cfg.objective;
   opts.calib_sampling_size = cfg.calibration_sampling_size;
   opts.seed = cfg.seed;
+  // Sensitivity is measured when a strategy first ranks ops (never, when the first configs
+  // pass) and checkpointed; a resume takes the recorded one.
+  std::optional<std::map<std::string, double>> measured;
+  Status sensitivity_status = Status::Ok();
+  if (replayed.sensitivity) {
+    space.sensitivity = *replayed.sensitivity;
+  } else if (cfg.strategy == "mse" || cfg.strategy == "bisect") {
+    opts.sensitivity = [&]() -> const std::map<std::string, double>& {
+      if (!measured) {
+        // mse ranks by the error each op adds (one pass); bisect by what each op's fallback
+        // removes from the output error (one pass per op), which its prefix search relies on.
+        say("measuring per-op sensitivity for " + cfg.strategy);
+        const TuneConfig all_int8 = space.default_config(cfg.calibration_sampling_size);
+        Result<std::map<std::string, double>> s =
+            cfg.strategy == "bisect" ? runner->fallback_gain(all_int8, kSensitivitySamples)
+                                     : runner->sensitivity(all_int8, kSensitivitySamples);
+        measured.emplace();
+        if (!s.ok()) {
+          sensitivity_status = s.status().Annotate("per-op sensitivity");
+        } else {
+          *measured = std::move(*s);
+          sensitivity_status = checkpoint->record_sensitivity(*measured);
+        }
+      }
+      return *measured;
+    };
+  }
   TuningHistory seen = history;  // for the progress line's best so far
   Status journal_status = Status::Ok();
   opts.on_trial = [&](const TrialRecord& t) {
@@ -327,6 +339,8 @@ Result<int> run_tune(const Args& args, const TuneMode& mode) {
   const TuneOutcome outcome =
       run_tuning_waves(space, *strategy, opts, std::move(history), evaluate);
   if (!journal_status.ok()) return journal_status.Annotate("the journal");
+  if (!sensitivity_status.ok()) return sensitivity_status;
+  if (measured) space.sensitivity = *measured;
   std::optional<DistributionReport> distribution;
   if (scheduler) {
     const SchedulerStatus st = scheduler->status();

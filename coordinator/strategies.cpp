@@ -146,9 +146,10 @@ bool any_bf16(const std::vector<const TunableOp*>& ops) {
 // Ops ranked by sensitivity, highest first; unmeasured ops count 0; ties keep graph order.
 std::vector<const TunableOp*> by_sensitivity(const StrategyContext& ctx,
                                              std::vector<const TunableOp*> ops) {
+  const std::map<std::string, double>& sensitivity = ctx.op_sensitivity();
   auto s = [&](const TunableOp* op) {
-    auto it = ctx.space.sensitivity.find(op->key.name);
-    return it == ctx.space.sensitivity.end() ? 0.0 : it->second;
+    auto it = sensitivity.find(op->key.name);
+    return it == sensitivity.end() ? 0.0 : it->second;
   };
   std::stable_sort(ops.begin(), ops.end(),
                    [&](const TunableOp* a, const TunableOp* b) { return s(a) > s(b); });

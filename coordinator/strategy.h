@@ -4,6 +4,8 @@
 // yields the same proposals, in one process, across workers, or after a resume.
 #pragma once
 
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -24,6 +26,13 @@ struct StrategyContext {
   AccuracyCriterion criterion;
   int64_t calib_sampling_size = 1000;
   uint64_t seed = 1;
+  // The per-op sensitivity, measured on first use (a run whose first configs pass never pays
+  // for it); space.sensitivity when unset. Returns the same map on every call.
+  std::function<const std::map<std::string, double>&()> sensitivity;
+
+  const std::map<std::string, double>& op_sensitivity() const {
+    return sensitivity ? sensitivity() : space.sensitivity;
+  }
 };
 
 class Strategy {

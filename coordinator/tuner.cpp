@@ -20,7 +20,8 @@ TuneOutcome run_tuning_waves(const TuningSpace& space, const Strategy& strategy,
                              const WaveEvaluator& evaluate) {
   const auto now = clock_of(opts);
   const double start = now();
-  const StrategyContext ctx{space, opts.criterion, opts.calib_sampling_size, opts.seed};
+  const StrategyContext ctx{space, opts.criterion, opts.calib_sampling_size, opts.seed,
+                            opts.sensitivity};
   const bool first_pass_stops = opts.exit_policy.timeout_seconds == 0 && strategy.stops_at_first_pass();
   TuneOutcome out;
   out.target = accuracy_target(opts.criterion, history.baseline_metric);

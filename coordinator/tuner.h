@@ -6,6 +6,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -26,6 +27,8 @@ struct TuneRunOptions {
   uint64_t seed = 1;
   std::function<double()> now;                          // seconds; defaults to a steady clock
   std::function<void(const TrialRecord&)> on_trial;     // progress, after each trial
+  // Lazily measured sensitivity for the strategies (StrategyContext::sensitivity).
+  std::function<const std::map<std::string, double>&()> sensitivity;
 };
 
 struct TuneOutcome {

@@ -26,7 +26,9 @@ struct TunableOp {
 
 struct TuningSpace {
   std::vector<TunableOp> ops;                 // graph order
-  std::map<std::string, double> sensitivity;  // op name -> relative output error, when measured
+  // op name -> how much the op matters, when measured: for mse the relative output error it
+  // adds, for bisect what its fallback alone removes from the model's output error.
+  std::map<std::string, double> sensitivity;
 
   const TunableOp* find(const std::string& name) const;
   // Every op at its default option: the first trial of every strategy that starts from int8.

@@ -303,6 +303,29 @@ TEST(StrategyTest, BisectSkipsTheTypeSweepWhenNoAlgorithmBeatsTheDefault) {
   for (size_t i = 2; i < t.size(); ++i) EXPECT_NE(t[i].stage, "type-sweep") << i;
 }
 
+TEST(TunerTest, SensitivityIsMeasuredOnlyWhenAStrategyRanksOps) {
+  const TuningSpace space = make_space(6, /*bf16=*/false);
+  FakeModel model;
+  model.penalty = {{"op4", 3.0}};
+  int measured = 0;
+  std::map<std::string, double> ranking;
+  TuneRunOptions opts = options(0.05);  // the default (77) passes
+  opts.sensitivity = [&]() -> const std::map<std::string, double>& {
+    if (measured++ == 0) ranking = {{"op4", 1.0}};
+    return ranking;
+  };
+  EXPECT_TRUE(tune("bisect", space, model, opts).goal_met);
+  EXPECT_EQ(measured, 0);
+
+  opts.criterion.tolerable_loss = 0.001;  // only op4's fallback meets it
+  const TuneOutcome out = tune("bisect", space, model, opts);
+  ASSERT_TRUE(out.goal_met);
+  EXPECT_GE(measured, 1);
+  const TrialRecord& chosen = out.history.trials[*out.chosen];
+  EXPECT_EQ(chosen.cfg.ops.at("op4").precision, OpPrecision::kFp32);
+  EXPECT_EQ(space.int8_ops(chosen.cfg).size(), 5u);  // the ranking put op4 first
+}
+
 TEST(StrategyTest, MseFollowsSensitivityOrder) {
   TuningSpace space = make_space(4, false);
   space.sensitivity = {{"op2", 9.0}, {"op0", 5.0}, {"op3", 1.0}, {"op1", 0.5}};
