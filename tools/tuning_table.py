@@ -53,6 +53,10 @@ tuning:
     return json.loads(proc.stdout)
 
 
+def fmt(v, digits):
+    return "-" if v is None else f"{v:.{digits}f}"
+
+
 def op_counts(r):
     ops = {"int8": 0, "bf16": 0, "fp32": 0}
     for op in r["ops"]:
@@ -133,7 +137,6 @@ def main():
         "|---|---|---|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for (model, goal, strategy, trials, wall, base, metric, peer, speedup, met, ops) in rows:
-        fmt = lambda v, d: "-" if v is None else f"{v:.{d}f}"
         d = 2 if goal.startswith("top1") else 6
         lines.append(f"| {model} | {goal} | {strategy} | {trials} | {wall:.1f} | {base:.{d}f} | "
                      f"{fmt(metric, d)} | {fmt(peer, 2)} | {fmt(speedup, 2)}x | "
@@ -181,7 +184,6 @@ def main():
         "|---|---|---:|---:|---:|---:|---:|---:|---|---:|---|---|",
     ]
     for (model, strategy, first, trials, wall, base, metric, peer, speedup, met, ops) in examples:
-        fmt = lambda v, d: "-" if v is None else f"{v:.{d}f}"
         lines.append(f"| {model} | {strategy} | {first if first else '-'} | {trials} | {wall:.1f} | "
                      f"{base:.2f} | {fmt(metric, 2)} | {peer:.2f} | "
                      f"{'yes' if metric is not None and metric >= peer else 'no'} | "

@@ -59,6 +59,17 @@ struct FakeModel {
   }
 };
 
+// 4 ops (Conv, Gemm, Conv, Gemm) of penalty 0.2 each; kl multiplies a Conv op's penalty by
+// `conv_kl` and a Gemm op's by `gemm_kl`, so the best recipe may mix algorithms by op type.
+FakeModel kl_by_type(double conv_kl, double gemm_kl) {
+  FakeModel model;
+  for (int i = 0; i < 4; ++i) {
+    model.penalty["op" + std::to_string(i)] = 0.2;
+    model.kl_factor["op" + std::to_string(i)] = i % 2 ? gemm_kl : conv_kl;
+  }
+  return model;
+}
+
 TuningHistory baseline() {
   TuningHistory h;
   h.baseline_metric = 80.0;
@@ -266,11 +277,7 @@ TEST(StrategyTest, BisectTriesEachOpTypeOnThePromisingAlgorithmsBeforeAnyFallbac
   // default (79.2) but misses the goal (79.5); kl on the Conv ops only (79.5) meets it, at full
   // int8 speed.
   const TuningSpace space = make_space(4);
-  FakeModel model;
-  for (int i = 0; i < 4; ++i) {
-    model.penalty["op" + std::to_string(i)] = 0.2;
-    model.kl_factor["op" + std::to_string(i)] = i % 2 ? 1.5 : 0.25;
-  }
+  FakeModel model = kl_by_type(0.25, 1.5);
   TuneOutcome out = tune("bisect", space, model, options(0.00625));
   ASSERT_TRUE(out.goal_met);
   std::vector<std::string> stages;
@@ -437,11 +444,7 @@ TEST(TunerTest, SlowInt8OpsFallBackUntilFasterThanFp32) {
 TEST(TunerTest, WithATimeoutTheRecipeRefinementRaisesAccuracyOnTheSameKernels) {
   // kl halves a Conv op's penalty and doubles a Gemm op's: the best recipe mixes the two.
   const TuningSpace space = make_space(4);
-  FakeModel model;
-  for (int i = 0; i < 4; ++i) {
-    model.penalty["op" + std::to_string(i)] = 0.2;
-    model.kl_factor["op" + std::to_string(i)] = i % 2 ? 2.0 : 0.5;
-  }
+  FakeModel model = kl_by_type(0.5, 2.0);
   TuneRunOptions opts = options(0.01);  // target 79.2: the all-minmax default (79.2) passes
   const TuneOutcome first = tune("bisect", space, model, opts);
   ASSERT_EQ(first.history.trials.size(), 1u);  // timeout 0: the first config that passes
