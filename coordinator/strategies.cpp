@@ -98,16 +98,31 @@ TuneConfig with_algorithm(const TuningSpace& space, TuneConfig cfg, const std::s
   return cfg;
 }
 
-// INC's op-type-wise sweep, over the calibration algorithm: every op at its default, then
-// every int8 op with each other activation algorithm.
-Configs sweep_stage(const StrategyContext& ctx) {
-  const TuneConfig base = ctx.space.default_config(ctx.calib_sampling_size);
+// `base`, then every int8 op of base on each other activation algorithm.
+Configs uniform_sweep(const TuningSpace& space, const TuneConfig& base) {
   Configs out = {base};
-  for (CalibAlgorithm a : int8_algorithms(ctx.space)) {
-    TuneConfig cfg = with_algorithm(ctx.space, base, "", a);
+  for (CalibAlgorithm a : int8_algorithms(space)) {
+    TuneConfig cfg = with_algorithm(space, base, "", a);
     if (cfg.hash() != base.hash()) out.push_back(cfg);
   }
   return out;
+}
+
+// INC's op-type-wise sweep, over the calibration algorithm: every op at its default, then
+// every int8 op with each other activation algorithm.
+Configs sweep_stage(const StrategyContext& ctx) {
+  return uniform_sweep(ctx.space, ctx.space.default_config(ctx.calib_sampling_size));
+}
+
+// The op types of cfg's int8 ops, in graph order of first appearance.
+std::vector<std::string> int8_op_types(const TuningSpace& space, const TuneConfig& cfg) {
+  std::vector<std::string> types;
+  for (const TunableOp* op : space.int8_ops(cfg)) {
+    if (std::find(types.begin(), types.end(), op->key.op_type) == types.end()) {
+      types.push_back(op->key.op_type);
+    }
+  }
+  return types;
 }
 
 // base with each of `ranked` ops in turn set to its first fallback; one config per op.
@@ -259,13 +274,7 @@ class BisectStrategy : public Strategy {
     });
     const TrialRecord* current = best_in(sweep, ctx.criterion, h);
     if (!current) return {};
-    std::vector<std::string> types;
-    for (const TunableOp* op : ctx.space.int8_ops(current->cfg)) {
-      if (std::find(types.begin(), types.end(), op->key.op_type) == types.end()) {
-        types.push_back(op->key.op_type);
-      }
-    }
-    for (const std::string& type : types) {
+    for (const std::string& type : int8_op_types(ctx.space, current->cfg)) {
       Configs tries = {current->cfg};
       for (const auto& [t, a] : ranked_algos) {
         const TuneConfig cfg = with_algorithm(ctx.space, current->cfg, type, a);
@@ -453,8 +462,7 @@ std::vector<TrialProposal> recipe_refinement(const StrategyContext& ctx, const T
                                              const std::string& objective) {
   // Start from the strategy's choice, not from refinement trials: the start must not move
   // while the refinement runs.
-  TuningHistory own = h;
-  own.trials.clear();
+  TuningHistory own{h.baseline_metric, h.baseline_latency_ms, h.baseline_model_bytes, {}};
   for (const auto& t : h.trials) {
     if (!is_recipe_stage(t.stage)) own.trials.push_back(t);
   }
@@ -463,19 +471,12 @@ std::vector<TrialProposal> recipe_refinement(const StrategyContext& ctx, const T
   const std::vector<CalibAlgorithm> algos = int8_algorithms(ctx.space);
   const TuneConfig& base = own.trials[*start].cfg;
 
-  Configs uniform = {base};
-  for (CalibAlgorithm a : algos) uniform.push_back(with_algorithm(ctx.space, base, "", a));
+  const Configs uniform = uniform_sweep(ctx.space, base);
   if (auto w = unevaluated(uniform, "recipe-sweep", h); !w.empty()) return w;
   const TrialRecord* current = best_in(uniform, ctx.criterion, h);
   if (!current) return {};
 
-  std::vector<std::string> types;
-  for (const TunableOp* op : ctx.space.int8_ops(base)) {
-    if (std::find(types.begin(), types.end(), op->key.op_type) == types.end()) {
-      types.push_back(op->key.op_type);
-    }
-  }
-  for (const std::string& type : types) {
+  for (const std::string& type : int8_op_types(ctx.space, base)) {
     Configs tries = {current->cfg};
     for (CalibAlgorithm a : algos) tries.push_back(with_algorithm(ctx.space, current->cfg, type, a));
     if (auto w = unevaluated(tries, "recipe-" + type, h); !w.empty()) return w;
