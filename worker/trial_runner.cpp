@@ -38,6 +38,17 @@ Result<double> batch_latency_ms(const PreparedModel& model, const Tensor& batch)
   return best;
 }
 
+// err += sum((q - f)^2), norm += sum(f^2) over two f32 tensors of equal size.
+void add_squared_error(const Tensor& q, const Tensor& f, double* err, double* norm) {
+  const float* qd = q.data<float>();
+  const float* fd = f.data<float>();
+  for (int64_t i = 0; i < f.numel(); ++i) {
+    const double d = static_cast<double>(qd[i]) - fd[i];
+    *err += d * d;
+    *norm += static_cast<double>(fd[i]) * fd[i];
+  }
+}
+
 // The k-th best class of a row is at most `k` away: count rows whose label is among the top k.
 bool label_in_top_k(const Tensor& scores, int64_t rows, int64_t row, int64_t label, int64_t k) {
   const int64_t width = scores.numel() / rows;
@@ -241,11 +252,7 @@ Result<std::map<std::string, double>> TrialRunner::sensitivity(const TuneConfig&
       auto r = ref.find(v);
       if (r == ref.end() || t.dtype() != DType::kF32 || t.numel() != r->second.numel()) return;
       auto& [err, norm] = acc[v];
-      for (int64_t i = 0; i < t.numel(); ++i) {
-        const double a = t.data<float>()[i], f = r->second.data<float>()[i];
-        err += (a - f) * (a - f);
-        norm += f * f;
-      }
+      add_squared_error(t, r->second, &err, &norm);
     };
     QT_RETURN_IF_ERROR(fake.run({batch}, compare).status());
   }
@@ -284,11 +291,7 @@ Result<std::map<std::string, double>> TrialRunner::fallback_gain(const TuneConfi
       if (out.empty() || out[0].numel() != r.numel() || out[0].dtype() != DType::kF32) {
         return Status::Internal("the quantized model's first output differs in shape from fp32's");
       }
-      for (int64_t i = 0; i < r.numel(); ++i) {
-        const double a = out[0].data<float>()[i], f = r.data<float>()[i];
-        err += (a - f) * (a - f);
-        norm += f * f;
-      }
+      add_squared_error(out[0], r, &err, &norm);
     }
     return err / std::max(norm, 1e-30);
   };
