@@ -56,6 +56,24 @@ void tap_row(const QConvShape& s, const uint8_t* plane, int64_t ky, int64_t kx, 
   if (end - p0 < n) std::memset(row + (end - p0), pad, static_cast<size_t>(n - (end - p0)));
 }
 
+// out[i][0..3] = (a[i], b[i], c[i], d[i]) ^ flip for i < n (a multiple of 16).
+inline void interleave4(const uint8_t* a, const uint8_t* b, const uint8_t* c, const uint8_t* d,
+                        int64_t n, __m128i flip_v, uint8_t* out) {
+  for (int64_t i = 0; i < n; i += 16) {
+    const __m128i va = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a + i));
+    const __m128i vb = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + i));
+    const __m128i vc = _mm_loadu_si128(reinterpret_cast<const __m128i*>(c + i));
+    const __m128i vd = _mm_loadu_si128(reinterpret_cast<const __m128i*>(d + i));
+    const __m128i ab_lo = _mm_unpacklo_epi8(va, vb), ab_hi = _mm_unpackhi_epi8(va, vb);
+    const __m128i cd_lo = _mm_unpacklo_epi8(vc, vd), cd_hi = _mm_unpackhi_epi8(vc, vd);
+    auto* o = reinterpret_cast<__m128i*>(out + i * 4);
+    _mm_storeu_si128(o + 0, _mm_xor_si128(_mm_unpacklo_epi16(ab_lo, cd_lo), flip_v));
+    _mm_storeu_si128(o + 1, _mm_xor_si128(_mm_unpackhi_epi16(ab_lo, cd_lo), flip_v));
+    _mm_storeu_si128(o + 2, _mm_xor_si128(_mm_unpacklo_epi16(ab_hi, cd_hi), flip_v));
+    _mm_storeu_si128(o + 3, _mm_xor_si128(_mm_unpackhi_epi16(ab_hi, cd_hi), flip_v));
+  }
+}
+
 // col[gk][j][0..3] = taps 4gk..4gk+3 of pixel p0 + j for one group (n a multiple of 16), with
 // s8 activations shifted to u8 (a + 128; the zero point moves with them).
 void transposed_im2col(const QConvShape& s, const uint8_t* x_img, int64_t g, int64_t p0,
@@ -75,40 +93,10 @@ void transposed_im2col(const QConvShape& s, const uint8_t* x_img, int64_t g, int
       const int64_t c = k / kk, ky = (k % kk) / s.kernel_w, kx = k % s.kernel_w;
       tap_row(s, x_img + (g * cg + c) * s.in_h * s.in_w, ky, kx, p0, n, pixels, pad, row);
     }
-    uint8_t* out = col + gk * n * 4;
-    for (int64_t i = 0; i < n; i += 16) {
-      const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows + i));
-      const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows + n + i));
-      const __m128i c = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows + 2 * n + i));
-      const __m128i d = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows + 3 * n + i));
-      const __m128i ab_lo = _mm_unpacklo_epi8(a, b), ab_hi = _mm_unpackhi_epi8(a, b);
-      const __m128i cd_lo = _mm_unpacklo_epi8(c, d), cd_hi = _mm_unpackhi_epi8(c, d);
-      auto* o = reinterpret_cast<__m128i*>(out + i * 4);
-      _mm_storeu_si128(o + 0, _mm_xor_si128(_mm_unpacklo_epi16(ab_lo, cd_lo), flip_v));
-      _mm_storeu_si128(o + 1, _mm_xor_si128(_mm_unpackhi_epi16(ab_lo, cd_lo), flip_v));
-      _mm_storeu_si128(o + 2, _mm_xor_si128(_mm_unpacklo_epi16(ab_hi, cd_hi), flip_v));
-      _mm_storeu_si128(o + 3, _mm_xor_si128(_mm_unpackhi_epi16(ab_hi, cd_hi), flip_v));
-    }
+    interleave4(rows, rows + n, rows + 2 * n, rows + 3 * n, n, flip_v, col + gk * n * 4);
   }
 }
 
-// out[i][0..3] = (a[i], b[i], c[i], d[i]) ^ flip for i < n (a multiple of 16).
-inline void interleave4(const uint8_t* a, const uint8_t* b, const uint8_t* c, const uint8_t* d,
-                        int64_t n, __m128i flip_v, uint8_t* out) {
-  for (int64_t i = 0; i < n; i += 16) {
-    const __m128i va = _mm_loadu_si128(reinterpret_cast<const __m128i*>(a + i));
-    const __m128i vb = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + i));
-    const __m128i vc = _mm_loadu_si128(reinterpret_cast<const __m128i*>(c + i));
-    const __m128i vd = _mm_loadu_si128(reinterpret_cast<const __m128i*>(d + i));
-    const __m128i ab_lo = _mm_unpacklo_epi8(va, vb), ab_hi = _mm_unpackhi_epi8(va, vb);
-    const __m128i cd_lo = _mm_unpacklo_epi8(vc, vd), cd_hi = _mm_unpackhi_epi8(vc, vd);
-    auto* o = reinterpret_cast<__m128i*>(out + i * 4);
-    _mm_storeu_si128(o + 0, _mm_xor_si128(_mm_unpacklo_epi16(ab_lo, cd_lo), flip_v));
-    _mm_storeu_si128(o + 1, _mm_xor_si128(_mm_unpackhi_epi16(ab_lo, cd_lo), flip_v));
-    _mm_storeu_si128(o + 2, _mm_xor_si128(_mm_unpacklo_epi16(ab_hi, cd_hi), flip_v));
-    _mm_storeu_si128(o + 3, _mm_xor_si128(_mm_unpackhi_epi16(ab_hi, cd_hi), flip_v));
-  }
-}
 
 // Stride 1: output pixels are numbered on the padded width wp (virtual columns ox >= out_w are
 // computed and dropped), so tap (c, ky, kx) over pixels q0..q0+n is one contiguous run of the
