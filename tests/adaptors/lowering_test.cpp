@@ -8,30 +8,14 @@
 #include "adaptors/lowering.h"
 #include "adaptors/native/native_lowering.h"
 #include "adaptors/native/native_ops.h"
+#include "tests/adaptors/fused_op_test_util.h"
 
 namespace qtune {
 namespace {
 
-Attribute int_attr(int64_t v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kInt;
-  a.i = v;
-  return a;
-}
-Attribute ints_attr(std::vector<int64_t> v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kInts;
-  a.ints = std::move(v);
-  return a;
-}
-
-Tensor scalar_q(DType t, int32_t v) {
-  Tensor z(t, {});
-  if (t == DType::kU8) z.data<uint8_t>()[0] = static_cast<uint8_t>(v);
-  if (t == DType::kS8) z.data<int8_t>()[0] = static_cast<int8_t>(v);
-  if (t == DType::kS32) z.data<int32_t>()[0] = v;
-  return z;
-}
+using fused_op_test::int_attr;
+using fused_op_test::ints_attr;
+using fused_op_test::scalar_q;
 
 // Graphs in the QDQ builder's convention, with fixed small weights (values do not matter here).
 struct G {

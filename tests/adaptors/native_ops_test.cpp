@@ -28,13 +28,7 @@ using namespace fused_op_test;
 std::vector<Tensor> run_native(const Graph& g, const std::vector<Tensor>& in,
                                const std::vector<std::string>& bf16_ops = {},
                                Graph* lowered = nullptr) {
-  auto exec = prepare_native(std::make_shared<const Graph>(g), bf16_ops);
-  EXPECT_TRUE(exec.ok()) << exec.status().message();
-  if (!exec.ok()) return {};
-  if (lowered) *lowered = exec->graph();
-  auto out = exec->run(in);
-  EXPECT_TRUE(out.ok()) << out.status().message();
-  return out.ok() ? std::move(out).value() : std::vector<Tensor>{};
+  return run_exec(prepare_native(std::make_shared<const Graph>(g), bf16_ops), in, lowered);
 }
 
 // ------------------------------------------------------------------ QConv

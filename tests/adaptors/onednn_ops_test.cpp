@@ -68,6 +68,37 @@ struct ConvCase {
   std::string auto_pad = "";
 };
 
+// Conv attributes of a case: group, strides, dilations, and pads or auto_pad.
+std::map<std::string, Attribute> conv_attrs(int64_t group, const std::vector<int64_t>& strides,
+                                            const std::vector<int64_t>& pads,
+                                            const std::vector<int64_t>& dilations,
+                                            const std::string& auto_pad) {
+  std::map<std::string, Attribute> attrs{{"group", int_attr(group)},
+                                         {"strides", ints_attr(strides)},
+                                         {"dilations", ints_attr(dilations)}};
+  if (auto_pad.empty()) {
+    attrs["pads"] = ints_attr(pads);
+  } else {
+    attrs["auto_pad"] = str_attr(auto_pad);
+  }
+  return attrs;
+}
+
+// `activation` ("", "Relu" or "Clip" to [lo, hi]) applied to y as node output `out`; the name
+// of the result.
+std::string add_activation(QdqBuilder& b, const std::string& activation, const std::string& y,
+                           float lo, float hi, const std::string& out) {
+  if (activation.empty()) return y;
+  std::vector<std::string> ain{y};
+  if (activation == "Clip") {
+    b.g.initializers["lo"] = Tensor::scalar_f32(lo);
+    b.g.initializers["hi"] = Tensor::scalar_f32(hi);
+    ain = {y, "lo", "hi"};
+  }
+  b.node(activation, ain, {out});
+  return out;
+}
+
 Graph conv_graph(const ConvCase& c, std::mt19937& rng) {
   QdqBuilder b;
   b.input("x", DType::kF32, c.x_shape);
@@ -77,26 +108,9 @@ Graph conv_graph(const ConvCase& c, std::mt19937& rng) {
   const std::string wdq = b.quant_weight("w", random_f32(c.w_shape, rng), 0, c.per_channel, &ws);
   std::vector<std::string> in{xdq, wdq};
   if (c.bias) in.push_back(b.quant_bias("b", random_f32({c.w_shape[0]}, rng), xs, ws));
-  std::map<std::string, Attribute> attrs{{"group", int_attr(c.group)},
-                                         {"strides", ints_attr(c.strides)},
-                                         {"dilations", ints_attr(c.dilations)}};
-  if (c.auto_pad.empty()) {
-    attrs["pads"] = ints_attr(c.pads);
-  } else {
-    attrs["auto_pad"] = str_attr(c.auto_pad);
-  }
-  b.node("Conv", in, {"conv_out"}, attrs, "conv");
-  std::string y = "conv_out";
-  if (!c.activation.empty()) {
-    std::vector<std::string> ain{y};
-    if (c.activation == "Clip") {
-      b.g.initializers["lo"] = Tensor::scalar_f32(-0.2f);
-      b.g.initializers["hi"] = Tensor::scalar_f32(0.3f);
-      ain = {y, "lo", "hi"};
-    }
-    b.node(c.activation, ain, {"act_out"});
-    y = "act_out";
-  }
+  b.node("Conv", in, {"conv_out"},
+         conv_attrs(c.group, c.strides, c.pads, c.dilations, c.auto_pad), "conv");
+  std::string y = add_activation(b, c.activation, "conv_out", -0.2f, 0.3f, "act_out");
   if (c.out_type != DType::kF32) {
     y = b.quant_out(y, 0.02f, c.out_type == DType::kU8 ? 3 : -5, c.out_type);
   }
@@ -508,26 +522,9 @@ Graph f32_conv_graph(const F32ConvCase& c, std::mt19937& rng) {
     b.g.initializers["b"] = random_f32({c.w_shape[0]}, rng);
     in.push_back("b");
   }
-  std::map<std::string, Attribute> attrs{{"group", int_attr(c.group)},
-                                         {"strides", ints_attr(c.strides)},
-                                         {"dilations", ints_attr(c.dilations)}};
-  if (c.auto_pad.empty()) {
-    attrs["pads"] = ints_attr(c.pads);
-  } else {
-    attrs["auto_pad"] = str_attr(c.auto_pad);
-  }
-  b.node("Conv", in, {"y"}, attrs, "conv");
-  std::string y = "y";
-  if (!c.activation.empty()) {
-    std::vector<std::string> ain{y};
-    if (c.activation == "Clip") {
-      b.g.initializers["lo"] = Tensor::scalar_f32(-0.7f);
-      b.g.initializers["hi"] = Tensor::scalar_f32(0.9f);
-      ain = {y, "lo", "hi"};
-    }
-    b.node(c.activation, ain, {"act"});
-    y = "act";
-  }
+  b.node("Conv", in, {"y"}, conv_attrs(c.group, c.strides, c.pads, c.dilations, c.auto_pad),
+         "conv");
+  const std::string y = add_activation(b, c.activation, "y", -0.7f, 0.9f, "act");
   b.output(y);
   return b.g;
 }
