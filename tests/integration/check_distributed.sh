@@ -7,26 +7,9 @@
 # (it exits 2, the coordinator logs it) while the listed ones finish the run, one of them joining
 # mid-run and getting trials. The accuracy objective keeps timing out of the choice.
 #   check_distributed.sh QTUNE_BINARY SOURCE_DIR
-set -uo pipefail
-qtune=$1 src=$(cd "$2" && pwd)
-if [ ! -f /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz ]; then
-  echo "SKIP: dataset-fashion-mnist is not installed"
-  exit 0
-fi
-tmp=$(mktemp -d)
-# A private copy: a concurrent rebuild of the binary must not fail the workers' exec.
-cp "$qtune" "$tmp/qtune-bin" && qtune="$tmp/qtune-bin"
-export QTUNE_CAPABILITIES_DIR="$src/capabilities"
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done
-  wait 2>/dev/null
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+source "$(dirname "$0")/common.sh"
+use_private_binary
 export XDG_CACHE_HOME="$tmp/xdg"  # workers' default file cache
-fail=0
-ex="$src/examples/fashion_mnist"
 hb=500  # heartbeat interval (ms): a killed worker is noticed after 3 of them
 
 write_cfg() {  # write_cfg FILE MODEL STRATEGY LOSS

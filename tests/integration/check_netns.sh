@@ -5,30 +5,17 @@
 # model, data and calibration statistics travel over the wire by hash. The run must choose what
 # an in-process run chooses. Needs root (CAP_NET_ADMIN) and `ip` (iproute2); otherwise SKIP.
 #   check_netns.sh QTUNE_BINARY SOURCE_DIR
-set -uo pipefail
-qtune=$1 src=$(cd "$2" && pwd)
-if [ ! -f /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz ]; then
-  echo "SKIP: dataset-fashion-mnist is not installed"; exit 0
-fi
+source "$(dirname "$0")/common.sh"
 if ! command -v ip > /dev/null; then echo "SKIP: no 'ip' command (Debian package iproute2)"; exit 0; fi
 if [ "$(id -u)" -ne 0 ]; then echo "SKIP: network namespaces need root (CAP_NET_ADMIN)"; exit 0; fi
 tag=qt$$
 if ! ip netns add "${tag}c" 2> /dev/null; then
   echo "SKIP: cannot create a network namespace here (no CAP_NET_ADMIN?)"; exit 0
 fi
-tmp=$(mktemp -d)
-# A private copy: a concurrent rebuild of the binary must not fail the workers' exec.
-cp "$qtune" "$tmp/qtune-bin" && qtune="$tmp/qtune-bin"
-export QTUNE_CAPABILITIES_DIR="$src/capabilities"
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -9 "$p" 2> /dev/null; done
-  wait 2> /dev/null
+use_private_binary
+extra_cleanup() {
   for n in c w1 w2 br; do ip netns del "${tag}$n" 2> /dev/null; done
-  rm -rf "$tmp"
 }
-trap cleanup EXIT
-fail=0
 setup() {
   # A bridge namespace with one veth per host namespace: 10.77.0.1 (coordinator), .2, .3.
   ip netns add "${tag}br" && ip netns add "${tag}w1" && ip netns add "${tag}w2" &&
@@ -47,7 +34,6 @@ if ! setup 2> "$tmp/setup.err"; then
   echo "SKIP: cannot set up veth links between namespaces: $(head -n1 "$tmp/setup.err")"; exit 0
 fi
 
-ex="$src/examples/fashion_mnist"
 cat > "$tmp/tune.yaml" <<YAML
 model: $src/models/fashion_mnist/lenet.onnx
 adaptor: native

@@ -5,17 +5,8 @@
 # correctly or stops with exit 2 and a message; a changed goal is refused unless allowed;
 # --reuse takes an earlier run's results instead of evaluating them.
 #   check_resume.sh QTUNE_BINARY SOURCE_DIR
-set -uo pipefail
-qtune=$1 src=$(cd "$2" && pwd)
-if [ ! -f /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz ]; then
-  echo "SKIP: dataset-fashion-mnist is not installed"
-  exit 0
-fi
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail=0
-ex="$src/examples/fashion_mnist"
-field() { tr -d '\n' < "$1" | sed -n "s/.*\"$2\": *\([^,}]*\).*/\1/p" | head -n1 | tr -d '"'; }
+source "$(dirname "$0")/common.sh"
+field() { tr -d '\n' < "$1" | json_field "$2"; }
 chosen_hash() { tr -d '\n' < "$1" | sed -n 's/.*"chosen": {[^}]*"hash": "\([0-9a-f]*\)".*/\1/p'; }
 trial_hashes() { grep -o '"index": [0-9]*, "stage": "[^"]*", "hash": "[0-9a-f]*"' "$1" | sed 's/.*"hash": //'; }
 
@@ -123,11 +114,10 @@ port=$((20000 + RANDOM % 20000))
 ep="tcp://127.0.0.1:$port"
 "$qtune" coordinator "$tmp/tune.yaml" --bind "$ep" --out "$tmp/coord" > "$tmp/coord.log" 2>&1 &
 cpid=$!
-wpids=()
 for w in 1 2; do
   "$qtune" worker --connect "$ep" --threads 1 --cache "$tmp/cache-$w" --heartbeat-ms 200 \
     > "$tmp/worker-$w.log" 2>&1 &
-  wpids+=($!)
+  pids+=($!)
 done
 for _ in $(seq 1 1200); do
   grep -q "^trial 2 (" "$tmp/coord.log" 2>/dev/null && break
@@ -139,7 +129,7 @@ wait $cpid 2>/dev/null
 timeout 300 "$qtune" coordinator "$tmp/tune.yaml" --bind "$ep" --out "$tmp/coord" --resume \
   > "$tmp/coord2.log" 2>&1
 rc=$?
-for p in "${wpids[@]}"; do kill "$p" 2>/dev/null; done
+for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
 wait 2>/dev/null
 recorded=$(sed -n 's/^resuming from .*: \([0-9]*\) trial(s) recorded.*/\1/p' "$tmp/coord2.log")
 got=$(chosen_hash "$tmp/coord/report.json" 2>/dev/null)

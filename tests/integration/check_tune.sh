@@ -5,17 +5,7 @@
 # written tune_cfg reproduces the chosen config hash; the exit code agrees
 # with goal_met. Timing decides the performance objective, so that run only checks consistency.
 #   check_tune.sh QTUNE_BINARY SOURCE_DIR
-set -uo pipefail
-qtune=$1 src=$(cd "$2" && pwd)
-if [ ! -f /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz ]; then
-  echo "SKIP: dataset-fashion-mnist is not installed"
-  exit 0
-fi
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail=0
-ex="$src/examples/fashion_mnist"
-json_field() { sed -n "s/.*\"$1\": *\([^,}]*\).*/\1/p" | head -n1 | tr -d '"'; }
+source "$(dirname "$0")/common.sh"
 
 write_cfg() {  # write_cfg FILE STRATEGY OBJECTIVE LOSS MODEL
   cat > "$1" <<YAML
