@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "adaptors/calibration.h"
-#include "adaptors/runtime/executor.h"
+#include "runtime/executor.h"
 #include "common/graph.h"
 #include "common/quant_config.h"
 

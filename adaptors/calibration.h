@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "adaptors/runtime/executor.h"
+#include "runtime/executor.h"
 #include "common/dataset.h"
 #include "common/quant_config.h"
 

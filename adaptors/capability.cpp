@@ -13,7 +13,7 @@
 #include <system_error>
 #include <tuple>
 
-#include "adaptors/runtime/op_registry.h"
+#include "runtime/kernel_registry.h"
 #include "common/yaml_reader.h"
 
 namespace qtune {
@@ -177,7 +177,7 @@ struct ParsedEntry {
 class SpecParser : public YamlReader {
  public:
   explicit SpecParser(std::string file) : YamlReader(std::move(file)) {
-    for (auto& t : OpRegistry::instance().op_types()) op_types_.insert(std::move(t));
+    for (auto& t : KernelRegistry::instance().op_types()) op_types_.insert(std::move(t));
   }
 
 

@@ -12,7 +12,7 @@ class ExecutorModel : public PreparedModel {
  public:
   // `ops` (the adaptor's fused ops) must outlive this object; static registries do.
   static Result<std::unique_ptr<PreparedModel>> create(std::shared_ptr<const Graph> lowered,
-                                                       const OpRegistry* ops) {
+                                                       const KernelRegistry* ops) {
     auto exec = Executor::create(lowered, ops);
     if (!exec.ok()) return exec.status();
     return std::unique_ptr<PreparedModel>(new ExecutorModel(std::move(exec).value()));

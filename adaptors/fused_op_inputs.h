@@ -8,7 +8,7 @@
 #include <limits>
 
 #include "adaptors/lowering.h"
-#include "adaptors/runtime/op_registry.h"
+#include "runtime/kernel_registry.h"
 
 namespace qtune {
 

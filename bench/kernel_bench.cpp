@@ -19,7 +19,7 @@
 
 #include "adaptors/native/native_ops.h"
 #include "adaptors/quantize/graph_passes.h"
-#include "adaptors/runtime/executor.h"
+#include "runtime/executor.h"
 #include "common/onnx_io.h"
 #include "kernels/cpu_features.h"
 #include "kernels/gemm_f32.h"

@@ -1,6 +1,6 @@
 #include <iostream>
 
-#include "adaptors/runtime/conformance.h"
+#include "runtime/conformance.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "kernels/cpu_features.h"

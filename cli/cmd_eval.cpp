@@ -9,7 +9,7 @@
 
 #include "adaptors/adaptor.h"
 #include "adaptors/executor_model.h"
-#include "adaptors/runtime/executor.h"
+#include "runtime/executor.h"
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "common/data_config.h"

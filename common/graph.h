@@ -54,6 +54,7 @@ struct ValueInfo {
 struct Graph {
   std::string name;
   int64_t opset = 13;  // default-domain opset the model was exported with
+  std::map<std::string, int64_t> opset_imports;  // other domains' versions ("ai.onnx.ml": 3)
   std::vector<Node> nodes;
   std::map<std::string, Tensor> initializers;
   std::vector<ValueInfo> inputs;   // excludes initializers

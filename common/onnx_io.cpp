@@ -155,7 +155,11 @@ Result<Graph> load_onnx_model(const std::string& path) {
   Graph g;
   g.opset = 0;
   for (const auto& imp : model.opset_import()) {
-    if (imp.domain().empty() || imp.domain() == "ai.onnx") g.opset = imp.version();
+    if (imp.domain().empty() || imp.domain() == "ai.onnx") {
+      g.opset = imp.version();
+    } else {
+      g.opset_imports[imp.domain()] = imp.version();
+    }
   }
   if (g.opset == 0) g.opset = 1;
   const auto& gp = model.graph();

@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <functional>
 
-#include "adaptors/runtime/executor.h"
+#include "runtime/executor.h"
 #include "common/dataset.h"
 
 namespace qtune {

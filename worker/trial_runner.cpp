@@ -9,7 +9,7 @@
 #include <set>
 #include <unistd.h>
 
-#include "adaptors/runtime/executor.h"
+#include "runtime/executor.h"
 #include "common/data_config.h"
 #include "common/onnx_io.h"
 #include "worker/evaluator.h"

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "adaptors/lowering.h"
-#include "adaptors/runtime/executor.h"
+#include "runtime/executor.h"
 
 namespace qtune {
 

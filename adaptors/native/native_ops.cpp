@@ -27,7 +27,7 @@
 
 #include "adaptors/fused_op_inputs.h"
 #include "adaptors/lowering.h"
-#include "adaptors/runtime/conv_operands.h"
+#include "runtime/conv_operands.h"
 #include "common/shape_inference.h"
 #include "kernels/cpu_features.h"
 #include "kernels/gemm_bf16.h"
@@ -706,7 +706,7 @@ void for_chunks(int64_t n, Fn fn) {
 }
 
 Status fast_quantize_linear(OpContext& ctx) {
-  static const OpFn* reference = OpRegistry::instance().find("", "QuantizeLinear");
+  static const OpFn* reference = KernelRegistry::instance().find("", "QuantizeLinear");
   const Tensor* x = ctx.input(0);
   const Tensor* scale = ctx.input(1);
   const Tensor* zp = ctx.input(2);
@@ -729,7 +729,7 @@ Status fast_quantize_linear(OpContext& ctx) {
 }
 
 Status fast_dequantize_linear(OpContext& ctx) {
-  static const OpFn* reference = OpRegistry::instance().find("", "DequantizeLinear");
+  static const OpFn* reference = KernelRegistry::instance().find("", "DequantizeLinear");
   const Tensor* x = ctx.input(0);
   const Tensor* scale = ctx.input(1);
   const Tensor* zp = ctx.input(2);
@@ -888,7 +888,7 @@ Status qadd(OpContext& ctx) {
   }
   if (period == 0 || big->t->numel() == 0) {
     // Any other broadcast: the reference Add on dequantized copies (and its shape errors).
-    static const OpFn* reference_add = OpRegistry::instance().find("", "Add");
+    static const OpFn* reference_add = KernelRegistry::instance().find("", "Add");
     const Tensor fa = to_f32(a), fb = to_f32(b);
     Node add = ctx.node;
     add.op_type = "Add";
@@ -996,17 +996,17 @@ std::string native_qconv_path(const QConvShape& s) {
   return std::string("hwc-im2col+") + qgemm_kernel().name;
 }
 
-const OpRegistry& native_ops() {
-  static const OpRegistry* registry = [] {
-    auto* r = new OpRegistry();
-    r->add(kQConvOp, qconv, kNativeDomain);
-    r->add(kQGemmOp, qgemm_op, kNativeDomain);
-    r->add(kBf16ConvOp, bf16_conv, kNativeDomain);
-    r->add(kBf16GemmOp, bf16_gemm_op, kNativeDomain);
-    r->add(kQAddOp, qadd, kNativeDomain);
+const KernelRegistry& native_ops() {
+  static const KernelRegistry* registry = [] {
+    auto* r = new KernelRegistry();
+    r->add({kNativeDomain, kQConvOp, 1, 1}, qconv);
+    r->add({kNativeDomain, kQGemmOp, 1, 1}, qgemm_op);
+    r->add({kNativeDomain, kBf16ConvOp, 1, 1}, bf16_conv);
+    r->add({kNativeDomain, kBf16GemmOp, 1, 1}, bf16_gemm_op);
+    r->add({kNativeDomain, kQAddOp, 1, 1}, qadd);
     // Standard ops, looked up before the reference ones by executors using this registry.
-    r->add("QuantizeLinear", fast_quantize_linear);
-    r->add("DequantizeLinear", fast_dequantize_linear);
+    r->add({"", "QuantizeLinear", 10}, fast_quantize_linear);
+    r->add({"", "DequantizeLinear", 10}, fast_dequantize_linear);
     return r;
   }();
   return *registry;

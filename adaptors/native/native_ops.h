@@ -7,14 +7,14 @@
 #include <cstdint>
 #include <vector>
 
-#include "adaptors/runtime/op_registry.h"
+#include "runtime/kernel_registry.h"
 #include "kernels/qconv.h"
 
 namespace qtune {
 
 inline constexpr const char* kNativeDomain = "qtune";
 
-const OpRegistry& native_ops();
+const KernelRegistry& native_ops();
 
 // Weight packings done so far by these ops, process-wide: lets tests see that a model's weights
 // are packed once, not once per run.

@@ -28,7 +28,7 @@
 #include <vector>
 
 #include "adaptors/fused_op_inputs.h"
-#include "adaptors/runtime/conv_operands.h"
+#include "runtime/conv_operands.h"
 #include "common/shape_inference.h"
 #include "kernels/quantize_ref.h"
 
@@ -576,15 +576,15 @@ Status f32_gemm(OpContext& ctx) { return float_op(ctx, false, Spec::Precision::k
 
 }  // namespace
 
-const OpRegistry& onednn_ops() {
-  static const OpRegistry* registry = [] {
-    auto* r = new OpRegistry();
-    r->add(kQConvOp, qconv, kOneDnnDomain);
-    r->add(kQGemmOp, qgemm, kOneDnnDomain);
-    r->add(kBf16ConvOp, bf16_conv, kOneDnnDomain);
-    r->add(kBf16GemmOp, bf16_gemm, kOneDnnDomain);
-    r->add(kF32ConvOp, f32_conv, kOneDnnDomain);
-    r->add(kF32GemmOp, f32_gemm, kOneDnnDomain);
+const KernelRegistry& onednn_ops() {
+  static const KernelRegistry* registry = [] {
+    auto* r = new KernelRegistry();
+    r->add({kOneDnnDomain, kQConvOp, 1, 1}, qconv);
+    r->add({kOneDnnDomain, kQGemmOp, 1, 1}, qgemm);
+    r->add({kOneDnnDomain, kBf16ConvOp, 1, 1}, bf16_conv);
+    r->add({kOneDnnDomain, kBf16GemmOp, 1, 1}, bf16_gemm);
+    r->add({kOneDnnDomain, kF32ConvOp, 1, 1}, f32_conv);
+    r->add({kOneDnnDomain, kF32GemmOp, 1, 1}, f32_gemm);
     return r;
   }();
   return *registry;

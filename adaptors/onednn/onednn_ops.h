@@ -7,13 +7,13 @@
 #include <cstdint>
 
 #include "adaptors/lowering.h"
-#include "adaptors/runtime/op_registry.h"
+#include "runtime/kernel_registry.h"
 
 namespace qtune {
 
 inline constexpr const char* kOneDnnDomain = "onednn";
 
-const OpRegistry& onednn_ops();
+const KernelRegistry& onednn_ops();
 
 // What the onednn adaptor lowers a QDQ graph onto.
 LoweringTarget onednn_lowering_target();

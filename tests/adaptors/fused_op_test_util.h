@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "adaptors/runtime/executor.h"
+#include "runtime/executor.h"
 #include "common/graph.h"
 #include "kernels/quantize_ref.h"
 

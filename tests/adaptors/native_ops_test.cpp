@@ -16,7 +16,7 @@
 #include "adaptors/lowering.h"
 #include "adaptors/native/native_lowering.h"
 #include "adaptors/native/native_ops.h"
-#include "adaptors/runtime/executor.h"
+#include "runtime/executor.h"
 #include "kernels/quantize_ref.h"
 #include "tests/adaptors/fused_op_test_util.h"
 
@@ -610,7 +610,7 @@ TEST(NativePackingTest, CacheKeyedByConstantWeight) {
 // path multiplies by the reciprocal and must still round exactly like the division.
 TEST(NativeQdqTest, QuantizeNearTiesWithInexactReciprocalsMatchesReference) {
   const OpFn* fast_q = native_ops().find("", "QuantizeLinear");
-  const OpFn* ref_q = OpRegistry::instance().find("", "QuantizeLinear");
+  const OpFn* ref_q = KernelRegistry::instance().find("", "QuantizeLinear");
   ASSERT_TRUE(fast_q && ref_q);
   Node q;
   q.name = "q";
@@ -644,8 +644,8 @@ TEST(NativeQdqTest, QuantizeNearTiesWithInexactReciprocalsMatchesReference) {
 TEST(NativeQdqTest, PerTensorQuantizeAndDequantizeMatchReferenceBitForBit) {
   const OpFn* fast_q = native_ops().find("", "QuantizeLinear");
   const OpFn* fast_dq = native_ops().find("", "DequantizeLinear");
-  const OpFn* ref_q = OpRegistry::instance().find("", "QuantizeLinear");
-  const OpFn* ref_dq = OpRegistry::instance().find("", "DequantizeLinear");
+  const OpFn* ref_q = KernelRegistry::instance().find("", "QuantizeLinear");
+  const OpFn* ref_dq = KernelRegistry::instance().find("", "DequantizeLinear");
   ASSERT_TRUE(fast_q && fast_dq && ref_q && ref_dq);
   std::mt19937 rng(51);
   // Ties at every half step, saturation both ways, NaN/Inf, and a length with a ragged tail.

@@ -18,7 +18,7 @@
 #include "adaptors/lowering.h"
 #include "adaptors/native/native_lowering.h"
 #include "adaptors/onednn/onednn_ops.h"
-#include "adaptors/runtime/executor.h"
+#include "runtime/executor.h"
 #include "kernels/cpu_features.h"
 #include "common/onnx_io.h"
 #include "kernels/quantize_ref.h"

@@ -13,7 +13,7 @@
 #include <set>
 
 #include "adaptors/quantize/graph_passes.h"
-#include "adaptors/runtime/executor.h"
+#include "runtime/executor.h"
 #include "common/data_config.h"
 #include "common/dataset.h"
 #include "common/onnx_io.h"

@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <memory>
 
-#include "adaptors/runtime/executor.h"
+#include "runtime/executor.h"
 #include "common/data_config.h"
 #include "common/dataset.h"
 #include "common/onnx_io.h"

@@ -1,4 +1,4 @@
-#include "adaptors/runtime/executor.h"
+#include "runtime/executor.h"
 
 #include <algorithm>
 #include <chrono>
@@ -29,18 +29,26 @@ void keep_activation_memory() {
 
 constexpr int32_t kMissing = -2;  // an input no node, graph input or initializer provides
 
-const OpFn* find_op(const Node& n, const OpRegistry* extra_ops) {
+// The opset the model imports for the node's domain (0 when it imports none).
+int64_t domain_opset(const Graph& g, const Node& n) {
+  if (n.domain.empty() || n.domain == "ai.onnx") return g.opset;
+  auto it = g.opset_imports.find(n.domain);
+  return it == g.opset_imports.end() ? 0 : it->second;
+}
+
+const Kernel* find_op(const Graph& g, const Node& n, const KernelRegistry* extra_ops) {
+  const int64_t opset = domain_opset(g, n);
   if (extra_ops) {
-    if (const OpFn* fn = extra_ops->find(n.domain, n.op_type)) return fn;
+    if (const Kernel* k = extra_ops->find(n.domain, n.op_type, opset)) return k;
   }
-  return OpRegistry::instance().find(n.domain, n.op_type);
+  return KernelRegistry::instance().find(n.domain, n.op_type, opset);
 }
 }  // namespace
 
-std::vector<std::string> unsupported_nodes(const Graph& graph, const OpRegistry* extra_ops) {
+std::vector<std::string> unsupported_nodes(const Graph& graph, const KernelRegistry* extra_ops) {
   std::vector<std::string> out;
   for (const auto& n : graph.nodes) {
-    if (!find_op(n, extra_ops)) {
+    if (!find_op(graph, n, extra_ops)) {
       out.push_back(n.describe() + (n.domain.empty() ? "" : " in domain '" + n.domain + "'"));
     }
   }
@@ -48,7 +56,7 @@ std::vector<std::string> unsupported_nodes(const Graph& graph, const OpRegistry*
 }
 
 Result<Executor> Executor::create(std::shared_ptr<const Graph> graph,
-                                  const OpRegistry* extra_ops) {
+                                  const KernelRegistry* extra_ops) {
   keep_activation_memory();
   Executor e;
   const Graph& g = *graph;
@@ -75,13 +83,14 @@ Result<Executor> Executor::create(std::shared_ptr<const Graph> graph,
   std::vector<size_t> last_use;
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     const Node& n = g.nodes[i];
-    const OpFn* fn = find_op(n, extra_ops);
-    if (!fn) {
+    const Kernel* kernel = find_op(g, n, extra_ops);
+    if (!kernel) {
       return Status::Unsupported(n.describe() + ": op type '" + n.op_type + "'" +
                                  (n.domain.empty() ? "" : " of domain '" + n.domain + "'") +
-                                 " is not supported");
+                                 " is not supported at opset " +
+                                 std::to_string(domain_opset(g, n)));
     }
-    e.ops_.push_back(fn);
+    e.ops_.push_back(kernel);
     e.caches_.push_back(std::make_unique<NodeCache>());
     Step s;
     for (const auto& in : n.inputs) s.inputs.push_back(resolve(in));
@@ -199,9 +208,9 @@ Result<std::vector<Tensor>> Executor::run(const std::vector<Tensor>& inputs,
     }
     ctx.outputs.resize(n.outputs.size());
     const auto start = times ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
-    Status s;
+    Status s = check_kernel_types(*ops_[i], ctx);
     try {
-      s = (*ops_[i])(ctx);
+      if (s.ok()) s = ops_[i]->fn(ctx);
     } catch (const std::exception& e) {
       s = Status::Internal(n.describe() + ": " + e.what());
     }

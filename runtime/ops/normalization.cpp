@@ -9,7 +9,7 @@
 #include <limits>
 #include <vector>
 
-#include "adaptors/runtime/op_registry.h"
+#include "runtime/kernel_registry.h"
 
 namespace qtune {
 namespace {
@@ -440,11 +440,11 @@ Status reduce_mean(OpContext& ctx) {
 
 }  // namespace
 
-void register_normalization_ops(OpRegistry& r) {
-  r.add("BatchNormalization", batch_norm);
-  r.add("LayerNormalization", layer_norm);
-  r.add("Softmax", softmax);
-  r.add("ReduceMean", reduce_mean);
+void register_normalization_kernels(KernelRegistry& r) {
+  r.add({"", "BatchNormalization", 1}, batch_norm);
+  r.add({"", "LayerNormalization", 17}, layer_norm);
+  r.add({"", "Softmax", 1}, softmax);
+  r.add({"", "ReduceMean", 1}, reduce_mean);
 }
 
 }  // namespace qtune

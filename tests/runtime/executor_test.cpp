@@ -1,4 +1,4 @@
-#include "adaptors/runtime/executor.h"
+#include "runtime/executor.h"
 
 #include <gtest/gtest.h>
 

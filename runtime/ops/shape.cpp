@@ -11,8 +11,8 @@
 #include <xmmintrin.h>
 #endif
 
-#include "adaptors/runtime/broadcast.h"
-#include "adaptors/runtime/op_registry.h"
+#include "runtime/broadcast.h"
+#include "runtime/kernel_registry.h"
 
 namespace qtune {
 namespace {
@@ -620,16 +620,16 @@ Status slice(OpContext& ctx) {
 
 }  // namespace
 
-void register_shape_ops(OpRegistry& r) {
-  r.add("Flatten", flatten);
-  r.add("Reshape", reshape);
-  r.add("Transpose", transpose);
-  r.add("Concat", concat);
-  r.add("Gather", gather);
-  r.add("Shape", shape_op);
-  r.add("Unsqueeze", unsqueeze);
-  r.add("Squeeze", squeeze);
-  r.add("Slice", slice);
+void register_shape_kernels(KernelRegistry& r) {
+  r.add({"", "Flatten", 1}, flatten);
+  r.add({"", "Reshape", 1}, reshape);
+  r.add({"", "Transpose", 1}, transpose);
+  r.add({"", "Concat", 1}, concat);
+  r.add({"", "Gather", 1}, gather);
+  r.add({"", "Shape", 1}, shape_op);
+  r.add({"", "Unsqueeze", 1}, unsqueeze);
+  r.add({"", "Squeeze", 1}, squeeze);
+  r.add({"", "Slice", 1}, slice);
 }
 
 }  // namespace qtune

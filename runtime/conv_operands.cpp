@@ -1,4 +1,4 @@
-#include "adaptors/runtime/conv_operands.h"
+#include "runtime/conv_operands.h"
 
 #include <string>
 

@@ -15,8 +15,8 @@
 #include <type_traits>
 #include <vector>
 
-#include "adaptors/runtime/conv_operands.h"
-#include "adaptors/runtime/op_registry.h"
+#include "runtime/conv_operands.h"
+#include "runtime/kernel_registry.h"
 #include "common/shape_inference.h"
 #include "kernels/gemm_s8_ref.h"
 #include "kernels/qconv.h"
@@ -856,14 +856,14 @@ Status qlinear_conv(OpContext& ctx) {
 
 }  // namespace
 
-void register_quantization_ops(OpRegistry& r) {
-  r.add("QuantizeLinear", quantize_linear);
-  r.add("DequantizeLinear", dequantize_linear);
-  r.add("DynamicQuantizeLinear", dynamic_quantize_linear);
-  r.add("QLinearMatMul", qlinear_matmul);
-  r.add("MatMulInteger", matmul_integer);
-  r.add("QLinearConv", qlinear_conv);
-  r.add("ConvInteger", conv_integer);
+void register_quantization_kernels(KernelRegistry& r) {
+  r.add({"", "QuantizeLinear", 10}, quantize_linear);
+  r.add({"", "DequantizeLinear", 10}, dequantize_linear);
+  r.add({"", "DynamicQuantizeLinear", 11}, dynamic_quantize_linear);
+  r.add({"", "QLinearMatMul", 10}, qlinear_matmul);
+  r.add({"", "MatMulInteger", 10}, matmul_integer);
+  r.add({"", "QLinearConv", 10}, qlinear_conv);
+  r.add({"", "ConvInteger", 10}, conv_integer);
 }
 
 }  // namespace qtune

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "adaptors/runtime/executor.h"
+#include "runtime/executor.h"
 
 namespace qtune {
 namespace {

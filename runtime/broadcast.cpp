@@ -1,4 +1,4 @@
-#include "adaptors/runtime/broadcast.h"
+#include "runtime/broadcast.h"
 
 namespace qtune {
 

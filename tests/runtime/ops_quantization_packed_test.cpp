@@ -5,7 +5,7 @@
 
 #include <random>
 
-#include "adaptors/runtime/op_registry.h"
+#include "runtime/kernel_registry.h"
 
 namespace qtune {
 namespace {
@@ -38,7 +38,7 @@ Tensor run(const Node& n, std::vector<const Tensor*> inputs, bool constant_weigh
   ctx.cache = &cache;
   ctx.constant_inputs.assign(ctx.inputs.size(), false);
   ctx.constant_inputs[1] = constant_weight;
-  const OpFn* fn = OpRegistry::instance().find("", n.op_type);
+  const OpFn* fn = KernelRegistry::instance().find("", n.op_type);
   EXPECT_NE(fn, nullptr);
   Status s = (*fn)(ctx);
   EXPECT_TRUE(s.ok()) << s.message();

@@ -1,4 +1,4 @@
-#include "adaptors/runtime/conformance.h"
+#include "runtime/conformance.h"
 
 #include <algorithm>
 #include <cmath>
@@ -6,7 +6,7 @@
 #include <memory>
 #include <sstream>
 
-#include "adaptors/runtime/executor.h"
+#include "runtime/executor.h"
 #include "common/onnx_io.h"
 
 namespace qtune {

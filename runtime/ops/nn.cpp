@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-#include "adaptors/runtime/op_registry.h"
+#include "runtime/kernel_registry.h"
 #include "kernels/gemm_f32.h"
 #include "kernels/im2col_f32.h"
 
@@ -824,14 +824,14 @@ Status global_average_pool(OpContext& ctx) {
 
 }  // namespace
 
-void register_nn_ops(OpRegistry& r) {
-  r.add("Conv", conv);
-  r.add("ConvTranspose", conv_transpose);
-  r.add("Gemm", gemm_op);
-  r.add("MatMul", matmul);
-  r.add("MaxPool", max_pool);
-  r.add("AveragePool", average_pool);
-  r.add("GlobalAveragePool", global_average_pool);
+void register_nn_kernels(KernelRegistry& r) {
+  r.add({"", "Conv", 1}, conv);
+  r.add({"", "ConvTranspose", 1}, conv_transpose);
+  r.add({"", "Gemm", 1}, gemm_op);
+  r.add({"", "MatMul", 1}, matmul);
+  r.add({"", "MaxPool", 1}, max_pool);
+  r.add({"", "AveragePool", 1}, average_pool);
+  r.add({"", "GlobalAveragePool", 1}, global_average_pool);
 }
 
 }  // namespace qtune

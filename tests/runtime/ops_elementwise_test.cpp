@@ -6,9 +6,9 @@
 #include <filesystem>
 #include <limits>
 
-#include "adaptors/runtime/broadcast.h"
-#include "adaptors/runtime/executor.h"
-#include "adaptors/runtime/op_registry.h"
+#include "runtime/broadcast.h"
+#include "runtime/executor.h"
+#include "runtime/kernel_registry.h"
 #include "common/onnx_io.h"
 
 namespace qtune {
@@ -26,7 +26,7 @@ Node make_node(const std::string& op, size_t n_inputs) {
 // Runs one op straight through the registry; `out` receives output 0 on success.
 Status run_op(const Node& node, std::vector<const Tensor*> inputs, Tensor* out,
               int64_t opset = 13) {
-  const OpFn* fn = OpRegistry::instance().find("", node.op_type);
+  const OpFn* fn = KernelRegistry::instance().find("", node.op_type);
   if (!fn) return Status::Internal("no op " + node.op_type);
   OpContext ctx{node, opset, std::move(inputs), {}, nullptr, {}};
   ctx.outputs.resize(node.outputs.size());

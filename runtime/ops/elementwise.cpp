@@ -8,8 +8,8 @@
 #include <string>
 #include <type_traits>
 
-#include "adaptors/runtime/broadcast.h"
-#include "adaptors/runtime/op_registry.h"
+#include "runtime/broadcast.h"
+#include "runtime/kernel_registry.h"
 #include "kernels/cpu_features.h"
 
 namespace qtune {
@@ -672,37 +672,37 @@ Status constant_op(OpContext& ctx) {
 
 }  // namespace
 
-void register_elementwise_ops(OpRegistry& r) {
-  r.add("Relu", relu);
-  r.add("Clip", clip);
-  r.add("LeakyRelu", float_unary([](const OpContext& ctx, auto tag) {
+void register_elementwise_kernels(KernelRegistry& r) {
+  r.add({"", "Relu", 1}, relu);
+  r.add({"", "Clip", 1}, clip);
+  r.add({"", "LeakyRelu", 6}, float_unary([](const OpContext& ctx, auto tag) {
           using T = typename decltype(tag)::type;
           const T alpha = static_cast<T>(ctx.node.attr_float("alpha", 0.01f));
           return [alpha](T v) { return v < T(0) ? v * alpha : v; };
         }));
-  r.add("Sigmoid", float_unary([](const OpContext&, auto tag) {
+  r.add({"", "Sigmoid", 6}, float_unary([](const OpContext&, auto tag) {
           using T = typename decltype(tag)::type;
           return [](T v) { return T(1) / (T(1) + std::exp(-v)); };
         }));
-  r.add("Tanh", float_unary([](const OpContext&, auto tag) {
+  r.add({"", "Tanh", 6}, float_unary([](const OpContext&, auto tag) {
           using T = typename decltype(tag)::type;
           return [](T v) { return std::tanh(v); };
         }));
-  r.add("Erf", erf_op);
-  r.add("Sqrt", float_unary([](const OpContext&, auto tag) {
+  r.add({"", "Erf", 9}, erf_op);
+  r.add({"", "Sqrt", 6}, float_unary([](const OpContext&, auto tag) {
           using T = typename decltype(tag)::type;
           return [](T v) { return std::sqrt(v); };
         }));
-  r.add("Add", arith<Arith::kAdd>);
-  r.add("Sub", arith<Arith::kSub>);
-  r.add("Mul", arith<Arith::kMul>);
-  r.add("Div", arith<Arith::kDiv>);
-  r.add("Pow", pow_op);
-  r.add("Where", where_op);
-  r.add("Cast", cast_op);
-  r.add("CastLike", cast_like_op);
-  r.add("Identity", identity_op);
-  r.add("Constant", constant_op);
+  r.add({"", "Add", 1}, arith<Arith::kAdd>);
+  r.add({"", "Sub", 1}, arith<Arith::kSub>);
+  r.add({"", "Mul", 1}, arith<Arith::kMul>);
+  r.add({"", "Div", 1}, arith<Arith::kDiv>);
+  r.add({"", "Pow", 1}, pow_op);
+  r.add({"", "Where", 9}, where_op);
+  r.add({"", "Cast", 1}, cast_op);
+  r.add({"", "CastLike", 15}, cast_like_op);
+  r.add({"", "Identity", 1}, identity_op);
+  r.add({"", "Constant", 1}, constant_op);
 }
 
 }  // namespace qtune

@@ -3,7 +3,7 @@
 #include <cmath>
 #include <random>
 
-#include "adaptors/runtime/op_registry.h"
+#include "runtime/kernel_registry.h"
 
 namespace qtune {
 namespace {
@@ -43,7 +43,7 @@ Run run_op(const std::string& op, std::map<std::string, Attribute> attrs,
   n.attrs = std::move(attrs);
   for (size_t i = 0; i < inputs.size(); ++i) n.inputs.push_back(inputs[i] ? "in" + std::to_string(i) : "");
   for (size_t i = 0; i < num_outputs; ++i) n.outputs.push_back("out" + std::to_string(i));
-  const OpFn* fn = OpRegistry::instance().find("", op);
+  const OpFn* fn = KernelRegistry::instance().find("", op);
   if (!fn) return {Status::Internal("no op " + op), {}};
   OpContext ctx{n, opset, inputs, {}, nullptr, {}};
   ctx.outputs.resize(num_outputs);

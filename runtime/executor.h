@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "adaptors/runtime/op_registry.h"
+#include "runtime/kernel_registry.h"
 #include "common/graph.h"
 
 namespace qtune {
@@ -31,7 +31,7 @@ class Executor {
   // (an adaptor's fused ops) are looked up before the standard ONNX ops; it must outlive the
   // Executor.
   static Result<Executor> create(std::shared_ptr<const Graph> graph,
-                                 const OpRegistry* extra_ops = nullptr);
+                                 const KernelRegistry* extra_ops = nullptr);
 
   // Inputs in the order of graph().inputs; returns outputs in the order of graph().outputs.
   Result<std::vector<Tensor>> run(const std::vector<Tensor>& inputs,
@@ -64,7 +64,7 @@ class Executor {
   };
 
   std::shared_ptr<const Graph> graph_;
-  std::vector<const OpFn*> ops_;                    // one per node
+  std::vector<const Kernel*> ops_;                  // one per node
   std::vector<std::unique_ptr<NodeCache>> caches_;  // one per node
   std::vector<Step> steps_;                         // one per node
   std::vector<int32_t> input_slots_;                // one per graph input
@@ -75,6 +75,6 @@ class Executor {
 
 // Every node of `graph` whose op qtune cannot run, as "node 'x' (Op)" phrases.
 std::vector<std::string> unsupported_nodes(const Graph& graph,
-                                           const OpRegistry* extra_ops = nullptr);
+                                           const KernelRegistry* extra_ops = nullptr);
 
 }  // namespace qtune

@@ -5,7 +5,7 @@
 
 #include <cstdint>
 
-#include "adaptors/runtime/op_registry.h"
+#include "runtime/kernel_registry.h"
 #include "common/shape_inference.h"
 #include "common/tensor.h"
 
