@@ -8,13 +8,24 @@
 namespace qtune::cli {
 
 int cmd_conformance(int argc, char** argv) {
-  auto args = parse_args(argc, argv, 2, {}, {});
+  auto args = parse_args(argc, argv, 2, {"--exclusions"}, {});
   if (!args.ok() || args->positional.empty()) {
     std::cerr << "qtune conformance: "
-              << (args.ok() ? "usage: qtune conformance DIR..." : args.status().message()) << "\n";
+              << (args.ok() ? "usage: qtune conformance DIR... [--exclusions FILE]"
+                            : args.status().message())
+              << "\n";
     return 2;
   }
-  ConformanceSummary s = run_conformance(args->positional, std::cout);
+  ConformanceExclusions exclusions;
+  if (args->has("--exclusions")) {
+    auto loaded = load_conformance_exclusions(args->get("--exclusions", ""));
+    if (!loaded.ok()) {
+      std::cerr << "qtune conformance: " << loaded.status().message() << "\n";
+      return 2;
+    }
+    exclusions = std::move(loaded).value();
+  }
+  ConformanceSummary s = run_conformance(args->positional, std::cout, exclusions);
   std::cout << s.passed << " passed, " << s.failed << " failed, " << s.skipped << " skipped\n";
   return s.failed == 0 ? 0 : 1;
 }

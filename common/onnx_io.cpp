@@ -206,8 +206,8 @@ Result<Graph> load_onnx_model(const std::string& path) {
   return g;
 }
 
-Status save_onnx_model(const Graph& g, const std::string& path) {
-  onnx::ModelProto model;
+void graph_to_model_proto(const Graph& g, onnx::ModelProto* out) {
+  onnx::ModelProto& model = *out;
   model.set_ir_version(7);  // ONNX 1.8+ readers accept IR 7 with opset 13
   model.set_producer_name("qtune");
   auto* opset = model.add_opset_import();
@@ -272,11 +272,22 @@ Status save_onnx_model(const Graph& g, const std::string& path) {
       }
     }
   }
-  if (has_ms_domain) {
+  for (const auto& [domain, version] : g.opset_imports) {
+    if (domain == "com.microsoft") continue;
+    auto* imp = model.add_opset_import();
+    imp->set_domain(domain);
+    imp->set_version(version);
+  }
+  if (has_ms_domain || g.opset_imports.count("com.microsoft")) {
     auto* ms = model.add_opset_import();
     ms->set_domain("com.microsoft");
     ms->set_version(1);
   }
+}
+
+Status save_onnx_model(const Graph& g, const std::string& path) {
+  onnx::ModelProto model;
+  graph_to_model_proto(g, &model);
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   if (!out) return Status::InvalidInput(path + ": cannot open for writing");
   if (!model.SerializeToOstream(&out)) return Status::Internal(path + ": failed to write model");

@@ -7,12 +7,17 @@
 
 #include "common/graph.h"
 
-namespace onnx { class TensorProto; }
+namespace onnx {
+class ModelProto;
+class TensorProto;
+}  // namespace onnx
 
 namespace qtune {
 
 Result<Graph> load_onnx_model(const std::string& path);
 Status save_onnx_model(const Graph& graph, const std::string& path);
+// The ModelProto save_onnx_model writes (IR 7, the graph's opset imports).
+void graph_to_model_proto(const Graph& graph, onnx::ModelProto* model);
 
 // A serialized TensorProto file (the ONNX backend tests' input_0.pb / output_0.pb).
 Result<Tensor> load_tensor_pb(const std::string& path);

@@ -1,0 +1,39 @@
+// The one bridge to libonnx's operator schemas for shapes and types: what libonnx's versioned
+// shape inference (onnx::shape_inference::InferShapes) says a node or a model produces, and the
+// check that a kernel's actual outputs agree with it. Used by the per-operator tests and by the
+// conformance runner, so kernels and the ONNX schemas can never disagree unnoticed.
+// Stateless functions; thread-safe (libonnx's schema registry is read-only after start-up).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/graph.h"
+
+namespace onnx {
+class ModelProto;
+}
+
+namespace qtune {
+
+// Output types and shapes libonnx infers for one node run at `opset` on these concrete inputs.
+// Inputs are passed as constants, so shape-carrying inputs (Reshape's shape, Slice's starts, ...)
+// are read. Dims libonnx cannot tell are -1; a ValueInfo without shape means rank unknown and
+// kUndefined dtype means no inference. kUnsupported when libonnx's inference rejects the node.
+Result<std::vector<ValueInfo>> infer_node_outputs(const Node& node, int64_t opset,
+                                                  const std::vector<const Tensor*>& inputs);
+
+// kInvalidInput describing the first place where `outputs` disagree with the inference for
+// `node` (element type, rank, or a dim libonnx knows), naming the node and the output;
+// kUnsupported when libonnx cannot infer it.
+Status check_against_onnx_inference(const Node& node, int64_t opset,
+                                    const std::vector<const Tensor*>& inputs,
+                                    const std::vector<Tensor>& outputs);
+
+// Same comparison for a whole model: graph inputs get the given tensors' types and shapes, then
+// every graph output's inference is compared with `outputs` (in graph output order).
+Status check_model_against_onnx_inference(const onnx::ModelProto& model,
+                                          const std::vector<Tensor>& inputs,
+                                          const std::vector<Tensor>& outputs);
+
+}  // namespace qtune
