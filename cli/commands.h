@@ -11,6 +11,8 @@ int cmd_conformance(int argc, char** argv);
 int cmd_version(int argc, char** argv);
 int cmd_bench(int argc, char** argv);
 int cmd_caps(int argc, char** argv);
+int cmd_ops(int argc, char** argv);
+int cmd_check(int argc, char** argv);
 int cmd_quantize(int argc, char** argv);
 int cmd_tune(int argc, char** argv);
 int cmd_worker(int argc, char** argv);

@@ -34,7 +34,11 @@ commands:
                                (default: every quantizable op int8, minmax)
   caps MODEL.onnx [--adaptor A] [--json]
                                the adaptor's quantization capability for the model
-  conformance DIR...           run ONNX backend node tests; last line "N passed, M failed, K skipped"
+  conformance DIR... [--exclusions FILE]
+                               run ONNX backend node tests; last line "N passed, M failed, K skipped"
+  ops [--json]                 every operator qtune runs: domain, opset ranges, element types,
+                               and which adaptors quantize it
+  check MODEL.onnx [--json]    every node of a model qtune cannot run (exit 1 if any)
   bench kernels|peak [--json]  int8/fp32 kernels side by side with oneDNN; instruction peaks
   bench dispatch [--json]      coordinator overhead per trial with 1..256 simulated workers
   version                      print the version and the CPU features in use
@@ -54,6 +58,8 @@ int main(int argc, char** argv) {
     if (cmd == "eval") return qtune::cli::cmd_eval(argc, argv);
     if (cmd == "conformance") return qtune::cli::cmd_conformance(argc, argv);
     if (cmd == "caps") return qtune::cli::cmd_caps(argc, argv);
+    if (cmd == "ops") return qtune::cli::cmd_ops(argc, argv);
+    if (cmd == "check") return qtune::cli::cmd_check(argc, argv);
     if (cmd == "tune") return qtune::cli::cmd_tune(argc, argv);
     if (cmd == "worker") return qtune::cli::cmd_worker(argc, argv);
     if (cmd == "coordinator") return qtune::cli::cmd_coordinator(argc, argv);

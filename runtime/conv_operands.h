@@ -6,7 +6,7 @@
 #include <cstdint>
 
 #include "runtime/kernel_registry.h"
-#include "common/shape_inference.h"
+#include "runtime/conv_geometry.h"
 #include "common/tensor.h"
 
 namespace qtune {

@@ -6,6 +6,7 @@
 
 #include <exception>
 #include <map>
+#include <set>
 
 #include "common/onnx_io.h"
 
@@ -54,7 +55,57 @@ Status compare(const std::string& what, const ValueInfo& want, const Tensor& got
   return Status::Ok();
 }
 
+// Domains a graph's nodes use that it does not import (fused ops added by an adaptor) get
+// version 1, so libonnx looks their schemas up.
+void import_used_domains(const Graph& g, onnx::ModelProto* model) {
+  std::set<std::string> have;
+  for (const auto& imp : model->opset_import()) have.insert(imp.domain());
+  for (const auto& n : g.nodes) {
+    if (n.domain.empty() || n.domain == "ai.onnx" || have.count(n.domain)) continue;
+    auto* imp = model->add_opset_import();
+    imp->set_domain(n.domain);
+    imp->set_version(1);
+    have.insert(n.domain);
+  }
+}
+
 }  // namespace
+
+Status infer_graph_types(Graph& g) {
+  onnx::ModelProto model;
+  graph_to_model_proto(g, &model);
+  import_used_domains(g, &model);
+  // First pass tolerant, so one op libonnx cannot infer does not cost every other value its
+  // type; then a strict pass on a copy to report what contradicts a schema.
+  onnx::ModelProto strict = model;
+  try {
+    onnx::shape_inference::InferShapes(model, onnx::OpSchemaRegistry::Instance(),
+                                       onnx::ShapeInferenceOptions(false, 0, true));
+  } catch (const std::exception& e) {
+    return Status::InvalidInput(std::string("shape inference: ") + e.what());
+  }
+  auto take = [&](const onnx::ValueInfoProto& vi) {
+    ValueInfo v = from_type_proto(vi.name(), vi.type());
+    if (v.dtype == DType::kUndefined) return;
+    auto it = g.value_info.find(v.name);
+    if (it != g.value_info.end() && it->second.shape && v.shape &&
+        it->second.shape->size() == v.shape->size()) {
+      for (size_t d = 0; d < v.shape->size(); ++d) {  // a declared dim beats an unknown one
+        if ((*v.shape)[d] < 0) (*v.shape)[d] = (*it->second.shape)[d];
+      }
+    }
+    g.value_info[v.name] = std::move(v);
+  };
+  for (const auto& vi : model.graph().value_info()) take(vi);
+  for (const auto& vi : model.graph().output()) take(vi);
+  try {
+    onnx::shape_inference::InferShapes(strict, onnx::OpSchemaRegistry::Instance(),
+                                       onnx::ShapeInferenceOptions(true, 1, true));
+  } catch (const std::exception& e) {
+    return Status::InvalidInput(std::string("shape inference: ") + e.what());
+  }
+  return Status::Ok();
+}
 
 Result<std::vector<ValueInfo>> infer_node_outputs(const Node& node, int64_t opset,
                                                   const std::vector<const Tensor*>& inputs) {
@@ -62,12 +113,12 @@ Result<std::vector<ValueInfo>> infer_node_outputs(const Node& node, int64_t opse
   g.name = "one_node";
   g.opset = opset;
   g.nodes.push_back(node);
-  if (!node.domain.empty() && node.domain != "ai.onnx") g.opset_imports[node.domain] = 1;
   for (size_t i = 0; i < node.inputs.size() && i < inputs.size(); ++i) {
     if (!node.inputs[i].empty() && inputs[i]) g.initializers[node.inputs[i]] = *inputs[i];
   }
   onnx::ModelProto model;
   graph_to_model_proto(g, &model);
+  import_used_domains(g, &model);
   model.mutable_graph()->clear_output();
   QT_RETURN_IF_ERROR(run_inference(model).Annotate(node.describe()));
   std::map<std::string, const onnx::TypeProto*> inferred;

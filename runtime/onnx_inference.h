@@ -16,6 +16,12 @@ class ModelProto;
 
 namespace qtune {
 
+// Fills g.value_info with every value's element type and shape as libonnx's schemas infer them
+// (existing entries are replaced where libonnx knows more; -1 marks dims only known at run time).
+// Ops libonnx cannot infer leave their outputs as declared. kInvalidInput naming the node when
+// the graph contradicts a schema.
+Status infer_graph_types(Graph& g);
+
 // Output types and shapes libonnx infers for one node run at `opset` on these concrete inputs.
 // Inputs are passed as constants, so shape-carrying inputs (Reshape's shape, Slice's starts, ...)
 // are read. Dims libonnx cannot tell are -1; a ValueInfo without shape means rank unknown and

@@ -12,7 +12,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "common/shape_inference.h"
+#include "runtime/conv_geometry.h"
 #include "runtime/broadcast.h"
 #include "runtime/kernel_registry.h"
 
@@ -158,6 +158,6 @@ std::vector<int64_t> contiguous_strides(const Shape& s);
 // Product of dims [begin, end).
 int64_t dims_product(const Shape& s, size_t begin, size_t end);
 
-// Conv/Pool geometry: conv_geometry() and ConvGeometry, from common/shape_inference.h.
+// Conv/Pool geometry: conv_geometry() and ConvGeometry, from runtime/conv_geometry.h.
 
 }  // namespace qtune

@@ -28,7 +28,7 @@
 #include "adaptors/fused_op_inputs.h"
 #include "adaptors/lowering.h"
 #include "runtime/conv_operands.h"
-#include "common/shape_inference.h"
+#include "runtime/conv_geometry.h"
 #include "kernels/cpu_features.h"
 #include "kernels/gemm_bf16.h"
 #include "kernels/qconv.h"  // QConvShape

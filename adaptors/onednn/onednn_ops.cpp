@@ -29,7 +29,7 @@
 
 #include "adaptors/fused_op_inputs.h"
 #include "runtime/conv_operands.h"
-#include "common/shape_inference.h"
+#include "runtime/conv_geometry.h"
 #include "kernels/quantize_ref.h"
 
 namespace qtune {

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "common/shape_inference.h"
+#include "runtime/onnx_inference.h"
 #include "kernels/quantize_ref.h"
 
 namespace qtune {
@@ -53,7 +53,7 @@ std::set<std::string> constant_values(const Graph& g) {
 // the runtime lacks; unknown types are assumed float by the caller).
 std::map<std::string, DType> value_types(const Graph& g) {
   Graph copy = g;
-  Status s = infer_shapes(copy);
+  Status s = infer_graph_types(copy);
   (void)s;  // a failure only leaves fewer types known
   std::map<std::string, DType> types;
   for (const auto& [name, v] : copy.value_info) types[name] = v.dtype;

@@ -17,7 +17,7 @@
 
 #include "runtime/conv_operands.h"
 #include "runtime/kernel_registry.h"
-#include "common/shape_inference.h"
+#include "runtime/conv_geometry.h"
 #include "kernels/gemm_s8_ref.h"
 #include "kernels/qconv.h"
 #include "kernels/qgemm.h"
