@@ -11,7 +11,7 @@ packages=(
   libdnnl-dev ocl-icd-opencl-dev opencl-c-headers opencl-clhpp-headers
   libonnx-dev libprotobuf-dev protobuf-compiler zlib1g-dev googletest libgtest-dev
   libbenchmark-dev
-  dataset-fashion-mnist libonnx-testdata
+  dataset-fashion-mnist libonnx-testdata python3-onnx
   iproute2 docker-compose
 )
 missing=()
