@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "adaptors/fused_op_inputs.h"
+#include "adaptors/fused_op_schemas.h"
 #include "adaptors/lowering.h"
 #include "runtime/conv_operands.h"
 #include "runtime/conv_geometry.h"
@@ -998,6 +999,7 @@ std::string native_qconv_path(const QConvShape& s) {
 
 const KernelRegistry& native_ops() {
   static const KernelRegistry* registry = [] {
+    register_fused_op_schemas(kNativeDomain);
     auto* r = new KernelRegistry();
     r->add({kNativeDomain, kQConvOp, 1, 1}, qconv);
     r->add({kNativeDomain, kQGemmOp, 1, 1}, qgemm_op);

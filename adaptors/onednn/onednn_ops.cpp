@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "adaptors/fused_op_inputs.h"
+#include "adaptors/fused_op_schemas.h"
 #include "runtime/conv_operands.h"
 #include "runtime/conv_geometry.h"
 #include "kernels/quantize_ref.h"
@@ -578,6 +579,7 @@ Status f32_gemm(OpContext& ctx) { return float_op(ctx, false, Spec::Precision::k
 
 const KernelRegistry& onednn_ops() {
   static const KernelRegistry* registry = [] {
+    register_fused_op_schemas(kOneDnnDomain);
     auto* r = new KernelRegistry();
     r->add({kOneDnnDomain, kQConvOp, 1, 1}, qconv);
     r->add({kOneDnnDomain, kQGemmOp, 1, 1}, qgemm);

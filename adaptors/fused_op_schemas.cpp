@@ -1,0 +1,147 @@
+#include "adaptors/fused_op_schemas.h"
+
+#include <onnx/defs/schema.h>
+#include <onnx/defs/shape_inference.h>
+
+#include <mutex>
+#include <set>
+#include <vector>
+
+#include "adaptors/lowering.h"
+
+namespace qtune {
+namespace {
+
+// Presents a fused node to a standard op's inference function: standard input k is fused input
+// map[k] (with an optional replacement type), outputs are shared.
+class OperandView : public onnx::InferenceContext {
+ public:
+  OperandView(onnx::InferenceContext& fused, std::vector<size_t> map)
+      : fused_(fused), map_(std::move(map)), replaced_(map_.size()) {}
+
+  void replace_type(size_t k, onnx::TypeProto t) { replaced_[k] = std::move(t); }
+
+  const onnx::AttributeProto* getAttribute(const std::string& name) const override {
+    return fused_.getAttribute(name);
+  }
+  size_t getNumInputs() const override { return map_.size(); }
+  const onnx::TypeProto* getInputType(size_t k) const override {
+    if (k >= map_.size()) return nullptr;
+    if (replaced_[k].has_tensor_type()) return &replaced_[k];
+    return map_[k] < fused_.getNumInputs() ? fused_.getInputType(map_[k]) : nullptr;
+  }
+  const onnx::TensorProto* getInputData(size_t k) const override {
+    return k < map_.size() && map_[k] < fused_.getNumInputs() ? fused_.getInputData(map_[k])
+                                                              : nullptr;
+  }
+  size_t getNumOutputs() const override { return fused_.getNumOutputs(); }
+  onnx::TypeProto* getOutputType(size_t i) override { return fused_.getOutputType(i); }
+  onnx::GraphInferencer* getGraphAttributeInferencer(const std::string&) override {
+    return nullptr;
+  }
+  const onnx::SparseTensorProto* getInputSparseData(size_t) const override { return nullptr; }
+  const onnx::TensorShapeProto* getSymbolicInput(size_t) const override { return nullptr; }
+
+ private:
+  onnx::InferenceContext& fused_;
+  std::vector<size_t> map_;
+  std::vector<onnx::TypeProto> replaced_;
+};
+
+int32_t out_elem_type(onnx::InferenceContext& ctx) {
+  const onnx::AttributeProto* a = ctx.getAttribute("out_dtype");
+  const std::string s = a ? a->s() : "f32";
+  if (s == "u8") return onnx::TensorProto::UINT8;
+  if (s == "s8") return onnx::TensorProto::INT8;
+  if (s == "f32") return onnx::TensorProto::FLOAT;
+  fail_type_inference("out_dtype must be u8, s8 or f32, got '", s, "'");
+}
+
+void infer_as(const char* op, int version, OperandView& view, onnx::InferenceContext& fused) {
+  const onnx::OpSchema* schema = onnx::OpSchemaRegistry::Schema(op, version);
+  if (!schema || !schema->has_type_and_shape_inference_function()) {
+    fail_shape_inference("no ", op, " schema to infer from");
+  }
+  // The standard inference copies x's element type to the output; the fused op says its own.
+  const int32_t want = out_elem_type(fused);
+  onnx::TypeProto* out = fused.getOutputType(0);
+  out->mutable_tensor_type()->set_elem_type(0);
+  schema->GetTypeAndShapeInferenceFunction()(view);
+  out->mutable_tensor_type()->set_elem_type(want);
+}
+
+// Conv on [x, w] (inputs 0 and 1).
+void infer_conv(onnx::InferenceContext& ctx) {
+  OperandView view(ctx, {0, 1});
+  infer_as("Conv", 11, view, ctx);
+}
+
+// MatMul on [x, w as [K, N]]: w is [N, K] when trans_b is 1.
+void infer_gemm(onnx::InferenceContext& ctx) {
+  OperandView view(ctx, {0, 1});
+  const onnx::AttributeProto* tb = ctx.getAttribute("trans_b");
+  const onnx::TypeProto* w = ctx.getInputType(1);
+  if (tb && tb->i() != 0 && w && w->tensor_type().has_shape() &&
+      w->tensor_type().shape().dim_size() == 2) {
+    onnx::TypeProto kn = *w;
+    auto* dims = kn.mutable_tensor_type()->mutable_shape()->mutable_dim();
+    dims->SwapElements(0, 1);
+    view.replace_type(1, std::move(kn));
+  }
+  infer_as("MatMul", 13, view, ctx);
+}
+
+// Add on [a, b] (inputs 0 and 3); the operands may differ in element type (8-bit and f32),
+// which Add's own type check would refuse, so both are presented as f32.
+void infer_add(onnx::InferenceContext& ctx) {
+  OperandView view(ctx, {0, 3});
+  for (size_t k = 0; k < 2; ++k) {
+    const size_t i = k == 0 ? 0 : 3;
+    const onnx::TypeProto* t = i < ctx.getNumInputs() ? ctx.getInputType(i) : nullptr;
+    if (!t) continue;
+    onnx::TypeProto f = *t;
+    f.mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
+    view.replace_type(k, std::move(f));
+  }
+  infer_as("Add", 14, view, ctx);
+}
+
+onnx::OpSchema fused_schema(const std::string& domain, const char* op, const char* doc,
+                            onnx::InferenceFunction infer) {
+  onnx::OpSchema s;
+  s.SetName(op)
+      .SetDomain(domain)
+      .SinceVersion(1)
+      .SetDoc(doc)
+      .Input(0, "inputs", "operands as adaptors/lowering.h lists them", "T",
+             onnx::OpSchema::Variadic, /*is_homogeneous=*/false, /*min_arity=*/1)
+      .Output(0, "y", "result", "T")
+      .TypeConstraint("T", onnx::OpSchema::all_tensor_types(), "any tensor")
+      .AllowUncheckedAttributes()
+      .TypeAndShapeInferenceFunction(std::move(infer));
+  return s;
+}
+
+}  // namespace
+
+void register_fused_op_schemas(const std::string& domain) {
+  static std::mutex mu;
+  static std::set<std::string> done;
+  std::lock_guard<std::mutex> lock(mu);
+  if (!done.insert(domain).second) return;
+  onnx::OpSchemaRegistry::DomainToVersionRange::Instance().AddDomainToVersion(domain, 1, 1);
+  onnx::RegisterSchema(fused_schema(domain, kQConvOp, "int8 Conv with fused requantization",
+                                    infer_conv));
+  onnx::RegisterSchema(fused_schema(domain, kBf16ConvOp, "Conv computed in bf16", infer_conv));
+  onnx::RegisterSchema(fused_schema(domain, kF32ConvOp, "Conv on the adaptor's f32 kernels",
+                                    infer_conv));
+  onnx::RegisterSchema(fused_schema(domain, kQGemmOp, "int8 Gemm/MatMul with fused requantization",
+                                    infer_gemm));
+  onnx::RegisterSchema(fused_schema(domain, kBf16GemmOp, "Gemm/MatMul computed in bf16",
+                                    infer_gemm));
+  onnx::RegisterSchema(fused_schema(domain, kF32GemmOp, "Gemm/MatMul on the adaptor's f32 kernels",
+                                    infer_gemm));
+  onnx::RegisterSchema(fused_schema(domain, kQAddOp, "Add of (de)quantized operands", infer_add));
+}
+
+}  // namespace qtune
