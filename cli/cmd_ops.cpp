@@ -14,6 +14,7 @@
 #include "common/onnx_io.h"
 #include "runtime/executor.h"
 #include "runtime/kernel_registry.h"
+#include "runtime/onnx_inference.h"
 
 namespace qtune::cli {
 namespace {
@@ -116,14 +117,20 @@ int cmd_check(int argc, char** argv) {
     return graph.status().code() == StatusCode::kUnsupported ? 1 : 2;
   }
   const auto missing = unsupported_nodes(graph.value());
+  const Status checked = check_model_file(path);
+  const std::string checker = checked.ok() ? "ok" : checked.message();
   if (args->has("--json")) {
     std::cout << "{\"model\": " << json_string(path) << ", \"opset\": " << graph->opset
-              << ", \"nodes\": " << graph->nodes.size() << ", \"unsupported\": [";
+              << ", \"nodes\": " << graph->nodes.size() << ", \"checker\": " << json_string(checker)
+              << ", \"unsupported\": [";
     for (size_t i = 0; i < missing.size(); ++i) {
       std::cout << (i ? ", " : "") << json_string(missing[i]);
     }
     std::cout << "]}\n";
-  } else if (missing.empty()) {
+    return missing.empty() ? 0 : 1;
+  }
+  std::cout << "onnx checker: " << checker << "\n";
+  if (missing.empty()) {
     std::cout << path << ": all " << graph->nodes.size() << " nodes run (opset " << graph->opset
               << ")\n";
   } else {

@@ -1,5 +1,6 @@
 #include "runtime/onnx_inference.h"
 
+#include <onnx/checker.h>
 #include <onnx/defs/schema.h>
 #include <onnx/onnx_pb.h>
 #include <onnx/shape_inference/implementation.h>
@@ -70,6 +71,15 @@ void import_used_domains(const Graph& g, onnx::ModelProto* model) {
 }
 
 }  // namespace
+
+Status check_model_file(const std::string& path) {
+  try {
+    onnx::checker::check_model(path);
+  } catch (const std::exception& e) {
+    return Status::InvalidInput(path + ": " + e.what());
+  }
+  return Status::Ok();
+}
 
 Status infer_graph_types(Graph& g) {
   onnx::ModelProto model;

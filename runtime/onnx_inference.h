@@ -16,6 +16,10 @@ class ModelProto;
 
 namespace qtune {
 
+// libonnx's model checker on a file (structure, schemas, opset imports): kInvalidInput with
+// the checker's message naming the file when it objects.
+Status check_model_file(const std::string& path);
+
 // Fills g.value_info with every value's element type and shape as libonnx's schemas infer them
 // (existing entries are replaced where libonnx knows more; -1 marks dims only known at run time).
 // Ops libonnx cannot infer leave their outputs as declared. kInvalidInput naming the node when

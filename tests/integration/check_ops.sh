@@ -42,6 +42,22 @@ echo "$out"
 echo "$out" | grep -q "node 'first' (NoSuchOpA)" || { echo "check: first node not named"; exit 1; }
 echo "$out" | grep -q "node 'second' (NoSuchOpB)" || { echo "check: second node not named"; exit 1; }
 
+# libonnx's checker objects to a Concat without its required axis.
+/usr/bin/python3 - "$scratch/concat.onnx" <<'PY'
+import sys
+from onnx import helper as h, TensorProto as T
+g = h.make_graph([h.make_node("Concat", ["x", "x"], ["y"], name="cat")], "g",
+                 [h.make_tensor_value_info("x", T.FLOAT, [2])],
+                 [h.make_tensor_value_info("y", T.FLOAT, [4])])
+open(sys.argv[1], "wb").write(h.make_model(g, opset_imports=[h.make_opsetid("", 13)]).SerializeToString())
+PY
+"$qtune" check "$scratch/concat.onnx" --json | /usr/bin/python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+assert r["checker"] != "ok" and "axis" in r["checker"], r
+assert r["unsupported"] == [], r
+'
+
 set +e
 "$qtune" check "$scratch/missing.onnx" 2> "$scratch/err"; rc=$?
 set -e
