@@ -1,9 +1,11 @@
-// Shape and data-movement operators of the reference runtime: Flatten, Reshape, Transpose, Concat,
-// Gather, Shape, Unsqueeze, Squeeze and Slice. They move bytes only, so every dtype works; ops
-// that merely relabel the shape return views sharing the input's storage.
+// Shape and data-movement operators: Reshape, Shape, Size, Flatten, Squeeze, Unsqueeze, Transpose,
+// Concat, Split, Slice, Gather, Expand, Tile, Pad, DepthToSpace and SpaceToDepth. They move bytes
+// only, so every element type works; ops that merely relabel the shape return views sharing the
+// input's storage.
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -11,63 +13,34 @@
 #include <xmmintrin.h>
 #endif
 
-#include "runtime/broadcast.h"
-#include "runtime/kernel_registry.h"
+#include "runtime/op_util.h"
 
 namespace qtune {
 namespace {
 
-std::string ints_str(const std::vector<int64_t>& v) { return shape_str(v); }
+// "[1,-1,0]": shape_str would print negative values as "?".
+std::string ints_str(const std::vector<int64_t>& v) {
+  std::string out = "[";
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (i) out += ',';
+    out += std::to_string(v[i]);
+  }
+  return out + "]";
+}
 
-Status need_inputs(const OpContext& ctx, size_t min, size_t max) {
-  const size_t n = ctx.num_inputs();
-  if (n < min || n > max) {
-    const std::string range =
-        min == max ? std::to_string(min) : std::to_string(min) + " to " + std::to_string(max);
-    return ctx.invalid("expects " + range + " inputs, got " + std::to_string(n));
-  }
-  for (size_t i = 0; i < min; ++i) {
-    if (!ctx.input(i)) return ctx.invalid("required input " + std::to_string(i) + " is missing");
-  }
-  if (ctx.outputs.empty()) return ctx.invalid("has no output");
-  if (dtype_size(ctx.input(0)->dtype()) == 0) {
-    return ctx.unsupported("element type " + std::string(dtype_name(ctx.input(0)->dtype())) +
-                           " is not supported");
+Status need_non_negative(const OpContext& ctx, const std::vector<int64_t>& v, const char* what) {
+  for (int64_t a : v) {
+    if (a < 0) return ctx.invalid(std::string(what) + " " + ints_str(v) + " has a negative value");
   }
   return Status::Ok();
 }
 
-// Maps axis from [-rank, rank) onto [0, rank); false when out of range.
-bool normalize_axis(int64_t axis, int64_t rank, int64_t* out) {
-  if (axis < -rank || axis >= rank) return false;
-  *out = axis < 0 ? axis + rank : axis;
-  return true;
+// Elements before / after `axis` in a row-major tensor: the outer loop and the block it moves.
+int64_t outer_size(const Shape& s, int64_t axis) {
+  return dims_product(s, 0, static_cast<size_t>(axis));
 }
-
-Status bad_axis(const OpContext& ctx, int64_t axis, int64_t rank) {
-  return ctx.invalid("axis " + std::to_string(axis) + " is out of range for rank " +
-                     std::to_string(rank));
-}
-
-// Reads a 1-D int32/int64 input (shape, axes, starts, ...) as int64 values.
-Status int_list(const OpContext& ctx, size_t i, const char* what, std::vector<int64_t>* out) {
-  const Tensor& t = *ctx.input(i);
-  if (t.dtype() != DType::kS64 && t.dtype() != DType::kS32) {
-    return ctx.invalid(std::string(what) + " must be int32 or int64, got " +
-                       std::string(dtype_name(t.dtype())));
-  }
-  if (t.rank() > 1) {
-    return ctx.invalid(std::string(what) + " must be 1-D, got shape " + shape_str(t.shape()));
-  }
-  *out = t.to_i64_vector();
-  return Status::Ok();
-}
-
-// Element strides of a contiguous row-major tensor.
-std::vector<int64_t> contiguous_strides(const Shape& s) {
-  std::vector<int64_t> st(s.size(), 1);
-  for (size_t i = s.size(); i-- > 1;) st[i - 1] = st[i] * s[i];
-  return st;
+int64_t inner_size(const Shape& s, int64_t axis) {
+  return dims_product(s, static_cast<size_t>(axis) + 1, s.size());
 }
 
 // ------------------------------------------------------------------ strided copy
@@ -254,32 +227,25 @@ Status flatten(OpContext& ctx) {
   const Tensor& x = *ctx.input(0);
   const int64_t r = x.rank();
   int64_t axis = ctx.node.attr_int("axis", 1);
-  if (axis < -r || axis > r) return bad_axis(ctx, axis, r);
+  if (axis < -r || axis > r) {  // axis == rank is allowed: the output is [numel, 1]
+    return ctx.invalid("axis " + std::to_string(axis) + " is out of range for rank " +
+                       std::to_string(r));
+  }
   if (axis < 0) axis += r;
-  int64_t outer = 1;
-  for (int64_t i = 0; i < axis; ++i) outer *= x.dim(i);
-  int64_t inner = 1;
-  for (int64_t i = axis; i < r; ++i) inner *= x.dim(i);
-  ctx.outputs[0] = x.reshaped({outer, inner});
+  const auto a = static_cast<size_t>(axis);
+  ctx.outputs[0] = x.reshaped({dims_product(x.shape(), 0, a),
+                               dims_product(x.shape(), a, x.shape().size())});
   return Status::Ok();
 }
 
-Status reshape(OpContext& ctx) {
-  const bool attr_form = ctx.opset < 5;  // the target shape became an input in opset 5
-  QT_RETURN_IF_ERROR(need_inputs(ctx, attr_form ? 1 : 2, attr_form ? 1 : 2));
+// Reshape to `want`: 0 copies the input's dimension unless `allowzero`, one -1 is inferred.
+Status reshape_to(OpContext& ctx, const std::vector<int64_t>& want, bool allowzero) {
   const Tensor& x = *ctx.input(0);
-  std::vector<int64_t> want;
-  if (attr_form) {
-    want = ctx.node.attr_ints("shape");
-  } else {
-    QT_RETURN_IF_ERROR(int_list(ctx, 1, "shape", &want));
-  }
-  const bool allowzero = ctx.node.attr_int("allowzero", 0) != 0;
   Shape out(want.size());
   int64_t infer = -1, known = 1;
   for (size_t i = 0; i < want.size(); ++i) {
     int64_t v = want[i];
-    if (v == 0 && !allowzero) {  // 0 copies the input's dimension
+    if (v == 0 && !allowzero) {
       if (static_cast<int64_t>(i) >= x.rank()) {
         return ctx.invalid("shape " + ints_str(want) + ": 0 at position " + std::to_string(i) +
                            " has no matching dimension in input shape " + shape_str(x.shape()));
@@ -296,10 +262,10 @@ Status reshape(OpContext& ctx) {
     known *= v;
   }
   if (infer >= 0) {
-    if (allowzero && known == 0) {
-      return ctx.invalid("shape " + ints_str(want) + " mixes -1 with 0 while allowzero is set");
+    if (known == 0) {
+      return ctx.invalid("shape " + ints_str(want) + ": -1 cannot be inferred beside a 0");
     }
-    if (known == 0 || x.numel() % known != 0) {
+    if (x.numel() % known != 0) {
       return ctx.invalid("cannot reshape input of shape " + shape_str(x.shape()) + " to " +
                          ints_str(want));
     }
@@ -313,56 +279,45 @@ Status reshape(OpContext& ctx) {
   return Status::Ok();
 }
 
-// Axes for Squeeze/Unsqueeze: an attribute before opset 13, an input from 13 on.
-Status squeeze_axes(const OpContext& ctx, bool* given, std::vector<int64_t>* axes) {
-  if (ctx.opset < 13) {
-    *given = ctx.node.has_attr("axes");
-    *axes = ctx.node.attr_ints("axes");
-    return Status::Ok();
-  }
-  *given = ctx.input(1) != nullptr;
-  if (*given) return int_list(ctx, 1, "axes", axes);
-  return Status::Ok();
+Status reshape_attr(OpContext& ctx) {  // opset 1-4: the shape is an attribute
+  QT_RETURN_IF_ERROR(need_inputs(ctx, 1, 1));
+  if (!ctx.node.has_attr("shape")) return ctx.invalid("attribute 'shape' is missing");
+  return reshape_to(ctx, ctx.node.attr_ints("shape"), false);
 }
 
-Status unsqueeze(OpContext& ctx) {
-  QT_RETURN_IF_ERROR(need_inputs(ctx, ctx.opset < 13 ? 1 : 2, ctx.opset < 13 ? 1 : 2));
+Status reshape_input(OpContext& ctx, bool with_allowzero) {
+  QT_RETURN_IF_ERROR(need_inputs(ctx, 2, 2));
+  QT_ASSIGN_OR_RETURN(auto want, int_list_input(ctx, 1, "shape"));
+  return reshape_to(ctx, want, with_allowzero && ctx.node.attr_int("allowzero", 0) != 0);
+}
+
+Status unsqueeze_axes(OpContext& ctx, std::vector<int64_t> axes) {
   const Tensor& x = *ctx.input(0);
-  bool given = false;
-  std::vector<int64_t> axes;
-  QT_RETURN_IF_ERROR(squeeze_axes(ctx, &given, &axes));
   const int64_t out_rank = x.rank() + static_cast<int64_t>(axes.size());
-  std::vector<bool> inserted(static_cast<size_t>(out_rank), false);
-  for (int64_t a : axes) {
-    int64_t n;
-    if (!normalize_axis(a, out_rank, &n)) return bad_axis(ctx, a, out_rank);
-    if (inserted[static_cast<size_t>(n)]) {
-      return ctx.invalid("axes " + ints_str(axes) + " repeat an axis");
-    }
-    inserted[static_cast<size_t>(n)] = true;
-  }
+  QT_ASSIGN_OR_RETURN(axes, normalize_axes(ctx, std::move(axes), out_rank));
   Shape out;
-  size_t next = 0;
+  size_t next = 0, a = 0;
   for (int64_t i = 0; i < out_rank; ++i) {
-    out.push_back(inserted[static_cast<size_t>(i)] ? 1 : x.shape()[next++]);
+    if (a < axes.size() && axes[a] == i) {
+      out.push_back(1);
+      ++a;
+    } else {
+      out.push_back(x.shape()[next++]);
+    }
   }
   ctx.outputs[0] = x.reshaped(out);
   return Status::Ok();
 }
 
-Status squeeze(OpContext& ctx) {
-  QT_RETURN_IF_ERROR(need_inputs(ctx, 1, ctx.opset < 13 ? 1 : 2));
+// Drops the listed axes (which must be 1), or every 1 when `axes` is absent.
+Status squeeze_axes(OpContext& ctx, const std::optional<std::vector<int64_t>>& axes) {
   const Tensor& x = *ctx.input(0);
-  bool given = false;
-  std::vector<int64_t> axes;
-  QT_RETURN_IF_ERROR(squeeze_axes(ctx, &given, &axes));
   std::vector<bool> drop(static_cast<size_t>(x.rank()), false);
-  if (given) {
-    for (int64_t a : axes) {
-      int64_t n;
-      if (!normalize_axis(a, x.rank(), &n)) return bad_axis(ctx, a, x.rank());
+  if (axes) {
+    QT_ASSIGN_OR_RETURN(auto norm, normalize_axes(ctx, *axes, x.rank()));
+    for (int64_t n : norm) {
       if (x.dim(n) != 1) {
-        return ctx.invalid("cannot squeeze axis " + std::to_string(a) + " of size " +
+        return ctx.invalid("cannot squeeze axis " + std::to_string(n) + " of size " +
                            std::to_string(x.dim(n)) + " in shape " + shape_str(x.shape()));
       }
       drop[static_cast<size_t>(n)] = true;
@@ -378,16 +333,61 @@ Status squeeze(OpContext& ctx) {
   return Status::Ok();
 }
 
-Status shape_op(OpContext& ctx) {
+// Opset 1-12: axes is an attribute (required for Unsqueeze, optional for Squeeze).
+Status unsqueeze_attr(OpContext& ctx) {
   QT_RETURN_IF_ERROR(need_inputs(ctx, 1, 1));
+  if (!ctx.node.has_attr("axes")) return ctx.invalid("attribute 'axes' is missing");
+  return unsqueeze_axes(ctx, ctx.node.attr_ints("axes"));
+}
+
+Status squeeze_attr(OpContext& ctx) {
+  QT_RETURN_IF_ERROR(need_inputs(ctx, 1, 1));
+  std::optional<std::vector<int64_t>> axes;
+  if (ctx.node.has_attr("axes")) axes = ctx.node.attr_ints("axes");
+  return squeeze_axes(ctx, axes);
+}
+
+// Opset 13 on: axes is an input (required for Unsqueeze, optional for Squeeze).
+Status unsqueeze_input(OpContext& ctx) {
+  QT_RETURN_IF_ERROR(need_inputs(ctx, 2, 2));
+  QT_ASSIGN_OR_RETURN(auto axes, int_list_input(ctx, 1, "axes"));
+  return unsqueeze_axes(ctx, std::move(axes));
+}
+
+Status squeeze_input(OpContext& ctx) {
+  QT_RETURN_IF_ERROR(need_inputs(ctx, 1, 2));
+  std::optional<std::vector<int64_t>> axes;
+  if (has_input(ctx, 1)) {
+    QT_ASSIGN_OR_RETURN(axes, int_list_input(ctx, 1, "axes"));
+  }
+  return squeeze_axes(ctx, axes);
+}
+
+Status shape_of(OpContext& ctx, int64_t start, int64_t end) {
   const Tensor& x = *ctx.input(0);
-  const int64_t r = x.rank();
-  // start/end (opset 15) slice the shape with clamping, like Python slicing.
-  auto clamp = [r](int64_t v) { return std::clamp<int64_t>(v < 0 ? v + r : v, 0, r); };
-  const int64_t start = clamp(ctx.node.attr_int("start", 0));
-  const int64_t end = clamp(ctx.node.attr_int("end", r));
   Tensor y(DType::kS64, {std::max<int64_t>(end - start, 0)});
   for (int64_t i = start; i < end; ++i) y.data<int64_t>()[i - start] = x.dim(i);
+  ctx.outputs[0] = std::move(y);
+  return Status::Ok();
+}
+
+Status shape_all(OpContext& ctx) {
+  QT_RETURN_IF_ERROR(need_inputs(ctx, 1, 1));
+  return shape_of(ctx, 0, ctx.input(0)->rank());
+}
+
+// Opset 15: start/end slice the shape, clamped like Python slicing.
+Status shape_range(OpContext& ctx) {
+  QT_RETURN_IF_ERROR(need_inputs(ctx, 1, 1));
+  const int64_t r = ctx.input(0)->rank();
+  auto clamp = [r](int64_t v) { return std::clamp<int64_t>(v < 0 ? v + r : v, 0, r); };
+  return shape_of(ctx, clamp(ctx.node.attr_int("start", 0)), clamp(ctx.node.attr_int("end", r)));
+}
+
+Status size_op(OpContext& ctx) {
+  QT_RETURN_IF_ERROR(need_inputs(ctx, 1, 1));
+  Tensor y(DType::kS64, {});
+  y.data<int64_t>()[0] = ctx.input(0)->numel();
   ctx.outputs[0] = std::move(y);
   return Status::Ok();
 }
@@ -417,9 +417,9 @@ Status transpose(OpContext& ctx) {
   const std::vector<int64_t> in_strides = contiguous_strides(x.shape());
   Shape out_shape(static_cast<size_t>(r));
   std::vector<int64_t> strides(static_cast<size_t>(r));
-  for (int64_t i = 0; i < r; ++i) {
-    out_shape[static_cast<size_t>(i)] = x.dim(perm[static_cast<size_t>(i)]);
-    strides[static_cast<size_t>(i)] = in_strides[static_cast<size_t>(perm[static_cast<size_t>(i)])];
+  for (size_t i = 0; i < static_cast<size_t>(r); ++i) {
+    out_shape[i] = x.dim(perm[i]);
+    strides[i] = in_strides[static_cast<size_t>(perm[i])];
   }
   auto compute = [&] {
     Tensor y(x.dtype(), out_shape);
@@ -436,25 +436,21 @@ Status transpose(OpContext& ctx) {
   return Status::Ok();
 }
 
+// Opset 4 on: axis is required (opset 1-3 defaulted it to 1).
 Status concat(OpContext& ctx) {
   if (ctx.num_inputs() == 0) return ctx.invalid("expects at least 1 input, got 0");
   QT_RETURN_IF_ERROR(need_inputs(ctx, ctx.num_inputs(), ctx.num_inputs()));
+  if (!ctx.node.has_attr("axis")) return ctx.invalid("attribute 'axis' is missing");
   const Tensor& first = *ctx.input(0);
   const int64_t r = first.rank();
-  if (!ctx.node.has_attr("axis") && ctx.opset >= 4) {
-    return ctx.invalid("attribute 'axis' is missing");
-  }
-  const int64_t raw_axis = ctx.node.attr_int("axis", 1);  // opset < 4 defaulted to 1
-  int64_t axis;
-  if (!normalize_axis(raw_axis, r, &axis)) return bad_axis(ctx, raw_axis, r);
+  QT_ASSIGN_OR_RETURN(const int64_t axis, normalize_axis(ctx, ctx.node.attr_int("axis", 0), r));
   Shape out_shape = first.shape();
   out_shape[static_cast<size_t>(axis)] = 0;
   for (size_t k = 0; k < ctx.num_inputs(); ++k) {
     const Tensor& t = *ctx.input(k);
     if (t.dtype() != first.dtype()) {
       return ctx.invalid("input " + std::to_string(k) + " has element type " +
-                         std::string(dtype_name(t.dtype())) + ", input 0 has " +
-                         std::string(dtype_name(first.dtype())));
+                         dtype_str(t.dtype()) + ", input 0 has " + dtype_str(first.dtype()));
     }
     bool ok = t.rank() == r;
     for (int64_t i = 0; ok && i < r; ++i) ok = i == axis || t.dim(i) == first.dim(i);
@@ -467,12 +463,11 @@ Status concat(OpContext& ctx) {
   }
   Tensor y(first.dtype(), out_shape);
   const int64_t esize = static_cast<int64_t>(dtype_size(first.dtype()));
-  int64_t outer = 1, inner = 1;
-  for (int64_t i = 0; i < axis; ++i) outer *= first.dim(i);
-  for (int64_t i = axis + 1; i < r; ++i) inner *= first.dim(i);
+  const int64_t outer = outer_size(first.shape(), axis);
+  const int64_t inner = inner_size(first.shape(), axis);
   const int64_t out_row = out_shape[static_cast<size_t>(axis)] * inner;  // elements per outer index
   uint8_t* dst = static_cast<uint8_t*>(y.raw());
-  parallel_ranges(outer, [&](int64_t ob, int64_t oe) {
+  parallel_ranges(out_row > 0 ? outer : 0, [&](int64_t ob, int64_t oe) {
     for (int64_t o = ob; o < oe; ++o) {
       int64_t col = 0;
       for (size_t k = 0; k < ctx.num_inputs(); ++k) {
@@ -491,18 +486,84 @@ Status concat(OpContext& ctx) {
   return Status::Ok();
 }
 
+// Splits input 0 along `axis` into one output per node output, of lengths `split` or equal parts.
+Status split_into(OpContext& ctx, const std::optional<std::vector<int64_t>>& split) {
+  const Tensor& x = *ctx.input(0);
+  QT_ASSIGN_OR_RETURN(const int64_t axis,
+                      normalize_axis(ctx, ctx.node.attr_int("axis", 0), x.rank()));
+  const int64_t n_out = static_cast<int64_t>(ctx.outputs.size());
+  const int64_t dim = x.dim(axis);
+  std::vector<int64_t> lens;
+  if (split) {
+    lens = *split;
+    int64_t sum = 0;
+    for (int64_t l : lens) {
+      if (l < 0) return ctx.invalid("split " + ints_str(lens) + " has a negative length");
+      sum += l;
+    }
+    if (static_cast<int64_t>(lens.size()) != n_out || sum != dim) {
+      return ctx.invalid("split " + ints_str(lens) + " must have " + std::to_string(n_out) +
+                         " lengths summing to " + std::to_string(dim) + ", the size of axis " +
+                         std::to_string(axis));
+    }
+  } else {
+    // Up to opset 17 an equal split needs the axis to divide (libonnx's inference rejects the
+    // rest); the smaller last part arrives with opset 18.
+    if (dim % n_out != 0) {
+      return ctx.invalid("axis " + std::to_string(axis) + " of size " + std::to_string(dim) +
+                         " does not split into " + std::to_string(n_out) + " equal parts");
+    }
+    lens.assign(static_cast<size_t>(n_out), dim / n_out);
+  }
+  const int64_t esize = static_cast<int64_t>(dtype_size(x.dtype()));
+  const int64_t outer = outer_size(x.shape(), axis);
+  const int64_t inner = inner_size(x.shape(), axis);
+  const uint8_t* src = static_cast<const uint8_t*>(x.raw());
+  int64_t col = 0;  // elements into each input row where this output starts
+  for (int64_t k = 0; k < n_out; ++k) {
+    Shape shape = x.shape();
+    shape[static_cast<size_t>(axis)] = lens[static_cast<size_t>(k)];
+    Tensor y(x.dtype(), shape);
+    const int64_t row = lens[static_cast<size_t>(k)] * inner;
+    uint8_t* dst = static_cast<uint8_t*>(y.raw());
+    parallel_ranges(row > 0 ? outer : 0, [&](int64_t ob, int64_t oe) {
+      for (int64_t o = ob; o < oe; ++o) {
+        std::memcpy(dst + o * row * esize, src + (o * dim * inner + col) * esize,
+                    static_cast<size_t>(row * esize));
+      }
+    }, std::max<int64_t>(1, kMinParallelElements / std::max<int64_t>(row, 1)));
+    col += row;
+    ctx.outputs[static_cast<size_t>(k)] = std::move(y);
+  }
+  return Status::Ok();
+}
+
+Status split_attr(OpContext& ctx) {  // opset 2-12: split is an attribute
+  QT_RETURN_IF_ERROR(need_inputs(ctx, 1, 1));
+  std::optional<std::vector<int64_t>> split;
+  if (ctx.node.has_attr("split")) split = ctx.node.attr_ints("split");
+  return split_into(ctx, split);
+}
+
+Status split_input(OpContext& ctx) {  // opset 13 on: split is an optional input
+  QT_RETURN_IF_ERROR(need_inputs(ctx, 1, 2));
+  std::optional<std::vector<int64_t>> split;
+  if (has_input(ctx, 1)) {
+    QT_ASSIGN_OR_RETURN(split, int_list_input(ctx, 1, "split"));
+  }
+  return split_into(ctx, split);
+}
+
+// Negative indices count from the end.
 Status gather(OpContext& ctx) {
   QT_RETURN_IF_ERROR(need_inputs(ctx, 2, 2));
   const Tensor& data = *ctx.input(0);
   const Tensor& ind = *ctx.input(1);
   if (ind.dtype() != DType::kS64 && ind.dtype() != DType::kS32) {
-    return ctx.invalid("indices must be int32 or int64, got " +
-                       std::string(dtype_name(ind.dtype())));
+    return ctx.invalid("indices must be int32 or int64, got " + dtype_str(ind.dtype()));
   }
   const int64_t r = data.rank();
-  const int64_t raw_axis = ctx.node.attr_int("axis", 0);
-  int64_t axis;
-  if (!normalize_axis(raw_axis, r, &axis)) return bad_axis(ctx, raw_axis, r);
+  QT_ASSIGN_OR_RETURN(const int64_t axis, normalize_axis(ctx, ctx.node.attr_int("axis", 0), r));
   const int64_t n_axis = data.dim(axis);
   std::vector<int64_t> idx = ind.to_i64_vector();
   for (int64_t& i : idx) {
@@ -516,9 +577,8 @@ Status gather(OpContext& ctx) {
   out_shape.insert(out_shape.end(), ind.shape().begin(), ind.shape().end());
   out_shape.insert(out_shape.end(), data.shape().begin() + axis + 1, data.shape().end());
   Tensor y(data.dtype(), out_shape);
-  int64_t outer = 1, inner = 1;
-  for (int64_t i = 0; i < axis; ++i) outer *= data.dim(i);
-  for (int64_t i = axis + 1; i < r; ++i) inner *= data.dim(i);
+  const int64_t outer = outer_size(data.shape(), axis);
+  const int64_t inner = inner_size(data.shape(), axis);
   const int64_t n_idx = static_cast<int64_t>(idx.size());
   const int64_t chunk = inner * static_cast<int64_t>(dtype_size(data.dtype()));
   const uint8_t* src = static_cast<const uint8_t*>(data.raw());
@@ -536,56 +596,38 @@ Status gather(OpContext& ctx) {
   return Status::Ok();
 }
 
-Status slice(OpContext& ctx) {
-  const bool attr_form = ctx.opset < 10;  // starts/ends/axes were attributes before opset 10
-  QT_RETURN_IF_ERROR(need_inputs(ctx, attr_form ? 1 : 3, attr_form ? 1 : 5));
+// Slices input 0; absent axes mean 0..n-1, absent steps mean 1.
+Status slice_with(OpContext& ctx, const std::vector<int64_t>& starts,
+                  const std::vector<int64_t>& ends, std::optional<std::vector<int64_t>> axes_in,
+                  std::optional<std::vector<int64_t>> steps_in) {
   const Tensor& x = *ctx.input(0);
   const int64_t r = x.rank();
-  std::vector<int64_t> starts, ends, axes, steps;
-  bool have_axes = false, have_steps = false;
-  if (attr_form) {
-    starts = ctx.node.attr_ints("starts");
-    ends = ctx.node.attr_ints("ends");
-    have_axes = ctx.node.has_attr("axes");
-    axes = ctx.node.attr_ints("axes");
-  } else {
-    QT_RETURN_IF_ERROR(int_list(ctx, 1, "starts", &starts));
-    QT_RETURN_IF_ERROR(int_list(ctx, 2, "ends", &ends));
-    if ((have_axes = ctx.input(3) != nullptr)) QT_RETURN_IF_ERROR(int_list(ctx, 3, "axes", &axes));
-    if ((have_steps = ctx.input(4) != nullptr)) {
-      QT_RETURN_IF_ERROR(int_list(ctx, 4, "steps", &steps));
-    }
-  }
   const size_t n = starts.size();
-  if (!have_axes) {
-    axes.clear();
+  std::vector<int64_t> axes = axes_in ? *axes_in : std::vector<int64_t>();
+  if (!axes_in) {
     for (size_t i = 0; i < n; ++i) axes.push_back(static_cast<int64_t>(i));
   }
-  if (!have_steps) steps.assign(n, 1);
+  const std::vector<int64_t> steps = steps_in ? *steps_in : std::vector<int64_t>(n, 1);
   if (ends.size() != n || axes.size() != n || steps.size() != n) {
     return ctx.invalid("starts " + ints_str(starts) + ", ends " + ints_str(ends) + ", axes " +
                        ints_str(axes) + " and steps " + ints_str(steps) +
                        " must have the same length");
   }
+  QT_RETURN_IF_ERROR(normalize_axes(ctx, axes, r).status());  // range and duplicates
   Shape out_shape = x.shape();
   std::vector<int64_t> first(static_cast<size_t>(r), 0), step(static_cast<size_t>(r), 1);
-  std::vector<bool> seen(static_cast<size_t>(r), false);
   for (size_t i = 0; i < n; ++i) {
-    int64_t a;
-    if (!normalize_axis(axes[i], r, &a)) return bad_axis(ctx, axes[i], r);
-    if (seen[static_cast<size_t>(a)]) {
-      return ctx.invalid("axes " + ints_str(axes) + " repeat an axis");
-    }
-    seen[static_cast<size_t>(a)] = true;
+    const int64_t a = axes[i] < 0 ? axes[i] + r : axes[i];
     const int64_t dim = x.dim(a);
     if (steps[i] == 0) return ctx.invalid("steps must be non-zero");
     // A step longer than the axis takes at most one element; capping it keeps the arithmetic
     // below from overflowing on steps like INT64_MIN.
     const int64_t cap = std::max<int64_t>(dim, 1);
     const int64_t st = std::clamp<int64_t>(steps[i], -cap, cap);
+    // Starts/ends like INT64_MIN stay far out of range after adding dim, then clamp.
     int64_t b = starts[i], e = ends[i];
-    if (b < 0) b += dim;
-    if (e < 0) e += dim;
+    if (b < 0) b = std::max(b, -dim - 1) + dim;
+    if (e < 0) e = std::max(e, -dim - 1) + dim;
     // Clamp as the spec says: into [0, dim] going forward, [-1, dim-1] going backward.
     int64_t len;
     if (st > 0) {
@@ -593,7 +635,7 @@ Status slice(OpContext& ctx) {
       e = std::clamp<int64_t>(e, 0, dim);
       len = e > b ? (e - b - 1) / st + 1 : 0;
     } else {
-      b = std::clamp<int64_t>(b, 0, dim - 1);
+      b = std::clamp<int64_t>(b, -1, dim - 1);
       e = std::clamp<int64_t>(e, -1, dim - 1);
       len = b > e ? (b - e - 1) / -st + 1 : 0;
     }
@@ -618,18 +660,348 @@ Status slice(OpContext& ctx) {
   return Status::Ok();
 }
 
+Status slice_attr(OpContext& ctx) {  // opset 1-9: starts/ends/axes are attributes, no steps
+  QT_RETURN_IF_ERROR(need_inputs(ctx, 1, 1));
+  if (!ctx.node.has_attr("starts") || !ctx.node.has_attr("ends")) {
+    return ctx.invalid("attributes 'starts' and 'ends' are required");
+  }
+  std::optional<std::vector<int64_t>> axes;
+  if (ctx.node.has_attr("axes")) axes = ctx.node.attr_ints("axes");
+  return slice_with(ctx, ctx.node.attr_ints("starts"), ctx.node.attr_ints("ends"), axes,
+                    std::nullopt);
+}
+
+Status slice_input(OpContext& ctx) {  // opset 10 on: all inputs
+  QT_RETURN_IF_ERROR(need_inputs(ctx, 3, 5));
+  QT_ASSIGN_OR_RETURN(auto starts, int_list_input(ctx, 1, "starts"));
+  QT_ASSIGN_OR_RETURN(auto ends, int_list_input(ctx, 2, "ends"));
+  std::optional<std::vector<int64_t>> axes, steps;
+  if (has_input(ctx, 3)) {
+    QT_ASSIGN_OR_RETURN(axes, int_list_input(ctx, 3, "axes"));
+  }
+  if (has_input(ctx, 4)) {
+    QT_ASSIGN_OR_RETURN(steps, int_list_input(ctx, 4, "steps"));
+  }
+  return slice_with(ctx, starts, ends, axes, steps);
+}
+
+// Broadcasts input 0 to `shape` numpy-style (either side may hold the 1).
+Status expand(OpContext& ctx) {
+  QT_RETURN_IF_ERROR(need_inputs(ctx, 2, 2));
+  const Tensor& x = *ctx.input(0);
+  QT_ASSIGN_OR_RETURN(auto shape, int_list_input(ctx, 1, "shape"));
+  QT_RETURN_IF_ERROR(need_non_negative(ctx, shape, "shape"));
+  BroadcastPlan plan;
+  if (!make_broadcast_plan({x.shape(), shape}, &plan)) {
+    return ctx.invalid("input shape " + shape_str(x.shape()) + " does not broadcast to " +
+                       ints_str(shape));
+  }
+  Tensor y(x.dtype(), plan.out_shape);
+  QT_RETURN_IF_ERROR(visit_by_size(x.dtype(), ctx, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const T* src = x.data<T>();
+    T* dst = y.data<T>();
+    const bool runs = plan.inner_stride(0) != 0;
+    for_each_broadcast_run(plan, [&](int64_t o, const int64_t* off, int64_t len) {
+      if (runs) {
+        std::memcpy(dst + o, src + off[0], static_cast<size_t>(len) * sizeof(T));
+      } else {
+        std::fill(dst + o, dst + o + len, src[off[0]]);
+      }
+    });
+    return Status::Ok();
+  }));
+  ctx.outputs[0] = std::move(y);
+  return Status::Ok();
+}
+
+// Element offset in a tensor of contiguous `strides` of output row `row` (over all dims but the
+// last of `out`), each outer index mapped to an input index by `src_index` (-1: no source).
+template <typename Map>
+int64_t source_row_offset(int64_t row, const Shape& out, const std::vector<int64_t>& strides,
+                          Map&& src_index) {
+  int64_t off = 0;
+  for (size_t k = out.size() - 1; k-- > 0;) {
+    const int64_t i = row % out[k];
+    row /= out[k];
+    const int64_t s = src_index(k, i);
+    if (s < 0) return -1;
+    off += s * strides[k];
+  }
+  return off;
+}
+
+Status tile(OpContext& ctx) {
+  QT_RETURN_IF_ERROR(need_inputs(ctx, 2, 2));
+  const Tensor& x = *ctx.input(0);
+  QT_ASSIGN_OR_RETURN(auto repeats, int_list_input(ctx, 1, "repeats"));
+  if (static_cast<int64_t>(repeats.size()) != x.rank()) {
+    return ctx.invalid("repeats " + ints_str(repeats) + " must have one value per dimension of " +
+                       shape_str(x.shape()));
+  }
+  QT_RETURN_IF_ERROR(need_non_negative(ctx, repeats, "repeats"));
+  Shape out = x.shape();
+  for (size_t i = 0; i < out.size(); ++i) out[i] *= repeats[i];
+  Tensor y(x.dtype(), out);
+  if (y.numel() == 0) {
+    ctx.outputs[0] = std::move(y);
+    return Status::Ok();
+  }
+  if (x.rank() == 0) {
+    ctx.outputs[0] = x.clone();
+    return Status::Ok();
+  }
+  const int64_t esize = static_cast<int64_t>(dtype_size(x.dtype()));
+  const int64_t inner = x.shape().back();
+  const int64_t row_bytes = inner * esize;
+  const int64_t out_row = out.back();
+  const int64_t rows = y.numel() / out_row;
+  const std::vector<int64_t> strides = contiguous_strides(x.shape());
+  const uint8_t* src = static_cast<const uint8_t*>(x.raw());
+  uint8_t* dst = static_cast<uint8_t*>(y.raw());
+  parallel_ranges(rows, [&](int64_t rb, int64_t re) {
+    for (int64_t r = rb; r < re; ++r) {
+      const int64_t off = source_row_offset(r, out, strides, [&](size_t k, int64_t i) {
+        return i % x.shape()[k];
+      });
+      uint8_t* d = dst + r * out_row * esize;
+      for (int64_t t = 0; t < repeats.back(); ++t) {
+        std::memcpy(d + t * row_bytes, src + off * esize, static_cast<size_t>(row_bytes));
+      }
+    }
+  }, std::max<int64_t>(1, kMinParallelElements / out_row));
+  ctx.outputs[0] = std::move(y);
+  return Status::Ok();
+}
+
+enum class PadMode { kConstant, kReflect, kEdge };
+
+// Pads (or, where negative, crops) input 0 by `pads` ([x1_begin, x2_begin, ..., x1_end, ...]).
+// Crops apply first and padding mirrors or repeats the cropped tensor, as ONNX Runtime does;
+// `value` holds the constant's bytes in the input's element type.
+Status pad_with(OpContext& ctx, const std::vector<int64_t>& pads, const std::string& mode_name,
+                const std::vector<uint8_t>& value) {
+  const Tensor& x = *ctx.input(0);
+  const size_t r = static_cast<size_t>(x.rank());
+  PadMode mode;
+  if (mode_name == "constant") mode = PadMode::kConstant;
+  else if (mode_name == "reflect") mode = PadMode::kReflect;
+  else if (mode_name == "edge") mode = PadMode::kEdge;
+  else return ctx.invalid("mode '" + mode_name + "' is not one of constant, reflect, edge");
+  if (pads.size() != 2 * r) {
+    return ctx.invalid("pads " + ints_str(pads) + " must have 2 values per dimension of " +
+                       shape_str(x.shape()));
+  }
+  // Per axis, the input index each output index reads (-1: the constant).
+  Shape out(r);
+  std::vector<std::vector<int64_t>> src(r);
+  for (size_t i = 0; i < r; ++i) {
+    const int64_t b = pads[i], e = pads[i + r], d = x.dim(static_cast<int64_t>(i));
+    const int64_t lo = std::max<int64_t>(-b, 0);
+    const int64_t kept = d - lo - std::max<int64_t>(-e, 0);
+    const int64_t before = std::max<int64_t>(b, 0), after = std::max<int64_t>(e, 0);
+    if (kept < 0) {
+      return ctx.invalid("pads " + ints_str(pads) + " crop more than axis " + std::to_string(i) +
+                         " of size " + std::to_string(d) + " holds");
+    }
+    if (kept == 0 && mode != PadMode::kConstant && before + after > 0) {
+      return ctx.invalid("cannot " + mode_name + "-pad axis " + std::to_string(i) +
+                         ", which is empty");
+    }
+    out[i] = kept + before + after;
+    src[i].resize(static_cast<size_t>(out[i]));
+    for (int64_t o = 0; o < out[i]; ++o) {
+      int64_t j = o - before;
+      if (j < 0 || j >= kept) {
+        if (mode == PadMode::kConstant) {
+          j = -1;
+        } else if (mode == PadMode::kEdge || kept == 1) {
+          j = std::clamp<int64_t>(j, 0, kept - 1);
+        } else {  // reflect without repeating the edge: period 2 * (kept - 1)
+          const int64_t period = 2 * (kept - 1);
+          j = ((j % period) + period) % period;
+          if (j >= kept) j = period - j;
+        }
+      }
+      src[i][static_cast<size_t>(o)] = j < 0 ? -1 : j + lo;
+    }
+  }
+  Tensor y(x.dtype(), out);
+  if (y.numel() == 0) {
+    ctx.outputs[0] = std::move(y);
+    return Status::Ok();
+  }
+  if (r == 0) {
+    ctx.outputs[0] = x.clone();
+    return Status::Ok();
+  }
+  const std::vector<int64_t> strides = contiguous_strides(x.shape());
+  QT_RETURN_IF_ERROR(visit_by_size(x.dtype(), ctx, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    T fill;
+    std::memcpy(&fill, value.data(), sizeof(T));
+    const T* in = x.data<T>();
+    T* dst = y.data<T>();
+    const std::vector<int64_t>& last = src.back();
+    const int64_t out_row = out.back();
+    // The run of the last axis that reads the input contiguously, copied with one memcpy.
+    const int64_t before = std::max<int64_t>(pads[r - 1], 0);
+    const int64_t kept = out_row - before - std::max<int64_t>(pads[2 * r - 1], 0);
+    parallel_ranges(y.numel() / out_row, [&](int64_t rb, int64_t re) {
+      for (int64_t row = rb; row < re; ++row) {
+        T* d = dst + row * out_row;
+        const int64_t off = source_row_offset(row, out, strides, [&](size_t k, int64_t i) {
+          return src[k][static_cast<size_t>(i)];
+        });
+        if (off < 0) {
+          std::fill(d, d + out_row, fill);
+          continue;
+        }
+        const T* s = in + off;
+        for (int64_t o = 0; o < before; ++o) d[o] = last[o] < 0 ? fill : s[last[o]];
+        if (kept > 0) {
+          std::memcpy(d + before, s + last[before], static_cast<size_t>(kept) * sizeof(T));
+        }
+        for (int64_t o = before + kept; o < out_row; ++o) d[o] = last[o] < 0 ? fill : s[last[o]];
+      }
+    }, std::max<int64_t>(1, kMinParallelElements / out_row));
+    return Status::Ok();
+  }));
+  ctx.outputs[0] = std::move(y);
+  return Status::Ok();
+}
+
+// Opset 2-10: pads and the float value are attributes.
+Status pad_attr(OpContext& ctx) {
+  QT_RETURN_IF_ERROR(need_inputs(ctx, 1, 1));
+  if (!ctx.node.has_attr("pads")) return ctx.invalid("attribute 'pads' is missing");
+  const DType t = ctx.input(0)->dtype();
+  std::vector<uint8_t> value(dtype_size(t));
+  QT_RETURN_IF_ERROR(visit_any(t, ctx, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const storage_t<T> v = store_from_double<T>(ctx.node.attr_float("value", 0.0f));
+    std::memcpy(value.data(), &v, sizeof(v));
+    return Status::Ok();
+  }));
+  return pad_with(ctx, ctx.node.attr_ints("pads"), ctx.node.attr_string("mode", "constant"),
+                  value);
+}
+
+// Opset 11 on: pads and the constant (a scalar of the input's type) are inputs.
+Status pad_input(OpContext& ctx) {
+  QT_RETURN_IF_ERROR(need_inputs(ctx, 2, 3));
+  const Tensor& x = *ctx.input(0);
+  QT_ASSIGN_OR_RETURN(auto pads, int_list_input(ctx, 1, "pads"));
+  std::vector<uint8_t> value(dtype_size(x.dtype()));
+  if (has_input(ctx, 2)) {
+    const Tensor& c = *ctx.input(2);
+    if (c.dtype() != x.dtype() || c.numel() != 1) {
+      return ctx.invalid("constant_value must be one " + dtype_str(x.dtype()) + ", got " +
+                         dtype_str(c.dtype()) + " of shape " + shape_str(c.shape()));
+    }
+    std::memcpy(value.data(), c.raw(), value.size());
+  }
+  return pad_with(ctx, pads, ctx.node.attr_string("mode", "constant"), value);
+}
+
+// [N, C, H, W] input dims and the blocksize, checked for DepthToSpace/SpaceToDepth.
+Result<int64_t> checked_blocksize(const OpContext& ctx) {
+  const Tensor& x = *ctx.input(0);
+  if (x.rank() != 4) {
+    return ctx.invalid("input must be 4-D [N, C, H, W], got " + shape_str(x.shape()));
+  }
+  if (!ctx.node.has_attr("blocksize")) return ctx.invalid("attribute 'blocksize' is missing");
+  const int64_t b = ctx.node.attr_int("blocksize", 0);
+  if (b <= 0) return ctx.invalid("blocksize " + std::to_string(b) + " must be positive");
+  return b;
+}
+
+// Copies x viewed with 6-D `dims`/`strides` (elements) into a new tensor of shape `out`.
+Tensor permuted_copy(const Tensor& x, const Shape& dims, const std::vector<int64_t>& strides,
+                     const Shape& out) {
+  Tensor y(x.dtype(), out);
+  strided_copy(static_cast<const uint8_t*>(x.raw()), dims, strides,
+               static_cast<uint8_t*>(y.raw()), dtype_size(x.dtype()));
+  return y;
+}
+
+// Opset 1-10 knows only DCR; opset 11 adds mode CRD.
+Status depth_to_space(OpContext& ctx, bool has_mode) {
+  QT_RETURN_IF_ERROR(need_inputs(ctx, 1, 1));
+  QT_ASSIGN_OR_RETURN(const int64_t b, checked_blocksize(ctx));
+  const Tensor& x = *ctx.input(0);
+  const int64_t n = x.dim(0), c = x.dim(1), h = x.dim(2), w = x.dim(3);
+  if (c % (b * b) != 0) {
+    return ctx.invalid("channels " + std::to_string(c) + " are not a multiple of blocksize^2 " +
+                       std::to_string(b * b));
+  }
+  const std::string mode = has_mode ? ctx.node.attr_string("mode", "DCR") : "DCR";
+  const int64_t oc = c / (b * b);
+  const int64_t hw = h * w;
+  // Output [N, C', H, b1, W, b2] read from the input's channel c = (b1 * b + b2) * C' + c' (DCR)
+  // or c' * b * b + b1 * b + b2 (CRD).
+  std::vector<int64_t> strides;
+  if (mode == "DCR") {
+    strides = {c * hw, hw, w, b * oc * hw, 1, oc * hw};
+  } else if (mode == "CRD") {
+    strides = {c * hw, b * b * hw, w, b * hw, 1, hw};
+  } else {
+    return ctx.invalid("mode '" + mode + "' is neither DCR nor CRD");
+  }
+  ctx.outputs[0] = permuted_copy(x, {n, oc, h, b, w, b}, strides, {n, oc, h * b, w * b});
+  return Status::Ok();
+}
+
+Status space_to_depth(OpContext& ctx) {
+  QT_RETURN_IF_ERROR(need_inputs(ctx, 1, 1));
+  QT_ASSIGN_OR_RETURN(const int64_t b, checked_blocksize(ctx));
+  const Tensor& x = *ctx.input(0);
+  const int64_t n = x.dim(0), c = x.dim(1), h = x.dim(2), w = x.dim(3);
+  if (h % b != 0 || w % b != 0) {
+    return ctx.invalid("spatial dims " + shape_str({h, w}) + " are not multiples of blocksize " +
+                       std::to_string(b));
+  }
+  // Output channel (b1 * b + b2) * C + c reads input [n, c, h' * b + b1, w' * b + b2].
+  const int64_t hw = h * w;
+  ctx.outputs[0] = permuted_copy(x, {n, b, b, c, h / b, w / b},
+                                 {c * hw, w, 1, hw, b * w, b}, {n, c * b * b, h / b, w / b});
+  return Status::Ok();
+}
+
 }  // namespace
 
+// Negative axes (and Gather indices) count from the back at every opset: the spec only names them
+// from opset 11, but exporters emit them earlier (PyTorch's GLU: Split axis -1 at opset 6) and ONNX
+// Runtime accepts them, so the older ranges share the kernels instead of rejecting such models.
 void register_shape_kernels(KernelRegistry& r) {
-  r.add({"", "Flatten", 1}, flatten);
-  r.add({"", "Reshape", 1}, reshape);
-  r.add({"", "Transpose", 1}, transpose);
-  r.add({"", "Concat", 1}, concat);
-  r.add({"", "Gather", 1}, gather);
-  r.add({"", "Shape", 1}, shape_op);
-  r.add({"", "Unsqueeze", 1}, unsqueeze);
-  r.add({"", "Squeeze", 1}, squeeze);
-  r.add({"", "Slice", 1}, slice);
+  r.add({"", "Reshape", 1, 4, kAllTypes}, reshape_attr);
+  r.add({"", "Reshape", 5, 13, kAllTypes}, [](OpContext& c) { return reshape_input(c, false); });
+  r.add({"", "Reshape", 14, kLatestOpset, kAllTypes},
+        [](OpContext& c) { return reshape_input(c, true); });
+  r.add({"", "Shape", 1, 14, kAllTypes}, shape_all);
+  r.add({"", "Shape", 15, kLatestOpset, kAllTypes}, shape_range);
+  r.add({"", "Size", 1, kLatestOpset, kAllTypes}, size_op);
+  r.add({"", "Flatten", 1, kLatestOpset, kAllTypes}, flatten);
+  r.add({"", "Squeeze", 1, 12, kAllTypes}, squeeze_attr);
+  r.add({"", "Squeeze", 13, kLatestOpset, kAllTypes}, squeeze_input);
+  r.add({"", "Unsqueeze", 1, 12, kAllTypes}, unsqueeze_attr);
+  r.add({"", "Unsqueeze", 13, kLatestOpset, kAllTypes}, unsqueeze_input);
+  r.add({"", "Transpose", 1, kLatestOpset, kAllTypes}, transpose);
+  r.add({"", "Concat", 4, kLatestOpset, kAllTypes}, concat);
+  r.add({"", "Split", 2, 12, kAllTypes}, split_attr);
+  r.add({"", "Split", 13, kLatestOpset, kAllTypes}, split_input);
+  r.add({"", "Slice", 1, 9, kAllTypes}, slice_attr);
+  r.add({"", "Slice", 10, kLatestOpset, kAllTypes}, slice_input);
+  r.add({"", "Gather", 1, kLatestOpset, kAllTypes}, gather);
+  r.add({"", "Expand", 8, kLatestOpset, kAllTypes}, expand);
+  r.add({"", "Tile", 6, kLatestOpset, kAllTypes}, tile);
+  r.add({"", "Pad", 2, 10, kAllTypes}, pad_attr);
+  r.add({"", "Pad", 11, kLatestOpset, kAllTypes}, pad_input);
+  r.add({"", "DepthToSpace", 1, 10, kAllTypes},
+        [](OpContext& c) { return depth_to_space(c, false); });
+  r.add({"", "DepthToSpace", 11, kLatestOpset, kAllTypes},
+        [](OpContext& c) { return depth_to_space(c, true); });
+  r.add({"", "SpaceToDepth", 1, kLatestOpset, kAllTypes}, space_to_depth);
 }
 
 }  // namespace qtune
