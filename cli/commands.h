@@ -12,6 +12,7 @@ int cmd_version(int argc, char** argv);
 int cmd_bench(int argc, char** argv);
 int cmd_caps(int argc, char** argv);
 int cmd_ops(int argc, char** argv);
+int cmd_run(int argc, char** argv);
 int cmd_check(int argc, char** argv);
 int cmd_quantize(int argc, char** argv);
 int cmd_tune(int argc, char** argv);

@@ -29,6 +29,8 @@ commands:
   eval MODEL.onnx --data DATA.yaml [--adaptor native|onednn] [--json] [--threads N]
                                top-1 accuracy and images/s of a model on a dataset; with
                                --adaptor, QDQ models run on that adaptor's int8 kernels
+  run MODEL.onnx --inputs DIR --out DIR [--adaptor A]
+                               run once on DIR/input_<i>.npy, write OUT/output_<i>.npy
   quantize MODEL.onnx --data CALIB.yaml --out OUT.onnx [--adaptor A] [--tune-cfg CFG.yaml]
                                calibrate and write the QDQ model of one tune_cfg
                                (default: every quantizable op int8, minmax)
@@ -59,6 +61,7 @@ int main(int argc, char** argv) {
     if (cmd == "conformance") return qtune::cli::cmd_conformance(argc, argv);
     if (cmd == "caps") return qtune::cli::cmd_caps(argc, argv);
     if (cmd == "ops") return qtune::cli::cmd_ops(argc, argv);
+    if (cmd == "run") return qtune::cli::cmd_run(argc, argv);
     if (cmd == "check") return qtune::cli::cmd_check(argc, argv);
     if (cmd == "tune") return qtune::cli::cmd_tune(argc, argv);
     if (cmd == "worker") return qtune::cli::cmd_worker(argc, argv);

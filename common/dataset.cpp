@@ -10,6 +10,7 @@
 #include <climits>
 #include <cmath>
 #include <cstdio>
+#include <fstream>
 #include <cstring>
 #include <filesystem>
 #include <new>
@@ -690,6 +691,49 @@ Result<RawArray> read_npy_file(const std::string& path) {
   } catch (const std::bad_alloc&) {
     return Status::InvalidInput(path + ": out of memory while reading");
   }
+}
+
+Status write_npy_file(const Tensor& t_in, const std::string& path) {
+  Tensor t = t_in;
+  if (t.dtype() == DType::kBF16) {
+    Tensor wide(DType::kF32, t.shape());
+    for (int64_t i = 0; i < t.numel(); ++i) wide.data<float>()[i] = bf16_to_f32(t.data<uint16_t>()[i]);
+    t = std::move(wide);
+  }
+  static const std::pair<DType, const char*> kDescr[] = {
+      {DType::kF32, "<f4"}, {DType::kF64, "<f8"}, {DType::kF16, "<f2"}, {DType::kU8, "|u1"},
+      {DType::kS8, "|i1"},  {DType::kU16, "<u2"}, {DType::kS16, "<i2"}, {DType::kU32, "<u4"},
+      {DType::kS32, "<i4"}, {DType::kU64, "<u8"}, {DType::kS64, "<i8"}, {DType::kBool, "|b1"},
+  };
+  const char* descr = nullptr;
+  for (const auto& [d, s] : kDescr) {
+    if (d == t.dtype()) descr = s;
+  }
+  if (!descr) {
+    return Status::Unsupported(path + ": element type " + std::string(dtype_name(t.dtype())) +
+                               " has no .npy form");
+  }
+  std::string shape = "(";
+  for (size_t i = 0; i < t.shape().size(); ++i) {
+    shape += std::to_string(t.shape()[i]) + (t.shape().size() == 1 ? "," : i + 1 < t.shape().size() ? ", " : "");
+  }
+  shape += ")";
+  std::string header =
+      std::string("{'descr': '") + descr + "', 'fortran_order': False, 'shape': " + shape + ", }";
+  // Magic (6) + version (2) + length (2) + header + '\n' is padded to a multiple of 64.
+  const size_t unpadded = 10 + header.size() + 1;
+  header.append((64 - unpadded % 64) % 64, ' ');
+  header += '\n';
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out) return Status::InvalidInput(path + ": cannot open for writing");
+  const uint16_t len = static_cast<uint16_t>(header.size());
+  out.write("\x93NUMPY\x01\x00", 8);
+  const char len_le[2] = {static_cast<char>(len & 0xff), static_cast<char>(len >> 8)};
+  out.write(len_le, 2);
+  out.write(header.data(), static_cast<std::streamsize>(header.size()));
+  out.write(static_cast<const char*>(t.raw()), static_cast<std::streamsize>(t.nbytes()));
+  if (!out) return Status::Internal(path + ": write failed");
+  return Status::Ok();
 }
 
 Result<Dataset> load_dataset(const DataConfig& cfg) {

@@ -37,4 +37,8 @@ struct RawArray {
 Result<RawArray> read_idx_file(const std::string& path);
 Result<RawArray> read_npy_file(const std::string& path);
 
+// A tensor as a NumPy .npy file (format 1.0, little-endian); bf16 is widened to f32 (NumPy has
+// no bf16). Bool tensors come back from read_npy_file as u8.
+Status write_npy_file(const Tensor& t, const std::string& path);
+
 }  // namespace qtune

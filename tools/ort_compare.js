@@ -1,0 +1,108 @@
+#!/usr/bin/env node
+// Runs an ONNX model under ONNX Runtime (npm package onnxruntime-node) on NumPy inputs
+// (IN_DIR/input_<i>.npy, graph input order) and compares every output with the .npy files qtune
+// wrote (`qtune run ... --out QTUNE_DIR`: output_<i>.npy). Prints one JSON line per output
+// {"output", "shape", "max_abs_err", "range", "agrees"}; exit 0 when all agree, 1 when one does
+// not, 2 on bad input. Outputs agree when shapes and types match and the largest difference is
+// at most TOL x the output's value range (plus TOL for constant outputs).
+//
+//   node tools/ort_compare.js MODEL.onnx IN_DIR QTUNE_DIR [--tol 0.01]
+'use strict';
+
+const fs = require('fs');
+const path = require('path');
+
+function fail(msg, code = 2) {
+  process.stderr.write(`ort_compare: ${msg}\n`);
+  process.exit(code);
+}
+
+// .npy descr -> [typed array constructor, onnxruntime type name]
+const NPY_TYPES = {
+  '<f4': [Float32Array, 'float32'], '<f8': [Float64Array, 'float64'],
+  '|u1': [Uint8Array, 'uint8'], '|i1': [Int8Array, 'int8'],
+  '<u2': [Uint16Array, 'uint16'], '<i2': [Int16Array, 'int16'],
+  '<i4': [Int32Array, 'int32'], '<u4': [Uint32Array, 'uint32'],
+  '<i8': [BigInt64Array, 'int64'], '<u8': [BigUint64Array, 'uint64'],
+  '|b1': [Uint8Array, 'bool'],
+};
+
+function readNpy(file) {
+  const buf = fs.readFileSync(file);
+  if (buf.length < 10 || buf.toString('latin1', 0, 6) !== '\x93NUMPY') fail(`${file}: not a .npy file`);
+  const major = buf[6];
+  const hlen = major === 1 ? buf.readUInt16LE(8) : buf.readUInt32LE(8);
+  const start = major === 1 ? 10 : 12;
+  const header = buf.toString('latin1', start, start + hlen);
+  const descr = /'descr':\s*'([^']+)'/.exec(header);
+  const shape = /'shape':\s*\(([^)]*)\)/.exec(header);
+  if (!descr || !shape || /'fortran_order':\s*True/.test(header)) fail(`${file}: unsupported header ${header}`);
+  const type = NPY_TYPES[descr[1]];
+  if (!type) fail(`${file}: element type ${descr[1]} is not supported`);
+  const dims = shape[1].split(',').map((s) => s.trim()).filter((s) => s.length).map(Number);
+  const data = buf.subarray(start + hlen);
+  const Ctor = type[0];
+  const n = dims.reduce((a, b) => a * b, 1);
+  const copy = new Uint8Array(n * Ctor.BYTES_PER_ELEMENT);
+  copy.set(data.subarray(0, copy.length));
+  return { dims, type: type[1], data: new Ctor(copy.buffer) };
+}
+
+async function main() {
+  const argv = process.argv.slice(2);
+  const pos = [];
+  let tol = 0.01;
+  for (let i = 0; i < argv.length; ++i) {
+    if (argv[i] === '--tol') tol = Number(argv[++i]);
+    else pos.push(argv[i]);
+  }
+  if (pos.length !== 3 || !(tol >= 0)) fail('usage: node tools/ort_compare.js MODEL.onnx IN_DIR QTUNE_DIR [--tol T]');
+  const [model, inDir, qtDir] = pos;
+  let ort;
+  try {
+    ort = require('onnxruntime-node');
+  } catch (e) {
+    fail(`cannot load onnxruntime-node: ${e.message}`);
+  }
+  let session;
+  try {
+    session = await ort.InferenceSession.create(model);
+  } catch (e) {
+    fail(`ONNX Runtime refuses ${model}: ${e.message}`, 1);
+  }
+  const feeds = {};
+  session.inputNames.forEach((name, i) => {
+    const a = readNpy(path.join(inDir, `input_${i}.npy`));
+    feeds[name] = new ort.Tensor(a.type, a.data, a.dims);
+  });
+  const outs = await session.run(feeds);
+  let allAgree = true;
+  session.outputNames.forEach((name, i) => {
+    const got = outs[name];
+    const want = readNpy(path.join(qtDir, `output_${i}.npy`));
+    const sameShape = JSON.stringify(Array.from(got.dims)) === JSON.stringify(want.dims);
+    let maxErr = 0;
+    let lo = Infinity;
+    let hi = -Infinity;
+    if (sameShape) {
+      for (let k = 0; k < want.data.length; ++k) {
+        const w = Number(want.data[k]);
+        const g = Number(got.data[k]);
+        lo = Math.min(lo, w);
+        hi = Math.max(hi, w);
+        const d = Math.abs(g - w);
+        maxErr = Number.isNaN(d) ? (Number.isNaN(g) && Number.isNaN(w) ? maxErr : Infinity) : Math.max(maxErr, d);
+      }
+    }
+    const range = hi > lo ? hi - lo : 0;
+    const agrees = sameShape && got.type === want.type && maxErr <= tol * range + tol;
+    allAgree = allAgree && agrees;
+    process.stdout.write(JSON.stringify({
+      output: name, shape: Array.from(got.dims), type: got.type, qtune_type: want.type,
+      max_abs_err: maxErr, range, agrees,
+    }) + '\n');
+  });
+  process.exit(allAgree ? 0 : 1);
+}
+
+main().catch((e) => fail(e.stack || String(e)));
