@@ -1,6 +1,9 @@
 #include "runtime/conv_operands.h"
 
+#include <algorithm>
 #include <string>
+
+#include "runtime/broadcast.h"
 
 namespace qtune {
 
@@ -28,6 +31,116 @@ Result<ConvOperands> check_conv_operands(const OpContext& ctx, const Tensor& x, 
   }
   QT_ASSIGN_OR_RETURN(o.geo, conv_geometry(ctx.node, o.in_sp, o.k_sp));
   return o;
+}
+
+ConvGeometry3d geometry_3d(const Shape& in_sp, const Shape& k_sp, const ConvGeometry& g,
+                           int64_t channels) {
+  ConvGeometry3d g3;
+  g3.channels = channels;
+  const size_t nd = in_sp.size(), off = 3 - nd;
+  for (size_t i = 0; i < nd; ++i) {
+    g3.in[off + i] = in_sp[i];
+    g3.out[off + i] = g.out[i];
+    g3.kernel[off + i] = k_sp[i];
+    g3.stride[off + i] = g.strides[i];
+    g3.dilation[off + i] = g.dilations[i];
+    g3.pad_begin[off + i] = g.pads[i];
+  }
+  return g3;
+}
+
+int64_t broadcast_offset(const Shape& own, const Shape& full, const std::vector<int64_t>& idx) {
+  int64_t off = 0;
+  const size_t lead = full.size() - own.size();
+  for (size_t i = 0; i < own.size(); ++i) {
+    off = off * own[i] + (own[i] == 1 ? 0 : idx[lead + i]);
+  }
+  return off;
+}
+
+Result<MatMulPlan> plan_matmul(const OpContext& ctx, const Shape& a_in, const Shape& b_in) {
+  if (a_in.empty() || b_in.empty()) return ctx.invalid("matmul operands must have rank >= 1");
+  Shape a = a_in, b = b_in;
+  const bool a_vec = a.size() == 1, b_vec = b.size() == 1;
+  if (a_vec) a.insert(a.begin(), 1);
+  if (b_vec) b.push_back(1);
+  MatMulPlan p;
+  p.m = a[a.size() - 2];
+  p.k = a[a.size() - 1];
+  p.n = b[b.size() - 1];
+  if (b[b.size() - 2] != p.k) {
+    return ctx.invalid("inner dimensions differ: A " + shape_str(a_in) + ", B " + shape_str(b_in));
+  }
+  p.a_batch.assign(a.begin(), a.end() - 2);
+  p.b_batch.assign(b.begin(), b.end() - 2);
+  Shape full;
+  if (!broadcast_shape({p.a_batch, p.b_batch}, &full)) {
+    return ctx.invalid("batch dimensions do not broadcast: A " + shape_str(a_in) + ", B " +
+                       shape_str(b_in));
+  }
+  const int64_t nb = shape_numel(full);
+  std::vector<int64_t> idx(full.size(), 0);
+  p.a_index.reserve(static_cast<size_t>(nb));
+  p.b_index.reserve(static_cast<size_t>(nb));
+  for (int64_t t = 0; t < nb; ++t) {
+    p.a_index.push_back(broadcast_offset(p.a_batch, full, idx));
+    p.b_index.push_back(broadcast_offset(p.b_batch, full, idx));
+    for (size_t i = full.size(); i-- > 0;) {
+      if (++idx[i] < full[i]) break;
+      idx[i] = 0;
+    }
+  }
+  p.out_shape = full;
+  if (!a_vec) p.out_shape.push_back(p.m);
+  if (!b_vec) p.out_shape.push_back(p.n);
+  return p;
+}
+
+namespace {
+
+bool is_half(DType t) { return t == DType::kF16 || t == DType::kBF16; }
+
+Tensor widen(const Tensor& t) {
+  Tensor out(DType::kF32, t.shape());
+  const uint16_t* src = t.data<uint16_t>();
+  float* dst = out.data<float>();
+  const bool f16 = t.dtype() == DType::kF16;
+  parallel_ranges(t.numel(), [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) dst[i] = f16 ? f16_to_f32(src[i]) : bf16_to_f32(src[i]);
+  });
+  return out;
+}
+
+Tensor narrow(const Tensor& t, DType to) {
+  Tensor out(to, t.shape());
+  const float* src = t.data<float>();
+  uint16_t* dst = out.data<uint16_t>();
+  const bool f16 = to == DType::kF16;
+  parallel_ranges(t.numel(), [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) dst[i] = f16 ? f32_to_f16(src[i]) : f32_to_bf16(src[i]);
+  });
+  return out;
+}
+
+}  // namespace
+
+Status run_in_f32(OpContext& ctx, const OpFn& fn) {
+  const DType t = ctx.input(0) ? ctx.input(0)->dtype() : DType::kUndefined;
+  std::vector<Tensor> wide(ctx.num_inputs());
+  OpContext f32{ctx.node, ctx.opset, ctx.inputs, {}, nullptr, ctx.constant_inputs};
+  f32.outputs.resize(ctx.outputs.size());
+  for (size_t i = 0; i < ctx.num_inputs(); ++i) {
+    if (ctx.input(i) && is_half(ctx.input(i)->dtype())) {
+      wide[i] = widen(*ctx.input(i));
+      f32.inputs[i] = &wide[i];
+    }
+  }
+  QT_RETURN_IF_ERROR(fn(f32));
+  for (size_t i = 0; i < ctx.outputs.size(); ++i) {
+    Tensor& out = f32.outputs[i];
+    ctx.outputs[i] = is_half(t) && out.dtype() == DType::kF32 ? narrow(out, t) : std::move(out);
+  }
+  return Status::Ok();
 }
 
 }  // namespace qtune

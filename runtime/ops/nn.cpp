@@ -1,128 +1,28 @@
-// fp32 compute ops of the reference executor: Conv, ConvTranspose, Gemm, MatMul and pooling.
-// Convolutions run per (image, group) on gemm_f32: 1-D/2-D as an implicit GEMM over the image,
-// 3-D through im2col; pooling handles 1-3 spatial dims by padding the geometry with unit dims.
+// Convolutions and matrix products of the reference executor: Conv, ConvTranspose, Gemm, MatMul.
+// f32 convolutions over 1-3 spatial dims run on gemm_f32 (1-D/2-D as an implicit GEMM over the
+// image, 3-D through im2col); double, the integer products and N-D convolutions use generic
+// loops; f16/bf16 are computed through f32.
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
+#include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
-#include "runtime/kernel_registry.h"
+#include "runtime/conv_operands.h"
+#include "runtime/op_util.h"
 #include "kernels/gemm_f32.h"
 #include "kernels/im2col_f32.h"
 
 namespace qtune {
 namespace {
 
-constexpr int kMaxSpatial = 3;  // ConvGeometry3d's limit
-
-std::string shape_of(const Tensor& t) { return shape_str(t.shape()); }
-
-Status require_input(const OpContext& ctx, size_t i, const char* name, const Tensor** out) {
-  const Tensor* t = ctx.input(i);
-  if (!t || t->empty()) return ctx.invalid(std::string("missing input ") + name);
-  *out = t;
-  return Status::Ok();
-}
-
-Status require_f32(const OpContext& ctx, const Tensor& t, const char* name) {
-  if (t.dtype() == DType::kF32) return Status::Ok();
-  return ctx.unsupported(std::string("input ") + name + " has dtype " +
-                         std::string(dtype_name(t.dtype())) + "; only f32 is implemented");
-}
-
-// Spatial geometry shared by Conv and the pools, before it is padded to three dims.
-struct Window {
-  int nd = 0;
-  std::vector<int64_t> in, out, kernel, stride, dilation, pad_begin, pad_end;
-};
-
-// Reads strides/dilations/pads/auto_pad (and ceil_mode for pools) and computes output sizes as
-// the ONNX Conv/MaxPool/AveragePool specs define them.
-Status resolve_window(const OpContext& ctx, const Shape& x_shape,
-                      const std::vector<int64_t>& kernel, bool pooling, Window* w) {
-  const Node& n = ctx.node;
-  const int nd = static_cast<int>(x_shape.size()) - 2;
-  w->nd = nd;
-  w->in.assign(x_shape.begin() + 2, x_shape.end());
-  w->kernel = kernel;
-  w->stride = n.attr_ints("strides", std::vector<int64_t>(nd, 1));
-  w->dilation = n.attr_ints("dilations", std::vector<int64_t>(nd, 1));
-  std::vector<int64_t> pads = n.attr_ints("pads", std::vector<int64_t>(2 * nd, 0));
-  if (static_cast<int>(w->kernel.size()) != nd) {
-    return ctx.invalid("kernel_shape has " + std::to_string(w->kernel.size()) +
-                       " dims, input has " + std::to_string(nd) + " spatial dims");
-  }
-  if (static_cast<int>(w->stride.size()) != nd) return ctx.invalid("strides must have one value per spatial dim");
-  if (static_cast<int>(w->dilation.size()) != nd) return ctx.invalid("dilations must have one value per spatial dim");
-  if (static_cast<int>(pads.size()) != 2 * nd) return ctx.invalid("pads must have two values per spatial dim");
-  const std::string auto_pad = n.attr_string("auto_pad", "NOTSET");
-  if (auto_pad != "NOTSET" && auto_pad != "SAME_UPPER" && auto_pad != "SAME_LOWER" &&
-      auto_pad != "VALID") {
-    return ctx.invalid("unknown auto_pad '" + auto_pad + "'");
-  }
-  const bool ceil_mode = pooling && n.attr_int("ceil_mode", 0) != 0;
-  w->out.assign(nd, 0);
-  w->pad_begin.assign(nd, 0);
-  w->pad_end.assign(nd, 0);
-  for (int i = 0; i < nd; ++i) {
-    const int64_t in = w->in[i], k = w->kernel[i], s = w->stride[i], d = w->dilation[i];
-    if (k < 1 || s < 1 || d < 1) return ctx.invalid("kernel, strides and dilations must be >= 1");
-    if (in < 0) return ctx.invalid("negative input dimension");
-    const int64_t eff = (k - 1) * d + 1;
-    if (auto_pad == "NOTSET") {
-      const int64_t pb = pads[i], pe = pads[i + nd];
-      if (pb < 0 || pe < 0) return ctx.invalid("pads must be >= 0");
-      if (pooling && (pb >= eff || pe >= eff)) {
-        return ctx.invalid("pads must be smaller than the pooling window");
-      }
-      const int64_t span = in + pb + pe - eff;
-      if (span < 0) {
-        return ctx.invalid("window of extent " + std::to_string(eff) +
-                           " exceeds padded input dim " + std::to_string(in + pb + pe));
-      }
-      int64_t out = ceil_mode ? (span + s - 1) / s + 1 : span / s + 1;
-      // A last window that would start inside the end padding is dropped (as PyTorch and
-      // onnxruntime do); it would average or max over nothing but padding.
-      if (ceil_mode && (out - 1) * s >= in + pb) --out;
-      w->out[i] = out;
-      w->pad_begin[i] = pb;
-      w->pad_end[i] = pe;
-    } else if (auto_pad == "VALID") {
-      const int64_t span = in - eff;
-      if (span < 0) return ctx.invalid("window exceeds input dim with auto_pad VALID");
-      w->out[i] = ceil_mode ? (span + s - 1) / s + 1 : span / s + 1;
-    } else {
-      const int64_t out = (in + s - 1) / s;
-      const int64_t total = std::max<int64_t>(0, (out - 1) * s + eff - in);
-      const int64_t small = total / 2, large = total - small;
-      w->out[i] = out;
-      w->pad_begin[i] = auto_pad == "SAME_UPPER" ? small : large;
-      w->pad_end[i] = auto_pad == "SAME_UPPER" ? large : small;
-    }
-  }
-  return Status::Ok();
-}
-
-// The [D,H,W] geometry of `w`, unit dims in front.
-ConvGeometry3d to_geometry3d(const Window& w, int64_t channels) {
-  ConvGeometry3d g;
-  g.channels = channels;
-  const int off = kMaxSpatial - w.nd;
-  for (int i = 0; i < w.nd; ++i) {
-    g.in[off + i] = w.in[i];
-    g.out[off + i] = w.out[i];
-    g.kernel[off + i] = w.kernel[i];
-    g.stride[off + i] = w.stride[i];
-    g.dilation[off + i] = w.dilation[i];
-    g.pad_begin[off + i] = w.pad_begin[i];
-  }
-  return g;
-}
+constexpr size_t kMaxFastSpatial = 3;  // ConvGeometry3d's limit
+const std::vector<DType> kConvTypes = {DType::kF32, DType::kF64, DType::kF16};
 
 // Per-thread scratch buffers that only grow: reusing them avoids a fresh mmap and page faults
 // for every image of every convolution. Slots: 0 im2col / padded image, 1 GEMM output.
@@ -151,14 +51,75 @@ void for_each_task(int64_t count, Fn&& fn) {
                     });
 }
 
+// Every operand of the op shares input 0's element type (the schemas' single T).
+Status same_type_as_first(const OpContext& ctx) {
+  const DType t = ctx.input(0)->dtype();
+  for (size_t i = 1; i < ctx.num_inputs(); ++i) {
+    const Tensor* in = ctx.input(i);
+    if (in && !in->empty() && in->dtype() != t) {
+      return ctx.invalid("input " + std::to_string(i) + " has element type " +
+                         dtype_str(in->dtype()) + ", input 0 has " + dtype_str(t));
+    }
+  }
+  return Status::Ok();
+}
+
+bool is_half(DType t) { return t == DType::kF16 || t == DType::kBF16; }
+
+// ------------------------------------------------------------------------------ generic GEMM
+
+// Integers accumulate in their unsigned type: products wrap as two's complement, without UB.
+template <typename T>
+struct Acc {
+  using type = T;
+};
+template <typename T>
+  requires std::is_integral_v<T>
+struct Acc<T> {
+  using type = std::make_unsigned_t<T>;
+};
+template <typename T>
+using acc_t = typename Acc<T>::type;
+
+// c [M, N] = op(a) op(b), a stored [M, K] ([K, M] when ta), b [K, N] ([N, K] when tb).
+template <typename T>
+void gemm_ref(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T* a, int64_t lda,
+              const T* b, int64_t ldb, T* c, int64_t ldc) {
+  using A = acc_t<T>;
+  parallel_ranges(M, [&](int64_t i0, int64_t i1) {
+    std::vector<A> row(static_cast<size_t>(N));
+    for (int64_t i = i0; i < i1; ++i) {
+      std::fill(row.begin(), row.end(), A(0));
+      for (int64_t k = 0; k < K; ++k) {
+        const A av = static_cast<A>(ta ? a[k * lda + i] : a[i * lda + k]);
+        if (tb) {
+          for (int64_t j = 0; j < N; ++j) row[j] += av * static_cast<A>(b[j * ldb + k]);
+        } else {
+          const T* br = b + k * ldb;
+          for (int64_t j = 0; j < N; ++j) row[j] += av * static_cast<A>(br[j]);
+        }
+      }
+      for (int64_t j = 0; j < N; ++j) c[i * ldc + j] = static_cast<T>(row[j]);
+    }
+  }, std::max<int64_t>(1, kMinParallelElements / std::max<int64_t>(1, N * K)));
+}
+
+template <typename T>
+void gemm_any(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const T* a, int64_t lda,
+              const T* b, int64_t ldb, T* c, int64_t ldc) {
+  if constexpr (std::is_same_v<T, float>) {
+    gemm_f32(ta, tb, M, N, K, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
+  } else {
+    gemm_ref<T>(ta, tb, M, N, K, a, lda, b, ldb, c, ldc);
+  }
+}
+
 // ---------------------------------------------------------------------------------------- Conv
 
 Status check_bias(const OpContext& ctx, const Tensor* b, int64_t m) {
-  if (!b) return Status::Ok();
-  QT_RETURN_IF_ERROR(require_f32(ctx, *b, "B"));
-  if (b->rank() != 1 || b->dim(0) != m) {
-    return ctx.invalid("bias B has shape " + shape_of(*b) + ", expected [" + std::to_string(m) +
-                       "]");
+  if (b && (b->rank() != 1 || b->dim(0) != m)) {
+    return ctx.invalid("bias B has shape " + shape_str(b->shape()) + ", expected [" +
+                       std::to_string(m) + "]");
   }
   return Status::Ok();
 }
@@ -257,59 +218,27 @@ void conv_implicit_2d(const ConvGeometry3d& g, const float* xd, const float* wd,
   });
 }
 
-Status conv(OpContext& ctx) {
-  const Tensor *x, *w;
-  QT_RETURN_IF_ERROR(require_input(ctx, 0, "X", &x));
-  QT_RETURN_IF_ERROR(require_input(ctx, 1, "W", &w));
-  QT_RETURN_IF_ERROR(require_f32(ctx, *x, "X"));
-  QT_RETURN_IF_ERROR(require_f32(ctx, *w, "W"));
-  const Tensor* b = ctx.input(2);
-  if (x->rank() < 3) return ctx.invalid("X has shape " + shape_of(*x) + "; needs [N,C,spatial...]");
-  if (w->rank() != x->rank()) {
-    return ctx.invalid("W has shape " + shape_of(*w) + ", rank differs from X " + shape_of(*x));
-  }
-  const int nd = static_cast<int>(x->rank()) - 2;
-  if (nd > kMaxSpatial) return ctx.unsupported(std::to_string(nd) + " spatial dims");
-  const int64_t group = ctx.node.attr_int("group", 1);
-  const int64_t N = x->dim(0), C = x->dim(1), M = w->dim(0);
-  if (group < 1) return ctx.invalid("group must be >= 1");
-  if (C % group != 0 || w->dim(1) * group != C) {
-    return ctx.invalid("X has " + std::to_string(C) + " channels but W " + shape_of(*w) +
-                       " with group " + std::to_string(group) + " expects " +
-                       std::to_string(w->dim(1) * group));
-  }
-  if (M % group != 0) return ctx.invalid("output channels not divisible by group");
-  std::vector<int64_t> kernel(w->shape().begin() + 2, w->shape().end());
-  if (ctx.node.has_attr("kernel_shape") && ctx.node.attr_ints("kernel_shape") != kernel) {
-    return ctx.invalid("kernel_shape attribute disagrees with W " + shape_of(*w));
-  }
-  QT_RETURN_IF_ERROR(check_bias(ctx, b, M));
-  Window win;
-  QT_RETURN_IF_ERROR(resolve_window(ctx, x->shape(), kernel, false, &win));
 
-  Shape y_shape{N, M};
-  y_shape.insert(y_shape.end(), win.out.begin(), win.out.end());
-  Tensor y(DType::kF32, y_shape);
+// f32 with 1-3 spatial dims: the implicit GEMM (1-D/2-D) or im2col + gemm_f32; a pointwise
+// conv is a plain GEMM on X.
+void conv_f32_fast(const ConvOperands& ops, const Tensor& x, const Tensor& w, const Tensor* b,
+                   Tensor& y) {
+  const int64_t N = x.dim(0), C = x.dim(1), M = w.dim(0), group = ops.group;
   const int64_t Cg = C / group, Mg = M / group;
-  const ConvGeometry3d geo = to_geometry3d(win, Cg);
+  const ConvGeometry3d geo = geometry_3d(ops.in_sp, ops.k_sp, ops.geo, Cg);
   const int64_t IS = geo.in_size(), OS = geo.out_size(), Kg = Cg * geo.kernel_size();
-  if (y.numel() == 0) {
-    ctx.outputs[0] = std::move(y);
-    return Status::Ok();
+  bool pointwise = true;
+  for (size_t i = 0; i < ops.in_sp.size(); ++i) {
+    pointwise = pointwise && ops.k_sp[i] == 1 && ops.geo.strides[i] == 1 &&
+                ops.geo.pads[i] == 0 && ops.geo.out[i] == ops.in_sp[i];
   }
-  bool pointwise = true;  // a 1x1, stride-1, unpadded conv is a plain GEMM on X
-  for (int i = 0; i < nd; ++i) {
-    pointwise = pointwise && win.kernel[i] == 1 && win.stride[i] == 1 && win.pad_begin[i] == 0 &&
-                win.out[i] == win.in[i];
-  }
-  const float* xd = x->data<float>();
-  const float* wd = w->data<float>();
+  const float* xd = x.data<float>();
+  const float* wd = w.data<float>();
   const float* bd = b ? b->data<float>() : nullptr;
   float* yd = y.data<float>();
-  if (!pointwise && nd <= 2) {
+  if (!pointwise && ops.in_sp.size() <= 2) {
     conv_implicit_2d(geo, xd, wd, bd, yd, N, group, Mg);
-    ctx.outputs[0] = std::move(y);
-    return Status::Ok();
+    return;
   }
   for_each_task(N * group, [&](int64_t t) {
     const int64_t n = t / group, g = t % group;
@@ -330,70 +259,104 @@ Status conv(OpContext& ctx) {
       }
     }
   });
+}
+
+// Any number of spatial dims: per (image, group) an N-D im2col and a GEMM.
+template <typename T>
+void conv_generic(const ConvOperands& ops, const Tensor& x, const Tensor& w, const Tensor* b,
+                  Tensor& y) {
+  const int64_t N = x.dim(0), C = x.dim(1), M = w.dim(0), group = ops.group;
+  const int64_t Cg = C / group, Mg = M / group;
+  const int64_t IS = shape_numel(ops.in_sp), OS = shape_numel(ops.geo.out);
+  const int64_t Kg = Cg * shape_numel(ops.k_sp);
+  const T* xd = x.data<T>();
+  const T* wd = w.data<T>();
+  T* yd = y.data<T>();
+  for_each_task(N * group, [&](int64_t t) {
+    const int64_t n = t / group, g = t % group;
+    std::vector<T> col(static_cast<size_t>(Kg * OS));
+    im2col_nd<T>(ops.in_sp, ops.k_sp, ops.geo, Cg, xd + (n * C + g * Cg) * IS, T(0), col.data());
+    T* yg = yd + (n * M + g * Mg) * OS;
+    gemm_any<T>(false, false, Mg, OS, Kg, wd + g * Mg * Kg, Kg, col.data(), OS, yg, OS);
+    if (b) {
+      for (int64_t m = 0; m < Mg; ++m) {
+        const T bias = b->data<T>()[g * Mg + m];
+        for (int64_t j = 0; j < OS; ++j) yg[m * OS + j] += bias;
+      }
+    }
+  });
+}
+
+Status conv(OpContext& ctx) {
+  QT_RETURN_IF_ERROR(need_inputs(ctx, 2, 3));
+  QT_RETURN_IF_ERROR(same_type_as_first(ctx));
+  const Tensor& x = *ctx.input(0);
+  const Tensor& w = *ctx.input(1);
+  if (is_half(x.dtype())) return run_in_f32(ctx, conv);
+  const Tensor* b = has_input(ctx, 2) ? ctx.input(2) : nullptr;
+  QT_ASSIGN_OR_RETURN(ConvOperands ops, check_conv_operands(ctx, x, w));
+  QT_RETURN_IF_ERROR(check_bias(ctx, b, w.dim(0)));
+  Shape y_shape{x.dim(0), w.dim(0)};
+  y_shape.insert(y_shape.end(), ops.geo.out.begin(), ops.geo.out.end());
+  Tensor y(x.dtype(), y_shape);
+  if (y.numel() > 0) {
+    if (x.dtype() == DType::kF64) {
+      conv_generic<double>(ops, x, w, b, y);
+    } else if (ops.in_sp.size() <= kMaxFastSpatial) {
+      conv_f32_fast(ops, x, w, b, y);
+    } else {
+      conv_generic<float>(ops, x, w, b, y);
+    }
+  }
   ctx.outputs[0] = std::move(y);
   return Status::Ok();
 }
 
-// ConvTranspose: the adjoint of Conv; per (image, group) col = W_g^T x_g, then col2im into Y.
-Status conv_transpose(OpContext& ctx) {
-  const Tensor *x, *w;
-  QT_RETURN_IF_ERROR(require_input(ctx, 0, "X", &x));
-  QT_RETURN_IF_ERROR(require_input(ctx, 1, "W", &w));
-  QT_RETURN_IF_ERROR(require_f32(ctx, *x, "X"));
-  QT_RETURN_IF_ERROR(require_f32(ctx, *w, "W"));
-  const Tensor* b = ctx.input(2);
-  if (x->rank() < 3) return ctx.invalid("X has shape " + shape_of(*x) + "; needs [N,C,spatial...]");
-  if (w->rank() != x->rank()) {
-    return ctx.invalid("W has shape " + shape_of(*w) + ", rank differs from X " + shape_of(*x));
-  }
-  const int nd = static_cast<int>(x->rank()) - 2;
-  if (nd > kMaxSpatial) return ctx.unsupported(std::to_string(nd) + " spatial dims");
+// ------------------------------------------------------------------------------- ConvTranspose
+
+struct TransposeGeometry {
+  Shape in_sp, k_sp, out_sp;
+  std::vector<int64_t> strides, dilations, pad_begin;
+};
+
+// Output size and leading padding per the ConvTranspose spec: explicit pads, output_shape (the
+// padding it implies is split as auto_pad says, the odd one at the start unless SAME_UPPER) or
+// SAME_* (output = input * stride). Opsets 1-10 printed the split rule inverted, contradicting
+// their own auto_pad text; ONNX fixed the formula in 11 and runtimes implement the 11 rule.
+Result<TransposeGeometry> transpose_geometry(const OpContext& ctx, const Tensor& x,
+                                             const Tensor& w) {
   const Node& node = ctx.node;
-  const int64_t group = node.attr_int("group", 1);
-  const int64_t N = x->dim(0), C = x->dim(1);
-  if (group < 1) return ctx.invalid("group must be >= 1");
-  if (w->dim(0) != C || C % group != 0) {
-    return ctx.invalid("X has " + std::to_string(C) + " channels but W has shape " +
-                       shape_of(*w) + " with group " + std::to_string(group));
+  const size_t nd = static_cast<size_t>(x.rank()) - 2;
+  TransposeGeometry t;
+  t.in_sp.assign(x.shape().begin() + 2, x.shape().end());
+  t.k_sp.assign(w.shape().begin() + 2, w.shape().end());
+  if (node.has_attr("kernel_shape") && node.attr_ints("kernel_shape") != t.k_sp) {
+    return ctx.invalid("kernel_shape attribute disagrees with W " + shape_str(w.shape()));
   }
-  const int64_t Cg = C / group, Mg = w->dim(1), M = Mg * group;
-  QT_RETURN_IF_ERROR(check_bias(ctx, b, M));
-  std::vector<int64_t> kernel(w->shape().begin() + 2, w->shape().end());
-  if (node.has_attr("kernel_shape") && node.attr_ints("kernel_shape") != kernel) {
-    return ctx.invalid("kernel_shape attribute disagrees with W " + shape_of(*w));
-  }
-  auto stride = node.attr_ints("strides", std::vector<int64_t>(nd, 1));
-  auto dilation = node.attr_ints("dilations", std::vector<int64_t>(nd, 1));
-  auto pads = node.attr_ints("pads", std::vector<int64_t>(2 * nd, 0));
-  auto out_pad = node.attr_ints("output_padding", std::vector<int64_t>(nd, 0));
+  t.strides = node.attr_ints("strides", std::vector<int64_t>(nd, 1));
+  t.dilations = node.attr_ints("dilations", std::vector<int64_t>(nd, 1));
+  const auto pads = node.attr_ints("pads", std::vector<int64_t>(2 * nd, 0));
+  const auto out_pad = node.attr_ints("output_padding", std::vector<int64_t>(nd, 0));
   auto out_shape = node.attr_ints("output_shape");
   const std::string auto_pad = node.attr_string("auto_pad", "NOTSET");
-  if (static_cast<int>(stride.size()) != nd || static_cast<int>(dilation.size()) != nd ||
-      static_cast<int>(pads.size()) != 2 * nd || static_cast<int>(out_pad.size()) != nd) {
+  if (t.strides.size() != nd || t.dilations.size() != nd || pads.size() != 2 * nd ||
+      out_pad.size() != nd) {
     return ctx.invalid("strides/dilations/pads/output_padding do not match the spatial rank");
   }
   if (auto_pad != "NOTSET" && auto_pad != "SAME_UPPER" && auto_pad != "SAME_LOWER" &&
-      auto_pad != "VALID") {
+      auto_pad != "VALID" && !auto_pad.empty()) {
     return ctx.invalid("unknown auto_pad '" + auto_pad + "'");
   }
-  if (!out_shape.empty() && static_cast<int>(out_shape.size()) != nd) {
-    if (static_cast<int>(out_shape.size()) != nd + 2) {
-      return ctx.invalid("output_shape must list the spatial dims");
-    }
+  if (!out_shape.empty() && out_shape.size() != nd) {
+    if (out_shape.size() != nd + 2) return ctx.invalid("output_shape must list the spatial dims");
     out_shape.erase(out_shape.begin(), out_shape.begin() + 2);
   }
-  Window win;
-  win.nd = nd;
-  win.in.assign(x->shape().begin() + 2, x->shape().end());
-  win.kernel = kernel;
-  win.stride = stride;
-  win.dilation = dilation;
-  win.out.assign(nd, 0);
-  win.pad_begin.assign(nd, 0);
-  win.pad_end.assign(nd, 0);
-  for (int i = 0; i < nd; ++i) {
-    const int64_t in = win.in[i], k = kernel[i], s = stride[i], d = dilation[i];
+  t.out_sp.assign(nd, 0);
+  t.pad_begin.assign(nd, 0);
+  for (size_t i = 0; i < nd; ++i) {
+    const int64_t in = t.in_sp[i], k = t.k_sp[i], s = t.strides[i], d = t.dilations[i];
     if (k < 1 || s < 1 || d < 1) return ctx.invalid("kernel, strides and dilations must be >= 1");
+    if (out_pad[i] < 0) return ctx.invalid("output_padding must be >= 0");
     const int64_t full = s * (in - 1) + out_pad[i] + (k - 1) * d + 1;
     int64_t target = -1;
     if (!out_shape.empty()) {
@@ -406,35 +369,39 @@ Status conv_transpose(OpContext& ctx) {
       // Floor division, as the spec's reference code; total is negative when output_shape
       // asks for more than the strides produce (the extra lands at the end).
       const int64_t half = total >= 0 ? total / 2 : -((-total + 1) / 2);
-      win.pad_begin[i] = auto_pad == "SAME_UPPER" ? half : total - half;
-      win.out[i] = target;
+      t.pad_begin[i] = auto_pad == "SAME_UPPER" ? half : total - half;
+      t.out_sp[i] = target;
     } else if (auto_pad == "VALID") {
-      win.out[i] = full;
+      t.out_sp[i] = full;
     } else {
       if (pads[i] < 0 || pads[i + nd] < 0) return ctx.invalid("pads must be >= 0");
-      win.pad_begin[i] = pads[i];
-      win.out[i] = full - pads[i] - pads[i + nd];
+      t.pad_begin[i] = pads[i];
+      t.out_sp[i] = full - pads[i] - pads[i + nd];
     }
-    if (win.out[i] < 1) return ctx.invalid("output spatial dim would be < 1");
+    if (t.out_sp[i] < 1) return ctx.invalid("output spatial dim would be < 1");
   }
-  Shape y_shape{N, M};
-  y_shape.insert(y_shape.end(), win.out.begin(), win.out.end());
-  Tensor y(DType::kF32, y_shape);
+  return t;
+}
+
+// f32 with 1-3 spatial dims: per (image, group) col = W_g^T x_g, then col2im into Y.
+void conv_transpose_f32_fast(const TransposeGeometry& t, int64_t group, const Tensor& x,
+                             const Tensor& w, const Tensor* b, Tensor& y) {
+  const int64_t N = x.dim(0), C = x.dim(1), Cg = C / group, Mg = w.dim(1), M = Mg * group;
   // Conv geometry of the adjoint: it slides over Y and visits X's positions.
-  Window adj = win;
-  std::swap(adj.in, adj.out);
-  const ConvGeometry3d geo = to_geometry3d(adj, Mg);
+  ConvGeometry adj;
+  adj.strides = t.strides;
+  adj.dilations = t.dilations;
+  adj.pads = t.pad_begin;
+  adj.pads.insert(adj.pads.end(), t.pad_begin.begin(), t.pad_begin.end());
+  adj.out = t.in_sp;
+  const ConvGeometry3d geo = geometry_3d(t.out_sp, t.k_sp, adj, Mg);
   const int64_t IS = geo.out_size(), OS = geo.in_size(), Kg = Mg * geo.kernel_size();
-  const float* xd = x->data<float>();
-  const float* wd = w->data<float>();
+  const float* xd = x.data<float>();
+  const float* wd = w.data<float>();
   const float* bd = b ? b->data<float>() : nullptr;
   float* yd = y.data<float>();
-  if (y.numel() == 0) {
-    ctx.outputs[0] = std::move(y);
-    return Status::Ok();
-  }
-  for_each_task(N * group, [&](int64_t t) {
-    const int64_t n = t / group, g = t % group;
+  for_each_task(N * group, [&](int64_t task) {
+    const int64_t n = task / group, g = task % group;
     float* yg = yd + (n * M + g * Mg) * OS;
     for (int64_t m = 0; m < Mg; ++m) {
       std::fill(yg + m * OS, yg + (m + 1) * OS, bd ? bd[g * Mg + m] : 0.0f);
@@ -446,377 +413,237 @@ Status conv_transpose(OpContext& ctx) {
              0.0f, col, IS);
     col2im_add_f32(geo, col, yg);
   });
+}
+
+// Any number of spatial dims: every input pixel scatters its kernel-weighted values into Y.
+// One task per output plane, so no two tasks write the same element.
+template <typename T>
+void conv_transpose_generic(const TransposeGeometry& t, int64_t group, const Tensor& x,
+                            const Tensor& w, const Tensor* b, Tensor& y) {
+  const int64_t N = x.dim(0), C = x.dim(1), Cg = C / group, Mg = w.dim(1), M = Mg * group;
+  const size_t nd = t.in_sp.size();
+  const int64_t IS = shape_numel(t.in_sp), OS = shape_numel(t.out_sp), KS = shape_numel(t.k_sp);
+  // Per (input pixel, tap): the output offset, or -1 where it falls into the padding.
+  std::vector<int64_t> target(static_cast<size_t>(IS * KS));
+  std::vector<int64_t> ic(nd, 0), kc(nd);
+  for (int64_t i = 0; i < IS; ++i) {
+    for (int64_t k = 0; k < KS; ++k) {
+      int64_t rem = k, off = 0;
+      for (size_t d = nd; d-- > 0;) {
+        kc[d] = rem % t.k_sp[d];
+        rem /= t.k_sp[d];
+      }
+      for (size_t d = 0; d < nd && off >= 0; ++d) {
+        const int64_t pos = ic[d] * t.strides[d] - t.pad_begin[d] + kc[d] * t.dilations[d];
+        off = pos < 0 || pos >= t.out_sp[d] ? -1 : off * t.out_sp[d] + pos;
+      }
+      target[i * KS + k] = off;
+    }
+    for (size_t d = nd; d-- > 0;) {
+      if (++ic[d] < t.in_sp[d]) break;
+      ic[d] = 0;
+    }
+  }
+  const T* xd = x.data<T>();
+  const T* wd = w.data<T>();
+  T* yd = y.data<T>();
+  for_each_task(N * M, [&](int64_t plane) {
+    const int64_t n = plane / M, oc = plane % M, g = oc / Mg, m = oc % Mg;
+    T* yp = yd + plane * OS;
+    std::fill(yp, yp + OS, b ? b->data<T>()[oc] : T(0));
+    for (int64_t c = g * Cg; c < (g + 1) * Cg; ++c) {
+      const T* xp = xd + (n * C + c) * IS;
+      const T* wp = wd + (c * Mg + m) * KS;
+      for (int64_t i = 0; i < IS; ++i) {
+        const int64_t* tgt = target.data() + i * KS;
+        for (int64_t k = 0; k < KS; ++k) {
+          if (tgt[k] >= 0) yp[tgt[k]] += xp[i] * wp[k];
+        }
+      }
+    }
+  });
+}
+
+Status conv_transpose(OpContext& ctx) {
+  QT_RETURN_IF_ERROR(need_inputs(ctx, 2, 3));
+  QT_RETURN_IF_ERROR(same_type_as_first(ctx));
+  const Tensor& x = *ctx.input(0);
+  const Tensor& w = *ctx.input(1);
+  if (is_half(x.dtype())) return run_in_f32(ctx, conv_transpose);
+  const Tensor* b = has_input(ctx, 2) ? ctx.input(2) : nullptr;
+  if (x.rank() < 3) return ctx.invalid("X has shape " + shape_str(x.shape()) + "; needs [N,C,spatial...]");
+  if (w.rank() != x.rank()) {
+    return ctx.invalid("W has shape " + shape_str(w.shape()) + ", rank differs from X " +
+                       shape_str(x.shape()));
+  }
+  const int64_t group = ctx.node.attr_int("group", 1);
+  const int64_t C = x.dim(1);
+  if (group < 1) return ctx.invalid("group must be >= 1");
+  if (w.dim(0) != C || C % group != 0) {
+    return ctx.invalid("X has " + std::to_string(C) + " channels but W has shape " +
+                       shape_str(w.shape()) + " with group " + std::to_string(group));
+  }
+  const int64_t M = w.dim(1) * group;
+  QT_RETURN_IF_ERROR(check_bias(ctx, b, M));
+  QT_ASSIGN_OR_RETURN(TransposeGeometry t, transpose_geometry(ctx, x, w));
+  Shape y_shape{x.dim(0), M};
+  y_shape.insert(y_shape.end(), t.out_sp.begin(), t.out_sp.end());
+  Tensor y(x.dtype(), y_shape);
+  if (y.numel() > 0) {
+    if (x.dtype() == DType::kF64) {
+      conv_transpose_generic<double>(t, group, x, w, b, y);
+    } else if (t.in_sp.size() <= kMaxFastSpatial) {
+      conv_transpose_f32_fast(t, group, x, w, b, y);
+    } else {
+      conv_transpose_generic<float>(t, group, x, w, b, y);
+    }
+  }
   ctx.outputs[0] = std::move(y);
   return Status::Ok();
 }
 
-// ---------------------------------------------------------------------------------- Gemm/MatMul
+// ---------------------------------------------------------------------------------------- Gemm
 
-Status gemm_op(OpContext& ctx) {
-  const Tensor *a, *b;
-  QT_RETURN_IF_ERROR(require_input(ctx, 0, "A", &a));
-  QT_RETURN_IF_ERROR(require_input(ctx, 1, "B", &b));
-  QT_RETURN_IF_ERROR(require_f32(ctx, *a, "A"));
-  QT_RETURN_IF_ERROR(require_f32(ctx, *b, "B"));
-  const Tensor* c = ctx.input(2);
-  if (c && c->empty()) c = nullptr;
-  if (c) QT_RETURN_IF_ERROR(require_f32(ctx, *c, "C"));
-  if (a->rank() != 2 || b->rank() != 2) {
-    return ctx.invalid("A " + shape_of(*a) + " and B " + shape_of(*b) + " must be 2-D");
+// What differs between Gemm versions: C is required before opset 11, and before 7 it only
+// broadcasts when the `broadcast` attribute says so.
+struct GemmForm {
+  bool c_optional = false;
+  bool broadcast_attr = false;
+};
+
+const std::vector<DType> kGemmIntTypes = {DType::kS32, DType::kS64, DType::kU32, DType::kU64};
+
+// y = alpha * y + beta * C for the non-f32 types; y already holds A x B. Integer types stay
+// exact (wrapping) when alpha and beta are whole numbers.
+template <typename T>
+void gemm_epilogue(T* y, int64_t M, int64_t N, double alpha, double beta, const T* c,
+                   int64_t cm, int64_t cn) {
+  const bool exact = std::is_integral_v<T> && alpha == std::floor(alpha) &&
+                     beta == std::floor(beta);
+  using A = acc_t<T>;
+  for (int64_t i = 0; i < M; ++i) {
+    for (int64_t j = 0; j < N; ++j) {
+      T& out = y[i * N + j];
+      const T cv = c ? c[(cm == 1 ? 0 : i) * cn + (cn == 1 ? 0 : j)] : T(0);
+      if constexpr (std::is_integral_v<T>) {
+        if (exact) {
+          out = static_cast<T>(static_cast<A>(static_cast<int64_t>(alpha)) * static_cast<A>(out) +
+                               static_cast<A>(static_cast<int64_t>(beta)) * static_cast<A>(cv));
+          continue;
+        }
+        out = saturate_cast<T>(alpha * static_cast<double>(out) + beta * static_cast<double>(cv));
+      } else {
+        out = static_cast<T>(alpha * out + beta * cv);
+      }
+    }
+  }
+}
+
+Status gemm(OpContext& ctx, GemmForm form) {
+  QT_RETURN_IF_ERROR(need_inputs(ctx, form.c_optional ? 2 : 3, 3));
+  QT_RETURN_IF_ERROR(same_type_as_first(ctx));
+  const Tensor& a = *ctx.input(0);
+  const Tensor& b = *ctx.input(1);
+  if (is_half(a.dtype())) {
+    return run_in_f32(ctx, [form](OpContext& c) { return gemm(c, form); });
+  }
+  const Tensor* c = has_input(ctx, 2) ? ctx.input(2) : nullptr;
+  if (a.rank() != 2 || b.rank() != 2) {
+    return ctx.invalid("A " + shape_str(a.shape()) + " and B " + shape_str(b.shape()) +
+                       " must be 2-D");
   }
   const bool ta = ctx.node.attr_int("transA", 0) != 0, tb = ctx.node.attr_int("transB", 0) != 0;
   const float alpha = ctx.node.attr_float("alpha", 1.0f), beta = ctx.node.attr_float("beta", 1.0f);
-  const int64_t M = ta ? a->dim(1) : a->dim(0), K = ta ? a->dim(0) : a->dim(1);
-  const int64_t Kb = tb ? b->dim(1) : b->dim(0), N = tb ? b->dim(0) : b->dim(1);
+  const int64_t M = ta ? a.dim(1) : a.dim(0), K = ta ? a.dim(0) : a.dim(1);
+  const int64_t Kb = tb ? b.dim(1) : b.dim(0), N = tb ? b.dim(0) : b.dim(1);
   if (K != Kb) {
-    return ctx.invalid("inner dims differ: A " + shape_of(*a) + (ta ? " (transposed)" : "") +
-                       ", B " + shape_of(*b) + (tb ? " (transposed)" : ""));
+    return ctx.invalid("inner dims differ: A " + shape_str(a.shape()) + (ta ? " (transposed)" : "") +
+                       ", B " + shape_str(b.shape()) + (tb ? " (transposed)" : ""));
   }
-  Tensor y(DType::kF32, {M, N});
-  float* yd = y.data<float>();
-  float eff_beta = 0.0f;
-  if (c && beta != 0.0f) {
-    // C broadcasts unidirectionally to [M, N].
-    if (c->rank() > 2) return ctx.invalid("C " + shape_of(*c) + " has rank > 2");
-    const int64_t cm = c->rank() == 2 ? c->dim(0) : 1;
-    const int64_t cn = c->rank() >= 1 ? c->dim(c->rank() - 1) : 1;
-    if ((cm != 1 && cm != M) || (cn != 1 && cn != N)) {
-      return ctx.invalid("C " + shape_of(*c) + " does not broadcast to [" + std::to_string(M) +
-                         "," + std::to_string(N) + "]");
+  // C broadcasts unidirectionally to [M, N].
+  int64_t cm = 1, cn = 1;
+  if (c) {
+    if (c->rank() > 2) return ctx.invalid("C " + shape_str(c->shape()) + " has rank > 2");
+    cm = c->rank() == 2 ? c->dim(0) : 1;
+    cn = c->rank() >= 1 ? c->dim(c->rank() - 1) : 1;
+    const bool full = c->rank() == 2 && cm == M && cn == N;
+    const bool no_broadcast = form.broadcast_attr && ctx.node.attr_int("broadcast", 0) == 0;
+    if ((cm != 1 && cm != M) || (cn != 1 && cn != N) || (no_broadcast && !full)) {
+      return ctx.invalid("C " + shape_str(c->shape()) + " does not " +
+                         (no_broadcast ? "equal [" : "broadcast to [") + std::to_string(M) + "," +
+                         std::to_string(N) + "]");
     }
-    const float* cd = c->data<float>();
-    for (int64_t i = 0; i < M; ++i) {
-      for (int64_t j = 0; j < N; ++j) {
-        yd[i * N + j] = cd[(cm == 1 ? 0 : i) * cn + (cn == 1 ? 0 : j)];
+  }
+  Tensor y(a.dtype(), {M, N});
+  if (a.dtype() == DType::kF32) {
+    float* yd = y.data<float>();
+    float eff_beta = 0.0f;
+    if (c && beta != 0.0f) {
+      const float* cd = c->data<float>();
+      for (int64_t i = 0; i < M; ++i) {
+        for (int64_t j = 0; j < N; ++j) yd[i * N + j] = cd[(cm == 1 ? 0 : i) * cn + (cn == 1 ? 0 : j)];
       }
+      eff_beta = beta;
     }
-    eff_beta = beta;
+    gemm_f32(ta, tb, M, N, K, alpha, a.data<float>(), a.dim(1), b.data<float>(), b.dim(1),
+             eff_beta, yd, N);
+  } else {
+    QT_RETURN_IF_ERROR(visit_numeric(a.dtype(), ctx, [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      T* yd = y.data<T>();
+      gemm_ref<T>(ta, tb, M, N, K, a.data<T>(), a.dim(1), b.data<T>(), b.dim(1), yd, N);
+      gemm_epilogue<T>(yd, M, N, alpha, c ? beta : 0.0, c ? c->data<T>() : nullptr, cm, cn);
+      return Status::Ok();
+    }));
   }
-  gemm_f32(ta, tb, M, N, K, alpha, a->data<float>(), a->dim(1), b->data<float>(), b->dim(1),
-           eff_beta, yd, N);
   ctx.outputs[0] = std::move(y);
   return Status::Ok();
 }
 
-Status matmul(OpContext& ctx) {
-  const Tensor *a, *b;
-  QT_RETURN_IF_ERROR(require_input(ctx, 0, "A", &a));
-  QT_RETURN_IF_ERROR(require_input(ctx, 1, "B", &b));
-  QT_RETURN_IF_ERROR(require_f32(ctx, *a, "A"));
-  QT_RETURN_IF_ERROR(require_f32(ctx, *b, "B"));
-  if (a->rank() < 1 || b->rank() < 1) return ctx.invalid("MatMul inputs must have rank >= 1");
-  // numpy.matmul: 1-D operands gain a unit dim that is dropped from the result.
-  Shape as = a->shape(), bs = b->shape();
-  const bool a_vec = as.size() == 1, b_vec = bs.size() == 1;
-  if (a_vec) as.insert(as.begin(), 1);
-  if (b_vec) bs.push_back(1);
-  const int64_t M = as[as.size() - 2], K = as.back(), Kb = bs[bs.size() - 2], N = bs.back();
-  if (K != Kb) {
-    return ctx.invalid("inner dims differ: A " + shape_of(*a) + ", B " + shape_of(*b));
-  }
-  const Shape a_batch(as.begin(), as.end() - 2), b_batch(bs.begin(), bs.end() - 2);
-  const size_t rank = std::max(a_batch.size(), b_batch.size());
-  Shape batch(rank, 1);
-  for (size_t i = 0; i < rank; ++i) {
-    const int64_t da = i + a_batch.size() >= rank ? a_batch[i + a_batch.size() - rank] : 1;
-    const int64_t db = i + b_batch.size() >= rank ? b_batch[i + b_batch.size() - rank] : 1;
-    if (da != db && da != 1 && db != 1) {
-      return ctx.invalid("batch dims of A " + shape_of(*a) + " and B " + shape_of(*b) +
-                         " do not broadcast");
-    }
-    batch[i] = da == 1 ? db : da;
-  }
-  Shape y_shape = batch;
-  if (!a_vec) y_shape.push_back(M);
-  if (!b_vec) y_shape.push_back(N);
-  Tensor y(DType::kF32, y_shape);
-  const int64_t batches = shape_numel(batch);
-  const float* ad = a->data<float>();
-  const float* bd = b->data<float>();
-  float* yd = y.data<float>();
-  if (y.numel() == 0) {
-    ctx.outputs[0] = std::move(y);
-    return Status::Ok();
-  }
-  if (shape_numel(b_batch) == 1 && shape_numel(a_batch) == batches) {
-    // B is shared by every batch: one tall GEMM over the stacked rows of A.
+// -------------------------------------------------------------------------------------- MatMul
+
+void matmul_f32(const MatMulPlan& p, const float* ad, const float* bd, float* yd) {
+  const int64_t M = p.m, N = p.n, K = p.k, batches = p.batches();
+  bool stacked = shape_numel(p.b_batch) == 1;  // B shared and A's batches in order
+  for (int64_t t = 0; t < batches && stacked; ++t) stacked = p.a_index[t] == t;
+  if (stacked) {
+    // One tall GEMM over the stacked rows of A.
     gemm_f32(false, false, batches * M, N, K, 1.0f, ad, K, bd, N, 0.0f, yd, N);
-    ctx.outputs[0] = std::move(y);
-    return Status::Ok();
+    return;
   }
-  // Element strides of each operand's batch dims (0 where broadcast).
-  std::vector<int64_t> sa(rank, 0), sb(rank, 0);
-  int64_t step_a = M * K, step_b = K * N;
-  for (size_t i = rank; i-- > 0;) {
-    const size_t ia = i + a_batch.size(), ib = i + b_batch.size();
-    if (ia >= rank) {
-      const int64_t d = a_batch[ia - rank];
-      sa[i] = d == 1 ? 0 : step_a;
-      step_a *= d;
-    }
-    if (ib >= rank) {
-      const int64_t d = b_batch[ib - rank];
-      sb[i] = d == 1 ? 0 : step_b;
-      step_b *= d;
-    }
-  }
-  const int64_t per = M * N * K;
   auto one = [&](int64_t t) {
-    int64_t rem = t, oa = 0, ob = 0;
-    for (size_t i = rank; i-- > 0;) {
-      const int64_t idx = rem % batch[i];
-      rem /= batch[i];
-      oa += idx * sa[i];
-      ob += idx * sb[i];
-    }
-    gemm_f32(false, false, M, N, K, 1.0f, ad + oa, K, bd + ob, N, 0.0f, yd + t * M * N, N);
+    gemm_f32(false, false, M, N, K, 1.0f, ad + p.a_index[t] * M * K, K, bd + p.b_index[t] * K * N,
+             N, 0.0f, yd + t * M * N, N);
   };
-  if (batches == 1 || per * batches < (int64_t{1} << 16)) {
+  if (batches == 1 || M * N * K * batches < (int64_t{1} << 16)) {
     for (int64_t t = 0; t < batches; ++t) one(t);
   } else {
     for_each_task(batches, one);
   }
-  ctx.outputs[0] = std::move(y);
-  return Status::Ok();
 }
 
-// ------------------------------------------------------------------------------------- Pooling
-
-Status pool_window(const OpContext& ctx, const Tensor& x, bool need_kernel_attr, Window* w) {
-  if (x.rank() < 3) return ctx.invalid("X has shape " + shape_of(x) + "; needs [N,C,spatial...]");
-  const int nd = static_cast<int>(x.rank()) - 2;
-  if (nd > kMaxSpatial) return ctx.unsupported(std::to_string(nd) + " spatial dims");
-  if (need_kernel_attr && !ctx.node.has_attr("kernel_shape")) {
-    return ctx.invalid("missing required attribute kernel_shape");
-  }
-  return resolve_window(ctx, x.shape(), ctx.node.attr_ints("kernel_shape"), true, w);
-}
-
-// For every output position along one dim: where its window starts in the input and which taps
-// [lo, hi) land inside the input; [plo, phi) are the taps inside input + padding
-// (count_include_pad). Computed once per op call and shared by all planes.
-struct Taps {
-  std::vector<int64_t> start, lo, hi, plo, phi;
-};
-
-Taps make_taps(int64_t in, int64_t out, int64_t k, int64_t s, int64_t d, int64_t pb, int64_t pe) {
-  Taps t;
-  for (int64_t o = 0; o < out; ++o) {
-    const int64_t st = o * s - pb;
-    auto first_at_least = [&](int64_t bound) {
-      int64_t j = 0;
-      while (j < k && st + j * d < bound) ++j;
-      return j;
-    };
-    auto end_below = [&](int64_t bound, int64_t from) {
-      int64_t j = k;
-      while (j > from && st + (j - 1) * d >= bound) --j;
-      return j;
-    };
-    const int64_t lo = first_at_least(0), plo = first_at_least(-pb);
-    t.start.push_back(st);
-    t.lo.push_back(lo);
-    t.hi.push_back(end_below(in, lo));
-    t.plo.push_back(plo);
-    t.phi.push_back(end_below(in + pe, plo));
-  }
-  return t;
-}
-
-struct PoolPlan {
-  ConvGeometry3d g;
-  Taps taps[3];
-};
-
-PoolPlan make_pool_plan(const Window& win) {
-  PoolPlan p;
-  p.g = to_geometry3d(win, 1);
-  for (int i = 0; i < kMaxSpatial; ++i) {
-    const int w = i - (kMaxSpatial - win.nd);
-    const int64_t pe = w >= 0 ? win.pad_end[w] : 0;
-    p.taps[i] = make_taps(p.g.in[i], p.g.out[i], p.g.kernel[i], p.g.stride[i], p.g.dilation[i],
-                          p.g.pad_begin[i], pe);
-  }
-  return p;
-}
-
-template <typename T, bool kIndices>
-void max_pool_plane(const PoolPlan& P, const T* x, T* y, int64_t* indices, int64_t base,
-                    bool col_major) {
-  const ConvGeometry3d& g = P.g;
-  const Taps &td = P.taps[0], &th = P.taps[1], &tw = P.taps[2];
-  const int64_t D = g.in[0], H = g.in[1], W = g.in[2];
-  const int64_t dd = g.dilation[0], dh = g.dilation[1], dw = g.dilation[2];
-  const T lowest = std::numeric_limits<T>::has_infinity ? -std::numeric_limits<T>::infinity()
-                                                         : std::numeric_limits<T>::lowest();
-  int64_t o = 0;
-  for (int64_t od = 0; od < g.out[0]; ++od) {
-    for (int64_t oh = 0; oh < g.out[1]; ++oh) {
-      for (int64_t ow = 0; ow < g.out[2]; ++ow, ++o) {
-        T best = lowest;
-        int64_t at = -1;
-        for (int64_t kd = td.lo[od]; kd < td.hi[od]; ++kd) {
-          const int64_t id = td.start[od] + kd * dd;
-          for (int64_t kh = th.lo[oh]; kh < th.hi[oh]; ++kh) {
-            const int64_t ih = th.start[oh] + kh * dh;
-            const T* row = x + (id * H + ih) * W;
-            for (int64_t kw = tw.lo[ow]; kw < tw.hi[ow]; ++kw) {
-              const int64_t iw = tw.start[ow] + kw * dw;
-              const T v = row[iw];
-              if constexpr (kIndices) {
-                if (at < 0 || v > best) {
-                  best = v;
-                  at = col_major ? id + ih * D + iw * D * H : (id * H + ih) * W + iw;
-                }
-              } else {
-                best = v > best ? v : best;
-              }
-            }
-          }
+Status matmul(OpContext& ctx) {
+  QT_RETURN_IF_ERROR(need_inputs(ctx, 2, 2));
+  QT_RETURN_IF_ERROR(same_type_as_first(ctx));
+  const Tensor& a = *ctx.input(0);
+  const Tensor& b = *ctx.input(1);
+  if (is_half(a.dtype())) return run_in_f32(ctx, matmul);
+  QT_ASSIGN_OR_RETURN(MatMulPlan p, plan_matmul(ctx, a.shape(), b.shape()));
+  Tensor y(a.dtype(), p.out_shape);
+  if (y.numel() > 0) {
+    if (a.dtype() == DType::kF32) {
+      matmul_f32(p, a.data<float>(), b.data<float>(), y.data<float>());
+    } else {
+      QT_RETURN_IF_ERROR(visit_numeric(a.dtype(), ctx, [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        for (int64_t t = 0; t < p.batches(); ++t) {
+          gemm_ref<T>(false, false, p.m, p.n, p.k, a.data<T>() + p.a_index[t] * p.m * p.k, p.k,
+                      b.data<T>() + p.b_index[t] * p.k * p.n, p.n, y.data<T>() + t * p.m * p.n,
+                      p.n);
         }
-        y[o] = best;
-        if constexpr (kIndices) indices[o] = base + std::max<int64_t>(at, 0);
-      }
+        return Status::Ok();
+      }));
     }
-  }
-}
-
-template <typename T>
-Status max_pool_typed(OpContext& ctx, const Tensor& x, const Window& win) {
-  const int64_t N = x.dim(0), C = x.dim(1);
-  const PoolPlan plan = make_pool_plan(win);
-  Shape y_shape{N, C};
-  y_shape.insert(y_shape.end(), win.out.begin(), win.out.end());
-  Tensor y(x.dtype(), y_shape);
-  const bool want_indices = ctx.node.outputs.size() > 1 && !ctx.node.outputs[1].empty();
-  Tensor idx;
-  if (want_indices) idx = Tensor(DType::kS64, y_shape);
-  const bool col_major = ctx.node.attr_int("storage_order", 0) != 0;
-  const int64_t IS = plan.g.in_size(), OS = plan.g.out_size();
-  const T* xd = x.data<T>();
-  T* yd = y.data<T>();
-  int64_t* id = want_indices ? idx.data<int64_t>() : nullptr;
-  // The common 2x2/stride-2 unpadded 2-D pool gets a branch-free loop.
-  const ConvGeometry3d& g = plan.g;
-  const bool pool2x2 = win.nd == 2 && !id && g.kernel[1] == 2 && g.kernel[2] == 2 &&
-                       g.stride[1] == 2 && g.stride[2] == 2 && g.dilation[1] == 1 &&
-                       g.dilation[2] == 1 && g.pad_begin[1] == 0 && g.pad_begin[2] == 0 &&
-                       2 * g.out[1] <= g.in[1] && 2 * g.out[2] <= g.in[2];
-  if (OS > 0) {
-    for_each_task(N * C, [&](int64_t p) {
-      if (pool2x2) {
-        const int64_t W = g.in[2], OH = g.out[1], OW = g.out[2];
-        for (int64_t oh = 0; oh < OH; ++oh) {
-          const T* r0 = xd + p * IS + 2 * oh * W;
-          const T* r1 = r0 + W;
-          T* out = yd + p * OS + oh * OW;
-          for (int64_t ow = 0; ow < OW; ++ow) {
-            const T a = r0[2 * ow] > r0[2 * ow + 1] ? r0[2 * ow] : r0[2 * ow + 1];
-            const T b = r1[2 * ow] > r1[2 * ow + 1] ? r1[2 * ow] : r1[2 * ow + 1];
-            out[ow] = a > b ? a : b;
-          }
-        }
-      } else if (id) {
-        max_pool_plane<T, true>(plan, xd + p * IS, yd + p * OS, id + p * OS, p * IS, col_major);
-      } else {
-        max_pool_plane<T, false>(plan, xd + p * IS, yd + p * OS, nullptr, 0, false);
-      }
-    });
-  }
-  ctx.outputs[0] = std::move(y);
-  if (want_indices) ctx.outputs[1] = std::move(idx);
-  return Status::Ok();
-}
-
-Status max_pool(OpContext& ctx) {
-  const Tensor* x;
-  QT_RETURN_IF_ERROR(require_input(ctx, 0, "X", &x));
-  Window win;
-  QT_RETURN_IF_ERROR(pool_window(ctx, *x, true, &win));
-  switch (x->dtype()) {
-    case DType::kF32: return max_pool_typed<float>(ctx, *x, win);
-    case DType::kU8: return max_pool_typed<uint8_t>(ctx, *x, win);
-    case DType::kS8: return max_pool_typed<int8_t>(ctx, *x, win);
-    default:
-      return ctx.unsupported("X has dtype " + std::string(dtype_name(x->dtype())) +
-                             "; MaxPool implements f32, u8 and s8");
-  }
-}
-
-Status average_pool(OpContext& ctx) {
-  const Tensor* x;
-  QT_RETURN_IF_ERROR(require_input(ctx, 0, "X", &x));
-  QT_RETURN_IF_ERROR(require_f32(ctx, *x, "X"));
-  Window win;
-  QT_RETURN_IF_ERROR(pool_window(ctx, *x, true, &win));
-  const bool include_pad = ctx.node.attr_int("count_include_pad", 0) != 0;
-  const int64_t N = x->dim(0), C = x->dim(1);
-  const PoolPlan plan = make_pool_plan(win);
-  const ConvGeometry3d& g = plan.g;
-  const Taps &td = plan.taps[0], &th = plan.taps[1], &tw = plan.taps[2];
-  Shape y_shape{N, C};
-  y_shape.insert(y_shape.end(), win.out.begin(), win.out.end());
-  Tensor y(DType::kF32, y_shape);
-  const int64_t IS = g.in_size(), OS = g.out_size();
-  const int64_t H = g.in[1], W = g.in[2];
-  const float* xd = x->data<float>();
-  float* yd = y.data<float>();
-  if (OS > 0) {
-    for_each_task(N * C, [&](int64_t p) {
-      const float* xp = xd + p * IS;
-      float* yp = yd + p * OS;
-      int64_t o = 0;
-      for (int64_t od = 0; od < g.out[0]; ++od) {
-        for (int64_t oh = 0; oh < g.out[1]; ++oh) {
-          for (int64_t ow = 0; ow < g.out[2]; ++ow, ++o) {
-            float sum = 0.0f;
-            for (int64_t kd = td.lo[od]; kd < td.hi[od]; ++kd) {
-              const int64_t id = td.start[od] + kd * g.dilation[0];
-              for (int64_t kh = th.lo[oh]; kh < th.hi[oh]; ++kh) {
-                const float* row = xp + (id * H + th.start[oh] + kh * g.dilation[1]) * W;
-                for (int64_t kw = tw.lo[ow]; kw < tw.hi[ow]; ++kw) {
-                  sum += row[tw.start[ow] + kw * g.dilation[2]];
-                }
-              }
-            }
-            const int64_t count =
-                include_pad ? (td.phi[od] - td.plo[od]) * (th.phi[oh] - th.plo[oh]) *
-                                  (tw.phi[ow] - tw.plo[ow])
-                            : (td.hi[od] - td.lo[od]) * (th.hi[oh] - th.lo[oh]) *
-                                  (tw.hi[ow] - tw.lo[ow]);
-            yp[o] = count > 0 ? sum / static_cast<float>(count) : 0.0f;
-          }
-        }
-      }
-    });
-  }
-  ctx.outputs[0] = std::move(y);
-  return Status::Ok();
-}
-
-Status global_average_pool(OpContext& ctx) {
-  const Tensor* x;
-  QT_RETURN_IF_ERROR(require_input(ctx, 0, "X", &x));
-  QT_RETURN_IF_ERROR(require_f32(ctx, *x, "X"));
-  if (x->rank() < 2) return ctx.invalid("X has shape " + shape_of(*x) + "; needs [N,C,...]");
-  Shape y_shape = x->shape();
-  for (size_t i = 2; i < y_shape.size(); ++i) y_shape[i] = 1;
-  Tensor y(DType::kF32, y_shape);
-  const int64_t planes = x->dim(0) * x->dim(1);
-  const int64_t size = planes == 0 ? 0 : x->numel() / planes;
-  const float* xd = x->data<float>();
-  float* yd = y.data<float>();
-  auto body = [&](int64_t p) {
-    const float* xp = xd + p * size;
-    double sum = 0.0;
-    for (int64_t i = 0; i < size; ++i) sum += xp[i];
-    yd[p] = size > 0 ? static_cast<float>(sum / static_cast<double>(size))
-                     : std::numeric_limits<float>::quiet_NaN();
-  };
-  if (planes * size < (int64_t{1} << 15)) {
-    for (int64_t p = 0; p < planes; ++p) body(p);
-  } else {
-    for_each_task(planes, body);
   }
   ctx.outputs[0] = std::move(y);
   return Status::Ok();
@@ -825,13 +652,24 @@ Status global_average_pool(OpContext& ctx) {
 }  // namespace
 
 void register_nn_kernels(KernelRegistry& r) {
-  r.add({"", "Conv", 1}, conv);
-  r.add({"", "ConvTranspose", 1}, conv_transpose);
-  r.add({"", "Gemm", 1}, gemm_op);
-  r.add({"", "MatMul", 1}, matmul);
-  r.add({"", "MaxPool", 1}, max_pool);
-  r.add({"", "AveragePool", 1}, average_pool);
-  r.add({"", "GlobalAveragePool", 1}, global_average_pool);
+  // Conv and ConvTranspose keep their semantics from opset 1 (11 only clarified the text).
+  r.add({"", "Conv", 1, kLatestOpset, kConvTypes}, conv);
+  r.add({"", "ConvTranspose", 1, kLatestOpset, kConvTypes}, conv_transpose);
+  // Gemm: `broadcast` attribute until 6, integer types from 9, optional C from 11, bf16 from 13.
+  std::vector<DType> gemm_types = kConvTypes;
+  gemm_types.insert(gemm_types.end(), kGemmIntTypes.begin(), kGemmIntTypes.end());
+  std::vector<DType> gemm_types_13 = gemm_types;
+  gemm_types_13.push_back(DType::kBF16);
+  r.add({"", "Gemm", 1, 6, kConvTypes}, [](OpContext& c) { return gemm(c, {false, true}); });
+  r.add({"", "Gemm", 7, 8, kConvTypes}, [](OpContext& c) { return gemm(c, {false, false}); });
+  r.add({"", "Gemm", 9, 10, gemm_types}, [](OpContext& c) { return gemm(c, {false, false}); });
+  r.add({"", "Gemm", 11, 12, gemm_types}, [](OpContext& c) { return gemm(c, {true, false}); });
+  r.add({"", "Gemm", 13, kLatestOpset, gemm_types_13},
+        [](OpContext& c) { return gemm(c, {true, false}); });
+  // MatMul: integer types from 9, bf16 from 13.
+  r.add({"", "MatMul", 1, 8, kConvTypes}, matmul);
+  r.add({"", "MatMul", 9, 12, gemm_types}, matmul);
+  r.add({"", "MatMul", 13, kLatestOpset, gemm_types_13}, matmul);
 }
 
 }  // namespace qtune

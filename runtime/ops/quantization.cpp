@@ -139,6 +139,19 @@ AxisView flatten_per_tensor(const AxisView& v) {
 
 // ---------------------------------------------------------------- QuantizeLinear
 
+// Before opset 13 QuantizeLinear/DequantizeLinear have no axis: scale and zero point are scalars.
+Status per_tensor_only(OpContext& ctx, Status (*fn)(OpContext&)) {
+  for (size_t i : {size_t{1}, size_t{2}}) {
+    const Tensor* t = ctx.input(i);
+    if (t && t->numel() != 1) {
+      return ctx.invalid(std::string(i == 1 ? "scale" : "zero point") +
+                         " must be a scalar before opset 13, got shape " + shape_str(t->shape()));
+    }
+  }
+  return fn(ctx);
+}
+
+
 Status quantize_linear(OpContext& ctx) {
   QT_ASSIGN_OR_RETURN(const Tensor* x, required(ctx, 0, "x"));
   QT_ASSIGN_OR_RETURN(const Tensor* scale_t, required(ctx, 1, "y_scale"));
@@ -289,69 +302,6 @@ Status dynamic_quantize_linear(OpContext& ctx) {
 }
 
 // ---------------------------------------------------------------- MatMul family
-
-// numpy.matmul broadcasting of A [..., M, K] by B [..., K, N].
-struct MatMulPlan {
-  int64_t m = 1, n = 1, k = 1;
-  Shape out_shape;
-  Shape a_batch, b_batch;           // each operand's own batch dims (after 1-D promotion)
-  std::vector<int64_t> a_index;     // per output batch: index into A's batches
-  std::vector<int64_t> b_index;
-  int64_t batches() const { return static_cast<int64_t>(a_index.size()); }
-};
-
-// Row-major index into `own` (right-aligned under `full`, size-1 dims broadcast) of the
-// full-batch multi-index `idx`.
-int64_t broadcast_offset(const Shape& own, const Shape& full, const std::vector<int64_t>& idx) {
-  int64_t off = 0;
-  const size_t lead = full.size() - own.size();
-  for (size_t i = 0; i < own.size(); ++i) {
-    off = off * own[i] + (own[i] == 1 ? 0 : idx[lead + i]);
-  }
-  return off;
-}
-
-Result<MatMulPlan> plan_matmul(const OpContext& ctx, const Shape& a_in, const Shape& b_in) {
-  if (a_in.empty() || b_in.empty()) return ctx.invalid("matmul operands must have rank >= 1");
-  Shape a = a_in, b = b_in;
-  const bool a_vec = a.size() == 1, b_vec = b.size() == 1;
-  if (a_vec) a.insert(a.begin(), 1);
-  if (b_vec) b.push_back(1);
-  MatMulPlan p;
-  p.m = a[a.size() - 2];
-  p.k = a[a.size() - 1];
-  p.n = b[b.size() - 1];
-  if (b[b.size() - 2] != p.k) {
-    return ctx.invalid("inner dimensions differ: A " + shape_str(a_in) + ", B " + shape_str(b_in));
-  }
-  p.a_batch.assign(a.begin(), a.end() - 2);
-  p.b_batch.assign(b.begin(), b.end() - 2);
-  const size_t rank = std::max(p.a_batch.size(), p.b_batch.size());
-  Shape full(rank, 1);
-  for (size_t i = 0; i < rank; ++i) {
-    const int64_t da = i + p.a_batch.size() >= rank ? p.a_batch[i + p.a_batch.size() - rank] : 1;
-    const int64_t db = i + p.b_batch.size() >= rank ? p.b_batch[i + p.b_batch.size() - rank] : 1;
-    if (da != db && da != 1 && db != 1) {
-      return ctx.invalid("batch dimensions do not broadcast: A " + shape_str(a_in) + ", B " +
-                         shape_str(b_in));
-    }
-    full[i] = da == 1 ? db : da;
-  }
-  const int64_t nb = shape_numel(full);
-  std::vector<int64_t> idx(rank, 0);
-  for (int64_t t = 0; t < nb; ++t) {
-    p.a_index.push_back(broadcast_offset(p.a_batch, full, idx));
-    p.b_index.push_back(broadcast_offset(p.b_batch, full, idx));
-    for (size_t i = rank; i-- > 0;) {
-      if (++idx[i] < full[i]) break;
-      idx[i] = 0;
-    }
-  }
-  p.out_shape = full;
-  if (!a_vec) p.out_shape.push_back(p.m);
-  if (!b_vec) p.out_shape.push_back(p.n);
-  return p;
-}
 
 // A per-tensor / per-row (of A) / per-column (of B) parameter, materialised per operand batch:
 // value(batch, i) with i a row of A or a column of B.
@@ -625,42 +575,6 @@ Result<ConvPlan> plan_conv(const OpContext& ctx, const Tensor& x, const Tensor& 
   return p;
 }
 
-// Unfolds one image's group channels into col [kdim, out_pix]; padding reads as the zero point
-// so it contributes (zp - zp) = 0 to the products.
-template <typename T>
-void im2col(const ConvPlan& p, const T* x, T pad, T* col) {
-  const size_t r = p.in_sp.size();
-  std::vector<int64_t> kc(r), oc(r);
-  for (int64_t row = 0; row < p.kdim; ++row) {
-    const int64_t ci = row / p.k_pix;
-    int64_t rem = row % p.k_pix;
-    for (size_t d = r; d-- > 0;) {
-      kc[d] = rem % p.k_sp[d];
-      rem /= p.k_sp[d];
-    }
-    const T* xc = x + ci * p.in_pix;
-    T* out = col + row * p.out_pix;
-    std::fill(oc.begin(), oc.end(), 0);
-    for (int64_t o = 0; o < p.out_pix; ++o) {
-      int64_t off = 0;
-      bool inside = true;
-      for (size_t d = 0; d < r; ++d) {
-        const int64_t pos = oc[d] * p.geo.strides[d] - p.geo.pads[d] + kc[d] * p.geo.dilations[d];
-        if (pos < 0 || pos >= p.in_sp[d]) {
-          inside = false;
-          break;
-        }
-        off = off * p.in_sp[d] + pos;
-      }
-      out[o] = inside ? xc[off] : pad;
-      for (size_t d = r; d-- > 0;) {
-        if (++oc[d] < p.out_sp[d]) break;
-        oc[d] = 0;
-      }
-    }
-  }
-}
-
 // 2-D convolutions with s8 weights and no weight zero points run on the packed int8
 // convolution (VNNI where available); weights are packed once per model when constant.
 template <typename Sink>
@@ -717,12 +631,10 @@ void run_conv(const ConvPlan& p, const Tensor& x, const Tensor& w, int32_t x_zp,
       const uint8_t* bmat = xg;
       if (!p.pointwise) {
         col.resize(static_cast<size_t>(p.kdim * p.out_pix));
-        if (x.dtype() == DType::kU8) {
-          im2col<uint8_t>(p, xg, static_cast<uint8_t>(x_zp), col.data());
-        } else {
-          im2col<int8_t>(p, reinterpret_cast<const int8_t*>(xg), static_cast<int8_t>(x_zp),
-                         reinterpret_cast<int8_t*>(col.data()));
-        }
+        // Padding reads as the zero point, contributing (zp - zp) = 0; the byte pattern of
+        // the zero point serves both u8 and s8.
+        im2col_nd<uint8_t>(p.in_sp, p.k_sp, p.geo, p.cg, xg, static_cast<uint8_t>(x_zp),
+                           col.data());
         bmat = col.data();
       }
       const int64_t blocks = (p.mg + rows_per_task - 1) / rows_per_task;
@@ -857,13 +769,20 @@ Status qlinear_conv(OpContext& ctx) {
 }  // namespace
 
 void register_quantization_kernels(KernelRegistry& r) {
-  r.add({"", "QuantizeLinear", 10}, quantize_linear);
-  r.add({"", "DequantizeLinear", 10}, dequantize_linear);
-  r.add({"", "DynamicQuantizeLinear", 11}, dynamic_quantize_linear);
-  r.add({"", "QLinearMatMul", 10}, qlinear_matmul);
-  r.add({"", "MatMulInteger", 10}, matmul_integer);
-  r.add({"", "QLinearConv", 10}, qlinear_conv);
-  r.add({"", "ConvInteger", 10}, conv_integer);
+  const std::vector<DType> q8 = {DType::kU8, DType::kS8};
+  // Opsets 10-12 quantize per tensor; 13 adds the axis attribute for per-channel scales.
+  r.add({"", "QuantizeLinear", 10, 12, {DType::kF32, DType::kS32}},
+        [](OpContext& c) { return per_tensor_only(c, quantize_linear); });
+  r.add({"", "QuantizeLinear", 13, kLatestOpset, {DType::kF32, DType::kS32}}, quantize_linear);
+  r.add({"", "DequantizeLinear", 10, 12, {DType::kU8, DType::kS8, DType::kS32}},
+        [](OpContext& c) { return per_tensor_only(c, dequantize_linear); });
+  r.add({"", "DequantizeLinear", 13, kLatestOpset, {DType::kU8, DType::kS8, DType::kS32}},
+        dequantize_linear);
+  r.add({"", "DynamicQuantizeLinear", 11, kLatestOpset, {DType::kF32}}, dynamic_quantize_linear);
+  r.add({"", "QLinearMatMul", 10, kLatestOpset, q8}, qlinear_matmul);
+  r.add({"", "MatMulInteger", 10, kLatestOpset, q8}, matmul_integer);
+  r.add({"", "QLinearConv", 10, kLatestOpset, q8}, qlinear_conv);
+  r.add({"", "ConvInteger", 10, kLatestOpset, q8}, conv_integer);
 }
 
 }  // namespace qtune
