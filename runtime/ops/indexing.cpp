@@ -39,6 +39,7 @@ Result<std::vector<int64_t>> read_indices(const OpContext& ctx, const Tensor& t,
 template <typename Fn>
 void walk_offsets(const Shape& shape, const std::vector<int64_t>& strides, int64_t begin,
                   int64_t end, Fn&& fn) {
+  if (begin >= end) return;
   const size_t rank = shape.size();
   std::vector<int64_t> idx(rank, 0);
   int64_t off = 0, rem = begin;

@@ -79,6 +79,18 @@ TEST(OpsIndexing, ScatterOpset9AndScatterElementsReductions) {
             StatusCode::kInvalidInput);
 }
 
+TEST(OpsIndexing, EmptyIndicesGatherNothingAndScatterNothing) {
+  Tensor data = iota_f32({2, 3});
+  Tensor idx = i64({0, 3}, {});
+  Tensor upd = Tensor::from_f32({0, 3}, {});
+  auto g = run_node(make_node("GatherElements", 2), {&data, &idx}, 13);
+  ASSERT_TRUE(g.ok()) << g.status().message();
+  EXPECT_EQ((*g)[0].shape(), (Shape{0, 3}));
+  auto s = run_node(make_node("ScatterElements", 3), {&data, &idx, &upd}, 13);
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  EXPECT_EQ(values<float>((*s)[0]), values<float>(data));
+}
+
 TEST(OpsIndexing, ScatterNDOpset11AndMulReduction) {
   Tensor data = i64({2, 2}, {1, 2, 3, 4});
   Tensor idx = i64({1, 1}, {1});
