@@ -1,61 +1,44 @@
+// Conv, ConvTranspose, Gemm and MatMul (runtime/ops/nn.cpp) run one node at a time through the
+// versioned registry; every successful run also checks the produced type and shape against
+// libonnx's inference.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <random>
 
-#include "runtime/kernel_registry.h"
+#include "tests/runtime/op_test_util.h"
 
 namespace qtune {
 namespace {
 
+using op_test::make_node;
+using op_test::make_tensor;
+using op_test::values;
+
 // Float sums here have at most a few hundred terms of magnitude ~1.
 constexpr float kTol = 1e-4f;
 
-Attribute ints(std::vector<int64_t> v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kInts;
-  a.ints = std::move(v);
-  return a;
-}
-Attribute int1(int64_t v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kInt;
-  a.i = v;
-  return a;
-}
-Attribute flt(float v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kFloat;
-  a.f = v;
-  return a;
-}
-Attribute str(std::string v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kString;
-  a.s = std::move(v);
-  return a;
-}
+Attribute ints(std::vector<int64_t> v) { return op_test::attr_ints(std::move(v)); }
+Attribute int1(int64_t v) { return op_test::attr_int(v); }
+Attribute flt(float v) { return op_test::attr_float(v); }
+Attribute str(std::string v) { return op_test::attr_string(std::move(v)); }
 
 struct Run {
   Status status;
   std::vector<Tensor> outputs;
 };
 
-// Runs one op directly through the registry; nullptr inputs are omitted optionals.
+// Runs one node at `opset`; nullptr inputs are omitted optionals ("" in the node).
 Run run_op(const std::string& op, std::map<std::string, Attribute> attrs,
            std::vector<const Tensor*> inputs, size_t num_outputs = 1, int64_t opset = 13) {
-  Node n;
+  Node n = make_node(op, inputs.size(), num_outputs, std::move(attrs));
   n.name = "n1";
-  n.op_type = op;
-  n.attrs = std::move(attrs);
-  for (size_t i = 0; i < inputs.size(); ++i) n.inputs.push_back(inputs[i] ? "in" + std::to_string(i) : "");
-  for (size_t i = 0; i < num_outputs; ++i) n.outputs.push_back("out" + std::to_string(i));
-  const OpFn* fn = KernelRegistry::instance().find("", op);
-  if (!fn) return {Status::Internal("no op " + op), {}};
-  OpContext ctx{n, opset, inputs, {}, nullptr, {}};
-  ctx.outputs.resize(num_outputs);
-  Status s = (*fn)(ctx);
-  return {s, std::move(ctx.outputs)};
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (!inputs[i]) n.inputs[i].clear();
+  }
+  auto r = op_test::run_node(n, inputs, opset);
+  if (!r.ok()) return {r.status(), {}};
+  return {Status::Ok(), std::move(*r)};
 }
 
 Tensor random_f32(Shape shape, std::mt19937& rng) {
@@ -292,57 +275,256 @@ TEST(OpsNnTest, MatMulBroadcastsBatchesAndPromotesVectors) {
   EXPECT_EQ(run_op("MatMul", {}, {&a_batch, &bad_batch}).status.code(), StatusCode::kInvalidInput);
 }
 
-TEST(OpsNnTest, MaxPoolFloatU8IndicesAndCeil) {
-  Tensor x = Tensor::from_f32({1, 1, 3, 3}, {1, 9, 3, 4, 5, 6, 7, 8, 2});
-  auto r = run_op("MaxPool", {{"kernel_shape", ints({2, 2})}, {"strides", ints({2, 2})},
-                              {"ceil_mode", int1(1)}},
-                  {&x}, 2);
-  ASSERT_TRUE(r.status.ok()) << r.status.message();
-  EXPECT_EQ(r.outputs[0].shape(), (Shape{1, 1, 2, 2}));
-  const std::vector<float> want = {9, 6, 8, 2};
-  const std::vector<int64_t> want_idx = {1, 5, 7, 8};
-  for (int i = 0; i < 4; ++i) {
-    EXPECT_FLOAT_EQ(r.outputs[0].data<float>()[i], want[i]);
-    EXPECT_EQ(r.outputs[1].data<int64_t>()[i], want_idx[i]);
+// Same values in another element type.
+Tensor as_f64(const Tensor& t) {
+  Tensor out(DType::kF64, t.shape());
+  for (int64_t i = 0; i < t.numel(); ++i) out.data<double>()[i] = t.data<float>()[i];
+  return out;
+}
+Tensor as_half(const Tensor& t, DType half) {
+  Tensor out(half, t.shape());
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    const float f = t.data<float>()[i];
+    out.data<uint16_t>()[i] = half == DType::kF16 ? f32_to_f16(f) : f32_to_bf16(f);
   }
-  Tensor xu(DType::kU8, {1, 2, 2, 2});
-  const uint8_t vals[] = {1, 200, 3, 4, 5, 6, 255, 0};
-  for (int i = 0; i < 8; ++i) xu.data<uint8_t>()[i] = vals[i];
-  auto ru = run_op("MaxPool", {{"kernel_shape", ints({2, 2})}}, {&xu});
-  ASSERT_TRUE(ru.status.ok());
-  EXPECT_EQ(ru.outputs[0].dtype(), DType::kU8);
-  EXPECT_EQ(ru.outputs[0].data<uint8_t>()[0], 200);
-  EXPECT_EQ(ru.outputs[0].data<uint8_t>()[1], 255);
+  return out;
+}
+Tensor half_to_f32(const Tensor& t) {
+  Tensor out(DType::kF32, t.shape());
+  for (int64_t i = 0; i < t.numel(); ++i) {
+    const uint16_t h = t.data<uint16_t>()[i];
+    out.data<float>()[i] = t.dtype() == DType::kF16 ? f16_to_f32(h) : bf16_to_f32(h);
+  }
+  return out;
+}
+void expect_near_rel(const Tensor& got, const Tensor& want, double rel) {
+  ASSERT_EQ(got.shape(), want.shape());
+  for (int64_t i = 0; i < want.numel(); ++i) {
+    ASSERT_NEAR(got.get_f64(i), want.get_f64(i), rel * (1.0 + std::fabs(want.get_f64(i)))) << "at " << i;
+  }
+}
 
-  EXPECT_EQ(run_op("MaxPool", {}, {&x}).status.code(), StatusCode::kInvalidInput);
-  Tensor x2(DType::kF32, {3, 3});
-  EXPECT_EQ(run_op("MaxPool", {{"kernel_shape", ints({2})}}, {&x2}).status.code(),
+// X [1, C, spatial...] with a unit dim inserted after the channels, W likewise.
+Tensor with_unit_spatial(const Tensor& t) {
+  Shape s = t.shape();
+  s.insert(s.begin() + 2, 1);
+  return t.reshaped(s);
+}
+
+TEST(OpsNnTest, ConvDoubleHalfAndNdAgreeWithTheF32Path) {
+  std::mt19937 rng(11);
+  Tensor x = random_f32({2, 4, 7, 6}, rng), w = random_f32({6, 2, 3, 2}, rng), b = random_f32({6}, rng);
+  std::map<std::string, Attribute> attrs = {{"group", int1(2)}, {"strides", ints({2, 1})},
+                                            {"dilations", ints({1, 2})}, {"pads", ints({1, 0, 2, 1})}};
+  auto ref = run_op("Conv", attrs, {&x, &w, &b}, 1, 11);
+  ASSERT_TRUE(ref.status.ok()) << ref.status.message();
+  Tensor xd = as_f64(x), wd = as_f64(w), bd = as_f64(b);
+  auto rd = run_op("Conv", attrs, {&xd, &wd, &bd}, 1, 11);
+  ASSERT_TRUE(rd.status.ok()) << rd.status.message();
+  EXPECT_EQ(rd.outputs[0].dtype(), DType::kF64);
+  expect_close(rd.outputs[0], ref.outputs[0]);
+  Tensor xh = as_half(x, DType::kF16), wh = as_half(w, DType::kF16), bh = as_half(b, DType::kF16);
+  auto rh = run_op("Conv", attrs, {&xh, &wh, &bh}, 1, 1);
+  ASSERT_TRUE(rh.status.ok()) << rh.status.message();
+  EXPECT_EQ(rh.outputs[0].dtype(), DType::kF16);
+  expect_near_rel(half_to_f32(rh.outputs[0]), ref.outputs[0], 2e-2);
+  // Three spatial dims with a unit first one: the 3-D im2col path, and the generic N-D path
+  // for four.
+  std::map<std::string, Attribute> attrs3 = {{"group", int1(2)}, {"strides", ints({1, 2, 1})},
+                                             {"dilations", ints({1, 1, 2})},
+                                             {"pads", ints({0, 1, 0, 0, 2, 1})}};
+  Tensor x3 = with_unit_spatial(x), w3 = with_unit_spatial(w);
+  auto r3 = run_op("Conv", attrs3, {&x3, &w3, &b});
+  ASSERT_TRUE(r3.status.ok()) << r3.status.message();
+  expect_close(r3.outputs[0], with_unit_spatial(ref.outputs[0]));
+  std::map<std::string, Attribute> attrs4 = {{"group", int1(2)}, {"strides", ints({1, 1, 2, 1})},
+                                             {"dilations", ints({1, 1, 1, 2})},
+                                             {"pads", ints({0, 0, 1, 0, 0, 0, 2, 1})}};
+  Tensor x4 = with_unit_spatial(x3), w4 = with_unit_spatial(w3);
+  auto r4 = run_op("Conv", attrs4, {&x4, &w4, &b});
+  ASSERT_TRUE(r4.status.ok()) << r4.status.message();
+  expect_close(r4.outputs[0], with_unit_spatial(with_unit_spatial(ref.outputs[0])));
+  // bf16 is not in Conv's schema.
+  Tensor xb = as_half(x, DType::kBF16), wb = as_half(w, DType::kBF16);
+  EXPECT_EQ(run_op("Conv", {}, {&xb, &wb}).status.code(), StatusCode::kUnsupported);
+}
+
+TEST(OpsNnTest, ConvKernelShapeIsInferredFromW) {
+  Tensor x = Tensor::from_f32({1, 1, 3}, {1, 2, 3});
+  Tensor w = Tensor::from_f32({1, 1, 2}, {1, 1});
+  auto r = run_op("Conv", {}, {&x, &w}, 1, 1);
+  ASSERT_TRUE(r.status.ok()) << r.status.message();
+  EXPECT_EQ(values<float>(r.outputs[0]), (std::vector<float>{3, 5}));
+  EXPECT_EQ(run_op("Conv", {{"kernel_shape", ints({3})}}, {&x, &w}).status.code(),
             StatusCode::kInvalidInput);
 }
 
-TEST(OpsNnTest, AveragePoolPaddingModes) {
-  Tensor x = Tensor::from_f32({1, 1, 2, 2}, {1, 2, 3, 4});
-  std::map<std::string, Attribute> attrs = {{"kernel_shape", ints({2, 2})},
-                                            {"pads", ints({1, 1, 1, 1})}};
-  auto ex = run_op("AveragePool", attrs, {&x});
-  ASSERT_TRUE(ex.status.ok()) << ex.status.message();
-  EXPECT_EQ(ex.outputs[0].shape(), (Shape{1, 1, 3, 3}));
-  EXPECT_FLOAT_EQ(ex.outputs[0].data<float>()[0], 1.0f);   // only the corner is real
-  EXPECT_FLOAT_EQ(ex.outputs[0].data<float>()[4], 2.5f);   // the full window
-  attrs["count_include_pad"] = int1(1);
-  auto in = run_op("AveragePool", attrs, {&x});
-  ASSERT_TRUE(in.status.ok());
-  EXPECT_FLOAT_EQ(in.outputs[0].data<float>()[0], 0.25f);  // padding counts as zeros
-  EXPECT_FLOAT_EQ(in.outputs[0].data<float>()[1], 0.75f);
+TEST(OpsNnTest, ConvTransposeTypesAndNdAgreeWithTheF32Path) {
+  std::mt19937 rng(12);
+  Tensor x = random_f32({2, 4, 3, 4}, rng), w = random_f32({4, 3, 3, 2}, rng), b = random_f32({6}, rng);
+  std::map<std::string, Attribute> attrs = {{"group", int1(2)}, {"strides", ints({2, 3})},
+                                            {"dilations", ints({1, 2})}, {"pads", ints({1, 0, 0, 2})},
+                                            {"output_padding", ints({1, 1})}};
+  auto ref = run_op("ConvTranspose", attrs, {&x, &w, &b}, 1, 11);
+  ASSERT_TRUE(ref.status.ok()) << ref.status.message();
+  EXPECT_EQ(ref.outputs[0].shape(), (Shape{2, 6, 7, 11}));
+  Tensor xd = as_f64(x), wd = as_f64(w), bd = as_f64(b);
+  auto rd = run_op("ConvTranspose", attrs, {&xd, &wd, &bd}, 1, 11);
+  ASSERT_TRUE(rd.status.ok()) << rd.status.message();
+  expect_close(rd.outputs[0], ref.outputs[0]);
+  Tensor xh = as_half(x, DType::kF16), wh = as_half(w, DType::kF16), bh = as_half(b, DType::kF16);
+  auto rh = run_op("ConvTranspose", attrs, {&xh, &wh, &bh}, 1, 11);
+  ASSERT_TRUE(rh.status.ok()) << rh.status.message();
+  expect_near_rel(half_to_f32(rh.outputs[0]), ref.outputs[0], 2e-2);
+  // Four spatial dims (two unit ones in front) take the generic path.
+  std::map<std::string, Attribute> attrs4 = {{"group", int1(2)}, {"strides", ints({1, 1, 2, 3})},
+                                             {"dilations", ints({1, 1, 1, 2})},
+                                             {"pads", ints({0, 0, 1, 0, 0, 0, 0, 2})},
+                                             {"output_padding", ints({0, 0, 1, 1})}};
+  Tensor x4 = with_unit_spatial(with_unit_spatial(x)), w4 = with_unit_spatial(with_unit_spatial(w));
+  auto r4 = run_op("ConvTranspose", attrs4, {&x4, &w4, &b});
+  ASSERT_TRUE(r4.status.ok()) << r4.status.message();
+  expect_close(r4.outputs[0], with_unit_spatial(with_unit_spatial(ref.outputs[0])));
 }
 
-TEST(OpsNnTest, GlobalAveragePool) {
-  Tensor x = Tensor::from_f32({1, 2, 2, 2}, {1, 2, 3, 4, 10, 10, 10, 14});
-  auto r = run_op("GlobalAveragePool", {}, {&x});
-  ASSERT_TRUE(r.status.ok());
-  EXPECT_EQ(r.outputs[0].shape(), (Shape{1, 2, 1, 1}));
-  EXPECT_FLOAT_EQ(r.outputs[0].data<float>()[0], 2.5f);
-  EXPECT_FLOAT_EQ(r.outputs[0].data<float>()[1], 11.0f);
+TEST(OpsNnTest, ConvTransposeOutputShapeAndAutoPad) {
+  // x = [1, 2], kernel [1, 1, 1], stride 2: full output [1, 1, 3, 2, 2] (length 5).
+  Tensor x = Tensor::from_f32({1, 1, 2}, {1, 2});
+  Tensor w = Tensor::from_f32({1, 1, 3}, {1, 1, 1});
+  // SAME_UPPER: output 4 = 2 * stride, the odd padding at the end.
+  auto up = run_op("ConvTranspose", {{"strides", ints({2})}, {"auto_pad", str("SAME_UPPER")}}, {&x, &w});
+  ASSERT_TRUE(up.status.ok()) << up.status.message();
+  EXPECT_EQ(values<float>(up.outputs[0]), (std::vector<float>{1, 1, 3, 2}));
+  auto lo = run_op("ConvTranspose", {{"strides", ints({2})}, {"auto_pad", str("SAME_LOWER")}}, {&x, &w});
+  ASSERT_TRUE(lo.status.ok()) << lo.status.message();
+  EXPECT_EQ(values<float>(lo.outputs[0]), (std::vector<float>{1, 3, 2, 2}));
+  // output_shape larger than the strides produce: the extra lands at the end.
+  auto big = run_op("ConvTranspose", {{"strides", ints({2})}, {"output_shape", ints({6})}}, {&x, &w}, 1, 9);
+  ASSERT_TRUE(big.status.ok()) << big.status.message();
+  EXPECT_EQ(values<float>(big.outputs[0]), (std::vector<float>{1, 1, 3, 2, 2, 0}));
+  auto valid = run_op("ConvTranspose", {{"strides", ints({2})}, {"auto_pad", str("VALID")},
+                                        {"output_padding", ints({1})}}, {&x, &w});
+  ASSERT_TRUE(valid.status.ok()) << valid.status.message();
+  EXPECT_EQ(values<float>(valid.outputs[0]), (std::vector<float>{1, 1, 3, 2, 2, 0}));
+  Tensor w_bad = Tensor::from_f32({2, 1, 3}, {1, 1, 1, 1, 1, 1});
+  EXPECT_EQ(run_op("ConvTranspose", {}, {&x, &w_bad}).status.code(), StatusCode::kInvalidInput);
+  EXPECT_EQ(run_op("ConvTranspose", {{"auto_pad", str("SAME")}}, {&x, &w}).status.code(),
+            StatusCode::kInvalidInput);
+}
+
+TEST(OpsNnTest, GemmOpsetFormsOfC) {
+  Tensor a = Tensor::from_f32({2, 2}, {1, 2, 3, 4});
+  Tensor b = Tensor::from_f32({2, 2}, {1, 0, 0, 1});
+  Tensor c = Tensor::from_f32({2}, {10, 20});
+  // C is required before opset 11.
+  EXPECT_EQ(run_op("Gemm", {}, {&a, &b}, 1, 9).status.code(), StatusCode::kInvalidInput);
+  auto r = run_op("Gemm", {}, {&a, &b}, 1, 11);
+  ASSERT_TRUE(r.status.ok()) << r.status.message();
+  EXPECT_EQ(values<float>(r.outputs[0]), (std::vector<float>{1, 2, 3, 4}));
+  r = run_op("Gemm", {}, {&a, &b, &c}, 1, 7);
+  ASSERT_TRUE(r.status.ok()) << r.status.message();
+  EXPECT_EQ(values<float>(r.outputs[0]), (std::vector<float>{11, 22, 13, 24}));
+  // Opset 6 broadcasts C only with broadcast=1.
+  EXPECT_EQ(run_op("Gemm", {}, {&a, &b, &c}, 1, 6).status.code(), StatusCode::kInvalidInput);
+  r = run_op("Gemm", {{"broadcast", int1(1)}}, {&a, &b, &c}, 1, 6);
+  ASSERT_TRUE(r.status.ok()) << r.status.message();
+  EXPECT_EQ(values<float>(r.outputs[0]), (std::vector<float>{11, 22, 13, 24}));
+}
+
+TEST(OpsNnTest, GemmDoubleIntegerAndHalfTypes) {
+  const std::map<std::string, Attribute> attrs = {{"transB", int1(1)}, {"alpha", flt(2.0f)},
+                                                  {"beta", flt(3.0f)}};
+  // A [2,3] x B^T [3,2]; C [2,1] broadcast along columns.
+  const std::vector<double> av = {1, 2, 3, 4, 5, 6}, bv = {1, 0, -1, 2, 1, 0}, cv = {1, -1};
+  const std::vector<double> want = {2 * -2 + 3, 2 * 4 + 3, 2 * -2 - 3, 2 * 13 - 3};
+  Tensor a = make_tensor(DType::kF64, {2, 3}, av), b = make_tensor(DType::kF64, {2, 3}, bv);
+  Tensor c = make_tensor(DType::kF64, {2, 1}, cv);
+  auto r = run_op("Gemm", attrs, {&a, &b, &c});
+  ASSERT_TRUE(r.status.ok()) << r.status.message();
+  EXPECT_EQ(values<double>(r.outputs[0]), want);
+  auto as_ints = [](const std::vector<double>& v) { return std::vector<int64_t>(v.begin(), v.end()); };
+  Tensor ai = make_tensor(DType::kS64, {2, 3}, as_ints(av)), bi = make_tensor(DType::kS64, {2, 3}, as_ints(bv));
+  Tensor ci = make_tensor(DType::kS64, {2, 1}, as_ints(cv));
+  r = run_op("Gemm", attrs, {&ai, &bi, &ci}, 1, 9);
+  ASSERT_TRUE(r.status.ok()) << r.status.message();
+  EXPECT_EQ(values<int64_t>(r.outputs[0]), as_ints(want));
+  // Integers are not in the opset 7 schema.
+  EXPECT_EQ(run_op("Gemm", attrs, {&ai, &bi, &ci}, 1, 7).status.code(), StatusCode::kUnsupported);
+  // u32 wraps.
+  Tensor au = make_tensor<uint32_t>(DType::kU32, {1, 1}, {0x80000000u});
+  Tensor bu = make_tensor<uint32_t>(DType::kU32, {1, 1}, {2u});
+  r = run_op("Gemm", {}, {&au, &bu}, 1, 11);
+  ASSERT_TRUE(r.status.ok()) << r.status.message();
+  EXPECT_EQ(values<uint32_t>(r.outputs[0]), (std::vector<uint32_t>{0}));
+  Tensor as32 = make_tensor<int32_t>(DType::kS32, {1, 2}, {3, -4});
+  Tensor bs32 = make_tensor<int32_t>(DType::kS32, {2, 1}, {5, 6});
+  r = run_op("Gemm", {}, {&as32, &bs32}, 1, 13);
+  ASSERT_TRUE(r.status.ok()) << r.status.message();
+  EXPECT_EQ(values<int32_t>(r.outputs[0]), (std::vector<int32_t>{-9}));
+  // bf16 from opset 13, f16 always.
+  Tensor af = Tensor::from_f32({2, 3}, {1, 2, 3, 4, 5, 6}), bf = Tensor::from_f32({2, 3}, {1, 0, -1, 2, 1, 0});
+  Tensor cf = Tensor::from_f32({2, 1}, {1, -1});
+  for (DType half : {DType::kF16, DType::kBF16}) {
+    Tensor ah = as_half(af, half), bh = as_half(bf, half), ch = as_half(cf, half);
+    r = run_op("Gemm", attrs, {&ah, &bh, &ch});
+    ASSERT_TRUE(r.status.ok()) << r.status.message();
+    EXPECT_EQ(r.outputs[0].dtype(), half);
+    EXPECT_EQ(values<float>(half_to_f32(r.outputs[0])), (std::vector<float>{-1, 11, -7, 23}));
+  }
+  Tensor ab = as_half(af, DType::kBF16), bb = as_half(bf, DType::kBF16);
+  EXPECT_EQ(run_op("Gemm", {{"transB", int1(1)}}, {&ab, &bb}, 1, 11).status.code(),
+            StatusCode::kUnsupported);
+  // Mixed element types are an invalid model.
+  EXPECT_EQ(run_op("Gemm", attrs, {&a, &bi, &c}).status.code(), StatusCode::kInvalidInput);
+}
+
+TEST(OpsNnTest, MatMulIntegerDoubleAndHalfTypes) {
+  // [2,1,2,3] x [2,3,2]: batches broadcast to [2,2].
+  std::vector<int32_t> av(12), bv2(12);
+  for (int i = 0; i < 12; ++i) av[i] = i - 5;
+  for (int i = 0; i < 12; ++i) bv2[i] = 7 - i;
+  Tensor a = make_tensor(DType::kS32, {2, 1, 2, 3}, av), b = make_tensor(DType::kS32, {2, 3, 2}, bv2);
+  auto r = run_op("MatMul", {}, {&a, &b}, 1, 9);
+  ASSERT_TRUE(r.status.ok()) << r.status.message();
+  ASSERT_EQ(r.outputs[0].shape(), (Shape{2, 2, 2, 2}));
+  auto y = values<int32_t>(r.outputs[0]);
+  for (int i = 0; i < 2; ++i)
+    for (int j = 0; j < 2; ++j)
+      for (int m = 0; m < 2; ++m)
+        for (int n = 0; n < 2; ++n) {
+          int32_t acc = 0;
+          for (int k = 0; k < 3; ++k) acc += av[(i * 2 + m) * 3 + k] * bv2[(j * 3 + k) * 2 + n];
+          EXPECT_EQ(y[((i * 2 + j) * 2 + m) * 2 + n], acc);
+        }
+  EXPECT_EQ(run_op("MatMul", {}, {&a, &b}, 1, 8).status.code(), StatusCode::kUnsupported);
+  Tensor a64 = make_tensor<int64_t>(DType::kS64, {3}, {1, 2, 3});
+  Tensor b64 = make_tensor<int64_t>(DType::kS64, {3}, {4, 5, 6});
+  r = run_op("MatMul", {}, {&a64, &b64});
+  ASSERT_TRUE(r.status.ok()) << r.status.message();
+  EXPECT_EQ(r.outputs[0].shape(), Shape{});
+  EXPECT_EQ(values<int64_t>(r.outputs[0]), (std::vector<int64_t>{32}));
+  Tensor au = make_tensor<uint64_t>(DType::kU64, {1, 1}, {~uint64_t{0}});
+  r = run_op("MatMul", {}, {&au, &au});
+  ASSERT_TRUE(r.status.ok()) << r.status.message();
+  EXPECT_EQ(values<uint64_t>(r.outputs[0]), (std::vector<uint64_t>{1}));  // (2^64-1)^2 mod 2^64
+
+  std::mt19937 rng(13);
+  Tensor af = random_f32({3, 4, 5}, rng), bf = random_f32({5, 2}, rng);
+  auto ref = run_op("MatMul", {}, {&af, &bf});
+  ASSERT_TRUE(ref.status.ok()) << ref.status.message();
+  Tensor ad = as_f64(af), bd = as_f64(bf);
+  r = run_op("MatMul", {}, {&ad, &bd}, 1, 1);
+  ASSERT_TRUE(r.status.ok()) << r.status.message();
+  expect_close(r.outputs[0], ref.outputs[0]);
+  for (DType half : {DType::kF16, DType::kBF16}) {
+    Tensor ah = as_half(af, half), bh = as_half(bf, half);
+    r = run_op("MatMul", {}, {&ah, &bh});
+    ASSERT_TRUE(r.status.ok()) << r.status.message();
+    EXPECT_EQ(r.outputs[0].dtype(), half);
+    expect_near_rel(half_to_f32(r.outputs[0]), ref.outputs[0], 5e-2);
+  }
+  Tensor ab = as_half(af, DType::kBF16), bb = as_half(bf, DType::kBF16);
+  EXPECT_EQ(run_op("MatMul", {}, {&ab, &bb}, 1, 12).status.code(), StatusCode::kUnsupported);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "runtime/executor.h"
+#include "tests/runtime/op_test_util.h"
 
 namespace qtune {
 namespace {
@@ -614,6 +615,83 @@ TEST(MatMulIntegerOpTest, BadZeroPointShapeIsInvalid) {
   auto r = run_op("MatMulInteger",
                   {u8({2, 2}, {1, 2, 3, 4}), u8({2, 2}, {1, 2, 3, 4}), u8({3}, {1, 2, 3})});
   expect_invalid_naming_node(r.status, "a_zero_point shape [3]");
+}
+
+// ---------------------------------------------------------------- versioned registrations
+
+// One node through the registry at `opset`, checked against libonnx's inference.
+Result<std::vector<Tensor>> run_versioned(const std::string& op, std::vector<const Tensor*> inputs,
+                                          int64_t opset, size_t num_outputs = 1,
+                                          std::map<std::string, Attribute> attrs = {}) {
+  Node n = op_test::make_node(op, inputs.size(), num_outputs, std::move(attrs));
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (!inputs[i]) n.inputs[i].clear();
+  }
+  return op_test::run_node(n, std::move(inputs), opset);
+}
+
+TEST(QuantizationVersionsTest, QuantizeAndDequantizeArePerTensorBeforeOpset13) {
+  const Tensor x = f32({2, 2}, {0.0f, 1.0f, 2.0f, 3.0f});
+  const Tensor s = Tensor::scalar_f32(0.5f), zp = u8({}, {10});
+  auto r = run_versioned("QuantizeLinear", {&x, &s, &zp}, 10);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(values((*r)[0]), (std::vector<int64_t>{10, 12, 14, 16}));
+  auto d = run_versioned("DequantizeLinear", {&(*r)[0], &s, &zp}, 10);
+  ASSERT_TRUE(d.ok()) << d.status().message();
+  EXPECT_EQ(op_test::values<float>((*d)[0]), (std::vector<float>{0, 1, 2, 3}));
+  // A per-channel scale needs opset 13's axis.
+  const Tensor sc = f32({2}, {0.5f, 1.0f}), zc = u8({2}, {10, 0});
+  auto bad = run_versioned("QuantizeLinear", {&x, &sc, &zc}, 12);
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidInput);
+  r = run_versioned("QuantizeLinear", {&x, &sc, &zc}, 13, 1, {{"axis", int_attr(0)}});
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(values((*r)[0]), (std::vector<int64_t>{10, 12, 2, 3}));
+  EXPECT_EQ(run_versioned("DequantizeLinear", {&(*r)[0], &sc, &zc}, 11).status().code(),
+            StatusCode::kInvalidInput);
+  d = run_versioned("DequantizeLinear", {&(*r)[0], &sc, &zc}, 13, 1, {{"axis", int_attr(0)}});
+  ASSERT_TRUE(d.ok()) << d.status().message();
+  EXPECT_EQ(op_test::values<float>((*d)[0]), (std::vector<float>{0, 1, 2, 3}));
+  // s32 dequantizes without a zero point; f64 is not a QuantizeLinear input type.
+  const Tensor acc = s32({2}, {-4, 6});
+  d = run_versioned("DequantizeLinear", {&acc, &s}, 10);
+  ASSERT_TRUE(d.ok()) << d.status().message();
+  EXPECT_EQ(op_test::values<float>((*d)[0]), (std::vector<float>{-2, 3}));
+  const Tensor xd(DType::kF64, {2});
+  EXPECT_EQ(run_versioned("QuantizeLinear", {&xd, &s}, 13).status().code(), StatusCode::kUnsupported);
+}
+
+TEST(QuantizationVersionsTest, DynamicQuantizeLinearAtOpset11) {
+  const Tensor x = f32({3}, {0.0f, 2.55f, -2.55f});
+  auto r = run_versioned("DynamicQuantizeLinear", {&x}, 11, 3);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(values((*r)[0]), (std::vector<int64_t>{128, 255, 0}));
+  EXPECT_FLOAT_EQ((*r)[1].data<float>()[0], 0.02f);
+  EXPECT_EQ(values((*r)[2]), (std::vector<int64_t>{128}));
+}
+
+TEST(QuantizationVersionsTest, IntegerProductsAtOpset10) {
+  // MatMulInteger with u8 A and s8 B.
+  const Tensor a = u8({2, 2}, {1, 2, 3, 4}), b = s8({2, 2}, {-1, 2, 3, -4}), azp = u8({}, {1});
+  auto r = run_versioned("MatMulInteger", {&a, &b, &azp}, 10);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(values((*r)[0]), (std::vector<int64_t>{3, -4, 7, -8}));
+  // QLinearMatMul: (a - 1) x b with every scale 1, output zero point 10.
+  const Tensor one = Tensor::scalar_f32(1.0f), bzp = s8({}, {0}), yzp = u8({}, {10});
+  r = run_versioned("QLinearMatMul", {&a, &one, &azp, &b, &one, &bzp, &one, &yzp}, 10);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(values((*r)[0]), (std::vector<int64_t>{13, 6, 17, 2}));
+  // ConvInteger over one spatial dim and QLinearConv over three.
+  const Tensor x1 = u8({1, 1, 4}, {1, 2, 3, 4}), w1 = s8({1, 1, 2}, {1, -1});
+  r = run_versioned("ConvInteger", {&x1, &w1}, 10);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(values((*r)[0]), (std::vector<int64_t>{-1, -1, -1}));
+  const Tensor x3 = u8({1, 1, 2, 2, 2}, {1, 2, 3, 4, 5, 6, 7, 8});
+  const Tensor w3 = s8({1, 1, 2, 2, 2}, {1, 1, 1, 1, 1, 1, 1, 1}), xzp = u8({}, {0});
+  r = run_versioned("QLinearConv", {&x3, &one, &xzp, &w3, &one, &bzp, &one, &yzp}, 10);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(values((*r)[0]), (std::vector<int64_t>{46}));
+  const Tensor xf = f32({1, 1, 4}, {1, 2, 3, 4});
+  EXPECT_EQ(run_versioned("ConvInteger", {&xf, &w1}, 10).status().code(), StatusCode::kUnsupported);
 }
 
 }  // namespace
