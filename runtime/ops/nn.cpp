@@ -592,7 +592,9 @@ Status gemm(OpContext& ctx, GemmForm form) {
       using T = typename decltype(tag)::type;
       T* yd = y.data<T>();
       gemm_ref<T>(ta, tb, M, N, K, a.data<T>(), a.dim(1), b.data<T>(), b.dim(1), yd, N);
-      gemm_epilogue<T>(yd, M, N, alpha, c ? beta : 0.0, c ? c->data<T>() : nullptr, cm, cn);
+      // beta 0 ignores C, NaNs included, as on the f32 path.
+      const T* cd = c && beta != 0.0f ? c->data<T>() : nullptr;
+      gemm_epilogue<T>(yd, M, N, alpha, cd ? beta : 0.0, cd, cm, cn);
       return Status::Ok();
     }));
   }

@@ -16,8 +16,7 @@
 #include <vector>
 
 #include "runtime/conv_operands.h"
-#include "runtime/kernel_registry.h"
-#include "runtime/conv_geometry.h"
+#include "runtime/op_util.h"
 #include "kernels/gemm_s8_ref.h"
 #include "kernels/qconv.h"
 #include "kernels/qgemm.h"
@@ -26,20 +25,10 @@
 namespace qtune {
 namespace {
 
-constexpr int64_t kGrainElems = 1 << 14;  // elements per TBB task for elementwise work
-
-std::string dt(DType t) { return std::string(dtype_name(t)); }
-
-Result<const Tensor*> required(const OpContext& ctx, size_t i, const char* name) {
-  const Tensor* t = ctx.input(i);
-  if (!t) return ctx.invalid(std::string("missing required input '") + name + "'");
-  return t;
-}
-
 // Scales are f32 in every opset qtune loads; f16/bf16 scales (opset 19+) are not implemented.
 Result<std::vector<float>> read_scales(const OpContext& ctx, const Tensor& t, const char* name) {
   if (t.dtype() != DType::kF32) {
-    return ctx.unsupported(std::string(name) + " of type " + dt(t.dtype()) +
+    return ctx.unsupported(std::string(name) + " of type " + dtype_str(t.dtype()) +
                            " (only f32 scales are implemented)");
   }
   // Zero or non-finite scales are not rejected: the rounding rule defines every outcome.
@@ -114,7 +103,7 @@ template <typename Fn>
 void for_each_row_run(const AxisView& v, Fn fn) {
   const int64_t rows = v.outer * v.channels;
   if (rows == 0 || v.inner == 0) return;
-  const int64_t grain = std::max<int64_t>(1, kGrainElems / v.inner);
+  const int64_t grain = std::max<int64_t>(1, kMinParallelElements / v.inner);
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, rows, static_cast<size_t>(grain)),
                     [&](const tbb::blocked_range<int64_t>& br) {
                       int64_t r = br.begin();
@@ -132,7 +121,7 @@ AxisView flatten_per_tensor(const AxisView& v) {
   if (v.per_channel) return v;
   AxisView f;
   const int64_t n = v.outer * v.channels * v.inner;
-  f.inner = std::min<int64_t>(kGrainElems, std::max<int64_t>(1, n));
+  f.inner = std::min<int64_t>(kMinParallelElements, std::max<int64_t>(1, n));
   f.outer = n == 0 ? 0 : (n + f.inner - 1) / f.inner;
   return f;  // the last row may be partial; callers clip with the total count
 }
@@ -153,14 +142,14 @@ Status per_tensor_only(OpContext& ctx, Status (*fn)(OpContext&)) {
 
 
 Status quantize_linear(OpContext& ctx) {
-  QT_ASSIGN_OR_RETURN(const Tensor* x, required(ctx, 0, "x"));
-  QT_ASSIGN_OR_RETURN(const Tensor* scale_t, required(ctx, 1, "y_scale"));
+  QT_ASSIGN_OR_RETURN(const Tensor* x, required_input(ctx, 0, "x"));
+  QT_ASSIGN_OR_RETURN(const Tensor* scale_t, required_input(ctx, 1, "y_scale"));
   const Tensor* zp_t = ctx.input(2);
   if (ctx.node.attr_int("block_size", 0) != 0) {
     return ctx.unsupported("blocked quantization (block_size) is not implemented");
   }
   if (x->dtype() != DType::kF32 && x->dtype() != DType::kS32) {
-    return ctx.unsupported("input x of type " + dt(x->dtype()) + " (f32 and s32 are implemented)");
+    return ctx.unsupported("input x of type " + dtype_str(x->dtype()) + " (f32 and s32 are implemented)");
   }
   DType out_type = DType::kU8;
   if (zp_t) {
@@ -171,7 +160,7 @@ Status quantize_linear(OpContext& ctx) {
     out_type = d;
   }
   if (!is_q8(out_type)) {
-    return ctx.unsupported("quantizing to " + dt(out_type) + " (u8 and s8 are implemented)");
+    return ctx.unsupported("quantizing to " + dtype_str(out_type) + " (u8 and s8 are implemented)");
   }
   QT_ASSIGN_OR_RETURN(std::vector<float> scales, read_scales(ctx, *scale_t, "y_scale"));
   QT_ASSIGN_OR_RETURN(AxisView v, axis_view(ctx, *x, *scale_t, zp_t, "y_scale"));
@@ -213,18 +202,18 @@ Status quantize_linear(OpContext& ctx) {
 // ---------------------------------------------------------------- DequantizeLinear
 
 Status dequantize_linear(OpContext& ctx) {
-  QT_ASSIGN_OR_RETURN(const Tensor* x, required(ctx, 0, "x"));
-  QT_ASSIGN_OR_RETURN(const Tensor* scale_t, required(ctx, 1, "x_scale"));
+  QT_ASSIGN_OR_RETURN(const Tensor* x, required_input(ctx, 0, "x"));
+  QT_ASSIGN_OR_RETURN(const Tensor* scale_t, required_input(ctx, 1, "x_scale"));
   const Tensor* zp_t = ctx.input(2);
   if (ctx.node.attr_int("block_size", 0) != 0) {
     return ctx.unsupported("blocked dequantization (block_size) is not implemented");
   }
   if (!is_q8(x->dtype()) && x->dtype() != DType::kS32) {
-    return ctx.unsupported("input x of type " + dt(x->dtype()) +
+    return ctx.unsupported("input x of type " + dtype_str(x->dtype()) +
                            " (u8, s8 and s32 are implemented)");
   }
   if (zp_t && zp_t->dtype() != x->dtype()) {
-    return ctx.invalid("x_zero_point has type " + dt(zp_t->dtype()) + ", x has " + dt(x->dtype()));
+    return ctx.invalid("x_zero_point has type " + dtype_str(zp_t->dtype()) + ", x has " + dtype_str(x->dtype()));
   }
   QT_ASSIGN_OR_RETURN(std::vector<float> scales, read_scales(ctx, *scale_t, "x_scale"));
   QT_ASSIGN_OR_RETURN(AxisView v, axis_view(ctx, *x, *scale_t, zp_t, "x_scale"));
@@ -259,9 +248,9 @@ Status dequantize_linear(OpContext& ctx) {
 
 // u8 only (the spec's single output type); the range always includes 0 so 0 is exact.
 Status dynamic_quantize_linear(OpContext& ctx) {
-  QT_ASSIGN_OR_RETURN(const Tensor* x, required(ctx, 0, "x"));
+  QT_ASSIGN_OR_RETURN(const Tensor* x, required_input(ctx, 0, "x"));
   if (x->dtype() != DType::kF32) {
-    return ctx.unsupported("input x of type " + dt(x->dtype()) + " (f32 is implemented)");
+    return ctx.unsupported("input x of type " + dtype_str(x->dtype()) + " (f32 is implemented)");
   }
   float lo = 0.0f, hi = 0.0f;
   for (float f : x->span<float>()) {
@@ -405,7 +394,7 @@ void run_matmul(const MatMulPlan& p, const Tensor& a, const Tensor& b,
                 const LineParam<int32_t>& azp, const LineParam<int32_t>& bzp, NodeCache* cache,
                 Sink sink) {
   if (p.batches() > 0 && run_matmul_packed(p, a, b, azp, bzp, cache, sink)) return;
-  const int64_t rows_per_task = std::max<int64_t>(1, kGrainElems / std::max<int64_t>(1, p.n * p.k / 16 + 1));
+  const int64_t rows_per_task = std::max<int64_t>(1, kMinParallelElements / std::max<int64_t>(1, p.n * p.k / 16 + 1));
   const int64_t blocks = (p.m + rows_per_task - 1) / rows_per_task;
   const int64_t tasks = p.batches() * blocks;
   const auto* a_base = static_cast<const uint8_t*>(a.raw());
@@ -442,7 +431,7 @@ void run_matmul(const MatMulPlan& p, const Tensor& a, const Tensor& b,
 
 Status check_q8(const OpContext& ctx, const Tensor& t, const char* name) {
   if (!is_q8(t.dtype())) {
-    return ctx.unsupported(std::string(name) + " of type " + dt(t.dtype()) +
+    return ctx.unsupported(std::string(name) + " of type " + dtype_str(t.dtype()) +
                            " (u8 and s8 are implemented)");
   }
   return Status::Ok();
@@ -451,15 +440,15 @@ Status check_q8(const OpContext& ctx, const Tensor& t, const char* name) {
 Status check_zp_type(const OpContext& ctx, const Tensor* zp, const Tensor& of, const char* name,
                      const char* of_name) {
   if (zp && zp->dtype() != of.dtype()) {
-    return ctx.invalid(std::string(name) + " has type " + dt(zp->dtype()) + ", " + of_name +
-                       " has " + dt(of.dtype()));
+    return ctx.invalid(std::string(name) + " has type " + dtype_str(zp->dtype()) + ", " + of_name +
+                       " has " + dtype_str(of.dtype()));
   }
   return Status::Ok();
 }
 
 Status matmul_integer(OpContext& ctx) {
-  QT_ASSIGN_OR_RETURN(const Tensor* a, required(ctx, 0, "A"));
-  QT_ASSIGN_OR_RETURN(const Tensor* b, required(ctx, 1, "B"));
+  QT_ASSIGN_OR_RETURN(const Tensor* a, required_input(ctx, 0, "A"));
+  QT_ASSIGN_OR_RETURN(const Tensor* b, required_input(ctx, 1, "B"));
   const Tensor* azp_t = ctx.input(2);
   const Tensor* bzp_t = ctx.input(3);
   QT_RETURN_IF_ERROR(check_q8(ctx, *a, "A"));
@@ -492,7 +481,7 @@ Status qlinear_matmul(OpContext& ctx) {
                                 "b_scale", "b_zero_point", "y_scale", "y_zero_point"};
   const Tensor* in[8];
   for (size_t i = 0; i < 8; ++i) {
-    QT_ASSIGN_OR_RETURN(in[i], required(ctx, i, names[i]));
+    QT_ASSIGN_OR_RETURN(in[i], required_input(ctx, i, names[i]));
   }
   const Tensor &a = *in[0], &b = *in[3], &y_zp_t = *in[7];
   QT_RETURN_IF_ERROR(check_q8(ctx, a, "a"));
@@ -622,7 +611,7 @@ void run_conv(const ConvPlan& p, const Tensor& x, const Tensor& w, int32_t x_zp,
   const auto* wb = static_cast<const uint8_t*>(w.raw());
   const bool w_per_channel = w_zp.size() > 1;
   const int64_t rows_per_task =
-      std::max<int64_t>(1, (kGrainElems * 16) / std::max<int64_t>(1, p.kdim * p.out_pix));
+      std::max<int64_t>(1, (kMinParallelElements * 16) / std::max<int64_t>(1, p.kdim * p.out_pix));
   tbb::parallel_for(tbb::blocked_range<int64_t>(0, jobs), [&](const tbb::blocked_range<int64_t>& br) {
     std::vector<uint8_t> col;
     for (int64_t job = br.begin(); job < br.end(); ++job) {
@@ -690,8 +679,8 @@ Result<std::vector<T>> channel_param(const OpContext& ctx, const Tensor& t, cons
 }
 
 Status conv_integer(OpContext& ctx) {
-  QT_ASSIGN_OR_RETURN(const Tensor* x, required(ctx, 0, "x"));
-  QT_ASSIGN_OR_RETURN(const Tensor* w, required(ctx, 1, "w"));
+  QT_ASSIGN_OR_RETURN(const Tensor* x, required_input(ctx, 0, "x"));
+  QT_ASSIGN_OR_RETURN(const Tensor* w, required_input(ctx, 1, "w"));
   const Tensor* xzp_t = ctx.input(2);
   const Tensor* wzp_t = ctx.input(3);
   QT_RETURN_IF_ERROR(check_q8(ctx, *x, "x"));
@@ -716,7 +705,7 @@ Status qlinear_conv(OpContext& ctx) {
                                 "w_scale", "w_zero_point", "y_scale", "y_zero_point"};
   const Tensor* in[8];
   for (size_t i = 0; i < 8; ++i) {
-    QT_ASSIGN_OR_RETURN(in[i], required(ctx, i, names[i]));
+    QT_ASSIGN_OR_RETURN(in[i], required_input(ctx, i, names[i]));
   }
   const Tensor* bias_t = ctx.input(8);
   const Tensor &x = *in[0], &w = *in[3], &y_zp_t = *in[7];
@@ -736,7 +725,7 @@ Status qlinear_conv(OpContext& ctx) {
   std::vector<int32_t> bias;
   if (bias_t) {
     if (bias_t->dtype() != DType::kS32) {
-      return ctx.invalid("bias B has type " + dt(bias_t->dtype()) + ", expected s32");
+      return ctx.invalid("bias B has type " + dtype_str(bias_t->dtype()) + ", expected s32");
     }
     if (bias_t->rank() != 1 || bias_t->dim(0) != p.m) {
       return ctx.invalid("bias B shape " + shape_str(bias_t->shape()) + " is not [" +
