@@ -86,7 +86,9 @@ Status roi_align_impl(OpContext& ctx, bool half_pixel) {
   const int64_t N = x.dim(0), C = x.dim(1), H = x.dim(2), W = x.dim(3), R = rois.dim(0);
   const std::vector<int64_t> batches = batch_idx.to_i64_vector();
   for (int64_t b : batches) {
-    if (b < 0 || b >= N) return ctx.invalid("batch index " + std::to_string(b) + " is out of range");
+    if (b < 0 || b >= N) {
+      return ctx.invalid("batch index " + std::to_string(b) + " is out of range");
+    }
   }
   const std::vector<double> box = as_doubles(rois);
   ctx.outputs[0] = Tensor(x.dtype(), {R, C, oh, ow});
@@ -96,56 +98,61 @@ Status roi_align_impl(OpContext& ctx, bool half_pixel) {
     using S = storage_t<T>;
     const S* src = x.data<S>();
     S* dst = ctx.outputs[0].data<S>();
-    parallel_ranges(R, [&](int64_t rb, int64_t re) {
-      std::vector<Sample> samples;
-      for (int64_t r = rb; r < re; ++r) {
-        const double* b = &box[r * 4];
-        const double x0 = b[0] * scale - offset, y0 = b[1] * scale - offset;
-        double rw = b[2] * scale - offset - x0, rh = b[3] * scale - offset - y0;
-        if (!half_pixel) {
-          rw = std::max(rw, 1.0);
-          rh = std::max(rh, 1.0);
-        }
-        const double bin_h = rh / oh, bin_w = rw / ow;
-        const int64_t gh = sampling > 0 ? sampling : static_cast<int64_t>(std::ceil(rh / oh));
-        const int64_t gw = sampling > 0 ? sampling : static_cast<int64_t>(std::ceil(rw / ow));
-        const double count = static_cast<double>(std::max<int64_t>(gh * gw, 1));
-        // The sample positions are the same for every channel.
-        samples.clear();
-        for (int64_t ph = 0; ph < oh; ++ph) {
-          for (int64_t pw = 0; pw < ow; ++pw) {
-            for (int64_t iy = 0; iy < gh; ++iy) {
-              const double yy = y0 + ph * bin_h + (iy + 0.5) * bin_h / gh;
-              for (int64_t ix = 0; ix < gw; ++ix) {
-                const double xx = x0 + pw * bin_w + (ix + 0.5) * bin_w / gw;
-                samples.push_back(bilinear_sample(yy, xx, H, W));
+    parallel_ranges(
+        R,
+        [&](int64_t rb, int64_t re) {
+          std::vector<Sample> samples;
+          for (int64_t r = rb; r < re; ++r) {
+            const double* b = &box[r * 4];
+            const double x0 = b[0] * scale - offset, y0 = b[1] * scale - offset;
+            double rw = b[2] * scale - offset - x0, rh = b[3] * scale - offset - y0;
+            if (!half_pixel) {
+              rw = std::max(rw, 1.0);
+              rh = std::max(rh, 1.0);
+            }
+            const double bin_h = rh / oh, bin_w = rw / ow;
+            const int64_t gh = sampling > 0 ? sampling : static_cast<int64_t>(std::ceil(rh / oh));
+            const int64_t gw = sampling > 0 ? sampling : static_cast<int64_t>(std::ceil(rw / ow));
+            const double count = static_cast<double>(std::max<int64_t>(gh * gw, 1));
+            // The sample positions are the same for every channel.
+            samples.clear();
+            for (int64_t ph = 0; ph < oh; ++ph) {
+              for (int64_t pw = 0; pw < ow; ++pw) {
+                for (int64_t iy = 0; iy < gh; ++iy) {
+                  const double yy = y0 + ph * bin_h + (iy + 0.5) * bin_h / gh;
+                  for (int64_t ix = 0; ix < gw; ++ix) {
+                    const double xx = x0 + pw * bin_w + (ix + 0.5) * bin_w / gw;
+                    samples.push_back(bilinear_sample(yy, xx, H, W));
+                  }
+                }
+              }
+            }
+            const size_t per_bin = static_cast<size_t>(gh * gw);
+            for (int64_t c = 0; c < C; ++c) {
+              const S* plane = src + (batches[r] * C + c) * H * W;
+              S* out = dst + (r * C + c) * oh * ow;
+              for (int64_t bin = 0; bin < oh * ow; ++bin) {
+                double acc = 0;
+                bool first = true;
+                for (size_t k = 0; k < per_bin; ++k) {
+                  const Sample& s = samples[bin * per_bin + k];
+                  if (max_mode) {
+                    double m = s.w[0] * load_as_double<T>(plane[s.pos[0]]);
+                    for (int q = 1; q < 4; ++q) {
+                      m = std::max(m, s.w[q] * load_as_double<T>(plane[s.pos[q]]));
+                    }
+                    acc = first ? m : std::max(acc, m);
+                    first = false;
+                  } else {
+                    for (int q = 0; q < 4; ++q) acc += s.w[q] * load_as_double<T>(plane[s.pos[q]]);
+                  }
+                }
+                out[bin] = store_from_double<T>(max_mode ? acc : acc / count);
               }
             }
           }
-        }
-        const size_t per_bin = static_cast<size_t>(gh * gw);
-        for (int64_t c = 0; c < C; ++c) {
-          const S* plane = src + (batches[r] * C + c) * H * W;
-          S* out = dst + (r * C + c) * oh * ow;
-          for (int64_t bin = 0; bin < oh * ow; ++bin) {
-            double acc = 0;
-            bool first = true;
-            for (size_t k = 0; k < per_bin; ++k) {
-              const Sample& s = samples[bin * per_bin + k];
-              if (max_mode) {
-                double m = s.w[0] * load_as_double<T>(plane[s.pos[0]]);
-                for (int q = 1; q < 4; ++q) m = std::max(m, s.w[q] * load_as_double<T>(plane[s.pos[q]]));
-                acc = first ? m : std::max(acc, m);
-                first = false;
-              } else {
-                for (int q = 0; q < 4; ++q) acc += s.w[q] * load_as_double<T>(plane[s.pos[q]]);
-              }
-            }
-            out[bin] = store_from_double<T>(max_mode ? acc : acc / count);
-          }
-        }
-      }
-    }, 1);
+        },
+        1);
     return Status::Ok();
   });
 }
@@ -181,7 +188,9 @@ Status max_roi_pool(OpContext& ctx) {
   const std::vector<double> box = as_doubles(rois);
   for (int64_t r = 0; r < R; ++r) {
     const int64_t b = static_cast<int64_t>(box[r * 5]);
-    if (b < 0 || b >= N) return ctx.invalid("roi batch index " + std::to_string(b) + " is out of range");
+    if (b < 0 || b >= N) {
+      return ctx.invalid("roi batch index " + std::to_string(b) + " is out of range");
+    }
   }
   ctx.outputs[0] = Tensor(x.dtype(), {R, C, ph_n, pw_n});
   return visit_any(x.dtype(), ctx, [&](auto tag) {
@@ -189,37 +198,44 @@ Status max_roi_pool(OpContext& ctx) {
     using S = storage_t<T>;
     const S* src = x.data<S>();
     S* dst = ctx.outputs[0].data<S>();
-    parallel_ranges(R * C, [&](int64_t b, int64_t e) {
-      for (int64_t rc = b; rc < e; ++rc) {
-        const int64_t r = rc / C, c = rc % C;
-        const double* roi = &box[r * 5];
-        // Corners snap to whole pixels; a bin covers the pixels it overlaps.
-        const int64_t x1 = std::llround(roi[1] * scale), y1 = std::llround(roi[2] * scale);
-        const int64_t x2 = std::llround(roi[3] * scale), y2 = std::llround(roi[4] * scale);
-        const double bin_h = static_cast<double>(std::max<int64_t>(y2 - y1 + 1, 1)) / ph_n;
-        const double bin_w = static_cast<double>(std::max<int64_t>(x2 - x1 + 1, 1)) / pw_n;
-        const S* plane = src + (static_cast<int64_t>(roi[0]) * C + c) * H * W;
-        S* out = dst + rc * ph_n * pw_n;
-        for (int64_t ph = 0; ph < ph_n; ++ph) {
-          const int64_t hs = std::clamp<int64_t>(static_cast<int64_t>(std::floor(ph * bin_h)) + y1, 0, H);
-          const int64_t he = std::clamp<int64_t>(static_cast<int64_t>(std::ceil((ph + 1) * bin_h)) + y1, 0, H);
-          for (int64_t pw = 0; pw < pw_n; ++pw) {
-            const int64_t ws = std::clamp<int64_t>(static_cast<int64_t>(std::floor(pw * bin_w)) + x1, 0, W);
-            const int64_t we = std::clamp<int64_t>(static_cast<int64_t>(std::ceil((pw + 1) * bin_w)) + x1, 0, W);
-            double m = 0;  // an empty bin is 0
-            bool any = false;
-            for (int64_t yy = hs; yy < he; ++yy) {
-              for (int64_t xx = ws; xx < we; ++xx) {
-                const double v = load_as_double<T>(plane[yy * W + xx]);
-                m = any ? std::max(m, v) : v;
-                any = true;
+    parallel_ranges(
+        R * C,
+        [&](int64_t b, int64_t e) {
+          for (int64_t rc = b; rc < e; ++rc) {
+            const int64_t r = rc / C, c = rc % C;
+            const double* roi = &box[r * 5];
+            // Corners snap to whole pixels; a bin covers the pixels it overlaps.
+            const int64_t x1 = std::llround(roi[1] * scale), y1 = std::llround(roi[2] * scale);
+            const int64_t x2 = std::llround(roi[3] * scale), y2 = std::llround(roi[4] * scale);
+            const double bin_h = static_cast<double>(std::max<int64_t>(y2 - y1 + 1, 1)) / ph_n;
+            const double bin_w = static_cast<double>(std::max<int64_t>(x2 - x1 + 1, 1)) / pw_n;
+            const S* plane = src + (static_cast<int64_t>(roi[0]) * C + c) * H * W;
+            S* out = dst + rc * ph_n * pw_n;
+            for (int64_t ph = 0; ph < ph_n; ++ph) {
+              const int64_t hs =
+                  std::clamp<int64_t>(static_cast<int64_t>(std::floor(ph * bin_h)) + y1, 0, H);
+              const int64_t he =
+                  std::clamp<int64_t>(static_cast<int64_t>(std::ceil((ph + 1) * bin_h)) + y1, 0, H);
+              for (int64_t pw = 0; pw < pw_n; ++pw) {
+                const int64_t ws =
+                    std::clamp<int64_t>(static_cast<int64_t>(std::floor(pw * bin_w)) + x1, 0, W);
+                const int64_t we = std::clamp<int64_t>(
+                    static_cast<int64_t>(std::ceil((pw + 1) * bin_w)) + x1, 0, W);
+                double m = 0;  // an empty bin is 0
+                bool any = false;
+                for (int64_t yy = hs; yy < he; ++yy) {
+                  for (int64_t xx = ws; xx < we; ++xx) {
+                    const double v = load_as_double<T>(plane[yy * W + xx]);
+                    m = any ? std::max(m, v) : v;
+                    any = true;
+                  }
+                }
+                out[ph * pw_n + pw] = store_from_double<T>(m);
               }
             }
-            out[ph * pw_n + pw] = store_from_double<T>(m);
           }
-        }
-      }
-    }, 1);
+        },
+        1);
     return Status::Ok();
   });
 }
@@ -264,7 +280,9 @@ Status non_max_suppression(OpContext& ctx) {
   if (has_input(ctx, 3)) {
     QT_ASSIGN_OR_RETURN(const double v, scalar_f64(ctx, 3, "iou_threshold"));
     iou_threshold = static_cast<float>(v);
-    if (iou_threshold < 0 || iou_threshold > 1) return ctx.invalid("iou_threshold must be in [0, 1]");
+    if (iou_threshold < 0 || iou_threshold > 1) {
+      return ctx.invalid("iou_threshold must be in [0, 1]");
+    }
   }
   if (use_score_threshold) {
     QT_ASSIGN_OR_RETURN(const double v, scalar_f64(ctx, 4, "score_threshold"));
@@ -296,7 +314,8 @@ Status non_max_suppression(OpContext& ctx) {
         if (!use_score_threshold || s[i] > score_threshold) order.push_back(i);
       }
       // Highest score first; equal scores keep the lower box index first.
-      std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t z) { return s[a] > s[z]; });
+      std::stable_sort(order.begin(), order.end(),
+                       [&](int64_t a, int64_t z) { return s[a] > s[z]; });
       kept.clear();
       for (int64_t i : order) {
         if (static_cast<int64_t>(kept.size()) >= max_out) break;

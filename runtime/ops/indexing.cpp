@@ -134,9 +134,8 @@ Status gather_elements(OpContext& ctx) {
     const U* src = data.data<U>();
     U* dst = ctx.outputs[0].data<U>();
     parallel_ranges(ind.numel(), [&](int64_t b, int64_t e) {
-      walk_offsets(ind.shape(), strides, b, e, [&](int64_t i, int64_t off) {
-        dst[i] = src[off + idx[i] * axis_stride];
-      });
+      walk_offsets(ind.shape(), strides, b, e,
+                   [&](int64_t i, int64_t off) { dst[i] = src[off + idx[i] * axis_stride]; });
     });
     return Status::Ok();
   });
@@ -165,9 +164,8 @@ Status gather_nd_impl(OpContext& ctx, int64_t batch_dims) {
                          shape_str(data.shape()) + ", indices " + shape_str(ind.shape()));
     }
   }
-  QT_ASSIGN_OR_RETURN(auto idx, read_indices(ctx, ind, [&](int64_t i) {
-                        return data.dim(batch_dims + i % m);
-                      }));
+  QT_ASSIGN_OR_RETURN(
+      auto idx, read_indices(ctx, ind, [&](int64_t i) { return data.dim(batch_dims + i % m); }));
   Shape out_shape(ind.shape().begin(), ind.shape().end() - 1);
   out_shape.insert(out_shape.end(), data.shape().begin() + batch_dims + m, data.shape().end());
   const std::vector<int64_t> strides = contiguous_strides(data.shape());
@@ -179,14 +177,23 @@ Status gather_nd_impl(OpContext& ctx, int64_t batch_dims) {
   const size_t esize = dtype_size(data.dtype());
   const uint8_t* src = static_cast<const uint8_t*>(data.raw());
   uint8_t* dst = static_cast<uint8_t*>(ctx.outputs[0].raw());
-  parallel_ranges(tuples, [&](int64_t b, int64_t e) {
-    for (int64_t t = b; t < e; ++t) {
-      int64_t off = per_batch > 0 ? (t / per_batch) * batch_size : 0;
-      for (int64_t j = 0; j < m; ++j) off += idx[t * m + j] * strides[batch_dims + j];
-      std::memcpy(dst + t * slice * esize, src + off * esize, slice * esize);
-    }
-  }, std::max<int64_t>(1, kMinParallelElements / std::max<int64_t>(1, slice)));
+  parallel_ranges(
+      tuples,
+      [&](int64_t b, int64_t e) {
+        for (int64_t t = b; t < e; ++t) {
+          int64_t off = per_batch > 0 ? (t / per_batch) * batch_size : 0;
+          for (int64_t j = 0; j < m; ++j) off += idx[t * m + j] * strides[batch_dims + j];
+          std::memcpy(dst + t * slice * esize, src + off * esize, slice * esize);
+        }
+      },
+      std::max<int64_t>(1, kMinParallelElements / std::max<int64_t>(1, slice)));
   return Status::Ok();
+}
+
+Status gather_nd_v11(OpContext& ctx) { return gather_nd_impl(ctx, 0); }
+// batch_dims arrived in opset 12.
+Status gather_nd_batched(OpContext& ctx) {
+  return gather_nd_impl(ctx, ctx.node.attr_int("batch_dims", 0));
 }
 
 // ------------------------------------------------------------------ Scatter / ScatterElements
@@ -197,8 +204,7 @@ Status scatter_elements_impl(OpContext& ctx, Reduction red) {
   const Tensor& ind = *ctx.input(1);
   const Tensor& upd = *ctx.input(2);
   const int64_t rank = data.rank();
-  if (rank < 1 || ind.rank() != rank || upd.shape() != ind.shape() ||
-      upd.dtype() != data.dtype()) {
+  if (rank < 1 || ind.rank() != rank || upd.shape() != ind.shape() || upd.dtype() != data.dtype()) {
     return ctx.invalid("data " + shape_str(data.shape()) + ", indices " + shape_str(ind.shape()) +
                        " and updates " + shape_str(upd.shape()) +
                        " must have one rank, indices and updates one shape and type");
@@ -229,7 +235,9 @@ Status scatter_elements_impl(OpContext& ctx, Reduction red) {
   });
 }
 
-Status scatter_elements_plain(OpContext& ctx) { return scatter_elements_impl(ctx, Reduction::kNone); }
+Status scatter_elements_plain(OpContext& ctx) {
+  return scatter_elements_impl(ctx, Reduction::kNone);
+}
 
 Status scatter_elements_reduce(OpContext& ctx) {
   QT_ASSIGN_OR_RETURN(const Reduction red, read_reduction(ctx));
@@ -255,8 +263,7 @@ Status scatter_nd_impl(OpContext& ctx, Reduction red) {
   Shape want(ind.shape().begin(), ind.shape().end() - 1);
   want.insert(want.end(), data.shape().begin() + k, data.shape().end());
   if (upd.shape() != want) {
-    return ctx.invalid("updates " + shape_str(upd.shape()) + " must have shape " +
-                       shape_str(want));
+    return ctx.invalid("updates " + shape_str(upd.shape()) + " must have shape " + shape_str(want));
   }
   QT_ASSIGN_OR_RETURN(auto idx, read_indices(ctx, ind, [&](int64_t i) {
                         return data.dim(i % std::max<int64_t>(k, 1));
@@ -273,7 +280,9 @@ Status scatter_nd_impl(OpContext& ctx, Reduction red) {
     for (int64_t t = 0; t < tuples; ++t) {
       int64_t off = 0;
       for (int64_t j = 0; j < k; ++j) off += idx[t * k + j] * strides[j];
-      for (int64_t e = 0; e < slice; ++e) dst[off + e] = combine<T>(dst[off + e], u[t * slice + e], red);
+      for (int64_t e = 0; e < slice; ++e) {
+        dst[off + e] = combine<T>(dst[off + e], u[t * slice + e], red);
+      }
     }
     return Status::Ok();
   });
@@ -481,7 +490,8 @@ Status unique(OpContext& ctx) {
 Status top_k_impl(OpContext& ctx, int64_t k, bool largest) {
   const Tensor& x = *ctx.input(0);
   if (ctx.outputs.size() < 2) return ctx.invalid("needs outputs Values and Indices");
-  QT_ASSIGN_OR_RETURN(const int64_t axis, normalize_axis(ctx, ctx.node.attr_int("axis", -1), x.rank()));
+  QT_ASSIGN_OR_RETURN(const int64_t axis,
+                      normalize_axis(ctx, ctx.node.attr_int("axis", -1), x.rank()));
   const int64_t n = x.dim(axis);
   if (k < 0 || k > n) {
     return ctx.invalid("k " + std::to_string(k) + " is outside [0, " + std::to_string(n) + "]");
@@ -498,26 +508,29 @@ Status top_k_impl(OpContext& ctx, int64_t k, bool largest) {
     const S* src = x.data<S>();
     S* vals = ctx.outputs[0].data<S>();
     int64_t* inds = ctx.outputs[1].data<int64_t>();
-    parallel_ranges(outer * inner, [&](int64_t b, int64_t e) {
-      std::vector<int64_t> order(static_cast<size_t>(n));
-      for (int64_t line = b; line < e; ++line) {
-        const int64_t o = line / inner, i = line % inner;
-        const S* in = src + o * n * inner + i;
-        std::iota(order.begin(), order.end(), 0);
-        // Equal values keep their index order, so the result does not depend on the sort.
-        auto before = [&](int64_t a, int64_t c) {
-          const bool lt = largest ? value_less<T>(in[c * inner], in[a * inner])
-                                  : value_less<T>(in[a * inner], in[c * inner]);
-          return lt || (a < c && value_equal<T>(in[a * inner], in[c * inner]));
-        };
-        std::partial_sort(order.begin(), order.begin() + k, order.end(), before);
-        for (int64_t j = 0; j < k; ++j) {
-          const int64_t dst = (o * k + j) * inner + i;
-          vals[dst] = in[order[j] * inner];
-          inds[dst] = order[j];
-        }
-      }
-    }, std::max<int64_t>(1, kMinParallelElements / std::max<int64_t>(1, n)));
+    parallel_ranges(
+        outer * inner,
+        [&](int64_t b, int64_t e) {
+          std::vector<int64_t> order(static_cast<size_t>(n));
+          for (int64_t line = b; line < e; ++line) {
+            const int64_t o = line / inner, i = line % inner;
+            const S* in = src + o * n * inner + i;
+            std::iota(order.begin(), order.end(), 0);
+            // Equal values keep their index order, so the result does not depend on the sort.
+            auto before = [&](int64_t a, int64_t c) {
+              const bool lt = largest ? value_less<T>(in[c * inner], in[a * inner])
+                                      : value_less<T>(in[a * inner], in[c * inner]);
+              return lt || (a < c && value_equal<T>(in[a * inner], in[c * inner]));
+            };
+            std::partial_sort(order.begin(), order.begin() + k, order.end(), before);
+            for (int64_t j = 0; j < k; ++j) {
+              const int64_t dst = (o * k + j) * inner + i;
+              vals[dst] = in[order[j] * inner];
+              inds[dst] = order[j];
+            }
+          }
+        },
+        std::max<int64_t>(1, kMinParallelElements / std::max<int64_t>(1, n)));
     return Status::Ok();
   });
 }
@@ -604,28 +617,31 @@ Status cum_sum(OpContext& ctx) {
     using Acc = std::conditional_t<is_float_v<T>, double, S>;
     const S* src = x.data<S>();
     S* dst = ctx.outputs[0].data<S>();
-    parallel_ranges(outer * inner, [&](int64_t b, int64_t e) {
-      for (int64_t line = b; line < e; ++line) {
-        const int64_t base = (line / inner) * n * inner + line % inner;
-        Acc acc = 0;
-        for (int64_t j = 0; j < n; ++j) {
-          const int64_t at = base + (reverse ? n - 1 - j : j) * inner;
-          Acc v;
-          if constexpr (is_float_v<T>) v = load_as_double<T>(src[at]);
-          else v = src[at];
-          if (exclusive) {
-            if constexpr (is_float_v<T>) dst[at] = store_from_double<T>(acc);
-            else dst[at] = acc;
+    parallel_ranges(
+        outer * inner,
+        [&](int64_t b, int64_t e) {
+          for (int64_t line = b; line < e; ++line) {
+            const int64_t base = (line / inner) * n * inner + line % inner;
+            Acc acc = 0;
+            for (int64_t j = 0; j < n; ++j) {
+              const int64_t at = base + (reverse ? n - 1 - j : j) * inner;
+              Acc v;
+              if constexpr (is_float_v<T>) v = load_as_double<T>(src[at]);
+              else v = src[at];
+              if (exclusive) {
+                if constexpr (is_float_v<T>) dst[at] = store_from_double<T>(acc);
+                else dst[at] = acc;
+              }
+              if constexpr (is_float_v<T>) acc += v;
+              else acc = combine<T>(acc, v, Reduction::kAdd);
+              if (!exclusive) {
+                if constexpr (is_float_v<T>) dst[at] = store_from_double<T>(acc);
+                else dst[at] = acc;
+              }
+            }
           }
-          if constexpr (is_float_v<T>) acc += v;
-          else acc = combine<T>(acc, v, Reduction::kAdd);
-          if (!exclusive) {
-            if constexpr (is_float_v<T>) dst[at] = store_from_double<T>(acc);
-            else dst[at] = acc;
-          }
-        }
-      }
-    }, std::max<int64_t>(1, kMinParallelElements / std::max<int64_t>(1, n)));
+        },
+        std::max<int64_t>(1, kMinParallelElements / std::max<int64_t>(1, n)));
     return Status::Ok();
   });
 }
@@ -636,23 +652,21 @@ void register_indexing_kernels(KernelRegistry& r) {
   const std::vector<DType> float3 = {DType::kF32, DType::kF64, DType::kF16};
   const std::vector<DType> no_bf16 = [] {
     std::vector<DType> v;
-    for (DType t : kAllTypes) if (t != DType::kBF16) v.push_back(t);
+    for (DType t : kAllTypes) {
+      if (t != DType::kBF16) v.push_back(t);
+    }
     return v;
   }();
-  const std::vector<DType> cumsum11 = {DType::kU32, DType::kU64, DType::kS32, DType::kS64,
-                                       DType::kF32, DType::kF64};
+  const std::vector<DType> cumsum11 = {DType::kU32, DType::kU64, DType::kS32,
+                                       DType::kS64, DType::kF32, DType::kF64};
   std::vector<DType> cumsum14 = cumsum11;
   cumsum14.insert(cumsum14.end(), {DType::kF16, DType::kBF16});
 
   r.add({"", "GatherElements", 11, 12, no_bf16}, gather_elements);
   r.add({"", "GatherElements", 13, kLatestOpset, kAllTypes}, gather_elements);
-  r.add({"", "GatherND", 11, 11, no_bf16}, [](OpContext& ctx) { return gather_nd_impl(ctx, 0); });
-  r.add({"", "GatherND", 12, 12, no_bf16}, [](OpContext& ctx) {
-    return gather_nd_impl(ctx, ctx.node.attr_int("batch_dims", 0));
-  });
-  r.add({"", "GatherND", 13, kLatestOpset, kAllTypes}, [](OpContext& ctx) {
-    return gather_nd_impl(ctx, ctx.node.attr_int("batch_dims", 0));
-  });
+  r.add({"", "GatherND", 11, 11, no_bf16}, gather_nd_v11);
+  r.add({"", "GatherND", 12, 12, no_bf16}, gather_nd_batched);
+  r.add({"", "GatherND", 13, kLatestOpset, kAllTypes}, gather_nd_batched);
   r.add({"", "Scatter", 9, 10, no_bf16}, scatter_elements_plain);
   r.add({"", "ScatterElements", 11, 12, no_bf16}, scatter_elements_plain);
   r.add({"", "ScatterElements", 13, 15, kAllTypes}, scatter_elements_plain);

@@ -44,7 +44,7 @@ Result<Mode> parse_mode(const OpContext& ctx, const std::string& s, bool allow_c
   return ctx.invalid("mode '" + s + "' is not supported by this opset");
 }
 
-Result<ResizeParams> parse_v11_params(const OpContext& ctx, bool allow_tf_half_pixel_for_nn) {
+Result<ResizeParams> parse_v11_params(const OpContext& ctx, bool tf_nn_ok) {
   ResizeParams p;
   const Node& n = ctx.node;
   QT_ASSIGN_OR_RETURN(p.mode, parse_mode(ctx, n.attr_string("mode", "nearest"), true, false));
@@ -54,7 +54,7 @@ Result<ResizeParams> parse_v11_params(const OpContext& ctx, bool allow_tf_half_p
   else if (c == "align_corners") p.coord = Coord::kAlignCorners;
   else if (c == "asymmetric") p.coord = Coord::kAsymmetric;
   else if (c == "tf_crop_and_resize") p.coord = Coord::kTfCropAndResize;
-  else if (c == "tf_half_pixel_for_nn" && allow_tf_half_pixel_for_nn) p.coord = Coord::kTfHalfPixelForNN;
+  else if (c == "tf_half_pixel_for_nn" && tf_nn_ok) p.coord = Coord::kTfHalfPixelForNN;
   else return ctx.invalid("coordinate_transformation_mode '" + c + "' is not valid at this opset");
   const std::string r = n.attr_string("nearest_mode", "round_prefer_floor");
   if (r == "round_prefer_floor") p.round = Round::kPreferFloor;
@@ -71,8 +71,8 @@ Result<ResizeParams> parse_v11_params(const OpContext& ctx, bool allow_tf_half_p
 // Opset 10 Resize and Upsample: asymmetric coordinates, nearest rounds down.
 Result<ResizeParams> parse_legacy_params(const OpContext& ctx, bool allow_bilinear) {
   ResizeParams p;
-  QT_ASSIGN_OR_RETURN(p.mode,
-                      parse_mode(ctx, ctx.node.attr_string("mode", "nearest"), false, allow_bilinear));
+  QT_ASSIGN_OR_RETURN(
+      p.mode, parse_mode(ctx, ctx.node.attr_string("mode", "nearest"), false, allow_bilinear));
   p.coord = Coord::kAsymmetric;
   p.round = Round::kFloor;
   return p;
@@ -114,8 +114,8 @@ double source_coord(const ResizeParams& p, int64_t x, int64_t in, double scale, 
   return 0.0;
 }
 
-std::vector<Taps> axis_taps(const ResizeParams& p, int64_t in, int64_t out, double scale,
-                            double r0, double r1) {
+std::vector<Taps> axis_taps(const ResizeParams& p, int64_t in, int64_t out, double scale, double r0,
+                            double r1) {
   std::vector<Taps> taps(static_cast<size_t>(out));
   for (int64_t x = 0; x < out; ++x) {
     Taps& t = taps[x];
@@ -157,7 +157,9 @@ std::vector<Taps> axis_taps(const ResizeParams& p, int64_t in, int64_t out, doub
         if (t.idx[k] < 0 || t.idx[k] >= in) t.w[k] = 0;
         sum += t.w[k];
       }
-      if (sum != 0) for (int k = 0; k < t.n; ++k) t.w[k] /= sum;
+      if (sum != 0) {
+        for (int k = 0; k < t.n; ++k) t.w[k] /= sum;
+      }
     }
     // Edge padding; taps with no weight are dropped.
     int kept = 0;
@@ -181,8 +183,9 @@ storage_t<T> from_acc(double v) {
 }
 
 // Resamples x into out (shape out_shape) with per-axis scales (and ROI for tf_crop_and_resize).
-Status resample(const OpContext& ctx, const ResizeParams& p, const Tensor& x, const Shape& out_shape,
-                const std::vector<double>& scales, const std::vector<double>& roi, Tensor* out) {
+Status resample(const OpContext& ctx, const ResizeParams& p, const Tensor& x,
+                const Shape& out_shape, const std::vector<double>& scales,
+                const std::vector<double>& roi, Tensor* out) {
   const int64_t rank = x.rank();
   if (rank < 1) return ctx.invalid("input must have rank >= 1");
   std::vector<std::vector<Taps>> taps(static_cast<size_t>(rank));
@@ -229,30 +232,35 @@ Status resample(const OpContext& ctx, const ResizeParams& p, const Tensor& x, co
       const S* src = x.data<S>();
       S* dst = out->data<S>();
       const S fill = from_acc<T>(p.extrapolation);
-      parallel_ranges(rows, [&](int64_t b, int64_t e) {
-        std::vector<std::pair<int64_t, double>> rt;
-        int64_t last_src = -1;
-        for (int64_t r = b; r < e; ++r) {
-          S* o = dst + r * width;
-          if (!row_taps(r, &rt)) {
-            std::fill(o, o + width, fill);
-            last_src = -1;
-            continue;
-          }
-          const int64_t base = rt[0].first;
-          if (base == last_src) {  // same source row as the previous output row
-            std::memcpy(o, o - width, static_cast<size_t>(width) * sizeof(S));
-            continue;
-          }
-          const S* in = src + base;
-          for (int64_t i = 0; i < width; ++i) o[i] = xt[i].outside ? fill : in[xt[i].idx[0]];
-          last_src = base;
-        }
-      }, min_rows);
+      parallel_ranges(
+          rows,
+          [&](int64_t b, int64_t e) {
+            std::vector<std::pair<int64_t, double>> rt;
+            int64_t last_src = -1;
+            for (int64_t r = b; r < e; ++r) {
+              S* o = dst + r * width;
+              if (!row_taps(r, &rt)) {
+                std::fill(o, o + width, fill);
+                last_src = -1;
+                continue;
+              }
+              const int64_t base = rt[0].first;
+              if (base == last_src) {  // same source row as the previous output row
+                std::memcpy(o, o - width, static_cast<size_t>(width) * sizeof(S));
+                continue;
+              }
+              const S* in = src + base;
+              for (int64_t i = 0; i < width; ++i) o[i] = xt[i].outside ? fill : in[xt[i].idx[0]];
+              last_src = base;
+            }
+          },
+          min_rows);
       return Status::Ok();
     });
   }
-  if (x.dtype() == DType::kBool) return ctx.unsupported("linear and cubic modes need a numeric type");
+  if (x.dtype() == DType::kBool) {
+    return ctx.unsupported("linear and cubic modes need a numeric type");
+  }
   return visit_any(x.dtype(), ctx, [&](auto tag) {
     using T = typename decltype(tag)::type;
     using S = storage_t<T>;
@@ -274,45 +282,50 @@ Status resample(const OpContext& ctx, const ResizeParams& p, const Tensor& x, co
         w1.push_back(t.n > 1 ? static_cast<float>(t.w[1]) : 0.0f);
       }
     }
-    parallel_ranges(rows, [&](int64_t b, int64_t e) {
-      std::vector<std::pair<int64_t, double>> rt;
-      for (int64_t r = b; r < e; ++r) {
-        S* o = dst + r * width;
-        if (!row_taps(r, &rt)) {
-          std::fill(o, o + width, fill);
-          continue;
-        }
-        if constexpr (std::is_same_v<T, float>) {
-          if (flat) {
-            std::fill(o, o + width, 0.0f);
-            for (const auto& [off, wr] : rt) {
-              const float* in = src + off;
-              const float w = static_cast<float>(wr);
-              for (int64_t i = 0; i < width; ++i) o[i] += w * (w0[i] * in[i0[i]] + w1[i] * in[i1[i]]);
+    parallel_ranges(
+        rows,
+        [&](int64_t b, int64_t e) {
+          std::vector<std::pair<int64_t, double>> rt;
+          for (int64_t r = b; r < e; ++r) {
+            S* o = dst + r * width;
+            if (!row_taps(r, &rt)) {
+              std::fill(o, o + width, fill);
+              continue;
             }
-            continue;
-          }
-        }
-        for (int64_t i = 0; i < width; ++i) {
-          const Taps& t = xt[i];
-          if (t.outside) {
-            o[i] = fill;
-            continue;
-          }
-          Acc sum = 0;
-          for (const auto& [off, wr] : rt) {
-            const S* in = src + off;
-            Acc s = 0;
-            for (int k = 0; k < t.n; ++k) {
-              s += static_cast<Acc>(t.w[k]) * static_cast<Acc>(load_as_double<T>(in[t.idx[k]]));
+            if constexpr (std::is_same_v<T, float>) {
+              if (flat) {
+                std::fill(o, o + width, 0.0f);
+                for (const auto& [off, wr] : rt) {
+                  const float* in = src + off;
+                  const float w = static_cast<float>(wr);
+                  for (int64_t i = 0; i < width; ++i) {
+                    o[i] += w * (w0[i] * in[i0[i]] + w1[i] * in[i1[i]]);
+                  }
+                }
+                continue;
+              }
             }
-            sum += static_cast<Acc>(wr) * s;
+            for (int64_t i = 0; i < width; ++i) {
+              const Taps& t = xt[i];
+              if (t.outside) {
+                o[i] = fill;
+                continue;
+              }
+              Acc sum = 0;
+              for (const auto& [off, wr] : rt) {
+                const S* in = src + off;
+                Acc s = 0;
+                for (int k = 0; k < t.n; ++k) {
+                  s += static_cast<Acc>(t.w[k]) * static_cast<Acc>(load_as_double<T>(in[t.idx[k]]));
+                }
+                sum += static_cast<Acc>(wr) * s;
+              }
+              if constexpr (std::is_same_v<T, float>) o[i] = sum;
+              else o[i] = from_acc<T>(sum);
+            }
           }
-          if constexpr (std::is_same_v<T, float>) o[i] = sum;
-          else o[i] = from_acc<T>(sum);
-        }
-      }
-    }, min_rows);
+        },
+        min_rows);
     return Status::Ok();
   });
 }
@@ -320,7 +333,8 @@ Status resample(const OpContext& ctx, const ResizeParams& p, const Tensor& x, co
 // ------------------------------------------------------------------ Resize and Upsample
 
 // Output shape from per-axis scales: floor(dim * scale), in float as libonnx infers it.
-Result<Shape> scaled_shape(const OpContext& ctx, const Tensor& x, const std::vector<double>& scales) {
+Result<Shape> scaled_shape(const OpContext& ctx, const Tensor& x,
+                           const std::vector<double>& scales) {
   if (static_cast<int64_t>(scales.size()) != x.rank()) {
     return ctx.invalid(std::to_string(scales.size()) + " scales for an input of rank " +
                        std::to_string(x.rank()));
@@ -356,7 +370,9 @@ Status resize_scales_input(OpContext& ctx, bool upsample) {
   QT_ASSIGN_OR_RETURN(const ResizeParams p, parse_legacy_params(ctx, upsample));
   QT_ASSIGN_OR_RETURN(const std::vector<double> scales, float_list(ctx, 1, "scales"));
   if (upsample) {
-    for (double s : scales) if (s < 1) return ctx.invalid("Upsample scales must be >= 1");
+    for (double s : scales) {
+      if (s < 1) return ctx.invalid("Upsample scales must be >= 1");
+    }
   }
   return resize_by_scales(ctx, p, scales);
 }
@@ -377,10 +393,10 @@ Status upsample_v7(OpContext& ctx) {
 }
 
 // Opset 11+: X, roi, scales, sizes; exactly one of scales and sizes is given (non-empty).
-Status resize_v11_impl(OpContext& ctx, bool allow_tf_half_pixel_for_nn) {
+Status resize_v11_impl(OpContext& ctx, bool tf_nn_ok) {
   QT_RETURN_IF_ERROR(need_inputs(ctx, 1, 4));
   const Tensor& x = *ctx.input(0);
-  QT_ASSIGN_OR_RETURN(const ResizeParams p, parse_v11_params(ctx, allow_tf_half_pixel_for_nn));
+  QT_ASSIGN_OR_RETURN(const ResizeParams p, parse_v11_params(ctx, tf_nn_ok));
   const int64_t rank = x.rank();
   std::vector<double> roi;
   if (p.coord == Coord::kTfCropAndResize) {
@@ -477,49 +493,53 @@ Status grid_sample(OpContext& ctx) {
     using S = storage_t<T>;
     const S* src = x.data<S>();
     S* dst = ctx.outputs[0].data<S>();
-    parallel_ranges(N * C * Ho, [&](int64_t b, int64_t e) {
-      for (int64_t row = b; row < e; ++row) {
-        const int64_t oy = row % Ho, nc = row / Ho, n = nc / C;
-        const S* plane = src + nc * H * W;
-        auto at = [&](int64_t yy, int64_t xx) -> double {  // zero outside the image
-          if (yy < 0 || yy >= H || xx < 0 || xx >= W) return 0.0;
-          return load_as_double<T>(plane[yy * W + xx]);
-        };
-        for (int64_t ox = 0; ox < Wo; ++ox) {
-          const double* gp = &g[((n * Ho + oy) * Wo + ox) * 2];
-          const double fx = unnormalize(gp[0], W), fy = unnormalize(gp[1], H);
-          double v = 0;
-          if (mode == GridMode::kBicubic) {
-            // Padding applies to each of the 4x4 taps around the unpadded coordinate.
-            const double x0 = std::floor(fx), y0 = std::floor(fy);
-            const double tx = fx - x0, ty = fy - y0;
-            for (int j = 0; j < 4; ++j) {
-              const double wy = cubic_weight(ty - (j - 1), -0.75);
-              double rowv = 0;
-              for (int i = 0; i < 4; ++i) {
-                const double px = pad_coord(x0 - 1 + i, W, pad, align);
-                const double py = pad_coord(y0 - 1 + j, H, pad, align);
-                rowv += cubic_weight(tx - (i - 1), -0.75) *
-                        at(static_cast<int64_t>(py), static_cast<int64_t>(px));
+    parallel_ranges(
+        N * C * Ho,
+        [&](int64_t b, int64_t e) {
+          for (int64_t row = b; row < e; ++row) {
+            const int64_t oy = row % Ho, nc = row / Ho, n = nc / C;
+            const S* plane = src + nc * H * W;
+            auto at = [&](int64_t yy, int64_t xx) -> double {  // zero outside the image
+              if (yy < 0 || yy >= H || xx < 0 || xx >= W) return 0.0;
+              return load_as_double<T>(plane[yy * W + xx]);
+            };
+            for (int64_t ox = 0; ox < Wo; ++ox) {
+              const double* gp = &g[((n * Ho + oy) * Wo + ox) * 2];
+              const double fx = unnormalize(gp[0], W), fy = unnormalize(gp[1], H);
+              double v = 0;
+              if (mode == GridMode::kBicubic) {
+                // Padding applies to each of the 4x4 taps around the unpadded coordinate.
+                const double x0 = std::floor(fx), y0 = std::floor(fy);
+                const double tx = fx - x0, ty = fy - y0;
+                for (int j = 0; j < 4; ++j) {
+                  const double wy = cubic_weight(ty - (j - 1), -0.75);
+                  double rowv = 0;
+                  for (int i = 0; i < 4; ++i) {
+                    const double px = pad_coord(x0 - 1 + i, W, pad, align);
+                    const double py = pad_coord(y0 - 1 + j, H, pad, align);
+                    rowv += cubic_weight(tx - (i - 1), -0.75) *
+                            at(static_cast<int64_t>(py), static_cast<int64_t>(px));
+                  }
+                  v += wy * rowv;
+                }
+              } else {
+                const double px = pad_coord(fx, W, pad, align), py = pad_coord(fy, H, pad, align);
+                if (mode == GridMode::kNearest) {
+                  v = at(static_cast<int64_t>(std::nearbyint(py)),
+                         static_cast<int64_t>(std::nearbyint(px)));
+                } else {
+                  const double x0 = std::floor(px), y0 = std::floor(py);
+                  const double tx = px - x0, ty = py - y0;
+                  const int64_t ix = static_cast<int64_t>(x0), iy = static_cast<int64_t>(y0);
+                  v = (1 - ty) * ((1 - tx) * at(iy, ix) + tx * at(iy, ix + 1)) +
+                      ty * ((1 - tx) * at(iy + 1, ix) + tx * at(iy + 1, ix + 1));
+                }
               }
-              v += wy * rowv;
-            }
-          } else {
-            const double px = pad_coord(fx, W, pad, align), py = pad_coord(fy, H, pad, align);
-            if (mode == GridMode::kNearest) {
-              v = at(static_cast<int64_t>(std::nearbyint(py)), static_cast<int64_t>(std::nearbyint(px)));
-            } else {
-              const double x0 = std::floor(px), y0 = std::floor(py);
-              const double tx = px - x0, ty = py - y0;
-              const int64_t ix = static_cast<int64_t>(x0), iy = static_cast<int64_t>(y0);
-              v = (1 - ty) * ((1 - tx) * at(iy, ix) + tx * at(iy, ix + 1)) +
-                  ty * ((1 - tx) * at(iy + 1, ix) + tx * at(iy + 1, ix + 1));
+              dst[row * Wo + ox] = from_acc<T>(v);
             }
           }
-          dst[row * Wo + ox] = from_acc<T>(v);
-        }
-      }
-    }, std::max<int64_t>(1, kMinParallelElements / std::max<int64_t>(1, Wo)));
+        },
+        std::max<int64_t>(1, kMinParallelElements / std::max<int64_t>(1, Wo)));
     return Status::Ok();
   });
 }
@@ -528,7 +548,9 @@ Status grid_sample(OpContext& ctx) {
 
 void register_resize_kernels(KernelRegistry& r) {
   std::vector<DType> no_bf16;
-  for (DType t : kAllTypes) if (t != DType::kBF16) no_bf16.push_back(t);
+  for (DType t : kAllTypes) {
+    if (t != DType::kBF16) no_bf16.push_back(t);
+  }
   r.add({"", "Resize", 10, 10, no_bf16}, resize_v10);
   r.add({"", "Resize", 11, 12, no_bf16}, resize_v11);
   r.add({"", "Resize", 13, kLatestOpset, kAllTypes}, resize_v13);

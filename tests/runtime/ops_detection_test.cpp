@@ -20,7 +20,8 @@ TEST(OpsDetection, RoiAlignOpset10AvgAndMaxOnDoubles) {
   EXPECT_EQ((*a)[0].shape(), (Shape{1, 1, 1, 1}));
   EXPECT_DOUBLE_EQ(values<double>((*a)[0])[0], 2.5);  // one sample at the centre (0.5, 0.5)
   // Max mode takes the largest weighted corner of each sample, as the reference does.
-  Node mx = make_node("RoiAlign", 3, 1, {{"sampling_ratio", attr_int(1)}, {"mode", attr_string("max")}});
+  Node mx =
+      make_node("RoiAlign", 3, 1, {{"sampling_ratio", attr_int(1)}, {"mode", attr_string("max")}});
   auto m = run_node(mx, {&x, &rois, &batch}, 10);
   ASSERT_TRUE(m.ok()) << m.status().message();
   EXPECT_DOUBLE_EQ(values<double>((*m)[0])[0], 1.0);
@@ -69,9 +70,11 @@ TEST(OpsDetection, NonMaxSuppressionOptionalInputs) {
   ASSERT_TRUE(out.ok()) << out.status().message();
   EXPECT_EQ(values<int64_t>((*out)[0]), (std::vector<int64_t>{0, 0, 1, 0, 0, 2}));
   Tensor iou = Tensor::from_f32({1}, {1.5f});
-  EXPECT_EQ(run_node(make_node("NonMaxSuppression", 4), {&boxes, &scores, &max_out, &iou}, 11,
-                     false).status().code(),
-            StatusCode::kInvalidInput);
+  EXPECT_EQ(
+      run_node(make_node("NonMaxSuppression", 4), {&boxes, &scores, &max_out, &iou}, 11, false)
+          .status()
+          .code(),
+      StatusCode::kInvalidInput);
 }
 
 }  // namespace

@@ -178,7 +178,8 @@ TEST(OpsIndexing, TopKAcrossOpsets) {
 }
 
 TEST(OpsIndexing, ReverseSequenceBatchMajorUint8) {
-  Node n = make_node("ReverseSequence", 2, 1, {{"batch_axis", attr_int(0)}, {"time_axis", attr_int(1)}});
+  Node n =
+      make_node("ReverseSequence", 2, 1, {{"batch_axis", attr_int(0)}, {"time_axis", attr_int(1)}});
   Tensor x = make_tensor<uint8_t>(DType::kU8, {2, 3}, {1, 2, 3, 4, 5, 6});
   Tensor lens = i64({2}, {3, 2});
   auto out = run_node(n, {&x, &lens}, 10);

@@ -40,7 +40,9 @@ TEST(OpsResize, Opset10LinearClampsAtTheEdge) {
 }
 
 TEST(OpsResize, Uint8LinearRoundsToNearest) {
-  Node n = resize_node({{"mode", attr_string("linear")}, {"coordinate_transformation_mode", attr_string("align_corners")}}, 4);
+  Node n = resize_node({{"mode", attr_string("linear")},
+                        {"coordinate_transformation_mode", attr_string("align_corners")}},
+                       4);
   Tensor x = make_tensor<uint8_t>(DType::kU8, {1, 1, 1, 2}, {0, 255});
   Tensor sizes = Tensor::from_i64({4}, {1, 1, 1, 4});
   auto out = run_node(n, {&x, nullptr, nullptr, &sizes}, 13);
@@ -99,7 +101,8 @@ TEST(OpsResize, CubicOn3DInputAndBadInputs) {
 }
 
 TEST(OpsResize, UpsampleOpset7AttributeAndOpset9Input) {
-  Node v7 = make_node("Upsample", 1, 1, {{"scales", attr_floats({1, 2})}, {"mode", attr_string("bilinear")}});
+  Node v7 = make_node("Upsample", 1, 1,
+                      {{"scales", attr_floats({1, 2})}, {"mode", attr_string("bilinear")}});
   Tensor x = Tensor::from_f32({1, 2}, {0, 4});
   auto o7 = run_node(v7, {&x}, 7);
   ASSERT_TRUE(o7.ok()) << o7.status().message();
@@ -116,7 +119,8 @@ TEST(OpsResize, UpsampleOpset7AttributeAndOpset9Input) {
 
 TEST(OpsResize, GridSampleDoubleNearestBorder) {
   Node n = make_node("GridSample", 2, 1,
-                     {{"mode", attr_string("nearest")}, {"padding_mode", attr_string("border")},
+                     {{"mode", attr_string("nearest")},
+                      {"padding_mode", attr_string("border")},
                       {"align_corners", attr_int(1)}});
   Tensor x = make_tensor<double>(DType::kF64, {1, 1, 2, 2}, {1, 2, 3, 4});
   // (x, y): top-left corner, bottom-right corner, far outside to the right of the top row.
