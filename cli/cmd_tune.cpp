@@ -75,6 +75,12 @@ class LocalWorkers {
     if (len <= 0) return Status::Internal("cannot find this executable (/proc/self/exe)");
     exe[len] = 0;
     const pid_t parent = getpid();
+    // The children's options are all on their command line; QTUNE_CACHE or QTUNE_CURVE meant
+    // for this container's `qtune worker` must not reach them.
+    std::vector<std::string> env = environment_without(worker_option_spec());
+    std::vector<char*> envp;
+    for (auto& e : env) envp.push_back(e.data());
+    envp.push_back(nullptr);
     for (int64_t k = 0; k < n; ++k) {
       std::vector<std::string> args = {"qtune", "worker", "--connect", endpoint, "--threads",
                                        std::to_string(threads), "--heartbeat-ms", std::to_string(heartbeat_ms),
@@ -95,7 +101,7 @@ class LocalWorkers {
         if (getppid() != parent) _exit(3);
         dup2(log_fd, STDOUT_FILENO);
         dup2(log_fd, STDERR_FILENO);
-        execv(exe, argv.data());
+        execve(exe, argv.data(), envp.data());
         _exit(3);
       }
       close(log_fd);
@@ -182,8 +188,14 @@ Result<int> run_tune(const Args& args, const TuneMode& mode) {
   // Calibration statistics are checkpointed beside the journal; a resume takes them back
   // (only together with the recorded sensitivity, which reads the calibration set).
   const std::filesystem::path stats_path = out_dir / kCalibrationStatsFile;
+  // --resume with no journal yet starts the run: a container or batch job that may be restarted
+  // passes --resume from its first start on.
+  const bool resume = args.has("--resume") && std::filesystem::exists(out_dir / kJournalFile);
+  if (args.has("--resume") && !resume) {
+    say("no journal in " + out_dir.string() + " yet: --resume starts a new run");
+  }
   RunnerSources sources;
-  if (args.has("--resume") && std::filesystem::exists(stats_path)) {
+  if (resume && std::filesystem::exists(stats_path)) {
     Result<JournalContents> j = read_journal((out_dir / kJournalFile).string());
     const bool sensitivity_needed = cfg.strategy == "mse" || cfg.strategy == "bisect";
     if (j.ok() && (!sensitivity_needed || j->sensitivity)) {
@@ -235,7 +247,7 @@ Result<int> run_tune(const Args& args, const TuneMode& mode) {
     QT_RETURN_IF_ERROR(save_calibration_stats(runner->session().stats, stats_path.string()));
   }
   QT_ASSIGN_OR_RETURN(std::unique_ptr<Checkpoint> checkpoint,
-                      Checkpoint::open(out_dir, header, args.has("--resume"),
+                      Checkpoint::open(out_dir, header, resume,
                                        args.has("--allow-changed-goal")));
   const JournalContents& replayed = checkpoint->replayed();
   if (checkpoint->resumed()) {
@@ -411,8 +423,8 @@ Status coordinator_security(const Args& args, TuneMode* mode) {
 }  // namespace
 
 int cmd_tune(int argc, char** argv) {
-  auto args = parse_args(argc, argv, 2, {"--out", "--workers", "--reuse"},
-                         {"--json", "--resume", "--allow-changed-goal"});
+  static const OptionSpec spec{{"--out", "--workers", "--reuse"}, {"--json", "--resume", "--allow-changed-goal"}, {}};
+  auto args = parse_args_env(argc, argv, 2, spec, process_environment());
   TuneMode mode;
   Result<int> rc = args.status();
   if (args.ok()) {
@@ -423,6 +435,7 @@ int cmd_tune(int argc, char** argv) {
   }
   if (!rc.ok()) {
     std::cerr << "qtune tune: " << rc.status().message() << "\n";
+    if (args.ok() && !args->from_env.empty()) std::cerr << env_note(*args) << "\n";
     if (!args.ok()) std::cerr << kTuneUsage << "\n";
     return rc.status().exit_code();
   }
@@ -430,8 +443,11 @@ int cmd_tune(int argc, char** argv) {
 }
 
 int cmd_coordinator(int argc, char** argv) {
-  auto args = parse_args(argc, argv, 2, {"--out", "--bind", "--heartbeat-ms", "--curve-secret", "--curve-allow", "--reuse"},
-                         {"--json", "--curve", "--insecure", "--resume", "--allow-changed-goal"});
+  static const OptionSpec spec{
+      {"--out", "--bind", "--heartbeat-ms", "--curve-secret", "--curve-allow", "--reuse"},
+      {"--json", "--curve", "--insecure", "--resume", "--allow-changed-goal"},
+      {{{"--insecure"}, {"--curve", "--curve-secret", "--curve-allow"}}}};
+  auto args = parse_args_env(argc, argv, 2, spec, process_environment());
   TuneMode mode;
   mode.command = "coordinator";
   Result<int> rc = args.status();
@@ -451,6 +467,7 @@ int cmd_coordinator(int argc, char** argv) {
   }
   if (!rc.ok()) {
     std::cerr << "qtune coordinator: " << rc.status().message() << "\n";
+    if (args.ok() && !args->from_env.empty()) std::cerr << env_note(*args) << "\n";
     if (!args.ok()) std::cerr << kCoordinatorUsage << "\n";
     return rc.status().exit_code();
   }

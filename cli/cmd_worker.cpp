@@ -1,8 +1,12 @@
 // `qtune worker --connect tcp://HOST:PORT`: serve a coordinator's trials until it ends the run.
-// Also the hidden `qtune send-frame`, which sends one bad frame to a coordinator for tests.
+// `qtune health --connect tcp://HOST:PORT`: the container health probe, a ZeroMQ handshake with
+// the coordinator using a worker's keys. Also the hidden `qtune send-frame`, which sends one bad
+// frame to a coordinator for tests.
 #include <charconv>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <msgpack.hpp>
 #include <thread>
@@ -20,6 +24,10 @@ constexpr const char* kWorkerUsage =
     "usage: qtune worker --connect tcp://HOST:PORT [--threads N] [--cache DIR | --shared-path]\n"
     "                    [--curve --curve-secret FILE --curve-server-key FILE | --insecure]\n"
     "                    [--simulate-ms MS] [--heartbeat-ms MS]";
+
+constexpr const char* kHealthUsage =
+    "usage: qtune health --connect tcp://HOST:PORT [--timeout-ms MS]\n"
+    "                    [--curve --curve-secret FILE --curve-server-key FILE | --insecure]";
 
 Result<int64_t> non_negative_int(const std::string& flag, const std::string& s) {
   int64_t v = 0;
@@ -76,6 +84,76 @@ Result<int> run_worker_command(const Args& args) {
   QT_ASSIGN_OR_RETURN(WorkerSummary s, run_worker(opts));
   std::cerr << "worker: " << s.trials << " trial(s) served, " << s.reconnects << " reconnect(s)\n";
   return 0;
+}
+
+// A handshake is what a probe can ask without joining the run: the coordinator's socket (and,
+// with CURVE, its ZAP thread) must answer, while no message reaches the scheduler, so probes
+// never show up in its counters or the report.
+Result<int> run_health(const Args& args) {
+  if (!args.positional.empty() || !args.has("--connect")) return Status::InvalidInput(kHealthUsage);
+  WorkerOptions opts;
+  opts.connect = args.get("--connect", "");
+  int64_t timeout_ms = 5000;
+  if (args.has("--timeout-ms")) {
+    QT_ASSIGN_OR_RETURN(timeout_ms, positive_int("--timeout-ms", args.get("--timeout-ms", "")));
+  }
+  QT_RETURN_IF_ERROR(curve_client_options(args, &opts));
+  const bool curve = !opts.curve_secret.empty();
+  zmq::context_t ctx(1);
+  zmq::socket_t sock(ctx, zmq::socket_type::dealer);
+  sock.set(zmq::sockopt::linger, 0);
+  if (curve) {
+    QT_ASSIGN_OR_RETURN(std::string pub, curve_public_key(opts.curve_secret));
+    sock.set(zmq::sockopt::curve_serverkey, zmq::buffer(curve_key_bytes(opts.curve_server_key)));
+    sock.set(zmq::sockopt::curve_publickey, zmq::buffer(curve_key_bytes(pub)));
+    sock.set(zmq::sockopt::curve_secretkey, zmq::buffer(curve_key_bytes(opts.curve_secret)));
+  }
+  const char* mon = "inproc://qtune-health-monitor";
+  zmq_socket_monitor(sock.handle(), mon,
+                     ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH |
+                         ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL);
+  zmq::socket_t monitor(ctx, zmq::socket_type::pair);
+  monitor.connect(mon);
+  try {
+    sock.connect(opts.connect);
+  } catch (const zmq::error_t& e) {
+    return Status::InvalidInput("--connect " + opts.connect + ": " + e.what());
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto deadline = t0 + std::chrono::milliseconds(timeout_ms);
+  const std::string what = opts.connect + (curve ? " (CURVE)" : "");
+  int rc = -1;
+  std::string verdict;
+  while (rc < 0) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      rc = 1;
+      verdict = "unhealthy: no ZeroMQ handshake with " + what + " within " + std::to_string(timeout_ms) +
+                " ms (nothing listening there, or --curve-server-key is not the coordinator's key)";
+      break;
+    }
+    zmq_pollitem_t item{monitor.handle(), 0, ZMQ_POLLIN, 0};
+    if (zmq_poll(&item, 1, static_cast<long>(left.count())) <= 0) continue;
+    zmq::message_t ev, addr;
+    if (!monitor.recv(ev, zmq::recv_flags::none) || ev.size() < 6) continue;
+    if (ev.more()) (void)monitor.recv(addr, zmq::recv_flags::none);
+    uint16_t event = 0;
+    std::memcpy(&event, ev.data(), sizeof event);
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+      rc = 0;
+      verdict = "healthy: " + what + " completed the handshake in " + fixed(ms, 1) + " ms";
+    } else if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) {
+      rc = 1;
+      verdict = "unhealthy: " + what + " refused this CURVE key (not in its --curve-allow)";
+    } else {
+      rc = 1;
+      verdict = "unhealthy: the handshake with " + what + " failed (wrong --curve-server-key, CURVE on one side only, or not a qtune coordinator)";
+    }
+  }
+  zmq_socket_monitor(sock.handle(), nullptr, 0);
+  (rc == 0 ? std::cout : std::cerr) << verdict << "\n";
+  return rc;
 }
 
 // One frame a well-behaved peer would never send.
@@ -164,14 +242,36 @@ int cmd_send_frame(int argc, char** argv) {
   return rc.value();
 }
 
+const OptionSpec& worker_option_spec() {
+  static const OptionSpec spec{
+      {"--connect", "--threads", "--simulate-ms", "--heartbeat-ms", "--cache", "--curve-secret",
+       "--curve-server-key"},
+      {"--shared-path", "--curve", "--insecure"},
+      {{{"--insecure"}, {"--curve", "--curve-secret", "--curve-server-key"}}, {{"--cache"}, {"--shared-path"}}}};
+  return spec;
+}
+
+int cmd_health(int argc, char** argv) {
+  static const OptionSpec spec{{"--connect", "--timeout-ms", "--curve-secret", "--curve-server-key"},
+                               {"--curve", "--insecure"},
+                               {{{"--insecure"}, {"--curve", "--curve-secret", "--curve-server-key"}}}};
+  auto args = parse_args_env(argc, argv, 2, spec, process_environment());
+  Result<int> rc = args.ok() ? run_health(args.value()) : Result<int>(args.status());
+  if (!rc.ok()) {
+    std::cerr << "qtune health: " << rc.status().message() << "\n";
+    if (args.ok() && !args->from_env.empty()) std::cerr << env_note(*args) << "\n";
+    if (!args.ok()) std::cerr << kHealthUsage << "\n";
+    return rc.status().exit_code();
+  }
+  return rc.value();
+}
+
 int cmd_worker(int argc, char** argv) {
-  auto args = parse_args(argc, argv, 2,
-                         {"--connect", "--threads", "--simulate-ms", "--heartbeat-ms", "--cache",
-                          "--curve-secret", "--curve-server-key"},
-                         {"--shared-path", "--curve", "--insecure"});
+  auto args = parse_args_env(argc, argv, 2, worker_option_spec(), process_environment());
   Result<int> rc = args.ok() ? run_worker_command(args.value()) : Result<int>(args.status());
   if (!rc.ok()) {
     std::cerr << "qtune worker: " << rc.status().message() << "\n";
+    if (args.ok() && !args->from_env.empty()) std::cerr << env_note(*args) << "\n";
     if (!args.ok()) std::cerr << kWorkerUsage << "\n";
     return rc.status().exit_code();
   }

@@ -4,6 +4,8 @@
 
 #include <string>
 
+#include "cli/args.h"
+
 namespace qtune::cli {
 
 int cmd_eval(int argc, char** argv);
@@ -21,6 +23,11 @@ int cmd_coordinator(int argc, char** argv);
 int cmd_send_frame(int argc, char** argv);  // hidden: a bad frame for protocol tests
 int cmd_keygen(int argc, char** argv);
 int cmd_bench_dispatch(int argc, char** argv);  // `qtune bench dispatch`
+int cmd_health(int argc, char** argv);          // container health probe
+
+// The options of `qtune worker`; `qtune tune --workers N` keeps their environment variables
+// from its children, whose command line it sets.
+const OptionSpec& worker_option_spec();
 
 // tcp://127.x, tcp://localhost, tcp://[::1], ipc://, inproc://: the link never leaves the host.
 bool is_loopback_endpoint(const std::string& endpoint);

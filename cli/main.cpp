@@ -15,6 +15,7 @@ commands:
                                find the fastest int8/bf16/fp32 mix that meets the accuracy goal;
                                --workers N evaluates on N local worker processes (0: in-process);
                                --resume continues from the output directory's journal
+                               (with none there yet, it starts the run)
   coordinator CONFIG.yaml --bind tcp://*:5555 [--out DIR] [--resume] [--reuse DIR] [--json]
               [--heartbeat-ms MS]
               [--curve --curve-secret FILE --curve-allow DIR_OR_FILES | --insecure]
@@ -25,6 +26,11 @@ commands:
          [--simulate-ms MS] [--heartbeat-ms MS]
                                evaluate a coordinator's trials; files come by hash into the
                                cache (default ~/.cache/qtune); --simulate-ms sleeps instead
+  health --connect tcp://HOST:PORT [--timeout-ms MS] [--curve --curve-secret FILE
+         --curve-server-key FILE | --insecure]
+                               container health probe: exit 0 when the coordinator completes a
+                               ZeroMQ (CURVE) handshake with these keys within MS (default
+                               5000), 1 when not; sends no message, so the run never sees it
   keygen OUT_PREFIX            write a CURVE keypair: OUT_PREFIX.key (secret) and OUT_PREFIX.pub
   eval MODEL.onnx --data DATA.yaml [--adaptor native|onednn] [--json] [--threads N]
                                top-1 accuracy and images/s of a model on a dataset; with
@@ -44,6 +50,13 @@ commands:
   bench kernels|peak [--json]  int8/fp32 kernels side by side with oneDNN; instruction peaks
   bench dispatch [--json]      coordinator overhead per trial with 1..256 simulated workers
   version                      print the version and the CPU features in use
+
+environment: tune, coordinator, worker and health take every option from a variable too:
+  QTUNE_ and the option's name upper-cased, '-' as '_' (QTUNE_BIND, QTUNE_CONNECT, QTUNE_OUT,
+  QTUNE_THREADS, QTUNE_CACHE, QTUNE_CURVE_SECRET, QTUNE_CURVE_SERVER_KEY, QTUNE_CURVE_ALLOW,
+  QTUNE_HEARTBEAT_MS, ...). A flag is on for 1/true/yes/on, off for 0/false/no/off; an empty
+  variable is unset. The command line wins, also over the other side of an exclusive pair
+  (--insecure on the command line ignores QTUNE_CURVE*).
 
 exit codes: 0 success, 1 goal not met, 2 bad input, 3 internal error
 )";
@@ -68,6 +81,7 @@ int main(int argc, char** argv) {
     if (cmd == "coordinator") return qtune::cli::cmd_coordinator(argc, argv);
     if (cmd == "send-frame") return qtune::cli::cmd_send_frame(argc, argv);
     if (cmd == "keygen") return qtune::cli::cmd_keygen(argc, argv);
+    if (cmd == "health") return qtune::cli::cmd_health(argc, argv);
     if (cmd == "quantize") return qtune::cli::cmd_quantize(argc, argv);
     if (cmd == "bench" && argc > 2 && std::string(argv[2]) == "dispatch") {
       return qtune::cli::cmd_bench_dispatch(argc, argv);
