@@ -13,6 +13,8 @@ packages=(
   libbenchmark-dev
   dataset-fashion-mnist libonnx-testdata python3-onnx
   iproute2 docker-compose
+  # The deployment checks parse docker-compose.yml and the Kubernetes manifests with it.
+  python3-yaml
 )
 missing=()
 for p in "${packages[@]}"; do
