@@ -556,8 +556,9 @@ void register_resize_kernels(KernelRegistry& r) {
   r.add({"", "Resize", 13, kLatestOpset, kAllTypes}, resize_v13);
   r.add({"", "Upsample", 7, 8, no_bf16}, upsample_v7);
   r.add({"", "Upsample", 9, kLatestOpset, no_bf16}, upsample_v9);
-  no_bf16.pop_back();  // bool: GridSample interpolates numbers
-  r.add({"", "GridSample", 16, kLatestOpset, no_bf16}, grid_sample);
+  // libonnx 1.12 gives grid X's type, so only float images have meaningful grids.
+  r.add({"", "GridSample", 16, kLatestOpset, {DType::kF32, DType::kF64, DType::kF16}},
+        grid_sample);
 }
 
 }  // namespace qtune

@@ -3,6 +3,7 @@
 // modes, and invalid scale/size combinations.
 #include <gtest/gtest.h>
 
+#include "common/dtype.h"
 #include "tests/runtime/op_test_util.h"
 
 namespace qtune {
@@ -115,6 +116,32 @@ TEST(OpsResize, UpsampleOpset7AttributeAndOpset9Input) {
   EXPECT_EQ(values<uint8_t>((*o9)[0]), (std::vector<uint8_t>{1, 1, 0, 0}));
   Tensor down = Tensor::from_f32({1}, {0.5f});
   EXPECT_EQ(run_node(v9, {&x, &down}, 9, false).status().code(), StatusCode::kInvalidInput);
+}
+
+TEST(OpsResize, Bf16LinearFrom13AndF16GridSample) {
+  Node n = resize_node({{"mode", attr_string("linear")}});
+  std::vector<uint16_t> raw;
+  for (float v : {0.0f, 4.0f}) raw.push_back(f32_to_bf16(v));
+  Tensor x = make_tensor(DType::kBF16, {2}, raw);
+  Tensor scales = Tensor::from_f32({1}, {2});
+  auto out = run_node(n, {&x, nullptr, &scales}, 13);
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  std::vector<float> got;
+  for (uint16_t h : values<uint16_t>((*out)[0])) got.push_back(bf16_to_f32(h));
+  EXPECT_EQ(got, (std::vector<float>{0, 1, 3, 4}));  // half-pixel: -0.25, 0.25, 0.75, 1.25
+  EXPECT_EQ(run_node(n, {&x, nullptr, &scales}, 12, false).status().code(),
+            StatusCode::kUnsupported);
+
+  // GridSample in f16 (libonnx 1.12 ties grid's type to X's): the centre averages the corners.
+  Node gs = make_node("GridSample", 2, 1, {{"align_corners", attr_int(1)}});
+  std::vector<uint16_t> pix, pos;
+  for (float v : {-10.0f, 10.0f, 10.0f, 31.0f}) pix.push_back(f32_to_f16(v));
+  for (float v : {0.0f, 0.0f}) pos.push_back(f32_to_f16(v));
+  Tensor img = make_tensor(DType::kF16, {1, 1, 2, 2}, pix);
+  Tensor grid = make_tensor(DType::kF16, {1, 1, 1, 2}, pos);
+  auto g = run_node(gs, {&img, &grid}, 16);
+  ASSERT_TRUE(g.ok()) << g.status().message();
+  EXPECT_EQ(f16_to_f32(values<uint16_t>((*g)[0])[0]), 10.25f);
 }
 
 TEST(OpsResize, GridSampleDoubleNearestBorder) {
