@@ -1,161 +1,178 @@
-// Normalisation-style fp32 ops of the reference executor: BatchNormalization,
-// LayerNormalization, Softmax and ReduceMean. Statistics accumulate in double so results do not
-// depend on how the work is split across threads.
-#include <tbb/blocked_range.h>
-#include <tbb/parallel_for.h>
-
+// Normalisation and the softmax family: BatchNormalization, LayerNormalization,
+// InstanceNormalization, LRN, MeanVarianceNormalization, LpNormalization, Softmax, LogSoftmax,
+// Hardmax and Dropout, for f32, f64, f16 and bf16. Half types compute in float, f64 in double;
+// statistics accumulate in double so results do not depend on how work is split across threads.
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <random>
 #include <vector>
 
-#include "runtime/kernel_registry.h"
+#include "runtime/op_util.h"
 
 namespace qtune {
 namespace {
 
-// Below this many elements a single thread is faster than a hand-off.
-constexpr int64_t kParallelElems = int64_t{1} << 15;
+// Arithmetic type of element type T.
+template <typename T>
+using compute_t = std::conditional_t<std::is_same_v<T, double>, double, float>;
 
-std::string shape_of(const Tensor& t) { return shape_str(t.shape()); }
-
-Status require_input(const OpContext& ctx, size_t i, const char* name, const Tensor** out) {
-  const Tensor* t = ctx.input(i);
-  if (!t || t->empty()) return ctx.invalid(std::string("missing input ") + name);
-  *out = t;
-  return Status::Ok();
+template <typename T>
+compute_t<T> ld(storage_t<T> v) {
+  return static_cast<compute_t<T>>(load_as_double<T>(v));
+}
+template <typename T>
+storage_t<T> st(double v) {
+  return store_from_double<T>(v);
 }
 
-Status require_f32(const OpContext& ctx, const Tensor& t, const char* name) {
-  if (t.dtype() == DType::kF32) return Status::Ok();
-  return ctx.unsupported(std::string("input ") + name + " has dtype " +
-                         std::string(dtype_name(t.dtype())) + "; only f32 is implemented");
-}
-
-// Runs fn(begin, end) over [0, count) rows, split across threads when the work is large.
+// Calls fn(TypeTag<T>{}) for the four floating element types.
 template <typename Fn>
-void for_rows(int64_t count, int64_t row_elems, Fn&& fn) {
-  if (count * row_elems < kParallelElems || count == 1) {
-    fn(int64_t{0}, count);
-    return;
-  }
-  tbb::parallel_for(tbb::blocked_range<int64_t>(0, count),
-                    [&](const tbb::blocked_range<int64_t>& r) { fn(r.begin(), r.end()); });
+Status visit_float(DType t, const OpContext& ctx, Fn&& fn) {
+  return visit_any(t, ctx, [&](auto tag) -> Status {
+    using T = typename decltype(tag)::type;
+    if constexpr (is_float_v<T>) {
+      return fn(tag);
+    } else {
+      return ctx.unsupported("element type " + dtype_str(t) + " is not supported");
+    }
+  });
 }
 
-Status normalize_axis(const OpContext& ctx, int64_t axis, int64_t rank, int64_t* out) {
-  if (axis < -rank || axis >= rank) {
-    return ctx.invalid("axis " + std::to_string(axis) + " out of range for rank " +
-                       std::to_string(rank));
-  }
-  *out = axis < 0 ? axis + rank : axis;
-  return Status::Ok();
+std::vector<double> as_doubles(const Tensor& t) {
+  std::vector<double> v(static_cast<size_t>(t.numel()));
+  for (int64_t i = 0; i < t.numel(); ++i) v[static_cast<size_t>(i)] = t.get_f64(i);
+  return v;
+}
+
+Result<Tensor> from_doubles(const OpContext& ctx, DType dtype, Shape shape,
+                            const std::vector<double>& v) {
+  Tensor t(dtype, std::move(shape));
+  QT_RETURN_IF_ERROR(visit_float(dtype, ctx, [&](auto tag) -> Status {
+    using T = typename decltype(tag)::type;
+    storage_t<T>* d = t.data<storage_t<T>>();
+    for (size_t i = 0; i < v.size(); ++i) d[i] = st<T>(v[i]);
+    return Status::Ok();
+  }));
+  return t;
+}
+
+// Minimum rows per parallel block so a block holds about kMinParallelElements values.
+int64_t rows_per_block(int64_t row_elems) {
+  return std::max<int64_t>(1, kMinParallelElements / std::max<int64_t>(row_elems, 1));
+}
+
+bool output_wanted(const OpContext& ctx, size_t i) {
+  return i < ctx.node.outputs.size() && !ctx.node.outputs[i].empty();
 }
 
 // ------------------------------------------------------------------------- BatchNormalization
 
-Status batch_norm(OpContext& ctx) {
-  const Tensor *x, *scale, *bias, *mean, *var;
-  QT_RETURN_IF_ERROR(require_input(ctx, 0, "X", &x));
-  QT_RETURN_IF_ERROR(require_input(ctx, 1, "scale", &scale));
-  QT_RETURN_IF_ERROR(require_input(ctx, 2, "B", &bias));
-  QT_RETURN_IF_ERROR(require_input(ctx, 3, "input_mean", &mean));
-  QT_RETURN_IF_ERROR(require_input(ctx, 4, "input_var", &var));
-  for (const Tensor* t : {x, scale, bias, mean, var}) {
-    QT_RETURN_IF_ERROR(require_f32(ctx, *t, t == x ? "X" : "scale/B/mean/var"));
-  }
-  if (x->rank() < 2) return ctx.invalid("X has shape " + shape_of(*x) + "; needs [N,C,...]");
-  // Opsets 7-8 could normalise per activation (spatial=0, statistics shaped [C, D1, ...]).
-  if (ctx.opset < 9 && ctx.node.attr_int("spatial", 1) == 0) {
-    return ctx.unsupported("spatial=0 (per-activation statistics)");
-  }
-  const int64_t N = x->dim(0), C = x->dim(1);
-  const int64_t inner = N * C == 0 ? 0 : x->numel() / (N * C);
-  for (const Tensor* t : {scale, bias, mean, var}) {
-    if (t->rank() != 1 || t->dim(0) != C) {
-      return ctx.invalid("per-channel input has shape " + shape_of(*t) + ", expected [" +
-                         std::to_string(C) + "]");
-    }
-  }
-  const float eps = ctx.node.attr_float("epsilon", 1e-5f);
-  const bool training = ctx.node.attr_int("training_mode", 0) != 0;
-  size_t extra_outputs = 0;
+// y = (x - mean) / sqrt(var + eps) * scale + B per channel. With `spatial` false (opsets 7-8)
+// the statistics are per activation: shaped [C, D1, ...], so every non-batch element is a
+// channel of its own. Training mode (opset 14+) normalises with the batch statistics and
+// outputs the running averages.
+Status batch_norm(OpContext& ctx, bool training_outputs) {
+  QT_RETURN_IF_ERROR(need_inputs(ctx, 5, 5));
+  const Tensor& x = *ctx.input(0);
+  if (x.rank() < 2) return ctx.invalid("X has shape " + shape_str(x.shape()) + "; needs [N,C,...]");
+  const bool spatial = ctx.node.attr_int("spatial", 1) != 0;
+  const bool training = training_outputs && ctx.node.attr_int("training_mode", 0) != 0;
   for (size_t i = 1; i < ctx.node.outputs.size(); ++i) {
-    if (!ctx.node.outputs[i].empty()) ++extra_outputs;
+    if (output_wanted(ctx, i) && !training) {
+      return ctx.unsupported("training outputs of BatchNormalization at opset " +
+                             std::to_string(ctx.opset));
+    }
   }
-  // Before opset 14 the optional outputs meant saved mean/variance of a different training
-  // formulation; only inference is implemented there.
-  if (extra_outputs > 0 && (!training || ctx.opset < 14 || ctx.node.outputs.size() > 3)) {
-    return ctx.unsupported("training outputs of BatchNormalization (opset " +
-                           std::to_string(ctx.opset) + ")");
+  const int64_t N = x.dim(0);
+  const Shape stat_shape = spatial ? Shape{x.dim(1)} : Shape(x.shape().begin() + 1, x.shape().end());
+  const int64_t C = shape_numel(stat_shape);
+  const int64_t inner = spatial ? dims_product(x.shape(), 2, x.shape().size()) : 1;
+  const char* names[] = {"X", "scale", "B", "input_mean", "input_var"};
+  std::vector<std::vector<double>> p(5);
+  for (size_t i = 1; i < 5; ++i) {
+    const Tensor& t = *ctx.input(i);
+    if (!dtype_is_float(t.dtype())) return need_type(ctx, i, kFloatTypes);
+    if (t.shape() != stat_shape) {
+      return ctx.invalid(std::string(names[i]) + " has shape " + shape_str(t.shape()) +
+                         ", expected " + shape_str(stat_shape));
+    }
+    p[i] = as_doubles(t);
   }
-  if (training && ctx.opset < 14) {
-    return ctx.unsupported("training_mode before opset 14");
-  }
-  const float* xd = x->data<float>();
-  std::vector<float> use_mean(mean->data<float>(), mean->data<float>() + C);
-  std::vector<float> use_var(var->data<float>(), var->data<float>() + C);
-  if (training) {
-    // Batch statistics (population variance), as onnx's reference implementation.
-    const float momentum = ctx.node.attr_float("momentum", 0.9f);
-    Tensor run_mean(DType::kF32, {C}), run_var(DType::kF32, {C});
-    const double count = static_cast<double>(N * inner);
+  const double eps = ctx.node.attr_float("epsilon", 1e-5f);
+  std::vector<double>& mean = p[3];
+  std::vector<double>& var = p[4];
+  return visit_float(x.dtype(), ctx, [&](auto tag) -> Status {
+    using T = typename decltype(tag)::type;
+    using Cm = compute_t<T>;
+    const storage_t<T>* xd = x.data<storage_t<T>>();
+    if (training) {
+      // Batch statistics (population variance), blended into the running ones by momentum.
+      const double momentum = ctx.node.attr_float("momentum", 0.9f);
+      const double count = static_cast<double>(N * inner);
+      std::vector<double> run_mean(static_cast<size_t>(C)), run_var(static_cast<size_t>(C));
+      for (int64_t c = 0; c < C; ++c) {
+        double s = 0.0, ss = 0.0;
+        for (int64_t n = 0; n < N; ++n) {
+          const storage_t<T>* q = xd + (n * C + c) * inner;
+          for (int64_t i = 0; i < inner; ++i) s += load_as_double<T>(q[i]);
+        }
+        const double mu = count > 0 ? s / count : 0.0;
+        for (int64_t n = 0; n < N; ++n) {
+          const storage_t<T>* q = xd + (n * C + c) * inner;
+          for (int64_t i = 0; i < inner; ++i) {
+            const double d = load_as_double<T>(q[i]) - mu;
+            ss += d * d;
+          }
+        }
+        const double v = count > 0 ? ss / count : 0.0;
+        run_mean[c] = mean[c] * momentum + mu * (1.0 - momentum);
+        run_var[c] = var[c] * momentum + v * (1.0 - momentum);
+        mean[c] = mu;
+        var[c] = v;
+      }
+      if (output_wanted(ctx, 1)) {
+        QT_ASSIGN_OR_RETURN(ctx.outputs[1],
+                            from_doubles(ctx, ctx.input(3)->dtype(), stat_shape, run_mean));
+      }
+      if (output_wanted(ctx, 2)) {
+        QT_ASSIGN_OR_RETURN(ctx.outputs[2],
+                            from_doubles(ctx, ctx.input(4)->dtype(), stat_shape, run_var));
+      }
+    }
+    std::vector<Cm> a(static_cast<size_t>(C)), b(static_cast<size_t>(C));
     for (int64_t c = 0; c < C; ++c) {
-      double s = 0.0;
-      for (int64_t n = 0; n < N; ++n) {
-        const float* p = xd + (n * C + c) * inner;
-        for (int64_t i = 0; i < inner; ++i) s += p[i];
-      }
-      const double mu = count > 0 ? s / count : 0.0;
-      double ss = 0.0;
-      for (int64_t n = 0; n < N; ++n) {
-        const float* p = xd + (n * C + c) * inner;
-        for (int64_t i = 0; i < inner; ++i) ss += (p[i] - mu) * (p[i] - mu);
-      }
-      const double v = count > 0 ? ss / count : 0.0;
-      run_mean.data<float>()[c] =
-          static_cast<float>(mean->data<float>()[c] * momentum + mu * (1.0 - momentum));
-      run_var.data<float>()[c] =
-          static_cast<float>(var->data<float>()[c] * momentum + v * (1.0 - momentum));
-      use_mean[c] = static_cast<float>(mu);
-      use_var[c] = static_cast<float>(v);
+      const double inv = 1.0 / std::sqrt(var[c] + eps);
+      a[c] = static_cast<Cm>(p[1][c] * inv);
+      b[c] = static_cast<Cm>(p[2][c] - mean[c] * p[1][c] * inv);
     }
-    if (ctx.outputs.size() > 1) ctx.outputs[1] = std::move(run_mean);
-    if (ctx.outputs.size() > 2) ctx.outputs[2] = std::move(run_var);
-  }
-  // y = x * a + b per channel.
-  std::vector<float> a(C), b(C);
-  for (int64_t c = 0; c < C; ++c) {
-    const double inv = 1.0 / std::sqrt(static_cast<double>(use_var[c]) + eps);
-    a[c] = static_cast<float>(scale->data<float>()[c] * inv);
-    b[c] = static_cast<float>(bias->data<float>()[c] - use_mean[c] * scale->data<float>()[c] * inv);
-  }
-  Tensor y(DType::kF32, x->shape());
-  float* yd = y.data<float>();
-  for_rows(N * C, inner, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const int64_t c = r % C;
-      const float* p = xd + r * inner;
-      float* q = yd + r * inner;
-      for (int64_t i = 0; i < inner; ++i) q[i] = p[i] * a[c] + b[c];
-    }
+    Tensor y(x.dtype(), x.shape());
+    storage_t<T>* yd = y.data<storage_t<T>>();
+    parallel_ranges(N * C, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        const int64_t c = r % C;
+        const storage_t<T>* q = xd + r * inner;
+        storage_t<T>* o = yd + r * inner;
+        for (int64_t i = 0; i < inner; ++i) o[i] = st<T>(ld<T>(q[i]) * a[c] + b[c]);
+      }
+    }, rows_per_block(inner));
+    ctx.outputs[0] = std::move(y);
+    return Status::Ok();
   });
-  ctx.outputs[0] = std::move(y);
-  return Status::Ok();
 }
 
 // ------------------------------------------------------------------------- LayerNormalization
 
 // Expands t (broadcastable to `shape`, aligned right) to a dense array of shape_numel(shape).
-bool expand_to(const Tensor& t, const Shape& shape, std::vector<float>* out) {
+template <typename C>
+bool expand_to(const Tensor& t, const Shape& shape, std::vector<C>* out) {
   if (t.rank() > static_cast<int64_t>(shape.size())) return false;
   const size_t off = shape.size() - static_cast<size_t>(t.rank());
   for (size_t i = 0; i < static_cast<size_t>(t.rank()); ++i) {
     if (t.dim(i) != 1 && t.dim(i) != shape[off + i]) return false;
   }
   const int64_t total = shape_numel(shape);
-  out->assign(static_cast<size_t>(total), 0.0f);
-  const float* src = t.data<float>();
+  out->assign(static_cast<size_t>(total), C{0});
   for (int64_t e = 0; e < total; ++e) {
     int64_t rem = e, si = 0, stride = 1;
     for (size_t i = shape.size(); i-- > off;) {
@@ -165,286 +182,481 @@ bool expand_to(const Tensor& t, const Shape& shape, std::vector<float>* out) {
       if (td != 1) si += idx * stride;
       stride *= td;
     }
-    (*out)[static_cast<size_t>(e)] = src[si];
+    (*out)[static_cast<size_t>(e)] = static_cast<C>(t.get_f64(si));
   }
   return true;
 }
 
 Status layer_norm(OpContext& ctx) {
-  const Tensor *x, *scale;
-  QT_RETURN_IF_ERROR(require_input(ctx, 0, "X", &x));
-  QT_RETURN_IF_ERROR(require_input(ctx, 1, "Scale", &scale));
-  QT_RETURN_IF_ERROR(require_f32(ctx, *x, "X"));
-  QT_RETURN_IF_ERROR(require_f32(ctx, *scale, "Scale"));
-  const Tensor* bias = ctx.input(2);
-  if (bias && bias->empty()) bias = nullptr;
-  if (bias) QT_RETURN_IF_ERROR(require_f32(ctx, *bias, "B"));
-  if (ctx.node.attr_int("stash_type", 1) != 1) {
-    return ctx.unsupported("stash_type other than float32");
+  QT_RETURN_IF_ERROR(need_inputs(ctx, 2, 3));
+  const Tensor& x = *ctx.input(0);
+  const Tensor* scale = ctx.input(1);
+  const Tensor* bias = has_input(ctx, 2) ? ctx.input(2) : nullptr;
+  DType stash;
+  if (!dtype_from_onnx(static_cast<int32_t>(ctx.node.attr_int("stash_type", 1)), &stash) ||
+      (stash != DType::kF32 && stash != DType::kBF16)) {
+    return ctx.invalid("stash_type " + std::to_string(ctx.node.attr_int("stash_type", 1)) +
+                       " is neither float nor bfloat16");
   }
-  int64_t axis;
-  QT_RETURN_IF_ERROR(normalize_axis(ctx, ctx.node.attr_int("axis", -1), x->rank(), &axis));
-  const float eps = ctx.node.attr_float("epsilon", 1e-5f);
-  const Shape norm_shape(x->shape().begin() + axis, x->shape().end());
+  QT_ASSIGN_OR_RETURN(const int64_t axis,
+                      normalize_axis(ctx, ctx.node.attr_int("axis", -1), x.rank()));
+  const double eps = ctx.node.attr_float("epsilon", 1e-5f);
+  const Shape norm_shape(x.shape().begin() + axis, x.shape().end());
   const int64_t cols = shape_numel(norm_shape);
-  const int64_t rows = cols == 0 ? 0 : x->numel() / cols;
-  std::vector<float> s, b;
-  if (!expand_to(*scale, norm_shape, &s)) {
-    return ctx.invalid("Scale " + shape_of(*scale) + " does not broadcast to the normalised shape " +
-                       shape_str(norm_shape));
-  }
-  if (bias && !expand_to(*bias, norm_shape, &b)) {
-    return ctx.invalid("B " + shape_of(*bias) + " does not broadcast to the normalised shape " +
-                       shape_str(norm_shape));
-  }
-  Shape stat_shape = x->shape();
+  const int64_t rows = dims_product(x.shape(), 0, static_cast<size_t>(axis));
+  Shape stat_shape = x.shape();
   for (size_t i = static_cast<size_t>(axis); i < stat_shape.size(); ++i) stat_shape[i] = 1;
-  Tensor y(DType::kF32, x->shape()), mean_t(DType::kF32, stat_shape),
-      inv_t(DType::kF32, stat_shape);
-  const float* xd = x->data<float>();
-  float* yd = y.data<float>();
-  float* md = mean_t.data<float>();
-  float* id = inv_t.data<float>();
-  for_rows(rows, cols, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const float* p = xd + r * cols;
-      float* q = yd + r * cols;
-      double sum = 0.0;
-      for (int64_t j = 0; j < cols; ++j) sum += p[j];
-      const double mu = sum / static_cast<double>(cols);
-      double ss = 0.0;
-      for (int64_t j = 0; j < cols; ++j) ss += (p[j] - mu) * (p[j] - mu);
-      const double inv = 1.0 / std::sqrt(ss / static_cast<double>(cols) + eps);
-      const float muf = static_cast<float>(mu), invf = static_cast<float>(inv);
-      for (int64_t j = 0; j < cols; ++j) {
-        const float v = (p[j] - muf) * invf * s[j];
-        q[j] = b.empty() ? v : v + b[j];
-      }
-      md[r] = muf;
-      id[r] = invf;
+  std::vector<double> mean(static_cast<size_t>(rows)), inv(static_cast<size_t>(rows));
+  QT_RETURN_IF_ERROR(visit_float(x.dtype(), ctx, [&](auto tag) -> Status {
+    using T = typename decltype(tag)::type;
+    using Cm = compute_t<T>;
+    std::vector<Cm> s, b;
+    if (!expand_to(*scale, norm_shape, &s)) {
+      return ctx.invalid("Scale " + shape_str(scale->shape()) +
+                         " does not broadcast to the normalised shape " + shape_str(norm_shape));
     }
-  });
-  ctx.outputs[0] = std::move(y);
-  if (ctx.outputs.size() > 1) ctx.outputs[1] = std::move(mean_t);
-  if (ctx.outputs.size() > 2) ctx.outputs[2] = std::move(inv_t);
+    if (bias && !expand_to(*bias, norm_shape, &b)) {
+      return ctx.invalid("B " + shape_str(bias->shape()) +
+                         " does not broadcast to the normalised shape " + shape_str(norm_shape));
+    }
+    Tensor y(x.dtype(), x.shape());
+    const storage_t<T>* xd = x.data<storage_t<T>>();
+    storage_t<T>* yd = y.data<storage_t<T>>();
+    parallel_ranges(rows, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        const storage_t<T>* p = xd + r * cols;
+        storage_t<T>* q = yd + r * cols;
+        double sum = 0.0;
+        for (int64_t j = 0; j < cols; ++j) sum += ld<T>(p[j]);
+        const double mu = sum / static_cast<double>(cols);
+        double ss = 0.0;
+        for (int64_t j = 0; j < cols; ++j) ss += (ld<T>(p[j]) - mu) * (ld<T>(p[j]) - mu);
+        const double iv = 1.0 / std::sqrt(ss / static_cast<double>(cols) + eps);
+        const Cm muc = static_cast<Cm>(mu), ivc = static_cast<Cm>(iv);
+        for (int64_t j = 0; j < cols; ++j) {
+          const Cm v = (ld<T>(p[j]) - muc) * ivc * s[j];
+          q[j] = st<T>(b.empty() ? v : v + b[j]);
+        }
+        mean[r] = mu;
+        inv[r] = iv;
+      }
+    }, rows_per_block(cols));
+    ctx.outputs[0] = std::move(y);
+    return Status::Ok();
+  }));
+  if (output_wanted(ctx, 1)) {
+    QT_ASSIGN_OR_RETURN(ctx.outputs[1], from_doubles(ctx, stash, stat_shape, mean));
+  }
+  if (output_wanted(ctx, 2)) {
+    QT_ASSIGN_OR_RETURN(ctx.outputs[2], from_doubles(ctx, stash, stat_shape, inv));
+  }
   return Status::Ok();
 }
 
-// ------------------------------------------------------------------------------------ Softmax
+// ---------------------------------------------------------------------- InstanceNormalization
 
-// Softmax over the middle dim of a [outer, n, inner] view.
-void softmax_rows(const float* x, float* y, int64_t o0, int64_t o1, int64_t n, int64_t inner) {
-  if (inner == 1) {  // contiguous rows: keep the running max and sum in registers
-    for (int64_t o = o0; o < o1; ++o) {
-      const float* p = x + o * n;
-      float* q = y + o * n;
-      float mx = -std::numeric_limits<float>::infinity();
-      for (int64_t j = 0; j < n; ++j) mx = std::max(mx, p[j]);
-      float sum = 0.0f;
-      for (int64_t j = 0; j < n; ++j) {
-        q[j] = std::exp(p[j] - mx);
-        sum += q[j];
+Status instance_norm(OpContext& ctx) {
+  QT_RETURN_IF_ERROR(need_inputs(ctx, 3, 3));
+  const Tensor& x = *ctx.input(0);
+  if (x.rank() < 3) {
+    return ctx.invalid("input has shape " + shape_str(x.shape()) + "; needs [N,C,D1,...]");
+  }
+  const int64_t N = x.dim(0), C = x.dim(1);
+  const int64_t inner = dims_product(x.shape(), 2, x.shape().size());
+  for (size_t i = 1; i < 3; ++i) {
+    if (ctx.input(i)->shape() != Shape{C}) {
+      return ctx.invalid(std::string(i == 1 ? "scale" : "B") + " has shape " +
+                         shape_str(ctx.input(i)->shape()) + ", expected [" + std::to_string(C) + "]");
+    }
+  }
+  const std::vector<double> scale = as_doubles(*ctx.input(1)), bias = as_doubles(*ctx.input(2));
+  const double eps = ctx.node.attr_float("epsilon", 1e-5f);
+  return visit_float(x.dtype(), ctx, [&](auto tag) -> Status {
+    using T = typename decltype(tag)::type;
+    Tensor y(x.dtype(), x.shape());
+    const storage_t<T>* xd = x.data<storage_t<T>>();
+    storage_t<T>* yd = y.data<storage_t<T>>();
+    parallel_ranges(N * C, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        const storage_t<T>* p = xd + r * inner;
+        storage_t<T>* q = yd + r * inner;
+        double sum = 0.0, ss = 0.0;
+        for (int64_t i = 0; i < inner; ++i) sum += load_as_double<T>(p[i]);
+        const double mu = sum / static_cast<double>(inner);
+        for (int64_t i = 0; i < inner; ++i) {
+          const double d = load_as_double<T>(p[i]) - mu;
+          ss += d * d;
+        }
+        const double a = scale[r % C] / std::sqrt(ss / static_cast<double>(inner) + eps);
+        const double b = bias[r % C] - mu * a;
+        for (int64_t i = 0; i < inner; ++i) q[i] = st<T>(load_as_double<T>(p[i]) * a + b);
       }
-      const float inv = 1.0f / sum;
-      for (int64_t j = 0; j < n; ++j) q[j] *= inv;
+    }, rows_per_block(inner));
+    ctx.outputs[0] = std::move(y);
+    return Status::Ok();
+  });
+}
+
+// ------------------------------------------------------------------------------------ LRN
+
+Status lrn(OpContext& ctx) {
+  QT_RETURN_IF_ERROR(need_inputs(ctx, 1, 1));
+  const Tensor& x = *ctx.input(0);
+  if (x.rank() < 3) return ctx.invalid("X has shape " + shape_str(x.shape()) + "; needs [N,C,...]");
+  const int64_t size = ctx.node.attr_int("size", 0);
+  if (size <= 0) return ctx.invalid("size must be a positive integer");
+  const double alpha = ctx.node.attr_float("alpha", 1e-4f), beta = ctx.node.attr_float("beta", 0.75f),
+               bias = ctx.node.attr_float("bias", 1.0f);
+  const int64_t N = x.dim(0), C = x.dim(1);
+  const int64_t inner = dims_product(x.shape(), 2, x.shape().size());
+  const int64_t lo = (size - 1) / 2, hi = size - 1 - lo;  // floor and ceil of (size-1)/2
+  return visit_float(x.dtype(), ctx, [&](auto tag) -> Status {
+    using T = typename decltype(tag)::type;
+    Tensor y(x.dtype(), x.shape());
+    const storage_t<T>* xd = x.data<storage_t<T>>();
+    storage_t<T>* yd = y.data<storage_t<T>>();
+    parallel_ranges(N * C, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        const int64_t n = r / C, c = r % C;
+        const int64_t c0 = std::max<int64_t>(0, c - lo), c1 = std::min(C - 1, c + hi);
+        for (int64_t i = 0; i < inner; ++i) {
+          double ss = 0.0;
+          for (int64_t k = c0; k <= c1; ++k) {
+            const double v = load_as_double<T>(xd[(n * C + k) * inner + i]);
+            ss += v * v;
+          }
+          const double v = load_as_double<T>(xd[r * inner + i]);
+          yd[r * inner + i] = st<T>(v / std::pow(bias + alpha / static_cast<double>(size) * ss, beta));
+        }
+      }
+    }, rows_per_block(inner * size));
+    ctx.outputs[0] = std::move(y);
+    return Status::Ok();
+  });
+}
+
+// -------------------------------------------------------------- MeanVarianceNormalization
+
+// (x - E[x]) / (sqrt(E[x^2] - E[x]^2) + 1e-9) over `axes` (default N, H, W), as onnx's reference.
+Status mean_variance_norm(OpContext& ctx) {
+  QT_RETURN_IF_ERROR(need_inputs(ctx, 1, 1));
+  const Tensor& x = *ctx.input(0);
+  const int64_t rank = x.rank();
+  QT_ASSIGN_OR_RETURN(const std::vector<int64_t> axes,
+                      normalize_axes(ctx, ctx.node.attr_ints("axes", {0, 2, 3}), rank));
+  std::vector<bool> reduce(static_cast<size_t>(rank), false);
+  for (int64_t a : axes) reduce[static_cast<size_t>(a)] = true;
+  const Shape& s = x.shape();
+  const std::vector<int64_t> stride = contiguous_strides(s);
+  // Each group of elements that share the non-reduced index is normalised together.
+  Shape kept, red;
+  std::vector<int64_t> kept_stride, red_stride;
+  for (size_t i = 0; i < s.size(); ++i) {
+    (reduce[i] ? red : kept).push_back(s[i]);
+    (reduce[i] ? red_stride : kept_stride).push_back(stride[i]);
+  }
+  const int64_t groups = shape_numel(kept), count = shape_numel(red);
+  auto offset = [](int64_t flat, const Shape& dims, const std::vector<int64_t>& strides) {
+    int64_t off = 0;
+    for (size_t k = dims.size(); k-- > 0;) {
+      off += (flat % dims[k]) * strides[k];
+      flat /= dims[k];
+    }
+    return off;
+  };
+  std::vector<int64_t> red_off(static_cast<size_t>(count));
+  for (int64_t j = 0; j < count; ++j) red_off[static_cast<size_t>(j)] = offset(j, red, red_stride);
+  return visit_float(x.dtype(), ctx, [&](auto tag) -> Status {
+    using T = typename decltype(tag)::type;
+    Tensor y(x.dtype(), s);
+    const storage_t<T>* xd = x.data<storage_t<T>>();
+    storage_t<T>* yd = y.data<storage_t<T>>();
+    parallel_ranges(groups, [&](int64_t g0, int64_t g1) {
+      for (int64_t g = g0; g < g1; ++g) {
+        const int64_t base = offset(g, kept, kept_stride);
+        double sum = 0.0, sq = 0.0;
+        for (int64_t off : red_off) {
+          const double v = load_as_double<T>(xd[base + off]);
+          sum += v;
+          sq += v * v;
+        }
+        const double mu = sum / static_cast<double>(count);
+        const double sd = std::sqrt(std::max(0.0, sq / static_cast<double>(count) - mu * mu));
+        for (int64_t off : red_off) {
+          yd[base + off] = st<T>((load_as_double<T>(xd[base + off]) - mu) / (sd + 1e-9));
+        }
+      }
+    }, rows_per_block(count));
+    ctx.outputs[0] = std::move(y);
+    return Status::Ok();
+  });
+}
+
+// -------------------------------------------------------------------------- LpNormalization
+
+// x / ||x||_p along `axis`, p 1 or 2; an all-zero vector stays zero.
+Status lp_norm(OpContext& ctx) {
+  QT_RETURN_IF_ERROR(need_inputs(ctx, 1, 1));
+  const Tensor& x = *ctx.input(0);
+  const int64_t p = ctx.node.attr_int("p", 2);
+  if (p != 1 && p != 2) return ctx.invalid("p must be 1 or 2, got " + std::to_string(p));
+  QT_ASSIGN_OR_RETURN(const int64_t axis,
+                      normalize_axis(ctx, ctx.node.attr_int("axis", -1), x.rank()));
+  const int64_t n = x.dim(axis);
+  const int64_t outer = dims_product(x.shape(), 0, static_cast<size_t>(axis));
+  const int64_t inner = dims_product(x.shape(), static_cast<size_t>(axis) + 1, x.shape().size());
+  return visit_float(x.dtype(), ctx, [&](auto tag) -> Status {
+    using T = typename decltype(tag)::type;
+    Tensor y(x.dtype(), x.shape());
+    const storage_t<T>* xd = x.data<storage_t<T>>();
+    storage_t<T>* yd = y.data<storage_t<T>>();
+    parallel_ranges(outer * inner, [&](int64_t t0, int64_t t1) {
+      for (int64_t t = t0; t < t1; ++t) {
+        const int64_t base = (t / inner) * n * inner + t % inner;
+        double norm = 0.0;
+        for (int64_t j = 0; j < n; ++j) {
+          const double v = load_as_double<T>(xd[base + j * inner]);
+          norm += p == 1 ? std::fabs(v) : v * v;
+        }
+        if (p == 2) norm = std::sqrt(norm);
+        for (int64_t j = 0; j < n; ++j) {
+          const double v = load_as_double<T>(xd[base + j * inner]);
+          yd[base + j * inner] = st<T>(norm == 0.0 ? 0.0 : v / norm);
+        }
+      }
+    }, rows_per_block(n));
+    ctx.outputs[0] = std::move(y);
+    return Status::Ok();
+  });
+}
+
+// ------------------------------------------------------------------ Softmax, LogSoftmax, Hardmax
+
+enum class SoftKind { kSoftmax, kLogSoftmax, kHardmax };
+
+// One op over the middle dim of an [outer, n, inner] view, for outer rows [o0, o1). Float and
+// double results are built in place; half types go through a row buffer in float.
+template <SoftKind K, typename T>
+void soft_rows(const storage_t<T>* x, storage_t<T>* y, int64_t o0, int64_t o1, int64_t n,
+               int64_t inner) {
+  using C = compute_t<T>;
+  constexpr bool kInPlace = std::is_same_v<storage_t<T>, C>;
+  std::vector<C> buf(kInPlace ? 0 : static_cast<size_t>(n * inner));
+  if (inner == 1 && K != SoftKind::kHardmax) {  // contiguous rows: running values in registers
+    for (int64_t o = o0; o < o1; ++o) {
+      const storage_t<T>* p = x + o * n;
+      storage_t<T>* q = y + o * n;
+      C mx = -std::numeric_limits<C>::infinity();
+      for (int64_t j = 0; j < n; ++j) mx = std::max(mx, ld<T>(p[j]));
+      C sum = 0;
+      if constexpr (K == SoftKind::kSoftmax) {
+        C* w;
+        if constexpr (kInPlace) w = q;
+        else w = buf.data();
+        for (int64_t j = 0; j < n; ++j) {
+          w[j] = std::exp(ld<T>(p[j]) - mx);
+          sum += w[j];
+        }
+        const C inv = C{1} / sum;
+        for (int64_t j = 0; j < n; ++j) {
+          if constexpr (kInPlace) w[j] *= inv;
+          else q[j] = st<T>(w[j] * inv);
+        }
+      } else {
+        for (int64_t j = 0; j < n; ++j) sum += std::exp(ld<T>(p[j]) - mx);
+        const C shift = mx + std::log(sum);
+        for (int64_t j = 0; j < n; ++j) q[j] = st<T>(ld<T>(p[j]) - shift);
+      }
     }
     return;
   }
-  std::vector<float> mx(static_cast<size_t>(inner)), sum(static_cast<size_t>(inner));
+  std::vector<C> mx(static_cast<size_t>(inner)), sum(static_cast<size_t>(inner));
+  std::vector<int64_t> at(static_cast<size_t>(inner));
   for (int64_t o = o0; o < o1; ++o) {
-    const float* p = x + o * n * inner;
-    float* q = y + o * n * inner;
-    std::fill(mx.begin(), mx.end(), -std::numeric_limits<float>::infinity());
-    std::fill(sum.begin(), sum.end(), 0.0f);
-    for (int64_t j = 0; j < n; ++j) {
-      for (int64_t i = 0; i < inner; ++i) mx[i] = std::max(mx[i], p[j * inner + i]);
-    }
+    const storage_t<T>* p = x + o * n * inner;
+    storage_t<T>* q = y + o * n * inner;
+    C* w;
+    if constexpr (kInPlace) w = q;
+    else w = buf.data();
+    std::fill(mx.begin(), mx.end(), -std::numeric_limits<C>::infinity());
+    std::fill(at.begin(), at.end(), 0);
     for (int64_t j = 0; j < n; ++j) {
       for (int64_t i = 0; i < inner; ++i) {
-        const float e = std::exp(p[j * inner + i] - mx[i]);
-        q[j * inner + i] = e;
+        const C v = ld<T>(p[j * inner + i]);
+        if (v > mx[i]) {
+          mx[i] = v;
+          at[i] = j;
+        }
+      }
+    }
+    if constexpr (K == SoftKind::kHardmax) {
+      // The first maximum of each column is 1, everything else 0.
+      for (int64_t j = 0; j < n; ++j) {
+        for (int64_t i = 0; i < inner; ++i) q[j * inner + i] = st<T>(at[i] == j ? 1.0 : 0.0);
+      }
+      continue;
+    }
+    std::fill(sum.begin(), sum.end(), C{0});
+    for (int64_t j = 0; j < n; ++j) {
+      for (int64_t i = 0; i < inner; ++i) {
+        const C e = std::exp(ld<T>(p[j * inner + i]) - mx[i]);
+        if constexpr (K == SoftKind::kSoftmax) w[j * inner + i] = e;
         sum[i] += e;
       }
     }
-    for (int64_t i = 0; i < inner; ++i) sum[i] = 1.0f / sum[i];
-    for (int64_t j = 0; j < n; ++j) {
-      for (int64_t i = 0; i < inner; ++i) q[j * inner + i] *= sum[i];
+    if constexpr (K == SoftKind::kSoftmax) {
+      for (int64_t i = 0; i < inner; ++i) sum[i] = C{1} / sum[i];
+      for (int64_t j = 0; j < n; ++j) {
+        for (int64_t i = 0; i < inner; ++i) {
+          if constexpr (kInPlace) w[j * inner + i] *= sum[i];
+          else q[j * inner + i] = st<T>(w[j * inner + i] * sum[i]);
+        }
+      }
+    } else {
+      for (int64_t i = 0; i < inner; ++i) sum[i] = mx[i] + std::log(sum[i]);
+      for (int64_t j = 0; j < n; ++j) {
+        for (int64_t i = 0; i < inner; ++i) {
+          q[j * inner + i] = st<T>(ld<T>(p[j * inner + i]) - sum[i]);
+        }
+      }
     }
   }
 }
 
-Status softmax(OpContext& ctx) {
-  const Tensor* x;
-  QT_RETURN_IF_ERROR(require_input(ctx, 0, "input", &x));
-  QT_RETURN_IF_ERROR(require_f32(ctx, *x, "input"));
-  const bool legacy = ctx.opset < 13;  // before 13: flatten to 2-D at axis, default 1
-  const int64_t rank = x->rank();
-  int64_t axis;
-  if (rank == 0) {
-    // A scalar has no axis to normalise along; onnx defines the result as 1.
-    Tensor y(DType::kF32, {});
-    y.data<float>()[0] = 1.0f;
-    ctx.outputs[0] = std::move(y);
-    return Status::Ok();
-  }
-  QT_RETURN_IF_ERROR(
-      normalize_axis(ctx, ctx.node.attr_int("axis", legacy ? 1 : -1), rank, &axis));
-  const Shape& s = x->shape();
+// Opsets 1-12 (`coerce_2d`) flatten the input to [outer, rest] at axis (default 1) and
+// normalise each row; opset 13 normalises along the one axis (default -1).
+template <SoftKind K, bool kCoerce2d>
+Status soft_op(OpContext& ctx) {
+  QT_RETURN_IF_ERROR(need_inputs(ctx, 1, 1));
+  const Tensor& x = *ctx.input(0);
+  const int64_t rank = x.rank();
+  const Shape& s = x.shape();
   int64_t outer = 1, n = 1, inner = 1;
-  for (int64_t i = 0; i < axis; ++i) outer *= s[i];
-  if (legacy) {
-    for (int64_t i = axis; i < rank; ++i) n *= s[i];
-  } else {
-    n = s[axis];
-    for (int64_t i = axis + 1; i < rank; ++i) inner *= s[i];
-  }
-  Tensor y(DType::kF32, s);
-  if (y.numel() > 0) {
-    const float* xd = x->data<float>();
-    float* yd = y.data<float>();
-    for_rows(outer, n * inner, [&](int64_t o0, int64_t o1) {
-      softmax_rows(xd, yd, o0, o1, n, inner);
-    });
-  }
-  ctx.outputs[0] = std::move(y);
-  return Status::Ok();
-}
-
-// --------------------------------------------------------------------------------- ReduceMean
-
-Status reduce_mean(OpContext& ctx) {
-  const Tensor* x;
-  QT_RETURN_IF_ERROR(require_input(ctx, 0, "data", &x));
-  QT_RETURN_IF_ERROR(require_f32(ctx, *x, "data"));
-  const int64_t rank = x->rank();
-  const bool keepdims = ctx.node.attr_int("keepdims", 1) != 0;
-  std::vector<int64_t> axes;
-  const Tensor* axes_in = ctx.input(1);  // opset 18 moved axes from attribute to input
-  if (axes_in && !axes_in->empty()) {
-    if (axes_in->dtype() != DType::kS64 && axes_in->dtype() != DType::kS32) {
-      return ctx.invalid("axes input must be int64");
-    }
-    axes = axes_in->to_i64_vector();
-  } else {
-    axes = ctx.node.attr_ints("axes");
-  }
-  if (axes.empty() && ctx.node.attr_int("noop_with_empty_axes", 0) != 0) {
-    ctx.outputs[0] = *x;
-    return Status::Ok();
-  }
-  std::vector<bool> reduce(static_cast<size_t>(rank), axes.empty());
-  for (int64_t a : axes) {
-    int64_t ax;
-    QT_RETURN_IF_ERROR(normalize_axis(ctx, a, rank, &ax));
-    if (reduce[ax]) return ctx.invalid("axis " + std::to_string(a) + " listed twice");
-    reduce[ax] = true;
-  }
-  const Shape& s = x->shape();
-  Shape out_shape, kept_shape;
-  int64_t count = 1;
-  for (int64_t i = 0; i < rank; ++i) {
-    if (reduce[i]) {
-      count *= s[i];
-      if (keepdims) out_shape.push_back(1);
+  if (rank > 0) {
+    QT_ASSIGN_OR_RETURN(const int64_t axis,
+                        normalize_axis(ctx, ctx.node.attr_int("axis", kCoerce2d ? 1 : -1), rank));
+    outer = dims_product(s, 0, static_cast<size_t>(axis));
+    if (kCoerce2d) {
+      n = dims_product(s, static_cast<size_t>(axis), s.size());
     } else {
-      out_shape.push_back(s[i]);
-      kept_shape.push_back(s[i]);
+      n = s[static_cast<size_t>(axis)];
+      inner = dims_product(s, static_cast<size_t>(axis) + 1, s.size());
     }
   }
-  Tensor y(DType::kF32, out_shape);
-  const float* xd = x->data<float>();
-  float* yd = y.data<float>();
-  const int64_t out_n = y.numel();
-  // Element stride in x of each kept dim, and of each reduced dim.
-  std::vector<int64_t> stride(static_cast<size_t>(rank), 1);
-  for (int64_t i = rank - 1; i > 0; --i) stride[i - 1] = stride[i] * s[i];
-  std::vector<int64_t> kept_stride, red_dims, red_stride;
-  for (int64_t i = 0; i < rank; ++i) {
-    if (reduce[i]) {
-      red_dims.push_back(s[i]);
-      red_stride.push_back(stride[i]);
-    } else {
-      kept_stride.push_back(stride[i]);
+  return visit_float(x.dtype(), ctx, [&](auto tag) -> Status {
+    using T = typename decltype(tag)::type;
+    Tensor y(x.dtype(), s);
+    if (y.numel() > 0) {
+      const storage_t<T>* xd = x.data<storage_t<T>>();
+      storage_t<T>* yd = y.data<storage_t<T>>();
+      parallel_ranges(outer, [&](int64_t o0, int64_t o1) {
+        soft_rows<K, T>(xd, yd, o0, o1, n, inner);
+      }, rows_per_block(n * inner));
     }
-  }
-  // Fast path: the reduced dims form one contiguous block, so x is [outer, count, inner] and
-  // each output row is a sum of `count` contiguous rows of `inner` values.
-  int64_t first = -1, last = -1;
-  for (int64_t i = 0; i < rank; ++i) {
-    if (!reduce[i]) continue;
-    if (first < 0) first = i;
-    last = i;
-  }
-  bool contiguous = first >= 0;
-  for (int64_t i = first; contiguous && i <= last; ++i) contiguous = reduce[i];
-  const double scale = count > 0 ? 1.0 / static_cast<double>(count)
-                                 : std::numeric_limits<double>::quiet_NaN();
-  if (contiguous) {
-    int64_t outer = 1, inner = 1;
-    for (int64_t i = 0; i < first; ++i) outer *= s[i];
-    for (int64_t i = last + 1; i < rank; ++i) inner *= s[i];
-    for_rows(outer, count * inner, [&](int64_t o0, int64_t o1) {
-      std::vector<double> acc(static_cast<size_t>(inner));
-      for (int64_t o = o0; o < o1; ++o) {
-        const float* p = xd + o * count * inner;
-        if (inner == 1) {
-          // Four partial sums break the add dependency chain.
-          double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-          int64_t j = 0;
-          for (; j + 4 <= count; j += 4) {
-            a0 += p[j];
-            a1 += p[j + 1];
-            a2 += p[j + 2];
-            a3 += p[j + 3];
-          }
-          for (; j < count; ++j) a0 += p[j];
-          yd[o] = static_cast<float>(((a0 + a1) + (a2 + a3)) * scale);
-          continue;
-        }
-        std::fill(acc.begin(), acc.end(), 0.0);
-        for (int64_t r = 0; r < count; ++r) {
-          const float* row = p + r * inner;
-          for (int64_t i = 0; i < inner; ++i) acc[i] += row[i];
-        }
-        for (int64_t i = 0; i < inner; ++i) yd[o * inner + i] = static_cast<float>(acc[i] * scale);
-      }
-    });
     ctx.outputs[0] = std::move(y);
     return Status::Ok();
-  }
-  for_rows(out_n, count, [&](int64_t o0, int64_t o1) {
-    std::vector<int64_t> idx(red_dims.size());
-    for (int64_t o = o0; o < o1; ++o) {
-      double sum = 0.0;
-      int64_t base = 0, rem = o;
-      for (size_t k = kept_shape.size(); k-- > 0;) {
-        base += (rem % kept_shape[k]) * kept_stride[k];
-        rem /= kept_shape[k];
-      }
-      std::fill(idx.begin(), idx.end(), 0);
-      for (int64_t j = 0; j < count; ++j) {
-        int64_t off = base;
-        for (size_t k = 0; k < idx.size(); ++k) off += idx[k] * red_stride[k];
-        sum += xd[off];
-        for (size_t k = idx.size(); k-- > 0;) {
-          if (++idx[k] < red_dims[k]) break;
-          idx[k] = 0;
-        }
-      }
-      yd[o] = static_cast<float>(sum * scale);
-    }
   });
-  ctx.outputs[0] = std::move(y);
-  return Status::Ok();
 }
+
+// ------------------------------------------------------------------------------------ Dropout
+
+// Inference is the identity with an all-true mask. Training mode (opset 12+, a true
+// training_mode input and a ratio above 0) zeroes elements with probability `ratio` and scales
+// the rest by 1 / (1 - ratio); the draw is seeded by the `seed` attribute when present.
+template <bool kMaskIsBool>
+Status dropout_impl(OpContext& ctx, bool training, double ratio) {
+  const Tensor& x = *ctx.input(0);
+  if (!(ratio >= 0.0 && ratio < 1.0)) {
+    return ctx.invalid("ratio must be in [0, 1), got " + std::to_string(ratio));
+  }
+  const bool drop = training && ratio > 0.0;
+  const bool want_mask = output_wanted(ctx, 1);
+  Tensor mask;
+  if (want_mask) mask = Tensor(kMaskIsBool ? DType::kBool : x.dtype(), x.shape());
+  if (!drop) {
+    ctx.outputs[0] = x;
+    if (want_mask) {
+      QT_RETURN_IF_ERROR(visit_any(mask.dtype(), ctx, [&](auto tag) -> Status {
+        using T = typename decltype(tag)::type;
+        std::fill_n(mask.data<storage_t<T>>(), mask.numel(), store_from_double<T>(1.0));
+        return Status::Ok();
+      }));
+      ctx.outputs[1] = std::move(mask);
+    }
+    return Status::Ok();
+  }
+  std::mt19937_64 rng(ctx.node.has_attr("seed")
+                          ? static_cast<uint64_t>(ctx.node.attr_int("seed", 0))
+                          : std::random_device{}());
+  std::uniform_real_distribution<double> u(0.0, 1.0);
+  const double scale = 1.0 / (1.0 - ratio);
+  return visit_float(x.dtype(), ctx, [&](auto tag) -> Status {
+    using T = typename decltype(tag)::type;
+    Tensor y(x.dtype(), x.shape());
+    const storage_t<T>* xd = x.data<storage_t<T>>();
+    storage_t<T>* yd = y.data<storage_t<T>>();
+    uint8_t* md = want_mask ? mask.data<uint8_t>() : nullptr;
+    for (int64_t i = 0; i < x.numel(); ++i) {
+      const bool keep = u(rng) >= ratio;
+      yd[i] = st<T>(keep ? load_as_double<T>(xd[i]) * scale : 0.0);
+      if (md) md[i] = keep ? 1 : 0;
+    }
+    ctx.outputs[0] = std::move(y);
+    if (want_mask) ctx.outputs[1] = std::move(mask);
+    return Status::Ok();
+  });
+}
+
+// Opsets 7-11: ratio attribute, always inference; the mask has X's type until opset 10.
+template <bool kMaskIsBool>
+Status dropout_attr(OpContext& ctx) {
+  QT_RETURN_IF_ERROR(need_inputs(ctx, 1, 1));
+  return dropout_impl<kMaskIsBool>(ctx, false, ctx.node.attr_float("ratio", 0.5f));
+}
+
+// Opset 12+: optional ratio (default 0.5) and training_mode (default false) inputs.
+Status dropout_inputs(OpContext& ctx) {
+  QT_RETURN_IF_ERROR(need_inputs(ctx, 1, 3));
+  double ratio = 0.5;
+  bool training = false;
+  if (has_input(ctx, 1)) {
+    QT_ASSIGN_OR_RETURN(ratio, scalar_f64(ctx, 1, "ratio"));
+  }
+  if (has_input(ctx, 2)) {
+    QT_ASSIGN_OR_RETURN(const int64_t t, scalar_i64(ctx, 2, "training_mode"));
+    training = t != 0;
+  }
+  return dropout_impl<true>(ctx, training, ratio);
+}
+
+const std::vector<DType> kHalfFloatTypes = {DType::kF32, DType::kF64, DType::kF16};
 
 }  // namespace
 
 void register_normalization_kernels(KernelRegistry& r) {
-  r.add({"", "BatchNormalization", 1}, batch_norm);
-  r.add({"", "LayerNormalization", 17}, layer_norm);
-  r.add({"", "Softmax", 1}, softmax);
-  r.add({"", "ReduceMean", 1}, reduce_mean);
+  r.add({"", "BatchNormalization", 7, 8, kHalfFloatTypes},
+        [](OpContext& ctx) { return batch_norm(ctx, false); });
+  r.add({"", "BatchNormalization", 9, 13, kHalfFloatTypes},
+        [](OpContext& ctx) { return batch_norm(ctx, false); });
+  r.add({"", "BatchNormalization", 14, 14, kFloatTypes},
+        [](OpContext& ctx) { return batch_norm(ctx, true); });
+  r.add({"", "BatchNormalization", 15, kLatestOpset, kFloatTypes},
+        [](OpContext& ctx) { return batch_norm(ctx, true); });
+  r.add({"", "LayerNormalization", 17, kLatestOpset, kFloatTypes}, layer_norm);
+  r.add({"", "InstanceNormalization", 6, kLatestOpset, kHalfFloatTypes}, instance_norm);
+  r.add({"", "LRN", 1, kLatestOpset, kFloatTypes}, lrn);
+  r.add({"", "MeanVarianceNormalization", 9, kLatestOpset, kFloatTypes}, mean_variance_norm);
+  r.add({"", "LpNormalization", 1, kLatestOpset, kHalfFloatTypes}, lp_norm);
+  r.add({"", "Softmax", 1, 12, kHalfFloatTypes}, soft_op<SoftKind::kSoftmax, true>);
+  r.add({"", "Softmax", 13, kLatestOpset, kFloatTypes}, soft_op<SoftKind::kSoftmax, false>);
+  r.add({"", "LogSoftmax", 1, 12, kHalfFloatTypes}, soft_op<SoftKind::kLogSoftmax, true>);
+  r.add({"", "LogSoftmax", 13, kLatestOpset, kFloatTypes}, soft_op<SoftKind::kLogSoftmax, false>);
+  r.add({"", "Hardmax", 1, 12, kHalfFloatTypes}, soft_op<SoftKind::kHardmax, true>);
+  r.add({"", "Hardmax", 13, kLatestOpset, kFloatTypes}, soft_op<SoftKind::kHardmax, false>);
+  r.add({"", "Dropout", 7, 9, kHalfFloatTypes}, dropout_attr<false>);
+  r.add({"", "Dropout", 10, 11, kHalfFloatTypes}, dropout_attr<true>);
+  r.add({"", "Dropout", 12, 12, kHalfFloatTypes}, dropout_inputs);
+  r.add({"", "Dropout", 13, kLatestOpset, kFloatTypes}, dropout_inputs);
 }
 
 }  // namespace qtune
