@@ -1,6 +1,8 @@
 // qtune: the one binary. Each subcommand parses its arguments, calls into the libraries and maps
 // Status to the exit code (0 ok, 1 goal not met, 2 bad input, 3 internal error).
+#include <cstdlib>
 #include <exception>
+#include <filesystem>
 #include <iostream>
 #include <string>
 
@@ -61,9 +63,21 @@ environment: tune, coordinator, worker and health take every option from a varia
 exit codes: 0 success, 1 goal not met, 2 bad input, 3 internal error
 )";
 
+// An installed tree (cmake --install) keeps the capability YAMLs in share/qtune/capabilities,
+// beside bin/; the adaptors' lookup knows the source layout and $QTUNE_CAPABILITIES_DIR.
+void use_installed_capabilities() {
+  if (const char* env = std::getenv("QTUNE_CAPABILITIES_DIR"); env && *env) return;
+  std::error_code ec;
+  const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return;
+  const std::filesystem::path dir = exe.parent_path() / ".." / "share" / "qtune" / "capabilities";
+  if (std::filesystem::is_directory(dir, ec)) setenv("QTUNE_CAPABILITIES_DIR", dir.lexically_normal().c_str(), 1);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  use_installed_capabilities();
   if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "help") {
     std::cout << kUsage;
     return argc < 2 ? 2 : 0;
