@@ -93,6 +93,12 @@ void for_each_plane(const PoolPlan& p, Fn&& fn) {
 
 // ------------------------------------------------------------------------------------ MaxPool
 
+// The larger of a and b, NaN only when both are.
+template <typename T>
+inline T max_skip_nan(T a, T b) {
+  return b > a || a != a ? b : a;
+}
+
 template <typename T, bool kIndices>
 void max_pool_plane(const PoolPlan& P, const T* x, T* y, int64_t* indices, int64_t base,
                     bool col_major) {
@@ -117,12 +123,13 @@ void max_pool_plane(const PoolPlan& P, const T* x, T* y, int64_t* indices, int64
               const int64_t iw = tw.start[ow] + kw * dw;
               const T v = row[iw];
               if constexpr (kIndices) {
-                if (at < 0 || v > best) {
+                // NaN never wins (as the ONNX reference skips it); the first other tap does.
+                if (v > best || (at < 0 && v == v)) {
                   best = v;
                   at = col_major ? id + ih * D + iw * D * H : (id * H + ih) * W + iw;
                 }
               } else {
-                best = v > best ? v : best;
+                best = max_skip_nan(best, v);
               }
             }
           }
@@ -161,9 +168,9 @@ Status max_pool_typed(OpContext& ctx, const Tensor& x, const PoolPlan& plan) {
           const T* r1 = r0 + W;
           T* out = yd + p * OS + oh * OW;
           for (int64_t ow = 0; ow < OW; ++ow) {
-            const T a = r0[2 * ow] > r0[2 * ow + 1] ? r0[2 * ow] : r0[2 * ow + 1];
-            const T b = r1[2 * ow] > r1[2 * ow + 1] ? r1[2 * ow] : r1[2 * ow + 1];
-            out[ow] = a > b ? a : b;
+            const T a = max_skip_nan(r0[2 * ow], r0[2 * ow + 1]);
+            const T b = max_skip_nan(r1[2 * ow], r1[2 * ow + 1]);
+            out[ow] = max_skip_nan(a, b);
           }
         }
       } else if (id) {

@@ -59,6 +59,23 @@ TEST(OpsPoolTest, MaxPoolIndicesAndCeilModeAcrossTypes) {
   EXPECT_EQ(values<int64_t>((*r)[1]), (std::vector<int64_t>{3, 7, 5, 8}));
 }
 
+TEST(OpsPoolTest, MaxPoolSkipsNaN) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  Tensor x = Tensor::from_f32({1, 1, 1, 4}, {nan, 2, 3, nan});
+  Node n = make_node("MaxPool", 1, 2, {{"kernel_shape", attr_ints({1, 2})}, {"strides", attr_ints({1, 2})}});
+  auto r = run_node(n, {&x});
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(values<float>((*r)[0]), (std::vector<float>{2, 3}));
+  EXPECT_EQ(values<int64_t>((*r)[1]), (std::vector<int64_t>{1, 2}));
+  r = run_node(make_node("MaxPool", 1, 1, {{"kernel_shape", attr_ints({1, 2})}, {"strides", attr_ints({1, 2})}}), {&x});
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(values<float>((*r)[0]), (std::vector<float>{2, 3}));
+  Tensor x22 = Tensor::from_f32({1, 1, 2, 2}, {nan, 1, nan, nan});  // the 2x2/stride-2 loop
+  r = run_node(make_node("MaxPool", 1, 1, {{"kernel_shape", attr_ints({2, 2})}, {"strides", attr_ints({2, 2})}}), {&x22});
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(values<float>((*r)[0]), (std::vector<float>{1}));
+}
+
 TEST(OpsPoolTest, MaxPoolInt8FromOpset12Only) {
   Tensor xu = make_tensor<uint8_t>(DType::kU8, {1, 2, 2, 2}, {1, 200, 3, 4, 5, 6, 255, 0});
   Node n = make_node("MaxPool", 1, 1, {{"kernel_shape", attr_ints({2, 2})}});
