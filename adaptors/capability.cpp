@@ -13,6 +13,7 @@
 #include <system_error>
 #include <tuple>
 
+#include "adaptors/quantize/op_roles.h"
 #include "runtime/kernel_registry.h"
 #include "common/yaml_reader.h"
 
@@ -163,10 +164,20 @@ Result<bool> adaptor_version_matches(const std::string& constraint, const std::s
 
 namespace {
 
-// Op types whose input 1 is a weight; Conv needs it constant, MatMul/Gemm may multiply two
-// activations instead.
-const std::set<std::string> kWeightOps = {"Conv", "Gemm", "MatMul"};
-const std::set<std::string> kActivationPairOps = {"Gemm", "MatMul"};
+// Op types with a constant weight input (adaptors/quantize/op_roles.h).
+bool has_weight_role(const std::string& op_type) {
+  const QuantOpRole* r = quant_op_role(op_type);
+  return r && !r->weights.empty();
+}
+bool has_activation_pairs(const std::string& op_type) {
+  const QuantOpRole* r = quant_op_role(op_type);
+  return r && r->activation_pairs;
+}
+std::string joined(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
+  return s;
+}
 
 struct ParsedEntry {
   std::vector<VersionClause> clauses;
@@ -339,12 +350,16 @@ class SpecParser : public YamlReader {
 
   Status parse_op(const YAML::Node& n, const std::string& path, const std::string& op_type,
                   OpTypeCapability* out) const {
+    if (!quant_op_role(op_type)) {
+      return error(n, path, op_type + " cannot be quantized; quantizable op types: " +
+                                joined(quantizable_op_types()));
+    }
     std::vector<Entry> kv;
     QT_RETURN_IF_ERROR(read_map(n, path, {"static", "dynamic", "activation_pairs"}, &kv));
     bool have_mode = false;
     for (const auto& e : kv) {
       if (e.name == "activation_pairs") {
-        if (!kActivationPairOps.count(op_type)) {
+        if (!has_activation_pairs(op_type)) {
           return error(e.key, path + "." + e.name,
                        op_type + " has no activation x activation form (only Gemm, MatMul do)");
         }
@@ -371,8 +386,8 @@ class SpecParser : public YamlReader {
       const std::string key = path + "." + e.name;
       if (e.name == "weight") {
         have_weight = true;
-        if (!kWeightOps.count(op_type)) {
-          return error(e.key, key, op_type + " has no weight input (only Conv, Gemm, MatMul do)");
+        if (!has_weight_role(op_type)) {
+          return error(e.key, key, op_type + " has no weight input");
         }
         QT_RETURN_IF_ERROR(parse_side(e.value, key, /*activation=*/false, mode, &out->weight));
       } else {
@@ -381,7 +396,7 @@ class SpecParser : public YamlReader {
       }
     }
     if (!have_activation) return error(n, path + ".activation", "missing required key");
-    if (!have_weight && kWeightOps.count(op_type)) {
+    if (!have_weight && has_weight_role(op_type)) {
       return error(n, path + ".weight", "missing required key (" + op_type + " has a weight)");
     }
     return Status::Ok();
@@ -604,10 +619,10 @@ Result<Capability> build_capability(const CapabilitySpec& spec, const Graph& mod
     const std::string type = registry_key(node);
     const auto it = spec.int8.find(type);
     if (it == spec.int8.end()) continue;
-    const bool weight_op = kWeightOps.count(type) != 0;
+    const bool weight_op = has_weight_role(type);
     const bool const_weight = node.inputs.size() > 1 && model.initializer(node.inputs[1]);
     if (weight_op && !const_weight &&
-        (!kActivationPairOps.count(type) || !it->second.activation_pairs)) {
+        (!has_activation_pairs(type) || !it->second.activation_pairs)) {
       continue;
     }
     if (!names.insert(node.name).second) {

@@ -4,36 +4,23 @@
 #include <cmath>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "adaptors/quantize/op_roles.h"
 #include "runtime/onnx_inference.h"
 #include "kernels/quantize_ref.h"
 
 namespace qtune {
 namespace {
 
-enum class OpKind { kConv, kGemm, kMatMul, kActivationOnly };
-
-bool op_kind(const Node& n, OpKind* out) {
-  if (!n.domain.empty()) return false;
-  if (n.op_type == "Conv") { *out = OpKind::kConv; return true; }
-  if (n.op_type == "Gemm") { *out = OpKind::kGemm; return true; }
-  if (n.op_type == "MatMul") { *out = OpKind::kMatMul; return true; }
-  static const std::set<std::string> kActivationOnly = {"Add", "MaxPool", "AveragePool",
-                                                        "GlobalAveragePool", "Concat"};
-  if (kActivationOnly.count(n.op_type)) { *out = OpKind::kActivationOnly; return true; }
-  return false;
-}
-
 // What the builder does with each input of one quantized op.
 struct OpPlan {
   size_t node = 0;
-  OpKind kind = OpKind::kActivationOnly;
   std::vector<size_t> activations;  // input indices getting an activation Q/DQ pair
-  int weight = -1;                  // input index of the constant weight, or -1
-  int64_t weight_axis = 0;          // output-channel axis of the weight
+  std::vector<std::pair<size_t, int64_t>> weights;  // constant weight inputs, channel axis
   int bias = -1;                    // input index of the constant bias, or -1
 };
 
@@ -69,52 +56,43 @@ const Tensor* f32_initializer(const Graph& g, const std::string& name) {
   return t && t->dtype() == DType::kF32 ? t : nullptr;
 }
 
-OpPlan plan_op(const Graph& g, size_t node_i, OpKind kind, const std::set<std::string>& constants,
-               const std::map<std::string, DType>& types) {
+OpPlan plan_op(const Graph& g, size_t node_i, const QuantOpRole& role,
+               const std::set<std::string>& constants, const std::map<std::string, DType>& types) {
   const Node& n = g.nodes[node_i];
   OpPlan p;
   p.node = node_i;
-  p.kind = kind;
   auto is_float_activation = [&](const std::string& name) {
     if (name.empty() || constants.count(name)) return false;
     auto it = types.find(name);
     return it == types.end() || it->second == DType::kUndefined || it->second == DType::kF32;
   };
-  if (kind == OpKind::kActivationOnly) {
-    for (size_t i = 0; i < n.inputs.size(); ++i) {
+  if (role.weights.empty()) {
+    const size_t last = role.all_activations ? n.inputs.size() : std::min<size_t>(1, n.inputs.size());
+    for (size_t i = 0; i < last; ++i) {
       if (is_float_activation(n.inputs[i])) p.activations.push_back(i);
     }
     return p;
   }
   if (!n.inputs.empty() && is_float_activation(n.inputs[0])) p.activations.push_back(0);
-  if (n.inputs.size() < 2) return p;
-  const Tensor* w = f32_initializer(g, n.inputs[1]);
-  bool weight_ok = false;
-  switch (kind) {
-    case OpKind::kConv:
-      weight_ok = w && w->rank() >= 3;
-      p.weight_axis = 0;
-      break;
-    case OpKind::kGemm:
-      weight_ok = w && w->rank() == 2;
-      p.weight_axis = n.attr_int("transB", 0) != 0 ? 0 : 1;
-      break;
-    case OpKind::kMatMul:
-      weight_ok = w && w->rank() >= 1;
-      p.weight_axis = w ? std::max<int64_t>(0, w->rank() - 1) : 0;
-      break;
-    case OpKind::kActivationOnly:
-      break;
-  }
-  if (weight_ok) {
-    p.weight = 1;
-  } else if (is_float_activation(n.inputs[1])) {
-    p.activations.push_back(1);
+  for (size_t wi : role.weights) {
+    if (wi >= n.inputs.size()) continue;
+    const Tensor* w = f32_initializer(g, n.inputs[wi]);
+    // A Conv/ConvTranspose weight has a channel and a spatial axis; Gemm's is a matrix.
+    const int64_t min_rank = n.op_type == "Conv" || n.op_type == "ConvTranspose" ? 3
+                             : n.op_type == "MatMul"                              ? 1
+                                                                                  : 2;
+    if (w && w->rank() >= min_rank && (n.op_type != "Gemm" || w->rank() == 2)) {
+      p.weights.emplace_back(wi, weight_channel_axis(n, *w));
+    } else if (wi == 1 && role.activation_pairs && is_float_activation(n.inputs[wi])) {
+      p.activations.push_back(wi);
+    }
   }
   // Bias: only a 1-D constant with one value per output channel folds into the int32 grid.
-  if (p.weight == 1 && n.inputs.size() > 2 && (kind == OpKind::kConv || kind == OpKind::kGemm)) {
-    const Tensor* b = f32_initializer(g, n.inputs[2]);
-    if (b && b->rank() == 1 && b->dim(0) == w->dim(p.weight_axis)) p.bias = 2;
+  if (role.bias >= 0 && !p.weights.empty() && p.weights[0].first == 1 &&
+      n.inputs.size() > static_cast<size_t>(role.bias)) {
+    const Tensor* w = g.initializer(n.inputs[1]);
+    const Tensor* b = f32_initializer(g, n.inputs[static_cast<size_t>(role.bias)]);
+    if (b && b->rank() == 1 && b->dim(0) == w->dim(p.weights[0].second)) p.bias = role.bias;
   }
   return p;
 }
@@ -340,12 +318,12 @@ class Builder {
   std::vector<Node> added_;
 };
 
-// The ops of q in graph order, checked against the graph and the convention.
-Result<std::vector<std::pair<size_t, OpKind>>> quantized_ops(const Graph& g,
-                                                            const QuantizeConfig& q) {
+// The ops of q in graph order with their roles, checked against the graph and the convention.
+Result<std::vector<std::pair<size_t, const QuantOpRole*>>> quantized_ops(const Graph& g,
+                                                                        const QuantizeConfig& q) {
   std::map<std::string, size_t> by_name;
   for (size_t i = 0; i < g.nodes.size(); ++i) by_name.emplace(g.nodes[i].name, i);
-  std::vector<std::pair<size_t, OpKind>> ops;
+  std::vector<std::pair<size_t, const QuantOpRole*>> ops;
   for (const auto& [name, ow] : q.op_wise_config) {
     auto it = by_name.find(name);
     if (it == by_name.end()) {
@@ -353,14 +331,37 @@ Result<std::vector<std::pair<size_t, OpKind>>> quantized_ops(const Graph& g,
                                   "', which the graph does not have");
     }
     const Node& n = g.nodes[it->second];
-    OpKind kind;
-    if (!op_kind(n, &kind)) {
+    const QuantOpRole* role = n.domain.empty() ? quant_op_role(n.op_type) : nullptr;
+    if (!role) {
       return Status::Unsupported(n.describe() + ": QDQ quantization of this op type is not implemented");
     }
-    ops.emplace_back(it->second, kind);
+    ops.emplace_back(it->second, role);
   }
   std::sort(ops.begin(), ops.end());
   return ops;
+}
+
+// A Relu/Clip whose only input comes straight from a statically quantized weight op that no one
+// else reads: that op's int8 kernel computes it (lowering fuses op -> activation), so it gets no
+// Q/DQ pair of its own, as in ONNX Runtime's quantizer.
+bool fused_into_producer(const Graph& g, size_t node_i, const QuantOpRole& role,
+                         const QuantizeConfig& q) {
+  if (!role.fuses_into_producer) return false;
+  const std::string& x = g.nodes[node_i].inputs.at(0);
+  const Node* producer = nullptr;
+  int readers = 0;
+  for (const Node& n : g.nodes) {
+    for (const auto& o : n.outputs) {
+      if (o == x) producer = &n;
+    }
+    for (const auto& in : n.inputs) readers += in == x;
+  }
+  for (const auto& o : g.outputs) readers += o.name == x;
+  if (!producer || readers != 1 || !producer->domain.empty()) return false;
+  const QuantOpRole* pr = quant_op_role(producer->op_type);
+  auto it = q.op_wise_config.find(producer->name);
+  return pr && !pr->weights.empty() && it != q.op_wise_config.end() &&
+         it->second.config.mode == QuantMode::kStatic;
 }
 
 }  // namespace
@@ -373,10 +374,11 @@ std::vector<std::string> calibration_tensors(const Graph& g, const QuantizeConfi
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     const Node& n = g.nodes[i];
     auto it = q.op_wise_config.find(n.name);
-    OpKind kind;
-    if (it == q.op_wise_config.end() || !op_kind(n, &kind)) continue;
+    const QuantOpRole* role = n.domain.empty() ? quant_op_role(n.op_type) : nullptr;
+    if (it == q.op_wise_config.end() || !role) continue;
     if (it->second.config.mode == QuantMode::kDynamic) continue;
-    for (size_t a : plan_op(g, i, kind, constants, types).activations) {
+    if (fused_into_producer(g, i, *role, q)) continue;
+    for (size_t a : plan_op(g, i, *role, constants, types).activations) {
       if (seen.insert(n.inputs[a]).second) out.push_back(n.inputs[a]);
     }
   }
@@ -385,6 +387,11 @@ std::vector<std::string> calibration_tensors(const Graph& g, const QuantizeConfi
 
 Result<QuantizedModel> build_qdq_model(const Graph& g, const QuantizeConfig& q,
                                        const CalibrationStats& stats) {
+  // Raising the opset would change what the model's own ops mean; QuantizeLinear needs 10.
+  if (g.opset < 10) {
+    return Status::Unsupported("QDQ quantization needs opset 10 or newer; the model is opset " +
+                               std::to_string(g.opset));
+  }
   QT_ASSIGN_OR_RETURN(auto ops, quantized_ops(g, q));
   const std::set<std::string> constants = constant_values(g);
   const std::map<std::string, DType> types = value_types(g);
@@ -394,7 +401,7 @@ Result<QuantizedModel> build_qdq_model(const Graph& g, const QuantizeConfig& q,
   Graph& out = b.graph();
   std::set<std::string> replaced;  // original weight/bias initializers that may now be unused
 
-  for (const auto& [node_i, kind] : ops) {
+  for (const auto& [node_i, role] : ops) {
     const Node& orig = g.nodes[node_i];
     const QuantizeConfig::OpWise& ow = q.op_wise_config.at(orig.name);
     // Dynamic quantization computes activation ranges per batch at run time; its QDQ form
@@ -413,8 +420,9 @@ Result<QuantizedModel> build_qdq_model(const Graph& g, const QuantizeConfig& q,
                                  std::string(dtype_name(ow.config.activation.dtype)) +
                                  " (u8 or s8 expected)");
     }
-    const OpPlan plan = plan_op(g, node_i, kind, constants, types);
-    if (plan.weight >= 0 && (ow.config.weight.dtype != DType::kS8 ||
+    if (fused_into_producer(g, node_i, *role, q)) continue;
+    const OpPlan plan = plan_op(g, node_i, *role, constants, types);
+    if (!plan.weights.empty() && (ow.config.weight.dtype != DType::kS8 ||
                              ow.config.weight.scheme != QuantScheme::kSym)) {
       return Status::Unsupported(orig.describe() + ": weights are quantized s8 symmetric only, "
                                  "config asks for " + describe(ow.config));
@@ -430,15 +438,26 @@ Result<QuantizedModel> build_qdq_model(const Graph& g, const QuantizeConfig& q,
         x_quantized = true;
       }
     }
-    if (plan.weight < 0) continue;
-    const std::string& w_name = orig.inputs[plan.weight];
-    const bool per_channel = ow.is_perchannel && g.initializer(w_name)->rank() >= 2;
-    const WeightEntry& w = b.weight(w_name, per_channel, plan.weight_axis);
-    n.inputs[plan.weight] = w.dequantized;
-    replaced.insert(w_name);
+    if (plan.weights.empty()) continue;
+    // Per-axis DequantizeLinear needs opset 13; an older model keeps its opset (its ops' meaning
+    // depends on it) and gets per-tensor weights.
+    const bool axis_ok = g.opset >= 13;
+    if (ow.is_perchannel && !axis_ok) {
+      model.notes.push_back(orig.describe() + ": per-channel weights need opset 13, the model is " +
+                            "opset " + std::to_string(g.opset) + "; quantized per tensor");
+    }
+    std::optional<WeightEntry> first;
+    for (const auto& [wi, axis] : plan.weights) {
+      const std::string& w_name = orig.inputs[wi];
+      const bool per_channel = ow.is_perchannel && axis_ok && g.initializer(w_name)->rank() >= 2;
+      const WeightEntry& w = b.weight(w_name, per_channel, axis);
+      if (!first) first = w;
+      n.inputs[wi] = w.dequantized;
+      replaced.insert(w_name);
+    }
     if (plan.bias < 0) continue;
     const std::string& b_name = orig.inputs[plan.bias];
-    const std::string dq = x_quantized ? b.bias(b_name, x_scale, w) : "";
+    const std::string dq = x_quantized ? b.bias(b_name, x_scale, *first) : "";
     if (dq.empty()) {
       model.notes.push_back(orig.describe() + ": bias '" + b_name +
                             "' left f32: no usable int32 grid (input not quantized, or a degenerate scale)");
@@ -455,8 +474,6 @@ Result<QuantizedModel> build_qdq_model(const Graph& g, const QuantizeConfig& q,
   for (const auto& name : replaced) {
     if (!still_read.count(name)) out.initializers.erase(name);
   }
-  // Per-axis DequantizeLinear needs opset 13.
-  out.opset = std::max<int64_t>(out.opset, 13);
   QT_RETURN_IF_ERROR(out.topological_sort());
 
   CalibrationStats used;

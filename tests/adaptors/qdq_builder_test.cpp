@@ -388,10 +388,12 @@ TEST(QdqBuilderTest, BadConfigsAreErrorsNamingTheNode) {
   EXPECT_NE(m.status().message().find("'nope'"), std::string::npos);
 
   q.op_wise_config.clear();
-  q.op_wise_config["relu"] = op_wise(DType::kU8, QuantScheme::kAsym, false, false);
-  m = build_qdq_model(g, q, stats);
+  Graph with_erf = g;
+  with_erf.nodes.push_back(make_node("erf", "Erf", {"relu_out"}, {"erf_out"}));
+  q.op_wise_config["erf"] = op_wise(DType::kU8, QuantScheme::kAsym, false, false);
+  m = build_qdq_model(with_erf, q, stats);
   EXPECT_EQ(m.status().code(), StatusCode::kUnsupported);
-  EXPECT_NE(m.status().message().find("node 'relu' (Relu)"), std::string::npos);
+  EXPECT_NE(m.status().message().find("node 'erf' (Erf)"), std::string::npos);
 
   q.op_wise_config.clear();
   q.op_wise_config["conv"] = op_wise(DType::kU8, QuantScheme::kAsym, true, true);
@@ -399,6 +401,59 @@ TEST(QdqBuilderTest, BadConfigsAreErrorsNamingTheNode) {
   m = build_qdq_model(g, q, stats);
   EXPECT_EQ(m.status().code(), StatusCode::kUnsupported);
   EXPECT_NE(m.status().message().find("node 'conv' (Conv)"), std::string::npos);
+}
+
+// Relu right after a quantized Conv is computed by the Conv's int8 kernel: no pair of its own;
+// with the Conv left fp32 it is an ordinary quantized op with a pair on its input.
+TEST(QdqBuilderTest, ReluAfterAQuantizedConvGetsNoPairOfItsOwn) {
+  const Graph g = conv_gemm_graph();
+  CalibrationStats stats;
+  stats.tensors["x"] = range_stats(-1.0f, 1.0f);
+  stats.tensors["conv_out"] = range_stats(-2.0f, 2.0f);
+  auto quantizes = [](const Graph& out, const std::string& tensor) {
+    for (const Node& n : out.nodes) {
+      if (n.op_type == "QuantizeLinear" && n.inputs[0] == tensor) return true;
+    }
+    return false;
+  };
+  QuantizeConfig q;
+  q.op_wise_config["conv"] = op_wise(DType::kU8, QuantScheme::kAsym, true, true);
+  q.op_wise_config["relu"] = op_wise(DType::kU8, QuantScheme::kAsym, false, false);
+  auto fused = build_qdq_model(g, q, stats);
+  ASSERT_TRUE(fused.ok()) << fused.status().message();
+  EXPECT_FALSE(quantizes(*fused->graph, "conv_out"));
+  EXPECT_EQ(calibration_tensors(g, q), (std::vector<std::string>{"x"}));
+
+  q.op_wise_config.erase("conv");
+  auto alone = build_qdq_model(g, q, stats);
+  ASSERT_TRUE(alone.ok()) << alone.status().message();
+  EXPECT_TRUE(quantizes(*alone->graph, "conv_out"));
+  EXPECT_EQ(calibration_tensors(g, q), (std::vector<std::string>{"conv_out"}));
+}
+
+// Raising a model's opset would change what its own ops mean: an opset 11 model keeps 11 and
+// gets per-tensor weights (per-axis DequantizeLinear is opset 13) with a note; below 10 there is
+// no QuantizeLinear at all.
+TEST(QdqBuilderTest, OlderOpsetsKeepTheirOpsetAndGetPerTensorWeights) {
+  Graph g = conv_gemm_graph();
+  g.opset = 11;
+  CalibrationStats stats;
+  stats.tensors["x"] = range_stats(-1.0f, 1.0f);
+  QuantizeConfig q;
+  q.op_wise_config["conv"] = op_wise(DType::kU8, QuantScheme::kAsym, true, true);
+  auto m = build_qdq_model(g, q, stats);
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  EXPECT_EQ(m->graph->opset, 11);
+  for (const Node& n : m->graph->nodes) EXPECT_FALSE(n.has_attr("axis")) << n.describe();
+  EXPECT_EQ(m->graph->initializer("conv.w_scale")->numel(), 1);
+  bool noted = false;
+  for (const auto& note : m->notes) noted = noted || note.find("opset 13") != std::string::npos;
+  EXPECT_TRUE(noted);
+
+  g.opset = 9;
+  auto old = build_qdq_model(g, q, stats);
+  EXPECT_EQ(old.status().code(), StatusCode::kUnsupported);
+  EXPECT_NE(old.status().message().find("opset 9"), std::string::npos);
 }
 
 TEST(QdqBuilderTest, DynamicOpsStayFp32WithANote) {
