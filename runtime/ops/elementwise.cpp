@@ -1,6 +1,7 @@
-// Element-wise operators of the fp32 reference runtime: activations, broadcasting arithmetic,
-// Where, Cast, Identity and Constant. Semantics follow the ONNX operator specs (opset 13, plus the
-// older attribute forms the backend tests still use).
+// Broadcasting element-wise operators: Add/Sub/Mul/Div, Pow, Mod, PRelu, the variadic Sum, Mean,
+// Max and Min, and Where; plus the type and value plumbing ops Cast, CastLike, Identity and
+// Constant. Integers compute exactly in their own type (wrapping like two's complement hardware);
+// f16/bf16 compute in f32 and round once.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -8,62 +9,11 @@
 #include <string>
 #include <type_traits>
 
-#include "runtime/broadcast.h"
-#include "runtime/kernel_registry.h"
 #include "kernels/cpu_features.h"
+#include "runtime/op_util.h"
 
 namespace qtune {
 namespace {
-
-template <typename T>
-struct TypeTag {
-  using type = T;
-};
-// Element types without a C++ arithmetic type of their own (storage is uint16_t / uint8_t).
-struct F16 {};
-struct BF16 {};
-struct Bool {};
-
-std::string type_name(DType t) { return std::string(dtype_name(t)); }
-
-// Calls fn(TypeTag<T>{}) for the C++ type of a plain numeric dtype (no f16/bf16/bool).
-template <typename Fn>
-Status visit_numeric(DType t, const OpContext& ctx, Fn&& fn) {
-  switch (t) {
-    case DType::kF32: return fn(TypeTag<float>{});
-    case DType::kF64: return fn(TypeTag<double>{});
-    case DType::kU8: return fn(TypeTag<uint8_t>{});
-    case DType::kS8: return fn(TypeTag<int8_t>{});
-    case DType::kU16: return fn(TypeTag<uint16_t>{});
-    case DType::kS16: return fn(TypeTag<int16_t>{});
-    case DType::kS32: return fn(TypeTag<int32_t>{});
-    case DType::kS64: return fn(TypeTag<int64_t>{});
-    case DType::kU32: return fn(TypeTag<uint32_t>{});
-    case DType::kU64: return fn(TypeTag<uint64_t>{});
-    default: return ctx.unsupported("element type " + type_name(t) + " is not supported");
-  }
-}
-
-// Every dtype qtune stores, with F16/BF16/Bool tags for the ones that need special conversion.
-template <typename Fn>
-Status visit_any(DType t, const OpContext& ctx, Fn&& fn) {
-  switch (t) {
-    case DType::kF16: return fn(TypeTag<F16>{});
-    case DType::kBF16: return fn(TypeTag<BF16>{});
-    case DType::kBool: return fn(TypeTag<Bool>{});
-    default: return visit_numeric(t, ctx, fn);
-  }
-}
-
-template <typename T> struct Storage { using type = T; };
-template <> struct Storage<F16> { using type = uint16_t; };
-template <> struct Storage<BF16> { using type = uint16_t; };
-template <> struct Storage<Bool> { using type = uint8_t; };
-template <typename T> using storage_t = typename Storage<T>::type;
-
-template <typename T>
-constexpr bool is_float_v = std::is_floating_point_v<T> || std::is_same_v<T, F16> ||
-                            std::is_same_v<T, BF16>;
 
 // Integer arithmetic wraps (two's complement) as in ONNX Runtime; doing it in a wide unsigned
 // type avoids signed-overflow UB and the int promotion of 16-bit operands.
@@ -84,30 +34,67 @@ template <typename T> T wrap_mul(T a, T b) {
   return static_cast<T>(static_cast<U>(a) * static_cast<U>(b));
 }
 
-// Float to integer without UB: NaN becomes 0, out-of-range values saturate, the rest truncate.
-template <typename T>
-T saturate_cast(double v) {
-  if (std::isnan(v)) return 0;
-  if (v <= static_cast<double>(std::numeric_limits<T>::lowest())) {
-    return std::numeric_limits<T>::lowest();
-  }
-  if (v >= static_cast<double>(std::numeric_limits<T>::max())) return std::numeric_limits<T>::max();
-  return static_cast<T>(v);
+bool is_half(DType t) { return t == DType::kF16 || t == DType::kBF16; }
+
+// f16/bf16 <-> f32 copies: half-precision inputs compute in f32 and the result rounds once.
+Tensor widen(const Tensor& t) {
+  if (!is_half(t.dtype())) return t;
+  Tensor y(DType::kF32, t.shape());
+  const uint16_t* in = t.data<uint16_t>();
+  float* out = y.data<float>();
+  const bool f16 = t.dtype() == DType::kF16;
+  parallel_ranges(t.numel(), [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) out[i] = f16 ? f16_to_f32(in[i]) : bf16_to_f32(in[i]);
+  });
+  return y;
+}
+Tensor narrow(const Tensor& t, DType to) {
+  Tensor y(to, t.shape());
+  const float* in = t.data<float>();
+  uint16_t* out = y.data<uint16_t>();
+  const bool f16 = to == DType::kF16;
+  parallel_ranges(t.numel(), [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) out[i] = f16 ? f32_to_f16(in[i]) : f32_to_bf16(in[i]);
+  });
+  return y;
 }
 
-// ------------------------------------------------------------------ input checks
+// Runs `fn` with every f16/bf16 input replaced by an f32 copy, then rounds each f32 output back
+// to input 0's half type. Without half inputs it is just fn(ctx).
+template <typename Fn>
+Status half_via_f32(OpContext& ctx, Fn fn) {
+  bool any = false;
+  for (const Tensor* t : ctx.inputs) any = any || (t && is_half(t->dtype()));
+  if (!any) return fn(ctx);
+  std::vector<Tensor> wide;
+  wide.reserve(ctx.num_inputs());
+  OpContext sub{ctx.node, ctx.opset, {}, {}, nullptr, {}};
+  for (const Tensor* t : ctx.inputs) {
+    if (!t) {
+      sub.inputs.push_back(nullptr);
+      continue;
+    }
+    wide.push_back(widen(*t));
+    sub.inputs.push_back(&wide.back());
+  }
+  sub.outputs.resize(ctx.outputs.size());
+  QT_RETURN_IF_ERROR(fn(sub));
+  const DType half = ctx.input(0)->dtype();
+  for (size_t i = 0; i < sub.outputs.size(); ++i) {
+    const bool round_back = is_half(half) && sub.outputs[i].dtype() == DType::kF32;
+    ctx.outputs[i] = round_back ? narrow(sub.outputs[i], half) : std::move(sub.outputs[i]);
+  }
+  return Status::Ok();
+}
 
-Status need_inputs(const OpContext& ctx, size_t min, size_t max) {
-  const size_t n = ctx.num_inputs();
-  if (n < min || n > max) {
-    const std::string range =
-        min == max ? std::to_string(min) : std::to_string(min) + " to " + std::to_string(max);
-    return ctx.invalid("expects " + range + " inputs, got " + std::to_string(n));
+Status need_same_types(const OpContext& ctx) {
+  const DType t = ctx.input(0)->dtype();
+  for (size_t i = 1; i < ctx.num_inputs(); ++i) {
+    if (ctx.input(i) && ctx.input(i)->dtype() != t) {
+      return ctx.invalid("inputs have different element types " + dtype_str(t) + " and " +
+                         dtype_str(ctx.input(i)->dtype()));
+    }
   }
-  for (size_t i = 0; i < min; ++i) {
-    if (!ctx.input(i)) return ctx.invalid("required input " + std::to_string(i) + " is missing");
-  }
-  if (ctx.outputs.empty()) return ctx.invalid("has no output");
   return Status::Ok();
 }
 
@@ -118,175 +105,7 @@ Status plan_for(const OpContext& ctx, const std::vector<Shape>& shapes, Broadcas
   return ctx.invalid("input shapes " + s + " do not broadcast");
 }
 
-// ------------------------------------------------------------------ unary
-
-template <typename T, typename F>
-void unary_loop(const Tensor& x, Tensor& y, F f) {
-  const T* __restrict in = x.data<T>();
-  T* __restrict out = y.data<T>();
-  parallel_ranges(x.numel(), [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) out[i] = f(in[i]);
-  });
-}
-
-// Registers a float-only unary op; `make` returns the per-element function for type T.
-template <typename Make>
-OpFn float_unary(Make make) {
-  return [make](OpContext& ctx) -> Status {
-    QT_RETURN_IF_ERROR(need_inputs(ctx, 1, 1));
-    const Tensor& x = *ctx.input(0);
-    auto run = [&](auto tag) -> Status {
-      using T = typename decltype(tag)::type;
-      Tensor y(x.dtype(), x.shape());
-      unary_loop<T>(x, y, make(ctx, TypeTag<T>{}));
-      ctx.outputs[0] = std::move(y);
-      return Status::Ok();
-    };
-    if (x.dtype() == DType::kF32) return run(TypeTag<float>{});
-    if (x.dtype() == DType::kF64) return run(TypeTag<double>{});
-    return ctx.unsupported("element type " + type_name(x.dtype()) + " is not supported");
-  };
-}
-
-// erf for f32 as the rational approximation Eigen and XLA use: |error| < 5e-7 everywhere, and
-// beyond +-4 erf is +-1 in f32 anyway. Written on GCC vector types because std::erf does not
-// vectorise and GELU applies it to every MLP activation. The AVX-512 build may fuse
-// multiply-adds, so the two paths can differ in the last bit or two.
-// GCC warns about the ABI of 64-byte vector arguments when it instantiates the templates below
-// outside AVX-512 code; no such call survives inlining, so the warning is noise (it is emitted
-// at the end of the file, hence no push/pop).
-#pragma GCC diagnostic ignored "-Wpsabi"
-using V4f = float __attribute__((vector_size(16)));
-using V16f = float __attribute__((vector_size(64)));
-
-template <typename V>
-[[gnu::always_inline]] inline V erf_rational(V a) {
-  const V hi = V{} + 4.0f;  // a splat for vectors, plain 4 for scalars
-  V x = a > hi ? hi : a;    // NaN fails both tests and stays NaN
-  x = x < -hi ? -hi : x;
-  const V x2 = x * x;
-  V p = x2 * -2.72614225801306e-10f + 2.77068142495902e-08f;
-  p = p * x2 + -2.10102402082508e-06f;
-  p = p * x2 + -5.69250639462346e-05f;
-  p = p * x2 + -7.34990630326855e-04f;
-  p = p * x2 + -2.95459980854025e-03f;
-  p = p * x2 + -1.60960333262415e-02f;
-  V q = x2 * -1.45660718464996e-05f + -2.13374055278905e-04f;
-  q = q * x2 + -1.68282697438203e-03f;
-  q = q * x2 + -7.37332916720468e-03f;
-  q = q * x2 + -1.42647390514189e-02f;
-  return x * p / q;
-}
-
-template <typename V>
-[[gnu::always_inline]] inline void erf_span(const float* in, float* out, int64_t n) {
-  constexpr int64_t kLanes = sizeof(V) / sizeof(float);
-  int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes) {
-    V v;
-    std::memcpy(&v, in + i, sizeof v);
-    v = erf_rational(v);
-    std::memcpy(out + i, &v, sizeof v);
-  }
-  for (; i < n; ++i) out[i] = erf_rational(in[i]);
-}
-
-void erf_span_sse(const float* in, float* out, int64_t n) { erf_span<V4f>(in, out, n); }
-__attribute__((target("avx512f"))) void erf_span_avx512(const float* in, float* out, int64_t n) {
-  erf_span<V16f>(in, out, n);
-}
-
-Status erf_op(OpContext& ctx) {
-  QT_RETURN_IF_ERROR(need_inputs(ctx, 1, 1));
-  const Tensor& x = *ctx.input(0);
-  if (x.dtype() != DType::kF32 && x.dtype() != DType::kF64) {
-    return ctx.unsupported("element type " + type_name(x.dtype()) + " is not supported");
-  }
-  Tensor y(x.dtype(), x.shape());
-  if (x.dtype() == DType::kF32) {
-    const float* in = x.data<float>();
-    float* out = y.data<float>();
-    const auto span = cpu_features().avx512f ? erf_span_avx512 : erf_span_sse;
-    parallel_ranges(x.numel(), [&](int64_t b, int64_t e) { span(in + b, out + b, e - b); });
-  } else {
-    unary_loop<double>(x, y, [](double v) { return std::erf(v); });
-  }
-  ctx.outputs[0] = std::move(y);
-  return Status::Ok();
-}
-
-Status relu(OpContext& ctx) {
-  QT_RETURN_IF_ERROR(need_inputs(ctx, 1, 1));
-  const Tensor& x = *ctx.input(0);
-  return visit_numeric(x.dtype(), ctx, [&](auto tag) -> Status {
-    using T = typename decltype(tag)::type;
-    if constexpr (std::is_unsigned_v<T>) {
-      ctx.outputs[0] = x;  // already non-negative
-    } else {
-      Tensor y(x.dtype(), x.shape());
-      unary_loop<T>(x, y, [](T v) { return v < T(0) ? T(0) : v; });  // NaN passes through
-      ctx.outputs[0] = std::move(y);
-    }
-    return Status::Ok();
-  });
-}
-
-// Reads a Clip bound given as an input: a scalar (or one-element tensor) of x's type.
-template <typename T>
-Status clip_bound(const OpContext& ctx, size_t i, DType want, T* out) {
-  const Tensor* t = ctx.input(i);
-  if (!t) return Status::Ok();
-  if (t->dtype() != want) {
-    return ctx.invalid(std::string(i == 1 ? "min" : "max") + " has type " + type_name(t->dtype()) +
-                       ", input has " + type_name(want));
-  }
-  if (t->numel() != 1) {
-    return ctx.invalid(std::string(i == 1 ? "min" : "max") + " must be a scalar, got shape " +
-                       shape_str(t->shape()));
-  }
-  *out = t->data<T>()[0];
-  return Status::Ok();
-}
-
-Status clip(OpContext& ctx) {
-  QT_RETURN_IF_ERROR(need_inputs(ctx, 1, 3));
-  const Tensor& x = *ctx.input(0);
-  const bool attr_form = ctx.opset < 11;  // min/max moved from attributes to inputs in opset 11
-  if (attr_form && ctx.num_inputs() != 1) return ctx.invalid("expects 1 input before opset 11");
-  switch (x.dtype()) {
-    case DType::kF32: case DType::kF64: case DType::kS8: case DType::kU8: case DType::kS32:
-    case DType::kS64:
-      break;
-    default:
-      return ctx.unsupported("element type " + type_name(x.dtype()) + " is not supported");
-  }
-  return visit_numeric(x.dtype(), ctx, [&](auto tag) -> Status {
-    using T = typename decltype(tag)::type;
-    T lo = std::numeric_limits<T>::lowest();
-    T hi = std::numeric_limits<T>::max();
-    if (attr_form) {
-      if constexpr (std::is_floating_point_v<T>) {
-        lo = static_cast<T>(ctx.node.attr_float("min", std::numeric_limits<float>::lowest()));
-        hi = static_cast<T>(ctx.node.attr_float("max", std::numeric_limits<float>::max()));
-      } else {
-        return ctx.unsupported("integer Clip needs opset 11 or later");
-      }
-    } else {
-      QT_RETURN_IF_ERROR(clip_bound<T>(ctx, 1, x.dtype(), &lo));
-      QT_RETURN_IF_ERROR(clip_bound<T>(ctx, 2, x.dtype(), &hi));
-    }
-    Tensor y(x.dtype(), x.shape());
-    // min(max(x, lo), hi): yields hi everywhere when lo > hi, and keeps NaN, as the spec says.
-    unary_loop<T>(x, y, [lo, hi](T v) {
-      v = v < lo ? lo : v;
-      return v > hi ? hi : v;
-    });
-    ctx.outputs[0] = std::move(y);
-    return Status::Ok();
-  });
-}
-
-// ------------------------------------------------------------------ binary
+// ------------------------------------------------------------------ binary loops
 
 // One loop per input-stride pattern, so the common cases (same shape, scalar operand, broadcast
 // row) are plain vectorisable loops.
@@ -316,13 +135,43 @@ void binary_loop(const A* a, const B* b, O* out, const BroadcastPlan& p, F f) {
   });
 }
 
+// A same-type binary op with numpy broadcasting: `make(ctx, a, b, TypeTag<T>{})` checks the
+// operands and returns the element function, run over plain numeric T (half types go via f32).
+template <typename Make>
+OpFn same_type_binary(Make make) {
+  return [make](OpContext& ctx) -> Status {
+    QT_RETURN_IF_ERROR(need_inputs(ctx, 2, 2));
+    QT_RETURN_IF_ERROR(need_same_types(ctx));
+    return half_via_f32(ctx, [&](OpContext& c) -> Status {
+      const Tensor& a = *c.input(0);
+      const Tensor& b = *c.input(1);
+      BroadcastPlan plan;
+      QT_RETURN_IF_ERROR(plan_for(c, {a.shape(), b.shape()}, &plan));
+      return visit_numeric(a.dtype(), c, [&](auto tag) -> Status {
+        using T = typename decltype(tag)::type;
+        auto f = make(c, b, tag);
+        if (!f.ok()) return f.status();
+        Tensor y(a.dtype(), plan.out_shape);
+        binary_loop(a.data<T>(), b.data<T>(), y.data<T>(), plan, *f);
+        c.outputs[0] = std::move(y);
+        return Status::Ok();
+      });
+    });
+  };
+}
+
+// ------------------------------------------------------------------ Add, Sub, Mul, Div
+
 enum class Arith { kAdd, kSub, kMul, kDiv };
 
+// Zero divisors would trap; rejecting them up front keeps the loops branch-light.
 template <typename T>
 Status check_divisor(const OpContext& ctx, const Tensor& b) {
-  const T* d = b.data<T>();
-  for (int64_t i = 0; i < b.numel(); ++i) {
-    if (d[i] == T(0)) return ctx.invalid("integer division by zero");
+  if constexpr (std::is_integral_v<T>) {
+    const T* d = b.data<T>();
+    for (int64_t i = 0; i < b.numel(); ++i) {
+      if (d[i] == T(0)) return ctx.invalid("integer division by zero");
+    }
   }
   return Status::Ok();
 }
@@ -367,26 +216,18 @@ __attribute__((target("avx512f"))) void f32_arith_run_avx512(const float* a, con
 }
 
 template <Arith kOp>
-Status arith(OpContext& ctx) {
-  QT_RETURN_IF_ERROR(need_inputs(ctx, 2, 2));
+Status arith_typed(OpContext& ctx) {
   const Tensor& a = *ctx.input(0);
   const Tensor& b = *ctx.input(1);
-  if (a.dtype() != b.dtype()) {
-    return ctx.invalid("inputs have different element types " + type_name(a.dtype()) + " and " +
-                       type_name(b.dtype()));
-  }
   BroadcastPlan plan;
   QT_RETURN_IF_ERROR(plan_for(ctx, {a.shape(), b.shape()}, &plan));
   return visit_numeric(a.dtype(), ctx, [&](auto tag) -> Status {
     using T = typename decltype(tag)::type;
+    if constexpr (kOp == Arith::kDiv) QT_RETURN_IF_ERROR(check_divisor<T>(ctx, b));
     Tensor y(a.dtype(), plan.out_shape);
     const T* pa = a.data<T>();
     const T* pb = b.data<T>();
     T* py = y.data<T>();
-    if constexpr (std::is_integral_v<T> && kOp == Arith::kDiv) {
-      // Zero divisors would trap; rejecting them up front keeps the loop branch-light.
-      QT_RETURN_IF_ERROR(check_divisor<T>(ctx, b));
-    }
     if constexpr (std::is_same_v<T, float>) {
       const auto run = cpu_features().avx512f ? f32_arith_run_avx512<kOp> : f32_arith_run<kOp>;
       const bool ar = plan.inner_stride(0) == 1, br = plan.inner_stride(1) == 1;
@@ -400,6 +241,15 @@ Status arith(OpContext& ctx) {
     return Status::Ok();
   });
 }
+
+template <Arith kOp>
+Status arith(OpContext& ctx) {
+  QT_RETURN_IF_ERROR(need_inputs(ctx, 2, 2));
+  QT_RETURN_IF_ERROR(need_same_types(ctx));
+  return half_via_f32(ctx, arith_typed<kOp>);
+}
+
+// ------------------------------------------------------------------ Pow
 
 // Integer power by squaring, wrapping on overflow; negative exponents truncate 1/x^n toward 0.
 template <typename T, typename E>
@@ -451,25 +301,160 @@ Status pow_typed(OpContext& ctx, const Tensor& a, const Tensor& b, const Broadca
   return Status::Ok();
 }
 
-// Pow: the output has the base's type; the exponent may be any numeric type.
+// The output has the base's type. Before opset 12 base and exponent share one type.
+template <bool kMixedTypes>
 Status pow_op(OpContext& ctx) {
   QT_RETURN_IF_ERROR(need_inputs(ctx, 2, 2));
-  const Tensor& a = *ctx.input(0);
-  const Tensor& b = *ctx.input(1);
-  BroadcastPlan plan;
-  QT_RETURN_IF_ERROR(plan_for(ctx, {a.shape(), b.shape()}, &plan));
-  switch (a.dtype()) {
-    case DType::kF32: case DType::kF64: case DType::kS32: case DType::kS64: break;
-    default: return ctx.unsupported("base of element type " + type_name(a.dtype()) +
-                                    " is not supported");
-  }
-  return visit_numeric(a.dtype(), ctx, [&](auto base_tag) -> Status {
-    using T = typename decltype(base_tag)::type;
-    return visit_numeric(b.dtype(), ctx, [&](auto exp_tag) -> Status {
-      using E = typename decltype(exp_tag)::type;
-      return pow_typed<T, E>(ctx, a, b, plan);
+  if constexpr (!kMixedTypes) QT_RETURN_IF_ERROR(need_same_types(ctx));
+  return half_via_f32(ctx, [](OpContext& c) -> Status {
+    const Tensor& a = *c.input(0);
+    const Tensor& b = *c.input(1);
+    BroadcastPlan plan;
+    QT_RETURN_IF_ERROR(plan_for(c, {a.shape(), b.shape()}, &plan));
+    if (a.dtype() != DType::kF32 && a.dtype() != DType::kF64 && a.dtype() != DType::kS32 &&
+        a.dtype() != DType::kS64) {
+      return c.unsupported("base of element type " + dtype_str(a.dtype()) + " is not supported");
+    }
+    return visit_numeric(a.dtype(), c, [&](auto base_tag) -> Status {
+      using T = typename decltype(base_tag)::type;
+      return visit_numeric(b.dtype(), c, [&](auto exp_tag) -> Status {
+        using E = typename decltype(exp_tag)::type;
+        return pow_typed<T, E>(c, a, b, plan);
+      });
     });
   });
+}
+
+// ------------------------------------------------------------------ Mod
+
+// fmod=0: the result takes the divisor's sign (Python's %), integers only; fmod=1: C's fmod, the
+// dividend's sign.
+const OpFn mod_op = same_type_binary([](const OpContext& ctx, const Tensor& b, auto tag) {
+  using T = typename decltype(tag)::type;
+  const bool c_fmod = ctx.node.attr_int("fmod", 0) != 0;
+  using F = T (*)(T, T);
+  auto fail = [](Status s) -> Result<F> { return s; };
+  if constexpr (std::is_floating_point_v<T>) {
+    if (!c_fmod) return fail(ctx.invalid("fmod must be 1 for floating-point inputs"));
+    return Result<F>(F([](T x, T y) -> T { return std::fmod(x, y); }));
+  } else {
+    Status s = check_divisor<T>(ctx, b);
+    if (!s.ok()) return fail(s);
+    if constexpr (std::is_unsigned_v<T>) {
+      return Result<F>(F([](T x, T y) -> T { return static_cast<T>(x % y); }));
+    } else {
+      // y == -1 is special-cased: INT_MIN % -1 traps.
+      if (c_fmod) {
+        return Result<F>(F([](T x, T y) -> T { return y == T(-1) ? T(0) : T(x % y); }));
+      }
+      return Result<F>(F([](T x, T y) -> T {
+        if (y == T(-1)) return T(0);
+        const T r = static_cast<T>(x % y);
+        return (r != 0 && ((r < 0) != (y < 0))) ? static_cast<T>(r + y) : r;
+      }));
+    }
+  }
+});
+
+// ------------------------------------------------------------------ PRelu
+
+const OpFn prelu_elements = same_type_binary([](const OpContext&, const Tensor&, auto tag) {
+  using T = typename decltype(tag)::type;
+  using F = T (*)(T, T);
+  if constexpr (std::is_unsigned_v<T>) {
+    return Result<F>(F([](T x, T) -> T { return x; }));  // never negative
+  } else if constexpr (std::is_floating_point_v<T>) {
+    return Result<F>(F([](T x, T s) -> T { return x < T(0) ? x * s : x; }));
+  } else {
+    return Result<F>(F([](T x, T s) -> T { return x < T(0) ? wrap_mul<T>(x, s) : x; }));
+  }
+});
+
+// Opset 7 on: slope broadcasts to X (unidirectionally), y = x < 0 ? slope * x : x.
+Status prelu_op(OpContext& ctx) {
+  QT_RETURN_IF_ERROR(need_inputs(ctx, 2, 2));
+  Shape out;
+  if (!broadcast_shape({ctx.input(0)->shape(), ctx.input(1)->shape()}, &out) ||
+      out != ctx.input(0)->shape()) {
+    return ctx.invalid("slope of shape " + shape_str(ctx.input(1)->shape()) +
+                       " does not broadcast to X of shape " + shape_str(ctx.input(0)->shape()));
+  }
+  return prelu_elements(ctx);
+}
+
+// ------------------------------------------------------------------ Sum, Mean, Max, Min
+
+enum class Fold { kSum, kMean, kMax, kMin };
+
+template <Fold kOp, typename T>
+T fold_apply(T acc, T x) {
+  if constexpr (kOp == Fold::kSum || kOp == Fold::kMean) {
+    if constexpr (std::is_floating_point_v<T>) return acc + x;
+    else return wrap_add<T>(acc, x);
+  } else {
+    if constexpr (std::is_floating_point_v<T>) {  // NaN wins, as numpy's maximum/minimum
+      if (std::isnan(acc) || std::isnan(x)) return std::isnan(acc) ? acc : x;
+    }
+    if constexpr (kOp == Fold::kMax) return x > acc ? x : acc;
+    else return x < acc ? x : acc;
+  }
+}
+
+// acc = f(acc, x) over the output, x broadcast into it.
+template <typename T, typename F>
+void fold_into(T* acc, const Shape& out_shape, const Tensor& x, F f) {
+  BroadcastPlan p;
+  make_broadcast_plan({out_shape, x.shape()}, &p);
+  const T* px = x.data<T>();
+  const int64_t sx = p.inner_stride(1);
+  for_each_broadcast_run(p, [&](int64_t o, const int64_t* off, int64_t n) {
+    T* a = acc + o;
+    const T* xx = px + off[1];
+    for (int64_t i = 0; i < n; ++i) a[i] = f(a[i], xx[i * sx]);
+  });
+}
+
+// Variadic Sum/Mean/Max/Min; before opset 8 all inputs have one shape, from 8 they broadcast.
+template <Fold kOp, bool kBroadcast>
+Status fold_typed(OpContext& ctx) {
+  std::vector<Shape> shapes;
+  for (const Tensor* t : ctx.inputs) shapes.push_back(t->shape());
+  Shape out;
+  if (!broadcast_shape(shapes, &out) ||
+      (!kBroadcast && std::any_of(shapes.begin(), shapes.end(),
+                                  [&](const Shape& s) { return s != shapes[0]; }))) {
+    std::string s;
+    for (const auto& sh : shapes) s += (s.empty() ? "" : " and ") + shape_str(sh);
+    return ctx.invalid("input shapes " + s + (kBroadcast ? " do not broadcast" : " differ"));
+  }
+  const Tensor& first = *ctx.input(0);
+  return visit_numeric(first.dtype(), ctx, [&](auto tag) -> Status {
+    using T = typename decltype(tag)::type;
+    Tensor y(first.dtype(), out);
+    T* acc = y.data<T>();
+    fold_into(acc, out, first, [](T, T x) { return x; });
+    for (size_t k = 1; k < ctx.num_inputs(); ++k) {
+      fold_into(acc, out, *ctx.input(k), [](T a, T x) { return fold_apply<kOp, T>(a, x); });
+    }
+    if constexpr (kOp == Fold::kMean) {
+      const T n = static_cast<T>(ctx.num_inputs());
+      parallel_ranges(y.numel(), [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i) acc[i] /= n;
+      });
+    }
+    ctx.outputs[0] = std::move(y);
+    return Status::Ok();
+  });
+}
+
+template <Fold kOp, bool kBroadcast>
+Status fold_op(OpContext& ctx) {
+  QT_RETURN_IF_ERROR(need_inputs(ctx, 1, ctx.num_inputs()));
+  for (size_t i = 0; i < ctx.num_inputs(); ++i) {
+    if (!ctx.input(i)) return ctx.invalid("input " + std::to_string(i) + " is missing");
+  }
+  QT_RETURN_IF_ERROR(need_same_types(ctx));
+  return half_via_f32(ctx, fold_typed<kOp, kBroadcast>);
 }
 
 // ------------------------------------------------------------------ Where
@@ -496,22 +481,19 @@ Status where_op(OpContext& ctx) {
   const Tensor& x = *ctx.input(1);
   const Tensor& y = *ctx.input(2);
   if (c.dtype() != DType::kBool) {
-    return ctx.invalid("condition must be bool, got " + type_name(c.dtype()));
+    return ctx.invalid("condition must be bool, got " + dtype_str(c.dtype()));
   }
   if (x.dtype() != y.dtype()) {
-    return ctx.invalid("X and Y have different element types " + type_name(x.dtype()) + " and " +
-                       type_name(y.dtype()));
+    return ctx.invalid("X and Y have different element types " + dtype_str(x.dtype()) + " and " +
+                       dtype_str(y.dtype()));
   }
   BroadcastPlan plan;
   QT_RETURN_IF_ERROR(plan_for(ctx, {c.shape(), x.shape(), y.shape()}, &plan));
   Tensor out(x.dtype(), plan.out_shape);
-  switch (dtype_size(x.dtype())) {  // only bytes move, so the element size is all that matters
-    case 1: where_loop<uint8_t>(c, x, y, out, plan); break;
-    case 2: where_loop<uint16_t>(c, x, y, out, plan); break;
-    case 4: where_loop<uint32_t>(c, x, y, out, plan); break;
-    case 8: where_loop<uint64_t>(c, x, y, out, plan); break;
-    default: return ctx.unsupported("element type " + type_name(x.dtype()) + " is not supported");
-  }
+  QT_RETURN_IF_ERROR(visit_by_size(x.dtype(), ctx, [&](auto tag) -> Status {
+    where_loop<typename decltype(tag)::type>(c, x, y, out, plan);  // only bytes move
+    return Status::Ok();
+  }));
   ctx.outputs[0] = std::move(out);
   return Status::Ok();
 }
@@ -540,13 +522,6 @@ uint16_t f32_to_bf16_truncate(float f) {
   return static_cast<uint16_t>(u >> 16);
 }
 
-template <typename S>
-double load_float(storage_t<S> v) {
-  if constexpr (std::is_same_v<S, F16>) return f16_to_f32(v);
-  else if constexpr (std::is_same_v<S, BF16>) return bf16_to_f32(v);
-  else return static_cast<double>(v);
-}
-
 template <typename D>
 storage_t<D> store_float(double v) {
   if constexpr (std::is_same_v<D, F16>) return f32_to_f16(f64_to_f32_round_odd(v));
@@ -559,7 +534,7 @@ storage_t<D> store_float(double v) {
 template <typename S, typename D>
 storage_t<D> convert(storage_t<S> v) {
   if constexpr (is_float_v<S>) {
-    return store_float<D>(load_float<S>(v));
+    return store_float<D>(load_as_double<S>(v));
   } else if constexpr (std::is_same_v<D, Bool>) {
     return v != 0 ? 1 : 0;
   } else if constexpr (std::is_same_v<S, Bool>) {
@@ -611,17 +586,23 @@ Status cast_to(OpContext& ctx, const Tensor& x, DType to) {
   return Status::Ok();
 }
 
+// Opset 1 names the target type as a string ("FLOAT"), opset 6 on as a TensorProto enum.
+Status cast_named_op(OpContext& ctx) {
+  QT_RETURN_IF_ERROR(need_inputs(ctx, 1, 1));
+  const std::string name = ctx.node.attr_string("to", "");
+  if (name.empty()) return ctx.invalid("attribute 'to' is missing");
+  DType to = DType::kUndefined;
+  if (!dtype_from_name(name, &to)) return ctx.unsupported("cast to '" + name + "' is not supported");
+  return cast_to(ctx, *ctx.input(0), to);
+}
+
 Status cast_op(OpContext& ctx) {
   QT_RETURN_IF_ERROR(need_inputs(ctx, 1, 1));
-  auto it = ctx.node.attrs.find("to");
-  if (it == ctx.node.attrs.end()) return ctx.invalid("attribute 'to' is missing");
+  if (!ctx.node.has_attr("to")) return ctx.invalid("attribute 'to' is missing");
+  const int64_t onnx_type = ctx.node.attr_int("to", 0);
   DType to = DType::kUndefined;
-  if (it->second.kind == Attribute::Kind::kString) {  // opset 1 names the type as a string
-    if (!dtype_from_name(it->second.s, &to)) {
-      return ctx.unsupported("cast to '" + it->second.s + "' is not supported");
-    }
-  } else if (!dtype_from_onnx(static_cast<int32_t>(it->second.i), &to)) {
-    return ctx.unsupported("cast to ONNX element type " + std::to_string(it->second.i) +
+  if (!dtype_from_onnx(static_cast<int32_t>(onnx_type), &to)) {
+    return ctx.unsupported("cast to ONNX element type " + std::to_string(onnx_type) +
                            " is not supported");
   }
   return cast_to(ctx, *ctx.input(0), to);
@@ -640,6 +621,8 @@ Status identity_op(OpContext& ctx) {
   return Status::Ok();
 }
 
+// Opset 12 added value_float(s), value_int(s) and value_string(s) beside value/sparse_value.
+template <bool kScalarAttrs>
 Status constant_op(OpContext& ctx) {
   if (ctx.num_inputs() != 0) return ctx.invalid("expects no inputs");
   if (ctx.outputs.empty()) return ctx.invalid("has no output");
@@ -648,6 +631,9 @@ Status constant_op(OpContext& ctx) {
     return ctx.invalid("needs exactly one value attribute, got " + std::to_string(attrs.size()));
   }
   const auto& [key, a] = *attrs.begin();
+  if (!kScalarAttrs && key != "value" && key != "sparse_value") {
+    return ctx.invalid("attribute '" + key + "' needs opset 12 or later");
+  }
   if (key == "value" && a.kind == Attribute::Kind::kTensor) {
     ctx.outputs[0] = a.t;
   } else if (key == "value_float" && a.kind == Attribute::Kind::kFloat) {
@@ -673,36 +659,37 @@ Status constant_op(OpContext& ctx) {
 }  // namespace
 
 void register_elementwise_kernels(KernelRegistry& r) {
-  r.add({"", "Relu", 1}, relu);
-  r.add({"", "Clip", 1}, clip);
-  r.add({"", "LeakyRelu", 6}, float_unary([](const OpContext& ctx, auto tag) {
-          using T = typename decltype(tag)::type;
-          const T alpha = static_cast<T>(ctx.node.attr_float("alpha", 0.01f));
-          return [alpha](T v) { return v < T(0) ? v * alpha : v; };
-        }));
-  r.add({"", "Sigmoid", 6}, float_unary([](const OpContext&, auto tag) {
-          using T = typename decltype(tag)::type;
-          return [](T v) { return T(1) / (T(1) + std::exp(-v)); };
-        }));
-  r.add({"", "Tanh", 6}, float_unary([](const OpContext&, auto tag) {
-          using T = typename decltype(tag)::type;
-          return [](T v) { return std::tanh(v); };
-        }));
-  r.add({"", "Erf", 9}, erf_op);
-  r.add({"", "Sqrt", 6}, float_unary([](const OpContext&, auto tag) {
-          using T = typename decltype(tag)::type;
-          return [](T v) { return std::sqrt(v); };
-        }));
-  r.add({"", "Add", 1}, arith<Arith::kAdd>);
-  r.add({"", "Sub", 1}, arith<Arith::kSub>);
-  r.add({"", "Mul", 1}, arith<Arith::kMul>);
-  r.add({"", "Div", 1}, arith<Arith::kDiv>);
-  r.add({"", "Pow", 1}, pow_op);
-  r.add({"", "Where", 9}, where_op);
-  r.add({"", "Cast", 1}, cast_op);
-  r.add({"", "CastLike", 15}, cast_like_op);
-  r.add({"", "Identity", 1}, identity_op);
-  r.add({"", "Constant", 1}, constant_op);
+  const auto& F = kFloatTypes;
+  r.add({"", "Add", 7, kLatestOpset, kNumericTypes}, arith<Arith::kAdd>);
+  r.add({"", "Sub", 7, kLatestOpset, kNumericTypes}, arith<Arith::kSub>);
+  r.add({"", "Mul", 7, kLatestOpset, kNumericTypes}, arith<Arith::kMul>);
+  r.add({"", "Div", 7, kLatestOpset, kNumericTypes}, arith<Arith::kDiv>);
+  const std::vector<DType> pow_bases = {DType::kF32, DType::kF64, DType::kF16, DType::kBF16,
+                                        DType::kS32, DType::kS64};
+  r.add({"", "Pow", 7, 11, pow_bases}, pow_op<false>);
+  r.add({"", "Pow", 12, kLatestOpset, pow_bases}, pow_op<true>);
+  r.add({"", "Mod", 10, kLatestOpset, kNumericTypes}, mod_op);
+  r.add({"", "PRelu", 7, kLatestOpset,
+         {DType::kF32, DType::kF64, DType::kF16, DType::kBF16, DType::kS32, DType::kS64,
+          DType::kU32, DType::kU64}},
+        prelu_op);
+  r.add({"", "Sum", 6, 7, F}, fold_op<Fold::kSum, false>);
+  r.add({"", "Sum", 8, kLatestOpset, F}, fold_op<Fold::kSum, true>);
+  r.add({"", "Mean", 6, 7, F}, fold_op<Fold::kMean, false>);
+  r.add({"", "Mean", 8, kLatestOpset, F}, fold_op<Fold::kMean, true>);
+  r.add({"", "Max", 6, 7, F}, fold_op<Fold::kMax, false>);
+  r.add({"", "Max", 8, 11, F}, fold_op<Fold::kMax, true>);
+  r.add({"", "Max", 12, kLatestOpset, kNumericTypes}, fold_op<Fold::kMax, true>);
+  r.add({"", "Min", 6, 7, F}, fold_op<Fold::kMin, false>);
+  r.add({"", "Min", 8, 11, F}, fold_op<Fold::kMin, true>);
+  r.add({"", "Min", 12, kLatestOpset, kNumericTypes}, fold_op<Fold::kMin, true>);
+  r.add({"", "Where", 9, kLatestOpset, kAllTypes, /*type_input=*/1}, where_op);
+  r.add({"", "Cast", 1, 5, kAllTypes}, cast_named_op);
+  r.add({"", "Cast", 6, kLatestOpset, kAllTypes}, cast_op);
+  r.add({"", "CastLike", 15, kLatestOpset, kAllTypes}, cast_like_op);
+  r.add({"", "Identity", 1, kLatestOpset, kAllTypes}, identity_op);
+  r.add({"", "Constant", 1, 11}, constant_op<false>);
+  r.add({"", "Constant", 12, kLatestOpset}, constant_op<true>);
 }
 
 }  // namespace qtune
