@@ -118,7 +118,7 @@ TEST(OpsPoolTest, MaxPoolBadInputs) {
   r = run_node(make_node("MaxPool", 1, 1, {{"kernel_shape", attr_ints({5, 5})}}), {&x});
   EXPECT_EQ(r.status().code(), StatusCode::kInvalidInput);
   Tensor x4(DType::kF32, {1, 1, 2, 2, 2, 2});
-  r = run_node(make_node("MaxPool", 1, 1, {{"kernel_shape", attr_ints({1, 1, 1, 1})}}), {&x4}, 12, false);
+  r = run_node(make_node("MaxPool", 1, 1, {{"kernel_shape", attr_ints({1, 1, 1, 1})}}), {&x4}, 12);
   EXPECT_EQ(r.status().code(), StatusCode::kUnsupported);
 }
 
@@ -197,7 +197,7 @@ TEST(OpsPoolTest, LpPoolNormsOfWindows) {
   // LpPool-1 takes p as a float.
   Node n1 = make_node("LpPool", 1, 1, {{"kernel_shape", attr_ints({2})}, {"strides", attr_ints({2})},
                                        {"p", attr_float(1.0f)}});
-  r = run_node(n1, {&x}, 1, false);
+  r = run_node(n1, {&x}, 1);
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_EQ(values<float>((*r)[0]), (std::vector<float>{7, 1}));
   n.attrs["p"] = attr_int(0);
@@ -219,7 +219,7 @@ TEST(OpsPoolTest, GlobalPools) {
   r = run_node(make_node("GlobalLpPool", 1, 1, {{"p", attr_int(1)}}), {&l});
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_FLOAT_EQ(values<float>((*r)[0])[0], 7.0f);
-  r = run_node(make_node("GlobalLpPool", 1, 1, {{"p", attr_float(1.0f)}}), {&l}, 1, false);
+  r = run_node(make_node("GlobalLpPool", 1, 1, {{"p", attr_float(1.0f)}}), {&l}, 1);
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_FLOAT_EQ(values<float>((*r)[0])[0], 7.0f);
   Tensor xd = f64({1, 1, 3}, {-1, -5, -2});
@@ -231,7 +231,7 @@ TEST(OpsPoolTest, GlobalPools) {
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_EQ(f16_values((*r)[0]), (std::vector<float>{3}));
   Tensor x1(DType::kF32, {3});
-  EXPECT_EQ(run_node(make_node("GlobalMaxPool", 1), {&x1}, 13, false).status().code(),
+  EXPECT_EQ(run_node(make_node("GlobalMaxPool", 1), {&x1}, 13).status().code(),
             StatusCode::kInvalidInput);
 }
 
@@ -262,7 +262,7 @@ TEST(OpsPoolTest, MaxUnpoolScattersAtIndices) {
   EXPECT_EQ(e.status().code(), StatusCode::kInvalidInput);
   EXPECT_NE(e.status().message().find("(MaxUnpool)"), std::string::npos);
   Tensor small = Tensor::from_i64({4}, {1, 1, 3, 3});
-  EXPECT_EQ(run_node(n3, {&x, &idx, &small}, 11, false).status().code(), StatusCode::kInvalidInput);
+  EXPECT_EQ(run_node(n3, {&x, &idx, &small}, 11).status().code(), StatusCode::kInvalidInput);
 }
 
 }  // namespace
