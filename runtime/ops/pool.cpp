@@ -1,6 +1,7 @@
 // Pooling operators of the reference executor: MaxPool (with Indices), AveragePool, LpPool, their
 // Global forms and MaxUnpool. Windows over 1-3 spatial dims are walked as [D,H,W] with unit dims
-// in front; output sizes come from the shared conv_geometry rule, as libonnx infers them.
+// in front, more dims by a generic odometer; output sizes come from the shared conv_geometry
+// rule, as libonnx infers them.
 // f32/f64 (and s8/u8 for MaxPool) are computed directly, f16 through f32.
 #include <algorithm>
 #include <cmath>
@@ -49,20 +50,25 @@ Taps make_taps(int64_t in, int64_t out, int64_t k, int64_t s, int64_t d, int64_t
   return t;
 }
 
+// Spatial dims as the loops walk them: 1-3 dims padded to [D,H,W] with unit dims in front,
+// more dims as they are.
 struct PoolPlan {
   int64_t n = 0, c = 0;
   Shape out_shape;
-  ConvGeometry3d g;
-  Taps taps[kMaxSpatial];
+  Shape in, out;
+  std::vector<int64_t> kernel, stride, dilation, pad_begin;
+  std::vector<Taps> taps;
   int64_t planes() const { return n * c; }
+  int64_t in_size() const { return shape_numel(in); }
+  int64_t out_size() const { return shape_numel(out); }
+  bool generic() const { return in.size() > kMaxSpatial; }
 };
 
 // Reads kernel_shape/strides/dilations/pads/auto_pad (and ceil_mode) for X [N, C, spatial...].
 Result<PoolPlan> plan_pool(const OpContext& ctx, const Tensor& x) {
   if (x.rank() < 3) return ctx.invalid("X has shape " + shape_str(x.shape()) + "; needs [N,C,spatial...]");
-  const size_t nd = static_cast<size_t>(x.rank()) - 2;
-  if (nd > kMaxSpatial) return ctx.unsupported(std::to_string(nd) + " spatial dims");
   if (!ctx.node.has_attr("kernel_shape")) return ctx.invalid("missing required attribute kernel_shape");
+  const size_t nd = static_cast<size_t>(x.rank()) - 2;
   const Shape in_sp(x.shape().begin() + 2, x.shape().end());
   const Shape kernel = ctx.node.attr_ints("kernel_shape");
   QT_ASSIGN_OR_RETURN(ConvGeometry geo, conv_geometry(ctx.node, in_sp, kernel,
@@ -72,12 +78,25 @@ Result<PoolPlan> plan_pool(const OpContext& ctx, const Tensor& x) {
   p.c = x.dim(1);
   p.out_shape = {p.n, p.c};
   p.out_shape.insert(p.out_shape.end(), geo.out.begin(), geo.out.end());
-  p.g = geometry_3d(in_sp, kernel, geo, 1);
-  for (int i = 0; i < kMaxSpatial; ++i) {
-    const int w = i - (kMaxSpatial - static_cast<int>(nd));
-    const int64_t pe = w >= 0 ? geo.pads[w + nd] : 0;
-    p.taps[i] = make_taps(p.g.in[i], p.g.out[i], p.g.kernel[i], p.g.stride[i], p.g.dilation[i],
-                          p.g.pad_begin[i], pe);
+  const size_t walked = std::max<size_t>(nd, kMaxSpatial), off = walked - nd;
+  p.in.assign(walked, 1);
+  p.out.assign(walked, 1);
+  p.kernel.assign(walked, 1);
+  p.stride.assign(walked, 1);
+  p.dilation.assign(walked, 1);
+  p.pad_begin.assign(walked, 0);
+  for (size_t i = 0; i < nd; ++i) {
+    p.in[off + i] = in_sp[i];
+    p.out[off + i] = geo.out[i];
+    p.kernel[off + i] = kernel[i];
+    p.stride[off + i] = geo.strides[i];
+    p.dilation[off + i] = geo.dilations[i];
+    p.pad_begin[off + i] = geo.pads[i];
+  }
+  for (size_t i = 0; i < walked; ++i) {
+    const int64_t pe = i >= off ? geo.pads[i - off + nd] : 0;
+    p.taps.push_back(make_taps(p.in[i], p.out[i], p.kernel[i], p.stride[i], p.dilation[i],
+                               p.pad_begin[i], pe));
   }
   return p;
 }
@@ -85,10 +104,48 @@ Result<PoolPlan> plan_pool(const OpContext& ctx, const Tensor& x) {
 // Calls fn(plane) for every [N*C] plane, in parallel when the work is large.
 template <typename Fn>
 void for_each_plane(const PoolPlan& p, Fn&& fn) {
-  const int64_t work = std::max<int64_t>(1, p.g.out_size() * p.g.kernel_size());
+  const int64_t work = std::max<int64_t>(1, p.out_size() * shape_numel(p.kernel));
   parallel_ranges(p.planes(), [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) fn(i);
   }, std::max<int64_t>(1, kMinParallelElements / work));
+}
+
+// More than three spatial dims: for every output position o of a plane, calls
+// tap(row-major offset, column-major offset) for each window tap inside the input, then
+// done(o, taps inside the input, taps inside input + padding).
+template <typename Tap, typename Done>
+void walk_windows_nd(const PoolPlan& P, Tap&& tap, Done&& done) {
+  const size_t nd = P.in.size();
+  const std::vector<int64_t> rs = contiguous_strides(P.in);
+  std::vector<int64_t> cs(nd, 1), oc(nd, 0), kc(nd);
+  for (size_t d = 1; d < nd; ++d) cs[d] = cs[d - 1] * P.in[d - 1];
+  for (int64_t o = 0; o < P.out_size(); ++o) {
+    int64_t inside = 1, padded = 1;
+    for (size_t d = 0; d < nd; ++d) {
+      const Taps& t = P.taps[d];
+      inside *= t.hi[oc[d]] - t.lo[oc[d]];
+      padded *= t.phi[oc[d]] - t.plo[oc[d]];
+      kc[d] = t.lo[oc[d]];
+    }
+    for (int64_t k = 0; k < inside; ++k) {
+      int64_t row = 0, col = 0;
+      for (size_t d = 0; d < nd; ++d) {
+        const int64_t pos = P.taps[d].start[oc[d]] + kc[d] * P.dilation[d];
+        row += pos * rs[d];
+        col += pos * cs[d];
+      }
+      tap(row, col);
+      for (size_t d = nd; d-- > 0;) {
+        if (++kc[d] < P.taps[d].hi[oc[d]]) break;
+        kc[d] = P.taps[d].lo[oc[d]];
+      }
+    }
+    done(o, inside, padded);
+    for (size_t d = nd; d-- > 0;) {
+      if (++oc[d] < P.out[d]) break;
+      oc[d] = 0;
+    }
+  }
 }
 
 // ------------------------------------------------------------------------------------ MaxPool
@@ -99,21 +156,48 @@ inline T max_skip_nan(T a, T b) {
   return b > a || a != a ? b : a;
 }
 
+template <typename T>
+constexpr T lowest_value() {
+  return std::numeric_limits<T>::has_infinity ? -std::numeric_limits<T>::infinity()
+                                               : std::numeric_limits<T>::lowest();
+}
+
+// Max of every window of one plane; `indices` (when kIndices) gets base + the flat offset of
+// the maximum within the plane, row-major or (col_major) column-major.
 template <typename T, bool kIndices>
 void max_pool_plane(const PoolPlan& P, const T* x, T* y, int64_t* indices, int64_t base,
                     bool col_major) {
-  const ConvGeometry3d& g = P.g;
+  T best = lowest_value<T>();
+  int64_t at = -1;
+  // NaN never wins (as the ONNX reference skips it); the first other tap does.
+  auto visit = [&](T v, int64_t row, int64_t col) {
+    if constexpr (kIndices) {
+      if (v > best || (at < 0 && v == v)) {
+        best = v;
+        at = col_major ? col : row;
+      }
+    } else {
+      best = max_skip_nan(best, v);
+    }
+  };
+  auto emit = [&](int64_t o) {
+    y[o] = best;
+    if constexpr (kIndices) indices[o] = base + std::max<int64_t>(at, 0);
+    best = lowest_value<T>();
+    at = -1;
+  };
+  if (P.generic()) {
+    walk_windows_nd(P, [&](int64_t row, int64_t col) { visit(x[row], row, col); },
+                    [&](int64_t o, int64_t, int64_t) { emit(o); });
+    return;
+  }
   const Taps &td = P.taps[0], &th = P.taps[1], &tw = P.taps[2];
-  const int64_t D = g.in[0], H = g.in[1], W = g.in[2];
-  const int64_t dd = g.dilation[0], dh = g.dilation[1], dw = g.dilation[2];
-  const T lowest = std::numeric_limits<T>::has_infinity ? -std::numeric_limits<T>::infinity()
-                                                         : std::numeric_limits<T>::lowest();
+  const int64_t D = P.in[0], H = P.in[1], W = P.in[2];
+  const int64_t dd = P.dilation[0], dh = P.dilation[1], dw = P.dilation[2];
   int64_t o = 0;
-  for (int64_t od = 0; od < g.out[0]; ++od) {
-    for (int64_t oh = 0; oh < g.out[1]; ++oh) {
-      for (int64_t ow = 0; ow < g.out[2]; ++ow, ++o) {
-        T best = lowest;
-        int64_t at = -1;
+  for (int64_t od = 0; od < P.out[0]; ++od) {
+    for (int64_t oh = 0; oh < P.out[1]; ++oh) {
+      for (int64_t ow = 0; ow < P.out[2]; ++ow, ++o) {
         for (int64_t kd = td.lo[od]; kd < td.hi[od]; ++kd) {
           const int64_t id = td.start[od] + kd * dd;
           for (int64_t kh = th.lo[oh]; kh < th.hi[oh]; ++kh) {
@@ -121,21 +205,15 @@ void max_pool_plane(const PoolPlan& P, const T* x, T* y, int64_t* indices, int64
             const T* row = x + (id * H + ih) * W;
             for (int64_t kw = tw.lo[ow]; kw < tw.hi[ow]; ++kw) {
               const int64_t iw = tw.start[ow] + kw * dw;
-              const T v = row[iw];
               if constexpr (kIndices) {
-                // NaN never wins (as the ONNX reference skips it); the first other tap does.
-                if (v > best || (at < 0 && v == v)) {
-                  best = v;
-                  at = col_major ? id + ih * D + iw * D * H : (id * H + ih) * W + iw;
-                }
+                visit(row[iw], (id * H + ih) * W + iw, id + ih * D + iw * D * H);
               } else {
-                best = max_skip_nan(best, v);
+                best = max_skip_nan(best, row[iw]);
               }
             }
           }
         }
-        y[o] = best;
-        if constexpr (kIndices) indices[o] = base + std::max<int64_t>(at, 0);
+        emit(o);
       }
     }
   }
@@ -149,16 +227,17 @@ Status max_pool_typed(OpContext& ctx, const Tensor& x, const PoolPlan& plan) {
   Tensor idx;
   if (want_indices) idx = Tensor(DType::kS64, plan.out_shape);
   const bool col_major = ctx.node.attr_int("storage_order", 0) != 0;
-  const ConvGeometry3d& g = plan.g;
-  const int64_t IS = g.in_size(), OS = g.out_size();
+  const int64_t IS = plan.in_size(), OS = plan.out_size();
   const T* xd = x.data<T>();
   T* yd = y.data<T>();
   int64_t* id = want_indices ? idx.data<int64_t>() : nullptr;
   // The common 2x2/stride-2 unpadded 2-D pool gets a branch-free loop.
-  const bool pool2x2 = g.in[0] == 1 && g.kernel[0] == 1 && !id && g.kernel[1] == 2 &&
-                       g.kernel[2] == 2 && g.stride[1] == 2 && g.stride[2] == 2 &&
-                       g.dilation[1] == 1 && g.dilation[2] == 1 && g.pad_begin[1] == 0 &&
-                       g.pad_begin[2] == 0 && 2 * g.out[1] <= g.in[1] && 2 * g.out[2] <= g.in[2];
+  const PoolPlan& g = plan;
+  const bool pool2x2 = !g.generic() && g.in[0] == 1 && g.kernel[0] == 1 && !id &&
+                       g.kernel[1] == 2 && g.kernel[2] == 2 && g.stride[1] == 2 &&
+                       g.stride[2] == 2 && g.dilation[1] == 1 && g.dilation[2] == 1 &&
+                       g.pad_begin[1] == 0 && g.pad_begin[2] == 0 && 2 * g.out[1] <= g.in[1] &&
+                       2 * g.out[2] <= g.in[2];
   if (OS > 0) {
     for_each_plane(plan, [&](int64_t p) {
       if (pool2x2) {
@@ -205,24 +284,36 @@ Status max_pool(OpContext& ctx) {
 // y = finish(acc, taps inside the input, taps inside input + padding).
 template <typename T, typename Step, typename Finish>
 void window_reduce(const PoolPlan& P, const T* xd, T* yd, Step step, Finish finish) {
-  const ConvGeometry3d& g = P.g;
-  const Taps &td = P.taps[0], &th = P.taps[1], &tw = P.taps[2];
-  const int64_t IS = g.in_size(), OS = g.out_size(), H = g.in[1], W = g.in[2];
+  const int64_t IS = P.in_size(), OS = P.out_size();
   if (OS == 0) return;
+  if (P.generic()) {
+    for_each_plane(P, [&](int64_t p) {
+      const T* xp = xd + p * IS;
+      T acc = 0;
+      walk_windows_nd(P, [&](int64_t row, int64_t) { acc = step(acc, xp[row]); },
+                      [&](int64_t o, int64_t inside, int64_t padded) {
+                        yd[p * OS + o] = finish(acc, inside, padded);
+                        acc = 0;
+                      });
+    });
+    return;
+  }
+  const Taps &td = P.taps[0], &th = P.taps[1], &tw = P.taps[2];
+  const int64_t H = P.in[1], W = P.in[2];
   for_each_plane(P, [&](int64_t p) {
     const T* xp = xd + p * IS;
     T* yp = yd + p * OS;
     int64_t o = 0;
-    for (int64_t od = 0; od < g.out[0]; ++od) {
-      for (int64_t oh = 0; oh < g.out[1]; ++oh) {
-        for (int64_t ow = 0; ow < g.out[2]; ++ow, ++o) {
+    for (int64_t od = 0; od < P.out[0]; ++od) {
+      for (int64_t oh = 0; oh < P.out[1]; ++oh) {
+        for (int64_t ow = 0; ow < P.out[2]; ++ow, ++o) {
           T acc = 0;
           for (int64_t kd = td.lo[od]; kd < td.hi[od]; ++kd) {
-            const int64_t id = td.start[od] + kd * g.dilation[0];
+            const int64_t id = td.start[od] + kd * P.dilation[0];
             for (int64_t kh = th.lo[oh]; kh < th.hi[oh]; ++kh) {
-              const T* row = xp + (id * H + th.start[oh] + kh * g.dilation[1]) * W;
+              const T* row = xp + (id * H + th.start[oh] + kh * P.dilation[1]) * W;
               for (int64_t kw = tw.lo[ow]; kw < tw.hi[ow]; ++kw) {
-                acc = step(acc, row[tw.start[ow] + kw * g.dilation[2]]);
+                acc = step(acc, row[tw.start[ow] + kw * P.dilation[2]]);
               }
             }
           }
