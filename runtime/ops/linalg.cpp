@@ -179,34 +179,54 @@ void run_einsum(const EinsumPlan& p, const std::vector<const storage_t<T>*>& in,
     if constexpr (is_float_v<T>) return load_as_double<T>(v);
     else return static_cast<A>(v);
   };
+  // Integer products and sums wrap instead of overflowing.
+  auto mul = [](A a, A b) -> A {
+    if constexpr (std::is_integral_v<A>) {
+      return static_cast<A>(static_cast<uint64_t>(a) * static_cast<uint64_t>(b));
+    } else {
+      return a * b;
+    }
+  };
+  auto add = [](A a, A b) -> A {
+    if constexpr (std::is_integral_v<A>) {
+      return static_cast<A>(static_cast<uint64_t>(a) + static_cast<uint64_t>(b));
+    } else {
+      return a + b;
+    }
+  };
+  // The innermost summed label is a tight strided loop; the other summed labels step an
+  // odometer between runs of it.
+  const size_t n_sum = p.sum_dims.size();
+  const int64_t run_len = n_sum == 0 ? 1 : p.sum_dims.back();
+  const int64_t runs = run_len == 0 ? 0 : sum_n / run_len;
+  std::vector<int64_t> run_stride(n_in, 0);
+  for (size_t k = 0; k < n_in && n_sum > 0; ++k) run_stride[k] = p.sum_strides[k].back();
   parallel_ranges(out_n, [&](int64_t o0, int64_t o1) {
-    std::vector<int64_t> base(n_in), off(n_in), idx(p.sum_dims.size());
+    std::vector<int64_t> off(n_in), idx(n_sum);
     for (int64_t o = o0; o < o1; ++o) {
-      std::fill(base.begin(), base.end(), 0);
+      std::fill(off.begin(), off.end(), 0);
       int64_t rem = o;
       for (size_t d = p.out_dims.size(); d-- > 0;) {
         const int64_t i = rem % p.out_dims[d];
         rem /= p.out_dims[d];
-        for (size_t k = 0; k < n_in; ++k) base[k] += i * p.out_strides[k][d];
+        for (size_t k = 0; k < n_in; ++k) off[k] += i * p.out_strides[k][d];
       }
-      off = base;
       std::fill(idx.begin(), idx.end(), 0);
       A acc = 0;
-      for (int64_t j = 0; j < sum_n; ++j) {
-        A prod = 1;
-        for (size_t k = 0; k < n_in; ++k) {
-          if constexpr (std::is_integral_v<A>) {
-            prod = static_cast<A>(static_cast<uint64_t>(prod) * static_cast<uint64_t>(load(in[k][off[k]])));
-          } else {
-            prod *= load(in[k][off[k]]);
+      for (int64_t r = 0; r < runs; ++r) {
+        if (n_in == 2) {
+          const storage_t<T>* a = in[0] + off[0];
+          const storage_t<T>* b = in[1] + off[1];
+          const int64_t sa = run_stride[0], sb = run_stride[1];
+          for (int64_t t = 0; t < run_len; ++t) acc = add(acc, mul(load(a[t * sa]), load(b[t * sb])));
+        } else {
+          for (int64_t t = 0; t < run_len; ++t) {
+            A prod = 1;
+            for (size_t k = 0; k < n_in; ++k) prod = mul(prod, load(in[k][off[k] + t * run_stride[k]]));
+            acc = add(acc, prod);
           }
         }
-        if constexpr (std::is_integral_v<A>) {
-          acc = static_cast<A>(static_cast<uint64_t>(acc) + static_cast<uint64_t>(prod));
-        } else {
-          acc += prod;
-        }
-        for (size_t d = idx.size(); d-- > 0;) {  // odometer over the summed labels
+        for (size_t d = n_sum > 0 ? n_sum - 1 : 0; d-- > 0;) {  // odometer over the outer summed labels
           for (size_t k = 0; k < n_in; ++k) off[k] += p.sum_strides[k][d];
           if (++idx[d] < p.sum_dims[d]) break;
           for (size_t k = 0; k < n_in; ++k) off[k] -= p.sum_dims[d] * p.sum_strides[k][d];

@@ -344,6 +344,13 @@ Status arg_extreme(OpContext& ctx) {
           int64_t at = 0;
           for (int64_t j = 1; j < n; ++j) {
             const acc_t<T> v = load<T>(p[j * inner]);
+            if constexpr (is_float_v<T>) {  // the first NaN wins, as in numpy
+              if (std::isnan(best)) break;
+              if (std::isnan(v)) {
+                at = j;
+                break;
+              }
+            }
             const bool better = kMax ? (last ? v >= best : v > best) : (last ? v <= best : v < best);
             if (better) {
               best = v;

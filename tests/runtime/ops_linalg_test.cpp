@@ -51,6 +51,32 @@ TEST(OpsLinalgTest, EinsumDiagonalsEllipsisAndIntegers) {
   EXPECT_EQ((*dot)[0].data<int32_t>()[0], 14);
 }
 
+TEST(OpsLinalgTest, EinsumThreeOperandsAndBatchedContraction) {
+  // Batched matmul over two summed labels against a direct loop.
+  Tensor a = iota_f32({2, 3, 4, 5}), b = iota_f32({2, 5, 4, 6});
+  auto r = run_node(einsum_node("bijk,bkjl->bil", 2), {&a, &b});
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  for (int64_t bb = 0; bb < 2; ++bb) {
+    for (int64_t i = 0; i < 3; ++i) {
+      for (int64_t l = 0; l < 6; ++l) {
+        double want = 0;
+        for (int64_t j = 0; j < 4; ++j) {
+          for (int64_t k = 0; k < 5; ++k) {
+            want += a.data<float>()[((bb * 3 + i) * 4 + j) * 5 + k] *
+                    b.data<float>()[((bb * 5 + k) * 4 + j) * 6 + l];
+          }
+        }
+        EXPECT_FLOAT_EQ((*r)[0].data<float>()[(bb * 3 + i) * 6 + l], static_cast<float>(want));
+      }
+    }
+  }
+  Tensor u = Tensor::from_f32({2}, {1, 2}), v = Tensor::from_f32({2}, {3, 4});
+  Tensor w = Tensor::from_f32({2}, {5, 6});
+  auto outer = run_node(einsum_node("i,j,k->ijk", 3), {&u, &v, &w});
+  ASSERT_TRUE(outer.ok());
+  EXPECT_EQ((*outer)[0].data<float>()[7], 2 * 4 * 6);
+}
+
 TEST(OpsLinalgTest, DetBatchedWithPivotingAndSingular) {
   // [[0, 1], [1, 0]] needs a row swap (det -1); the second matrix is singular.
   Tensor x = Tensor::from_f32({2, 2, 2}, {0, 1, 1, 0, 1, 2, 2, 4});

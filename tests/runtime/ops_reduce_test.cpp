@@ -165,6 +165,10 @@ TEST(OpsReduceTest, ArgMaxArgMinWithSelectLastIndex) {
   auto m8 = run_node(make_node("ArgMin", 1), {&u8}, 7);
   ASSERT_TRUE(m8.ok());
   EXPECT_EQ((*m8)[0].data<int64_t>()[0], 1);
+  Tensor nan = Tensor::from_f32({3}, {1, std::nanf(""), 7});
+  auto an = run_node(make_node("ArgMin", 1), {&nan});
+  ASSERT_TRUE(an.ok());
+  EXPECT_EQ((*an)[0].data<int64_t>()[0], 1);  // the first NaN, as numpy
   EXPECT_EQ(run_node(make_node("ArgMax", 1, 1, {{"axis", attr_int(2)}}), {&x}).status().code(),
             StatusCode::kInvalidInput);
 }
