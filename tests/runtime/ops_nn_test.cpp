@@ -527,5 +527,47 @@ TEST(OpsNnTest, MatMulIntegerDoubleAndHalfTypes) {
   EXPECT_EQ(run_op("MatMul", {}, {&ab, &bb}, 1, 12).status.code(), StatusCode::kUnsupported);
 }
 
+// Random 1-3-D geometries: the generic f64 loops (Conv and ConvTranspose) against the f32 fast
+// paths on the same values.
+TEST(OpsNnTest, GenericDoublePathsMatchTheF32PathsOnRandomGeometries) {
+  std::mt19937 rng(21);
+  auto pick = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+  for (int iter = 0; iter < 30; ++iter) {
+    const int nd = 1 + iter % 3;
+    const int64_t group = pick(1, 2), cg = pick(1, 3), mg = pick(1, 3);
+    Shape xs{pick(1, 2), group * cg}, ws{group * mg, cg}, wt{group * cg, mg};
+    std::vector<int64_t> strides, dilations, pads(2 * nd), out_pad;
+    for (int d = 0; d < nd; ++d) {
+      const int64_t k = pick(1, 3), dil = pick(1, 2), in = pick(1, 4) + (k - 1) * dil;
+      xs.push_back(in);
+      ws.push_back(k);
+      wt.push_back(k);
+      strides.push_back(pick(1, 3));
+      dilations.push_back(dil);
+      pads[d] = pick(0, k - 1);
+      pads[d + nd] = pick(0, k - 1);
+      out_pad.push_back(pick(0, static_cast<int>(strides.back()) - 1));
+    }
+    std::map<std::string, Attribute> attrs = {{"group", int1(group)}, {"strides", ints(strides)},
+                                              {"dilations", ints(dilations)}, {"pads", ints(pads)}};
+    Tensor x = random_f32(xs, rng), w = random_f32(ws, rng), b = random_f32({group * mg}, rng);
+    Tensor xd = as_f64(x), wd = as_f64(w), bd = as_f64(b);
+    auto f = run_op("Conv", attrs, {&x, &w, &b});
+    auto d = run_op("Conv", attrs, {&xd, &wd, &bd});
+    ASSERT_TRUE(f.status.ok() && d.status.ok()) << f.status.message() << d.status.message();
+    expect_close(d.outputs[0], f.outputs[0]);
+    attrs["output_padding"] = ints(out_pad);
+    Tensor w2 = random_f32(wt, rng), w2d = as_f64(w2);
+    auto tf = run_op("ConvTranspose", attrs, {&x, &w2, &b});
+    auto td = run_op("ConvTranspose", attrs, {&xd, &w2d, &bd});
+    ASSERT_TRUE(tf.status.ok() && td.status.ok()) << tf.status.message() << td.status.message();
+    expect_close(td.outputs[0], tf.outputs[0]);
+    if (testing::Test::HasFatalFailure()) {
+      ADD_FAILURE() << "iteration " << iter;
+      return;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace qtune
