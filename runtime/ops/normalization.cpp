@@ -634,6 +634,11 @@ const std::vector<DType> kHalfFloatTypes = {DType::kF32, DType::kF64, DType::kF1
 }  // namespace
 
 void register_normalization_kernels(KernelRegistry& r) {
+  // Opset 6 flags inference with is_test; its training mode is not implemented.
+  r.add({"", "BatchNormalization", 6, 6, kHalfFloatTypes}, [](OpContext& ctx) {
+    if (ctx.node.attr_int("is_test", 0) == 0) return ctx.unsupported("training mode (is_test=0)");
+    return batch_norm(ctx, false);
+  });
   r.add({"", "BatchNormalization", 7, 8, kHalfFloatTypes},
         [](OpContext& ctx) { return batch_norm(ctx, false); });
   r.add({"", "BatchNormalization", 9, 13, kHalfFloatTypes},

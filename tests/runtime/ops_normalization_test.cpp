@@ -56,6 +56,16 @@ TEST(OpsNormalizationTest, BatchNormInference) {
       EXPECT_NEAR((*r)[0].data<float>()[i], want(i), kTol * (1 + std::fabs(want(i))));
     }
   }
+  // Opset 6 runs inference only when is_test says so.
+  auto r6 = run_node(make_node("BatchNormalization", 5, 1,
+                               {{"epsilon", attr_float(1e-3f)}, {"is_test", attr_int(1)}}),
+                     {&x, &scale, &bias, &mean, &var}, 6);
+  ASSERT_TRUE(r6.ok()) << r6.status().message();
+  EXPECT_NEAR((*r6)[0].data<float>()[7], want(7), kTol * (1 + std::fabs(want(7))));
+  EXPECT_EQ(run_node(make_node("BatchNormalization", 5), {&x, &scale, &bias, &mean, &var}, 6)
+                .status()
+                .code(),
+            StatusCode::kUnsupported);
   // f64 data with f32 statistics (opset 15 lets them differ).
   Tensor xd = to_f64(x);
   auto r = run_node(make_node("BatchNormalization", 5, 1, {{"epsilon", attr_float(1e-3f)}}),
