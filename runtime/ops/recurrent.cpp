@@ -318,6 +318,18 @@ struct DirectionRun {
     return s.reversed(d) ? len - 1 - step : step;
   }
 
+  // Calls cell(b, t) for every row b still inside its sequence at `step` (t: the time it reads);
+  // rows run in parallel when the step's element work, B * work_per_row, is large.
+  template <typename Cell>
+  void for_active_rows(int64_t step, int64_t work_per_row, Cell&& cell) {
+    parallel_ranges(s.B, [&](int64_t b0, int64_t b1) {
+      for (int64_t b = b0; b < b1; ++b) {
+        const int64_t t = time_of(step, b);
+        if (t >= 0) cell(b, t);
+      }
+    }, std::max<int64_t>(1, kMinParallelElements / std::max<int64_t>(1, work_per_row)));
+  }
+
   // Writes row b's new hidden state for time t into Y.
   void emit(int64_t t, int64_t b) {
     if (op.y) std::copy_n(h.data() + b * s.H, s.H, op.y + s.y_off(t, d, b));
@@ -355,9 +367,7 @@ void run_rnn_direction(const RnnSpec& s, const Operands<T>& op, int64_t d) {
   const T* r = op.r + d * H * H;
   for (int64_t step = 0; step < s.max_len; ++step) {
     gemm_nt(s.B, H, H, run.h.data(), H, r, H, run.rec.data(), H);
-    for (int64_t b = 0; b < s.B; ++b) {
-      const int64_t t = run.time_of(step, b);
-      if (t < 0) continue;
+    run.for_active_rows(step, H, [&](int64_t b, int64_t t) {
       T* g = run.rec.data() + b * H;
       const T* xp = run.xproj.data() + s.x_row(t, b) * H;
       for (int64_t j = 0; j < H; ++j) g[j] += xp[j] + bias[j];
@@ -365,7 +375,7 @@ void run_rnn_direction(const RnnSpec& s, const Operands<T>& op, int64_t d) {
       f.apply(g, H);
       std::copy_n(g, H, run.h.data() + b * H);
       run.emit(t, b);
-    }
+    });
   }
   run.finish();
 }
@@ -388,9 +398,7 @@ void run_gru_direction(const RnnSpec& s, const Operands<T>& op, int64_t d) {
     // linear_before_reset: one GEMM for all three gates; else (r (.) H) Rh^T needs r first.
     gemm_nt(s.B, s.linear_before_reset ? GH : 2 * H, H, run.h.data(), H, r, H, run.rec.data(),
             GH);
-    for (int64_t b = 0; b < s.B; ++b) {
-      const int64_t t = run.time_of(step, b);
-      if (t < 0) continue;
+    run.for_active_rows(step, 2 * H, [&](int64_t b, int64_t t) {
       T* zr = run.rec.data() + b * GH;
       const T* xp = run.xproj.data() + s.x_row(t, b) * GH;
       for (int64_t j = 0; j < 2 * H; ++j) zr[j] += xp[j] + zr_bias[j];
@@ -400,11 +408,9 @@ void run_gru_direction(const RnnSpec& s, const Operands<T>& op, int64_t d) {
         const T* hp = run.h.data() + b * H;
         for (int64_t j = 0; j < H; ++j) rh[b * H + j] = zr[H + j] * hp[j];
       }
-    }
+    });
     if (!s.linear_before_reset) gemm_nt(s.B, H, H, rh.data(), H, r + 2 * H * H, H, hr.data(), H);
-    for (int64_t b = 0; b < s.B; ++b) {
-      const int64_t t = run.time_of(step, b);
-      if (t < 0) continue;
+    run.for_active_rows(step, H, [&](int64_t b, int64_t t) {
       T* zr = run.rec.data() + b * GH;
       T* hh = zr + 2 * H;
       const T* xp = run.xproj.data() + s.x_row(t, b) * GH + 2 * H;
@@ -419,7 +425,7 @@ void run_gru_direction(const RnnSpec& s, const Operands<T>& op, int64_t d) {
       T* hp = run.h.data() + b * H;
       for (int64_t j = 0; j < H; ++j) hp[j] = (T(1) - zr[j]) * hh[j] + zr[j] * hp[j];
       run.emit(t, b);
-    }
+    });
   }
   run.finish();
 }
@@ -436,12 +442,10 @@ void run_lstm_direction(const RnnSpec& s, const Operands<T>& op, int64_t d) {
   const Activation& g = s.acts[static_cast<size_t>(3 * d + 1)];
   const Activation& h = s.acts[static_cast<size_t>(3 * d + 2)];
   const T* r = op.r + d * GH * H;
-  std::vector<T> hc(static_cast<size_t>(H));
+  std::vector<T> cell_out(static_cast<size_t>(s.B * H));  // h(C) per row
   for (int64_t step = 0; step < s.max_len; ++step) {
     gemm_nt(s.B, GH, H, run.h.data(), H, r, H, run.rec.data(), GH);
-    for (int64_t b = 0; b < s.B; ++b) {
-      const int64_t t = run.time_of(step, b);
-      if (t < 0) continue;
+    run.for_active_rows(step, GH, [&](int64_t b, int64_t t) {
       T* gates = run.rec.data() + b * GH;  // i, o, f, c
       const T* xp = run.xproj.data() + s.x_row(t, b) * GH;
       for (int64_t j = 0; j < GH; ++j) gates[j] += xp[j] + bias[j];
@@ -463,12 +467,13 @@ void run_lstm_direction(const RnnSpec& s, const Operands<T>& op, int64_t d) {
       for (int64_t j = 0; j < H; ++j) go[j] += po[j] * cs[j];
       clip_values(go, H, s.clip);
       f.apply(go, H);
-      std::copy_n(cs, H, hc.data());
-      h.apply(hc.data(), H);
+      T* hc = cell_out.data() + b * H;
+      std::copy_n(cs, H, hc);
+      h.apply(hc, H);
       T* hs = run.h.data() + b * H;
       for (int64_t j = 0; j < H; ++j) hs[j] = go[j] * hc[j];
       run.emit(t, b);
-    }
+    });
   }
   run.finish();
 }

@@ -351,6 +351,25 @@ TEST_P(Recurrent, EveryActivationWithAlphaBeta) {
   }
 }
 
+TEST_P(Recurrent, LargeBatchSplitsRowsAcrossThreads) {
+  Problem p = make_problem(GetParam(), "bidirectional", 18);
+  p.S = 2;
+  p.B = 2100;
+  p.H = 16;
+  std::mt19937 rng(6);
+  const int64_t G = p.gates();
+  p.x = random_values(p.S * p.B * p.I, rng, 1.0);
+  p.w = random_values(p.D * G * p.H * p.I, rng);
+  p.r = random_values(p.D * G * p.H * p.H, rng);
+  p.b = random_values(p.D * 2 * G * p.H, rng);
+  p.h0 = random_values(p.D * p.B * p.H, rng);
+  p.c0 = GetParam() == "LSTM" ? random_values(p.D * p.B * p.H, rng) : std::vector<double>{};
+  p.p = GetParam() == "LSTM" ? random_values(p.D * 3 * p.H, rng) : std::vector<double>{};
+  p.lens.assign(p.B, 2);
+  for (int64_t b = 0; b < p.B; b += 3) p.lens[b] = 1;
+  run_and_compare(p, {}, 1e-5);
+}
+
 INSTANTIATE_TEST_SUITE_P(OpsRecurrentTest, Recurrent, ::testing::Values("LSTM", "GRU", "RNN"));
 
 TEST(OpsRecurrentTest, GruLinearBeforeReset) {
