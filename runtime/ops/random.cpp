@@ -24,8 +24,8 @@ uint64_t run_seed(const OpContext& ctx) {
   if (ctx.node.has_attr("seed")) {
     return std::bit_cast<uint32_t>(ctx.node.attr_float("seed", 0.0f));
   }
-  static const uint64_t process_seed = (uint64_t{std::random_device{}()} << 32) ^
-                                       std::random_device{}();
+  static const uint64_t process_seed =
+      (uint64_t{std::random_device{}()} << 32) ^ std::random_device{}();
   static std::atomic<uint64_t> runs{0};
   return process_seed + 0x9e3779b97f4a7c15ULL * (runs.fetch_add(1) + 1);
 }
@@ -40,12 +40,15 @@ std::mt19937_64 engine_for(uint64_t seed, int64_t stream) {
 template <typename Draw>
 void fill_blocks(int64_t n, uint64_t seed, Draw&& draw) {
   const int64_t blocks = (n + kBlock - 1) / kBlock;
-  parallel_ranges(blocks, [&](int64_t b0, int64_t b1) {
-    for (int64_t b = b0; b < b1; ++b) {
-      std::mt19937_64 eng = engine_for(seed, b);
-      draw(eng, b * kBlock, std::min(n, (b + 1) * kBlock));
-    }
-  }, 1);
+  parallel_ranges(
+      blocks,
+      [&](int64_t b0, int64_t b1) {
+        for (int64_t b = b0; b < b1; ++b) {
+          std::mt19937_64 eng = engine_for(seed, b);
+          draw(eng, b * kBlock, std::min(n, (b + 1) * kBlock));
+        }
+      },
+      1);
 }
 
 // The `dtype` attribute as one of the float types the generators produce, or `fallback`.
@@ -231,8 +234,10 @@ Status multinomial(OpContext& ctx) {
       const double u = std::generate_canonical<double, 53>(eng) * row[classes - 1];
       const int64_t k =
           std::min<int64_t>(std::upper_bound(row, row + classes, u) - row, classes - 1);
-      if (out_dt == DType::kS32) out.data<int32_t>()[i] = static_cast<int32_t>(k);
-      else out.data<int64_t>()[i] = k;
+      if (out_dt == DType::kS32)
+        out.data<int32_t>()[i] = static_cast<int32_t>(k);
+      else
+        out.data<int64_t>()[i] = k;
     }
   });
   ctx.outputs[0] = std::move(out);

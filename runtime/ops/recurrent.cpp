@@ -1,7 +1,8 @@
 // Recurrent operators LSTM, GRU and RNN: opsets 7-13, and 14+ with `layout`. All directions,
 // sequence_lens, initial states, LSTM peepholes and input_forget, GRU linear_before_reset, clip
 // and every activation of the spec with activation_alpha/beta. The input projection of all
-// timesteps is one GEMM per direction; each step then runs one recurrent GEMM over the batch.
+// timesteps is one GEMM per direction; each step then multiplies the whole batch's hidden state
+// by R in one GEMM (two for GRU without linear_before_reset).
 #include <tbb/parallel_for.h>
 
 #include <algorithm>
@@ -22,8 +23,17 @@ const std::vector<DType> kRnnTypes = {DType::kF32, DType::kF64, DType::kF16};
 // ------------------------------------------------------------------ activations
 
 enum class ActKind {
-  kRelu, kTanh, kSigmoid, kAffine, kLeakyRelu, kThresholdedRelu, kScaledTanh, kHardSigmoid,
-  kElu, kSoftsign, kSoftplus
+  kRelu,
+  kTanh,
+  kSigmoid,
+  kAffine,
+  kLeakyRelu,
+  kThresholdedRelu,
+  kScaledTanh,
+  kHardSigmoid,
+  kElu,
+  kSoftsign,
+  kSoftplus
 };
 
 struct ActInfo {
@@ -56,26 +66,36 @@ struct Activation {
   void apply(T* v, int64_t n) const {
     const T a = static_cast<T>(alpha), b = static_cast<T>(beta);
     switch (kind) {
-      case ActKind::kRelu: for (int64_t i = 0; i < n; ++i) v[i] = std::max(v[i], T(0)); break;
-      case ActKind::kTanh: for (int64_t i = 0; i < n; ++i) v[i] = std::tanh(v[i]); break;
+      case ActKind::kRelu:
+        for (int64_t i = 0; i < n; ++i) v[i] = std::max(v[i], T(0));
+        break;
+      case ActKind::kTanh:
+        for (int64_t i = 0; i < n; ++i) v[i] = std::tanh(v[i]);
+        break;
       case ActKind::kSigmoid:
         for (int64_t i = 0; i < n; ++i) v[i] = T(1) / (T(1) + std::exp(-v[i]));
         break;
-      case ActKind::kAffine: for (int64_t i = 0; i < n; ++i) v[i] = a * v[i] + b; break;
+      case ActKind::kAffine:
+        for (int64_t i = 0; i < n; ++i) v[i] = a * v[i] + b;
+        break;
       case ActKind::kLeakyRelu:
         for (int64_t i = 0; i < n; ++i) v[i] = v[i] >= T(0) ? v[i] : a * v[i];
         break;
       case ActKind::kThresholdedRelu:
         for (int64_t i = 0; i < n; ++i) v[i] = v[i] >= a ? v[i] : T(0);
         break;
-      case ActKind::kScaledTanh: for (int64_t i = 0; i < n; ++i) v[i] = a * std::tanh(b * v[i]); break;
+      case ActKind::kScaledTanh:
+        for (int64_t i = 0; i < n; ++i) v[i] = a * std::tanh(b * v[i]);
+        break;
       case ActKind::kHardSigmoid:
         for (int64_t i = 0; i < n; ++i) v[i] = std::clamp(a * v[i] + b, T(0), T(1));
         break;
       case ActKind::kElu:
         for (int64_t i = 0; i < n; ++i) v[i] = v[i] >= T(0) ? v[i] : a * (std::exp(v[i]) - T(1));
         break;
-      case ActKind::kSoftsign: for (int64_t i = 0; i < n; ++i) v[i] = v[i] / (T(1) + std::fabs(v[i])); break;
+      case ActKind::kSoftsign:
+        for (int64_t i = 0; i < n; ++i) v[i] = v[i] / (T(1) + std::fabs(v[i]));
+        break;
       case ActKind::kSoftplus:
         // log(1 + e^x) without overflow for large x.
         for (int64_t i = 0; i < n; ++i) {
@@ -87,8 +107,8 @@ struct Activation {
 };
 
 // The `per_dir` activations of each direction: the node's list (alpha/beta consumed in list order
-// by the functions that take them) or `defaults` for every direction. A forward/reverse node may list two sets, as
-// RNN's schema default ["Tanh", "Tanh"] does; the first set is used.
+// by the functions that take them) or `defaults` for every direction. A forward/reverse node may
+// list two sets, as RNN's schema default ["Tanh", "Tanh"] does; the first set is used.
 Result<std::vector<Activation>> parse_activations(const OpContext& ctx, size_t per_dir,
                                                   size_t num_dirs,
                                                   const std::vector<std::string>& defaults) {
@@ -97,7 +117,8 @@ Result<std::vector<Activation>> parse_activations(const OpContext& ctx, size_t p
   if (n.has_attr("activations")) {
     names = n.attrs.at("activations").strings;
   } else {
-    for (size_t d = 0; d < num_dirs; ++d) names.insert(names.end(), defaults.begin(), defaults.end());
+    for (size_t d = 0; d < num_dirs; ++d)
+      names.insert(names.end(), defaults.begin(), defaults.end());
   }
   const std::vector<float> alphas = n.attr_floats("activation_alpha");
   const std::vector<float> betas = n.attr_floats("activation_beta");
@@ -131,16 +152,16 @@ Result<std::vector<Activation>> parse_activations(const OpContext& ctx, size_t p
 // Everything the three ops read the same way. Pointers into the operands are bound per element
 // type by Operands below.
 struct RnnSpec {
-  int gates = 1;                    // 4 LSTM, 3 GRU, 1 RNN
+  int gates = 1;  // 4 LSTM, 3 GRU, 1 RNN
   int64_t S = 0, B = 0, I = 0, H = 0, D = 1;
-  bool batch_major = false;         // layout = 1
-  bool reverse_only = false;        // direction = reverse
-  std::vector<int64_t> lens;        // per batch row
+  bool batch_major = false;   // layout = 1
+  bool reverse_only = false;  // direction = reverse
+  std::vector<int64_t> lens;  // per batch row
   int64_t max_len = 0;
   std::optional<double> clip;
-  std::vector<Activation> acts;     // per_dir * D
-  bool linear_before_reset = false; // GRU
-  bool input_forget = false;        // LSTM
+  std::vector<Activation> acts;      // per_dir * D
+  bool linear_before_reset = false;  // GRU
+  bool input_forget = false;         // LSTM
 
   int64_t x_row(int64_t t, int64_t b) const { return batch_major ? b * S + t : t * B + b; }
   int64_t y_off(int64_t t, int64_t d, int64_t b) const {
@@ -215,8 +236,7 @@ Result<RnnSpec> parse_spec(const OpContext& ctx, int gates, size_t acts_per_dir,
   QT_RETURN_IF_ERROR(check_shape(ctx, optional_input(ctx, kB), "B", {s.D, 2 * GH}));
   QT_RETURN_IF_ERROR(check_shape(ctx, optional_input(ctx, kInitH), "initial_h", s.state_shape()));
   if (max_inputs > kInitC) {
-    QT_RETURN_IF_ERROR(
-        check_shape(ctx, optional_input(ctx, kInitC), "initial_c", s.state_shape()));
+    QT_RETURN_IF_ERROR(check_shape(ctx, optional_input(ctx, kInitC), "initial_c", s.state_shape()));
     QT_RETURN_IF_ERROR(check_shape(ctx, optional_input(ctx, kP), "P", {s.D, 3 * s.H}));
   }
   s.lens.assign(static_cast<size_t>(s.B), s.S);
@@ -243,8 +263,8 @@ Result<RnnSpec> parse_spec(const OpContext& ctx, int gates, size_t acts_per_dir,
     if (!(clip > 0.0)) return ctx.invalid("clip must be positive");
     s.clip = clip;
   }
-  QT_ASSIGN_OR_RETURN(s.acts, parse_activations(ctx, acts_per_dir, static_cast<size_t>(s.D),
-                                                 default_acts));
+  QT_ASSIGN_OR_RETURN(s.acts,
+                      parse_activations(ctx, acts_per_dir, static_cast<size_t>(s.D), default_acts));
   return s;
 }
 
@@ -262,15 +282,18 @@ void gemm_nt(int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const
 }
 void gemm_nt(int64_t m, int64_t n, int64_t k, const double* a, int64_t lda, const double* b,
              int64_t ldb, double* c, int64_t ldc) {
-  parallel_ranges(m, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      for (int64_t j = 0; j < n; ++j) {
-        double acc = 0.0;
-        for (int64_t p = 0; p < k; ++p) acc += a[i * lda + p] * b[j * ldb + p];
-        c[i * ldc + j] = acc;
-      }
-    }
-  }, std::max<int64_t>(1, kMinParallelElements / std::max<int64_t>(1, n * k)));
+  parallel_ranges(
+      m,
+      [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) {
+          for (int64_t j = 0; j < n; ++j) {
+            double acc = 0.0;
+            for (int64_t p = 0; p < k; ++p) acc += a[i * lda + p] * b[j * ldb + p];
+            c[i * ldc + j] = acc;
+          }
+        }
+      },
+      std::max<int64_t>(1, kMinParallelElements / std::max<int64_t>(1, n * k)));
 }
 
 template <typename T>
@@ -322,12 +345,15 @@ struct DirectionRun {
   // rows run in parallel when the step's element work, B * work_per_row, is large.
   template <typename Cell>
   void for_active_rows(int64_t step, int64_t work_per_row, Cell&& cell) {
-    parallel_ranges(s.B, [&](int64_t b0, int64_t b1) {
-      for (int64_t b = b0; b < b1; ++b) {
-        const int64_t t = time_of(step, b);
-        if (t >= 0) cell(b, t);
-      }
-    }, std::max<int64_t>(1, kMinParallelElements / std::max<int64_t>(1, work_per_row)));
+    parallel_ranges(
+        s.B,
+        [&](int64_t b0, int64_t b1) {
+          for (int64_t b = b0; b < b1; ++b) {
+            const int64_t t = time_of(step, b);
+            if (t >= 0) cell(b, t);
+          }
+        },
+        std::max<int64_t>(1, kMinParallelElements / std::max<int64_t>(1, work_per_row)));
   }
 
   // Writes row b's new hidden state for time t into Y.
@@ -396,8 +422,7 @@ void run_gru_direction(const RnnSpec& s, const Operands<T>& op, int64_t d) {
   std::vector<T> rh(static_cast<size_t>(s.B * H)), hr(static_cast<size_t>(s.B * H));
   for (int64_t step = 0; step < s.max_len; ++step) {
     // linear_before_reset: one GEMM for all three gates; else (r (.) H) Rh^T needs r first.
-    gemm_nt(s.B, s.linear_before_reset ? GH : 2 * H, H, run.h.data(), H, r, H, run.rec.data(),
-            GH);
+    gemm_nt(s.B, s.linear_before_reset ? GH : 2 * H, H, run.h.data(), H, r, H, run.rec.data(), GH);
     run.for_active_rows(step, 2 * H, [&](int64_t b, int64_t t) {
       T* zr = run.rec.data() + b * GH;
       const T* xp = run.xproj.data() + s.x_row(t, b) * GH;
@@ -496,15 +521,14 @@ Tensor f32_to_f16_tensor(const Tensor& t) {
   return out;
 }
 
-using DirectionFn = void (*)(const RnnSpec&, const Operands<float>&, int64_t);
-using DirectionFnF64 = void (*)(const RnnSpec&, const Operands<double>&, int64_t);
+template <typename T>
+using DirectionFn = void (*)(const RnnSpec&, const Operands<T>&, int64_t);
 
 // Allocates the requested outputs (Y, Y_h, and Y_c for LSTM) and runs every direction, the two
 // of a bidirectional node concurrently.
 template <typename T>
 void run_directions(OpContext& ctx, const RnnSpec& s, const std::vector<const Tensor*>& in,
-                    std::vector<Tensor>& out,
-                    void (*direction)(const RnnSpec&, const Operands<T>&, int64_t)) {
+                    std::vector<Tensor>& out, DirectionFn<T> direction) {
   Operands<T> op;
   auto ptr = [&](size_t i) { return i < in.size() && in[i] ? in[i]->data<T>() : nullptr; };
   op.x = ptr(kX);
@@ -524,15 +548,20 @@ void run_directions(OpContext& ctx, const RnnSpec& s, const std::vector<const Te
   tbb::parallel_for(int64_t{0}, s.D, [&](int64_t d) { direction(s, op, d); });
 }
 
-Status run_recurrent(OpContext& ctx, const RnnSpec& s, DirectionFn f32, DirectionFnF64 f64) {
+Status run_recurrent(OpContext& ctx, const RnnSpec& s, DirectionFn<float> f32,
+                     DirectionFn<double> f64) {
   std::vector<const Tensor*> in(ctx.inputs.size(), nullptr);
   for (size_t i = 0; i < in.size(); ++i) {
     if (i != kSeqLens) in[i] = optional_input(ctx, i);
   }
   std::vector<Tensor> out(ctx.outputs.size());
   switch (ctx.input(kX)->dtype()) {
-    case DType::kF32: run_directions<float>(ctx, s, in, out, f32); break;
-    case DType::kF64: run_directions<double>(ctx, s, in, out, f64); break;
+    case DType::kF32:
+      run_directions<float>(ctx, s, in, out, f32);
+      break;
+    case DType::kF64:
+      run_directions<double>(ctx, s, in, out, f64);
+      break;
     case DType::kF16: {
       std::vector<Tensor> converted(in.size());
       for (size_t i = 0; i < in.size(); ++i) {
@@ -572,8 +601,7 @@ Status gru(OpContext& ctx) {
 
 template <bool kLayout>
 Status lstm(OpContext& ctx) {
-  QT_ASSIGN_OR_RETURN(RnnSpec s,
-                      parse_spec(ctx, 4, 3, {"Sigmoid", "Tanh", "Tanh"}, kLayout, 8));
+  QT_ASSIGN_OR_RETURN(RnnSpec s, parse_spec(ctx, 4, 3, {"Sigmoid", "Tanh", "Tanh"}, kLayout, 8));
   s.input_forget = ctx.node.attr_int("input_forget", 0) != 0;
   return run_recurrent(ctx, s, run_lstm_direction<float>, run_lstm_direction<double>);
 }

@@ -99,11 +99,16 @@ class FftPlan {
 template <typename Fn>
 Status visit_float(DType t, const OpContext& ctx, Fn&& fn) {
   switch (t) {
-    case DType::kF32: return fn(TypeTag<float>{});
-    case DType::kF64: return fn(TypeTag<double>{});
-    case DType::kF16: return fn(TypeTag<F16>{});
-    case DType::kBF16: return fn(TypeTag<BF16>{});
-    default: return ctx.unsupported("element type " + dtype_str(t) + " is not supported");
+    case DType::kF32:
+      return fn(TypeTag<float>{});
+    case DType::kF64:
+      return fn(TypeTag<double>{});
+    case DType::kF16:
+      return fn(TypeTag<F16>{});
+    case DType::kBF16:
+      return fn(TypeTag<BF16>{});
+    default:
+      return ctx.unsupported("element type " + dtype_str(t) + " is not supported");
   }
 }
 
@@ -113,8 +118,7 @@ Result<int64_t> optional_length(const OpContext& ctx, size_t i, const char* name
   if (!has_input(ctx, i)) return fallback;
   const Tensor* t = ctx.input(i);
   if (t->dtype() != DType::kS32 && t->dtype() != DType::kS64) {
-    return ctx.invalid(std::string(name) + " must be int32 or int64, got " +
-                       dtype_str(t->dtype()));
+    return ctx.invalid(std::string(name) + " must be int32 or int64, got " + dtype_str(t->dtype()));
   }
   QT_ASSIGN_OR_RETURN(int64_t v, scalar_i64(ctx, i, name));
   if (v <= 0) return ctx.invalid(std::string(name) + " must be positive, got " + std::to_string(v));
@@ -160,23 +164,26 @@ Status dft(OpContext& ctx) {
     using T = typename decltype(tag)::type;
     const storage_t<T>* src = x.data<storage_t<T>>();
     storage_t<T>* dst = y.data<storage_t<T>>();
-    parallel_ranges(outer * inner, [&](int64_t begin, int64_t end) {
-      std::vector<cd> line(static_cast<size_t>(n)), scratch;
-      for (int64_t l = begin; l < end; ++l) {
-        const int64_t o = l / inner, i = l % inner;
-        std::fill(line.begin(), line.end(), cd(0, 0));
-        for (int64_t k = 0; k < copied; ++k) {
-          const storage_t<T>* e = src + ((o * n_in + k) * inner + i) * comps;
-          line[k] = cd(load_as_double<T>(e[0]), comps == 2 ? load_as_double<T>(e[1]) : 0.0);
-        }
-        plan.run(line.data(), scratch);
-        for (int64_t k = 0; k < n_out; ++k) {
-          storage_t<T>* e = dst + ((o * n_out + k) * inner + i) * 2;
-          e[0] = store_from_double<T>(line[k].real() * scale);
-          e[1] = store_from_double<T>(line[k].imag() * scale);
-        }
-      }
-    }, std::max<int64_t>(1, kMinParallelElements / n));
+    parallel_ranges(
+        outer * inner,
+        [&](int64_t begin, int64_t end) {
+          std::vector<cd> line(static_cast<size_t>(n)), scratch;
+          for (int64_t l = begin; l < end; ++l) {
+            const int64_t o = l / inner, i = l % inner;
+            std::fill(line.begin(), line.end(), cd(0, 0));
+            for (int64_t k = 0; k < copied; ++k) {
+              const storage_t<T>* e = src + ((o * n_in + k) * inner + i) * comps;
+              line[k] = cd(load_as_double<T>(e[0]), comps == 2 ? load_as_double<T>(e[1]) : 0.0);
+            }
+            plan.run(line.data(), scratch);
+            for (int64_t k = 0; k < n_out; ++k) {
+              storage_t<T>* e = dst + ((o * n_out + k) * inner + i) * 2;
+              e[0] = store_from_double<T>(line[k].real() * scale);
+              e[1] = store_from_double<T>(line[k].imag() * scale);
+            }
+          }
+        },
+        std::max<int64_t>(1, kMinParallelElements / n));
     return Status::Ok();
   }));
   ctx.outputs[0] = std::move(y);
@@ -225,24 +232,27 @@ Status stft(OpContext& ctx) {
     const storage_t<T>* src = signal.data<storage_t<T>>();
     const storage_t<T>* win = window ? window->data<storage_t<T>>() : nullptr;
     storage_t<T>* dst = y.data<storage_t<T>>();
-    parallel_ranges(batch * frames, [&](int64_t begin, int64_t end) {
-      std::vector<cd> line(static_cast<size_t>(n)), scratch;
-      for (int64_t l = begin; l < end; ++l) {
-        const int64_t b = l / frames, f = l % frames;
-        const storage_t<T>* frame = src + (b * length + f * step) * comps;
-        for (int64_t k = 0; k < n; ++k) {
-          const double w = win ? load_as_double<T>(win[k]) : 1.0;
-          const storage_t<T>* e = frame + k * comps;
-          line[k] = cd(load_as_double<T>(e[0]), comps == 2 ? load_as_double<T>(e[1]) : 0.0) * w;
-        }
-        plan.run(line.data(), scratch);
-        storage_t<T>* out = dst + l * bins * 2;
-        for (int64_t k = 0; k < bins; ++k) {
-          out[2 * k] = store_from_double<T>(line[k].real());
-          out[2 * k + 1] = store_from_double<T>(line[k].imag());
-        }
-      }
-    }, std::max<int64_t>(1, kMinParallelElements / n));
+    parallel_ranges(
+        batch * frames,
+        [&](int64_t begin, int64_t end) {
+          std::vector<cd> line(static_cast<size_t>(n)), scratch;
+          for (int64_t l = begin; l < end; ++l) {
+            const int64_t b = l / frames, f = l % frames;
+            const storage_t<T>* frame = src + (b * length + f * step) * comps;
+            for (int64_t k = 0; k < n; ++k) {
+              const double w = win ? load_as_double<T>(win[k]) : 1.0;
+              const storage_t<T>* e = frame + k * comps;
+              line[k] = cd(load_as_double<T>(e[0]), comps == 2 ? load_as_double<T>(e[1]) : 0.0) * w;
+            }
+            plan.run(line.data(), scratch);
+            storage_t<T>* out = dst + l * bins * 2;
+            for (int64_t k = 0; k < bins; ++k) {
+              out[2 * k] = store_from_double<T>(line[k].real());
+              out[2 * k + 1] = store_from_double<T>(line[k].imag());
+            }
+          }
+        },
+        std::max<int64_t>(1, kMinParallelElements / n));
     return Status::Ok();
   }));
   ctx.outputs[0] = std::move(y);
@@ -273,8 +283,10 @@ Result<Tensor> make_output(const OpContext& ctx, DType dt, Shape shape,
       return ctx.invalid("output_datatype must be numeric");
     } else {
       for (size_t i = 0; i < values.size(); ++i) {
-        if constexpr (is_float_v<T>) d[i] = store_from_double<T>(values[i]);
-        else d[i] = saturate_cast<T>(values[i]);
+        if constexpr (is_float_v<T>)
+          d[i] = store_from_double<T>(values[i]);
+        else
+          d[i] = saturate_cast<T>(values[i]);
       }
       return Status::Ok();
     }
@@ -332,8 +344,8 @@ Status mel_weight_matrix(OpContext& ctx) {
   std::vector<int64_t> edge(static_cast<size_t>(mel_bins + 2));
   for (int64_t i = 0; i < mel_bins + 2; ++i) {
     const double hz = 700.0 * (std::pow(10.0, (i * mel_step + low_mel) / 2595.0) - 1.0);
-    edge[i] = static_cast<int64_t>(std::floor(static_cast<double>(dft_length + 1) * hz /
-                                              static_cast<double>(sample_rate)));
+    edge[i] = static_cast<int64_t>(
+        std::floor(static_cast<double>(dft_length + 1) * hz / static_cast<double>(sample_rate)));
     if (edge[i] >= spec_bins) {
       return ctx.invalid("upper_edge_hertz " + std::to_string(upper) +
                          " lies beyond the spectrogram's highest bin");

@@ -92,8 +92,10 @@ Status apply(OpContext& ctx, const Step& s, Update&& update) {
         }
       });
     };
-    if (x->dtype() == DType::kF32) run(TypeTag<float>{});
-    else run(TypeTag<double>{});  // read_step admits only float and double
+    if (x->dtype() == DType::kF32)
+      run(TypeTag<float>{});
+    else
+      run(TypeTag<double>{});  // read_step admits only float and double
     for (int64_t role = 0; role + 1 < s.roles; ++role) {
       ctx.outputs[static_cast<size_t>(role * s.n + k)] = std::move(outs[role]);
     }

@@ -29,7 +29,8 @@ Moments moments(const Tensor& t) {
     m.max = std::max(m.max, v);
   }
   m.mean /= t.numel();
-  for (int64_t i = 0; i < t.numel(); ++i) m.var += (t.get_f64(i) - m.mean) * (t.get_f64(i) - m.mean);
+  for (int64_t i = 0; i < t.numel(); ++i)
+    m.var += (t.get_f64(i) - m.mean) * (t.get_f64(i) - m.mean);
   m.var /= t.numel() - 1;
   return m;
 }
@@ -92,9 +93,9 @@ TEST(OpsRandomTest, SeedMakesRunsReproducible) {
 
 TEST(OpsRandomTest, LikeFormsTakeShapeAndType) {
   Tensor ints(DType::kS32, {kSamples / 8, 8});
-  Tensor t = run_one(make_node("RandomUniformLike", 1, 1,
-                               {{"dtype", attr_int(11)}, {"seed", attr_float(3.0f)}}),
-                     {&ints});
+  Tensor t = run_one(
+      make_node("RandomUniformLike", 1, 1, {{"dtype", attr_int(11)}, {"seed", attr_float(3.0f)}}),
+      {&ints});
   ASSERT_EQ(t.dtype(), DType::kF64);
   ASSERT_EQ(t.shape(), ints.shape());
   EXPECT_NEAR(moments(t).mean, 0.5, 0.01);
@@ -134,9 +135,12 @@ TEST(OpsRandomTest, BernoulliFrequencyFollowsEachProbability) {
   for (int64_t i = 0; i < out.numel(); ++i) {
     const float v = out.data<float>()[i];
     ASSERT_TRUE(v == 0.0f || v == 1.0f);
-    if (i < kSamples / 2) ones += v;
-    else if (i < kSamples) zeros_region += v;
-    else ones_region += v;
+    if (i < kSamples / 2)
+      ones += v;
+    else if (i < kSamples)
+      zeros_region += v;
+    else
+      ones_region += v;
   }
   EXPECT_NEAR(ones / (kSamples / 2), 0.3, 0.006);
   EXPECT_EQ(zeros_region, 0);
@@ -186,9 +190,8 @@ TEST(OpsRandomTest, MultinomialClassFrequencies) {
   Tensor flat = Tensor::from_f32({3}, {1, 2, 3});
   auto bad_rank = run_node(make_node("Multinomial", 1), {&flat}, kLatestOpset, false);
   EXPECT_EQ(bad_rank.status().code(), StatusCode::kInvalidInput);
-  auto bad_dtype =
-      run_node(make_node("Multinomial", 1, 1, {{"dtype", attr_int(1)}}), {&logits}, kLatestOpset,
-               false);
+  auto bad_dtype = run_node(make_node("Multinomial", 1, 1, {{"dtype", attr_int(1)}}), {&logits},
+                            kLatestOpset, false);
   EXPECT_EQ(bad_dtype.status().code(), StatusCode::kInvalidInput);
 }
 

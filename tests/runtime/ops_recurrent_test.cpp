@@ -160,7 +160,7 @@ Problem make_problem(const std::string& op, const std::string& direction, uint32
     p.p = random_values(p.D * 3 * p.H, rng);
   }
   const std::vector<std::string> defaults =
-      op == "LSTM" ? std::vector<std::string>{"Sigmoid", "Tanh", "Tanh"}
+      op == "LSTM"  ? std::vector<std::string>{"Sigmoid", "Tanh", "Tanh"}
       : op == "GRU" ? std::vector<std::string>{"Sigmoid", "Tanh"}
                     : std::vector<std::string>{"Tanh"};
   for (int64_t d = 0; d < p.D; ++d) {
@@ -174,9 +174,12 @@ Tensor to_tensor(DType dt, Shape shape, const std::vector<double>& v) {
   if (v.empty()) return Tensor();
   Tensor t(dt, std::move(shape));
   for (int64_t i = 0; i < t.numel(); ++i) {
-    if (dt == DType::kF64) t.data<double>()[i] = v[i];
-    else if (dt == DType::kF32) t.data<float>()[i] = static_cast<float>(v[i]);
-    else t.data<uint16_t>()[i] = f32_to_f16(static_cast<float>(v[i]));
+    if (dt == DType::kF64)
+      t.data<double>()[i] = v[i];
+    else if (dt == DType::kF32)
+      t.data<float>()[i] = static_cast<float>(v[i]);
+    else
+      t.data<uint16_t>()[i] = f32_to_f16(static_cast<float>(v[i]));
   }
   return t;
 }
@@ -251,8 +254,12 @@ void run_and_compare(const Problem& p, const RunOptions& opt, double tol) {
   Tensor h0 = to_tensor(opt.dtype, state_shape(), bm(p.h0, ss));
   Tensor c0 = to_tensor(opt.dtype, state_shape(), bm(p.c0, ss));
   Tensor pp = to_tensor(opt.dtype, {p.D, 3 * p.H}, p.p);
-  std::vector<const Tensor*> in{&x, &w, &r, p.b.empty() ? nullptr : &b,
-                                p.lens.empty() ? nullptr : &lens, p.h0.empty() ? nullptr : &h0};
+  std::vector<const Tensor*> in{&x,
+                                &w,
+                                &r,
+                                p.b.empty() ? nullptr : &b,
+                                p.lens.empty() ? nullptr : &lens,
+                                p.h0.empty() ? nullptr : &h0};
   if (lstm) {
     in.push_back(p.c0.empty() ? nullptr : &c0);
     in.push_back(p.p.empty() ? nullptr : &pp);
@@ -391,8 +398,7 @@ TEST(OpsRecurrentTest, ActivationNamesAreCaseInsensitiveAndAlphaDefaults) {
   // LeakyRelu without activation_alpha uses the operator's default 0.01.
   Problem p = make_problem("RNN", "forward", 23);
   p.acts = {{"LeakyRelu", 0.01}};
-  Node node = make_node("RNN", 3, 2,
-                        {{"hidden_size", attr_int(p.H)}});
+  Node node = make_node("RNN", 3, 2, {{"hidden_size", attr_int(p.H)}});
   Attribute names;
   names.kind = Attribute::Kind::kStrings;
   names.strings = {"leakyrelu"};
@@ -421,13 +427,14 @@ TEST(OpsRecurrentTest, RejectsBadAttributesAndShapes) {
     EXPECT_EQ(out.status().code(), StatusCode::kInvalidInput) << out.status().message();
     EXPECT_NE(out.status().message().find("node 'n' (LSTM)"), std::string::npos);
   };
-  expect_invalid(make_node("LSTM", 3, 2, {{"hidden_size", attr_int(p.H)},
-                                          {"direction", attr_string("sideways")}}),
-                 {&x, &w, &r});
+  expect_invalid(
+      make_node("LSTM", 3, 2,
+                {{"hidden_size", attr_int(p.H)}, {"direction", attr_string("sideways")}}),
+      {&x, &w, &r});
   expect_invalid(make_node("LSTM", 3, 2, {{"hidden_size", attr_int(p.H + 1)}}), {&x, &w, &r});
-  expect_invalid(make_node("LSTM", 3, 2, {{"hidden_size", attr_int(p.H)},
-                                          {"clip", attr_float(-1.0f)}}),
-                 {&x, &w, &r});
+  expect_invalid(
+      make_node("LSTM", 3, 2, {{"hidden_size", attr_int(p.H)}, {"clip", attr_float(-1.0f)}}),
+      {&x, &w, &r});
   Node bad_act = make_node("LSTM", 3, 2, {{"hidden_size", attr_int(p.H)}});
   Attribute names;
   names.kind = Attribute::Kind::kStrings;

@@ -37,9 +37,12 @@ Tensor signal_tensor(DType dt, Shape shape, std::mt19937& rng) {
   std::uniform_real_distribution<double> d(-1.0, 1.0);
   for (int64_t i = 0; i < t.numel(); ++i) {
     const double v = d(rng);
-    if (dt == DType::kF32) t.data<float>()[i] = static_cast<float>(v);
-    else if (dt == DType::kF64) t.data<double>()[i] = v;
-    else t.data<uint16_t>()[i] = f32_to_f16(static_cast<float>(v));
+    if (dt == DType::kF32)
+      t.data<float>()[i] = static_cast<float>(v);
+    else if (dt == DType::kF64)
+      t.data<double>()[i] = v;
+    else
+      t.data<uint16_t>()[i] = f32_to_f16(static_cast<float>(v));
   }
   return t;
 }
@@ -88,7 +91,8 @@ void check_dft(const DftCase& c, double tol) {
       for (int64_t k = 0; k < n_out; ++k) {
         const int64_t e = ((o * n_out + k) * inner + i) * 2;
         EXPECT_NEAR(y.get_f64(e), want[k].real(), tol) << "line " << o << "," << i << " bin " << k;
-        EXPECT_NEAR(y.get_f64(e + 1), want[k].imag(), tol) << "line " << o << "," << i << " bin " << k;
+        EXPECT_NEAR(y.get_f64(e + 1), want[k].imag(), tol)
+            << "line " << o << "," << i << " bin " << k;
       }
     }
   }
@@ -239,9 +243,10 @@ TEST(OpsSignalTest, WindowsMatchTheirFormulas) {
     for (bool periodic : {true, false}) {
       SCOPED_TRACE(std::string(op) + (periodic ? " periodic" : " symmetric"));
       Tensor size = Tensor::from_i64({}, {11});
-      auto out = run_node(make_node(op, 1, 1, {{"periodic", attr_int(periodic)},
-                                               {"output_datatype", attr_int(11)}}),
-                          {&size});
+      auto out =
+          run_node(make_node(op, 1, 1,
+                             {{"periodic", attr_int(periodic)}, {"output_datatype", attr_int(11)}}),
+                   {&size});
       ASSERT_TRUE(out.ok()) << out.status().message();
       ASSERT_EQ((*out)[0].dtype(), DType::kF64);
       const auto want = window_formula(a, 11, periodic);
@@ -268,18 +273,18 @@ TEST(OpsSignalTest, WindowOutputTypesAndSizes) {
     auto bad = run_node(make_node("HammingWindow", 1), {&t}, kLatestOpset, false);
     EXPECT_EQ(bad.status().code(), StatusCode::kInvalidInput);
   }
-  auto bad_type =
-      run_node(make_node("HannWindow", 1, 1, {{"output_datatype", attr_int(9)}}), {&size},
-               kLatestOpset, false);
+  auto bad_type = run_node(make_node("HannWindow", 1, 1, {{"output_datatype", attr_int(9)}}),
+                           {&size}, kLatestOpset, false);
   EXPECT_EQ(bad_type.status().code(), StatusCode::kInvalidInput);
 }
 
 TEST(OpsSignalTest, MelWeightMatrixMatchesReference) {
   // ONNX's reference implementation for (4 bins, dft 32, 16 kHz, 100..8000 Hz).
   const std::vector<double> want = {
-      0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0.666667, 0.333333, 0, 0, 0.333333,
-      0.666667, 0, 0, 0, 1, 0, 0, 0, 0.75, 0, 0, 0, 0.5, 0, 0, 0, 0.25, 0, 0, 0, 0, 0, 0, 0, 0,
-      0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+      0, 0,        0,        0, 1, 0,        0,        0, 0, 1, 0, 0, 0, 0, 1,    0, 0,
+      0, 0.666667, 0.333333, 0, 0, 0.333333, 0.666667, 0, 0, 0, 1, 0, 0, 0, 0.75, 0, 0,
+      0, 0.5,      0,        0, 0, 0.25,     0,        0, 0, 0, 0, 0, 0, 0, 0,    0, 0,
+      0, 0,        0,        0, 0, 0,        0,        0, 0, 0, 0, 0, 0, 0, 0,    0, 0};
   Tensor bins = Tensor::from_i64({}, {4}), dft = Tensor::from_i64({}, {32});
   Tensor rate = Tensor::from_i64({}, {16000});
   Tensor lo = Tensor::scalar_f32(100), hi = Tensor::scalar_f32(8000);

@@ -94,10 +94,10 @@ TEST(OpsTrainingTest, RejectsMalformedNodes) {
   EXPECT_EQ(status(training_node("Adagrad", 5, 2, {}), {&R, &T, &x, &g, &h3}).code(),
             StatusCode::kUnsupported);
   // Momentum's attributes have no defaults.
-  EXPECT_EQ(status(training_node("Momentum", 5, 2, {{"alpha", attr_float(0.9f)}}),
-                   {&R, &T, &x, &g, &h})
-                .code(),
-            StatusCode::kInvalidInput);
+  EXPECT_EQ(
+      status(training_node("Momentum", 5, 2, {{"alpha", attr_float(0.9f)}}), {&R, &T, &x, &g, &h})
+          .code(),
+      StatusCode::kInvalidInput);
   EXPECT_EQ(status(training_node("Momentum", 5, 2,
                                  {{"alpha", attr_float(0.9f)},
                                   {"beta", attr_float(0.9f)},
