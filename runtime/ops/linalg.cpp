@@ -59,7 +59,8 @@ Result<EinsumPlan> einsum_plan(const OpContext& ctx, const std::string& eq) {
   for (;;) {
     const size_t comma = lhs.find(',', start);
     EinsumTerm t;
-    if (!parse_term(lhs.substr(start, comma == std::string::npos ? std::string::npos : comma - start), &t)) {
+    const size_t len = comma == std::string::npos ? std::string::npos : comma - start;
+    if (!parse_term(lhs.substr(start, len), &t)) {
       return ctx.invalid("equation '" + eq + "' is malformed");
     }
     terms.push_back(std::move(t));
@@ -117,10 +118,14 @@ Result<EinsumPlan> einsum_plan(const OpContext& ctx, const std::string& eq) {
   std::vector<int> out_labels;
   if (arrow != std::string::npos) {
     EinsumTerm t;
-    if (!parse_term(eq.substr(arrow + 2), &t)) return ctx.invalid("equation '" + eq + "' is malformed");
+    if (!parse_term(eq.substr(arrow + 2), &t)) {
+      return ctx.invalid("equation '" + eq + "' is malformed");
+    }
     for (int l : t.labels) {
       if (l < 0) {
-        for (int64_t e = 0; e < ell_rank; ++e) out_labels.push_back(kEllipsisLabel + static_cast<int>(e));
+        for (int64_t e = 0; e < ell_rank; ++e) {
+          out_labels.push_back(kEllipsisLabel + static_cast<int>(e));
+        }
       } else if (!extent.count(l)) {
         return ctx.invalid("output label '" + std::string(1, static_cast<char>(l)) +
                            "' is not in any input of '" + eq + "'");
@@ -134,14 +139,18 @@ Result<EinsumPlan> einsum_plan(const OpContext& ctx, const std::string& eq) {
       return ctx.invalid("equation '" + eq + "' repeats an output label");
     }
   } else {
-    for (int64_t e = 0; e < ell_rank; ++e) out_labels.push_back(kEllipsisLabel + static_cast<int>(e));
+    for (int64_t e = 0; e < ell_rank; ++e) {
+      out_labels.push_back(kEllipsisLabel + static_cast<int>(e));
+    }
     for (const auto& [l, n] : uses) {
       if (l < kEllipsisLabel && n == 1) out_labels.push_back(l);
     }
   }
   std::vector<int> sum_labels;
   for (const auto& [l, d] : extent) {
-    if (std::find(out_labels.begin(), out_labels.end(), l) == out_labels.end()) sum_labels.push_back(l);
+    if (std::find(out_labels.begin(), out_labels.end(), l) == out_labels.end()) {
+      sum_labels.push_back(l);
+    }
   }
   EinsumPlan p;
   for (int l : out_labels) p.out_dims.push_back(extent[l]);
@@ -169,9 +178,11 @@ Result<EinsumPlan> einsum_plan(const OpContext& ctx, const std::string& eq) {
 }
 
 template <typename T>
-void run_einsum(const EinsumPlan& p, const std::vector<const storage_t<T>*>& in, storage_t<T>* out) {
-  using A = std::conditional_t<is_float_v<T>, double,
-                               std::conditional_t<std::is_signed_v<storage_t<T>>, int64_t, uint64_t>>;
+void run_einsum(const EinsumPlan& p, const std::vector<const storage_t<T>*>& in,
+                storage_t<T>* out) {
+  using A = std::conditional_t<
+      is_float_v<T>, double,
+      std::conditional_t<std::is_signed_v<storage_t<T>>, int64_t, uint64_t>>;
   const size_t n_in = in.size();
   const int64_t out_n = shape_numel(p.out_dims);
   const int64_t sum_n = shape_numel(p.sum_dims);
@@ -218,15 +229,20 @@ void run_einsum(const EinsumPlan& p, const std::vector<const storage_t<T>*>& in,
           const storage_t<T>* a = in[0] + off[0];
           const storage_t<T>* b = in[1] + off[1];
           const int64_t sa = run_stride[0], sb = run_stride[1];
-          for (int64_t t = 0; t < run_len; ++t) acc = add(acc, mul(load(a[t * sa]), load(b[t * sb])));
+          for (int64_t t = 0; t < run_len; ++t) {
+            acc = add(acc, mul(load(a[t * sa]), load(b[t * sb])));
+          }
         } else {
           for (int64_t t = 0; t < run_len; ++t) {
             A prod = 1;
-            for (size_t k = 0; k < n_in; ++k) prod = mul(prod, load(in[k][off[k] + t * run_stride[k]]));
+            for (size_t k = 0; k < n_in; ++k) {
+              prod = mul(prod, load(in[k][off[k] + t * run_stride[k]]));
+            }
             acc = add(acc, prod);
           }
         }
-        for (size_t d = n_sum > 0 ? n_sum - 1 : 0; d-- > 0;) {  // odometer over the outer summed labels
+        // Odometer over the outer summed labels.
+        for (size_t d = n_sum > 0 ? n_sum - 1 : 0; d-- > 0;) {
           for (size_t k = 0; k < n_in; ++k) off[k] += p.sum_strides[k][d];
           if (++idx[d] < p.sum_dims[d]) break;
           for (size_t k = 0; k < n_in; ++k) off[k] -= p.sum_dims[d] * p.sum_strides[k][d];
@@ -236,7 +252,8 @@ void run_einsum(const EinsumPlan& p, const std::vector<const storage_t<T>*>& in,
       if constexpr (is_float_v<T>) out[o] = store_from_double<T>(acc);
       else out[o] = static_cast<storage_t<T>>(acc);
     }
-  }, std::max<int64_t>(1, kMinParallelElements / std::max<int64_t>(sum_n * static_cast<int64_t>(n_in), 1)));
+  }, std::max<int64_t>(1, kMinParallelElements /
+                             std::max<int64_t>(sum_n * static_cast<int64_t>(n_in), 1)));
 }
 
 Status einsum(OpContext& ctx) {
@@ -255,7 +272,9 @@ Status einsum(OpContext& ctx) {
       return ctx.unsupported("bool inputs");
     } else {
       std::vector<const storage_t<T>*> in;
-      for (size_t k = 0; k < ctx.num_inputs(); ++k) in.push_back(ctx.input(k)->data<storage_t<T>>());
+      for (size_t k = 0; k < ctx.num_inputs(); ++k) {
+        in.push_back(ctx.input(k)->data<storage_t<T>>());
+      }
       run_einsum<T>(plan, in, y.data<storage_t<T>>());
       return Status::Ok();
     }

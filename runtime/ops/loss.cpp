@@ -99,7 +99,9 @@ Status nll_loss(OpContext& ctx) {
 Status softmax_cross_entropy(OpContext& ctx) {
   QT_RETURN_IF_ERROR(check_inputs(ctx));
   const Tensor& x = *ctx.input(0);
-  if (x.rank() < 2) return ctx.invalid("scores have shape " + shape_str(x.shape()) + "; needs [N, C, ...]");
+  if (x.rank() < 2) {
+    return ctx.invalid("scores have shape " + shape_str(x.shape()) + "; needs [N, C, ...]");
+  }
   std::vector<double> logp = as_doubles(x);
   const int64_t N = x.dim(0), C = x.dim(1), D = dims_product(x.shape(), 2, x.shape().size());
   for (int64_t n = 0; n < N; ++n) {

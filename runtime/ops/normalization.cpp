@@ -85,7 +85,8 @@ Status batch_norm(OpContext& ctx, bool training_outputs) {
     }
   }
   const int64_t N = x.dim(0);
-  const Shape stat_shape = spatial ? Shape{x.dim(1)} : Shape(x.shape().begin() + 1, x.shape().end());
+  const Shape stat_shape =
+      spatial ? Shape{x.dim(1)} : Shape(x.shape().begin() + 1, x.shape().end());
   const int64_t C = shape_numel(stat_shape);
   const int64_t inner = spatial ? dims_product(x.shape(), 2, x.shape().size()) : 1;
   const char* names[] = {"X", "scale", "B", "input_mean", "input_var"};
@@ -266,7 +267,8 @@ Status instance_norm(OpContext& ctx) {
   for (size_t i = 1; i < 3; ++i) {
     if (ctx.input(i)->shape() != Shape{C}) {
       return ctx.invalid(std::string(i == 1 ? "scale" : "B") + " has shape " +
-                         shape_str(ctx.input(i)->shape()) + ", expected [" + std::to_string(C) + "]");
+                         shape_str(ctx.input(i)->shape()) + ", expected [" +
+                         std::to_string(C) + "]");
     }
   }
   const std::vector<double> scale = as_doubles(*ctx.input(1)), bias = as_doubles(*ctx.input(2));
@@ -305,8 +307,9 @@ Status lrn(OpContext& ctx) {
   if (x.rank() < 3) return ctx.invalid("X has shape " + shape_str(x.shape()) + "; needs [N,C,...]");
   const int64_t size = ctx.node.attr_int("size", 0);
   if (size <= 0) return ctx.invalid("size must be a positive integer");
-  const double alpha = ctx.node.attr_float("alpha", 1e-4f), beta = ctx.node.attr_float("beta", 0.75f),
-               bias = ctx.node.attr_float("bias", 1.0f);
+  const double alpha = ctx.node.attr_float("alpha", 1e-4f);
+  const double beta = ctx.node.attr_float("beta", 0.75f);
+  const double bias = ctx.node.attr_float("bias", 1.0f);
   const int64_t N = x.dim(0), C = x.dim(1);
   const int64_t inner = dims_product(x.shape(), 2, x.shape().size());
   const int64_t lo = (size - 1) / 2, hi = size - 1 - lo;  // floor and ceil of (size-1)/2
@@ -326,7 +329,8 @@ Status lrn(OpContext& ctx) {
             ss += v * v;
           }
           const double v = load_as_double<T>(xd[r * inner + i]);
-          yd[r * inner + i] = st<T>(v / std::pow(bias + alpha / static_cast<double>(size) * ss, beta));
+          const double denom = std::pow(bias + alpha / static_cast<double>(size) * ss, beta);
+          yd[r * inner + i] = st<T>(v / denom);
         }
       }
     }, rows_per_block(inner * size));

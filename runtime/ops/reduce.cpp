@@ -50,7 +50,9 @@ A mul(A a, A b) {
 template <typename A>
 A absolute(A v) {
   if constexpr (std::is_floating_point_v<A>) return std::fabs(v);
-  else if constexpr (std::is_signed_v<A>) return v < 0 ? static_cast<A>(0 - static_cast<uint64_t>(v)) : v;
+  else if constexpr (std::is_signed_v<A>) {
+    return v < 0 ? static_cast<A>(0 - static_cast<uint64_t>(v)) : v;
+  }
   else return v;
 }
 
@@ -65,8 +67,11 @@ struct SumR {
 };
 struct MeanR : SumR {
   template <typename A> static auto finish(A acc, int64_t n) {
-    if constexpr (std::is_integral_v<A>) return n == 0 ? A{0} : static_cast<A>(acc / static_cast<A>(n));
-    else return acc / static_cast<double>(n);  // empty: 0/0 = NaN
+    if constexpr (std::is_integral_v<A>) {
+      return n == 0 ? A{0} : static_cast<A>(acc / static_cast<A>(n));
+    } else {
+      return acc / static_cast<double>(n);  // empty: 0/0 = NaN
+    }
   }
 };
 struct SumSquareR : SumR {
@@ -276,7 +281,8 @@ Status reduce_over(OpContext& ctx, const std::vector<int64_t>& axes, bool noop) 
   QT_ASSIGN_OR_RETURN(const std::vector<int64_t> norm, normalize_axes(ctx, axes, rank));
   std::vector<bool> reduce(static_cast<size_t>(rank), axes.empty());
   for (int64_t a : norm) reduce[static_cast<size_t>(a)] = true;
-  const ReduceGeometry g = reduce_geometry(x.shape(), reduce, ctx.node.attr_int("keepdims", 1) != 0);
+  const bool keepdims = ctx.node.attr_int("keepdims", 1) != 0;
+  const ReduceGeometry g = reduce_geometry(x.shape(), reduce, keepdims);
   Tensor y(x.dtype(), g.out_shape);
   QT_RETURN_IF_ERROR(visit_any(x.dtype(), ctx, [&](auto tag) -> Status {
     using T = typename decltype(tag)::type;
@@ -351,7 +357,8 @@ Status arg_extreme(OpContext& ctx) {
                 break;
               }
             }
-            const bool better = kMax ? (last ? v >= best : v > best) : (last ? v <= best : v < best);
+            const bool better =
+                kMax ? (last ? v >= best : v > best) : (last ? v <= best : v < best);
             if (better) {
               best = v;
               at = j;

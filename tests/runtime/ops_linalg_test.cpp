@@ -29,6 +29,8 @@ TEST(OpsLinalgTest, EinsumMatmulTransposeAndImplicitOutput) {
   auto bad = run_node(einsum_node("ij,jk->iz", 2), {&a, &b});
   EXPECT_EQ(bad.status().code(), StatusCode::kInvalidInput);
   EXPECT_EQ(run_node(einsum_node("ij,jk", 2), {&a, &a}).status().code(), StatusCode::kInvalidInput);
+  EXPECT_EQ(run_node(einsum_node("i1->i", 1), {&a}).status().code(), StatusCode::kInvalidInput);
+  EXPECT_EQ(run_node(einsum_node("ij->ii", 1), {&a}).status().code(), StatusCode::kInvalidInput);
 }
 
 TEST(OpsLinalgTest, EinsumDiagonalsEllipsisAndIntegers) {

@@ -50,8 +50,9 @@ TEST(OpsLossTest, SoftmaxCrossEntropyWithLogProb) {
   // Scores [N=1, C=2, D=2]: the loss per position is -log_softmax at the label.
   Tensor x = Tensor::from_f32({1, 2, 2}, {0, 1, 0, 3});
   Tensor t = Tensor::from_i64({1, 2}, {1, 0});
-  auto r = run_node(make_node("SoftmaxCrossEntropyLoss", 2, 2, {{"reduction", attr_string("none")}}),
-                    {&x, &t}, 13);
+  auto r = run_node(
+      make_node("SoftmaxCrossEntropyLoss", 2, 2, {{"reduction", attr_string("none")}}), {&x, &t},
+      13);
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_EQ((*r)[0].shape(), (Shape{1, 2}));
   EXPECT_NEAR((*r)[0].data<float>()[0], std::log(2.0), 1e-6);

@@ -86,7 +86,7 @@ TEST(OpsNormalizationTest, BatchNormPerActivationStatisticsAtOpset7) {
   Tensor var = Tensor::from_f32({2, 1}, {1, 1});
   auto r = run_node(make_node("BatchNormalization", 5, 1,
                               {{"spatial", attr_int(0)}, {"epsilon", attr_float(0.0f)}}),
-                    {&x, &scale, &bias, &mean, &var}, 7, false);
+                    {&x, &scale, &bias, &mean, &var}, 7);
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_EQ(values<float>((*r)[0]), (std::vector<float>{-1, -1, 1, 3}));
 }
@@ -223,12 +223,13 @@ TEST(OpsNormalizationTest, LpNormalizationL1AndL2) {
   auto l2 = run_node(make_node("LpNormalization", 1), {&x}, 1);
   ASSERT_TRUE(l2.ok()) << l2.status().message();
   EXPECT_EQ(values<float>((*l2)[0]), (std::vector<float>{0.6f, 0.8f, 0, 0}));
-  auto l1 = run_node(make_node("LpNormalization", 1, 1, {{"p", attr_int(1)}, {"axis", attr_int(0)}}),
-                     {&x});
+  auto l1 = run_node(
+      make_node("LpNormalization", 1, 1, {{"p", attr_int(1)}, {"axis", attr_int(0)}}), {&x});
   ASSERT_TRUE(l1.ok()) << l1.status().message();
   EXPECT_EQ(values<float>((*l1)[0]), (std::vector<float>{1, 1, 0, 0}));
-  EXPECT_EQ(run_node(make_node("LpNormalization", 1, 1, {{"p", attr_int(3)}}), {&x}).status().code(),
-            StatusCode::kInvalidInput);
+  EXPECT_EQ(
+      run_node(make_node("LpNormalization", 1, 1, {{"p", attr_int(3)}}), {&x}).status().code(),
+      StatusCode::kInvalidInput);
 }
 
 TEST(OpsNormalizationTest, SoftmaxAxisSemanticsDependOnOpset) {

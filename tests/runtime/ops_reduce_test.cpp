@@ -100,6 +100,16 @@ TEST(OpsReduceTest, ExtremesProductsAndNorms) {
   auto h = run_node(reduce_node("ReduceLogSumExp", {}), {&huge});
   ASSERT_TRUE(h.ok());
   EXPECT_NEAR((*h)[0].data<float>()[0], 1000 + std::log(2.0), 1e-3);
+  const float inf = std::numeric_limits<float>::infinity();
+  Tensor ninf = Tensor::from_f32({2}, {-inf, -inf});
+  auto ln = run_node(reduce_node("ReduceLogSumExp", {}), {&ninf});
+  ASSERT_TRUE(ln.ok());
+  EXPECT_EQ((*ln)[0].data<float>()[0], -inf);
+  // Non-adjacent axes of an integer tensor.
+  Tensor i3 = Tensor::from_i64({2, 2, 2}, {1, 2, 3, 4, 5, 6, 7, 8});
+  auto sq = run_node(reduce_node("ReduceSumSquare", {0, 2}, 0), {&i3});
+  ASSERT_TRUE(sq.ok());
+  EXPECT_EQ(values<int64_t>((*sq)[0]), (std::vector<int64_t>{1 + 4 + 25 + 36, 9 + 16 + 49 + 64}));
   // Max propagates NaN; int8 is allowed from opset 12; an empty max is -inf.
   Tensor nan = Tensor::from_f32({3}, {1, std::nanf(""), 3});
   auto n = run_node(reduce_node("ReduceMax", {}), {&nan});
