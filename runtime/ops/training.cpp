@@ -1,5 +1,5 @@
-// Optimizer steps of the "ai.onnx.preview.training" domain, version 1: Adagrad and Momentum
-// (standard and Nesterov), each updating any number of tensors at once. Inputs are
+// Optimizer steps of the "ai.onnx.preview.training" domain, version 1: Adagrad, Momentum
+// (standard and Nesterov) and Adam, each updating any number of tensors at once. Inputs are
 // R, T, then the tensors grouped by role (X..., G..., and the optimizer's state); outputs are the
 // new X... followed by the new state, as the specs order them. Arithmetic runs in double.
 #include <cmath>
@@ -141,11 +141,34 @@ Status momentum(OpContext& ctx) {
   });
 }
 
+// Adam: inputs R, T, X..., G..., V..., H...; outputs X_new..., V_new..., H_new....
+Status adam(OpContext& ctx) {
+  QT_ASSIGN_OR_RETURN(Step s, read_step(ctx, 4));
+  const Node& n = ctx.node;
+  const double alpha = n.attr_float("alpha", 0.9f), beta = n.attr_float("beta", 0.999f);
+  const double eps = n.attr_float("epsilon", 1e-6f);
+  const double norm = n.attr_float("norm_coefficient", 0.0f);
+  const double post = n.attr_float("norm_coefficient_post", 0.0f);
+  const double t = static_cast<double>(s.t);
+  // Bias correction of both running averages, from the second step on.
+  const double r =
+      s.t > 0 ? s.r * std::sqrt(1.0 - std::pow(beta, t)) / (1.0 - std::pow(alpha, t)) : s.r;
+  return apply(ctx, s, [&](const double* in, double* out) {
+    const double g = norm * in[0] + in[1];
+    const double v = alpha * in[2] + (1.0 - alpha) * g;
+    const double h = beta * in[3] + (1.0 - beta) * g * g;
+    out[0] = (1.0 - post) * (in[0] - r * v / (std::sqrt(h) + eps));
+    out[1] = v;
+    out[2] = h;
+  });
+}
+
 }  // namespace
 
 void register_training_kernels(KernelRegistry& r) {
   r.add({kTrainingDomain, "Adagrad", 1, 1, kScalarTypes}, adagrad);
   r.add({kTrainingDomain, "Momentum", 1, 1, kScalarTypes}, momentum);
+  r.add({kTrainingDomain, "Adam", 1, 1, kScalarTypes}, adam);
 }
 
 }  // namespace qtune

@@ -1,6 +1,6 @@
 // Optimizer steps of ai.onnx.preview.training against the spec's pseudo code: Adagrad with decay
-// after the first step, Momentum standard and Nesterov before and after the first step, several
-// tensors per node, float and double, and malformed nodes.
+// after the first step, Momentum standard and Nesterov before and after the first step, Adam with
+// and without bias correction, several tensors per node, float and double, and malformed nodes.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -74,6 +74,42 @@ TEST(OpsTrainingTest, MomentumStandardAndNesterov) {
         EXPECT_NEAR((*out)[0].get_f64(i), x.get_f64(i) - r * step, 1e-5);
       }
     }
+  }
+}
+
+TEST(OpsTrainingTest, AdamBiasCorrectionAndPostNorm) {
+  const double alpha = 0.8, beta = 0.6, eps = 1e-3, norm = 0.05, post = 0.1, r = 0.25;
+  for (int64_t t : {0, 3}) {
+    SCOPED_TRACE(t);
+    Tensor R = make_tensor<double>(DType::kF64, {}, {r}), T = Tensor::from_i64({}, {t});
+    Tensor x1 = Tensor::from_f32({2}, {1.5f, -0.5f}), g1 = Tensor::from_f32({2}, {0.2f, 1.0f});
+    Tensor v1 = Tensor::from_f32({2}, {0.1f, -0.3f}), h1 = Tensor::from_f32({2}, {0.4f, 0.0f});
+    Tensor x2 = Tensor::from_f32({1}, {2.0f}), g2 = Tensor::from_f32({1}, {-3.0f});
+    Tensor v2 = Tensor::from_f32({1}, {0.5f}), h2 = Tensor::from_f32({1}, {1.0f});
+    Node node = training_node("Adam", 10, 6,
+                              {{"alpha", attr_float(static_cast<float>(alpha))},
+                               {"beta", attr_float(static_cast<float>(beta))},
+                               {"epsilon", attr_float(static_cast<float>(eps))},
+                               {"norm_coefficient", attr_float(static_cast<float>(norm))},
+                               {"norm_coefficient_post", attr_float(static_cast<float>(post))}});
+    auto out = run_node(node, {&R, &T, &x1, &x2, &g1, &g2, &v1, &v2, &h1, &h2}, 1);
+    ASSERT_TRUE(out.ok()) << out.status().message();
+    const double a = static_cast<float>(alpha), b = static_cast<float>(beta);
+    const double rr = t > 0 ? r * std::sqrt(1 - std::pow(b, t)) / (1 - std::pow(a, t)) : r;
+    auto check = [&](const Tensor& x, const Tensor& g, const Tensor& v, const Tensor& h, size_t k) {
+      for (int64_t i = 0; i < x.numel(); ++i) {
+        const double gr = static_cast<float>(norm) * x.get_f64(i) + g.get_f64(i);
+        const double vn = a * v.get_f64(i) + (1 - a) * gr;
+        const double hn = b * h.get_f64(i) + (1 - b) * gr * gr;
+        const double xn = (1 - static_cast<float>(post)) *
+                          (x.get_f64(i) - rr * vn / (std::sqrt(hn) + static_cast<float>(eps)));
+        EXPECT_NEAR((*out)[k].get_f64(i), xn, 1e-5);
+        EXPECT_NEAR((*out)[2 + k].get_f64(i), vn, 1e-5);
+        EXPECT_NEAR((*out)[4 + k].get_f64(i), hn, 1e-5);
+      }
+    };
+    check(x1, g1, v1, h1, 0);
+    check(x2, g2, v2, h2, 1);
   }
 }
 
