@@ -105,6 +105,51 @@ Status plan_for(const OpContext& ctx, const std::vector<Shape>& shapes, Broadcas
   return ctx.invalid("input shapes " + s + " do not broadcast");
 }
 
+// Runs `fn` with input 1 viewed under `shape` (same elements, e.g. a channel vector as [C,1,1]).
+Status with_input1_shape(OpContext& ctx, const Shape& shape, const OpFn& fn) {
+  const Tensor view = ctx.input(1)->reshaped(shape);
+  OpContext sub{ctx.node, ctx.opset, {ctx.input(0), &view}, {}, nullptr, {}};
+  sub.outputs.resize(ctx.outputs.size());
+  QT_RETURN_IF_ERROR(fn(sub));
+  ctx.outputs = std::move(sub.outputs);
+  return Status::Ok();
+}
+
+// Opsets 1-6 of the binary arithmetic ops: shapes must be equal unless `broadcast` is 1; then B
+// is a scalar or matches a contiguous run of A's dims starting at `axis` (default: A's trailing
+// dims) and repeats over the rest.
+OpFn legacy_broadcast(OpFn fn) {
+  return [fn](OpContext& ctx) -> Status {
+    QT_RETURN_IF_ERROR(need_inputs(ctx, 2, 2));
+    const Shape& a = ctx.input(0)->shape();
+    const Shape& b = ctx.input(1)->shape();
+    if (ctx.node.attr_int("broadcast", 0) == 0) {
+      if (a != b) {
+        return ctx.invalid("input shapes " + shape_str(a) + " and " + shape_str(b) +
+                           " differ and attribute broadcast is 0");
+      }
+      return fn(ctx);
+    }
+    const int64_t ra = static_cast<int64_t>(a.size()), rb = static_cast<int64_t>(b.size());
+    Shape view(a.size(), 1);
+    if (shape_numel(b) != 1) {
+      const int64_t axis = ctx.node.attr_int("axis", ra - rb);
+      if (axis < 0 || axis + rb > ra) {
+        return ctx.invalid("B of shape " + shape_str(b) + " does not fit A of shape " +
+                           shape_str(a) + " at axis " + std::to_string(axis));
+      }
+      for (int64_t k = 0; k < rb; ++k) {
+        if (b[k] != a[axis + k] && b[k] != 1) {
+          return ctx.invalid("B of shape " + shape_str(b) + " does not match A of shape " +
+                             shape_str(a) + " at axis " + std::to_string(axis));
+        }
+        view[axis + k] = b[k];
+      }
+    }
+    return with_input1_shape(ctx, view, fn);
+  };
+}
+
 // ------------------------------------------------------------------ binary loops
 
 // One loop per input-stride pattern, so the common cases (same shape, scalar operand, broadcast
@@ -370,7 +415,7 @@ const OpFn prelu_elements = same_type_binary([](const OpContext&, const Tensor&,
   }
 });
 
-// Opset 7 on: slope broadcasts to X (unidirectionally), y = x < 0 ? slope * x : x.
+// y = x < 0 ? slope * x : x, the slope broadcasting to X (unidirectionally) from opset 7.
 Status prelu_op(OpContext& ctx) {
   QT_RETURN_IF_ERROR(need_inputs(ctx, 2, 2));
   Shape out;
@@ -380,6 +425,21 @@ Status prelu_op(OpContext& ctx) {
                        " does not broadcast to X of shape " + shape_str(ctx.input(0)->shape()));
   }
   return prelu_elements(ctx);
+}
+
+// Before opset 7 a 1-D slope of X's channel count applies per channel (axis 1), as the exporters
+// of that time wrote it; a one-element slope is shared.
+Status prelu_channel_op(OpContext& ctx) {
+  QT_RETURN_IF_ERROR(need_inputs(ctx, 2, 2));
+  const Tensor& x = *ctx.input(0);
+  const Tensor& slope = *ctx.input(1);
+  if (slope.numel() == 1) return with_input1_shape(ctx, {}, prelu_op);
+  if (slope.rank() == 1 && x.rank() >= 2 && slope.dim(0) == x.dim(1)) {
+    Shape per_channel(static_cast<size_t>(x.rank() - 1), 1);
+    per_channel[0] = slope.dim(0);
+    return with_input1_shape(ctx, per_channel, prelu_op);
+  }
+  return prelu_op(ctx);
 }
 
 // ------------------------------------------------------------------ Sum, Mean, Max, Min
@@ -660,19 +720,24 @@ Status constant_op(OpContext& ctx) {
 
 void register_elementwise_kernels(KernelRegistry& r) {
   const auto& F = kFloatTypes;
+  r.add({"", "Add", 1, 6, kNumericTypes}, legacy_broadcast(arith<Arith::kAdd>));
   r.add({"", "Add", 7, kLatestOpset, kNumericTypes}, arith<Arith::kAdd>);
+  r.add({"", "Sub", 1, 6, kNumericTypes}, legacy_broadcast(arith<Arith::kSub>));
   r.add({"", "Sub", 7, kLatestOpset, kNumericTypes}, arith<Arith::kSub>);
+  r.add({"", "Mul", 1, 6, kNumericTypes}, legacy_broadcast(arith<Arith::kMul>));
   r.add({"", "Mul", 7, kLatestOpset, kNumericTypes}, arith<Arith::kMul>);
+  r.add({"", "Div", 1, 6, kNumericTypes}, legacy_broadcast(arith<Arith::kDiv>));
   r.add({"", "Div", 7, kLatestOpset, kNumericTypes}, arith<Arith::kDiv>);
   const std::vector<DType> pow_bases = {DType::kF32, DType::kF64, DType::kF16, DType::kBF16,
                                         DType::kS32, DType::kS64};
+  r.add({"", "Pow", 1, 6, pow_bases}, legacy_broadcast(pow_op<false>));
   r.add({"", "Pow", 7, 11, pow_bases}, pow_op<false>);
   r.add({"", "Pow", 12, kLatestOpset, pow_bases}, pow_op<true>);
   r.add({"", "Mod", 10, kLatestOpset, kNumericTypes}, mod_op);
-  r.add({"", "PRelu", 7, kLatestOpset,
-         {DType::kF32, DType::kF64, DType::kF16, DType::kBF16, DType::kS32, DType::kS64,
-          DType::kU32, DType::kU64}},
-        prelu_op);
+  const std::vector<DType> prelu_types = {DType::kF32, DType::kF64, DType::kF16, DType::kBF16,
+                                          DType::kS32, DType::kS64, DType::kU32, DType::kU64};
+  r.add({"", "PRelu", 6, 6, prelu_types}, prelu_channel_op);
+  r.add({"", "PRelu", 7, kLatestOpset, prelu_types}, prelu_op);
   r.add({"", "Sum", 6, 7, F}, fold_op<Fold::kSum, false>);
   r.add({"", "Sum", 8, kLatestOpset, F}, fold_op<Fold::kSum, true>);
   r.add({"", "Mean", 6, 7, F}, fold_op<Fold::kMean, false>);

@@ -396,7 +396,7 @@ void register_math_kernels(KernelRegistry& r) {
   r.add({"", "LeakyRelu", 6, kLatestOpset, F}, leaky_relu_op);
   r.add({"", "Elu", 6, kLatestOpset, F}, elu_op);
   r.add({"", "Selu", 6, kLatestOpset, F}, selu_op);
-  r.add({"", "Celu", 12, kLatestOpset, F}, celu_op);
+  r.add({"", "Celu", 12, kLatestOpset, {DType::kF32}}, celu_op);
   r.add({"", "HardSigmoid", 6, kLatestOpset, F}, hard_sigmoid_op);
   r.add({"", "ThresholdedRelu", 10, kLatestOpset, F}, thresholded_relu_op);
   r.add({"", "Shrink", 9, kLatestOpset, kNumericTypes}, shrink_op);

@@ -169,8 +169,6 @@ TEST(ElementwiseOpsTest, BadBinaryInputsAreInvalidAndNameTheNode) {
 
   Tensor f16(DType::kF16, {2});
   EXPECT_EQ(run_op(make_node("Add", 2), {&f16, &a}, &y).code(), StatusCode::kInvalidInput);
-  EXPECT_EQ(run_op(make_node("Add", 2), {&a, &b}, &y, /*opset=*/6).code(),
-            StatusCode::kUnsupported);  // legacy axis/broadcast attributes are not implemented
 }
 
 TEST(ElementwiseOpsTest, UnaryActivations) {
@@ -442,6 +440,168 @@ TEST(ElementwiseOpsTest, IdentityAndConstantShareStorage) {
 
   Node none = make_node("Constant", 0);
   EXPECT_EQ(run_op(none, {}, &y).code(), StatusCode::kInvalidInput);
+}
+
+TEST(ElementwiseOpsTest, Opset6BroadcastsOnlyWhenAsked) {
+  Tensor a = Tensor::from_f32({2, 3}, {1, 2, 3, 4, 5, 6});
+  Tensor row = Tensor::from_f32({3}, {10, 20, 30});
+  Tensor col = Tensor::from_f32({2}, {100, 200});
+  Tensor y;
+  // broadcast=0 (the default) needs equal shapes.
+  EXPECT_EQ(run_op(make_node("Add", 2), {&a, &row}, &y, 6).code(), StatusCode::kInvalidInput);
+  ASSERT_TRUE(run_op(make_node("Add", 2), {&a, &a}, &y, 6).ok());
+  EXPECT_EQ(values<float>(y)[5], 12.0f);
+  // broadcast=1: B matches A's trailing dims, or the dims from `axis`.
+  Node bc = make_node("Add", 2, 1, {{"broadcast", int_attr(1)}});
+  ASSERT_TRUE(run_op(bc, {&a, &row}, &y, 6).ok());
+  EXPECT_EQ(values<float>(y), (std::vector<float>{11, 22, 33, 14, 25, 36}));
+  Node axis0 = make_node("Sub", 2, 1, {{"broadcast", int_attr(1)}, {"axis", int_attr(0)}});
+  ASSERT_TRUE(run_op(axis0, {&a, &col}, &y, 6).ok());
+  EXPECT_EQ(values<float>(y), (std::vector<float>{-99, -98, -97, -196, -195, -194}));
+  EXPECT_EQ(run_op(bc, {&a, &col}, &y, 6).code(), StatusCode::kInvalidInput);
+  Tensor two = Tensor::scalar_f32(2);
+  ASSERT_TRUE(run_op(make_node("Mul", 2, 1, {{"broadcast", int_attr(1)}}), {&a, &two}, &y, 1).ok());
+  EXPECT_EQ(values<float>(y)[2], 6.0f);
+
+  // PRelu before opset 7: a slope of X's channel count applies along axis 1.
+  Tensor x = Tensor::from_f32({1, 2, 2}, {-1, -2, -3, 4});
+  Tensor slope = Tensor::from_f32({2}, {0.5f, 2});
+  ASSERT_TRUE(run_op(make_node("PRelu", 2), {&x, &slope}, &y, 6).ok());
+  EXPECT_EQ(values<float>(y), (std::vector<float>{-0.5f, -1, -6, 4}));
+}
+
+TEST(ElementwiseOpsTest, HalfTypesComputeInF32) {
+  Tensor a(DType::kF16, {2}), b(DType::kF16, {});
+  a.data<uint16_t>()[0] = f32_to_f16(1.5f);
+  a.data<uint16_t>()[1] = f32_to_f16(-2.0f);
+  b.data<uint16_t>()[0] = f32_to_f16(0.25f);
+  Tensor y;
+  ASSERT_TRUE(run_op(make_node("Mul", 2), {&a, &b}, &y).ok());
+  EXPECT_EQ(y.dtype(), DType::kF16);
+  EXPECT_EQ(f16_to_f32(y.data<uint16_t>()[0]), 0.375f);
+  EXPECT_EQ(f16_to_f32(y.data<uint16_t>()[1]), -0.5f);
+  Tensor e = make<int32_t>(DType::kS32, {}, {2});
+  ASSERT_TRUE(run_op(make_node("Pow", 2), {&a, &e}, &y).ok());
+  EXPECT_EQ(y.dtype(), DType::kF16);
+  EXPECT_EQ(f16_to_f32(y.data<uint16_t>()[1]), 4.0f);
+  Tensor bf(DType::kBF16, {1});
+  bf.data<uint16_t>()[0] = f32_to_bf16(3.0f);
+  ASSERT_TRUE(run_op(make_node("Sub", 2), {&bf, &bf}, &y).ok());
+  EXPECT_EQ(y.dtype(), DType::kBF16);
+  EXPECT_EQ(bf16_to_f32(y.data<uint16_t>()[0]), 0.0f);
+}
+
+TEST(ElementwiseOpsTest, PowTypesPerOpset) {
+  Tensor x = Tensor::from_f32({2}, {2, 3});
+  Tensor ei = Tensor::from_i64({2}, {2, 3});
+  Tensor y;
+  EXPECT_EQ(run_op(make_node("Pow", 2), {&x, &ei}, &y, 11).code(), StatusCode::kInvalidInput);
+  ASSERT_TRUE(run_op(make_node("Pow", 2), {&x, &ei}, &y, 12).ok());
+  EXPECT_EQ(values<float>(y), (std::vector<float>{4, 27}));
+  ASSERT_TRUE(run_op(make_node("Pow", 2), {&x, &x}, &y, 7).ok());
+  EXPECT_EQ(values<float>(y), (std::vector<float>{4, 27}));
+  Tensor u = make<uint8_t>(DType::kU8, {1}, {2});
+  EXPECT_EQ(run_op(make_node("Pow", 2), {&u, &u}, &y).code(), StatusCode::kUnsupported);
+}
+
+TEST(ElementwiseOpsTest, ModFollowsTheSignRules) {
+  Node mod = make_node("Mod", 2);
+  Node fmod = make_node("Mod", 2, 1, {{"fmod", int_attr(1)}});
+  Tensor a = make<int32_t>(DType::kS32, {6}, {-4, 7, 5, 4, -7, std::numeric_limits<int32_t>::min()});
+  Tensor b = make<int32_t>(DType::kS32, {6}, {3, -3, 8, -2, 3, -1});
+  Tensor y;
+  ASSERT_TRUE(run_op(mod, {&a, &b}, &y).ok());
+  EXPECT_EQ(values<int32_t>(y), (std::vector<int32_t>{2, -2, 5, 0, 2, 0}));
+  ASSERT_TRUE(run_op(fmod, {&a, &b}, &y, 10).ok());
+  EXPECT_EQ(values<int32_t>(y), (std::vector<int32_t>{-1, 1, 5, 0, -1, 0}));
+
+  Tensor u = make<uint16_t>(DType::kU16, {3}, {4, 7, 5});
+  Tensor v = make<uint16_t>(DType::kU16, {}, {3});
+  ASSERT_TRUE(run_op(mod, {&u, &v}, &y).ok());
+  EXPECT_EQ(values<uint16_t>(y), (std::vector<uint16_t>{1, 1, 2}));
+
+  Tensor f = Tensor::from_f32({2}, {-4.5f, 7.5f});
+  Tensor g = Tensor::from_f32({2}, {2, -2});
+  ASSERT_TRUE(run_op(fmod, {&f, &g}, &y).ok());
+  EXPECT_EQ(values<float>(y), (std::vector<float>{-0.5f, 1.5f}));
+  EXPECT_EQ(run_op(mod, {&f, &g}, &y).code(), StatusCode::kInvalidInput);  // floats need fmod=1
+  Tensor zero = make<int32_t>(DType::kS32, {}, {0});
+  EXPECT_EQ(run_op(mod, {&a, &zero}, &y).code(), StatusCode::kInvalidInput);
+}
+
+TEST(ElementwiseOpsTest, PReluSlopeBroadcastsToX) {
+  Tensor x = Tensor::from_f32({2, 3}, {-1, 2, -3, 4, -5, 6});
+  Tensor slope = Tensor::from_f32({3}, {0.5f, 1, 2});
+  Tensor y;
+  ASSERT_TRUE(run_op(make_node("PRelu", 2), {&x, &slope}, &y, 7).ok());
+  EXPECT_EQ(values<float>(y), (std::vector<float>{-0.5f, 2, -6, 4, -5, 6}));
+  Tensor xi = Tensor::from_i64({3}, {-4, 0, 4});
+  Tensor si = Tensor::from_i64({}, {3});
+  ASSERT_TRUE(run_op(make_node("PRelu", 2), {&xi, &si}, &y).ok());
+  EXPECT_EQ(values<int64_t>(y), (std::vector<int64_t>{-12, 0, 4}));
+  // The slope may not grow X.
+  Tensor wide = Tensor::from_f32({4, 1, 3}, std::vector<float>(12, 1));
+  EXPECT_EQ(run_op(make_node("PRelu", 2), {&x, &wide}, &y).code(), StatusCode::kInvalidInput);
+}
+
+TEST(ElementwiseOpsTest, VariadicOpsBroadcastFromOpset8) {
+  Tensor a = Tensor::from_f32({2, 2}, {1, 5, 3, std::nanf("")});
+  Tensor b = Tensor::from_f32({2}, {2, 4});
+  Tensor c = Tensor::from_f32({}, {3});
+  Tensor y;
+  ASSERT_TRUE(run_op(make_node("Sum", 3), {&a, &b, &c}, &y).ok());
+  EXPECT_EQ(y.shape(), (Shape{2, 2}));
+  EXPECT_EQ(values<float>(y)[0], 6.0f);
+  EXPECT_EQ(values<float>(y)[2], 8.0f);
+  ASSERT_TRUE(run_op(make_node("Mean", 2), {&a, &b}, &y).ok());
+  EXPECT_EQ(values<float>(y)[1], 4.5f);
+  ASSERT_TRUE(run_op(make_node("Max", 3), {&a, &b, &c}, &y).ok());
+  EXPECT_EQ(values<float>(y)[0], 3.0f);
+  EXPECT_EQ(values<float>(y)[1], 5.0f);
+  EXPECT_TRUE(std::isnan(values<float>(y)[3]));  // NaN propagates, as numpy's maximum
+  ASSERT_TRUE(run_op(make_node("Min", 1), {&a}, &y).ok());
+  EXPECT_EQ(values<float>(y)[0], 1.0f);
+
+  // Before opset 8 every input has one shape.
+  EXPECT_EQ(run_op(make_node("Sum", 2), {&a, &b}, &y, 7).code(), StatusCode::kInvalidInput);
+  ASSERT_TRUE(run_op(make_node("Sum", 2), {&a, &a}, &y, 6).ok());
+  EXPECT_EQ(values<float>(y)[1], 10.0f);
+
+  // Integer Max/Min from opset 12, exact for int64.
+  const int64_t big = (int64_t{1} << 60) + 1;
+  Tensor i = Tensor::from_i64({2}, {big, -3});
+  Tensor j = Tensor::from_i64({2}, {big - 1, 7});
+  ASSERT_TRUE(run_op(make_node("Max", 2), {&i, &j}, &y).ok());
+  EXPECT_EQ(values<int64_t>(y), (std::vector<int64_t>{big, 7}));
+  ASSERT_TRUE(run_op(make_node("Min", 2), {&i, &j}, &y).ok());
+  EXPECT_EQ(values<int64_t>(y), (std::vector<int64_t>{big - 1, -3}));
+  EXPECT_EQ(run_op(make_node("Max", 2), {&i, &j}, &y, 11).code(), StatusCode::kUnsupported);
+  EXPECT_EQ(run_op(make_node("Max", 2), {&a, &i}, &y).code(), StatusCode::kInvalidInput);
+}
+
+TEST(ElementwiseOpsTest, CastLikeAndTheOpset1CastTakeTheirTargetType) {
+  Tensor x = Tensor::from_f32({2}, {1.5f, -2.0f});
+  Tensor like = Tensor::from_i64({1}, {0});
+  Tensor y;
+  ASSERT_TRUE(run_op(make_node("CastLike", 2), {&x, &like}, &y).ok());
+  EXPECT_EQ(values<int64_t>(y), (std::vector<int64_t>{1, -2}));
+
+  Node named = make_node("Cast", 1, 1, {{"to", op_test::attr_string("DOUBLE")}});
+  ASSERT_TRUE(run_op(named, {&x}, &y, 1).ok());
+  EXPECT_EQ(y.dtype(), DType::kF64);
+  Node bad = make_node("Cast", 1, 1, {{"to", op_test::attr_string("STRING")}});
+  EXPECT_EQ(run_op(bad, {&x}, &y, 1).code(), StatusCode::kUnsupported);
+}
+
+TEST(ElementwiseOpsTest, ConstantScalarAttributesNeedOpset12) {
+  Node cf = make_node("Constant", 0, 1, {{"value_float", float_attr(2.0f)}});
+  Tensor y;
+  EXPECT_EQ(run_op(cf, {}, &y, 11).code(), StatusCode::kInvalidInput);
+  ASSERT_TRUE(run_op(cf, {}, &y, 12).ok());
+  Node cv = make_node("Constant", 0, 1, {{"value", op_test::attr_tensor(Tensor::scalar_f32(1))}});
+  ASSERT_TRUE(run_op(cv, {}, &y, 9).ok());
+  Node cs = make_node("Constant", 0, 1, {{"value_string", op_test::attr_string("a")}});
+  EXPECT_EQ(run_op(cs, {}, &y).code(), StatusCode::kUnsupported);
 }
 
 // A tiny GELU graph, the way PyTorch exports it at opset 13, through the executor.
