@@ -180,10 +180,10 @@ void binary_loop(const A* a, const B* b, O* out, const BroadcastPlan& p, F f) {
   });
 }
 
-// A same-type binary op with numpy broadcasting: `make(ctx, a, b, TypeTag<T>{})` checks the
-// operands and returns the element function, run over plain numeric T (half types go via f32).
+// A same-type binary op with numpy broadcasting: `make(ctx, b, TypeTag<T>{})` checks the divisor
+// or attributes and returns the element function on plain numeric T (half types go via f32).
 template <typename Make>
-OpFn same_type_binary(Make make) {
+constexpr auto same_type_binary(Make make) {
   return [make](OpContext& ctx) -> Status {
     QT_RETURN_IF_ERROR(need_inputs(ctx, 2, 2));
     QT_RETURN_IF_ERROR(need_same_types(ctx));
@@ -374,7 +374,7 @@ Status pow_op(OpContext& ctx) {
 
 // fmod=0: the result takes the divisor's sign (Python's %), integers only; fmod=1: C's fmod, the
 // dividend's sign.
-const OpFn mod_op = same_type_binary([](const OpContext& ctx, const Tensor& b, auto tag) {
+constexpr auto mod_op = same_type_binary([](const OpContext& ctx, const Tensor& b, auto tag) {
   using T = typename decltype(tag)::type;
   const bool c_fmod = ctx.node.attr_int("fmod", 0) != 0;
   using F = T (*)(T, T);
@@ -403,7 +403,7 @@ const OpFn mod_op = same_type_binary([](const OpContext& ctx, const Tensor& b, a
 
 // ------------------------------------------------------------------ PRelu
 
-const OpFn prelu_elements = same_type_binary([](const OpContext&, const Tensor&, auto tag) {
+constexpr auto prelu_elements = same_type_binary([](const OpContext&, const Tensor&, auto tag) {
   using T = typename decltype(tag)::type;
   using F = T (*)(T, T);
   if constexpr (std::is_unsigned_v<T>) {
@@ -652,7 +652,9 @@ Status cast_named_op(OpContext& ctx) {
   const std::string name = ctx.node.attr_string("to", "");
   if (name.empty()) return ctx.invalid("attribute 'to' is missing");
   DType to = DType::kUndefined;
-  if (!dtype_from_name(name, &to)) return ctx.unsupported("cast to '" + name + "' is not supported");
+  if (!dtype_from_name(name, &to)) {
+    return ctx.unsupported("cast to '" + name + "' is not supported");
+  }
   return cast_to(ctx, *ctx.input(0), to);
 }
 

@@ -58,7 +58,7 @@ constexpr bool accepts() {
 
 // A same-type unary op: `make(ctx, TypeTag<C>{})` returns the element function on compute type C.
 template <Domain kD, typename Make>
-OpFn unary(Make make) {
+constexpr auto unary(Make make) {
   return [make](OpContext& ctx) -> Status {
     QT_RETURN_IF_ERROR(need_inputs(ctx, 1, 1));
     const Tensor& x = *ctx.input(0);
@@ -133,7 +133,7 @@ __attribute__((target("avx512f"))) void erf_span_avx512(const float* in, float* 
   erf_span<V16f>(in, out, n);
 }
 
-const OpFn erf_generic = unary<Domain::kNumeric>([](const OpContext&, auto tag) {
+constexpr auto erf_generic = unary<Domain::kNumeric>([](const OpContext&, auto tag) {
   using C = typename decltype(tag)::type;
   return [](C v) -> C {
     if constexpr (std::is_floating_point_v<C>) return static_cast<C>(std::erf(v));
@@ -167,7 +167,7 @@ C wrap_neg(C v) {
   }
 }
 
-const OpFn abs_op = unary<Domain::kNumeric>([](const OpContext&, auto tag) {
+constexpr auto abs_op = unary<Domain::kNumeric>([](const OpContext&, auto tag) {
   using C = typename decltype(tag)::type;
   return [](C v) -> C {
     if constexpr (std::is_unsigned_v<C>) return v;
@@ -176,12 +176,12 @@ const OpFn abs_op = unary<Domain::kNumeric>([](const OpContext&, auto tag) {
   };
 });
 
-const OpFn neg_op = unary<Domain::kSigned>([](const OpContext&, auto tag) {
+constexpr auto neg_op = unary<Domain::kSigned>([](const OpContext&, auto tag) {
   using C = typename decltype(tag)::type;
   return [](C v) -> C { return wrap_neg(v); };
 });
 
-const OpFn sign_op = unary<Domain::kNumeric>([](const OpContext&, auto tag) {
+constexpr auto sign_op = unary<Domain::kNumeric>([](const OpContext&, auto tag) {
   using C = typename decltype(tag)::type;
   return [](C v) -> C {
     if constexpr (std::is_floating_point_v<C>) {
@@ -191,13 +191,13 @@ const OpFn sign_op = unary<Domain::kNumeric>([](const OpContext&, auto tag) {
   };
 });
 
-const OpFn relu_op = unary<Domain::kSigned>([](const OpContext&, auto tag) {
+constexpr auto relu_op = unary<Domain::kSigned>([](const OpContext&, auto tag) {
   using C = typename decltype(tag)::type;
   return [](C v) -> C { return v < C(0) ? C(0) : v; };  // NaN passes through
 });
 
 // Shrink: floats compute in their own type; integers in double, saturating into the type.
-const OpFn shrink_op = unary<Domain::kNumeric>([](const OpContext& ctx, auto tag) {
+constexpr auto shrink_op = unary<Domain::kNumeric>([](const OpContext& ctx, auto tag) {
   using C = typename decltype(tag)::type;
   const double lambd = ctx.node.attr_float("lambd", 0.5f);
   const double bias = ctx.node.attr_float("bias", 0.0f);
@@ -217,39 +217,39 @@ C attr_as(const OpContext& ctx, const char* name, float fallback) {
   return static_cast<C>(ctx.node.attr_float(name, fallback));
 }
 
-const OpFn leaky_relu_op = unary<Domain::kFloat>([](const OpContext& ctx, auto tag) {
+constexpr auto leaky_relu_op = unary<Domain::kFloat>([](const OpContext& ctx, auto tag) {
   using C = typename decltype(tag)::type;
   const C alpha = attr_as<C>(ctx, "alpha", 0.01f);
   return [alpha](C v) -> C { return v < C(0) ? v * alpha : v; };
 });
 
-const OpFn elu_op = unary<Domain::kFloat>([](const OpContext& ctx, auto tag) {
+constexpr auto elu_op = unary<Domain::kFloat>([](const OpContext& ctx, auto tag) {
   using C = typename decltype(tag)::type;
   const C alpha = attr_as<C>(ctx, "alpha", 1.0f);
   return [alpha](C v) -> C { return v < C(0) ? alpha * std::expm1(v) : v; };
 });
 
-const OpFn selu_op = unary<Domain::kFloat>([](const OpContext& ctx, auto tag) {
+constexpr auto selu_op = unary<Domain::kFloat>([](const OpContext& ctx, auto tag) {
   using C = typename decltype(tag)::type;
   const C alpha = attr_as<C>(ctx, "alpha", 1.67326319217681884765625f);
   const C gamma = attr_as<C>(ctx, "gamma", 1.05070102214813232421875f);
   return [alpha, gamma](C v) -> C { return gamma * (v > C(0) ? v : alpha * std::expm1(v)); };
 });
 
-const OpFn celu_op = unary<Domain::kFloat>([](const OpContext& ctx, auto tag) {
+constexpr auto celu_op = unary<Domain::kFloat>([](const OpContext& ctx, auto tag) {
   using C = typename decltype(tag)::type;
   const C alpha = attr_as<C>(ctx, "alpha", 1.0f);
   return [alpha](C v) -> C { return v > C(0) ? v : alpha * std::expm1(v / alpha); };
 });
 
-const OpFn hard_sigmoid_op = unary<Domain::kFloat>([](const OpContext& ctx, auto tag) {
+constexpr auto hard_sigmoid_op = unary<Domain::kFloat>([](const OpContext& ctx, auto tag) {
   using C = typename decltype(tag)::type;
   const C alpha = attr_as<C>(ctx, "alpha", 0.2f);
   const C beta = attr_as<C>(ctx, "beta", 0.5f);
   return [alpha, beta](C v) -> C { return std::clamp(alpha * v + beta, C(0), C(1)); };
 });
 
-const OpFn thresholded_relu_op = unary<Domain::kFloat>([](const OpContext& ctx, auto tag) {
+constexpr auto thresholded_relu_op = unary<Domain::kFloat>([](const OpContext& ctx, auto tag) {
   using C = typename decltype(tag)::type;
   const C alpha = attr_as<C>(ctx, "alpha", 1.0f);
   return [alpha](C v) -> C { return v > alpha ? v : C(0); };
@@ -286,15 +286,6 @@ Status is_inf_op(OpContext& ctx) {
 
 // ------------------------------------------------------------------ Clip
 
-// Clip bounds: attributes before opset 11 (float types only), optional scalar inputs of x's type
-// from opset 11.
-template <typename C>
-Status clip_attr_bounds(const OpContext& ctx, C* lo, C* hi) {
-  *lo = static_cast<C>(ctx.node.attr_float("min", std::numeric_limits<float>::lowest()));
-  *hi = static_cast<C>(ctx.node.attr_float("max", std::numeric_limits<float>::max()));
-  return Status::Ok();
-}
-
 template <typename T>
 Status clip_input_bound(const OpContext& ctx, size_t i, compute_t<T>* out) {
   if (!has_input(ctx, i)) return Status::Ok();
@@ -311,6 +302,7 @@ Status clip_input_bound(const OpContext& ctx, size_t i, compute_t<T>* out) {
   return Status::Ok();
 }
 
+// Bounds are float attributes before opset 11 and optional scalar inputs of x's type from 11.
 template <bool kInputBounds>
 Status clip_op(OpContext& ctx) {
   QT_RETURN_IF_ERROR(need_inputs(ctx, 1, kInputBounds ? 3 : 1));
@@ -325,8 +317,9 @@ Status clip_op(OpContext& ctx) {
       if constexpr (kInputBounds) {
         QT_RETURN_IF_ERROR(clip_input_bound<T>(ctx, 1, &lo));
         QT_RETURN_IF_ERROR(clip_input_bound<T>(ctx, 2, &hi));
-      } else if constexpr (std::is_floating_point_v<C>) {
-        QT_RETURN_IF_ERROR(clip_attr_bounds(ctx, &lo, &hi));
+      } else if constexpr (std::is_floating_point_v<C>) {  // the float range by default
+        lo = static_cast<C>(ctx.node.attr_float("min", std::numeric_limits<float>::lowest()));
+        hi = static_cast<C>(ctx.node.attr_float("max", std::numeric_limits<float>::max()));
       } else {
         return ctx.unsupported("integer Clip needs opset 12 or later");
       }

@@ -507,7 +507,8 @@ TEST(ElementwiseOpsTest, PowTypesPerOpset) {
 TEST(ElementwiseOpsTest, ModFollowsTheSignRules) {
   Node mod = make_node("Mod", 2);
   Node fmod = make_node("Mod", 2, 1, {{"fmod", int_attr(1)}});
-  Tensor a = make<int32_t>(DType::kS32, {6}, {-4, 7, 5, 4, -7, std::numeric_limits<int32_t>::min()});
+  const int32_t lowest = std::numeric_limits<int32_t>::min();
+  Tensor a = make<int32_t>(DType::kS32, {6}, {-4, 7, 5, 4, -7, lowest});
   Tensor b = make<int32_t>(DType::kS32, {6}, {3, -3, 8, -2, 3, -1});
   Tensor y;
   ASSERT_TRUE(run_op(mod, {&a, &b}, &y).ok());
