@@ -377,7 +377,8 @@ std::vector<std::string> calibration_tensors(const Graph& g, const QuantizeConfi
     const QuantOpRole* role = n.domain.empty() ? quant_op_role(n.op_type) : nullptr;
     if (it == q.op_wise_config.end() || !role) continue;
     if (it->second.config.mode == QuantMode::kDynamic) continue;
-    if (fused_into_producer(g, i, *role, q)) continue;
+    // Inputs of a Relu/Clip fused into its producer are observed too: a config that leaves the
+    // producer fp32 quantizes them, and statistics are gathered once for every config.
     for (size_t a : plan_op(g, i, *role, constants, types).activations) {
       if (seen.insert(n.inputs[a]).second) out.push_back(n.inputs[a]);
     }

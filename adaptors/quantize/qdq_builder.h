@@ -14,8 +14,9 @@
 namespace qtune {
 
 // The float activation inputs of the ops in q.op_wise_config, in graph order without
-// duplicates: what calibration must observe. Constant weights and biases (initializers and
-// Constant outputs) are not listed; dynamic-mode ops need nothing.
+// duplicates: what calibration must observe for q or any config that quantizes fewer ops.
+// Constant weights and biases (initializers and Constant outputs) are not listed; dynamic-mode
+// ops need nothing.
 std::vector<std::string> calibration_tensors(const Graph& g, const QuantizeConfig& q);
 
 // The QDQ graph of `q` applied to `g` (opset 13, topologically sorted). Naming convention:
