@@ -5,6 +5,7 @@
 # reaching that Service with CURVE keys from a Secret; every container has resource requests and
 # limits, readiness and liveness probes, runs as non-root, and every QTUNE_* variable names a
 # qtune option. With kubectl installed, `kubectl kustomize` must render the folder too (offline).
+# Then the pods run here as processes (see below).
 #   check_deploy_kubernetes.sh QTUNE_BINARY SOURCE_DIR
 set -uo pipefail
 qtune=$1 dir=$2/deploy/kubernetes
@@ -114,3 +115,89 @@ if command -v kubectl > /dev/null 2>&1; then
   kubectl kustomize "$dir" > /dev/null || { echo "FAIL: kubectl kustomize $dir"; exit 1; }
   echo "ok: kubectl kustomize renders $dir"
 fi
+
+# The pods as processes: each container's args and env, its Secret's files (only the projected
+# items) and volumes mapped into a scratch directory, the Service name to loopback. The probes
+# must pass for a running coordinator and a joined worker, the worker must turn unready when the
+# coordinator is gone, and a replacement coordinator pod must resume from the claim's journal.
+[ -f /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz ] || { echo "SKIP: running the pods (no dataset-fashion-mnist)"; exit 0; }
+src=$(cd "$2" && pwd)
+tmp=$(mktemp -d)
+pids=()
+trap 'for p in "${pids[@]}"; do kill -9 "$p" 2> /dev/null; done; wait 2> /dev/null; rm -rf "$tmp" "$help"' EXIT
+cp "$qtune" "$tmp/qtune" && mkdir -p "$tmp/bin" "$tmp/all-keys" && ln -s "$tmp/qtune" "$tmp/bin/qtune"
+for k in coordinator worker; do "$tmp/qtune" keygen "$tmp/all-keys/$k" > /dev/null || { echo "FAIL: keygen"; exit 1; }; done
+port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+/usr/bin/python3 - "$dir" "$tmp" "$src" "$port" > "$tmp/pods.sh" <<'PY' || exit 1
+import glob, math, os, re, shlex, shutil, sys, yaml
+folder, tmp, src, port = sys.argv[1:]
+docs = [d for p in sorted(glob.glob(os.path.join(folder, "*.yaml"))) for d in yaml.safe_load_all(open(p)) if d]
+pods = {d["kind"]: d["spec"]["template"]["spec"] for d in docs if d["kind"] in ("Job", "StatefulSet", "Deployment")}
+def cpu(q): return str(math.ceil(float(q[:-1]) / 1000 if q.endswith("m") else float(q)))
+for role, kind in (("coord", ("Job", "StatefulSet")), ("worker", ("Deployment",))):
+    spec = next(pods[k] for k in kind if k in pods)
+    c = spec["containers"][0]
+    vols = {v["name"]: v for v in spec.get("volumes", [])}
+    mounts = {}
+    for m in c.get("volumeMounts", []):
+        v = vols[m["name"]]
+        local = os.path.join(tmp, role, m["name"])
+        os.makedirs(local, exist_ok=True)
+        if "secret" in v:
+            items = v["secret"].get("items") or [{"key": f, "path": f} for f in os.listdir(os.path.join(tmp, "all-keys"))]
+            for it in items: shutil.copy(os.path.join(tmp, "all-keys", it["key"]), os.path.join(local, it["path"]))
+        elif "persistentVolumeClaim" in v:  # one claim, shared by every pod that mounts it
+            local = os.path.join(tmp, "claim-" + v["persistentVolumeClaim"]["claimName"])
+            os.makedirs(local, exist_ok=True)
+        mounts[m["mountPath"]] = local
+    def mapped(x):
+        x = str(x)
+        for path in sorted(mounts, key=len, reverse=True): x = x.replace(path, mounts[path])
+        x = re.sub(r"tcp://[^:/]+:5555", f"tcp://127.0.0.1:{port}", x)
+        return x.replace("/opt/qtune/", src + "/")
+    env = []
+    for e in c.get("env", []):
+        if "value" in e: env.append(f"{e['name']}={mapped(e['value'])}")
+        elif "resourceFieldRef" in e.get("valueFrom", {}):
+            ref = e["valueFrom"]["resourceFieldRef"]["resource"]
+            kind_, res = ref.split(".")
+            env.append(f"{e['name']}={cpu(str(c['resources'][kind_][res]))}")
+    q = lambda xs: " ".join(shlex.quote(mapped(x)) for x in xs)
+    print(f"{role}_cmd=(qtune {q(c.get('args', []))})")
+    print(f"{role}_env=({' '.join(shlex.quote(x) for x in env)})")
+    print(f"{role}_ready=({q(c['readinessProbe']['exec']['command'])})")
+    print(f"{role}_live=({q(c['livenessProbe']['exec']['command'])})")
+PY
+source "$tmp/pods.sh"
+run() { env -i PATH="$tmp/bin:/usr/bin:/bin" HOME="$tmp" QTUNE_CAPABILITIES_DIR="$src/capabilities" "$@"; }
+run_bg() { exec env -i PATH="$tmp/bin:/usr/bin:/bin" HOME="$tmp" QTUNE_CAPABILITIES_DIR="$src/capabilities" "$@"; }
+wait_for() {
+  local until=$((SECONDS + $1)); shift
+  until "$@"; do [ $SECONDS -ge "$until" ] && return 1; sleep 0.2; done
+}
+probe() {  # probe WANT NAME ENV_ARRAY COMMAND...
+  local want=$1 what=$2; shift 2
+  run "$@" > "$tmp/probe.out" 2>&1
+  local rc=$?
+  [ $rc -eq "$want" ] || { echo "FAIL: $what: exit $rc, expected $want: $(cat "$tmp/probe.out")"; fail=1; }
+}
+fail=0
+start_coordinator() { run_bg "${coord_env[@]}" "${coord_cmd[@]}" >> "$tmp/coord.log" 2>&1 & coord_pid=$!; pids+=("$coord_pid"); }
+start_coordinator
+wait_for 60 grep -q "listening on" "$tmp/coord.log" || { echo "FAIL: the coordinator pod did not start:"; cat "$tmp/coord.log"; exit 1; }
+probe 0 "coordinator readinessProbe" "${coord_env[@]}" "${coord_ready[@]}"
+probe 0 "coordinator livenessProbe" "${coord_env[@]}" "${coord_live[@]}"
+run_bg "${worker_env[@]}" QTUNE_SIMULATE_MS=500 "${worker_cmd[@]}" > "$tmp/worker.log" 2>&1 &
+pids+=($!)
+wait_for 60 grep -q "joined" "$tmp/coord.log" || { echo "FAIL: the worker pod did not join:"; cat "$tmp/coord.log" "$tmp/worker.log"; fail=1; }
+probe 0 "worker readinessProbe" "${worker_env[@]}" "${worker_ready[@]}"
+probe 0 "worker livenessProbe" "${worker_env[@]}" "${worker_live[@]}"
+has_journal() { [ -n "$(find "$tmp" -path "*claim-*" -name journal.qtj)" ]; }
+wait_for 120 has_journal || { echo "FAIL: no journal on the claim"; fail=1; }
+kill -9 "$coord_pid"; wait "$coord_pid" 2> /dev/null
+probe 1 "worker readinessProbe without a coordinator" "${worker_env[@]}" "${worker_ready[@]}" --timeout-ms 1500
+start_coordinator  # the Job's replacement pod, same claim
+wait_for 120 grep -q "^resuming from .*journal.qtj" "$tmp/coord.log" ||
+  { echo "FAIL: the replacement coordinator did not resume from the claim:"; cat "$tmp/coord.log"; fail=1; }
+[ $fail -eq 0 ] && echo "ok: as processes, the pods' probes pass, a worker joins and turns unready without its coordinator, and a replacement coordinator resumes from the claim"
+exit $fail
