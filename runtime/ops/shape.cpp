@@ -931,9 +931,9 @@ Status depth_to_space(OpContext& ctx, bool has_mode) {
   QT_ASSIGN_OR_RETURN(const int64_t b, checked_blocksize(ctx));
   const Tensor& x = *ctx.input(0);
   const int64_t n = x.dim(0), c = x.dim(1), h = x.dim(2), w = x.dim(3);
-  if (c % (b * b) != 0) {
-    return ctx.invalid("channels " + std::to_string(c) + " are not a multiple of blocksize^2 " +
-                       std::to_string(b * b));
+  if (c % b != 0 || (c / b) % b != 0) {  // dividing twice: b * b may overflow
+    return ctx.invalid("channels " + std::to_string(c) + " are not a multiple of blocksize " +
+                       std::to_string(b) + " squared");
   }
   const std::string mode = has_mode ? ctx.node.attr_string("mode", "DCR") : "DCR";
   const int64_t oc = c / (b * b);

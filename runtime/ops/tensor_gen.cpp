@@ -62,12 +62,22 @@ Status range_op(OpContext& ctx) {
     if (delta == T(0)) return ctx.invalid("delta must be non-zero");
     int64_t n;
     if constexpr (std::is_floating_point_v<T>) {
-      n = static_cast<int64_t>(std::max(
-          std::ceil((static_cast<double>(limit) - static_cast<double>(start)) / delta), 0.0));
+      const double count =
+          std::ceil((static_cast<double>(limit) - static_cast<double>(start)) / delta);
+      if (!(count < 0x1p62)) {  // also catches NaN and infinities
+        return ctx.invalid("cannot make a range from " + std::to_string(start) + " to " +
+                           std::to_string(limit) + " by " + std::to_string(delta));
+      }
+      n = static_cast<int64_t>(std::max(count, 0.0));
     } else {
-      const int64_t diff = static_cast<int64_t>(limit) - static_cast<int64_t>(start);
+      int64_t diff;
+      if (__builtin_sub_overflow(static_cast<int64_t>(limit), static_cast<int64_t>(start),
+                                 &diff)) {
+        return ctx.invalid("the span from start to limit overflows int64");
+      }
       const int64_t d = static_cast<int64_t>(delta);
-      n = (diff > 0) == (d > 0) && diff != 0 ? (diff + d + (d > 0 ? -1 : 1)) / d : 0;
+      // ceil(diff / d) when they share a sign; the +/-1 cannot overflow as |diff| >= 1 there.
+      n = diff != 0 && (diff > 0) == (d > 0) ? (diff - (d > 0 ? 1 : -1)) / d + 1 : 0;
     }
     Tensor y(t, {n});
     T* dst = y.data<T>();

@@ -571,6 +571,8 @@ TEST(ShapeOpsTest, DepthToSpaceModesAndSpaceToDepthInvertsDcr) {
 
   Tensor odd = iota_f32({1, 6, 1, 1});
   EXPECT_EQ(run_code(dcr, {&odd}), StatusCode::kInvalidInput);
+  Node huge = make_node("DepthToSpace", 1, 1, {{"blocksize", attr_int(int64_t{1} << 32)}});
+  EXPECT_EQ(run_code(huge, {&x}), StatusCode::kInvalidInput);
   Node bad_mode = make_node("DepthToSpace", 1, 1,
                             {{"blocksize", attr_int(2)}, {"mode", attr_string("XYZ")}});
   EXPECT_EQ(run_code(bad_mode, {&x}), StatusCode::kInvalidInput);

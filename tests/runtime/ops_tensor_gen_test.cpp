@@ -81,6 +81,11 @@ TEST(TensorGenOpsTest, RangeCountsCeilOfSpanOverDelta) {
   Tensor zero = scalar(DType::kS64, int64_t{0});
   EXPECT_EQ(run_code(make_node("Range", 3), {&s64, &l64, &zero}), StatusCode::kInvalidInput);
   EXPECT_EQ(run_code(make_node("Range", 3), {&s64, &l64, &dd}), StatusCode::kInvalidInput);
+  Tensor inf = scalar(DType::kF64, std::numeric_limits<double>::infinity());
+  EXPECT_EQ(run_code(make_node("Range", 3), {&sd, &inf, &dd}), StatusCode::kInvalidInput);
+  Tensor lo = scalar(DType::kS64, std::numeric_limits<int64_t>::min()),
+         hi = scalar(DType::kS64, std::numeric_limits<int64_t>::max());
+  EXPECT_EQ(run_code(make_node("Range", 3), {&lo, &hi, &d64}), StatusCode::kInvalidInput);
   Tensor u8 = scalar(DType::kU8, uint8_t{1});
   EXPECT_EQ(run_code(make_node("Range", 3), {&u8, &u8, &u8}), StatusCode::kUnsupported);
 }
