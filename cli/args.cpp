@@ -95,13 +95,14 @@ Result<bool> env_flag(const std::string& name, std::string v) {
   std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) { return std::tolower(c); });
   if (v == "1" || v == "true" || v == "yes" || v == "on") return true;
   if (v == "0" || v == "false" || v == "no" || v == "off") return false;
-  return Status::InvalidInput("environment variable " + name + ": expects 1 or 0 (true/false, yes/no, on/off), got '" +
-                              v + "'");
+  return Status::InvalidInput("environment variable " + name +
+                              ": expects 1 or 0 (true/false, yes/no, on/off), got '" + v + "'");
 }
 
 }  // namespace
 
-Result<Args> parse_args_env(int argc, char** argv, int first, const OptionSpec& spec, const Environment& env) {
+Result<Args> parse_args_env(int argc, char** argv, int first, const OptionSpec& spec,
+                            const Environment& env) {
   QT_ASSIGN_OR_RETURN(Args a, parse_args(argc, argv, first, spec.valued, spec.flags));
   if (!env) return a;
   const Args cmdline = a;

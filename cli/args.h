@@ -57,7 +57,8 @@ Result<Args> parse_args(int argc, char** argv, int first, const std::set<std::st
 // a value as it is, a flag when the variable is 1/true/yes/on (0/false/no/off leave it unset).
 // An empty variable counts as unset. A flag variable with another value is kInvalidInput
 // naming the variable.
-Result<Args> parse_args_env(int argc, char** argv, int first, const OptionSpec& spec, const Environment& env);
+Result<Args> parse_args_env(int argc, char** argv, int first, const OptionSpec& spec,
+                            const Environment& env);
 
 // "options from the environment: QTUNE_BIND, QTUNE_OUT", or "" when none came from there; for
 // error messages, so a bad value is traced to where it was set.

@@ -423,7 +423,8 @@ Status coordinator_security(const Args& args, TuneMode* mode) {
 }  // namespace
 
 int cmd_tune(int argc, char** argv) {
-  static const OptionSpec spec{{"--out", "--workers", "--reuse"}, {"--json", "--resume", "--allow-changed-goal"}, {}};
+  static const OptionSpec spec{
+      {"--out", "--workers", "--reuse"}, {"--json", "--resume", "--allow-changed-goal"}, {}};
   auto args = parse_args_env(argc, argv, 2, spec, process_environment());
   TuneMode mode;
   Result<int> rc = args.status();

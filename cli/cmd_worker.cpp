@@ -125,7 +125,8 @@ Result<int> run_health(const Args& args) {
   int rc = -1;
   std::string verdict;
   while (rc < 0) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
       rc = 1;
       verdict = "unhealthy: no ZeroMQ handshake with " + what + " within " + std::to_string(timeout_ms) +
@@ -139,7 +140,8 @@ Result<int> run_health(const Args& args) {
     if (ev.more()) (void)monitor.recv(addr, zmq::recv_flags::none);
     uint16_t event = 0;
     std::memcpy(&event, ev.data(), sizeof event);
-    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     if (event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
       rc = 0;
       verdict = "healthy: " + what + " completed the handshake in " + fixed(ms, 1) + " ms";
@@ -148,7 +150,8 @@ Result<int> run_health(const Args& args) {
       verdict = "unhealthy: " + what + " refused this CURVE key (not in its --curve-allow)";
     } else {
       rc = 1;
-      verdict = "unhealthy: the handshake with " + what + " failed (wrong --curve-server-key, CURVE on one side only, or not a qtune coordinator)";
+      verdict = "unhealthy: the handshake with " + what +
+                " failed (wrong --curve-server-key, CURVE on one side only, or not a qtune coordinator)";
     }
   }
   zmq_socket_monitor(sock.handle(), nullptr, 0);
@@ -247,7 +250,8 @@ const OptionSpec& worker_option_spec() {
       {"--connect", "--threads", "--simulate-ms", "--heartbeat-ms", "--cache", "--curve-secret",
        "--curve-server-key"},
       {"--shared-path", "--curve", "--insecure"},
-      {{{"--insecure"}, {"--curve", "--curve-secret", "--curve-server-key"}}, {{"--cache"}, {"--shared-path"}}}};
+      {{{"--insecure"}, {"--curve", "--curve-secret", "--curve-server-key"}},
+       {{"--cache"}, {"--shared-path"}}}};
   return spec;
 }
 

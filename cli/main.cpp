@@ -71,7 +71,9 @@ void use_installed_capabilities() {
   const std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", ec);
   if (ec) return;
   const std::filesystem::path dir = exe.parent_path() / ".." / "share" / "qtune" / "capabilities";
-  if (std::filesystem::is_directory(dir, ec)) setenv("QTUNE_CAPABILITIES_DIR", dir.lexically_normal().c_str(), 1);
+  if (std::filesystem::is_directory(dir, ec)) {
+    setenv("QTUNE_CAPABILITIES_DIR", dir.lexically_normal().c_str(), 1);
+  }
 }
 
 }  // namespace

@@ -49,7 +49,8 @@ TEST(CliArgs, EnvironmentFillsWhatTheCommandLineLeavesOut) {
   EXPECT_TRUE(a->has("--curve"));
   EXPECT_FALSE(a->has("--insecure"));
   EXPECT_EQ(a->from_env.at("--connect"), "QTUNE_CONNECT");
-  EXPECT_EQ(env_note(*a), "options from the environment: QTUNE_CONNECT, QTUNE_CURVE, QTUNE_CURVE_SECRET, QTUNE_THREADS");
+  EXPECT_EQ(env_note(*a),
+            "options from the environment: QTUNE_CONNECT, QTUNE_CURVE, QTUNE_CURVE_SECRET, QTUNE_THREADS");
 }
 
 TEST(CliArgs, CommandLineWinsOverEnvironment) {
