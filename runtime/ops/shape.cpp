@@ -4,7 +4,6 @@
 // input's storage.
 #include <algorithm>
 #include <cstring>
-#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
