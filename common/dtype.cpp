@@ -10,7 +10,7 @@ size_t dtype_size(DType t) {
     case DType::kF64: case DType::kS64: case DType::kU64: return 8;
     case DType::kU8: case DType::kS8: case DType::kBool: return 1;
     case DType::kU16: case DType::kS16: case DType::kF16: case DType::kBF16: return 2;
-    case DType::kUndefined: return 0;
+    case DType::kString: case DType::kUndefined: return 0;
   }
   return 0;
 }
@@ -30,6 +30,7 @@ std::string_view dtype_name(DType t) {
     case DType::kU32: return "u32";
     case DType::kU64: return "u64";
     case DType::kBF16: return "bf16";
+    case DType::kString: return "string";
     case DType::kUndefined: return "undefined";
   }
   return "undefined";
@@ -37,7 +38,7 @@ std::string_view dtype_name(DType t) {
 
 bool dtype_from_onnx(int32_t onnx_type, DType* out) {
   switch (onnx_type) {
-    case 1: case 2: case 3: case 4: case 5: case 6: case 7: case 9: case 10: case 11: case 12:
+    case 1: case 2: case 3: case 4: case 5: case 6: case 7: case 8: case 9: case 10: case 11: case 12:
     case 13: case 16:
       *out = static_cast<DType>(onnx_type);
       return true;

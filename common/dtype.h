@@ -20,6 +20,7 @@ enum class DType : int32_t {
   kS16 = 5,
   kS32 = 6,
   kS64 = 7,
+  kString = 8,  // elements are std::string objects, not plain bytes
   kBool = 9,
   kF16 = 10,
   kF64 = 11,
@@ -28,10 +29,11 @@ enum class DType : int32_t {
   kBF16 = 16,
 };
 
-// Bytes per element; 0 for kUndefined and any type qtune does not store.
+// Bytes per element; 0 for kUndefined and for kString, whose std::string elements must never be
+// copied byte-wise (element-moving kernels dispatching on the size skip them).
 size_t dtype_size(DType t);
 std::string_view dtype_name(DType t);  // "f32", "u8", ...
-bool dtype_from_onnx(int32_t onnx_type, DType* out);  // false for strings, complex, ...
+bool dtype_from_onnx(int32_t onnx_type, DType* out);  // false for complex and other unstored types
 bool dtype_is_float(DType t);
 
 // bf16 keeps the top 16 bits of an f32; rounding is to nearest even, NaN stays NaN.

@@ -26,6 +26,28 @@ std::vector<float> Node::attr_floats(const std::string& key, std::vector<float> 
   auto it = attrs.find(key);
   return it == attrs.end() ? fallback : it->second.floats;
 }
+std::vector<const Graph*> Node::subgraphs() const {
+  std::vector<const Graph*> out;
+  for (const auto& [key, a] : attrs) {
+    if (a.kind == Attribute::Kind::kGraph && a.g) out.push_back(a.g.get());
+    if (a.kind == Attribute::Kind::kGraphs) {
+      for (const auto& g : a.graphs) if (g) out.push_back(g.get());
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> Node::implicit_inputs() const {
+  std::vector<std::string> out;
+  std::set<std::string> seen;
+  for (const Graph* g : subgraphs()) {
+    for (auto& name : g->outer_scope_names()) {
+      if (seen.insert(name).second) out.push_back(std::move(name));
+    }
+  }
+  return out;
+}
+
 std::string Node::describe() const { return "node '" + name + "' (" + op_type + ")"; }
 
 const Tensor* Graph::initializer(const std::string& n) const {
@@ -40,7 +62,28 @@ const ValueInfo* Graph::find_value(const std::string& n) const {
   return it == value_info.end() ? nullptr : &it->second;
 }
 
-Status Graph::topological_sort() {
+std::vector<std::string> Graph::outer_scope_names() const {
+  std::set<std::string> defined;
+  for (const auto& v : inputs) defined.insert(v.name);
+  for (const auto& [n, t] : initializers) defined.insert(n);
+  for (const auto& n : nodes) {
+    for (const auto& o : n.outputs) defined.insert(o);
+  }
+  std::vector<std::string> out;
+  std::set<std::string> seen;
+  auto use = [&](const std::string& name) {
+    if (!name.empty() && !defined.count(name) && seen.insert(name).second) out.push_back(name);
+  };
+  for (const auto& n : nodes) {
+    for (const auto& in : n.inputs) use(in);
+    for (const auto& in : n.implicit_inputs()) use(in);
+  }
+  return out;
+}
+
+Status Graph::topological_sort() { return topological_sort({}); }
+
+Status Graph::topological_sort(const std::set<std::string>& outer_scope) {
   std::set<std::string> available;
   for (const auto& v : inputs) available.insert(v.name);
   for (const auto& [n, t] : initializers) available.insert(n);
@@ -59,9 +102,13 @@ Status Graph::topological_sort() {
   std::unordered_map<std::string, std::vector<size_t>> consumers;
   for (size_t i = 0; i < nodes.size(); ++i) {
     std::set<std::string> seen;
-    for (const auto& in : nodes[i].inputs) {
+    std::vector<std::string> reads = nodes[i].inputs;
+    for (auto& in : nodes[i].implicit_inputs()) reads.push_back(std::move(in));
+    for (const auto& in : reads) {
       if (in.empty() || available.count(in) || !seen.insert(in).second) continue;
-      if (!producer.count(in)) {
+      const bool produced = producer.count(in) != 0;
+      if (!produced && outer_scope.count(in)) continue;
+      if (!produced) {
         return Status::InvalidInput(nodes[i].describe() + ": input '" + in +
                                     "' is not a graph input, initializer or node output");
       }

@@ -5,7 +5,9 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -14,8 +16,20 @@
 
 namespace qtune {
 
+// Declared type of a graph input/output/intermediate; -1 marks an unknown (dynamic) dimension.
+// Sequences and optionals give the type of the tensors they hold in dtype/shape.
+struct ValueInfo {
+  std::string name;
+  DType dtype = DType::kUndefined;
+  std::optional<Shape> shape;  // absent when even the rank is unknown
+  ValueKind kind = ValueKind::kTensor;
+  ValueKind optional_of = ValueKind::kTensor;  // an optional's value: a tensor or a sequence
+};
+
+struct Graph;
+
 struct Attribute {
-  enum class Kind { kInt, kFloat, kString, kInts, kFloats, kStrings, kTensor };
+  enum class Kind { kInt, kFloat, kString, kInts, kFloats, kStrings, kTensor, kGraph, kGraphs, kType };
   Kind kind = Kind::kInt;
   int64_t i = 0;
   float f = 0.0f;
@@ -24,6 +38,9 @@ struct Attribute {
   std::vector<float> floats;
   std::vector<std::string> strings;
   Tensor t;
+  std::shared_ptr<const Graph> g;                   // kGraph: an If branch, a Loop/Scan body
+  std::vector<std::shared_ptr<const Graph>> graphs;  // kGraphs
+  ValueInfo type;                                    // kType: a TypeProto (Optional's `type`)
 };
 
 struct Node {
@@ -40,16 +57,15 @@ struct Node {
   std::string attr_string(const std::string& key, const std::string& fallback) const;
   std::vector<int64_t> attr_ints(const std::string& key, std::vector<int64_t> fallback = {}) const;
   std::vector<float> attr_floats(const std::string& key, std::vector<float> fallback = {}) const;
+  // The graphs of its graph attributes (If branches, Loop/Scan bodies), in attribute-name order.
+  std::vector<const Graph*> subgraphs() const;
+  // What those subgraphs read from enclosing scopes (Graph::outer_scope_names of each, without
+  // repeats): the node's implicit inputs, which must exist before it runs.
+  std::vector<std::string> implicit_inputs() const;
   // "node 'conv1' (Conv)": the phrase every error about a node starts with.
   std::string describe() const;
 };
 
-// Declared type of a graph input/output/intermediate; -1 marks an unknown (dynamic) dimension.
-struct ValueInfo {
-  std::string name;
-  DType dtype = DType::kUndefined;
-  std::optional<Shape> shape;  // absent when even the rank is unknown
-};
 
 struct Graph {
   std::string name;
@@ -64,9 +80,15 @@ struct Graph {
   const Tensor* initializer(const std::string& name) const;
   const ValueInfo* find_value(const std::string& name) const;  // inputs, outputs, value_info
 
-  // Orders nodes so every input is produced before use; error names the node on a cycle or
-  // a dangling input.
+  // Names the nodes (and their subgraphs) read that this graph does not define as an input,
+  // initializer or node output, in first-use order: a subgraph's values from enclosing scopes.
+  std::vector<std::string> outer_scope_names() const;
+
+  // Orders nodes so every input, and every value their subgraphs read, is produced before use;
+  // error names the node on a cycle or a dangling input. A subgraph passes the names its
+  // enclosing scopes define as `outer_scope`.
   Status topological_sort();
+  Status topological_sort(const std::set<std::string>& outer_scope);
 };
 
 }  // namespace qtune

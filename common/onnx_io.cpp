@@ -1,7 +1,9 @@
 #include "common/onnx_io.h"
 
+#include <onnx/onnx-data_pb.h>
 #include <onnx/onnx_pb.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <set>
@@ -26,24 +28,70 @@ Result<DType> dtype_of(int32_t onnx_type, const std::string& where) {
   return d;
 }
 
-Result<ValueInfo> value_info_from_proto(const onnx::ValueInfoProto& p) {
-  ValueInfo v;
-  v.name = p.name();
-  if (!p.has_type()) return v;
-  if (!p.type().has_tensor_type()) {
-    return Status::Unsupported("value '" + p.name() + "': only tensor types are supported");
+// A tensor type's element type and shape; elem_type 0 means not declared.
+Status read_tensor_type(const onnx::TypeProto::Tensor& tt, const std::string& where, ValueInfo* v) {
+  if (tt.elem_type() != 0) {
+    QT_ASSIGN_OR_RETURN(v->dtype, dtype_of(tt.elem_type(), where));
   }
-  const auto& tt = p.type().tensor_type();
-  QT_ASSIGN_OR_RETURN(v.dtype, dtype_of(tt.elem_type(), "value '" + p.name() + "'"));
   if (tt.has_shape()) {
     Shape s;
     for (const auto& d : tt.shape().dim()) s.push_back(d.has_dim_value() ? d.dim_value() : -1);
-    v.shape = s;
+    v->shape = s;
   }
+  return Status::Ok();
+}
+
+// seq(tensor) or a tensor; `v` keeps the kind it was given when the type is a tensor.
+Status read_sequence_or_tensor(const onnx::TypeProto& t, const std::string& where, ValueInfo* v,
+                               bool* is_sequence) {
+  *is_sequence = t.has_sequence_type();
+  if (t.has_tensor_type()) return read_tensor_type(t.tensor_type(), where, v);
+  if (t.has_sequence_type() && t.sequence_type().elem_type().has_tensor_type()) {
+    return read_tensor_type(t.sequence_type().elem_type().tensor_type(), where, v);
+  }
+  return Status::Unsupported(where + ": only tensors, sequences of tensors and optionals of "
+                             "those are supported");
+}
+
+Result<ValueInfo> value_info_from_type(const std::string& name, const onnx::TypeProto& type) {
+  ValueInfo v;
+  v.name = name;
+  const std::string where = "value '" + name + "'";
+  bool is_sequence = false;
+  if (type.has_optional_type()) {
+    v.kind = ValueKind::kOptional;
+    QT_RETURN_IF_ERROR(
+        read_sequence_or_tensor(type.optional_type().elem_type(), where, &v, &is_sequence));
+    if (is_sequence) v.optional_of = ValueKind::kSequence;
+    return v;
+  }
+  QT_RETURN_IF_ERROR(read_sequence_or_tensor(type, where, &v, &is_sequence));
+  if (is_sequence) v.kind = ValueKind::kSequence;
   return v;
 }
 
-Result<Attribute> attribute_from_proto(const onnx::AttributeProto& a, const std::string& where) {
+Result<ValueInfo> value_info_from_proto(const onnx::ValueInfoProto& p) {
+  if (!p.has_type()) return ValueInfo{p.name()};
+  return value_info_from_type(p.name(), p.type());
+}
+
+// Names an enclosing scope makes visible to a subgraph: its own outer scope plus everything the
+// graph defines.
+std::set<std::string> visible_names(const Graph& g, const std::set<std::string>& outer) {
+  std::set<std::string> out = outer;
+  for (const auto& v : g.inputs) out.insert(v.name);
+  for (const auto& [n, t] : g.initializers) out.insert(n);
+  for (const auto& n : g.nodes) out.insert(n.outputs.begin(), n.outputs.end());
+  return out;
+}
+
+Result<Graph> graph_from_proto(const onnx::GraphProto& gp, const Graph& model_scope,
+                               const std::set<std::string>& outer_scope);
+
+// `scope` is the graph holding the node (its opsets and what its subgraphs can see).
+Result<Attribute> attribute_from_proto(const onnx::AttributeProto& a, const std::string& where,
+                                       const Graph& model_scope,
+                                       const std::set<std::string>& visible) {
   Attribute out;
   using AP = onnx::AttributeProto;
   switch (a.type()) {
@@ -67,11 +115,190 @@ Result<Attribute> attribute_from_proto(const onnx::AttributeProto& a, const std:
       QT_ASSIGN_OR_RETURN(out.t, tensor_from_proto(a.t(), where + " attribute '" + a.name() + "'"));
       break;
     }
+    case AP::TYPE_PROTO: {
+      out.kind = Attribute::Kind::kType;
+      auto v = value_info_from_type(a.name(), a.tp());
+      if (!v.ok()) return v.status().Annotate(where);
+      out.type = std::move(v).value();
+      break;
+    }
+    case AP::GRAPH: {
+      out.kind = Attribute::Kind::kGraph;
+      auto g = graph_from_proto(a.g(), model_scope, visible);
+      if (!g.ok()) return g.status().Annotate(where + " attribute '" + a.name() + "'");
+      out.g = std::make_shared<const Graph>(std::move(g).value());
+      break;
+    }
+    case AP::GRAPHS: {
+      out.kind = Attribute::Kind::kGraphs;
+      for (const auto& gp : a.graphs()) {
+        auto g = graph_from_proto(gp, model_scope, visible);
+        if (!g.ok()) return g.status().Annotate(where + " attribute '" + a.name() + "'");
+        out.graphs.push_back(std::make_shared<const Graph>(std::move(g).value()));
+      }
+      break;
+    }
     default:
       return Status::Unsupported(where + ": attribute '" + a.name() + "' has type " +
                                  AP::AttributeType_Name(a.type()) + ", which is not supported");
   }
   return out;
+}
+
+// A graph or subgraph; subgraphs share the model's opsets (`model_scope`) and may read every
+// name in `outer_scope`.
+Result<Graph> graph_from_proto(const onnx::GraphProto& gp, const Graph& model_scope,
+                               const std::set<std::string>& outer_scope) {
+  Graph g;
+  g.opset = model_scope.opset;
+  g.opset_imports = model_scope.opset_imports;
+  g.name = gp.name();
+  for (const auto& init : gp.initializer()) {
+    QT_ASSIGN_OR_RETURN(g.initializers[init.name()],
+                        tensor_from_proto(init, "initializer '" + init.name() + "'"));
+  }
+  for (const auto& in_vi : gp.input()) {
+    if (g.initializers.count(in_vi.name())) continue;
+    auto v = value_info_from_proto(in_vi);
+    if (!v.ok()) return v.status().Annotate("graph input");
+    g.inputs.push_back(std::move(v).value());
+  }
+  for (const auto& out_vi : gp.output()) {
+    auto v = value_info_from_proto(out_vi);
+    if (!v.ok()) return v.status().Annotate("graph output");
+    g.outputs.push_back(std::move(v).value());
+  }
+  for (const auto& vi : gp.value_info()) {
+    auto v = value_info_from_proto(vi);
+    if (v.ok()) g.value_info[vi.name()] = std::move(v).value();  // hints only; ignore odd ones
+  }
+  for (const auto& np : gp.node()) {
+    Node n;
+    n.name = np.name().empty() ? np.op_type() + "_" + std::to_string(g.nodes.size()) : np.name();
+    n.op_type = np.op_type();
+    n.domain = np.domain() == "ai.onnx" ? "" : np.domain();
+    n.inputs.assign(np.input().begin(), np.input().end());
+    n.outputs.assign(np.output().begin(), np.output().end());
+    g.nodes.push_back(std::move(n));
+  }
+  // Attributes after all nodes: a subgraph may read any value of this graph.
+  const std::set<std::string> visible = visible_names(g, outer_scope);
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    Node& n = g.nodes[i];
+    for (const auto& a : gp.node(static_cast<int>(i)).attribute()) {
+      QT_ASSIGN_OR_RETURN(n.attrs[a.name()], attribute_from_proto(a, n.describe(), g, visible));
+    }
+  }
+  QT_RETURN_IF_ERROR(g.topological_sort(outer_scope));
+  return g;
+}
+
+// The proto form of one graph's type; only what the ValueInfo knows is written.
+void type_to_proto(const ValueInfo& v, bool subgraph, onnx::TypeProto* type) {
+  if (subgraph && v.dtype == DType::kUndefined && v.kind == ValueKind::kTensor) return;
+  onnx::TypeProto* tensor_holder = type;
+  if (v.kind == ValueKind::kOptional) {
+    tensor_holder = type->mutable_optional_type()->mutable_elem_type();
+    if (v.optional_of == ValueKind::kSequence) {
+      tensor_holder = tensor_holder->mutable_sequence_type()->mutable_elem_type();
+    }
+  } else if (v.kind == ValueKind::kSequence) {
+    tensor_holder = type->mutable_sequence_type()->mutable_elem_type();
+  }
+  auto* tt = tensor_holder->mutable_tensor_type();
+  tt->set_elem_type(static_cast<int32_t>(v.dtype));
+  if (v.shape) {
+    auto* sp = tt->mutable_shape();
+    for (size_t i = 0; i < v.shape->size(); ++i) {
+      auto* d = sp->add_dim();
+      if ((*v.shape)[i] >= 0) {
+        d->set_dim_value((*v.shape)[i]);
+      } else {
+        d->set_dim_param(i == 0 ? "batch" : "d" + std::to_string(i));
+      }
+    }
+  }
+}
+
+// A value's type as a graph input: sequences and optionals (which cannot be initializers) say
+// what they hold.
+ValueInfo value_info_of(const std::string& name, const Tensor& t) {
+  ValueInfo v{name, t.is_tensor() ? t.dtype() : t.elem_dtype(), std::nullopt, t.kind(),
+              t.optional_of()};
+  if (t.is_tensor()) v.shape = t.shape();
+  return v;
+}
+
+// Writes the graph's nodes, values and initializers; true when a node uses com.microsoft.
+bool graph_to_proto(const Graph& g, bool subgraph, onnx::GraphProto* gp) {
+  gp->set_name(g.name.empty() ? "qtune" : g.name);
+  auto write_vi = [subgraph](const ValueInfo& v, onnx::ValueInfoProto* p) {
+    p->set_name(v.name);
+    type_to_proto(v, subgraph, p->mutable_type());
+    if (!p->type().value_case()) p->clear_type();
+  };
+  for (const auto& v : g.inputs) write_vi(v, gp->add_input());
+  for (const auto& v : g.outputs) write_vi(v, gp->add_output());
+  for (const auto& [name, t] : g.initializers) {
+    if (t.is_tensor()) {
+      tensor_to_proto(t, name, gp->add_initializer());
+    } else {
+      write_vi(value_info_of(name, t), gp->add_input());
+    }
+  }
+  bool has_ms_domain = false;
+  for (const auto& n : g.nodes) {
+    auto* np = gp->add_node();
+    np->set_name(n.name);
+    np->set_op_type(n.op_type);
+    if (!n.domain.empty()) {
+      np->set_domain(n.domain);
+      has_ms_domain = has_ms_domain || n.domain == "com.microsoft";
+    }
+    for (const auto& i : n.inputs) np->add_input(i);
+    for (const auto& o : n.outputs) np->add_output(o);
+    for (const auto& [key, a] : n.attrs) {
+      auto* ap = np->add_attribute();
+      ap->set_name(key);
+      using AP = onnx::AttributeProto;
+      switch (a.kind) {
+        case Attribute::Kind::kInt: ap->set_type(AP::INT); ap->set_i(a.i); break;
+        case Attribute::Kind::kFloat: ap->set_type(AP::FLOAT); ap->set_f(a.f); break;
+        case Attribute::Kind::kString: ap->set_type(AP::STRING); ap->set_s(a.s); break;
+        case Attribute::Kind::kInts:
+          ap->set_type(AP::INTS);
+          for (auto v : a.ints) ap->add_ints(v);
+          break;
+        case Attribute::Kind::kFloats:
+          ap->set_type(AP::FLOATS);
+          for (auto v : a.floats) ap->add_floats(v);
+          break;
+        case Attribute::Kind::kStrings:
+          ap->set_type(AP::STRINGS);
+          for (const auto& v : a.strings) ap->add_strings(v);
+          break;
+        case Attribute::Kind::kTensor:
+          ap->set_type(AP::TENSOR);
+          tensor_to_proto(a.t, "", ap->mutable_t());
+          break;
+        case Attribute::Kind::kType:
+          ap->set_type(AP::TYPE_PROTO);
+          type_to_proto(a.type, false, ap->mutable_tp());
+          break;
+        case Attribute::Kind::kGraph:
+          ap->set_type(AP::GRAPH);
+          if (a.g) has_ms_domain = graph_to_proto(*a.g, true, ap->mutable_g()) || has_ms_domain;
+          break;
+        case Attribute::Kind::kGraphs:
+          ap->set_type(AP::GRAPHS);
+          for (const auto& sub : a.graphs) {
+            if (sub) has_ms_domain = graph_to_proto(*sub, true, ap->add_graphs()) || has_ms_domain;
+          }
+          break;
+      }
+    }
+  }
+  return has_ms_domain;
 }
 
 }  // namespace
@@ -86,6 +313,15 @@ Result<Tensor> tensor_from_proto(const onnx::TensorProto& p, const std::string& 
     if (d < 0) return Status::InvalidInput(where + ": negative dimension in " + shape_str(shape));
   }
   Tensor t(dtype, shape);
+  if (dtype == DType::kString) {
+    if (p.string_data_size() != t.numel()) {
+      return Status::InvalidInput(where + ": holds " + std::to_string(p.string_data_size()) +
+                                  " strings, shape " + shape_str(shape) + " needs " +
+                                  std::to_string(t.numel()));
+    }
+    std::copy(p.string_data().begin(), p.string_data().end(), t.data<std::string>());
+    return t;
+  }
   const size_t want = t.nbytes();
   if (p.has_raw_data()) {
     if (p.raw_data().size() != want) {
@@ -122,7 +358,7 @@ Result<Tensor> tensor_from_proto(const onnx::TensorProto& p, const std::string& 
       break;
     case DType::kS8: copy_field<int8_t>(p.int32_data(), &t); break;
     case DType::kU8: case DType::kBool: copy_field<uint8_t>(p.int32_data(), &t); break;
-    case DType::kUndefined: break;
+    case DType::kString: case DType::kUndefined: break;
   }
   return t;
 }
@@ -131,7 +367,86 @@ void tensor_to_proto(const Tensor& t, const std::string& name, onnx::TensorProto
   p->set_name(name);
   p->set_data_type(static_cast<int32_t>(t.dtype()));
   for (int64_t d : t.shape()) p->add_dims(d);
-  p->set_raw_data(t.raw(), t.nbytes());
+  if (t.dtype() == DType::kString) {
+    for (const std::string& v : t.span<std::string>()) p->add_string_data(v);
+  } else {
+    p->set_raw_data(t.raw(), t.nbytes());
+  }
+}
+
+namespace {
+
+Result<Tensor> sequence_from_proto(const onnx::SequenceProto& p, const std::string& where);
+
+Result<Tensor> optional_from_proto(const onnx::OptionalProto& p, const std::string& where) {
+  switch (p.elem_type()) {
+    case onnx::OptionalProto::TENSOR: {
+      if (!p.has_tensor_value()) return Tensor::none(ValueKind::kTensor, DType::kUndefined);
+      QT_ASSIGN_OR_RETURN(Tensor t, tensor_from_proto(p.tensor_value(), where));
+      return Tensor::optional(std::move(t));
+    }
+    case onnx::OptionalProto::SEQUENCE: {
+      if (!p.has_sequence_value()) return Tensor::none(ValueKind::kSequence, DType::kUndefined);
+      QT_ASSIGN_OR_RETURN(Tensor t, sequence_from_proto(p.sequence_value(), where));
+      return Tensor::optional(std::move(t));
+    }
+    case onnx::OptionalProto::UNDEFINED:
+      return Tensor::none(ValueKind::kTensor, DType::kUndefined);
+    default:
+      return Status::Unsupported(where + ": optional of " +
+                                 onnx::OptionalProto::DataType_Name(p.elem_type()) +
+                                 " is not supported");
+  }
+}
+
+Result<Tensor> sequence_from_proto(const onnx::SequenceProto& p, const std::string& where) {
+  if (p.elem_type() != onnx::SequenceProto::TENSOR &&
+      p.elem_type() != onnx::SequenceProto::UNDEFINED) {
+    return Status::Unsupported(where + ": sequence of " +
+                               onnx::SequenceProto::DataType_Name(p.elem_type()) +
+                               " is not supported");
+  }
+  std::vector<Tensor> items;
+  DType elem = DType::kUndefined;
+  for (int i = 0; i < p.tensor_values_size(); ++i) {
+    QT_ASSIGN_OR_RETURN(Tensor t, tensor_from_proto(p.tensor_values(i),
+                                                    where + " element " + std::to_string(i)));
+    elem = t.dtype();
+    items.push_back(std::move(t));
+  }
+  return Tensor::sequence(elem, std::move(items));
+}
+
+template <typename Proto>
+Status parse_file(const std::string& path, Proto* p) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::InvalidInput(path + ": cannot open");
+  if (!p->ParseFromIstream(&in)) {
+    return Status::InvalidInput(path + ": not a valid serialized onnx." +
+                                p->GetDescriptor()->name());
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<Tensor> load_value_pb(const std::string& path, const ValueInfo& declared) {
+  switch (declared.kind) {
+    case ValueKind::kTensor: return load_tensor_pb(path);
+    case ValueKind::kSequence: {
+      onnx::SequenceProto p;
+      QT_RETURN_IF_ERROR(parse_file(path, &p));
+      QT_ASSIGN_OR_RETURN(Tensor t, sequence_from_proto(p, path));
+      return t.items().empty() ? Tensor::sequence(declared.dtype, {}) : t;
+    }
+    case ValueKind::kOptional: {
+      onnx::OptionalProto p;
+      QT_RETURN_IF_ERROR(parse_file(path, &p));
+      QT_ASSIGN_OR_RETURN(Tensor t, optional_from_proto(p, path));
+      return t.items().empty() ? Tensor::none(declared.optional_of, declared.dtype) : t;
+    }
+  }
+  return Status::Internal(path + ": unknown value kind");
 }
 
 Result<Tensor> load_tensor_pb(const std::string& path) {
@@ -152,57 +467,18 @@ Result<Graph> load_onnx_model(const std::string& path) {
     return Status::InvalidInput(path + ": not a valid ONNX model (protobuf ModelProto parse failed)");
   }
   if (!model.has_graph()) return Status::InvalidInput(path + ": model has no graph");
-  Graph g;
-  g.opset = 0;
+  Graph scope;
+  scope.opset = 0;
   for (const auto& imp : model.opset_import()) {
     if (imp.domain().empty() || imp.domain() == "ai.onnx") {
-      g.opset = imp.version();
+      scope.opset = imp.version();
     } else {
-      g.opset_imports[imp.domain()] = imp.version();
+      scope.opset_imports[imp.domain()] = imp.version();
     }
   }
-  if (g.opset == 0) g.opset = 1;
-  const auto& gp = model.graph();
-  g.name = gp.name();
-  for (const auto& init : gp.initializer()) {
-    auto t = tensor_from_proto(init, "initializer '" + init.name() + "'");
-    if (!t.ok()) return t.status().Annotate(path);
-    g.initializers[init.name()] = std::move(t).value();
-  }
-  for (const auto& in_vi : gp.input()) {
-    if (g.initializers.count(in_vi.name())) continue;
-    auto v = value_info_from_proto(in_vi);
-    if (!v.ok()) return v.status().Annotate(path + ": graph input");
-    g.inputs.push_back(std::move(v).value());
-  }
-  for (const auto& out_vi : gp.output()) {
-    auto v = value_info_from_proto(out_vi);
-    if (!v.ok()) return v.status().Annotate(path + ": graph output");
-    g.outputs.push_back(std::move(v).value());
-  }
-  for (const auto& vi : gp.value_info()) {
-    auto v = value_info_from_proto(vi);
-    if (v.ok()) g.value_info[vi.name()] = std::move(v).value();  // hints only; ignore odd ones
-  }
-  std::set<std::string> names;
-  int index = 0;
-  for (const auto& np : gp.node()) {
-    Node n;
-    n.name = np.name().empty() ? np.op_type() + "_" + std::to_string(index) : np.name();
-    ++index;
-    n.op_type = np.op_type();
-    n.domain = np.domain() == "ai.onnx" ? "" : np.domain();
-    n.inputs.assign(np.input().begin(), np.input().end());
-    n.outputs.assign(np.output().begin(), np.output().end());
-    for (const auto& a : np.attribute()) {
-      auto attr = attribute_from_proto(a, n.describe());
-      if (!attr.ok()) return attr.status().Annotate(path);
-      n.attrs[a.name()] = std::move(attr).value();
-    }
-    g.nodes.push_back(std::move(n));
-  }
-  Status s = g.topological_sort();
-  if (!s.ok()) return s.Annotate(path);
+  if (scope.opset == 0) scope.opset = 1;
+  auto g = graph_from_proto(model.graph(), scope, {});
+  if (!g.ok()) return g.status().Annotate(path);
   return g;
 }
 
@@ -213,65 +489,7 @@ void graph_to_model_proto(const Graph& g, onnx::ModelProto* out) {
   auto* opset = model.add_opset_import();
   opset->set_domain("");
   opset->set_version(g.opset);
-  auto* gp = model.mutable_graph();
-  gp->set_name(g.name.empty() ? "qtune" : g.name);
-  auto write_vi = [](const ValueInfo& v, onnx::ValueInfoProto* p) {
-    p->set_name(v.name);
-    auto* tt = p->mutable_type()->mutable_tensor_type();
-    tt->set_elem_type(static_cast<int32_t>(v.dtype));
-    if (v.shape) {
-      auto* sp = tt->mutable_shape();
-      for (size_t i = 0; i < v.shape->size(); ++i) {
-        auto* d = sp->add_dim();
-        if ((*v.shape)[i] >= 0) {
-          d->set_dim_value((*v.shape)[i]);
-        } else {
-          d->set_dim_param(i == 0 ? "batch" : "d" + std::to_string(i));
-        }
-      }
-    }
-  };
-  for (const auto& v : g.inputs) write_vi(v, gp->add_input());
-  for (const auto& v : g.outputs) write_vi(v, gp->add_output());
-  for (const auto& [name, t] : g.initializers) tensor_to_proto(t, name, gp->add_initializer());
-  bool has_ms_domain = false;
-  for (const auto& n : g.nodes) {
-    auto* np = gp->add_node();
-    np->set_name(n.name);
-    np->set_op_type(n.op_type);
-    if (!n.domain.empty()) {
-      np->set_domain(n.domain);
-      has_ms_domain = has_ms_domain || n.domain == "com.microsoft";
-    }
-    for (const auto& i : n.inputs) np->add_input(i);
-    for (const auto& o : n.outputs) np->add_output(o);
-    for (const auto& [key, a] : n.attrs) {
-      auto* ap = np->add_attribute();
-      ap->set_name(key);
-      using AP = onnx::AttributeProto;
-      switch (a.kind) {
-        case Attribute::Kind::kInt: ap->set_type(AP::INT); ap->set_i(a.i); break;
-        case Attribute::Kind::kFloat: ap->set_type(AP::FLOAT); ap->set_f(a.f); break;
-        case Attribute::Kind::kString: ap->set_type(AP::STRING); ap->set_s(a.s); break;
-        case Attribute::Kind::kInts:
-          ap->set_type(AP::INTS);
-          for (auto v : a.ints) ap->add_ints(v);
-          break;
-        case Attribute::Kind::kFloats:
-          ap->set_type(AP::FLOATS);
-          for (auto v : a.floats) ap->add_floats(v);
-          break;
-        case Attribute::Kind::kStrings:
-          ap->set_type(AP::STRINGS);
-          for (const auto& v : a.strings) ap->add_strings(v);
-          break;
-        case Attribute::Kind::kTensor:
-          ap->set_type(AP::TENSOR);
-          tensor_to_proto(a.t, "", ap->mutable_t());
-          break;
-      }
-    }
-  }
+  const bool has_ms_domain = graph_to_proto(g, false, model.mutable_graph());
   for (const auto& [domain, version] : g.opset_imports) {
     if (domain == "com.microsoft") continue;
     auto* imp = model.add_opset_import();

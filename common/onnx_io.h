@@ -22,6 +22,10 @@ void graph_to_model_proto(const Graph& graph, onnx::ModelProto* model);
 // A serialized TensorProto file (the ONNX backend tests' input_0.pb / output_0.pb).
 Result<Tensor> load_tensor_pb(const std::string& path);
 
+// A serialized TensorProto, SequenceProto or OptionalProto file, as `declared` (a graph input or
+// output) says: the backend tests' data for sequence and optional values.
+Result<Tensor> load_value_pb(const std::string& path, const ValueInfo& declared);
+
 // `where` names the tensor in errors ("initializer 'fc.weight'").
 Result<Tensor> tensor_from_proto(const onnx::TensorProto& proto, const std::string& where);
 void tensor_to_proto(const Tensor& t, const std::string& name, onnx::TensorProto* proto);

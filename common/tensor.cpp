@@ -1,5 +1,6 @@
 #include "common/tensor.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -25,6 +26,14 @@ std::string shape_str(const Shape& s) {
 namespace {
 constexpr size_t kAlignment = 64;  // one cache line and one AVX-512 register
 
+// Constructed std::string elements, freed with their destructors run; viewed through the same
+// byte pointer as other storage.
+std::shared_ptr<uint8_t> allocate_strings(int64_t n) {
+  std::shared_ptr<std::string[]> strings(new std::string[static_cast<size_t>(n)]);
+  uint8_t* bytes = reinterpret_cast<uint8_t*>(strings.get());
+  return std::shared_ptr<uint8_t>(std::move(strings), bytes);
+}
+
 std::shared_ptr<uint8_t> allocate(size_t nbytes) {
   const size_t rounded = ((nbytes + kAlignment - 1) / kAlignment) * kAlignment;
   void* p = std::aligned_alloc(kAlignment, rounded == 0 ? kAlignment : rounded);
@@ -36,7 +45,7 @@ std::shared_ptr<uint8_t> allocate(size_t nbytes) {
 
 Tensor::Tensor(DType dtype, Shape shape)
     : dtype_(dtype), shape_(std::move(shape)), numel_(shape_numel(shape_)) {
-  data_ = allocate(nbytes());
+  data_ = dtype == DType::kString ? allocate_strings(numel_) : allocate(nbytes());
 }
 
 Tensor Tensor::reshaped(Shape shape) const {
@@ -49,13 +58,18 @@ Tensor Tensor::reshaped(Shape shape) const {
 }
 
 Tensor Tensor::clone() const {
+  if (!is_tensor()) return *this;  // sequences and optionals are immutable already
   Tensor t(dtype_, shape_);
-  if (nbytes()) std::memcpy(t.raw(), raw(), nbytes());
+  if (dtype_ == DType::kString) {
+    std::copy(data<std::string>(), data<std::string>() + numel_, t.data<std::string>());
+  } else if (nbytes()) {
+    std::memcpy(t.raw(), raw(), nbytes());
+  }
   return t;
 }
 
 Tensor Tensor::bitcast(DType dtype) const {
-  if (dtype_size(dtype) != dtype_size(dtype_)) {
+  if (dtype_size(dtype) != dtype_size(dtype_) || dtype_size(dtype) == 0) {
     throw std::logic_error("bitcast " + std::string(dtype_name(dtype_)) + " to " +
                            std::string(dtype_name(dtype)));
   }
@@ -79,9 +93,9 @@ double Tensor::get_f64(int64_t i) const {
     case DType::kBool: return data<uint8_t>()[i] ? 1.0 : 0.0;
     case DType::kF16: return f16_to_f32(data<uint16_t>()[i]);
     case DType::kBF16: return bf16_to_f32(data<uint16_t>()[i]);
-    case DType::kUndefined: break;
+    case DType::kString: case DType::kUndefined: break;
   }
-  throw std::logic_error("get_f64 on an undefined tensor");
+  throw std::logic_error("get_f64 on a " + std::string(dtype_name(dtype_)) + " tensor");
 }
 
 int64_t Tensor::get_i64(int64_t i) const {
@@ -97,6 +111,40 @@ std::vector<int64_t> Tensor::to_i64_vector() const {
   std::vector<int64_t> v(static_cast<size_t>(numel_));
   for (int64_t i = 0; i < numel_; ++i) v[static_cast<size_t>(i)] = get_i64(i);
   return v;
+}
+
+const std::vector<Tensor>& Tensor::items() const {
+  static const std::vector<Tensor> kNone;
+  return items_ ? *items_ : kNone;
+}
+
+Tensor Tensor::sequence(DType elem_dtype, std::vector<Tensor> items) {
+  Tensor t;
+  t.kind_ = ValueKind::kSequence;
+  t.elem_dtype_ = elem_dtype;
+  t.items_ = std::make_shared<const std::vector<Tensor>>(std::move(items));
+  return t;
+}
+
+Tensor Tensor::optional(Tensor value) {
+  Tensor t = none(value.kind(), value.is_tensor() ? value.dtype() : value.elem_dtype());
+  t.items_ = std::make_shared<const std::vector<Tensor>>(std::vector<Tensor>{std::move(value)});
+  return t;
+}
+
+Tensor Tensor::none(ValueKind of, DType elem_dtype) {
+  Tensor t;
+  t.kind_ = ValueKind::kOptional;
+  t.optional_of_ = of;
+  t.elem_dtype_ = elem_dtype;
+  return t;
+}
+
+Tensor Tensor::from_strings(Shape shape, const std::vector<std::string>& v) {
+  Tensor t(DType::kString, std::move(shape));
+  if (static_cast<int64_t>(v.size()) != t.numel()) throw std::logic_error("from_strings size");
+  std::copy(v.begin(), v.end(), t.data<std::string>());
+  return t;
 }
 
 Tensor Tensor::scalar_f32(float v) {

@@ -10,6 +10,8 @@
 #include <malloc.h>
 #endif
 
+#include <onnx/defs/schema.h>
+
 namespace qtune {
 
 namespace {
@@ -43,6 +45,35 @@ const Kernel* find_op(const Graph& g, const Node& n, const KernelRegistry* extra
   }
   return KernelRegistry::instance().find(n.domain, n.op_type, opset);
 }
+
+bool is_value_type(const std::string* type) {
+  return type && (type->rfind("seq(", 0) == 0 || type->rfind("optional(", 0) == 0);
+}
+
+// Which of the node's inputs may be sequences or optionals, from its ONNX schema at the model's
+// opset (the rest must be tensors: tensor kernels never see other values). Implicit inputs
+// (outer values a subgraph reads) may be anything. Empty when no input may be.
+std::vector<bool> value_inputs(const Graph& g, const Node& n, size_t n_inputs) {
+  std::vector<bool> out;
+  const onnx::OpSchema* schema = onnx::OpSchemaRegistry::Schema(
+      n.op_type, static_cast<int>(domain_opset(g, n)), n.domain);
+  const size_t explicit_inputs = n.inputs.size();
+  for (size_t k = 0; k < n_inputs; ++k) {
+    bool ok = k >= explicit_inputs;
+    if (!ok && schema && !schema->inputs().empty()) {
+      const auto& formals = schema->inputs();
+      const auto& formal = formals[std::min(k, formals.size() - 1)];
+      if (k < formals.size() || formal.GetOption() == onnx::OpSchema::Variadic) {
+        for (const auto* type : formal.GetTypes()) ok = ok || is_value_type(type);
+      }
+    }
+    if (ok) {
+      out.resize(n_inputs, false);
+      out[k] = true;
+    }
+  }
+  return out;
+}
 }  // namespace
 
 std::vector<std::string> unsupported_nodes(const Graph& graph, const KernelRegistry* extra_ops) {
@@ -50,6 +81,11 @@ std::vector<std::string> unsupported_nodes(const Graph& graph, const KernelRegis
   for (const auto& n : graph.nodes) {
     if (!find_op(graph, n, extra_ops)) {
       out.push_back(n.describe() + (n.domain.empty() ? "" : " in domain '" + n.domain + "'"));
+    }
+    for (const Graph* sub : n.subgraphs()) {  // subgraph nodes run with the standard kernels
+      for (auto& inner : unsupported_nodes(*sub)) {
+        out.push_back(inner + " in a subgraph of " + n.describe());
+      }
     }
   }
   return out;
@@ -67,6 +103,8 @@ Result<Executor> Executor::create(std::shared_ptr<const Graph> graph,
     return it->second;
   };
   for (const auto& in : g.inputs) e.input_slots_.push_back(new_slot(in.name));
+  e.outer_scope_ = g.outer_scope_names();
+  for (const auto& name : e.outer_scope_) e.outer_slots_.push_back(new_slot(name));
   // Values come from earlier nodes or graph inputs before initializers, as run() always did.
   auto resolve = [&](const std::string& name) {
     InputRef r;
@@ -90,10 +128,18 @@ Result<Executor> Executor::create(std::shared_ptr<const Graph> graph,
                                  " is not supported at opset " +
                                  std::to_string(domain_opset(g, n)));
     }
+    for (const Graph* sub : n.subgraphs()) {
+      if (auto missing = unsupported_nodes(*sub); !missing.empty()) {
+        return Status::Unsupported(missing.front() + " in a subgraph of " + n.describe() +
+                                   " is not supported at opset " + std::to_string(sub->opset));
+      }
+    }
     e.ops_.push_back(kernel);
     e.caches_.push_back(std::make_unique<NodeCache>());
     Step s;
     for (const auto& in : n.inputs) s.inputs.push_back(resolve(in));
+    for (const auto& in : n.implicit_inputs()) s.inputs.push_back(resolve(in));
+    s.takes_values = value_inputs(g, n, s.inputs.size());
     for (const auto& out : n.outputs) s.outputs.push_back(out.empty() ? -1 : new_slot(out));
     e.steps_.push_back(std::move(s));
   }
@@ -116,6 +162,7 @@ Result<Executor> Executor::create(std::shared_ptr<const Graph> graph,
     e.output_refs_.push_back(r);
   }
   for (const auto& in : g.inputs) read[static_cast<size_t>(slot_of.at(in.name))] = true;
+  for (int32_t slot : e.outer_slots_) read[static_cast<size_t>(slot)] = true;
   // Free intermediates as soon as their last reader has run; values nobody reads right away.
   for (size_t slot = 0; slot < e.slot_names_.size(); ++slot) {
     if (last_use[slot] < g.nodes.size() && read[slot]) {
@@ -132,6 +179,13 @@ Result<Executor> Executor::create(std::shared_ptr<const Graph> graph,
 }
 
 Status Executor::check_input(const ValueInfo& info, const Tensor& t) const {
+  if (info.kind != t.kind()) {
+    static constexpr const char* kKinds[] = {"a tensor", "a sequence", "an optional"};
+    return Status::InvalidInput("input '" + info.name + "': expected " +
+                                kKinds[static_cast<int>(info.kind)] + ", got " +
+                                kKinds[static_cast<int>(t.kind())]);
+  }
+  if (!t.is_tensor()) return Status::Ok();
   if (info.dtype != DType::kUndefined && info.dtype != t.dtype()) {
     return Status::InvalidInput("input '" + info.name + "': expected " +
                                 std::string(dtype_name(info.dtype)) + ", got " +
@@ -177,6 +231,22 @@ std::vector<OpTypeTime> Executor::profile(bool by_node) const {
 
 Result<std::vector<Tensor>> Executor::run(const std::vector<Tensor>& inputs,
                                           const Observer& observer) const {
+  return run_impl(inputs, {}, observer);
+}
+
+Result<std::vector<Tensor>> Executor::run_subgraph(const std::vector<Tensor>& inputs,
+                                                   const std::vector<const Tensor*>& outer) const {
+  if (outer.size() != outer_slots_.size()) {
+    return Status::Internal("subgraph '" + graph_->name + "' reads " +
+                            std::to_string(outer_slots_.size()) + " outer values, got " +
+                            std::to_string(outer.size()));
+  }
+  return run_impl(inputs, outer, nullptr);
+}
+
+Result<std::vector<Tensor>> Executor::run_impl(const std::vector<Tensor>& inputs,
+                                               const std::vector<const Tensor*>& outer,
+                                               const Observer& observer) const {
   const Graph& g = *graph_;
   if (inputs.size() != g.inputs.size()) {
     return Status::InvalidInput("model expects " + std::to_string(g.inputs.size()) +
@@ -187,6 +257,9 @@ Result<std::vector<Tensor>> Executor::run(const std::vector<Tensor>& inputs,
     QT_RETURN_IF_ERROR(check_input(g.inputs[i], inputs[i]));
     values[static_cast<size_t>(input_slots_[i])] = inputs[i];
   }
+  for (size_t i = 0; i < outer.size(); ++i) {
+    if (outer[i]) values[static_cast<size_t>(outer_slots_[i])] = *outer[i];
+  }
   NodeTimes* times = times_.get();
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     const Node& n = g.nodes[i];
@@ -195,15 +268,26 @@ Result<std::vector<Tensor>> Executor::run(const std::vector<Tensor>& inputs,
     ctx.cache = caches_[i].get();
     ctx.inputs.resize(step.inputs.size(), nullptr);
     ctx.constant_inputs.assign(step.inputs.size(), false);
+    // Error path only: implicit inputs follow the node's own.
+    auto input_name = [&n](size_t k) {
+      return k < n.inputs.size() ? n.inputs[k] : n.implicit_inputs()[k - n.inputs.size()];
+    };
     for (size_t k = 0; k < step.inputs.size(); ++k) {
       const InputRef& r = step.inputs[k];
       if (r.init) {
         ctx.inputs[k] = r.init;
         ctx.constant_inputs[k] = true;
       } else if (r.slot >= 0 && !values[static_cast<size_t>(r.slot)].empty()) {
-        ctx.inputs[k] = &values[static_cast<size_t>(r.slot)];
+        const Tensor& v = values[static_cast<size_t>(r.slot)];
+        if (!v.is_tensor() && !(k < step.takes_values.size() && step.takes_values[k])) {
+          return Status::InvalidInput(n.describe() + ": input '" + input_name(k) +
+                                      "' must be a tensor at opset " +
+                                      std::to_string(domain_opset(g, n)) + ", got a " +
+                                      (v.is_sequence() ? "sequence" : "optional"));
+        }
+        ctx.inputs[k] = &v;
       } else if (r.slot != -1) {
-        return Status::InvalidInput(n.describe() + ": input '" + n.inputs[k] + "' has no value");
+        return Status::InvalidInput(n.describe() + ": input '" + input_name(k) + "' has no value");
       }
     }
     ctx.outputs.resize(n.outputs.size());

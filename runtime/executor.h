@@ -1,5 +1,8 @@
 // Executor: runs a Graph on concrete input tensors, node by node in topological order, with the
 // ops in op_registry.h. Ops parallelise internally with TBB; the executor itself is sequential.
+// Values may be tensors, sequences or optionals (common/tensor.h); a node whose subgraphs read
+// outer values gets them after its own inputs, in Node::implicit_inputs() order, and runs the
+// subgraph with an Executor of its own through run_subgraph.
 // `run` is const; the only state kept between calls is per-node caches (packed weights) and the
 // optional timing profile, both thread-safe, so one Executor may serve many threads.
 #pragma once
@@ -37,6 +40,12 @@ class Executor {
   Result<std::vector<Tensor>> run(const std::vector<Tensor>& inputs,
                                   const Observer& observer = nullptr) const;
 
+  // For a subgraph: `outer` holds the values of outer_scope() (what it reads from enclosing
+  // graphs), in that order; nullptr where the enclosing graph has no value.
+  Result<std::vector<Tensor>> run_subgraph(const std::vector<Tensor>& inputs,
+                                           const std::vector<const Tensor*>& outer) const;
+  const std::vector<std::string>& outer_scope() const { return outer_scope_; }
+
   const Graph& graph() const { return *graph_; }
 
   // Times every node of later runs (off by default: no clock reads then). The profile sums
@@ -47,6 +56,9 @@ class Executor {
  private:
   Executor() = default;
   Status check_input(const ValueInfo& info, const Tensor& t) const;
+  Result<std::vector<Tensor>> run_impl(const std::vector<Tensor>& inputs,
+                                       const std::vector<const Tensor*>& outer,
+                                       const Observer& observer) const;
 
   // Where a node input comes from, resolved once at create().
   struct InputRef {
@@ -57,6 +69,7 @@ class Executor {
     std::vector<InputRef> inputs;    // "" inputs: slot -1 and no initializer
     std::vector<int32_t> outputs;    // -1 for an omitted output
     std::vector<int32_t> release;    // slots whose last reader is this node
+    std::vector<bool> takes_values;  // inputs whose schema allows sequences/optionals
   };
   struct NodeTimes {
     std::atomic<int64_t> ns{0};
@@ -68,6 +81,8 @@ class Executor {
   std::vector<std::unique_ptr<NodeCache>> caches_;  // one per node
   std::vector<Step> steps_;                         // one per node
   std::vector<int32_t> input_slots_;                // one per graph input
+  std::vector<std::string> outer_scope_;
+  std::vector<int32_t> outer_slots_;                // one per outer_scope_ name
   std::vector<InputRef> output_refs_;               // one per graph output
   std::vector<std::string> slot_names_;
   std::unique_ptr<NodeTimes[]> times_;              // one per node while profiling

@@ -124,15 +124,93 @@ TEST(OnnxIoTest, TensorProtoTypedFieldsConvert) {
   EXPECT_EQ(t->data<int8_t>()[2], 127);
 }
 
-TEST(OnnxIoTest, StringTensorIsUnsupportedNotACrash) {
+TEST(OnnxIoTest, ComplexTensorIsUnsupportedNotACrash) {
   onnx::TensorProto proto;
-  proto.set_data_type(onnx::TensorProto::STRING);
+  proto.set_data_type(onnx::TensorProto::COMPLEX64);
   proto.add_dims(1);
-  proto.add_string_data("a");
-  auto t = tensor_from_proto(proto, "initializer 's'");
+  proto.add_float_data(1);
+  proto.add_float_data(2);
+  auto t = tensor_from_proto(proto, "initializer 'c'");
   ASSERT_FALSE(t.ok());
   EXPECT_EQ(t.status().code(), StatusCode::kUnsupported);
-  EXPECT_NE(t.status().message().find("initializer 's'"), std::string::npos);
+  EXPECT_NE(t.status().message().find("initializer 'c'"), std::string::npos);
+}
+
+TEST(OnnxIoTest, StringTensorsRoundTrip) {
+  onnx::TensorProto proto;
+  proto.set_data_type(onnx::TensorProto::STRING);
+  proto.add_dims(2);
+  proto.add_string_data("a");
+  proto.add_string_data("bc");
+  auto t = tensor_from_proto(proto, "s");
+  ASSERT_TRUE(t.ok()) << t.status().message();
+  EXPECT_EQ(t->dtype(), DType::kString);
+  EXPECT_EQ(t->data<std::string>()[1], "bc");
+  Tensor copy = t->clone();
+  EXPECT_EQ(copy.data<std::string>()[0], "a");
+  onnx::TensorProto back;
+  tensor_to_proto(copy, "s", &back);
+  ASSERT_EQ(back.string_data_size(), 2);
+  EXPECT_EQ(back.string_data(1), "bc");
+
+  proto.add_string_data("extra");
+  EXPECT_EQ(tensor_from_proto(proto, "s").status().code(), StatusCode::kInvalidInput);
+}
+
+// A model with an If whose branches read an outer value and return a sequence survives a save
+// and load with its subgraphs, value types and opsets.
+TEST(OnnxIoTest, SubgraphsAndSequenceTypesRoundTrip) {
+  auto branch = [](const std::string& name) {
+    auto g = std::make_shared<Graph>();
+    g->name = name;
+    Node n;
+    n.name = name + "_seq";
+    n.op_type = "SequenceConstruct";
+    n.inputs = {"x"};
+    n.outputs = {name + "_out"};
+    g->nodes.push_back(n);
+    g->outputs.push_back({name + "_out", DType::kF32, Shape{2}, ValueKind::kSequence});
+    return g;
+  };
+  Graph g;
+  g.opset = 16;
+  g.inputs = {{"cond", DType::kBool, Shape{}}, {"x", DType::kF32, Shape{2}}};
+  g.outputs = {{"y", DType::kF32, Shape{2}, ValueKind::kSequence}};
+  Node n;
+  n.name = "if";
+  n.op_type = "If";
+  n.inputs = {"cond"};
+  n.outputs = {"y"};
+  Attribute then_a, else_a;
+  then_a.kind = else_a.kind = Attribute::Kind::kGraph;
+  then_a.g = branch("then");
+  else_a.g = branch("else");
+  n.attrs["then_branch"] = then_a;
+  n.attrs["else_branch"] = else_a;
+  g.nodes.push_back(n);
+  fs::path p = temp_file("if_seq.onnx");
+  ASSERT_TRUE(save_onnx_model(g, p.string()).ok());
+  auto loaded = load_onnx_model(p.string());
+  ASSERT_TRUE(loaded.ok()) << loaded.status().message();
+  EXPECT_EQ(loaded->outputs[0].kind, ValueKind::kSequence);
+  const Node& got = loaded->nodes[0];
+  ASSERT_EQ(got.subgraphs().size(), 2u);
+  const Graph& sub = *got.attrs.at("then_branch").g;
+  EXPECT_EQ(sub.opset, 16);
+  EXPECT_EQ(sub.outer_scope_names(), (std::vector<std::string>{"x"}));
+  EXPECT_EQ(got.implicit_inputs(), (std::vector<std::string>{"x"}));
+  EXPECT_EQ(sub.outputs[0].kind, ValueKind::kSequence);
+
+  // A branch reading a name no scope defines is reported with the node.
+  then_a.g = std::make_shared<Graph>(*branch("then"));
+  auto bad = std::make_shared<Graph>(*then_a.g);
+  bad->nodes[0].inputs = {"nowhere"};
+  then_a.g = bad;
+  g.nodes[0].attrs["then_branch"] = then_a;
+  ASSERT_TRUE(save_onnx_model(g, p.string()).ok());
+  auto dangling = load_onnx_model(p.string());
+  ASSERT_FALSE(dangling.ok());
+  EXPECT_NE(dangling.status().message().find("nowhere"), std::string::npos);
 }
 
 }  // namespace

@@ -119,5 +119,73 @@ TEST(ExecutorTest, MissingInputIsReportedAtRun) {
   EXPECT_NE(out.status().message().find("input 'nowhere' has no value"), std::string::npos);
 }
 
+// A graph whose input is a sequence of f32 tensors, fed through one node `op`.
+std::shared_ptr<Graph> sequence_graph(const std::string& op, int64_t opset) {
+  auto g = std::make_shared<Graph>();
+  g->opset = opset;
+  g->inputs.push_back({"s", DType::kF32, std::nullopt, ValueKind::kSequence});
+  g->outputs.push_back({"y", DType::kUndefined, std::nullopt});
+  Node n;
+  n.name = "n";
+  n.op_type = op;
+  n.inputs = {"s"};
+  n.outputs = {"y"};
+  g->nodes.push_back(n);
+  return g;
+}
+
+TEST(ExecutorTest, SequencesFlowOnlyWhereTheSchemaTakesThem) {
+  const Tensor seq = Tensor::sequence(DType::kF32, {Tensor::from_f32({1}, {1})});
+  auto len = Executor::create(sequence_graph("SequenceLength", 11));
+  ASSERT_TRUE(len.ok()) << len.status().message();
+  auto out = len->run({seq});
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  EXPECT_EQ((*out)[0].get_i64(0), 1);
+
+  // A tensor is not a sequence, and the other way round.
+  auto wrong = len->run({Tensor::from_f32({1}, {1})});
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_NE(wrong.status().message().find("expected a sequence"), std::string::npos);
+
+  // Relu takes tensors only; Identity takes sequences from opset 14.
+  auto relu = Executor::create(sequence_graph("Relu", 14));
+  ASSERT_TRUE(relu.ok());
+  auto bad = relu->run({seq});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidInput);
+  EXPECT_NE(bad.status().message().find("must be a tensor"), std::string::npos);
+  auto old_identity = Executor::create(sequence_graph("Identity", 13));
+  ASSERT_TRUE(old_identity.ok());
+  EXPECT_FALSE(old_identity->run({seq}).ok());
+  auto identity = Executor::create(sequence_graph("Identity", 14));
+  ASSERT_TRUE(identity.ok());
+  auto same = identity->run({seq});
+  ASSERT_TRUE(same.ok()) << same.status().message();
+  EXPECT_TRUE((*same)[0].is_sequence());
+}
+
+TEST(ExecutorTest, UnsupportedOpInASubgraphIsReportedAtCreate) {
+  auto body = std::make_shared<Graph>();
+  body->outputs.push_back({"z", DType::kF32, std::nullopt});
+  Node inner;
+  inner.name = "inner";
+  inner.op_type = "FancyOp";
+  inner.outputs = {"z"};
+  body->nodes.push_back(inner);
+  auto g = relu_graph("If");
+  auto& n = std::const_pointer_cast<Graph>(g)->nodes[0];
+  Attribute a;
+  a.kind = Attribute::Kind::kGraph;
+  a.g = body;
+  n.attrs["then_branch"] = a;
+  n.attrs["else_branch"] = a;
+  EXPECT_EQ(unsupported_nodes(*g).size(), 2u);
+  auto e = Executor::create(g);
+  ASSERT_FALSE(e.ok());
+  EXPECT_EQ(e.status().code(), StatusCode::kUnsupported);
+  EXPECT_NE(e.status().message().find("node 'inner' (FancyOp) in a subgraph of node 'act' (If)"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace qtune
