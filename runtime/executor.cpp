@@ -179,7 +179,10 @@ Result<Executor> Executor::create(std::shared_ptr<const Graph> graph,
 }
 
 Status Executor::check_input(const ValueInfo& info, const Tensor& t) const {
-  if (info.kind != t.kind()) {
+  // An optional input takes a plain value of what it holds (run_impl wraps it).
+  const bool wrappable = info.kind == ValueKind::kOptional && !t.is_optional() &&
+                         t.kind() == info.optional_of;
+  if (info.kind != t.kind() && !wrappable) {
     static constexpr const char* kKinds[] = {"a tensor", "a sequence", "an optional"};
     return Status::InvalidInput("input '" + info.name + "': expected " +
                                 kKinds[static_cast<int>(info.kind)] + ", got " +
@@ -255,7 +258,8 @@ Result<std::vector<Tensor>> Executor::run_impl(const std::vector<Tensor>& inputs
   std::vector<Tensor> values(slot_names_.size());
   for (size_t i = 0; i < inputs.size(); ++i) {
     QT_RETURN_IF_ERROR(check_input(g.inputs[i], inputs[i]));
-    values[static_cast<size_t>(input_slots_[i])] = inputs[i];
+    const bool wrap = g.inputs[i].kind == ValueKind::kOptional && !inputs[i].is_optional();
+    values[static_cast<size_t>(input_slots_[i])] = wrap ? Tensor::optional(inputs[i]) : inputs[i];
   }
   for (size_t i = 0; i < outer.size(); ++i) {
     if (outer[i]) values[static_cast<size_t>(outer_slots_[i])] = *outer[i];

@@ -147,21 +147,30 @@ TEST(ExecutorTest, SequencesFlowOnlyWhereTheSchemaTakesThem) {
   ASSERT_FALSE(wrong.ok());
   EXPECT_NE(wrong.status().message().find("expected a sequence"), std::string::npos);
 
-  // Relu takes tensors only; Identity takes sequences from opset 14.
-  auto relu = Executor::create(sequence_graph("Relu", 14));
-  ASSERT_TRUE(relu.ok());
-  auto bad = relu->run({seq});
-  ASSERT_FALSE(bad.ok());
-  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidInput);
-  EXPECT_NE(bad.status().message().find("must be a tensor"), std::string::npos);
-  auto old_identity = Executor::create(sequence_graph("Identity", 13));
-  ASSERT_TRUE(old_identity.ok());
-  EXPECT_FALSE(old_identity->run({seq}).ok());
-  auto identity = Executor::create(sequence_graph("Identity", 14));
-  ASSERT_TRUE(identity.ok());
-  auto same = identity->run({seq});
-  ASSERT_TRUE(same.ok()) << same.status().message();
-  EXPECT_TRUE((*same)[0].is_sequence());
+  // Relu takes tensors only, and so does Identity before opset 14.
+  for (auto [op, opset] : {std::pair<const char*, int64_t>{"Relu", 14}, {"Identity", 13}}) {
+    auto e = Executor::create(sequence_graph(op, opset));
+    ASSERT_TRUE(e.ok()) << e.status().message();
+    auto bad = e->run({seq});
+    ASSERT_FALSE(bad.ok());
+    EXPECT_EQ(bad.status().code(), StatusCode::kInvalidInput);
+    EXPECT_NE(bad.status().message().find("must be a tensor at opset"), std::string::npos);
+  }
+}
+
+TEST(ExecutorTest, OptionalInputTakesAPlainValueOfWhatItHolds) {
+  auto g = sequence_graph("OptionalHasElement", 15);
+  g->inputs[0].kind = ValueKind::kOptional;
+  g->inputs[0].optional_of = ValueKind::kSequence;
+  auto e = Executor::create(g);
+  ASSERT_TRUE(e.ok()) << e.status().message();
+  auto out = e->run({Tensor::sequence(DType::kF32, {})});
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  EXPECT_EQ((*out)[0].get_i64(0), 1);
+  out = e->run({Tensor::none(ValueKind::kSequence, DType::kF32)});
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  EXPECT_EQ((*out)[0].get_i64(0), 0);
+  EXPECT_FALSE(e->run({Tensor::from_f32({1}, {1})}).ok());  // holds sequences, not tensors
 }
 
 TEST(ExecutorTest, UnsupportedOpInASubgraphIsReportedAtCreate) {
