@@ -78,8 +78,4 @@ Result<MatMulPlan> plan_matmul(const OpContext& ctx, const Shape& a, const Shape
 // full-shape multi-index `idx`.
 int64_t broadcast_offset(const Shape& own, const Shape& full, const std::vector<int64_t>& idx);
 
-// f16 and bf16 are computed in f32: runs `fn` with the node's f16/bf16 inputs widened to f32,
-// then rounds its f32 outputs back to input 0's element type.
-Status run_in_f32(OpContext& ctx, const OpFn& fn);
-
 }  // namespace qtune

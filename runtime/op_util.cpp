@@ -6,6 +6,70 @@ namespace qtune {
 
 std::string dtype_str(DType t) { return std::string(dtype_name(t)); }
 
+Tensor widen_to_f32(const Tensor& t) {
+  if (!is_half(t.dtype())) return t;
+  Tensor y(DType::kF32, t.shape());
+  const uint16_t* in = t.data<uint16_t>();
+  float* out = y.data<float>();
+  const bool f16 = t.dtype() == DType::kF16;
+  parallel_ranges(t.numel(), [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) out[i] = f16 ? f16_to_f32(in[i]) : bf16_to_f32(in[i]);
+  });
+  return y;
+}
+
+Tensor narrow_from_f32(const Tensor& t, DType half) {
+  Tensor y(half, t.shape());
+  const float* in = t.data<float>();
+  uint16_t* out = y.data<uint16_t>();
+  const bool f16 = half == DType::kF16;
+  parallel_ranges(t.numel(), [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) out[i] = f16 ? f32_to_f16(in[i]) : f32_to_bf16(in[i]);
+  });
+  return y;
+}
+
+Status run_in_f32(OpContext& ctx, const OpFn& fn) {
+  bool any_half = false;
+  for (const Tensor* in : ctx.inputs) any_half = any_half || (in && is_half(in->dtype()));
+  if (!any_half) return fn(ctx);
+  const DType t = ctx.input(0) ? ctx.input(0)->dtype() : DType::kUndefined;
+  std::vector<Tensor> wide(ctx.num_inputs());
+  OpContext f32{ctx.node, ctx.opset, ctx.inputs, {}, nullptr, ctx.constant_inputs};
+  f32.outputs.resize(ctx.outputs.size());
+  for (size_t i = 0; i < ctx.num_inputs(); ++i) {
+    if (ctx.input(i) && is_half(ctx.input(i)->dtype())) {
+      wide[i] = widen_to_f32(*ctx.input(i));
+      f32.inputs[i] = &wide[i];
+    }
+  }
+  QT_RETURN_IF_ERROR(fn(f32));
+  for (size_t i = 0; i < ctx.outputs.size(); ++i) {
+    Tensor& out = f32.outputs[i];
+    ctx.outputs[i] =
+        is_half(t) && out.dtype() == DType::kF32 ? narrow_from_f32(out, t) : std::move(out);
+  }
+  return Status::Ok();
+}
+
+std::vector<double> as_doubles(const Tensor& t) {
+  std::vector<double> v(static_cast<size_t>(t.numel()));
+  for (int64_t i = 0; i < t.numel(); ++i) v[static_cast<size_t>(i)] = t.get_f64(i);
+  return v;
+}
+
+Result<Tensor> tensor_from_doubles(const OpContext& ctx, DType dtype, Shape shape,
+                                   const std::vector<double>& v) {
+  Tensor t(dtype, std::move(shape));
+  QT_RETURN_IF_ERROR(visit_any(dtype, ctx, [&](auto tag) -> Status {
+    using T = typename decltype(tag)::type;
+    storage_t<T>* d = t.data<storage_t<T>>();
+    for (size_t i = 0; i < v.size(); ++i) d[i] = store_from_double<T>(v[i]);
+    return Status::Ok();
+  }));
+  return t;
+}
+
 Status need_inputs(const OpContext& ctx, size_t min, size_t max) {
   const size_t n = ctx.num_inputs();
   if (n < min || n > max) {

@@ -126,6 +126,21 @@ T saturate_cast(double v) {
   return static_cast<T>(v);
 }
 
+// ------------------------------------------------------------------ half precision
+
+inline bool is_half(DType t) { return t == DType::kF16 || t == DType::kBF16; }
+// An f16/bf16 tensor as f32 (other tensors are returned as they are), and back.
+Tensor widen_to_f32(const Tensor& t);
+Tensor narrow_from_f32(const Tensor& t, DType half);
+// Runs `fn` with every f16/bf16 input replaced by its f32 copy and rounds each f32 output back
+// to input 0's half type once: half-precision kernels compute in f32.
+Status run_in_f32(OpContext& ctx, const OpFn& fn);
+
+// A tensor's elements as doubles, and doubles into a new tensor of `dtype` (any numeric type).
+std::vector<double> as_doubles(const Tensor& t);
+Result<Tensor> tensor_from_doubles(const OpContext& ctx, DType dtype, Shape shape,
+                                   const std::vector<double>& v);
+
 // ------------------------------------------------------------------ inputs
 
 // Between `min` and `max` inputs, the first `min` present, at least one output.

@@ -14,11 +14,6 @@ namespace {
 const std::vector<DType> kRoiTypes = {DType::kF32, DType::kF64, DType::kF16};
 
 // Reads a float tensor of any kRoiTypes element type as doubles.
-std::vector<double> as_doubles(const Tensor& t) {
-  std::vector<double> v(static_cast<size_t>(t.numel()));
-  for (int64_t i = 0; i < t.numel(); ++i) v[i] = t.get_f64(i);
-  return v;
-}
 
 // ------------------------------------------------------------------ RoiAlign
 

@@ -34,59 +34,6 @@ template <typename T> T wrap_mul(T a, T b) {
   return static_cast<T>(static_cast<U>(a) * static_cast<U>(b));
 }
 
-bool is_half(DType t) { return t == DType::kF16 || t == DType::kBF16; }
-
-// f16/bf16 <-> f32 copies: half-precision inputs compute in f32 and the result rounds once.
-Tensor widen(const Tensor& t) {
-  if (!is_half(t.dtype())) return t;
-  Tensor y(DType::kF32, t.shape());
-  const uint16_t* in = t.data<uint16_t>();
-  float* out = y.data<float>();
-  const bool f16 = t.dtype() == DType::kF16;
-  parallel_ranges(t.numel(), [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) out[i] = f16 ? f16_to_f32(in[i]) : bf16_to_f32(in[i]);
-  });
-  return y;
-}
-Tensor narrow(const Tensor& t, DType to) {
-  Tensor y(to, t.shape());
-  const float* in = t.data<float>();
-  uint16_t* out = y.data<uint16_t>();
-  const bool f16 = to == DType::kF16;
-  parallel_ranges(t.numel(), [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) out[i] = f16 ? f32_to_f16(in[i]) : f32_to_bf16(in[i]);
-  });
-  return y;
-}
-
-// Runs `fn` with every f16/bf16 input replaced by an f32 copy, then rounds each f32 output back
-// to input 0's half type. Without half inputs it is just fn(ctx).
-template <typename Fn>
-Status half_via_f32(OpContext& ctx, Fn fn) {
-  bool any = false;
-  for (const Tensor* t : ctx.inputs) any = any || (t && is_half(t->dtype()));
-  if (!any) return fn(ctx);
-  std::vector<Tensor> wide;
-  wide.reserve(ctx.num_inputs());
-  OpContext sub{ctx.node, ctx.opset, {}, {}, nullptr, {}};
-  for (const Tensor* t : ctx.inputs) {
-    if (!t) {
-      sub.inputs.push_back(nullptr);
-      continue;
-    }
-    wide.push_back(widen(*t));
-    sub.inputs.push_back(&wide.back());
-  }
-  sub.outputs.resize(ctx.outputs.size());
-  QT_RETURN_IF_ERROR(fn(sub));
-  const DType half = ctx.input(0)->dtype();
-  for (size_t i = 0; i < sub.outputs.size(); ++i) {
-    const bool round_back = is_half(half) && sub.outputs[i].dtype() == DType::kF32;
-    ctx.outputs[i] = round_back ? narrow(sub.outputs[i], half) : std::move(sub.outputs[i]);
-  }
-  return Status::Ok();
-}
-
 Status need_same_types(const OpContext& ctx) {
   const DType t = ctx.input(0)->dtype();
   for (size_t i = 1; i < ctx.num_inputs(); ++i) {
@@ -187,7 +134,7 @@ constexpr auto same_type_binary(Make make) {
   return [make](OpContext& ctx) -> Status {
     QT_RETURN_IF_ERROR(need_inputs(ctx, 2, 2));
     QT_RETURN_IF_ERROR(need_same_types(ctx));
-    return half_via_f32(ctx, [&](OpContext& c) -> Status {
+    return run_in_f32(ctx, [&](OpContext& c) -> Status {
       const Tensor& a = *c.input(0);
       const Tensor& b = *c.input(1);
       BroadcastPlan plan;
@@ -291,7 +238,7 @@ template <Arith kOp>
 Status arith(OpContext& ctx) {
   QT_RETURN_IF_ERROR(need_inputs(ctx, 2, 2));
   QT_RETURN_IF_ERROR(need_same_types(ctx));
-  return half_via_f32(ctx, arith_typed<kOp>);
+  return run_in_f32(ctx, arith_typed<kOp>);
 }
 
 // ------------------------------------------------------------------ Pow
@@ -351,7 +298,7 @@ template <bool kMixedTypes>
 Status pow_op(OpContext& ctx) {
   QT_RETURN_IF_ERROR(need_inputs(ctx, 2, 2));
   if constexpr (!kMixedTypes) QT_RETURN_IF_ERROR(need_same_types(ctx));
-  return half_via_f32(ctx, [](OpContext& c) -> Status {
+  return run_in_f32(ctx, [](OpContext& c) -> Status {
     const Tensor& a = *c.input(0);
     const Tensor& b = *c.input(1);
     BroadcastPlan plan;
@@ -514,7 +461,7 @@ Status fold_op(OpContext& ctx) {
     if (!ctx.input(i)) return ctx.invalid("input " + std::to_string(i) + " is missing");
   }
   QT_RETURN_IF_ERROR(need_same_types(ctx));
-  return half_via_f32(ctx, fold_typed<kOp, kBroadcast>);
+  return run_in_f32(ctx, fold_typed<kOp, kBroadcast>);
 }
 
 // ------------------------------------------------------------------ Where

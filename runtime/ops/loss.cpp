@@ -11,18 +11,6 @@
 namespace qtune {
 namespace {
 
-Result<Tensor> tensor_from_doubles(const OpContext& ctx, DType dtype, Shape shape,
-                                   const std::vector<double>& v) {
-  Tensor t(dtype, std::move(shape));
-  QT_RETURN_IF_ERROR(visit_any(dtype, ctx, [&](auto tag) -> Status {
-    using T = typename decltype(tag)::type;
-    storage_t<T>* d = t.data<storage_t<T>>();
-    for (size_t i = 0; i < v.size(); ++i) d[i] = store_from_double<T>(v[i]);
-    return Status::Ok();
-  }));
-  return t;
-}
-
 // Sets output 0 to the negative log-likelihood of `logp` ([N, C, D1, ...] log-probabilities in
 // the input's layout) at the classes in `target` ([N, D1, ...]).
 Status nll(OpContext& ctx, const std::vector<double>& logp, const Shape& in_shape,
@@ -82,11 +70,6 @@ Status check_inputs(const OpContext& ctx) {
   return Status::Ok();
 }
 
-std::vector<double> as_doubles(const Tensor& t) {
-  std::vector<double> v(static_cast<size_t>(t.numel()));
-  for (int64_t i = 0; i < t.numel(); ++i) v[static_cast<size_t>(i)] = t.get_f64(i);
-  return v;
-}
 
 Status nll_loss(OpContext& ctx) {
   QT_RETURN_IF_ERROR(check_inputs(ctx));

@@ -64,7 +64,6 @@ Status same_type_as_first(const OpContext& ctx) {
   return Status::Ok();
 }
 
-bool is_half(DType t) { return t == DType::kF16 || t == DType::kBF16; }
 
 // ------------------------------------------------------------------------------ generic GEMM
 

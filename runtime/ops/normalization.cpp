@@ -39,23 +39,6 @@ Status visit_float(DType t, const OpContext& ctx, Fn&& fn) {
   });
 }
 
-std::vector<double> as_doubles(const Tensor& t) {
-  std::vector<double> v(static_cast<size_t>(t.numel()));
-  for (int64_t i = 0; i < t.numel(); ++i) v[static_cast<size_t>(i)] = t.get_f64(i);
-  return v;
-}
-
-Result<Tensor> from_doubles(const OpContext& ctx, DType dtype, Shape shape,
-                            const std::vector<double>& v) {
-  Tensor t(dtype, std::move(shape));
-  QT_RETURN_IF_ERROR(visit_float(dtype, ctx, [&](auto tag) -> Status {
-    using T = typename decltype(tag)::type;
-    storage_t<T>* d = t.data<storage_t<T>>();
-    for (size_t i = 0; i < v.size(); ++i) d[i] = st<T>(v[i]);
-    return Status::Ok();
-  }));
-  return t;
-}
 
 // Minimum rows per parallel block so a block holds about kMinParallelElements values.
 int64_t rows_per_block(int64_t row_elems) {
@@ -134,11 +117,11 @@ Status batch_norm(OpContext& ctx, bool training_outputs) {
       }
       if (output_wanted(ctx, 1)) {
         QT_ASSIGN_OR_RETURN(ctx.outputs[1],
-                            from_doubles(ctx, ctx.input(3)->dtype(), stat_shape, run_mean));
+                            tensor_from_doubles(ctx, ctx.input(3)->dtype(), stat_shape, run_mean));
       }
       if (output_wanted(ctx, 2)) {
         QT_ASSIGN_OR_RETURN(ctx.outputs[2],
-                            from_doubles(ctx, ctx.input(4)->dtype(), stat_shape, run_var));
+                            tensor_from_doubles(ctx, ctx.input(4)->dtype(), stat_shape, run_var));
       }
     }
     std::vector<Cm> a(static_cast<size_t>(C)), b(static_cast<size_t>(C));
@@ -246,10 +229,10 @@ Status layer_norm(OpContext& ctx) {
     return Status::Ok();
   }));
   if (output_wanted(ctx, 1)) {
-    QT_ASSIGN_OR_RETURN(ctx.outputs[1], from_doubles(ctx, stash, stat_shape, mean));
+    QT_ASSIGN_OR_RETURN(ctx.outputs[1], tensor_from_doubles(ctx, stash, stat_shape, mean));
   }
   if (output_wanted(ctx, 2)) {
-    QT_ASSIGN_OR_RETURN(ctx.outputs[2], from_doubles(ctx, stash, stat_shape, inv));
+    QT_ASSIGN_OR_RETURN(ctx.outputs[2], tensor_from_doubles(ctx, stash, stat_shape, inv));
   }
   return Status::Ok();
 }

@@ -42,8 +42,9 @@ TEST_F(TuningSpaceTest, GraphOrderAndDefaults) {
   ASSERT_TRUE(s.ok()) << s.status().message();
   std::vector<std::string> names;
   for (const auto& op : s->ops) names.push_back(op.key.name);
-  EXPECT_EQ(names, (std::vector<std::string>{"/conv1/Conv", "/MaxPool", "/conv2/Conv",
-                                             "/MaxPool_1", "/fc1/Gemm", "/fc2/Gemm"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"/conv1/Conv", "/Relu", "/MaxPool", "/conv2/Conv",
+                                             "/Relu_1", "/MaxPool_1", "/Flatten", "/fc1/Gemm",
+                                             "/Relu_2", "/fc2/Gemm"}));
   for (const auto& op : s->ops) {
     EXPECT_EQ(op.options.back().precision, OpPrecision::kFp32) << op.key.name;
     EXPECT_EQ(op.default_option().precision, OpPrecision::kInt8);
@@ -52,7 +53,7 @@ TEST_F(TuningSpaceTest, GraphOrderAndDefaults) {
   }
   const TuneConfig d = s->default_config(300);
   EXPECT_EQ(d.calib_sampling_size, 300);
-  EXPECT_EQ(s->int8_ops(d).size(), 6u);
+  EXPECT_EQ(s->int8_ops(d).size(), 10u);
 }
 
 TEST_F(TuningSpaceTest, TypeAndNameConstraintsNarrow) {
