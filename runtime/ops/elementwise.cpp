@@ -701,7 +701,8 @@ void register_elementwise_kernels(KernelRegistry& r) {
   r.add({"", "Cast", 1, 5, kAllTypes}, cast_named_op);
   r.add({"", "Cast", 6, kLatestOpset, kAllTypes}, cast_op);
   r.add({"", "CastLike", 15, kLatestOpset, kAllTypes}, cast_like_op);
-  r.add({"", "Identity", 1, kLatestOpset, kAllTypes}, identity_op);
+  // Any value: tensors of every type, strings, and (from opset 14/16) sequences and optionals.
+  r.add({"", "Identity", 1, kLatestOpset, {}}, identity_op);
   r.add({"", "Constant", 1, 11}, constant_op<false>);
   r.add({"", "Constant", 12, kLatestOpset}, constant_op<true>);
 }

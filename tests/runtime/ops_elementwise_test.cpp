@@ -640,3 +640,21 @@ TEST(ElementwiseOpsTest, GeluGraphRunsThroughExecutor) {
 
 }  // namespace
 }  // namespace qtune
+
+namespace qtune {
+namespace {
+
+// Identity takes any value: a sequence passes through unchanged (opset 14+ schemas allow it).
+TEST(ElementwiseIdentity, PassesSequencesThrough) {
+  Node n = op_test::make_node("Identity", 1);
+  Tensor seq = Tensor::sequence(DType::kF32, {Tensor::from_f32({2}, {1.0f, 2.0f}),
+                                              Tensor::from_f32({1}, {3.0f})});
+  auto out = op_test::run_node(n, {&seq}, 16, /*check_inference=*/false);
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  ASSERT_TRUE((*out)[0].is_sequence());
+  ASSERT_EQ((*out)[0].items().size(), 2u);
+  EXPECT_EQ(op_test::values<float>((*out)[0].items()[1]), (std::vector<float>{3.0f}));
+}
+
+}  // namespace
+}  // namespace qtune
