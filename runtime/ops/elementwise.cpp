@@ -3,7 +3,9 @@
 // Constant. Integers compute exactly in their own type (wrapping like two's complement hardware);
 // f16/bf16 compute in f32 and round once.
 #include <algorithm>
+#include <charconv>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <string>
@@ -570,11 +572,81 @@ bool dtype_from_name(const std::string& s, DType* out) {
   return false;
 }
 
+// A number as text the way NumPy's astype(str) writes it (the ONNX reference): the shortest
+// digits that read back to the same value, positional for 1e-4 <= |v| < 1e16, else scientific.
+template <typename V>
+std::string number_text(V v) {
+  if (std::isnan(v)) return "nan";
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
+  char buf[64];
+  const double a = std::fabs(static_cast<double>(v));
+  const bool positional = a == 0.0 || (a >= 1e-4 && a < 1e16);
+  auto r = std::to_chars(buf, buf + sizeof buf, v,
+                         positional ? std::chars_format::fixed : std::chars_format::scientific);
+  std::string t(buf, r.ptr);
+  // NumPy keeps a fractional part on whole floats ("1.0") and writes exponents with at least
+  // two digits ("1e-05"), which to_chars also does.
+  if (positional && t.find('.') == std::string::npos) t += ".0";
+  return t;
+}
+
+// Numbers from text as NumPy reads them: decimal or scientific, "nan", "inf" in any case with an
+// optional sign. Anything else is invalid input naming the element.
+Result<double> text_number(const OpContext& ctx, const std::string& s, int64_t i) {
+  const char* begin = s.c_str();
+  char* end = nullptr;
+  const double v = std::strtod(begin, &end);
+  if (end == begin || *end != '\0') {
+    return ctx.invalid("element " + std::to_string(i) + " '" + s + "' is not a number");
+  }
+  return v;
+}
+
+Status cast_string(OpContext& ctx, const Tensor& x, DType to) {
+  if (to == DType::kString) {
+    Tensor y(DType::kString, x.shape());
+    std::string* out = y.data<std::string>();
+    QT_RETURN_IF_ERROR(visit_any(x.dtype(), ctx, [&](auto tag) -> Status {
+      using S = typename decltype(tag)::type;
+      const storage_t<S>* in = x.data<storage_t<S>>();
+      for (int64_t i = 0; i < x.numel(); ++i) {
+        if constexpr (std::is_same_v<S, Bool>) {
+          out[i] = in[i] ? "True" : "False";
+        } else if constexpr (std::is_same_v<S, F16> || std::is_same_v<S, BF16> ||
+                             std::is_same_v<S, float>) {
+          out[i] = number_text(static_cast<float>(load_as_double<S>(in[i])));
+        } else if constexpr (std::is_same_v<S, double>) {
+          out[i] = number_text(in[i]);
+        } else {
+          out[i] = std::to_string(in[i]);
+        }
+      }
+      return Status::Ok();
+    }));
+    ctx.outputs[0] = std::move(y);
+    return Status::Ok();
+  }
+  Tensor y(to, x.shape());
+  const std::string* in = x.data<std::string>();
+  QT_RETURN_IF_ERROR(visit_any(to, ctx, [&](auto tag) -> Status {
+    using D = typename decltype(tag)::type;
+    storage_t<D>* out = y.data<storage_t<D>>();
+    for (int64_t i = 0; i < x.numel(); ++i) {
+      QT_ASSIGN_OR_RETURN(const double v, text_number(ctx, in[i], i));
+      out[i] = convert<double, D>(v);
+    }
+    return Status::Ok();
+  }));
+  ctx.outputs[0] = std::move(y);
+  return Status::Ok();
+}
+
 Status cast_to(OpContext& ctx, const Tensor& x, DType to) {
   if (to == x.dtype()) {
     ctx.outputs[0] = x;
     return Status::Ok();
   }
+  if (to == DType::kString || x.dtype() == DType::kString) return cast_string(ctx, x, to);
   Tensor y(to, x.shape());
   Status s = visit_any(x.dtype(), ctx, [&](auto src_tag) -> Status {
     using S = typename decltype(src_tag)::type;
@@ -698,9 +770,11 @@ void register_elementwise_kernels(KernelRegistry& r) {
   r.add({"", "Min", 8, 11, F}, fold_op<Fold::kMin, true>);
   r.add({"", "Min", 12, kLatestOpset, kNumericTypes}, fold_op<Fold::kMin, true>);
   r.add({"", "Where", 9, kLatestOpset, kAllTypes, /*type_input=*/1}, where_op);
+  std::vector<DType> with_strings = kAllTypes;
+  with_strings.push_back(DType::kString);
   r.add({"", "Cast", 1, 5, kAllTypes}, cast_named_op);
-  r.add({"", "Cast", 6, kLatestOpset, kAllTypes}, cast_op);
-  r.add({"", "CastLike", 15, kLatestOpset, kAllTypes}, cast_like_op);
+  r.add({"", "Cast", 6, kLatestOpset, with_strings}, cast_op);
+  r.add({"", "CastLike", 15, kLatestOpset, with_strings}, cast_like_op);
   // Any value: tensors of every type, strings, and (from opset 14/16) sequences and optionals.
   r.add({"", "Identity", 1, kLatestOpset, {}}, identity_op);
   r.add({"", "Constant", 1, 11}, constant_op<false>);
