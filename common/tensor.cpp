@@ -78,6 +78,18 @@ Tensor Tensor::bitcast(DType dtype) const {
   return t;
 }
 
+void Tensor::copy_elements(const Tensor& src, int64_t src_at, int64_t at, int64_t count) {
+  if (count <= 0) return;
+  if (dtype_ == DType::kString) {
+    std::copy_n(src.data<std::string>() + src_at, count, data<std::string>() + at);
+    return;
+  }
+  const auto esize = static_cast<int64_t>(dtype_size(dtype_));
+  std::memcpy(static_cast<uint8_t*>(raw()) + at * esize,
+              static_cast<const uint8_t*>(src.raw()) + src_at * esize,
+              static_cast<size_t>(count * esize));
+}
+
 double Tensor::get_f64(int64_t i) const {
   switch (dtype_) {
     case DType::kF32: return data<float>()[i];

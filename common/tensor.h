@@ -57,6 +57,10 @@ class Tensor {
   // Same storage and shape viewed as another type of the same element size.
   Tensor bitcast(DType dtype) const;
 
+  // Copies `count` elements of `src` (same dtype) from element `src_at` to element `at` of this
+  // tensor: strings by assignment, other types byte-wise. Bounds are the caller's to check.
+  void copy_elements(const Tensor& src, int64_t src_at, int64_t at, int64_t count);
+
   // Reads element i as double / int64 whatever the dtype (for shapes, indices and tests).
   double get_f64(int64_t i) const;
   int64_t get_i64(int64_t i) const;

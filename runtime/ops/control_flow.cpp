@@ -3,7 +3,6 @@
 // after the node's own (Node::implicit_inputs() order); each subgraph Executor is built once per
 // node and kept in its NodeCache.
 #include <algorithm>
-#include <cstring>
 #include <map>
 #include <memory>
 #include <optional>
@@ -121,33 +120,27 @@ Status if_op(OpContext& ctx) {
 
 // ------------------------------------------------------------------ tensor slicing
 
-// A tensor viewed as [outer, len, inner] around one axis, for slicing and stacking.
+// A shape viewed as [outer, len, inner] around one axis, for slicing and stacking.
 struct AxisView {
-  int64_t outer = 1, len = 1, inner_bytes = 0;
+  int64_t outer = 1, len = 1, inner = 1;
 };
 
-Result<AxisView> axis_view(const OpContext& ctx, const Shape& s, int64_t axis, DType dtype) {
-  const size_t esize = dtype_size(dtype);
-  if (esize == 0) return ctx.unsupported("element type " + dtype_str(dtype) + " is not supported");
+AxisView axis_view(const Shape& s, int64_t axis) {
   AxisView v;
   v.outer = dims_product(s, 0, static_cast<size_t>(axis));
   v.len = s[static_cast<size_t>(axis)];
-  v.inner_bytes = dims_product(s, static_cast<size_t>(axis) + 1, s.size()) *
-                  static_cast<int64_t>(esize);
+  v.inner = dims_product(s, static_cast<size_t>(axis) + 1, s.size());
   return v;
 }
 
 // t's slice at `index` of `axis`, with that axis removed.
-Result<Tensor> take_slice(const OpContext& ctx, const Tensor& t, int64_t axis, int64_t index) {
-  QT_ASSIGN_OR_RETURN(AxisView v, axis_view(ctx, t.shape(), axis, t.dtype()));
+Tensor take_slice(const Tensor& t, int64_t axis, int64_t index) {
+  const AxisView v = axis_view(t.shape(), axis);
   Shape s = t.shape();
   s.erase(s.begin() + axis);
   Tensor out(t.dtype(), s);
-  const auto* src = static_cast<const uint8_t*>(t.raw());
-  auto* dst = static_cast<uint8_t*>(out.raw());
   for (int64_t o = 0; o < v.outer; ++o) {
-    std::memcpy(dst + o * v.inner_bytes, src + (o * v.len + index) * v.inner_bytes,
-                static_cast<size_t>(v.inner_bytes));
+    out.copy_elements(t, (o * v.len + index) * v.inner, o * v.inner, v.inner);
   }
   return out;
 }
@@ -168,14 +161,11 @@ Result<Tensor> stack(const OpContext& ctx, const std::vector<Tensor>& parts, int
   }
   s.insert(s.begin() + axis, static_cast<int64_t>(parts.size()));
   Tensor out(first.dtype(), s);
-  QT_ASSIGN_OR_RETURN(AxisView v, axis_view(ctx, s, axis, first.dtype()));
-  auto* dst = static_cast<uint8_t*>(out.raw());
+  const AxisView v = axis_view(s, axis);
   for (int64_t i = 0; i < v.len; ++i) {
     const Tensor& p = parts[static_cast<size_t>(reverse ? v.len - 1 - i : i)];
-    const auto* src = static_cast<const uint8_t*>(p.raw());
     for (int64_t o = 0; o < v.outer; ++o) {
-      std::memcpy(dst + (o * v.len + i) * v.inner_bytes, src + o * v.inner_bytes,
-                  static_cast<size_t>(v.inner_bytes));
+      out.copy_elements(p, o * v.inner, (o * v.len + i) * v.inner, v.inner);
     }
   }
   return out;
@@ -322,8 +312,7 @@ Status scan_loop(const OpContext& ctx, const Body& body, const ScanSpec& s,
     std::vector<Tensor> in = std::move(states);
     for (size_t j = 0; j < s.n_scan_in; ++j) {
       const int64_t at = s.in_reverse[j] ? len - 1 - t : t;
-      QT_ASSIGN_OR_RETURN(Tensor slice, take_slice(ctx, scan_inputs[j], in_axes[j], at));
-      in.push_back(std::move(slice));
+      in.push_back(take_slice(scan_inputs[j], in_axes[j], at));
     }
     QT_ASSIGN_OR_RETURN(auto out, run_body(ctx, body, in));
     states.assign(std::make_move_iterator(out.begin()),
@@ -376,13 +365,6 @@ Status scan_op(OpContext& ctx) {
   return Status::Ok();
 }
 
-// Places `part` at index `b` of axis 0 of `whole` (same element type, one more leading dim).
-void put_batch(const Tensor& part, int64_t b, Tensor* whole) {
-  const size_t bytes = part.nbytes();
-  std::memcpy(static_cast<uint8_t*>(whole->raw()) + static_cast<size_t>(b) * bytes, part.raw(),
-              bytes);
-}
-
 // Scan 8: every input carries a leading batch axis, scan inputs scan their axis 1, and the
 // optional first input gives each batch entry's sequence length (shorter ones are zero-padded).
 Status scan8_op(OpContext& ctx) {
@@ -427,13 +409,13 @@ Status scan8_op(OpContext& ctx) {
   for (int64_t bi = 0; bi < batch; ++bi) {
     std::vector<Tensor> states, scan_inputs;
     for (size_t k = 0; k < values.size(); ++k) {
-      QT_ASSIGN_OR_RETURN(Tensor entry, take_slice(ctx, *values[k], 0, bi));
+      Tensor entry = take_slice(*values[k], 0, bi);
       if (k >= s.n_state && lens[static_cast<size_t>(bi)] < max_len) {
         // Only the first `len` steps: a copy of the leading rows.
         Shape sh = entry.shape();
         sh[0] = lens[static_cast<size_t>(bi)];
         Tensor head(entry.dtype(), sh);
-        std::memcpy(head.raw(), entry.raw(), head.nbytes());
+        head.copy_elements(entry, 0, 0, head.numel());
         entry = std::move(head);
       }
       (k < s.n_state ? states : scan_inputs).push_back(std::move(entry));
@@ -446,7 +428,7 @@ Status scan8_op(OpContext& ctx) {
         Shape sh = part.shape();
         sh[0] = padded_len;
         Tensor full(part.dtype(), sh);
-        std::memcpy(full.raw(), part.raw(), part.nbytes());
+        full.copy_elements(part, 0, 0, part.numel());
         part = std::move(full);
       }
       Tensor& whole = ctx.outputs[out];
@@ -458,7 +440,7 @@ Status scan8_op(OpContext& ctx) {
                  Shape(whole.shape().begin() + 1, whole.shape().end()) != part.shape()) {
         return ctx.invalid("batch entries produce differently shaped outputs");
       }
-      put_batch(part, bi, &whole);
+      whole.copy_elements(part, 0, bi * part.numel(), part.numel());
       return Status::Ok();
     };
     for (size_t k = 0; k < s.n_state; ++k) {

@@ -2,7 +2,7 @@
 // sequences of tensors, splitting a tensor into one and concatenating one back, and wrapping or
 // unwrapping optional values. Sequences are immutable values (common/tensor.h); every edit makes
 // a new one sharing the element tensors.
-#include <cstring>
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -124,17 +124,9 @@ Status sequence_length_op(OpContext& ctx) {
 
 // ------------------------------------------------------------------ split and concat
 
-// Bytes of one element; strings and other non-plain types are not moved byte-wise.
-Result<size_t> element_bytes(const OpContext& ctx, DType t) {
-  const size_t n = dtype_size(t);
-  if (n == 0) return ctx.unsupported("element type " + dtype_str(t) + " is not supported");
-  return n;
-}
-
 Status split_to_sequence_op(OpContext& ctx) {
   QT_RETURN_IF_ERROR(need_inputs(ctx, 1, 2));
   QT_ASSIGN_OR_RETURN(const Tensor* x, tensor_input(ctx, 0, "input"));
-  QT_ASSIGN_OR_RETURN(size_t esize, element_bytes(ctx, x->dtype()));
   if (x->rank() == 0) return ctx.invalid("cannot split a scalar");
   QT_ASSIGN_OR_RETURN(int64_t axis, normalize_axis(ctx, ctx.node.attr_int("axis", 0), x->rank()));
   const int64_t len = x->dim(axis);
@@ -164,20 +156,15 @@ Status split_to_sequence_op(OpContext& ctx) {
     squeeze = ctx.node.attr_int("keepdims", 1) == 0;
   }
   const int64_t outer = dims_product(x->shape(), 0, static_cast<size_t>(axis));
-  const int64_t inner =
-      dims_product(x->shape(), static_cast<size_t>(axis) + 1, x->shape().size()) *
-      static_cast<int64_t>(esize);
+  const int64_t inner = dims_product(x->shape(), static_cast<size_t>(axis) + 1, x->shape().size());
   std::vector<Tensor> items;
-  const auto* src = static_cast<const uint8_t*>(x->raw());
   int64_t offset = 0;
   for (int64_t s : sizes) {
     Shape shape = x->shape();
     shape[static_cast<size_t>(axis)] = s;
     Tensor part(x->dtype(), shape);
-    auto* dst = static_cast<uint8_t*>(part.raw());
     for (int64_t o = 0; o < outer; ++o) {
-      std::memcpy(dst + o * s * inner, src + (o * len + offset) * inner,
-                  static_cast<size_t>(s * inner));
+      part.copy_elements(*x, (o * len + offset) * inner, o * s * inner, s * inner);
     }
     offset += s;
     if (squeeze) shape.erase(shape.begin() + axis);
@@ -195,7 +182,6 @@ Status concat_from_sequence_op(OpContext& ctx) {
   if (items.empty()) return ctx.invalid("cannot concatenate an empty sequence");
   const bool new_axis = ctx.node.attr_int("new_axis", 0) != 0;
   const Tensor& first = items.front();
-  QT_ASSIGN_OR_RETURN(size_t esize, element_bytes(ctx, first.dtype()));
   const int64_t out_rank = first.rank() + (new_axis ? 1 : 0);
   if (out_rank == 0) return ctx.invalid("cannot concatenate scalars without new_axis");
   QT_ASSIGN_OR_RETURN(int64_t axis, normalize_axis(ctx, ctx.node.attr_int("axis", 0), out_rank));
@@ -222,16 +208,13 @@ Status concat_from_sequence_op(OpContext& ctx) {
   }
   Tensor out(first.dtype(), out_shape);
   const int64_t outer = dims_product(out_shape, 0, static_cast<size_t>(axis));
-  const int64_t inner = dims_product(out_shape, static_cast<size_t>(axis) + 1, out_shape.size()) *
-                        static_cast<int64_t>(esize);
+  const int64_t inner = dims_product(out_shape, static_cast<size_t>(axis) + 1, out_shape.size());
   const int64_t out_row = out_shape[static_cast<size_t>(axis)] * inner;
-  auto* dst = static_cast<uint8_t*>(out.raw());
   int64_t offset = 0;
   for (size_t i = 0; i < items.size(); ++i) {
     const int64_t row = shapes[i][static_cast<size_t>(axis)] * inner;
-    const auto* src = static_cast<const uint8_t*>(items[i].raw());
     for (int64_t o = 0; o < outer; ++o) {
-      std::memcpy(dst + o * out_row + offset, src + o * row, static_cast<size_t>(row));
+      out.copy_elements(items[i], o * row, o * out_row + offset, row);
     }
     offset += row;
   }

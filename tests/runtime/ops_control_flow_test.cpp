@@ -104,6 +104,24 @@ TEST(ControlFlowOpsTest, LoopWithFalseCondRunsNoIteration) {
   EXPECT_EQ((*out)[1].shape(), (Shape{0, 2}));
 }
 
+TEST(ControlFlowOpsTest, LoopBodyThatDoesNotFitIsInvalid) {
+  Graph body = accumulate_body();
+  body.inputs.pop_back();  // no input for the carried value
+  Node n = make_node("Loop", 3, 2, {{"body", attr_graph(body)}});
+  const Tensor m = Tensor::from_i64({}, {1});
+  const Tensor cond = bool_scalar(true);
+  const Tensor init = Tensor::from_f32({2}, {0, 0});
+  auto out = run_node(n, {&m, &cond, &init}, 13, false);
+  ASSERT_FALSE(out.ok());
+  EXPECT_EQ(out.status().code(), StatusCode::kInvalidInput);
+  EXPECT_NE(out.status().message().find("body takes 2 inputs"), std::string::npos);
+
+  const Tensor float_m = Tensor::scalar_f32(1);
+  out = run_node(make_node("Loop", 3, 2, {{"body", attr_graph(accumulate_body())}}),
+                 {&float_m, &cond, &init}, 13, false);
+  EXPECT_EQ(out.status().code(), StatusCode::kInvalidInput);
+}
+
 // Scan body: state += x_t; scans out the state.
 Graph sum_body() {
   Graph g;

@@ -95,6 +95,20 @@ TEST(SequenceOpsTest, SplitToSequenceAndConcatBack) {
   EXPECT_EQ(values<float>((*stacked)[0]), (std::vector<float>{0, 1, 2, 3, 4, 5}));
 }
 
+TEST(SequenceOpsTest, StringTensorsSplitAndConcat) {
+  const Tensor x = Tensor::from_strings({2, 2}, {"a", "b", "c", "d"});
+  auto parts = run_node(make_node("SplitToSequence", 1, 1, {{"axis", attr_int(1)}}), {&x}, 11);
+  ASSERT_TRUE(parts.ok()) << parts.status().message();
+  const Tensor& second = (*parts)[0].items()[1];
+  EXPECT_EQ(second.shape(), (Shape{2, 1}));
+  EXPECT_EQ(second.data<std::string>()[1], "d");
+  auto back = run_node(make_node("ConcatFromSequence", 1, 1, {{"axis", attr_int(0)}}),
+                       {&(*parts)[0]}, 11);
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ((*back)[0].shape(), (Shape{4, 1}));
+  EXPECT_EQ((*back)[0].data<std::string>()[2], "b");
+}
+
 TEST(SequenceOpsTest, OptionalWrapsQueriesAndUnwraps) {
   const Tensor x = Tensor::from_f32({2}, {1, 2});
   auto opt = run_node(make_node("Optional", 1), {&x}, 15);
