@@ -88,7 +88,7 @@ std::set<std::string> visible_names(const Graph& g, const std::set<std::string>&
 Result<Graph> graph_from_proto(const onnx::GraphProto& gp, const Graph& model_scope,
                                const std::set<std::string>& outer_scope);
 
-// `scope` is the graph holding the node (its opsets and what its subgraphs can see).
+// Subgraphs take the opsets of `model_scope` and may read the `visible` names of enclosing graphs.
 Result<Attribute> attribute_from_proto(const onnx::AttributeProto& a, const std::string& where,
                                        const Graph& model_scope,
                                        const std::set<std::string>& visible) {
