@@ -19,14 +19,27 @@ bool is_graph_input(const Graph& g, const std::string& name) {
   return false;
 }
 
-// Reads of `name` by live nodes (an input listed twice counts twice).
+// Reads of `name` by live nodes (an input listed twice counts twice), including reads from
+// inside their subgraphs (If/Loop/Scan bodies), which these passes never rewrite.
 int count_uses(const Graph& g, const std::vector<bool>& removed, const std::string& name) {
   int n = 0;
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     if (removed[i]) continue;
     for (const auto& in : g.nodes[i].inputs) n += in == name;
+    for (const auto& in : g.nodes[i].implicit_inputs()) n += in == name;
   }
   return n;
+}
+
+// Whether a subgraph of a live node reads `name`: such a value cannot be renamed.
+bool read_by_subgraph(const Graph& g, const std::vector<bool>& removed, const std::string& name) {
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    if (removed[i]) continue;
+    for (const auto& in : g.nodes[i].implicit_inputs()) {
+      if (in == name) return true;
+    }
+  }
+  return false;
 }
 
 bool name_taken(const Graph& g, const std::string& name) {
@@ -35,6 +48,7 @@ bool name_taken(const Graph& g, const std::string& name) {
   for (const auto& n : g.nodes) {
     for (const auto& o : n.outputs) if (o == name) return true;
     for (const auto& i : n.inputs) if (i == name) return true;
+    for (const auto& i : n.implicit_inputs()) if (i == name) return true;
   }
   return false;
 }
@@ -185,6 +199,7 @@ Status remove_identity(Graph& g) {
     }
     const std::string in = n.inputs[0];
     const std::string out = n.outputs[0];
+    if (read_by_subgraph(g, removed, in) || read_by_subgraph(g, removed, out)) continue;
     if (!is_graph_output(g, out)) {
       removed[i] = true;
       rename_uses(g, removed, out, in);
@@ -264,7 +279,10 @@ Status fold_constant_transposes(Graph& g) {
   g.nodes = std::move(kept);
   // Initializers only the folded Transposes read are dropped.
   std::set<std::string> used;
-  for (const Node& n : g.nodes) used.insert(n.inputs.begin(), n.inputs.end());
+  for (const Node& n : g.nodes) {
+    used.insert(n.inputs.begin(), n.inputs.end());
+    for (auto& in : n.implicit_inputs()) used.insert(std::move(in));
+  }
   for (const ValueInfo& v : g.outputs) used.insert(v.name);
   for (const ValueInfo& v : g.inputs) used.insert(v.name);
   for (auto it = g.initializers.begin(); it != g.initializers.end();) {

@@ -471,7 +471,10 @@ Result<QuantizedModel> build_qdq_model(const Graph& g, const QuantizeConfig& q,
   for (Node& added : b.take_added()) out.nodes.push_back(std::move(added));
   // Originals still read by an fp32 op stay; the rest are replaced by their quantized form.
   std::set<std::string> still_read;
-  for (const auto& n : out.nodes) still_read.insert(n.inputs.begin(), n.inputs.end());
+  for (const auto& n : out.nodes) {
+    still_read.insert(n.inputs.begin(), n.inputs.end());
+    for (auto& in : n.implicit_inputs()) still_read.insert(std::move(in));
+  }
   for (const auto& name : replaced) {
     if (!still_read.count(name)) out.initializers.erase(name);
   }

@@ -214,6 +214,38 @@ TEST(RemoveIdentityTest, RewiresConsumersAndKeepsGraphOutputNames) {
   EXPECT_EQ(max_abs_diff(run(g, {x})[0], run(out, {x})[0]), 0.0f);
 }
 
+// Regression: a value an If branch reads from the outer graph must keep its name (the passes do
+// not rewrite subgraphs), so the Identity producing it stays and the model still runs.
+TEST(RemoveIdentityTest, KeepsValuesThatASubgraphReads) {
+  Graph then_branch;
+  then_branch.outputs.push_back({"t", DType::kF32, Shape{2}});
+  then_branch.nodes.push_back(make_node("neg", "Neg", {"b"}, {"t"}));  // reads outer "b"
+  Graph else_branch;
+  else_branch.outputs.push_back({"e", DType::kF32, Shape{2}});
+  else_branch.nodes.push_back(make_node("abs", "Abs", {"b"}, {"e"}));
+  Graph g;
+  g.inputs.push_back({"x", DType::kF32, Shape{2}});
+  g.inputs.push_back({"c", DType::kBool, Shape{}});
+  g.outputs.push_back({"y", DType::kF32, Shape{2}});
+  g.nodes.push_back(make_node("r", "Relu", {"x"}, {"a"}));
+  g.nodes.push_back(make_node("id", "Identity", {"a"}, {"b"}));
+  Node branch = make_node("if", "If", {"c"}, {"y"});
+  for (auto [name, body] : {std::pair{"then_branch", &then_branch}, {"else_branch", &else_branch}}) {
+    Attribute a;
+    a.kind = Attribute::Kind::kGraph;
+    a.g = std::make_shared<const Graph>(*body);
+    branch.attrs[name] = a;
+  }
+  g.nodes.push_back(branch);
+  Graph out = g;
+  ASSERT_TRUE(remove_identity(out).ok());
+  ASSERT_EQ(out.nodes.size(), 3u);
+  Tensor x = Tensor::from_f32({2}, {-1.0f, 2.0f});
+  Tensor c(DType::kBool, {});
+  c.data<uint8_t>()[0] = 1;
+  EXPECT_EQ(max_abs_diff(run(g, {x, c})[0], run(out, {x, c})[0]), 0.0f);
+}
+
 TEST(RemoveIdentityTest, KeepsAnIdentityFromGraphInputToGraphOutput) {
   Graph g;
   g.inputs.push_back({"x", DType::kF32, Shape{2}});
