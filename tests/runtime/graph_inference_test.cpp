@@ -6,30 +6,15 @@
 
 #include "common/onnx_io.h"
 #include "runtime/onnx_inference.h"
+#include "tests/runtime/op_test_util.h"
 
 namespace qtune {
 namespace {
 
 namespace fs = std::filesystem;
-
-Attribute int_attr(int64_t v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kInt;
-  a.i = v;
-  return a;
-}
-Attribute ints_attr(std::vector<int64_t> v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kInts;
-  a.ints = std::move(v);
-  return a;
-}
-Attribute tensor_attr(Tensor t) {
-  Attribute a;
-  a.kind = Attribute::Kind::kTensor;
-  a.t = std::move(t);
-  return a;
-}
+using op_test::attr_int;
+using op_test::attr_ints;
+using op_test::attr_tensor;
 
 // A graph assembled in code, one node at a time.
 struct G {
@@ -77,9 +62,9 @@ TEST(GraphInference, LeNetLikeChainKeepsTheDynamicBatch) {
       .init("b2", zeros(DType::kF32, {10}))
       .node("Conv", {"x", "w1", "b1"}, {"c1"})
       .node("Relu", {"c1"}, {"r1"})
-      .node("MaxPool", {"r1"}, {"p1"}, {{"kernel_shape", ints_attr({2, 2})}, {"strides", ints_attr({2, 2})}})
-      .node("Flatten", {"p1"}, {"f"}, {{"axis", int_attr(1)}})
-      .node("Gemm", {"f", "w2", "b2"}, {"y"}, {{"transB", int_attr(1)}});
+      .node("MaxPool", {"r1"}, {"p1"}, {{"kernel_shape", attr_ints({2, 2})}, {"strides", attr_ints({2, 2})}})
+      .node("Flatten", {"p1"}, {"f"}, {{"axis", attr_int(1)}})
+      .node("Gemm", {"f", "w2", "b2"}, {"y"}, {{"transB", attr_int(1)}});
   m.g.outputs.push_back({"y", DType::kF32, std::nullopt});
   ASSERT_TRUE(m.infer().ok());
   EXPECT_EQ(m.shape("c1"), (Shape{-1, 16, 24, 24}));
@@ -93,13 +78,13 @@ TEST(GraphInference, ConvPoolGeometry) {
   G m;
   m.input("x", Shape{2, 4, 9, 8})
       .init("w", zeros(DType::kF32, {6, 2, 3, 3}))
-      .node("Conv", {"x", "w"}, {"same"}, {{"group", int_attr(2)}, {"strides", ints_attr({2, 2})}});
+      .node("Conv", {"x", "w"}, {"same"}, {{"group", attr_int(2)}, {"strides", attr_ints({2, 2})}});
   m.g.nodes.back().attrs["auto_pad"].kind = Attribute::Kind::kString;
   m.g.nodes.back().attrs["auto_pad"].s = "SAME_UPPER";
   m.node("Conv", {"x", "w"}, {"dil"},
-         {{"group", int_attr(2)}, {"dilations", ints_attr({2, 1})}, {"pads", ints_attr({1, 0, 1, 0})}})
+         {{"group", attr_int(2)}, {"dilations", attr_ints({2, 1})}, {"pads", attr_ints({1, 0, 1, 0})}})
       .node("AveragePool", {"x"}, {"ceil"},
-            {{"kernel_shape", ints_attr({2, 3})}, {"strides", ints_attr({2, 2})}, {"ceil_mode", int_attr(1)}})
+            {{"kernel_shape", attr_ints({2, 3})}, {"strides", attr_ints({2, 2})}, {"ceil_mode", attr_int(1)}})
       .node("GlobalAveragePool", {"x"}, {"gap"});
   ASSERT_TRUE(m.infer().ok());
   EXPECT_EQ(m.shape("same"), (Shape{2, 6, 5, 4}));   // ceil(9/2), ceil(8/2)
@@ -126,7 +111,7 @@ TEST(GraphInference, ReshapeFromInitializerKeepsDynamicBatch) {
 TEST(GraphInference, ReshapeFromConstantNodeAndStaticInput) {
   G m;
   m.input("x", Shape{2, 3, 4})
-      .node("Constant", {}, {"t"}, {{"value", tensor_attr(i64({4, -1}))}})
+      .node("Constant", {}, {"t"}, {{"value", attr_tensor(i64({4, -1}))}})
       .node("Reshape", {"x", "t"}, {"y"});
   ASSERT_TRUE(m.infer().ok());
   EXPECT_EQ(m.shape("t"), (Shape{2}));
@@ -167,11 +152,11 @@ TEST(GraphInference, InconsistentShapesNameTheNode) {
 
   G cat;
   cat.input("a", Shape{2, 3}).input("b", Shape{2, 4})
-      .node("Concat", {"a", "b"}, {"y"}, {{"axis", int_attr(0)}});
+      .node("Concat", {"a", "b"}, {"y"}, {{"axis", attr_int(0)}});
   EXPECT_EQ(cat.infer().code(), StatusCode::kInvalidInput);
 
   G tr;
-  tr.input("a", Shape{2, 3}).node("Transpose", {"a"}, {"y"}, {{"perm", ints_attr({0, 0})}});
+  tr.input("a", Shape{2, 3}).node("Transpose", {"a"}, {"y"}, {{"perm", attr_ints({0, 0})}});
   EXPECT_EQ(tr.infer().code(), StatusCode::kInvalidInput);
 }
 
@@ -205,14 +190,14 @@ TEST(GraphInference, ShapeOps) {
       .init("idx", Tensor::from_i64({2, 2}, {0, 1, 1, 2}))
       .node("Slice", {"x", "starts", "ends", "axes", "steps"}, {"sl"})
       .node("Unsqueeze", {"x", "uaxes"}, {"un"})
-      .node("Gather", {"x", "idx"}, {"ga"}, {{"axis", int_attr(1)}})
-      .node("Transpose", {"x"}, {"tr"}, {{"perm", ints_attr({2, 0, 1})}})
-      .node("Concat", {"x", "x"}, {"ca"}, {{"axis", int_attr(-1)}})
-      .node("Concat", {"x", "x"}, {"cb"}, {{"axis", int_attr(0)}})
-      .node("Shape", {"x"}, {"sh"}, {{"start", int_attr(1)}})
-      .node("ReduceMean", {"x"}, {"rm"}, {{"axes", ints_attr({-1})}, {"keepdims", int_attr(0)}})
+      .node("Gather", {"x", "idx"}, {"ga"}, {{"axis", attr_int(1)}})
+      .node("Transpose", {"x"}, {"tr"}, {{"perm", attr_ints({2, 0, 1})}})
+      .node("Concat", {"x", "x"}, {"ca"}, {{"axis", attr_int(-1)}})
+      .node("Concat", {"x", "x"}, {"cb"}, {{"axis", attr_int(0)}})
+      .node("Shape", {"x"}, {"sh"}, {{"start", attr_int(1)}})
+      .node("ReduceMean", {"x"}, {"rm"}, {{"axes", attr_ints({-1})}, {"keepdims", attr_int(0)}})
       .node("Softmax", {"x"}, {"sm"})
-      .node("Cast", {"x"}, {"ci"}, {{"to", int_attr(9)}})
+      .node("Cast", {"x"}, {"ci"}, {{"to", attr_int(9)}})
       .node("Where", {"ci", "x", "sm"}, {"wh"});
   ASSERT_TRUE(m.infer().ok());
   EXPECT_EQ(m.shape("sl"), (Shape{-1, 2, 2}));  // [1,3) -> 2; [0,6) step 3 -> 2
@@ -236,7 +221,7 @@ TEST(GraphInference, NormalizationOps) {
       .init("s", zeros(DType::kF32, {4}))
       .init("g", zeros(DType::kF32, {5}))
       .node("BatchNormalization", {"x", "s", "s", "s", "s"}, {"bn"})
-      .node("LayerNormalization", {"x", "g"}, {"ln", "mean", "istd"}, {{"axis", int_attr(-1)}});
+      .node("LayerNormalization", {"x", "g"}, {"ln", "mean", "istd"}, {{"axis", attr_int(-1)}});
   ASSERT_TRUE(m.infer().ok());
   EXPECT_EQ(m.shape("bn"), (Shape{-1, 4, 5}));
   EXPECT_EQ(m.shape("ln"), (Shape{-1, 4, 5}));
@@ -255,7 +240,7 @@ TEST(GraphInference, QuantizationOps) {
       .node("QuantizeLinear", {"x", "s", "zp_s8"}, {"q_s8"})
       .node("DequantizeLinear", {"q_s8", "s", "zp_s8"}, {"dq"})
       .node("QLinearConv", {"q_u8", "s", "zp_u8", "w", "s", "zp_s8", "s", "zp_s8"}, {"qc"},
-            {{"pads", ints_attr({1, 1, 1, 1})}})
+            {{"pads", attr_ints({1, 1, 1, 1})}})
       .node("ConvInteger", {"q_u8", "w", "zp_u8"}, {"ci"})
       .node("QLinearMatMul", {"q_u8", "s", "zp_u8", "wmm", "s", "zp_s8", "s", "zp_u8"}, {"qm"})
       .node("MatMulInteger", {"q_s8", "wmm"}, {"mi"})

@@ -86,6 +86,20 @@ inline Result<std::vector<Tensor>> run_node(const Node& node, std::vector<const 
   return std::move(ctx.outputs);
 }
 
+// The first output of run_node; an empty tensor (and a test failure) on error.
+inline Tensor run1(const Node& node, std::vector<const Tensor*> inputs,
+                   int64_t opset = kLatestOpset) {
+  auto r = run_node(node, std::move(inputs), opset);
+  EXPECT_TRUE(r.ok()) << r.status().message();
+  return r.ok() ? r.value()[0] : Tensor();
+}
+
+// The status code of run_node (for the error cases).
+inline StatusCode run_code(const Node& node, std::vector<const Tensor*> inputs,
+                           int64_t opset = kLatestOpset) {
+  return run_node(node, std::move(inputs), opset).status().code();
+}
+
 template <typename T>
 std::vector<T> values(const Tensor& t) {
   return std::vector<T>(t.data<T>(), t.data<T>() + t.numel());

@@ -33,9 +33,6 @@ Tensor make(DType t, Shape shape, const std::vector<T>& v) {
   return op_test::make_tensor<T>(t, std::move(shape), v);
 }
 
-Attribute int_attr(int64_t v) { return op_test::attr_int(v); }
-Attribute float_attr(float v) { return op_test::attr_float(v); }
-
 TEST(ElementwiseBroadcastTest, ShapesFollowNumpyRules) {
   Shape out;
   ASSERT_TRUE(broadcast_shape({{2, 3, 4}, {4}}, &out));
@@ -178,7 +175,7 @@ TEST(ElementwiseOpsTest, UnaryActivations) {
   EXPECT_EQ(values<float>(y), (std::vector<float>{0, 0, 0, 0.5f, 2.0f}));
 
   Node lr = make_node("LeakyRelu", 1);
-  lr.attrs["alpha"] = float_attr(0.1f);
+  lr.attrs["alpha"] = op_test::attr_float(0.1f);
   ASSERT_TRUE(run_op(lr, {&x}, &y).ok());
   EXPECT_FLOAT_EQ(y.data<float>()[0], -0.2f);
   EXPECT_FLOAT_EQ(y.data<float>()[4], 2.0f);
@@ -244,8 +241,8 @@ TEST(ElementwiseOpsTest, ClipTakesInputsFromOpset11AndAttributesBefore) {
   EXPECT_EQ(values<float>(y), values<float>(x));
 
   Node old = make_node("Clip", 1);
-  old.attrs["min"] = float_attr(0.0f);
-  old.attrs["max"] = float_attr(1.5f);
+  old.attrs["min"] = op_test::attr_float(0.0f);
+  old.attrs["max"] = op_test::attr_float(1.5f);
   ASSERT_TRUE(run_op(old, {&x}, &y, /*opset=*/6).ok());
   EXPECT_EQ(values<float>(y), (std::vector<float>{0, 0, 1, 1.5f}));
 
@@ -316,7 +313,7 @@ TEST(ElementwiseOpsTest, WhereBroadcastsAnyElementType) {
 
 Node cast_node(DType to) {
   Node n = make_node("Cast", 1);
-  n.attrs["to"] = int_attr(static_cast<int64_t>(to));
+  n.attrs["to"] = op_test::attr_int(static_cast<int64_t>(to));
   return n;
 }
 
@@ -426,7 +423,7 @@ TEST(ElementwiseOpsTest, IdentityAndConstantShareStorage) {
   EXPECT_EQ(values<int64_t>(y), (std::vector<int64_t>{4, 5}));
 
   Node cf = make_node("Constant", 0);
-  cf.attrs["value_float"] = float_attr(0.25f);
+  cf.attrs["value_float"] = op_test::attr_float(0.25f);
   ASSERT_TRUE(run_op(cf, {}, &y).ok());
   EXPECT_EQ(y.shape(), Shape{});
   EXPECT_EQ(y.data<float>()[0], 0.25f);
@@ -453,15 +450,15 @@ TEST(ElementwiseOpsTest, Opset6BroadcastsOnlyWhenAsked) {
   ASSERT_TRUE(run_op(make_node("Add", 2), {&a, &a}, &y, 6).ok());
   EXPECT_EQ(values<float>(y)[5], 12.0f);
   // broadcast=1: B matches A's trailing dims, or the dims from `axis`.
-  Node bc = make_node("Add", 2, 1, {{"broadcast", int_attr(1)}});
+  Node bc = make_node("Add", 2, 1, {{"broadcast", op_test::attr_int(1)}});
   ASSERT_TRUE(run_op(bc, {&a, &row}, &y, 6).ok());
   EXPECT_EQ(values<float>(y), (std::vector<float>{11, 22, 33, 14, 25, 36}));
-  Node axis0 = make_node("Sub", 2, 1, {{"broadcast", int_attr(1)}, {"axis", int_attr(0)}});
+  Node axis0 = make_node("Sub", 2, 1, {{"broadcast", op_test::attr_int(1)}, {"axis", op_test::attr_int(0)}});
   ASSERT_TRUE(run_op(axis0, {&a, &col}, &y, 6).ok());
   EXPECT_EQ(values<float>(y), (std::vector<float>{-99, -98, -97, -196, -195, -194}));
   EXPECT_EQ(run_op(bc, {&a, &col}, &y, 6).code(), StatusCode::kInvalidInput);
   Tensor two = Tensor::scalar_f32(2);
-  ASSERT_TRUE(run_op(make_node("Mul", 2, 1, {{"broadcast", int_attr(1)}}), {&a, &two}, &y, 1).ok());
+  ASSERT_TRUE(run_op(make_node("Mul", 2, 1, {{"broadcast", op_test::attr_int(1)}}), {&a, &two}, &y, 1).ok());
   EXPECT_EQ(values<float>(y)[2], 6.0f);
 
   // PRelu before opset 7: a slope of X's channel count applies along axis 1.
@@ -507,7 +504,7 @@ TEST(ElementwiseOpsTest, PowTypesPerOpset) {
 
 TEST(ElementwiseOpsTest, ModFollowsTheSignRules) {
   Node mod = make_node("Mod", 2);
-  Node fmod = make_node("Mod", 2, 1, {{"fmod", int_attr(1)}});
+  Node fmod = make_node("Mod", 2, 1, {{"fmod", op_test::attr_int(1)}});
   const int32_t lowest = std::numeric_limits<int32_t>::min();
   Tensor a = make<int32_t>(DType::kS32, {6}, {-4, 7, 5, 4, -7, lowest});
   Tensor b = make<int32_t>(DType::kS32, {6}, {3, -3, 8, -2, 3, -1});
@@ -596,7 +593,7 @@ TEST(ElementwiseOpsTest, CastLikeAndTheOpset1CastTakeTheirTargetType) {
 }
 
 TEST(ElementwiseOpsTest, ConstantScalarAttributesNeedOpset12) {
-  Node cf = make_node("Constant", 0, 1, {{"value_float", float_attr(2.0f)}});
+  Node cf = make_node("Constant", 0, 1, {{"value_float", op_test::attr_float(2.0f)}});
   Tensor y;
   EXPECT_EQ(run_op(cf, {}, &y, 11).code(), StatusCode::kInvalidInput);
   ASSERT_TRUE(run_op(cf, {}, &y, 12).ok());

@@ -31,25 +31,6 @@ Tensor s8(Shape s, const std::vector<int64_t>& v) { return ints(DType::kS8, std:
 Tensor s32(Shape s, const std::vector<int64_t>& v) { return ints(DType::kS32, std::move(s), v); }
 Tensor f32(Shape s, const std::vector<float>& v) { return Tensor::from_f32(std::move(s), v); }
 
-Attribute int_attr(int64_t v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kInt;
-  a.i = v;
-  return a;
-}
-Attribute ints_attr(std::vector<int64_t> v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kInts;
-  a.ints = std::move(v);
-  return a;
-}
-Attribute str_attr(std::string v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kString;
-  a.s = std::move(v);
-  return a;
-}
-
 // Runs one op through the executor, as a one-node graph whose inputs are the given tensors
 // (an empty Tensor marks an omitted optional input).
 struct OpRun {
@@ -130,10 +111,10 @@ TEST(QuantizeLinearOpTest, PerAxisWithZeroPoints) {
   const Tensor scale = f32({3}, {2.0f, 4.0f, 8.0f});
   const Tensor zp = u8({3}, {0, 10, 20});
   const std::vector<int64_t> want = {0, 2, 10, 12, 20, 21, 0, 0, 10, 8, 20, 18};
-  auto r = run_op("QuantizeLinear", {x, scale, zp}, {{"axis", int_attr(1)}});
+  auto r = run_op("QuantizeLinear", {x, scale, zp}, {{"axis", op_test::attr_int(1)}});
   ASSERT_TRUE(r.status.ok()) << r.status.message();
   EXPECT_EQ(values(r.outputs[0]), want);
-  r = run_op("QuantizeLinear", {x, scale, zp}, {{"axis", int_attr(-2)}});
+  r = run_op("QuantizeLinear", {x, scale, zp}, {{"axis", op_test::attr_int(-2)}});
   ASSERT_TRUE(r.status.ok()) << r.status.message();
   EXPECT_EQ(values(r.outputs[0]), want);
   r = run_op("QuantizeLinear", {x, scale, zp});  // axis defaults to 1
@@ -144,7 +125,7 @@ TEST(QuantizeLinearOpTest, PerAxisWithZeroPoints) {
 TEST(QuantizeLinearOpTest, PerAxisOnTheLastAxis) {
   const Tensor x = f32({2, 2}, {1.0f, 1.0f, 3.0f, 3.0f});
   auto r = run_op("QuantizeLinear", {x, f32({2}, {1.0f, 2.0f}), s8({2}, {0, -1})},
-                  {{"axis", int_attr(1)}});
+                  {{"axis", op_test::attr_int(1)}});
   ASSERT_TRUE(r.status.ok()) << r.status.message();
   EXPECT_EQ(values(r.outputs[0]), (std::vector<int64_t>{1, -1, 3, 1}));  // 0.5 -> 0, 1.5 -> 2
 }
@@ -167,11 +148,11 @@ TEST(QuantizeLinearOpTest, LargeTensorSplitAcrossTasksMatchesScalarRule) {
 TEST(QuantizeLinearOpTest, ScaleNotMatchingTheAxisIsInvalidInput) {
   const Tensor x = f32({2, 3}, {0, 0, 0, 0, 0, 0});
   auto r = run_op("QuantizeLinear", {x, f32({4}, {1, 1, 1, 1}), u8({4}, {0, 0, 0, 0})},
-                  {{"axis", int_attr(1)}});
+                  {{"axis", op_test::attr_int(1)}});
   expect_invalid_naming_node(r.status, "y_scale shape [4]");
-  r = run_op("QuantizeLinear", {x, f32({3}, {1, 1, 1}), u8({2}, {0, 0})}, {{"axis", int_attr(1)}});
+  r = run_op("QuantizeLinear", {x, f32({3}, {1, 1, 1}), u8({2}, {0, 0})}, {{"axis", op_test::attr_int(1)}});
   expect_invalid_naming_node(r.status, "zero point shape");
-  r = run_op("QuantizeLinear", {x, f32({3}, {1, 1, 1})}, {{"axis", int_attr(2)}});
+  r = run_op("QuantizeLinear", {x, f32({3}, {1, 1, 1})}, {{"axis", op_test::attr_int(2)}});
   expect_invalid_naming_node(r.status, "axis 2");
   r = run_op("QuantizeLinear", {x, f32({1, 3}, {1, 1, 1})});
   expect_invalid_naming_node(r.status, "scalar or 1-D");
@@ -199,7 +180,7 @@ TEST(DequantizeLinearOpTest, PerTensorPerAxisAndS32) {
 
   r = run_op("DequantizeLinear",
              {s8({2, 2}, {-128, 127, 10, -10}), f32({2}, {0.5f, 2.0f}), s8({2}, {0, 10})},
-             {{"axis", int_attr(-1)}});
+             {{"axis", op_test::attr_int(-1)}});
   ASSERT_TRUE(r.status.ok()) << r.status.message();
   auto y = r.outputs[0].span<float>();
   EXPECT_EQ(std::vector<float>(y.begin(), y.end()), (std::vector<float>{-64.0f, 234.0f, 5.0f, -40.0f}));
@@ -214,7 +195,7 @@ TEST(DequantizeLinearOpTest, BadInputs) {
   auto r = run_op("DequantizeLinear", {u8({2}, {1, 2}), Tensor::scalar_f32(1.0f), s8({}, {0})});
   expect_invalid_naming_node(r.status, "x_zero_point has type s8");
   r = run_op("DequantizeLinear", {u8({2, 3}, {1, 2, 3, 4, 5, 6}), f32({2}, {1, 1})},
-             {{"axis", int_attr(1)}});
+             {{"axis", op_test::attr_int(1)}});
   expect_invalid_naming_node(r.status, "x_scale shape [2]");
 }
 
@@ -316,10 +297,10 @@ TEST(QLinearConvOpTest, MatchesFloatReferencePerChannelWithBiasPadsStrides) {
                    u8({}, {xzp}), s8({cc.m, cc.c / cc.group, cc.kh, cc.kw}, w), f32({cc.m}, wsf),
                    s8({cc.m}, wzp), Tensor::scalar_f32(static_cast<float>(ys)), u8({}, {yzp}),
                    s32({cc.m}, bias)},
-                  {{"strides", ints_attr(cc.strides)},
-                   {"pads", ints_attr(cc.pads)},
-                   {"dilations", ints_attr(cc.dilations)},
-                   {"group", int_attr(cc.group)}});
+                  {{"strides", op_test::attr_ints(cc.strides)},
+                   {"pads", op_test::attr_ints(cc.pads)},
+                   {"dilations", op_test::attr_ints(cc.dilations)},
+                   {"group", op_test::attr_int(cc.group)}});
   ASSERT_TRUE(r.status.ok()) << r.status.message();
   EXPECT_EQ(r.outputs[0].shape(), (Shape{cc.n, cc.m, oh, ow}));
   EXPECT_EQ(r.outputs[0].dtype(), DType::kU8);
@@ -340,7 +321,7 @@ TEST(QLinearConvOpTest, SignedInputPerTensorWeightZeroPointAndSameUpper) {
                   {s8({1, 2, 4, 4}, x), Tensor::scalar_f32(0.1f), s8({}, {xzp}),
                    u8({3, 2, 2, 2}, w), Tensor::scalar_f32(0.02f), u8({}, {wzp}),
                    Tensor::scalar_f32(0.5f), s8({}, {yzp})},
-                  {{"auto_pad", str_attr("SAME_UPPER")}});
+                  {{"auto_pad", op_test::attr_string("SAME_UPPER")}});
   ASSERT_TRUE(r.status.ok()) << r.status.message();
   EXPECT_EQ(r.outputs[0].shape(), (Shape{1, 3, 4, 4}));
   EXPECT_EQ(r.outputs[0].dtype(), DType::kS8);
@@ -374,13 +355,13 @@ TEST(QLinearConvOpTest, BadInputsNameTheNode) {
   in.push_back(s32({3}, {0, 0, 0}));
   r = run_op("QLinearConv", in);
   expect_invalid_naming_node(r.status, "bias");
-  r = run_op("QLinearConv", base(Tensor::scalar_f32(1.0f), s8({}, {0})), {{"group", int_attr(3)}});
+  r = run_op("QLinearConv", base(Tensor::scalar_f32(1.0f), s8({}, {0})), {{"group", op_test::attr_int(3)}});
   expect_invalid_naming_node(r.status, "group");
   r = run_op("QLinearConv", base(Tensor::scalar_f32(1.0f), s8({}, {0})),
-             {{"kernel_shape", ints_attr({3, 3})}});
+             {{"kernel_shape", op_test::attr_ints({3, 3})}});
   expect_invalid_naming_node(r.status, "kernel_shape");
   r = run_op("QLinearConv", base(Tensor::scalar_f32(1.0f), s8({}, {0})),
-             {{"strides", ints_attr({1})}});
+             {{"strides", op_test::attr_ints({1})}});
   expect_invalid_naming_node(r.status, "strides");
 }
 
@@ -389,7 +370,7 @@ TEST(ConvIntegerOpTest, GroupedConvMatchesIntegerReference) {
   auto r = run_op("ConvInteger",
                   {u8({1, 2, 5}, {1, 2, 3, 4, 5, 10, 20, 30, 40, 50}),
                    u8({2, 1, 2}, {1, 2, 3, 5}), Tensor(), u8({2}, {1, 4})},
-                  {{"group", int_attr(2)}, {"pads", ints_attr({1, 0})}});
+                  {{"group", op_test::attr_int(2)}, {"pads", op_test::attr_ints({1, 0})}});
   ASSERT_TRUE(r.status.ok()) << r.status.message();
   EXPECT_EQ(r.outputs[0].dtype(), DType::kS32);
   EXPECT_EQ(r.outputs[0].shape(), (Shape{1, 2, 5}));
@@ -402,7 +383,7 @@ TEST(ConvIntegerOpTest, OnnxExampleWithPadding) {
   auto r = run_op("ConvInteger",
                   {u8({1, 1, 3, 3}, {2, 3, 4, 5, 6, 7, 8, 9, 10}), u8({1, 1, 2, 2}, {1, 1, 1, 1}),
                    u8({}, {1})},
-                  {{"pads", ints_attr({1, 1, 1, 1})}});
+                  {{"pads", op_test::attr_ints({1, 1, 1, 1})}});
   ASSERT_TRUE(r.status.ok()) << r.status.message();
   EXPECT_EQ(values(r.outputs[0]),
             (std::vector<int64_t>{1, 3, 5, 3, 5, 12, 16, 9, 11, 24, 28, 15, 7, 15, 17, 9}));
@@ -487,8 +468,8 @@ TEST(ConvIntegerOpTest, RandomConfigsMatchDirectConvolution) {
     auto res = run_op("ConvInteger",
                       {ints(xt, xs, x), ints(wt, ws, w), ints(xt, {}, {xzp}),
                        per_channel ? ints(wt, {ws[0]}, wzp) : ints(wt, {}, wzp)},
-                      {{"group", int_attr(group)}, {"strides", ints_attr(strides)},
-                       {"pads", ints_attr(pads)}, {"dilations", ints_attr(dil)}});
+                      {{"group", op_test::attr_int(group)}, {"strides", op_test::attr_ints(strides)},
+                       {"pads", op_test::attr_ints(pads)}, {"dilations", op_test::attr_ints(dil)}});
     ASSERT_TRUE(res.status.ok()) << res.status.message();
     ASSERT_EQ(res.outputs[0].shape(), want_shape) << "iteration " << iter;
     ASSERT_EQ(values(res.outputs[0]), want) << "iteration " << iter << " x " << shape_str(xs)
@@ -643,12 +624,12 @@ TEST(QuantizationVersionsTest, QuantizeAndDequantizeArePerTensorBeforeOpset13) {
   const Tensor sc = f32({2}, {0.5f, 1.0f}), zc = u8({2}, {10, 0});
   auto bad = run_versioned("QuantizeLinear", {&x, &sc, &zc}, 12);
   EXPECT_EQ(bad.status().code(), StatusCode::kInvalidInput);
-  r = run_versioned("QuantizeLinear", {&x, &sc, &zc}, 13, 1, {{"axis", int_attr(0)}});
+  r = run_versioned("QuantizeLinear", {&x, &sc, &zc}, 13, 1, {{"axis", op_test::attr_int(0)}});
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_EQ(values((*r)[0]), (std::vector<int64_t>{10, 12, 2, 3}));
   EXPECT_EQ(run_versioned("DequantizeLinear", {&(*r)[0], &sc, &zc}, 11).status().code(),
             StatusCode::kInvalidInput);
-  d = run_versioned("DequantizeLinear", {&(*r)[0], &sc, &zc}, 13, 1, {{"axis", int_attr(0)}});
+  d = run_versioned("DequantizeLinear", {&(*r)[0], &sc, &zc}, 13, 1, {{"axis", op_test::attr_int(0)}});
   ASSERT_TRUE(d.ok()) << d.status().message();
   EXPECT_EQ(op_test::values<float>((*d)[0]), (std::vector<float>{0, 1, 2, 3}));
   // s32 dequantizes without a zero point; f64 is not a QuantizeLinear input type.

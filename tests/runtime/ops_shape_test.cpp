@@ -22,19 +22,9 @@ using op_test::attr_string;
 using op_test::iota_f32;
 using op_test::make_node;
 using op_test::make_tensor;
+using op_test::run1;
+using op_test::run_code;
 using op_test::values;
-
-// The first output of `node` run at `opset`; an empty tensor (and a test failure) on error.
-Tensor run1(const Node& node, std::vector<const Tensor*> inputs, int64_t opset = kLatestOpset) {
-  auto r = op_test::run_node(node, std::move(inputs), opset);
-  EXPECT_TRUE(r.ok()) << r.status().message();
-  return r.ok() ? r.value()[0] : Tensor();
-}
-
-StatusCode run_code(const Node& node, std::vector<const Tensor*> inputs,
-                    int64_t opset = kLatestOpset) {
-  return op_test::run_node(node, std::move(inputs), opset).status().code();
-}
 
 Tensor i64(std::vector<int64_t> v) {
   return Tensor::from_i64({static_cast<int64_t>(v.size())}, v);

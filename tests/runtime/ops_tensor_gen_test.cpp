@@ -16,18 +16,9 @@ using op_test::attr_tensor;
 using op_test::iota_f32;
 using op_test::make_node;
 using op_test::make_tensor;
+using op_test::run1;
+using op_test::run_code;
 using op_test::values;
-
-Tensor run1(const Node& node, std::vector<const Tensor*> inputs, int64_t opset = kLatestOpset) {
-  auto r = op_test::run_node(node, std::move(inputs), opset);
-  EXPECT_TRUE(r.ok()) << r.status().message();
-  return r.ok() ? r.value()[0] : Tensor();
-}
-
-StatusCode run_code(const Node& node, std::vector<const Tensor*> inputs,
-                    int64_t opset = kLatestOpset) {
-  return op_test::run_node(node, std::move(inputs), opset).status().code();
-}
 
 TEST(TensorGenOpsTest, ConstantOfShapeFillsTheValuesType) {
   Tensor shape = Tensor::from_i64({2}, {2, 3});
