@@ -1,0 +1,170 @@
+#!/usr/bin/python3
+"""Runs one model-zoo row through qtune and prints its result as one JSON object.
+
+A row is a folder written by an exporter (row.json, model.onnx, ref/ with reference inputs and
+the source framework's outputs, and a data folder with calib.npy/eval.npy). Steps:
+  1. fp32 parity: `qtune run` on ref/ against the reference outputs (and ref_other_size/ when the
+     model has dynamic spatial dimensions). Matches when max abs error <= 1e-4 x output range.
+  2. `qtune tune` with the cosine-to-fp32 metric and a 1% relative goal.
+  3. Agreement of the chosen int8 model with fp32 on the evaluation set: top-1 and top-5 (the
+     fp32 top-1 class among the int8 top-5), per pixel for segmentation outputs.
+  4. ONNX Runtime (npm onnxruntime-node) runs the exported QDQ model on ref/ and agrees with
+     qtune's execution of the same file (tools/ort_compare.js).
+
+    tools/zoo/run_row.py ROW_DIR --qtune build/qtune --ort-cache build/ort-node-cache
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, capture_output=True, text=True, **kw)
+
+
+def qtune_run(qtune, model, in_dir, out_dir):
+    os.makedirs(out_dir, exist_ok=True)
+    p = run([qtune, "run", model, "--inputs", in_dir, "--out", out_dir])
+    if p.returncode != 0:
+        raise RuntimeError(f"qtune run {model}: {p.stderr.strip() or p.stdout.strip()}")
+    return [np.load(os.path.join(out_dir, f))
+            for f in sorted(os.listdir(out_dir)) if f.startswith("output_")]
+
+
+def parity(qtune, model, ref_dir, work):
+    ours = qtune_run(qtune, model, ref_dir, work)
+    want = [np.load(os.path.join(ref_dir, f))
+            for f in sorted(os.listdir(ref_dir)) if f.startswith("output_")]
+    worst, matches = 0.0, len(ours) == len(want)
+    for a, b in zip(ours, want):
+        if a.shape != b.shape:
+            return False, float("inf")
+        err = float(np.abs(a.astype(np.float64) - b).max()) if a.size else 0.0
+        span = float(b.max() - b.min()) if b.size else 0.0
+        worst = max(worst, err)
+        matches = matches and err <= 1e-4 * max(span, 1e-12)
+    return matches, worst
+
+
+def agreement(fp32, int8, kind):
+    """Top-1 and top-5 agreement of int8 with fp32 over classes (axis 1)."""
+    if fp32.ndim > 2:  # segmentation [N, C, H, W]: every pixel is a sample
+        fp32 = np.moveaxis(fp32, 1, -1).reshape(-1, fp32.shape[1])
+        int8 = np.moveaxis(int8, 1, -1).reshape(-1, int8.shape[1])
+    ref = fp32.argmax(1)
+    top1 = float((int8.argmax(1) == ref).mean() * 100)
+    k = min(5, fp32.shape[1])
+    top5 = np.argsort(-int8, axis=1)[:, :k]
+    return top1, float((top5 == ref[:, None]).any(1).mean() * 100)
+
+
+def write_yamls(row, work, max_trials):
+    data = row["data"]
+    for split, name in (("calib", "calib.yaml"), ("eval", "eval.yaml")):
+        with open(os.path.join(work, name), "w") as f:
+            f.write(f"# {row['name']}: {split} set, already preprocessed by the exporter\n"
+                    f"dataset: {{format: npy, images: {data}/{split}.npy}}\n"
+                    f"batch_size: 16\n")
+    tune = os.path.join(work, "tune.yaml")
+    with open(tune, "w") as f:
+        f.write(f"""# {row['name']} (opset {row['opset']}): fastest mix within 1% of fp32's cosine.
+model: {row['model']}
+adaptor: native
+data: {{calibration: calib.yaml, evaluation: eval.yaml}}
+metric: {{name: cosine}}
+tuning:
+  strategy: bisect
+  accuracy_criterion: {{relative: 0.01}}
+  exit_policy: {{timeout: 0, max_trials: {max_trials}}}
+quantization: {{approach: static, calibration_sampling_size: 32}}
+output: out
+""")
+    return tune
+
+
+def eval_inputs(row, work):
+    d = os.path.join(work, "eval_inputs")
+    os.makedirs(d, exist_ok=True)
+    link = os.path.join(d, "input_0.npy")
+    if not os.path.exists(link):
+        os.symlink(os.path.join(row["data"], "eval.npy"), link)
+    return d
+
+
+def ort_agrees(model, ref_dir, qtune_dir, ort_cache):
+    env = dict(os.environ, NODE_PATH=os.path.join(ort_cache, "node_modules"))
+    p = run(["node", os.path.join(ROOT, "tools", "ort_compare.js"), model, ref_dir, qtune_dir,
+             "--tol", "0.02"], env=env)
+    detail = (p.stdout + p.stderr).strip().splitlines()
+    return p.returncode == 0, detail[-1] if detail else ""
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("row_dir", type=os.path.abspath)
+    ap.add_argument("--qtune", default=os.path.join(ROOT, "build", "qtune"), type=os.path.abspath)
+    ap.add_argument("--ort-cache", default=os.path.join(ROOT, "build", "ort-node-cache"))
+    ap.add_argument("--max-trials", type=int, default=30)
+    args = ap.parse_args()
+    t0 = time.time()
+    with open(os.path.join(args.row_dir, "row.json")) as f:
+        row = json.load(f)
+    work = os.path.abspath(os.path.join(args.row_dir, "run"))
+    os.makedirs(work, exist_ok=True)
+    result = {"name": row["name"], "opset": row["opset"], "source": row.get("source", "")}
+    try:
+        ok, err = parity(args.qtune, row["model"], os.path.join(args.row_dir, "ref"),
+                         os.path.join(work, "parity"))
+        other = os.path.join(args.row_dir, "ref_other_size")
+        if os.path.isdir(other):
+            ok2, err2 = parity(args.qtune, row["model"], other, os.path.join(work, "parity2"))
+            ok, err = ok and ok2, max(err, err2)
+        result.update(fp32_matches=ok, fp32_max_abs_err=err)
+
+        tune = write_yamls(row, work, args.max_trials)
+        p = run([args.qtune, "tune", tune, "--json"], cwd=work)
+        report_path = os.path.join(work, "out", "report.json")
+        if not os.path.exists(report_path):
+            raise RuntimeError(f"qtune tune exited {p.returncode}: {p.stderr.strip()[-800:]}")
+        with open(report_path) as f:
+            report = json.load(f)
+        chosen = report.get("chosen") or {}
+        trials = report.get("trials", [])
+        default = next((t for t in trials if t.get("index") == 0), {})
+        result.update(metric=report["metric"], fp32_metric=report["baseline"]["metric"],
+                      int8_metric=chosen.get("metric"), allint8_metric=default.get("metric"),
+                      goal_met=bool(report.get("goal_met")),
+                      speedup_vs_fp32=chosen.get("speedup_vs_fp32"),
+                      trials=report.get("trials_evaluated"))
+        int8_model = os.path.join(work, chosen["model"]) if chosen.get("model") else None
+        if int8_model:
+            ins = eval_inputs(row, work)
+            fp32_out = qtune_run(args.qtune, row["model"], ins, os.path.join(work, "eval_fp32"))
+            int8_out = qtune_run(args.qtune, int8_model, ins, os.path.join(work, "eval_int8"))
+            top1, top5 = agreement(fp32_out[0], int8_out[0], row["kind"])
+            result.update(top1_agreement=top1, top5_agreement=top5)
+            qdir = os.path.join(work, "ref_int8")
+            qtune_run(args.qtune, int8_model, os.path.join(args.row_dir, "ref"), qdir)
+            agrees, detail = ort_agrees(int8_model, os.path.join(args.row_dir, "ref"), qdir,
+                                        args.ort_cache)
+            result.update(ort_agrees=agrees, ort_detail=detail)
+        else:
+            result.update(ort_agrees=False, ort_detail="no int8 model was chosen")
+    except (RuntimeError, KeyError, OSError, ValueError) as e:
+        result["error"] = str(e)
+    result["seconds"] = round(time.time() - t0, 1)
+    for key in ("fp32_matches", "goal_met", "ort_agrees"):
+        result.setdefault(key, False)
+    print(json.dumps(result))
+    return 0 if result["fp32_matches"] and result["goal_met"] and result["ort_agrees"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
