@@ -21,6 +21,7 @@
 
 #include <unistd.h>
 
+#include "common/model_feed.h"
 #include "kernels/quantize_ref.h"
 
 namespace qtune {
@@ -150,20 +151,6 @@ void hash_value_info(Fnv64& f, const ValueInfo& v) {
   }
 }
 
-// How evaluate_top1 feeds a batch: reshaped to the input's per-sample shape when only the
-// layout differs ([N,784] models on [N,1,28,28] images).
-std::optional<Shape> input_sample_shape(const ValueInfo& in, const Dataset& data) {
-  if (!in.shape || in.shape->empty() || data.size() == 0) return std::nullopt;
-  Shape want(in.shape->begin() + 1, in.shape->end());
-  const int64_t per_sample = data.images.numel() / data.size();
-  for (int64_t d : want) {
-    if (d < 0) return std::nullopt;
-  }
-  const Shape have(data.images.shape().begin() + 1, data.images.shape().end());
-  if (want != have && shape_numel(want) == per_sample) return want;
-  return std::nullopt;
-}
-
 struct Collector {
   TensorStats* stats = nullptr;
   MinMax minmax;
@@ -183,16 +170,9 @@ Result<CalibrationStats> collect_impl(const Executor& fp32, const Dataset& data,
   }
   if (data.size() == 0) return Status::InvalidInput("the calibration dataset is empty");
   const Graph& g = fp32.graph();
-  if (g.inputs.size() != 1) {
-    return Status::Unsupported("calibration feeds images to a single model input; the model has " +
-                               std::to_string(g.inputs.size()));
-  }
-  const ValueInfo& in = g.inputs[0];
-  if (in.dtype != DType::kUndefined && in.dtype != DType::kF32) {
-    return Status::Unsupported("model input '" + in.name + "' is " +
-                               std::string(dtype_name(in.dtype)) +
-                               "; calibration feeds f32 images");
-  }
+  QT_ASSIGN_OR_RETURN(ModelFeed feed, ModelFeed::bind(g, data));
+  std::set<std::string> graph_inputs;
+  for (const ValueInfo& in : g.inputs) graph_inputs.insert(in.name);
 
   std::set<std::string> produced;
   for (const Node& n : g.nodes) {
@@ -203,17 +183,19 @@ Result<CalibrationStats> collect_impl(const Executor& fp32, const Dataset& data,
   CalibrationStats out;
   std::unordered_map<std::string, Collector> wanted;
   for (const auto& name : tensors) {
-    if (name != in.name && !produced.count(name)) {
+    if (!graph_inputs.count(name) && !produced.count(name)) {
       return Status::InvalidInput("calibration tensor '" + name +
-                                  "' is neither the model input nor a node output of graph '" +
+                                  "' is neither a model input nor a node output of graph '" +
                                   g.name + "'");
     }
     wanted[name].stats = &out.tensors[name];
   }
 
   const int64_t n = std::min(sampling_size, data.size());
-  const std::optional<Shape> sample_shape = input_sample_shape(in, data);
-  const bool want_input = wanted.count(in.name) != 0;
+  // A model that fixes its batch size gets batches of that size; a short last batch is filled
+  // up with its own samples again, which leaves min/max unchanged and weighs those few samples
+  // twice in the histograms.
+  batch_size = feed.batch_size(batch_size);
 
   // Two passes over the calibration set: min/max first, then the histogram over the now known
   // [0, max|x|]. Unlike re-binning a growing histogram (which moves counts between bins), every
@@ -241,14 +223,9 @@ Result<CalibrationStats> collect_impl(const Executor& fp32, const Dataset& data,
     };
     for (int64_t start = 0; start < n; start += batch_size) {
       const int64_t count = std::min(batch_size, n - start);
-      Tensor x = data.batch(start, count);
-      if (sample_shape) {
-        Shape s{count};
-        s.insert(s.end(), sample_shape->begin(), sample_shape->end());
-        x = x.reshaped(std::move(s));
-      }
-      if (want_input) observe(in.name, x);
-      auto run = fp32.run({x}, observe);
+      const std::vector<Tensor> x = feed.batch(start, count);
+      for (size_t i = 0; i < x.size(); ++i) observe(g.inputs[i].name, x[i]);
+      auto run = fp32.run(x, observe);
       if (!run.ok()) {
         return run.status().Annotate("calibration batch at sample " + std::to_string(start));
       }

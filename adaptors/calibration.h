@@ -44,7 +44,7 @@ struct CalibrationStats {
 };
 
 // Runs `fp32` over the first `sampling_size` samples of `data` (fewer if the set is smaller) in
-// batches of `batch_size`, feeding the model's single input as evaluate_top1 does, and records
+// batches of `batch_size`, feeding the model through a ModelFeed as evaluate_top1 does, and records
 // stats for the named tensors (graph inputs or node outputs, f32). Two passes over those samples:
 // min/max, then the histograms over the known range. A name the graph does not define is
 // kInvalidInput naming it.

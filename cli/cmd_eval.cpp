@@ -67,12 +67,8 @@ Status run_eval(const Args& args, std::ostream& out) {
     QT_ASSIGN_OR_RETURN(std::unique_ptr<PreparedModel> prepared, adaptor->prepare(shared, {}));
     auto* exec_model = dynamic_cast<ExecutorModel*>(prepared.get());
     if (profile && exec_model) exec_model->executor().enable_profiling();
-    res = evaluate_top1(
-        [&](const Tensor& batch) -> Result<Tensor> {
-          QT_ASSIGN_OR_RETURN(std::vector<Tensor> outs, prepared->run({batch}));
-          return outs.at(0);
-        },
-        data, cfg.batch_size);
+    res = evaluate_top1([&](const std::vector<Tensor>& x) { return prepared->run(x); }, *shared,
+                        data, cfg.batch_size);
     if (profile && exec_model) print_profile(exec_model->executor());
   } else {
     QT_ASSIGN_OR_RETURN(Executor exec, Executor::create(shared));

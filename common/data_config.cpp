@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <exception>
@@ -27,6 +28,19 @@ bool dataset_dtype_from_name(const std::string& name, DType* out) {
     }
   }
   return false;
+}
+
+std::vector<std::string> DatasetSpec::paths() const {
+  std::vector<std::string> out;
+  for (const DataInput& in : inputs) out.push_back(in.path);
+  if (!labels.empty()) out.push_back(labels);
+  return out;
+}
+
+bool DataConfig::preprocessed(const DataInput& in) const {
+  if (in.name.empty() || dataset.format_of(in) == "images") return true;
+  return std::find(preprocess.inputs.begin(), preprocess.inputs.end(), in.name) !=
+         preprocess.inputs.end();
 }
 
 namespace {
@@ -124,32 +138,102 @@ class Parser : public YamlReader {
       }
     }
     if (!have_dataset) return error(root, "dataset", "missing required key");
+    return check_preprocess_targets(root, *cfg);
+  }
+
+  Status get_dims(const YAML::Node& n, const std::string& key, std::vector<int64_t>* out) const {
+    out->clear();
+    if (n.IsScalar()) {
+      int64_t v;
+      QT_RETURN_IF_ERROR(get_int(n, key, &v));
+      if (v <= 0) return error(n, key, "must be positive, got " + std::to_string(v));
+      out->push_back(v);
+      return Status::Ok();
+    }
+    if (!n.IsSequence() || n.size() < 1 || n.size() > 2) {
+      return error(n, key, "expected a size or [height, width], got " + kind(n));
+    }
+    for (size_t i = 0; i < n.size(); ++i) {
+      int64_t v;
+      const std::string ki = key + "[" + std::to_string(i) + "]";
+      QT_RETURN_IF_ERROR(get_int(n[i], ki, &v));
+      if (v <= 0) return error(n[i], ki, "must be positive, got " + std::to_string(v));
+      out->push_back(v);
+    }
+    return Status::Ok();
+  }
+
+  Status check_format(const YAML::Node& v, const std::string& key, const std::string& f) const {
+    if (f != "idx" && f != "npy" && f != "raw" && f != "images") {
+      return error(v, key, "'" + f + "' is not one of idx, npy, raw, images");
+    }
+    return Status::Ok();
+  }
+
+  // `inputs: {name: PATH}` or `{name: {file: PATH, format: F, shared: true}}`, in document order.
+  Status parse_inputs(const YAML::Node& n, std::vector<DataInput>* out) const {
+    QT_ASSIGN_OR_RETURN(Entries entries, read_named_map(n, "dataset.inputs"));
+    if (entries.empty()) return error(n, "dataset.inputs", "must name at least one model input");
+    for (const auto& [name, v] : entries) {
+      const std::string key = "dataset.inputs." + name;
+      DataInput in;
+      in.name = name;
+      if (v.IsScalar()) {
+        QT_RETURN_IF_ERROR(get_string(v, key, &in.path));
+        out->push_back(std::move(in));
+        continue;
+      }
+      std::vector<std::pair<std::string, YAML::Node>> kv;
+      QT_RETURN_IF_ERROR(read_map(v, key, {"file", "format", "shared"}, &kv));
+      for (const auto& [k, x] : kv) {
+        if (k == "file") {
+          QT_RETURN_IF_ERROR(get_string(x, key + ".file", &in.path));
+        } else if (k == "format") {
+          QT_RETURN_IF_ERROR(get_string(x, key + ".format", &in.format));
+          QT_RETURN_IF_ERROR(check_format(x, key + ".format", in.format));
+        } else if (k == "shared") {
+          QT_ASSIGN_OR_RETURN(in.shared, get_bool(x, key + ".shared"));
+        }
+      }
+      if (in.path.empty()) return error(v, key + ".file", "missing required key");
+      out->push_back(std::move(in));
+    }
     return Status::Ok();
   }
 
   Status parse_dataset(const YAML::Node& n, DatasetSpec* d) const {
     std::vector<std::pair<std::string, YAML::Node>> kv;
     QT_RETURN_IF_ERROR(read_map(n, "dataset",
-                                {"format", "images", "labels", "limit", "shape", "dtype",
-                                 "header_bytes", "labels_dtype"},
+                                {"format", "images", "inputs", "labels", "limit", "shape", "dtype",
+                                 "header_bytes", "labels_dtype", "recursive"},
                                 &kv));
     const YAML::Node* raw_only = nullptr;
     std::string raw_only_key;
     const YAML::Node* shape_node = nullptr;
+    const YAML::Node* images_node = nullptr;
+    const YAML::Node* inputs_node = nullptr;
+    const YAML::Node* recursive_node = nullptr;
     for (const auto& [k, v] : kv) {
       const std::string key = "dataset." + k;
       if (k == "format") {
         QT_RETURN_IF_ERROR(get_string(v, key, &d->format));
-        if (d->format != "idx" && d->format != "npy" && d->format != "raw") {
-          return error(v, key, "'" + d->format + "' is not one of idx, npy, raw");
-        }
+        QT_RETURN_IF_ERROR(check_format(v, key, d->format));
       } else if (k == "images") {
-        QT_RETURN_IF_ERROR(get_string(v, key, &d->images));
+        images_node = &v;
+        DataInput in;
+        QT_RETURN_IF_ERROR(get_string(v, key, &in.path));
+        d->inputs.push_back(std::move(in));
+      } else if (k == "inputs") {
+        inputs_node = &v;
+        QT_RETURN_IF_ERROR(parse_inputs(v, &d->inputs));
       } else if (k == "labels") {
         QT_RETURN_IF_ERROR(get_string(v, key, &d->labels));
       } else if (k == "limit") {
         QT_RETURN_IF_ERROR(get_int(v, key, &d->limit));
         if (d->limit <= 0) return error(v, key, "must be positive, got " + std::to_string(d->limit));
+      } else if (k == "recursive") {
+        recursive_node = &v;
+        QT_ASSIGN_OR_RETURN(d->recursive, get_bool(v, key));
       } else if (k == "shape") {
         shape_node = &v;
         if (!v.IsSequence()) return error(v, key, "expected a list of integers, got " + kind(v));
@@ -186,20 +270,43 @@ class Parser : public YamlReader {
       }
     }
     if (d->format.empty()) return error(n, "dataset.format", "missing required key");
-    if (d->images.empty()) return error(n, "dataset.images", "missing required key");
-    if (d->format == "raw" && !shape_node) {
+    if (images_node && inputs_node) {
+      return error(*inputs_node, "dataset.inputs",
+                   "give either images (one input, the model's first) or inputs, not both");
+    }
+    if (!images_node && !inputs_node) {
+      return error(n, "dataset.images", "missing required key (or dataset.inputs)");
+    }
+    bool any_raw = false, any_images = false;
+    for (DataInput& in : d->inputs) {
+      if (in.format.empty()) in.format = d->format;
+      any_raw = any_raw || in.format == "raw";
+      any_images = any_images || in.format == "images";
+    }
+    if (any_raw && !shape_node) {
       return error(n, "dataset.shape", "missing required key for format raw");
     }
-    if (d->format != "raw" && raw_only) {
+    if (any_raw && d->inputs.size() > 1) {
+      return error(*inputs_node, "dataset.inputs",
+                   "format raw describes one file (dataset.shape, dtype): use npy for several "
+                   "inputs");
+    }
+    if (!any_raw && raw_only) {
       return error(*raw_only, raw_only_key,
                    "only used with format raw (format " + d->format + " stores it in the file)");
+    }
+    if (!any_images && recursive_node) {
+      return error(*recursive_node, "dataset.recursive", "only used with format images");
     }
     return Status::Ok();
   }
 
   Status parse_preprocess(const YAML::Node& n, PreprocessSpec* p) const {
     std::vector<std::pair<std::string, YAML::Node>> kv;
-    QT_RETURN_IF_ERROR(read_map(n, "preprocess", {"scale", "mean", "std", "layout"}, &kv));
+    QT_RETURN_IF_ERROR(read_map(n, "preprocess",
+                                {"scale", "mean", "std", "layout", "source_layout", "inputs",
+                                 "resize", "center_crop", "color"},
+                                &kv));
     const YAML::Node* mean_node = nullptr;
     const YAML::Node* std_node = nullptr;
     for (const auto& [k, v] : kv) {
@@ -219,10 +326,22 @@ class Parser : public YamlReader {
                          "must not be 0 (it divides)");
           }
         }
-      } else if (k == "layout") {
-        QT_RETURN_IF_ERROR(get_string(v, key, &p->layout));
-        if (p->layout != "NCHW" && p->layout != "NHWC") {
-          return error(v, key, "'" + p->layout + "' is not one of NCHW, NHWC");
+      } else if (k == "layout" || k == "source_layout") {
+        std::string* out = k == "layout" ? &p->layout : &p->source_layout;
+        QT_RETURN_IF_ERROR(get_string(v, key, out));
+        if (*out != "NCHW" && *out != "NHWC") {
+          return error(v, key, "'" + *out + "' is not one of NCHW, NHWC");
+        }
+      } else if (k == "inputs") {
+        QT_ASSIGN_OR_RETURN(p->inputs, get_string_list(v, key));
+      } else if (k == "resize") {
+        QT_RETURN_IF_ERROR(get_dims(v, key, &p->resize));
+      } else if (k == "center_crop") {
+        QT_RETURN_IF_ERROR(get_dims(v, key, &p->center_crop));
+      } else if (k == "color") {
+        QT_RETURN_IF_ERROR(get_string(v, key, &p->color));
+        if (p->color != "RGB" && p->color != "BGR" && p->color != "gray") {
+          return error(v, key, "'" + p->color + "' is not one of RGB, BGR, gray");
         }
       }
     }
@@ -230,6 +349,44 @@ class Parser : public YamlReader {
       return error(*std_node, "preprocess.std",
                    "has " + std::to_string(p->std.size()) + " values but preprocess.mean has " +
                        std::to_string(p->mean.size()));
+    }
+    return Status::Ok();
+  }
+
+  // The checks that need both sections: which inputs preprocess names and whether its
+  // image-only steps have an image input to act on.
+  Status check_preprocess_targets(const YAML::Node& root, const DataConfig& cfg) const {
+    const YAML::Node pre = root["preprocess"];
+    if (!pre) return Status::Ok();
+    const DatasetSpec& d = cfg.dataset;
+    if (const YAML::Node names = pre["inputs"]) {
+      if (d.inputs.size() == 1 && d.inputs[0].name.empty()) {
+        return error(names, "preprocess.inputs",
+                     "only used with dataset.inputs (dataset.images is always preprocessed)");
+      }
+      for (size_t i = 0; i < cfg.preprocess.inputs.size(); ++i) {
+        const std::string& name = cfg.preprocess.inputs[i];
+        const bool known = std::any_of(d.inputs.begin(), d.inputs.end(),
+                                       [&](const DataInput& in) { return in.name == name; });
+        if (!known) {
+          const YAML::Node& at = names.IsSequence() ? names[i] : names;
+          return error(at, "preprocess.inputs", "'" + name + "' is not one of dataset.inputs");
+        }
+      }
+    }
+    bool any = false, any_images = false;
+    for (const DataInput& in : d.inputs) {
+      any = any || cfg.preprocessed(in);
+      any_images = any_images || in.format == "images";
+    }
+    if (!any) {
+      return error(pre, "preprocess",
+                   "applies to no input: name the dataset.inputs it is for in preprocess.inputs");
+    }
+    for (const char* k : {"resize", "center_crop", "color"}) {
+      if (const YAML::Node v = pre[k]; v && !any_images) {
+        return error(v, std::string("preprocess.") + k, "only used with format images");
+      }
     }
     return Status::Ok();
   }
@@ -268,7 +425,7 @@ Result<DataConfig> load_data_config(const std::string& yaml_path, const std::str
     return Status::InvalidInput(yaml_path + ": " + e.what());
   }
   const std::filesystem::path base = std::filesystem::path(as_path.empty() ? yaml_path : as_path).parent_path();
-  cfg.dataset.images = resolve(base, cfg.dataset.images);
+  for (DataInput& in : cfg.dataset.inputs) in.path = resolve(base, in.path);
   cfg.dataset.labels = resolve(base, cfg.dataset.labels);
   return cfg;
 }

@@ -347,8 +347,7 @@ bool label_at(const RawArray& a, int64_t i, int64_t* out) {
 }
 
 // ---- raw binary: shape comes from the YAML
-Result<RawArray> read_raw_images(const DatasetSpec& spec) {
-  const std::string& path = spec.images;
+Result<RawArray> read_raw_images(const DatasetSpec& spec, const std::string& path) {
   QT_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, read_file(path));
   const size_t esize = dtype_size(spec.dtype);
   if (static_cast<uint64_t>(spec.header_bytes) > bytes.size()) {
@@ -407,7 +406,7 @@ Result<RawArray> read_raw_labels(const DatasetSpec& spec) {
   return a;
 }
 
-// Shapes the images array as [N,C,H,W] plus whether its bytes are NHWC.
+// [N,C,H,W] of an image array plus whether its bytes are channels-last.
 Status image_geometry(const std::string& path, const RawArray& a, const std::string& layout,
                       int64_t dims[4], bool* nhwc) {
   *nhwc = false;
@@ -442,47 +441,154 @@ float reciprocal_integer(float scale) {
   return static_cast<float>(1.0 / k) == scale ? static_cast<float>(k) : 0.0f;
 }
 
-Status check_norm(const DataConfig& cfg, const std::vector<float>& v, const char* name,
-                  int64_t channels) {
+Status check_norm(const DataConfig& cfg, const std::string& source, const std::vector<float>& v,
+                  const char* name, int64_t channels) {
   if (v.empty() || v.size() == 1 || static_cast<int64_t>(v.size()) == channels) return Status::Ok();
   return Status::InvalidInput(cfg.source_path + ": preprocess." + name + " has " +
-                              std::to_string(v.size()) + " values but the images have " +
+                              std::to_string(v.size()) + " values but " + source + " has " +
                               std::to_string(channels) + " channel" + (channels == 1 ? "" : "s"));
+}
+
+// The first `n` samples of an image array as the f32 tensor the model gets: scale, then
+// (x - mean) / std per channel, in preprocess.layout ([N,H,W] and [N,D] gain a channel of 1).
+Result<Tensor> preprocess_images(const DataConfig& cfg, const std::string& source,
+                                 const std::string& source_layout, const RawArray& a, int64_t n) {
+  const PreprocessSpec& pre = cfg.preprocess;
+  int64_t dims[4];
+  bool nhwc = false;
+  QT_RETURN_IF_ERROR(image_geometry(source, a, source_layout, dims, &nhwc));
+  const LoadFn load = loader_for(a.dtype);
+  if (!load) {
+    return Status::Unsupported(source + ": element type " + std::string(dtype_name(a.dtype)) +
+                               " cannot be preprocessed as an image");
+  }
+  const int64_t C = dims[1], H = dims[2], W = dims[3];
+  QT_RETURN_IF_ERROR(check_norm(cfg, source, pre.mean, "mean", C));
+  QT_RETURN_IF_ERROR(check_norm(cfg, source, pre.std, "std", C));
+  std::vector<float> mean(static_cast<size_t>(C), 0.0f), stdv(static_cast<size_t>(C), 1.0f);
+  for (size_t c = 0; c < static_cast<size_t>(C); ++c) {
+    if (!pre.mean.empty()) mean[c] = pre.mean.size() == 1 ? pre.mean[0] : pre.mean[c];
+    if (!pre.std.empty()) stdv[c] = pre.std.size() == 1 ? pre.std[0] : pre.std[c];
+  }
+  const bool nhwc_out = pre.layout == "NHWC";
+  Tensor out(DType::kF32, nhwc_out ? Shape{n, H, W, C} : Shape{n, C, H, W});
+  float* dst = out.data<float>();
+  const uint8_t* src = a.data();
+  const size_t esize = dtype_size(a.dtype);
+  const int64_t HW = H * W;
+  const float scale = pre.scale;
+  const float divisor = reciprocal_integer(scale);
+  tbb::parallel_for(tbb::blocked_range<int64_t>(0, n), [&](const tbb::blocked_range<int64_t>& r) {
+    for (int64_t i = r.begin(); i < r.end(); ++i) {
+      for (int64_t c = 0; c < C; ++c) {
+        const float m = mean[static_cast<size_t>(c)];
+        const float s = stdv[static_cast<size_t>(c)];
+        for (int64_t p = 0; p < HW; ++p) {
+          const int64_t k = nhwc ? (i * HW + p) * C + c : (i * C + c) * HW + p;
+          const float v = load(src + static_cast<size_t>(k) * esize);
+          // Same float ops in the same order as training: scale, then (x - mean) / std.
+          const float x = divisor != 0.0f ? v / divisor : v * scale;
+          dst[nhwc_out ? (i * HW + p) * C + c : (i * C + c) * HW + p] = (x - m) / s;
+        }
+      }
+    }
+  });
+  return out;
+}
+
+// The first `n` rows of an array as stored (all of it when `n` < 0).
+Tensor rows_as_stored(const RawArray& a, int64_t n) {
+  Shape shape = a.shape;
+  if (n >= 0 && !shape.empty()) shape[0] = n;
+  Tensor t(a.dtype, shape);
+  if (t.nbytes()) std::memcpy(t.raw(), a.data(), t.nbytes());
+  return t;
+}
+
+Result<RawArray> read_input_array(const DataConfig& cfg, const DataInput& in) {
+  const std::string& format = cfg.dataset.format_of(in);
+  if (format == "idx") return read_idx_file(in.path);
+  if (format == "npy") return read_npy_file(in.path);
+  if (format == "raw") return read_raw_images(cfg.dataset, in.path);
+  return Status::InvalidInput(cfg.source_path + ": dataset format '" + format +
+                              "' is not one of idx, npy, raw");
+}
+
+Result<RawArray> read_labels(const DataConfig& cfg) {
+  const DatasetSpec& spec = cfg.dataset;
+  if (spec.format == "idx") return read_idx_file(spec.labels);
+  if (spec.format == "npy") return read_npy_file(spec.labels);
+  if (spec.format == "raw") return read_raw_labels(spec);
+  return Status::InvalidInput(cfg.source_path + ": dataset.format '" + spec.format +
+                              "' is not one of idx, npy, raw");
+}
+
+// What an input is called in messages: the model input it feeds and its file.
+std::string describe(const DataInput& in) {
+  return in.name.empty() ? in.path : "input '" + in.name + "' (" + in.path + ")";
 }
 
 Result<Dataset> load_dataset_impl(const DataConfig& cfg) {
   const DatasetSpec& spec = cfg.dataset;
-  RawArray images;
-  RawArray labels;
-  const bool labeled = !spec.labels.empty();
-  if (spec.format == "idx") {
-    QT_ASSIGN_OR_RETURN(images, read_idx_file(spec.images));
-    if (labeled) { QT_ASSIGN_OR_RETURN(labels, read_idx_file(spec.labels)); }
-  } else if (spec.format == "npy") {
-    QT_ASSIGN_OR_RETURN(images, read_npy_file(spec.images));
-    if (labeled) { QT_ASSIGN_OR_RETURN(labels, read_npy_file(spec.labels)); }
-  } else if (spec.format == "raw") {
-    if (spec.shape.size() < 2 || spec.shape.size() > 4) {
-      return Status::InvalidInput(cfg.source_path + ": dataset.shape must have 2 to 4 dimensions");
+  if (spec.inputs.empty()) {
+    return Status::InvalidInput(cfg.source_path + ": the dataset names no input files");
+  }
+  std::vector<RawArray> arrays;
+  for (const DataInput& in : spec.inputs) {
+    QT_ASSIGN_OR_RETURN(RawArray a, read_input_array(cfg, in));
+    arrays.push_back(std::move(a));
+  }
+  // Samples are rows along axis 0. Shared inputs and 0-d arrays are fed whole; inputs with one
+  // row serve every sample when others have more.
+  int64_t total = -1;
+  std::string total_from = cfg.source_path;  // the file the sample count comes from
+  for (size_t i = 0; i < arrays.size(); ++i) {
+    const DataInput& in = spec.inputs[i];
+    if (in.shared || arrays[i].shape.empty()) continue;
+    const int64_t rows = arrays[i].shape[0];
+    if (rows == 0) return Status::InvalidInput(in.path + ": the file holds no samples");
+    if (total < 0 || total == 1) {
+      if (total != 1 || rows != 1) total_from = in.path;
+      total = rows;
+    } else if (rows != 1 && rows != total) {
+      return Status::InvalidInput(in.path + ": " + std::to_string(rows) + " samples (rows along "
+                                  "axis 0), but " + total_from + " has " +
+                                  std::to_string(total) + "; each input needs one row per "
+                                  "sample, or one row for all (or shared: true to feed it whole)");
     }
-    QT_ASSIGN_OR_RETURN(images, read_raw_images(spec));
-    if (labeled) { QT_ASSIGN_OR_RETURN(labels, read_raw_labels(spec)); }
-  } else {
-    return Status::InvalidInput(cfg.source_path + ": dataset.format '" + spec.format +
-                                "' is not one of idx, npy, raw");
   }
+  if (total < 0) total = 1;  // nothing but shared inputs: one sample
+  const int64_t n = spec.limit > 0 ? std::min(spec.limit, total) : total;
 
-  int64_t dims[4];
-  bool nhwc = false;
-  QT_RETURN_IF_ERROR(image_geometry(spec.images, images, cfg.preprocess.layout, dims, &nhwc));
-  const int64_t total = dims[0];
-  if (total == 0) return Status::InvalidInput(spec.images + ": the file holds no samples");
-  const LoadFn load = loader_for(images.dtype);
-  if (!load) {
-    return Status::Unsupported(spec.images + ": element type " +
-                               std::string(dtype_name(images.dtype)) + " is not supported");
+  Dataset ds;
+  ds.source = cfg.source_path;
+  ds.samples = n;
+  for (size_t i = 0; i < arrays.size(); ++i) {
+    const DataInput& in = spec.inputs[i];
+    const RawArray& a = arrays[i];
+    DatasetInput d;
+    d.name = in.name;
+    d.source = in.path;
+    d.shared = in.shared || a.shape.empty();
+    const int64_t rows = d.shared ? -1 : std::min(a.shape[0], n);
+    if (cfg.preprocessed(in)) {
+      if (d.shared) {
+        return Status::InvalidInput(describe(in) + ": a shared input cannot be preprocessed as "
+                                    "images; leave it out of preprocess.inputs");
+      }
+      const std::string& source_layout = cfg.preprocess.source_layout.empty()
+                                             ? cfg.preprocess.layout
+                                             : cfg.preprocess.source_layout;
+      QT_ASSIGN_OR_RETURN(d.values, preprocess_images(cfg, in.path, source_layout, a, rows));
+    } else {
+      d.values = rows_as_stored(a, rows);
+    }
+    ds.inputs.push_back(std::move(d));
   }
-  if (labeled) {
+  arrays.clear();
+
+  if (!spec.labels.empty()) {
+    QT_ASSIGN_OR_RETURN(RawArray labels, read_labels(cfg));
     int64_t label_count;
     if (labels.shape.empty() || !checked_numel(labels.shape, &label_count) ||
         (labels.shape.size() > 1 && label_count != labels.shape[0])) {
@@ -491,17 +597,9 @@ Result<Dataset> load_dataset_impl(const DataConfig& cfg) {
     }
     if (label_count != total) {
       return Status::InvalidInput(spec.labels + ": field count: " + std::to_string(label_count) +
-                                  " labels, but " + spec.images + " has " +
-                                  std::to_string(total) + " images");
+                                  " labels, but " + total_from + " has " +
+                                  std::to_string(total) + " samples");
     }
-  }
-  const int64_t n = spec.limit > 0 ? std::min(spec.limit, total) : total;
-  const int64_t C = dims[1], H = dims[2], W = dims[3];
-  QT_RETURN_IF_ERROR(check_norm(cfg, cfg.preprocess.mean, "mean", C));
-  QT_RETURN_IF_ERROR(check_norm(cfg, cfg.preprocess.std, "std", C));
-
-  Dataset ds;
-  if (labeled) {
     ds.labels.resize(static_cast<size_t>(n));
     for (int64_t i = 0; i < n; ++i) {
       int64_t v;
@@ -512,56 +610,41 @@ Result<Dataset> load_dataset_impl(const DataConfig& cfg) {
       ds.labels[static_cast<size_t>(i)] = v;
     }
   }
-
-  std::vector<float> mean(static_cast<size_t>(C), 0.0f), stdv(static_cast<size_t>(C), 1.0f);
-  for (int64_t c = 0; c < C; ++c) {
-    const auto& m = cfg.preprocess.mean;
-    const auto& s = cfg.preprocess.std;
-    if (!m.empty()) mean[static_cast<size_t>(c)] = m.size() == 1 ? m[0] : m[static_cast<size_t>(c)];
-    if (!s.empty()) stdv[static_cast<size_t>(c)] = s.size() == 1 ? s[0] : s[static_cast<size_t>(c)];
-  }
-  ds.images = Tensor(DType::kF32, {n, C, H, W});
-  float* dst = ds.images.data<float>();
-  const uint8_t* src = images.data();
-  const size_t esize = dtype_size(images.dtype);
-  const int64_t HW = H * W;
-  const float scale = cfg.preprocess.scale;
-  const float divisor = reciprocal_integer(scale);
-  tbb::parallel_for(tbb::blocked_range<int64_t>(0, n), [&](const tbb::blocked_range<int64_t>& r) {
-    for (int64_t i = r.begin(); i < r.end(); ++i) {
-      for (int64_t c = 0; c < C; ++c) {
-        const float m = mean[static_cast<size_t>(c)];
-        const float s = stdv[static_cast<size_t>(c)];
-        float* out = dst + (i * C + c) * HW;
-        for (int64_t p = 0; p < HW; ++p) {
-          const int64_t k = nhwc ? (i * HW + p) * C + c : (i * C + c) * HW + p;
-          const float v = load(src + static_cast<size_t>(k) * esize);
-          // Same float ops in the same order as training: scale, then (x - mean) / std.
-          const float x = divisor != 0.0f ? v / divisor : v * scale;
-          out[p] = (x - m) / s;
-        }
-      }
-    }
-  });
   return ds;
 }
 
 }  // namespace
 
-Tensor Dataset::batch(int64_t start, int64_t count) const {
-  if (images.empty()) return Tensor(DType::kF32, {0, 1, 1, 1});
-  const int64_t n = size();
-  start = std::clamp<int64_t>(start, 0, n);
-  count = std::clamp<int64_t>(count, 0, n - start);
-  Shape shape = images.shape();
+Tensor DatasetInput::rows(int64_t start, int64_t count) const {
+  if (shared) return values;
+  Shape shape = values.shape();
   shape[0] = count;
-  Tensor out(DType::kF32, shape);
-  const int64_t row = n == 0 ? 0 : images.numel() / n;
-  if (count > 0) {
-    std::memcpy(out.data<float>(), images.data<float>() + start * row,
-                static_cast<size_t>(count * row) * sizeof(float));
+  Tensor out(values.dtype(), shape);
+  const int64_t stored = values.dim(0);
+  const int64_t row = stored == 0 ? 0 : values.numel() / stored;
+  if (stored == 1) {
+    for (int64_t i = 0; i < count; ++i) out.copy_elements(values, 0, i * row, row);
+  } else if (count > 0) {
+    out.copy_elements(values, start * row, 0, count * row);
   }
   return out;
+}
+
+std::vector<Tensor> Dataset::batch(int64_t start, int64_t count) const {
+  start = std::clamp<int64_t>(start, 0, samples);
+  count = std::clamp<int64_t>(count, 0, samples - start);
+  std::vector<Tensor> out;
+  out.reserve(inputs.size());
+  for (const DatasetInput& in : inputs) out.push_back(in.rows(start, count));
+  return out;
+}
+
+Dataset Dataset::of(Tensor values, std::vector<int64_t> labels) {
+  Dataset d;
+  d.samples = values.empty() || values.rank() == 0 ? 0 : values.dim(0);
+  d.labels = std::move(labels);
+  d.inputs.push_back(DatasetInput{"", "", std::move(values), false});
+  return d;
 }
 
 namespace {
@@ -740,9 +823,9 @@ Result<Dataset> load_dataset(const DataConfig& cfg) {
   try {
     return load_dataset_impl(cfg);
   } catch (const std::bad_alloc&) {
-    return Status::InvalidInput(cfg.dataset.images + ": out of memory while loading the dataset");
+    return Status::InvalidInput(cfg.source_path + ": out of memory while loading the dataset");
   } catch (const std::exception& e) {
-    return Status::Internal(cfg.dataset.images + ": " + e.what());
+    return Status::Internal(cfg.source_path + ": " + e.what());
   }
 }
 

@@ -1,5 +1,6 @@
-// Datasets in memory: IDX (plain or gzip), NumPy .npy and raw binary readers, plus the
-// preprocessing (scale, per-channel mean/std, NHWC->NCHW) the data YAML describes.
+// Datasets in memory: one tensor per model input, read from IDX (plain or gzip), NumPy .npy,
+// raw binary files or folders of JPEG/PNG images, plus the preprocessing (resize, crop, colour,
+// scale, per-channel mean/std, layout) the data YAML describes for image inputs.
 // Called by `qtune eval`, calibration and the tuner. Loading is stateless and thread-safe; a
 // loaded Dataset is read-only, so many threads may take batches from it concurrently.
 #pragma once
@@ -13,13 +14,32 @@
 
 namespace qtune {
 
-struct Dataset {
-  Tensor images;                // f32 NCHW [N,C,H,W], preprocessed
-  std::vector<int64_t> labels;  // N entries, or empty for an unlabeled dataset
+// The data of one model input.
+struct DatasetInput {
+  std::string name;    // the model input it feeds; empty: the model's first input
+  std::string source;  // the file or folder it came from, for messages
+  // Per-sample inputs: [N, ...], one row per sample, or [1, ...]: the same row for every sample.
+  // Shared inputs (0-d arrays, `shared: true`): fed as stored.
+  Tensor values;
+  bool shared = false;
 
-  int64_t size() const { return images.empty() ? 0 : images.dim(0); }
-  // A copy of rows [start, start+count), clipped to the dataset; [0,C,H,W] when out of range.
-  Tensor batch(int64_t start, int64_t count) const;
+  // The rows of samples [start, start+count) (the caller keeps them in range); a [1, ...]
+  // input repeats its row, a shared input is returned as stored.
+  Tensor rows(int64_t start, int64_t count) const;
+};
+
+struct Dataset {
+  std::vector<DatasetInput> inputs;
+  std::vector<int64_t> labels;  // `samples` entries, or empty for an unlabeled dataset
+  int64_t samples = 0;
+  std::string source;  // the data YAML, for messages
+
+  int64_t size() const { return samples; }
+  // Each input's rows of samples [start, start+count), clipped to the dataset, in `inputs` order.
+  std::vector<Tensor> batch(int64_t start, int64_t count) const;
+
+  // A dataset of one unnamed per-sample input: [N, ...] rows.
+  static Dataset of(Tensor values, std::vector<int64_t> labels = {});
 };
 
 // Errors are kInvalidInput naming the file and the byte offset or header field at fault.

@@ -53,7 +53,8 @@ struct ReadyMsg {
 
 // One file of a run, as the coordinator serves it: what it is for, where it lives on the
 // coordinator (the key the tuning and data YAMLs use), its content hash and size.
-// Roles: "config", "model", "calib_data", "eval_data" (YAMLs), "eval_images", "eval_labels",
+// Roles: "config", "model", "calib_data", "eval_data" (YAMLs), "eval_input" (one per model
+// input the evaluation set names), "eval_labels",
 // "stats" (calibration statistics, adaptors/calibration.h).
 struct RunFile {
   std::string role;

@@ -28,7 +28,7 @@ Result<std::vector<RunFile>> run_files(const TuningConfig& cfg, const std::strin
   QT_RETURN_IF_ERROR(add("calib_data", cfg.calibration_data));
   QT_RETURN_IF_ERROR(add("eval_data", cfg.evaluation_data));
   QT_ASSIGN_OR_RETURN(DataConfig eval, load_data_config(cfg.evaluation_data));
-  QT_RETURN_IF_ERROR(add("eval_images", eval.dataset.images));
+  for (const DataInput& in : eval.dataset.inputs) QT_RETURN_IF_ERROR(add("eval_input", in.path));
   QT_RETURN_IF_ERROR(add("eval_labels", eval.dataset.labels));
   QT_RETURN_IF_ERROR(add("stats", stats_path));
   return out;

@@ -1,5 +1,5 @@
 // The files a tuning run reads, as CONFIG lists them for workers to fetch by content hash: the
-// tuning YAML, the model, both data YAMLs, the evaluation images and labels, and the
+// tuning YAML, the model, both data YAMLs, the evaluation set's input files and labels, and the
 // calibration statistics file. Workers evaluate but never calibrate, so the calibration images
 // are not among them. Reads the files to hash them; no other state.
 #pragma once

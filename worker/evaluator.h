@@ -19,13 +19,20 @@ struct EvalResult {
   double images_per_second = 0;
 };
 
-// Runs `exec` batch by batch (the model's first input gets the batch; the last batch may be
-// short) and counts argmax(output 0 row) == label, ties going to the first index. A model whose
-// first input has a fixed batch dimension gets batches of that size instead of `batch_size`.
+// Runs the model batch by batch over `data` (its inputs fed through a ModelFeed: by name, the
+// last batch may be short, a model whose inputs fix the batch size gets batches of that size)
+// and counts argmax(output 0 row) == label, ties going to the first index.
 Result<EvalResult> evaluate_top1(const Executor& exec, const Dataset& data, int64_t batch_size);
 
-// The same loop over any batch -> scores function; the timing covers `run` calls only.
-using BatchScorer = std::function<Result<Tensor>(const Tensor& batch)>;
+// The same over any runner of `model` (an adaptor's prepared model): graph inputs in, graph
+// outputs out; the timing covers `run` calls only.
+using ModelRunner = std::function<Result<std::vector<Tensor>>(const std::vector<Tensor>& inputs)>;
+Result<EvalResult> evaluate_top1(const ModelRunner& run, const Graph& model, const Dataset& data,
+                                 int64_t batch_size);
+
+// The loop itself over any scorer of a dataset batch (Dataset::batch: one tensor per dataset
+// input) -> scores [batch, classes].
+using BatchScorer = std::function<Result<Tensor>(const std::vector<Tensor>& batch)>;
 Result<EvalResult> evaluate_top1(const BatchScorer& run, const Dataset& data, int64_t batch_size);
 
 // Index of the largest of row `row` of `scores` viewed as [rows, numel/rows]; first on ties,

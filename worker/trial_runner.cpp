@@ -24,14 +24,14 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 // Fastest wall time of one batch: one warm-up run, then at least 5 runs and 0.2 s. Other load
 // on the machine only ever adds time, so the minimum is the steadiest estimate of what the
 // kernels cost (a median still moves with the neighbours' load).
-Result<double> batch_latency_ms(const PreparedModel& model, const Tensor& batch) {
-  QT_RETURN_IF_ERROR(model.run({batch}).status());
+Result<double> batch_latency_ms(const PreparedModel& model, const std::vector<Tensor>& batch) {
+  QT_RETURN_IF_ERROR(model.run(batch).status());
   double best = std::numeric_limits<double>::infinity();
   int runs = 0;
   const auto start = std::chrono::steady_clock::now();
   while (runs < 5 || (seconds_since(start) < 0.2 && runs < 200)) {
     const auto t0 = std::chrono::steady_clock::now();
-    QT_RETURN_IF_ERROR(model.run({batch}).status());
+    QT_RETURN_IF_ERROR(model.run(batch).status());
     best = std::min(best, 1000.0 * seconds_since(t0));
     ++runs;
   }
@@ -105,7 +105,7 @@ Result<std::unique_ptr<TrialRunner>> TrialRunner::create(const TuningConfig& cfg
   auto local = [&](const std::string& p) { return sources.local && !p.empty() ? sources.local(p) : p; };
   auto data_config = [&](const std::string& yaml) -> Result<DataConfig> {
     QT_ASSIGN_OR_RETURN(DataConfig d, load_data_config(local(yaml), yaml));
-    d.dataset.images = local(d.dataset.images);
+    for (DataInput& in : d.dataset.inputs) in.path = local(in.path);
     d.dataset.labels = local(d.dataset.labels);
     return d;
   };
@@ -127,10 +127,12 @@ Result<std::unique_ptr<TrialRunner>> TrialRunner::create(const TuningConfig& cfg
                                 " needs labels, and the evaluation set has none");
   }
   auto fp32 = std::make_shared<const Graph>(std::move(graph));
+  QT_ASSIGN_OR_RETURN(r->eval_feed_, ModelFeed::bind(*fp32, r->eval_));
   if (sources.stats) {
     QT_ASSIGN_OR_RETURN(r->session_, start_quantization_session(r->adaptor_, fp32, *sources.stats));
     return r;
   }
+  QT_ASSIGN_OR_RETURN(r->calib_feed_, ModelFeed::bind(*fp32, r->calib_));
   const auto t0 = std::chrono::steady_clock::now();
   QT_ASSIGN_OR_RETURN(r->session_, start_quantization_session(r->adaptor_, fp32, r->calib_,
                                                               cfg.calibration_sampling_size,
@@ -149,10 +151,12 @@ Result<TrialMetrics> TrialRunner::measure(const Graph& model, const PreparedMode
   double sq = 0, cos_sum = 0;
   int64_t values = 0;
   size_t b = 0;
+  const int64_t batch_size = eval_feed_.batch_size(batch_size_);
   // A command metric evaluates the written model itself: no pass over the evaluation set here.
-  for (int64_t start = 0; name != "command" && start < n; start += batch_size_, ++b) {
-    const int64_t count = std::min(batch_size_, n - start);
-    QT_ASSIGN_OR_RETURN(std::vector<Tensor> outs, prepared.run({eval_.batch(start, count)}));
+  for (int64_t start = 0; name != "command" && start < n; start += batch_size, ++b) {
+    const int64_t count = std::min(batch_size, n - start);
+    QT_ASSIGN_OR_RETURN(std::vector<Tensor> outs, prepared.run(eval_feed_.batch(start, count)));
+    ModelFeed::drop_padding(&outs, eval_feed_.rows_for(count), count);
     if (outs.empty() || outs[0].dtype() != DType::kF32 || outs[0].rank() < 1 ||
         outs[0].dim(0) != count) {
       return Status::InvalidInput(cfg_.model + ": output 0 must be f32 [batch, ...]");
@@ -197,7 +201,7 @@ Result<TrialMetrics> TrialRunner::measure(const Graph& model, const PreparedMode
     std::filesystem::remove(path);
     QT_ASSIGN_OR_RETURN(m.metric, v);
   }
-  QT_ASSIGN_OR_RETURN(m.latency_ms, batch_latency_ms(prepared, eval_.batch(0, batch_size_)));
+  QT_ASSIGN_OR_RETURN(m.latency_ms, batch_latency_ms(prepared, eval_feed_.batch(0, batch_size)));
   m.model_bytes = initializer_bytes(model);
   return m;
 }
@@ -241,20 +245,21 @@ Result<std::map<std::string, double>> TrialRunner::sensitivity(const TuneConfig&
   QT_ASSIGN_OR_RETURN(Executor fake, Executor::create(q.graph));
   std::map<std::string, std::pair<double, double>> acc;  // value -> (sum sq err, sum sq ref)
   const int64_t n = std::min(samples, calib_.size());
-  for (int64_t start = 0; start < n; start += batch_size_) {
-    const Tensor batch = calib_.batch(start, std::min(batch_size_, n - start));
+  const int64_t batch_size = calib_feed_.batch_size(batch_size_);
+  for (int64_t start = 0; start < n; start += batch_size) {
+    const std::vector<Tensor> batch = calib_feed_.batch(start, std::min(batch_size, n - start));
     std::map<std::string, Tensor> ref;
     auto keep = [&](const std::string& v, const Tensor& t) {
       if (watched.count(v) && t.dtype() == DType::kF32) ref[v] = t.clone();
     };
-    QT_RETURN_IF_ERROR(fp32.run({batch}, keep).status());
+    QT_RETURN_IF_ERROR(fp32.run(batch, keep).status());
     auto compare = [&](const std::string& v, const Tensor& t) {
       auto r = ref.find(v);
       if (r == ref.end() || t.dtype() != DType::kF32 || t.numel() != r->second.numel()) return;
       auto& [err, norm] = acc[v];
       add_squared_error(t, r->second, &err, &norm);
     };
-    QT_RETURN_IF_ERROR(fake.run({batch}, compare).status());
+    QT_RETURN_IF_ERROR(fake.run(batch, compare).status());
   }
   auto relative = [&](const std::string& v) {
     auto it = acc.find(v);  // graph inputs are never produced, so never in error
@@ -271,11 +276,13 @@ Result<std::map<std::string, double>> TrialRunner::sensitivity(const TuneConfig&
 Result<std::map<std::string, double>> TrialRunner::fallback_gain(const TuneConfig& cfg,
                                                                  int64_t samples) const {
   const int64_t n = std::min(samples, calib_.size());
-  std::vector<Tensor> batches, reference;
+  std::vector<std::vector<Tensor>> batches;
+  std::vector<Tensor> reference;
   QT_ASSIGN_OR_RETURN(Executor fp32, Executor::create(session_.prepared));
-  for (int64_t start = 0; start < n; start += batch_size_) {
-    batches.push_back(calib_.batch(start, std::min(batch_size_, n - start)));
-    QT_ASSIGN_OR_RETURN(std::vector<Tensor> out, fp32.run({batches.back()}));
+  const int64_t batch_size = calib_feed_.batch_size(batch_size_);
+  for (int64_t start = 0; start < n; start += batch_size) {
+    batches.push_back(calib_feed_.batch(start, std::min(batch_size, n - start)));
+    QT_ASSIGN_OR_RETURN(std::vector<Tensor> out, fp32.run(batches.back()));
     if (out.empty() || out[0].dtype() != DType::kF32) {
       return Status::Unsupported("fallback gain compares the model's first output, which is not f32");
     }
@@ -286,7 +293,7 @@ Result<std::map<std::string, double>> TrialRunner::fallback_gain(const TuneConfi
     QT_ASSIGN_OR_RETURN(Executor fake, Executor::create(q.graph));
     double err = 0, norm = 0;
     for (size_t b = 0; b < batches.size(); ++b) {
-      QT_ASSIGN_OR_RETURN(std::vector<Tensor> out, fake.run({batches[b]}));
+      QT_ASSIGN_OR_RETURN(std::vector<Tensor> out, fake.run(batches[b]));
       const Tensor& r = reference[b];
       if (out.empty() || out[0].numel() != r.numel() || out[0].dtype() != DType::kF32) {
         return Status::Internal("the quantized model's first output differs in shape from fp32's");

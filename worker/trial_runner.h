@@ -12,6 +12,7 @@
 #include <string>
 
 #include "common/dataset.h"
+#include "common/model_feed.h"
 #include "common/tuning_config.h"
 #include "common/trial_metrics.h"
 #include "worker/quantizer.h"
@@ -33,6 +34,8 @@ class TrialRunner {
   // `sources.stats`).
   static Result<std::unique_ptr<TrialRunner>> create(const TuningConfig& cfg,
                                                      const RunnerSources& sources = {});
+  TrialRunner(const TrialRunner&) = delete;
+  TrialRunner& operator=(const TrialRunner&) = delete;
 
   const QuantizationSession& session() const { return session_; }
   double calibration_seconds() const { return calibration_seconds_; }
@@ -64,6 +67,7 @@ class TrialRunner {
   std::shared_ptr<const Adaptor> adaptor_;
   QuantizationSession session_;
   Dataset calib_, eval_;
+  ModelFeed calib_feed_, eval_feed_;  // refer to calib_ and eval_
   int64_t batch_size_ = 100;
   std::vector<Tensor> fp32_outputs_;  // per evaluation batch, for mse/cosine
   double calibration_seconds_ = 0;

@@ -102,8 +102,8 @@ TEST(AdaptorSessionTest, BothAdaptorsRunTheSameQdqModelInInt8) {
   auto calib_cfg = load_data_config(kSource + "/examples/fashion_mnist/calib.yaml");
   auto test_cfg = load_data_config(kSource + "/examples/fashion_mnist/test.yaml");
   ASSERT_TRUE(calib_cfg.ok() && test_cfg.ok());
-  if (!std::filesystem::exists(calib_cfg->dataset.images)) {
-    GTEST_SKIP() << calib_cfg->dataset.images << " missing (dataset-fashion-mnist)";
+  if (!std::filesystem::exists(calib_cfg->dataset.inputs[0].path)) {
+    GTEST_SKIP() << calib_cfg->dataset.inputs[0].path << " missing (dataset-fashion-mnist)";
   }
   calib_cfg->dataset.limit = 200;
   test_cfg->dataset.limit = 1000;
@@ -148,12 +148,8 @@ TEST(AdaptorSessionTest, BothAdaptorsRunTheSameQdqModelInInt8) {
       conv_gemm += key.op_type == "Conv" || key.op_type == "Gemm";
     }
     EXPECT_EQ(fused, conv_gemm) << name;
-    auto r = evaluate_top1(
-        [&](const Tensor& batch) -> Result<Tensor> {
-          QT_ASSIGN_OR_RETURN(std::vector<Tensor> outs, (*prepared)->run({batch}));
-          return outs.at(0);
-        },
-        *test, 100);
+    auto r = evaluate_top1([&](const std::vector<Tensor>& x) { return (*prepared)->run(x); },
+                           *q->graph, *test, 100);
     ASSERT_TRUE(r.ok()) << r.status().message();
     top1[name] = r->top1;
   }

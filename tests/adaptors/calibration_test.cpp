@@ -492,10 +492,9 @@ size_t expected_bin(float v, float hist_max) {
 TEST(CalibCollectTest, MinMaxCountAndHistogramOnRelu) {
   auto exec = Executor::create(relu_graph(2));
   ASSERT_TRUE(exec.ok());
-  Dataset data;
   // NCHW images [5,2,1,1]; the model takes [N,2], so batches are reshaped as eval does.
   const std::vector<float> v = {-1, 2, 3, -4, 0.5f, 0, -2, 1, 7, -8};
-  data.images = Tensor::from_f32({5, 2, 1, 1}, v);
+  const Dataset data = Dataset::of(Tensor::from_f32({5, 2, 1, 1}, v));
 
   // 4 of 5 samples, in batches of 3 and 1; the fifth (7, -8) must not count.
   auto r = collect_calibration_stats(*exec, data, 4, 3, {"y", "x"});
@@ -548,8 +547,7 @@ TEST(CalibCollectTest, LargeTensorsAreBinnedExactly) {
   for (auto& f : v) f = dist(rng);
   v[17] = NAN;
   v[99] = INFINITY;
-  Dataset data;
-  data.images = Tensor::from_f32({2, width, 1, 1}, v);
+  const Dataset data = Dataset::of(Tensor::from_f32({2, width, 1, 1}, v));
   auto r = collect_calibration_stats(*exec, data, 2, 1, {"x"});
   ASSERT_TRUE(r.ok()) << r.status().message();
   const TensorStats& s = r->tensors.at("x");
@@ -575,8 +573,7 @@ TEST(CalibCollectTest, LargeTensorsAreBinnedExactly) {
 TEST(CalibCollectTest, BadRequestsAreErrorsNamingTheProblem) {
   auto exec = Executor::create(relu_graph(2));
   ASSERT_TRUE(exec.ok());
-  Dataset data;
-  data.images = Tensor::from_f32({2, 2, 1, 1}, {1, 2, 3, 4});
+  const Dataset data = Dataset::of(Tensor::from_f32({2, 2, 1, 1}, {1, 2, 3, 4}));
 
   auto unknown = collect_calibration_stats(*exec, data, 2, 1, {"y", "conv9_out"});
   ASSERT_FALSE(unknown.ok());
@@ -591,8 +588,7 @@ TEST(CalibCollectTest, BadRequestsAreErrorsNamingTheProblem) {
             StatusCode::kInvalidInput);
 
   // Images of the wrong size reach the executor, whose error names the batch.
-  Dataset wide;
-  wide.images = Tensor::from_f32({1, 3, 1, 1}, {1, 2, 3});
+  const Dataset wide = Dataset::of(Tensor::from_f32({1, 3, 1, 1}, {1, 2, 3}));
   auto bad = collect_calibration_stats(*exec, wide, 1, 1, {"y"});
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("calibration batch at sample 0"), std::string::npos);
@@ -601,8 +597,7 @@ TEST(CalibCollectTest, BadRequestsAreErrorsNamingTheProblem) {
 TEST(CalibCollectTest, StatsFeedRangesEndToEnd) {
   auto exec = Executor::create(relu_graph(4));
   ASSERT_TRUE(exec.ok());
-  Dataset data;
-  data.images = Tensor::from_f32({2, 4, 1, 1}, {-3, 0, 1, 2, 0.5f, -1, 2.5f, 1.5f});
+  const Dataset data = Dataset::of(Tensor::from_f32({2, 4, 1, 1}, {-3, 0, 1, 2, 0.5f, -1, 2.5f, 1.5f}));
   auto r = collect_calibration_stats(*exec, data, 2, 2, {"y"});
   ASSERT_TRUE(r.ok());
   const TensorStats& y = r->tensors.at("y");

@@ -30,8 +30,8 @@ class FusedOpSchemas : public ::testing::TestWithParam<std::string> {};
 TEST_P(FusedOpSchemas, LoweredModelsMatchLibonnxInference) {
   auto calib_cfg = load_data_config(kSource + "/examples/fashion_mnist/calib.yaml");
   ASSERT_TRUE(calib_cfg.ok());
-  if (!std::filesystem::exists(calib_cfg->dataset.images)) {
-    GTEST_SKIP() << calib_cfg->dataset.images << " missing (dataset-fashion-mnist)";
+  if (!std::filesystem::exists(calib_cfg->dataset.inputs[0].path)) {
+    GTEST_SKIP() << calib_cfg->dataset.inputs[0].path << " missing (dataset-fashion-mnist)";
   }
   calib_cfg->dataset.limit = 20;
   auto calib = load_dataset(*calib_cfg);
@@ -54,7 +54,7 @@ TEST_P(FusedOpSchemas, LoweredModelsMatchLibonnxInference) {
   for (const Node& n : model->nodes) {
     if (n.op_type == "Conv" || n.op_type == "Gemm" || n.op_type == "MatMul") bf16_ops.push_back(n.name);
   }
-  const Tensor batch = calib->batch(0, 4);
+  const Tensor batch = calib->batch(0, 4)[0];
   std::set<std::string> seen_ops;
   for (const std::string& name : adaptor_names()) {
     const KernelRegistry& ops = name == "native" ? native_ops() : onednn_ops();

@@ -263,8 +263,8 @@ TEST(RemoveIdentityTest, KeepsAnIdentityFromGraphInputToGraphOutput) {
 TEST(PrepareFp32Test, FoldedResnetMatchesUnfoldedOnRealImages) {
   auto cfg = load_data_config(kSource + "/examples/fashion_mnist/test.yaml");
   ASSERT_TRUE(cfg.ok()) << cfg.status().message();
-  if (!std::filesystem::exists(cfg->dataset.images)) {
-    GTEST_SKIP() << cfg->dataset.images << " missing (Debian package dataset-fashion-mnist)";
+  if (!std::filesystem::exists(cfg->dataset.inputs[0].path)) {
+    GTEST_SKIP() << cfg->dataset.inputs[0].path << " missing (Debian package dataset-fashion-mnist)";
   }
   cfg->dataset.limit = 16;
   auto data = load_dataset(*cfg);
@@ -284,7 +284,7 @@ TEST(PrepareFp32Test, FoldedResnetMatchesUnfoldedOnRealImages) {
                             [&](const Node& p) { return p.name == n.name; }))
         << n.name;
   }
-  const Tensor batch = data->batch(0, 16);
+  const Tensor batch = data->batch(0, 16)[0];
   auto want = run(*graph, {batch});
   auto got = run(*prepared, {batch});
   ASSERT_EQ(want.size(), 1u);

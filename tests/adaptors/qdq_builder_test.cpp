@@ -493,8 +493,7 @@ TEST(QdqBuilderTest, CalibrationWarningsOfUsedTensorsBecomeNotes) {
 CalibrationStats calibrate(const Graph& g, const std::vector<std::string>& tensors) {
   auto exec = Executor::create(std::make_shared<const Graph>(g));
   EXPECT_TRUE(exec.ok()) << exec.status().message();
-  Dataset data;
-  data.images = random_f32({64, 1, 4, 4}, 31);
+  const Dataset data = Dataset::of(random_f32({64, 1, 4, 4}, 31));
   auto stats = collect_calibration_stats(*exec, data, 64, 16, tensors);
   EXPECT_TRUE(stats.ok()) << stats.status().message();
   return stats.ok() ? std::move(stats).value() : CalibrationStats{};
@@ -582,8 +581,8 @@ TEST_P(BundledQdqTest, QdqModelKeepsAccuracyOnTheReferenceExecutor) {
   auto test_cfg = load_data_config(kSource + "/examples/fashion_mnist/test.yaml");
   ASSERT_TRUE(calib_cfg.ok()) << calib_cfg.status().message();
   ASSERT_TRUE(test_cfg.ok()) << test_cfg.status().message();
-  if (!std::filesystem::exists(calib_cfg->dataset.images) ||
-      !std::filesystem::exists(test_cfg->dataset.images)) {
+  if (!std::filesystem::exists(calib_cfg->dataset.inputs[0].path) ||
+      !std::filesystem::exists(test_cfg->dataset.inputs[0].path)) {
     GTEST_SKIP() << "Fashion-MNIST missing (Debian package dataset-fashion-mnist)";
   }
   calib_cfg->dataset.limit = 300;

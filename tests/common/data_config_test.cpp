@@ -59,7 +59,7 @@ batch_size: 64
   const DataConfig& c = r.value();
   EXPECT_EQ(c.source_path, p);
   EXPECT_EQ(c.dataset.format, "idx");
-  EXPECT_EQ(c.dataset.images, "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz");
+  EXPECT_EQ(c.dataset.inputs[0].path, "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz");
   EXPECT_EQ(c.dataset.labels, (dir_ / "sub/labels.gz").string());  // relative to the YAML
   EXPECT_EQ(c.dataset.limit, 10000);
   EXPECT_EQ(c.preprocess.scale, 1.0f / 255.0f);
@@ -80,7 +80,7 @@ TEST_F(DataConfigTest, OptionalKeysDefault) {
   EXPECT_EQ(r->preprocess.scale, 1.0f);
   EXPECT_TRUE(r->preprocess.mean.empty());
   EXPECT_EQ(r->preprocess.layout, "NCHW");
-  EXPECT_EQ(r->dataset.images, (dir_ / "x.npy").string());
+  EXPECT_EQ(r->dataset.inputs[0].path, (dir_ / "x.npy").string());
 }
 
 TEST_F(DataConfigTest, RawFormatKeys) {
@@ -106,9 +106,84 @@ preprocess:
   EXPECT_EQ(r->preprocess.mean.size(), 3u);
 }
 
+TEST_F(DataConfigTest, InputsNameOneFilePerModelInput) {
+  auto r = load_data_config(write("m.yaml", R"(dataset:
+  format: npy
+  inputs:
+    input: audio/x.npy
+    state: {file: state.npy, shared: true}
+    sr: {file: /abs/sr.npy}
+    pixels: {file: photos, format: images}
+  labels: y.npy
+preprocess:
+  inputs: [input]
+  scale: 2
+)"));
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  const auto& in = r->dataset.inputs;
+  ASSERT_EQ(in.size(), 4u);
+  EXPECT_EQ(in[0].name, "input");  // document order
+  EXPECT_EQ(in[0].path, (dir_ / "audio/x.npy").string());
+  EXPECT_EQ(in[0].format, "npy");
+  EXPECT_FALSE(in[0].shared);
+  EXPECT_EQ(in[1].name, "state");
+  EXPECT_TRUE(in[1].shared);
+  EXPECT_EQ(in[2].path, "/abs/sr.npy");
+  EXPECT_EQ(in[3].format, "images");
+  EXPECT_EQ(r->preprocess.inputs, (std::vector<std::string>{"input"}));
+  // The named input and the image folder are preprocessed; state and sr reach the model as
+  // stored.
+  std::vector<bool> pre;
+  for (const DataInput& i : in) pre.push_back(r->preprocessed(i));
+  EXPECT_EQ(pre, (std::vector<bool>{true, false, false, true}));
+  EXPECT_EQ(r->dataset.paths(),
+            (std::vector<std::string>{in[0].path, in[1].path, in[2].path, in[3].path,
+                                      (dir_ / "y.npy").string()}));
+
+  // Without a preprocess section nothing but image folders is touched.
+  auto plain = load_data_config(write("p.yaml", "dataset:\n  format: npy\n  inputs: {ids: t.npy}\n"));
+  ASSERT_TRUE(plain.ok()) << plain.status().message();
+  EXPECT_FALSE(plain->preprocessed(plain->dataset.inputs[0]));
+}
+
+TEST_F(DataConfigTest, InputsErrors) {
+  EXPECT_EQ(error_of("dataset: {format: npy, images: a, inputs: {x: b}}\n"),
+            ":1:43: dataset.inputs: give either images (one input, the model's first) or inputs, "
+            "not both");
+  EXPECT_EQ(error_of("dataset: {format: npy, inputs: {}}\n"),
+            ":1:32: dataset.inputs: must name at least one model input");
+  EXPECT_EQ(error_of("dataset: {format: npy, inputs: {x: [a]}}\n"),
+            ":1:36: dataset.inputs.x: expected a mapping, got a list");
+  const std::string k = error_of("dataset: {format: npy, inputs: {x: {path: a}}}\n");
+  EXPECT_EQ(k.rfind(":1:37: dataset.inputs.x.path: unknown key (expected one of file, format, shared)", 0), 0u) << k;
+  EXPECT_EQ(error_of("dataset: {format: npy, inputs: {x: {shared: true}}}\n"),
+            ":1:36: dataset.inputs.x.file: missing required key");
+  EXPECT_EQ(error_of("dataset: {format: npy, inputs: {x: {file: a, shared: yes please}}}\n"),
+            ":1:54: dataset.inputs.x.shared: expected true or false, got 'yes please'");
+  EXPECT_EQ(error_of("dataset: {format: npy, inputs: {x: {file: a, format: jpg}}}\n"),
+            ":1:54: dataset.inputs.x.format: 'jpg' is not one of idx, npy, raw, images");
+  EXPECT_EQ(error_of("dataset: {format: raw, shape: [2, 2], inputs: {x: a, y: b}}\n"),
+            ":1:47: dataset.inputs: format raw describes one file (dataset.shape, dtype): use npy "
+            "for several inputs");
+  EXPECT_EQ(error_of("dataset: {format: npy, inputs: {x: a, y: b}}\npreprocess: {scale: 2}\n"),
+            ":2:13: preprocess: applies to no input: name the dataset.inputs it is for in "
+            "preprocess.inputs");
+  EXPECT_EQ(error_of("dataset: {format: npy, inputs: {x: a}}\npreprocess: {inputs: [x, z]}\n"),
+            ":2:26: preprocess.inputs: 'z' is not one of dataset.inputs");
+  EXPECT_EQ(error_of("dataset: {format: npy, images: a}\npreprocess: {inputs: x}\n"),
+            ":2:22: preprocess.inputs: only used with dataset.inputs (dataset.images is always "
+            "preprocessed)");
+  EXPECT_EQ(error_of("dataset: {format: npy, images: a, recursive: true}\n"),
+            ":1:46: dataset.recursive: only used with format images");
+  EXPECT_EQ(error_of("dataset: {format: npy, images: a}\npreprocess: {resize: 256}\n"),
+            ":2:22: preprocess.resize: only used with format images");
+  EXPECT_EQ(error_of("dataset: {format: npy, images: a}\npreprocess: {source_layout: HWC}\n"),
+            ":2:29: preprocess.source_layout: 'HWC' is not one of NCHW, NHWC");
+}
+
 TEST_F(DataConfigTest, BadEnumNamesFileLineAndColumn) {
   EXPECT_EQ(error_of("# data\ndataset:\n  images: a.gz\n  format: idxx\n"),
-            ":4:11: dataset.format: 'idxx' is not one of idx, npy, raw");
+            ":4:11: dataset.format: 'idxx' is not one of idx, npy, raw, images");
 }
 
 TEST_F(DataConfigTest, UnknownKeys) {
@@ -137,7 +212,7 @@ TEST_F(DataConfigTest, WrongTypes) {
 
 TEST_F(DataConfigTest, MissingRequiredKeys) {
   EXPECT_EQ(error_of("batch_size: 3\n"), ":1:1: dataset: missing required key");
-  EXPECT_EQ(error_of("dataset:\n  format: idx\n"), ":2:3: dataset.images: missing required key");
+  EXPECT_EQ(error_of("dataset:\n  format: idx\n"), ":2:3: dataset.images: missing required key (or dataset.inputs)");
   EXPECT_EQ(error_of("dataset:\n  images: a\n"), ":2:3: dataset.format: missing required key");
   EXPECT_EQ(error_of("dataset:\n  format: raw\n  images: a\n"),
             ":2:3: dataset.shape: missing required key for format raw");

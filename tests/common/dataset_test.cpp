@@ -92,7 +92,7 @@ class DatasetTest : public ::testing::Test {
     DataConfig c;
     c.source_path = (dir_ / "data.yaml").string();
     c.dataset.format = format;
-    c.dataset.images = images;
+    c.dataset.inputs = {DataInput{"", images, "", false}};
     c.dataset.labels = labels;
     return c;
   }
@@ -121,13 +121,13 @@ TEST_F(DatasetTest, IdxPlainPreprocessesAndAddsChannel) {
   c.preprocess.std = {0.3530f};
   auto r = load_dataset(c);
   ASSERT_TRUE(r.ok()) << r.status().message();
-  EXPECT_EQ(r->images.shape(), (Shape{3, 1, 2, 2}));
+  EXPECT_EQ(r->inputs[0].values.shape(), (Shape{3, 1, 2, 2}));
   EXPECT_EQ(r->size(), 3);
   EXPECT_EQ(r->labels, (std::vector<int64_t>{2, 0, 1}));
   for (size_t i = 0; i < kPixels.size(); ++i) {
     // Bitwise equal to training's float32 x / 255, then (x - mean) / std.
     const float x = static_cast<float>(kPixels[i]) / 255.0f;
-    EXPECT_EQ(r->images.data<float>()[i], (x - 0.2860f) / 0.3530f) << i;
+    EXPECT_EQ(r->inputs[0].values.data<float>()[i], (x - 0.2860f) / 0.3530f) << i;
   }
 }
 
@@ -139,7 +139,7 @@ TEST_F(DatasetTest, ScaleThatIsNotAReciprocalMultiplies) {
   auto r = load_dataset(c);
   ASSERT_TRUE(r.ok()) << r.status().message();
   for (size_t i = 0; i < kPixels.size(); ++i) {
-    EXPECT_EQ(r->images.data<float>()[i], expected(kPixels[i], 0.3f, 0.1f, 0.7f)) << i;
+    EXPECT_EQ(r->inputs[0].values.data<float>()[i], expected(kPixels[i], 0.3f, 0.1f, 0.7f)) << i;
   }
   // A scale of 1/255 divides instead: 3 * (1/255) and 3 / 255 differ in the last bit.
   c.preprocess = PreprocessSpec{};
@@ -148,9 +148,9 @@ TEST_F(DatasetTest, ScaleThatIsNotAReciprocalMultiplies) {
   ASSERT_TRUE(d.ok()) << d.status().message();
   volatile float product = 3.0f * c.preprocess.scale;
   ASSERT_NE(product, 3.0f / 255.0f);
-  EXPECT_EQ(d->images.data<float>()[3], 3.0f / 255.0f);
+  EXPECT_EQ(d->inputs[0].values.data<float>()[3], 3.0f / 255.0f);
   for (size_t i = 0; i < kPixels.size(); ++i) {
-    EXPECT_EQ(d->images.data<float>()[i], static_cast<float>(kPixels[i]) / 255.0f) << i;
+    EXPECT_EQ(d->inputs[0].values.data<float>()[i], static_cast<float>(kPixels[i]) / 255.0f) << i;
   }
 }
 
@@ -164,9 +164,9 @@ TEST_F(DatasetTest, IdxGzipMatchesPlain) {
   ASSERT_TRUE(a.ok()) << a.status().message();
   ASSERT_TRUE(b.ok()) << b.status().message();
   EXPECT_EQ(a->labels, b->labels);
-  ASSERT_EQ(a->images.shape(), b->images.shape());
-  EXPECT_EQ(0, std::memcmp(a->images.raw(), b->images.raw(), a->images.nbytes()));
-  EXPECT_EQ(b->images.data<float>()[11], 255.0f);
+  ASSERT_EQ(a->inputs[0].values.shape(), b->inputs[0].values.shape());
+  EXPECT_EQ(0, std::memcmp(a->inputs[0].values.raw(), b->inputs[0].values.raw(), a->inputs[0].values.nbytes()));
+  EXPECT_EQ(b->inputs[0].values.data<float>()[11], 255.0f);
 }
 
 TEST_F(DatasetTest, IdxWiderTypesAreBigEndian) {
@@ -183,9 +183,9 @@ TEST_F(DatasetTest, IdxWiderTypesAreBigEndian) {
                         write("l.idx", idx(0x0C, {2}, s32)));
   auto r = load_dataset(c);
   ASSERT_TRUE(r.ok()) << r.status().message();
-  EXPECT_EQ(r->images.shape(), (Shape{2, 1, 1, 1}));  // [N,D] vectors
-  EXPECT_EQ(r->images.data<float>()[0], 1.5f);
-  EXPECT_EQ(r->images.data<float>()[1], -2.0f);
+  EXPECT_EQ(r->inputs[0].values.shape(), (Shape{2, 1, 1, 1}));  // [N,D] vectors
+  EXPECT_EQ(r->inputs[0].values.data<float>()[0], 1.5f);
+  EXPECT_EQ(r->inputs[0].values.data<float>()[1], -2.0f);
   EXPECT_EQ(r->labels, (std::vector<int64_t>{7, 300}));
 
   const Bytes s16 = {0xFF, 0xFE, 0x01, 0x00};  // -2, 256
@@ -216,7 +216,7 @@ TEST_F(DatasetTest, LimitKeepsTheFirstSamples) {
   c.dataset.limit = 2;
   auto r = load_dataset(c);
   ASSERT_TRUE(r.ok()) << r.status().message();
-  EXPECT_EQ(r->images.shape(), (Shape{2, 1, 2, 2}));
+  EXPECT_EQ(r->inputs[0].values.shape(), (Shape{2, 1, 2, 2}));
   EXPECT_EQ(r->labels, (std::vector<int64_t>{2, 0}));
   c.dataset.limit = 100;  // more than there is: everything
   EXPECT_EQ(load_dataset(c)->size(), 3);
@@ -227,14 +227,14 @@ TEST_F(DatasetTest, BatchCopiesAndClipsRows) {
   auto r = load_dataset(c);
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_TRUE(r->labels.empty());
-  Tensor b = r->batch(1, 5);
+  Tensor b = r->batch(1, 5)[0];
   EXPECT_EQ(b.shape(), (Shape{2, 1, 2, 2}));
   EXPECT_EQ(b.data<float>()[0], 4.0f);
   EXPECT_EQ(b.data<float>()[7], 255.0f);
   b.data<float>()[0] = -1;  // a copy: the dataset is untouched
-  EXPECT_EQ(r->images.data<float>()[4], 4.0f);
-  EXPECT_EQ(r->batch(7, 2).shape(), (Shape{0, 1, 2, 2}));
-  EXPECT_EQ(Dataset{}.batch(0, 1).dim(0), 0);
+  EXPECT_EQ(r->inputs[0].values.data<float>()[4], 4.0f);
+  EXPECT_EQ(r->batch(7, 2)[0].shape(), (Shape{0, 1, 2, 2}));
+  EXPECT_TRUE(Dataset{}.batch(0, 1).empty());
 }
 
 TEST_F(DatasetTest, NpyFloatAndNhwcToNchw) {
@@ -246,14 +246,14 @@ TEST_F(DatasetTest, NpyFloatAndNhwcToNchw) {
         for (int ch = 0; ch < 3; ++ch) px.push_back(static_cast<uint8_t>(n * 100 + h * 10 + w * 3 + ch));
   DataConfig c = config("npy", write("i.npy", npy("|u1", "(2, 2, 2, 3)", px)),
                         write("l.npy", npy("<i8", "(2,)", le_bytes<int64_t>({4, 9}))));
-  c.preprocess.layout = "NHWC";
+  c.preprocess.source_layout = "NHWC";  // the model takes NCHW, the default layout
   c.preprocess.mean = {0.0f, 1.0f, 2.0f};
   c.preprocess.std = {1.0f, 2.0f, 4.0f};
   auto r = load_dataset(c);
   ASSERT_TRUE(r.ok()) << r.status().message();
-  ASSERT_EQ(r->images.shape(), (Shape{2, 3, 2, 2}));
+  ASSERT_EQ(r->inputs[0].values.shape(), (Shape{2, 3, 2, 2}));
   EXPECT_EQ(r->labels, (std::vector<int64_t>{4, 9}));
-  const float* d = r->images.data<float>();
+  const float* d = r->inputs[0].values.data<float>();
   for (int n = 0; n < 2; ++n)
     for (int ch = 0; ch < 3; ++ch)
       for (int h = 0; h < 2; ++h)
@@ -268,15 +268,115 @@ TEST_F(DatasetTest, NpyFloatAndNhwcToNchw) {
                         write("fl.npy", npy("<i4", "(1,)", le_bytes<int32_t>({3}))));
   auto rf = load_dataset(f);
   ASSERT_TRUE(rf.ok()) << rf.status().message();
-  EXPECT_EQ(rf->images.shape(), (Shape{1, 1, 1, 2}));
-  EXPECT_EQ(rf->images.data<float>()[1], -3.0f);
+  EXPECT_EQ(rf->inputs[0].values.shape(), (Shape{1, 1, 1, 2}));
+  EXPECT_EQ(rf->inputs[0].values.data<float>()[1], -3.0f);
   EXPECT_EQ(rf->labels, (std::vector<int64_t>{3}));
   DataConfig s = config("npy", write("s.npy", npy("|i1", "(1, 1, 2)", Bytes{0xFF, 5})),
                         write("sl.npy", npy("<f8", "(1,)", le_bytes<double>({2.0}))));
   auto rs = load_dataset(s);
   ASSERT_TRUE(rs.ok()) << rs.status().message();
-  EXPECT_EQ(rs->images.data<float>()[0], -1.0f);
+  EXPECT_EQ(rs->inputs[0].values.data<float>()[0], -1.0f);
   EXPECT_EQ(rs->labels, (std::vector<int64_t>{2}));
+}
+
+// A multi-input config over npy files: name -> (file, shared).
+DataConfig multi(const std::string& yaml, std::vector<DataInput> inputs, const std::string& labels) {
+  DataConfig c;
+  c.source_path = yaml;
+  c.dataset.format = "npy";
+  c.dataset.inputs = std::move(inputs);
+  c.dataset.labels = labels;
+  return c;
+}
+
+TEST_F(DatasetTest, InputsKeepTheirElementTypesAndShapes) {
+  // Silero-VAD-like: 3 chunks of f32 audio, a shared [2,1,4] state, a 0-d i64 sample rate,
+  // i32 token ids with one row for every sample, bool flags.
+  std::vector<float> audio;
+  for (int i = 0; i < 3 * 5; ++i) audio.push_back(0.5f * static_cast<float>(i));
+  DataConfig c = multi((dir_ / "d.yaml").string(),
+                       {{"input", write("x.npy", npy("<f4", "(3, 5)", le_bytes(audio))), "", false},
+                        {"state", write("s.npy", npy("<f4", "(2, 1, 4)", le_bytes(std::vector<float>(8, 0.25f)))), "", true},
+                        {"sr", write("sr.npy", npy("<i8", "()", le_bytes<int64_t>({16000}))), "", false},
+                        {"ids", write("ids.npy", npy("<i4", "(1, 2)", le_bytes<int32_t>({7, -9}))), "", false},
+                        {"flag", write("f.npy", npy("|b1", "(3,)", Bytes{1, 0, 1})), "", false}},
+                       write("l.npy", npy("<i8", "(3,)", le_bytes<int64_t>({0, 1, 0}))));
+  auto r = load_dataset(c);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->size(), 3);
+  EXPECT_EQ(r->source, c.source_path);
+  ASSERT_EQ(r->inputs.size(), 5u);
+  const DatasetInput& x = r->inputs[0];
+  EXPECT_EQ(x.name, "input");
+  EXPECT_EQ(x.values.dtype(), DType::kF32);
+  EXPECT_EQ(x.values.shape(), (Shape{3, 5}));  // not preprocessed: no channel axis added
+  EXPECT_TRUE(r->inputs[1].shared);
+  EXPECT_TRUE(r->inputs[2].shared);  // 0-d
+  EXPECT_EQ(r->inputs[2].values.dtype(), DType::kS64);
+  EXPECT_EQ(r->inputs[3].values.dtype(), DType::kS32);
+  EXPECT_FALSE(r->inputs[3].shared);
+  EXPECT_EQ(r->labels, (std::vector<int64_t>{0, 1, 0}));
+
+  const std::vector<Tensor> b = r->batch(1, 5);  // clipped to samples 1 and 2
+  ASSERT_EQ(b.size(), 5u);
+  EXPECT_EQ(b[0].shape(), (Shape{2, 5}));
+  EXPECT_EQ(b[0].data<float>()[0], 2.5f);  // sample 1's first value
+  EXPECT_EQ(b[1].shape(), (Shape{2, 1, 4}));  // shared: as stored
+  EXPECT_EQ(b[2].shape(), Shape{});
+  EXPECT_EQ(b[2].data<int64_t>()[0], 16000);
+  EXPECT_EQ(b[3].shape(), (Shape{2, 2}));  // the one row, repeated per sample
+  EXPECT_EQ(std::vector<int32_t>(b[3].data<int32_t>(), b[3].data<int32_t>() + 4),
+            (std::vector<int32_t>{7, -9, 7, -9}));
+  EXPECT_EQ(b[4].shape(), (Shape{2}));
+  EXPECT_EQ(b[4].data<uint8_t>()[0], 0);
+  EXPECT_EQ(b[4].data<uint8_t>()[1], 1);
+
+  c.dataset.limit = 2;
+  auto lim = load_dataset(c);
+  ASSERT_TRUE(lim.ok()) << lim.status().message();
+  EXPECT_EQ(lim->size(), 2);
+  EXPECT_EQ(lim->inputs[0].values.shape(), (Shape{2, 5}));
+  EXPECT_EQ(lim->inputs[3].values.shape(), (Shape{1, 2}));
+  EXPECT_EQ(lim->labels.size(), 2u);
+}
+
+TEST_F(DatasetTest, PreprocessAppliesOnlyToTheInputsItNames) {
+  DataConfig c = multi((dir_ / "d.yaml").string(),
+                       {{"image", write("i.npy", npy("|u1", "(2, 1, 2)", Bytes{0, 51, 102, 255})), "", false},
+                        {"ids", write("t.npy", npy("|u1", "(2, 1)", Bytes{3, 4})), "", false}},
+                       "");
+  c.preprocess.inputs = {"image"};
+  c.preprocess.scale = 1.0f / 255.0f;
+  c.preprocess.layout = "NHWC";
+  auto r = load_dataset(c);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->inputs[0].values.dtype(), DType::kF32);
+  EXPECT_EQ(r->inputs[0].values.shape(), (Shape{2, 1, 2, 1}));  // [N,H,W] gains C last
+  EXPECT_EQ(r->inputs[0].values.data<float>()[3], 1.0f);
+  EXPECT_EQ(r->inputs[1].values.dtype(), DType::kU8);
+  EXPECT_EQ(r->inputs[1].values.shape(), (Shape{2, 1}));
+}
+
+TEST_F(DatasetTest, InputRowCountsMustAgree) {
+  const std::string a = write("a.npy", npy("<f4", "(3, 1)", le_bytes<float>({1, 2, 3})));
+  const std::string b = write("b.npy", npy("<f4", "(2, 1)", le_bytes<float>({1, 2})));
+  DataConfig c = multi((dir_ / "d.yaml").string(), {{"a", a, "", false}, {"b", b, "", false}}, "");
+  EXPECT_EQ(error_of(c), b + ": 2 samples (rows along axis 0), but " + a +
+                             " has 3; each input needs one row per sample, or one row for all "
+                             "(or shared: true to feed it whole)");
+  c.dataset.inputs[1].shared = true;
+  auto r = load_dataset(c);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->size(), 3);
+  EXPECT_EQ(r->batch(0, 3)[1].shape(), (Shape{2, 1}));
+
+  c.dataset.labels = write("l.npy", npy("<i8", "(2,)", le_bytes<int64_t>({0, 1})));
+  EXPECT_EQ(error_of(c), c.dataset.labels + ": field count: 2 labels, but " + a + " has 3 samples");
+
+  c.dataset.labels.clear();
+  c.preprocess.inputs = {"b"};
+  EXPECT_EQ(error_of(c), "input 'b' (" + b + "): a shared input cannot be preprocessed as images; "
+                         "leave it out of preprocess.inputs");
 }
 
 TEST_F(DatasetTest, RawWithHeaderAndInferredCount) {
@@ -288,8 +388,8 @@ TEST_F(DatasetTest, RawWithHeaderAndInferredCount) {
   c.dataset.labels_dtype = DType::kS32;
   auto r = load_dataset(c);
   ASSERT_TRUE(r.ok()) << r.status().message();
-  EXPECT_EQ(r->images.shape(), (Shape{3, 1, 2, 2}));
-  EXPECT_EQ(r->images.data<float>()[11], 255.0f);
+  EXPECT_EQ(r->inputs[0].values.shape(), (Shape{3, 1, 2, 2}));
+  EXPECT_EQ(r->inputs[0].values.data<float>()[11], 255.0f);
   EXPECT_EQ(r->labels, (std::vector<int64_t>{1, 2, 3}));
 
   c.dataset.shape = {2, 2};  // per-sample shape
@@ -302,8 +402,8 @@ TEST_F(DatasetTest, RawWithHeaderAndInferredCount) {
   f.dataset.dtype = DType::kF32;
   auto rf = load_dataset(f);
   ASSERT_TRUE(rf.ok()) << rf.status().message();
-  EXPECT_EQ(rf->images.shape(), (Shape{2, 1, 2, 2}));
-  EXPECT_EQ(rf->images.data<float>()[7], 8.0f);
+  EXPECT_EQ(rf->inputs[0].values.shape(), (Shape{2, 1, 2, 2}));
+  EXPECT_EQ(rf->inputs[0].values.data<float>()[7], 8.0f);
 }
 
 // ---- errors: each names the file and the offset or field at fault
@@ -346,7 +446,7 @@ TEST_F(DatasetTest, ImageLabelCountMismatch) {
   const std::string i = write("i.idx", idx(0x08, {3, 2, 2}, kPixels));
   const std::string l = write("l.idx", idx(0x08, {2}, Bytes{1, 2}));
   EXPECT_EQ(error_of(config("idx", i, l)),
-            l + ": field count: 2 labels, but " + i + " has 3 images");
+            l + ": field count: 2 labels, but " + i + " has 3 samples");
 }
 
 TEST_F(DatasetTest, CorruptAndTruncatedGzip) {
@@ -402,7 +502,7 @@ TEST_F(DatasetTest, NpyErrors) {
 TEST_F(DatasetTest, RawErrors) {
   DataConfig c = config("raw", write("i.bin", Bytes(7)), "");
   c.dataset.shape = {2, 2, 2};
-  const std::string p = c.dataset.images;
+  const std::string p = c.dataset.inputs[0].path;
   EXPECT_EQ(error_of(c),
             p + ": byte 7: truncated: the header promises 8 data bytes from byte 0, the file has only 7");
   c.dataset.shape = {-1, 2, 2};
@@ -421,7 +521,7 @@ TEST_F(DatasetTest, MeanLengthMustMatchChannels) {
   DataConfig c = config("idx", write("i.idx", idx(0x08, {3, 2, 2}, kPixels)), "");
   c.preprocess.mean = {0.1f, 0.2f, 0.3f};
   c.preprocess.std = {1.0f, 1.0f, 1.0f};
-  EXPECT_EQ(error_of(c), c.source_path + ": preprocess.mean has 3 values but the images have 1 channel");
+  EXPECT_EQ(error_of(c), c.source_path + ": preprocess.mean has 3 values but " + c.dataset.inputs[0].path + " has 1 channel");
 }
 
 TEST(DatasetRealTest, FashionMnistTestSet) {
@@ -432,14 +532,14 @@ TEST(DatasetRealTest, FashionMnistTestSet) {
   DataConfig c;
   c.source_path = "inline";
   c.dataset.format = "idx";
-  c.dataset.images = dir + "t10k-images-idx3-ubyte.gz";
+  c.dataset.inputs = {DataInput{"", dir + "t10k-images-idx3-ubyte.gz", "", false}};
   c.dataset.labels = dir + "t10k-labels-idx1-ubyte.gz";
   c.preprocess.scale = 0.00392156862745098f;
   c.preprocess.mean = {0.2860f};
   c.preprocess.std = {0.3530f};
   auto r = load_dataset(c);
   ASSERT_TRUE(r.ok()) << r.status().message();
-  EXPECT_EQ(r->images.shape(), (Shape{10000, 1, 28, 28}));
+  EXPECT_EQ(r->inputs[0].values.shape(), (Shape{10000, 1, 28, 28}));
   ASSERT_EQ(r->labels.size(), 10000u);
   std::vector<int> per_class(10, 0);
   for (int64_t l : r->labels) {
@@ -452,7 +552,7 @@ TEST(DatasetRealTest, FashionMnistTestSet) {
   const float lo = (0.0f - 0.2860f) / 0.3530f;
   const float hi = (1.0f - 0.2860f) / 0.3530f;
   float mn = hi, mx = lo;
-  for (float v : r->images.span<float>()) {
+  for (float v : r->inputs[0].values.span<float>()) {
     mn = std::min(mn, v);
     mx = std::max(mx, v);
   }

@@ -26,8 +26,8 @@ TEST_P(BundledModelTest, Fp32AccuracyMatchesPyTorchReference) {
   const std::string data_yaml = kSource + "/examples/fashion_mnist/test.yaml";
   auto cfg = load_data_config(data_yaml);
   ASSERT_TRUE(cfg.ok()) << cfg.status().message();
-  if (!std::filesystem::exists(cfg->dataset.images)) {
-    GTEST_SKIP() << cfg->dataset.images << " missing (Debian package dataset-fashion-mnist)";
+  if (!std::filesystem::exists(cfg->dataset.inputs[0].path)) {
+    GTEST_SKIP() << cfg->dataset.inputs[0].path << " missing (Debian package dataset-fashion-mnist)";
   }
   const YAML::Node ref = YAML::LoadFile(kSource + "/models/fashion_mnist/reference.json");
   const double want = ref["models"][GetParam()]["accuracy"].as<double>();
