@@ -1,0 +1,130 @@
+#!/usr/bin/python3
+"""Merges model-zoo result rows into results.json and regenerates docs/model-zoo.md.
+
+    tools/zoo/write_table.py --results build/zoo/results.json --doc docs/model-zoo.md ROW.json...
+
+Rows already in results.json are replaced by new rows of the same name and opset, so running
+scripts/zoo.sh on a few models updates just their lines.
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import subprocess
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def commit():
+    p = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
+                       text=True)
+    return p.stdout.strip() or "unknown"
+
+
+def fmt(v, digits=4):
+    if v is None:
+        return "–"
+    if isinstance(v, bool):
+        return "yes" if v else "**no**"
+    if isinstance(v, float):
+        return f"{v:.{digits}f}"
+    return str(v)
+
+
+def passed(r):
+    return bool(r.get("fp32_matches") and r.get("goal_met") and r.get("ort_agrees"))
+
+
+def table(rows):
+    out = ["| model | opset | source | fp32 parity (max abs err) | metric | fp32 | qtune int8 "
+           "(chosen) | all-int8 minmax | top-1 / top-5 agreement % | goal met | ORT agrees | "
+           "speed-up vs fp32 | trials | seconds |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        parity = f"{fmt(r.get('fp32_matches'))} ({r.get('fp32_max_abs_err', float('nan')):.1e})"
+        agree = "–"
+        if r.get("top1_agreement") is not None:
+            agree = f"{r['top1_agreement']:.1f} / {r.get('top5_agreement', 0):.1f}"
+        elif r.get("f1_vs_truth") is not None:
+            agree = f"F1 {r['f1_vs_truth']:.3f}"
+        speed = r.get("speedup_vs_fp32")
+        out.append(" | ".join([
+            f"| {r['name']}", str(r["opset"]), r.get("source", ""), parity, r.get("metric", "–"),
+            fmt(r.get("fp32_metric")), fmt(r.get("int8_metric")), fmt(r.get("allint8_metric")),
+            agree, fmt(r.get("goal_met")), fmt(r.get("ort_agrees")),
+            f"{speed:.2f}x" if isinstance(speed, (int, float)) else "–",
+            fmt(r.get("trials")), fmt(r.get("seconds"), 0)]) + " |")
+    return "\n".join(out)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--results", required=True)
+    ap.add_argument("--doc", required=True)
+    ap.add_argument("rows", nargs="*")
+    args = ap.parse_args()
+    rows = []
+    if os.path.exists(args.results):
+        with open(args.results) as f:
+            rows = json.load(f)
+    for path in args.rows:
+        with open(path) as f:
+            new = json.load(f)
+        rows = [r for r in rows if (r["name"], r["opset"]) != (new["name"], new["opset"])]
+        rows.append(new)
+    rows.sort(key=lambda r: (r["name"], r["opset"]))
+    with open(args.results, "w") as f:
+        json.dump(rows, f, indent=1)
+    ok = sum(passed(r) for r in rows)
+    failing = [f"{r['name']} (opset {r['opset']}): {r.get('error') or 'see the row'}"
+               for r in rows if not passed(r)]
+    doc = f"""# Model zoo
+
+Real architectures, exported the way users export them, run end to end through qtune by
+`scripts/zoo.sh` (which regenerates this page from `build/zoo/results.json`). For every row:
+fp32 parity of qtune's runtime with the source framework on the same inputs (matches when the
+largest error is at most 1e-4 of the output's range), `qtune tune` to the fastest mix within 1%
+(relative) of fp32 on the row's metric, the chosen model's agreement with fp32, and ONNX
+Runtime (npm onnxruntime-node) running the exported QDQ model and agreeing with qtune's int8
+execution of it.
+
+- torchvision rows: architectures from Debian's python3-torchvision, seeded initialisation
+  (no pretrained weights can be downloaded here) with BatchNorm statistics gathered on the
+  calibration images; images are crops of the real photographs in python3-skimage, resized and
+  center-cropped as torchvision's evaluation transform does (`tools/zoo/make_images.py`,
+  `tools/zoo/export_torchvision.py`). Metric: cosine similarity of the output to fp32's;
+  agreement: fp32's top-1 class is int8's top-1 / among int8's top-5 (per pixel for
+  segmentation). char_lstm/char_gru: byte-level classifiers trained for a few hundred steps on
+  Debian's licence texts.
+- "all-int8 minmax" is the tuner's first trial (every quantizable op int8, min/max calibration),
+  the stand-in for ONNX Runtime's `quantize_static`, which is not available here.
+- Speed-up is qtune int8 over qtune fp32 on the evaluation batch (see docs/performance.md for
+  comparisons with ONNX Runtime).
+
+Measured on {cpu_model()}, {os.cpu_count()} cores, {datetime.date.today().isoformat()}, qtune
+{commit()}: **{ok} of {len(rows)} rows pass** (fp32 parity, goal met and ONNX Runtime agrees).
+
+{table(rows)}
+"""
+    if failing:
+        doc += "\nRows that do not pass:\n\n" + "\n".join(f"- {x}" for x in failing) + "\n"
+    with open(args.doc, "w") as f:
+        f.write(doc)
+    print(f"zoo: {ok} of {len(rows)} rows pass; table in {args.doc}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
