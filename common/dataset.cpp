@@ -15,6 +15,8 @@
 #include <filesystem>
 #include <new>
 
+#include "common/image_folder.h"
+
 namespace qtune {
 
 namespace {
@@ -505,22 +507,43 @@ Tensor rows_as_stored(const RawArray& a, int64_t n) {
   return t;
 }
 
-Result<RawArray> read_input_array(const DataConfig& cfg, const DataInput& in) {
+// An image folder's files (relative paths) come back in `files`.
+Result<RawArray> read_input_array(const DataConfig& cfg, const DataInput& in,
+                                  std::vector<std::string>* files) {
   const std::string& format = cfg.dataset.format_of(in);
   if (format == "idx") return read_idx_file(in.path);
   if (format == "npy") return read_npy_file(in.path);
   if (format == "raw") return read_raw_images(cfg.dataset, in.path);
+  if (format == "images") {
+    return read_image_folder(in.path, cfg.dataset.recursive, cfg.preprocess, files);
+  }
   return Status::InvalidInput(cfg.source_path + ": dataset format '" + format +
-                              "' is not one of idx, npy, raw");
+                              "' is not one of idx, npy, raw, images");
 }
 
-Result<RawArray> read_labels(const DataConfig& cfg) {
+bool starts_with_npy_magic(const std::string& path) {
+  char magic[6] = {};
+  std::ifstream(path, std::ios::binary).read(magic, 6);
+  return std::memcmp(magic, "\x93NUMPY", 6) == 0;
+}
+
+// Labels as stored: in the dataset's format; an image folder's in a text file matched to the
+// first folder's `files`, or in a .npy file.
+Result<RawArray> read_labels(const DataConfig& cfg, const std::vector<std::string>* image_files) {
   const DatasetSpec& spec = cfg.dataset;
   if (spec.format == "idx") return read_idx_file(spec.labels);
-  if (spec.format == "npy") return read_npy_file(spec.labels);
+  if (spec.format == "npy" || starts_with_npy_magic(spec.labels)) return read_npy_file(spec.labels);
   if (spec.format == "raw") return read_raw_labels(spec);
-  return Status::InvalidInput(cfg.source_path + ": dataset.format '" + spec.format +
-                              "' is not one of idx, npy, raw");
+  if (!image_files) {
+    return Status::InvalidInput(spec.labels + ": a labels text file needs an image folder input");
+  }
+  QT_ASSIGN_OR_RETURN(std::vector<int64_t> values, read_image_labels(spec.labels, *image_files));
+  RawArray a;
+  a.dtype = DType::kS64;
+  a.shape = {static_cast<int64_t>(values.size())};
+  a.bytes.resize(values.size() * sizeof(int64_t));
+  std::memcpy(a.bytes.data(), values.data(), a.bytes.size());
+  return a;
 }
 
 // What an input is called in messages: the model input it feeds and its file.
@@ -534,8 +557,15 @@ Result<Dataset> load_dataset_impl(const DataConfig& cfg) {
     return Status::InvalidInput(cfg.source_path + ": the dataset names no input files");
   }
   std::vector<RawArray> arrays;
+  std::vector<std::string> image_files;  // of the first image folder, for its labels file
+  bool have_image_files = false;
   for (const DataInput& in : spec.inputs) {
-    QT_ASSIGN_OR_RETURN(RawArray a, read_input_array(cfg, in));
+    std::vector<std::string> files;
+    QT_ASSIGN_OR_RETURN(RawArray a, read_input_array(cfg, in, &files));
+    if (!have_image_files && spec.format_of(in) == "images") {
+      image_files = std::move(files);
+      have_image_files = true;
+    }
     arrays.push_back(std::move(a));
   }
   // Samples are rows along axis 0. Shared inputs and 0-d arrays are fed whole; inputs with one
@@ -576,9 +606,11 @@ Result<Dataset> load_dataset_impl(const DataConfig& cfg) {
         return Status::InvalidInput(describe(in) + ": a shared input cannot be preprocessed as "
                                     "images; leave it out of preprocess.inputs");
       }
-      const std::string& source_layout = cfg.preprocess.source_layout.empty()
-                                             ? cfg.preprocess.layout
-                                             : cfg.preprocess.source_layout;
+      // Decoded images are channels-last; files are as source_layout says, or as the model's.
+      std::string source_layout = cfg.preprocess.source_layout.empty()
+                                      ? cfg.preprocess.layout
+                                      : cfg.preprocess.source_layout;
+      if (spec.format_of(in) == "images") source_layout = "NHWC";
       QT_ASSIGN_OR_RETURN(d.values, preprocess_images(cfg, in.path, source_layout, a, rows));
     } else {
       d.values = rows_as_stored(a, rows);
@@ -588,7 +620,8 @@ Result<Dataset> load_dataset_impl(const DataConfig& cfg) {
   arrays.clear();
 
   if (!spec.labels.empty()) {
-    QT_ASSIGN_OR_RETURN(RawArray labels, read_labels(cfg));
+    QT_ASSIGN_OR_RETURN(RawArray labels,
+                        read_labels(cfg, have_image_files ? &image_files : nullptr));
     int64_t label_count;
     if (labels.shape.empty() || !checked_numel(labels.shape, &label_count) ||
         (labels.shape.size() > 1 && label_count != labels.shape[0])) {

@@ -11,6 +11,8 @@ packages=(
   libdnnl-dev ocl-icd-opencl-dev opencl-c-headers opencl-clhpp-headers
   libonnx-dev libprotobuf-dev protobuf-compiler zlib1g-dev googletest libgtest-dev
   libbenchmark-dev
+  # Image-folder datasets: JPEG (libjpeg-turbo) and PNG decoding.
+  libjpeg-dev libpng-dev
   dataset-fashion-mnist libonnx-testdata python3-onnx
   iproute2 docker-compose
   # The deployment checks parse docker-compose.yml and the Kubernetes manifests with it.
