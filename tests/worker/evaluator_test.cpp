@@ -325,5 +325,50 @@ TEST(EvalCliTest, JsonLineHumanLineAndErrors) {
   fs::remove_all(dir, ec);
 }
 
+// `qtune eval` on a folder of JPEG/PNG files: y = mean over pixels per channel, so the class is
+// the brightest channel; a corrupt file fails with exit code 2 naming it.
+TEST(EvalCliTest, ImageFolderAndCorruptImage) {
+  namespace fs = std::filesystem;
+  auto g = std::make_shared<Graph>();
+  g->name = "mean_colour";
+  g->opset = 17;
+  g->inputs.push_back({"pixels", DType::kF32, Shape{-1, 3, 12, 12}});
+  Node pool;
+  pool.name = "pool";
+  pool.op_type = "GlobalAveragePool";
+  pool.inputs = {"pixels"};
+  pool.outputs = {"pooled"};
+  Node flat;
+  flat.name = "flat";
+  flat.op_type = "Flatten";
+  flat.inputs = {"pooled"};
+  flat.outputs = {"y"};
+  g->nodes = {pool, flat};
+  g->outputs.push_back({"y", DType::kF32, std::nullopt});
+  const fs::path dir = fs::temp_directory_path() / ("qtune_eval_images_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const std::string model = (dir / "mean.onnx").string();
+  ASSERT_TRUE(save_onnx_model(*g, model).ok());
+  const std::string images = std::string(QTUNE_SOURCE_DIR) + "/tests/data/images";
+  std::ofstream((dir / "data.yaml").string())
+      << "dataset:\n  format: images\n  images: " << images << "/photos\n  labels: " << images
+      << "/labels.txt\npreprocess:\n  resize: 16\n  center_crop: 12\n  scale: 0.00392156862745098\n"
+         "batch_size: 2\n";
+  CommandResult r = run_command(std::string(QTUNE_BINARY) + " eval " + model + " --data " +
+                                (dir / "data.yaml").string() + " --json");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("\"samples\": 5, "), std::string::npos) << r.out;
+
+  std::ofstream((dir / "corrupt.yaml").string())
+      << "dataset:\n  format: images\n  images: " << images << "/corrupt\n";
+  CommandResult bad = run_command(std::string(QTUNE_BINARY) + " eval " + model + " --data " +
+                                  (dir / "corrupt.yaml").string() + " 2>&1");
+  EXPECT_EQ(bad.code, 2) << bad.out;
+  EXPECT_EQ(bad.out.rfind("qtune eval: " + images + "/corrupt/truncated.jpg: corrupt JPEG: ", 0), 0u)
+      << bad.out;
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+}
+
 }  // namespace
 }  // namespace qtune
