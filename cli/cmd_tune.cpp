@@ -219,7 +219,7 @@ Result<int> run_tune(const Args& args, const TuneMode& mode) {
     if (!stats_reused) {
       QT_RETURN_IF_ERROR(save_calibration_stats(session.stats, stats_path.string()));
     }
-    QT_ASSIGN_OR_RETURN(std::vector<RunFile> files, run_files(cfg, stats_path.string()));
+    QT_ASSIGN_OR_RETURN(std::vector<RunFile> files, run_files(cfg, stats_path.string(), (out_dir / "packed").string()));
     scheduler->publish_files(std::move(files));
   }
   if (mode.local_workers > 0) {

@@ -507,6 +507,12 @@ Tensor rows_as_stored(const RawArray& a, int64_t n) {
   return t;
 }
 
+bool starts_with_npy_magic(const std::string& path) {
+  char magic[6] = {};
+  std::ifstream(path, std::ios::binary).read(magic, 6);
+  return std::memcmp(magic, "\x93NUMPY", 6) == 0;
+}
+
 // An image folder's files (relative paths) come back in `files`.
 Result<RawArray> read_input_array(const DataConfig& cfg, const DataInput& in,
                                   std::vector<std::string>* files) {
@@ -515,16 +521,22 @@ Result<RawArray> read_input_array(const DataConfig& cfg, const DataInput& in,
   if (format == "npy") return read_npy_file(in.path);
   if (format == "raw") return read_raw_images(cfg.dataset, in.path);
   if (format == "images") {
-    return read_image_folder(in.path, cfg.dataset.recursive, cfg.preprocess, files);
+    std::error_code ec;
+    if (std::filesystem::is_directory(in.path, ec) || !starts_with_npy_magic(in.path)) {
+      return read_image_folder(in.path, cfg.dataset.recursive, cfg.preprocess, files);
+    }
+    // A packed folder (coordinator/run_files.h): its pixels, already decoded, resized, cropped.
+    QT_ASSIGN_OR_RETURN(RawArray a, read_npy_file(in.path));
+    const int64_t channels = cfg.preprocess.color == "gray" ? 1 : 3;
+    if (a.dtype != DType::kU8 || a.shape.size() != 4 || a.shape[3] != channels) {
+      return Status::InvalidInput(in.path + ": a packed image folder holds u8 [N,H,W," +
+                                  std::to_string(channels) + "] pixels, not " +
+                                  std::string(dtype_name(a.dtype)) + " " + shape_str(a.shape));
+    }
+    return a;
   }
   return Status::InvalidInput(cfg.source_path + ": dataset format '" + format +
                               "' is not one of idx, npy, raw, images");
-}
-
-bool starts_with_npy_magic(const std::string& path) {
-  char magic[6] = {};
-  std::ifstream(path, std::ios::binary).read(magic, 6);
-  return std::memcmp(magic, "\x93NUMPY", 6) == 0;
 }
 
 // Labels as stored: in the dataset's format; an image folder's in a text file matched to the

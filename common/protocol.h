@@ -61,6 +61,9 @@ struct RunFile {
   std::string path;
   std::string hash;  // FNV-1a of the bytes, 16 hex digits
   int64_t size = 0;
+  // Coordinator only, never sent: the file it serves for this entry when that is not `path`
+  // (an image folder goes out packed into one file).
+  std::string source;
 
   bool operator==(const RunFile&) const = default;
 };

@@ -439,7 +439,7 @@ Result<std::unique_ptr<Scheduler>> Scheduler::create(SchedulerOptions opts) {
   st.opts = std::move(opts);
   st.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (st.wake_fd < 0) return Status::Internal("eventfd failed");
-  for (const RunFile& f : st.opts.files) st.serve[f.hash] = f.path;
+  for (const RunFile& f : st.opts.files) st.serve[f.hash] = f.source.empty() ? f.path : f.source;
   st.files_published = !st.opts.hold_config;
   try {
     if (!st.opts.curve_secret.empty()) {
@@ -502,7 +502,7 @@ void Scheduler::publish_files(std::vector<RunFile> files) {
   {
     std::lock_guard<std::mutex> lk(s.mu);
     s.opts.files = std::move(files);
-    for (const RunFile& f : s.opts.files) s.serve[f.hash] = f.path;
+    for (const RunFile& f : s.opts.files) s.serve[f.hash] = f.source.empty() ? f.path : f.source;
     s.files_published = true;  // the socket thread sends the held CONFIGs
   }
   s.wake();
