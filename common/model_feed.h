@@ -36,6 +36,9 @@ class ModelFeed {
   // to fill it; drop_padding cuts the outputs back.
   std::vector<Tensor> batch(int64_t start, int64_t count) const;
 
+  // Whether graph input `i` gets rows of samples (false: a shared input, fed whole).
+  bool per_sample(size_t i) const { return !data_->inputs[slots_[i].input].shared; }
+
   // Outputs whose first dimension is `rows` (the padded batch) keep their first `count` rows.
   static void drop_padding(std::vector<Tensor>* outputs, int64_t rows, int64_t count);
 
