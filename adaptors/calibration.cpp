@@ -159,7 +159,8 @@ struct Collector {
 
 Result<CalibrationStats> collect_impl(const Executor& fp32, const Dataset& data,
                                       int64_t sampling_size, int64_t batch_size,
-                                      const std::vector<std::string>& tensors) {
+                                      const std::vector<std::string>& tensors,
+                                      const ProgressFn& progress) {
   if (sampling_size <= 0) {
     return Status::InvalidInput("calibration sampling size must be positive, got " +
                                 std::to_string(sampling_size));
@@ -230,6 +231,7 @@ Result<CalibrationStats> collect_impl(const Executor& fp32, const Dataset& data,
         return run.status().Annotate("calibration batch at sample " + std::to_string(start));
       }
       if (!observed.ok()) return observed;
+      if (progress) progress("calibration", pass * n + start + count, 2 * n);
     }
     if (pass == 0) {
       for (auto& [name, c] : wanted) {
@@ -625,9 +627,10 @@ Result<CalibrationStats> parse_stats(const std::string& path, const std::vector<
 
 Result<CalibrationStats> collect_calibration_stats(const Executor& fp32, const Dataset& data,
                                                    int64_t sampling_size, int64_t batch_size,
-                                                   const std::vector<std::string>& tensors) {
+                                                   const std::vector<std::string>& tensors,
+                                                   const ProgressFn& progress) {
   try {
-    return collect_impl(fp32, data, sampling_size, batch_size, tensors);
+    return collect_impl(fp32, data, sampling_size, batch_size, tensors, progress);
   } catch (const std::exception& e) {
     return Status::Internal(std::string("calibration failed: ") + e.what());
   }

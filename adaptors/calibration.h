@@ -12,6 +12,7 @@
 
 #include "runtime/executor.h"
 #include "common/dataset.h"
+#include "common/progress.h"
 #include "common/quant_config.h"
 
 namespace qtune {
@@ -47,10 +48,12 @@ struct CalibrationStats {
 // batches of `batch_size`, feeding the model through a ModelFeed as evaluate_top1 does, and records
 // stats for the named tensors (graph inputs or node outputs, f32). Two passes over those samples:
 // min/max, then the histograms over the known range. A name the graph does not define is
-// kInvalidInput naming it.
+// kInvalidInput naming it. `progress` hears ("calibration", samples run, 2 * samples) after
+// each batch of either pass.
 Result<CalibrationStats> collect_calibration_stats(const Executor& fp32, const Dataset& data,
                                                    int64_t sampling_size, int64_t batch_size,
-                                                   const std::vector<std::string>& tensors);
+                                                   const std::vector<std::string>& tensors,
+                                                   const ProgressFn& progress = {});
 
 // Stable hex digest of a graph's content (nodes, attributes, initializers, inputs/outputs): lets
 // a caller check that loaded stats belong to the model at hand.

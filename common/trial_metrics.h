@@ -1,5 +1,6 @@
-// What evaluating one tune_cfg measures; shared by workers (which produce it) and the
-// coordinator (which decides on it). Value type.
+// What evaluating one tune_cfg measures, and how far a quantized op's output is from fp32;
+// shared by workers (which produce them) and the coordinator (which decides on and reports
+// them). Value types.
 #pragma once
 
 #include <cstdint>
@@ -10,6 +11,18 @@ struct TrialMetrics {
   double metric = 0;        // in the metric's units (top-1 in percent)
   double latency_ms = 0;    // one evaluation batch on the adaptor's kernels, fastest of repeats
   int64_t model_bytes = 0;  // initializer bytes of the quantized (QDQ) model
+};
+
+// How one op's output in a quantized model differs from the fp32 model's, over every value of
+// its first output on the compared samples (f = fp32, q = quantized).
+struct OpOutputError {
+  double sqnr_db = 0;               // 10 log10(sum f^2 / sum (q - f)^2); +inf when q == f
+  double cosine = 1;                // of the two outputs as flat vectors
+  double max_abs_error = 0;         // max |q - f|
+  double relative_error = 0;        // sum (q - f)^2 / sum f^2
+  double input_relative_error = 0;  // the same at its activation input: what arrived from upstream
+
+  bool operator==(const OpOutputError&) const = default;
 };
 
 }  // namespace qtune

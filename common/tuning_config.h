@@ -43,11 +43,15 @@ struct AccuracyCriterion {
   bool relative = true;
   double tolerable_loss = 0.01;  // a fraction of the baseline when relative, else metric units
   bool higher_is_better = true;
+
+  bool operator==(const AccuracyCriterion&) const = default;
 };
 
 struct ExitPolicy {
   double timeout_seconds = 0;  // 0: stop at the first config that meets the goal
   int64_t max_trials = 100;
+
+  bool operator==(const ExitPolicy&) const = default;
 };
 
 // Narrowing of one op's (or op type's) choices; an empty list leaves that field free.

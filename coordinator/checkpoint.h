@@ -43,6 +43,11 @@ class Checkpoint {
     return writer_.append_sensitivity(s);
   }
   Status record_trial(const TrialRecord& t) { return writer_.append_trial(t); }
+  Status record_op_errors(const std::map<std::string, OpOutputError>& e) {
+    return writer_.append_op_errors(e);
+  }
+  Status record_run(const RunDescription& r) { return writer_.append_run(r); }
+  Status record_end(const RunEnd& e) { return writer_.append_end(e); }
 
  private:
   Checkpoint(JournalWriter w, JournalContents c, bool resumed)

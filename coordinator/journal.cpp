@@ -21,7 +21,9 @@ namespace {
 constexpr char kMagic[8] = {'Q', 'T', 'J', 'R', 'N', 'L', '\0', '\0'};
 constexpr uint32_t kFormatVersion = 1;
 constexpr uint32_t kMaxRecord = 64u << 20;
-enum Kind : uint32_t { kHeader = 1, kBaseline = 2, kSensitivity = 3, kTrial = 4 };
+enum Kind : uint32_t {
+  kHeader = 1, kBaseline = 2, kSensitivity = 3, kTrial = 4, kOpErrors = 5, kRun = 6, kEnd = 7
+};
 
 uint64_t fnv1a(const void* data, size_t n, uint64_t h = 0xcbf29ce484222325ull) {
   const auto* p = static_cast<const uint8_t*>(data);
@@ -158,6 +160,99 @@ Status decode_trial(const std::string& p, const std::string& where, TrialRecord*
   return Status::Ok();
 }
 
+std::string encode_op_errors(const std::map<std::string, OpOutputError>& errors) {
+  Writer w;
+  w.u32(static_cast<uint32_t>(errors.size()));
+  for (const auto& [op, e] : errors) {
+    w.str(op);
+    for (double v : {e.sqnr_db, e.cosine, e.max_abs_error, e.relative_error, e.input_relative_error}) {
+      w.f64(v);
+    }
+  }
+  return w.out;
+}
+
+bool decode_op_errors(const std::string& p, std::map<std::string, OpOutputError>* out) {
+  Reader r(p);
+  uint32_t n = 0;
+  if (!r.u32(&n)) return false;
+  for (uint32_t i = 0; i < n; ++i) {
+    std::string op;
+    OpOutputError e;
+    if (!(r.str(&op) && r.f64(&e.sqnr_db) && r.f64(&e.cosine) && r.f64(&e.max_abs_error) &&
+          r.f64(&e.relative_error) && r.f64(&e.input_relative_error))) {
+      return false;
+    }
+    (*out)[op] = e;
+  }
+  return r.done();
+}
+
+std::string encode_run(const RunDescription& d) {
+  Writer w;
+  for (const std::string* s : {&d.model, &d.adaptor, &d.strategy, &d.objective, &d.metric}) w.str(*s);
+  w.u32(d.criterion.relative ? 1 : 0);
+  w.f64(d.criterion.tolerable_loss);
+  w.u32(d.criterion.higher_is_better ? 1 : 0);
+  w.f64(d.exit_policy.timeout_seconds);
+  w.i64(d.exit_policy.max_trials);
+  w.u32(static_cast<uint32_t>(d.ops.size()));
+  for (const auto& op : d.ops) {
+    w.str(op.name);
+    w.str(op.op_type);
+    w.i64(op.options);
+  }
+  w.i64(d.calibration_samples);
+  w.f64(d.calibration_seconds);
+  w.u32(static_cast<uint32_t>(d.calibration_warnings.size()));
+  for (const auto& s : d.calibration_warnings) w.str(s);
+  return w.out;
+}
+
+bool decode_run(const std::string& p, RunDescription* d) {
+  Reader r(p);
+  for (std::string* s : {&d->model, &d->adaptor, &d->strategy, &d->objective, &d->metric}) {
+    if (!r.str(s)) return false;
+  }
+  uint32_t relative = 0, higher = 0, ops = 0, warnings = 0;
+  if (!(r.u32(&relative) && r.f64(&d->criterion.tolerable_loss) && r.u32(&higher) &&
+        r.f64(&d->exit_policy.timeout_seconds) && r.i64(&d->exit_policy.max_trials) && r.u32(&ops)) ||
+      relative > 1 || higher > 1) {
+    return false;
+  }
+  d->criterion.relative = relative == 1;
+  d->criterion.higher_is_better = higher == 1;
+  for (uint32_t i = 0; i < ops; ++i) {
+    RunDescription::Op op;
+    if (!(r.str(&op.name) && r.str(&op.op_type) && r.i64(&op.options))) return false;
+    d->ops.push_back(std::move(op));
+  }
+  if (!(r.i64(&d->calibration_samples) && r.f64(&d->calibration_seconds) && r.u32(&warnings))) {
+    return false;
+  }
+  for (uint32_t i = 0; i < warnings; ++i) {
+    std::string s;
+    if (!r.str(&s)) return false;
+    d->calibration_warnings.push_back(std::move(s));
+  }
+  return r.done();
+}
+
+std::string encode_end(const RunEnd& e) {
+  Writer w;
+  w.str(e.stop_reason);
+  w.i64(e.evaluated);
+  w.f64(e.wall_seconds);
+  w.str(e.model_out);
+  return w.out;
+}
+
+bool decode_end(const std::string& p, RunEnd* e) {
+  Reader r(p);
+  return r.str(&e->stop_reason) && r.i64(&e->evaluated) && r.f64(&e->wall_seconds) &&
+         r.str(&e->model_out) && r.done();
+}
+
 Status io_error(const std::string& path, const std::string& what) {
   return Status::InvalidInput(path + ": " + what + ": " + std::strerror(errno));
 }
@@ -239,6 +334,26 @@ Result<JournalContents> read_journal(const std::string& path) {
         QT_RETURN_IF_ERROR(decode_trial(payload, where, &t));
         t.reused = true;
         c.trials.push_back(std::move(t));
+        c.end.reset();
+        break;
+      }
+      case kOpErrors: {
+        std::map<std::string, OpOutputError> e;
+        if (!decode_op_errors(payload, &e)) return Status::InvalidInput(where + ": bad op error record");
+        c.op_errors = std::move(e);
+        break;
+      }
+      case kRun: {
+        RunDescription d;
+        if (!decode_run(payload, &d)) return Status::InvalidInput(where + ": bad run record");
+        c.run = std::move(d);
+        c.end.reset();
+        break;
+      }
+      case kEnd: {
+        RunEnd e;
+        if (!decode_end(payload, &e)) return Status::InvalidInput(where + ": bad end record");
+        c.end = std::move(e);
         break;
       }
       default:
@@ -330,5 +445,13 @@ Status JournalWriter::append_sensitivity(const std::map<std::string, double>& s)
 }
 
 Status JournalWriter::append_trial(const TrialRecord& t) { return append(kTrial, encode_trial(t)); }
+
+Status JournalWriter::append_op_errors(const std::map<std::string, OpOutputError>& e) {
+  return append(kOpErrors, encode_op_errors(e));
+}
+
+Status JournalWriter::append_run(const RunDescription& r) { return append(kRun, encode_run(r)); }
+
+Status JournalWriter::append_end(const RunEnd& e) { return append(kEnd, encode_end(e)); }
 
 }  // namespace qtune

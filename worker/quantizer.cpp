@@ -10,7 +10,8 @@ namespace qtune {
 Result<QuantizationSession> start_quantization_session(std::shared_ptr<const Adaptor> adaptor,
                                                        std::shared_ptr<const Graph> fp32,
                                                        const Dataset& calib,
-                                                       int64_t sampling_size, int64_t batch_size) {
+                                                       int64_t sampling_size, int64_t batch_size,
+                                                       const ProgressFn& progress) {
   QuantizationSession s;
   s.adaptor = adaptor;
   s.fp32 = fp32;
@@ -24,7 +25,7 @@ Result<QuantizationSession> start_quantization_session(std::shared_ptr<const Ada
   const std::vector<std::string> tensors = calibration_tensors(*s.prepared, q);
   QT_ASSIGN_OR_RETURN(Executor exec, Executor::create(s.prepared));
   QT_ASSIGN_OR_RETURN(s.stats,
-                      collect_calibration_stats(exec, calib, sampling_size, batch_size, tensors));
+                      collect_calibration_stats(exec, calib, sampling_size, batch_size, tensors, progress));
   return s;
 }
 

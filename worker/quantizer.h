@@ -9,6 +9,7 @@
 
 #include "adaptors/adaptor.h"
 #include "common/dataset.h"
+#include "common/progress.h"
 
 namespace qtune {
 
@@ -25,11 +26,13 @@ struct QuantizationSession {
 };
 
 // Calibrates on the first `sampling_size` samples of `calib`, observing the inputs of every op
-// the capability could quantize, so no later tune_cfg needs another pass.
+// the capability could quantize, so no later tune_cfg needs another pass. `progress` follows
+// the calibration pass.
 Result<QuantizationSession> start_quantization_session(std::shared_ptr<const Adaptor> adaptor,
                                                        std::shared_ptr<const Graph> fp32,
                                                        const Dataset& calib,
-                                                       int64_t sampling_size, int64_t batch_size);
+                                                       int64_t sampling_size, int64_t batch_size,
+                                                       const ProgressFn& progress = {});
 
 // The same session from statistics collected elsewhere (a coordinator's, received by hash):
 // no calibration pass. kInvalidInput when the stats belong to another graph.

@@ -101,7 +101,8 @@ int64_t initializer_bytes(const Graph& g) {
 }
 
 Result<std::unique_ptr<TrialRunner>> TrialRunner::create(const TuningConfig& cfg,
-                                                         const RunnerSources& sources) {
+                                                         const RunnerSources& sources,
+                                                         ProgressFn progress) {
   auto local = [&](const std::string& p) { return sources.local && !p.empty() ? sources.local(p) : p; };
   auto data_config = [&](const std::string& yaml) -> Result<DataConfig> {
     QT_ASSIGN_OR_RETURN(DataConfig d, load_data_config(local(yaml), yaml));
@@ -111,6 +112,7 @@ Result<std::unique_ptr<TrialRunner>> TrialRunner::create(const TuningConfig& cfg
   };
   std::unique_ptr<TrialRunner> r(new TrialRunner);
   r->cfg_ = cfg;
+  r->progress_ = std::move(progress);
   QT_ASSIGN_OR_RETURN(std::unique_ptr<Adaptor> adaptor, make_adaptor(cfg.adaptor));
   r->adaptor_ = std::move(adaptor);
   QT_ASSIGN_OR_RETURN(Graph graph, load_onnx_model(local(cfg.model)));
@@ -136,12 +138,13 @@ Result<std::unique_ptr<TrialRunner>> TrialRunner::create(const TuningConfig& cfg
   const auto t0 = std::chrono::steady_clock::now();
   QT_ASSIGN_OR_RETURN(r->session_, start_quantization_session(r->adaptor_, fp32, r->calib_,
                                                               cfg.calibration_sampling_size,
-                                                              calib_cfg.batch_size));
+                                                              calib_cfg.batch_size, r->progress_));
   r->calibration_seconds_ = seconds_since(t0);
   return r;
 }
 
-Result<TrialMetrics> TrialRunner::measure(const Graph& model, const PreparedModel& prepared) {
+Result<TrialMetrics> TrialRunner::measure(const Graph& model, const PreparedModel& prepared,
+                                          const std::string& what) {
   const int64_t n = eval_.size();
   if (n == 0) return Status::InvalidInput(cfg_.evaluation_data + ": the evaluation set is empty");
   const std::string& name = cfg_.metric.name;
@@ -161,6 +164,7 @@ Result<TrialMetrics> TrialRunner::measure(const Graph& model, const PreparedMode
         outs[0].dim(0) != count) {
       return Status::InvalidInput(cfg_.model + ": output 0 must be f32 [batch, ...]");
     }
+    if (progress_) progress_(what, start + count, n);
     const Tensor& y = outs[0];
     if (!vs_fp32) {
       for (int64_t i = 0; i < count; ++i) {
@@ -210,22 +214,20 @@ Result<TrialMetrics> TrialRunner::baseline() {
   fp32_outputs_.clear();
   QT_ASSIGN_OR_RETURN(std::unique_ptr<PreparedModel> prepared,
                       adaptor_->prepare(session_.prepared, {}));
-  return measure(*session_.prepared, *prepared);
+  return measure(*session_.prepared, *prepared, "fp32 baseline");
 }
 
 Result<TrialMetrics> TrialRunner::evaluate(const TuneConfig& cfg) {
   if (compares_to_fp32() && fp32_outputs_.empty()) QT_RETURN_IF_ERROR(baseline().status());
   QT_ASSIGN_OR_RETURN(QuantizedModel q, session_.quantize(cfg));
   QT_ASSIGN_OR_RETURN(std::unique_ptr<PreparedModel> prepared, adaptor_->prepare(q.graph, q.bf16_ops));
-  return measure(*q.graph, *prepared);
+  return measure(*q.graph, *prepared, "evaluation");
 }
 
-Result<std::map<std::string, double>> TrialRunner::sensitivity(const TuneConfig& cfg,
-                                                               int64_t samples) const {
+Result<std::map<std::string, OpOutputError>> TrialRunner::op_output_errors(const TuneConfig& cfg,
+                                                                            int64_t samples) const {
   QT_ASSIGN_OR_RETURN(QuantizedModel q, session_.quantize(cfg));
-  // Per int8 op: its output and its activation input. The error an op adds is the relative
-  // error at its output minus what already arrived at its input, so ops late in the graph are
-  // not blamed for everything upstream.
+  // Per int8 op: its output and its activation input.
   struct Probe {
     std::string op, input, output;
   };
@@ -243,11 +245,15 @@ Result<std::map<std::string, double>> TrialRunner::sensitivity(const TuneConfig&
   }
   QT_ASSIGN_OR_RETURN(Executor fp32, Executor::create(session_.prepared));
   QT_ASSIGN_OR_RETURN(Executor fake, Executor::create(q.graph));
-  std::map<std::string, std::pair<double, double>> acc;  // value -> (sum sq err, sum sq ref)
+  struct Sums {
+    double err = 0, ref = 0, quant = 0, dot = 0, max_abs = 0;
+  };
+  std::map<std::string, Sums> acc;
   const int64_t n = std::min(samples, calib_.size());
   const int64_t batch_size = calib_feed_.batch_size(batch_size_);
   for (int64_t start = 0; start < n; start += batch_size) {
-    const std::vector<Tensor> batch = calib_feed_.batch(start, std::min(batch_size, n - start));
+    const int64_t count = std::min(batch_size, n - start);
+    const std::vector<Tensor> batch = calib_feed_.batch(start, count);
     std::map<std::string, Tensor> ref;
     auto keep = [&](const std::string& v, const Tensor& t) {
       if (watched.count(v) && t.dtype() == DType::kF32) ref[v] = t.clone();
@@ -256,20 +262,48 @@ Result<std::map<std::string, double>> TrialRunner::sensitivity(const TuneConfig&
     auto compare = [&](const std::string& v, const Tensor& t) {
       auto r = ref.find(v);
       if (r == ref.end() || t.dtype() != DType::kF32 || t.numel() != r->second.numel()) return;
-      auto& [err, norm] = acc[v];
-      add_squared_error(t, r->second, &err, &norm);
+      Sums& s = acc[v];
+      const float* qd = t.data<float>();
+      const float* fd = r->second.data<float>();
+      for (int64_t i = 0; i < t.numel(); ++i) {
+        const double qv = qd[i], fv = fd[i], d = qv - fv;
+        s.err += d * d;
+        s.ref += fv * fv;
+        s.quant += qv * qv;
+        s.dot += qv * fv;
+        s.max_abs = std::max(s.max_abs, std::fabs(d));
+      }
     };
     QT_RETURN_IF_ERROR(fake.run(batch, compare).status());
+    if (progress_) progress_("op output comparison", start + count, n);
   }
   auto relative = [&](const std::string& v) {
     auto it = acc.find(v);  // graph inputs are never produced, so never in error
-    return it == acc.end() ? 0.0 : it->second.first / std::max(it->second.second, 1e-30);
+    return it == acc.end() ? 0.0 : it->second.err / std::max(it->second.ref, 1e-30);
   };
-  std::map<std::string, double> out;
+  std::map<std::string, OpOutputError> out;
   for (const Probe& p : probes) {
-    if (!acc.count(p.output)) continue;
-    out[p.op] = std::max(0.0, relative(p.output) - relative(p.input));
+    auto it = acc.find(p.output);
+    if (it == acc.end()) continue;
+    const Sums& s = it->second;
+    OpOutputError e;
+    e.sqnr_db = s.err == 0 ? std::numeric_limits<double>::infinity()
+                : s.ref == 0 ? -std::numeric_limits<double>::infinity()
+                             : 10.0 * std::log10(s.ref / s.err);
+    e.cosine = s.ref > 0 && s.quant > 0 ? s.dot / std::sqrt(s.ref * s.quant) : (s.ref == s.quant ? 1.0 : 0.0);
+    e.max_abs_error = s.max_abs;
+    e.relative_error = relative(p.output);
+    e.input_relative_error = relative(p.input);
+    out[p.op] = e;
   }
+  return out;
+}
+
+Result<std::map<std::string, double>> TrialRunner::sensitivity(const TuneConfig& cfg,
+                                                               int64_t samples) const {
+  QT_ASSIGN_OR_RETURN(const auto errors, op_output_errors(cfg, samples));
+  std::map<std::string, double> out;
+  for (const auto& [op, e] : errors) out[op] = std::max(0.0, e.relative_error - e.input_relative_error);
   return out;
 }
 
@@ -304,12 +338,15 @@ Result<std::map<std::string, double>> TrialRunner::fallback_gain(const TuneConfi
   };
   QT_ASSIGN_OR_RETURN(const double all, output_error(cfg));
   std::map<std::string, double> gain;
+  int64_t int8_ops = 0, done = 0;
+  for (const auto& [name, op] : cfg.ops) int8_ops += op.precision == OpPrecision::kInt8;
   for (const auto& [name, op] : cfg.ops) {
     if (op.precision != OpPrecision::kInt8) continue;
     TuneConfig without = cfg;
     without.ops[name] = OpQuantConfig::fp32();
     QT_ASSIGN_OR_RETURN(const double e, output_error(without));
     gain[name] = all - e;
+    if (progress_) progress_("fallback gain", ++done, int8_ops);
   }
   return gain;
 }

@@ -13,6 +13,7 @@
 
 #include "common/dataset.h"
 #include "common/model_feed.h"
+#include "common/progress.h"
 #include "common/tuning_config.h"
 #include "common/trial_metrics.h"
 #include "worker/quantizer.h"
@@ -31,9 +32,11 @@ struct RunnerSources {
 class TrialRunner {
  public:
   // Loads everything `cfg` names and calibrates on calibration_sampling_size samples (or takes
-  // `sources.stats`).
+  // `sources.stats`). `progress` follows calibration and every later pass of this runner
+  // (evaluation, baseline, op output comparison, fallback gain).
   static Result<std::unique_ptr<TrialRunner>> create(const TuningConfig& cfg,
-                                                     const RunnerSources& sources = {});
+                                                     const RunnerSources& sources = {},
+                                                     ProgressFn progress = {});
   TrialRunner(const TrialRunner&) = delete;
   TrialRunner& operator=(const TrialRunner&) = delete;
 
@@ -45,9 +48,14 @@ class TrialRunner {
   Result<TrialMetrics> evaluate(const TuneConfig& cfg);
   Result<QuantizedModel> quantize(const TuneConfig& cfg) const { return session_.quantize(cfg); }
 
-  // Per op of cfg's int8 ops, the error it adds: sum((q - f)^2) / sum(f^2) at its output minus
-  // the same at its activation input, with every op of cfg quantized (reference QDQ execution)
-  // against fp32, over the first `samples` calibration samples. One pass each; no trial.
+  // Per int8 op of cfg (with an f32 output), its output with every op of cfg quantized
+  // (reference QDQ execution) against fp32, over the first `samples` calibration samples: ONNX
+  // Runtime's qdq_loss_debug in one pass, no trial.
+  Result<std::map<std::string, OpOutputError>> op_output_errors(const TuneConfig& cfg,
+                                                                int64_t samples) const;
+
+  // Per op of cfg's int8 ops, the error it adds: relative_error minus input_relative_error of
+  // op_output_errors, so ops late in the graph are not blamed for everything upstream.
   Result<std::map<std::string, double>> sensitivity(const TuneConfig& cfg, int64_t samples) const;
 
   // Per op of cfg's int8 ops, what falling it alone back to fp32 removes from the model's
@@ -59,7 +67,8 @@ class TrialRunner {
 
  private:
   TrialRunner() = default;
-  Result<TrialMetrics> measure(const Graph& model, const PreparedModel& prepared);
+  // `what` names the pass for progress ("evaluation", "fp32 baseline").
+  Result<TrialMetrics> measure(const Graph& model, const PreparedModel& prepared, const std::string& what);
   // mse and cosine compare with the fp32 model's outputs, which the baseline records.
   bool compares_to_fp32() const { return cfg_.metric.name == "mse" || cfg_.metric.name == "cosine"; }
 
@@ -71,6 +80,7 @@ class TrialRunner {
   int64_t batch_size_ = 100;
   std::vector<Tensor> fp32_outputs_;  // per evaluation batch, for mse/cosine
   double calibration_seconds_ = 0;
+  ProgressFn progress_;
 };
 
 // Bytes of the model's initializers as stored: what the deployed file carries for weights.

@@ -5,9 +5,11 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <limits>
 
 #include "coordinator/checkpoint.h"
 #include "coordinator/strategy.h"
@@ -102,6 +104,71 @@ TEST_F(JournalTest, RoundTripIsExact) {
   }
   EXPECT_EQ(c->torn_bytes, 0u);
   EXPECT_EQ(c->valid_bytes, bytes().size());
+}
+
+RunDescription sample_run() {
+  RunDescription d;
+  d.model = "models/m.onnx";
+  d.adaptor = "native";
+  d.strategy = "basic";
+  d.objective = "performance";
+  d.metric = "top1";
+  d.criterion = {false, 0.5, false};
+  d.exit_policy = {12.5, 40};
+  d.ops = {{"conv1", "Conv", 5}, {"fc", "Gemm", 3}};
+  d.calibration_samples = 300;
+  d.calibration_seconds = 1.0 / 7.0;
+  d.calibration_warnings = {"calibration: tensor 'x': zero range", "second \"quoted\" <finding>"};
+  return d;
+}
+
+TEST_F(JournalTest, RunDescriptionOpErrorsAndEndRoundTrip) {
+  write_three();
+  {
+    auto c = read_journal(path_);
+    ASSERT_TRUE(c.ok());
+    EXPECT_FALSE(c->run || c->op_errors || c->end);  // a journal of an older run has none
+    auto w = JournalWriter::resume(path_, *c);
+    ASSERT_TRUE(w.ok());
+    ASSERT_TRUE(w->append_run(sample_run()).ok());
+    OpOutputError exact;
+    exact.sqnr_db = std::numeric_limits<double>::infinity();
+    OpOutputError noisy{17.25, 0.99, 0.125, 0.0188, 1.0 / 3.0};
+    ASSERT_TRUE(w->append_op_errors({{"conv1", noisy}, {"fc", exact}}).ok());
+    ASSERT_TRUE(w->append_end({"goal met", 3, 12.75, "out/model.int8.onnx"}).ok());
+  }
+  auto c = read_journal(path_);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  ASSERT_TRUE(c->run && c->op_errors && c->end);
+  EXPECT_EQ(*c->run, sample_run());
+  EXPECT_EQ(c->op_errors->at("conv1"), (OpOutputError{17.25, 0.99, 0.125, 0.0188, 1.0 / 3.0}));
+  EXPECT_TRUE(std::isinf(c->op_errors->at("fc").sqnr_db));
+  EXPECT_EQ(*c->end, (RunEnd{"goal met", 3, 12.75, "out/model.int8.onnx"}));
+  EXPECT_EQ(c->trials.size(), 3u);
+}
+
+TEST_F(JournalTest, AnEndFollowedByMoreRecordsIsNoLongerTheEnd) {
+  // A finished run resumed with a new goal, then interrupted: its journal describes no end.
+  auto w = JournalWriter::create(path_, header_);
+  ASSERT_TRUE(w.ok());
+  ASSERT_TRUE(w->append_run(sample_run()).ok());
+  ASSERT_TRUE(w->append_trial(trial(0)).ok());
+  ASSERT_TRUE(w->append_end({"goal met", 1, 2.0, "m.onnx"}).ok());
+  auto ended = read_journal(path_);
+  ASSERT_TRUE(ended.ok());
+  EXPECT_TRUE(ended->end.has_value());
+  RunDescription again = sample_run();
+  again.criterion.tolerable_loss = 0.25;
+  ASSERT_TRUE(w->append_run(again).ok());
+  auto restarted = read_journal(path_);
+  ASSERT_TRUE(restarted.ok());
+  EXPECT_FALSE(restarted->end.has_value());
+  EXPECT_EQ(restarted->run->criterion.tolerable_loss, 0.25);  // the last start's description
+  ASSERT_TRUE(w->append_end({"timeout", 0, 3.0, "m.onnx"}).ok());
+  ASSERT_TRUE(w->append_trial(trial(2)).ok());
+  auto more = read_journal(path_);
+  ASSERT_TRUE(more.ok());
+  EXPECT_FALSE(more->end.has_value());
 }
 
 TEST_F(JournalTest, TruncationAtEveryByteNeverMisreads) {
