@@ -8,16 +8,19 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <mutex>
 #include <optional>
 #include <thread>
 
+#include "adaptors/calibration.h"
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/progress.h"
 #include "common/onnx_io.h"
 #include "common/tune_config_yaml.h"
 #include "common/tuning_config.h"
@@ -35,13 +38,17 @@ namespace {
 
 constexpr const char* kTuneUsage =
     "usage: qtune tune CONFIG.yaml [--out DIR] [--workers N] [--resume [--allow-changed-goal]]"
-    " [--reuse DIR] [--json]";
+    " [--reuse DIR] [--json] [--quiet] [--progress-every SECONDS]";
 constexpr const char* kCoordinatorUsage =
     "usage: qtune coordinator CONFIG.yaml --bind tcp://*:5555 [--out DIR] [--resume"
-    " [--allow-changed-goal]] [--reuse DIR] [--json] [--heartbeat-ms MS]";
+    " [--allow-changed-goal]] [--reuse DIR] [--json] [--quiet] [--progress-every SECONDS]"
+    " [--heartbeat-ms MS]";
 
-// Samples the mse and bisect strategies rank ops on: enough for stable errors, one quick pass.
+// Samples the mse and bisect strategies rank ops on, and the report's per-op output errors are
+// measured on: enough for stable errors, one quick pass.
 constexpr int64_t kSensitivitySamples = 500;
+// Seconds between "progress:" lines when stderr is not a terminal.
+constexpr double kDefaultProgressPeriod = 30;
 
 Status write_file(const std::filesystem::path& path, const std::string& text) {
   std::ofstream f(path, std::ios::binary | std::ios::trunc);
@@ -138,6 +145,31 @@ class LocalWorkers {
   std::vector<pid_t> pids_;
 };
 
+// Keeps the live status's running/queued counts for trials evaluated in this process (a
+// scheduler reports its own through the progress poll).
+WaveEvaluator with_progress(WaveEvaluator inner, Progress& progress, bool in_process) {
+  if (!in_process) return inner;
+  return [inner = std::move(inner), &progress](const std::vector<TrialRecord>& wave, const WaveControl& control) {
+    const int64_t n = static_cast<int64_t>(wave.size());
+    auto set_left = [&](int64_t left) {
+      progress.update([&](TuneProgress& p) {
+        p.running = left > 0 ? 1 : 0;
+        p.queued = std::max<int64_t>(0, left - 1);
+      });
+    };
+    set_left(n);
+    int64_t recorded = 0;
+    WaveControl counted = control;
+    counted.record = [&](const TrialRecord& t) {
+      const bool go_on = control.record(t);
+      set_left(go_on ? n - ++recorded : 0);
+      return go_on;
+    };
+    inner(wave, counted);
+    set_left(0);
+  };
+}
+
 Result<int> run_tune(const Args& args, const TuneMode& mode) {
   if (args.positional.size() != 1) {
     return Status::InvalidInput(mode.command == "tune" ? kTuneUsage : kCoordinatorUsage);
@@ -150,7 +182,15 @@ Result<int> run_tune(const Args& args, const TuneMode& mode) {
   const std::filesystem::path out_dir =
       args.has("--out") ? args.get("--out", "") : (cfg.output.empty() ? "qtune-out" : cfg.output);
   const bool json = args.has("--json");
-  std::ostream& log = json ? std::cerr : std::cout;
+  double progress_period = kDefaultProgressPeriod;
+  if (args.has("--progress-every")) {
+    const std::string v = args.get("--progress-every", "");
+    char* end = nullptr;
+    progress_period = std::strtod(v.c_str(), &end);
+    if (v.empty() || *end != 0 || !(progress_period > 0)) {
+      return Status::InvalidInput("--progress-every: expected a positive number of seconds, got '" + v + "'");
+    }
+  }
 
   auto make_out_dir = [&]() -> Status {
     std::error_code ec;
@@ -159,17 +199,24 @@ Result<int> run_tune(const Args& args, const TuneMode& mode) {
     return Status::Ok();
   };
 
-  // The scheduler's thread logs too: whole lines under a lock, so they never interleave.
-  std::mutex log_mu;
-  auto say = [&](const std::string& line) {
-    std::lock_guard<std::mutex> lk(log_mu);
-    log << line << std::endl;
-  };
+  // Log lines and the live status: the scheduler's thread logs too, whole lines under the
+  // progress lock, so they never interleave.
+  Progress::Options progress_options;
+  progress_options.quiet = args.has("--quiet");
+  progress_options.terminal = stderr_is_terminal();
+  progress_options.period_s = progress_period;
+  Progress progress(progress_options, json ? std::cerr : std::cout, std::cerr);
+  auto say = [&](const std::string& line) { progress.log(line); };
 
   // Remote workers may connect while this process calibrates; they get CONFIG (and fetch the
   // run's files) once the calibration statistics exist. A worker then measures the baseline.
   std::unique_ptr<Scheduler> scheduler;
   LocalWorkers local;
+  // The status line polls the scheduler: stop that before the scheduler goes, on every path.
+  struct StopPolling {
+    Progress& progress;
+    ~StopPolling() { progress.set_poll({}); }
+  } stop_polling{progress};
   if (mode.distributed()) {
     SchedulerOptions so;
     so.bind = mode.local_workers > 0 ? "tcp://127.0.0.1:*" : mode.bind;
@@ -198,12 +245,13 @@ Result<int> run_tune(const Args& args, const TuneMode& mode) {
   if (resume && std::filesystem::exists(stats_path)) {
     Result<JournalContents> j = read_journal((out_dir / kJournalFile).string());
     const bool sensitivity_needed = cfg.strategy == "mse" || cfg.strategy == "bisect";
-    if (j.ok() && (!sensitivity_needed || j->sensitivity)) {
+    if (j.ok() && j->op_errors && (!sensitivity_needed || j->sensitivity)) {
       QT_ASSIGN_OR_RETURN(sources.stats, load_calibration_stats(stats_path.string()));
     }
   }
   const bool stats_reused = sources.stats.has_value();
-  QT_ASSIGN_OR_RETURN(std::unique_ptr<TrialRunner> runner, TrialRunner::create(cfg, sources));
+  QT_ASSIGN_OR_RETURN(std::unique_ptr<TrialRunner> runner,
+                      TrialRunner::create(cfg, sources, progress.pass_fn()));
   if (stats_reused && runner->session().stats.model_hash != graph_content_hash(*runner->session().prepared)) {
     return Status::InvalidInput(stats_path.string() + ": calibration statistics of another model");
   }
@@ -264,6 +312,11 @@ Result<int> run_tune(const Args& args, const TuneMode& mode) {
         args.get("--reuse", ""));
   }
 
+  const std::vector<std::string> calibration_notes = calibration_warnings(session.stats);
+  QT_RETURN_IF_ERROR(checkpoint->record_run(describe_run(cfg, space, session.stats.samples,
+                                                         runner->calibration_seconds(),
+                                                         calibration_notes)));
+
   TrialMetrics base;
   if (replayed.baseline) {
     base = *replayed.baseline;
@@ -279,6 +332,22 @@ Result<int> run_tune(const Args& args, const TuneMode& mode) {
   say("fp32 baseline: " + cfg.metric.name + " " + fixed(base.metric, 4) + ", " +
       fixed(base.latency_ms, 3) + " ms per batch; " + std::to_string(space.ops.size()) +
       " tunable ops; strategy " + cfg.strategy);
+  // Every op's int8 output against fp32, for the report: measured once, checkpointed.
+  std::map<std::string, OpOutputError> op_errors;
+  if (replayed.op_errors) {
+    op_errors = *replayed.op_errors;
+  } else {
+    QT_ASSIGN_OR_RETURN(op_errors, runner->op_output_errors(space.default_config(cfg.calibration_sampling_size),
+                                                            kSensitivitySamples));
+    QT_RETURN_IF_ERROR(checkpoint->record_op_errors(op_errors));
+  }
+  if (!op_errors.empty()) {
+    auto worst = std::min_element(op_errors.begin(), op_errors.end(), [](const auto& a, const auto& b) {
+      return a.second.sqnr_db < b.second.sqnr_db;
+    });
+    say("int8 output of every op vs fp32: lowest SQNR " + fixed(worst->second.sqnr_db, 1) + " dB at " +
+        worst->first);
+  }
   QT_ASSIGN_OR_RETURN(std::unique_ptr<Strategy> strategy, make_strategy(cfg.strategy));
   TuneRunOptions opts;
   opts.criterion = cfg.criterion;
@@ -314,33 +383,32 @@ Result<int> run_tune(const Args& args, const TuneMode& mode) {
     };
   }
   TuningHistory seen = history;  // for the progress line's best so far
+  progress.update([&](TuneProgress& p) {
+    p.metric = cfg.metric.name;
+    p.target = accuracy_target(cfg.criterion, base.metric);
+    p.higher_is_better = cfg.criterion.higher_is_better;
+    p.timeout_s = cfg.exit_policy.timeout_seconds;
+    p.done = static_cast<int64_t>(seen.trials.size());
+  });
   Status journal_status = Status::Ok();
   opts.on_trial = [&](const TrialRecord& t) {
     if (journal_status.ok()) journal_status = checkpoint->record_trial(t);
-    std::string line = "trial " + std::to_string(t.index) + " (" + t.stage + "): " +
-                       (t.ok ? cfg.metric.name + " " + fixed(t.metric, 4) + ", " + fixed(t.latency_ms, 3) +
-                                   " ms, " + fixed(t.seconds, 2) + " s"
-                             : "failed: " + t.error);
-    if (scheduler) {
-      seen.trials.push_back(t);
-      const SchedulerStatus st = scheduler->status();
-      const std::optional<size_t> best = best_accepted(seen, cfg.criterion, cfg.objective);
-      // The wave's remainder at the mean trial time so far, spread over the connected workers.
-      double mean_s = 0;
-      for (const TrialRecord& s : seen.trials) mean_s += s.seconds;
-      mean_s /= static_cast<double>(seen.trials.size());
-      const int64_t left = st.queued + st.running;
-      const double eta_s = mean_s * static_cast<double>(left) / static_cast<double>(std::max<int64_t>(1, st.workers));
-      line += "  [" + std::to_string(seen.trials.size()) + " done, " + std::to_string(st.running) +
-              " running, " + std::to_string(st.queued) + " queued; " + std::to_string(st.workers) +
-              " worker(s); best " +
-              (best ? "#" + std::to_string(seen.trials[*best].index) + " " + fixed(seen.trials[*best].metric, 4)
-                    : std::string("none yet")) +
-              "; wave ETA " + (left == 0 ? std::string("0 s") : st.workers == 0 ? std::string("? (no worker)")
-                                                                                : fixed(eta_s, 0) + " s") +
-              "]";
-    }
-    say(line);
+    seen.trials.push_back(t);
+    const std::optional<size_t> best = best_accepted(seen, cfg.criterion, cfg.objective);
+    const std::optional<size_t> best_metric = best ? best : best_effort(seen, cfg.criterion);
+    progress.update([&](TuneProgress& p) {
+      p.done = static_cast<int64_t>(seen.trials.size());
+      if (best_metric) p.best = seen.trials[*best_metric].metric;
+      p.best_meets_goal = best.has_value();
+      if (!t.reused) {
+        p.trial_seconds += t.seconds;
+        ++p.trials_timed;
+      }
+    });
+    say("trial " + std::to_string(t.index) + " (" + t.stage + "): " +
+        (t.ok ? cfg.metric.name + " " + fixed(t.metric, 4) + ", " + fixed(t.latency_ms, 3) + " ms, " +
+                    fixed(t.seconds, 2) + " s"
+              : "failed: " + t.error));
   };
   WaveEvaluator evaluate =
       scheduler ? WaveEvaluator([&](const std::vector<TrialRecord>& wave, const WaveControl& c) {
@@ -348,11 +416,27 @@ Result<int> run_tune(const Args& args, const TuneMode& mode) {
       })
                 : one_by_one([&](const TuneConfig& c) { return runner->evaluate(c); });
   if (!known->empty()) evaluate = with_known_results(std::move(evaluate), known);
+  evaluate = with_progress(std::move(evaluate), progress, scheduler == nullptr);
+  if (scheduler) {
+    progress.set_poll([&progress, sched = scheduler.get()] {
+      const SchedulerStatus st = sched->status();
+      progress.update([&](TuneProgress& p) {
+        p.workers = st.workers;
+        p.running = st.running;
+        p.queued = st.queued;
+      });
+    });
+  }
+  progress.update([&](TuneProgress& p) {
+    p.started = true;
+    p.tuning_started = progress.now();
+  });
   const TuneOutcome outcome =
       run_tuning_waves(space, *strategy, opts, std::move(history), evaluate);
   if (!journal_status.ok()) return journal_status.Annotate("the journal");
   if (!sensitivity_status.ok()) return sensitivity_status;
   if (measured) space.sensitivity = *measured;
+  progress.set_poll({});
   std::optional<DistributionReport> distribution;
   if (scheduler) {
     const SchedulerStatus st = scheduler->status();
@@ -378,14 +462,21 @@ Result<int> run_tune(const Args& args, const TuneMode& mode) {
     QT_RETURN_IF_ERROR(save_onnx_model(*q.graph, model_out));
     QT_RETURN_IF_ERROR(write_file(out_dir / "best_tune_cfg.yaml", tune_config_to_yaml(best)));
   }
-  const ReportContext report{cfg, space, outcome, runner->calibration_seconds(), elapsed(),
-                             outcome.chosen ? model_out : "", distribution};
+  const RunEnd end{outcome.stop_reason, outcome.evaluated, elapsed(), outcome.chosen ? model_out : ""};
+  QT_RETURN_IF_ERROR(checkpoint->record_end(end));
+  const ReportContext context{cfg, space, outcome, runner->calibration_seconds(), end.wall_seconds,
+                              end.model_out, distribution, op_errors, calibration_notes,
+                              session.stats.samples};
+  const ReportData report = report_data(context);
   const std::string report_text = report_json(report);
   QT_RETURN_IF_ERROR(write_file(out_dir / "report.json", report_text));
+  QT_RETURN_IF_ERROR(write_file(out_dir / "report.html", report_html(report)));
+  progress.finish();
   if (json) {
     std::cout << report_text;
   } else {
-    std::cout << report_summary(report) << "report: " << (out_dir / "report.json").string() << "\n";
+    std::cout << report_summary(report) << "report: " << (out_dir / "report.json").string() << ", "
+              << (out_dir / "report.html").string() << "\n";
   }
   if (!outcome.goal_met) {
     std::cerr << "qtune tune: no config met the goal (target " << fixed(outcome.target, 4)
@@ -424,7 +515,8 @@ Status coordinator_security(const Args& args, TuneMode* mode) {
 
 int cmd_tune(int argc, char** argv) {
   static const OptionSpec spec{
-      {"--out", "--workers", "--reuse"}, {"--json", "--resume", "--allow-changed-goal"}, {}};
+      {"--out", "--workers", "--reuse", "--progress-every"},
+      {"--json", "--resume", "--allow-changed-goal", "--quiet"}, {}};
   auto args = parse_args_env(argc, argv, 2, spec, process_environment());
   TuneMode mode;
   Result<int> rc = args.status();
@@ -445,8 +537,9 @@ int cmd_tune(int argc, char** argv) {
 
 int cmd_coordinator(int argc, char** argv) {
   static const OptionSpec spec{
-      {"--out", "--bind", "--heartbeat-ms", "--curve-secret", "--curve-allow", "--reuse"},
-      {"--json", "--curve", "--insecure", "--resume", "--allow-changed-goal"},
+      {"--out", "--bind", "--heartbeat-ms", "--curve-secret", "--curve-allow", "--reuse",
+       "--progress-every"},
+      {"--json", "--curve", "--insecure", "--resume", "--allow-changed-goal", "--quiet"},
       {{{"--insecure"}, {"--curve", "--curve-secret", "--curve-allow"}}}};
   auto args = parse_args_env(argc, argv, 2, spec, process_environment());
   TuneMode mode;

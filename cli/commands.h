@@ -20,6 +20,7 @@ int cmd_quantize(int argc, char** argv);
 int cmd_tune(int argc, char** argv);
 int cmd_worker(int argc, char** argv);
 int cmd_coordinator(int argc, char** argv);
+int cmd_report(int argc, char** argv);
 int cmd_send_frame(int argc, char** argv);  // hidden: a bad frame for protocol tests
 int cmd_keygen(int argc, char** argv);
 int cmd_bench_dispatch(int argc, char** argv);  // `qtune bench dispatch`

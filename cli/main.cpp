@@ -14,12 +14,17 @@ constexpr const char* kUsage = R"(usage: qtune <command> [options]
 
 commands:
   tune CONFIG.yaml [--out DIR] [--workers N] [--resume [--allow-changed-goal]] [--reuse DIR] [--json]
+       [--quiet] [--progress-every SECONDS]
                                find the fastest int8/bf16/fp32 mix that meets the accuracy goal;
                                --workers N evaluates on N local worker processes (0: in-process);
                                --resume continues from the output directory's journal
-                               (with none there yet, it starts the run)
+                               (with none there yet, it starts the run); writes report.json and
+                               report.html; a live status line on a terminal, else a progress
+                               line every 30 s (--progress-every), none with --quiet
+  report OUT_DIR [--json]      rebuild report.html and the summary table from a run's journal
+                               (also of a run that was interrupted)
   coordinator CONFIG.yaml --bind tcp://*:5555 [--out DIR] [--resume] [--reuse DIR] [--json]
-              [--heartbeat-ms MS]
+              [--quiet] [--progress-every SECONDS] [--heartbeat-ms MS]
               [--curve --curve-secret FILE --curve-allow DIR_OR_FILES | --insecure]
                                tune on the workers that connect (`qtune worker`); a bind that
                                is not loopback needs --curve (or --insecure)
@@ -93,6 +98,7 @@ int main(int argc, char** argv) {
     if (cmd == "run") return qtune::cli::cmd_run(argc, argv);
     if (cmd == "check") return qtune::cli::cmd_check(argc, argv);
     if (cmd == "tune") return qtune::cli::cmd_tune(argc, argv);
+    if (cmd == "report") return qtune::cli::cmd_report(argc, argv);
     if (cmd == "worker") return qtune::cli::cmd_worker(argc, argv);
     if (cmd == "coordinator") return qtune::cli::cmd_coordinator(argc, argv);
     if (cmd == "send-frame") return qtune::cli::cmd_send_frame(argc, argv);

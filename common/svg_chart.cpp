@@ -53,6 +53,15 @@ struct Extent {
   bool empty() const { return lo > hi; }
 };
 
+// Room around the data so marks at the extremes do not sit on the frame: `frac` of the span on
+// each side, never crossing zero for data that does not.
+void pad(Extent* e, double frac) {
+  if (e->empty() || e->hi == e->lo) return;
+  const double m = (e->hi - e->lo) * frac;
+  e->lo = e->lo >= 0 ? std::max(0.0, e->lo - m) : e->lo - m;
+  e->hi = e->hi <= 0 ? std::min(0.0, e->hi + m) : e->hi + m;
+}
+
 // Ticks for an axis: the data extent (or 0..1 when there is none), forced bounds applied.
 std::vector<double> axis_ticks(Extent e, const AxisSpec& spec, int max_ticks) {
   if (e.empty()) e = {0, 1};
@@ -362,6 +371,7 @@ std::string render(const LineChart& c) {
   for (const auto& [x, y] : c.line) ex.add(x), ey.add(y);
   add_lines(&ey, c.hlines);
   if (c.highlight) ex.add(c.highlight->x), ey.add(c.highlight->y);
+  pad(&ey, 0.05);
   const std::vector<double> xt = axis_ticks(ex, c.x, std::max(2, static_cast<int>(b.width() / 70)));
   const std::vector<double> yt = axis_ticks(ey, c.y, std::max(2, static_cast<int>(b.height() / 45)));
   const Scale sx{xt.front(), xt.back(), b.left, b.right};
@@ -391,6 +401,8 @@ std::string render(const ScatterChart& c) {
   for (const Point& p : c.points) ex.add(p.x), ey.add(p.y);
   add_lines(&ey, c.hlines);
   if (c.highlight) ex.add(c.highlight->x), ey.add(c.highlight->y);
+  pad(&ex, 0.05);
+  pad(&ey, 0.05);
   const std::vector<double> xt = axis_ticks(ex, c.x, std::max(2, static_cast<int>(b.width() / 70)));
   const std::vector<double> yt = axis_ticks(ey, c.y, std::max(2, static_cast<int>(b.height() / 45)));
   const Scale sx{xt.front(), xt.back(), b.left, b.right};
