@@ -33,7 +33,8 @@ th { background: #eceff1; font-weight: 600; position: sticky; top: 0; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 tr.chosen td { background: #e8f5e9; font-weight: 600; }
 .scroll { max-height: 520px; overflow: auto; border: 1px solid #eceff1; border-radius: 6px; }
-code { font-family: ui-monospace, "DejaVu Sans Mono", "Liberation Mono", monospace; font-size: 12px; }
+code { font-family: ui-monospace, "DejaVu Sans Mono", "Liberation Mono", monospace; font-size: 12px;
+  overflow-wrap: anywhere; }
 .badge { display: inline-block; padding: 0 7px; border-radius: 9px; font-size: 12px; font-weight: 600;
   color: #ffffff; background: #607d8b; }
 .badge.int8 { background: #1565c0; } .badge.bf16 { background: #8e24aa; }

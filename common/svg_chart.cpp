@@ -448,7 +448,7 @@ std::string render(const BarChart& c) {
     value_longest = std::max(value_longest, values.back().size());
   }
   const double label_w = std::min(kCharWidth * static_cast<double>(longest) + 8, c.width / 3.0);
-  const size_t max_chars = static_cast<size_t>((label_w - 8) / kCharWidth);
+  const size_t max_chars = static_cast<size_t>((label_w - 8) / kCharWidth + 1e-6);
   const double value_w = kCharWidth * static_cast<double>(value_longest) + 12;
   const Box b{12 + label_w, top, c.width - 12 - value_w, top + plot_h};
 

@@ -18,6 +18,8 @@ using svg::escape;
 
 // Charts list at most this many ops; the layer table lists all of them.
 constexpr size_t kMaxBars = 40;
+// Chart width in pixels: the page's content width, so charts use the whole section.
+constexpr int kChartWidth = 960;
 
 std::string printf_text(const char* format, double v) {
   char buf[64];
@@ -212,6 +214,7 @@ std::string outcome_section(const ReportData& r) {
 std::string metric_chart(const ReportData& r) {
   const TuningHistory& h = r.history;
   svg::LineChart c;
+  c.width = kChartWidth;
   c.title = r.run.metric + " of every trial";
   c.x = {"trial", std::nullopt, std::nullopt, true};
   c.y = {r.run.metric};
@@ -252,6 +255,7 @@ std::string metric_chart(const ReportData& r) {
 std::string tradeoff_chart(const ReportData& r) {
   const TuningHistory& h = r.history;
   svg::ScatterChart c;
+  c.width = kChartWidth;
   c.title = r.run.metric + " against latency";
   c.x = {"latency of one batch (ms), lower is faster"};
   c.y = {r.run.metric};
@@ -332,6 +336,7 @@ std::string sensitivity_section(const ReportData& r, const std::map<std::string,
       if (std::isfinite(e.sqnr_db)) finite_max = std::max(finite_max, e.sqnr_db);
     }
     svg::BarChart c;
+    c.width = kChartWidth;
     c.title = "Output SQNR of each op, all ops int8 vs fp32 (lower is worse)";
     c.value_label = "SQNR (dB)";
     c.legend = precision_legend("final: ");
@@ -368,6 +373,7 @@ std::string sensitivity_section(const ReportData& r, const std::map<std::string,
     std::vector<std::pair<std::string, FallbackImpact>> ops(impacts.begin(), impacts.end());
     std::stable_sort(ops.begin(), ops.end(), [](const auto& a, const auto& b) { return a.second.gain > b.second.gain; });
     svg::BarChart c;
+    c.width = kChartWidth;
     c.title = r.run.metric + " gained by falling back one op alone (measured)";
     c.value_label = r.run.metric + " gained";
     c.legend = {{"fallback helps", svg::color::kPass}, {"fallback hurts or changes nothing", svg::color::kNeutral}};
@@ -393,8 +399,8 @@ std::string sensitivity_section(const ReportData& r, const std::map<std::string,
 
 std::string layers_section(const ReportData& r, const std::map<std::string, FallbackImpact>& impacts) {
   html::Table t;
-  t.header = {"#", "op", "type", "final", "chosen config", "int8 SQNR (dB)", "cosine", "max |error|",
-              r.run.metric + " gained by fallback", "strategy's score"};
+  t.header = {"#", "op", "type", "final", "chosen config", "int8 SQNR (dB)", "cosine", "max |err|",
+              "fallback gain", "strategy score"};
   t.numeric = {0, 5, 6, 7, 8, 9};
   const TuneConfig* chosen = r.chosen ? &r.history.trials[*r.chosen].cfg : nullptr;
   for (size_t i = 0; i < r.run.ops.size(); ++i) {
@@ -423,9 +429,12 @@ std::string layers_section(const ReportData& r, const std::map<std::string, Fall
   note += r.chosen ? std::string("Final precision is that of ") + (r.finished ? "the chosen" : "the best so far") +
                          " trial's config. "
                    : "No config was chosen. ";
+  if (!impacts.empty()) {
+    note += "Fallback gain: how much " + escape(r.run.metric) + " rose when the op alone fell back, measured "
+            "by a pair of trials. ";
+  }
   if (!r.sensitivity.empty()) {
-    note += "The strategy's score is the per-op sensitivity the " + escape(r.run.strategy) +
-            " strategy ranked ops by. ";
+    note += "Strategy score: the per-op sensitivity the " + escape(r.run.strategy) + " strategy ranked ops by. ";
   }
   note += "</p>\n";
   return "<section id=\"layers\">\n<h2>Layers: final precision of every op</h2>\n" + note +

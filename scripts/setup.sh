@@ -17,6 +17,8 @@ packages=(
   iproute2 docker-compose
   # The deployment checks parse docker-compose.yml and the Kubernetes manifests with it.
   python3-yaml
+  # The report checks render report.html in headless Chromium, with a font for its text.
+  chromium fonts-dejavu-core
 )
 missing=()
 for p in "${packages[@]}"; do
