@@ -334,19 +334,22 @@ Result<int> run_tune(const Args& args, const TuneMode& mode) {
       " tunable ops; strategy " + cfg.strategy);
   // Every op's int8 output against fp32, for the report: measured once, checkpointed.
   std::map<std::string, OpOutputError> op_errors;
+  std::string measured_in;
   if (replayed.op_errors) {
     op_errors = *replayed.op_errors;
   } else {
+    const double t0 = elapsed();
     QT_ASSIGN_OR_RETURN(op_errors, runner->op_output_errors(space.default_config(cfg.calibration_sampling_size),
                                                             kSensitivitySamples));
     QT_RETURN_IF_ERROR(checkpoint->record_op_errors(op_errors));
+    measured_in = " (" + fixed(elapsed() - t0, 2) + " s)";
   }
   if (!op_errors.empty()) {
     auto worst = std::min_element(op_errors.begin(), op_errors.end(), [](const auto& a, const auto& b) {
       return a.second.sqnr_db < b.second.sqnr_db;
     });
-    say("int8 output of every op vs fp32: lowest SQNR " + fixed(worst->second.sqnr_db, 1) + " dB at " +
-        worst->first);
+    say("int8 output of every op vs fp32" + measured_in + ": lowest SQNR " + fixed(worst->second.sqnr_db, 1) +
+        " dB at " + worst->first);
   }
   QT_ASSIGN_OR_RETURN(std::unique_ptr<Strategy> strategy, make_strategy(cfg.strategy));
   TuneRunOptions opts;
