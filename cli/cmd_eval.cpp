@@ -12,6 +12,7 @@
 #include "runtime/executor.h"
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/progress.h"
 #include "common/data_config.h"
 #include "common/dataset.h"
 #include "common/onnx_io.h"
@@ -61,6 +62,10 @@ Status run_eval(const Args& args, std::ostream& out) {
   QT_ASSIGN_OR_RETURN(Dataset data, load_dataset(cfg));
   Result<EvalResult> res = Status::Internal("not evaluated");
   const bool profile = args.has("--profile");
+  // A pass longer than a second shows its progress on stderr (stdout stays the result).
+  Progress::Options progress_options;
+  progress_options.terminal = stderr_is_terminal();
+  Progress progress(progress_options, std::cerr, std::cerr);
   if (args.has("--adaptor")) {
     // The adaptor lowers QDQ patterns onto its own int8 kernels: real int8 execution.
     QT_ASSIGN_OR_RETURN(std::unique_ptr<Adaptor> adaptor, make_adaptor(args.get("--adaptor", "")));
@@ -68,12 +73,14 @@ Status run_eval(const Args& args, std::ostream& out) {
     auto* exec_model = dynamic_cast<ExecutorModel*>(prepared.get());
     if (profile && exec_model) exec_model->executor().enable_profiling();
     res = evaluate_top1([&](const std::vector<Tensor>& x) { return prepared->run(x); }, *shared,
-                        data, cfg.batch_size);
+                        data, cfg.batch_size, progress.pass_fn());
+    progress.finish();
     if (profile && exec_model) print_profile(exec_model->executor());
   } else {
     QT_ASSIGN_OR_RETURN(Executor exec, Executor::create(shared));
     if (profile) exec.enable_profiling();
-    res = evaluate_top1(exec, data, cfg.batch_size);
+    res = evaluate_top1(exec, data, cfg.batch_size, progress.pass_fn());
+    progress.finish();
     if (profile) print_profile(exec);
   }
   if (!res.ok()) return res.status().Annotate(model_path);

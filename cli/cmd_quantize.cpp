@@ -8,6 +8,7 @@
 #include "adaptors/capability.h"
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/progress.h"
 #include "common/data_config.h"
 #include "common/dataset.h"
 #include "common/onnx_io.h"
@@ -42,10 +43,15 @@ Status run_quantize(const Args& args) {
     QT_ASSIGN_OR_RETURN(cfg, load_tune_config(args.get("--tune-cfg", "")));
   }
   const int64_t sampling = cfg ? cfg->calib_sampling_size : calib.size();
+  // Calibration longer than a second shows its progress on stderr.
+  Progress::Options progress_options;
+  progress_options.terminal = stderr_is_terminal();
+  Progress progress(progress_options, std::cerr, std::cerr);
   QT_ASSIGN_OR_RETURN(
       QuantizationSession session,
       start_quantization_session(adaptor, std::make_shared<const Graph>(std::move(graph)), calib,
-                                 sampling, data_cfg.batch_size));
+                                 sampling, data_cfg.batch_size, progress.pass_fn()));
+  progress.finish();
   if (!cfg) {
     QT_ASSIGN_OR_RETURN(cfg, default_int8_config(session.capability));
     cfg->calib_sampling_size = sampling;

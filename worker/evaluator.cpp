@@ -34,7 +34,8 @@ namespace {
 // Scores of samples [start, start+count): [count, classes].
 using RangeScorer = std::function<Result<Tensor>(int64_t start, int64_t count)>;
 
-Result<EvalResult> top1_loop(const RangeScorer& run, const Dataset& data, int64_t batch_size) {
+Result<EvalResult> top1_loop(const RangeScorer& run, const Dataset& data, int64_t batch_size,
+                             const ProgressFn& progress) {
   if (batch_size <= 0) {
     return Status::InvalidInput("batch size must be positive, got " + std::to_string(batch_size));
   }
@@ -67,6 +68,7 @@ Result<EvalResult> top1_loop(const RangeScorer& run, const Dataset& data, int64_
       if (argmax_row(scores, count, i) == data.labels[static_cast<size_t>(start + i)]) ++r.correct;
     }
     r.samples += count;
+    if (progress) progress("evaluation", start + count, n);
   }
   r.seconds = std::chrono::duration<double>(spent).count();
   r.top1 = 100.0 * static_cast<double>(r.correct) / static_cast<double>(r.samples);
@@ -76,13 +78,14 @@ Result<EvalResult> top1_loop(const RangeScorer& run, const Dataset& data, int64_
 
 }  // namespace
 
-Result<EvalResult> evaluate_top1(const BatchScorer& run, const Dataset& data, int64_t batch_size) {
+Result<EvalResult> evaluate_top1(const BatchScorer& run, const Dataset& data, int64_t batch_size,
+                                 const ProgressFn& progress) {
   return top1_loop([&](int64_t start, int64_t count) { return run(data.batch(start, count)); },
-                   data, batch_size);
+                   data, batch_size, progress);
 }
 
 Result<EvalResult> evaluate_top1(const ModelRunner& run, const Graph& model, const Dataset& data,
-                                 int64_t batch_size) {
+                                 int64_t batch_size, const ProgressFn& progress) {
   if (model.inputs.empty()) return Status::InvalidInput("the model has no inputs to feed data to");
   if (model.outputs.empty()) return Status::InvalidInput("the model has no outputs");
   QT_ASSIGN_OR_RETURN(ModelFeed feed, ModelFeed::bind(model, data));
@@ -93,15 +96,16 @@ Result<EvalResult> evaluate_top1(const ModelRunner& run, const Graph& model, con
     return std::move(outs[0]);
   };
   try {
-    return top1_loop(scores, data, feed.batch_size(batch_size));
+    return top1_loop(scores, data, feed.batch_size(batch_size), progress);
   } catch (const std::exception& e) {
     return Status::Internal(std::string("evaluation failed: ") + e.what());
   }
 }
 
-Result<EvalResult> evaluate_top1(const Executor& exec, const Dataset& data, int64_t batch_size) {
+Result<EvalResult> evaluate_top1(const Executor& exec, const Dataset& data, int64_t batch_size,
+                                 const ProgressFn& progress) {
   return evaluate_top1([&](const std::vector<Tensor>& x) { return exec.run(x); }, exec.graph(),
-                       data, batch_size);
+                       data, batch_size, progress);
 }
 
 }  // namespace qtune

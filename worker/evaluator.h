@@ -8,6 +8,7 @@
 
 #include "runtime/executor.h"
 #include "common/dataset.h"
+#include "common/progress.h"
 
 namespace qtune {
 
@@ -21,19 +22,22 @@ struct EvalResult {
 
 // Runs the model batch by batch over `data` (its inputs fed through a ModelFeed: by name, the
 // last batch may be short, a model whose inputs fix the batch size gets batches of that size)
-// and counts argmax(output 0 row) == label, ties going to the first index.
-Result<EvalResult> evaluate_top1(const Executor& exec, const Dataset& data, int64_t batch_size);
+// and counts argmax(output 0 row) == label, ties going to the first index. `progress` hears
+// ("evaluation", samples done, samples) after each batch.
+Result<EvalResult> evaluate_top1(const Executor& exec, const Dataset& data, int64_t batch_size,
+                                 const ProgressFn& progress = {});
 
 // The same over any runner of `model` (an adaptor's prepared model): graph inputs in, graph
 // outputs out; the timing covers `run` calls only.
 using ModelRunner = std::function<Result<std::vector<Tensor>>(const std::vector<Tensor>& inputs)>;
 Result<EvalResult> evaluate_top1(const ModelRunner& run, const Graph& model, const Dataset& data,
-                                 int64_t batch_size);
+                                 int64_t batch_size, const ProgressFn& progress = {});
 
 // The loop itself over any scorer of a dataset batch (Dataset::batch: one tensor per dataset
 // input) -> scores [batch, classes].
 using BatchScorer = std::function<Result<Tensor>(const std::vector<Tensor>& batch)>;
-Result<EvalResult> evaluate_top1(const BatchScorer& run, const Dataset& data, int64_t batch_size);
+Result<EvalResult> evaluate_top1(const BatchScorer& run, const Dataset& data, int64_t batch_size,
+                                 const ProgressFn& progress = {});
 
 // Index of the largest of row `row` of `scores` viewed as [rows, numel/rows]; first on ties,
 // NaNs never win.
