@@ -15,6 +15,8 @@ constexpr double kTitleSize = 14;
 // charts cannot measure text, so label columns are sized from this and long labels shortened.
 constexpr double kCharWidth = 6.8;
 constexpr double kMarkRadius = 4.5;
+// Gap between the frame and the first/last x position, so marks there do not sit on the axes.
+constexpr double kInset = 10;
 constexpr const char* kFontFamily =
     "system-ui, -apple-system, 'Segoe UI', Roboto, 'DejaVu Sans', 'Liberation Sans', sans-serif";
 constexpr const char* kGrid = "#e6e9ec";
@@ -104,6 +106,15 @@ class Svg {
     o_ << ">";
     if (!tooltip.empty()) o_ << "<title>" << escape(tooltip) << "</title>";
     o_ << escape(s) << "</text>\n";
+  }
+
+  // A label over lines and marks: a white halo keeps it readable where it crosses them.
+  void label(double x, double y, const std::string& s, const char* anchor, const char* fill,
+             const char* weight = nullptr) {
+    o_ << "<text x=\"" << num(x) << "\" y=\"" << num(y) << "\" text-anchor=\"" << anchor << "\" fill=\""
+       << fill << "\" stroke=\"#ffffff\" stroke-width=\"3\" paint-order=\"stroke\"";
+    if (weight) o_ << " font-weight=\"" << weight << "\"";
+    o_ << ">" << escape(s) << "</text>\n";
   }
 
   void line(double x1, double y1, double x2, double y2, const std::string& stroke, double width,
@@ -248,8 +259,8 @@ void draw_axes(Svg& svg, const Box& b, const Scale& sx, const Scale& sy,
   }
 }
 
-// Reference lines with labels at their right end; a label that would collide with the one
-// above it goes under its line instead.
+// Reference lines, labelled in the margin right of the plot (where no data is) at their
+// height; labels of lines closer than a text line stack downwards.
 void draw_hlines(Svg& svg, const Box& b, const Scale& sy, std::vector<HLine> lines) {
   std::sort(lines.begin(), lines.end(), [&](const HLine& a, const HLine& c) { return sy(a.y) < sy(c.y); });
   double last_label_y = -1e9;
@@ -257,11 +268,17 @@ void draw_hlines(Svg& svg, const Box& b, const Scale& sy, std::vector<HLine> lin
     const double y = sy(h.y);
     if (y < b.top - 0.5 || y > b.bottom + 0.5) continue;
     svg.line(b.left, y, b.right, y, h.color, 1.6, h.dashed);
-    double ly = y - 5;
-    if (ly - last_label_y < kFontSize + 2 || ly < b.top + kFontSize) ly = y + kFontSize + 3;
-    svg.text(b.right - 4, ly, h.label, "end", h.color.c_str());
+    const double ly = std::max(y + 4, last_label_y + kFontSize + 1);
+    svg.label(b.right + 6, ly, h.label, "start", h.color.c_str());
     last_label_y = ly;
   }
+}
+
+// Pixels right of the plot for the reference lines' labels.
+double hline_margin(const std::vector<HLine>& lines) {
+  size_t longest = 0;
+  for (const HLine& h : lines) longest = std::max(longest, h.label.size());
+  return longest ? kCharWidth * static_cast<double>(longest) + 12 : 0;
 }
 
 void draw_highlight(Svg& svg, const Box& b, const Scale& sx, const Scale& sy, const Highlight& h) {
@@ -270,18 +287,20 @@ void draw_highlight(Svg& svg, const Box& b, const Scale& sx, const Scale& sy, co
           "\" r=\"9\" fill=\"none\" stroke=\"" + kText + "\" stroke-width=\"2\"/>\n");
   if (h.label.empty()) return;
   const double w = kCharWidth * static_cast<double>(h.label.size());
-  const bool left = x + 14 + w > b.right;
-  const double ty = y - 14 < b.top + kFontSize ? y + 24 : y - 14;
-  svg.text(left ? x - 12 : x + 12, ty, h.label, left ? "end" : "start", kText, kFontSize, "600");
+  if (x + 14 + w > b.right) {  // no room on the right: left of the ring, on its line
+    svg.label(x - 14, y + 4, h.label, "end", kText, "600");
+    return;
+  }
+  svg.label(x + 12, y - 14 < b.top + kFontSize ? y + 24 : y - 14, h.label, "start", kText, "600");
 }
 
 void add_lines(Extent* e, const std::vector<HLine>& lines) {
   for (const HLine& h : lines) e->add(h.y);
 }
 
-Box plot_box(int width, int height, int legend_rows_n) {
+Box plot_box(int width, int height, int legend_rows_n, double right_margin) {
   const double top = 36 + 18.0 * legend_rows_n + 8;
-  return {64, top, static_cast<double>(width) - 20, static_cast<double>(height) - 48};
+  return {64, top, static_cast<double>(width) - 20 - right_margin, static_cast<double>(height) - 48};
 }
 
 }  // namespace
@@ -365,7 +384,7 @@ std::vector<size_t> pareto_front(const std::vector<Point>& points, bool x_lower_
 
 std::string render(const LineChart& c) {
   const int rows = legend_rows(c.legend, 64, c.width - 20);
-  const Box b = plot_box(c.width, c.height, rows);
+  const Box b = plot_box(c.width, c.height, rows, hline_margin(c.hlines));
   Extent ex, ey;
   for (const Point& p : c.points) ex.add(p.x), ey.add(p.y);
   for (const auto& [x, y] : c.line) ex.add(x), ey.add(y);
@@ -374,7 +393,7 @@ std::string render(const LineChart& c) {
   pad(&ey, 0.05);
   const std::vector<double> xt = axis_ticks(ex, c.x, std::max(2, static_cast<int>(b.width() / 70)));
   const std::vector<double> yt = axis_ticks(ey, c.y, std::max(2, static_cast<int>(b.height() / 45)));
-  const Scale sx{xt.front(), xt.back(), b.left, b.right};
+  const Scale sx{xt.front(), xt.back(), b.left + kInset, b.right - kInset};
   const Scale sy{yt.front(), yt.back(), b.bottom, b.top};
 
   Svg svg(c.width, c.height, c.title);
@@ -396,7 +415,7 @@ std::string render(const LineChart& c) {
 
 std::string render(const ScatterChart& c) {
   const int rows = legend_rows(c.legend, 64, c.width - 20);
-  const Box b = plot_box(c.width, c.height, rows);
+  const Box b = plot_box(c.width, c.height, rows, hline_margin(c.hlines));
   Extent ex, ey;
   for (const Point& p : c.points) ex.add(p.x), ey.add(p.y);
   add_lines(&ey, c.hlines);
@@ -405,7 +424,7 @@ std::string render(const ScatterChart& c) {
   pad(&ey, 0.05);
   const std::vector<double> xt = axis_ticks(ex, c.x, std::max(2, static_cast<int>(b.width() / 70)));
   const std::vector<double> yt = axis_ticks(ey, c.y, std::max(2, static_cast<int>(b.height() / 45)));
-  const Scale sx{xt.front(), xt.back(), b.left, b.right};
+  const Scale sx{xt.front(), xt.back(), b.left + kInset, b.right - kInset};
   const Scale sy{yt.front(), yt.back(), b.bottom, b.top};
 
   Svg svg(c.width, c.height, c.title);

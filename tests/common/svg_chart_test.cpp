@@ -109,6 +109,7 @@ TEST(SvgLineChart, OneMarkPerPointGoalLineAndHighlight) {
   EXPECT_EQ(count(s, "class=\"highlight\""), 1u);
   EXPECT_NE(s.find(">goal 89.5</text>"), std::string::npos);
   EXPECT_NE(s.find(">fp32 90.0</text>"), std::string::npos);
+  EXPECT_NE(s.find(">chosen #3</text>"), std::string::npos);
   EXPECT_NE(s.find("stroke-dasharray"), std::string::npos);
   EXPECT_NE(s.find("aria-label=\"top1 by trial &lt;all&gt;\""), std::string::npos);
   EXPECT_EQ(s.find("<all>"), std::string::npos);
@@ -140,10 +141,13 @@ TEST(SvgLineChart, ForcedBoundsPutExtremesOnThePlotEdges) {
   const auto cx = attr_of_class(s, "trial", "cx");
   const auto cy = attr_of_class(s, "trial", "cy");
   ASSERT_EQ(cx.size(), 2u);
-  EXPECT_DOUBLE_EQ(cx[0], 64);                // the plot's left edge
-  EXPECT_DOUBLE_EQ(cx[1], c.width - 20);      // its right edge
+  EXPECT_DOUBLE_EQ(cx[0], 64 + 10);           // the plot's left edge, inset
+  EXPECT_DOUBLE_EQ(cx[1], c.width - 20 - 10); // its right edge, inset
   EXPECT_DOUBLE_EQ(cy[0], c.height - 48);     // its bottom
   EXPECT_LT(cy[1], cy[0]);
+  // The forced x range puts gridlines at the frame and ticks at the marks' positions.
+  EXPECT_NE(s.find("<text x=\"74.0\" y=\"311.0\" text-anchor=\"middle\" fill=\"#607d8b\">0</text>"),
+            std::string::npos) << s;
 }
 
 TEST(SvgScatter, DrawsTheParetoFrontThroughTheFrontPoints) {
