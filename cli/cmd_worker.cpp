@@ -1,7 +1,7 @@
 // `qtune worker --connect tcp://HOST:PORT`: serve a coordinator's trials until it ends the run.
 // `qtune health --connect tcp://HOST:PORT`: the container health probe, a ZeroMQ handshake with
-// the coordinator using a worker's keys. Also the hidden `qtune send-frame`, which sends one bad
-// frame to a coordinator for tests.
+// the coordinator using a worker's keys. Also the hidden `qtune send-frame`, which sends bad
+// frames (or a flood of them) to a coordinator for tests.
 #include <charconv>
 #include <chrono>
 #include <cstdio>
@@ -179,25 +179,61 @@ Result<std::string> bad_frame(const std::string& kind) {
     return std::string(buf.data(), buf.size());
   }
   if (kind == "oversize") return std::string(kMaxMessageBytes + 1, 'x');
-  return Status::InvalidInput("--kind: garbage, truncated, wrong-version or oversize, not '" + kind + "'");
+  // Larger than any worker message, within the protocol's general limit.
+  if (kind == "large") return std::string(kMaxMessageBytes - 1, 'x');
+  // Well-formed, from a peer that never said READY.
+  if (kind == "heartbeat") return encode_message(HeartbeatMsg{-1});
+  return Status::InvalidInput("--kind: garbage, truncated, wrong-version, oversize, large, heartbeat or "
+                              "flood-fetch, not '" + kind + "'");
+}
+
+// flood-fetch: join as a worker, then ask for the first file of CONFIG `count` times and never
+// read an answer, as a peer that wants the coordinator to buffer chunks for it.
+Status flood_fetch(zmq::socket_t& sock, int64_t count) {
+  sock.send(zmq::buffer(encode_message(ReadyMsg{"fetch-flood", kProtocolVersion, 1, "", {}})), zmq::send_flags::none);
+  sock.set(zmq::sockopt::rcvtimeo, 20000);
+  std::string hash;
+  while (hash.empty()) {
+    zmq::message_t f;
+    if (!sock.recv(f)) return Status::InvalidInput("no CONFIG from the coordinator");
+    Result<Message> m = decode_message(f.data(), f.size());
+    if (!m.ok() || !std::holds_alternative<ConfigMsg>(*m)) continue;
+    const ConfigMsg& c = std::get<ConfigMsg>(*m);
+    if (c.files.empty()) return Status::InvalidInput("the coordinator serves no files");
+    hash = c.files[0].hash;
+  }
+  const std::string fetch = encode_message(FetchMsg{hash, 0, kChunkBytes});
+  for (int64_t i = 0; i < count; ++i) sock.send(zmq::buffer(fetch), zmq::send_flags::none);
+  return Status::Ok();
 }
 
 Result<int> run_send_frame(const Args& args) {
   if (!args.has("--connect") || !args.has("--kind")) {
-    return Status::InvalidInput("usage: qtune send-frame --connect ENDPOINT --kind KIND");
+    return Status::InvalidInput(
+        "usage: qtune send-frame --connect ENDPOINT --kind KIND [--count N [--hold-ms MS]]");
   }
-  QT_ASSIGN_OR_RETURN(std::string frame, bad_frame(args.get("--kind", "")));
+  const std::string kind = args.get("--kind", "");
+  int64_t count = 1, hold_ms = 200;
+  if (args.has("--count")) QT_ASSIGN_OR_RETURN(count, positive_int("--count", args.get("--count", "")));
+  if (args.has("--hold-ms")) QT_ASSIGN_OR_RETURN(hold_ms, non_negative_int("--hold-ms", args.get("--hold-ms", "")));
   zmq::context_t ctx(1);
   zmq::socket_t sock(ctx, zmq::socket_type::dealer);
   sock.set(zmq::sockopt::linger, 2000);
+  sock.set(zmq::sockopt::sndhwm, 0);  // queue the whole flood; let the receiver refuse it
   try {
     sock.connect(args.get("--connect", ""));
-    sock.send(zmq::buffer(frame), zmq::send_flags::none);
+    if (kind == "flood-fetch") {
+      QT_RETURN_IF_ERROR(flood_fetch(sock, count));
+    } else {
+      QT_ASSIGN_OR_RETURN(std::string frame, bad_frame(kind));
+      for (int64_t i = 0; i < count; ++i) sock.send(zmq::buffer(frame), zmq::send_flags::none);
+    }
   } catch (const zmq::error_t& e) {
     return Status::InvalidInput(std::string("--connect: ") + e.what());
   }
-  // Give the peer a moment to answer (it should not, or with DISCONNECT{rejoin}).
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  // Stay connected a while (the receiver answers, if at all, with DISCONNECT{rejoin}; a flood's
+  // frames may still be queued).
+  std::this_thread::sleep_for(std::chrono::milliseconds(hold_ms));
   return 0;
 }
 
@@ -236,7 +272,7 @@ int cmd_keygen(int argc, char** argv) {
 }
 
 int cmd_send_frame(int argc, char** argv) {
-  auto args = parse_args(argc, argv, 2, {"--connect", "--kind"}, {});
+  auto args = parse_args(argc, argv, 2, {"--connect", "--kind", "--count", "--hold-ms"}, {});
   Result<int> rc = args.ok() ? run_send_frame(args.value()) : Result<int>(args.status());
   if (!rc.ok()) {
     std::cerr << "qtune send-frame: " << rc.status().message() << "\n";

@@ -31,6 +31,25 @@ constexpr size_t kMaxRunFiles = 64;
 // transfer never competes with heartbeats for long.
 constexpr int64_t kChunkBytes = int64_t{1} << 20;
 
+// What one peer can make the other buffer (docs/protocol.md, "Flow limits").
+// The largest frame a worker sends (READY, RESULT with its error cut to kMaxErrorChars, FETCH,
+// HEARTBEAT, DISCONNECT). It is the coordinator's ZMQ_MAXMSGSIZE: libzmq reads a larger
+// frame's size header and closes that connection without buffering the frame.
+constexpr size_t kMaxWorkerMessageBytes = size_t{64} << 10;
+constexpr size_t kMaxErrorChars = 4096;
+// High-water marks in messages, per connection (libzmq keeps one queue per peer). The
+// coordinator's send HWM is small because CHUNKs are large: a peer that stops reading holds at
+// most kCoordinatorSendHwm messages in the coordinator (ROUTER_MANDATORY makes the next send
+// fail with EAGAIN instead of queueing it).
+constexpr int kCoordinatorSendHwm = 8;
+constexpr int kCoordinatorRecvHwm = 64;
+constexpr int kWorkerSendHwm = 64;
+constexpr int kWorkerRecvHwm = 32;
+// FETCHes a worker keeps in flight; the coordinator holds at most kMaxPendingFetches of one
+// peer unanswered (while that peer's queue or the byte budget is full) and drops any beyond.
+constexpr int kFetchWindow = 4;
+constexpr int kMaxPendingFetches = 2 * kFetchWindow;
+
 // How often peers prove they are alive and how long silence is tolerated. The coordinator
 // announces its values in CONFIG so both sides agree.
 struct ProtocolTiming {

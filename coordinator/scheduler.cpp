@@ -4,10 +4,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
-#include <atomic>
+#include <deque>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -29,10 +30,25 @@ int64_t ms_since(Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count();
 }
 
+// Frames read per poll, from all peers together: the timers, dispatch and heartbeats run
+// between batches however fast peers send. libzmq's ROUTER reads its peers round robin.
+constexpr int kMaxFramesPerPoll = 256;
+// Frames one peer may have handled per poll; more are dropped unread (a worker sends a few).
+constexpr int kMaxFramesPerPeerPerPoll = 16;
+// Workers connected at once; identities remembered (expelled, or told to rejoin).
+constexpr size_t kMaxWorkers = 4096;
+constexpr size_t kMaxRemembered = 4096;
+// Dropped frames logged one by one, then summed up at most this often.
+constexpr int64_t kLoggedDrops = 20;
+constexpr int64_t kDropSummaryMs = 10000;
+// A peer whose send queue was full is not offered another CHUNK for this long.
+constexpr int64_t kFullBackoffMs = 20;
+
 struct Busy {
   uint64_t wave = 0;  // which wave the trial belongs to; an older wave's result is stale
   size_t pos = 0;     // position in that wave
   int64_t index = 0;  // sequence index, as the worker reports it
+  Clock::time_point sent;  // when the TRIAL went out: the deadline counts from here
 };
 
 struct WorkerInfo {
@@ -41,6 +57,37 @@ struct WorkerInfo {
   int64_t threads = 0;
   Clock::time_point last_seen;
   std::optional<Busy> busy;
+  std::deque<FetchMsg> fetches;  // waiting for room in this peer's queue or the byte budget
+  Clock::time_point full_at;     // when a send last found this peer's queue full
+};
+
+// What libzmq may still hold for one peer. Its queue is FIFO and holds at most
+// kCoordinatorSendHwm messages, plus one the I/O thread is writing, so the sizes of the last
+// kCoordinatorSendHwm + 1 messages sent bound it without asking libzmq.
+struct SendWindow {
+  std::deque<int64_t> sizes;
+  int64_t bytes = 0;
+  Clock::time_point last_send;
+};
+
+enum class Sent { kOk, kFull, kGone };
+
+// Remembers up to kMaxRemembered identities; the oldest is forgotten first.
+class IdentitySet {
+ public:
+  bool contains(const std::string& id) const { return set_.count(id) != 0; }
+  void insert(const std::string& id) {
+    if (!set_.insert(id).second) return;
+    order_.push_back(id);
+    if (order_.size() > kMaxRemembered) {
+      set_.erase(order_.front());
+      order_.pop_front();
+    }
+  }
+
+ private:
+  std::set<std::string> set_;
+  std::deque<std::string> order_;
 };
 
 std::string hex(const std::string& bytes) {
@@ -88,6 +135,15 @@ struct Scheduler::State {
   Clock::time_point last_heartbeat = Clock::now();
   std::optional<Clock::time_point> starved_since;  // trials queued and no worker connected
   Clock::time_point last_starved_log;
+  int64_t longest_ms = 0;  // the longest baseline or trial measured: the deadline's reference
+  std::map<std::string, SendWindow> windows;  // by identity: workers, and who left recently
+  int64_t inflight = 0;                       // sum of the windows' bytes
+  std::string fetch_cursor;                   // FETCHes are served round robin from here
+  IdentitySet expelled;                       // dropped at a deadline: not taken back
+  std::map<std::string, Clock::time_point> hinted;  // unknown peers last told to rejoin
+  bool backlog = false;                       // the last poll left frames unread
+  int64_t drops_logged = 0, drops_unlogged = 0;
+  Clock::time_point last_drop_summary;
 
   ~State() {
     if (wake_fd >= 0) close(wake_fd);
@@ -140,8 +196,9 @@ struct Scheduler::State {
   // CONFIG now, or once the file list is complete.
   void configure(const std::string& id, WorkerInfo& w) {
     if (!files_published || w.configured) return;
-    w.configured = true;
-    if (!send_to(id, config_msg())) drop_worker(id, "is unreachable");
+    const Sent r = send_to(id, config_msg());
+    if (r == Sent::kOk) w.configured = true;  // kFull: next time round
+    if (r == Sent::kGone) drop_worker(id, "is unreachable");
   }
 
   void configure_waiting() {
@@ -156,7 +213,7 @@ struct Scheduler::State {
     }
   }
 
-  void serve_chunk(const std::string& id, const WorkerInfo& w, const FetchMsg& f) {
+  Sent serve_chunk(const std::string& id, const WorkerInfo& w, const FetchMsg& f) {
     ChunkMsg c;
     c.hash = f.hash;
     c.offset = f.offset;
@@ -181,8 +238,78 @@ struct Scheduler::State {
         }
       }
     }
-    if (!c.error.empty()) log("cannot send " + w.name + " a chunk: " + c.error);
-    if (send_to(id, c)) ++counters.chunks;
+    const Sent r = send_to(id, c);
+    if (r == Sent::kOk) {
+      ++counters.chunks;
+      if (!c.error.empty()) log("cannot send " + w.name + " a chunk: " + c.error);
+    }
+    return r;
+  }
+
+  // A peer may have kMaxPendingFetches FETCHes waiting; they go out as its queue and the byte
+  // budget allow, peers taken round robin so that one transfer cannot hold up the others.
+  void queue_fetch(WorkerInfo& w, const FetchMsg& f) {
+    if (w.fetches.size() >= static_cast<size_t>(kMaxPendingFetches)) {
+      ++counters.throttled;
+      note_drop("FETCH from " + w.name + ": " + std::to_string(kMaxPendingFetches) + " already waiting");
+      return;
+    }
+    w.fetches.push_back(f);
+  }
+
+  bool fetches_waiting() const {
+    for (const auto& [id, w] : workers) {
+      if (!w.fetches.empty()) return true;
+    }
+    return false;
+  }
+
+  void serve_fetches() {
+    if (workers.empty()) return;
+    std::vector<std::string> order;
+    for (auto it = workers.upper_bound(fetch_cursor); it != workers.end(); ++it) order.push_back(it->first);
+    for (auto it = workers.begin(); it != workers.end() && it->first <= fetch_cursor; ++it) order.push_back(it->first);
+    std::vector<std::string> gone;
+    for (const std::string& id : order) {
+      WorkerInfo& w = workers.at(id);
+      if (w.fetches.empty() || ms_since(w.full_at) < kFullBackoffMs) continue;
+      while (!w.fetches.empty()) {
+        if (inflight > 0 && inflight + w.fetches.front().length > opts.max_inflight_bytes) return;
+        const Sent r = serve_chunk(id, w, w.fetches.front());
+        if (r == Sent::kFull) {
+          w.full_at = Clock::now();
+          break;
+        }
+        w.fetches.pop_front();
+        fetch_cursor = id;
+        if (r == Sent::kGone) {
+          gone.push_back(id);
+          break;
+        }
+      }
+    }
+    for (const auto& id : gone) drop_worker(id, "is unreachable");
+  }
+
+  // Counts a refused frame; logs the first kLoggedDrops, then a sum every kDropSummaryMs, so
+  // a flood cannot flood the log too.
+  void note_drop(const std::string& what) {
+    ++counters.dropped;
+    if (drops_logged < kLoggedDrops) {
+      ++drops_logged;
+      log("dropped " + what);
+      last_drop_summary = Clock::now();
+      return;
+    }
+    ++drops_unlogged;
+    summarize_drops();
+  }
+  void summarize_drops() {
+    if (drops_unlogged == 0 || ms_since(last_drop_summary) < kDropSummaryMs) return;
+    log("dropped " + std::to_string(drops_unlogged) + " more frame(s) in the last " +
+        std::to_string(ms_since(last_drop_summary) / 1000) + " s (malformed, from unknown peers, or over a limit)");
+    drops_unlogged = 0;
+    last_drop_summary = Clock::now();
   }
 
   void log(const std::string& line) const {
@@ -203,13 +330,74 @@ struct Scheduler::State {
     return n;
   }
 
-  bool send_to(const std::string& id, const Message& m) {
+  // kFull: the peer's queue is at kCoordinatorSendHwm (ROUTER_MANDATORY answers EAGAIN);
+  // kGone: EHOSTUNREACH, the peer has disconnected.
+  Sent send_to(const std::string& id, const Message& m) {
     const std::string bytes = encode_message(m);
     try {
-      if (!sock.send(zmq::buffer(id), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) return false;
-      return sock.send(zmq::buffer(bytes), zmq::send_flags::dontwait).has_value();
+      if (!sock.send(zmq::buffer(id), zmq::send_flags::sndmore | zmq::send_flags::dontwait)) return Sent::kFull;
+      if (!sock.send(zmq::buffer(bytes), zmq::send_flags::dontwait)) return Sent::kFull;
     } catch (const zmq::error_t&) {
-      return false;  // EHOSTUNREACH: the peer is gone (ROUTER_MANDATORY)
+      return Sent::kGone;
+    }
+    record_send(id, static_cast<int64_t>(bytes.size() + id.size()));
+    return Sent::kOk;
+  }
+
+  void record_send(const std::string& id, int64_t n) {
+    auto it = windows.find(id);
+    if (it == windows.end()) {
+      if (!workers.count(id)) return;  // rejoin hints to unknown peers: tiny, one per liveness
+      it = windows.emplace(id, SendWindow{}).first;
+    }
+    SendWindow& w = it->second;
+    w.sizes.push_back(n);
+    w.bytes += n;
+    inflight += n;
+    while (w.sizes.size() > static_cast<size_t>(kCoordinatorSendHwm) + 1) {
+      w.bytes -= w.sizes.front();
+      inflight -= w.sizes.front();
+      w.sizes.pop_front();
+    }
+    w.last_send = Clock::now();
+    counters.peak_inflight_bytes = std::max(counters.peak_inflight_bytes, inflight);
+  }
+
+  // The window of a peer that left is kept until libzmq has surely let go of its queue: the
+  // connection's ZMTP heartbeat (ZMQ_HEARTBEAT_TIMEOUT) closes a peer that stops reading.
+  void expire_windows() {
+    for (auto it = windows.begin(); it != windows.end();) {
+      if (!workers.count(it->first) && ms_since(it->second.last_send) > 3 * opts.timing.liveness_ms()) {
+        inflight -= it->second.bytes;
+        it = windows.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+
+  int64_t deadline_ms() const {
+    const TrialDeadline& d = opts.deadline;
+    if (d.fixed_ms > 0) return d.fixed_ms;
+    if (longest_ms == 0) return d.initial_ms;
+    return std::max(d.min_ms, d.factor * longest_ms);
+  }
+
+  void check_deadlines() {
+    const int64_t limit = deadline_ms();
+    std::vector<std::string> late;
+    for (const auto& [id, w] : workers) {
+      if (w.busy && ms_since(w.busy->sent) > limit) late.push_back(id);
+    }
+    for (const auto& id : late) {
+      const int64_t index = workers.at(id).busy->index;
+      ++counters.expired;
+      send_to(id, DisconnectMsg{"trial " + std::to_string(index) + " ran past its deadline of " +
+                                    std::to_string(limit) + " ms",
+                                false});
+      expelled.insert(id);
+      drop_worker(id, "held trial " + std::to_string(index) + " past its deadline of " + std::to_string(limit) +
+                          " ms; told to leave");
     }
   }
 
@@ -235,17 +423,26 @@ struct Scheduler::State {
   }
 
   void handle(const std::string& id, const zmq::message_t& body) {
+    // A peer told to leave at its deadline is not heard again on that connection.
+    if (expelled.contains(id)) {
+      note_drop("a frame from " + peer(id) + ": told to leave");
+      return;
+    }
     Result<Message> msg = decode_message(body.data(), body.size());
     if (!msg.ok()) {
-      ++counters.dropped;
-      log("dropped a frame from " + peer(id) + ": " + msg.status().message());
+      note_drop("a frame from " + peer(id) + ": " + msg.status().message());
       return;
     }
     auto it = workers.find(id);
     if (const auto* r = std::get_if<ReadyMsg>(&*msg)) {
       if (it != workers.end()) {
-        requeue(it->second);
-        workers.erase(it);
+        note_drop("READY from " + it->second.name + ": joined already");
+        return;
+      }
+      if (workers.size() >= kMaxWorkers) {
+        note_drop("READY from " + peer(id) + ": " + std::to_string(kMaxWorkers) + " workers connected");
+        send_to(id, DisconnectMsg{"the coordinator has " + std::to_string(kMaxWorkers) + " workers", false});
+        return;
       }
       WorkerInfo w;
       w.name = r->worker_id.empty() ? "peer " + hex(id) : r->worker_id.substr(0, 128);
@@ -253,7 +450,9 @@ struct Scheduler::State {
       w.last_seen = Clock::now();
       WorkerInfo& added = workers[id] = w;
       ++counters.joined;
-      if (std::find(seen.begin(), seen.end(), w.name) == seen.end()) seen.push_back(w.name);
+      if (seen.size() < kMaxRemembered && std::find(seen.begin(), seen.end(), w.name) == seen.end()) {
+        seen.push_back(w.name);
+      }
       log("worker " + w.name + " joined (" + std::to_string(r->threads) + " threads, " +
           (r->isa.empty() ? "no ISA extensions" : r->isa.substr(0, 200)) + "); " +
           std::to_string(workers.size()) + " connected");
@@ -261,9 +460,15 @@ struct Scheduler::State {
       return;
     }
     if (it == workers.end()) {
-      ++counters.dropped;
-      log(std::string("dropped ") + message_name(*msg) + " from unknown " + peer(id) + "; asked it to rejoin");
-      send_to(id, DisconnectMsg{"unknown worker: send READY", true});
+      // Asked to rejoin once per liveness interval, however much it sends.
+      auto h = hinted.find(id);
+      const bool hint = h == hinted.end() || ms_since(h->second) > opts.timing.liveness_ms();
+      note_drop(std::string(message_name(*msg)) + " from unknown " + peer(id) + (hint ? "; asked it to rejoin" : ""));
+      if (hint) {
+        if (hinted.size() >= kMaxRemembered) hinted.clear();
+        hinted[id] = Clock::now();
+        send_to(id, DisconnectMsg{"unknown worker: send READY", true});
+      }
       return;
     }
     WorkerInfo& w = it->second;
@@ -271,19 +476,17 @@ struct Scheduler::State {
     if (const auto* r = std::get_if<ResultMsg>(&*msg)) {
       handle_result(id, w, *r);
     } else if (const auto* f = std::get_if<FetchMsg>(&*msg)) {
-      serve_chunk(id, w, *f);
+      queue_fetch(w, *f);
     } else if (const auto* d = std::get_if<DisconnectMsg>(&*msg)) {
       drop_worker(id, "left (" + d->reason.substr(0, 200) + ")");
     } else if (!std::holds_alternative<HeartbeatMsg>(*msg)) {
-      ++counters.dropped;
-      log(std::string("dropped an unexpected ") + message_name(*msg) + " from " + w.name);
+      note_drop(std::string("an unexpected ") + message_name(*msg) + " from " + w.name);
     }
   }
 
   void handle_result(const std::string& id, WorkerInfo& w, const ResultMsg& r) {
     if (!w.busy || w.busy->index != r.index) {
-      ++counters.dropped;
-      log("dropped RESULT of trial " + std::to_string(r.index) + " from " + w.name + ": not its trial");
+      note_drop("RESULT of trial " + std::to_string(r.index) + " from " + w.name + ": not its trial");
       return;
     }
     const Busy busy = *w.busy;
@@ -291,9 +494,8 @@ struct Scheduler::State {
     if (busy.wave != wave_id) return;  // the run moved on; the result cannot change anything
     const TrialRecord& expect = wave[busy.pos];
     if (r.cfg_hash != expect.hash) {
-      ++counters.dropped;
-      log("dropped RESULT of trial " + std::to_string(r.index) + " from " + w.name + ": config hash " +
-          r.cfg_hash.substr(0, 32) + ", expected " + expect.hash);
+      note_drop("RESULT of trial " + std::to_string(r.index) + " from " + w.name + ": config hash " +
+                r.cfg_hash.substr(0, 32) + ", expected " + expect.hash);
       if (!closed) {
         queued.insert(busy.pos);
         ++counters.requeued;
@@ -306,6 +508,7 @@ struct Scheduler::State {
       drop_worker(id, "cannot run trials (" + r.error.substr(0, 300) + "); dropped");
       return;
     }
+    longest_ms = std::max(longest_ms, ms_since(busy.sent));
     TrialRecord t = expect;
     t.ok = r.ok;
     t.error = r.ok ? "" : r.error;
@@ -319,8 +522,12 @@ struct Scheduler::State {
     cv.notify_all();
   }
 
-  void receive_all() {
-    while (true) {
+  // At most kMaxFramesPerPoll frames, and kMaxFramesPerPeerPerPoll per peer; the rest waits in
+  // libzmq (bounded by kCoordinatorRecvHwm per peer) for the next round.
+  void receive_some() {
+    backlog = false;
+    std::map<std::string, int> taken;
+    for (int n = 0; n < kMaxFramesPerPoll; ++n) {
       zmq::message_t id, body;
       try {
         if (!sock.recv(id, zmq::recv_flags::dontwait)) return;
@@ -336,16 +543,22 @@ struct Scheduler::State {
           more = rest.more();
         }
         if (extra) {
-          ++counters.dropped;
-          log("dropped a multi-frame message from " + peer(id.to_string()));
+          note_drop("a multi-frame message from " + peer(id.to_string()));
           continue;
         }
       } catch (const zmq::error_t& e) {
         log(std::string("receive failed: ") + e.what());
         return;
       }
-      handle(id.to_string(), body);
+      const std::string who = id.to_string();
+      if (++taken[who] > kMaxFramesPerPeerPerPoll) {
+        note_drop("a frame from " + peer(who) + ": more than " + std::to_string(kMaxFramesPerPeerPerPoll) +
+                  " in one poll");
+        continue;
+      }
+      handle(who, body);
     }
+    backlog = true;
   }
 
   void check_liveness() {
@@ -367,12 +580,11 @@ struct Scheduler::State {
       const TrialRecord& t = wave[pos];
       TrialMsg m{t.index, t.hash, wave_yaml[pos], opts.hashes.model, opts.hashes.data, opts.hashes.stats,
                  baseline_wave};
-      if (!send_to(id, m)) {
-        unreachable.push_back(id);
-        continue;
-      }
+      const Sent r = send_to(id, m);
+      if (r == Sent::kGone) unreachable.push_back(id);
+      if (r != Sent::kOk) continue;
       queued.erase(queued.begin());
-      w.busy = Busy{wave_id, pos, t.index};
+      w.busy = Busy{wave_id, pos, t.index, Clock::now()};
       ++counters.dispatched;
     }
     for (const auto& id : unreachable) drop_worker(id, "is unreachable");
@@ -402,8 +614,9 @@ struct Scheduler::State {
 
   void loop() {
     while (true) {
-      const int64_t timeout =
-          std::clamp<int64_t>(opts.timing.heartbeat_ms - ms_since(last_heartbeat), 0, 1000);
+      int64_t timeout = std::clamp<int64_t>(opts.timing.heartbeat_ms - ms_since(last_heartbeat), 0, 1000);
+      if (backlog) timeout = 0;
+      else if (fetches_waiting()) timeout = std::min<int64_t>(timeout, kFullBackoffMs);
       zmq_pollitem_t items[] = {{sock.handle(), 0, ZMQ_POLLIN, 0}, {nullptr, wake_fd, ZMQ_POLLIN, 0}};
       if (zmq_poll(items, 2, static_cast<long>(timeout)) < 0 && zmq_errno() != EINTR) {
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -414,11 +627,15 @@ struct Scheduler::State {
       }
       std::lock_guard<std::mutex> lk(mu);
       if (stopping) break;
-      receive_all();
+      receive_some();
       check_liveness();
+      check_deadlines();
       configure_waiting();
+      serve_fetches();
       dispatch();
       heartbeat();
+      expire_windows();
+      summarize_drops();
       report_starvation();
     }
     std::lock_guard<std::mutex> lk(mu);
@@ -465,7 +682,15 @@ Result<std::unique_ptr<Scheduler>> Scheduler::create(SchedulerOptions opts) {
       st.sock.set(zmq::sockopt::zap_domain, "qtune");
     }
     st.sock.set(zmq::sockopt::router_mandatory, 1);
-    st.sock.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(kMaxMessageBytes));
+    st.sock.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(kMaxWorkerMessageBytes));
+    st.sock.set(zmq::sockopt::sndhwm, kCoordinatorSendHwm);
+    st.sock.set(zmq::sockopt::rcvhwm, kCoordinatorRecvHwm);
+    // libzmq closes a connection whose peer stops answering ZMTP pings (e.g. stopped reading),
+    // which frees its queues; more lenient than the message-level liveness.
+    const int ivl = static_cast<int>(std::min<int64_t>(st.opts.timing.heartbeat_ms, 1 << 30));
+    st.sock.set(zmq::sockopt::heartbeat_ivl, ivl);
+    st.sock.set(zmq::sockopt::heartbeat_timeout,
+                static_cast<int>(std::min<int64_t>(2 * st.opts.timing.liveness_ms(), 1 << 30)));
     st.sock.bind(st.opts.bind);
     s->endpoint_ = st.sock.get(zmq::sockopt::last_endpoint);
   } catch (const zmq::error_t& e) {
@@ -553,6 +778,8 @@ SchedulerStatus Scheduler::status() const {
   out.running = s.running();
   out.queued = static_cast<int64_t>(s.queued.size());
   out.refused = s.refused;
+  out.trial_deadline_ms = s.deadline_ms();
+  out.inflight_bytes = s.inflight;
   return out;
 }
 

@@ -1,7 +1,10 @@
 // The coordinator's side of distributed tuning: a ZeroMQ ROUTER that accepts workers at any time
 // (READY -> CONFIG), dispatches the current wave's trials lowest index first to idle workers,
 // tracks liveness by heartbeat and requeues the trial of a worker that dies, leaves or stops
-// answering. evaluate_wave() is a WaveEvaluator for run_tuning_waves: results are handed back in
+// answering, or holds a trial past its deadline. Every peer's memory is bounded: high-water
+// marks and a frame size limit on the socket, a byte budget for CHUNKs, a cap on pending FETCHes,
+// and a cap on frames read per peer per poll (docs/protocol.md, "Flow limits").
+// evaluate_wave() is a WaveEvaluator for run_tuning_waves: results are handed back in
 // sequence-index order, so the stop decision and the choice equal an in-process run's.
 //
 // A background thread owns the socket (heartbeats keep flowing while the caller computes);
@@ -21,6 +24,18 @@
 
 namespace qtune {
 
+// How long a worker may hold one trial. Past it the trial is requeued and the worker told to
+// leave (DISCONNECT) and dropped, however faithfully it heartbeats: liveness is per worker, a
+// hung evaluation is per trial.
+struct TrialDeadline {
+  int64_t fixed_ms = 0;  // > 0: this deadline for every trial and the baseline
+  // Otherwise `factor` x the longest baseline or trial measured so far (TRIAL sent to RESULT
+  // received), at least min_ms; initial_ms until the first measurement.
+  int64_t factor = 20;
+  int64_t min_ms = int64_t{120} * 1000;
+  int64_t initial_ms = int64_t{30} * 60 * 1000;
+};
+
 struct SchedulerOptions {
   std::string bind = "tcp://*:5555";
   std::string config_path;  // the tuning YAML workers load (a path they share with us)
@@ -37,6 +52,11 @@ struct SchedulerOptions {
   // workers a ZAP handler admits; any other key is refused and logged.
   std::string curve_secret;
   std::vector<std::string> curve_allow;
+  TrialDeadline deadline;
+  // Bytes the coordinator may have queued for sending to all peers together, counted as the
+  // last kCoordinatorSendHwm + 1 messages sent to each (an upper bound of what libzmq still
+  // holds for it). A CHUNK that would exceed it waits (its FETCH stays pending).
+  int64_t max_inflight_bytes = int64_t{64} << 20;
 };
 
 struct SchedulerStatus {
@@ -50,6 +70,11 @@ struct SchedulerStatus {
   int64_t dropped = 0;     // frames refused (malformed, wrong version, stale)
   int64_t refused = 0;     // connections refused by the ZAP handler (unknown CURVE key)
   int64_t chunks = 0;      // file CHUNKs sent
+  int64_t expired = 0;     // trials taken back from a worker at their deadline
+  int64_t throttled = 0;   // FETCHes refused: the peer already had kMaxPendingFetches waiting
+  int64_t trial_deadline_ms = 0;  // the deadline in force
+  int64_t inflight_bytes = 0;     // the send queues' bound, as the budget counts it
+  int64_t peak_inflight_bytes = 0;
 };
 
 // Who did what over the run, for the report.

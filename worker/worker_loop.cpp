@@ -141,6 +141,8 @@ ResultMsg evaluate_trial(Loaded& st, const ConfigMsg& config, const FileSource& 
     r.code = code;
     r.ok = code == ResultCode::kOk;
     r.error = std::move(error);
+    // The coordinator refuses frames above kMaxWorkerMessageBytes.
+    if (r.error.size() > kMaxErrorChars) r.error = r.error.substr(0, kMaxErrorChars - 3) + "...";
     r.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
     return r;
   };
@@ -227,13 +229,13 @@ Result<WorkerSummary> run_worker(const WorkerOptions& opts) {
   std::shared_ptr<Job> job;  // the trial on the evaluation thread, until its result is handled
   WorkerSummary summary;
   int64_t backoff = timing.reconnect_min_ms;
-  // In flight per transfer: enough to keep a link busy, few enough that heartbeats interleave.
-  constexpr int kFetchWindow = 4;
 
   for (int64_t session = 1;; ++session) {
     zmq::socket_t sock(ctx, zmq::socket_type::dealer);
     sock.set(zmq::sockopt::linger, 0);
     sock.set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(kMaxMessageBytes));
+    sock.set(zmq::sockopt::sndhwm, kWorkerSendHwm);
+    sock.set(zmq::sockopt::rcvhwm, kWorkerRecvHwm);
     // The handshake outcome: a refused CURVE key is final, not a reason to keep reconnecting.
     zmq::socket_t monitor;
     if (curve) {
@@ -254,7 +256,7 @@ Result<WorkerSummary> run_worker(const WorkerOptions& opts) {
     } catch (const zmq::error_t& e) {
       return Status::InvalidInput("--connect " + opts.connect + ": " + e.what());
     }
-    ReadyMsg ready{id, kProtocolVersion, thread_count, cpu_features().summary(), {}};
+    ReadyMsg ready{id.substr(0, 256), kProtocolVersion, thread_count, cpu_features().summary().substr(0, 1024), {}};
     if (!job && loaded->runner) ready.cached = {loaded->config_hash, loaded->hashes.model};
     send(sock, ready);
     if (session == 1) log(id + " connecting to " + opts.connect + (curve ? " (CURVE)" : ""));
@@ -271,7 +273,7 @@ Result<WorkerSummary> run_worker(const WorkerOptions& opts) {
     int outstanding = 0;
     auto fetch_failed = [&](const std::string& why) -> Status {
       if (download) download->abandon();
-      send(sock, DisconnectMsg{"cannot fetch the run's files: " + why, false});
+      send(sock, DisconnectMsg{("cannot fetch the run's files: " + why).substr(0, kMaxErrorChars), false});
       return Status::InvalidInput("cannot fetch the run's files: " + why);
     };
     auto end_session = [&] {

@@ -5,7 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <mutex>
 #include <optional>
@@ -301,6 +303,183 @@ TEST(Scheduler, ServesFilesByHashInChunksAfterPublishing) {
   ASSERT_TRUE(m && std::holds_alternative<ChunkMsg>(*m));
   EXPECT_FALSE(std::get<ChunkMsg>(*m).error.empty());
   (*s)->finish("done");
+}
+
+}  // namespace
+}  // namespace qtune
+
+namespace qtune {
+namespace {
+
+// A peer that joins, takes a trial and then only heartbeats (busy with it, forever): what a
+// worker whose evaluation hangs looks like from the coordinator.
+class HungWorker {
+ public:
+  explicit HungWorker(const std::string& endpoint) : sock_(ctx_, zmq::socket_type::dealer) {
+    sock_.set(zmq::sockopt::linger, 0);
+    sock_.set(zmq::sockopt::rcvtimeo, 20);
+    sock_.connect(endpoint);
+    sock_.send(zmq::buffer(encode_message(ReadyMsg{"hung", kProtocolVersion, 1, "", {}})));
+    thread_ = std::thread([this] { run(); });
+  }
+  ~HungWorker() {
+    stop_ = true;
+    thread_.join();
+  }
+  bool took_trial() const { return took_ >= 0; }
+  bool told_to_leave() const { return told_to_leave_; }
+
+ private:
+  void run() {
+    while (!stop_) {
+      zmq::message_t f;
+      if (sock_.recv(f)) {
+        Result<Message> m = decode_message(f.data(), f.size());
+        if (m.ok() && std::holds_alternative<TrialMsg>(*m) && took_ < 0) took_ = std::get<TrialMsg>(*m).index;
+        if (m.ok() && std::holds_alternative<DisconnectMsg>(*m) && !std::get<DisconnectMsg>(*m).rejoin) {
+          told_to_leave_ = true;
+        }
+      }
+      sock_.send(zmq::buffer(encode_message(HeartbeatMsg{took_})), zmq::send_flags::dontwait);
+    }
+  }
+  zmq::context_t ctx_{1};
+  zmq::socket_t sock_;
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int64_t> took_{-1};
+  std::atomic<bool> told_to_leave_{false};
+};
+
+// Gives up on a wave after `seconds`, so a scheduler that never takes a trial back fails the
+// test instead of hanging it.
+SchedulerOptions patient_options(int64_t heartbeat_ms, double seconds) {
+  SchedulerOptions o = options(heartbeat_ms);
+  const auto t0 = Clock::now();
+  o.keep_waiting = [t0, seconds] { return std::chrono::duration<double>(Clock::now() - t0).count() < seconds; };
+  return o;
+}
+
+// The hung peer holds trial 0 and heartbeats: it is dropped at the deadline, told to leave, and
+// a real worker runs its trial.
+TEST(Scheduler, TrialPastItsDeadlineIsRequeuedThoughTheWorkerHeartbeats) {
+  SchedulerOptions o = patient_options(100, 30);
+  o.deadline.fixed_ms = 800;
+  auto s = Scheduler::create(o);
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  HungWorker hung((*s)->endpoint());
+  while ((*s)->status().workers == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  std::thread real;
+  std::thread driver([&] {
+    while ((*s)->status().running == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    real = simulated_worker((*s)->endpoint(), 0, 100);
+  });
+  const WaveStrategy strategy(3, 3);
+  const TuneOutcome out = tune(**s, strategy);
+  const SchedulerStatus st = (*s)->status();
+  (*s)->finish("done");
+  driver.join();
+  real.join();
+  EXPECT_TRUE(hung.took_trial());
+  ASSERT_EQ(out.history.trials.size(), 3u);
+  for (const TrialRecord& t : out.history.trials) EXPECT_TRUE(t.ok) << t.error;
+  EXPECT_EQ(st.expired, 1);
+  EXPECT_GE(st.requeued, 1);
+  EXPECT_EQ(st.trial_deadline_ms, 800);
+  for (int i = 0; i < 100 && !hung.told_to_leave(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_TRUE(hung.told_to_leave());
+}
+
+// Without a fixed deadline it is factor x the longest measurement: the baseline at first.
+TEST(Scheduler, DeadlineIsDerivedFromTheMeasuredBaseline) {
+  SchedulerOptions o = patient_options(100, 30);
+  o.deadline.factor = 20;
+  o.deadline.min_ms = 300;
+  o.deadline.initial_ms = 60 * 1000;
+  auto s = Scheduler::create(o);
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  EXPECT_EQ((*s)->status().trial_deadline_ms, 60 * 1000);  // nothing measured yet
+  std::thread base = simulated_worker((*s)->endpoint(), 40, 100);
+  Result<TrialMetrics> b = (*s)->evaluate_baseline();
+  ASSERT_TRUE(b.ok()) << b.status().message();
+  const int64_t derived = (*s)->status().trial_deadline_ms;
+  EXPECT_GE(derived, 20 * 40);  // the baseline took at least its 40 ms
+  EXPECT_LT(derived, 60 * 1000);
+  EXPECT_EQ(derived % 20, 0) << "not a multiple of the factor: " << derived;
+  (*s)->finish("done");
+  base.join();
+}
+
+int64_t rss_kib() {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stoll(line.substr(6));
+  }
+  return -1;
+}
+
+// Another process floods the coordinator while a worker completes a run: frames just under
+// the protocol's 16 MiB limit, well-formed frames from a peer that never joined, and a joined
+// peer asking for a file's first chunk thousands of times without ever reading. The run
+// finishes, and the coordinator's memory stays within a bound far below what it would buffer
+// for them (GBs).
+TEST(Scheduler, FloodsLeaveMemoryBoundedAndTheRunFinishes) {
+  const std::string path = ::testing::TempDir() + "/qtune_flood_file.bin";
+  {
+    std::ofstream f(path, std::ios::binary);
+    f << std::string(4 << 20, 'q');
+  }
+  const RunFile file{"model", path, file_hash(path).value(), int64_t{4} << 20};
+  SchedulerOptions o = patient_options(200, 120);
+  o.files = {file};
+  auto s = Scheduler::create(o);
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  const std::string ep = (*s)->endpoint();
+  // The worker that completes the run; a first wave warms up threads and buffers before the
+  // reference measurement.
+  std::thread w = simulated_worker(ep, 5);
+  const WaveStrategy warm(2, 2);
+  ASSERT_EQ(tune(**s, warm).history.trials.size(), 2u);
+  const int64_t before = rss_kib();
+  std::atomic<bool> sampling{true};
+  std::atomic<int64_t> peak{before};
+  std::thread sampler([&] {
+    while (sampling) {
+      peak = std::max<int64_t>(peak, rss_kib());
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  });
+  auto flood = [&](const std::string& kind, int count) {
+    return std::thread([=] {
+      const std::string cmd = std::string(QTUNE_BINARY) + " send-frame --connect " + ep + " --kind " + kind +
+                              " --count " + std::to_string(count) + " --hold-ms 3000 > /dev/null 2>&1";
+      EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
+    });
+  };
+  std::vector<std::thread> floods;
+  floods.push_back(flood("large", 40));
+  floods.push_back(flood("large", 40));
+  floods.push_back(flood("heartbeat", 20000));
+  floods.push_back(flood("flood-fetch", 3000));
+  const WaveStrategy strategy(40, 10);
+  const TuneOutcome out = tune(**s, strategy, 1000);
+  for (auto& f : floods) f.join();
+  sampling = false;
+  sampler.join();
+  const SchedulerStatus st = (*s)->status();
+  (*s)->finish("done");
+  w.join();
+  EXPECT_EQ(out.history.trials.size(), 40u);
+  const double grown_mib = (peak - before) / 1024.0;
+  std::printf("[ info ] coordinator RSS %.1f MiB before the floods, peak +%.1f MiB; %lld frames dropped, "
+              "%lld FETCHes refused, send queues peaked at %.1f MiB\n",
+              before / 1024.0, grown_mib, static_cast<long long>(st.dropped), static_cast<long long>(st.throttled),
+              st.peak_inflight_bytes / 1048576.0);
+  EXPECT_LT(grown_mib, 96.0);
+  EXPECT_GT(st.dropped, 0);
+  EXPECT_GT(st.throttled, 0);
+  EXPECT_LE(st.peak_inflight_bytes, o.max_inflight_bytes + 2 * kChunkBytes);
 }
 
 }  // namespace
