@@ -37,12 +37,12 @@ namespace qtune::cli {
 namespace {
 
 constexpr const char* kTuneUsage =
-    "usage: qtune tune CONFIG.yaml [--out DIR] [--workers N] [--resume [--allow-changed-goal]]"
-    " [--reuse DIR] [--json] [--quiet] [--progress-every SECONDS]";
+    "usage: qtune tune CONFIG.yaml [--out DIR] [--workers N [--trial-deadline-s S]]"
+    " [--resume [--allow-changed-goal]] [--reuse DIR] [--json] [--quiet] [--progress-every SECONDS]";
 constexpr const char* kCoordinatorUsage =
     "usage: qtune coordinator CONFIG.yaml --bind tcp://*:5555 [--out DIR] [--resume"
     " [--allow-changed-goal]] [--reuse DIR] [--json] [--quiet] [--progress-every SECONDS]"
-    " [--heartbeat-ms MS]";
+    " [--heartbeat-ms MS] [--trial-deadline-s S] [--max-inflight-mb MB]";
 
 // Samples the mse and bisect strategies rank ops on: enough for stable errors, one quick pass.
 constexpr int64_t kSensitivitySamples = 500;
@@ -69,6 +69,8 @@ struct TuneMode {
   ProtocolTiming timing;
   std::string curve_secret;              // Z85; empty: plain TCP
   std::vector<std::string> curve_allow;  // worker public keys (Z85)
+  int64_t trial_deadline_ms = 0;         // 0: derived from the baseline (TrialDeadline)
+  int64_t max_inflight_bytes = 0;        // 0: SchedulerOptions' default
   bool distributed() const { return local_workers > 0 || !bind.empty(); }
 };
 
@@ -230,6 +232,8 @@ Result<int> run_tune(const Args& args, const TuneMode& mode) {
     so.hold_config = true;
     so.curve_secret = mode.curve_secret;
     so.curve_allow = mode.curve_allow;
+    so.deadline.fixed_ms = mode.trial_deadline_ms;
+    if (mode.max_inflight_bytes > 0) so.max_inflight_bytes = mode.max_inflight_bytes;
     QT_ASSIGN_OR_RETURN(scheduler, Scheduler::create(so));
     if (mode.local_workers == 0) say("coordinator: listening on " + scheduler->endpoint());
   }
@@ -448,11 +452,12 @@ Result<int> run_tune(const Args& args, const TuneMode& mode) {
     scheduler->finish("done");
     const SchedulerDistribution d = scheduler->distribution();
     distribution = DistributionReport{d.workers, d.trials, d.baseline_worker, st.joined, st.lost,
-                                      st.requeued, st.dispatched, st.refused, st.dropped};
+                                      st.requeued, st.dispatched, st.refused, st.dropped, st.expired};
     local.stop(5.0);
     say("coordinator: " + std::to_string(st.dispatched) + " trial(s) dispatched, " +
         std::to_string(st.requeued) + " requeued; " + std::to_string(st.joined) + " worker join(s), " +
-        std::to_string(st.lost) + " lost; " + std::to_string(st.dropped) + " frame(s) dropped" +
+        std::to_string(st.lost) + " lost (" + std::to_string(st.expired) + " at the trial deadline); " +
+        std::to_string(st.dropped) + " frame(s) dropped" +
         (mode.curve_secret.empty() ? std::string() : "; " + std::to_string(st.refused) + " connection(s) refused"));
     if (outcome.stop_reason == "interrupted") {
       return Status::Internal("every local worker exited before the run ended; see " +
@@ -516,11 +521,26 @@ Status coordinator_security(const Args& args, TuneMode* mode) {
   return Status::Ok();
 }
 
+// --trial-deadline-s and --max-inflight-mb, shared by tune and coordinator.
+Status flow_options(const Args& args, TuneMode* mode) {
+  if (args.has("--trial-deadline-s")) {
+    QT_ASSIGN_OR_RETURN(int64_t s, positive_int("--trial-deadline-s", args.get("--trial-deadline-s", "")));
+    if (s > 7 * 24 * 3600) return Status::InvalidInput("--trial-deadline-s: at most a week (604800)");
+    mode->trial_deadline_ms = s * 1000;
+  }
+  if (args.has("--max-inflight-mb")) {
+    QT_ASSIGN_OR_RETURN(int64_t mb, positive_int("--max-inflight-mb", args.get("--max-inflight-mb", "")));
+    if (mb > 1 << 20) return Status::InvalidInput("--max-inflight-mb: at most 1048576");
+    mode->max_inflight_bytes = mb << 20;
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 int cmd_tune(int argc, char** argv) {
   static const OptionSpec spec{
-      {"--out", "--workers", "--reuse", "--progress-every"},
+      {"--out", "--workers", "--reuse", "--progress-every", "--trial-deadline-s"},
       {"--json", "--resume", "--allow-changed-goal", "--quiet"}, {}};
   auto args = parse_args_env(argc, argv, 2, spec, process_environment());
   TuneMode mode;
@@ -529,7 +549,8 @@ int cmd_tune(int argc, char** argv) {
     const std::string n = args->get("--workers", "0");
     Result<int64_t> workers = n == "0" ? Result<int64_t>(int64_t{0}) : positive_int("--workers", n);
     if (workers.ok()) mode.local_workers = *workers;
-    rc = workers.ok() ? run_tune(args.value(), mode) : Result<int>(workers.status());
+    const Status flow = flow_options(*args, &mode);
+    rc = !workers.ok() ? Result<int>(workers.status()) : !flow.ok() ? Result<int>(flow) : run_tune(args.value(), mode);
   }
   if (!rc.ok()) {
     std::cerr << "qtune tune: " << rc.status().message() << "\n";
@@ -543,7 +564,7 @@ int cmd_tune(int argc, char** argv) {
 int cmd_coordinator(int argc, char** argv) {
   static const OptionSpec spec{
       {"--out", "--bind", "--heartbeat-ms", "--curve-secret", "--curve-allow", "--reuse",
-       "--progress-every"},
+       "--progress-every", "--trial-deadline-s", "--max-inflight-mb"},
       {"--json", "--curve", "--insecure", "--resume", "--allow-changed-goal", "--quiet"},
       {{{"--insecure"}, {"--curve", "--curve-secret", "--curve-allow"}}}};
   auto args = parse_args_env(argc, argv, 2, spec, process_environment());
@@ -556,9 +577,11 @@ int cmd_coordinator(int argc, char** argv) {
     Result<int64_t> hb = args->has("--heartbeat-ms")
                              ? positive_int("--heartbeat-ms", args->get("--heartbeat-ms", ""))
                              : Result<int64_t>(mode.timing.heartbeat_ms);
+    const Status flow = flow_options(*args, &mode);
     if (mode.bind.empty()) rc = Status::InvalidInput(kCoordinatorUsage);
     else if (!security.ok()) rc = security;
     else if (!hb.ok()) rc = hb.status();
+    else if (!flow.ok()) rc = flow;
     else {
       mode.timing.heartbeat_ms = *hb;
       rc = run_tune(args.value(), mode);

@@ -214,8 +214,12 @@ Result<int> run_send_frame(const Args& args) {
   }
   const std::string kind = args.get("--kind", "");
   int64_t count = 1, hold_ms = 200;
-  if (args.has("--count")) QT_ASSIGN_OR_RETURN(count, positive_int("--count", args.get("--count", "")));
-  if (args.has("--hold-ms")) QT_ASSIGN_OR_RETURN(hold_ms, non_negative_int("--hold-ms", args.get("--hold-ms", "")));
+  if (args.has("--count")) {
+    QT_ASSIGN_OR_RETURN(count, positive_int("--count", args.get("--count", "")));
+  }
+  if (args.has("--hold-ms")) {
+    QT_ASSIGN_OR_RETURN(hold_ms, non_negative_int("--hold-ms", args.get("--hold-ms", "")));
+  }
   zmq::context_t ctx(1);
   zmq::socket_t sock(ctx, zmq::socket_type::dealer);
   sock.set(zmq::sockopt::linger, 2000);

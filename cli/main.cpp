@@ -25,9 +25,12 @@ commands:
                                (also of a run that was interrupted)
   coordinator CONFIG.yaml --bind tcp://*:5555 [--out DIR] [--resume] [--reuse DIR] [--json]
               [--quiet] [--progress-every SECONDS] [--heartbeat-ms MS]
+              [--trial-deadline-s S] [--max-inflight-mb MB]
               [--curve --curve-secret FILE --curve-allow DIR_OR_FILES | --insecure]
                                tune on the workers that connect (`qtune worker`); a bind that
-                               is not loopback needs --curve (or --insecure)
+                               is not loopback needs --curve (or --insecure); a trial still
+                               running after S seconds (default: 20x the longest measured,
+                               at least 120) goes to another worker
   worker --connect tcp://HOST:PORT [--threads N] [--cache DIR | --shared-path]
          [--curve --curve-secret FILE --curve-server-key FILE | --insecure]
          [--simulate-ms MS] [--heartbeat-ms MS]

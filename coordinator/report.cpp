@@ -251,7 +251,8 @@ std::string report_json(const ReportData& r) {
     }
     o << "}, \"baseline_worker\": " << json_quote(d.baseline_worker) << ", \"dispatched\": " << d.dispatched
       << ", \"requeues\": " << d.requeued << ", \"joins\": " << d.joins << ", \"lost\": " << d.lost
-      << ", \"refused\": " << d.refused << ", \"dropped_frames\": " << d.dropped_frames << "}";
+      << ", \"refused\": " << d.refused << ", \"dropped_frames\": " << d.dropped_frames
+      << ", \"expired\": " << d.expired << "}";
   }
   o << "\n}\n";
   return o.str();

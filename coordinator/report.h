@@ -25,6 +25,7 @@ struct DistributionReport {
   std::map<std::string, int64_t> trials; // results recorded, by worker
   std::string baseline_worker;           // who measured the fp32 baseline
   int64_t joins = 0, lost = 0, requeued = 0, dispatched = 0, refused = 0, dropped_frames = 0;
+  int64_t expired = 0;  // trials taken back at their deadline
 };
 
 // A finished run as `qtune tune` holds it.
