@@ -9,17 +9,21 @@ cd "$(dirname "$0")/.."
 [[ ${1:-} =~ ^[0-9]+$ ]] || { echo "usage: scripts/fuzz.sh SECONDS [NAME...]" >&2; exit 2; }
 seconds=$1; shift
 dir=build-asan
-launcher=()
-command -v ccache > /dev/null 2>&1 && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
-jobs=${QTUNE_JOBS:-$(nproc)}
-cmake -S . -B $dir -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
-  -DQTUNE_SANITIZE=address,undefined -DQTUNE_FUZZ=ON "${launcher[@]}" > $dir.log 2>&1 ||
-  { cat $dir.log; exit 3; }
-cmake --build $dir -j"$jobs" --target qtune_fuzzers >> $dir.log 2>&1 || { tail -n 60 $dir.log; exit 3; }
-
 names=("$@")
 if [ ${#names[@]} -eq 0 ]; then
   for src in tests/fuzz/*_fuzz.cpp; do n=$(basename "$src" _fuzz.cpp); names+=("$n"); done
+fi
+targets=()
+for name in "${names[@]}"; do targets+=("fuzz_$name"); done
+# QTUNE_FUZZ_BUILD=0 runs the targets as last built.
+if [ "${QTUNE_FUZZ_BUILD:-1}" != 0 ]; then
+  launcher=()
+  command -v ccache > /dev/null 2>&1 && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  jobs=${QTUNE_JOBS:-$(nproc)}
+  cmake -S . -B $dir -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
+    -DQTUNE_SANITIZE=address,undefined -DQTUNE_FUZZ=ON "${launcher[@]}" > $dir.log 2>&1 ||
+    { cat $dir.log; exit 3; }
+  cmake --build $dir -j"$jobs" --target "${targets[@]}" >> $dir.log 2>&1 || { tail -n 60 $dir.log; exit 3; }
 fi
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
@@ -35,8 +39,15 @@ for name in "${names[@]}"; do
     -malloc_limit_mb=1024 -max_len=65536 -print_final_stats=1 -fork=1 -ignore_crashes=1 -ignore_ooms=1 \
     -ignore_timeouts=1 -artifact_prefix="$out/artifacts/" > "$out/log" 2>&1
   set -e
-  execs=$(grep -ho 'stat::number_of_executed_units: *[0-9]*' "$out/log" | awk '{s += $2} END {print s + 0}')
-  crashes=$(find "$out/artifacts" -type f | wc -l)
+  # Fork mode's status lines: "#EXECS: cov: ... oom/timeout/crash: O/T/C time: ..."; the last one
+  # sums up the run.
+  last=$(grep -E '^#[0-9]+: cov:' "$out/log" | tail -n 1 || true)
+  execs=$(sed -n 's/^#\([0-9]*\):.*/\1/p' <<< "$last")
+  found=$(sed -n 's|.*oom/timeout/crash: \([0-9]*\)/\([0-9]*\)/\([0-9]*\).*|\1 \2 \3|p' <<< "$last" |
+            awk '{print $1 + $2 + $3}')
+  artifacts=$(find "$out/artifacts" -type f | wc -l)
+  crashes=$(( ${found:-0} > artifacts ? ${found:-0} : artifacts ))
+  [ -n "$execs" ] || { echo "fuzz $name: did not run (see $out/log)"; tail -n 5 "$out/log"; failed=1; continue; }
   echo "fuzz $name: $execs execs, $crashes crashes"
   if [ "$crashes" -gt 0 ]; then
     failed=1
