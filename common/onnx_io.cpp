@@ -309,28 +309,34 @@ Result<Tensor> tensor_from_proto(const onnx::TensorProto& p, const std::string& 
   }
   QT_ASSIGN_OR_RETURN(DType dtype, dtype_of(p.data_type(), where));
   Shape shape(p.dims().begin(), p.dims().end());
+  // The dims alone may ask for any size: the element count is checked against the data the
+  // proto holds before anything is allocated for it.
+  int64_t numel = 1;
   for (int64_t d : shape) {
     if (d < 0) return Status::InvalidInput(where + ": negative dimension in " + shape_str(shape));
-  }
-  Tensor t(dtype, shape);
-  if (dtype == DType::kString) {
-    if (p.string_data_size() != t.numel()) {
-      return Status::InvalidInput(where + ": holds " + std::to_string(p.string_data_size()) +
-                                  " strings, shape " + shape_str(shape) + " needs " +
-                                  std::to_string(t.numel()));
+    if (__builtin_mul_overflow(numel, d, &numel)) {
+      return Status::InvalidInput(where + ": shape " + shape_str(shape) + " has more elements than fit in 64 bits");
     }
+  }
+  if (dtype == DType::kString) {
+    if (p.string_data_size() != numel) {
+      return Status::InvalidInput(where + ": holds " + std::to_string(p.string_data_size()) +
+                                  " strings, shape " + shape_str(shape) + " needs " + std::to_string(numel));
+    }
+    Tensor t(dtype, shape);
     std::copy(p.string_data().begin(), p.string_data().end(), t.data<std::string>());
     return t;
   }
-  const size_t want = t.nbytes();
   if (p.has_raw_data()) {
-    if (p.raw_data().size() != want) {
+    int64_t want = 0;
+    const bool fits = !__builtin_mul_overflow(numel, static_cast<int64_t>(dtype_size(dtype)), &want);
+    if (!fits || p.raw_data().size() != static_cast<uint64_t>(want)) {
       return Status::InvalidInput(where + ": raw_data holds " + std::to_string(p.raw_data().size()) +
-                                  " bytes, shape " + shape_str(shape) + " of " +
-                                  std::string(dtype_name(dtype)) + " needs " +
-                                  std::to_string(want));
+                                  " bytes, shape " + shape_str(shape) + " of " + std::string(dtype_name(dtype)) +
+                                  " needs " + (fits ? std::to_string(want) : "more than 2^63"));
     }
-    if (want) std::memcpy(t.raw(), p.raw_data().data(), want);
+    Tensor t(dtype, shape);
+    if (want) std::memcpy(t.raw(), p.raw_data().data(), static_cast<size_t>(want));
     return t;
   }
   int64_t count = 0;
@@ -341,10 +347,11 @@ Result<Tensor> tensor_from_proto(const onnx::TensorProto& p, const std::string& 
     case DType::kU32: case DType::kU64: count = p.uint64_data_size(); break;
     default: count = p.int32_data_size(); break;
   }
-  if (count != t.numel()) {
+  if (count != numel) {
     return Status::InvalidInput(where + ": holds " + std::to_string(count) + " values, shape " +
-                                shape_str(shape) + " needs " + std::to_string(t.numel()));
+                                shape_str(shape) + " needs " + std::to_string(numel));
   }
+  Tensor t(dtype, shape);
   switch (dtype) {
     case DType::kF32: copy_field<float>(p.float_data(), &t); break;
     case DType::kF64: copy_field<double>(p.double_data(), &t); break;
