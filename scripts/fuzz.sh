@@ -20,7 +20,8 @@ if [ "${QTUNE_FUZZ_BUILD:-1}" != 0 ]; then
   launcher=()
   command -v ccache > /dev/null 2>&1 && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
   jobs=${QTUNE_JOBS:-$(nproc)}
-  cmake -S . -B $dir -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
+  cmake -S . -B $dir -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only -DNDEBUG" -DCMAKE_CXX_COMPILER=clang++ \
     -DQTUNE_SANITIZE=address,undefined -DQTUNE_FUZZ=ON "${launcher[@]}" > $dir.log 2>&1 ||
     { cat $dir.log; exit 3; }
   cmake --build $dir -j"$jobs" --target "${targets[@]}" >> $dir.log 2>&1 || { tail -n 60 $dir.log; exit 3; }

@@ -8,9 +8,10 @@ dir=build-asan
 launcher=()
 command -v ccache > /dev/null 2>&1 && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 jobs=${QTUNE_JOBS:-$(nproc)}
-cmake -S . -B $dir -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
-  -DQTUNE_SANITIZE=address,undefined -DQTUNE_FUZZ=ON "${launcher[@]}" > $dir.log 2>&1 ||
-  { cat $dir.log; exit 3; }
+cmake -S . -B $dir -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -gline-tables-only -DNDEBUG" -DCMAKE_CXX_COMPILER=clang++ \
+    -DQTUNE_SANITIZE=address,undefined -DQTUNE_FUZZ=ON "${launcher[@]}" > $dir.log 2>&1 ||
+    { cat $dir.log; exit 3; }
 cmake --build $dir -j"$jobs" --target qtune qtune_tests >> $dir.log 2>&1 || { tail -n 60 $dir.log; exit 3; }
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:halt_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
