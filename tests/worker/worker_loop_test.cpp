@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <optional>
 #include <thread>
@@ -25,13 +26,14 @@ TEST(WorkerLoop, LongErrorsAreCutToFitTheCoordinatorsFrameLimit) {
   router.set(zmq::sockopt::rcvtimeo, 200);
   router.bind("tcp://127.0.0.1:*");
   const std::string endpoint = router.get(zmq::sockopt::last_endpoint);
+  std::atomic<bool> worker_done{false};
   std::thread worker([&] {
     WorkerOptions w;
     w.connect = endpoint;
     w.simulate_ms = 0;
-    w.timing.heartbeat_ms = 100;
     w.log = [](const std::string&) {};
     EXPECT_TRUE(run_worker(w).ok());
+    worker_done = true;
   });
   auto send = [&](const std::string& id, const Message& m) {
     router.send(zmq::buffer(id), zmq::send_flags::sndmore);
@@ -48,19 +50,20 @@ TEST(WorkerLoop, LongErrorsAreCutToFitTheCoordinatorsFrameLimit) {
     ASSERT_TRUE(m.ok()) << m.status().message();
     if (std::holds_alternative<ReadyMsg>(*m)) {
       id = from.to_string();
-      send(*id, ConfigMsg{"c", "/nonexistent.yaml", 100, 3, {}});
+      send(*id, ConfigMsg{"c", "/nonexistent.yaml", 1000, 3, {}});
       send(*id, TrialMsg{0, "h", "ops:\n  ? " + name + "\n  : {precision: int3}\n", "m", "d", "s", false});
     } else if (std::holds_alternative<ResultMsg>(*m)) {
       result = std::get<ResultMsg>(*m);
+    } else if (std::holds_alternative<HeartbeatMsg>(*m)) {
+      send(from.to_string(), HeartbeatMsg{-1});
     }
   }
-  // Ends the worker: DISCONNECT to whichever connection it speaks on now (libzmq reconnects it
-  // under a new identity after refusing an oversize frame).
-  for (const auto until = Clock::now() + std::chrono::seconds(20); Clock::now() < until;) {
+  // Ends the worker: DISCONNECT to whichever connection it speaks on (a reconnect, e.g. after
+  // libzmq refused an oversize frame, comes under a new identity) until it has returned.
+  while (!worker_done) {
     zmq::message_t from, body;
     if (!router.recv(from) || !router.recv(body)) continue;
     send(from.to_string(), DisconnectMsg{"done", false});
-    break;
   }
   worker.join();
   ASSERT_TRUE(id.has_value()) << "the worker never said READY";
