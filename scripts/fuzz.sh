@@ -32,11 +32,12 @@ failed=0
 for name in "${names[@]}"; do
   out=$dir/fuzz-out/$name
   rm -rf "$out"
-  mkdir -p "$out/corpus" "$out/artifacts"
+  mkdir -p "$out/corpus" "$out/artifacts" "$out/tmp"
   cp tests/fuzz/corpus/"$name"/* "$out/corpus/" 2> /dev/null || true
   # Keep going after a finding, so one run counts them all; findings land in artifacts/.
   set +e
-  "$dir/tests/fuzz/fuzz_$name" "$out/corpus" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+  # The targets' scratch files (tests/fuzz/fuzz_input.h) stay in $out, also when a job is killed.
+  TMPDIR="$PWD/$out/tmp" "$dir/tests/fuzz/fuzz_$name" "$out/corpus" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
     -malloc_limit_mb=1024 -max_len=65536 -print_final_stats=1 -fork=1 -ignore_crashes=1 -ignore_ooms=1 \
     -ignore_timeouts=1 -artifact_prefix="$out/artifacts/" > "$out/log" 2>&1
   set -e

@@ -16,9 +16,13 @@ namespace qtune::fuzz {
 // The path of this process's scratch file (suffix chosen by the caller, e.g. ".onnx.gz"),
 // rewritten with `data` on every call.
 inline const std::string& write_input(const uint8_t* data, size_t size, const char* suffix) {
-  static const std::string path = [&] {
+  // Never destroyed, so the exit handler that removes the file can still read it.
+  static const std::string& path = *[&] {
     const char* tmp = std::getenv("TMPDIR");
-    return std::string(tmp && *tmp ? tmp : "/tmp") + "/qtune-fuzz-" + std::to_string(getpid()) + suffix;
+    auto* p = new std::string(std::string(tmp && *tmp ? tmp : "/tmp") + "/qtune-fuzz-" +
+                              std::to_string(getpid()) + suffix);
+    std::atexit([] { std::remove(path.c_str()); });
+    return p;
   }();
   FILE* f = std::fopen(path.c_str(), "wb");
   if (!f) std::abort();
