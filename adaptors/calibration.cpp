@@ -21,6 +21,7 @@
 
 #include <unistd.h>
 
+#include "common/file_writer.h"
 #include "common/model_feed.h"
 #include "kernels/quantize_ref.h"
 
@@ -785,22 +786,10 @@ Status save_calibration_stats(const CalibrationStats& stats, const std::string& 
     Fnv64 f;
     f.bytes(w.bytes().data(), w.bytes().size());
     w.u64(f.value());
-    // Written aside and renamed, so a worker never reads a half-written file.
-    const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-    {
-      std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-      if (!out) return Status::InvalidInput(path + ": cannot open for writing");
-      out.write(reinterpret_cast<const char*>(w.bytes().data()),
-                static_cast<std::streamsize>(w.bytes().size()));
-      if (!out.flush()) {
-        std::remove(tmp.c_str());
-        return Status::Internal(path + ": failed to write calibration stats");
-      }
-    }
-    if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-      std::remove(tmp.c_str());
-      return Status::InvalidInput(path + ": cannot replace the file");
-    }
+    // Written aside, fsync'd and renamed, so a worker never reads a half-written file and a
+    // crash leaves the old file or the new one.
+    QT_RETURN_IF_ERROR(replace_file(path, std::string_view(reinterpret_cast<const char*>(w.bytes().data()),
+                                                           w.bytes().size())));
     return Status::Ok();
   } catch (const std::exception& e) {
     return Status::Internal(path + ": saving calibration stats failed: " + e.what());

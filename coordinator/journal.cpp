@@ -1,10 +1,5 @@
 #include "coordinator/journal.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -253,8 +248,14 @@ bool decode_end(const std::string& p, RunEnd* e) {
          r.str(&e->model_out) && r.done();
 }
 
-Status io_error(const std::string& path, const std::string& what) {
-  return Status::InvalidInput(path + ": " + what + ": " + std::strerror(errno));
+// One record's bytes: length, kind, payload, checksum.
+std::string record(uint32_t kind, const std::string& payload) {
+  Writer w;
+  w.u32(static_cast<uint32_t>(payload.size()));
+  w.u32(kind);
+  w.out += payload;
+  w.u64(fnv1a(payload.data(), payload.size(), fnv1a(&kind, 4)));
+  return w.out;
 }
 
 }  // namespace
@@ -383,53 +384,22 @@ std::vector<std::string> journal_differences(const JournalHeader& j, const Journ
   return out;
 }
 
-JournalWriter::JournalWriter(JournalWriter&& o) noexcept : fd_(o.fd_), path_(std::move(o.path_)) {
-  o.fd_ = -1;
-}
-
-JournalWriter::~JournalWriter() {
-  if (fd_ >= 0) ::close(fd_);
-}
-
 Result<JournalWriter> JournalWriter::create(const std::string& path, const JournalHeader& header) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return io_error(path, "cannot create journal");
-  JournalWriter w(fd, path);
+  QT_ASSIGN_OR_RETURN(AppendFile f, AppendFile::create(path));
   std::string head(kMagic, 8);
   for (int i = 0; i < 4; ++i) head.push_back(static_cast<char>((kFormatVersion >> (8 * i)) & 0xff));
-  if (::write(fd, head.data(), head.size()) != static_cast<ssize_t>(head.size())) {
-    return io_error(path, "cannot write journal");
-  }
-  QT_RETURN_IF_ERROR(w.append(kHeader, encode_header(header)));
-  return w;
+  // Magic and header in one append: a journal either has both or is empty.
+  QT_RETURN_IF_ERROR(f.append(head + record(kHeader, encode_header(header))));
+  return JournalWriter(std::move(f));
 }
 
 Result<JournalWriter> JournalWriter::resume(const std::string& path, const JournalContents& c) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return io_error(path, "cannot open journal");
-  JournalWriter w(fd, path);
-  if (::ftruncate(fd, static_cast<off_t>(c.valid_bytes)) != 0 ||
-      ::lseek(fd, 0, SEEK_END) < 0 || ::fsync(fd) != 0) {
-    return io_error(path, "cannot cut the torn tail of the journal");
-  }
-  return w;
+  QT_ASSIGN_OR_RETURN(AppendFile f, AppendFile::open_existing(path, c.valid_bytes));
+  return JournalWriter(std::move(f));
 }
 
 Status JournalWriter::append(uint32_t kind, const std::string& payload) {
-  Writer w;
-  w.u32(static_cast<uint32_t>(payload.size()));
-  w.u32(kind);
-  w.out += payload;
-  w.u64(fnv1a(payload.data(), payload.size(), fnv1a(&kind, 4)));
-  size_t done = 0;
-  while (done < w.out.size()) {
-    const ssize_t n = ::write(fd_, w.out.data() + done, w.out.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return io_error(path_, "cannot append to journal");
-    done += static_cast<size_t>(n);
-  }
-  if (::fsync(fd_) != 0) return io_error(path_, "cannot fsync journal");
-  return Status::Ok();
+  return file_.append(record(kind, payload));
 }
 
 Status JournalWriter::append_baseline(const TrialMetrics& m) { return append(kBaseline, encode_metrics(m)); }

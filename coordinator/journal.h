@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "common/file_writer.h"
 #include "common/status.h"
 #include "common/trial_metrics.h"
 #include "coordinator/decision.h"
@@ -80,11 +81,10 @@ Result<JournalContents> read_journal(const std::string& path);
 std::vector<std::string> journal_differences(const JournalHeader& journal,
                                              const JournalHeader& run, bool allow_goal_change);
 
+// Writes through common/file_writer.h's AppendFile: O_APPEND, each record fsync'd, a failed
+// append cut back off so the journal always ends at a whole record.
 class JournalWriter {
  public:
-  JournalWriter(JournalWriter&& other) noexcept;
-  JournalWriter& operator=(JournalWriter&&) = delete;
-  ~JournalWriter();
 
   // A new journal (replacing any file at path) holding the header.
   static Result<JournalWriter> create(const std::string& path, const JournalHeader& header);
@@ -99,10 +99,9 @@ class JournalWriter {
   Status append_end(const RunEnd& e);
 
  private:
-  JournalWriter(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  explicit JournalWriter(AppendFile file) : file_(std::move(file)) {}
   Status append(uint32_t kind, const std::string& payload);
-  int fd_ = -1;
-  std::string path_;
+  AppendFile file_;
 };
 
 }  // namespace qtune

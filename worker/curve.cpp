@@ -12,20 +12,26 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/file_writer.h"
+
 namespace qtune {
 namespace {
 
 Status write_new(const std::string& path, const std::string& text, mode_t mode) {
-  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  FileOps& ops = file_ops();
+  const int fd = ops.open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
   if (fd < 0) {
     return Status::InvalidInput(path + (errno == EEXIST ? ": exists; not overwriting a key" : ": cannot create"));
   }
   fchmod(fd, mode);  // umask may have narrowed it further; never widened beyond `mode`
-  const ssize_t n = write(fd, text.data(), text.size());
-  const bool ok = n == static_cast<ssize_t>(text.size()) && fsync(fd) == 0;
-  close(fd);
-  if (!ok) return Status::InvalidInput(path + ": write failed");
-  return Status::Ok();
+  Status s = write_fully(fd, text.data(), text.size(), path);
+  if (s.ok() && ops.fsync(fd) != 0) s = Status::InvalidInput(path + ": fsync failed");
+  ops.close(fd);
+  if (!s.ok()) {
+    ::unlink(path.c_str());  // a half-written key is worse than none
+    return s;
+  }
+  return sync_parent_dir(path);
 }
 
 }  // namespace

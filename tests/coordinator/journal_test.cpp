@@ -14,6 +14,7 @@
 #include "coordinator/checkpoint.h"
 #include "coordinator/strategy.h"
 #include "coordinator/tuner.h"
+#include "tests/common/faulty_file_ops.h"
 
 namespace qtune {
 namespace {
@@ -254,6 +255,43 @@ TEST_F(JournalTest, ResumeChecksTheHeaderAndCutsATornTail) {
   auto none = Checkpoint::open(dir_ / "nowhere", header_, true, false);
   ASSERT_FALSE(none.ok());
   EXPECT_NE(none.status().message().find("no journal to resume"), std::string::npos);
+}
+
+// The disk fills in the middle of a trial record: the append fails, the partial record is cut,
+// and once there is room again the journal goes on and reads back whole. (Before, the partial
+// record stayed and the next record after it made the journal unreadable.)
+TEST_F(JournalTest, AppendThatFailsHalfWayLeavesAReadableJournal) {
+  fault::FaultyFileOps ops;
+  ScopedFileOps use(&ops);
+  auto w = JournalWriter::create(path_, header_);
+  ASSERT_TRUE(w.ok()) << w.status().message();
+  EXPECT_TRUE(ops.open_flags.at(0) & O_APPEND);
+  EXPECT_GE(ops.dir_fsyncs, 1);  // the new journal's directory entry is durable
+  ASSERT_TRUE(w->append_trial(trial(0)).ok());
+  ops.space = 10;
+  Status full = w->append_trial(trial(1));
+  ASSERT_FALSE(full.ok());
+  EXPECT_EQ(full.exit_code(), 2);
+  EXPECT_NE(full.message().find(path_), std::string::npos) << full.message();
+  ops.space = -1;
+  ops.fsync_failures = 1;
+  EXPECT_FALSE(w->append_trial(trial(1)).ok());
+  ASSERT_TRUE(w->append_trial(trial(1)).ok());
+  ASSERT_TRUE(w->append_trial(trial(2)).ok());
+  auto c = read_journal(path_);
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  ASSERT_EQ(c->trials.size(), 3u);
+  for (int i = 0; i < 3; ++i) expect_same(c->trials[i], trial(i));
+  EXPECT_EQ(c->torn_bytes, 0u);
+}
+
+// A journal whose header cannot be written completely is empty, never a header fragment.
+TEST_F(JournalTest, CreateOnAFullDiskLeavesNoHalfHeader) {
+  fault::FaultyFileOps ops;
+  ops.space = 20;
+  ScopedFileOps use(&ops);
+  EXPECT_FALSE(JournalWriter::create(path_, header_).ok());
+  EXPECT_EQ(bytes(), "");
 }
 
 TEST_F(JournalTest, KnownResultsAreRecordedInWaveOrder) {
