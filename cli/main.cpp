@@ -7,6 +7,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "common/size_check.h"
 
 namespace {
 
@@ -68,6 +69,9 @@ environment: tune, coordinator, worker and health take every option from a varia
   variable is unset. The command line wins, also over the other side of an exclusive pair
   (--insecure on the command line ignores QTUNE_CURVE*).
 
+size limits: QTUNE_MAX_TENSOR_BYTES bounds one tensor (and one data file; default: this host's
+  memory), QTUNE_MAX_MODEL_BYTES one ONNX file (default 2 GiB); larger inputs are refused (exit 2)
+
 exit codes: 0 success, 1 goal not met, 2 bad input, 3 internal error
 )";
 
@@ -93,6 +97,10 @@ int main(int argc, char** argv) {
     return argc < 2 ? 2 : 0;
   }
   const std::string cmd = argv[1];
+  if (qtune::Status limits = qtune::set_size_limits_from_environment(); !limits.ok()) {
+    std::cerr << "qtune " << cmd << ": " << limits.message() << "\n";
+    return limits.exit_code();
+  }
   try {
     if (cmd == "eval") return qtune::cli::cmd_eval(argc, argv);
     if (cmd == "conformance") return qtune::cli::cmd_conformance(argc, argv);
@@ -113,6 +121,9 @@ int main(int argc, char** argv) {
     }
     if (cmd == "bench") return qtune::cli::cmd_bench(argc, argv);
     if (cmd == "version" || cmd == "--version") return qtune::cli::cmd_version(argc, argv);
+  } catch (const qtune::SizeError& e) {
+    std::cerr << "qtune " << cmd << ": " << e.what() << "\n";
+    return 2;
   } catch (const std::exception& e) {
     std::cerr << "qtune " << cmd << ": internal error: " << e.what() << "\n";
     return 3;

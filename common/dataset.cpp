@@ -14,6 +14,10 @@
 #include <cstring>
 #include <filesystem>
 #include <new>
+#include <optional>
+
+#include "common/file_writer.h"
+#include "common/size_check.h"
 
 #include "common/image_folder.h"
 
@@ -31,13 +35,19 @@ bool checked_mul(int64_t a, int64_t b, int64_t* out) {
   return !__builtin_mul_overflow(a, b, out);
 }
 
-bool checked_numel(const std::vector<int64_t>& shape, int64_t* out) {
-  int64_t n = 1;
-  for (int64_t d : shape) {
-    if (!checked_mul(n, d, &n)) return false;
-  }
-  *out = n;
-  return true;
+bool numel_of(const std::vector<int64_t>& shape, int64_t* out) {
+  const std::optional<int64_t> n = checked_numel(shape);
+  if (n) *out = *n;
+  return n.has_value();
+}
+
+// A data file is read whole; one larger than the tensor size limit cannot become a dataset.
+Status check_data_file_size(const std::string& path, uint64_t bytes, const char* what) {
+  const int64_t limit = size_limits().max_tensor_bytes;
+  if (bytes <= static_cast<uint64_t>(limit)) return Status::Ok();
+  return Status::InvalidInput(path + ": " + what + " " + std::to_string(bytes) +
+                              " bytes, more than the tensor size limit of " + std::to_string(limit) +
+                              " bytes (QTUNE_MAX_TENSOR_BYTES)");
 }
 
 // Every byte of `path`; gzip streams (found by their magic, not the name) are inflated.
@@ -49,16 +59,23 @@ Result<std::vector<uint8_t>> gunzip(const std::string& path, const std::vector<u
   std::vector<uint8_t> out;
   // The trailer's ISIZE (size mod 2^32) is only a hint; deflate never expands beyond ~1032x.
   // Sizing to it up front (+1 so the end is seen without growing) avoids re-copying the output.
+  const uint64_t limit = static_cast<uint64_t>(size_limits().max_tensor_bytes);
   if (in.size() >= 4) {
     uint64_t isize = 0;
     for (int i = 3; i >= 0; --i) isize = (isize << 8) | in[in.size() - 4 + static_cast<size_t>(i)];
-    out.resize(static_cast<size_t>(std::min<uint64_t>(isize, in.size() * 1032ull)) + 1);
+    out.resize(static_cast<size_t>(std::min<uint64_t>({isize, in.size() * 1032ull, limit})) + 1);
   }
   size_t in_pos = 0;
   size_t produced = 0;
   Status err;
   while (true) {
-    if (out.size() == produced) out.resize(std::max(out.size() * 2, produced + (1u << 20)));
+    if (produced > limit) {
+      err = check_data_file_size(path, produced, "inflates to more than");
+      break;
+    }
+    if (out.size() == produced) {
+      out.resize(static_cast<size_t>(std::min<uint64_t>(std::max(out.size() * 2, produced + (1u << 20)), limit + 1)));
+    }
     const size_t in_avail = std::min<size_t>(in.size() - in_pos, UINT_MAX);
     const size_t out_avail = std::min<size_t>(out.size() - produced, UINT_MAX);
     zs.next_in = const_cast<Bytef*>(in.data() + in_pos);
@@ -111,12 +128,24 @@ Result<std::vector<uint8_t>> read_file(const std::string& path) {
   if (!f) return Status::InvalidInput(path + ": cannot open: " + std::strerror(errno));
   // Sized once up front: growing a vector re-copies and re-faults every page of a large file.
   const std::uintmax_t size = std::filesystem::file_size(path, ec);
+  if (!ec) {
+    if (Status s = check_data_file_size(path, size, "holds"); !s.ok()) {
+      std::fclose(f);
+      return s;
+    }
+  }
   std::vector<uint8_t> bytes(ec ? 0 : static_cast<size_t>(size));
   const size_t got = std::fread(bytes.data(), 1, bytes.size(), f);
   bytes.resize(got);
   uint8_t buf[1 << 16];
   size_t n;  // whatever the size did not cover (a file still being written, a pipe)
-  while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) bytes.insert(bytes.end(), buf, buf + n);
+  while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0) {
+    bytes.insert(bytes.end(), buf, buf + n);
+    if (Status s = check_data_file_size(path, bytes.size(), "holds more than"); !s.ok()) {
+      std::fclose(f);
+      return s;
+    }
+  }
   const bool failed = std::ferror(f) != 0;
   const int saved = errno;
   std::fclose(f);
@@ -365,7 +394,7 @@ Result<RawArray> read_raw_images(const DatasetSpec& spec, const std::string& pat
   std::vector<int64_t> sample(spec.shape.size() == 2 ? spec.shape.begin() : spec.shape.begin() + 1,
                               spec.shape.end());
   int64_t sample_numel, sample_bytes;
-  if (!checked_numel(sample, &sample_numel) ||
+  if (!numel_of(sample, &sample_numel) ||
       !checked_mul(sample_numel, static_cast<int64_t>(esize), &sample_bytes) || sample_bytes == 0) {
     return Status::InvalidInput(path + ": dataset.shape " + shape_str(spec.shape) +
                                 " has no or too many elements");
@@ -385,7 +414,7 @@ Result<RawArray> read_raw_images(const DatasetSpec& spec, const std::string& pat
   a.shape = {n};
   a.shape.insert(a.shape.end(), sample.begin(), sample.end());
   int64_t numel;
-  if (!checked_numel(a.shape, &numel)) return Status::InvalidInput(path + ": dataset.shape is too large");
+  if (!numel_of(a.shape, &numel)) return Status::InvalidInput(path + ": dataset.shape is too large");
   QT_RETURN_IF_ERROR(check_payload(path, &bytes, header, numel, a.dtype));
   a.bytes = std::move(bytes);
   a.offset = header;
@@ -473,7 +502,9 @@ Result<Tensor> preprocess_images(const DataConfig& cfg, const std::string& sourc
     if (!pre.std.empty()) stdv[c] = pre.std.size() == 1 ? pre.std[0] : pre.std[c];
   }
   const bool nhwc_out = pre.layout == "NHWC";
-  Tensor out(DType::kF32, nhwc_out ? Shape{n, H, W, C} : Shape{n, C, H, W});
+  const Shape shape = nhwc_out ? Shape{n, H, W, C} : Shape{n, C, H, W};
+  QT_RETURN_IF_ERROR(checked_tensor_bytes(DType::kF32, shape, source + ": the images as f32").status());
+  Tensor out(DType::kF32, shape);
   float* dst = out.data<float>();
   const uint8_t* src = a.data();
   const size_t esize = dtype_size(a.dtype);
@@ -635,7 +666,7 @@ Result<Dataset> load_dataset_impl(const DataConfig& cfg) {
     QT_ASSIGN_OR_RETURN(RawArray labels,
                         read_labels(cfg, have_image_files ? &image_files : nullptr));
     int64_t label_count;
-    if (labels.shape.empty() || !checked_numel(labels.shape, &label_count) ||
+    if (labels.shape.empty() || !numel_of(labels.shape, &label_count) ||
         (labels.shape.size() > 1 && label_count != labels.shape[0])) {
       return Status::InvalidInput(spec.labels + ": labels have shape " + shape_str(labels.shape) +
                                   "; expected [N] or [N,1]");
@@ -734,7 +765,7 @@ Result<RawArray> read_idx_impl(const std::string& path) {
     a.shape.push_back((int64_t{p[0]} << 24) | (int64_t{p[1]} << 16) | (int64_t{p[2]} << 8) | p[3]);
   }
   int64_t numel;
-  if (!checked_numel(a.shape, &numel)) {
+  if (!numel_of(a.shape, &numel)) {
     return Status::InvalidInput(at_byte(path, 4) + "header dimensions " + shape_str(a.shape) +
                                 " are too large");
   }
@@ -792,7 +823,7 @@ Result<RawArray> read_npy_impl(const std::string& path) {
   }
   a.shape = h.shape;
   int64_t numel;
-  if (!checked_numel(a.shape, &numel)) {
+  if (!numel_of(a.shape, &numel)) {
     return Status::InvalidInput(at_byte(path, header_start) + "npy header: field 'shape': " +
                                 shape_str(a.shape) + " is too large");
   }
@@ -852,16 +883,13 @@ Status write_npy_file(const Tensor& t_in, const std::string& path) {
   const size_t unpadded = 10 + header.size() + 1;
   header.append((64 - unpadded % 64) % 64, ' ');
   header += '\n';
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) return Status::InvalidInput(path + ": cannot open for writing");
   const uint16_t len = static_cast<uint16_t>(header.size());
-  out.write("\x93NUMPY\x01\x00", 8);
-  const char len_le[2] = {static_cast<char>(len & 0xff), static_cast<char>(len >> 8)};
-  out.write(len_le, 2);
-  out.write(header.data(), static_cast<std::streamsize>(header.size()));
-  out.write(static_cast<const char*>(t.raw()), static_cast<std::streamsize>(t.nbytes()));
-  if (!out) return Status::Internal(path + ": write failed");
-  return Status::Ok();
+  std::string bytes("\x93NUMPY\x01\x00", 8);
+  bytes.push_back(static_cast<char>(len & 0xff));
+  bytes.push_back(static_cast<char>(len >> 8));
+  bytes += header;
+  bytes.append(static_cast<const char*>(t.raw()), t.nbytes());
+  return replace_file(path, bytes);
 }
 
 Result<Dataset> load_dataset(const DataConfig& cfg) {

@@ -5,8 +5,12 @@
 
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <set>
+
+#include "common/file_writer.h"
+#include "common/size_check.h"
 
 namespace qtune {
 namespace {
@@ -34,8 +38,15 @@ Status read_tensor_type(const onnx::TypeProto::Tensor& tt, const std::string& wh
     QT_ASSIGN_OR_RETURN(v->dtype, dtype_of(tt.elem_type(), where));
   }
   if (tt.has_shape()) {
-    Shape s;
-    for (const auto& d : tt.shape().dim()) s.push_back(d.has_dim_value() ? d.dim_value() : -1);
+    Shape s, known;
+    // Some exporters write -1 for a dynamic dimension: any negative value counts as unknown.
+    for (const auto& d : tt.shape().dim()) {
+      const bool is_known = d.has_dim_value() && d.dim_value() >= 0;
+      s.push_back(is_known ? d.dim_value() : -1);
+      if (is_known) known.push_back(d.dim_value());
+    }
+    // Whatever the unknown dimensions turn out to be, the known ones must be countable.
+    QT_RETURN_IF_ERROR(checked_numel(known, where).status());
     v->shape = s;
   }
   return Status::Ok();
@@ -308,20 +319,15 @@ Result<Tensor> tensor_from_proto(const onnx::TensorProto& p, const std::string& 
     return Status::Unsupported(where + ": tensors stored in external data files are not supported");
   }
   QT_ASSIGN_OR_RETURN(DType dtype, dtype_of(p.data_type(), where));
-  Shape shape(p.dims().begin(), p.dims().end());
-  // The dims alone may ask for any size: the element count is checked against the data the
-  // proto holds before anything is allocated for it.
-  int64_t numel = 1;
-  for (int64_t d : shape) {
-    if (d < 0) return Status::InvalidInput(where + ": negative dimension in " + shape_str(shape));
-    if (__builtin_mul_overflow(numel, d, &numel)) {
-      return Status::InvalidInput(where + ": shape " + shape_str(shape) + " has more elements than fit in 64 bits");
-    }
-  }
+  const Shape shape(p.dims().begin(), p.dims().end());
+  // The shape is checked and compared with the data the file holds before anything is allocated.
+  QT_ASSIGN_OR_RETURN(const int64_t numel, checked_numel(shape, where));
+  QT_RETURN_IF_ERROR(checked_tensor_bytes(dtype, shape, where).status());
   if (dtype == DType::kString) {
     if (p.string_data_size() != numel) {
       return Status::InvalidInput(where + ": holds " + std::to_string(p.string_data_size()) +
-                                  " strings, shape " + shape_str(shape) + " needs " + std::to_string(numel));
+                                  " strings, shape " + shape_str(shape) + " needs " +
+                                  std::to_string(numel));
     }
     Tensor t(dtype, shape);
     std::copy(p.string_data().begin(), p.string_data().end(), t.data<std::string>());
@@ -424,10 +430,20 @@ Result<Tensor> sequence_from_proto(const onnx::SequenceProto& p, const std::stri
   return Tensor::sequence(elem, std::move(items));
 }
 
+// Opens a protobuf file after checking its size against the model size limit.
+Status open_protobuf(const std::string& path, std::ifstream* in) {
+  in->open(path, std::ios::binary);
+  if (!*in) return Status::InvalidInput(path + ": cannot open");
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  if (ec) return Status::InvalidInput(path + ": " + ec.message());
+  return check_model_file_size(path, size);
+}
+
 template <typename Proto>
 Status parse_file(const std::string& path, Proto* p) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::InvalidInput(path + ": cannot open");
+  std::ifstream in;
+  QT_RETURN_IF_ERROR(open_protobuf(path, &in));
   if (!p->ParseFromIstream(&in)) {
     return Status::InvalidInput(path + ": not a valid serialized onnx." +
                                 p->GetDescriptor()->name());
@@ -457,8 +473,8 @@ Result<Tensor> load_value_pb(const std::string& path, const ValueInfo& declared)
 }
 
 Result<Tensor> load_tensor_pb(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::InvalidInput(path + ": cannot open");
+  std::ifstream in;
+  QT_RETURN_IF_ERROR(open_protobuf(path, &in));
   onnx::TensorProto p;
   if (!p.ParseFromIstream(&in)) {
     return Status::InvalidInput(path + ": not a valid serialized onnx.TensorProto");
@@ -467,8 +483,8 @@ Result<Tensor> load_tensor_pb(const std::string& path) {
 }
 
 Result<Graph> load_onnx_model(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::InvalidInput(path + ": cannot open");
+  std::ifstream in;
+  QT_RETURN_IF_ERROR(open_protobuf(path, &in));
   onnx::ModelProto model;
   if (!model.ParseFromIstream(&in)) {
     return Status::InvalidInput(path + ": not a valid ONNX model (protobuf ModelProto parse failed)");
@@ -510,13 +526,20 @@ void graph_to_model_proto(const Graph& g, onnx::ModelProto* out) {
   }
 }
 
-Status save_onnx_model(const Graph& g, const std::string& path) {
+Result<std::string> serialize_onnx_model(const Graph& g) {
   onnx::ModelProto model;
   graph_to_model_proto(g, &model);
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) return Status::InvalidInput(path + ": cannot open for writing");
-  if (!model.SerializeToOstream(&out)) return Status::Internal(path + ": failed to write model");
-  return Status::Ok();
+  std::string bytes;
+  if (!model.SerializeToString(&bytes)) {
+    return Status::Internal("the model does not serialize (more than protobuf's 2 GiB?)");
+  }
+  return bytes;
+}
+
+Status save_onnx_model(const Graph& g, const std::string& path) {
+  Result<std::string> bytes = serialize_onnx_model(g);
+  if (!bytes.ok()) return bytes.status().Annotate(path);
+  return replace_file(path, *bytes);
 }
 
 }  // namespace qtune

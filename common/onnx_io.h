@@ -15,7 +15,10 @@ class TensorProto;
 namespace qtune {
 
 Result<Graph> load_onnx_model(const std::string& path);
+// Replaces `path` atomically (common/file_writer.h): a reader sees the old file or the new one.
 Status save_onnx_model(const Graph& graph, const std::string& path);
+// The bytes save_onnx_model writes.
+Result<std::string> serialize_onnx_model(const Graph& graph);
 // The ModelProto save_onnx_model writes (IR 7, the graph's opset imports).
 void graph_to_model_proto(const Graph& graph, onnx::ModelProto* model);
 

@@ -6,12 +6,13 @@
 #include <new>
 #include <stdexcept>
 
+#include "common/size_check.h"
+
 namespace qtune {
 
 int64_t shape_numel(const Shape& s) {
-  int64_t n = 1;
-  for (int64_t d : s) n *= d;
-  return n;
+  if (std::optional<int64_t> n = checked_numel(s)) return *n;
+  throw SizeError("shape " + shape_str(s) + " has a negative dimension or more elements than int64 can count");
 }
 
 std::string shape_str(const Shape& s) {
@@ -43,8 +44,10 @@ std::shared_ptr<uint8_t> allocate(size_t nbytes) {
 }
 }  // namespace
 
-Tensor::Tensor(DType dtype, Shape shape)
-    : dtype_(dtype), shape_(std::move(shape)), numel_(shape_numel(shape_)) {
+Tensor::Tensor(DType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape)) {
+  Result<int64_t> bytes = checked_tensor_bytes(dtype_, shape_, "tensor");
+  if (!bytes.ok()) throw SizeError(bytes.status().message());
+  numel_ = shape_numel(shape_);
   data_ = dtype == DType::kString ? allocate_strings(numel_) : allocate(nbytes());
 }
 

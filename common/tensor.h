@@ -22,13 +22,16 @@ using Shape = std::vector<int64_t>;
 // one tensor or sequence (optional(...)).
 enum class ValueKind : uint8_t { kTensor, kSequence, kOptional };
 
+// The element count; throws SizeError on a negative dimension or overflow (common/size_check.h
+// checks shapes read from files before they get here).
 int64_t shape_numel(const Shape& s);
 std::string shape_str(const Shape& s);  // "[1,3,224,224]"
 
 class Tensor {
  public:
   Tensor() = default;
-  // Allocates zero-filled storage.
+  // Allocates zero-filled storage; throws SizeError when the shape overflows or the tensor
+  // would exceed the tensor size limit (common/size_check.h).
   Tensor(DType dtype, Shape shape);
 
   // kUndefined for sequences and optionals: tensor kernels never see their element type.

@@ -12,6 +12,8 @@
 
 #include <onnx/defs/schema.h>
 
+#include "common/size_check.h"
+
 namespace qtune {
 
 namespace {
@@ -299,6 +301,8 @@ Result<std::vector<Tensor>> Executor::run_impl(const std::vector<Tensor>& inputs
     Status s = check_kernel_types(*ops_[i], ctx);
     try {
       if (s.ok()) s = ops_[i]->fn(ctx);
+    } catch (const SizeError& e) {
+      s = Status::InvalidInput(n.describe() + ": " + e.what());
     } catch (const std::exception& e) {
       s = Status::Internal(n.describe() + ": " + e.what());
     }

@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "common/model_feed.h"
+#include "common/size_check.h"
 
 namespace qtune {
 
@@ -97,6 +98,8 @@ Result<EvalResult> evaluate_top1(const ModelRunner& run, const Graph& model, con
   };
   try {
     return top1_loop(scores, data, feed.batch_size(batch_size), progress);
+  } catch (const SizeError& e) {
+    return Status::InvalidInput(std::string("evaluation: ") + e.what());
   } catch (const std::exception& e) {
     return Status::Internal(std::string("evaluation failed: ") + e.what());
   }

@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "common/size_check.h"
+
 namespace qtune {
 namespace {
 
@@ -515,6 +517,35 @@ TEST_F(DatasetTest, RawErrors) {
   l.dataset.shape = {2, 2};
   l.dataset.labels_dtype = DType::kU16;
   EXPECT_EQ(error_of(l), l.dataset.labels + ": byte 3: truncated: 3 bytes is not a whole number of u16 labels");
+}
+
+// Files and what they inflate to are bounded by the tensor size limit before they are held
+// whole; the f32 images tensor is checked before it is allocated.
+TEST_F(DatasetTest, SizesAreCheckedAgainstTheTensorLimit) {
+  const SizeLimits saved = size_limits();
+  set_size_limits({4000, saved.max_model_bytes});
+  const std::string big = write("big.idx", idx(0x08, {5000}, Bytes(5000)));
+  const std::string bomb = write("bomb.gz", gzip(idx(0x08, {100, 100, 100}, Bytes(1000000))));
+  const std::string wide = write("wide.idx", idx(0x08, {4, 16, 16}, Bytes(1024)));  // 4096 bytes as f32
+  const std::string m_big = error_of(config("idx", big, ""));
+  const std::string m_bomb = error_of(config("idx", bomb, ""));
+  const std::string m_wide = error_of(config("idx", wide, ""));
+  set_size_limits(saved);
+  EXPECT_EQ(m_big, big + ": holds 5008 bytes, more than the tensor size limit of 4000 bytes (QTUNE_MAX_TENSOR_BYTES)");
+  EXPECT_EQ(m_bomb.rfind(bomb + ": inflates to more than ", 0), 0u) << m_bomb;
+  EXPECT_NE(m_bomb.find("(QTUNE_MAX_TENSOR_BYTES)"), std::string::npos) << m_bomb;
+  EXPECT_EQ(m_wide, wide + ": the images as f32: shape [4,1,16,16] of f32 needs 4096 bytes, more than the "
+                           "tensor size limit of 4000 bytes (QTUNE_MAX_TENSOR_BYTES)");
+}
+
+TEST_F(DatasetTest, HeaderShapesPastInt64AreRefused) {
+  // IDX dims are u32: 2^32-1 cubed and more overflows int64.
+  const std::string i = write("huge.idx", idx(0x08, {0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu}, Bytes(4)));
+  EXPECT_NE(error_of(config("idx", i, "")).find("header dimensions [4294967295,4294967295,4294967295] are too large"),
+            std::string::npos);
+  // A zero leading dimension does not hide an overflowing rest.
+  const std::string z = write("zero.npy", npy("<f4", "(0, 100000000000000000, 1000)", Bytes{}));
+  EXPECT_NE(error_of(config("npy", z, "")).find("is too large"), std::string::npos);
 }
 
 TEST_F(DatasetTest, MeanLengthMustMatchChannels) {

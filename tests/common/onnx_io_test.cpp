@@ -3,8 +3,14 @@
 #include <gtest/gtest.h>
 #include <onnx/onnx_pb.h>
 
+#include <sys/wait.h>
+
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <tuple>
+
+#include "common/size_check.h"
 
 namespace qtune {
 namespace {
@@ -211,6 +217,134 @@ TEST(OnnxIoTest, SubgraphsAndSequenceTypesRoundTrip) {
   auto dangling = load_onnx_model(p.string());
   ASSERT_FALSE(dangling.ok());
   EXPECT_NE(dangling.status().message().find("nowhere"), std::string::npos);
+}
+
+
+// A model proto with one f32 input whose known dims are `dims` (a leading dynamic batch
+// first), feeding a Transpose; `init_dims` adds an f32 initializer with that shape and no data.
+void write_hostile_model(const fs::path& path, const std::vector<int64_t>& dims,
+                         const std::vector<int64_t>& init_dims = {}) {
+  onnx::ModelProto m;
+  m.set_ir_version(7);
+  auto* op = m.add_opset_import();
+  op->set_domain("");
+  op->set_version(13);
+  auto* g = m.mutable_graph();
+  g->set_name("hostile");
+  auto* in = g->add_input();
+  in->set_name("x");
+  auto* tt = in->mutable_type()->mutable_tensor_type();
+  tt->set_elem_type(onnx::TensorProto::FLOAT);
+  tt->mutable_shape()->add_dim()->set_dim_param("N");
+  for (int64_t d : dims) tt->mutable_shape()->add_dim()->set_dim_value(d);
+  auto* out = g->add_output();
+  out->set_name("y");
+  out->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
+  auto* n = g->add_node();
+  n->set_name("t");
+  n->set_op_type(init_dims.empty() ? "Transpose" : "Add");
+  n->add_input("x");
+  if (!init_dims.empty()) {
+    n->add_input("w");
+    auto* w = g->add_initializer();
+    w->set_name("w");
+    w->set_data_type(onnx::TensorProto::FLOAT);
+    for (int64_t d : init_dims) w->add_dims(d);
+    w->set_raw_data("");
+  } else {
+    auto* perm = n->add_attribute();
+    perm->set_name("perm");
+    perm->set_type(onnx::AttributeProto::INTS);
+    for (int p : {0, 3, 2, 1}) perm->add_ints(p);
+  }
+  n->add_output("y");
+  std::ofstream f(path, std::ios::binary);
+  ASSERT_TRUE(m.SerializeToOstream(&f));
+}
+
+constexpr int64_t k2to62 = int64_t{1} << 62;
+
+// [2^62,4,1,1] f32 is 2^66 bytes, which wrapped to 0 and matched the empty raw_data.
+TEST(OnnxIoTest, InitializerWhoseByteCountWrapsIsRefused) {
+  const fs::path p = temp_file("wrapping_initializer.onnx");
+  write_hostile_model(p, {1, 28, 28}, {k2to62, 4, 1, 1});
+  auto g = load_onnx_model(p.string());
+  ASSERT_FALSE(g.ok());
+  EXPECT_EQ(g.status().exit_code(), 2);
+  EXPECT_NE(g.status().message().find(p.string()), std::string::npos) << g.status().message();
+  EXPECT_NE(g.status().message().find("initializer 'w': shape [4611686018427387904,4,1,1]"), std::string::npos)
+      << g.status().message();
+}
+
+// 49 * (2^60+1) * 16 wraps to 784 = 28*28: the evaluator took it for a reshape of the images and
+// the Transpose wrote far outside its buffers.
+TEST(OnnxIoTest, InputDimsPastInt64AreRefused) {
+  const fs::path p = temp_file("overflowing_input.onnx");
+  write_hostile_model(p, {49, (int64_t{1} << 60) + 1, 16});
+  auto g = load_onnx_model(p.string());
+  ASSERT_FALSE(g.ok());
+  EXPECT_EQ(g.status().exit_code(), 2);
+  EXPECT_NE(g.status().message().find("graph input: value 'x': shape [49,1152921504606846977,16] has more "
+                                      "elements than int64 can count"),
+            std::string::npos)
+      << g.status().message();
+}
+
+TEST(OnnxIoTest, InitializerLargerThanTheTensorLimitIsRefusedBeforeAllocating) {
+  const SizeLimits saved = size_limits();
+  set_size_limits({1 << 20, saved.max_model_bytes});
+  onnx::TensorProto proto;
+  proto.set_name("big");
+  proto.set_data_type(onnx::TensorProto::FLOAT);
+  proto.add_dims(int64_t{1} << 40);  // 4 TiB; the data is not there either
+  auto t = tensor_from_proto(proto, "initializer 'big'");
+  set_size_limits(saved);
+  ASSERT_FALSE(t.ok());
+  EXPECT_EQ(t.status().message(), "initializer 'big': shape [1099511627776] of f32 needs 4398046511104 bytes, "
+                                  "more than the tensor size limit of 1048576 bytes (QTUNE_MAX_TENSOR_BYTES)");
+}
+
+TEST(OnnxIoTest, ModelFileLargerThanTheModelLimitIsRefused) {
+  const fs::path p = temp_file("limit.onnx");
+  ASSERT_TRUE(save_onnx_model(tiny_graph(), p.string()).ok());
+  const SizeLimits saved = size_limits();
+  set_size_limits({saved.max_tensor_bytes, 16});
+  auto g = load_onnx_model(p.string());
+  set_size_limits(saved);
+  ASSERT_FALSE(g.ok());
+  EXPECT_EQ(g.status().message(), p.string() + ": " + std::to_string(fs::file_size(p)) +
+                                      " bytes, more than the model size limit of 16 bytes (QTUNE_MAX_MODEL_BYTES)");
+}
+
+// Runs `qtune ARGS 2>&1`; the exit code and output.
+std::pair<int, std::string> run_qtune(const std::string& args) {
+  std::FILE* p = ::popen((std::string(QTUNE_BINARY) + " " + args + " 2>&1").c_str(), "r");
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  const int status = ::pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), out};
+}
+
+// Both hostile models through `qtune eval`: exit 2 and a message, no crash.
+TEST(OnnxIoTest, EvalOnHostileModelsExits2) {
+  const std::string data = std::string(QTUNE_SOURCE_DIR) + "/examples/fashion_mnist/test.yaml";
+  const fs::path dims = temp_file("eval_overflowing_input.onnx");
+  write_hostile_model(dims, {49, (int64_t{1} << 60) + 1, 16});
+  auto [code, out] = run_qtune("eval " + dims.string() + " --data " + data);
+  EXPECT_EQ(code, 2) << out;
+  EXPECT_NE(out.find("more elements than int64 can count"), std::string::npos) << out;
+  const fs::path init = temp_file("eval_wrapping_initializer.onnx");
+  write_hostile_model(init, {1, 28, 28}, {k2to62, 4, 1, 1});
+  std::tie(code, out) = run_qtune("eval " + init.string() + " --data " + data);
+  EXPECT_EQ(code, 2) << out;
+  EXPECT_NE(out.find("initializer 'w'"), std::string::npos) << out;
+  // The limit is configurable from the environment, and a bad value is exit 2 naming it.
+  std::tie(code, out) = run_qtune("eval " + init.string() + " --data " + data + " 2>&1; QTUNE_MAX_MODEL_BYTES=x " +
+                                  QTUNE_BINARY + " eval " + init.string() + " --data " + data);
+  EXPECT_EQ(code, 2) << out;
+  EXPECT_NE(out.find("QTUNE_MAX_MODEL_BYTES: expects a positive number of bytes"), std::string::npos) << out;
 }
 
 }  // namespace
