@@ -4,6 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
+
+#include "common/status.h"
 
 namespace qtune {
 
@@ -24,5 +27,11 @@ struct OpOutputError {
 
   bool operator==(const OpOutputError&) const = default;
 };
+
+// Whether `m` can be a measurement of the metric named `metric` (MetricSpec::name): finite,
+// latency and size not negative, top1/topk within [0, 100], mse not negative, cosine within
+// [-1, 1]. kInvalidInput saying what is wrong otherwise; such a result counts as a failed trial.
+// An empty `metric` (and command) checks only what holds for every metric.
+Status check_trial_metrics(const std::string& metric, const TrialMetrics& m);
 
 }  // namespace qtune

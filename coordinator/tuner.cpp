@@ -25,6 +25,15 @@ TuneOutcome run_tuning_waves(const TuningSpace& space, const Strategy& strategy,
   const bool first_pass_stops = opts.exit_policy.timeout_seconds == 0 && strategy.stops_at_first_pass();
   TuneOutcome out;
   out.target = accuracy_target(opts.criterion, history.baseline_metric);
+  // A result is a measurement only when it is plausible; anything else failed, whoever sent it.
+  auto validate = [&](TrialRecord& t) {
+    if (!t.ok) return;
+    const Status s = check_trial_metrics(opts.metric, TrialMetrics{t.metric, t.latency_ms, t.model_bytes});
+    if (s.ok()) return;
+    t.ok = false;
+    t.error = s.message();
+  };
+  for (TrialRecord& t : history.trials) validate(t);
 
   auto finish = [&](std::string reason) {
     out.stop_reason = std::move(reason);
@@ -86,6 +95,7 @@ TuneOutcome run_tuning_waves(const TuningSpace& space, const Strategy& strategy,
       t.model_bytes = r.model_bytes;
       t.seconds = r.seconds;
       t.reused = r.reused;
+      validate(t);
       if (!r.reused) ++out.evaluated;
       history.trials.push_back(std::move(t));
       if (opts.on_trial) opts.on_trial(history.trials.back());

@@ -20,6 +20,9 @@ namespace qtune {
 using TrialEvaluator = std::function<Result<TrialMetrics>(const TuneConfig& cfg)>;
 
 struct TuneRunOptions {
+  // Results are checked against this metric (check_trial_metrics): an implausible one is
+  // recorded as a failed trial and never chosen. "" checks only what holds for every metric.
+  std::string metric;
   AccuracyCriterion criterion;
   ExitPolicy exit_policy;
   std::string objective = "performance";

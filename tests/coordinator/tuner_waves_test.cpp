@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
+#include <iterator>
 #include <random>
 
 #include "coordinator/strategy.h"
@@ -151,6 +153,65 @@ TEST(TunerWaves, TimeoutStopsDispatch) {
       });
   EXPECT_EQ(out.stop_reason, "timeout");
   EXPECT_EQ(out.history.trials.size(), 3u);
+}
+
+// A worker (or a model producing NaNs) reports what cannot be a top-1: such trials are recorded
+// as failed with the reason and never chosen, not even as the best effort; neither are such
+// results replayed from a journal.
+TEST(TunerWaves, ImplausibleResultsFailAndAreNeverChosen) {
+  const TuningSpace space = space_of(4);
+  auto strategy = make_strategy("exhaustive");
+  ASSERT_TRUE(strategy.ok());
+  TuneRunOptions opts;
+  opts.metric = "top1";
+  opts.objective = "accuracy";
+  opts.criterion.tolerable_loss = 0.5;  // nothing plausible meets it: best effort decides
+  opts.exit_policy.max_trials = 8;
+  const double junk[] = {NAN, INFINITY, 250.0, -3.0, 10.0, 12.0};
+  TuningHistory history = base();
+  TrialRecord replayed;
+  replayed.index = 0;
+  replayed.cfg.calib_sampling_size = 1;
+  replayed.hash = replayed.cfg.hash();
+  replayed.ok = true;
+  replayed.metric = INFINITY;  // e.g. journaled by an older qtune
+  history.trials.push_back(replayed);
+  size_t k = 0;
+  const TuneOutcome out = run_tuning_waves(
+      space, **strategy, opts, history, [&](const std::vector<TrialRecord>& wave, const WaveControl& control) {
+        for (TrialRecord t : wave) {
+          t.ok = true;
+          t.metric = junk[std::min(k++, std::size(junk) - 1)];
+          t.latency_ms = k == 3 ? -1.0 : 5.0;
+          if (!control.record(t)) return;
+        }
+      });
+  ASSERT_GE(out.history.trials.size(), 7u);
+  EXPECT_FALSE(out.history.trials[0].ok);
+  EXPECT_EQ(out.history.trials[0].error, "implausible result: metric top1 is inf");
+  EXPECT_EQ(out.history.trials[1].error, "implausible result: metric top1 is nan");
+  EXPECT_EQ(out.history.trials[2].error, "implausible result: metric top1 is inf");
+  EXPECT_EQ(out.history.trials[3].error, "implausible result: latency -1 ms");
+  EXPECT_EQ(out.history.trials[4].error, "implausible result: top1 -3% is outside [0, 100]");
+  for (size_t i = 0; i < 5; ++i) EXPECT_FALSE(out.history.trials[i].ok) << i;
+  EXPECT_TRUE(out.history.trials[5].ok);
+  ASSERT_TRUE(out.chosen.has_value());
+  EXPECT_FALSE(out.goal_met);
+  EXPECT_EQ(out.history.trials[*out.chosen].metric, 12.0);
+}
+
+TEST(TrialMetricsCheck, RangesPerMetric) {
+  EXPECT_TRUE(check_trial_metrics("top1", {100, 1, 0}).ok());
+  EXPECT_FALSE(check_trial_metrics("topk", {100.5, 1, 0}).ok());
+  EXPECT_TRUE(check_trial_metrics("mse", {0, 1, 0}).ok());
+  EXPECT_EQ(check_trial_metrics("mse", {-1e-9, 1, 0}).message(), "implausible result: mse -1.0000000000000001e-09 is negative");
+  EXPECT_TRUE(check_trial_metrics("cosine", {-1, 1, 0}).ok());
+  EXPECT_TRUE(check_trial_metrics("cosine", {1 + 1e-9, 1, 0}).ok());  // rounding of a perfect match
+  EXPECT_FALSE(check_trial_metrics("cosine", {1.5, 1, 0}).ok());
+  EXPECT_TRUE(check_trial_metrics("command", {-1e30, 1, 0}).ok());  // a command's units are its own
+  EXPECT_FALSE(check_trial_metrics("command", {NAN, 1, 0}).ok());
+  EXPECT_FALSE(check_trial_metrics("", {1, NAN, 0}).ok());
+  EXPECT_EQ(check_trial_metrics("", {1, 1, -4}).message(), "implausible result: model size -4 bytes");
 }
 
 }  // namespace
