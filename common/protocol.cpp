@@ -1,15 +1,13 @@
 #include "common/protocol.h"
 
 #include <cstring>
-#include <fstream>
 #include <iterator>
 #include <limits>
 #include <map>
 #include <msgpack.hpp>
-#include <sstream>
 #include <string_view>
 
-#include "common/quant_config.h"
+#include "common/content_hash.h"
 
 namespace qtune {
 namespace {
@@ -107,6 +105,15 @@ struct Encoder {
 
 Status bad(const std::string& what) { return Status::InvalidInput("protocol message: " + what); }
 
+// Free text from a peer ends up in log lines: control characters (newlines, escape sequences)
+// would let it forge or garble them, so each becomes '?'.
+std::string printable(std::string s) {
+  for (char& c : s) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  }
+  return s;
+}
+
 const char* type_name(msgpack::type::object_type t) {
   switch (t) {
     case msgpack::type::NIL: return "nil";
@@ -197,6 +204,11 @@ class Fields {
       f.role.assign(v[0].via.str.ptr, v[0].via.str.size);
       f.path.assign(v[1].via.str.ptr, v[1].via.str.size);
       f.hash.assign(v[2].via.str.ptr, v[2].via.str.size);
+      // The hash names the file in a worker's cache: nothing but a content hash may pass.
+      if (!is_content_hash(f.hash)) {
+        return bad(where + ": hash '" + f.hash.substr(0, 80) + "' is not " + std::to_string(kContentHashChars) +
+                   " lowercase hex digits");
+      }
       f.size = static_cast<int64_t>(v[3].via.u64);
       out->push_back(std::move(f));
     }
@@ -238,6 +250,8 @@ constexpr int64_t kI64Max = std::numeric_limits<int64_t>::max();
 Result<Message> decode_ready(const Fields& f) {
   ReadyMsg m;
   QT_RETURN_IF_ERROR(f.str("worker_id", &m.worker_id));
+  if (m.worker_id.size() > kMaxWorkerIdBytes) return bad("READY: 'worker_id' is longer than " + std::to_string(kMaxWorkerIdBytes) + " bytes");
+  m.worker_id = printable(std::move(m.worker_id));
   QT_RETURN_IF_ERROR(f.integer("threads", 0, 1 << 20, &m.threads));
   QT_RETURN_IF_ERROR(f.str("isa", &m.isa));
   QT_RETURN_IF_ERROR(f.str_list("cached", kMaxCachedHashes, &m.cached));
@@ -248,7 +262,7 @@ Result<Message> decode_config(const Fields& f) {
   ConfigMsg m;
   QT_RETURN_IF_ERROR(f.str("config_hash", &m.config_hash));
   QT_RETURN_IF_ERROR(f.str("path", &m.path));
-  QT_RETURN_IF_ERROR(f.integer("heartbeat_ms", 10, 3600 * 1000, &m.heartbeat_ms));
+  QT_RETURN_IF_ERROR(f.integer("heartbeat_ms", kMinHeartbeatMs, kMaxHeartbeatMs, &m.heartbeat_ms));
   QT_RETURN_IF_ERROR(f.integer("liveness", 1, 1000, &m.liveness));
   QT_RETURN_IF_ERROR(f.run_files("files", &m.files));
   return Message(std::move(m));
@@ -278,6 +292,7 @@ Result<Message> decode_result(const Fields& f) {
   QT_RETURN_IF_ERROR(f.real("seconds", &m.seconds));
   QT_RETURN_IF_ERROR(f.integer("code", 0, 2, &code));
   QT_RETURN_IF_ERROR(f.str("error", &m.error));
+  m.error = printable(std::move(m.error));
   m.code = static_cast<ResultCode>(code);
   if (m.ok != (m.code == ResultCode::kOk)) return bad("RESULT: 'ok' disagrees with 'code'");
   return Message(std::move(m));
@@ -292,6 +307,7 @@ Result<Message> decode_heartbeat(const Fields& f) {
 Result<Message> decode_disconnect(const Fields& f) {
   DisconnectMsg m;
   QT_RETURN_IF_ERROR(f.str("reason", &m.reason));
+  m.reason = printable(std::move(m.reason));
   QT_RETURN_IF_ERROR(f.boolean("rejoin", &m.rejoin));
   return Message(std::move(m));
 }
@@ -368,14 +384,7 @@ Result<Message> decode_message(const void* data, size_t size) {
   }
 }
 
-Result<std::string> file_hash(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return Status::InvalidInput(path + ": cannot read");
-  std::ostringstream ss;
-  ss << f.rdbuf();
-  if (f.bad()) return Status::InvalidInput(path + ": read error");
-  return fnv1a_hex(ss.str());
-}
+Result<std::string> file_hash(const std::string& path) { return file_content_hash(path); }
 
 Result<RunHashes> run_hashes(const TuningConfig& cfg) {
   RunHashes h;
@@ -383,9 +392,9 @@ Result<RunHashes> run_hashes(const TuningConfig& cfg) {
   QT_ASSIGN_OR_RETURN(h.model, file_hash(cfg.model));
   QT_ASSIGN_OR_RETURN(std::string calib, file_hash(cfg.calibration_data));
   QT_ASSIGN_OR_RETURN(std::string eval, file_hash(cfg.evaluation_data));
-  h.data = fnv1a_hex(calib + eval);
-  h.stats = fnv1a_hex(h.model + calib + cfg.adaptor + cfg.approach + ":" +
-                      std::to_string(cfg.calibration_sampling_size));
+  h.data = content_hash(calib + eval);
+  h.stats = content_hash(h.model + calib + cfg.adaptor + cfg.approach + ":" +
+                         std::to_string(cfg.calibration_sampling_size));
   return h;
 }
 

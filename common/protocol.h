@@ -25,6 +25,8 @@ constexpr uint32_t kProtocolVersion = 2;
 constexpr size_t kMaxMessageBytes = size_t{16} << 20;
 // A READY lists at most this many cached hashes; a longer list is malformed.
 constexpr size_t kMaxCachedHashes = 1024;
+// A worker names itself in at most this many bytes.
+constexpr size_t kMaxWorkerIdBytes = 256;
 // A CONFIG names at most this many files.
 constexpr size_t kMaxRunFiles = 64;
 // File transfer: a CHUNK carries at most this many bytes, far below kMaxMessageBytes so a
@@ -49,6 +51,10 @@ constexpr int kWorkerRecvHwm = 32;
 // peer unanswered (while that peer's queue or the byte budget is full) and drops any beyond.
 constexpr int kFetchWindow = 4;
 constexpr int kMaxPendingFetches = 2 * kFetchWindow;
+// The heartbeat intervals --heartbeat-ms and CONFIG accept: below 10 ms heartbeats would crowd
+// out the work, above a minute a lost peer goes unnoticed for minutes.
+constexpr int64_t kMinHeartbeatMs = 10;
+constexpr int64_t kMaxHeartbeatMs = 60 * 1000;
 
 // How often peers prove they are alive and how long silence is tolerated. The coordinator
 // announces its values in CONFIG so both sides agree.
@@ -78,7 +84,7 @@ struct ReadyMsg {
 struct RunFile {
   std::string role;
   std::string path;
-  std::string hash;  // FNV-1a of the bytes, 16 hex digits
+  std::string hash;  // SHA-256 of the bytes (common/content_hash.h); decoding refuses any other form
   int64_t size = 0;
   // Coordinator only, never sent: the file it serves for this entry when that is not `path`
   // (an image folder goes out packed into one file).
@@ -164,8 +170,10 @@ const char* message_name(const Message& m);
 
 std::string encode_message(const Message& m);
 // kInvalidInput on anything but one well-formed message of this version: oversize, truncated,
-// trailing bytes, not a map, duplicate or missing keys, wrong value types, unknown type.
-// Keys a message does not define are ignored.
+// trailing bytes, not a map, duplicate or missing keys, wrong value types, unknown type, a file
+// hash that is not a content hash, a worker id over kMaxWorkerIdBytes. Control characters in
+// the free text a peer sends (worker_id, error, reason) come out as '?', so no peer can forge
+// log lines. Keys a message does not define are ignored.
 Result<Message> decode_message(const void* data, size_t size);
 
 // Content hashes of a tuning run, as a coordinator sends them and a worker checks them.
@@ -176,7 +184,8 @@ struct RunHashes {
   std::string stats;   // what calibration depends on: model, calibration data, adaptor, size
 };
 Result<RunHashes> run_hashes(const TuningConfig& cfg);
-// FNV-1a of a file's bytes; kInvalidInput naming the file when it cannot be read.
+// SHA-256 of a file's bytes (common/content_hash.h); kInvalidInput naming the file when it
+// cannot be read.
 Result<std::string> file_hash(const std::string& path);
 
 }  // namespace qtune

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 packages=(
   build-essential cmake pkg-config
-  cppzmq-dev libzmq3-dev libmsgpack-cxx-dev libyaml-cpp-dev libtbb-dev
+  cppzmq-dev libzmq3-dev libmsgpack-cxx-dev libyaml-cpp-dev libtbb-dev libsodium-dev
   # libdnnl-dev's CMake config requires OpenCL headers, which it only recommends.
   libdnnl-dev ocl-icd-opencl-dev opencl-c-headers opencl-clhpp-headers
   libonnx-dev libprotobuf-dev protobuf-compiler zlib1g-dev googletest libgtest-dev

@@ -94,7 +94,8 @@ Status ensure_loaded(Loaded& st, const ConfigMsg& config, const FileSource& src)
   st = Loaded{};
   std::map<std::string, std::string> local;  // coordinator path -> cached copy
   for (const RunFile& f : config.files) {
-    if (!f.path.empty()) local[std::filesystem::path(f.path).lexically_normal().string()] = src.cache.path_of(f.hash);
+    if (f.path.empty()) continue;
+    QT_ASSIGN_OR_RETURN(local[std::filesystem::path(f.path).lexically_normal().string()], src.cache.path_of(f.hash));
   }
   RunnerSources sources;
   if (!src.shared) {
@@ -107,7 +108,10 @@ Status ensure_loaded(Loaded& st, const ConfigMsg& config, const FileSource& src)
   if (!src.shared && !cfg_file) {
     return Status::InvalidInput("the coordinator sends no files; run this worker with --shared-path");
   }
-  const std::string cfg_path = src.shared ? config.path : src.cache.path_of(cfg_file->hash);
+  std::string cfg_path = config.path;
+  if (!src.shared) {
+    QT_ASSIGN_OR_RETURN(cfg_path, src.cache.path_of(cfg_file->hash));
+  }
   QT_ASSIGN_OR_RETURN(TuningConfig tc, load_tuning_config(cfg_path, config.path));
   TuningConfig here = tc;  // the files as read on this host, for the content hashes
   here.source_path = cfg_path;
@@ -122,7 +126,8 @@ Status ensure_loaded(Loaded& st, const ConfigMsg& config, const FileSource& src)
                                 " differs from the coordinator's " + config.config_hash);
   }
   if (const RunFile* stats = find_role(config, "stats")) {
-    QT_ASSIGN_OR_RETURN(CalibrationStats cs, load_calibration_stats(src.cache.path_of(stats->hash)));
+    QT_ASSIGN_OR_RETURN(const std::string stats_path, src.cache.path_of(stats->hash));
+    QT_ASSIGN_OR_RETURN(CalibrationStats cs, load_calibration_stats(stats_path));
     sources.stats = std::move(cs);
   }
   QT_ASSIGN_OR_RETURN(st.runner, TrialRunner::create(tc, sources));
@@ -220,7 +225,8 @@ Result<WorkerSummary> run_worker(const WorkerOptions& opts) {
   if (curve) {
     QT_ASSIGN_OR_RETURN(curve_public, curve_public_key(opts.curve_secret));
   }
-  FileSource files{FileCache(opts.cache_dir.empty() ? default_cache_dir() : opts.cache_dir), opts.shared_path};
+  FileSource files{FileCache(opts.cache_dir.empty() ? default_cache_dir() : opts.cache_dir, opts.cache_max_bytes),
+                   opts.shared_path};
   if (opts.simulate_ms < 0) QT_RETURN_IF_ERROR(files.cache.init());
   ProtocolTiming timing = opts.timing;
   zmq::context_t ctx(1);
@@ -289,7 +295,9 @@ Result<WorkerSummary> run_worker(const WorkerOptions& opts) {
       if (config && !files_ready && !download && !to_fetch.empty()) {
         const RunFile f = to_fetch.front();
         to_fetch.pop_front();
-        Result<std::unique_ptr<FileCache::Download>> d = files.cache.start(f.hash, f.size);
+        std::vector<std::string> keep;  // the run's other files stay in the cache
+        for (const RunFile& g : config->files) keep.push_back(g.hash);
+        Result<std::unique_ptr<FileCache::Download>> d = files.cache.start(f.hash, f.size, keep);
         if (!d.ok()) return fetch_failed(f.role + " " + f.path + ": " + d.status().message());
         download = std::move(*d);
         next_offset = received = 0;

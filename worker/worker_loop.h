@@ -11,6 +11,7 @@
 
 #include "common/protocol.h"
 #include "common/status.h"
+#include "worker/file_cache.h"
 
 namespace qtune {
 
@@ -22,6 +23,7 @@ struct WorkerOptions {
   // unless shared_path: then the model and data are read at the coordinator's paths. The
   // calibration statistics are fetched either way.
   std::string cache_dir;
+  int64_t cache_max_bytes = FileCache::kDefaultQuotaBytes;  // least recently used files go first
   bool shared_path = false;
   // CURVE (Z85 keys): this worker's secret key and the coordinator's public key; both empty for
   // a plain TCP link.

@@ -8,6 +8,9 @@
 namespace qtune {
 namespace {
 
+// File hashes are SHA-256 in hex.
+const std::string kModelHash = std::string(48, '0') + "00000000deadbeef";
+
 std::vector<Message> samples() {
   ReadyMsg ready{"host:1", kProtocolVersion, 8, "avx512f avx512vnni", {"abc", "def"}};
   ConfigMsg config{"0123456789abcdef", "/tmp/x.yaml", 250, 4};
@@ -15,7 +18,7 @@ std::vector<Message> samples() {
   ResultMsg result{7, "feedbeef", true, 90.5, 2.25, 12345, 0.75, ResultCode::kOk, ""};
   ResultMsg failed{8, "cafe", false, 0, 0, 0, 1.5, ResultCode::kTrialFailed, "node x: no value"};
   ConfigMsg with_files{"0123456789abcdef", "/tmp/x.yaml", 250, 4,
-                       {{"model", "/m/lenet.onnx", "00000000deadbeef", 4096}, {"stats", "", "feedfacecafebeef", 12}}};
+                       {{"model", "/m/lenet.onnx", kModelHash, 4096}, {"stats", "", std::string(64, 'f'), 12}}};
   TrialMsg baseline{0, "baseline", "", "m", "d", "s", true};
   FetchMsg fetch{"00000000deadbeef", 1 << 20, 4096};
   ChunkMsg chunk{"00000000deadbeef", 2, 8, std::string("\0\1\2\xff", 4), ""};
@@ -54,7 +57,7 @@ TEST(Protocol, EveryMessageRoundTrips) {
   EXPECT_EQ(ready.threads, 8);
   const ConfigMsg cfg = std::get<ConfigMsg>(decode(encode_message(samples()[9])).value());
   ASSERT_EQ(cfg.files.size(), 2u);
-  EXPECT_EQ(cfg.files[0], (RunFile{"model", "/m/lenet.onnx", "00000000deadbeef", 4096}));
+  EXPECT_EQ(cfg.files[0], (RunFile{"model", "/m/lenet.onnx", kModelHash, 4096}));
   EXPECT_TRUE(std::get<TrialMsg>(decode(encode_message(samples()[10])).value()).baseline);
   const ChunkMsg chunk = std::get<ChunkMsg>(decode(encode_message(samples()[12])).value());
   EXPECT_EQ(chunk.data, std::string("\0\1\2\xff", 4));
@@ -78,6 +81,29 @@ TEST(Protocol, BadTransferFieldsAreRefused) {
   Result<Message> r = decode(bytes);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("files"), std::string::npos) << r.status().message();
+}
+
+// Free text from a peer cannot forge log lines; a worker id has a length limit.
+TEST(Protocol, PeerTextLosesControlCharacters) {
+  const ReadyMsg forged{"w1\nworker: coordinator ended the run\x1b[2K", kProtocolVersion, 1, "", {}};
+  Result<Message> r = decode(encode_message(forged));
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(std::get<ReadyMsg>(*r).worker_id, "w1?worker: coordinator ended the run?[2K");
+  const ResultMsg failed{1, "h", false, 0, 0, 0, 0, ResultCode::kTrialFailed, "line one\r\nline two"};
+  EXPECT_EQ(std::get<ResultMsg>(decode(encode_message(failed)).value()).error, "line one??line two");
+  EXPECT_EQ(std::get<DisconnectMsg>(decode(encode_message(DisconnectMsg{"bye\n", false})).value()).reason, "bye?");
+  const ReadyMsg long_id{std::string(kMaxWorkerIdBytes + 1, 'w'), kProtocolVersion, 1, "", {}};
+  Result<Message> too_long = decode(encode_message(long_id));
+  ASSERT_FALSE(too_long.ok());
+  EXPECT_NE(too_long.status().message().find("'worker_id' is longer than 256 bytes"), std::string::npos);
+}
+
+TEST(Protocol, HeartbeatOutsideTheSaneRangeIsRefused) {
+  for (int64_t ms : {kMinHeartbeatMs - 1, kMaxHeartbeatMs + 1}) {
+    ConfigMsg c{"h", "/x.yaml", ms, 3};
+    EXPECT_FALSE(decode(encode_message(c)).ok()) << ms;
+  }
+  EXPECT_TRUE(decode(encode_message(ConfigMsg{"h", "/x.yaml", kMaxHeartbeatMs, 3})).ok());
 }
 
 TEST(Protocol, WrongVersionIsRefused) {
