@@ -2,6 +2,7 @@
 #include "cli/args.h"
 
 #include "common/json.h"
+#include "common/protocol.h"
 
 #include <unistd.h>
 
@@ -18,6 +19,16 @@ Result<int64_t> positive_int(const std::string& flag, const std::string& s) {
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (ec != std::errc() || p != s.data() + s.size() || v <= 0) {
     return Status::InvalidInput(flag + " expects a positive integer, got '" + s + "'");
+  }
+  return v;
+}
+
+Result<int64_t> heartbeat_ms(const std::string& s) {
+  int64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size() || v < kMinHeartbeatMs || v > kMaxHeartbeatMs) {
+    return Status::InvalidInput("--heartbeat-ms expects milliseconds from " + std::to_string(kMinHeartbeatMs) +
+                                " to " + std::to_string(kMaxHeartbeatMs) + ", got '" + s + "'");
   }
   return v;
 }

@@ -45,6 +45,8 @@ std::string env_name(const std::string& option);
 
 // A positive integer option value, or kInvalidInput naming the flag.
 Result<int64_t> positive_int(const std::string& flag, const std::string& s);
+// --heartbeat-ms: milliseconds within [kMinHeartbeatMs, kMaxHeartbeatMs] (common/protocol.h).
+Result<int64_t> heartbeat_ms(const std::string& s);
 // s as a JSON string literal, quotes included.
 std::string json_string(const std::string& s);
 // v with `digits` decimals.

@@ -127,5 +127,27 @@ TEST(CliArgs, ChildEnvironmentDropsTheSpecsVariablesOnly) {
   EXPECT_TRUE(has("QTUNE_ISA=ref"));
 }
 
+TEST(CliArgs, HeartbeatMustBeInTheSaneRange) {
+  EXPECT_EQ(heartbeat_ms("250").value(), 250);
+  EXPECT_EQ(heartbeat_ms("10").value(), 10);
+  EXPECT_EQ(heartbeat_ms("60000").value(), 60000);
+  for (const char* bad : {"0", "9", "60001", "-5", "1e3", "", "86400000"}) {
+    Result<int64_t> r = heartbeat_ms(bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.status().message(), std::string("--heartbeat-ms expects milliseconds from 10 to 60000, got '") + bad + "'");
+  }
+}
+
+// The environment's flag for the command metric reaches a worker like any other flag.
+TEST(CliArgs, AllowMetricCommandComesFromTheEnvironment) {
+  const OptionSpec spec{{"--connect"}, {"--allow-metric-command"}, {}};
+  Result<Args> on = parse({"--connect", "tcp://127.0.0.1:5555"}, spec, fake_env({{"QTUNE_ALLOW_METRIC_COMMAND", "1"}}));
+  ASSERT_TRUE(on.ok());
+  EXPECT_TRUE(on->has("--allow-metric-command"));
+  Result<Args> off = parse({"--connect", "tcp://127.0.0.1:5555"}, spec, fake_env({{"QTUNE_ALLOW_METRIC_COMMAND", "0"}}));
+  ASSERT_TRUE(off.ok());
+  EXPECT_FALSE(off->has("--allow-metric-command"));
+}
+
 }  // namespace
 }  // namespace qtune::cli
