@@ -12,7 +12,6 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <optional>
 #include <thread>
@@ -21,6 +20,8 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/progress.h"
+#include "common/endpoint.h"
+#include "common/file_writer.h"
 #include "common/onnx_io.h"
 #include "common/tune_config_yaml.h"
 #include "common/tuning_config.h"
@@ -53,11 +54,7 @@ constexpr int64_t kOpErrorSamples = 200;
 constexpr double kDefaultProgressPeriod = 30;
 
 Status write_file(const std::filesystem::path& path, const std::string& text) {
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  f << text;
-  f.close();
-  if (!f) return Status::InvalidInput(path.string() + ": cannot write");
-  return Status::Ok();
+  return replace_file(path.string(), text);
 }
 
 
@@ -92,15 +89,16 @@ class LocalWorkers {
     std::vector<char*> envp;
     for (auto& e : env) envp.push_back(e.data());
     envp.push_back(nullptr);
+    // The run's config is this user's own, so its command metric may run on these workers.
     for (int64_t k = 0; k < n; ++k) {
       std::vector<std::string> args = {"qtune", "worker", "--connect", endpoint, "--threads",
                                        std::to_string(threads), "--heartbeat-ms", std::to_string(heartbeat_ms),
-                                       "--shared-path"};
+                                       "--shared-path", "--allow-metric-command"};
       std::vector<char*> argv;
       for (auto& a : args) argv.push_back(a.data());
       argv.push_back(nullptr);
       const std::string log_path = (log_dir / ("worker-" + std::to_string(k) + ".log")).string();
-      const int log_fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+      const int log_fd = file_ops().open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
       if (log_fd < 0) return Status::InvalidInput(log_path + ": cannot write");
       const pid_t pid = fork();
       if (pid < 0) {
@@ -247,19 +245,29 @@ Result<int> run_tune(const Args& args, const TuneMode& mode) {
   if (args.has("--resume") && !resume) {
     say("no journal in " + out_dir.string() + " yet: --resume starts a new run");
   }
+  // A damaged statistics file is recomputed, not fatal: calibration is deterministic, so the
+  // journal's results stay valid.
   RunnerSources sources;
   if (resume && std::filesystem::exists(stats_path)) {
     Result<JournalContents> j = read_journal((out_dir / kJournalFile).string());
     const bool sensitivity_needed = cfg.strategy == "mse" || cfg.strategy == "bisect";
     if (j.ok() && j->op_errors && (!sensitivity_needed || j->sensitivity)) {
-      QT_ASSIGN_OR_RETURN(sources.stats, load_calibration_stats(stats_path.string()));
+      Result<CalibrationStats> stats = load_calibration_stats(stats_path.string());
+      if (stats.ok()) {
+        sources.stats = std::move(stats).value();
+      } else {
+        say(stats.status().message() + "; calibrating again");
+      }
     }
   }
-  const bool stats_reused = sources.stats.has_value();
+  bool stats_reused = sources.stats.has_value();
   QT_ASSIGN_OR_RETURN(std::unique_ptr<TrialRunner> runner,
                       TrialRunner::create(cfg, sources, progress.pass_fn()));
   if (stats_reused && runner->session().stats.model_hash != graph_content_hash(*runner->session().prepared)) {
-    return Status::InvalidInput(stats_path.string() + ": calibration statistics of another model");
+    say(stats_path.string() + ": calibration statistics of another model; calibrating again");
+    sources.stats.reset();
+    stats_reused = false;
+    QT_ASSIGN_OR_RETURN(runner, TrialRunner::create(cfg, sources, progress.pass_fn()));
   }
   const QuantizationSession& session = runner->session();
   say(stats_reused ? "calibration statistics (" + std::to_string(session.stats.samples) +
@@ -328,8 +336,10 @@ Result<int> run_tune(const Args& args, const TuneMode& mode) {
     base = *replayed.baseline;
   } else {
     QT_ASSIGN_OR_RETURN(base, scheduler ? scheduler->evaluate_baseline() : runner->baseline());
-    QT_RETURN_IF_ERROR(checkpoint->record_baseline(base));
   }
+  // Every decision is relative to the baseline: an implausible one ends the run.
+  QT_RETURN_IF_ERROR(check_trial_metrics(cfg.metric.name, base).Annotate("the fp32 baseline"));
+  if (!replayed.baseline) QT_RETURN_IF_ERROR(checkpoint->record_baseline(base));
   TuningHistory history;
   history.trials = replayed.trials;
   history.baseline_metric = base.metric;
@@ -359,6 +369,7 @@ Result<int> run_tune(const Args& args, const TuneMode& mode) {
   }
   QT_ASSIGN_OR_RETURN(std::unique_ptr<Strategy> strategy, make_strategy(cfg.strategy));
   TuneRunOptions opts;
+  opts.metric = cfg.metric.name;
   opts.criterion = cfg.criterion;
   opts.exit_policy = cfg.exit_policy;
   opts.objective = cfg.objective;
@@ -574,9 +585,8 @@ int cmd_coordinator(int argc, char** argv) {
   if (args.ok()) {
     mode.bind = args->get("--bind", "");
     const Status security = coordinator_security(*args, &mode);
-    Result<int64_t> hb = args->has("--heartbeat-ms")
-                             ? positive_int("--heartbeat-ms", args->get("--heartbeat-ms", ""))
-                             : Result<int64_t>(mode.timing.heartbeat_ms);
+    Result<int64_t> hb = args->has("--heartbeat-ms") ? heartbeat_ms(args->get("--heartbeat-ms", ""))
+                                                     : Result<int64_t>(mode.timing.heartbeat_ms);
     const Status flow = flow_options(*args, &mode);
     if (mode.bind.empty()) rc = Status::InvalidInput(kCoordinatorUsage);
     else if (!security.ok()) rc = security;

@@ -14,6 +14,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "common/endpoint.h"
 #include "worker/curve.h"
 #include "worker/worker_loop.h"
 
@@ -21,9 +22,10 @@ namespace qtune::cli {
 namespace {
 
 constexpr const char* kWorkerUsage =
-    "usage: qtune worker --connect tcp://HOST:PORT [--threads N] [--cache DIR | --shared-path]\n"
+    "usage: qtune worker --connect tcp://HOST:PORT [--threads N]\n"
+    "                    [--cache DIR [--cache-max-bytes N] | --shared-path]\n"
     "                    [--curve --curve-secret FILE --curve-server-key FILE | --insecure]\n"
-    "                    [--simulate-ms MS] [--heartbeat-ms MS]";
+    "                    [--allow-metric-command] [--simulate-ms MS] [--heartbeat-ms MS]";
 
 constexpr const char* kHealthUsage =
     "usage: qtune health --connect tcp://HOST:PORT [--timeout-ms MS]\n"
@@ -73,13 +75,17 @@ Result<int> run_worker_command(const Args& args) {
     QT_ASSIGN_OR_RETURN(opts.simulate_ms, non_negative_int("--simulate-ms", args.get("--simulate-ms", "")));
   }
   if (args.has("--heartbeat-ms")) {
-    QT_ASSIGN_OR_RETURN(opts.timing.heartbeat_ms, positive_int("--heartbeat-ms", args.get("--heartbeat-ms", "")));
+    QT_ASSIGN_OR_RETURN(opts.timing.heartbeat_ms, heartbeat_ms(args.get("--heartbeat-ms", "")));
   }
   if (args.has("--cache") && args.has("--shared-path")) {
     return Status::InvalidInput("--cache and --shared-path exclude each other");
   }
   opts.cache_dir = args.get("--cache", "");
   opts.shared_path = args.has("--shared-path");
+  if (args.has("--cache-max-bytes")) {
+    QT_ASSIGN_OR_RETURN(opts.cache_max_bytes, positive_int("--cache-max-bytes", args.get("--cache-max-bytes", "")));
+  }
+  opts.allow_metric_command = args.has("--allow-metric-command");
   QT_RETURN_IF_ERROR(curve_client_options(args, &opts));
   QT_ASSIGN_OR_RETURN(WorkerSummary s, run_worker(opts));
   std::cerr << "worker: " << s.trials << " trial(s) served, " << s.reconnects << " reconnect(s)\n";
@@ -253,18 +259,6 @@ Result<int> run_keygen(const Args& args) {
 
 }  // namespace
 
-bool is_loopback_endpoint(const std::string& endpoint) {
-  if (endpoint.rfind("ipc://", 0) == 0 || endpoint.rfind("inproc://", 0) == 0) return true;
-  if (endpoint.rfind("tcp://", 0) != 0) return false;
-  std::string host = endpoint.substr(6);
-  if (const size_t semi = host.find(';'); semi != std::string::npos) host = host.substr(semi + 1);
-  if (!host.empty() && host[0] == '[') {
-    return host.rfind("[::1]", 0) == 0;
-  }
-  host = host.substr(0, host.rfind(':'));
-  return host == "localhost" || host.rfind("127.", 0) == 0 || host == "lo";
-}
-
 int cmd_keygen(int argc, char** argv) {
   auto args = parse_args(argc, argv, 2, {}, {});
   Result<int> rc = args.ok() ? run_keygen(args.value()) : Result<int>(args.status());
@@ -287,11 +281,11 @@ int cmd_send_frame(int argc, char** argv) {
 
 const OptionSpec& worker_option_spec() {
   static const OptionSpec spec{
-      {"--connect", "--threads", "--simulate-ms", "--heartbeat-ms", "--cache", "--curve-secret",
-       "--curve-server-key"},
-      {"--shared-path", "--curve", "--insecure"},
+      {"--connect", "--threads", "--simulate-ms", "--heartbeat-ms", "--cache", "--cache-max-bytes",
+       "--curve-secret", "--curve-server-key"},
+      {"--shared-path", "--curve", "--insecure", "--allow-metric-command"},
       {{{"--insecure"}, {"--curve", "--curve-secret", "--curve-server-key"}},
-       {{"--cache"}, {"--shared-path"}}}};
+       {{"--cache", "--cache-max-bytes"}, {"--shared-path"}}}};
   return spec;
 }
 

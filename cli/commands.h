@@ -30,7 +30,4 @@ int cmd_health(int argc, char** argv);          // container health probe
 // from its children, whose command line it sets.
 const OptionSpec& worker_option_spec();
 
-// tcp://127.x, tcp://localhost, tcp://[::1], ipc://, inproc://: the link never leaves the host.
-bool is_loopback_endpoint(const std::string& endpoint);
-
 }  // namespace qtune::cli

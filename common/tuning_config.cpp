@@ -1,5 +1,6 @@
 #include "common/tuning_config.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "common/yaml_reader.h"
@@ -64,10 +65,11 @@ class TuningParser {
   }
 
   Status parse_metric(const YAML::Node& n, MetricSpec* m) {
-    QT_ASSIGN_OR_RETURN(auto kv, r_.read_map(n, "metric", {"name", "k", "command",
+    QT_ASSIGN_OR_RETURN(auto kv, r_.read_map(n, "metric", {"name", "k", "command", "timeout_s",
                                                            "higher_is_better"}));
     std::optional<bool> hib;
     const YAML::Node* k_node = nullptr;
+    const YAML::Node* timeout_node = nullptr;
     for (const auto& [k, v] : kv) {
       const std::string key = "metric." + k;
       if (k == "name") {
@@ -78,7 +80,13 @@ class TuningParser {
         if (m->k <= 0) return r_.error(v, key, "must be positive");
         k_node = &v;
       } else if (k == "command") {
-        QT_ASSIGN_OR_RETURN(m->command, r_.get_string(v, key));
+        QT_ASSIGN_OR_RETURN(m->command, command_words(v, key));
+      } else if (k == "timeout_s") {
+        QT_ASSIGN_OR_RETURN(m->timeout_s, r_.get_number(v, key));
+        if (!(m->timeout_s > 0) || m->timeout_s > 7 * 24 * 3600) {
+          return r_.error(v, key, "must be a positive number of seconds, at most a week");
+        }
+        timeout_node = &v;
       } else if (k == "higher_is_better") {
         QT_ASSIGN_OR_RETURN(bool b, r_.get_bool(v, key));
         hib = b;
@@ -91,12 +99,46 @@ class TuningParser {
       return r_.error(n, "metric.command", "only the command metric takes a command");
     }
     if (k_node && m->name != "topk") return r_.error(*k_node, "metric.k", "only topk takes k");
+    if (timeout_node && m->name != "command") {
+      return r_.error(*timeout_node, "metric.timeout_s", "only the command metric takes a timeout");
+    }
     m->higher_is_better = hib.value_or(m->name != "mse");
     if (hib && m->name != "command" && *hib != (m->name != "mse")) {
       return r_.error(n, "metric.higher_is_better",
                       "contradicts the metric '" + m->name + "' (only command metrics choose)");
     }
     return Status::Ok();
+  }
+
+  // The program and its arguments: a list of strings as they are, or a string split at
+  // whitespace. No shell sees either, so quotes, $, ` and \ would mean nothing: the string form
+  // refuses quotes and backslashes (use the list form for an argument with spaces).
+  Result<std::vector<std::string>> command_words(const YAML::Node& v, const std::string& key) {
+    std::vector<std::string> words;
+    if (v.IsSequence()) {
+      for (const YAML::Node& w : v) {
+        QT_ASSIGN_OR_RETURN(std::string s, r_.get_string(w, key));
+        if (s.find('\0') != std::string::npos) return r_.error(w, key, "an argument holds a NUL byte");
+        words.push_back(std::move(s));
+      }
+    } else {
+      QT_ASSIGN_OR_RETURN(const std::string s, r_.get_string(v, key));
+      if (s.find_first_of("'\"\\") != std::string::npos) {
+        return r_.error(v, key, "the string form is split at spaces and no shell reads it, so quotes and "
+                                "backslashes mean nothing; give the command as a list [prog, arg, ...]");
+      }
+      if (s.find('\0') != std::string::npos) return r_.error(v, key, "holds a NUL byte");
+      size_t i = 0;
+      while (i < s.size()) {
+        const size_t b = s.find_first_not_of(" \t\n\r", i);
+        if (b == std::string::npos) break;
+        const size_t e = std::min(s.find_first_of(" \t\n\r", b), s.size());
+        words.push_back(s.substr(b, e - b));
+        i = e;
+      }
+    }
+    if (words.empty()) return r_.error(v, key, "names no program");
+    return words;
   }
 
   Status parse_tuning(const YAML::Node& n, TuningConfig* c) {

@@ -5,6 +5,10 @@
 //   adaptor: native                                   # native | onednn
 //   data: {calibration: calib.yaml, evaluation: test.yaml}
 //   metric: {name: top1}                              # top1 | topk (k) | mse | cosine | command
+//   # command: [prog, arg, ..., "{model}"], run without a shell ("{model}" becomes the model's
+//   # path, one argument); the last number it prints is the metric. A string is split at
+//   # spaces, nothing expanded. timeout_s (default 600) kills it. Workers run it only with
+//   # --allow-metric-command.
 //   tuning:
 //     strategy: bisect                                # basic conservative mse bisect random exhaustive
 //     accuracy_criterion: {relative: 0.01, higher_is_better: true}   # or absolute: 0.5
@@ -35,7 +39,10 @@ namespace qtune {
 struct MetricSpec {
   std::string name = "top1";  // top1 | topk | mse | cosine | command
   int64_t k = 5;              // topk
-  std::string command;        // command: run with {model} replaced; prints one number
+  // command: the program and its arguments, run without a shell; "{model}" inside any argument
+  // becomes the path of the model to measure. It prints the metric (the last number counts).
+  std::vector<std::string> command;
+  double timeout_s = 600;     // command: killed (with its process group) after this long
   bool higher_is_better = true;
 };
 

@@ -14,6 +14,13 @@ std::string list(const std::vector<std::string>& v) {
   return out;
 }
 
+// Length-prefixed, so no two argument lists read the same.
+std::string words(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += std::to_string(s.size()) + ":" + s;
+  return out;
+}
+
 std::string constraint_text(const std::map<std::string, OpConstraint>& dict) {
   std::ostringstream o;
   for (const auto& [name, c] : dict) {
@@ -34,7 +41,7 @@ JournalHeader run_journal_header(const TuningConfig& cfg, const Graph& prepared_
   h.model_hash = graph_content_hash(prepared_model);
   std::ostringstream c;
   c << "adaptor=" << cfg.adaptor << ";data=" << data_hash << ";metric=" << cfg.metric.name << ","
-    << cfg.metric.k << "," << cfg.metric.command << ";approach=" << cfg.approach
+    << cfg.metric.k << "," << words(cfg.metric.command) << ";approach=" << cfg.approach
     << ";calib=" << cfg.calibration_sampling_size << ";types=" << constraint_text(cfg.op_type_dict)
     << ";names=" << constraint_text(cfg.op_name_dict);
   h.config_hash = fnv1a_hex(c.str());

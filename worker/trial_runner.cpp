@@ -3,16 +3,14 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <cstdio>
-#include <filesystem>
 #include <limits>
 #include <set>
-#include <unistd.h>
 
 #include "runtime/executor.h"
 #include "common/data_config.h"
 #include "common/onnx_io.h"
 #include "worker/evaluator.h"
+#include "worker/metric_command.h"
 
 namespace qtune {
 namespace {
@@ -62,36 +60,6 @@ bool label_in_top_k(const Tensor& scores, int64_t rows, int64_t row, int64_t lab
   return above < k;
 }
 
-Result<double> run_command_metric(const std::string& command, const std::string& model_path) {
-  std::string cmd = command;
-  for (size_t p; (p = cmd.find("{model}")) != std::string::npos;) cmd.replace(p, 7, model_path);
-  FILE* pipe = popen(cmd.c_str(), "r");
-  if (!pipe) return Status::Internal("cannot start metric command: " + cmd);
-  std::string out;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof(buf), pipe)) out.append(buf, n);
-  const int rc = pclose(pipe);
-  if (rc != 0) {
-    return Status::InvalidInput("metric command exited with status " + std::to_string(rc) + ": " + cmd);
-  }
-  // The last number printed is the metric.
-  double value = 0;
-  bool found = false;
-  for (size_t i = 0; i < out.size();) {
-    char* end = nullptr;
-    const double v = std::strtod(out.c_str() + i, &end);
-    if (end != out.c_str() + i && std::isfinite(v)) {
-      value = v;
-      found = true;
-      i = static_cast<size_t>(end - out.c_str());
-    } else {
-      ++i;
-    }
-  }
-  if (!found) return Status::InvalidInput("metric command printed no number: " + cmd);
-  return value;
-}
-
 }  // namespace
 
 int64_t initializer_bytes(const Graph& g) {
@@ -110,6 +78,11 @@ Result<std::unique_ptr<TrialRunner>> TrialRunner::create(const TuningConfig& cfg
     d.dataset.labels = local(d.dataset.labels);
     return d;
   };
+  if (cfg.metric.name == "command" && !sources.allow_metric_command) {
+    return Status::InvalidInput("metric 'command' runs a program the coordinator's config names (" +
+                                cfg.metric.command[0] + "); this worker runs it only when started with "
+                                "--allow-metric-command (QTUNE_ALLOW_METRIC_COMMAND=1)");
+  }
   std::unique_ptr<TrialRunner> r(new TrialRunner);
   r->cfg_ = cfg;
   r->progress_ = std::move(progress);
@@ -198,15 +171,12 @@ Result<TrialMetrics> TrialRunner::measure(const Graph& model, const PreparedMode
   } else if (name == "cosine") {
     m.metric = cos_sum / static_cast<double>(n);
   } else {
-    const std::string path = (std::filesystem::temp_directory_path() /
-                              ("qtune-metric-" + std::to_string(getpid()) + ".onnx")).string();
-    QT_RETURN_IF_ERROR(save_onnx_model(model, path));
-    Result<double> v = run_command_metric(cfg_.metric.command, path);
-    std::filesystem::remove(path);
-    QT_ASSIGN_OR_RETURN(m.metric, v);
+    QT_ASSIGN_OR_RETURN(const std::string bytes, serialize_onnx_model(model));
+    QT_ASSIGN_OR_RETURN(m.metric, run_metric_command(cfg_.metric.command, bytes, cfg_.metric.timeout_s));
   }
   QT_ASSIGN_OR_RETURN(m.latency_ms, batch_latency_ms(prepared, eval_feed_.batch(0, batch_size)));
   m.model_bytes = initializer_bytes(model);
+  QT_RETURN_IF_ERROR(check_trial_metrics(name, m));
   return m;
 }
 

@@ -27,6 +27,9 @@ struct RunnerSources {
   std::function<std::string(const std::string&)> local;
   // Statistics calibrated elsewhere: no calibration pass and the calibration set is not read.
   std::optional<CalibrationStats> stats;
+  // A command metric runs a program the config names: fine for one's own config, for a remote
+  // coordinator's only when the worker was started with --allow-metric-command.
+  bool allow_metric_command = true;
 };
 
 class TrialRunner {

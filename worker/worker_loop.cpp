@@ -78,6 +78,7 @@ struct Job {
 struct FileSource {
   FileCache cache{""};
   bool shared = false;
+  bool allow_metric_command = false;  // WorkerOptions::allow_metric_command
 };
 
 const RunFile* find_role(const ConfigMsg& c, const std::string& role) {
@@ -98,6 +99,7 @@ Status ensure_loaded(Loaded& st, const ConfigMsg& config, const FileSource& src)
     QT_ASSIGN_OR_RETURN(local[std::filesystem::path(f.path).lexically_normal().string()], src.cache.path_of(f.hash));
   }
   RunnerSources sources;
+  sources.allow_metric_command = src.allow_metric_command;
   if (!src.shared) {
     sources.local = [local](const std::string& p) {
       auto it = local.find(std::filesystem::path(p).lexically_normal().string());
@@ -226,7 +228,7 @@ Result<WorkerSummary> run_worker(const WorkerOptions& opts) {
     QT_ASSIGN_OR_RETURN(curve_public, curve_public_key(opts.curve_secret));
   }
   FileSource files{FileCache(opts.cache_dir.empty() ? default_cache_dir() : opts.cache_dir, opts.cache_max_bytes),
-                   opts.shared_path};
+                   opts.shared_path, opts.allow_metric_command};
   if (opts.simulate_ms < 0) QT_RETURN_IF_ERROR(files.cache.init());
   ProtocolTiming timing = opts.timing;
   zmq::context_t ctx(1);

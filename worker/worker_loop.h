@@ -25,6 +25,8 @@ struct WorkerOptions {
   std::string cache_dir;
   int64_t cache_max_bytes = FileCache::kDefaultQuotaBytes;  // least recently used files go first
   bool shared_path = false;
+  // A command metric runs a program the coordinator's config names: only when this is set.
+  bool allow_metric_command = false;
   // CURVE (Z85 keys): this worker's secret key and the coordinator's public key; both empty for
   // a plain TCP link.
   std::string curve_secret, curve_server_key;

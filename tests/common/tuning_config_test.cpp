@@ -118,6 +118,30 @@ TEST_F(TuningConfigTest, MistakesNameFileLineColumnAndKey) {
   expect_error("model: [unclosed\n", "", "");
 }
 
+// The command metric's program and arguments: a list as given, a string split at whitespace
+// with nothing expanded; quotes (which no shell would interpret) are refused in the string form.
+TEST_F(TuningConfigTest, CommandMetricIsAnArgumentList) {
+  const std::string head = "model: m.onnx\ndata: {evaluation: t.yaml}\n";
+  auto list = load(head + "metric: {name: command, command: [python3, eval.py, '--model={model}', 'a b'], "
+                          "timeout_s: 30, higher_is_better: false}\n");
+  ASSERT_TRUE(list.ok()) << list.status().message();
+  EXPECT_EQ(list->metric.command, (std::vector<std::string>{"python3", "eval.py", "--model={model}", "a b"}));
+  EXPECT_EQ(list->metric.timeout_s, 30);
+  EXPECT_FALSE(list->metric.higher_is_better);
+  auto words = load(head + "metric: {name: command, command: \"  ./score  $(id)  {model}\\t;x \"}\n");
+  ASSERT_TRUE(words.ok()) << words.status().message();
+  EXPECT_EQ(words->metric.command, (std::vector<std::string>{"./score", "$(id)", "{model}", ";x"}));
+  EXPECT_EQ(words->metric.timeout_s, 600);
+  expect_error(head + "metric: {name: command, command: \"sh -c 'echo 1'\"}\n", "3:34",
+               "quotes and backslashes mean nothing; give the command as a list");
+  expect_error(head + "metric: {name: command, command: []}\n", "3:34", "names no program");
+  expect_error(head + "metric: {name: command, command: \"   \"}\n", "3:34", "names no program");
+  expect_error(head + "metric: {name: command, command: [score, '']}\n", "3:42", "metric.command: must not be empty");
+  expect_error(head + "metric: {name: command, command: score, timeout_s: 0}\n", "3:52", "positive number of seconds");
+  expect_error(head + "metric: {name: top1, timeout_s: 5}\n", "3:33", "only the command metric takes a timeout");
+  expect_error(head + "metric: {name: top1, command: [x]}\n", "3:9", "only the command metric takes a command");
+}
+
 TEST_F(TuningConfigTest, MissingFileAndDirectory) {
   auto r = load_tuning_config((dir_ / "nope.yaml").string());
   ASSERT_FALSE(r.ok());

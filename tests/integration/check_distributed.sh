@@ -5,7 +5,8 @@
 # wrong-version and oversize frames sent to the coordinator are dropped without harm; and
 # `qtune tune --workers 2` agrees too. With CURVE, a worker whose key is not listed is refused
 # (it exits 2, the coordinator logs it) while the listed ones finish the run, one of them joining
-# mid-run and getting trials. The accuracy objective keeps timing out of the choice.
+# mid-run and getting trials. A command metric runs only on workers that allow it, and never
+# through a shell. The accuracy objective keeps timing out of the choice.
 #   check_distributed.sh QTUNE_BINARY SOURCE_DIR
 source "$(dirname "$0")/common.sh"
 use_private_binary
@@ -176,4 +177,41 @@ else
   echo "FAIL: the worker that joined mid-run got no trial"; cat "$tmp/curve-good2.log"; fail=1
 fi
 grep -q '"refused": [1-9]' "$tmp/rb-curve/report.json" || { echo "FAIL: report.json distribution does not count the refusal"; fail=1; }
+
+# A command metric names a program for the workers to run: a worker started without
+# --allow-metric-command refuses it (and is dropped), one with QTUNE_ALLOW_METRIC_COMMAND=1 runs
+# it, without a shell, even from a TMPDIR whose name a shell would execute.
+cat > "$tmp/cmd.yaml" <<YAML
+model: $src/models/fashion_mnist/lenet.onnx
+data: {calibration: $ex/calib.yaml, evaluation: $ex/test.yaml}
+metric: {name: command, command: [sh, -c, 'test -s "\$1" && echo metric 0.75', sh, "{model}"], timeout_s: 60}
+tuning: {strategy: basic, accuracy_criterion: {absolute: 0.01}, exit_policy: {max_trials: 2}, objective: accuracy}
+YAML
+clog="$tmp/cmd-coord.log"
+"$qtune" coordinator "$tmp/cmd.yaml" --bind "tcp://127.0.0.1:*" --out "$tmp/cmd-out" --heartbeat-ms $hb > "$clog" 2>&1 &
+coord=$!
+pids+=("$coord")
+wait_for 30 grep -q "listening on" "$clog" || { echo "FAIL: the command-metric coordinator did not start"; cat "$clog"; exit 1; }
+ep=$(sed -n 's/.*listening on \(tcp:[^ ]*\).*/\1/p' "$clog" | head -n1)
+timeout 120 "$qtune" worker --connect "$ep" --threads 1 --heartbeat-ms $hb --cache "$tmp/cmd-cache" \
+  > "$tmp/cmd-refusing.log" 2>&1
+if grep -q "this worker runs it only when started with --allow-metric-command" "$tmp/cmd-refusing.log"; then
+  echo "ok: a worker without --allow-metric-command refused the command: $(grep -o "metric 'command'.*(sh)" "$tmp/cmd-refusing.log" | head -n1)"
+else
+  echo "FAIL: a worker without --allow-metric-command did not refuse the command"; cat "$tmp/cmd-refusing.log"; fail=1
+fi
+hostile="$tmp/t\$(touch $tmp/pwned)"
+mkdir -p "$hostile"
+TMPDIR="$hostile" QTUNE_ALLOW_METRIC_COMMAND=1 "$qtune" worker --connect "$ep" --threads 1 --heartbeat-ms $hb \
+  --cache "$tmp/cmd-cache" > "$tmp/cmd-allowing.log" 2>&1 &
+pids+=($!)
+wait "$coord"
+rc=$?
+base=$(tr -d '\n' < "$tmp/cmd-out/report.json" 2>/dev/null | sed -n 's/.*"baseline": {"metric": \([^,]*\),.*/\1/p')
+if [ $rc -ne 0 ] || ! awk -v b="$base" 'BEGIN { exit !(b == 0.75) }' || [ -e "$tmp/pwned" ]; then
+  echo "FAIL: command metric on an allowing worker: exit $rc, baseline '$base', injection ran: $([ -e "$tmp/pwned" ] && echo yes || echo no)"
+  tail -n 5 "$clog" "$tmp/cmd-allowing.log"; fail=1
+else
+  echo "ok: a worker with QTUNE_ALLOW_METRIC_COMMAND=1 ran the command (baseline $base); the TMPDIR name ran nothing"
+fi
 exit $fail

@@ -2,7 +2,8 @@
 # Checkpoint and resume through the real binary: a tuning run SIGKILLed after k trials (several
 # k) and resumed with --resume ends with the uninterrupted run's choice and trial sequence,
 # evaluating only the trials the journal did not hold; a damaged journal either resumes
-# correctly or stops with exit 2 and a message; a changed goal is refused unless allowed;
+# correctly or stops with exit 2 and a message; a damaged calibration.stats is recomputed; a
+# changed goal is refused unless allowed;
 # --reuse takes an earlier run's results instead of evaluating them.
 #   check_resume.sh QTUNE_BINARY SOURCE_DIR
 source "$(dirname "$0")/common.sh"
@@ -81,6 +82,22 @@ elif [ $rc -eq "$rc_full" ] && [ "$(chosen_hash "$tmp/damaged/report.json")" = "
   echo "ok: damaged journal resumed with the same choice"
 else
   echo "FAIL: damaged journal: exit $rc"; cat "$tmp/damaged.log"; fail=1
+fi
+
+# A damaged calibration.stats beside an intact journal: recomputed (calibration is deterministic),
+# not a reason to abort the resume.
+cp -r "$tmp/full" "$tmp/stats"
+s="$tmp/stats/calibration.stats"
+printf '\xff\xff\xff\xff' | dd of="$s" bs=1 seek=$(($(stat -c %s "$s") / 2)) conv=notrunc status=none
+"$qtune" tune "$tmp/tune.yaml" --out "$tmp/stats" --resume > "$tmp/stats.log" 2>&1
+rc=$?
+"$qtune" tune "$tmp/tune.yaml" --out "$tmp/stats" --resume > "$tmp/stats2.log" 2>&1  # reads the rewritten file
+if [ $rc -eq "$rc_full" ] && grep -q "calibration.stats: .*; calibrating again" "$tmp/stats.log" &&
+   [ "$(chosen_hash "$tmp/stats/report.json")" = "$want" ] &&
+   grep -q "calibration statistics (300 samples) taken from" "$tmp/stats2.log"; then
+  echo "ok: damaged calibration.stats recomputed: $(grep "calibrating again" "$tmp/stats.log" | head -n1 | cut -c1-160)"
+else
+  echo "FAIL: damaged calibration.stats: exit $rc"; cat "$tmp/stats.log"; fail=1
 fi
 
 # A changed goal: refused, then allowed with --allow-changed-goal.
