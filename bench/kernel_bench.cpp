@@ -17,13 +17,13 @@
 
 #include <cstdio>
 
-#include "adaptors/native/native_ops.h"
 #include "adaptors/quantize/graph_passes.h"
 #include "runtime/executor.h"
 #include "common/onnx_io.h"
 #include "kernels/cpu_features.h"
 #include "kernels/gemm_f32.h"
 #include "kernels/qconv.h"
+#include "kernels/qconv_nhwc.h"
 #include "kernels/qgemm.h"
 
 namespace qtune::bench {
@@ -128,7 +128,8 @@ double onednn_matmul(const GemmShape& s, bool int8, double min_seconds, std::str
   return 2.0 * s.m * s.n * s.k / t * 1e-9;
 }
 
-// oneDNN convolution in its preferred layouts (chosen by `any`), reorders outside the timing.
+// oneDNN convolution in its preferred layouts (chosen by `any`), reorders outside the timing;
+// int8 with u8 output, requantized by per-channel scales.
 double onednn_conv(const GemmShape& s, bool int8, double min_seconds, std::string* impl) {
   auto& env = onednn();
   const int64_t oh = (s.in_h + 2 * s.pad - s.kernel_h) / s.stride + 1;
@@ -141,7 +142,7 @@ double onednn_conv(const GemmShape& s, bool int8, double min_seconds, std::strin
                                         s.kernel_w};
   dnnl::memory::desc src_md(src, int8 ? dt::u8 : dt::f32, tag::any);
   dnnl::memory::desc wei_md(wei, int8 ? dt::s8 : dt::f32, tag::any);
-  dnnl::memory::desc dst_md(dst, dt::f32, tag::any);
+  dnnl::memory::desc dst_md(dst, int8 ? dt::u8 : dt::f32, tag::any);
   dnnl::primitive_attr attr;
   if (int8) {
     attr.set_output_scales(1 << 1, std::vector<float>(static_cast<size_t>(s.out_c), 0.01f));
@@ -164,6 +165,9 @@ double onednn_conv(const GemmShape& s, bool int8, double min_seconds, std::strin
   return 2.0 * s.m * s.n * s.k / t * 1e-9;
 }
 
+GemmShape conv_shape(std::string label, int64_t batch, int64_t c, int64_t h, int64_t w,
+                     int64_t oc, int64_t k, int64_t stride, int64_t pad, int64_t group);
+
 QConvShape to_qconv(const GemmShape& s) {
   QConvShape q;
   q.batch = s.batch;
@@ -179,7 +183,59 @@ QConvShape to_qconv(const GemmShape& s) {
   return q;
 }
 
+GemmShape conv_shape(std::string label, int64_t batch, int64_t c, int64_t h, int64_t w,
+                     int64_t oc, int64_t k, int64_t stride, int64_t pad, int64_t group) {
+  GemmShape s;
+  s.label = std::move(label);
+  s.is_conv = true;
+  s.batch = batch;
+  s.in_c = c;
+  s.in_h = h;
+  s.in_w = w;
+  s.out_c = oc;
+  s.kernel_h = s.kernel_w = k;
+  s.stride = stride;
+  s.pad = pad;
+  s.group = group;
+  const QConvShape q = to_qconv(s);
+  s.m = batch * q.out_h() * q.out_w();
+  s.n = oc;
+  s.k = q.k_per_group();
+  return s;
+}
+
 }  // namespace
+
+std::vector<GemmShape> zoo_conv_shapes(int64_t batch) {
+  struct Z {
+    const char* name;
+    int64_t c, hw, oc, k, stride, pad, group;
+  };
+  static const Z kZoo[] = {
+      {"stem7x7s2 224x224x3", 3, 224, 64, 7, 2, 3, 1},
+      {"3x3 56x56x64", 64, 56, 64, 3, 1, 1, 1},
+      {"1x1 56x56x64->256", 64, 56, 256, 1, 1, 0, 1},
+      {"1x1 56x56x256->64", 256, 56, 64, 1, 1, 0, 1},
+      {"3x3s2 56x56x128", 128, 56, 128, 3, 2, 1, 1},
+      {"1x1s2 56x56x256->512", 256, 56, 512, 1, 2, 0, 1},
+      {"3x3 28x28x128", 128, 28, 128, 3, 1, 1, 1},
+      {"3x3 14x14x256", 256, 14, 256, 3, 1, 1, 1},
+      {"3x3 7x7x512", 512, 7, 512, 3, 1, 1, 1},
+      {"dw3x3 112x112x32", 32, 112, 32, 3, 1, 1, 32},
+      {"dw3x3s2 112x112x64", 64, 112, 64, 3, 2, 1, 64},
+      {"dw3x3 56x56x128", 128, 56, 128, 3, 1, 1, 128},
+      {"dw3x3 14x14x512", 512, 14, 512, 3, 1, 1, 512},
+      {"dw3x3 7x7x1024", 1024, 7, 1024, 3, 1, 1, 1024},
+      {"1x1 56x56x128->128", 128, 56, 128, 1, 1, 0, 1},
+      {"1x1 7x7x1024->1024", 1024, 7, 1024, 1, 1, 0, 1},
+  };
+  std::vector<GemmShape> out;
+  for (const Z& z : kZoo) {
+    out.push_back(conv_shape(std::string("zoo:") + z.name + " b" + std::to_string(batch), batch,
+                             z.c, z.hw, z.hw, z.oc, z.k, z.stride, z.pad, z.group));
+  }
+  return out;
+}
 
 std::vector<GemmShape> model_layer_shapes(const std::string& model_path, const std::string& tag_name,
                                           int64_t batch, std::string* error) {
@@ -221,24 +277,10 @@ std::vector<GemmShape> model_layer_shapes(const std::string& model_path, const s
       const Shape& x = shapes[n.inputs[0]];
       const Shape& w = shapes[n.inputs[1]];
       if (x.size() != 4) continue;
-      GemmShape s;
-      s.label = tag_name + ":" + n.name + suffix;
-      s.is_conv = true;
-      s.batch = x[0];
-      s.in_c = x[1];
-      s.in_h = x[2];
-      s.in_w = x[3];
-      s.out_c = w[0];
-      s.kernel_h = w[2];
-      s.kernel_w = w[3];
-      s.stride = n.attr_ints("strides", {1, 1})[0];
-      s.pad = n.attr_ints("pads", {0, 0, 0, 0})[0];
-      s.group = n.attr_int("group", 1);
-      const QConvShape q = to_qconv(s);
-      s.m = s.batch * q.out_h() * q.out_w();
-      s.n = s.out_c;
-      s.k = q.k_per_group() * s.group;
-      out.push_back(s);
+      if (w[2] != w[3]) continue;  // the benchmark's shapes are square
+      out.push_back(conv_shape(tag_name + ":" + n.name + suffix, x[0], x[1], x[2], x[3], w[0],
+                               w[2], n.attr_ints("strides", {1, 1})[0],
+                               n.attr_ints("pads", {0, 0, 0, 0})[0], n.attr_int("group", 1)));
     } else if ((n.op_type == "Gemm" || n.op_type == "MatMul") && graph->initializer(n.inputs[1])) {
       const Shape& a = shapes[n.inputs[0]];
       const Shape& b = shapes[n.inputs[1]];
@@ -262,26 +304,30 @@ KernelBenchRow bench_shape(const GemmShape& s, int threads, double min_seconds) 
   std::mt19937 rng(1);
   const double ops = 2.0 * s.m * s.n * s.k;
   auto gops = [&](auto&& f) { return ops / best_seconds_per_call(f, min_seconds) * 1e-9; };
+  const bool f32_view = s.group == 1 && (s.m * s.k + s.k * s.n + s.m * s.n) * 4 <= kMaxF32ViewBytes;
   set_onednn_threads(threads);
   {
     tbb::global_control cap(tbb::global_control::max_allowed_parallelism,
                             static_cast<size_t>(threads));
     if (s.is_conv) {
       const QConvShape q = to_qconv(s);
+      // NHWC u8 in and out, as QConv runs between int8 ops in a lowered graph.
       auto x = random_vec<uint8_t>(static_cast<size_t>(s.batch * s.in_c * s.in_h * s.in_w), rng,
                                    0, 255);
       auto w = random_vec<int8_t>(static_cast<size_t>(s.out_c * q.k_per_group()), rng, -127, 127);
-      // The runtime's QConv (adaptors/native): whichever conv path it takes for this shape.
-      const std::vector<PackedWeightsS8> packed = native_pack_conv_s8(w.data(), q);
+      const PackedConvNhwcS8 packed = pack_conv_nhwc_s8(w.data(), q);
       std::vector<float> scale(static_cast<size_t>(s.out_c), 0.01f);
-      std::vector<float> y(static_cast<size_t>(s.batch * s.out_c * q.out_h() * q.out_w()));
+      std::vector<uint8_t> y(static_cast<size_t>(s.batch * s.out_c * q.out_h() * q.out_w()));
       QGemmParams p;
       p.a_zero_point = 128;
-      p.output = QGemmOutput::kF32;
+      p.output = QGemmOutput::kU8;
       p.scale = scale.data();
       p.per_channel_scale = true;
-      row.qtune_int8_path = native_qconv_path(q);
-      row.qtune_int8_gops = gops([&] { native_qconv2d(q, p, x.data(), packed, y.data()); });
+      p.out_scale = 0.5f;
+      p.out_zero_point = 128;
+      row.qtune_int8_path = qconv_nhwc_path_name(packed);
+      row.qtune_int8_gops =
+          gops([&] { qconv2d_nhwc(q, p, nullptr, x.data(), packed, y.data()); });
     } else {
       auto a = random_vec<uint8_t>(static_cast<size_t>(s.m * s.k), rng, 0, 255);
       auto w = random_vec<int8_t>(static_cast<size_t>(s.k * s.n), rng, -127, 127);
@@ -299,21 +345,25 @@ KernelBenchRow bench_shape(const GemmShape& s, int threads, double min_seconds) 
     }
     // fp32 peer: the layer's GEMM view (for a conv, the im2col'ed problem) on qtune's fp32 GEMM
     // and on oneDNN's fp32 matmul below.
-    auto af = random_f32(static_cast<size_t>(s.m * s.k), rng);
-    auto bf = random_f32(static_cast<size_t>(s.k * s.n), rng);
-    std::vector<float> cf(static_cast<size_t>(s.m * s.n));
-    row.qtune_f32_path = gemm_f32_kernel_name();
-    row.qtune_f32_gops = gops([&] {
-      gemm_f32(false, false, s.m, s.n, s.k, 1.0f, af.data(), s.k, bf.data(), s.n, 0.0f,
-               cf.data(), s.n);
-    });
+    if (f32_view) {
+      auto af = random_f32(static_cast<size_t>(s.m * s.k), rng);
+      auto bf = random_f32(static_cast<size_t>(s.k * s.n), rng);
+      std::vector<float> cf(static_cast<size_t>(s.m * s.n));
+      row.qtune_f32_path = gemm_f32_kernel_name();
+      row.qtune_f32_gops = gops([&] {
+        gemm_f32(false, false, s.m, s.n, s.k, 1.0f, af.data(), s.k, bf.data(), s.n, 0.0f,
+                 cf.data(), s.n);
+      });
+    }
   }
   settle();  // TBB's workers go idle before OpenMP's start
   row.onednn_int8_gops = s.is_conv ? onednn_conv(s, true, min_seconds, &row.onednn_int8_impl)
                                    : onednn_matmul(s, true, min_seconds, &row.onednn_int8_impl);
-  GemmShape view = s;
-  view.is_conv = false;
-  row.onednn_f32_gops = onednn_matmul(view, false, min_seconds, &row.onednn_f32_impl);
+  if (f32_view) {
+    GemmShape view = s;
+    view.is_conv = false;
+    row.onednn_f32_gops = onednn_matmul(view, false, min_seconds, &row.onednn_f32_impl);
+  }
   settle();
   return row;
 }

@@ -20,13 +20,16 @@
 namespace qtune::bench {
 
 struct GemmShape {
-  std::string label;  // "1024x1024x1024", "lenet:conv1 b100"
+  std::string label;  // "1024x1024x1024", "lenet:conv1 b100", "zoo:dw3x3 112x112x32 b1"
   bool is_conv = false;
-  // GEMM view: M x N x K. For a convolution, the real conv parameters follow.
+  // GEMM view: M x N x K (for a convolution K is per group, so 2*M*N*K counts its operations).
+  // For a convolution, the real conv parameters follow.
   int64_t m = 0, n = 0, k = 0;
   int64_t batch = 1, in_c = 0, in_h = 0, in_w = 0, out_c = 0, kernel_h = 0, kernel_w = 0;
   int64_t stride = 1, pad = 0, group = 1;
 };
+
+constexpr int64_t kMaxF32ViewBytes = int64_t{256} << 20;
 
 struct KernelBenchRow {
   GemmShape shape;
@@ -38,12 +41,19 @@ struct KernelBenchRow {
   double f32_ratio() const { return onednn_f32_gops > 0 ? qtune_f32_gops / onednn_f32_gops : 0; }
 };
 
+// The convolutions typical of the image models users bring (ResNet-50's stem, 3x3 and 1x1
+// layers at every stage, stride-2 downsampling, MobileNet's depthwise and pointwise layers).
+std::vector<GemmShape> zoo_conv_shapes(int64_t batch);
+
 // Every Conv/Gemm/MatMul layer of the model at the given batch, read by running it once.
 std::vector<GemmShape> model_layer_shapes(const std::string& model_path, const std::string& tag,
                                           int64_t batch, std::string* error);
 
 // min_seconds: time spent per measurement (the best of repeated runs is kept). threads: both
-// runtimes are capped to this many threads for the measurement.
+// runtimes are capped to this many threads for the measurement. Convolutions run qtune's NHWC
+// int8 convolution (what the native adaptor's lowered graphs run) and oneDNN's in its preferred
+// layouts, both with u8 output; the fp32 columns compare the GEMM view of ungrouped layers
+// whose im2col operand fits kMaxF32ViewBytes (0 otherwise).
 KernelBenchRow bench_shape(const GemmShape& s, int threads, double min_seconds);
 
 // Threads TBB and OpenMP use when uncapped (the machine's cores available to the process).

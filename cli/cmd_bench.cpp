@@ -6,7 +6,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "kernels/cpu_features.h"
-#include "kernels/qconv.h"
+#include "kernels/qconv_nhwc.h"
 #include "kernels/qgemm.h"
 
 namespace qtune::cli {
@@ -57,6 +57,10 @@ int bench_kernels(const Args& args) {
       shapes.insert(shapes.end(), layers.begin(), layers.end());
     }
   }
+  for (int64_t batch : {1, 100}) {
+    const auto zoo = bench::zoo_conv_shapes(batch);
+    shapes.insert(shapes.end(), zoo.begin(), zoo.end());
+  }
   if (args.has("--only")) {
     const std::string only = args.get("--only", "");
     std::erase_if(shapes, [&](const bench::GemmShape& s) {
@@ -72,12 +76,12 @@ int bench_kernels(const Args& args) {
   if (!json) {
     std::cout << "cpu: " << cpu_features().summary() << "\n"
               << "paths: int8 gemm " << qgemm_kernel().name << ", int8 conv (per shape) "
-              << qconv_path().name << " or hwc-im2col+" << qgemm_kernel().name << "\n"
+              << qconv_nhwc_kernel().name << "\n"
               << "load average (1 min) before: " << fmt("%.2f", load_before) << " on "
               << max_threads << " threads\n";
   } else {
     std::cout << "{\"cpu\": \"" << cpu_features().summary() << "\", \"int8_gemm_path\": \""
-              << qgemm_kernel().name << "\", \"int8_conv_path\": \"" << qconv_path().name
+              << qgemm_kernel().name << "\", \"int8_conv_path\": \"" << qconv_nhwc_kernel().name
               << "\", \"max_threads\": " << max_threads
               << ", \"load_before\": " << fmt("%.2f", load_before) << ", \"rows\": [";
   }

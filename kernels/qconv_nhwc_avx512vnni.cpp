@@ -18,7 +18,6 @@
 namespace qtune {
 namespace {
 
-using qconv_nhwc_detail::ChannelBlock;
 using qconv_nhwc_detail::Epilogue;
 using qconv_nhwc_detail::ImageLayout;
 
@@ -28,18 +27,18 @@ constexpr int64_t kMacsPerUnit = int64_t{1} << 18;
 // Bytes the dense gather may write past a run and read past the padded image.
 constexpr int64_t kSlack = 64;
 
-// R pixel rows x NB blocks of 16 channels; acc[r * NB + j]. Row r's bytes for tap t, k-step k sit
-// at rows[r] + tap_off[t] + 4k; the weights advance by NB x 64 bytes per k-step.
+// R pixel rows x NB blocks of 16 channels, started at init[j]; acc[r * NB + j]. Row r's bytes for
+// tap t, k-step k sit at rows[r] + tap_off[t] + 4k; the weights advance by NB x 64 bytes a step.
 template <int R, int NB>
 void micro(const uint8_t* const* rows, const int64_t* tap_off, int64_t taps, int64_t k4,
-           const int8_t* w, __m512i* out) {
+           const int8_t* w, const __m512i* init, __m512i* out) {
   __m512i acc[R][NB];
   const uint8_t* r[R];
 #pragma GCC unroll 32
   for (int m = 0; m < R; ++m) {
     r[m] = rows[m];
 #pragma GCC unroll 4
-    for (int j = 0; j < NB; ++j) acc[m][j] = _mm512_setzero_si512();
+    for (int j = 0; j < NB; ++j) acc[m][j] = init[j];
   }
   for (int64_t t = 0; t < taps; ++t) {
     const int64_t off = tap_off[t];
@@ -66,7 +65,7 @@ void micro(const uint8_t* const* rows, const int64_t* tap_off, int64_t taps, int
 }
 
 using MicroFn = void (*)(const uint8_t* const*, const int64_t*, int64_t, int64_t, const int8_t*,
-                         __m512i*);
+                         const __m512i*, __m512i*);
 
 // MicroTable<NB>::fn[rows] for rows in 1..qconv_nhwc_tile_rows(NB).
 template <int NB, typename Rows>
@@ -88,16 +87,19 @@ MicroFn micro_fn(int blocks, int rows) {
   }
 }
 
+// The starting accumulators of a panel's blocks (output channels n0.., those below n_end real).
+void panel_init(const Epilogue& e, int blocks, int64_t n0, int64_t n_end, __m512i* init) {
+  for (int j = 0; j < blocks; ++j) {
+    init[j] = qconv_nhwc_detail::initial_acc(e, n0 + j * 16, std::max<int64_t>(0, n_end - n0 - j * 16));
+  }
+}
+
 // Epilogue of one tile: rows pixels from `pixel` (over the batch) x the panel's blocks.
 void store_tile(const Epilogue& e, const __m512i* acc, int rows, int blocks, int64_t pixel,
                 int64_t n0, int64_t n_end, void* y, const void* r) {
-  for (int j = 0; j < blocks; ++j) {
-    const int64_t nb = n0 + j * 16;
-    if (nb >= n_end) break;
-    const ChannelBlock cb = qconv_nhwc_detail::channel_block(e, nb, n_end - nb);
-    for (int m = 0; m < rows; ++m) {
-      qconv_nhwc_detail::store_row(e, cb, acc[m * blocks + j], pixel + m, y, r);
-    }
+  for (int j = 0; j < blocks && n0 + j * 16 < n_end; ++j) {
+    qconv_nhwc_detail::store_block(e, acc + j, blocks, rows, pixel, n0 + j * 16,
+                                   n_end - n0 - j * 16, y, r);
   }
 }
 
@@ -111,6 +113,7 @@ struct Geometry {
     return (oy * stride_h * L.cols + ox * stride_w) * L.stride;
   }
   int64_t stride_h, stride_w;
+  int64_t macs;  // of the whole convolution
 };
 
 Geometry geometry(const QConvShape& s, const PackedConvNhwcS8& w, DType a_type) {
@@ -120,6 +123,7 @@ Geometry geometry(const QConvShape& s, const PackedConvNhwcS8& w, DType a_type) 
   G.pixels = G.oh * G.ow;
   G.stride_h = s.stride_h;
   G.stride_w = s.stride_w;
+  G.macs = s.batch * G.pixels * s.out_channels * s.k_per_group();
   const bool no_pad = s.pad_top == 0 && s.pad_left == 0 && s.pad_bottom == 0 && s.pad_right == 0;
   ImageLayout& L = G.L;
   // In place: u8 pixels whose groups start on 4-byte boundaries, nothing to pad.
@@ -165,7 +169,7 @@ void conv_taps(const QConvShape& s, const QGemmParams& p, const QConvSum* sum, c
   const int64_t k4 = w.k_tap / 4, taps = w.taps();
   const void* r = sum ? sum->r : nullptr;
   qconv_nhwc_detail::for_images(
-      s, G.L, x, p.a_type, p.a_zero_point, static_cast<int64_t>(units.size()), kSlack,
+      s, G.L, x, p.a_type, p.a_zero_point, static_cast<int64_t>(units.size()), kSlack, G.macs,
       [&](int64_t b, const uint8_t* img, int64_t u0, int64_t u1) {
         alignas(64) __m512i acc[kMaxRows];
         const uint8_t* rowp[kMaxRows];
@@ -175,10 +179,12 @@ void conv_taps(const QConvShape& s, const QGemmParams& p, const QConvSum* sum, c
           const int8_t* wp = w.panel_data(un.g, *un.panel);
           const uint8_t* img_g = img + un.g * G.L.group_stride;
           const int64_t n0 = un.g * w.ocg + un.panel->oc0, n_end = (un.g + 1) * w.ocg;
+          alignas(64) __m512i init[kQConvMaxPanelBlocks];
+          panel_init(e, blocks, n0, n_end, init);
           for (int64_t q = un.p0; q < un.p1; q += tile) {
             const int rows = static_cast<int>(std::min<int64_t>(tile, un.p1 - q));
             for (int m = 0; m < rows; ++m) rowp[m] = img_g + G.base(q + m);
-            micro_fn(blocks, rows)(rowp, G.tap_off.data(), taps, k4, wp, acc);
+            micro_fn(blocks, rows)(rowp, G.tap_off.data(), taps, k4, wp, init, acc);
             store_tile(e, acc, rows, blocks, b * G.pixels + q, n0, n_end, y, r);
           }
         }
@@ -204,7 +210,7 @@ void conv_dense(const QConvShape& s, const QGemmParams& p, const QConvSum* sum, 
   const void* r = sum ? sum->r : nullptr;
   const int64_t zero_tap = 0;
   qconv_nhwc_detail::for_images(
-      s, G.L, x, p.a_type, p.a_zero_point, s.group * ranges, kSlack,
+      s, G.L, x, p.a_type, p.a_zero_point, s.group * ranges, kSlack, G.macs,
       [&](int64_t b, const uint8_t* img, int64_t u0, int64_t u1) {
         thread_local std::vector<uint8_t> buf;
         if (buf.size() < static_cast<size_t>(kMaxRows * ld)) buf.resize(static_cast<size_t>(kMaxRows * ld));
@@ -235,10 +241,12 @@ void conv_dense(const QConvShape& s, const QGemmParams& p, const QConvSum* sum, 
               const int tile = qconv_nhwc_tile_rows(pan.blocks);
               const int8_t* wp = w.panel_data(g, pan);
               const int64_t n0 = g * w.ocg + pan.oc0, n_end = (g + 1) * w.ocg;
+              alignas(64) __m512i init[kQConvMaxPanelBlocks];
+              panel_init(e, pan.blocks, n0, n_end, init);
               for (int m0 = 0; m0 < n; m0 += tile) {
                 const int rows = std::min(tile, n - m0);
                 for (int m = 0; m < rows; ++m) rowp[m] = buf.data() + (m0 + m) * ld;
-                micro_fn(pan.blocks, rows)(rowp, &zero_tap, 1, w.k_padded / 4, wp, acc);
+                micro_fn(pan.blocks, rows)(rowp, &zero_tap, 1, w.k_padded / 4, wp, init, acc);
                 store_tile(e, acc, rows, pan.blocks, b * G.pixels + q + m0, n0, n_end, y, r);
               }
             }

@@ -25,10 +25,10 @@ struct DwArgs {
 };
 
 template <int N>
-void dw_tile(const DwArgs& a, __m512i* out) {
+void dw_tile(const DwArgs& a, __m512i init, __m512i* out) {
   __m512i acc[N];
 #pragma GCC unroll 8
-  for (int j = 0; j < N; ++j) acc[j] = _mm512_setzero_si512();
+  for (int j = 0; j < N; ++j) acc[j] = init;
   for (int64_t t = 0; t < a.taps; ++t) {
     const __m512i wv = _mm512_load_si512(a.w + t * a.w_step);
     const uint8_t* src = a.row + a.tap_off[t];
@@ -43,7 +43,7 @@ void dw_tile(const DwArgs& a, __m512i* out) {
   for (int j = 0; j < N; ++j) out[j] = acc[j];
 }
 
-using TileFn = void (*)(const DwArgs&, __m512i*);
+using TileFn = void (*)(const DwArgs&, __m512i, __m512i*);
 constexpr TileFn kTiles[kMaxPixels + 1] = {nullptr,     dw_tile<1>, dw_tile<2>, dw_tile<3>, dw_tile<4>,
                                            dw_tile<5>, dw_tile<6>, dw_tile<7>, dw_tile<8>};
 
@@ -70,20 +70,19 @@ void depthwise_nhwc(const QConvShape& s, const QGemmParams& p, const QConvSum* s
   const auto* wd = reinterpret_cast<const int32_t*>(w.data.get());
   const void* r = sum ? sum->r : nullptr;
   // Units: output rows.
-  for_images(s, L, x, p.a_type, p.a_zero_point, oh, 64,
+  for_images(s, L, x, p.a_type, p.a_zero_point, oh, 64, s.batch * pixels * c * w.taps(),
              [&](int64_t b, const uint8_t* img, int64_t u0, int64_t u1) {
                alignas(64) __m512i acc[kMaxPixels];
                for (int64_t oy = u0; oy < u1; ++oy) {
                  const uint8_t* row = img + oy * s.stride_h * L.cols * cpad;
                  for (int64_t c0 = 0; c0 < c; c0 += 16) {
-                   const ChannelBlock cb = channel_block(e, c0, c - c0);
+                   const __m512i init = initial_acc(e, c0, c - c0);
                    DwArgs a{nullptr, s.stride_w * cpad, tap_off.data(), w.taps(), wd + c0, cpad};
                    for (int64_t ox = 0; ox < ow; ox += kMaxPixels) {
                      const int n = static_cast<int>(std::min<int64_t>(kMaxPixels, ow - ox));
                      a.row = row + ox * s.stride_w * cpad + c0;
-                     kTiles[static_cast<size_t>(n)](a, acc);
-                     const int64_t pixel = b * pixels + oy * ow + ox;
-                     for (int j = 0; j < n; ++j) store_row(e, cb, acc[j], pixel + j, y, r);
+                     kTiles[static_cast<size_t>(n)](a, init, acc);
+                     store_block(e, acc, 1, n, b * pixels + oy * ow + ox, c0, c - c0, y, r);
                    }
                  }
                }

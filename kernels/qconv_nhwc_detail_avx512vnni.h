@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "kernels/qconv_nhwc.h"
-#include "kernels/qgemm_epilogue.h"
+#include "kernels/quantize_ref.h"
 
 // GCC 12 flags the undefined pass-through operands inside the intrinsics' own headers when they
 // are inlined here; the operands are never read. Every file including this header is kernel
@@ -25,91 +25,91 @@
 
 namespace qtune::qconv_nhwc_detail {
 
-// Per-call constants of the epilogue, broadcast once. The same operations in the same order as
-// qgemm_epilogue.h's store_one (and the GEMM's vector epilogue), then the fused Add.
+// Per-call constants of the epilogue: plain values, read into registers once per block of rows.
+// It computes what qgemm_epilogue.h's store_one (and the GEMM's vector epilogue) and, for a
+// fused Add, DequantizeLinear/Add/QuantizeLinear compute, bit for bit. Two rewrites keep it
+// short: the zero point's compensation and the s32 bias start in the accumulators
+// (initial_acc), and a clamp before a quantization becomes bounds on the quantized integer:
+// quantization is monotone, so quantize(clamp(y, lo, hi)) = clamp(quantize(y), quantize(lo),
+// quantize(hi)).
 struct Epilogue {
   QGemmOutput output = QGemmOutput::kS32;
-  std::vector<int32_t> comp;  // per output channel: zero point x weight sum - s32 bias
+  int32_t zp = 0;  // the activation zero point, after the s8 -> u8 shift
+  const int32_t* col_sum = nullptr;
+  const int32_t* bias_s32 = nullptr;
   const float* scale = nullptr;
   bool per_channel = false;
   const float* bias_f32 = nullptr;
   bool mid = false;
-  __m512 mid_scale, mid_inv, clamp_lo, clamp_hi, out_inv, out_scale;
-  __m512i mid_zp, mid_lo, mid_hi, out_zp, out_lo, out_hi;
+  float mid_scale = 0, mid_inv = 0, mid_lo = 0, mid_hi = 0;  // bounds of the rounded quotient
+  float clamp_min = 0, clamp_max = 0;                         // f32 output
+  float out_inv = 0, out_scale = 0, q_lo = 0, q_hi = 0;       // 8-bit: bounds of the quotient
+  int32_t out_zp = 0;
   const QConvSum* sum = nullptr;
-  __m512 r_scale, sum_lo, sum_hi, final_scale;
-  __m512i r_zp, final_zp, final_lo, final_hi;
   bool r_u8 = true;
-  QGemmOutput final_output = QGemmOutput::kU8;
+  float r_scale = 0, final_scale = 0, f_lo = 0, f_hi = 0;
+  int32_t r_zp = 0, final_zp = 0;
   int64_t channels = 0;  // elements per output (and residual) pixel
-  int64_t y_elem = 1;    // bytes per output element
 
-  Epilogue(const QGemmParams& p, const QConvSum* s, const std::vector<int32_t>& col_sum,
+  Epilogue(const QGemmParams& p, const QConvSum* s, const std::vector<int32_t>& sums,
            int64_t out_channels) {
-    const int32_t zp = p.a_zero_point + (p.a_type == DType::kS8 ? 128 : 0);
-    comp.resize(col_sum.size() + 16, 0);
-    for (size_t n = 0; n < col_sum.size(); ++n) {
-      // Modular, like the s32 accumulators of every path.
-      comp[n] = static_cast<int32_t>(static_cast<uint32_t>(zp) * static_cast<uint32_t>(col_sum[n]) -
-                                     static_cast<uint32_t>(p.bias_s32 ? p.bias_s32[n] : 0));
-    }
     output = p.output;
+    zp = p.a_zero_point + (p.a_type == DType::kS8 ? 128 : 0);
+    col_sum = sums.data();
+    bias_s32 = p.bias_s32;
     scale = p.scale;
     per_channel = p.per_channel_scale;
     bias_f32 = p.bias_f32;
     mid = p.mid_scale > 0.0f;
-    mid_scale = _mm512_set1_ps(p.mid_scale);
-    mid_inv = _mm512_set1_ps(mid ? 1.0f / p.mid_scale : 0.0f);
-    mid_zp = _mm512_set1_epi32(p.mid_zero_point);
-    mid_lo = _mm512_set1_epi32(p.mid_type == DType::kU8 ? 0 : -128);
-    mid_hi = _mm512_set1_epi32(p.mid_type == DType::kU8 ? 255 : 127);
-    clamp_lo = _mm512_set1_ps(p.clamp_min);
-    clamp_hi = _mm512_set1_ps(p.clamp_max);
-    const bool q8 = p.output == QGemmOutput::kU8 || p.output == QGemmOutput::kS8;
-    out_inv = _mm512_set1_ps(q8 ? 1.0f / p.out_scale : 0.0f);
-    out_scale = _mm512_set1_ps(p.out_scale);
-    out_zp = _mm512_set1_epi32(p.out_zero_point);
-    out_lo = _mm512_set1_epi32(p.output == QGemmOutput::kU8 ? 0 : -128);
-    out_hi = _mm512_set1_epi32(p.output == QGemmOutput::kU8 ? 255 : 127);
+    if (mid) {
+      const QRange r = qrange(p.mid_type);
+      mid_scale = p.mid_scale;
+      mid_inv = 1.0f / p.mid_scale;
+      mid_lo = static_cast<float>(r.lo - p.mid_zero_point);
+      mid_hi = static_cast<float>(r.hi - p.mid_zero_point);
+    }
+    clamp_min = p.clamp_min;
+    clamp_max = p.clamp_max;
+    if (p.output == QGemmOutput::kU8 || p.output == QGemmOutput::kS8) {
+      const QRange r = qrange(p.output == QGemmOutput::kU8 ? DType::kU8 : DType::kS8);
+      out_inv = 1.0f / p.out_scale;
+      out_scale = p.out_scale;
+      out_zp = p.out_zero_point;
+      q_lo = static_cast<float>(saturate_round(p.clamp_min * out_inv, out_zp, r) - out_zp);
+      q_hi = static_cast<float>(saturate_round(p.clamp_max * out_inv, out_zp, r) - out_zp);
+    }
     sum = s;
-    y_elem = p.output == QGemmOutput::kS32 || p.output == QGemmOutput::kF32 ? 4 : 1;
     if (s) {
       r_u8 = s->r_type == DType::kU8;
-      r_scale = _mm512_set1_ps(s->r_scale);
-      r_zp = _mm512_set1_epi32(s->r_zero_point);
-      sum_lo = _mm512_set1_ps(s->clamp_min);
-      sum_hi = _mm512_set1_ps(s->clamp_max);
-      final_output = s->output;
-      final_scale = _mm512_set1_ps(s->out_scale);
-      final_zp = _mm512_set1_epi32(s->out_zero_point);
-      final_lo = _mm512_set1_epi32(s->output == QGemmOutput::kU8 ? 0 : -128);
-      final_hi = _mm512_set1_epi32(s->output == QGemmOutput::kU8 ? 255 : 127);
-      y_elem = s->output == QGemmOutput::kF32 ? 4 : 1;
+      r_scale = s->r_scale;
+      r_zp = s->r_zero_point;
+      final_scale = s->out_scale;
+      final_zp = s->out_zero_point;
+      if (s->output == QGemmOutput::kF32) {
+        f_lo = s->clamp_min;
+        f_hi = s->clamp_max;
+      } else {
+        const QRange r = qrange(s->output == QGemmOutput::kU8 ? DType::kU8 : DType::kS8);
+        f_lo = static_cast<float>(quantize_value(s->clamp_min, final_scale, final_zp, r) - final_zp);
+        f_hi = static_cast<float>(quantize_value(s->clamp_max, final_scale, final_zp, r) - final_zp);
+      }
     }
     channels = out_channels;
   }
 };
 
-// The per-channel vectors of 16 output channels from n0 (valid of them real).
-struct ChannelBlock {
-  __m512i comp;
-  __m512 scale, bias;
-  __mmask16 mask;
-  int64_t n0;
-};
+inline __mmask16 lane_mask(int64_t valid) {
+  return valid >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << valid) - 1);
+}
 
-inline ChannelBlock channel_block(const Epilogue& e, int64_t n0, int64_t valid) {
-  ChannelBlock b;
-  b.n0 = n0;
-  b.mask = valid >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << valid) - 1);
-  b.comp = _mm512_maskz_loadu_epi32(b.mask, e.comp.data() + n0);
-  if (!e.scale) {  // s32 output
-    b.scale = _mm512_setzero_ps();
-  } else {
-    b.scale = e.per_channel ? _mm512_maskz_loadu_ps(b.mask, e.scale + n0) : _mm512_set1_ps(e.scale[0]);
-  }
-  b.bias = e.bias_f32 ? _mm512_maskz_loadu_ps(b.mask, e.bias_f32 + n0) : _mm512_setzero_ps();
-  return b;
+// The accumulators' starting value for channels n0..n0+15: s32 bias - zero point x weight sum
+// (modular, like the s32 accumulators of every path).
+inline __m512i initial_acc(const Epilogue& e, int64_t n0, int64_t valid) {
+  const __mmask16 m = lane_mask(valid);
+  const __m512i comp = _mm512_mullo_epi32(_mm512_set1_epi32(e.zp),
+                                          _mm512_maskz_loadu_epi32(m, e.col_sum + n0));
+  const __m512i bias = e.bias_s32 ? _mm512_maskz_loadu_epi32(m, e.bias_s32 + n0) : _mm512_setzero_si512();
+  return _mm512_sub_epi32(bias, comp);
 }
 
 // Products and sums rounded one at a time, as the scalar reference computes them: GCC would
@@ -117,56 +117,74 @@ inline ChannelBlock channel_block(const Epilogue& e, int64_t n0, int64_t valid) 
 constexpr int kRound = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
 inline __m512 fmul(__m512 a, __m512 b) { return _mm512_mul_round_ps(a, b, kRound); }
 inline __m512 fadd(__m512 a, __m512 b) { return _mm512_add_round_ps(a, b, kRound); }
-
-// Beyond this the quotient saturates either way; keeps the conversion in range.
-inline __m512 clamp_quotient(__m512 q) {
-  const __m512 lim = _mm512_set1_ps(qgemm_detail::kQuotientLimit);
-  return _mm512_min_ps(_mm512_max_ps(q, _mm512_sub_ps(_mm512_setzero_ps(), lim)), lim);
+// Round half to even of q clamped to [lo, hi] (integers): the quantized value less its zero point.
+inline __m512i round_in(__m512 q, __m512 lo, __m512 hi) {
+  return _mm512_cvt_roundps_epi32(_mm512_min_ps(_mm512_max_ps(q, lo), hi), kRound);
 }
 
-inline __m512i round_saturate(__m512 q, __m512i zp, __m512i lo, __m512i hi) {
-  __m512i r = _mm512_cvt_roundps_epi32(clamp_quotient(q), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  return _mm512_min_epi32(_mm512_max_epi32(_mm512_add_epi32(r, zp), lo), hi);
-}
-
-// Finishes the raw accumulator (sum of products of the shifted activations) of output pixel
-// `pixel` (over the whole batch) for block b and stores it into y; r is the residual tensor.
-inline void store_row(const Epilogue& e, const ChannelBlock& b, __m512i acc, int64_t pixel,
-                      void* y, const void* r) {
-  const __m512i v = _mm512_sub_epi32(acc, b.comp);
-  const int64_t idx = pixel * e.channels + b.n0;
+// Finishes rows [0, rows) of one block of 16 output channels from n0 (valid of them real):
+// acc[m * stride] is output pixel pixel + m (over the batch), started at initial_acc. y and the
+// residual r are NHWC with e.channels channels.
+inline void store_block(const Epilogue& e, const __m512i* acc, int stride, int rows,
+                        int64_t pixel, int64_t n0, int64_t valid, void* y, const void* r) {
+  // Every constant in a local: the byte stores below may alias anything, `e` included.
+  const __mmask16 mask = lane_mask(valid);
+  const int64_t ch = e.channels;
   if (e.output == QGemmOutput::kS32) {
-    _mm512_mask_storeu_epi32(static_cast<int32_t*>(y) + idx, b.mask, v);
+    for (int m = 0; m < rows; ++m) {
+      _mm512_mask_storeu_epi32(static_cast<int32_t*>(y) + (pixel + m) * ch + n0, mask, acc[m * stride]);
+    }
     return;
   }
-  __m512 f = fmul(_mm512_cvtepi32_ps(v), b.scale);
-  if (e.mid) {
-    const __m512i q = round_saturate(fmul(f, e.mid_inv), e.mid_zp, e.mid_lo, e.mid_hi);
-    f = fmul(_mm512_cvtepi32_ps(_mm512_sub_epi32(q, e.mid_zp)), e.mid_scale);
-  }
-  if (e.bias_f32) f = fadd(f, b.bias);
-  f = _mm512_min_ps(_mm512_max_ps(f, e.clamp_lo), e.clamp_hi);
+  const __m512 scale = e.per_channel ? _mm512_maskz_loadu_ps(mask, e.scale + n0) : _mm512_set1_ps(e.scale[0]);
+  const bool mid = e.mid, has_bias = e.bias_f32 != nullptr;
+  const __m512 bias = has_bias ? _mm512_maskz_loadu_ps(mask, e.bias_f32 + n0) : _mm512_setzero_ps();
+  const __m512 mid_inv = _mm512_set1_ps(e.mid_inv), mid_scale = _mm512_set1_ps(e.mid_scale);
+  const __m512 mid_lo = _mm512_set1_ps(e.mid_lo), mid_hi = _mm512_set1_ps(e.mid_hi);
+  // The f32 value before the activation: scale, [the graph's Q -> DQ], [f32 bias].
+  auto value = [&](__m512i a) {
+    __m512 f = fmul(_mm512_cvtepi32_ps(a), scale);
+    if (mid) f = fmul(_mm512_cvtepi32_ps(round_in(fmul(f, mid_inv), mid_lo, mid_hi)), mid_scale);
+    if (has_bias) f = fadd(f, bias);
+    return f;
+  };
   if (e.output == QGemmOutput::kF32) {
-    _mm512_mask_storeu_ps(static_cast<float*>(y) + idx, b.mask, f);
+    const __m512 lo = _mm512_set1_ps(e.clamp_min), hi = _mm512_set1_ps(e.clamp_max);
+    for (int m = 0; m < rows; ++m) {
+      const __m512 f = _mm512_min_ps(_mm512_max_ps(value(acc[m * stride]), lo), hi);
+      _mm512_mask_storeu_ps(static_cast<float*>(y) + (pixel + m) * ch + n0, mask, f);
+    }
     return;
   }
-  __m512i q = round_saturate(fmul(f, e.out_inv), e.out_zp, e.out_lo, e.out_hi);
+  const __m512 inv = _mm512_set1_ps(e.out_inv), q_lo = _mm512_set1_ps(e.q_lo), q_hi = _mm512_set1_ps(e.q_hi);
+  const __m512i zp = _mm512_set1_epi32(e.out_zp);
   if (!e.sum) {
-    _mm512_mask_cvtepi32_storeu_epi8(static_cast<uint8_t*>(y) + idx, b.mask, q);
+    for (int m = 0; m < rows; ++m) {
+      const __m512i q = round_in(fmul(value(acc[m * stride]), inv), q_lo, q_hi);
+      _mm512_mask_cvtepi32_storeu_epi8(static_cast<uint8_t*>(y) + (pixel + m) * ch + n0, mask,
+                                       _mm512_add_epi32(q, zp));
+    }
     return;
   }
   // DequantizeLinear of both operands, Add, the activation, QuantizeLinear (a true division).
-  const __m128i rb = _mm_maskz_loadu_epi8(b.mask, static_cast<const uint8_t*>(r) + idx);
-  const __m512i ri = e.r_u8 ? _mm512_cvtepu8_epi32(rb) : _mm512_cvtepi8_epi32(rb);
-  f = fadd(fmul(_mm512_cvtepi32_ps(_mm512_sub_epi32(q, e.out_zp)), e.out_scale),
-                    fmul(_mm512_cvtepi32_ps(_mm512_sub_epi32(ri, e.r_zp)), e.r_scale));
-  f = _mm512_min_ps(_mm512_max_ps(f, e.sum_lo), e.sum_hi);
-  if (e.final_output == QGemmOutput::kF32) {
-    _mm512_mask_storeu_ps(static_cast<float*>(y) + idx, b.mask, f);
-    return;
+  const __m512 out_scale = _mm512_set1_ps(e.out_scale), r_scale = _mm512_set1_ps(e.r_scale);
+  const __m512i r_zp = _mm512_set1_epi32(e.r_zp), final_zp = _mm512_set1_epi32(e.final_zp);
+  const __m512 final_scale = _mm512_set1_ps(e.final_scale);
+  const __m512 f_lo = _mm512_set1_ps(e.f_lo), f_hi = _mm512_set1_ps(e.f_hi);
+  const bool r_u8 = e.r_u8, f32_out = e.sum->output == QGemmOutput::kF32;
+  for (int m = 0; m < rows; ++m) {
+    const int64_t idx = (pixel + m) * ch + n0;
+    const __m512i q = round_in(fmul(value(acc[m * stride]), inv), q_lo, q_hi);
+    const __m128i rb = _mm_maskz_loadu_epi8(mask, static_cast<const uint8_t*>(r) + idx);
+    const __m512i ri = _mm512_sub_epi32(r_u8 ? _mm512_cvtepu8_epi32(rb) : _mm512_cvtepi8_epi32(rb), r_zp);
+    const __m512 v = fadd(fmul(_mm512_cvtepi32_ps(q), out_scale), fmul(_mm512_cvtepi32_ps(ri), r_scale));
+    if (f32_out) {
+      _mm512_mask_storeu_ps(static_cast<float*>(y) + idx, mask, _mm512_min_ps(_mm512_max_ps(v, f_lo), f_hi));
+    } else {
+      const __m512i fq = round_in(_mm512_div_ps(v, final_scale), f_lo, f_hi);
+      _mm512_mask_cvtepi32_storeu_epi8(static_cast<uint8_t*>(y) + idx, mask, _mm512_add_epi32(fq, final_zp));
+    }
   }
-  q = round_saturate(_mm512_div_ps(f, e.final_scale), e.final_zp, e.final_lo, e.final_hi);
-  _mm512_mask_cvtepi32_storeu_epi8(static_cast<uint8_t*>(y) + idx, b.mask, q);
 }
 
 // The image as the kernels read it: `rows` x `cols` pixels of `stride` bytes, the convolution's
@@ -225,13 +243,17 @@ inline void pad_rows(const QConvShape& s, const ImageLayout& L, const uint8_t* x
   }
 }
 
+// Below this many multiply-adds a convolution runs on the calling thread: splitting it would cost
+// more than it saves.
+constexpr int64_t kSerialMacs = int64_t{1} << 20;
+
 // Runs unit(b, image, u0, u1) over every image b and its work units [0, units): whole images per
 // task when there are enough of them, else one image after another with its units in parallel.
 // `image` is the padded copy of image b (or x's own image in place); the copies live in
-// thread-local scratch with `slack` bytes after them.
+// thread-local scratch with `slack` bytes after them. macs: the whole convolution's work.
 template <typename Unit>
 void for_images(const QConvShape& s, const ImageLayout& L, const void* x, DType a_type,
-                int32_t a_zero_point, int64_t units, int64_t slack, Unit&& unit) {
+                int32_t a_zero_point, int64_t units, int64_t slack, int64_t macs, Unit&& unit) {
   const auto* xb = static_cast<const uint8_t*>(x);
   const int64_t img_in = s.in_h * s.in_w * s.in_channels;
   const uint8_t flip = a_type == DType::kS8 ? 0x80 : 0x00;
@@ -243,6 +265,18 @@ void for_images(const QConvShape& s, const ImageLayout& L, const void* x, DType 
     return buf.data();
   };
   const int threads = tbb::this_task_arena::max_concurrency();
+  if (threads == 1 || macs < kSerialMacs) {
+    for (int64_t b = 0; b < s.batch; ++b) {
+      const uint8_t* img = xb + b * img_in;
+      if (!L.in_place) {
+        uint8_t* d = scratch();
+        pad_rows(s, L, img, fill, flip, 0, L.rows, d);
+        img = d;
+      }
+      unit(b, img, int64_t{0}, units);
+    }
+    return;
+  }
   tbb::this_task_arena::isolate([&] {
     if (s.batch >= 2 * threads || units == 1) {
       tbb::parallel_for(int64_t{0}, s.batch, [&](int64_t b) {
