@@ -73,10 +73,16 @@ PackedConvNhwcS8 pack_conv_nhwc_s8(const int8_t* w, const QConvShape& s) {
   auto weight = [&](int64_t oc, int64_t tap, int64_t c) {
     return w[(oc * pk.cg + c) * taps + tap];  // OIHW with (ky, kx) flattened to tap
   };
+  if (pk.layout != QConvNhwcLayout::kDense) {
+    pk.tap_sum.assign(static_cast<size_t>(taps * s.out_channels), 0);
+  }
   for (int64_t oc = 0; oc < s.out_channels; ++oc) {
     int32_t sum = 0;
-    for (int64_t c = 0; c < pk.cg; ++c) {
-      for (int64_t t = 0; t < taps; ++t) sum += weight(oc, t, c);
+    for (int64_t t = 0; t < taps; ++t) {
+      int32_t tap = 0;
+      for (int64_t c = 0; c < pk.cg; ++c) tap += weight(oc, t, c);
+      if (!pk.tap_sum.empty()) pk.tap_sum[static_cast<size_t>(t * s.out_channels + oc)] = tap;
+      sum += tap;
     }
     pk.col_sum[static_cast<size_t>(oc)] = sum;
   }

@@ -55,6 +55,9 @@ struct PackedConvNhwcS8 {
   // to 16] s32 (the vpdpwssd operand). Zero wherever padding. 64-byte aligned.
   std::shared_ptr<int8_t> data;
   std::vector<int32_t> col_sum;  // per output channel: the sum of its weights
+  // [taps][out_channels]: the sum over input channels of each tap's weights (kTaps, kDepthwise):
+  // the compensation of pixels whose windows leave the image, where padded taps are skipped.
+  std::vector<int32_t> tap_sum;
 
   int64_t taps() const { return kernel_h * kernel_w; }
   const int8_t* panel_data(int64_t g, const Panel& p) const {

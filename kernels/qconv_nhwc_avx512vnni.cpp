@@ -27,11 +27,13 @@ constexpr int64_t kMacsPerUnit = int64_t{1} << 18;
 // Bytes the dense gather may write past a run and read past the padded image.
 constexpr int64_t kSlack = 64;
 
-// R pixel rows x NB blocks of 16 channels, started at init[j]; acc[r * NB + j]. Row r's bytes for
-// tap t, k-step k sit at rows[r] + tap_off[t] + 4k; the weights advance by NB x 64 bytes a step.
+// R pixel rows x NB blocks of 16 channels, started at init[j]; acc[r * NB + j]. For each tap t
+// row r's bytes sit at rows[r] + tap_off[t] + 4k (k-step k) and the weights at
+// w + tap_idx[t] * w_tap, advancing NB x 64 bytes a k-step.
 template <int R, int NB>
-void micro(const uint8_t* const* rows, const int64_t* tap_off, int64_t taps, int64_t k4,
-           const int8_t* w, const __m512i* init, __m512i* out) {
+void micro(const uint8_t* const* rows, const int64_t* tap_off, const int32_t* tap_idx,
+           int64_t taps, int64_t k4, const int8_t* w, int64_t w_tap, const __m512i* init,
+           __m512i* out) {
   __m512i acc[R][NB];
   const uint8_t* r[R];
 #pragma GCC unroll 32
@@ -42,11 +44,12 @@ void micro(const uint8_t* const* rows, const int64_t* tap_off, int64_t taps, int
   }
   for (int64_t t = 0; t < taps; ++t) {
     const int64_t off = tap_off[t];
+    const int8_t* wt = w + tap_idx[t] * w_tap;
     for (int64_t k = 0; k < k4; ++k) {
       __m512i b[NB];
 #pragma GCC unroll 4
-      for (int j = 0; j < NB; ++j) b[j] = _mm512_load_si512(w + j * 64);
-      w += NB * 64;
+      for (int j = 0; j < NB; ++j) b[j] = _mm512_load_si512(wt + j * 64);
+      wt += NB * 64;
 #pragma GCC unroll 32
       for (int m = 0; m < R; ++m) {
         int32_t word;
@@ -64,8 +67,8 @@ void micro(const uint8_t* const* rows, const int64_t* tap_off, int64_t taps, int
   }
 }
 
-using MicroFn = void (*)(const uint8_t* const*, const int64_t*, int64_t, int64_t, const int8_t*,
-                         const __m512i*, __m512i*);
+using MicroFn = void (*)(const uint8_t* const*, const int64_t*, const int32_t*, int64_t, int64_t,
+                         const int8_t*, int64_t, const __m512i*, __m512i*);
 
 // MicroTable<NB>::fn[rows] for rows in 1..qconv_nhwc_tile_rows(NB).
 template <int NB, typename Rows>
@@ -87,59 +90,13 @@ MicroFn micro_fn(int blocks, int rows) {
   }
 }
 
-// The starting accumulators of a panel's blocks (output channels n0.., those below n_end real).
-void panel_init(const Epilogue& e, int blocks, int64_t n0, int64_t n_end, __m512i* init) {
-  for (int j = 0; j < blocks; ++j) {
-    init[j] = qconv_nhwc_detail::initial_acc(e, n0 + j * 16, std::max<int64_t>(0, n_end - n0 - j * 16));
-  }
-}
-
-// Epilogue of one tile: rows pixels from `pixel` (over the batch) x the panel's blocks.
-void store_tile(const Epilogue& e, const __m512i* acc, int rows, int blocks, int64_t pixel,
+// Epilogue of one tile: rows pixels pix[] (over the batch) x the panel's blocks.
+void store_tile(const Epilogue& e, const __m512i* acc, int rows, int blocks, const int64_t* pix,
                 int64_t n0, int64_t n_end, void* y, const void* r) {
   for (int j = 0; j < blocks && n0 + j * 16 < n_end; ++j) {
-    qconv_nhwc_detail::store_block(e, acc + j, blocks, rows, pixel, n0 + j * 16,
+    qconv_nhwc_detail::store_block(e, acc + j, blocks, rows, pix, n0 + j * 16,
                                    n_end - n0 - j * 16, y, r);
   }
-}
-
-struct Geometry {
-  int64_t oh, ow, pixels;
-  ImageLayout L;
-  std::vector<int64_t> tap_off;  // bytes from a pixel's row pointer to each tap's input pixel
-  // The top-left input pixel of output pixel p (within the image) in the image the kernel reads.
-  int64_t base(int64_t p) const {
-    const int64_t oy = p / ow, ox = p % ow;
-    return (oy * stride_h * L.cols + ox * stride_w) * L.stride;
-  }
-  int64_t stride_h, stride_w;
-  int64_t macs;  // of the whole convolution
-};
-
-Geometry geometry(const QConvShape& s, const PackedConvNhwcS8& w, DType a_type) {
-  Geometry G;
-  G.oh = s.out_h();
-  G.ow = s.out_w();
-  G.pixels = G.oh * G.ow;
-  G.stride_h = s.stride_h;
-  G.stride_w = s.stride_w;
-  G.macs = s.batch * G.pixels * s.out_channels * s.k_per_group();
-  const bool no_pad = s.pad_top == 0 && s.pad_left == 0 && s.pad_bottom == 0 && s.pad_right == 0;
-  ImageLayout& L = G.L;
-  // In place: u8 pixels whose groups start on 4-byte boundaries, nothing to pad.
-  L.in_place = w.layout == QConvNhwcLayout::kTaps && a_type == DType::kU8 && no_pad && w.cg % 4 == 0;
-  L.group_stride = L.in_place ? w.cg : w.k_tap;
-  L.stride = L.group_stride * s.group;
-  L.rows = s.in_h + (L.in_place ? 0 : s.pad_top + s.pad_bottom);
-  L.cols = s.in_w + (L.in_place ? 0 : s.pad_left + s.pad_right);
-  L.pad_top = L.in_place ? 0 : s.pad_top;
-  L.pad_left = L.in_place ? 0 : s.pad_left;
-  for (int64_t ky = 0; ky < s.kernel_h; ++ky) {
-    for (int64_t kx = 0; kx < s.kernel_w; ++kx) {
-      G.tap_off.push_back((ky * s.dilation_h * L.cols + kx * s.dilation_w) * L.stride);
-    }
-  }
-  return G;
 }
 
 // Pixels per work unit: whole tiles, about kMacsPerUnit multiply-adds.
@@ -148,44 +105,87 @@ int64_t unit_pixels(int64_t macs_per_pixel, int rows, int64_t pixels) {
   return std::min(pixels, tiles * rows);
 }
 
+// kTaps: row pointers into the image at each pixel's first valid tap; the image is x itself for
+// u8 with groups on 4-byte boundaries, else a copy with s8 shifted and channels padded to 4.
 void conv_taps(const QConvShape& s, const QGemmParams& p, const QConvSum* sum, const void* x,
-               const PackedConvNhwcS8& w, void* y, const Epilogue& e, const Geometry& G) {
-  // Units: (group, panel, pixel range), panel-major so a unit reuses one weight panel.
+               const PackedConvNhwcS8& w, void* y, const Epilogue& e) {
+  const int64_t oh = s.out_h(), ow = s.out_w(), pixels = oh * ow;
+  ImageLayout L;
+  L.in_place = p.a_type == DType::kU8 && w.cg % 4 == 0;
+  L.group_stride = L.in_place ? w.cg : w.k_tap;
+  L.stride = L.group_stride * s.group;
+  L.rows = s.in_h;
+  L.cols = s.in_w;
+  const std::vector<qconv_nhwc_detail::Region> regs = qconv_nhwc_detail::regions(s);
+  // Each region's taps: offsets from its pixels' first valid tap, and weight tap indices.
+  std::vector<int64_t> tap_off;
+  std::vector<int32_t> tap_idx;
+  std::vector<size_t> tap_begin;
+  for (const auto& rg : regs) {
+    tap_begin.push_back(tap_off.size());
+    for (int64_t ky = rg.ky0; ky < rg.ky1; ++ky) {
+      for (int64_t kx = rg.kx0; kx < rg.kx1; ++kx) {
+        tap_off.push_back(((ky - rg.ky0) * s.dilation_h * L.cols + (kx - rg.kx0) * s.dilation_w) *
+                          L.stride);
+        tap_idx.push_back(static_cast<int32_t>(ky * s.kernel_w + kx));
+      }
+    }
+  }
+  tap_begin.push_back(tap_off.size());
+  // Units: (group, panel, region, pixel range), panel-major so a unit reuses one weight panel.
   struct Unit {
     int64_t g;
     const PackedConvNhwcS8::Panel* panel;
-    int64_t p0, p1;
+    size_t region;
+    int64_t i0, i1;
   };
   std::vector<Unit> units;
   for (int64_t g = 0; g < s.group; ++g) {
     for (const auto& pan : w.panels) {
       const int rows = qconv_nhwc_tile_rows(pan.blocks);
-      const int64_t step = unit_pixels(w.k_padded * pan.blocks * 16, rows, G.pixels);
-      for (int64_t p0 = 0; p0 < G.pixels; p0 += step) {
-        units.push_back({g, &pan, p0, std::min(G.pixels, p0 + step)});
+      for (size_t ri = 0; ri < regs.size(); ++ri) {
+        const int64_t n = regs[ri].pixels();
+        const int64_t step = unit_pixels(w.k_padded * pan.blocks * 16, rows, n);
+        for (int64_t i0 = 0; i0 < n; i0 += step) units.push_back({g, &pan, ri, i0, std::min(n, i0 + step)});
       }
     }
   }
-  const int64_t k4 = w.k_tap / 4, taps = w.taps();
+  const int64_t k4 = w.k_tap / 4;
   const void* r = sum ? sum->r : nullptr;
+  const int64_t macs = s.batch * pixels * s.out_channels * s.k_per_group();
   qconv_nhwc_detail::for_images(
-      s, G.L, x, p.a_type, p.a_zero_point, static_cast<int64_t>(units.size()), kSlack, G.macs,
+      s, L, x, p.a_type, p.a_zero_point, static_cast<int64_t>(units.size()), 0, macs,
       [&](int64_t b, const uint8_t* img, int64_t u0, int64_t u1) {
         alignas(64) __m512i acc[kMaxRows];
         const uint8_t* rowp[kMaxRows];
+        int64_t pix[kMaxRows];
         for (int64_t u = u0; u < u1; ++u) {
           const Unit& un = units[static_cast<size_t>(u)];
+          const qconv_nhwc_detail::Region& rg = regs[un.region];
           const int blocks = un.panel->blocks, tile = qconv_nhwc_tile_rows(blocks);
           const int8_t* wp = w.panel_data(un.g, *un.panel);
-          const uint8_t* img_g = img + un.g * G.L.group_stride;
+          const uint8_t* img_g = img + un.g * L.group_stride;
           const int64_t n0 = un.g * w.ocg + un.panel->oc0, n_end = (un.g + 1) * w.ocg;
           alignas(64) __m512i init[kQConvMaxPanelBlocks];
-          panel_init(e, blocks, n0, n_end, init);
-          for (int64_t q = un.p0; q < un.p1; q += tile) {
-            const int rows = static_cast<int>(std::min<int64_t>(tile, un.p1 - q));
-            for (int m = 0; m < rows; ++m) rowp[m] = img_g + G.base(q + m);
-            micro_fn(blocks, rows)(rowp, G.tap_off.data(), taps, k4, wp, init, acc);
-            store_tile(e, acc, rows, blocks, b * G.pixels + q, n0, n_end, y, r);
+          for (int j = 0; j < blocks; ++j) {
+            init[j] = qconv_nhwc_detail::initial_acc(e, w, rg, n0 + j * 16,
+                                                     std::max<int64_t>(0, n_end - n0 - j * 16));
+          }
+          const size_t t0 = tap_begin[un.region];
+          const int64_t taps = static_cast<int64_t>(tap_begin[un.region + 1] - t0);
+          const int64_t width = rg.width();
+          for (int64_t i = un.i0; i < un.i1; i += tile) {
+            const int rows = static_cast<int>(std::min<int64_t>(tile, un.i1 - i));
+            for (int m = 0; m < rows; ++m) {
+              const int64_t oy = rg.y0 + (i + m) / width, ox = rg.x0 + (i + m) % width;
+              const int64_t iy = oy * s.stride_h - s.pad_top + rg.ky0 * s.dilation_h;
+              const int64_t ix = ox * s.stride_w - s.pad_left + rg.kx0 * s.dilation_w;
+              rowp[m] = img_g + (iy * L.cols + ix) * L.stride;
+              pix[m] = b * pixels + oy * ow + ox;
+            }
+            micro_fn(blocks, rows)(rowp, tap_off.data() + t0, tap_idx.data() + t0, taps, k4, wp,
+                                   k4 * blocks * 64, init, acc);
+            store_tile(e, acc, rows, blocks, pix, n0, n_end, y, r);
           }
         }
       });
@@ -199,40 +199,59 @@ inline void copy_run(const uint8_t* src, int64_t n, uint8_t* dst) {
   }
 }
 
+// kDense: each tile's taps gathered from a padded copy of the image (pads at the zero point).
 void conv_dense(const QConvShape& s, const QGemmParams& p, const QConvSum* sum, const void* x,
-                const PackedConvNhwcS8& w, void* y, const Epilogue& e, const Geometry& G) {
+                const PackedConvNhwcS8& w, void* y, const Epilogue& e) {
+  const int64_t oh = s.out_h(), ow = s.out_w(), pixels = oh * ow;
+  ImageLayout L;
+  L.group_stride = w.cg;
+  L.stride = s.in_channels;
+  L.rows = s.in_h + s.pad_top + s.pad_bottom;
+  L.cols = s.in_w + s.pad_left + s.pad_right;
+  L.pad_top = s.pad_top;
+  L.pad_left = s.pad_left;
+  std::vector<int64_t> tap_off;
+  for (int64_t ky = 0; ky < s.kernel_h; ++ky) {
+    for (int64_t kx = 0; kx < s.kernel_w; ++kx) {
+      tap_off.push_back((ky * s.dilation_h * L.cols + kx * s.dilation_w) * L.stride);
+    }
+  }
   // Units: (group, pixel range); a unit gathers each tile of kMaxRows pixels once for all panels.
   const int64_t kd = w.taps() * w.cg, ld = w.k_padded + kSlack;
-  const int64_t step = unit_pixels(w.k_padded * w.ocg, kMaxRows, G.pixels);
-  const int64_t ranges = (G.pixels + step - 1) / step;
+  const int64_t step = unit_pixels(w.k_padded * w.ocg, kMaxRows, pixels);
+  const int64_t ranges = (pixels + step - 1) / step;
   // Taps of one kernel row are one run when undilated and the pixel holds only this group.
-  const bool row_runs = s.dilation_w == 1 && G.L.stride == w.cg;
+  const bool row_runs = s.dilation_w == 1 && L.stride == w.cg;
   const void* r = sum ? sum->r : nullptr;
   const int64_t zero_tap = 0;
+  const int32_t tap0 = 0;
+  const int64_t macs = s.batch * pixels * s.out_channels * s.k_per_group();
   qconv_nhwc_detail::for_images(
-      s, G.L, x, p.a_type, p.a_zero_point, s.group * ranges, kSlack, G.macs,
+      s, L, x, p.a_type, p.a_zero_point, s.group * ranges, kSlack, macs,
       [&](int64_t b, const uint8_t* img, int64_t u0, int64_t u1) {
         thread_local std::vector<uint8_t> buf;
         if (buf.size() < static_cast<size_t>(kMaxRows * ld)) buf.resize(static_cast<size_t>(kMaxRows * ld));
         alignas(64) __m512i acc[kMaxRows];
         const uint8_t* rowp[kMaxRows];
+        int64_t pix[kMaxRows];
         for (int64_t u = u0; u < u1; ++u) {
           const int64_t g = u / ranges, pr0 = (u % ranges) * step;
-          const int64_t pr1 = std::min(G.pixels, pr0 + step);
-          const uint8_t* img_g = img + g * G.L.group_stride;
+          const int64_t pr1 = std::min(pixels, pr0 + step);
+          const uint8_t* img_g = img + g * L.group_stride;
           for (int64_t q = pr0; q < pr1; q += kMaxRows) {
             const int n = static_cast<int>(std::min<int64_t>(kMaxRows, pr1 - q));
             for (int m = 0; m < n; ++m) {
               uint8_t* dst = buf.data() + m * ld;
-              const uint8_t* px = img_g + G.base(q + m);
+              const int64_t oy = (q + m) / ow, ox = (q + m) % ow;
+              const uint8_t* px = img_g + (oy * s.stride_h * L.cols + ox * s.stride_w) * L.stride;
               if (row_runs) {
                 for (int64_t ky = 0; ky < s.kernel_h; ++ky) {
-                  copy_run(px + G.tap_off[static_cast<size_t>(ky * s.kernel_w)], s.kernel_w * w.cg,
+                  copy_run(px + tap_off[static_cast<size_t>(ky * s.kernel_w)], s.kernel_w * w.cg,
                            dst + ky * s.kernel_w * w.cg);
                 }
               } else {
                 for (int64_t t = 0; t < w.taps(); ++t) {
-                  copy_run(px + G.tap_off[static_cast<size_t>(t)], w.cg, dst + t * w.cg);
+                  copy_run(px + tap_off[static_cast<size_t>(t)], w.cg, dst + t * w.cg);
                 }
               }
               std::memset(dst + kd, 0, static_cast<size_t>(w.k_padded - kd));
@@ -242,12 +261,19 @@ void conv_dense(const QConvShape& s, const QGemmParams& p, const QConvSum* sum, 
               const int8_t* wp = w.panel_data(g, pan);
               const int64_t n0 = g * w.ocg + pan.oc0, n_end = (g + 1) * w.ocg;
               alignas(64) __m512i init[kQConvMaxPanelBlocks];
-              panel_init(e, pan.blocks, n0, n_end, init);
+              for (int j = 0; j < pan.blocks; ++j) {
+                init[j] = qconv_nhwc_detail::initial_acc(e, n0 + j * 16,
+                                                         std::max<int64_t>(0, n_end - n0 - j * 16));
+              }
               for (int m0 = 0; m0 < n; m0 += tile) {
                 const int rows = std::min(tile, n - m0);
-                for (int m = 0; m < rows; ++m) rowp[m] = buf.data() + (m0 + m) * ld;
-                micro_fn(pan.blocks, rows)(rowp, &zero_tap, 1, w.k_padded / 4, wp, init, acc);
-                store_tile(e, acc, rows, pan.blocks, b * G.pixels + q + m0, n0, n_end, y, r);
+                for (int m = 0; m < rows; ++m) {
+                  rowp[m] = buf.data() + (m0 + m) * ld;
+                  pix[m] = b * pixels + q + m0 + m;
+                }
+                micro_fn(pan.blocks, rows)(rowp, &zero_tap, &tap0, 1, w.k_padded / 4, wp, 0, init,
+                                           acc);
+                store_tile(e, acc, rows, pan.blocks, pix, n0, n_end, y, r);
               }
             }
           }
@@ -265,11 +291,10 @@ void qconv_nhwc_u8s8__avx512vnni(const QConvShape& s, const QGemmParams& p, cons
     return;
   }
   const Epilogue e(p, sum, w.col_sum, s.out_channels);
-  const Geometry G = geometry(s, w, p.a_type);
   if (w.layout == QConvNhwcLayout::kDense) {
-    conv_dense(s, p, sum, x, w, y, e, G);
+    conv_dense(s, p, sum, x, w, y, e);
   } else {
-    conv_taps(s, p, sum, x, w, y, e, G);
+    conv_taps(s, p, sum, x, w, y, e);
   }
 }
 

@@ -102,14 +102,71 @@ inline __mmask16 lane_mask(int64_t valid) {
   return valid >= 16 ? static_cast<__mmask16>(0xffff) : static_cast<__mmask16>((1u << valid) - 1);
 }
 
-// The accumulators' starting value for channels n0..n0+15: s32 bias - zero point x weight sum
-// (modular, like the s32 accumulators of every path).
+// Output pixels whose kernel windows meet the image in the same taps: rows [y0, y1) x columns
+// [x0, x1), taps ky in [ky0, ky1) x kx in [kx0, kx1). Taps in the padding are skipped, not
+// multiplied by the zero point: on a 7x7 map a 3x3 kernel has 18% of its taps there.
+struct Region {
+  int64_t y0, y1, x0, x1, ky0, ky1, kx0, kx1;
+  int64_t width() const { return x1 - x0; }
+  int64_t pixels() const { return (y1 - y0) * (x1 - x0); }
+};
+
+// Runs of outputs along one axis with the same range of valid kernel offsets.
+struct Span {
+  int64_t o0, o1, k0, k1;
+};
+inline std::vector<Span> spans(int64_t out, int64_t in, int64_t k, int64_t stride, int64_t pad,
+                               int64_t dil) {
+  std::vector<Span> v;
+  for (int64_t o = 0; o < out; ++o) {
+    const int64_t i0 = o * stride - pad;  // input position of offset 0
+    const int64_t k0 = i0 >= 0 ? 0 : std::min(k, (-i0 + dil - 1) / dil);
+    const int64_t k1 = std::max(k0, in - 1 - i0 < 0 ? 0 : std::min(k, (in - 1 - i0) / dil + 1));
+    if (!v.empty() && v.back().k0 == k0 && v.back().k1 == k1) {
+      v.back().o1 = o + 1;
+    } else {
+      v.push_back({o, o + 1, k0, k1});
+    }
+  }
+  return v;
+}
+
+inline std::vector<Region> regions(const QConvShape& s) {
+  std::vector<Region> out;
+  for (const Span& r : spans(s.out_h(), s.in_h, s.kernel_h, s.stride_h, s.pad_top, s.dilation_h)) {
+    for (const Span& c : spans(s.out_w(), s.in_w, s.kernel_w, s.stride_w, s.pad_left, s.dilation_w)) {
+      out.push_back({r.o0, r.o1, c.o0, c.o1, r.k0, r.k1, c.k0, c.k1});
+    }
+  }
+  return out;
+}
+
+// The accumulators' starting value for channels n0..n0+15 when every tap is multiplied (padding
+// as the zero point): s32 bias - zero point x the weight sum (modular, like the s32 accumulators
+// of every path).
 inline __m512i initial_acc(const Epilogue& e, int64_t n0, int64_t valid) {
   const __mmask16 m = lane_mask(valid);
   const __m512i comp = _mm512_mullo_epi32(_mm512_set1_epi32(e.zp),
                                           _mm512_maskz_loadu_epi32(m, e.col_sum + n0));
   const __m512i bias = e.bias_s32 ? _mm512_maskz_loadu_epi32(m, e.bias_s32 + n0) : _mm512_setzero_si512();
   return _mm512_sub_epi32(bias, comp);
+}
+
+// The same for pixels of region reg, whose padded taps are skipped: s32 bias - zero
+// point x the weights of the region's taps (modular, like the s32 accumulators of every path).
+inline __m512i initial_acc(const Epilogue& e, const PackedConvNhwcS8& w, const Region& reg,
+                           int64_t n0, int64_t valid) {
+  const __mmask16 m = lane_mask(valid);
+  const int64_t oc = e.channels;
+  __m512i sum = _mm512_setzero_si512();
+  for (int64_t ky = reg.ky0; ky < reg.ky1; ++ky) {
+    for (int64_t kx = reg.kx0; kx < reg.kx1; ++kx) {
+      sum = _mm512_add_epi32(
+          sum, _mm512_maskz_loadu_epi32(m, w.tap_sum.data() + (ky * w.kernel_w + kx) * oc + n0));
+    }
+  }
+  const __m512i bias = e.bias_s32 ? _mm512_maskz_loadu_epi32(m, e.bias_s32 + n0) : _mm512_setzero_si512();
+  return _mm512_sub_epi32(bias, _mm512_mullo_epi32(_mm512_set1_epi32(e.zp), sum));
 }
 
 // Products and sums rounded one at a time, as the scalar reference computes them: GCC would
@@ -123,16 +180,16 @@ inline __m512i round_in(__m512 q, __m512 lo, __m512 hi) {
 }
 
 // Finishes rows [0, rows) of one block of 16 output channels from n0 (valid of them real):
-// acc[m * stride] is output pixel pixel + m (over the batch), started at initial_acc. y and the
+// acc[m * stride] is output pixel pix[m] (over the batch), started at initial_acc. y and the
 // residual r are NHWC with e.channels channels.
 inline void store_block(const Epilogue& e, const __m512i* acc, int stride, int rows,
-                        int64_t pixel, int64_t n0, int64_t valid, void* y, const void* r) {
+                        const int64_t* pix, int64_t n0, int64_t valid, void* y, const void* r) {
   // Every constant in a local: the byte stores below may alias anything, `e` included.
   const __mmask16 mask = lane_mask(valid);
   const int64_t ch = e.channels;
   if (e.output == QGemmOutput::kS32) {
     for (int m = 0; m < rows; ++m) {
-      _mm512_mask_storeu_epi32(static_cast<int32_t*>(y) + (pixel + m) * ch + n0, mask, acc[m * stride]);
+      _mm512_mask_storeu_epi32(static_cast<int32_t*>(y) + pix[m] * ch + n0, mask, acc[m * stride]);
     }
     return;
   }
@@ -152,7 +209,7 @@ inline void store_block(const Epilogue& e, const __m512i* acc, int stride, int r
     const __m512 lo = _mm512_set1_ps(e.clamp_min), hi = _mm512_set1_ps(e.clamp_max);
     for (int m = 0; m < rows; ++m) {
       const __m512 f = _mm512_min_ps(_mm512_max_ps(value(acc[m * stride]), lo), hi);
-      _mm512_mask_storeu_ps(static_cast<float*>(y) + (pixel + m) * ch + n0, mask, f);
+      _mm512_mask_storeu_ps(static_cast<float*>(y) + pix[m] * ch + n0, mask, f);
     }
     return;
   }
@@ -161,7 +218,7 @@ inline void store_block(const Epilogue& e, const __m512i* acc, int stride, int r
   if (!e.sum) {
     for (int m = 0; m < rows; ++m) {
       const __m512i q = round_in(fmul(value(acc[m * stride]), inv), q_lo, q_hi);
-      _mm512_mask_cvtepi32_storeu_epi8(static_cast<uint8_t*>(y) + (pixel + m) * ch + n0, mask,
+      _mm512_mask_cvtepi32_storeu_epi8(static_cast<uint8_t*>(y) + pix[m] * ch + n0, mask,
                                        _mm512_add_epi32(q, zp));
     }
     return;
@@ -173,7 +230,7 @@ inline void store_block(const Epilogue& e, const __m512i* acc, int stride, int r
   const __m512 f_lo = _mm512_set1_ps(e.f_lo), f_hi = _mm512_set1_ps(e.f_hi);
   const bool r_u8 = e.r_u8, f32_out = e.sum->output == QGemmOutput::kF32;
   for (int m = 0; m < rows; ++m) {
-    const int64_t idx = (pixel + m) * ch + n0;
+    const int64_t idx = pix[m] * ch + n0;
     const __m512i q = round_in(fmul(value(acc[m * stride]), inv), q_lo, q_hi);
     const __m128i rb = _mm_maskz_loadu_epi8(mask, static_cast<const uint8_t*>(r) + idx);
     const __m512i ri = _mm512_sub_epi32(r_u8 ? _mm512_cvtepu8_epi32(rb) : _mm512_cvtepi8_epi32(rb), r_zp);

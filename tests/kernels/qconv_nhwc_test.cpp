@@ -194,6 +194,10 @@ INSTANTIATE_TEST_SUITE_P(
         ConvCase{"depthwise_dilated_5x5", shape(1, 37, 11, 11, 37, 5, 1, 4, 37, 2)},
         ConvCase{"depthwise_multiplier2", shape(1, 8, 6, 6, 16, 3, 1, 1, 8)},
         ConvCase{"dilated", shape(1, 12, 10, 10, 4, 3, 1, 2, 1, 2)},
+        // Pads wider than the kernel: outputs whose windows miss the image entirely.
+        ConvCase{"pad_beyond_kernel", shape(2, 8, 3, 4, 20, 3, 1, 3, 1)},
+        ConvCase{"depthwise_pad_beyond_kernel", shape(1, 32, 2, 3, 32, 3, 2, 4, 32)},
+        ConvCase{"pointwise_padded_s8", shape(1, 24, 4, 5, 48, 1, 1, 1, 1)},
         ConvCase{"n1_k1", shape(1, 1, 7, 9, 1, 1, 1, 0, 1)},
         ConvCase{"many_pixels_n63", shape(1, 8, 40, 41, 63, 3, 1, 1, 1)},
         ConvCase{"k257_n65", shape(2, 257, 3, 3, 65, 1, 1, 0, 1)},
