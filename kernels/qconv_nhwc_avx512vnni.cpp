@@ -153,6 +153,7 @@ void conv_taps(const QConvShape& s, const QGemmParams& p, const QConvSum* sum, c
   const int64_t k4 = w.k_tap / 4;
   const void* r = sum ? sum->r : nullptr;
   const int64_t macs = s.batch * pixels * s.out_channels * s.k_per_group();
+  const std::vector<int32_t> inits = qconv_nhwc_detail::region_inits(e, w, regs);
   qconv_nhwc_detail::for_images(
       s, L, x, p.a_type, p.a_zero_point, static_cast<int64_t>(units.size()), 0, macs,
       [&](int64_t b, const uint8_t* img, int64_t u0, int64_t u1) {
@@ -167,9 +168,11 @@ void conv_taps(const QConvShape& s, const QGemmParams& p, const QConvSum* sum, c
           const uint8_t* img_g = img + un.g * L.group_stride;
           const int64_t n0 = un.g * w.ocg + un.panel->oc0, n_end = (un.g + 1) * w.ocg;
           alignas(64) __m512i init[kQConvMaxPanelBlocks];
+          const int32_t* region_init = inits.data() + un.region * static_cast<size_t>(s.out_channels);
           for (int j = 0; j < blocks; ++j) {
-            init[j] = qconv_nhwc_detail::initial_acc(e, w, rg, n0 + j * 16,
-                                                     std::max<int64_t>(0, n_end - n0 - j * 16));
+            init[j] = _mm512_maskz_loadu_epi32(
+                qconv_nhwc_detail::lane_mask(std::max<int64_t>(0, n_end - n0 - j * 16)),
+                region_init + n0 + j * 16);
           }
           const size_t t0 = tap_begin[un.region];
           const int64_t taps = static_cast<int64_t>(tap_begin[un.region + 1] - t0);

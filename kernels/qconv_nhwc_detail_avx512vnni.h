@@ -131,42 +131,56 @@ inline std::vector<Span> spans(int64_t out, int64_t in, int64_t k, int64_t strid
   return v;
 }
 
-inline std::vector<Region> regions(const QConvShape& s) {
+// Every region of the output; with whole_rows, regions span whole output rows and take every
+// kernel column (the image then carries the left and right padding at the zero point).
+inline std::vector<Region> regions(const QConvShape& s, bool whole_rows = false) {
   std::vector<Region> out;
+  std::vector<Span> cols;
+  if (whole_rows) {
+    cols.push_back({0, s.out_w(), 0, s.kernel_w});
+  } else {
+    cols = spans(s.out_w(), s.in_w, s.kernel_w, s.stride_w, s.pad_left, s.dilation_w);
+  }
   for (const Span& r : spans(s.out_h(), s.in_h, s.kernel_h, s.stride_h, s.pad_top, s.dilation_h)) {
-    for (const Span& c : spans(s.out_w(), s.in_w, s.kernel_w, s.stride_w, s.pad_left, s.dilation_w)) {
-      out.push_back({r.o0, r.o1, c.o0, c.o1, r.k0, r.k1, c.k0, c.k1});
+    for (const Span& c : cols) out.push_back({r.o0, r.o1, c.o0, c.o1, r.k0, r.k1, c.k0, c.k1});
+  }
+  return out;
+}
+
+// The accumulators' starting values of each region's pixels, [region][channels] (16 entries of
+// slack): s32 bias - zero point x the weights of the region's taps, the compensation of exactly
+// the taps its pixels multiply (modular, like the s32 accumulators of every path).
+inline std::vector<int32_t> region_inits(const Epilogue& e, const PackedConvNhwcS8& w,
+                                         const std::vector<Region>& regs) {
+  const int64_t oc = e.channels;
+  std::vector<int32_t> out(regs.size() * static_cast<size_t>(oc) + 16, 0);
+  std::vector<uint32_t> sum(static_cast<size_t>(oc));
+  for (size_t i = 0; i < regs.size(); ++i) {
+    const Region& rg = regs[i];
+    std::fill(sum.begin(), sum.end(), 0u);
+    for (int64_t ky = rg.ky0; ky < rg.ky1; ++ky) {
+      for (int64_t kx = rg.kx0; kx < rg.kx1; ++kx) {
+        const int32_t* t = w.tap_sum.data() + (ky * w.kernel_w + kx) * oc;
+        for (int64_t n = 0; n < oc; ++n) sum[static_cast<size_t>(n)] += static_cast<uint32_t>(t[n]);
+      }
+    }
+    int32_t* dst = out.data() + i * static_cast<size_t>(oc);
+    for (int64_t n = 0; n < oc; ++n) {
+      const uint32_t bias = e.bias_s32 ? static_cast<uint32_t>(e.bias_s32[n]) : 0u;
+      dst[n] = static_cast<int32_t>(bias - static_cast<uint32_t>(e.zp) * sum[static_cast<size_t>(n)]);
     }
   }
   return out;
 }
 
 // The accumulators' starting value for channels n0..n0+15 when every tap is multiplied (padding
-// as the zero point): s32 bias - zero point x the weight sum (modular, like the s32 accumulators
-// of every path).
+// as the zero point): s32 bias - zero point x the weight sum (modular).
 inline __m512i initial_acc(const Epilogue& e, int64_t n0, int64_t valid) {
   const __mmask16 m = lane_mask(valid);
   const __m512i comp = _mm512_mullo_epi32(_mm512_set1_epi32(e.zp),
                                           _mm512_maskz_loadu_epi32(m, e.col_sum + n0));
   const __m512i bias = e.bias_s32 ? _mm512_maskz_loadu_epi32(m, e.bias_s32 + n0) : _mm512_setzero_si512();
   return _mm512_sub_epi32(bias, comp);
-}
-
-// The same for pixels of region reg, whose padded taps are skipped: s32 bias - zero
-// point x the weights of the region's taps (modular, like the s32 accumulators of every path).
-inline __m512i initial_acc(const Epilogue& e, const PackedConvNhwcS8& w, const Region& reg,
-                           int64_t n0, int64_t valid) {
-  const __mmask16 m = lane_mask(valid);
-  const int64_t oc = e.channels;
-  __m512i sum = _mm512_setzero_si512();
-  for (int64_t ky = reg.ky0; ky < reg.ky1; ++ky) {
-    for (int64_t kx = reg.kx0; kx < reg.kx1; ++kx) {
-      sum = _mm512_add_epi32(
-          sum, _mm512_maskz_loadu_epi32(m, w.tap_sum.data() + (ky * w.kernel_w + kx) * oc + n0));
-    }
-  }
-  const __m512i bias = e.bias_s32 ? _mm512_maskz_loadu_epi32(m, e.bias_s32 + n0) : _mm512_setzero_si512();
-  return _mm512_sub_epi32(bias, _mm512_mullo_epi32(_mm512_set1_epi32(e.zp), sum));
 }
 
 // Products and sums rounded one at a time, as the scalar reference computes them: GCC would
