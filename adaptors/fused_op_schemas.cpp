@@ -70,10 +70,61 @@ void infer_as(const char* op, int version, OperandView& view, onnx::InferenceCon
   out->mutable_tensor_type()->set_elem_type(want);
 }
 
-// Conv on [x, w] (inputs 0 and 1).
+// A copy of t with its dims reordered: dim i of the result is dim perm[i] of t.
+onnx::TypeProto permuted(const onnx::TypeProto& t, const std::vector<int>& perm) {
+  onnx::TypeProto out = t;
+  if (!t.tensor_type().has_shape() || t.tensor_type().shape().dim_size() != static_cast<int>(perm.size())) {
+    return out;
+  }
+  auto* dims = out.mutable_tensor_type()->mutable_shape();
+  for (size_t i = 0; i < perm.size(); ++i) {
+    *dims->mutable_dim(static_cast<int>(i)) = t.tensor_type().shape().dim(perm[i]);
+  }
+  return out;
+}
+
+const std::vector<int> kToNchw = {0, 3, 1, 2};
+const std::vector<int> kToNhwc = {0, 2, 3, 1};
+
+bool channels_last(onnx::InferenceContext& ctx) {
+  const onnx::AttributeProto* a = ctx.getAttribute("channels_last");
+  return a && a->i() != 0;
+}
+
+// The standard inference ran on NCHW operands: its output back to NHWC.
+void output_to_nhwc(onnx::InferenceContext& ctx) {
+  onnx::TypeProto* out = ctx.getOutputType(0);
+  if (out->tensor_type().has_shape() && out->tensor_type().shape().dim_size() == 4) {
+    *out = permuted(*out, kToNhwc);
+  }
+}
+
+// Conv on [x, w] (inputs 0 and 1); x [N, H, W, C] and y [N, OH, OW, M] with channels_last.
 void infer_conv(onnx::InferenceContext& ctx) {
   OperandView view(ctx, {0, 1});
+  const bool nhwc = channels_last(ctx);
+  if (nhwc && ctx.getInputType(0)) view.replace_type(0, permuted(*ctx.getInputType(0), kToNchw));
   infer_as("Conv", 11, view, ctx);
+  if (nhwc) output_to_nhwc(ctx);
+}
+
+// MaxPool on a channels-last 8-bit x: the standard inference on its NCHW view, x's type.
+void infer_max_pool_nhwc(onnx::InferenceContext& ctx) {
+  OperandView view(ctx, {0});
+  if (ctx.getInputType(0)) view.replace_type(0, permuted(*ctx.getInputType(0), kToNchw));
+  const onnx::OpSchema* schema = onnx::OpSchemaRegistry::Schema("MaxPool", 12);
+  if (!schema || !schema->has_type_and_shape_inference_function()) {
+    fail_shape_inference("no MaxPool schema to infer from");
+  }
+  schema->GetTypeAndShapeInferenceFunction()(view);
+  output_to_nhwc(ctx);
+}
+
+// QLut: x's shape, the table's element type.
+void infer_lut(onnx::InferenceContext& ctx) {
+  if (ctx.getNumInputs() < 2 || !ctx.getInputType(1)) return;
+  onnx::updateOutputElemType(ctx, 0, ctx.getInputType(1)->tensor_type().elem_type());
+  if (onnx::hasInputShape(ctx, 0)) onnx::propagateShapeFromInputToOutput(ctx, 0, 0);
 }
 
 // MatMul on [x, w as [K, N]]: w is [N, K] when trans_b is 1.
@@ -142,6 +193,9 @@ void register_fused_op_schemas(const std::string& domain) {
   onnx::RegisterSchema(fused_schema(domain, kF32GemmOp, "Gemm/MatMul on the adaptor's f32 kernels",
                                     infer_gemm));
   onnx::RegisterSchema(fused_schema(domain, kQAddOp, "Add of (de)quantized operands", infer_add));
+  onnx::RegisterSchema(fused_schema(domain, kQLutOp, "8-bit table lookup per element", infer_lut));
+  onnx::RegisterSchema(fused_schema(domain, kMaxPoolNhwcOp, "MaxPool on channels-last 8-bit tensors",
+                                    infer_max_pool_nhwc));
 }
 
 }  // namespace qtune

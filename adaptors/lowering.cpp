@@ -8,6 +8,8 @@
 #include <set>
 #include <unordered_map>
 
+#include "runtime/executor.h"
+
 namespace qtune {
 namespace {
 
@@ -606,6 +608,88 @@ std::vector<Int8AddUnit> find_int8_adds(const Graph& g, const std::vector<bool>&
   return adds;
 }
 
+namespace {
+
+// Elementwise unary ops whose every output element depends on its input element alone, with
+// constant operands only: a DQ -> op -> Q chain over them is a function of the input byte.
+bool lut_op(const Graph& g, const Node& n) {
+  static const std::set<std::string> kUnary = {
+      "Relu",     "LeakyRelu", "PRelu",  "Sigmoid", "HardSigmoid", "HardSwish", "Tanh",
+      "Elu",      "Selu",      "Celu",   "Softplus", "Softsign",   "Abs",       "Neg",
+      "Clip",     "Erf",       "Exp",    "Log",      "Sqrt",       "Reciprocal", "Floor",
+      "Ceil",     "Round",     "Sin",    "Cos",      "Gelu",       "Mish",      "ThresholdedRelu",
+      "Shrink",   "Identity"};
+  if (!onnx_domain(n) || !kUnary.count(n.op_type) || n.outputs.size() != 1) return false;
+  for (size_t i = 1; i < n.inputs.size(); ++i) {
+    if (!n.inputs[i].empty() && !g.initializer(n.inputs[i])) return false;
+  }
+  // PRelu's slope must not vary along the tensor.
+  if (n.op_type == "PRelu") {
+    const Tensor* slope = g.initializer(input_at(n, 1));
+    if (!slope || slope->numel() != 1) return false;
+  }
+  return true;
+}
+
+// What the reference ops compute for each of the 256 values of x's type through dq -> op -> q.
+Result<Tensor> lut_table(const Graph& g, const Node& dq, const Node& op, const Node& q,
+                         DType x_type) {
+  Graph mini;
+  mini.name = "lut";
+  mini.opset = g.opset;
+  mini.opset_imports = g.opset_imports;
+  mini.inputs.push_back({"x", x_type, Shape{256}});
+  Node d = dq, o = op, qn = q;
+  d.inputs[0] = "x";
+  o.inputs[0] = d.outputs[0];
+  qn.inputs[0] = o.outputs[0];
+  for (const Node* n : {&d, &o, &qn}) {
+    for (size_t i = 1; i < n->inputs.size(); ++i) {
+      if (const Tensor* t = g.initializer(n->inputs[i])) mini.initializers[n->inputs[i]] = *t;
+    }
+  }
+  mini.nodes = {d, o, qn};
+  mini.outputs.push_back({qn.outputs[0], DType::kUndefined, std::nullopt});
+  QT_ASSIGN_OR_RETURN(Executor exec, Executor::create(std::make_shared<const Graph>(std::move(mini))));
+  Tensor x(x_type, {256});
+  auto* xb = static_cast<uint8_t*>(x.raw());
+  for (int i = 0; i < 256; ++i) xb[i] = static_cast<uint8_t>(i);
+  QT_ASSIGN_OR_RETURN(std::vector<Tensor> out, exec.run({x}));
+  const DType t = out.empty() ? DType::kUndefined : out[0].dtype();
+  if (out.size() != 1 || (t != DType::kU8 && t != DType::kS8) || out[0].numel() != 256) {
+    return Status::Internal("lookup table of " + op.describe() + " is not 256 8-bit values");
+  }
+  return std::move(out[0]);
+}
+
+}  // namespace
+
+std::vector<Int8LutUnit> find_int8_luts(const Graph& g, const std::vector<bool>& taken) {
+  const Uses u(g);
+  std::vector<Int8LutUnit> luts;
+  auto free = [&](size_t i) { return i >= taken.size() || !taken[i]; };
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const Node& op = g.nodes[i];
+    if (!free(i) || !lut_op(g, op) || op.outputs[0].empty()) continue;
+    auto x = activation_dq(g, u, input_at(op, 0));
+    if (!x || u.sole_consumer(input_at(op, 0)) != i) continue;
+    const size_t dq_index = u.producer.at(input_at(op, 0));
+    auto c = u.sole_consumer(op.outputs[0]);
+    if (!c || !free(*c)) continue;
+    const Node& q = g.nodes[*c];
+    if (!is_op(q, "QuantizeLinear") || q.outputs.size() != 1 || input_at(q, 0) != op.outputs[0] ||
+        !per_tensor_params(g, q)) {
+      continue;
+    }
+    const DType x_type = x->second.zero_point.empty() ? DType::kU8 : x->second.type;
+    // A node the reference ops cannot run stays as it is, to fail (or not) where the graph runs.
+    Result<Tensor> table = lut_table(g, g.nodes[dq_index], op, q, x_type);
+    if (!table.ok()) continue;
+    luts.push_back({i, *c, x->first, q.outputs[0], std::move(table).value()});
+  }
+  return luts;
+}
+
 Result<Graph> lower_qdq(const Graph& qdq, const LoweringTarget& target,
                         const std::vector<std::string>& bf16_ops) {
   const Uses u(qdq);
@@ -660,6 +744,29 @@ Result<Graph> lower_qdq(const Graph& qdq, const LoweringTarget& target,
       changed = true;
     }
   }
+  std::vector<std::pair<std::string, Tensor>> tables;  // QLut tables, new initializers
+  if (target.int8_lut) {
+    std::vector<bool> taken(count, false);
+    for (size_t i = 0; i < count; ++i) taken[i] = removed[i] || replacement[i].has_value();
+    std::vector<Int8LutUnit> luts = find_int8_luts(qdq, taken);
+    std::set<std::string> names;
+    for (const auto& [name, t] : qdq.initializers) names.insert(name);
+    for (Int8LutUnit& l : luts) {
+      if (!claim({l.op, l.q})) continue;
+      std::string table = l.output + "_lut";
+      while (names.count(table)) table += "_";
+      names.insert(table);
+      Node n;
+      n.name = qdq.nodes[l.op].name;
+      n.domain = target.domain;
+      n.op_type = kQLutOp;
+      n.inputs = {l.x_q, table};
+      n.outputs = {l.output};
+      replacement[l.op] = std::move(n);
+      tables.emplace_back(table, std::move(l.table));
+      changed = true;
+    }
+  }
   const std::set<std::string> bf16(bf16_ops.begin(), bf16_ops.end());
   for (size_t i = 0; i < count && !bf16.empty(); ++i) {
     if (!bf16.count(qdq.nodes[i].name) || removed[i] || replacement[i]) continue;
@@ -681,6 +788,7 @@ Result<Graph> lower_qdq(const Graph& qdq, const LoweringTarget& target,
   if (!changed) return qdq;
 
   Graph out = qdq;
+  for (auto& [name, t] : tables) out.initializers[name] = std::move(t);
   out.nodes.clear();
   for (size_t i = 0; i < count; ++i) {
     if (removed[i]) continue;

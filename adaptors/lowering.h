@@ -30,6 +30,12 @@ namespace qtune {
 // operand with a scale is dequantized on the fly, an f32 one with a scale is quantized and
 // dequantized (its QDQ), one without a scale is used as is; numpy broadcasting;
 // "activation" and "out_dtype" as above.
+// QLut: [x (u8/s8), table (256 u8/s8)]: y = table[x's byte], the table holding what
+// DequantizeLinear -> an elementwise op -> QuantizeLinear gives for each of the 256 values.
+// Adaptors may rewrite lowered graphs further (adaptors/native/native_graph_passes.h): a QConv
+// with "channels_last" = 1 reads x [N, H, W, C] and writes y [N, OH, OW, M]; a QConv may carry a
+// residual Add in inputs 8-12 (see there); MaxPool in the adaptor's domain is ONNX's MaxPool on
+// channels-last 8-bit tensors.
 inline constexpr const char* kQConvOp = "QConv";
 inline constexpr const char* kQGemmOp = "QGemm";
 inline constexpr const char* kBf16ConvOp = "Bf16Conv";
@@ -37,6 +43,8 @@ inline constexpr const char* kBf16GemmOp = "Bf16Gemm";
 inline constexpr const char* kF32ConvOp = "F32Conv";
 inline constexpr const char* kF32GemmOp = "F32Gemm";
 inline constexpr const char* kQAddOp = "QAdd";
+inline constexpr const char* kQLutOp = "QLut";
+inline constexpr const char* kMaxPoolNhwcOp = "MaxPool";
 
 enum class UnitKind { kConv, kGemm, kMatMul };
 enum class FusedActivation { kNone, kRelu, kClip };
@@ -106,6 +114,15 @@ struct Int8AddUnit {
   std::vector<size_t> fused;
 };
 
+// DequantizeLinear -> an elementwise unary op (Relu, Clip, Sigmoid, ...) -> QuantizeLinear, all
+// per tensor, each link the only reader: one table lookup per element, exact by construction
+// (the table is what the reference ops compute for each of the 256 inputs).
+struct Int8LutUnit {
+  size_t op = 0, q = 0;
+  std::string x_q, output;
+  Tensor table;  // 256 entries of the Q's type
+};
+
 // What an adaptor can run; lower_qdq leaves everything else to the reference ops.
 struct LoweringTarget {
   std::string domain = "qtune";
@@ -119,6 +136,7 @@ struct LoweringTarget {
   bool bf16_conv = true;
   bool bf16_gemm = true;
   bool int8_add = false;     // QAdd (off unless the adaptor registers it)
+  bool int8_lut = false;     // QLut (off unless the adaptor registers it)
   bool bias_add = false;     // a Gemm/MatMul's following bias Add as QGemm's f32 bias
   bool requant_bias_add = false;  // ... also with a Q -> DQ in between (QGemm's mid_scale)
   // Every other fp32 Conv (1-D/2-D) / Gemm / MatMul with a constant f32 weight as F32Conv /
@@ -139,6 +157,9 @@ std::vector<QuantizedUnit> find_quantized_units(const Graph& g, const UnitOption
 std::vector<Int8PoolUnit> find_int8_pools(const Graph& g);
 // Adds with at least one 8-bit (DQ) input; nodes already in `taken` are skipped.
 std::vector<Int8AddUnit> find_int8_adds(const Graph& g, const std::vector<bool>& taken = {});
+// DQ -> unary op -> Q chains; nodes already in `taken` are skipped, and so are chains the
+// reference ops cannot run on the 256 values (left to fail where the graph runs).
+std::vector<Int8LutUnit> find_int8_luts(const Graph& g, const std::vector<bool>& taken = {});
 
 // Rewrites units the target supports into fused nodes named after the original op, turns the
 // fp32 Conv/Gemm/MatMul named in bf16_ops (constant f32 weight) into Bf16Conv/Bf16Gemm and, with

@@ -15,7 +15,7 @@ class NativeAdaptor : public CapabilityYamlAdaptor {
 
   Result<std::unique_ptr<PreparedModel>> prepare(
       std::shared_ptr<const Graph> model, const std::vector<std::string>& bf16_ops) const override {
-    QT_ASSIGN_OR_RETURN(Graph lowered, lower_qdq(*model, native_lowering_target(), bf16_ops));
+    QT_ASSIGN_OR_RETURN(Graph lowered, lower_native(*model, bf16_ops));
     return ExecutorModel::create(std::make_shared<const Graph>(std::move(lowered)), &native_ops());
   }
 };

@@ -1,5 +1,6 @@
 #include "adaptors/native/native_lowering.h"
 
+#include "adaptors/native/native_graph_passes.h"
 #include "adaptors/native/native_ops.h"
 
 namespace qtune {
@@ -15,14 +16,21 @@ LoweringTarget native_lowering_target() {
   t.int8_maxpool = true;
   t.bf16_conv = t.bf16_gemm = true;
   t.int8_add = true;
+  t.int8_lut = true;
   t.bias_add = t.requant_bias_add = true;
   return t;
+}
+
+Result<Graph> lower_native(const Graph& qdq, const std::vector<std::string>& bf16_ops) {
+  native_ops();  // registers the fused ops' schemas, which the passes' shape inference reads
+  QT_ASSIGN_OR_RETURN(Graph lowered, lower_qdq(qdq, native_lowering_target(), bf16_ops));
+  return use_channels_last(fuse_conv_add(lowered, kNativeDomain), kNativeDomain);
 }
 
 Result<Executor> prepare_native(std::shared_ptr<const Graph> qdq,
                                 const std::vector<std::string>& bf16_ops) {
   if (!qdq) return Status::Internal("prepare_native: no graph");
-  QT_ASSIGN_OR_RETURN(Graph lowered, lower_qdq(*qdq, native_lowering_target(), bf16_ops));
+  QT_ASSIGN_OR_RETURN(Graph lowered, lower_native(*qdq, bf16_ops));
   return Executor::create(std::make_shared<const Graph>(std::move(lowered)), &native_ops());
 }
 

@@ -14,7 +14,11 @@ namespace qtune {
 
 LoweringTarget native_lowering_target();
 
-// lower_qdq onto native_ops(), then Executor::create.
+// lower_qdq onto native_ops(), then fuse_conv_add and use_channels_last
+// (native_graph_passes.h): the graph the native adaptor runs.
+Result<Graph> lower_native(const Graph& qdq, const std::vector<std::string>& bf16_ops);
+
+// lower_native, then Executor::create.
 Result<Executor> prepare_native(std::shared_ptr<const Graph> qdq,
                                 const std::vector<std::string>& bf16_ops);
 

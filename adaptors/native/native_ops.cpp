@@ -32,7 +32,9 @@
 #include "runtime/conv_geometry.h"
 #include "kernels/cpu_features.h"
 #include "kernels/gemm_bf16.h"
+#include "kernels/maxpool_nhwc.h"
 #include "kernels/qconv.h"  // QConvShape
+#include "kernels/qconv_nhwc.h"
 #include "kernels/qgemm.h"
 #include "kernels/quantize_ref.h"
 
@@ -415,44 +417,147 @@ void conv_nchw(const QConvShape& s, const T* x, T pad, OutT* y, Gemm&& gemm) {
 
 // ------------------------------------------------------------------ QConv
 
-// The direct NCHW kernel (kernels/qconv.h) wins over transpose + im2col + GEMM + transpose
-// where the GEMM's 32-column tile is at least half padding: 4x on lenet's conv1 (K=25, N=16),
-// 1.7x on resnet's stem, even on K=144 N=16 (qtune bench kernels --threads 1); on wider layers
-// the GEMM path is 2-3x faster.
-bool use_direct_conv(const QConvShape& s) {
-  return qconv_path().fn != nullptr && s.out_channels / s.group <= 16;
+// The activation of a fused Add ("sum_activation", "sum_clip_min", "sum_clip_max").
+Status read_sum_activation(const OpContext& ctx, float* lo, float* hi) {
+  const std::string a = ctx.node.attr_string("sum_activation", "none");
+  *lo = -kInf;
+  *hi = kInf;
+  if (a == "relu") {
+    *lo = 0.0f;
+  } else if (a == "clip") {
+    *lo = ctx.node.attr_float("sum_clip_min", -kInf);
+    *hi = ctx.node.attr_float("sum_clip_max", kInf);
+    if (std::isnan(*lo) || std::isnan(*hi) || *lo > *hi) return ctx.invalid("bad sum clip bounds");
+  } else if (a != "none") {
+    return ctx.invalid("unknown sum_activation '" + a + "'");
+  }
+  return Status::Ok();
 }
 
+// A QConv's two output stages when it carries a fused Add (inputs 8-12): the convolution's own
+// requantization (inputs 6, 7, "conv_dtype") and the Add's (operand 8 with 9, 10; output 11, 12,
+// "out_dtype"). Without input 8, `sum` is left null and `conv` is the one output stage.
+Status read_conv_outputs(const OpContext& ctx, OutQuant* conv, QConvSum* sum, bool* has_sum) {
+  const Tensor* r = optional_input(ctx, 8);
+  *has_sum = r != nullptr;
+  if (!r) return read_out(ctx, conv);
+  const std::string stage = ctx.node.attr_string("conv_dtype", "u8");
+  if (stage != "u8" && stage != "s8") return ctx.invalid("conv_dtype must be u8 or s8, got '" + stage + "'");
+  conv->type = stage == "u8" ? DType::kU8 : DType::kS8;
+  QT_RETURN_IF_ERROR(positive_scale(ctx, optional_input(ctx, 6), "y_scale", &conv->scale));
+  if (const Tensor* zp = optional_input(ctx, 7)) {
+    if (zp->dtype() != conv->type || !scalar_like(*zp)) return ctx.invalid("y_zero_point must be a " + stage + " scalar");
+    conv->zero_point = static_cast<int32_t>(zp->get_i64(0));
+  }
+  if (!is_q8(r->dtype())) return ctx.invalid("the Add operand has type " + dt(r->dtype()) + ", expected u8 or s8");
+  sum->r = r->raw();
+  sum->r_type = r->dtype();
+  QT_RETURN_IF_ERROR(positive_scale(ctx, optional_input(ctx, 9), "sum_scale", &sum->r_scale));
+  if (const Tensor* zp = optional_input(ctx, 10)) {
+    if (zp->dtype() != r->dtype() || !scalar_like(*zp)) return ctx.invalid("sum_zero_point must match the Add operand's type");
+    sum->r_zero_point = static_cast<int32_t>(zp->get_i64(0));
+  }
+  const std::string out = ctx.node.attr_string("out_dtype", "u8");
+  if (out == "f32") {
+    sum->output = QGemmOutput::kF32;
+  } else if (out == "u8" || out == "s8") {
+    sum->output = out == "u8" ? QGemmOutput::kU8 : QGemmOutput::kS8;
+    QT_RETURN_IF_ERROR(positive_scale(ctx, optional_input(ctx, 11), "sum_y_scale", &sum->out_scale));
+    if (const Tensor* zp = optional_input(ctx, 12)) {
+      if (zp->dtype() != (out == "u8" ? DType::kU8 : DType::kS8) || !scalar_like(*zp)) {
+        return ctx.invalid("sum_y_zero_point must be a " + out + " scalar");
+      }
+      sum->out_zero_point = static_cast<int32_t>(zp->get_i64(0));
+    }
+  } else {
+    return ctx.invalid("unknown out_dtype '" + out + "'");
+  }
+  return read_sum_activation(ctx, &sum->clamp_min, &sum->clamp_max);
+}
+
+DType stored_type(QGemmOutput o) {
+  switch (o) {
+    case QGemmOutput::kU8: return DType::kU8;
+    case QGemmOutput::kS8: return DType::kS8;
+    case QGemmOutput::kS32: return DType::kS32;
+    default: return DType::kF32;
+  }
+}
+
+// [N, C, spatial...] <-> [N, spatial..., C], one image at a time.
+template <typename T>
+void to_channels_last(const T* x, int64_t batch, int64_t c, int64_t hw, T* y) {
+  for (int64_t b = 0; b < batch; ++b) transpose(x + b * c * hw, c, hw, y + b * c * hw);
+}
+template <typename T>
+void to_channels_first(const T* x, int64_t batch, int64_t c, int64_t hw, T* y) {
+  for (int64_t b = 0; b < batch; ++b) transpose(x + b * c * hw, hw, c, y + b * c * hw);
+}
+
+// QConv runs the channels-last int8 convolution (kernels/qconv_nhwc.h); an NCHW QConv (a 1-D
+// convolution, or a graph without the layout pass) is transposed around it.
 Status qconv(OpContext& ctx) {
   XQuant xq;
   const Tensor *w, *w_scale, *bias;
-  OutQuant oq;
-  float lo, hi;
   QT_RETURN_IF_ERROR(read_x(ctx, &xq));
   QT_RETURN_IF_ERROR(require_input(ctx, 1, "w_q", &w));
   if (w->dtype() != DType::kS8) return ctx.invalid("w_q has type " + dt(w->dtype()) + ", expected s8");
+  const bool nhwc = ctx.node.attr_int("channels_last", 0) != 0;
+  if (nhwc && xq.x->rank() != 4) {
+    return ctx.invalid("a channels_last x must be [N, H, W, C], got " + shape_str(xq.x->shape()));
+  }
+  // The NCHW view of x's shape for the geometry checks (same storage, never read as NCHW).
+  const Tensor x_shape =
+      nhwc ? xq.x->reshaped({xq.x->dim(0), xq.x->dim(3), xq.x->dim(1), xq.x->dim(2)}) : *xq.x;
   ConvPlan plan;
-  QT_RETURN_IF_ERROR(plan_conv(ctx, *xq.x, *w, &plan));
-  const int64_t m = plan.s.out_channels;
+  QT_RETURN_IF_ERROR(plan_conv(ctx, x_shape, *w, &plan));
+  const QConvShape s = plan.s;
+  const int64_t m = s.out_channels;
   QT_RETURN_IF_ERROR(read_w_scale(ctx, m, &w_scale));
   QT_RETURN_IF_ERROR(read_bias(ctx, 3, m, true, &bias));
-  QT_RETURN_IF_ERROR(read_out(ctx, &oq));
+  OutQuant oq;
+  QConvSum sum;
+  bool has_sum = false;
+  QT_RETURN_IF_ERROR(read_conv_outputs(ctx, &oq, &sum, &has_sum));
   ActivationBounds act;
   QT_RETURN_IF_ERROR(read_activation(ctx, &act));
-  lo = act.lo;
-  hi = act.hi;
 
-  Tensor y(oq.type, plan.out_shape);
+  Shape out_shape = plan.out_shape;  // [N, M, spatial...]
+  if (nhwc) out_shape = {out_shape[0], out_shape[2], out_shape[3], out_shape[1]};
+  const DType y_type = has_sum ? stored_type(sum.output) : oq.type;
+  Tensor y(y_type, out_shape);
+  if (has_sum && ctx.input(8)->shape() != out_shape) {
+    return ctx.invalid("the Add operand has shape " + shape_str(ctx.input(8)->shape()) +
+                       ", the convolution's output " + shape_str(out_shape));
+  }
   if (y.numel() == 0) {
     ctx.outputs[0] = std::move(y);
     return Status::Ok();
   }
-  const QConvShape s = plan.s;
-  auto pk = packed<std::vector<PackedWeightsS8>>(
-      ctx, &xq, [&] { return native_pack_conv_s8(w->data<int8_t>(), s); });
+  auto pk = packed<PackedConvNhwcS8>(ctx, &xq, [&] { return pack_conv_nhwc_s8(w->data<int8_t>(), s); });
   std::vector<float> scales;
-  const QGemmParams base = int8_params(ctx, xq, oq, *pk, *w_scale, bias, lo, hi, &scales);
-  native_qconv2d(s, base, xq.x->raw(), pk->w, y.raw());
+  const QGemmParams p = int8_params(ctx, xq, oq, *pk, *w_scale, bias, act.lo, act.hi, &scales);
+  if (nhwc) {
+    qconv2d_nhwc(s, p, has_sum ? &sum : nullptr, xq.x->raw(), pk->w, y.raw());
+    ctx.outputs[0] = std::move(y);
+    return Status::Ok();
+  }
+  const int64_t in_hw = s.in_h * s.in_w, out_hw = s.out_h() * s.out_w();
+  std::vector<uint8_t> xt(static_cast<size_t>(xq.x->numel())), rt;
+  to_channels_last(static_cast<const uint8_t*>(xq.x->raw()), s.batch, s.in_channels, in_hw, xt.data());
+  if (has_sum) {
+    rt.resize(static_cast<size_t>(y.numel()));
+    to_channels_last(static_cast<const uint8_t*>(sum.r), s.batch, m, out_hw, rt.data());
+    sum.r = rt.data();
+  }
+  Tensor yt(y_type, {y.numel()});
+  qconv2d_nhwc(s, p, has_sum ? &sum : nullptr, xt.data(), pk->w, yt.raw());
+  if (y_type == DType::kF32) {
+    to_channels_first(yt.data<float>(), s.batch, m, out_hw, y.data<float>());
+  } else {
+    to_channels_first(static_cast<const uint8_t*>(yt.raw()), s.batch, m, out_hw,
+                      static_cast<uint8_t*>(y.raw()));
+  }
   ctx.outputs[0] = std::move(y);
   return Status::Ok();
 }
@@ -952,50 +1057,95 @@ Status qadd(OpContext& ctx) {
   return Status::Ok();
 }
 
+// ------------------------------------------------------------------ QLut, MaxPool (NHWC)
+
+Status qlut(OpContext& ctx) {
+  const Tensor *x, *table;
+  QT_RETURN_IF_ERROR(require_input(ctx, 0, "x", &x));
+  QT_RETURN_IF_ERROR(require_input(ctx, 1, "table", &table));
+  if (!is_q8(x->dtype())) return ctx.invalid("x has type " + dt(x->dtype()) + ", expected u8 or s8");
+  if (!is_q8(table->dtype()) || table->numel() != 256) {
+    return ctx.invalid("table must be 256 u8 or s8 values, got " + dt(table->dtype()) + " " +
+                       shape_str(table->shape()));
+  }
+  Tensor y(table->dtype(), x->shape());
+  const auto* xb = static_cast<const uint8_t*>(x->raw());
+  const auto* tb = static_cast<const uint8_t*>(table->raw());
+  auto* yb = static_cast<uint8_t*>(y.raw());
+  for_chunks(x->numel(), [&](int64_t i, int64_t n) {
+    for (int64_t k = i; k < i + n; ++k) yb[k] = tb[xb[k]];
+  });
+  ctx.outputs[0] = std::move(y);
+  return Status::Ok();
+}
+
+Status maxpool_nhwc(OpContext& ctx) {
+  const Tensor* x;
+  QT_RETURN_IF_ERROR(require_input(ctx, 0, "x", &x));
+  if (!is_q8(x->dtype()) || x->rank() != 4) {
+    return ctx.invalid("x must be a u8 or s8 [N, H, W, C] tensor, got " + dt(x->dtype()) + " " +
+                       shape_str(x->shape()));
+  }
+  if (ctx.node.outputs.size() > 1 && !ctx.node.outputs[1].empty()) {
+    return ctx.invalid("channels-last MaxPool has no Indices output");
+  }
+  const Shape k = ctx.node.attr_ints("kernel_shape");
+  if (k.size() != 2 || k[0] < 1 || k[1] < 1) return ctx.invalid("kernel_shape must be 2 positive values");
+  QT_ASSIGN_OR_RETURN(ConvGeometry geo, conv_geometry(ctx.node, {x->dim(1), x->dim(2)}, k,
+                                                     ctx.node.attr_int("ceil_mode", 0) != 0));
+  MaxPoolNhwcShape s;
+  s.batch = x->dim(0);
+  s.in_h = x->dim(1);
+  s.in_w = x->dim(2);
+  s.channels = x->dim(3);
+  s.out_h = geo.out[0];
+  s.out_w = geo.out[1];
+  s.kernel_h = k[0];
+  s.kernel_w = k[1];
+  s.stride_h = geo.strides[0];
+  s.stride_w = geo.strides[1];
+  s.dilation_h = geo.dilations[0];
+  s.dilation_w = geo.dilations[1];
+  s.pad_top = geo.pads[0];
+  s.pad_left = geo.pads[1];
+  Tensor y(x->dtype(), {s.batch, s.out_h, s.out_w, s.channels});
+  if (y.numel() > 0) maxpool_nhwc_q8(s, x->dtype() == DType::kS8, x->raw(), y.raw());
+  ctx.outputs[0] = std::move(y);
+  return Status::Ok();
+}
+
+// Transpose between NCHW and NHWC (the layout pass's boundaries) for 1- and 4-byte elements;
+// every other Transpose goes to the reference op.
+Status fast_transpose(OpContext& ctx) {
+  static const OpFn* reference = KernelRegistry::instance().find("", "Transpose");
+  const Tensor* x = ctx.input(0);
+  const std::vector<int64_t> perm = ctx.node.attr_ints("perm");
+  const bool to_last = perm == std::vector<int64_t>{0, 2, 3, 1};
+  const bool to_first = perm == std::vector<int64_t>{0, 3, 1, 2};
+  const size_t elem = x && x->is_tensor() ? dtype_size(x->dtype()) : 0;
+  if (!x || x->rank() != 4 || (!to_last && !to_first) || (elem != 1 && elem != 4) ||
+      x->dtype() == DType::kString) {
+    return (*reference)(ctx);
+  }
+  const int64_t n = x->dim(0);
+  const Shape out = to_last ? Shape{n, x->dim(2), x->dim(3), x->dim(1)}
+                            : Shape{n, x->dim(3), x->dim(1), x->dim(2)};
+  Tensor y(x->dtype(), out);
+  // Per image: [a][b] -> [b][a] with a = C (to channels-last) or H*W.
+  const int64_t a = to_last ? x->dim(1) : x->dim(1) * x->dim(2);
+  const int64_t b = to_last ? x->dim(2) * x->dim(3) : x->dim(3);
+  if (elem == 1) {
+    to_channels_last(static_cast<const uint8_t*>(x->raw()), n, a, b, static_cast<uint8_t*>(y.raw()));
+  } else {
+    to_channels_last(static_cast<const uint32_t*>(x->raw()), n, a, b, static_cast<uint32_t*>(y.raw()));
+  }
+  ctx.outputs[0] = std::move(y);
+  return Status::Ok();
+}
+
 }  // namespace
 
 uint64_t native_weight_pack_count() { return g_pack_count.load(std::memory_order_relaxed); }
-
-std::vector<PackedWeightsS8> native_pack_conv_s8(const int8_t* w, const QConvShape& s) {
-  if (use_direct_conv(s)) return pack_conv_weights_s8(w, s).per_group;
-  return pack_conv_hwc(w, s, [](const int8_t* rows, int64_t k, int64_t n) {
-    return pack_weights_s8(rows, k, n, 1, k);
-  });
-}
-
-void native_qconv2d(const QConvShape& s, const QGemmParams& base, const void* x,
-                    const std::vector<PackedWeightsS8>& w, void* y) {
-  if (use_direct_conv(s)) {
-    PackedConvWeightsS8 cw;
-    cw.group = s.group;
-    cw.out_channels_per_group = s.out_channels / s.group;
-    cw.per_group = w;
-    qconv2d(s, base, x, cw, y);
-    return;
-  }
-  const int64_t ocg = s.out_channels / s.group;
-  auto gemm = [&](int64_t g, const uint8_t* a, int64_t lda, void* c, int64_t ldc) {
-    QGemmParams p = base;
-    p.M = s.out_h() * s.out_w();
-    const int64_t oc0 = g * ocg;
-    if (p.bias_s32) p.bias_s32 += oc0;
-    if (p.bias_f32) p.bias_f32 += oc0;
-    if (p.per_channel_scale) p.scale += oc0;
-    qgemm(p, a, lda, w[static_cast<size_t>(g)], c, ldc);
-  };
-  const auto* xb = static_cast<const uint8_t*>(x);  // u8 and s8 alike, as bytes
-  const auto pad = static_cast<uint8_t>(base.a_zero_point);  // the zero point's own encoding
-  if (base.output == QGemmOutput::kF32) {
-    conv_nchw<uint8_t, float>(s, xb, pad, static_cast<float*>(y), gemm);
-  } else {
-    conv_nchw<uint8_t, uint8_t>(s, xb, pad, static_cast<uint8_t*>(y), gemm);
-  }
-}
-
-std::string native_qconv_path(const QConvShape& s) {
-  if (use_direct_conv(s)) return qconv_path().name;
-  return std::string("hwc-im2col+") + qgemm_kernel().name;
-}
 
 const KernelRegistry& native_ops() {
   static const KernelRegistry* registry = [] {
@@ -1006,9 +1156,12 @@ const KernelRegistry& native_ops() {
     r->add({kNativeDomain, kBf16ConvOp, 1, 1}, bf16_conv);
     r->add({kNativeDomain, kBf16GemmOp, 1, 1}, bf16_gemm_op);
     r->add({kNativeDomain, kQAddOp, 1, 1}, qadd);
+    r->add({kNativeDomain, kQLutOp, 1, 1}, qlut);
+    r->add({kNativeDomain, kMaxPoolNhwcOp, 1, 1}, maxpool_nhwc);
     // Standard ops, looked up before the reference ones by executors using this registry.
     r->add({"", "QuantizeLinear", 10}, fast_quantize_linear);
     r->add({"", "DequantizeLinear", 10}, fast_dequantize_linear);
+    r->add({"", "Transpose", 1}, fast_transpose);
     return r;
   }();
   return *registry;

@@ -1,0 +1,310 @@
+// The native adaptor's graph passes (fuse_conv_add, use_channels_last) and the ops they lean on
+// (QLut, channels-last MaxPool, Transpose): the rewritten graph keeps channels-last tensors
+// between int8 ops, transposes only at the boundaries with the rest, and computes the same bytes
+// as the graph lower_qdq alone makes.
+#include "adaptors/native/native_graph_passes.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <random>
+#include <set>
+
+#include "adaptors/adaptor.h"
+#include "adaptors/capability.h"
+#include "adaptors/lowering.h"
+#include "adaptors/native/native_lowering.h"
+#include "adaptors/native/native_ops.h"
+#include "common/data_config.h"
+#include "common/onnx_io.h"
+#include "runtime/executor.h"
+#include "tests/adaptors/fused_op_test_util.h"
+#include "worker/quantizer.h"
+
+namespace qtune {
+namespace {
+
+using namespace fused_op_test;
+
+const std::string kSource = QTUNE_SOURCE_DIR;
+
+// lower_qdq alone: NCHW QConvs, no fused Adds.
+std::vector<Tensor> run_plain_lowering(const Graph& g, const std::vector<Tensor>& in) {
+  auto lowered = lower_qdq(g, native_lowering_target(), {});
+  EXPECT_TRUE(lowered.ok()) << lowered.status().message();
+  if (!lowered.ok()) return {};
+  return run_exec(Executor::create(std::make_shared<const Graph>(std::move(lowered).value()),
+                                   &native_ops()),
+                  in, nullptr);
+}
+
+std::vector<Tensor> run_native(const Graph& g, const std::vector<Tensor>& in, Graph* lowered) {
+  return run_exec(prepare_native(std::make_shared<const Graph>(g), {}), in, lowered);
+}
+
+void expect_same_bytes(const std::vector<Tensor>& a, const std::vector<Tensor>& b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    ASSERT_EQ(a[i].dtype(), b[i].dtype());
+    ASSERT_EQ(a[i].shape(), b[i].shape());
+    EXPECT_EQ(std::memcmp(a[i].raw(), b[i].raw(), a[i].nbytes()), 0) << "output " << i;
+  }
+}
+
+// The int8 ops that may run channels-last.
+bool channels_last_op(const Node& n) {
+  if (n.domain != kNativeDomain) return false;
+  return n.op_type == kQConvOp || n.op_type == kQAddOp || n.op_type == kQLutOp ||
+         n.op_type == kMaxPoolNhwcOp;
+}
+
+// Every Transpose either reads what a non-int8 op (or the graph) made or feeds only non-int8 ops.
+void expect_no_transpose_between_int8_ops(const Graph& g) {
+  std::map<std::string, const Node*> producer;
+  std::map<std::string, std::vector<const Node*>> readers;
+  for (const Node& n : g.nodes) {
+    for (const auto& o : n.outputs) producer[o] = &n;
+    for (const auto& in : n.inputs) readers[in].push_back(&n);
+  }
+  for (const Node& n : g.nodes) {
+    if (n.op_type != "Transpose") continue;
+    auto p = producer.find(n.inputs[0]);
+    const bool from_int8 = p != producer.end() && channels_last_op(*p->second);
+    bool to_int8 = false;
+    for (const Node* r : readers[n.outputs[0]]) to_int8 = to_int8 || channels_last_op(*r);
+    EXPECT_FALSE(from_int8 && to_int8) << n.describe() << " sits between two int8 ops";
+  }
+}
+
+// ------------------------------------------------------------------ a residual block
+
+// x -> Q/DQ -> Conv+Relu -> Q -> DQ -> Conv -> Q -> DQ -> Add(with the first conv's DQ) -> Q ->
+// DQ -> Relu -> Q -> DQ -> MaxPool -> Q -> DQ -> Flatten -> out: the int8 chain of a ResNet block
+// between an f32 input and an f32 reader.
+Graph residual_block(std::mt19937& rng, DType act) {
+  QdqBuilder b;
+  b.input("x", DType::kF32, {2, 8, 9, 10});
+  const int32_t zp = act == DType::kU8 ? 128 : 0;
+  std::string cur = b.quant_act("x", 0.02f, zp, act);
+  std::vector<float> ws;
+  auto conv = [&](const std::string& in, float in_scale, const std::string& name, bool relu) {
+    const std::string w = b.quant_weight(name + "_w", random_f32({8, 8, 3, 3}, rng, -0.3f, 0.3f), 0,
+                                         true, &ws);
+    const std::string bias = b.quant_bias(name + "_b", random_f32({8}, rng), in_scale, ws);
+    b.node("Conv", {in, w, bias}, {name + "_y"},
+           {{"pads", ints_attr({1, 1, 1, 1})}, {"kernel_shape", ints_attr({3, 3})}}, name);
+    std::string y = name + "_y";
+    if (relu) {
+      b.node("Relu", {y}, {name + "_relu"});
+      y = name + "_relu";
+    }
+    return b.quant_act(y, 0.05f, act == DType::kU8 ? 10 : -3, act);
+  };
+  const std::string c1 = conv(cur, 0.02f, "c1", true);
+  const std::string c2 = conv(c1, 0.05f, "c2", false);
+  b.node("Add", {c2, c1}, {"sum"});
+  cur = b.quant_act("sum", 0.07f, act == DType::kU8 ? 90 : 2, act);
+  b.node("Relu", {cur}, {"relu"});
+  cur = b.quant_act("relu", 0.04f, act == DType::kU8 ? 0 : -128, act);
+  b.node("MaxPool", {cur}, {"pool"},
+         {{"kernel_shape", ints_attr({2, 2})}, {"strides", ints_attr({2, 2})}});
+  cur = b.quant_act("pool", 0.04f, act == DType::kU8 ? 0 : -128, act);
+  b.node("Flatten", {cur}, {"out"});
+  b.output("out");
+  return b.g;
+}
+
+TEST(NativeGraphPassesTest, ResidualBlockStaysChannelsLastWithTheSameBytes) {
+  for (DType act : {DType::kU8, DType::kS8}) {
+    std::mt19937 rng(3);
+    const Graph g = residual_block(rng, act);
+    const std::vector<Tensor> in{random_f32({2, 8, 9, 10}, rng, -1.0f, 1.0f)};
+    Graph lowered;
+    const auto got = run_native(g, in, &lowered);
+    expect_same_bytes(run_plain_lowering(g, in), got);
+    expect_close(run_reference(g, in)[0], got[0]);
+    EXPECT_EQ(count_ops(lowered, kQConvOp, kNativeDomain), 2);
+    EXPECT_EQ(count_ops(lowered, kQAddOp, kNativeDomain), 0);  // fused into the second QConv
+    EXPECT_EQ(count_ops(lowered, kQLutOp, kNativeDomain), 1);
+    EXPECT_EQ(count_ops(lowered, kMaxPoolNhwcOp, kNativeDomain), 1);
+    // One Transpose into the int8 chain (after the input's Q), one out of it (before the DQ).
+    EXPECT_EQ(count_ops(lowered, "Transpose"), 2);
+    int sums = 0;
+    for (const Node& n : lowered.nodes) {
+      if (n.op_type != kQConvOp) continue;
+      EXPECT_EQ(n.attr_int("channels_last", 0), 1) << n.describe();
+      sums += n.inputs.size() > 8 && !n.inputs[8].empty();
+    }
+    EXPECT_EQ(sums, 1);
+    expect_no_transpose_between_int8_ops(lowered);
+  }
+}
+
+// A QConv feeding both a channels-last op and a channels-first reader (and the graph output)
+// is transposed back once; a 1-D QConv stays channels-first.
+TEST(NativeGraphPassesTest, MixedReadersGetOneTransposeBack) {
+  std::mt19937 rng(5);
+  QdqBuilder b;
+  b.input("x", DType::kF32, {1, 4, 6, 6});
+  const std::string x = b.quant_act("x", 0.02f, 128, DType::kU8);
+  std::vector<float> ws;
+  const std::string w = b.quant_weight("w", random_f32({4, 4, 1, 1}, rng), 0, false, &ws);
+  b.node("Conv", {x, w}, {"c"}, {}, "conv");
+  const std::string c = b.quant_act("c", 0.05f, 128, DType::kU8);
+  b.node("Relu", {c}, {"r"});
+  const std::string r = b.quant_act("r", 0.05f, 0, DType::kU8);
+  // An f32 reader of the conv's output, through a DequantizeLinear of its own.
+  b.node("DequantizeLinear", {"c_q", "c_scale", "c_zero_point"}, {"c_dq2"});
+  b.node("Sigmoid", {"c_dq2"}, {"s"});
+  b.output(r);
+  b.output("s");
+  const Graph g = b.g;
+  const std::vector<Tensor> in{random_f32({1, 4, 6, 6}, rng)};
+  Graph lowered;
+  const auto got = run_native(g, in, &lowered);
+  expect_same_bytes(run_plain_lowering(g, in), got);
+  int to_first = 0;
+  for (const Node& n : lowered.nodes) {
+    if (n.op_type == "Transpose" && n.attr_ints("perm") == std::vector<int64_t>{0, 3, 1, 2}) ++to_first;
+  }
+  EXPECT_EQ(to_first, 2);  // the conv's output (DQ -> Sigmoid) and the LUT's (graph output)
+  expect_no_transpose_between_int8_ops(lowered);
+}
+
+// ------------------------------------------------------------------ QLut
+
+TEST(NativeGraphPassesTest, LookupTablesEqualTheReferenceOps) {
+  for (const char* op : {"Sigmoid", "Relu", "Clip", "LeakyRelu", "Elu", "Tanh"}) {
+    for (DType t : {DType::kU8, DType::kS8}) {
+      std::mt19937 rng(9);
+      QdqBuilder b;
+      b.input("x", DType::kF32, {3, 70});
+      const std::string x = b.quant_act("x", 0.03f, t == DType::kU8 ? 120 : -7, t);
+      std::vector<std::string> in{x};
+      if (std::string(op) == "Clip") {
+        b.g.initializers["lo"] = Tensor::scalar_f32(-0.5f);
+        b.g.initializers["hi"] = Tensor::scalar_f32(1.25f);
+        in = {x, "lo", "hi"};
+      }
+      b.node(op, in, {"y"});
+      b.output(b.quant_act("y", 0.011f, t == DType::kU8 ? 40 : 5, t));
+      const std::vector<Tensor> input{random_f32({3, 70}, rng, -4.0f, 4.0f)};
+      Graph lowered;
+      const auto got = run_native(b.g, input, &lowered);
+      EXPECT_EQ(count_ops(lowered, kQLutOp, kNativeDomain), 1) << op;
+      expect_same_bytes(run_reference(b.g, input), got);
+    }
+  }
+}
+
+// ------------------------------------------------------------------ MaxPool
+
+struct PoolCase {
+  Shape x;
+  std::vector<int64_t> kernel, strides, pads, dilations;
+  int64_t ceil_mode;
+};
+
+TEST(NativeGraphPassesTest, ChannelsLastMaxPoolEqualsMaxPool) {
+  const std::vector<PoolCase> cases = {
+      {{2, 5, 9, 8}, {2, 2}, {2, 2}, {0, 0, 0, 0}, {1, 1}, 0},
+      {{1, 70, 7, 7}, {3, 3}, {2, 2}, {1, 1, 1, 1}, {1, 1}, 0},
+      {{1, 3, 10, 9}, {3, 2}, {2, 3}, {2, 0, 1, 1}, {2, 1}, 1},
+      {{3, 16, 5, 6}, {3, 3}, {1, 1}, {2, 2, 2, 2}, {1, 1}, 0},
+  };
+  for (const PoolCase& c : cases) {
+    for (DType t : {DType::kU8, DType::kS8}) {
+      std::mt19937 rng(17);
+      Tensor x(t, c.x);
+      for (int64_t i = 0; i < x.numel(); ++i) static_cast<uint8_t*>(x.raw())[i] = static_cast<uint8_t>(rng());
+      Node pool;
+      pool.op_type = "MaxPool";
+      pool.inputs = {"x"};
+      pool.outputs = {"y"};
+      pool.attrs = {{"kernel_shape", ints_attr(c.kernel)}, {"strides", ints_attr(c.strides)},
+                    {"pads", ints_attr(c.pads)}, {"dilations", ints_attr(c.dilations)},
+                    {"ceil_mode", int_attr(c.ceil_mode)}};
+      Graph ref;
+      ref.opset = 13;
+      ref.inputs.push_back({"x", t, c.x});
+      ref.outputs.push_back({"y", DType::kUndefined, std::nullopt});
+      ref.nodes = {pool};
+      // The same pool channels-last, between two transposes.
+      Graph nhwc = ref;
+      Node to_last;
+      to_last.op_type = "Transpose";
+      to_last.inputs = {"x"};
+      to_last.outputs = {"x_nhwc"};
+      to_last.attrs["perm"] = ints_attr({0, 2, 3, 1});
+      Node p = pool;
+      p.domain = kNativeDomain;
+      p.op_type = kMaxPoolNhwcOp;
+      p.inputs = {"x_nhwc"};
+      p.outputs = {"y_nhwc"};
+      Node to_first;
+      to_first.op_type = "Transpose";
+      to_first.inputs = {"y_nhwc"};
+      to_first.outputs = {"y"};
+      to_first.attrs["perm"] = ints_attr({0, 3, 1, 2});
+      nhwc.nodes = {to_last, p, to_first};
+      const auto want = run_reference(ref, {x});
+      const auto got = run_exec(Executor::create(std::make_shared<const Graph>(nhwc), &native_ops()),
+                                {x}, nullptr);
+      expect_same_bytes(want, got);
+    }
+  }
+}
+
+// ------------------------------------------------------------------ bundled models
+
+class NativeGraphPassesBundled : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(NativeGraphPassesBundled, ChannelsLastBetweenInt8OpsSameOutputs) {
+  auto calib_cfg = load_data_config(kSource + "/examples/fashion_mnist/calib.yaml");
+  ASSERT_TRUE(calib_cfg.ok());
+  if (!std::filesystem::exists(calib_cfg->dataset.images)) {
+    GTEST_SKIP() << calib_cfg->dataset.images << " missing (dataset-fashion-mnist)";
+  }
+  calib_cfg->dataset.limit = 20;
+  auto calib = load_dataset(*calib_cfg);
+  ASSERT_TRUE(calib.ok());
+  auto loaded = load_onnx_model(kSource + "/models/fashion_mnist/" + GetParam() + ".onnx");
+  ASSERT_TRUE(loaded.ok());
+  auto model = std::make_shared<const Graph>(std::move(loaded).value());
+  auto native = make_adaptor("native");
+  ASSERT_TRUE(native.ok());
+  std::shared_ptr<const Adaptor> quantizer = std::move(native).value();
+  auto session = start_quantization_session(quantizer, model, *calib, 20, 10);
+  ASSERT_TRUE(session.ok()) << session.status().message();
+  auto cfg = default_int8_config(session->capability);
+  ASSERT_TRUE(cfg.ok());
+  auto q = session->quantize(*cfg);
+  ASSERT_TRUE(q.ok()) << q.status().message();
+
+  const std::vector<Tensor> batch{calib->batch(0, 6)};
+  Graph lowered;
+  const auto got = run_native(*q->graph, batch, &lowered);
+  expect_same_bytes(run_plain_lowering(*q->graph, batch), got);
+  expect_no_transpose_between_int8_ops(lowered);
+  int convs = 0, sums = 0;
+  for (const Node& n : lowered.nodes) {
+    if (n.op_type != kQConvOp) continue;
+    ++convs;
+    EXPECT_EQ(n.attr_int("channels_last", 0), 1) << n.describe();
+    sums += n.inputs.size() > 8 && !n.inputs[8].empty();
+  }
+  EXPECT_GT(convs, 0);
+  if (GetParam() == "resnet") {
+    EXPECT_EQ(sums, 3);  // every residual Add
+    // Into the int8 body after the input's Q, out of it before the pooling's DQ.
+    EXPECT_EQ(count_ops(lowered, "Transpose"), 2);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Bundled, NativeGraphPassesBundled, ::testing::Values("lenet", "resnet", "vit"));
+
+}  // namespace
+}  // namespace qtune
