@@ -177,14 +177,22 @@ void conv_taps(const QConvShape& s, const QGemmParams& p, const QConvSum* sum, c
           const size_t t0 = tap_begin[un.region];
           const int64_t taps = static_cast<int64_t>(tap_begin[un.region + 1] - t0);
           const int64_t width = rg.width();
+          // The region's pixel i0 onwards, stepped without divisions.
+          int64_t oy = rg.y0 + un.i0 / width, ox = rg.x0 + un.i0 % width;
+          const int64_t row_step = s.stride_h * L.cols * L.stride, col_step = s.stride_w * L.stride;
+          const uint8_t* row0 = img_g + ((oy * s.stride_h - s.pad_top + rg.ky0 * s.dilation_h) * L.cols +
+                                         (rg.x0 * s.stride_w - s.pad_left + rg.kx0 * s.dilation_w)) *
+                                            L.stride;
           for (int64_t i = un.i0; i < un.i1; i += tile) {
             const int rows = static_cast<int>(std::min<int64_t>(tile, un.i1 - i));
             for (int m = 0; m < rows; ++m) {
-              const int64_t oy = rg.y0 + (i + m) / width, ox = rg.x0 + (i + m) % width;
-              const int64_t iy = oy * s.stride_h - s.pad_top + rg.ky0 * s.dilation_h;
-              const int64_t ix = ox * s.stride_w - s.pad_left + rg.kx0 * s.dilation_w;
-              rowp[m] = img_g + (iy * L.cols + ix) * L.stride;
+              rowp[m] = row0 + (ox - rg.x0) * col_step;
               pix[m] = b * pixels + oy * ow + ox;
+              if (++ox == rg.x1) {
+                ox = rg.x0;
+                ++oy;
+                row0 += row_step;
+              }
             }
             micro_fn(blocks, rows)(rowp, tap_off.data() + t0, tap_idx.data() + t0, taps, k4, wp,
                                    k4 * blocks * 64, init, acc);
@@ -241,12 +249,16 @@ void conv_dense(const QConvShape& s, const QGemmParams& p, const QConvSum* sum, 
           const int64_t g = u / ranges, pr0 = (u % ranges) * step;
           const int64_t pr1 = std::min(pixels, pr0 + step);
           const uint8_t* img_g = img + g * L.group_stride;
+          int64_t oy = pr0 / ow, ox = pr0 % ow;  // stepped without divisions
           for (int64_t q = pr0; q < pr1; q += kMaxRows) {
             const int n = static_cast<int>(std::min<int64_t>(kMaxRows, pr1 - q));
             for (int m = 0; m < n; ++m) {
               uint8_t* dst = buf.data() + m * ld;
-              const int64_t oy = (q + m) / ow, ox = (q + m) % ow;
               const uint8_t* px = img_g + (oy * s.stride_h * L.cols + ox * s.stride_w) * L.stride;
+              if (++ox == ow) {
+                ox = 0;
+                ++oy;
+              }
               if (row_runs) {
                 for (int64_t ky = 0; ky < s.kernel_h; ++ky) {
                   copy_run(px + tap_off[static_cast<size_t>(ky * s.kernel_w)], s.kernel_w * w.cg,
