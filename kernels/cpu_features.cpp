@@ -37,6 +37,7 @@ CpuFeatures detect() {
   f.avx512bw = f.avx512f && ((b >> 30) & 1);
   f.avx512vl = f.avx512f && ((b >> 31) & 1);
   f.avx512vnni = f.avx512f && ((c >> 11) & 1);
+  f.avx512vbmi = f.avx512f && ((c >> 1) & 1);
   f.amx_bf16 = os_amx && ((d >> 22) & 1);
   f.amx_tile = os_amx && ((d >> 24) & 1);
   f.amx_int8 = os_amx && ((d >> 25) & 1);
@@ -52,7 +53,7 @@ CpuFeatures cap(CpuFeatures f, std::string_view isa) {
   if (isa.empty() || isa == "amx") return f;
   f.amx_tile = f.amx_int8 = f.amx_bf16 = false;
   if (isa == "vnni") return f;
-  f.avx512vnni = f.avx512bf16 = false;
+  f.avx512vnni = f.avx512bf16 = f.avx512vbmi = false;
   if (isa == "avx512") return f;
   return CpuFeatures{};  // "ref" and anything unknown: scalar reference only
 }
@@ -73,6 +74,7 @@ std::string CpuFeatures::summary() const {
   add(avx512vl, "avx512vl");
   add(avx512vnni, "avx512vnni");
   add(avx512bf16, "avx512bf16");
+  add(avx512vbmi, "avx512vbmi");
   add(amx_tile, "amx-tile");
   add(amx_int8, "amx-int8");
   add(amx_bf16, "amx-bf16");

@@ -15,6 +15,7 @@ struct CpuFeatures {
   bool avx512vl = false;
   bool avx512vnni = false;
   bool avx512bf16 = false;
+  bool avx512vbmi = false;  // byte permutes (vpermb, vpermi2b)
   bool amx_tile = false;   // also requires the kernel's permission for tile data (arch_prctl)
   bool amx_int8 = false;
   bool amx_bf16 = false;

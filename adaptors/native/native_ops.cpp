@@ -32,6 +32,7 @@
 #include "runtime/conv_geometry.h"
 #include "kernels/cpu_features.h"
 #include "kernels/gemm_bf16.h"
+#include "kernels/lut_q8.h"
 #include "kernels/maxpool_nhwc.h"
 #include "kernels/qconv.h"  // QConvShape
 #include "kernels/qconv_nhwc.h"
@@ -1072,9 +1073,7 @@ Status qlut(OpContext& ctx) {
   const auto* xb = static_cast<const uint8_t*>(x->raw());
   const auto* tb = static_cast<const uint8_t*>(table->raw());
   auto* yb = static_cast<uint8_t*>(y.raw());
-  for_chunks(x->numel(), [&](int64_t i, int64_t n) {
-    for (int64_t k = i; k < i + n; ++k) yb[k] = tb[xb[k]];
-  });
+  for_chunks(x->numel(), [&](int64_t i, int64_t n) { lut_q8(xb + i, n, tb, yb + i); });
   ctx.outputs[0] = std::move(y);
   return Status::Ok();
 }
