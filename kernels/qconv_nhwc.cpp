@@ -16,8 +16,10 @@ QConvNhwcLayout choose_layout(const QConvShape& s) {
   const int64_t cg = s.in_channels / s.group, ocg = s.out_channels / s.group;
   if (cg == 1 && ocg == 1) return QConvNhwcLayout::kDepthwise;
   // Up to 7 channels: rounding each tap up to 4 would multiply mostly padding (4x for grey
-  // input, 1.33x for RGB); gathering the taps densely costs less.
-  if (cg % 4 != 0 && cg < 8) return QConvNhwcLayout::kDense;
+  // input, 1.33x for RGB).
+  if (cg % 4 != 0 && cg < 8) {
+    return s.group == 1 && s.dilation_w == 1 ? QConvNhwcLayout::kRowTaps : QConvNhwcLayout::kDense;
+  }
   return QConvNhwcLayout::kTaps;
 }
 
@@ -98,8 +100,9 @@ PackedConvNhwcS8 pack_conv_nhwc_s8(const int8_t* w, const QConvShape& s) {
     return pk;
   }
   const bool dense = pk.layout == QConvNhwcLayout::kDense;
-  pk.k_tap = dense ? pk.cg : round_up(pk.cg, 4);
-  pk.k_padded = round_up(taps * pk.k_tap, 4);
+  const bool rows = pk.layout == QConvNhwcLayout::kRowTaps;
+  pk.k_tap = dense ? pk.cg : round_up(rows ? s.kernel_w * pk.cg : pk.cg, 4);
+  pk.k_padded = rows ? s.kernel_h * pk.k_tap : round_up(taps * pk.k_tap, 4);
   int64_t offset = 0;
   for (int64_t oc0 = 0; oc0 < pk.ocg;) {
     const int64_t rest = pk.ocg - oc0;
@@ -119,7 +122,7 @@ PackedConvNhwcS8 pack_conv_nhwc_s8(const int8_t* w, const QConvShape& s) {
         const int64_t oc = g * pk.ocg + p.oc0 + o;
         for (int64_t t = 0; t < taps; ++t) {
           for (int64_t c = 0; c < pk.cg; ++c) {
-            const int64_t k = t * pk.k_tap + c;
+            const int64_t k = pk.k_index(t, c);
             d[(k / 4) * lanes * 4 + o * 4 + k % 4] = weight(oc, t, c);
           }
         }
@@ -135,7 +138,7 @@ int8_t PackedConvNhwcS8::at(int64_t oc, int64_t tap, int64_t c) const {
     return static_cast<int8_t>(reinterpret_cast<const int32_t*>(data.get())[tap * cpad + oc]);
   }
   const int64_t g = oc / ocg, o = oc % ocg;
-  const int64_t k = tap * k_tap + c;
+  const int64_t k = k_index(tap, c);
   for (const Panel& p : panels) {
     if (o < p.oc0 + p.blocks * 16) {
       return panel_data(g, p)[(k / 4) * p.blocks * 64 + (o - p.oc0) * 4 + k % 4];
@@ -201,10 +204,13 @@ std::string qconv_nhwc_path_name(const PackedConvNhwcS8& w) {
   switch (w.layout) {
     case QConvNhwcLayout::kDepthwise: return "qconv_nhwc_depthwise_16c__avx512vnni";
     case QConvNhwcLayout::kDense:
+    case QConvNhwcLayout::kRowTaps:
     case QConvNhwcLayout::kTaps: {
       const int blocks = w.panels.empty() ? 1 : w.panels.front().blocks;
       return std::string("qconv_nhwc_") +
-             (w.layout == QConvNhwcLayout::kDense ? "dense_" : "taps_") +
+             (w.layout == QConvNhwcLayout::kDense     ? "dense_"
+              : w.layout == QConvNhwcLayout::kRowTaps ? "rows_"
+                                                       : "taps_") +
              std::to_string(qconv_nhwc_tile_rows(blocks)) + "x" + std::to_string(blocks * 16) +
              "__avx512vnni";
     }

@@ -24,8 +24,13 @@ enum class QConvNhwcLayout {
   // K = taps x cg rounded up to 4 per tap: each tap reads a run of channels of one pixel, in place
   // or from a padded copy of the image.
   kTaps,
-  // K = taps x cg rounded up to 4 once: few input channels (RGB, grey), gathered per pixel tile so
-  // no lane multiplies padding.
+  // K = kernel rows x (kernel_w x cg rounded up to 4): few input channels (RGB, grey) without
+  // groups or column dilation, where a kernel row is one run of the image, read in place or
+  // from a copy carrying the column padding. Rounding a row wastes less than rounding each tap
+  // (RGB 7x7: 21 -> 24 bytes a row, 3 -> 4 a tap) and needs no gather.
+  kRowTaps,
+  // K = taps x cg rounded up to 4 once: few input channels in groups or dilated, gathered per
+  // pixel tile so no lane multiplies padding.
   kDense,
   // One input and one output channel per group: channels in vector lanes, taps accumulated.
   kDepthwise,
@@ -42,7 +47,7 @@ constexpr int qconv_nhwc_tile_rows(int blocks) {
 struct PackedConvNhwcS8 {
   QConvNhwcLayout layout = QConvNhwcLayout::kTaps;
   int64_t group = 1, cg = 0, ocg = 0, kernel_h = 0, kernel_w = 0;
-  int64_t k_tap = 0;     // kTaps: channels per tap in K (cg rounded up to 4)
+  int64_t k_tap = 0;     // K per tap (kTaps: cg rounded up to 4) or per kernel row (kRowTaps)
   int64_t k_padded = 0;  // K of one group, a multiple of 4
   struct Panel {
     int64_t oc0 = 0;     // first output channel within the group
@@ -55,11 +60,16 @@ struct PackedConvNhwcS8 {
   // to 16] s32 (the vpdpwssd operand). Zero wherever padding. 64-byte aligned.
   std::shared_ptr<int8_t> data;
   std::vector<int32_t> col_sum;  // per output channel: the sum of its weights
-  // [taps][out_channels]: the sum over input channels of each tap's weights (kTaps, kDepthwise):
+  // [taps][out_channels]: the sum over input channels of each tap's weights (all but kDense):
   // the compensation of pixels whose windows leave the image, where padded taps are skipped.
   std::vector<int32_t> tap_sum;
 
   int64_t taps() const { return kernel_h * kernel_w; }
+  // Where input channel c of tap t sits in K.
+  int64_t k_index(int64_t t, int64_t c) const {
+    if (layout == QConvNhwcLayout::kRowTaps) return (t / kernel_w) * k_tap + (t % kernel_w) * cg + c;
+    return t * k_tap + c;
+  }
   const int8_t* panel_data(int64_t g, const Panel& p) const {
     return data.get() + g * group_bytes + p.offset;
   }

@@ -107,16 +107,29 @@ int64_t unit_pixels(int64_t macs_per_pixel, int rows, int64_t pixels) {
 
 // kTaps: row pointers into the image at each pixel's first valid tap; the image is x itself for
 // u8 with groups on 4-byte boundaries, else a copy with s8 shifted and channels padded to 4.
+// kRowTaps: a tap is a kernel row, read as one run (over-reading into bytes whose weights are
+// zero) from a copy that carries the column padding at the zero point.
 void conv_taps(const QConvShape& s, const QGemmParams& p, const QConvSum* sum, const void* x,
                const PackedConvNhwcS8& w, void* y, const Epilogue& e) {
   const int64_t oh = s.out_h(), ow = s.out_w(), pixels = oh * ow;
+  const bool row_taps = w.layout == QConvNhwcLayout::kRowTaps;
   ImageLayout L;
-  L.in_place = p.a_type == DType::kU8 && w.cg % 4 == 0;
-  L.group_stride = L.in_place ? w.cg : w.k_tap;
-  L.stride = L.group_stride * s.group;
+  if (row_taps) {
+    // In place only when no column is padding and a row's run ends on its last real byte.
+    L.in_place = p.a_type == DType::kU8 && s.pad_left == 0 && s.pad_right == 0 &&
+                 w.k_tap == s.kernel_w * w.cg;
+    L.group_stride = w.cg;
+    L.stride = s.in_channels;
+    L.cols = s.in_w + (L.in_place ? 0 : s.pad_left + s.pad_right);
+    L.pad_left = L.in_place ? 0 : s.pad_left;
+  } else {
+    L.in_place = p.a_type == DType::kU8 && w.cg % 4 == 0;
+    L.group_stride = L.in_place ? w.cg : w.k_tap;
+    L.stride = L.group_stride * s.group;
+    L.cols = s.in_w;
+  }
   L.rows = s.in_h;
-  L.cols = s.in_w;
-  const std::vector<qconv_nhwc_detail::Region> regs = qconv_nhwc_detail::regions(s);
+  const std::vector<qconv_nhwc_detail::Region> regs = qconv_nhwc_detail::regions(s, row_taps);
   // Each region's taps: offsets from its pixels' first valid tap, and weight tap indices.
   std::vector<int64_t> tap_off;
   std::vector<int32_t> tap_idx;
@@ -124,6 +137,11 @@ void conv_taps(const QConvShape& s, const QGemmParams& p, const QConvSum* sum, c
   for (const auto& rg : regs) {
     tap_begin.push_back(tap_off.size());
     for (int64_t ky = rg.ky0; ky < rg.ky1; ++ky) {
+      if (row_taps) {
+        tap_off.push_back((ky - rg.ky0) * s.dilation_h * L.cols * L.stride);
+        tap_idx.push_back(static_cast<int32_t>(ky));
+        continue;
+      }
       for (int64_t kx = rg.kx0; kx < rg.kx1; ++kx) {
         tap_off.push_back(((ky - rg.ky0) * s.dilation_h * L.cols + (kx - rg.kx0) * s.dilation_w) *
                           L.stride);
@@ -155,7 +173,7 @@ void conv_taps(const QConvShape& s, const QGemmParams& p, const QConvSum* sum, c
   const int64_t macs = s.batch * pixels * s.out_channels * s.k_per_group();
   const std::vector<int32_t> inits = qconv_nhwc_detail::region_inits(e, w, regs);
   qconv_nhwc_detail::for_images(
-      s, L, x, p.a_type, p.a_zero_point, static_cast<int64_t>(units.size()), 0, macs,
+      s, L, x, p.a_type, p.a_zero_point, static_cast<int64_t>(units.size()), kSlack, macs,
       [&](int64_t b, const uint8_t* img, int64_t u0, int64_t u1) {
         alignas(64) __m512i acc[kMaxRows];
         const uint8_t* rowp[kMaxRows];
@@ -180,9 +198,11 @@ void conv_taps(const QConvShape& s, const QGemmParams& p, const QConvSum* sum, c
           // The region's pixel i0 onwards, stepped without divisions.
           int64_t oy = rg.y0 + un.i0 / width, ox = rg.x0 + un.i0 % width;
           const int64_t row_step = s.stride_h * L.cols * L.stride, col_step = s.stride_w * L.stride;
-          const uint8_t* row0 = img_g + ((oy * s.stride_h - s.pad_top + rg.ky0 * s.dilation_h) * L.cols +
-                                         (rg.x0 * s.stride_w - s.pad_left + rg.kx0 * s.dilation_w)) *
-                                            L.stride;
+          // The first valid tap's column, in x or in a copy that starts with the left padding.
+          const uint8_t* row0 =
+              img_g + ((oy * s.stride_h - s.pad_top + rg.ky0 * s.dilation_h) * L.cols +
+                       (rg.x0 * s.stride_w - s.pad_left + rg.kx0 * s.dilation_w + L.pad_left)) *
+                          L.stride;
           for (int64_t i = un.i0; i < un.i1; i += tile) {
             const int rows = static_cast<int>(std::min<int64_t>(tile, un.i1 - i));
             for (int m = 0; m < rows; ++m) {

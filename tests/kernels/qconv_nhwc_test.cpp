@@ -185,6 +185,7 @@ INSTANTIATE_TEST_SUITE_P(
         ConvCase{"dense_c3_7x7_s2", shape(1, 3, 23, 21, 64, 7, 2, 3, 1)},
         ConvCase{"dense_c3_n80", shape(1, 3, 9, 9, 80, 3, 1, 1, 1)},
         ConvCase{"dense_c6_dilated", shape(1, 6, 12, 12, 10, 3, 1, 2, 1, 2)},
+        ConvCase{"rows_in_place_c2", shape(2, 2, 6, 7, 5, 2, 1, 0, 1)},
         ConvCase{"patchify_7x7_s7", shape(2, 1, 28, 28, 64, 7, 7, 0, 1)},
         ConvCase{"grouped_cg4", shape(2, 8, 7, 7, 12, 3, 1, 1, 2)},
         ConvCase{"grouped_cg3_dense", shape(2, 12, 7, 7, 8, 3, 1, 1, 4)},
@@ -209,6 +210,10 @@ TEST(QConvNhwcPackingTest, LayoutFollowsTheShape) {
   EXPECT_EQ(pack_conv_nhwc_s8(w.data(), shape(1, 64, 8, 8, 64, 3, 1, 1, 1)).layout,
             QConvNhwcLayout::kTaps);
   EXPECT_EQ(pack_conv_nhwc_s8(w.data(), shape(1, 3, 8, 8, 64, 3, 1, 1, 1)).layout,
+            QConvNhwcLayout::kRowTaps);
+  EXPECT_EQ(pack_conv_nhwc_s8(w.data(), shape(1, 6, 8, 8, 64, 3, 1, 1, 2)).layout,
+            QConvNhwcLayout::kDense);
+  EXPECT_EQ(pack_conv_nhwc_s8(w.data(), shape(1, 3, 8, 8, 64, 3, 1, 2, 1, 2)).layout,
             QConvNhwcLayout::kDense);
   EXPECT_EQ(pack_conv_nhwc_s8(w.data(), shape(1, 32, 8, 8, 32, 3, 1, 1, 32)).layout,
             QConvNhwcLayout::kDepthwise);
