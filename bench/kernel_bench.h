@@ -9,6 +9,7 @@
 //  - every shape is measured with 1 thread (no runtime interplay, immune to load) and with all
 //    threads (meaningful only when the machine is otherwise idle: the load is reported);
 //  - switching runtime waits kSettleSeconds so the other runtime's threads stop spinning;
+//  - the int8 kernels are timed in alternating rounds, qtune then oneDNN, the best of each kept;
 //  - primitive creation, weight reorders and packing stay outside the timed loop.
 #pragma once
 
