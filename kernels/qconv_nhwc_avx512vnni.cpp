@@ -24,16 +24,31 @@ using qconv_nhwc_detail::ImageLayout;
 constexpr int kMaxRows = qconv_nhwc_tile_rows(1);
 // Work per parallel unit: enough multiply-adds that scheduling stays cheap.
 constexpr int64_t kMacsPerUnit = int64_t{1} << 18;
+// A group's packed weights up to this size stay in L1 while a tile of pixels runs all panels.
+constexpr int64_t kL1WeightBytes = int64_t{32} << 10;
 // Bytes the dense gather may write past a run and read past the padded image.
 constexpr int64_t kSlack = 64;
 
-// R pixel rows x NB blocks of 16 channels, started at init[j]; acc[r * NB + j]. For each tap t
-// row r's bytes sit at rows[r] + tap_off[t] + 4k (k-step k) and the weights at
-// w + tap_idx[t] * w_tap, advancing NB x 64 bytes a k-step.
+// The epilogue of the common case run on the accumulators where they are: 8-bit output with
+// nothing between the product and the requantization but the scale (no graph Q -> DQ, f32 bias
+// or fused Add). The same operations as qconv_nhwc_detail::store_block.
+struct DirectOut {
+  __m512 scale[kQConvMaxPanelBlocks];
+  __mmask16 mask[kQConvMaxPanelBlocks];  // the blocks' real channels (0: none)
+  __m512 inv, q_lo, q_hi;
+  __m512i zp;
+  uint8_t* y;     // the panel's first channel of output pixel 0
+  int64_t pixel;  // bytes per output pixel
+};
+
+// R pixel rows x NB blocks of 16 channels, started at init[j]. For each tap t row r's bytes sit
+// at rows[r] + tap_off[t] + 4k (k-step k) and the weights at w + tap_idx[t] * w_tap, advancing
+// NB x 64 bytes a k-step. With `direct`, the results go straight to output pixels pix[r];
+// otherwise the accumulators to out[r * NB + j].
 template <int R, int NB>
 void micro(const uint8_t* const* rows, const int64_t* tap_off, const int32_t* tap_idx,
            int64_t taps, int64_t k4, const int8_t* w, int64_t w_tap, const __m512i* init,
-           __m512i* out) {
+           const DirectOut* direct, const int64_t* pix, __m512i* out) {
   __m512i acc[R][NB];
   const uint8_t* r[R];
 #pragma GCC unroll 32
@@ -60,6 +75,28 @@ void micro(const uint8_t* const* rows, const int64_t* tap_off, const int32_t* ta
       }
     }
   }
+  if (direct) {
+    // Locals: the byte stores may alias anything behind a pointer.
+    int64_t at[R];
+#pragma GCC unroll 32
+    for (int m = 0; m < R; ++m) at[m] = pix[m] * direct->pixel;
+    uint8_t* const y = direct->y;
+    const __m512 inv = direct->inv, q_lo = direct->q_lo, q_hi = direct->q_hi;
+    const __m512i zp = direct->zp;
+#pragma GCC unroll 4
+    for (int j = 0; j < NB; ++j) {
+      const __mmask16 mask = direct->mask[j];
+      if (!mask) continue;
+      const __m512 scale = direct->scale[j];
+#pragma GCC unroll 32
+      for (int m = 0; m < R; ++m) {
+        const __m512 f = qconv_nhwc_detail::fmul(_mm512_cvtepi32_ps(acc[m][j]), scale);
+        const __m512i q = qconv_nhwc_detail::round_in(qconv_nhwc_detail::fmul(f, inv), q_lo, q_hi);
+        qconv_nhwc_detail::store_u8(y + at[m] + j * 16, mask, _mm512_add_epi32(q, zp));
+      }
+    }
+    return;
+  }
 #pragma GCC unroll 32
   for (int m = 0; m < R; ++m) {
 #pragma GCC unroll 4
@@ -68,7 +105,31 @@ void micro(const uint8_t* const* rows, const int64_t* tap_off, const int32_t* ta
 }
 
 using MicroFn = void (*)(const uint8_t* const*, const int64_t*, const int32_t*, int64_t, int64_t,
-                         const int8_t*, int64_t, const __m512i*, __m512i*);
+                         const int8_t*, int64_t, const __m512i*, const DirectOut*, const int64_t*,
+                         __m512i*);
+
+// The DirectOut of output channels n0.. (those below n_end real), or null when the epilogue
+// needs more than it does.
+const DirectOut* direct_out(const Epilogue& e, int blocks, int64_t n0, int64_t n_end, void* y,
+                            DirectOut* d) {
+  if ((e.output != QGemmOutput::kU8 && e.output != QGemmOutput::kS8) || e.mid || e.bias_f32 ||
+      e.sum) {
+    return nullptr;
+  }
+  for (int j = 0; j < blocks; ++j) {
+    const int64_t valid = std::max<int64_t>(0, n_end - n0 - j * 16);
+    d->mask[j] = qconv_nhwc_detail::lane_mask(valid);
+    d->scale[j] = e.per_channel ? _mm512_maskz_loadu_ps(d->mask[j], e.scale + n0 + j * 16)
+                                : _mm512_set1_ps(e.scale[0]);
+  }
+  d->inv = _mm512_set1_ps(e.out_inv);
+  d->q_lo = _mm512_set1_ps(e.q_lo);
+  d->q_hi = _mm512_set1_ps(e.q_hi);
+  d->zp = _mm512_set1_epi32(e.out_zp);
+  d->y = static_cast<uint8_t*>(y) + n0;
+  d->pixel = e.channels;
+  return d;
+}
 
 // MicroTable<NB>::fn[rows] for rows in 1..qconv_nhwc_tile_rows(NB).
 template <int NB, typename Rows>
@@ -150,21 +211,29 @@ void conv_taps(const QConvShape& s, const QGemmParams& p, const QConvSum* sum, c
     }
   }
   tap_begin.push_back(tap_off.size());
-  // Units: (group, panel, region, pixel range), panel-major so a unit reuses one weight panel.
+  // Units: (group, panels, region, pixel range). A group's weights that fit L1 serve each tile
+  // of pixels for all its panels (the tile's inputs are read once, its output rows written
+  // whole); larger ones go one panel per unit, which then reuses that panel across its tiles.
+  const bool all_panels = w.group_bytes <= kL1WeightBytes;
   struct Unit {
     int64_t g;
-    const PackedConvNhwcS8::Panel* panel;
+    size_t panel0, panel1;
     size_t region;
     int64_t i0, i1;
   };
   std::vector<Unit> units;
   for (int64_t g = 0; g < s.group; ++g) {
-    for (const auto& pan : w.panels) {
-      const int rows = qconv_nhwc_tile_rows(pan.blocks);
+    for (size_t pi = 0; pi < w.panels.size(); pi = all_panels ? w.panels.size() : pi + 1) {
+      const size_t pe = all_panels ? w.panels.size() : pi + 1;
+      const int rows = qconv_nhwc_tile_rows(w.panels[pi].blocks);
+      int64_t lanes = 0;
+      for (size_t k = pi; k < pe; ++k) lanes += w.panels[k].blocks * 16;
       for (size_t ri = 0; ri < regs.size(); ++ri) {
         const int64_t n = regs[ri].pixels();
-        const int64_t step = unit_pixels(w.k_padded * pan.blocks * 16, rows, n);
-        for (int64_t i0 = 0; i0 < n; i0 += step) units.push_back({g, &pan, ri, i0, std::min(n, i0 + step)});
+        const int64_t step = unit_pixels(w.k_padded * lanes, rows, n);
+        for (int64_t i0 = 0; i0 < n; i0 += step) {
+          units.push_back({g, pi, pe, ri, i0, std::min(n, i0 + step)});
+        }
       }
     }
   }
@@ -181,17 +250,10 @@ void conv_taps(const QConvShape& s, const QGemmParams& p, const QConvSum* sum, c
         for (int64_t u = u0; u < u1; ++u) {
           const Unit& un = units[static_cast<size_t>(u)];
           const qconv_nhwc_detail::Region& rg = regs[un.region];
-          const int blocks = un.panel->blocks, tile = qconv_nhwc_tile_rows(blocks);
-          const int8_t* wp = w.panel_data(un.g, *un.panel);
+          const int tile = qconv_nhwc_tile_rows(w.panels[un.panel0].blocks);
           const uint8_t* img_g = img + un.g * L.group_stride;
-          const int64_t n0 = un.g * w.ocg + un.panel->oc0, n_end = (un.g + 1) * w.ocg;
-          alignas(64) __m512i init[kQConvMaxPanelBlocks];
           const int32_t* region_init = inits.data() + un.region * static_cast<size_t>(s.out_channels);
-          for (int j = 0; j < blocks; ++j) {
-            init[j] = _mm512_maskz_loadu_epi32(
-                qconv_nhwc_detail::lane_mask(std::max<int64_t>(0, n_end - n0 - j * 16)),
-                region_init + n0 + j * 16);
-          }
+          const int64_t n_end = (un.g + 1) * w.ocg;
           const size_t t0 = tap_begin[un.region];
           const int64_t taps = static_cast<int64_t>(tap_begin[un.region + 1] - t0);
           const int64_t width = rg.width();
@@ -214,9 +276,22 @@ void conv_taps(const QConvShape& s, const QGemmParams& p, const QConvSum* sum, c
                 row0 += row_step;
               }
             }
-            micro_fn(blocks, rows)(rowp, tap_off.data() + t0, tap_idx.data() + t0, taps, k4, wp,
-                                   k4 * blocks * 64, init, acc);
-            store_tile(e, acc, rows, blocks, pix, n0, n_end, y, r);
+            for (size_t pi = un.panel0; pi < un.panel1; ++pi) {
+              const PackedConvNhwcS8::Panel& pan = w.panels[pi];
+              const int64_t n0 = un.g * w.ocg + pan.oc0;
+              alignas(64) __m512i init[kQConvMaxPanelBlocks];
+              for (int j = 0; j < pan.blocks; ++j) {
+                init[j] = _mm512_maskz_loadu_epi32(
+                    qconv_nhwc_detail::lane_mask(std::max<int64_t>(0, n_end - n0 - j * 16)),
+                    region_init + n0 + j * 16);
+              }
+              alignas(64) DirectOut dout;
+              const DirectOut* direct = direct_out(e, pan.blocks, n0, n_end, y, &dout);
+              micro_fn(pan.blocks, rows)(rowp, tap_off.data() + t0, tap_idx.data() + t0, taps, k4,
+                                         w.panel_data(un.g, pan), k4 * pan.blocks * 64, init,
+                                         direct, pix, acc);
+              if (!direct) store_tile(e, acc, rows, pan.blocks, pix, n0, n_end, y, r);
+            }
           }
         }
       });
@@ -306,9 +381,11 @@ void conv_dense(const QConvShape& s, const QGemmParams& p, const QConvSum* sum, 
                   rowp[m] = buf.data() + (m0 + m) * ld;
                   pix[m] = b * pixels + q + m0 + m;
                 }
+                alignas(64) DirectOut dout;
+                const DirectOut* direct = direct_out(e, pan.blocks, n0, n_end, y, &dout);
                 micro_fn(pan.blocks, rows)(rowp, &zero_tap, &tap0, 1, w.k_padded / 4, wp, 0, init,
-                                           acc);
-                store_tile(e, acc, rows, pan.blocks, pix, n0, n_end, y, r);
+                                           direct, pix, acc);
+                if (!direct) store_tile(e, acc, rows, pan.blocks, pix, n0, n_end, y, r);
               }
             }
           }

@@ -193,6 +193,24 @@ inline __m512i round_in(__m512 q, __m512 lo, __m512 hi) {
   return _mm512_cvt_roundps_epi32(_mm512_min_ps(_mm512_max_ps(q, lo), hi), kRound);
 }
 
+// Stores of 16 lanes: plain when all are wanted (masked stores, truncating ones above all, are
+// slow on some cores and the full block is the common case).
+inline void store_u8(uint8_t* p, __mmask16 mask, __m512i v) {
+  const __m128i b = _mm512_cvtepi32_epi8(v);
+  if (mask == 0xffff) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(p), b);
+  } else {
+    _mm_mask_storeu_epi8(p, mask, b);
+  }
+}
+inline void store_f32(float* p, __mmask16 mask, __m512 v) {
+  if (mask == 0xffff) {
+    _mm512_storeu_ps(p, v);
+  } else {
+    _mm512_mask_storeu_ps(p, mask, v);
+  }
+}
+
 // Finishes rows [0, rows) of one block of 16 output channels from n0 (valid of them real):
 // acc[m * stride] is output pixel pix[m] (over the batch), started at initial_acc. y and the
 // residual r are NHWC with e.channels channels.
@@ -223,7 +241,7 @@ inline void store_block(const Epilogue& e, const __m512i* acc, int stride, int r
     const __m512 lo = _mm512_set1_ps(e.clamp_min), hi = _mm512_set1_ps(e.clamp_max);
     for (int m = 0; m < rows; ++m) {
       const __m512 f = _mm512_min_ps(_mm512_max_ps(value(acc[m * stride]), lo), hi);
-      _mm512_mask_storeu_ps(static_cast<float*>(y) + pix[m] * ch + n0, mask, f);
+      store_f32(static_cast<float*>(y) + pix[m] * ch + n0, mask, f);
     }
     return;
   }
@@ -232,7 +250,7 @@ inline void store_block(const Epilogue& e, const __m512i* acc, int stride, int r
   if (!e.sum) {
     for (int m = 0; m < rows; ++m) {
       const __m512i q = round_in(fmul(value(acc[m * stride]), inv), q_lo, q_hi);
-      _mm512_mask_cvtepi32_storeu_epi8(static_cast<uint8_t*>(y) + pix[m] * ch + n0, mask,
+      store_u8(static_cast<uint8_t*>(y) + pix[m] * ch + n0, mask,
                                        _mm512_add_epi32(q, zp));
     }
     return;
@@ -250,10 +268,10 @@ inline void store_block(const Epilogue& e, const __m512i* acc, int stride, int r
     const __m512i ri = _mm512_sub_epi32(r_u8 ? _mm512_cvtepu8_epi32(rb) : _mm512_cvtepi8_epi32(rb), r_zp);
     const __m512 v = fadd(fmul(_mm512_cvtepi32_ps(q), out_scale), fmul(_mm512_cvtepi32_ps(ri), r_scale));
     if (f32_out) {
-      _mm512_mask_storeu_ps(static_cast<float*>(y) + idx, mask, _mm512_min_ps(_mm512_max_ps(v, f_lo), f_hi));
+      store_f32(static_cast<float*>(y) + idx, mask, _mm512_min_ps(_mm512_max_ps(v, f_lo), f_hi));
     } else {
       const __m512i fq = round_in(_mm512_div_ps(v, final_scale), f_lo, f_hi);
-      _mm512_mask_cvtepi32_storeu_epi8(static_cast<uint8_t*>(y) + idx, mask, _mm512_add_epi32(fq, final_zp));
+      store_u8(static_cast<uint8_t*>(y) + idx, mask, _mm512_add_epi32(fq, final_zp));
     }
   }
 }
