@@ -42,8 +42,8 @@ struct KernelBenchRow {
   double f32_ratio() const { return onednn_f32_gops > 0 ? qtune_f32_gops / onednn_f32_gops : 0; }
 };
 
-// The convolutions typical of the image models users bring (ResNet-50's stem, 3x3 and 1x1
-// layers at every stage, stride-2 downsampling, MobileNet's depthwise and pointwise layers).
+// The convolutions of the model zoo's image models (resnet18's stem, 3x3 layers at every stage
+// and stride-2 downsampling; mobilenet_v2's depthwise and pointwise layers) at 224x224.
 std::vector<GemmShape> zoo_conv_shapes(int64_t batch);
 
 // Every Conv/Gemm/MatMul layer of the model at the given batch, read by running it once.

@@ -265,8 +265,8 @@ class NativeGraphPassesBundled : public ::testing::TestWithParam<std::string> {}
 TEST_P(NativeGraphPassesBundled, ChannelsLastBetweenInt8OpsSameOutputs) {
   auto calib_cfg = load_data_config(kSource + "/examples/fashion_mnist/calib.yaml");
   ASSERT_TRUE(calib_cfg.ok());
-  if (!std::filesystem::exists(calib_cfg->dataset.images)) {
-    GTEST_SKIP() << calib_cfg->dataset.images << " missing (dataset-fashion-mnist)";
+  if (!std::filesystem::exists(calib_cfg->dataset.inputs[0].path)) {
+    GTEST_SKIP() << calib_cfg->dataset.inputs[0].path << " missing (dataset-fashion-mnist)";
   }
   calib_cfg->dataset.limit = 20;
   auto calib = load_dataset(*calib_cfg);
@@ -284,7 +284,7 @@ TEST_P(NativeGraphPassesBundled, ChannelsLastBetweenInt8OpsSameOutputs) {
   auto q = session->quantize(*cfg);
   ASSERT_TRUE(q.ok()) << q.status().message();
 
-  const std::vector<Tensor> batch{calib->batch(0, 6)};
+  const std::vector<Tensor> batch = calib->batch(0, 6);
   Graph lowered;
   const auto got = run_native(*q->graph, batch, &lowered);
   expect_same_bytes(run_plain_lowering(*q->graph, batch), got);
