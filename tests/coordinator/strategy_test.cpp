@@ -109,9 +109,9 @@ TEST(DecisionTest, OneRuleBothDirections) {
 
 TEST(DecisionTest, PerformanceNeverPicksSlowerThanFp32) {
   TuningHistory h = baseline();
-  TrialRecord fast_bad{0, "s", {}, "a", true, "", 70.0, 5.0};
-  TrialRecord slow_good{1, "s", {}, "b", true, "", 80.0, 11.0};
-  TrialRecord ok{2, "s", {}, "c", true, "", 79.5, 9.0};
+  TrialRecord fast_bad{0, "s", {}, "a", true, "", 70.0, 50.0};
+  TrialRecord slow_good{1, "s", {}, "b", true, "", 80.0, 110.0};  // fp32 takes 100 ms
+  TrialRecord ok{2, "s", {}, "c", true, "", 79.5, 90.0};
   TrialRecord failed{3, "s", {}, "d", false, "boom", 0, 0};
   h.trials = {fast_bad, slow_good, ok, failed};
   AccuracyCriterion c{true, 0.01, true};

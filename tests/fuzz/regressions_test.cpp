@@ -41,7 +41,7 @@ TEST(FuzzRegression, OnnxInitializerDimsOverflowingInt64AreRefused) {
   Result<Graph> g = load_onnx_model(path);
   ASSERT_FALSE(g.ok());
   EXPECT_EQ(g.status().code(), StatusCode::kInvalidInput);
-  EXPECT_NE(g.status().message().find("64 bits"), std::string::npos) << g.status().message();
+  EXPECT_NE(g.status().message().find("int64"), std::string::npos) << g.status().message();
 }
 
 }  // namespace
