@@ -6,6 +6,8 @@
 #   scripts/fuzz.sh SECONDS [NAME...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+command -v clang++ > /dev/null 2>&1 ||
+  { echo "${0##*/}: needs clang: apt-get install clang libclang-rt-14-dev" >&2; exit 2; }
 [[ ${1:-} =~ ^[0-9]+$ ]] || { echo "usage: scripts/fuzz.sh SECONDS [NAME...]" >&2; exit 2; }
 seconds=$1; shift
 dir=build-asan

@@ -4,6 +4,8 @@
 #   scripts/sanitize.sh [GTEST_FILTER]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+command -v clang++ > /dev/null 2>&1 ||
+  { echo "${0##*/}: needs clang: apt-get install clang libclang-rt-14-dev" >&2; exit 2; }
 dir=build-asan
 launcher=()
 command -v ccache > /dev/null 2>&1 && launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
