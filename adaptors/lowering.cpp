@@ -681,7 +681,14 @@ std::vector<Int8LutUnit> find_int8_luts(const Graph& g, const std::vector<bool>&
         !per_tensor_params(g, q)) {
       continue;
     }
-    const DType x_type = x->second.zero_point.empty() ? DType::kU8 : x->second.type;
+    // The 8-bit type from the zero point, else from what the graph declares (ONNX's default
+    // for a DequantizeLinear without zero point is not necessarily u8: int32 has none either).
+    DType x_type = x->second.type;
+    if (x->second.zero_point.empty()) {
+      const ValueInfo* vi = g.find_value(x->first);
+      x_type = vi ? vi->dtype : DType::kUndefined;
+    }
+    if (x_type != DType::kU8 && x_type != DType::kS8) continue;
     // A node the reference ops cannot run stays as it is, to fail (or not) where the graph runs.
     Result<Tensor> table = lut_table(g, g.nodes[dq_index], op, q, x_type);
     if (!table.ok()) continue;
