@@ -3,7 +3,8 @@
 // activation zero point's compensation), and the whole QDQ tail in the epilogue: s32 bias,
 // per-channel scales, Relu/Clip, requantization and an optional residual Add (QConvSum).
 // Paths: qconv_nhwc_u8s8__ref (always) and qconv_nhwc_u8s8__avx512vnni, an implicit GEMM over
-// row pointers into the (padded) image with a separate depthwise kernel; chosen once at start-up.
+// row pointers into the image (kernel taps in the padding skipped, not multiplied) with a
+// separate depthwise kernel; chosen once at start-up.
 // All functions are thread-safe; the convolution runs TBB-parallel over images, pixel tiles and
 // output-channel panels.
 #pragma once
@@ -22,7 +23,7 @@ namespace qtune {
 // How the packed weights run, fixed at packing time by the shape alone.
 enum class QConvNhwcLayout {
   // K = taps x cg rounded up to 4 per tap: each tap reads a run of channels of one pixel, in place
-  // or from a padded copy of the image.
+  // or from a copy of the image (s8 shifted to u8, each group's channels padded to 4).
   kTaps,
   // K = kernel rows x (kernel_w x cg rounded up to 4): few input channels (RGB, grey) without
   // groups or column dilation, where a kernel row is one run of the image, read in place or

@@ -1,12 +1,10 @@
-// QConv / QGemm run the int8 GEMM (kernels/qgemm.h) with the whole QDQ unit in its epilogue:
-// s32 bias, per-channel x_scale*w_scale, Relu/Clip and requantization. Bf16Conv / Bf16Gemm run
-// kernels/gemm_bf16.h. Weights (and the combined scales) are packed once per model in the node
-// cache when they are graph constants.
-//
-// Convolutions do not go through qconv2d: its NCHW output needs the GEMM's transposed store,
-// whose epilogue is scalar per element and cost more than the GEMM itself on typical layers.
-// Here the image is transposed to HWC, im2col copies whole channel runs, the GEMM writes
-// [pixels, channels] through its vector epilogue, and one byte transpose restores NCHW.
+// QGemm runs the int8 GEMM (kernels/qgemm.h) and QConv the channels-last int8 convolution
+// (kernels/qconv_nhwc.h), each with the whole QDQ unit in its epilogue: s32 bias, per-channel
+// x_scale*w_scale, Relu/Clip, requantization and, for QConv, a fused residual Add. An NCHW
+// QConv (1-D, or a graph without the layout pass) is transposed around the same kernel.
+// QAdd, QLut and the channels-last MaxPool run the int8 ops between them; Bf16Conv / Bf16Gemm
+// run kernels/gemm_bf16.h (NCHW convolutions through an HWC im2col). Weights (and the combined
+// scales) are packed once per model in the node cache when they are graph constants.
 #include "adaptors/native/native_ops.h"
 
 #include <tbb/blocked_range.h>
