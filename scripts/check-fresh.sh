@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Proves scripts/setup.sh on a machine that lacks what a fresh Debian 12 lacks: purges the
-# packages that only come in as "Recommends" of the -dev packages (OpenCL for libdnnl-dev's CMake
-# config) or that a fresh machine does not have, clones the committed tree into a temporary
-# folder and runs the set-up there. It must install what is missing and build.
+# packages setup.sh installs (those whose removal takes nothing else with it; libprotobuf-dev,
+# libpng-dev and fonts-dejavu-core stay because other tools here depend on them), clones the
+# committed tree into a temporary folder and runs the set-up there. It must install every purged
+# package again and build.
 #   scripts/check-fresh.sh [--keep]     (as root; --keep leaves the clone for inspection)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +14,10 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 2
 fi
 
-optional=(ocl-icd-opencl-dev opencl-c-headers opencl-clhpp-headers)
+optional=(cppzmq-dev libzmq3-dev libmsgpack-cxx-dev libyaml-cpp-dev libtbb-dev libsodium-dev
+  libdnnl-dev ocl-icd-opencl-dev opencl-c-headers opencl-clhpp-headers libonnx-dev
+  protobuf-compiler googletest libgtest-dev libbenchmark-dev libjpeg-dev
+  dataset-fashion-mnist libonnx-testdata python3-onnx docker-compose chromium)
 installed=()
 for p in "${optional[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" && installed+=("$p")
