@@ -82,7 +82,11 @@ Result<ValueInfo> value_info_from_type(const std::string& name, const onnx::Type
 }
 
 Result<ValueInfo> value_info_from_proto(const onnx::ValueInfoProto& p) {
-  if (!p.has_type()) return ValueInfo{p.name()};
+  // An empty TypeProto declares nothing, like a missing one (exporters write `type {}` for
+  // subgraph outputs whose type they leave to inference).
+  if (!p.has_type() || p.type().value_case() == onnx::TypeProto::VALUE_NOT_SET) {
+    return ValueInfo{p.name()};
+  }
   return value_info_from_type(p.name(), p.type());
 }
 

@@ -347,5 +347,55 @@ TEST(OnnxIoTest, EvalOnHostileModelsExits2) {
   EXPECT_NE(out.find("QTUNE_MAX_MODEL_BYTES: expects a positive number of bytes"), std::string::npos) << out;
 }
 
+// Exporters (spox) write `type {}` for If branch outputs whose type they leave to inference; the
+// loader reads that as "not declared", like a missing type, and the model runs.
+TEST(OnnxIoTest, EmptyTypeProtoOnASubgraphOutputIsUndeclared) {
+  onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(16);
+  onnx::GraphProto* g = m.mutable_graph();
+  g->set_name("g");
+  auto add_input = [](onnx::GraphProto* graph, const std::string& name, int32_t elem) {
+    onnx::ValueInfoProto* v = graph->add_input();
+    v->set_name(name);
+    v->mutable_type()->mutable_tensor_type()->set_elem_type(elem);
+  };
+  add_input(g, "cond", onnx::TensorProto::BOOL);
+  add_input(g, "x", onnx::TensorProto::FLOAT);
+  onnx::ValueInfoProto* y = g->add_output();
+  y->set_name("y");
+  y->mutable_type()->mutable_tensor_type()->set_elem_type(onnx::TensorProto::FLOAT);
+  onnx::NodeProto* n = g->add_node();
+  n->set_op_type("If");
+  n->set_name("if");
+  n->add_input("cond");
+  n->add_output("y");
+  for (const char* attr : {"then_branch", "else_branch"}) {
+    onnx::AttributeProto* a = n->add_attribute();
+    a->set_name(attr);
+    a->set_type(onnx::AttributeProto::GRAPH);
+    onnx::GraphProto* b = a->mutable_g();
+    b->set_name(attr);
+    onnx::NodeProto* id = b->add_node();
+    id->set_op_type("Identity");
+    id->add_input("x");
+    id->add_output(std::string(attr) + "_out");
+    onnx::ValueInfoProto* out = b->add_output();
+    out->set_name(std::string(attr) + "_out");
+    out->mutable_type();  // present but empty
+  }
+  const fs::path p = temp_file("empty_type.onnx");
+  {
+    std::ofstream out(p, std::ios::binary);
+    ASSERT_TRUE(m.SerializeToOstream(&out));
+  }
+  auto loaded = load_onnx_model(p.string());
+  ASSERT_TRUE(loaded.ok()) << loaded.status().message();
+  const Graph& then_g = *loaded->nodes[0].attrs.at("then_branch").g;
+  EXPECT_EQ(then_g.outputs[0].dtype, DType::kUndefined);
+  EXPECT_FALSE(then_g.outputs[0].shape.has_value());
+  EXPECT_EQ(then_g.outputs[0].kind, ValueKind::kTensor);
+}
+
 }  // namespace
 }  // namespace qtune
