@@ -84,8 +84,8 @@ std::vector<std::string> unsupported_nodes(const Graph& graph, const KernelRegis
     if (!find_op(graph, n, extra_ops)) {
       out.push_back(n.describe() + (n.domain.empty() ? "" : " in domain '" + n.domain + "'"));
     }
-    for (const Graph* sub : n.subgraphs()) {  // subgraph nodes run with the standard kernels
-      for (auto& inner : unsupported_nodes(*sub)) {
+    for (const Graph* sub : n.subgraphs()) {  // subgraph nodes run with the same kernels
+      for (auto& inner : unsupported_nodes(*sub, extra_ops)) {
         out.push_back(inner + " in a subgraph of " + n.describe());
       }
     }
@@ -131,7 +131,7 @@ Result<Executor> Executor::create(std::shared_ptr<const Graph> graph,
                                  std::to_string(domain_opset(g, n)));
     }
     for (const Graph* sub : n.subgraphs()) {
-      if (auto missing = unsupported_nodes(*sub); !missing.empty()) {
+      if (auto missing = unsupported_nodes(*sub, extra_ops); !missing.empty()) {
         return Status::Unsupported(missing.front() + " in a subgraph of " + n.describe() +
                                    " is not supported at opset " + std::to_string(sub->opset));
       }
@@ -177,6 +177,7 @@ Result<Executor> Executor::create(std::shared_ptr<const Graph> graph,
     }
   }
   e.graph_ = std::move(graph);
+  e.extra_ops_ = extra_ops;
   return e;
 }
 
@@ -240,13 +241,14 @@ Result<std::vector<Tensor>> Executor::run(const std::vector<Tensor>& inputs,
 }
 
 Result<std::vector<Tensor>> Executor::run_subgraph(const std::vector<Tensor>& inputs,
-                                                   const std::vector<const Tensor*>& outer) const {
+                                                   const std::vector<const Tensor*>& outer,
+                                                   const Observer& observer) const {
   if (outer.size() != outer_slots_.size()) {
     return Status::Internal("subgraph '" + graph_->name + "' reads " +
                             std::to_string(outer_slots_.size()) + " outer values, got " +
                             std::to_string(outer.size()));
   }
-  return run_impl(inputs, outer, nullptr);
+  return run_impl(inputs, outer, observer);
 }
 
 Result<std::vector<Tensor>> Executor::run_impl(const std::vector<Tensor>& inputs,
@@ -272,6 +274,8 @@ Result<std::vector<Tensor>> Executor::run_impl(const std::vector<Tensor>& inputs
     const Step& step = steps_[i];
     OpContext ctx{n, g.opset, {}, {}};
     ctx.cache = caches_[i].get();
+    ctx.extra_ops = extra_ops_;
+    ctx.observer = observer ? &observer : nullptr;
     ctx.inputs.resize(step.inputs.size(), nullptr);
     ctx.constant_inputs.assign(step.inputs.size(), false);
     // Error path only: implicit inputs follow the node's own.

@@ -27,8 +27,8 @@ struct OpTypeTime {
 
 class Executor {
  public:
-  // Sees every value a node produces (calibration hooks in here).
-  using Observer = std::function<void(const std::string& value_name, const Tensor& value)>;
+  // Sees every value a node produces, subgraphs' included (calibration hooks in here).
+  using Observer = ValueObserver;
 
   // Fails with kUnsupported naming the first node whose op has no implementation. `extra_ops`
   // (an adaptor's fused ops) are looked up before the standard ONNX ops; it must outlive the
@@ -43,7 +43,8 @@ class Executor {
   // For a subgraph: `outer` holds the values of outer_scope() (what it reads from enclosing
   // graphs), in that order; nullptr where the enclosing graph has no value.
   Result<std::vector<Tensor>> run_subgraph(const std::vector<Tensor>& inputs,
-                                           const std::vector<const Tensor*>& outer) const;
+                                           const std::vector<const Tensor*>& outer,
+                                           const Observer& observer = nullptr) const;
   const std::vector<std::string>& outer_scope() const { return outer_scope_; }
 
   const Graph& graph() const { return *graph_; }
@@ -85,6 +86,7 @@ class Executor {
   std::vector<int32_t> outer_slots_;                // one per outer_scope_ name
   std::vector<InputRef> output_refs_;               // one per graph output
   std::vector<std::string> slot_names_;
+  const KernelRegistry* extra_ops_ = nullptr;       // handed on to subgraphs
   std::unique_ptr<NodeTimes[]> times_;              // one per node while profiling
 };
 

@@ -43,6 +43,10 @@ class NodeCache {
   std::shared_ptr<const void> value_;
 };
 
+class KernelRegistry;
+// Sees every value a node produces, by name (calibration hooks in here).
+using ValueObserver = std::function<void(const std::string& value_name, const Tensor& value)>;
+
 // What one op invocation sees: the node, its inputs (nullptr for omitted optional inputs) and the
 // outputs it must fill (one per node output, in order).
 struct OpContext {
@@ -52,6 +56,10 @@ struct OpContext {
   std::vector<Tensor> outputs;
   NodeCache* cache = nullptr;          // null when the caller keeps no state between runs
   std::vector<bool> constant_inputs;   // true where the input is a graph initializer
+  // What a node running a subgraph (If, Loop, Scan) hands on to it: the extra (fused) ops its
+  // executor looks up, and the observer that sees every value the subgraph produces.
+  const KernelRegistry* extra_ops = nullptr;
+  const ValueObserver* observer = nullptr;
 
   size_t num_inputs() const { return inputs.size(); }
   const Tensor* input(size_t i) const { return i < inputs.size() ? inputs[i] : nullptr; }

@@ -43,7 +43,7 @@ Bodies build_bodies(const OpContext& ctx, const std::vector<std::string>& attr_n
       copy->opset = ctx.opset;
       g = std::move(copy);
     }
-    auto exec = Executor::create(g);
+    auto exec = Executor::create(g, ctx.extra_ops);
     if (!exec.ok()) {
       out.status = exec.status().Annotate(n.describe() + " " + name);
       return out;
@@ -78,7 +78,8 @@ Result<std::vector<Tensor>> run_body(const OpContext& ctx, const Body& body,
   std::vector<const Tensor*> outer;
   outer.reserve(body.outer_inputs.size());
   for (size_t k : body.outer_inputs) outer.push_back(ctx.input(k));
-  auto out = body.exec->run_subgraph(inputs, outer);
+  auto out = body.exec->run_subgraph(inputs, outer,
+                                     ctx.observer ? *ctx.observer : Executor::Observer());
   if (!out.ok()) return out.status().Annotate(ctx.node.describe());
   return out;
 }

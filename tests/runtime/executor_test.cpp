@@ -196,5 +196,82 @@ TEST(ExecutorTest, UnsupportedOpInASubgraphIsReportedAtCreate) {
             std::string::npos);
 }
 
+// An If whose branches apply `op` to the outer value x: y = op(x) in either branch.
+std::shared_ptr<const Graph> if_graph(const std::string& op, const std::string& domain = "") {
+  auto branch = [&](const std::string& name) {
+    auto b = std::make_shared<Graph>();
+    b->name = name;
+    b->outputs.push_back({name + "_y", DType::kF32, std::nullopt});
+    Node inner;
+    inner.name = name + "_op";
+    inner.op_type = op;
+    inner.domain = domain;
+    inner.inputs = {"x"};
+    inner.outputs = {name + "_y"};
+    b->nodes.push_back(inner);
+    return b;
+  };
+  auto g = std::make_shared<Graph>();
+  g->inputs.push_back({"cond", DType::kBool, Shape{}});
+  g->inputs.push_back({"x", DType::kF32, Shape{-1, 2}});
+  g->outputs.push_back({"y", DType::kF32, std::nullopt});
+  Node n;
+  n.name = "if";
+  n.op_type = "If";
+  n.inputs = {"cond"};
+  n.outputs = {"y"};
+  for (const char* attr : {"then_branch", "else_branch"}) {
+    Attribute a;
+    a.kind = Attribute::Kind::kGraph;
+    a.g = branch(attr);
+    n.attrs[attr] = a;
+  }
+  g->nodes.push_back(n);
+  return g;
+}
+
+Tensor bool_scalar(bool v) {
+  Tensor t(DType::kBool, Shape{});
+  t.data<uint8_t>()[0] = v;
+  return t;
+}
+
+TEST(ExecutorTest, ObserverSeesTheValuesOfTheBranchThatRuns) {
+  auto e = Executor::create(if_graph("Relu"));
+  ASSERT_TRUE(e.ok()) << e.status().message();
+  std::vector<std::string> seen;
+  auto observe = [&](const std::string& name, const Tensor&) { seen.push_back(name); };
+  ASSERT_TRUE(e->run({bool_scalar(false), Tensor::from_f32({1, 2}, {-1, 2})}, observe).ok());
+  EXPECT_EQ(seen, (std::vector<std::string>{"else_branch_y", "y"}));
+  seen.clear();
+  // The branch executors are cached in the node; the observer of each run still reaches them.
+  ASSERT_TRUE(e->run({bool_scalar(true), Tensor::from_f32({1, 2}, {-1, 2})}, observe).ok());
+  EXPECT_EQ(seen, (std::vector<std::string>{"then_branch_y", "y"}));
+  ASSERT_TRUE(e->run({bool_scalar(true), Tensor::from_f32({1, 2}, {-1, 2})}).ok());
+}
+
+// A fused op of an adaptor's domain inside a branch runs with the executor's extra ops.
+TEST(ExecutorTest, SubgraphsRunTheExtraOpsOfTheirExecutor) {
+  static KernelRegistry* extra = [] {
+    auto* r = new KernelRegistry();
+    r->add({"test", "Twice", 1, kLatestOpset, {}, 0}, [](OpContext& ctx) {
+      Tensor y = *ctx.input(0);
+      for (int64_t i = 0; i < y.numel(); ++i) y.data<float>()[i] *= 2.0f;
+      ctx.outputs[0] = std::move(y);
+      return Status::Ok();
+    });
+    return r;
+  }();
+  auto g = if_graph("Twice", "test");
+  EXPECT_EQ(unsupported_nodes(*g).size(), 2u);
+  EXPECT_TRUE(unsupported_nodes(*g, extra).empty());
+  EXPECT_FALSE(Executor::create(g).ok());
+  auto e = Executor::create(g, extra);
+  ASSERT_TRUE(e.ok()) << e.status().message();
+  auto out = e->run({bool_scalar(true), Tensor::from_f32({1, 2}, {-1, 2})});
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  EXPECT_FLOAT_EQ((*out)[0].data<float>()[1], 4.0f);
+}
+
 }  // namespace
 }  // namespace qtune
