@@ -141,4 +141,75 @@ Status Graph::topological_sort(const std::set<std::string>& outer_scope) {
   return Status::Ok();
 }
 
+std::set<std::string> Graph::defined_names() const {
+  std::set<std::string> out;
+  for (const auto& v : inputs) out.insert(v.name);
+  for (const auto& [n, t] : initializers) out.insert(n);
+  for (const auto& n : nodes) {
+    for (const auto& o : n.outputs) {
+      if (!o.empty()) out.insert(o);
+    }
+  }
+  return out;
+}
+
+const Tensor* ScopedGraph::initializer(const std::string& name) const {
+  if (const Tensor* t = graph->initializer(name)) return t;
+  if (graph->defined_names().count(name)) return nullptr;
+  for (auto it = enclosing.rbegin(); it != enclosing.rend(); ++it) {
+    // A name the inner scope defines otherwise is not the outer constant.
+    if (const Tensor* t = (*it)->initializer(name)) return t;
+    if ((*it)->defined_names().count(name)) return nullptr;
+  }
+  return nullptr;
+}
+
+std::set<std::string> ScopedGraph::outer_names() const {
+  std::set<std::string> out;
+  for (const Graph* g : enclosing) {
+    std::set<std::string> d = g->defined_names();
+    out.insert(d.begin(), d.end());
+  }
+  return out;
+}
+
+namespace {
+void collect_tree(const Graph& g, std::vector<const Graph*>& enclosing, const Node* owner,
+                  std::vector<ScopedGraph>* out) {
+  out->push_back({&g, enclosing, owner});
+  enclosing.push_back(&g);
+  for (const Node& n : g.nodes) {
+    for (const Graph* sub : n.subgraphs()) collect_tree(*sub, enclosing, &n, out);
+  }
+  enclosing.pop_back();
+}
+}  // namespace
+
+std::vector<ScopedGraph> graph_tree(const Graph& root) {
+  std::vector<ScopedGraph> out;
+  std::vector<const Graph*> enclosing;
+  collect_tree(root, enclosing, nullptr, &out);
+  return out;
+}
+
+Status rewrite_subgraphs(Graph& g, const std::function<Status(Graph& sub)>& fn) {
+  for (Node& n : g.nodes) {
+    for (auto& [key, a] : n.attrs) {
+      if (a.kind == Attribute::Kind::kGraph && a.g) {
+        Graph copy = *a.g;
+        QT_RETURN_IF_ERROR(fn(copy));
+        a.g = std::make_shared<const Graph>(std::move(copy));
+      } else if (a.kind == Attribute::Kind::kGraphs) {
+        for (auto& sub : a.graphs) {
+          if (!sub) continue;
+          Graph copy = *sub;
+          QT_RETURN_IF_ERROR(fn(copy));
+          sub = std::make_shared<const Graph>(std::move(copy));
+        }
+      }
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace qtune

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -89,6 +90,29 @@ struct Graph {
   // enclosing scopes define as `outer_scope`.
   Status topological_sort();
   Status topological_sort(const std::set<std::string>& outer_scope);
+
+  // Names this graph defines: inputs, initializers and node outputs (not its subgraphs' own).
+  std::set<std::string> defined_names() const;
 };
+
+// One graph of a model with the graphs around it.
+struct ScopedGraph {
+  const Graph* graph = nullptr;
+  std::vector<const Graph*> enclosing;  // outermost first; empty for the model's main graph
+  const Node* owner = nullptr;          // the node whose attribute holds it; null for the root
+
+  // An initializer as this graph sees it: its own, else the innermost enclosing graph's.
+  const Tensor* initializer(const std::string& name) const;
+  // Every name the enclosing graphs define (what the graph may read from outside).
+  std::set<std::string> outer_names() const;
+};
+
+// `root`, then every subgraph (If branches, Loop/Scan bodies), depth first, each one after the
+// graph that holds its node.
+std::vector<ScopedGraph> graph_tree(const Graph& root);
+
+// Applies `fn` to a copy of each subgraph of g's nodes (one level; `fn` recurses if it wants)
+// and puts the result in its place. Stops at the first error.
+Status rewrite_subgraphs(Graph& g, const std::function<Status(Graph& sub)>& fn);
 
 }  // namespace qtune
