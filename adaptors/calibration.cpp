@@ -176,10 +176,16 @@ Result<CalibrationStats> collect_impl(const Executor& fp32, const Dataset& data,
   std::set<std::string> graph_inputs;
   for (const ValueInfo& in : g.inputs) graph_inputs.insert(in.name);
 
-  std::set<std::string> produced;
-  for (const Node& n : g.nodes) {
-    for (const auto& o : n.outputs) {
-      if (!o.empty()) produced.insert(o);
+  // Values inside subgraphs (If branches, Loop bodies) are observed whenever they run.
+  // A branch the calibration set never takes leaves its tensors without statistics.
+  std::set<std::string> produced, in_subgraphs;
+  for (const ScopedGraph& sg : graph_tree(g)) {
+    for (const Node& n : sg.graph->nodes) {
+      for (const auto& o : n.outputs) {
+        if (o.empty()) continue;
+        produced.insert(o);
+        if (sg.owner) in_subgraphs.insert(o);
+      }
     }
   }
   CalibrationStats out;
@@ -190,7 +196,7 @@ Result<CalibrationStats> collect_impl(const Executor& fp32, const Dataset& data,
                                   "' is neither a model input nor a node output of graph '" +
                                   g.name + "'");
     }
-    wanted[name].stats = &out.tensors[name];
+    wanted[name];
   }
 
   const int64_t n = std::min(sampling_size, data.size());
@@ -235,12 +241,19 @@ Result<CalibrationStats> collect_impl(const Executor& fp32, const Dataset& data,
       if (progress) progress("calibration", pass * n + start + count, 2 * n);
     }
     if (pass == 0) {
-      for (auto& [name, c] : wanted) {
-        TensorStats& s = *c.stats;
-        if (!c.seen) {
-          return Status::Internal("calibration tensor '" + name +
+      for (auto it = wanted.begin(); it != wanted.end();) {
+        if (it->second.seen) {
+          it->second.stats = &out.tensors[it->first];
+          ++it;
+        } else if (in_subgraphs.count(it->first)) {
+          it = wanted.erase(it);
+        } else {
+          return Status::Internal("calibration tensor '" + it->first +
                                   "' was never produced while running the model");
         }
+      }
+      for (auto& [name, c] : wanted) {
+        TensorStats& s = *c.stats;
         s.count = c.minmax.finite;
         s.nonfinite = c.minmax.nonfinite;
         s.min = c.minmax.finite ? c.minmax.min : 0.0f;
@@ -667,6 +680,8 @@ std::string graph_content_hash(const Graph& g) {
       f.i64(static_cast<int64_t>(a.strings.size()));
       for (const auto& s : a.strings) f.str(s);
       f.tensor(a.t);
+      if (a.g) f.str(graph_content_hash(*a.g));
+      for (const auto& sub : a.graphs) f.str(sub ? graph_content_hash(*sub) : std::string());
     }
   }
   f.i64(static_cast<int64_t>(g.initializers.size()));

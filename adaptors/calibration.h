@@ -46,10 +46,11 @@ struct CalibrationStats {
 
 // Runs `fp32` over the first `sampling_size` samples of `data` (fewer if the set is smaller) in
 // batches of `batch_size`, feeding the model through a ModelFeed as evaluate_top1 does, and records
-// stats for the named tensors (graph inputs or node outputs, f32). Two passes over those samples:
-// min/max, then the histograms over the known range. A name the graph does not define is
-// kInvalidInput naming it. `progress` hears ("calibration", samples run, 2 * samples) after
-// each batch of either pass.
+// stats for the named tensors (graph inputs or node outputs, f32; subgraph values included).
+// Two passes over those samples: min/max, then the histograms over the known range. A name the
+// graph does not define is kInvalidInput naming it; a subgraph value that never runs on these
+// samples (an If branch not taken) gets no entry. `progress` hears ("calibration", samples run,
+// 2 * samples) after each batch of either pass.
 Result<CalibrationStats> collect_calibration_stats(const Executor& fp32, const Dataset& data,
                                                    int64_t sampling_size, int64_t batch_size,
                                                    const std::vector<std::string>& tensors,

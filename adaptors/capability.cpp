@@ -615,26 +615,44 @@ Result<Capability> build_capability(const CapabilitySpec& spec, const Graph& mod
   std::set<std::string> names;
   std::map<std::string, bool> type_has_weight;  // op type -> some node has a constant weight
   const bool bf16_on = spec.supports(OpPrecision::kBf16);
-  for (const Node& node : model.nodes) {
-    const std::string type = registry_key(node);
-    const auto it = spec.int8.find(type);
-    if (it == spec.int8.end()) continue;
-    const bool weight_op = has_weight_role(type);
-    const bool const_weight = node.inputs.size() > 1 && model.initializer(node.inputs[1]);
-    if (weight_op && !const_weight &&
-        (!has_activation_pairs(type) || !it->second.activation_pairs)) {
-      continue;
+  // Ops inside subgraphs (If branches, Loop bodies) quantize like the main graph's, except where
+  // a value name is defined in more than one graph: calibration keys statistics by name.
+  const std::vector<ScopedGraph> tree = graph_tree(model);
+  std::map<std::string, int> definitions;
+  for (const ScopedGraph& sg : tree) {
+    for (const auto& name : sg.graph->defined_names()) ++definitions[name];
+  }
+  auto ambiguous = [&](const Node& n) {
+    for (const auto* values : {&n.inputs, &n.outputs}) {
+      for (const auto& v : *values) {
+        if (!v.empty() && definitions[v] > 1) return true;
+      }
     }
-    if (!names.insert(node.name).second) {
-      return Status::InvalidInput(node.describe() +
-                                  ": another quantizable node has the same name (a tune_cfg keys "
-                                  "ops by name)");
+    return false;
+  };
+  for (const ScopedGraph& sg : tree) {
+    for (const Node& node : sg.graph->nodes) {
+      const std::string type = registry_key(node);
+      const auto it = spec.int8.find(type);
+      if (it == spec.int8.end()) continue;
+      if (sg.owner && ambiguous(node)) continue;
+      const bool weight_op = has_weight_role(type);
+      const bool const_weight = node.inputs.size() > 1 && sg.initializer(node.inputs[1]);
+      if (weight_op && !const_weight &&
+          (!has_activation_pairs(type) || !it->second.activation_pairs)) {
+        continue;
+      }
+      if (!names.insert(node.name).second) {
+        return Status::InvalidInput(node.describe() +
+                                    ": another quantizable node has the same name (a tune_cfg keys "
+                                    "ops by name)");
+      }
+      const bool has_weight = weight_op && const_weight;
+      const bool bf16 =
+          bf16_on && std::find(spec.bf16.begin(), spec.bf16.end(), type) != spec.bf16.end();
+      cap.opwise[OpKey{node.name, node.op_type}] = config_list(it->second, has_weight, bf16);
+      type_has_weight[type] = type_has_weight[type] || has_weight;
     }
-    const bool has_weight = weight_op && const_weight;
-    const bool bf16 =
-        bf16_on && std::find(spec.bf16.begin(), spec.bf16.end(), type) != spec.bf16.end();
-    cap.opwise[OpKey{node.name, node.op_type}] = config_list(it->second, has_weight, bf16);
-    type_has_weight[type] = type_has_weight[type] || has_weight;
   }
   for (const auto& [type, has_weight] : type_has_weight) {
     const bool bf16 =

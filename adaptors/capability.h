@@ -74,7 +74,9 @@ std::string capabilities_dir();
 // <capabilities_dir()>/<adaptor>.yaml at kAdaptorVersion; its `adaptor:` must name `adaptor`.
 Result<CapabilitySpec> load_adaptor_capability_spec(const std::string& adaptor);
 
-// INC's query_fw_capability. For every default-domain node whose op type has an int8 entry:
+// INC's query_fw_capability. For every default-domain node whose op type has an int8 entry, in
+// the main graph and in subgraphs (If branches, Loop/Scan bodies; not where a value name is
+// defined by more than one graph, since calibration keys statistics by name):
 // weight options x activation options (static, then dynamic), then bf16 if listed, then fp32.
 // MatMul/Gemm whose input 1 is not an initializer get activation x activation configs
 // (has_weight=false); a Conv whose weight is not an initializer is left out (runs fp32).

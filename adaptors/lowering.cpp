@@ -31,6 +31,10 @@ struct Uses {
       for (const auto& in : g.nodes[i].inputs) {
         if (!in.empty() && seen.insert(in).second) consumers[in].push_back(i);
       }
+      // Reads from inside its subgraphs (If branches, Loop bodies) make the node a reader too.
+      for (const auto& in : g.nodes[i].implicit_inputs()) {
+        if (seen.insert(in).second) consumers[in].push_back(i);
+      }
     }
     for (const auto& o : g.outputs) graph_outputs.insert(o.name);
   }
@@ -697,8 +701,10 @@ std::vector<Int8LutUnit> find_int8_luts(const Graph& g, const std::vector<bool>&
   return luts;
 }
 
-Result<Graph> lower_qdq(const Graph& qdq, const LoweringTarget& target,
-                        const std::vector<std::string>& bf16_ops) {
+namespace {
+
+Result<Graph> lower_graph(const Graph& qdq, const LoweringTarget& target,
+                          const std::vector<std::string>& bf16_ops) {
   const Uses u(qdq);
   const size_t count = qdq.nodes.size();
   std::vector<std::optional<Node>> replacement(count);
@@ -836,6 +842,19 @@ Result<Graph> lower_qdq(const Graph& qdq, const LoweringTarget& target,
                          !now.consumers.count(it->first) && !now.graph_outputs.count(it->first);
     it = dropped ? out.value_info.erase(it) : std::next(it);
   }
+  return out;
+}
+
+}  // namespace
+
+Result<Graph> lower_qdq(const Graph& qdq, const LoweringTarget& target,
+                        const std::vector<std::string>& bf16_ops) {
+  QT_ASSIGN_OR_RETURN(Graph out, lower_graph(qdq, target, bf16_ops));
+  // Subgraphs hold their own quantized units (the QDQ builder puts them there).
+  QT_RETURN_IF_ERROR(rewrite_subgraphs(out, [&](Graph& sub) -> Status {
+    QT_ASSIGN_OR_RETURN(sub, lower_qdq(sub, target, bf16_ops));
+    return Status::Ok();
+  }));
   return out;
 }
 

@@ -164,7 +164,8 @@ std::vector<Int8LutUnit> find_int8_luts(const Graph& g, const std::vector<bool>&
 // Rewrites units the target supports into fused nodes named after the original op, turns the
 // fp32 Conv/Gemm/MatMul named in bf16_ops (constant f32 weight) into Bf16Conv/Bf16Gemm and, with
 // f32_conv/f32_gemm, the remaining ones into F32Conv/F32Gemm, and drops Q/DQ nodes nobody reads
-// any more. A graph without matches comes back unchanged.
+// any more, in the main graph and in every subgraph. A graph without matches comes back
+// unchanged.
 Result<Graph> lower_qdq(const Graph& qdq, const LoweringTarget& target,
                         const std::vector<std::string>& bf16_ops);
 

@@ -33,11 +33,13 @@ Status run_caps(const Args& args, std::ostream& out) {
   if (!cap_or.ok()) return cap_or.status().Annotate(model_path);
   const Capability& cap = cap_or.value();
 
-  // Graph order reads better than the map's name order.
+  // Graph order reads better than the map's name order; subgraphs follow the graph holding them.
   std::vector<std::pair<OpKey, const std::vector<OpQuantConfig>*>> ops;
-  for (const Node& n : graph.nodes) {
-    const auto it = cap.opwise.find(OpKey{n.name, n.op_type});
-    if (it != cap.opwise.end()) ops.emplace_back(it->first, &it->second);
+  for (const ScopedGraph& sg : graph_tree(graph)) {
+    for (const Node& n : sg.graph->nodes) {
+      const auto it = cap.opwise.find(OpKey{n.name, n.op_type});
+      if (it != cap.opwise.end()) ops.emplace_back(it->first, &it->second);
+    }
   }
 
   if (args.has("--json")) {

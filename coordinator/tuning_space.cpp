@@ -125,7 +125,12 @@ Result<TuningSpace> build_tuning_space(const Capability& cap, const Graph& graph
 
   TuningSpace space;
   bool any_mode_option = false;
-  for (const Node& node : graph.nodes) {
+  std::vector<const Node*> nodes;  // graph order, each subgraph after the graph holding it
+  for (const ScopedGraph& sg : graph_tree(graph)) {
+    for (const Node& node : sg.graph->nodes) nodes.push_back(&node);
+  }
+  for (const Node* n : nodes) {
+    const Node& node = *n;
     auto it = cap.opwise.find(OpKey{node.name, node.op_type});
     if (it == cap.opwise.end()) continue;
     TunableOp op;

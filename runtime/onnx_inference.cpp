@@ -117,6 +117,43 @@ Status infer_graph_types(Graph& g) {
   return Status::Ok();
 }
 
+namespace {
+void collect_types(const onnx::GraphProto& gp, std::map<std::string, DType>* out) {
+  auto take = [&](const onnx::ValueInfoProto& vi) {
+    const ValueInfo v = from_type_proto(vi.name(), vi.type());
+    if (v.dtype != DType::kUndefined) (*out)[v.name] = v.dtype;
+  };
+  for (const auto& vi : gp.input()) take(vi);
+  for (const auto& vi : gp.value_info()) take(vi);
+  for (const auto& vi : gp.output()) take(vi);
+  for (const auto& t : gp.initializer()) {
+    DType d;
+    if (dtype_from_onnx(t.data_type(), &d)) (*out)[t.name()] = d;
+  }
+  for (const auto& n : gp.node()) {
+    for (const auto& a : n.attribute()) {
+      if (a.has_g()) collect_types(a.g(), out);
+      for (const auto& sub : a.graphs()) collect_types(sub, out);
+    }
+  }
+}
+}  // namespace
+
+std::map<std::string, DType> infer_value_types(const Graph& g) {
+  onnx::ModelProto model;
+  graph_to_model_proto(g, &model);
+  import_used_domains(g, &model);
+  try {
+    onnx::shape_inference::InferShapes(model, onnx::OpSchemaRegistry::Instance(),
+                                       onnx::ShapeInferenceOptions(false, 0, true));
+  } catch (const std::exception&) {
+    // What was declared is still known.
+  }
+  std::map<std::string, DType> out;
+  collect_types(model.graph(), &out);
+  return out;
+}
+
 Result<std::vector<ValueInfo>> infer_node_outputs(const Node& node, int64_t opset,
                                                   const std::vector<const Tensor*>& inputs) {
   Graph g;

@@ -5,6 +5,7 @@
 // Stateless functions; thread-safe (libonnx's schema registry is read-only after start-up).
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,11 @@ Status check_model_file(const std::string& path);
 // Ops libonnx cannot infer leave their outputs as declared. kInvalidInput naming the node when
 // the graph contradicts a schema.
 Status infer_graph_types(Graph& g);
+
+// Element types of every value of `g` and of its subgraphs (If branches, Loop/Scan bodies), as
+// declared or as libonnx infers them; values libonnx cannot type are left out. Never fails: an
+// inference error only leaves fewer types known.
+std::map<std::string, DType> infer_value_types(const Graph& g);
 
 // Output types and shapes libonnx infers for one node run at `opset` on these concrete inputs.
 // Inputs are passed as constants, so shape-carrying inputs (Reshape's shape, Slice's starts, ...)

@@ -26,8 +26,9 @@ struct QuantizationSession {
 };
 
 // Calibrates on the first `sampling_size` samples of `calib`, observing the inputs of every op
-// the capability could quantize, so no later tune_cfg needs another pass. `progress` follows
-// the calibration pass.
+// the capability could quantize, so no later tune_cfg needs another pass. Ops calibration never
+// reached (in an If branch the set does not take) leave the capability: they stay fp32.
+// `progress` follows the calibration pass.
 Result<QuantizationSession> start_quantization_session(std::shared_ptr<const Adaptor> adaptor,
                                                        std::shared_ptr<const Graph> fp32,
                                                        const Dataset& calib,

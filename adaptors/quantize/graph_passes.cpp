@@ -1,10 +1,14 @@
 #include "adaptors/quantize/graph_passes.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
+
+#include "runtime/executor.h"
 
 namespace qtune {
 namespace {
@@ -291,12 +295,165 @@ Status fold_constant_transposes(Graph& g) {
   return Status::Ok();
 }
 
+Status constants_to_initializers(Graph& g) {
+  std::vector<Node> kept;
+  for (Node& n : g.nodes) {
+    const bool constant = n.op_type == "Constant" && n.domain.empty() && n.outputs.size() == 1 &&
+                          !n.outputs[0].empty() && !is_graph_output(g, n.outputs[0]) &&
+                          n.attrs.size() == 1;
+    std::optional<Tensor> value;
+    if (constant) {
+      const auto& [key, a] = *n.attrs.begin();
+      const int64_t count = static_cast<int64_t>(a.kind == Attribute::Kind::kInts ? a.ints.size()
+                                                                                  : a.floats.size());
+      if (key == "value" && a.kind == Attribute::Kind::kTensor && a.t.is_tensor() &&
+          a.t.dtype() != DType::kString) {
+        value = a.t;
+      } else if (key == "value_float" && a.kind == Attribute::Kind::kFloat) {
+        value = Tensor::from_f32({}, {a.f});
+      } else if (key == "value_floats" && a.kind == Attribute::Kind::kFloats) {
+        value = Tensor::from_f32({count}, a.floats);
+      } else if (key == "value_int" && a.kind == Attribute::Kind::kInt) {
+        value = Tensor::from_i64({}, {a.i});
+      } else if (key == "value_ints" && a.kind == Attribute::Kind::kInts) {
+        value = Tensor::from_i64({count}, a.ints);
+      }
+    }
+    if (!value) {
+      kept.push_back(std::move(n));
+      continue;
+    }
+    g.initializers[n.outputs[0]] = std::move(*value);
+  }
+  g.nodes = std::move(kept);
+  return Status::Ok();
+}
+
+namespace {
+
+// fold_constants, reading initializers of the enclosing graphs too.
+Status fold_constants_in_scope(Graph& g, const std::vector<const Graph*>& enclosing) {
+  const ScopedGraph scope{&g, enclosing, nullptr};
+  // Results may grow this much beyond their inputs (Expand, Tile, ConstantOfShape stay otherwise).
+  constexpr size_t kGrowthBytes = size_t{1} << 20;
+  static const std::set<std::string> kRandom = {"RandomNormal", "RandomUniform",
+                                                "RandomNormalLike", "RandomUniformLike",
+                                                "Multinomial", "Bernoulli"};
+  std::set<std::string> folded_inputs;
+  std::vector<Node> kept;
+  for (Node& n : g.nodes) {
+    bool foldable = n.domain.empty() && !kRandom.count(n.op_type) && n.subgraphs().empty() &&
+                    !n.inputs.empty() && n.op_type != "Constant";
+    size_t in_bytes = 0;
+    for (const auto& in : n.inputs) {
+      const Tensor* t = in.empty() ? nullptr : scope.initializer(in);
+      foldable = foldable && (in.empty() || (t && t->is_tensor()));
+      if (t) in_bytes += t->nbytes();
+    }
+    for (const auto& o : n.outputs) foldable = foldable && !o.empty() && !is_graph_output(g, o);
+    std::vector<Tensor> values;
+    if (foldable) {
+      auto one = std::make_shared<Graph>();
+      one->opset = g.opset;
+      one->opset_imports = g.opset_imports;
+      one->nodes.push_back(n);
+      for (const auto& in : n.inputs) {
+        if (!in.empty()) one->initializers[in] = *scope.initializer(in);
+      }
+      for (const auto& o : n.outputs) one->outputs.push_back(ValueInfo{o});
+      auto exec = Executor::create(one);
+      auto out = exec.ok() ? exec->run({}) : Result<std::vector<Tensor>>(exec.status());
+      size_t out_bytes = 0;
+      if (out.ok()) {
+        for (const Tensor& t : *out) out_bytes += t.is_tensor() ? t.nbytes() : 0;
+      }
+      foldable = out.ok() && out_bytes <= in_bytes + kGrowthBytes &&
+                 std::all_of(out->begin(), out->end(), [](const Tensor& t) { return t.is_tensor(); });
+      if (foldable) values = std::move(out).value();
+    }
+    if (!foldable) {
+      kept.push_back(std::move(n));
+      continue;
+    }
+    for (size_t k = 0; k < n.outputs.size(); ++k) {
+      g.initializers[n.outputs[k]] = std::move(values[k]);
+      g.value_info.erase(n.outputs[k]);
+    }
+    folded_inputs.insert(n.inputs.begin(), n.inputs.end());
+  }
+  g.nodes = std::move(kept);
+  std::set<std::string> used;
+  for (const Node& n : g.nodes) {
+    used.insert(n.inputs.begin(), n.inputs.end());
+    for (auto& in : n.implicit_inputs()) used.insert(std::move(in));
+  }
+  for (const ValueInfo& v : g.outputs) used.insert(v.name);
+  for (const auto& name : folded_inputs) {
+    if (!used.count(name)) g.initializers.erase(name);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status fold_constants(Graph& g) { return fold_constants_in_scope(g, {}); }
+
+namespace {
+
+void rename_nodes(Graph& g, std::set<std::string>& taken) {
+  for (Node& n : g.nodes) {
+    if (n.name.empty() || taken.count(n.name)) {
+      const std::string base = n.name.empty() ? n.op_type : n.name;
+      std::string name = base;
+      for (int k = 1; taken.count(name); ++k) name = base + "_" + std::to_string(k);
+      n.name = name;
+    }
+    taken.insert(n.name);
+  }
+  Status s = rewrite_subgraphs(g, [&](Graph& sub) {
+    rename_nodes(sub, taken);
+    return Status::Ok();
+  });
+  (void)s;  // the callback never fails
+}
+
+Status prepare_graph(Graph& g, const std::vector<const Graph*>& enclosing) {
+  QT_RETURN_IF_ERROR(constants_to_initializers(g));
+  QT_RETURN_IF_ERROR(fold_constants_in_scope(g, enclosing));
+  QT_RETURN_IF_ERROR(fold_constant_transposes(g));
+  QT_RETURN_IF_ERROR(fold_batch_norm(g));
+  QT_RETURN_IF_ERROR(remove_identity(g));
+  std::vector<const Graph*> inner = enclosing;
+  inner.push_back(&g);
+  QT_RETURN_IF_ERROR(rewrite_subgraphs(g, [&](Graph& sub) { return prepare_graph(sub, inner); }));
+  // Constants that only folded nodes of subgraphs read are gone with them.
+  std::set<std::string> used;
+  for (const Node& n : g.nodes) {
+    used.insert(n.inputs.begin(), n.inputs.end());
+    for (auto& in : n.implicit_inputs()) used.insert(std::move(in));
+  }
+  for (const ValueInfo& v : g.outputs) used.insert(v.name);
+  for (const ValueInfo& v : g.inputs) used.insert(v.name);
+  for (auto it = g.initializers.begin(); it != g.initializers.end();) {
+    it = used.count(it->first) ? std::next(it) : g.initializers.erase(it);
+  }
+  return g.topological_sort(ScopedGraph{&g, enclosing, nullptr}.outer_names());
+}
+
+}  // namespace
+
+Status unique_node_names(Graph& g) {
+  // Names already unique keep theirs; of a repeated name the first holder (a graph before its
+  // subgraphs) keeps it.
+  std::set<std::string> taken;
+  rename_nodes(g, taken);
+  return Status::Ok();
+}
+
 Result<Graph> prepare_fp32_for_quantization(const Graph& g) {
   Graph out = g;
-  QT_RETURN_IF_ERROR(fold_constant_transposes(out));
-  QT_RETURN_IF_ERROR(fold_batch_norm(out));
-  QT_RETURN_IF_ERROR(remove_identity(out));
-  QT_RETURN_IF_ERROR(out.topological_sort());
+  QT_RETURN_IF_ERROR(unique_node_names(out));
+  QT_RETURN_IF_ERROR(prepare_graph(out, std::vector<const Graph*>{}));
   return out;
 }
 

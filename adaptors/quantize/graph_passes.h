@@ -1,5 +1,7 @@
-// fp32 graph rewrites run once before quantization: Transposes of initializers folded,
-// BatchNormalization folded into its Conv and Identity nodes removed, so calibration, capability and QDQ building all see the same graph.
+// fp32 graph rewrites run once before quantization: Constant nodes turned into initializers,
+// Transposes of initializers folded, BatchNormalization folded into its Conv and Identity nodes
+// removed, in the main graph and in subgraphs, so calibration, capability and QDQ building all
+// see the same graph.
 // Called by the quantization session (worker/quantizer.cpp) and tests.
 // Pure functions on caller-owned graphs; thread-safe for distinct graphs.
 #pragma once
@@ -28,7 +30,25 @@ Status remove_identity(Graph& g);
 // is not a permutation of the axes is kInvalidInput naming the node.
 Status fold_constant_transposes(Graph& g);
 
-// fold_constant_transposes + fold_batch_norm + remove_identity + topological_sort on a copy of `g`.
+// Replaces every Constant node holding a number tensor (value, value_float(s), value_int(s)) by an
+// initializer of the same name in its graph, so weights exported as Constants (as inside the If
+// branches of some exporters) quantize like initializers. Constants that are graph outputs stay.
+Status constants_to_initializers(Graph& g);
+
+// Evaluates every default-domain node whose inputs are all initializers (or omitted) and puts
+// initializers of its outputs in its place, so weights computed from constants (LSTM gates sliced
+// and re-ordered by an exporter, for instance) quantize like stored ones. Random ops, ops with
+// subgraphs, graph outputs and results much larger than their inputs stay as they are;
+// initializers only folded nodes read are dropped.
+Status fold_constants(Graph& g);
+
+// Gives every node of the model, subgraphs included, a name no other node has: an empty name
+// becomes "<op_type>", a taken one gets "_<k>" appended. tune_cfgs key ops by name.
+Status unique_node_names(Graph& g);
+
+// On a copy of `g`: unique_node_names, then in the main graph and in every subgraph
+// constants_to_initializers + fold_constants + fold_constant_transposes + fold_batch_norm +
+// remove_identity + topological_sort.
 Result<Graph> prepare_fp32_for_quantization(const Graph& g);
 
 }  // namespace qtune

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -24,40 +25,37 @@ struct OpPlan {
   int bias = -1;                    // input index of the constant bias, or -1
 };
 
-// Names whose values are fixed at build time: initializers and Constant outputs.
-std::set<std::string> constant_values(const Graph& g) {
+// Names whose values are fixed at build time as `sg` sees them: initializers and Constant
+// outputs of the graph and of the graphs around it.
+std::set<std::string> constant_values(const ScopedGraph& sg) {
   std::set<std::string> c;
-  for (const auto& [name, t] : g.initializers) c.insert(name);
-  for (const auto& n : g.nodes) {
-    if (n.op_type == "Constant" && n.domain.empty()) {
-      for (const auto& o : n.outputs) c.insert(o);
+  std::vector<const Graph*> scope = sg.enclosing;
+  scope.push_back(sg.graph);
+  for (const Graph* g : scope) {
+    for (const auto& [name, t] : g->initializers) c.insert(name);
+    for (const auto& n : g->nodes) {
+      if (n.op_type == "Constant" && n.domain.empty()) {
+        for (const auto& o : n.outputs) c.insert(o);
+      }
     }
   }
   return c;
 }
 
-// Element types of the graph's values as far as they are known (inference may give up on ops
-// the runtime lacks; unknown types are assumed float by the caller).
+// Element types of the model's values, subgraphs' included, as far as they are known (inference
+// may give up on ops the runtime lacks; unknown types are assumed float by the caller).
 std::map<std::string, DType> value_types(const Graph& g) {
-  Graph copy = g;
-  Status s = infer_graph_types(copy);
-  (void)s;  // a failure only leaves fewer types known
-  std::map<std::string, DType> types;
-  for (const auto& [name, v] : copy.value_info) types[name] = v.dtype;
-  for (const auto& v : copy.inputs) types[v.name] = v.dtype;
-  for (const auto& v : copy.outputs) {
-    if (v.dtype != DType::kUndefined) types[v.name] = v.dtype;
-  }
-  return types;
+  return infer_value_types(g);
 }
 
-const Tensor* f32_initializer(const Graph& g, const std::string& name) {
-  const Tensor* t = name.empty() ? nullptr : g.initializer(name);
+const Tensor* f32_initializer(const ScopedGraph& sg, const std::string& name) {
+  const Tensor* t = name.empty() ? nullptr : sg.initializer(name);
   return t && t->dtype() == DType::kF32 ? t : nullptr;
 }
 
-OpPlan plan_op(const Graph& g, size_t node_i, const QuantOpRole& role,
+OpPlan plan_op(const ScopedGraph& sg, size_t node_i, const QuantOpRole& role,
                const std::set<std::string>& constants, const std::map<std::string, DType>& types) {
+  const Graph& g = *sg.graph;
   const Node& n = g.nodes[node_i];
   OpPlan p;
   p.node = node_i;
@@ -76,7 +74,7 @@ OpPlan plan_op(const Graph& g, size_t node_i, const QuantOpRole& role,
   if (!n.inputs.empty() && is_float_activation(n.inputs[0])) p.activations.push_back(0);
   for (size_t wi : role.weights) {
     if (wi >= n.inputs.size()) continue;
-    const Tensor* w = f32_initializer(g, n.inputs[wi]);
+    const Tensor* w = f32_initializer(sg, n.inputs[wi]);
     // A Conv/ConvTranspose weight has a channel and a spatial axis; Gemm's is a matrix.
     const int64_t min_rank = n.op_type == "Conv" || n.op_type == "ConvTranspose" ? 3
                              : n.op_type == "MatMul"                              ? 1
@@ -90,8 +88,8 @@ OpPlan plan_op(const Graph& g, size_t node_i, const QuantOpRole& role,
   // Bias: only a 1-D constant with one value per output channel folds into the int32 grid.
   if (role.bias >= 0 && !p.weights.empty() && p.weights[0].first == 1 &&
       n.inputs.size() > static_cast<size_t>(role.bias)) {
-    const Tensor* w = g.initializer(n.inputs[1]);
-    const Tensor* b = f32_initializer(g, n.inputs[static_cast<size_t>(role.bias)]);
+    const Tensor* w = sg.initializer(n.inputs[1]);
+    const Tensor* b = f32_initializer(sg, n.inputs[static_cast<size_t>(role.bias)]);
     if (b && b->rank() == 1 && b->dim(0) == w->dim(p.weights[0].second)) p.bias = role.bias;
   }
   return p;
@@ -102,6 +100,7 @@ struct ActivationPair {
   float scale;
   int32_t zero_point;
   std::string dequantized;
+  std::string base;  // of its initializer and node names
 };
 
 struct WeightEntry {
@@ -142,22 +141,36 @@ float weight_scale(float absmax) {
   return std::isnormal(s) ? s : 1.0f;
 }
 
-class Builder {
- public:
-  Builder(const Graph& g, const CalibrationStats& stats) : g_(g), stats_(stats) {
-    for (const auto& [name, t] : g_.initializers) taken_.insert(name);
-    for (const auto& v : g_.inputs) taken_.insert(v.name);
-    for (const auto& v : g_.outputs) taken_.insert(v.name);
-    for (const auto& [name, v] : g_.value_info) taken_.insert(name);
-    for (const auto& n : g_.nodes) {
-      taken_.insert(n.name);
-      for (const auto& s : n.inputs) taken_.insert(s);
-      for (const auto& s : n.outputs) taken_.insert(s);
+// What the builders of all the model's graphs share: new names must be unique model-wide.
+struct SharedNames {
+  std::set<std::string> taken;
+  std::set<std::string> used_stats;
+
+  explicit SharedNames(const Graph& model) {
+    for (const ScopedGraph& sg : graph_tree(model)) {
+      const Graph& g = *sg.graph;
+      for (const auto& [name, t] : g.initializers) taken.insert(name);
+      for (const auto& v : g.inputs) taken.insert(v.name);
+      for (const auto& v : g.outputs) taken.insert(v.name);
+      for (const auto& [name, v] : g.value_info) taken.insert(name);
+      for (const auto& n : g.nodes) {
+        taken.insert(n.name);
+        for (const auto& s : n.inputs) taken.insert(s);
+        for (const auto& s : n.outputs) taken.insert(s);
+      }
     }
   }
+};
+
+// Builds the Q/DQ nodes of one graph; what it adds lives in that graph, weights of enclosing
+// graphs included (so each graph's quantized units are complete for lowering).
+class Builder {
+ public:
+  Builder(const ScopedGraph& scope, const CalibrationStats& stats, SharedNames& shared)
+      : g_(*scope.graph), scope_(scope), stats_(stats), taken_(shared.taken),
+        used_stats_(shared.used_stats) {}
 
   Graph& graph() { return g_; }
-  const std::set<std::string>& used_stats() const { return used_stats_; }
 
   // The dequantized name of activation x under the op's params; creates the Q/DQ pair once.
   Result<std::pair<std::string, float>> activation(const Node& consumer, const std::string& x,
@@ -195,8 +208,34 @@ class Builder {
     dn.outputs = {base + "_dequantized"};
     added_.push_back(std::move(qn));
     added_.push_back(std::move(dn));
-    pairs.push_back({dtype, qp.scale, qp.zero_point, base + "_dequantized"});
+    pairs.push_back({dtype, qp.scale, qp.zero_point, base + "_dequantized", base});
     return std::make_pair(base + "_dequantized", qp.scale);
+  }
+
+  // Quantizes output 0 of `n` (in g_) with the params of the pair that feeds it `dequantized`:
+  // for ops that only move values this is an exact identity on the int8 grid.
+  void requantize_output(Node& n, const std::string& x, const std::string& dequantized) {
+    const ActivationPair* pair = nullptr;
+    for (const auto& p : activations_[x]) {
+      if (p.dequantized == dequantized) pair = &p;
+    }
+    if (!pair || n.outputs.empty()) return;
+    const std::string y = n.outputs[0];
+    const std::string base = fresh_base(y, 0, {"_before_quantize", "_quantized",
+                                               "_QuantizeLinear", "_DequantizeLinear"});
+    n.outputs[0] = base + "_before_quantize";
+    Node qn;
+    qn.name = base + "_QuantizeLinear";
+    qn.op_type = "QuantizeLinear";
+    qn.inputs = {n.outputs[0], pair->base + "_scale", pair->base + "_zero_point"};
+    qn.outputs = {base + "_quantized"};
+    Node dn;
+    dn.name = base + "_DequantizeLinear";
+    dn.op_type = "DequantizeLinear";
+    dn.inputs = {base + "_quantized", pair->base + "_scale", pair->base + "_zero_point"};
+    dn.outputs = {y};
+    added_.push_back(std::move(qn));
+    added_.push_back(std::move(dn));
   }
 
   // The dequantized name of constant weight w; per_channel quantizes along `axis`.
@@ -205,7 +244,7 @@ class Builder {
     for (const auto& e : entries) {
       if (e.per_channel == per_channel && (!per_channel || e.axis == axis)) return e;
     }
-    const Tensor& w = *g_.initializer(w_name);
+    const Tensor& w = *scope_.initializer(w_name);
     // View w as [outer, channels, inner] around the channel axis.
     int64_t outer = 1, channels = 1, inner = 1;
     if (per_channel) {
@@ -259,7 +298,7 @@ class Builder {
     for (const auto& e : entries) {
       if (e.per_channel == w.per_channel && e.scales == scales) return e.dequantized;
     }
-    const Tensor& b = *g_.initializer(b_name);
+    const Tensor& b = *scope_.initializer(b_name);
     Tensor q(DType::kS32, b.shape());
     const QRange s32 = qrange(DType::kS32);
     for (int64_t c = 0; c < b.numel(); ++c) {
@@ -309,35 +348,29 @@ class Builder {
   }
 
   Graph g_;
+  const ScopedGraph scope_;  // the graph as it was, for the original weights
   const CalibrationStats& stats_;
-  std::set<std::string> taken_;
-  std::set<std::string> used_stats_;
+  std::set<std::string>& taken_;
+  std::set<std::string>& used_stats_;
   std::map<std::string, std::vector<ActivationPair>> activations_;
   std::map<std::string, std::vector<WeightEntry>> weights_;
   std::map<std::string, std::vector<BiasEntry>> biases_;
   std::vector<Node> added_;
 };
 
-// The ops of q in graph order with their roles, checked against the graph and the convention.
+// The ops of q in graph `g`, in node order, with their roles, checked against the convention.
 Result<std::vector<std::pair<size_t, const QuantOpRole*>>> quantized_ops(const Graph& g,
                                                                         const QuantizeConfig& q) {
-  std::map<std::string, size_t> by_name;
-  for (size_t i = 0; i < g.nodes.size(); ++i) by_name.emplace(g.nodes[i].name, i);
   std::vector<std::pair<size_t, const QuantOpRole*>> ops;
-  for (const auto& [name, ow] : q.op_wise_config) {
-    auto it = by_name.find(name);
-    if (it == by_name.end()) {
-      return Status::InvalidInput("quantize_config names node '" + name +
-                                  "', which the graph does not have");
-    }
-    const Node& n = g.nodes[it->second];
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const Node& n = g.nodes[i];
+    if (!q.op_wise_config.count(n.name)) continue;
     const QuantOpRole* role = n.domain.empty() ? quant_op_role(n.op_type) : nullptr;
     if (!role) {
       return Status::Unsupported(n.describe() + ": QDQ quantization of this op type is not implemented");
     }
-    ops.emplace_back(it->second, role);
+    ops.emplace_back(i, role);
   }
-  std::sort(ops.begin(), ops.end());
   return ops;
 }
 
@@ -355,6 +388,7 @@ bool fused_into_producer(const Graph& g, size_t node_i, const QuantOpRole& role,
       if (o == x) producer = &n;
     }
     for (const auto& in : n.inputs) readers += in == x;
+    for (const auto& in : n.implicit_inputs()) readers += in == x;
   }
   for (const auto& o : g.outputs) readers += o.name == x;
   if (!producer || readers != 1 || !producer->domain.empty()) return false;
@@ -364,41 +398,40 @@ bool fused_into_producer(const Graph& g, size_t node_i, const QuantOpRole& role,
          it->second.config.mode == QuantMode::kStatic;
 }
 
-}  // namespace
-
-std::vector<std::string> calibration_tensors(const Graph& g, const QuantizeConfig& q) {
-  const std::set<std::string> constants = constant_values(g);
-  const std::map<std::string, DType> types = value_types(g);
-  std::vector<std::string> out;
-  std::set<std::string> seen;
-  for (size_t i = 0; i < g.nodes.size(); ++i) {
-    const Node& n = g.nodes[i];
-    auto it = q.op_wise_config.find(n.name);
-    const QuantOpRole* role = n.domain.empty() ? quant_op_role(n.op_type) : nullptr;
-    if (it == q.op_wise_config.end() || !role) continue;
-    if (it->second.config.mode == QuantMode::kDynamic) continue;
-    // Inputs of a Relu/Clip fused into its producer are observed too: a config that leaves the
-    // producer fp32 quantizes them, and statistics are gathered once for every config.
-    for (size_t a : plan_op(g, i, *role, constants, types).activations) {
-      if (seen.insert(n.inputs[a]).second) out.push_back(n.inputs[a]);
-    }
-  }
-  return out;
+// Ops whose outputs are some of their input's values, unchanged.
+bool moves_values_only(const Node& n) {
+  static const std::set<std::string> ops = {"Squeeze", "Unsqueeze", "Reshape", "Transpose",
+                                            "Flatten"};
+  return n.domain.empty() && ops.count(n.op_type) != 0;
 }
 
-Result<QuantizedModel> build_qdq_model(const Graph& g, const QuantizeConfig& q,
-                                       const CalibrationStats& stats) {
-  // Raising the opset would change what the model's own ops mean; QuantizeLinear needs 10.
-  if (g.opset < 10) {
-    return Status::Unsupported("QDQ quantization needs opset 10 or newer; the model is opset " +
-                               std::to_string(g.opset));
+bool read_by_subgraph(const Graph& g, const std::string& value) {
+  for (const Node& n : g.nodes) {
+    for (const auto& in : n.implicit_inputs()) {
+      if (in == value) return true;
+    }
   }
+  return false;
+}
+
+struct BuildContext {
+  const QuantizeConfig& q;
+  const CalibrationStats& stats;
+  const std::map<std::string, DType>& types;
+  SharedNames& names;
+  std::vector<std::string>& notes;
+};
+
+// The QDQ form of graph `scope.graph` and, recursively, of its subgraphs. Weight and bias
+// initializers it replaced that belong to an enclosing graph are added to `outer_replaced`, for
+// that graph to drop once nothing reads them.
+Result<Graph> build_graph(const ScopedGraph& scope, BuildContext& ctx,
+                          std::set<std::string>* outer_replaced) {
+  const Graph& g = *scope.graph;
+  const QuantizeConfig& q = ctx.q;
   QT_ASSIGN_OR_RETURN(auto ops, quantized_ops(g, q));
-  const std::set<std::string> constants = constant_values(g);
-  const std::map<std::string, DType> types = value_types(g);
-  QuantizedModel model;
-  model.bf16_ops = q.bf16_ops;
-  Builder b(g, stats);
+  const std::set<std::string> constants = constant_values(scope);
+  Builder b(scope, ctx.stats, ctx.names);
   Graph& out = b.graph();
   std::set<std::string> replaced;  // original weight/bias initializers that may now be unused
 
@@ -408,8 +441,8 @@ Result<QuantizedModel> build_qdq_model(const Graph& g, const QuantizeConfig& q,
     // Dynamic quantization computes activation ranges per batch at run time; its QDQ form
     // (DynamicQuantizeLinear) is not built yet, so such ops stay fp32.
     if (ow.config.mode == QuantMode::kDynamic) {
-      model.notes.push_back(orig.describe() +
-                            ": dynamic quantization is not exported to QDQ yet; left fp32");
+      ctx.notes.push_back(orig.describe() +
+                          ": dynamic quantization is not exported to QDQ yet; left fp32");
       continue;
     }
     if (ow.weight_bit != 8) {
@@ -422,7 +455,7 @@ Result<QuantizedModel> build_qdq_model(const Graph& g, const QuantizeConfig& q,
                                  " (u8 or s8 expected)");
     }
     if (fused_into_producer(g, node_i, *role, q)) continue;
-    const OpPlan plan = plan_op(g, node_i, *role, constants, types);
+    const OpPlan plan = plan_op(scope, node_i, *role, constants, ctx.types);
     if (!plan.weights.empty() && (ow.config.weight.dtype != DType::kS8 ||
                              ow.config.weight.scheme != QuantScheme::kSym)) {
       return Status::Unsupported(orig.describe() + ": weights are quantized s8 symmetric only, "
@@ -439,18 +472,24 @@ Result<QuantizedModel> build_qdq_model(const Graph& g, const QuantizeConfig& q,
         x_quantized = true;
       }
     }
+    // A value-moving op whose output is read inside a nested subgraph gets the output pair
+    // ONNX Runtime's QDQ propagation would insert after it (and cannot insert across a subgraph
+    // boundary): the same scale and zero point, an exact identity on the int8 grid.
+    if (x_quantized && moves_values_only(orig) && read_by_subgraph(g, orig.outputs[0])) {
+      b.requantize_output(n, orig.inputs[0], n.inputs[0]);
+    }
     if (plan.weights.empty()) continue;
     // Per-axis DequantizeLinear needs opset 13; an older model keeps its opset (its ops' meaning
     // depends on it) and gets per-tensor weights.
     const bool axis_ok = g.opset >= 13;
     if (ow.is_perchannel && !axis_ok) {
-      model.notes.push_back(orig.describe() + ": per-channel weights need opset 13, the model is " +
-                            "opset " + std::to_string(g.opset) + "; quantized per tensor");
+      ctx.notes.push_back(orig.describe() + ": per-channel weights need opset 13, the model is " +
+                          "opset " + std::to_string(g.opset) + "; quantized per tensor");
     }
     std::optional<WeightEntry> first;
     for (const auto& [wi, axis] : plan.weights) {
       const std::string& w_name = orig.inputs[wi];
-      const bool per_channel = ow.is_perchannel && axis_ok && g.initializer(w_name)->rank() >= 2;
+      const bool per_channel = ow.is_perchannel && axis_ok && scope.initializer(w_name)->rank() >= 2;
       const WeightEntry& w = b.weight(w_name, per_channel, axis);
       if (!first) first = w;
       n.inputs[wi] = w.dequantized;
@@ -460,30 +499,130 @@ Result<QuantizedModel> build_qdq_model(const Graph& g, const QuantizeConfig& q,
     const std::string& b_name = orig.inputs[plan.bias];
     const std::string dq = x_quantized ? b.bias(b_name, x_scale, *first) : "";
     if (dq.empty()) {
-      model.notes.push_back(orig.describe() + ": bias '" + b_name +
-                            "' left f32: no usable int32 grid (input not quantized, or a degenerate scale)");
+      ctx.notes.push_back(orig.describe() + ": bias '" + b_name +
+                          "' left f32: no usable int32 grid (input not quantized, or a degenerate scale)");
       continue;
     }
     n.inputs[plan.bias] = dq;
     replaced.insert(b_name);
   }
 
+  // Subgraphs next, seeing this graph as it was.
+  std::vector<const Graph*> inner = scope.enclosing;
+  inner.push_back(&g);
+  QT_RETURN_IF_ERROR(rewrite_subgraphs(out, [&](Graph& sub) -> Status {
+    const ScopedGraph sub_scope{&sub, inner, nullptr};
+    QT_ASSIGN_OR_RETURN(Graph built, build_graph(sub_scope, ctx, &replaced));
+    sub = std::move(built);
+    return Status::Ok();
+  }));
+
   for (Node& added : b.take_added()) out.nodes.push_back(std::move(added));
-  // Originals still read by an fp32 op stay; the rest are replaced by their quantized form.
+  // Originals still read by an fp32 op (here or in a subgraph) stay; the rest are replaced by
+  // their quantized form. Those of enclosing graphs are theirs to drop.
   std::set<std::string> still_read;
   for (const auto& n : out.nodes) {
     still_read.insert(n.inputs.begin(), n.inputs.end());
     for (auto& in : n.implicit_inputs()) still_read.insert(std::move(in));
   }
+  for (const auto& o : out.outputs) still_read.insert(o.name);
   for (const auto& name : replaced) {
-    if (!still_read.count(name)) out.initializers.erase(name);
+    if (!g.initializer(name)) {
+      if (outer_replaced) outer_replaced->insert(name);
+    } else if (!still_read.count(name)) {
+      out.initializers.erase(name);
+    }
   }
-  QT_RETURN_IF_ERROR(out.topological_sort());
+  QT_RETURN_IF_ERROR(out.topological_sort(scope.outer_names()));
+  return out;
+}
+
+}  // namespace
+
+namespace {
+
+// Calls fn(op name, tensor) for every activation input calibration must observe, in graph order.
+void for_each_calibration_tensor(
+    const Graph& g, const QuantizeConfig& q,
+    const std::function<void(const std::string&, const std::string&)>& fn) {
+  const std::map<std::string, DType> types = value_types(g);
+  for (const ScopedGraph& sg : graph_tree(g)) {
+    const std::set<std::string> constants = constant_values(sg);
+    const std::set<std::string> defined = sg.graph->defined_names();
+    for (size_t i = 0; i < sg.graph->nodes.size(); ++i) {
+      const Node& n = sg.graph->nodes[i];
+      auto it = q.op_wise_config.find(n.name);
+      const QuantOpRole* role = n.domain.empty() ? quant_op_role(n.op_type) : nullptr;
+      if (it == q.op_wise_config.end() || !role) continue;
+      fn(n.name, "");
+      if (it->second.config.mode == QuantMode::kDynamic) continue;
+      // Inputs of a Relu/Clip fused into its producer are observed too: a config that leaves the
+      // producer fp32 quantizes them, and statistics are gathered once for every config.
+      const std::vector<size_t> activations = plan_op(sg, i, *role, constants, types).activations;
+      bool local = false;
+      for (size_t a : activations) {
+        fn(n.name, n.inputs[a]);
+        local = local || defined.count(n.inputs[a]);
+      }
+      // An op in a subgraph that reads only values from outside it: its f32 output shows
+      // whether calibration ever ran it (an If branch not taken never does).
+      if (sg.owner && !activations.empty() && !local && !n.outputs.empty()) {
+        auto t = types.find(n.outputs[0]);
+        if (t != types.end() && t->second == DType::kF32) fn(n.name, n.outputs[0]);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> calibration_tensors(const Graph& g, const QuantizeConfig& q) {
+  std::vector<std::string> out;
+  std::set<std::string> seen;
+  for_each_calibration_tensor(g, q, [&](const std::string&, const std::string& t) {
+    if (!t.empty() && seen.insert(t).second) out.push_back(t);
+  });
+  return out;
+}
+
+std::map<std::string, std::vector<std::string>> calibration_tensors_by_op(const Graph& g,
+                                                                          const QuantizeConfig& q) {
+  std::map<std::string, std::vector<std::string>> out;
+  for_each_calibration_tensor(g, q, [&](const std::string& op, const std::string& t) {
+    auto& list = out[op];
+    if (!t.empty()) list.push_back(t);
+  });
+  return out;
+}
+
+Result<QuantizedModel> build_qdq_model(const Graph& g, const QuantizeConfig& q,
+                                       const CalibrationStats& stats) {
+  // Raising the opset would change what the model's own ops mean; QuantizeLinear needs 10.
+  if (g.opset < 10) {
+    return Status::Unsupported("QDQ quantization needs opset 10 or newer; the model is opset " +
+                               std::to_string(g.opset));
+  }
+  std::set<std::string> nodes;
+  for (const ScopedGraph& sg : graph_tree(g)) {
+    for (const Node& n : sg.graph->nodes) nodes.insert(n.name);
+  }
+  for (const auto& [name, ow] : q.op_wise_config) {
+    if (!nodes.count(name)) {
+      return Status::InvalidInput("quantize_config names node '" + name +
+                                  "', which the graph does not have");
+    }
+  }
+  const std::map<std::string, DType> types = value_types(g);
+  QuantizedModel model;
+  model.bf16_ops = q.bf16_ops;
+  SharedNames names(g);
+  BuildContext ctx{q, stats, types, names, model.notes};
+  QT_ASSIGN_OR_RETURN(Graph out, build_graph(ScopedGraph{&g, {}, nullptr}, ctx, nullptr));
 
   CalibrationStats used;
   used.samples = stats.samples;
   used.model_hash = stats.model_hash;
-  for (const auto& name : b.used_stats()) used.tensors[name] = stats.tensors.at(name);
+  for (const auto& name : names.used_stats) used.tensors[name] = stats.tensors.at(name);
   for (auto& w : calibration_warnings(used)) model.notes.push_back(std::move(w));
   model.graph = std::make_shared<const Graph>(std::move(out));
   return model;
