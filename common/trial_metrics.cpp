@@ -24,7 +24,8 @@ Status check_trial_metrics(const std::string& metric, const TrialMetrics& m) {
   if (!std::isfinite(m.metric)) return bad("metric " + metric + " is " + num(m.metric));
   if (!std::isfinite(m.latency_ms) || m.latency_ms < 0) return bad("latency " + num(m.latency_ms) + " ms");
   if (m.model_bytes < 0) return bad("model size " + std::to_string(m.model_bytes) + " bytes");
-  if ((metric == "top1" || metric == "topk") && (m.metric < 0 || m.metric > 100)) {
+  if ((metric == "top1" || metric == "topk" || metric == "binary_agreement") &&
+      (m.metric < 0 || m.metric > 100)) {
     return bad(metric + " " + num(m.metric) + "% is outside [0, 100]");
   }
   if (metric == "mse" && m.metric < 0) return bad("mse " + num(m.metric) + " is negative");

@@ -1,6 +1,7 @@
 #include "common/tuning_config.h"
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 
 #include "common/yaml_reader.h"
@@ -66,15 +67,19 @@ class TuningParser {
 
   Status parse_metric(const YAML::Node& n, MetricSpec* m) {
     QT_ASSIGN_OR_RETURN(auto kv, r_.read_map(n, "metric", {"name", "k", "command", "timeout_s",
+                                                           "output", "threshold",
                                                            "higher_is_better"}));
     std::optional<bool> hib;
     const YAML::Node* k_node = nullptr;
     const YAML::Node* timeout_node = nullptr;
+    const YAML::Node* output_node = nullptr;
+    const YAML::Node* threshold_node = nullptr;
     for (const auto& [k, v] : kv) {
       const std::string key = "metric." + k;
       if (k == "name") {
         QT_ASSIGN_OR_RETURN(m->name,
-                            r_.get_choice(v, key, {"top1", "topk", "mse", "cosine", "command"}));
+                            r_.get_choice(v, key, {"top1", "topk", "mse", "cosine",
+                                                   "binary_agreement", "command"}));
       } else if (k == "k") {
         QT_ASSIGN_OR_RETURN(m->k, r_.get_int(v, key));
         if (m->k <= 0) return r_.error(v, key, "must be positive");
@@ -87,6 +92,14 @@ class TuningParser {
           return r_.error(v, key, "must be a positive number of seconds, at most a week");
         }
         timeout_node = &v;
+      } else if (k == "output") {
+        QT_ASSIGN_OR_RETURN(m->output, r_.get_string(v, key));
+        if (m->output.empty()) return r_.error(v, key, "must name a model output");
+        output_node = &v;
+      } else if (k == "threshold") {
+        QT_ASSIGN_OR_RETURN(m->threshold, r_.get_number(v, key));
+        if (!std::isfinite(m->threshold)) return r_.error(v, key, "must be a finite number");
+        threshold_node = &v;
       } else if (k == "higher_is_better") {
         QT_ASSIGN_OR_RETURN(bool b, r_.get_bool(v, key));
         hib = b;
@@ -101,6 +114,14 @@ class TuningParser {
     if (k_node && m->name != "topk") return r_.error(*k_node, "metric.k", "only topk takes k");
     if (timeout_node && m->name != "command") {
       return r_.error(*timeout_node, "metric.timeout_s", "only the command metric takes a timeout");
+    }
+    if (output_node && !m->compares_to_fp32()) {
+      return r_.error(*output_node, "metric.output",
+                      "only metrics that compare with fp32 (mse, cosine, binary_agreement) take "
+                      "an output");
+    }
+    if (threshold_node && m->name != "binary_agreement") {
+      return r_.error(*threshold_node, "metric.threshold", "only binary_agreement takes a threshold");
     }
     m->higher_is_better = hib.value_or(m->name != "mse");
     if (hib && m->name != "command" && *hib != (m->name != "mse")) {

@@ -4,7 +4,8 @@
 //   model: ../../models/fashion_mnist/lenet.onnx     # paths are relative to this file
 //   adaptor: native                                   # native | onednn
 //   data: {calibration: calib.yaml, evaluation: test.yaml}
-//   metric: {name: top1}                              # top1 | topk (k) | mse | cosine | command
+//   metric: {name: top1}                              # top1 | topk (k) | mse | cosine |
+//                                                     # binary_agreement | command
 //   # command: [prog, arg, ..., "{model}"], run without a shell ("{model}" becomes the model's
 //   # path, one argument); the last number it prints is the metric. A string is split at
 //   # spaces, nothing expanded. timeout_s (default 600) kills it. Workers run it only with
@@ -37,13 +38,22 @@
 namespace qtune {
 
 struct MetricSpec {
-  std::string name = "top1";  // top1 | topk | mse | cosine | command
+  // top1 | topk | mse | cosine | binary_agreement | command. mse, cosine and binary_agreement
+  // compare with the fp32 model's outputs on the same samples; binary_agreement is the percent
+  // of output values on the same side of `threshold` as fp32's (a detector's decisions).
+  std::string name = "top1";
   int64_t k = 5;              // topk
   // command: the program and its arguments, run without a shell; "{model}" inside any argument
   // becomes the path of the model to measure. It prints the metric (the last number counts).
   std::vector<std::string> command;
   double timeout_s = 600;     // command: killed (with its process group) after this long
+  std::string output;         // the model output compared with fp32's; empty: the first
+  double threshold = 0.5;     // binary_agreement: value >= threshold is a positive decision
   bool higher_is_better = true;
+
+  bool compares_to_fp32() const {
+    return name == "mse" || name == "cosine" || name == "binary_agreement";
+  }
 };
 
 struct AccuracyCriterion {

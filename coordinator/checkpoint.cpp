@@ -41,7 +41,11 @@ JournalHeader run_journal_header(const TuningConfig& cfg, const Graph& prepared_
   h.model_hash = graph_content_hash(prepared_model);
   std::ostringstream c;
   c << "adaptor=" << cfg.adaptor << ";data=" << data_hash << ";metric=" << cfg.metric.name << ","
-    << cfg.metric.k << "," << words(cfg.metric.command) << ";approach=" << cfg.approach
+    << cfg.metric.k << "," << words(cfg.metric.command);
+  if (!cfg.metric.output.empty() || cfg.metric.name == "binary_agreement") {
+    c << ",output=" << cfg.metric.output << ",threshold=" << cfg.metric.threshold;
+  }
+  c << ";approach=" << cfg.approach
     << ";calib=" << cfg.calibration_sampling_size << ";types=" << constraint_text(cfg.op_type_dict)
     << ";names=" << constraint_text(cfg.op_name_dict);
   h.config_hash = fnv1a_hex(c.str());

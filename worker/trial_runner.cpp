@@ -123,7 +123,19 @@ Result<TrialMetrics> TrialRunner::measure(const Graph& model, const PreparedMode
   const std::string& name = cfg_.metric.name;
   const bool vs_fp32 = compares_to_fp32();
   const bool record_fp32 = vs_fp32 && fp32_outputs_.empty();
-  int64_t hits = 0;
+  size_t out_i = 0;  // the output the metric reads
+  if (!cfg_.metric.output.empty()) {
+    out_i = model.outputs.size();
+    for (size_t k = 0; k < model.outputs.size(); ++k) {
+      if (model.outputs[k].name == cfg_.metric.output) out_i = k;
+    }
+    if (out_i == model.outputs.size()) {
+      return Status::InvalidInput(cfg_.source_path + ": metric.output '" + cfg_.metric.output +
+                                  "' is not an output of " + cfg_.model);
+    }
+  }
+  const std::string out_name = "output '" + model.outputs.at(out_i).name + "'";
+  int64_t hits = 0, agree = 0;
   double sq = 0, cos_sum = 0;
   int64_t values = 0;
   size_t b = 0;
@@ -133,12 +145,16 @@ Result<TrialMetrics> TrialRunner::measure(const Graph& model, const PreparedMode
     const int64_t count = std::min(batch_size, n - start);
     QT_ASSIGN_OR_RETURN(std::vector<Tensor> outs, prepared.run(eval_feed_.batch(start, count)));
     ModelFeed::drop_padding(&outs, eval_feed_.rows_for(count), count);
-    if (outs.empty() || outs[0].dtype() != DType::kF32 || outs[0].rank() < 1 ||
-        outs[0].dim(0) != count) {
-      return Status::InvalidInput(cfg_.model + ": output 0 must be f32 [batch, ...]");
+    // Elementwise comparisons (mse, binary_agreement) take any layout, e.g. a recurrent state
+    // with the batch on axis 1; per-sample ones need the batch first.
+    const bool per_sample = !vs_fp32 || name == "cosine";
+    if (outs.size() <= out_i || outs[out_i].dtype() != DType::kF32 || outs[out_i].rank() < 1 ||
+        (per_sample && outs[out_i].dim(0) != count)) {
+      return Status::InvalidInput(cfg_.model + ": " + out_name + " must be f32 " +
+                                  (per_sample ? "[batch, ...]" : "with one value or more"));
     }
     if (progress_) progress_(what, start + count, n);
-    const Tensor& y = outs[0];
+    const Tensor& y = outs[out_i];
     if (!vs_fp32) {
       for (int64_t i = 0; i < count; ++i) {
         const int64_t label = eval_.labels[static_cast<size_t>(start + i)];
@@ -149,11 +165,23 @@ Result<TrialMetrics> TrialRunner::measure(const Graph& model, const PreparedMode
     }
     if (record_fp32) fp32_outputs_.push_back(y.clone());
     const Tensor& ref = fp32_outputs_.at(b);
+    if (ref.numel() != y.numel()) {
+      return Status::Internal(out_name + " has " + std::to_string(y.numel()) +
+                              " values, fp32's had " + std::to_string(ref.numel()));
+    }
+    const float* yd = y.data<float>();
+    const float* rd = ref.data<float>();
+    if (name == "binary_agreement") {
+      const double t = cfg_.metric.threshold;
+      for (int64_t j = 0; j < y.numel(); ++j) agree += (yd[j] >= t) == (rd[j] >= t);
+      values += y.numel();
+      continue;
+    }
     const int64_t width = y.numel() / count;
     for (int64_t i = 0; i < count; ++i) {
       double dot = 0, na = 0, nb = 0;
       for (int64_t j = 0; j < width; ++j) {
-        const double a = y.data<float>()[i * width + j], r = ref.data<float>()[i * width + j];
+        const double a = yd[i * width + j], r = rd[i * width + j];
         sq += (a - r) * (a - r);
         dot += a * r;
         na += a * a;
@@ -170,6 +198,8 @@ Result<TrialMetrics> TrialRunner::measure(const Graph& model, const PreparedMode
     m.metric = sq / static_cast<double>(std::max<int64_t>(values, 1));
   } else if (name == "cosine") {
     m.metric = cos_sum / static_cast<double>(n);
+  } else if (name == "binary_agreement") {
+    m.metric = 100.0 * static_cast<double>(agree) / static_cast<double>(std::max<int64_t>(values, 1));
   } else {
     QT_ASSIGN_OR_RETURN(const std::string bytes, serialize_onnx_model(model));
     QT_ASSIGN_OR_RETURN(m.metric, run_metric_command(cfg_.metric.command, bytes, cfg_.metric.timeout_s));
@@ -203,15 +233,17 @@ Result<std::map<std::string, OpOutputError>> TrialRunner::op_output_errors(const
   };
   std::vector<Probe> probes;
   std::set<std::string> watched;
-  for (const Node& n : session_.prepared->nodes) {
-    auto it = cfg.ops.find(n.name);
-    if (it == cfg.ops.end() || it->second.precision != OpPrecision::kInt8 || n.outputs.empty() ||
-        n.inputs.empty()) {
-      continue;
+  for (const ScopedGraph& sg : graph_tree(*session_.prepared)) {  // subgraphs' ops included
+    for (const Node& n : sg.graph->nodes) {
+      auto it = cfg.ops.find(n.name);
+      if (it == cfg.ops.end() || it->second.precision != OpPrecision::kInt8 ||
+          n.outputs.empty() || n.inputs.empty()) {
+        continue;
+      }
+      probes.push_back({n.name, n.inputs[0], n.outputs[0]});
+      watched.insert(n.inputs[0]);
+      watched.insert(n.outputs[0]);
     }
-    probes.push_back({n.name, n.inputs[0], n.outputs[0]});
-    watched.insert(n.inputs[0]);
-    watched.insert(n.outputs[0]);
   }
   QT_ASSIGN_OR_RETURN(Executor fp32, Executor::create(session_.prepared));
   QT_ASSIGN_OR_RETURN(Executor fake, Executor::create(q.graph));

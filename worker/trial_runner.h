@@ -46,7 +46,7 @@ class TrialRunner {
   const QuantizationSession& session() const { return session_; }
   double calibration_seconds() const { return calibration_seconds_; }
 
-  // The fp32 model on the adaptor's runtime; mse/cosine metrics compare against its outputs.
+  // The fp32 model on the adaptor's runtime; metrics against fp32 compare with its outputs.
   Result<TrialMetrics> baseline();
   Result<TrialMetrics> evaluate(const TuneConfig& cfg);
   Result<QuantizedModel> quantize(const TuneConfig& cfg) const { return session_.quantize(cfg); }
@@ -72,8 +72,9 @@ class TrialRunner {
   TrialRunner() = default;
   // `what` names the pass for progress ("evaluation", "fp32 baseline").
   Result<TrialMetrics> measure(const Graph& model, const PreparedModel& prepared, const std::string& what);
-  // mse and cosine compare with the fp32 model's outputs, which the baseline records.
-  bool compares_to_fp32() const { return cfg_.metric.name == "mse" || cfg_.metric.name == "cosine"; }
+  // mse, cosine and binary_agreement compare with the fp32 model's outputs, which the baseline
+  // records.
+  bool compares_to_fp32() const { return cfg_.metric.compares_to_fp32(); }
 
   TuningConfig cfg_;
   std::shared_ptr<const Adaptor> adaptor_;
@@ -81,7 +82,7 @@ class TrialRunner {
   Dataset calib_, eval_;
   ModelFeed calib_feed_, eval_feed_;  // refer to calib_ and eval_
   int64_t batch_size_ = 100;
-  std::vector<Tensor> fp32_outputs_;  // per evaluation batch, for mse/cosine
+  std::vector<Tensor> fp32_outputs_;  // per evaluation batch, for the metrics against fp32
   double calibration_seconds_ = 0;
   ProgressFn progress_;
 };

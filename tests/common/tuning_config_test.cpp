@@ -95,6 +95,21 @@ TEST_F(TuningConfigTest, DefaultsAndMetricDirection) {
   EXPECT_DOUBLE_EQ(c->exit_policy.timeout_seconds, 0);
 }
 
+TEST_F(TuningConfigTest, BinaryAgreementNamesAnOutputAndAThreshold) {
+  auto c = load("model: m.onnx\ndata: {evaluation: t.yaml}\n"
+                "metric: {name: binary_agreement, output: prob, threshold: 0.25}\n");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->metric.name, "binary_agreement");
+  EXPECT_EQ(c->metric.output, "prob");
+  EXPECT_DOUBLE_EQ(c->metric.threshold, 0.25);
+  EXPECT_TRUE(c->metric.compares_to_fp32());
+  EXPECT_TRUE(c->criterion.higher_is_better);
+  auto d = load("model: m.onnx\ndata: {evaluation: t.yaml}\nmetric: {name: binary_agreement}\n");
+  ASSERT_TRUE(d.ok()) << d.status().message();
+  EXPECT_TRUE(d->metric.output.empty());  // the first output
+  EXPECT_DOUBLE_EQ(d->metric.threshold, 0.5);
+}
+
 TEST_F(TuningConfigTest, MistakesNameFileLineColumnAndKey) {
   const std::string head = "model: m.onnx\ndata: {evaluation: t.yaml}\n";
   expect_error(head + "tuning: {strategy: annealing}\n", "3:20", "tuning.strategy: 'annealing' is not one of");
@@ -107,6 +122,11 @@ TEST_F(TuningConfigTest, MistakesNameFileLineColumnAndKey) {
   expect_error(head + "tuning:\n  exit_policy: {timeout: soon}\n", "4:26", "expected a finite number");
   expect_error(head + "metric: {name: command}\n", "3:9", "needs a command");
   expect_error(head + "metric: {name: top1, k: 5}\n", "3:25", "only topk takes k");
+  expect_error(head + "metric: {name: top1, output: y}\n", "3:30", "only metrics that compare with fp32");
+  expect_error(head + "metric: {name: cosine, threshold: 0.5}\n", "3:35",
+               "only binary_agreement takes a threshold");
+  expect_error(head + "metric: {name: binary_agreement, threshold: .nan}\n", "3:45",
+               "finite");
   expect_error(head + "quantization:\n  op_type_dict:\n    Conv: {precision: [int4]}\n", "5:24",
                "'int4' is not one of int8, bf16, fp32");
   expect_error(head + "quantization:\n  op_type_dict:\n    Conv: {activation: {algorithm: [minmax, entropy]}}\n",
