@@ -170,7 +170,8 @@ class Parser : public YamlReader {
     return Status::Ok();
   }
 
-  // `inputs: {name: PATH}` or `{name: {file: PATH, format: F, shared: true}}`, in document order.
+  // `inputs: {name: PATH}` or `{name: {file: PATH, format: F, shared: true, batch_axis: A}}`, in
+  // document order.
   Status parse_inputs(const YAML::Node& n, std::vector<DataInput>* out) const {
     QT_ASSIGN_OR_RETURN(Entries entries, read_named_map(n, "dataset.inputs"));
     if (entries.empty()) return error(n, "dataset.inputs", "must name at least one model input");
@@ -184,7 +185,8 @@ class Parser : public YamlReader {
         continue;
       }
       std::vector<std::pair<std::string, YAML::Node>> kv;
-      QT_RETURN_IF_ERROR(read_map(v, key, {"file", "format", "shared"}, &kv));
+      QT_RETURN_IF_ERROR(read_map(v, key, {"file", "format", "shared", "batch_axis"}, &kv));
+      const YAML::Node* axis_node = nullptr;
       for (const auto& [k, x] : kv) {
         if (k == "file") {
           QT_RETURN_IF_ERROR(get_string(x, key + ".file", &in.path));
@@ -193,9 +195,17 @@ class Parser : public YamlReader {
           QT_RETURN_IF_ERROR(check_format(x, key + ".format", in.format));
         } else if (k == "shared") {
           QT_ASSIGN_OR_RETURN(in.shared, get_bool(x, key + ".shared"));
+        } else if (k == "batch_axis") {
+          QT_RETURN_IF_ERROR(get_int(x, key + ".batch_axis", &in.batch_axis));
+          if (in.batch_axis < 0) return error(x, key + ".batch_axis", "must be 0 or more");
+          axis_node = &x;
         }
       }
       if (in.path.empty()) return error(v, key + ".file", "missing required key");
+      if (axis_node && in.shared) {
+        return error(*axis_node, key + ".batch_axis",
+                     "a shared input is fed whole: it has no batch axis");
+      }
       out->push_back(std::move(in));
     }
     return Status::Ok();

@@ -39,6 +39,9 @@ struct DataInput {
   // Fed to the model exactly as stored, for every batch, instead of being split into samples
   // along axis 0 (a recurrent state, a sample rate). 0-d arrays are always shared.
   bool shared = false;
+  // The axis along which the model's input stacks samples (a recurrent state [layers, batch,
+  // hidden] has 1). Files always hold one sample per row of axis 0; the batch is moved there.
+  int64_t batch_axis = 0;
 };
 
 struct DatasetSpec {

@@ -643,6 +643,7 @@ Result<Dataset> load_dataset_impl(const DataConfig& cfg) {
     d.name = in.name;
     d.source = in.path;
     d.shared = in.shared || a.shape.empty();
+    d.batch_axis = d.shared ? 0 : in.batch_axis;
     const int64_t rows = d.shared ? -1 : std::min(a.shape[0], n);
     if (cfg.preprocessed(in)) {
       if (d.shared) {

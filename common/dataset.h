@@ -22,6 +22,7 @@ struct DatasetInput {
   // Shared inputs (0-d arrays, `shared: true`): fed as stored.
   Tensor values;
   bool shared = false;
+  int64_t batch_axis = 0;  // where the model wants the sample axis (DataInput::batch_axis)
 
   // The rows of samples [start, start+count) (the caller keeps them in range); a [1, ...]
   // input repeats its row, a shared input is returned as stored.

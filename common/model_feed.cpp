@@ -17,6 +17,25 @@ std::string describe(const DatasetInput& in) {
   return "input '" + in.name + "'" + (in.source.empty() ? "" : " (" + in.source + ")");
 }
 
+// [n, d1, ..., dk] -> [d1, ..., d_axis, n, ...]: axis 0 moved to position `axis`.
+Tensor move_batch_axis(const Tensor& x, int64_t axis) {
+  const Shape& in = x.shape();
+  Shape shape(in.begin() + 1, in.begin() + 1 + axis);
+  shape.push_back(in[0]);
+  shape.insert(shape.end(), in.begin() + 1 + axis, in.end());
+  Tensor out(x.dtype(), shape);
+  const int64_t n = in[0];
+  int64_t outer = 1;
+  for (int64_t d = 1; d <= axis; ++d) outer *= in[static_cast<size_t>(d)];
+  const int64_t inner = n == 0 || outer == 0 ? 0 : x.numel() / (n * outer);
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t o = 0; o < outer; ++o) {
+      out.copy_elements(x, (i * outer + o) * inner, (o * n + i) * inner, inner);
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 Result<ModelFeed> ModelFeed::bind(const Graph& g, const Dataset& data) {
@@ -54,14 +73,24 @@ Result<ModelFeed> ModelFeed::bind(const Graph& g, const Dataset& data) {
                                     gi.name + "' takes " + std::string(dtype_name(gi.dtype)));
       }
     }
+    slot.batch_axis = in.batch_axis;
+    if (in.batch_axis > 0 && (!gi.shape || in.batch_axis >= static_cast<int64_t>(gi.shape->size()))) {
+      return Status::InvalidInput(where + ": " + describe(in) + ": batch_axis " +
+                                  std::to_string(in.batch_axis) + " is not an axis of the model's "
+                                  "input '" + gi.name + "' (" +
+                                  (gi.shape ? shape_str(*gi.shape) : std::string("rank unknown")) +
+                                  ")");
+    }
     if (!in.shared && gi.shape && !gi.shape->empty() && in.values.rank() >= 1) {
-      const Shape want(gi.shape->begin() + 1, gi.shape->end());
+      const auto axis = gi.shape->begin() + in.batch_axis;
+      Shape want(gi.shape->begin(), axis);  // the model's shape of one sample
+      want.insert(want.end(), axis + 1, gi.shape->end());
       const Shape stored(in.values.shape().begin() + 1, in.values.shape().end());
       const bool known = std::all_of(want.begin(), want.end(), [](int64_t d) { return d >= 0; });
       if (known && want != stored && shape_numel(want) == shape_numel(stored)) {
         slot.sample_shape = want;
       }
-      const int64_t fixed = (*gi.shape)[0];
+      const int64_t fixed = *axis;
       if (fixed > 0) {
         if (f.fixed_batch_ > 0 && f.fixed_batch_ != fixed) {
           return Status::InvalidInput(where + ": the model fixes the batch of input '" + gi.name +
@@ -105,6 +134,9 @@ std::vector<Tensor> ModelFeed::batch(int64_t start, int64_t count) const {
       Shape shape{x.dim(0)};
       shape.insert(shape.end(), s.sample_shape->begin(), s.sample_shape->end());
       x = x.reshaped(std::move(shape));
+    }
+    if (s.batch_axis > 0 && !in.shared && s.batch_axis < x.rank()) {
+      x = move_batch_axis(x, s.batch_axis);
     }
     if (s.as_bool) x = x.bitcast(DType::kBool);
     out.push_back(std::move(x));

@@ -1,7 +1,8 @@
 // How a dataset feeds a model: which dataset input goes to which graph input (by name; the
 // unnamed `images` input feeds the first), each reshaped to the model's per-sample shape when
-// only the layout differs ([N,784] models on [N,1,28,28] images) and padded to a batch size the
-// model fixes. Evaluation, calibration and the tuner's trials all feed models through it.
+// only the layout differs ([N,784] models on [N,1,28,28] images), its samples moved to the axis
+// the model batches along (a recurrent state [layers, batch, hidden]) and padded to a batch size
+// the model fixes. Evaluation, calibration and the tuner's trials all feed models through it.
 // A ModelFeed refers to the Dataset it was bound to, which must outlive it; it is read-only
 // afterwards, so many threads may take batches from it.
 #pragma once
@@ -46,6 +47,7 @@ class ModelFeed {
   struct Slot {
     size_t input = 0;                   // index into Dataset::inputs
     std::optional<Shape> sample_shape;  // reshape each sample to this
+    int64_t batch_axis = 0;             // move the sample axis here
     bool as_bool = false;               // u8 data (NumPy's bool) for a bool input
   };
   const Dataset* data_ = nullptr;

@@ -114,6 +114,7 @@ TEST_F(DataConfigTest, InputsNameOneFilePerModelInput) {
     state: {file: state.npy, shared: true}
     sr: {file: /abs/sr.npy}
     pixels: {file: photos, format: images}
+    h: {file: h.npy, batch_axis: 1}
   labels: y.npy
 preprocess:
   inputs: [input]
@@ -121,7 +122,10 @@ preprocess:
 )"));
   ASSERT_TRUE(r.ok()) << r.status().message();
   const auto& in = r->dataset.inputs;
-  ASSERT_EQ(in.size(), 4u);
+  ASSERT_EQ(in.size(), 5u);
+  EXPECT_EQ(in[4].name, "h");
+  EXPECT_EQ(in[4].batch_axis, 1);
+  EXPECT_EQ(in[0].batch_axis, 0);
   EXPECT_EQ(in[0].name, "input");  // document order
   EXPECT_EQ(in[0].path, (dir_ / "audio/x.npy").string());
   EXPECT_EQ(in[0].format, "npy");
@@ -135,9 +139,9 @@ preprocess:
   // stored.
   std::vector<bool> pre;
   for (const DataInput& i : in) pre.push_back(r->preprocessed(i));
-  EXPECT_EQ(pre, (std::vector<bool>{true, false, false, true}));
+  EXPECT_EQ(pre, (std::vector<bool>{true, false, false, true, false}));
   EXPECT_EQ(r->dataset.paths(),
-            (std::vector<std::string>{in[0].path, in[1].path, in[2].path, in[3].path,
+            (std::vector<std::string>{in[0].path, in[1].path, in[2].path, in[3].path, in[4].path,
                                       (dir_ / "y.npy").string()}));
 
   // Without a preprocess section nothing but image folders is touched.
@@ -155,7 +159,12 @@ TEST_F(DataConfigTest, InputsErrors) {
   EXPECT_EQ(error_of("dataset: {format: npy, inputs: {x: [a]}}\n"),
             ":1:36: dataset.inputs.x: expected a mapping, got a list");
   const std::string k = error_of("dataset: {format: npy, inputs: {x: {path: a}}}\n");
-  EXPECT_EQ(k.rfind(":1:37: dataset.inputs.x.path: unknown key (expected one of file, format, shared)", 0), 0u) << k;
+  EXPECT_EQ(k.rfind(":1:37: dataset.inputs.x.path: unknown key (expected one of batch_axis, file, "
+                   "format, shared)", 0), 0u) << k;
+  EXPECT_EQ(error_of("dataset: {format: npy, inputs: {x: {file: a, batch_axis: -1}}}\n"),
+            ":1:58: dataset.inputs.x.batch_axis: must be 0 or more");
+  EXPECT_EQ(error_of("dataset: {format: npy, inputs: {x: {file: a, shared: true, batch_axis: 1}}}\n"),
+            ":1:72: dataset.inputs.x.batch_axis: a shared input is fed whole: it has no batch axis");
   EXPECT_EQ(error_of("dataset: {format: npy, inputs: {x: {shared: true}}}\n"),
             ":1:36: dataset.inputs.x.file: missing required key");
   EXPECT_EQ(error_of("dataset: {format: npy, inputs: {x: {file: a, shared: yes please}}}\n"),

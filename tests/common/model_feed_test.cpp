@@ -60,6 +60,36 @@ TEST(ModelFeedTest, FixedBatchRepeatsTheBatchSamplesAndOutputsAreCutBack) {
             "the dataset: the model fixes the batch of input 'sr' to 2 and of another to 4");
 }
 
+// A recurrent state the model takes as [layers, batch, hidden]: the file holds one [layers,
+// hidden] sample per row, the feed moves the samples to axis 1.
+TEST(ModelFeedTest, BatchAxisMovesTheSamplesWhereTheModelStacksThem) {
+  Dataset d = Dataset::of(Tensor::from_f32({3, 1}, {10, 20, 30}));
+  DatasetInput state{"state", "state.npy", Tensor(DType::kF32, Shape{3, 2, 2}), false, 1};
+  for (int64_t i = 0; i < 12; ++i) state.values.data<float>()[i] = static_cast<float>(i);
+  d.inputs.push_back(state);
+  const Graph g = graph_with({{"x", DType::kF32, Shape{-1, 1}}, {"state", DType::kF32, Shape{2, -1, 2}}});
+  auto f = ModelFeed::bind(g, d);
+  ASSERT_TRUE(f.ok()) << f.status().message();
+  const std::vector<Tensor> x = f->batch(1, 2);  // samples 1 and 2
+  ASSERT_EQ(x[1].shape(), (Shape{2, 2, 2}));
+  // [layer][sample][hidden]: layer 0 of samples 1, 2, then layer 1 of samples 1, 2.
+  EXPECT_EQ(std::vector<float>(x[1].data<float>(), x[1].data<float>() + 8),
+            (std::vector<float>{4, 5, 8, 9, 6, 7, 10, 11}));
+
+  // A fixed batch on that axis pads like any other.
+  const Graph fixed = graph_with({{"x", DType::kF32, Shape{-1, 1}}, {"state", DType::kF32, Shape{2, 4, 2}}});
+  auto ff = ModelFeed::bind(fixed, d);
+  ASSERT_TRUE(ff.ok()) << ff.status().message();
+  EXPECT_EQ(ff->fixed_batch(), 4);
+  EXPECT_EQ(ff->batch(0, 3)[1].shape(), (Shape{2, 4, 2}));
+
+  // The axis must exist in the model's input.
+  d.inputs[1].batch_axis = 3;
+  EXPECT_EQ(ModelFeed::bind(g, d).status().message(),
+            "the dataset: input 'state' (state.npy): batch_axis 3 is not an axis of the model's "
+            "input 'state' ([2,?,2])");
+}
+
 TEST(ModelFeedTest, BoolInputsTakeNumpyBoolBytes) {
   Dataset d;
   d.samples = 2;
