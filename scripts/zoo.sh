@@ -62,8 +62,13 @@ rows=()
 status=0
 for n in "${names[@]}"; do
   case "$n" in
-    silero_vad_*) tools/zoo/silero_vad.sh "$n" "$zoo" > /dev/null || true
-                  dirs=("$zoo/$n"-opset*) ;;
+    # Multi-input models with their own data and metric: the script prints the result row.
+    silero_vad_*) out="$zoo/results/$n.json"
+                  SILERO_ZOO=$zoo/silero_vad SILERO_MAX_TRIALS=${QTUNE_ZOO_MAX_TRIALS:-40} \
+                    tools/zoo/silero_vad.sh "$n" > "$out" || status=1
+                  echo "zoo: $(cat "$out")"
+                  rows+=("$out")
+                  continue ;;
     *) dirs=("$zoo/$n"-opset*) ;;
   esac
   for d in "${dirs[@]}"; do

@@ -11,13 +11,24 @@
 //     labels.npy (int64 [N]: 1 when at least half of the chunk's new samples are speech in
 //     STREAM_DIR/segments.json), fp32_prob.npy [N] and feed/input_<i>.npy: the whole set as one
 //     batch in the model's own input order and layout (qtune run / tools/ort_compare.js).
+//     --skip N runs N chunks for their state first; --rate 8000 feeds the model the stream
+//     decimated to 8 kHz (chunks of half the size).
+//
+//   node silero_vad.js feed MODEL.onnx v5|legacy DATA_DIR FEED_DIR
+//     DATA_DIR's per-sample files as FEED_DIR/input_<i>.npy (what `chunks` writes to feed/);
+//     works without ONNX Runtime.
 //
 //   node silero_vad.js run MODEL.onnx FEED_DIR OUT_DIR
 //     ONNX Runtime's outputs for FEED_DIR/input_<i>.npy as OUT_DIR/output_<i>.npy.
 //
+//   node silero_vad.js compare GOT_DIR WANT_DIR [--tol 1e-4]
+//     Each WANT_DIR/output_<i>.npy against GOT_DIR's: equal shapes and a largest difference of at
+//     most TOL x the wanted output's range (TOL 0: identical). One JSON line each; exit 1 if not.
+//
 //   node silero_vad.js score DATA_DIR PROB.npy... [--threshold 0.5]
 //     One JSON line per PROB file (output_0.npy of a run, [N, 1] or [N]): agreement (percent of
-//     chunks whose speech decision, prob >= threshold, equals the fp32 model's) and precision,
+//     chunks whose speech decision, prob >= threshold, equals the fp32 model's, or that of the
+//     --reference probabilities) and precision,
 //     recall and F1 (percent) of its speech decisions against DATA_DIR/labels.npy.
 'use strict';
 
@@ -25,6 +36,7 @@ const fs = require('fs');
 const path = require('path');
 
 const RATE = 16000;
+// Chunk sizes at 16 kHz (halved at 8 kHz), as @ricky0123/vad-web feeds them.
 const MODELS = {
   v5: { frame: 512, context: 64, state: [['state', 128]] },
   legacy: { frame: 1536, context: 0, state: [['h', 64], ['c', 64]] },
@@ -103,15 +115,23 @@ function speechShare(segments, a, b) {
 
 async function chunks(argv) {
   let limit = Infinity;
+  let skip = 0;
+  let rate = RATE;
   const pos = [];
   for (let i = 0; i < argv.length; ++i) {
     if (argv[i] === '--limit') limit = Number(argv[++i]);
+    else if (argv[i] === '--skip') skip = Number(argv[++i]);
+    else if (argv[i] === '--rate') rate = Number(argv[++i]);
     else pos.push(argv[i]);
   }
-  if (pos.length !== 4 || !(limit > 0)) fail('usage: chunks MODEL.onnx v5|legacy STREAM_DIR OUT_DIR [--limit N]');
+  if (pos.length !== 4 || !(limit > 0) || !(skip >= 0) || (rate !== RATE && rate !== RATE / 2)) {
+    fail('usage: chunks MODEL.onnx v5|legacy STREAM_DIR OUT_DIR [--limit N] [--skip N] [--rate 16000|8000]');
+  }
   const [model, kind, streamDir, outDir] = pos;
-  const spec = MODELS[kind];
-  if (!spec) fail(`unknown model kind '${kind}' (v5 or legacy)`);
+  const base = MODELS[kind];
+  if (!base) fail(`unknown model kind '${kind}' (v5 or legacy)`);
+  const step = RATE / rate;  // stream samples per model sample
+  const spec = { ...base, frame: base.frame / step, context: base.context / step };
   const stream = readNpy(path.join(streamDir, 'stream.npy'));
   if (stream.type !== 'float32' || stream.dims.length !== 1) fail(`${streamDir}/stream.npy: expected float32 [T]`);
   let segs;
@@ -123,61 +143,97 @@ async function chunks(argv) {
   if (segs.sample_rate !== RATE || !Array.isArray(segs.speech)) fail(`${streamDir}/segments.json: expected 16 kHz speech segments`);
   const ort = loadOrt();
   const s = await session(ort, model);
-  const x = stream.data;
+  // At 8 kHz the stream is averaged over pairs of samples (a plain low-pass before decimation).
+  const x = step === 1 ? stream.data : Float32Array.from(
+    { length: Math.floor(stream.data.length / 2) }, (_, k) => (stream.data[2 * k] + stream.data[2 * k + 1]) / 2);
   const width = spec.context + spec.frame;
-  const n = Math.min(limit, Math.floor(x.length / spec.frame));
-  if (n < 1) fail(`${streamDir}/stream.npy: shorter than one ${spec.frame}-sample chunk`);
+  const total = Math.floor(x.length / spec.frame);
+  // The first `skip` chunks only advance the state; the next `limit` become samples.
+  const n = Math.min(limit, total - skip);
+  if (n < 1) fail(`${streamDir}/stream.npy: no ${spec.frame}-sample chunk after skipping ${skip}`);
   const input = new Float32Array(n * width);
   const states = spec.state.map(([, size]) => new Float32Array(n * 2 * size));
   const prob = new Float32Array(n);
   const labels = new BigInt64Array(n);
-  const sr = new ort.Tensor('int64', BigInt64Array.from([BigInt(RATE)]), []);
+  const sr = new ort.Tensor('int64', BigInt64Array.from([BigInt(rate)]), []);
   let carried = spec.state.map(([, size]) => new ort.Tensor('float32', new Float32Array(2 * size), [2, 1, size]));
-  for (let i = 0; i < n; ++i) {
-    const start = i * spec.frame;
-    const row = input.subarray(i * width, (i + 1) * width);
+  const chunk = new Float32Array(width);
+  for (let c = 0; c < skip + n; ++c) {
+    const start = c * spec.frame;
     // The context before the first chunk is silence, as the package starts.
     for (let k = 0; k < width; ++k) {
       const t = start - spec.context + k;
-      row[k] = t >= 0 ? x[t] : 0;
+      chunk[k] = t >= 0 ? x[t] : 0;
     }
-    spec.state.forEach(([, size], j) => states[j].set(carried[j].data, i * 2 * size));
-    const feeds = { input: new ort.Tensor('float32', row.slice(), [1, width]), sr };
+    const i = c - skip;
+    if (i >= 0) {
+      input.set(chunk, i * width);
+      spec.state.forEach(([, size], j) => states[j].set(carried[j].data, i * 2 * size));
+    }
+    const feeds = { input: new ort.Tensor('float32', chunk.slice(), [1, width]), sr };
     spec.state.forEach(([name], j) => { feeds[name] = carried[j]; });
     const out = await s.run(feeds);
-    prob[i] = out.output.data[0];
     carried = kind === 'v5' ? [out.stateN] : [out.hn, out.cn];
-    labels[i] = speechShare(segs.speech, start, start + spec.frame) >= 0.5 ? 1n : 0n;
+    if (i < 0) continue;
+    prob[i] = out.output.data[0];
+    labels[i] = speechShare(segs.speech, start * step, (start + spec.frame) * step) >= 0.5 ? 1n : 0n;
   }
-  fs.mkdirSync(path.join(outDir, 'feed'), { recursive: true });
+  fs.mkdirSync(outDir, { recursive: true });
   writeNpy(path.join(outDir, 'input.npy'), 'float32', [n, width], input);
   spec.state.forEach(([name, size], j) => {
     writeNpy(path.join(outDir, `${name}.npy`), 'float32', [n, 2, size], states[j]);
   });
-  writeNpy(path.join(outDir, 'sr.npy'), 'int64', [], BigInt64Array.from([BigInt(RATE)]));
+  writeNpy(path.join(outDir, 'sr.npy'), 'int64', [], BigInt64Array.from([BigInt(rate)]));
   writeNpy(path.join(outDir, 'labels.npy'), 'int64', [n], labels);
   writeNpy(path.join(outDir, 'fp32_prob.npy'), 'float32', [n], prob);
-  // The model's layout: states are [2, batch, size], samples on axis 1.
-  const feed = {
-    input: ['float32', [n, width], input],
-    sr: ['int64', [], BigInt64Array.from([BigInt(RATE)])],
-  };
-  spec.state.forEach(([name, size], j) => {
-    const t = new Float32Array(2 * n * size);
-    for (let i = 0; i < n; ++i) {
-      for (let l = 0; l < 2; ++l) {
-        t.set(states[j].subarray((i * 2 + l) * size, (i * 2 + l + 1) * size), (l * n + i) * size);
-      }
-    }
-    feed[name] = ['float32', [2, n, size], t];
-  });
-  s.inputNames.forEach((name, i) => {
-    if (!feed[name]) fail(`${model}: unexpected input '${name}'`);
-    writeNpy(path.join(outDir, 'feed', `input_${i}.npy`), ...feed[name]);
-  });
+  writeFeed(s.inputNames, kind, outDir, path.join(outDir, 'feed'));
   let speech = 0;
   for (const l of labels) speech += Number(l);
   process.stdout.write(JSON.stringify({ chunks: n, chunk_samples: spec.frame, speech_chunks: speech }) + '\n');
+}
+
+// The per-sample files of DATA_DIR as the model takes them, in its input order: states are
+// [2, batch, size], samples on axis 1.
+function writeFeed(inputNames, kind, dataDir, feedDir) {
+  const spec = MODELS[kind];
+  const input = readNpy(path.join(dataDir, 'input.npy'));
+  const n = input.dims[0];
+  const feed = { input: [input.type, input.dims, input.data] };
+  const sr = readNpy(path.join(dataDir, 'sr.npy'));
+  feed.sr = [sr.type, sr.dims, sr.data];
+  spec.state.forEach(([name]) => {
+    const a = readNpy(path.join(dataDir, `${name}.npy`));
+    if (a.dims.length !== 3 || a.dims[0] !== n) fail(`${dataDir}/${name}.npy: expected [${n}, layers, size]`);
+    const [, layers, size] = a.dims;
+    const t = new Float32Array(a.data.length);
+    for (let i = 0; i < n; ++i) {
+      for (let l = 0; l < layers; ++l) {
+        t.set(a.data.subarray((i * layers + l) * size, (i * layers + l + 1) * size), (l * n + i) * size);
+      }
+    }
+    feed[name] = ['float32', [layers, n, size], t];
+  });
+  fs.mkdirSync(feedDir, { recursive: true });
+  inputNames.forEach((name, i) => {
+    if (!feed[name]) fail(`unexpected model input '${name}'`);
+    writeNpy(path.join(feedDir, `input_${i}.npy`), ...feed[name]);
+  });
+}
+
+async function feedCmd(argv) {
+  if (argv.length !== 4) fail('usage: feed MODEL.onnx v5|legacy DATA_DIR FEED_DIR');
+  const [model, kind, dataDir, feedDir] = argv;
+  if (!MODELS[kind]) fail(`unknown model kind '${kind}' (v5 or legacy)`);
+  // The input order is the model's; reading it needs no ONNX Runtime session when it is known.
+  const order = kind === 'v5' ? ['input', 'state', 'sr'] : ['input', 'sr', 'h', 'c'];
+  let names = order;
+  try {
+    const ort = require('onnxruntime-node');
+    names = (await ort.InferenceSession.create(model)).inputNames;
+  } catch (e) {
+    // Without ONNX Runtime the package's known order stands.
+  }
+  writeFeed(names, kind, dataDir, feedDir);
 }
 
 async function run(argv) {
@@ -200,15 +256,20 @@ async function run(argv) {
 
 function score(argv) {
   let threshold = 0.5;
+  let reference = '';
   const pos = [];
   for (let i = 0; i < argv.length; ++i) {
     if (argv[i] === '--threshold') threshold = Number(argv[++i]);
+    else if (argv[i] === '--reference') reference = argv[++i];
     else pos.push(argv[i]);
   }
-  if (pos.length < 2 || !Number.isFinite(threshold)) fail('usage: score DATA_DIR PROB.npy... [--threshold T]');
+  if (pos.length < 2 || !Number.isFinite(threshold)) {
+    fail('usage: score DATA_DIR PROB.npy... [--threshold T] [--reference PROB.npy]');
+  }
   const dir = pos[0];
   const labels = readNpy(path.join(dir, 'labels.npy')).data;
-  const ref = readNpy(path.join(dir, 'fp32_prob.npy')).data;
+  const ref = readNpy(reference || path.join(dir, 'fp32_prob.npy')).data;
+  if (ref.length !== labels.length) fail(`${reference}: ${ref.length} probabilities for ${labels.length} chunks`);
   for (const file of pos.slice(1)) {
     const p = readNpy(file);
     if (p.type !== 'float32' || p.data.length !== labels.length) {
@@ -234,11 +295,49 @@ function score(argv) {
   }
 }
 
+// Every output_<i>.npy of GOT_DIR against WANT_DIR's: one JSON line each; exit 1 unless all
+// have the same shape and a largest difference of at most TOL x the wanted output's range.
+function compare(argv) {
+  let tol = 1e-4;
+  const pos = [];
+  for (let i = 0; i < argv.length; ++i) {
+    if (argv[i] === '--tol') tol = Number(argv[++i]);
+    else pos.push(argv[i]);
+  }
+  if (pos.length !== 2 || !(tol >= 0)) fail('usage: compare GOT_DIR WANT_DIR [--tol T]');
+  const [gotDir, wantDir] = pos;
+  const files = fs.readdirSync(wantDir).filter((f) => /^output_\d+\.npy$/.test(f)).sort();
+  if (files.length === 0) fail(`${wantDir}: no output_<i>.npy`);
+  let all = true;
+  for (const f of files) {
+    const got = readNpy(path.join(gotDir, f));
+    const want = readNpy(path.join(wantDir, f));
+    const same = JSON.stringify(got.dims) === JSON.stringify(want.dims);
+    let err = same ? 0 : Infinity;
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (let k = 0; same && k < want.data.length; ++k) {
+      const w = Number(want.data[k]);
+      lo = Math.min(lo, w);
+      hi = Math.max(hi, w);
+      const d = Math.abs(Number(got.data[k]) - w);
+      err = Number.isNaN(d) ? Infinity : Math.max(err, d);
+    }
+    const range = hi > lo ? hi - lo : 0;
+    const ok = same && err <= tol * range;
+    all = all && ok;
+    process.stdout.write(JSON.stringify({ output: f, shape: got.dims, max_abs_err: err, range, ok }) + '\n');
+  }
+  process.exit(all ? 0 : 1);
+}
+
 async function main() {
   const [cmd, ...rest] = process.argv.slice(2);
   if (cmd === 'chunks') return chunks(rest);
+  if (cmd === 'feed') return feedCmd(rest);
   if (cmd === 'run') return run(rest);
   if (cmd === 'score') return score(rest);
+  if (cmd === 'compare') return compare(rest);
   return fail('usage: node silero_vad.js chunks|run|score ... (see the header of this file)');
 }
 

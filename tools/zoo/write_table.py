@@ -57,6 +57,8 @@ def table(rows):
         agree = "–"
         if r.get("top1_agreement") is not None:
             agree = f"{r['top1_agreement']:.1f} / {r.get('top5_agreement', 0):.1f}"
+        elif r.get("fp32_f1") is not None:
+            agree = f"F1 {r['fp32_f1']:.1f} fp32 / {r.get('int8_f1', 0):.1f} int8"
         elif r.get("f1_vs_truth") is not None:
             agree = f"F1 {r['f1_vs_truth']:.3f}"
         speed = r.get("speedup_vs_fp32")
