@@ -4,7 +4,7 @@
 # model. Writes build/zoo/results.json and regenerates docs/model-zoo.md. Exit 1 when a row
 # fails (parity, goal or ONNX Runtime), 2 on a usage error.
 #
-#   scripts/zoo.sh [NAME...]        no names: every model
+#   scripts/zoo.sh [NAME...]        no names: every model; silero_vad: both silero rows
 #   QTUNE_ZOO_MAX_TRIALS=N          trial budget per row (default 30)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,24 +19,37 @@ for node in tree.body:
     if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "MODELS":
         print(" ".join(k.value for k in node.value.keys))')
 other_models="silero_vad_v5 silero_vad_legacy"
-names=("$@")
+names=()
+for n in "$@"; do
+  case "$n" in
+    silero_vad) names+=(silero_vad_v5 silero_vad_legacy) ;;  # both silero rows
+    *) names+=("$n") ;;
+  esac
+done
 if [ ${#names[@]} -eq 0 ]; then
   read -r -a names <<< "$torchvision_models $other_models"
 fi
+torchvision_rows=0
 for n in "${names[@]}"; do
   case " $torchvision_models $other_models " in
     *" $n "*) ;;
-    *) echo "zoo: unknown model '$n'; known: $torchvision_models $other_models" >&2; exit 2 ;;
+    *) echo "zoo: unknown model '$n'; known: $torchvision_models $other_models" \
+            "(silero_vad: both silero rows)" >&2; exit 2 ;;
   esac
+  case " $torchvision_models " in *" $n "*) torchvision_rows=1 ;; esac
 done
 
-# What the zoo needs beyond the test suite: PyTorch/torchvision to export, sample photographs,
-# espeak-ng for speech, Node.js for ONNX Runtime.
+# What the requested rows need beyond the test suite: PyTorch/torchvision to export and sample
+# photographs for the torchvision rows, espeak-ng speech for silero; Node.js (npm) for ONNX
+# Runtime, which comes with Debian's nodejs or NodeSource's, so it is checked as commands.
 missing=()
-for pkg in python3-torch python3-torchvision python3-skimage python3-pil python3-onnx \
-           python3-numpy espeak-ng nodejs npm; do
+packages=(python3-numpy python3-onnx)
+[ $torchvision_rows -eq 1 ] && packages+=(python3-torch python3-torchvision python3-skimage python3-pil)
+case " ${names[*]} " in *" silero_vad_"*) packages+=(espeak-ng python3-scipy) ;; esac
+for pkg in "${packages[@]}"; do
   dpkg -s "$pkg" > /dev/null 2>&1 || missing+=("$pkg")
 done
+command -v node > /dev/null 2>&1 && command -v npm > /dev/null 2>&1 || missing+=(nodejs npm)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "zoo: installing ${missing[*]}"
   if [ "$(id -u)" -ne 0 ]; then echo "zoo: run as root to install packages" >&2; exit 2; fi
@@ -46,7 +59,7 @@ fi
 tests/integration/install_ort.sh "$root/build/ort-node-cache"
 
 mkdir -p "$zoo/results"
-[ -d "$zoo/images/eval" ] || $py tools/zoo/make_images.py --out "$zoo/images"
+[ $torchvision_rows -eq 0 ] || [ -d "$zoo/images/eval" ] || $py tools/zoo/make_images.py --out "$zoo/images"
 
 export_list=()
 for n in "${names[@]}"; do

@@ -82,6 +82,12 @@ def scores(prob, fp32_prob, labels):
             "precision": round(precision, 3), "recall": round(recall, 3), "f1": round(f1, 3)}
 
 
+def model_opset(model):
+    import onnx  # python3-onnx; only the opset list is read
+    m = onnx.load(model, load_external_data=False)
+    return next((o.version for o in m.opset_import if o.domain in ("", "ai.onnx")), None)
+
+
 def write_yamls(row_dir, kind, max_trials):
     for split in ("calib", "eval"):
         lines = [f"# silero VAD {kind}: {split} chunks, each with the state the fp32 model reached there",
@@ -123,7 +129,7 @@ def main():
     model = os.path.join(d, "model.onnx")
     work = os.path.join(d, "run")
     env = dict(os.environ, NODE_PATH=os.path.join(args.ort_cache, "node_modules"))
-    result = {"name": f"silero_vad_{args.kind}", "opset": 16,
+    result = {"name": f"silero_vad_{args.kind}", "opset": model_opset(model),
               "source": "@ricky0123/vad-web (pretrained)"}
     try:
         feed = os.path.join(d, "eval", "feed")
