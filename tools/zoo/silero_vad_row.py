@@ -12,8 +12,9 @@ Steps:
   3. The chosen int8 model and fp32 on the evaluation set through qtune: agreement, and
      precision/recall/F1 of the speech decisions against the known speech segments, side by side.
   4. ONNX Runtime runs the exported QDQ model on eval/feed and agrees with qtune's execution of the
-     same file: the speech probability within 2% of its range (tools/ort_compare.js) and at least
-     99% of the decisions the same; the state outputs' differences are reported beside it.
+     same file: the speech probability within 2% of its range (tools/ort_compare.js), at least
+     99% of the decisions the same, and each recurrent state within 2% of its range on at least
+     99% of the chunks.
 
     tools/zoo/silero_vad_row.py ROW_DIR --kind v5|legacy [--qtune build/qtune]
         [--ort-cache build/ort-node-cache] [--max-trials 40]
@@ -170,11 +171,22 @@ def main():
         lines = [json.loads(l) for l in p.stdout.splitlines() if l.startswith("{")]
         ort_int8 = ort_run(int8_model, feed, os.path.join(work, "ort_int8"), env)
         same = float((decisions(ort_int8[0]) == decisions(qt_int8[0])).mean() * 100)
-        # Judged on what the row measures, the speech probability and its decisions; the
-        # recurrent states are reported (one int8 step apart they can differ by more than 2%).
+        # The speech probability must agree everywhere and its decisions on >= 99% of the chunks.
+        # A recurrent state is judged per chunk (samples on axis 1): where a requantized value
+        # sits on a rounding tie, the two runtimes' summation orders can put it one int8 step
+        # apart, which the LSTM carries into that chunk's state; >= 99% of the chunks' states
+        # must be within 2% of the state's range.
         prob = next((l for l in lines if l.get("output") == "output"), {})
-        result.update(ort_agrees=bool(prob.get("agrees")) and same >= 99.0,
+        state_shares = {}
+        for line, ours, theirs in zip(lines[1:], qt_int8[1:], ort_int8[1:]):
+            tol = 0.02 * max(float(theirs.max() - theirs.min()), 1e-12)
+            close = (np.abs(ours.astype(np.float64) - theirs) <= tol).all(axis=(0, 2))
+            state_shares[line["output"]] = round(100.0 * float(close.mean()), 3)
+        result.update(ort_agrees=bool(prob.get("agrees")) and same >= 99.0 and
+                      len(state_shares) == len(STATES[args.kind]) and
+                      all(v >= 99.0 for v in state_shares.values()),
                       ort_decision_agreement=round(same, 3),
+                      ort_state_chunks_within_2pct=state_shares,
                       ort_detail=[{k: l[k] for k in ("output", "max_abs_err", "range", "agrees")}
                                   for l in lines] or p.stderr.strip()[-400:])
     except (RuntimeError, KeyError, OSError, ValueError) as e:
