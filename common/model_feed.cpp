@@ -90,6 +90,14 @@ Result<ModelFeed> ModelFeed::bind(const Graph& g, const Dataset& data) {
       if (known && want != stored && shape_numel(want) == shape_numel(stored)) {
         slot.sample_shape = want;
       }
+      const int64_t sample_rank =
+          static_cast<int64_t>(slot.sample_shape ? want.size() : stored.size());
+      if (in.batch_axis > sample_rank) {
+        return Status::InvalidInput(where + ": " + describe(in) + ": batch_axis " +
+                                    std::to_string(in.batch_axis) + " does not fit its samples (" +
+                                    shape_str(stored) + " each) and the model's input '" +
+                                    gi.name + "' (" + shape_str(*gi.shape) + ")");
+      }
       const int64_t fixed = *axis;
       if (fixed > 0) {
         if (f.fixed_batch_ > 0 && f.fixed_batch_ != fixed) {

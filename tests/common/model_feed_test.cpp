@@ -88,6 +88,14 @@ TEST(ModelFeedTest, BatchAxisMovesTheSamplesWhereTheModelStacksThem) {
   EXPECT_EQ(ModelFeed::bind(g, d).status().message(),
             "the dataset: input 'state' (state.npy): batch_axis 3 is not an axis of the model's "
             "input 'state' ([2,?,2])");
+
+  // Samples with fewer axes than the batch axis needs are refused, not fed misshapen.
+  d.inputs[1].batch_axis = 2;
+  d.inputs[1].values = Tensor(DType::kF32, Shape{3, 4});
+  const Graph unknown = graph_with({{"x", DType::kF32, Shape{-1, 1}}, {"state", DType::kF32, Shape{2, -1, -1}}});
+  EXPECT_EQ(ModelFeed::bind(unknown, d).status().message(),
+            "the dataset: input 'state' (state.npy): batch_axis 2 does not fit its samples ([4] "
+            "each) and the model's input 'state' ([2,?,?])");
 }
 
 TEST(ModelFeedTest, BoolInputsTakeNumpyBoolBytes) {
