@@ -79,8 +79,12 @@ for n in "${names[@]}"; do
     silero_vad_*) out="$zoo/results/$n.json"
                   SILERO_ZOO=$zoo/silero_vad SILERO_MAX_TRIALS=${QTUNE_ZOO_MAX_TRIALS:-40} \
                     tools/zoo/silero_vad.sh "$n" > "$out" || status=1
-                  echo "zoo: $(cat "$out")"
-                  rows+=("$out")
+                  if [ -s "$out" ]; then
+                    echo "zoo: $(cat "$out")"
+                    rows+=("$out")
+                  else
+                    echo "zoo: $n wrote no result row" >&2
+                  fi
                   continue ;;
     *) dirs=("$zoo/$n"-opset*) ;;
   esac
@@ -90,8 +94,12 @@ for n in "${names[@]}"; do
     if ! $py tools/zoo/run_row.py "$d" --max-trials "${QTUNE_ZOO_MAX_TRIALS:-30}" > "$out"; then
       status=1
     fi
-    echo "zoo: $(cat "$out")"
-    rows+=("$out")
+    if [ -s "$out" ]; then
+      echo "zoo: $(cat "$out")"
+      rows+=("$out")
+    else
+      echo "zoo: $(basename "$d") wrote no result row" >&2
+    fi
   done
 done
 $py tools/zoo/write_table.py --results "$zoo/results.json" --doc docs/model-zoo.md "${rows[@]}"

@@ -12,7 +12,7 @@
 #
 # --install first installs what the rows need and the default test suite does not: espeak-ng,
 # python3-numpy and python3-scipy (Debian, as root), and onnxruntime-node (npm). scripts/zoo.sh
-# calls silero_vad_install and silero_vad_rows from this file after sourcing it.
+# installs those itself and runs this script once per row (`scripts/zoo.sh silero_vad`: both).
 set -uo pipefail
 
 SILERO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
