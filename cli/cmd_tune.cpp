@@ -45,13 +45,29 @@ constexpr const char* kCoordinatorUsage =
     " [--allow-changed-goal]] [--reuse DIR] [--json] [--quiet] [--progress-every SECONDS]"
     " [--heartbeat-ms MS] [--trial-deadline-s S] [--max-inflight-mb MB]";
 
-// Samples the mse and bisect strategies rank ops on: enough for stable errors, one quick pass.
+// Calibration samples a strategy's per-op sensitivity is measured on: enough for stable
+// errors, one quick pass.
 constexpr int64_t kSensitivitySamples = 500;
 // Samples the report's per-op output errors are measured on: every value of every op's output
 // counts, so a few hundred samples give a stable SQNR for a fraction of a trial's time.
 constexpr int64_t kOpErrorSamples = 200;
 // Seconds between "progress:" lines when stderr is not a terminal.
 constexpr double kDefaultProgressPeriod = 30;
+
+// The strategies' per-op measurements, on this run's calibration samples.
+class RunnerProbe : public OpProbe {
+ public:
+  explicit RunnerProbe(const TrialRunner& runner) : runner_(runner) {}
+  Result<std::map<std::string, double>> added_error(const TuneConfig& cfg) override {
+    return runner_.sensitivity(cfg, kSensitivitySamples);
+  }
+  Result<std::map<std::string, double>> fallback_gain(const TuneConfig& cfg) override {
+    return runner_.fallback_gain(cfg, kSensitivitySamples);
+  }
+
+ private:
+  const TrialRunner& runner_;
+};
 
 Status write_file(const std::filesystem::path& path, const std::string& text) {
   return replace_file(path.string(), text);
@@ -181,6 +197,8 @@ Result<int> run_tune(const Args& args, const TuneMode& mode) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
   };
   QT_ASSIGN_OR_RETURN(TuningConfig cfg, load_tuning_config(args.positional[0]));
+  QT_ASSIGN_OR_RETURN(std::unique_ptr<Strategy> strategy,
+                      make_strategy(cfg.strategy, cfg.strategy_where));
   const std::filesystem::path out_dir =
       args.has("--out") ? args.get("--out", "") : (cfg.output.empty() ? "qtune-out" : cfg.output);
   const bool json = args.has("--json");
@@ -237,7 +255,8 @@ Result<int> run_tune(const Args& args, const TuneMode& mode) {
   }
 
   // Calibration statistics are checkpointed beside the journal; a resume takes them back
-  // (only together with the recorded sensitivity, which reads the calibration set).
+  // (only together with the recorded sensitivity, when the strategy needs one: measuring it
+  // reads the calibration set).
   const std::filesystem::path stats_path = out_dir / kCalibrationStatsFile;
   // --resume with no journal yet starts the run: a container or batch job that may be restarted
   // passes --resume from its first start on.
@@ -250,8 +269,7 @@ Result<int> run_tune(const Args& args, const TuneMode& mode) {
   RunnerSources sources;
   if (resume && std::filesystem::exists(stats_path)) {
     Result<JournalContents> j = read_journal((out_dir / kJournalFile).string());
-    const bool sensitivity_needed = cfg.strategy == "mse" || cfg.strategy == "bisect";
-    if (j.ok() && j->op_errors && (!sensitivity_needed || j->sensitivity)) {
+    if (j.ok() && j->op_errors && (!strategy->needs_sensitivity() || j->sensitivity)) {
       Result<CalibrationStats> stats = load_calibration_stats(stats_path.string());
       if (stats.ok()) {
         sources.stats = std::move(stats).value();
@@ -367,7 +385,6 @@ Result<int> run_tune(const Args& args, const TuneMode& mode) {
     say("int8 output of every op vs fp32" + measured_in + ": lowest SQNR " + fixed(worst->second.sqnr_db, 1) +
         " dB at " + worst->first);
   }
-  QT_ASSIGN_OR_RETURN(std::unique_ptr<Strategy> strategy, make_strategy(cfg.strategy));
   TuneRunOptions opts;
   opts.metric = cfg.metric.name;
   opts.criterion = cfg.criterion;
@@ -381,16 +398,14 @@ Result<int> run_tune(const Args& args, const TuneMode& mode) {
   Status sensitivity_status = Status::Ok();
   if (replayed.sensitivity) {
     space.sensitivity = *replayed.sensitivity;
-  } else if (cfg.strategy == "mse" || cfg.strategy == "bisect") {
+  } else if (strategy->needs_sensitivity()) {
     opts.sensitivity = [&]() -> const std::map<std::string, double>& {
       if (!measured) {
-        // mse ranks by the error each op adds (one pass); bisect by what each op's fallback
-        // removes from the output error (one pass per op), which its prefix search relies on.
-        say("measuring per-op sensitivity for " + cfg.strategy);
-        const TuneConfig all_int8 = space.default_config(cfg.calibration_sampling_size);
-        Result<std::map<std::string, double>> s =
-            cfg.strategy == "bisect" ? runner->fallback_gain(all_int8, kSensitivitySamples)
-                                     : runner->sensitivity(all_int8, kSensitivitySamples);
+        say("measuring per-op sensitivity for " + strategy->name() + ": " +
+            strategy->sensitivity_measure());
+        RunnerProbe probe(*runner);
+        Result<std::map<std::string, double>> s = strategy->measure_sensitivity(
+            probe, space.default_config(cfg.calibration_sampling_size));
         measured.emplace();
         if (!s.ok()) {
           sensitivity_status = s.status().Annotate("per-op sensitivity");
@@ -485,9 +500,10 @@ Result<int> run_tune(const Args& args, const TuneMode& mode) {
   }
   const RunEnd end{outcome.stop_reason, outcome.evaluated, elapsed(), outcome.chosen ? model_out : ""};
   QT_RETURN_IF_ERROR(checkpoint->record_end(end));
+  const StrategyContext strategy_ctx{space, cfg.criterion, cfg.calibration_sampling_size, cfg.seed, {}};
   const ReportContext context{cfg, space, outcome, runner->calibration_seconds(), end.wall_seconds,
                               end.model_out, distribution, op_errors, calibration_notes,
-                              session.stats.samples};
+                              session.stats.samples, strategy->report(strategy_ctx, outcome.history)};
   const ReportData report = report_data(context);
   const std::string report_text = report_json(report);
   QT_RETURN_IF_ERROR(write_file(out_dir / "report.json", report_text));

@@ -168,7 +168,9 @@ class TuningParser {
     for (const auto& [k, v] : kv) {
       const std::string key = "tuning." + k;
       if (k == "strategy") {
-        QT_ASSIGN_OR_RETURN(c->strategy, r_.get_choice(v, key, strategy_names()));
+        QT_ASSIGN_OR_RETURN(c->strategy, r_.get_string(v, key));
+        if (c->strategy.empty()) return r_.error(v, key, "must name a strategy");
+        c->strategy_where = where(r_.file(), v.Mark());
       } else if (k == "objective") {
         QT_ASSIGN_OR_RETURN(c->objective,
                             r_.get_choice(v, key, {"performance", "modelsize", "accuracy"}));

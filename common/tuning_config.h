@@ -11,7 +11,7 @@
 //   # spaces, nothing expanded. timeout_s (default 600) kills it. Workers run it only with
 //   # --allow-metric-command.
 //   tuning:
-//     strategy: bisect                                # basic conservative mse bisect random exhaustive
+//     strategy: bisect                                # a registered strategy (coordinator/strategy.h)
 //     accuracy_criterion: {relative: 0.01, higher_is_better: true}   # or absolute: 0.5
 //     exit_policy: {timeout: 0, max_trials: 100}      # timeout 0: stop at the first pass;
 //                                                     # > 0: search on for the best objective
@@ -89,6 +89,9 @@ struct TuningConfig {
   std::string evaluation_data;
   MetricSpec metric;
   std::string strategy = "bisect";
+  // FILE:LINE:COL of tuning.strategy, "" when defaulted: the strategy registry lives with the
+  // strategies (coordinator/strategy.h), which name an unknown strategy's place with it.
+  std::string strategy_where;
   AccuracyCriterion criterion;
   ExitPolicy exit_policy;
   std::string objective = "performance";  // performance | modelsize | accuracy
@@ -99,12 +102,6 @@ struct TuningConfig {
   std::map<std::string, OpConstraint> op_name_dict;
   std::string output;  // may be empty: the CLI's --out then decides
 };
-
-inline const std::vector<std::string>& strategy_names() {
-  static const std::vector<std::string> names = {"basic",  "conservative", "mse",
-                                                 "bisect", "random",       "exhaustive"};
-  return names;
-}
 
 // `as_path`, when given, is where the file's content really belongs (a worker's cached copy of
 // the coordinator's file): relative paths resolve against it and source_path names it.

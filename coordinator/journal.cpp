@@ -239,13 +239,27 @@ std::string encode_end(const RunEnd& e) {
   w.i64(e.evaluated);
   w.f64(e.wall_seconds);
   w.str(e.model_out);
+  w.str(e.sensitivity_measure);
+  w.u32(static_cast<uint32_t>(e.strategy_notes.size()));
+  for (const std::string& n : e.strategy_notes) w.str(n);
   return w.out;
 }
 
 bool decode_end(const std::string& p, RunEnd* e) {
   Reader r(p);
-  return r.str(&e->stop_reason) && r.i64(&e->evaluated) && r.f64(&e->wall_seconds) &&
-         r.str(&e->model_out) && r.done();
+  if (!(r.str(&e->stop_reason) && r.i64(&e->evaluated) && r.f64(&e->wall_seconds) &&
+        r.str(&e->model_out))) {
+    return false;
+  }
+  if (r.done()) return true;  // written before end records carried the strategy's report
+  uint32_t notes = 0;
+  if (!(r.str(&e->sensitivity_measure) && r.u32(&notes))) return false;
+  for (uint32_t i = 0; i < notes; ++i) {
+    std::string n;
+    if (!r.str(&n)) return false;
+    e->strategy_notes.push_back(std::move(n));
+  }
+  return r.done();
 }
 
 // One record's bytes: length, kind, payload, checksum.

@@ -57,6 +57,9 @@ struct RunEnd {
   int64_t evaluated = 0;  // trials evaluated by the run that ended (not replayed or reused)
   double wall_seconds = 0;
   std::string model_out;  // the chosen model's path, empty when nothing was written
+  // What the strategy added to the report (Strategy::report); absent from older journals.
+  std::string sensitivity_measure;
+  std::vector<std::string> strategy_notes;
 
   bool operator==(const RunEnd&) const = default;
 };

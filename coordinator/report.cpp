@@ -71,6 +71,7 @@ ReportData report_data(const ReportContext& r) {
   d.wall_seconds = r.wall_seconds;
   d.model_out = r.model_out;
   d.distribution = r.distribution;
+  d.strategy_report = r.strategy_report;
   return d;
 }
 
@@ -101,6 +102,7 @@ Result<ReportData> report_data(const JournalContents& j, const std::string& jour
     d.evaluated = j.end->evaluated;
     d.wall_seconds = j.end->wall_seconds;
     d.model_out = j.end->model_out;
+    d.strategy_report = {j.end->sensitivity_measure, j.end->strategy_notes};
   } else {
     d.evaluated = static_cast<int64_t>(j.trials.size());
     for (const TrialRecord& t : j.trials) d.wall_seconds += t.seconds;
@@ -238,7 +240,12 @@ std::string report_json(const ReportData& r) {
     }
     o << "}";
   }
-  o << "\n  ]";
+  o << "\n  ],\n  \"strategy_report\": {\"sensitivity_measure\": "
+    << json_quote(r.strategy_report.sensitivity_measure) << ", \"notes\": [";
+  for (size_t i = 0; i < r.strategy_report.notes.size(); ++i) {
+    o << (i ? ", " : "") << json_quote(r.strategy_report.notes[i]);
+  }
+  o << "]}";
   if (r.distribution) {
     const DistributionReport& d = *r.distribution;
     o << ",\n  \"distribution\": {\"workers_seen\": " << d.workers.size() << ", \"workers\": [";
@@ -281,6 +288,7 @@ std::string report_summary(const ReportData& r) {
                   chosen ? (r.finished ? "  <- chosen" : "  <- best so far") : "");
     o << line;
   }
+  for (const std::string& note : r.strategy_report.notes) o << run.strategy << ": " << note << "\n";
   if (!r.finished) {
     o << "run not finished: " << h.trials.size() << " trial(s) recorded";
     if (r.chosen) {

@@ -40,6 +40,7 @@ struct ReportContext {
   std::map<std::string, OpOutputError> op_errors = {};  // per op, all int8 vs fp32
   std::vector<std::string> calibration_warnings = {};
   int64_t calibration_samples = 0;
+  StrategyReport strategy_report = {};  // what the strategy adds (Strategy::report)
 };
 
 // What every report shows.
@@ -57,6 +58,7 @@ struct ReportData {
   double wall_seconds = 0;  // finished runs; else the sum of the recorded trials' times
   std::string model_out;
   std::optional<DistributionReport> distribution;  // live runs only (not in the journal)
+  StrategyReport strategy_report;  // finished runs (the journal's end record keeps it)
 };
 
 // The run description a run records at its start and its reports show.

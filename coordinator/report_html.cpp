@@ -205,6 +205,11 @@ std::string outcome_section(const ReportData& r) {
   if (r.finished) fact("stopped", r.stop_reason);
   std::string out = "<section class=\"" + cls + "\" id=\"outcome\">\n<p>" + escape(sentence) + "</p>\n<ul class=\"facts\">" +
                     facts + "</ul>\n";
+  if (!r.strategy_report.notes.empty()) {
+    out += "<p>How the " + escape(r.run.strategy) + " strategy reached its choice:</p>\n<ul class=\"strategy-notes\">";
+    for (const std::string& n : r.strategy_report.notes) out += "<li>" + escape(n) + "</li>";
+    out += "</ul>\n";
+  }
   if (r.finished && !r.model_out.empty()) {
     out += "<p class=\"note\">Model: <code>" + escape(r.model_out) + "</code></p>\n";
   }
@@ -434,7 +439,9 @@ std::string layers_section(const ReportData& r, const std::map<std::string, Fall
             "by a pair of trials. ";
   }
   if (!r.sensitivity.empty()) {
-    note += "Strategy score: the per-op sensitivity the " + escape(r.run.strategy) + " strategy ranked ops by. ";
+    note += "Strategy score: the per-op sensitivity the " + escape(r.run.strategy) + " strategy ranked ops by" +
+            (r.strategy_report.sensitivity_measure.empty() ? std::string(". ")
+                                                           : ", the " + escape(r.strategy_report.sensitivity_measure) + ". ");
   }
   note += "</p>\n";
   return "<section id=\"layers\">\n<h2>Layers: final precision of every op</h2>\n" + note +

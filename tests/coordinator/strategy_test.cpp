@@ -3,6 +3,7 @@
 // fp32 nothing; kl halves an op's penalty); latency = 100 - 1 per int8 op - 0.5 per bf16 op.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -146,10 +147,27 @@ TEST(DecisionTest, ConfigsOnTheSameKernelsCompareByAccuracy) {
   EXPECT_EQ(best_accepted(h, c, "performance"), std::optional<size_t>(1));
 }
 
-TEST(StrategyTest, UnknownNameIsInvalidInput) {
-  auto s = make_strategy("annealing");
+TEST(StrategyTest, UnknownNameIsInvalidInputNamingThePlaceAndTheKnownNames) {
+  auto s = make_strategy("annealing", "tune.yaml:3:20");
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.status().code(), StatusCode::kInvalidInput);
+  EXPECT_NE(s.status().message().find("tune.yaml:3:20: tuning.strategy: unknown strategy 'annealing'"),
+            std::string::npos) << s.status().message();
+  for (const std::string& name : strategy_names()) {
+    EXPECT_NE(s.status().message().find(name), std::string::npos) << name;
+  }
+}
+
+TEST(StrategyTest, TheBuiltInStrategiesAreRegistered) {
+  const std::vector<std::string> names = strategy_names();
+  for (const std::string name : {"basic", "bisect", "conservative", "exhaustive", "mse", "random"}) {
+    EXPECT_NE(std::find(names.begin(), names.end(), name), names.end()) << name;
+    auto s = make_strategy(name);
+    ASSERT_TRUE(s.ok()) << name;
+    EXPECT_EQ((*s)->name(), name);
+  }
+  EXPECT_FALSE(register_strategy("bisect", [] { return std::unique_ptr<Strategy>(); }).ok());
+  EXPECT_FALSE(register_strategy("", [] { return std::unique_ptr<Strategy>(); }).ok());
 }
 
 TEST(StrategyTest, AllStrategiesStopAtTheDefaultWhenItPasses) {
