@@ -36,11 +36,11 @@ class MseStrategy : public Strategy {
     if (passes(ctx, h, base)) return {"the calibration sweep met the goal: no op needed a fallback"};
     const auto ranked = by_sensitivity(ctx, ctx.space.int8_ops(base->cfg));
     const Configs acc = accumulated(base->cfg, ranked);
-    for (const auto& c : acc) {
-      if (!h.find(c.hash())) return {};
-    }
     const size_t k = first_passing(ctx, h, acc);
     if (k == 0) {
+      for (const auto& c : acc) {
+        if (!h.find(c.hash())) return {};  // the run stopped before the stage ended
+      }
       return {"no fp32 fallback of the " + std::to_string(ranked.size()) +
               " int8 ops in order of the error they add met the goal"};
     }

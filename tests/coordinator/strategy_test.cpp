@@ -384,6 +384,84 @@ TEST(StrategyTest, ConservativeGrowsTypeByTypeAndRunsToTheEnd) {
   EXPECT_EQ(best.cfg.ops.at("op1").precision, OpPrecision::kBf16);
 }
 
+// What each strategy adds to the report, from the same history it tuned on.
+std::vector<std::string> notes_of(const std::string& name, const TuningSpace& space,
+                                  const TuneOutcome& out, const TuneRunOptions& opts) {
+  auto s = make_strategy(name);
+  EXPECT_TRUE(s.ok());
+  const StrategyContext ctx{space, opts.criterion, opts.calib_sampling_size, opts.seed, {}};
+  const StrategyReport r = (*s)->report(ctx, out.history);
+  EXPECT_EQ(r.sensitivity_measure.empty(), !(*s)->needs_sensitivity()) << name;
+  return r.notes;
+}
+
+TEST(StrategyTest, ReportNotesSayHowTheChoiceWasReached) {
+  TuningSpace space = make_space(8, /*bf16=*/false);
+  FakeModel model;
+  for (int i = 0; i < 8; ++i) {
+    const double p = i < 3 ? 1.0 + i : 0.001;  // op0..op2 must fall back
+    model.penalty["op" + std::to_string(i)] = p;
+    space.sensitivity["op" + std::to_string(i)] = p;
+  }
+  const TuneRunOptions opts = options(0.001);
+  TuneOutcome bisect = tune("bisect", space, model, opts);
+  ASSERT_TRUE(bisect.goal_met);
+  auto notes = notes_of("bisect", space, bisect, opts);
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_NE(notes[0].find("the first 3 of 8 int8 ops"), std::string::npos) << notes[0];
+  EXPECT_NE(notes[0].find("op2, op1 and op0"), std::string::npos) << notes[0];
+  EXPECT_NE(notes[0].find("with the first 2 it missed"), std::string::npos) << notes[0];
+
+  TuneOutcome mse = tune("mse", space, model, opts);
+  ASSERT_TRUE(mse.goal_met);
+  notes = notes_of("mse", space, mse, opts);
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_NE(notes[0].find("the first 3 of 8"), std::string::npos) << notes[0];
+
+  TuneOutcome basic = tune("basic", space, model, opts);
+  notes = notes_of("basic", space, basic, opts);
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_NE(notes[0].find("op2, op1, op0 and 5 more"), std::string::npos) << notes[0];
+
+  const TuningSpace two_types = make_space(4);  // Conv: op0, op2; Gemm: op1, op3
+  FakeModel gemm_breaks;
+  gemm_breaks.penalty = {{"op1", 5.0}};
+  TuneOutcome conservative = tune("conservative", two_types, gemm_breaks, options(0.01));
+  notes = notes_of("conservative", two_types, conservative, options(0.01));
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_NE(notes[0].find("int8: Conv; bf16: Gemm"), std::string::npos) << notes[0];
+
+  // Passing at once: nothing to fall back, and the notes say so.
+  FakeModel clean;
+  TuneOutcome easy = tune("bisect", space, clean, opts);
+  notes = notes_of("bisect", space, easy, opts);
+  ASSERT_EQ(notes.size(), 1u);
+  EXPECT_NE(notes[0].find("no op needed a fallback"), std::string::npos) << notes[0];
+}
+
+// An op that may only be int8 shifted basic's ranking: each op got its neighbour's one-op
+// fallback result, and the last op was never ranked at all.
+TEST(StrategyTest, BasicRanksOpsRightWhenAnOpHasNoFallback) {
+  TuningSpace space = make_space(4, /*bf16=*/false);
+  space.ops[0].options = {int8(CalibAlgorithm::kMinMax)};  // op0: int8 only
+  FakeModel model;
+  model.penalty = {{"op3", 3.0}, {"op2", 1.0}, {"op1", 0.5}};  // all three must fall back
+  TuneOutcome out = tune("basic", space, model, options(0.001));
+  ASSERT_TRUE(out.goal_met);
+  const TrialRecord* first_acc = nullptr;
+  for (const auto& t : out.history.trials) {
+    if (t.stage == "fallback-accumulate") {
+      first_acc = &t;
+      break;
+    }
+  }
+  ASSERT_NE(first_acc, nullptr);
+  // By what each recovered alone: op3, then op2 (op3 alone was its one-op trial already).
+  EXPECT_EQ(first_acc->cfg.ops.at("op3").precision, OpPrecision::kFp32);
+  EXPECT_EQ(first_acc->cfg.ops.at("op2").precision, OpPrecision::kFp32);
+  EXPECT_EQ(first_acc->cfg.ops.at("op1").precision, OpPrecision::kInt8);
+}
+
 TEST(StrategyTest, RandomIsDeterministicPerSeedAndNeverRepeats) {
   const TuningSpace space = make_space(3);  // 4^3 = 64 configs
   auto run = [&](uint64_t seed) {
