@@ -88,6 +88,10 @@ Result<Args> parse_args(int argc, char** argv, int first, const std::set<std::st
   return a;
 }
 
+Result<Args> parse_args(int argc, char** argv, int first, const OptionSpec& spec) {
+  return parse_args(argc, argv, first, spec.valued, spec.flags);
+}
+
 namespace {
 
 // True when the command line named an option that excludes `option` (OptionSpec::exclusive).

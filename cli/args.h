@@ -55,6 +55,8 @@ std::string fixed(double v, int digits);
 // `valued` lists options that take a value, `flags` those that do not.
 Result<Args> parse_args(int argc, char** argv, int first, const std::set<std::string>& valued,
                         const std::set<std::string>& flags);
+// The same with spec's valued and flags (no environment).
+Result<Args> parse_args(int argc, char** argv, int first, const OptionSpec& spec);
 // The same, then every option the command line left out is taken from `env` (QTUNE_<NAME>):
 // a value as it is, a flag when the variable is 1/true/yes/on (0/false/no/off leave it unset).
 // An empty variable counts as unset. A flag variable with another value is kInvalidInput

@@ -1,10 +1,13 @@
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 
 #include "bench/kernel_bench.h"
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/help.h"
 #include "kernels/cpu_features.h"
 #include "kernels/qconv_nhwc.h"
 #include "kernels/qgemm.h"
@@ -27,8 +30,19 @@ std::string json_escape(const std::string& s) {
   return o;
 }
 
-int bench_kernels(const Args& args) {
-  const double seconds = std::stod(args.get("--seconds", "0.3"));
+// A positive number of seconds from --seconds, or kInvalidInput naming the flag.
+Result<double> seconds_option(const Args& args, const std::string& fallback) {
+  const std::string s = args.get("--seconds", fallback);
+  char* end = nullptr;
+  const double v = std::strtod(s.c_str(), &end);
+  if (s.empty() || end != s.c_str() + s.size() || !(v > 0) || !std::isfinite(v)) {
+    return Status::InvalidInput("--seconds expects a positive number, got '" + s + "'");
+  }
+  return v;
+}
+
+Result<int> bench_kernels(const Args& args) {
+  QT_ASSIGN_OR_RETURN(const double seconds, seconds_option(args, "0.3"));
   const std::string models_dir = args.get("--models", "models/fashion_mnist");
   std::vector<bench::GemmShape> shapes;
   for (auto [m, n, k] : {std::tuple<int64_t, int64_t, int64_t>{1024, 1024, 1024},
@@ -50,10 +64,7 @@ int bench_kernels(const Args& args) {
     for (int64_t batch : {1, 100}) {
       std::string err;
       auto layers = bench::model_layer_shapes(path, model, batch, &err);
-      if (!err.empty()) {
-        std::cerr << "qtune bench: " << err << "\n";
-        return 2;
-      }
+      if (!err.empty()) return Status::InvalidInput(err);
       shapes.insert(shapes.end(), layers.begin(), layers.end());
     }
   }
@@ -71,7 +82,10 @@ int bench_kernels(const Args& args) {
   const int max_threads = bench::bench_max_threads();
   std::vector<int> thread_counts{1};
   if (max_threads > 1) thread_counts.push_back(max_threads);
-  if (args.has("--threads")) thread_counts = {std::stoi(args.get("--threads", "1"))};
+  if (args.has("--threads")) {
+    QT_ASSIGN_OR_RETURN(const int64_t n, positive_int("--threads", args.get("--threads", "")));
+    thread_counts = {static_cast<int>(std::min<int64_t>(n, 4096))};
+  }
   const double load_before = bench::load_average_1min();
   if (!json) {
     std::cout << "cpu: " << cpu_features().summary() << "\n"
@@ -142,9 +156,10 @@ int bench_kernels(const Args& args) {
   return 0;
 }
 
-int bench_peak(const Args& args) {
+Result<int> bench_peak(const Args& args) {
   std::vector<std::string> notes;
-  const auto peaks = bench::bench_peak(std::stod(args.get("--seconds", "0.5")), &notes);
+  QT_ASSIGN_OR_RETURN(const double seconds, seconds_option(args, "0.5"));
+  const auto peaks = bench::bench_peak(seconds, &notes);
   if (args.has("--json")) {
     std::cout << "{\"cpu\": \"" << cpu_features().summary() << "\", \"peaks\": [";
     for (size_t i = 0; i < peaks.size(); ++i) {
@@ -169,16 +184,20 @@ int bench_peak(const Args& args) {
 }  // namespace
 
 int cmd_bench(int argc, char** argv) {
-  auto args = parse_args(argc, argv, 2, {"--seconds", "--models", "--only", "--threads"}, {"--json"});
-  if (!args.ok()) {
-    std::cerr << "qtune bench: " << args.status().message() << "\n";
-    return 2;
+  auto args = parse_args(argc, argv, 2, option_spec("bench"));
+  Result<int> rc = args.status();
+  if (args.ok()) {
+    const std::string what = args->positional.size() == 1 ? args->positional[0] : "";
+    rc = what == "kernels" ? bench_kernels(*args)
+         : what == "peak"  ? bench_peak(*args)
+                           : usage_error("bench", "expects kernels, peak or dispatch");
   }
-  const std::string what = args->positional.empty() ? "" : args->positional[0];
-  if (what == "kernels") return bench_kernels(*args);
-  if (what == "peak") return bench_peak(*args);
-  std::cerr << "qtune bench: usage: qtune bench kernels|peak [--json] [--seconds S] [--threads N] [--only SUBSTR]\n";
-  return 2;
+  if (!rc.ok()) {
+    std::cerr << "qtune bench: " << rc.status().message() << "\n";
+    if (!args.ok()) std::cerr << usage_of("bench") << "\n";
+    return rc.status().exit_code();
+  }
+  return rc.value();
 }
 
 }  // namespace qtune::cli

@@ -11,6 +11,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/help.h"
 #include "coordinator/scheduler.h"
 #include "worker/worker_loop.h"
 
@@ -95,11 +96,7 @@ Result<std::vector<int64_t>> int_list(const std::string& flag, const std::string
 }
 
 Result<int> run(const Args& args) {
-  if (!args.positional.empty()) {
-    return Status::InvalidInput(
-        "usage: qtune bench dispatch [--workers 1,2,4,8,64,256] [--simulate-ms 0] "
-        "[--efficiency-workers 256] [--efficiency-ms 1000] [--json]");
-  }
+  if (!args.positional.empty()) return usage_error("bench dispatch", "takes no operand");
   QT_ASSIGN_OR_RETURN(std::vector<int64_t> counts, int_list("--workers", args.get("--workers", "1,2,4,8,64,256")));
   int64_t simulate_ms = 0;
   if (args.get("--simulate-ms", "0") != "0") {
@@ -146,8 +143,7 @@ Result<int> run(const Args& args) {
 }  // namespace
 
 int cmd_bench_dispatch(int argc, char** argv) {
-  auto args = parse_args(argc, argv, 3, {"--workers", "--simulate-ms", "--efficiency-workers", "--efficiency-ms"},
-                         {"--json"});
+  auto args = parse_args(argc, argv, 3, option_spec("bench dispatch"));
   Result<int> rc = args.ok() ? run(args.value()) : Result<int>(args.status());
   if (!rc.ok()) {
     std::cerr << "qtune bench dispatch: " << rc.status().message() << "\n";

@@ -6,13 +6,12 @@
 #include "adaptors/quantize/graph_passes.h"
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/help.h"
 #include "common/onnx_io.h"
 
 namespace qtune::cli {
 
 namespace {
-
-constexpr const char* kCapsUsage = "usage: qtune caps MODEL.onnx [--adaptor native|onednn] [--json]";
 
 std::string json_configs(const std::vector<OpQuantConfig>& list) {
   std::string out = "[";
@@ -21,7 +20,7 @@ std::string json_configs(const std::vector<OpQuantConfig>& list) {
 }
 
 Status run_caps(const Args& args, std::ostream& out) {
-  if (args.positional.size() != 1) return Status::InvalidInput(kCapsUsage);
+  if (args.positional.size() != 1) return usage_error("caps", "expects one MODEL.onnx");
   const std::string model_path = args.positional[0];
   const std::string adaptor = args.get("--adaptor", "native");
 
@@ -78,11 +77,11 @@ Status run_caps(const Args& args, std::ostream& out) {
 }  // namespace
 
 int cmd_caps(int argc, char** argv) {
-  auto args = parse_args(argc, argv, 2, {"--adaptor"}, {"--json"});
+  auto args = parse_args(argc, argv, 2, option_spec("caps"));
   Status s = args.ok() ? run_caps(args.value(), std::cout) : args.status();
   if (!s.ok()) {
     std::cerr << "qtune caps: " << s.message() << "\n";
-    if (!args.ok()) std::cerr << kCapsUsage << "\n";
+    if (!args.ok()) std::cerr << usage_of("caps") << "\n";
     return s.exit_code();
   }
   return 0;

@@ -3,17 +3,17 @@
 #include "runtime/conformance.h"
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/help.h"
 #include "kernels/cpu_features.h"
 
 namespace qtune::cli {
 
 int cmd_conformance(int argc, char** argv) {
-  auto args = parse_args(argc, argv, 2, {"--exclusions"}, {});
+  auto args = parse_args(argc, argv, 2, option_spec("conformance"));
   if (!args.ok() || args->positional.empty()) {
     std::cerr << "qtune conformance: "
-              << (args.ok() ? "usage: qtune conformance DIR... [--exclusions FILE]"
-                            : args.status().message())
-              << "\n";
+              << (args.ok() ? "expects at least one DIR" : args.status().message()) << "\n"
+              << usage_of("conformance") << "\n";
     return 2;
   }
   ConformanceExclusions exclusions;
@@ -30,7 +30,13 @@ int cmd_conformance(int argc, char** argv) {
   return s.failed == 0 ? 0 : 1;
 }
 
-int cmd_version(int, char**) {
+int cmd_version(int argc, char** argv) {
+  auto args = parse_args(argc, argv, 2, option_spec("version"));
+  if (!args.ok() || !args->positional.empty()) {
+    std::cerr << "qtune version: " << (args.ok() ? "takes no operand" : args.status().message())
+              << "\n" << usage_of("version") << "\n";
+    return 2;
+  }
   std::cout << "qtune 0.1.0\ncpu: " << cpu_features_detected().summary()
             << "\nin use: " << cpu_features().summary() << "\n";
   return 0;

@@ -13,6 +13,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/progress.h"
+#include "cli/help.h"
 #include "common/data_config.h"
 #include "common/dataset.h"
 #include "common/onnx_io.h"
@@ -21,10 +22,6 @@
 namespace qtune::cli {
 
 namespace {
-
-constexpr const char* kEvalUsage =
-    "usage: qtune eval MODEL.onnx --data DATA.yaml [--adaptor native|onednn] [--json] [--threads N]"
-    " [--limit N] [--profile]";
 
 // Per-op-type time of the whole evaluation, slowest first, on stderr (stdout stays parseable).
 void print_profile(const Executor& exec) {
@@ -40,9 +37,8 @@ void print_profile(const Executor& exec) {
 }
 
 Status run_eval(const Args& args, std::ostream& out) {
-  if (args.positional.size() != 1 || !args.has("--data")) {
-    return Status::InvalidInput(kEvalUsage);
-  }
+  if (args.positional.size() != 1) return usage_error("eval", "expects one MODEL.onnx");
+  if (!args.has("--data")) return usage_error("eval", "needs --data DATA.yaml");
   const std::string model_path = args.positional[0];
   const std::string data_path = args.get("--data", "");
 
@@ -102,11 +98,11 @@ Status run_eval(const Args& args, std::ostream& out) {
 }  // namespace
 
 int cmd_eval(int argc, char** argv) {
-  auto args = parse_args(argc, argv, 2, {"--data", "--threads", "--limit", "--adaptor"}, {"--json", "--profile"});
+  auto args = parse_args(argc, argv, 2, option_spec("eval"));
   Status s = args.ok() ? run_eval(args.value(), std::cout) : args.status();
   if (!s.ok()) {
     std::cerr << "qtune eval: " << s.message() << "\n";
-    if (!args.ok()) std::cerr << kEvalUsage << "\n";
+    if (!args.ok()) std::cerr << usage_of("eval") << "\n";
     return s.exit_code();
   }
   return 0;

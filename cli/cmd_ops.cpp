@@ -11,6 +11,7 @@
 #include "adaptors/adaptor.h"
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/help.h"
 #include "common/onnx_io.h"
 #include "runtime/executor.h"
 #include "runtime/kernel_registry.h"
@@ -46,10 +47,10 @@ std::map<std::string, std::set<std::string>> quantizable_by_adaptor() {
 }  // namespace
 
 int cmd_ops(int argc, char** argv) {
-  auto args = parse_args(argc, argv, 2, {}, {"--json"});
+  auto args = parse_args(argc, argv, 2, option_spec("ops"));
   if (!args.ok() || !args->positional.empty()) {
-    std::cerr << "qtune ops: " << (args.ok() ? "usage: qtune ops [--json]" : args.status().message())
-              << "\n";
+    std::cerr << "qtune ops: " << (args.ok() ? "takes no operand" : args.status().message()) << "\n"
+              << usage_of("ops") << "\n";
     return 2;
   }
   const auto quantizable = quantizable_by_adaptor();
@@ -103,11 +104,10 @@ int cmd_ops(int argc, char** argv) {
 }
 
 int cmd_check(int argc, char** argv) {
-  auto args = parse_args(argc, argv, 2, {}, {"--json"});
+  auto args = parse_args(argc, argv, 2, option_spec("check"));
   if (!args.ok() || args->positional.size() != 1) {
-    std::cerr << "qtune check: "
-              << (args.ok() ? "usage: qtune check MODEL.onnx [--json]" : args.status().message())
-              << "\n";
+    std::cerr << "qtune check: " << (args.ok() ? "expects one MODEL.onnx" : args.status().message())
+              << "\n" << usage_of("check") << "\n";
     return 2;
   }
   const std::string path = args->positional[0];

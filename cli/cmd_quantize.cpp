@@ -9,6 +9,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/progress.h"
+#include "cli/help.h"
 #include "common/data_config.h"
 #include "common/dataset.h"
 #include "common/onnx_io.h"
@@ -18,13 +19,10 @@
 namespace qtune::cli {
 namespace {
 
-constexpr const char* kQuantizeUsage =
-    "usage: qtune quantize MODEL.onnx --data CALIB.yaml --out OUT.onnx [--adaptor native|onednn]"
-    " [--tune-cfg CFG.yaml] [--threads N]";
-
 Status run_quantize(const Args& args) {
-  if (args.positional.size() != 1 || !args.has("--data") || !args.has("--out")) {
-    return Status::InvalidInput(kQuantizeUsage);
+  if (args.positional.size() != 1) return usage_error("quantize", "expects one MODEL.onnx");
+  if (!args.has("--data") || !args.has("--out")) {
+    return usage_error("quantize", "needs --data CALIB.yaml and --out OUT.onnx");
   }
   std::optional<tbb::global_control> threads;
   if (args.has("--threads")) {
@@ -77,11 +75,11 @@ Status run_quantize(const Args& args) {
 }  // namespace
 
 int cmd_quantize(int argc, char** argv) {
-  auto args =
-      parse_args(argc, argv, 2, {"--data", "--out", "--adaptor", "--tune-cfg", "--threads"}, {});
+  auto args = parse_args(argc, argv, 2, option_spec("quantize"));
   Status s = args.ok() ? run_quantize(args.value()) : args.status();
   if (!s.ok()) {
     std::cerr << "qtune quantize: " << s.message() << "\n";
+    if (!args.ok()) std::cerr << usage_of("quantize") << "\n";
     return s.exit_code();
   }
   return 0;

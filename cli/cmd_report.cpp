@@ -7,16 +7,15 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/help.h"
 #include "coordinator/checkpoint.h"
 #include "coordinator/report.h"
 
 namespace qtune::cli {
 namespace {
 
-constexpr const char* kReportUsage = "usage: qtune report OUT_DIR [--json]";
-
 Status run_report(const Args& args) {
-  if (args.positional.size() != 1) return Status::InvalidInput(kReportUsage);
+  if (args.positional.size() != 1) return usage_error("report", "expects one OUT_DIR");
   const std::filesystem::path dir = args.positional[0];
   const std::filesystem::path journal = dir / kJournalFile;
   std::error_code ec;
@@ -46,11 +45,11 @@ Status run_report(const Args& args) {
 }  // namespace
 
 int cmd_report(int argc, char** argv) {
-  auto args = parse_args(argc, argv, 2, {}, {"--json"});
+  auto args = parse_args(argc, argv, 2, option_spec("report"));
   Status s = args.ok() ? run_report(args.value()) : args.status();
   if (!s.ok()) {
     std::cerr << "qtune report: " << s.message() << "\n";
-    if (!args.ok()) std::cerr << kReportUsage << "\n";
+    if (!args.ok()) std::cerr << usage_of("report") << "\n";
     return s.exit_code();
   }
   return 0;

@@ -15,6 +15,7 @@
 #include "adaptors/adaptor.h"
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/help.h"
 #include "common/data_config.h"
 #include "common/dataset.h"
 #include "common/model_feed.h"
@@ -25,10 +26,6 @@ namespace qtune::cli {
 namespace {
 
 namespace fs = std::filesystem;
-
-constexpr const char* kRunUsage =
-    "usage: qtune run MODEL.onnx (--inputs DIR | --data DATA.yaml [--limit N]) --out DIR "
-    "[--adaptor native|onednn]";
 
 using Runner = std::function<Result<std::vector<Tensor>>(const std::vector<Tensor>&)>;
 
@@ -110,10 +107,12 @@ Result<Tensor> tensor_from_npy(const std::string& path, const ValueInfo& declare
 }
 
 Status run_model(const Args& args) {
-  if (args.positional.size() != 1 || args.has("--inputs") == args.has("--data") ||
-      !args.has("--out") || (args.has("--limit") && !args.has("--data"))) {
-    return Status::InvalidInput(kRunUsage);
+  if (args.positional.size() != 1) return usage_error("run", "expects one MODEL.onnx");
+  if (args.has("--inputs") == args.has("--data")) {
+    return usage_error("run", "needs either --inputs DIR or --data DATA.yaml");
   }
+  if (!args.has("--out")) return usage_error("run", "needs --out DIR");
+  if (args.has("--limit") && !args.has("--data")) return usage_error("run", "--limit needs --data");
   const std::string model_path = args.positional[0];
   const fs::path out_dir = args.get("--out", "");
   QT_ASSIGN_OR_RETURN(Graph graph, load_onnx_model(model_path));
@@ -172,11 +171,11 @@ Status run_model(const Args& args) {
 }  // namespace
 
 int cmd_run(int argc, char** argv) {
-  auto args = parse_args(argc, argv, 2, {"--inputs", "--data", "--limit", "--out", "--adaptor"}, {});
+  auto args = parse_args(argc, argv, 2, option_spec("run"));
   Status s = args.ok() ? run_model(args.value()) : args.status();
   if (!s.ok()) {
     std::cerr << "qtune run: " << s.message() << "\n";
-    if (!args.ok()) std::cerr << kRunUsage << "\n";
+    if (!args.ok()) std::cerr << usage_of("run") << "\n";
     return s.exit_code();
   }
   return 0;

@@ -22,6 +22,7 @@
 #include "cli/progress.h"
 #include "common/endpoint.h"
 #include "common/file_writer.h"
+#include "cli/help.h"
 #include "common/onnx_io.h"
 #include "common/tune_config_yaml.h"
 #include "common/tuning_config.h"
@@ -36,14 +37,6 @@
 
 namespace qtune::cli {
 namespace {
-
-constexpr const char* kTuneUsage =
-    "usage: qtune tune CONFIG.yaml [--out DIR] [--workers N [--trial-deadline-s S]]"
-    " [--resume [--allow-changed-goal]] [--reuse DIR] [--json] [--quiet] [--progress-every SECONDS]";
-constexpr const char* kCoordinatorUsage =
-    "usage: qtune coordinator CONFIG.yaml --bind tcp://*:5555 [--out DIR] [--resume"
-    " [--allow-changed-goal]] [--reuse DIR] [--json] [--quiet] [--progress-every SECONDS]"
-    " [--heartbeat-ms MS] [--trial-deadline-s S] [--max-inflight-mb MB]";
 
 // Calibration samples a strategy's per-op sensitivity is measured on: enough for stable
 // errors, one quick pass.
@@ -189,9 +182,7 @@ WaveEvaluator with_progress(WaveEvaluator inner, Progress& progress, bool in_pro
 }
 
 Result<int> run_tune(const Args& args, const TuneMode& mode) {
-  if (args.positional.size() != 1) {
-    return Status::InvalidInput(mode.command == "tune" ? kTuneUsage : kCoordinatorUsage);
-  }
+  if (args.positional.size() != 1) return usage_error(mode.command, "expects one CONFIG.yaml");
   const auto wall0 = std::chrono::steady_clock::now();
   auto elapsed = [&] {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - wall0).count();
@@ -566,9 +557,7 @@ Status flow_options(const Args& args, TuneMode* mode) {
 }  // namespace
 
 int cmd_tune(int argc, char** argv) {
-  static const OptionSpec spec{
-      {"--out", "--workers", "--reuse", "--progress-every", "--trial-deadline-s"},
-      {"--json", "--resume", "--allow-changed-goal", "--quiet"}, {}};
+  static const OptionSpec spec = option_spec("tune");
   auto args = parse_args_env(argc, argv, 2, spec, process_environment());
   TuneMode mode;
   Result<int> rc = args.status();
@@ -582,18 +571,18 @@ int cmd_tune(int argc, char** argv) {
   if (!rc.ok()) {
     std::cerr << "qtune tune: " << rc.status().message() << "\n";
     if (args.ok() && !args->from_env.empty()) std::cerr << env_note(*args) << "\n";
-    if (!args.ok()) std::cerr << kTuneUsage << "\n";
+    if (!args.ok()) std::cerr << usage_of("tune") << "\n";
     return rc.status().exit_code();
   }
   return rc.value();
 }
 
 int cmd_coordinator(int argc, char** argv) {
-  static const OptionSpec spec{
-      {"--out", "--bind", "--heartbeat-ms", "--curve-secret", "--curve-allow", "--reuse",
-       "--progress-every", "--trial-deadline-s", "--max-inflight-mb"},
-      {"--json", "--curve", "--insecure", "--resume", "--allow-changed-goal", "--quiet"},
-      {{{"--insecure"}, {"--curve", "--curve-secret", "--curve-allow"}}}};
+  static const OptionSpec spec = [] {
+    OptionSpec s = option_spec("coordinator");
+    s.exclusive = {{{"--insecure"}, {"--curve", "--curve-secret", "--curve-allow"}}};
+    return s;
+  }();
   auto args = parse_args_env(argc, argv, 2, spec, process_environment());
   TuneMode mode;
   mode.command = "coordinator";
@@ -604,7 +593,7 @@ int cmd_coordinator(int argc, char** argv) {
     Result<int64_t> hb = args->has("--heartbeat-ms") ? heartbeat_ms(args->get("--heartbeat-ms", ""))
                                                      : Result<int64_t>(mode.timing.heartbeat_ms);
     const Status flow = flow_options(*args, &mode);
-    if (mode.bind.empty()) rc = Status::InvalidInput(kCoordinatorUsage);
+    if (mode.bind.empty()) rc = usage_error("coordinator", "needs --bind ENDPOINT");
     else if (!security.ok()) rc = security;
     else if (!hb.ok()) rc = hb.status();
     else if (!flow.ok()) rc = flow;
@@ -616,7 +605,7 @@ int cmd_coordinator(int argc, char** argv) {
   if (!rc.ok()) {
     std::cerr << "qtune coordinator: " << rc.status().message() << "\n";
     if (args.ok() && !args->from_env.empty()) std::cerr << env_note(*args) << "\n";
-    if (!args.ok()) std::cerr << kCoordinatorUsage << "\n";
+    if (!args.ok()) std::cerr << usage_of("coordinator") << "\n";
     return rc.status().exit_code();
   }
   return rc.value();

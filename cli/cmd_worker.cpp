@@ -15,21 +15,12 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "common/endpoint.h"
+#include "cli/help.h"
 #include "worker/curve.h"
 #include "worker/worker_loop.h"
 
 namespace qtune::cli {
 namespace {
-
-constexpr const char* kWorkerUsage =
-    "usage: qtune worker --connect tcp://HOST:PORT [--threads N]\n"
-    "                    [--cache DIR [--cache-max-bytes N] | --shared-path]\n"
-    "                    [--curve --curve-secret FILE --curve-server-key FILE | --insecure]\n"
-    "                    [--allow-metric-command] [--simulate-ms MS] [--heartbeat-ms MS]";
-
-constexpr const char* kHealthUsage =
-    "usage: qtune health --connect tcp://HOST:PORT [--timeout-ms MS]\n"
-    "                    [--curve --curve-secret FILE --curve-server-key FILE | --insecure]";
 
 Result<int64_t> non_negative_int(const std::string& flag, const std::string& s) {
   int64_t v = 0;
@@ -65,7 +56,8 @@ Status curve_client_options(const Args& args, WorkerOptions* opts) {
 }
 
 Result<int> run_worker_command(const Args& args) {
-  if (!args.positional.empty() || !args.has("--connect")) return Status::InvalidInput(kWorkerUsage);
+  if (!args.positional.empty()) return usage_error("worker", "takes no operand");
+  if (!args.has("--connect")) return usage_error("worker", "needs --connect ENDPOINT");
   WorkerOptions opts;
   opts.connect = args.get("--connect", "");
   if (args.has("--threads")) {
@@ -96,7 +88,8 @@ Result<int> run_worker_command(const Args& args) {
 // with CURVE, its ZAP thread) must answer, while no message reaches the scheduler, so probes
 // never show up in its counters or the report.
 Result<int> run_health(const Args& args) {
-  if (!args.positional.empty() || !args.has("--connect")) return Status::InvalidInput(kHealthUsage);
+  if (!args.positional.empty()) return usage_error("health", "takes no operand");
+  if (!args.has("--connect")) return usage_error("health", "needs --connect ENDPOINT");
   WorkerOptions opts;
   opts.connect = args.get("--connect", "");
   int64_t timeout_ms = 5000;
@@ -248,7 +241,7 @@ Result<int> run_send_frame(const Args& args) {
 }
 
 Result<int> run_keygen(const Args& args) {
-  if (args.positional.size() != 1) return Status::InvalidInput("usage: qtune keygen OUT_PREFIX");
+  if (args.positional.size() != 1) return usage_error("keygen", "expects one OUT_PREFIX");
   const std::string prefix = args.positional[0];
   QT_ASSIGN_OR_RETURN(CurveKeypair k, generate_curve_keypair());
   QT_RETURN_IF_ERROR(write_curve_keypair(k, prefix));
@@ -260,7 +253,7 @@ Result<int> run_keygen(const Args& args) {
 }  // namespace
 
 int cmd_keygen(int argc, char** argv) {
-  auto args = parse_args(argc, argv, 2, {}, {});
+  auto args = parse_args(argc, argv, 2, option_spec("keygen"));
   Result<int> rc = args.ok() ? run_keygen(args.value()) : Result<int>(args.status());
   if (!rc.ok()) {
     std::cerr << "qtune keygen: " << rc.status().message() << "\n";
@@ -280,25 +273,27 @@ int cmd_send_frame(int argc, char** argv) {
 }
 
 const OptionSpec& worker_option_spec() {
-  static const OptionSpec spec{
-      {"--connect", "--threads", "--simulate-ms", "--heartbeat-ms", "--cache", "--cache-max-bytes",
-       "--curve-secret", "--curve-server-key"},
-      {"--shared-path", "--curve", "--insecure", "--allow-metric-command"},
-      {{{"--insecure"}, {"--curve", "--curve-secret", "--curve-server-key"}},
-       {{"--cache", "--cache-max-bytes"}, {"--shared-path"}}}};
+  static const OptionSpec spec = [] {
+    OptionSpec s = option_spec("worker");
+    s.exclusive = {{{"--insecure"}, {"--curve", "--curve-secret", "--curve-server-key"}},
+                   {{"--cache", "--cache-max-bytes"}, {"--shared-path"}}};
+    return s;
+  }();
   return spec;
 }
 
 int cmd_health(int argc, char** argv) {
-  static const OptionSpec spec{{"--connect", "--timeout-ms", "--curve-secret", "--curve-server-key"},
-                               {"--curve", "--insecure"},
-                               {{{"--insecure"}, {"--curve", "--curve-secret", "--curve-server-key"}}}};
+  static const OptionSpec spec = [] {
+    OptionSpec s = option_spec("health");
+    s.exclusive = {{{"--insecure"}, {"--curve", "--curve-secret", "--curve-server-key"}}};
+    return s;
+  }();
   auto args = parse_args_env(argc, argv, 2, spec, process_environment());
   Result<int> rc = args.ok() ? run_health(args.value()) : Result<int>(args.status());
   if (!rc.ok()) {
     std::cerr << "qtune health: " << rc.status().message() << "\n";
     if (args.ok() && !args->from_env.empty()) std::cerr << env_note(*args) << "\n";
-    if (!args.ok()) std::cerr << kHealthUsage << "\n";
+    if (!args.ok()) std::cerr << usage_of("health") << "\n";
     return rc.status().exit_code();
   }
   return rc.value();
@@ -310,7 +305,7 @@ int cmd_worker(int argc, char** argv) {
   if (!rc.ok()) {
     std::cerr << "qtune worker: " << rc.status().message() << "\n";
     if (args.ok() && !args->from_env.empty()) std::cerr << env_note(*args) << "\n";
-    if (!args.ok()) std::cerr << kWorkerUsage << "\n";
+    if (!args.ok()) std::cerr << usage_of("worker") << "\n";
     return rc.status().exit_code();
   }
   // An abandoned trial may still be running on the evaluation thread: leave without joining it.

@@ -18,6 +18,7 @@ int cmd_run(int argc, char** argv);
 int cmd_check(int argc, char** argv);
 int cmd_quantize(int argc, char** argv);
 int cmd_tune(int argc, char** argv);
+int cmd_diagnose(int argc, char** argv);
 int cmd_worker(int argc, char** argv);
 int cmd_coordinator(int argc, char** argv);
 int cmd_report(int argc, char** argv);

@@ -237,7 +237,12 @@ std::vector<OpTypeTime> Executor::profile(bool by_node) const {
 
 Result<std::vector<Tensor>> Executor::run(const std::vector<Tensor>& inputs,
                                           const Observer& observer) const {
-  return run_impl(inputs, {}, observer);
+  return run_impl(inputs, {}, observer, nullptr);
+}
+
+Result<std::vector<Tensor>> Executor::run_intercepted(const std::vector<Tensor>& inputs,
+                                                      const Interceptor& intercept) const {
+  return run_impl(inputs, {}, nullptr, intercept);
 }
 
 Result<std::vector<Tensor>> Executor::run_subgraph(const std::vector<Tensor>& inputs,
@@ -248,12 +253,13 @@ Result<std::vector<Tensor>> Executor::run_subgraph(const std::vector<Tensor>& in
                             std::to_string(outer_slots_.size()) + " outer values, got " +
                             std::to_string(outer.size()));
   }
-  return run_impl(inputs, outer, observer);
+  return run_impl(inputs, outer, observer, nullptr);
 }
 
 Result<std::vector<Tensor>> Executor::run_impl(const std::vector<Tensor>& inputs,
                                                const std::vector<const Tensor*>& outer,
-                                               const Observer& observer) const {
+                                               const Observer& observer,
+                                               const Interceptor& intercept) const {
   const Graph& g = *graph_;
   if (inputs.size() != g.inputs.size()) {
     return Status::InvalidInput("model expects " + std::to_string(g.inputs.size()) +
@@ -323,6 +329,7 @@ Result<std::vector<Tensor>> Executor::run_impl(const std::vector<Tensor>& inputs
         return Status::Internal(n.describe() + ": produced no value for output '" +
                                 n.outputs[k] + "'");
       }
+      if (intercept) intercept(n.outputs[k], ctx.outputs[k]);
       if (observer) observer(n.outputs[k], ctx.outputs[k]);
       values[static_cast<size_t>(step.outputs[k])] = std::move(ctx.outputs[k]);
     }

@@ -29,6 +29,9 @@ class Executor {
  public:
   // Sees every value a node produces, subgraphs' included (calibration hooks in here).
   using Observer = ValueObserver;
+  // Sees every value a node of this graph produces and may replace it before any consumer reads
+  // it (`qtune diagnose` feeds each op of a quantized graph its fp32 inputs this way).
+  using Interceptor = std::function<void(const std::string& value_name, Tensor& value)>;
 
   // Fails with kUnsupported naming the first node whose op has no implementation. `extra_ops`
   // (an adaptor's fused ops) are looked up before the standard ONNX ops; it must outlive the
@@ -39,6 +42,10 @@ class Executor {
   // Inputs in the order of graph().inputs; returns outputs in the order of graph().outputs.
   Result<std::vector<Tensor>> run(const std::vector<Tensor>& inputs,
                                   const Observer& observer = nullptr) const;
+  // run() with every value this graph's nodes produce passed through `intercept` (the graph's
+  // outputs too; not the values inside subgraphs).
+  Result<std::vector<Tensor>> run_intercepted(const std::vector<Tensor>& inputs,
+                                              const Interceptor& intercept) const;
 
   // For a subgraph: `outer` holds the values of outer_scope() (what it reads from enclosing
   // graphs), in that order; nullptr where the enclosing graph has no value.
@@ -59,7 +66,7 @@ class Executor {
   Status check_input(const ValueInfo& info, const Tensor& t) const;
   Result<std::vector<Tensor>> run_impl(const std::vector<Tensor>& inputs,
                                        const std::vector<const Tensor*>& outer,
-                                       const Observer& observer) const;
+                                       const Observer& observer, const Interceptor& intercept) const;
 
   // Where a node input comes from, resolved once at create().
   struct InputRef {

@@ -31,7 +31,7 @@ if ! (cd "$tmp" && QTUNE_KEYS=$tmp/keys docker-compose -f "$compose_file" config
   echo "FAIL: docker-compose config: $compose_file: $(cat "$tmp/config.err")"
   exit 1
 fi
-"$qtune" help > "$tmp/help.txt"
+"$qtune" help --markdown > "$tmp/help.txt"
 
 # Shape checks, then each service as shell arrays (command, environment, healthcheck), mapped.
 port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')

@@ -11,7 +11,7 @@ set -uo pipefail
 qtune=$1 dir=$2/deploy/kubernetes
 /usr/bin/python3 -c 'import yaml' 2> /dev/null || { echo "SKIP: python3-yaml is not installed"; exit 0; }
 help=$(mktemp) && trap 'rm -f "$help"' EXIT
-"$qtune" help > "$help" || { echo "FAIL: qtune help"; exit 1; }
+"$qtune" help --markdown > "$help" || { echo "FAIL: qtune help --markdown"; exit 1; }
 /usr/bin/python3 - "$dir" "$help" <<'PY' || exit 1
 import glob, os, re, sys, yaml
 folder, help_path = sys.argv[1:]

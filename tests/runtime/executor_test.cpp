@@ -55,6 +55,30 @@ TEST(ExecutorTest, ObserverSeesEveryProducedValue) {
   EXPECT_EQ(seen, (std::vector<std::string>{"y"}));
 }
 
+// Relu then Neg: replacing Relu's output changes what Neg reads and what the graph returns.
+TEST(ExecutorTest, InterceptorReplacesAValueBeforeItsConsumersRead) {
+  auto g = std::make_shared<Graph>(*relu_graph());
+  g->nodes[0].outputs = {"r"};
+  Node neg;
+  neg.name = "neg";
+  neg.op_type = "Neg";
+  neg.inputs = {"r"};
+  neg.outputs = {"y"};
+  g->nodes.push_back(neg);
+  auto e = Executor::create(g);
+  ASSERT_TRUE(e.ok()) << e.status().message();
+  std::vector<std::string> seen;
+  auto out = e->run_intercepted({Tensor::from_f32({1, 2}, {-1, 2})},
+                                [&](const std::string& name, Tensor& v) {
+                                  seen.push_back(name);
+                                  if (name == "r") v = Tensor::from_f32({1, 2}, {5, 7});
+                                });
+  ASSERT_TRUE(out.ok()) << out.status().message();
+  EXPECT_EQ(seen, (std::vector<std::string>{"r", "y"}));
+  EXPECT_FLOAT_EQ((*out)[0].data<float>()[0], -5.0f);
+  EXPECT_FLOAT_EQ((*out)[0].data<float>()[1], -7.0f);
+}
+
 TEST(ExecutorTest, ProfileIsEmptyUntilEnabledThenCountsEveryNode) {
   auto e = Executor::create(relu_graph());
   ASSERT_TRUE(e.ok());
