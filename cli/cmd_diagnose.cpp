@@ -59,17 +59,29 @@ Status run_diagnose(const Args& args) {
   const std::filesystem::path out_dir =
       args.has("--out") ? args.get("--out", "") : (cfg.output.empty() ? "qtune-out" : cfg.output);
 
-  QT_ASSIGN_OR_RETURN(std::unique_ptr<Adaptor> made, make_adaptor(cfg.adaptor));
-  std::shared_ptr<const Adaptor> adaptor = std::move(made);
-  QT_ASSIGN_OR_RETURN(Graph graph, load_onnx_model(cfg.model));
-  QT_ASSIGN_OR_RETURN(DataConfig data_cfg, load_data_config(cfg.calibration_data));
-  QT_ASSIGN_OR_RETURN(Dataset calib, load_dataset(data_cfg));
+  // Errors name the place in the tuning YAML that led to the file at fault.
+  Result<std::unique_ptr<Adaptor>> made = make_adaptor(cfg.adaptor);
+  if (!made.ok()) return cfg.at("adaptor", made.status());
+  std::shared_ptr<const Adaptor> adaptor = std::move(made).value();
+  Result<Graph> graph = load_onnx_model(cfg.model);
+  if (!graph.ok()) return cfg.at("model", graph.status());
+  Result<DataConfig> data_cfg = load_data_config(cfg.calibration_data);
+  if (!data_cfg.ok()) return cfg.at("data.calibration", data_cfg.status());
+  Result<Dataset> calib = load_dataset(*data_cfg);
+  if (!calib.ok()) return cfg.at("data.calibration", calib.status());
   const int64_t sampling = given ? given->calib_sampling_size : cfg.calibration_sampling_size;
   QT_ASSIGN_OR_RETURN(QuantizationSession session,
-                      start_quantization_session(adaptor, std::make_shared<const Graph>(std::move(graph)),
-                                                 calib, sampling, data_cfg.batch_size));
+                      start_quantization_session(adaptor, std::make_shared<const Graph>(std::move(graph).value()),
+                                                 *calib, sampling, data_cfg->batch_size));
   TuneConfig tune_cfg;
   if (given) {
+    // A tune_cfg that does not fit the model is the --tune-cfg file's fault.
+    Result<QuantizedModel> fits = session.quantize(*given);
+    if (!fits.ok()) {
+      return fits.status().code() == StatusCode::kInvalidInput
+                 ? fits.status().Annotate(args.get("--tune-cfg", ""))
+                 : fits.status();
+    }
     tune_cfg = *given;
   } else {
     QT_ASSIGN_OR_RETURN(TuningSpace space, build_tuning_space(session.capability, *session.prepared, cfg));
@@ -81,8 +93,8 @@ Status run_diagnose(const Args& args) {
     return Status::InvalidInput((given ? args.get("--tune-cfg", "") : cfg.model) +
                                 ": no op is int8, so there is nothing to compare (adaptor " + cfg.adaptor + ")");
   }
-  QT_ASSIGN_OR_RETURN(Diagnosis d, diagnose_ops(session, tune_cfg, calib, samples.value_or(sampling),
-                                                data_cfg.batch_size));
+  QT_ASSIGN_OR_RETURN(Diagnosis d, diagnose_ops(session, tune_cfg, *calib, samples.value_or(sampling),
+                                                data_cfg->batch_size));
   const DiagnoseReport report{cfg.model, cfg.adaptor, cfg.source_path, d, rank_by, top};
   std::error_code ec;
   std::filesystem::create_directories(out_dir, ec);

@@ -54,7 +54,12 @@ Status run_quantize(const Args& args) {
     QT_ASSIGN_OR_RETURN(cfg, default_int8_config(session.capability));
     cfg->calib_sampling_size = sampling;
   }
-  QT_ASSIGN_OR_RETURN(QuantizedModel q, session.quantize(*cfg));
+  Result<QuantizedModel> quantized = session.quantize(*cfg);
+  // A tune_cfg that does not fit the model is the --tune-cfg file's fault.
+  if (!quantized.ok() && args.has("--tune-cfg") && quantized.status().code() == StatusCode::kInvalidInput) {
+    return quantized.status().Annotate(args.get("--tune-cfg", ""));
+  }
+  QT_ASSIGN_OR_RETURN(QuantizedModel q, std::move(quantized));
   const std::string out = args.get("--out", "");
   QT_RETURN_IF_ERROR(save_onnx_model(*q.graph, out));
 

@@ -189,7 +189,7 @@ Result<int> run_tune(const Args& args, const TuneMode& mode) {
   };
   QT_ASSIGN_OR_RETURN(TuningConfig cfg, load_tuning_config(args.positional[0]));
   QT_ASSIGN_OR_RETURN(std::unique_ptr<Strategy> strategy,
-                      make_strategy(cfg.strategy, cfg.strategy_where));
+                      make_strategy(cfg.strategy, cfg.place("tuning.strategy")));
   const std::filesystem::path out_dir =
       args.has("--out") ? args.get("--out", "") : (cfg.output.empty() ? "qtune-out" : cfg.output);
   const bool json = args.has("--json");

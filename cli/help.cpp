@@ -15,7 +15,8 @@ const std::vector<CommandHelp>& table() {
   static const std::vector<CommandHelp> commands = {
       {"tune", "CONFIG.yaml",
        "find the fastest int8/bf16/fp32 mix that meets the accuracy goal",
-       "Calibrates the model CONFIG.yaml names (docs/tuning.md), then evaluates the configs its "
+       "Calibrates the model the tuning YAML names (examples/fashion_mnist/*.tune.yaml; every key "
+       "is described in common/tuning_config.h), then evaluates the configs its "
        "strategy proposes until one meets the accuracy goal or, with a timeout, until the search "
        "ends. Writes model.int8.onnx, best_tune_cfg.yaml, report.json, report.html and the "
        "journal to the output directory. Progress goes to stderr: a live status line on a "
@@ -153,13 +154,14 @@ const std::vector<CommandHelp>& table() {
       {"keygen", "OUT_PREFIX",
        "write a CURVE keypair",
        "Writes OUT_PREFIX.key (the secret, mode 0600) and OUT_PREFIX.pub (the public key), Z85 "
-       "text as ZeroMQ prints them.",
+       "text as ZeroMQ prints them. Refuses to overwrite either.",
        {},
        {"qtune keygen keys/coordinator", "qtune keygen keys/worker"},
        false},
       {"eval", "MODEL.onnx",
        "top-1 accuracy and images/s of a model on a dataset",
-       "Runs the model on every sample of the data YAML (docs/tuning.md describes its format) and "
+       "Runs the model on every sample of the data YAML (examples/fashion_mnist/test.yaml shows the "
+       "format) and "
        "prints top-1 accuracy and throughput. Without --adaptor the model runs on qtune's reference "
        "executor; with it, QDQ models run on that adaptor's int8 kernels.",
        {{"--data", "DATA.yaml", "the dataset and its preprocessing", true},
@@ -282,11 +284,11 @@ constexpr const char* kExitCodesText =
     "conformance), 2 bad input (a file, a flag or a value; the message names the file and the "
     "place), 3 internal error";
 
-// `tokens` joined by spaces and wrapped to kWidth columns: the first line starts with `first`
-// (`indent` when empty), the others with `indent`.
+// `tokens` joined by spaces and wrapped to kWidth columns: the first line starts with `first`,
+// the others with `indent`.
 std::string wrap_tokens(const std::vector<std::string>& tokens, const std::string& indent,
-                        const std::string& first = "") {
-  std::string out, line = first.empty() ? indent : first;
+                        const std::string& first) {
+  std::string out, line = first;
   bool empty = true;  // no token on `line` yet
   for (const std::string& t : tokens) {
     if (!empty && line.size() + 1 + t.size() > kWidth) {
@@ -309,7 +311,7 @@ std::string wrap(const std::string& text, const std::string& indent, const std::
     std::istringstream in(text.substr(pos, end == std::string::npos ? std::string::npos : end - pos));
     std::vector<std::string> words;
     for (std::string w; in >> w;) words.push_back(w);
-    out += wrap_tokens(words, indent, pos == 0 ? first : "");
+    out += wrap_tokens(words, indent, pos == 0 && !first.empty() ? first : indent);
     if (end == std::string::npos) return out;
     out += "\n";
     pos = end + 2;
@@ -344,7 +346,7 @@ std::string help_text(const CommandHelp& c) {
   for (const OptionHelp& o : c.options) {
     synopsis.push_back(o.required ? option_synopsis(o) : "[" + option_synopsis(o) + "]");
   }
-  std::string out = wrap_tokens(synopsis, std::string(13 + c.name.size() + 1, ' '));
+  std::string out = wrap_tokens(synopsis, std::string(13 + c.name.size() + 1, ' '), "");
   if (!c.description.empty()) out += "\n" + wrap(c.description, "");
   if (!c.options.empty()) {
     out += "\noptions:\n";
@@ -359,7 +361,19 @@ std::string help_text(const CommandHelp& c) {
   if (c.environment) out += "\n" + wrap(kEnvironmentText, "");
   if (!c.examples.empty()) {
     out += "\nexamples:\n";
-    for (const std::string& e : c.examples) out += "  " + e + "\n";
+    for (const std::string& e : c.examples) {
+      // A long command line continues with a backslash, as a shell takes it.
+      std::istringstream in(e);
+      std::string line = "  ";
+      for (std::string w; in >> w;) {
+        if (line.size() > 2 && line.size() + 1 + w.size() + 2 > kWidth) {
+          out += line + " \\\n";
+          line = "      ";
+        }
+        line += (line.size() == 2 || line == "      " ? "" : " ") + w;
+      }
+      out += line + "\n";
+    }
   }
   return out;
 }
@@ -440,6 +454,8 @@ int cmd_help(int argc, char** argv) {
     const std::string a = argv[i];
     if (a == "--markdown") {
       markdown = true;
+    } else if (a == "--help" || a == "-h") {
+      topic = "help";
     } else if (a.rfind("--", 0) == 0) {
       std::cerr << "qtune help: unknown option " << a << "\n" << usage_of("help") << "\n";
       return 2;

@@ -31,9 +31,11 @@ class TuningParser {
     for (const auto& [k, v] : top) {
       if (k == "model") {
         QT_ASSIGN_OR_RETURN(c->model, r_.get_string(v, k));
+        c->where[k] = where(r_.file(), v.Mark()) + ": " + k;
         have_model = true;
       } else if (k == "adaptor") {
         QT_ASSIGN_OR_RETURN(c->adaptor, r_.get_string(v, k));
+        c->where[k] = where(r_.file(), v.Mark()) + ": " + k;
       } else if (k == "data") {
         QT_RETURN_IF_ERROR(parse_data(v, c));
         have_data = true;
@@ -59,9 +61,13 @@ class TuningParser {
     for (const auto& [k, v] : kv) {
       QT_ASSIGN_OR_RETURN(std::string s, r_.get_string(v, "data." + k));
       (k == "calibration" ? c->calibration_data : c->evaluation_data) = s;
+      c->where["data." + k] = where(r_.file(), v.Mark()) + ": data." + k;
     }
     if (c->evaluation_data.empty()) return r_.error(n, "data.evaluation", "missing required key");
-    if (c->calibration_data.empty()) c->calibration_data = c->evaluation_data;
+    if (c->calibration_data.empty()) {
+      c->calibration_data = c->evaluation_data;
+      c->where["data.calibration"] = c->where["data.evaluation"];
+    }
     return Status::Ok();
   }
 
@@ -170,7 +176,7 @@ class TuningParser {
       if (k == "strategy") {
         QT_ASSIGN_OR_RETURN(c->strategy, r_.get_string(v, key));
         if (c->strategy.empty()) return r_.error(v, key, "must name a strategy");
-        c->strategy_where = where(r_.file(), v.Mark());
+        c->where[key] = where(r_.file(), v.Mark()) + ": " + key;
       } else if (k == "objective") {
         QT_ASSIGN_OR_RETURN(c->objective,
                             r_.get_choice(v, key, {"performance", "modelsize", "accuracy"}));

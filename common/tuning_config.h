@@ -89,9 +89,6 @@ struct TuningConfig {
   std::string evaluation_data;
   MetricSpec metric;
   std::string strategy = "bisect";
-  // FILE:LINE:COL of tuning.strategy, "" when defaulted: the strategy registry lives with the
-  // strategies (coordinator/strategy.h), which name an unknown strategy's place with it.
-  std::string strategy_where;
   AccuracyCriterion criterion;
   ExitPolicy exit_policy;
   std::string objective = "performance";  // performance | modelsize | accuracy
@@ -101,6 +98,21 @@ struct TuningConfig {
   std::map<std::string, OpConstraint> op_type_dict;
   std::map<std::string, OpConstraint> op_name_dict;
   std::string output;  // may be empty: the CLI's --out then decides
+  // "FILE:LINE:COL: key" of the values that name things checked later, elsewhere: "model",
+  // "adaptor", "data.calibration", "data.evaluation", "tuning.strategy" (absent when defaulted;
+  // a defaulted data.calibration has data.evaluation's). A missing model file or an unknown
+  // strategy is then reported at its place in the YAML.
+  std::map<std::string, std::string> where;
+
+  // s prefixed with where[key] when the YAML gave that key.
+  Status at(const std::string& key, const Status& s) const {
+    auto it = where.find(key);
+    return it == where.end() ? s : s.Annotate(it->second);
+  }
+  std::string place(const std::string& key) const {
+    auto it = where.find(key);
+    return it == where.end() ? "" : it->second;
+  }
 };
 
 // `as_path`, when given, is where the file's content really belongs (a worker's cached copy of

@@ -58,7 +58,7 @@ Result<std::unique_ptr<Strategy>> StrategyRegistry::make(const std::string& name
   if (!factory) {
     std::string list;
     for (const auto& n : names()) list += (list.empty() ? "" : ", ") + n;
-    return Status::InvalidInput((where.empty() ? "" : where + ": tuning.strategy: ") +
+    return Status::InvalidInput((where.empty() ? "" : where + ": ") +
                                 "unknown strategy '" + name + "' (known: " + list + ")");
   }
   std::unique_ptr<Strategy> s = factory();

@@ -113,7 +113,8 @@ class StrategyRegistry {
   Status add(const std::string& name, StrategyFactory make);
   // Registration order: the built-ins by file name, then the rest.
   std::vector<std::string> names() const;
-  // kInvalidInput naming `where` (FILE:LINE:COL, may be empty) and the known names.
+  // kInvalidInput naming `where` (the YAML place, "FILE:LINE:COL: tuning.strategy"; may be
+  // empty) and the known names.
   Result<std::unique_ptr<Strategy>> make(const std::string& name, const std::string& where) const;
 
  private:

@@ -131,11 +131,11 @@ Result<Diagnosis> diagnose_ops(const QuantizationSession& session, const TuneCon
   QT_ASSIGN_OR_RETURN(Executor fp32, Executor::create(session.prepared));
   QT_ASSIGN_OR_RETURN(Executor fake, Executor::create(q.graph));
   QT_ASSIGN_OR_RETURN(ModelFeed feed, ModelFeed::bind(fp32_graph, data));
+  // A model with a fixed batch gets short batches padded with repeated samples: they weigh a
+  // little more in the sums, which only matters for the last batch.
   const int64_t step = feed.batch_size(batch_size);
   bool first_batch = true;
   for (int64_t start = 0; start < n; start += step) {
-    // A model with a fixed batch gets a short last batch padded with repeated samples; both
-    // passes see the same rows, so the padding only weighs those samples twice.
     const std::vector<Tensor> batch = feed.batch(start, std::min(step, n - start));
     std::map<std::string, Tensor> ref;
     for (size_t i = 0; i < fp32_graph.inputs.size() && i < batch.size(); ++i) {

@@ -86,32 +86,45 @@ Result<std::unique_ptr<TrialRunner>> TrialRunner::create(const TuningConfig& cfg
   std::unique_ptr<TrialRunner> r(new TrialRunner);
   r->cfg_ = cfg;
   r->progress_ = std::move(progress);
-  QT_ASSIGN_OR_RETURN(std::unique_ptr<Adaptor> adaptor, make_adaptor(cfg.adaptor));
-  r->adaptor_ = std::move(adaptor);
-  QT_ASSIGN_OR_RETURN(Graph graph, load_onnx_model(local(cfg.model)));
-  QT_ASSIGN_OR_RETURN(DataConfig calib_cfg, data_config(cfg.calibration_data));
-  QT_ASSIGN_OR_RETURN(DataConfig eval_cfg, data_config(cfg.evaluation_data));
+  // Errors name the place in the tuning YAML that led to the file at fault.
+  Result<std::unique_ptr<Adaptor>> adaptor = make_adaptor(cfg.adaptor);
+  if (!adaptor.ok()) return cfg.at("adaptor", adaptor.status());
+  r->adaptor_ = std::move(adaptor).value();
+  Result<Graph> graph = load_onnx_model(local(cfg.model));
+  if (!graph.ok()) return cfg.at("model", graph.status());
+  Result<DataConfig> calib_cfg = data_config(cfg.calibration_data);
+  if (!calib_cfg.ok()) return cfg.at("data.calibration", calib_cfg.status());
+  Result<DataConfig> eval_cfg = data_config(cfg.evaluation_data);
+  if (!eval_cfg.ok()) return cfg.at("data.evaluation", eval_cfg.status());
   if (!sources.stats) {
-    QT_ASSIGN_OR_RETURN(r->calib_, load_dataset(calib_cfg));
+    Result<Dataset> calib = load_dataset(*calib_cfg);
+    if (!calib.ok()) return cfg.at("data.calibration", calib.status());
+    r->calib_ = std::move(calib).value();
   }
-  QT_ASSIGN_OR_RETURN(r->eval_, load_dataset(eval_cfg));
-  r->batch_size_ = eval_cfg.batch_size;
+  Result<Dataset> eval = load_dataset(*eval_cfg);
+  if (!eval.ok()) return cfg.at("data.evaluation", eval.status());
+  r->eval_ = std::move(eval).value();
+  r->batch_size_ = eval_cfg->batch_size;
   const bool labels_needed = cfg.metric.name == "top1" || cfg.metric.name == "topk";
   if (labels_needed && r->eval_.labels.empty()) {
     return Status::InvalidInput(cfg.evaluation_data + ": metric " + cfg.metric.name +
                                 " needs labels, and the evaluation set has none");
   }
-  auto fp32 = std::make_shared<const Graph>(std::move(graph));
-  QT_ASSIGN_OR_RETURN(r->eval_feed_, ModelFeed::bind(*fp32, r->eval_));
+  auto fp32 = std::make_shared<const Graph>(std::move(graph).value());
+  Result<ModelFeed> eval_feed = ModelFeed::bind(*fp32, r->eval_);
+  if (!eval_feed.ok()) return cfg.at("data.evaluation", eval_feed.status());
+  r->eval_feed_ = std::move(eval_feed).value();
   if (sources.stats) {
     QT_ASSIGN_OR_RETURN(r->session_, start_quantization_session(r->adaptor_, fp32, *sources.stats));
     return r;
   }
-  QT_ASSIGN_OR_RETURN(r->calib_feed_, ModelFeed::bind(*fp32, r->calib_));
+  Result<ModelFeed> calib_feed = ModelFeed::bind(*fp32, r->calib_);
+  if (!calib_feed.ok()) return cfg.at("data.calibration", calib_feed.status());
+  r->calib_feed_ = std::move(calib_feed).value();
   const auto t0 = std::chrono::steady_clock::now();
   QT_ASSIGN_OR_RETURN(r->session_, start_quantization_session(r->adaptor_, fp32, r->calib_,
                                                               cfg.calibration_sampling_size,
-                                                              calib_cfg.batch_size, r->progress_));
+                                                              calib_cfg->batch_size, r->progress_));
   r->calibration_seconds_ = seconds_since(t0);
   return r;
 }

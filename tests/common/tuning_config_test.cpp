@@ -116,11 +116,20 @@ TEST_F(TuningConfigTest, StrategyKeepsItsPlace) {
   auto c = load("model: m.onnx\ndata: {evaluation: t.yaml}\ntuning: {strategy: annealing}\n");
   ASSERT_TRUE(c.ok()) << c.status().message();
   EXPECT_EQ(c->strategy, "annealing");
-  EXPECT_NE(c->strategy_where.find("tune.yaml:3:20"), std::string::npos) << c->strategy_where;
+  EXPECT_NE(c->place("tuning.strategy").find("tune.yaml:3:20: tuning.strategy"), std::string::npos)
+      << c->place("tuning.strategy");
+  EXPECT_NE(c->place("model").find("tune.yaml:1:8: model"), std::string::npos) << c->place("model");
+  // data.calibration defaults to data.evaluation, and so does its place.
+  EXPECT_EQ(c->place("data.calibration"), c->place("data.evaluation"));
+  EXPECT_NE(c->place("data.evaluation").find("tune.yaml:2:20: data.evaluation"), std::string::npos);
+  const Status annotated = c->at("model", Status::InvalidInput("m.onnx: cannot open"));
+  EXPECT_NE(annotated.message().find("tune.yaml:1:8: model: m.onnx: cannot open"), std::string::npos)
+      << annotated.message();
   auto d = load("model: m.onnx\ndata: {evaluation: t.yaml}\n");
   ASSERT_TRUE(d.ok()) << d.status().message();
   EXPECT_EQ(d->strategy, "bisect");
-  EXPECT_EQ(d->strategy_where, "");
+  EXPECT_EQ(d->place("tuning.strategy"), "");
+  EXPECT_EQ(d->place("adaptor"), "");
 }
 
 TEST_F(TuningConfigTest, MistakesNameFileLineColumnAndKey) {

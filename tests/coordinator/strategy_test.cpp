@@ -148,7 +148,7 @@ TEST(DecisionTest, ConfigsOnTheSameKernelsCompareByAccuracy) {
 }
 
 TEST(StrategyTest, UnknownNameIsInvalidInputNamingThePlaceAndTheKnownNames) {
-  auto s = make_strategy("annealing", "tune.yaml:3:20");
+  auto s = make_strategy("annealing", "tune.yaml:3:20: tuning.strategy");
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.status().code(), StatusCode::kInvalidInput);
   EXPECT_NE(s.status().message().find("tune.yaml:3:20: tuning.strategy: unknown strategy 'annealing'"),
