@@ -101,10 +101,12 @@ Status run_diagnose(const Args& args) {
   if (ec) return Status::InvalidInput(out_dir.string() + ": cannot create output directory: " + ec.message());
   const DiagnoseReport everything{cfg.model, cfg.adaptor, cfg.source_path, d, rank_by, 0};
   QT_RETURN_IF_ERROR(write_file(out_dir / "diagnose.json", diagnose_json(everything)));
+  QT_RETURN_IF_ERROR(write_file(out_dir / "diagnose.html", diagnose_html(everything)));
   if (args.has("--json")) {
     std::cout << diagnose_json(report);
   } else {
-    std::cout << diagnose_table(report) << "written: " << (out_dir / "diagnose.json").string() << "\n";
+    std::cout << diagnose_table(report) << "written: " << (out_dir / "diagnose.html").string() << ", "
+              << (out_dir / "diagnose.json").string() << "\n";
   }
   return Status::Ok();
 }

@@ -61,9 +61,11 @@ const std::vector<CommandHelp>& table() {
        "of each op's weight and of its activation input after quantization, which tells a bad "
        "weight range from a bad activation range.\n\n"
        "Prints the ops worst first as a table, or as JSON with --json, and writes diagnose.json "
-       "and diagnose.html (a bar chart per measure; one self-contained file) to the output "
+       "and diagnose.html (both SQNRs as bar charts and the table, in one self-contained file) "
+       "with every op to the output "
        "directory. SQNR is 10 log10(sum f^2 / sum (q - f)^2) in dB, clamped to +-144.49 dB (f32 "
-       "rounding itself); an op worth a look is one far below the others.",
+       "rounding itself, shown as exact); an op worth a look is one far below the others, which "
+       "diagnose.html marks when it is 10 dB below the median op.",
        {{"--top", "N", "show the N worst ops (default: all)"},
         {"--rank-by", "WHICH", "isolated (default: the op's own error, which localises a culprit) "
                                "or accumulated (the error as the quantized model runs, which "

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # qtune diagnose on the bundled models (examples/fashion_mnist/*.tune.yaml): the table and the
 # JSON rank every int8 op worst first with finite figures, --top and --rank-by do what they say,
-# and diagnose.json lands in --out with every op.
+# and diagnose.json and diagnose.html land in --out with every op; the page fetches nothing.
 #   check_diagnose.sh QTUNE SOURCE_DIR
 set -uo pipefail
 qtune=$1 src=$2
@@ -20,9 +20,9 @@ for model in lenet resnet vit; do
   if ! "$qtune" diagnose "$cfg" --samples 300 --rank-by accumulated --out "$out" > "$tmp/$model.table" 2> "$tmp/err"; then
     echo "FAIL: diagnose $model: $(cat "$tmp/err")"; fail=1; continue
   fi
-  /usr/bin/python3 - "$model" "$tmp/$model.top.json" "$out/diagnose.json" "$tmp/$model.table" <<'PY' || fail=1
-import json, math, sys
-model, top_path, all_path, table_path = sys.argv[1:]
+  /usr/bin/python3 - "$model" "$tmp/$model.top.json" "$out/diagnose.json" "$tmp/$model.table" "$out/diagnose.html" <<'PY' || fail=1
+import json, math, re, sys
+model, top_path, all_path, table_path, html_path = sys.argv[1:]
 top, full = json.load(open(top_path)), json.load(open(all_path))
 errors = []
 def check(d, by, n):
@@ -55,6 +55,15 @@ table = open(table_path).read().splitlines()
 rows = [l for l in table if l[:4].strip().isdigit()]
 if len(rows) != n: errors.append(f"the table has {len(rows)} rows for {n} ops")
 if rows and rows[0].split()[1] != full["ops"][0]["name"]: errors.append(f"table row 1 is {rows[0].split()[1]}, JSON rank 1 {full['ops'][0]['name']}")
+html = open(html_path).read()
+if not html.startswith("<!DOCTYPE html>"): errors.append("diagnose.html is no HTML document")
+for bad in ("<script", "<link", "src=", "url(", "http:", "https:", "@import"):
+    if bad in html: errors.append(f"diagnose.html fetches something: {bad}")
+exact = sum(1 for op in full["ops"] if op["isolated"]["sqnr_db"] >= 144.49)
+bars = len(re.findall(r'class="op-bar"', html))
+if bars != 2 * n - exact: errors.append(f"diagnose.html has {bars} op bars, expected {2 * n - exact} ({n} ops, {exact} exact alone)")
+for op in full["ops"]:
+    if html.count('data-id="' + op["name"].replace("&", "&amp;") + '"') < 1: errors.append(f"diagnose.html has no bar for {op['name']}")
 for e in errors: print(f"FAIL: {model}: {e}")
 if not errors:
     w = top["ops"][0]
