@@ -1,8 +1,10 @@
-// Entry points of the qtune subcommands; each returns the process exit code.
-// Called only from cli/main.cpp.
+// Entry points of the qtune subcommands; each returns the process exit code. cli/main.cpp
+// dispatches through command_table(); every command that is not hidden has an entry in the help
+// table (cli/help.h), which tests check.
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "cli/args.h"
 
@@ -26,6 +28,16 @@ int cmd_send_frame(int argc, char** argv);  // hidden: a bad frame for protocol 
 int cmd_keygen(int argc, char** argv);
 int cmd_bench_dispatch(int argc, char** argv);  // `qtune bench dispatch`
 int cmd_health(int argc, char** argv);          // container health probe
+
+struct CommandEntry {
+  std::string name;  // "tune", "bench dispatch"
+  int (*run)(int argc, char** argv);
+  bool hidden = false;  // for tests only; not in the help
+};
+// Every subcommand, in `qtune help` order.
+const std::vector<CommandEntry>& command_table();
+// nullptr for an unknown name.
+const CommandEntry* find_command(const std::string& name);
 
 // The options of `qtune worker`; `qtune tune --workers N` keeps their environment variables
 // from its children, whose command line it sets.

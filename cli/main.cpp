@@ -44,36 +44,22 @@ int main(int argc, char** argv) {
       return 0;
     }
   }
+  if (cmd == "--version") cmd = "version";
   if (qtune::Status limits = qtune::set_size_limits_from_environment(); cmd != "help" && !limits.ok()) {
     std::cerr << "qtune " << cmd << ": " << limits.message() << "\n";
     return limits.exit_code();
   }
-  try {
-    if (cmd == "help") return qtune::cli::cmd_help(argc, argv);
-    if (cmd == "eval") return qtune::cli::cmd_eval(argc, argv);
-    if (cmd == "conformance") return qtune::cli::cmd_conformance(argc, argv);
-    if (cmd == "caps") return qtune::cli::cmd_caps(argc, argv);
-    if (cmd == "ops") return qtune::cli::cmd_ops(argc, argv);
-    if (cmd == "run") return qtune::cli::cmd_run(argc, argv);
-    if (cmd == "check") return qtune::cli::cmd_check(argc, argv);
-    if (cmd == "tune") return qtune::cli::cmd_tune(argc, argv);
-    if (cmd == "report") return qtune::cli::cmd_report(argc, argv);
-    if (cmd == "diagnose") return qtune::cli::cmd_diagnose(argc, argv);
-    if (cmd == "worker") return qtune::cli::cmd_worker(argc, argv);
-    if (cmd == "coordinator") return qtune::cli::cmd_coordinator(argc, argv);
-    if (cmd == "send-frame") return qtune::cli::cmd_send_frame(argc, argv);
-    if (cmd == "keygen") return qtune::cli::cmd_keygen(argc, argv);
-    if (cmd == "health") return qtune::cli::cmd_health(argc, argv);
-    if (cmd == "quantize") return qtune::cli::cmd_quantize(argc, argv);
-    if (cmd == "bench dispatch") return qtune::cli::cmd_bench_dispatch(argc, argv);
-    if (cmd == "bench") return qtune::cli::cmd_bench(argc, argv);
-    if (cmd == "version" || cmd == "--version") return qtune::cli::cmd_version(argc, argv);
-  } catch (const qtune::SizeError& e) {
-    std::cerr << "qtune " << cmd << ": " << e.what() << "\n";
-    return 2;
-  } catch (const std::exception& e) {
-    std::cerr << "qtune " << cmd << ": internal error: " << e.what() << "\n";
-    return 3;
+  const qtune::cli::CommandEntry* command = qtune::cli::find_command(cmd);
+  if (command) {
+    try {
+      return command->run(argc, argv);
+    } catch (const qtune::SizeError& e) {
+      std::cerr << "qtune " << cmd << ": " << e.what() << "\n";
+      return 2;
+    } catch (const std::exception& e) {
+      std::cerr << "qtune " << cmd << ": internal error: " << e.what() << "\n";
+      return 3;
+    }
   }
   std::cerr << "qtune: unknown command '" << cmd << "'\n\n" << qtune::cli::overview_text();
   return 2;

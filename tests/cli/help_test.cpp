@@ -3,6 +3,8 @@
 // carry every command and option.
 #include "cli/help.h"
 
+#include "cli/commands.h"
+
 #include <gtest/gtest.h>
 
 #include <set>
@@ -76,6 +78,18 @@ TEST(HelpTest, RenderingsCarryEveryCommandAndOption) {
   }
   EXPECT_NE(overview.find("exit codes:"), std::string::npos);
   EXPECT_NE(md.find("**Exit codes.**"), std::string::npos);
+}
+
+// What main dispatches and what the help documents are the same commands, in the same order.
+TEST(HelpTest, EveryCommandIsDocumentedAndEveryDocumentedCommandRuns) {
+  std::vector<std::string> dispatched, documented;
+  for (const CommandEntry& c : command_table()) {
+    if (!c.hidden) dispatched.push_back(c.name);
+  }
+  for (const CommandHelp& c : command_help()) documented.push_back(c.name);
+  EXPECT_EQ(dispatched, documented);
+  for (const CommandHelp& c : command_help()) EXPECT_NE(find_command(c.name), nullptr) << c.name;
+  EXPECT_EQ(find_command("frobnicate"), nullptr);
 }
 
 TEST(HelpTest, EveryOptionIsDocumentedOnce) {
