@@ -1,7 +1,7 @@
 // The tuning space: every quantizable op of the model with the configs a trial may give it,
 // built once from the adaptor's capability and narrowed by the tuning YAML's approach,
-// op_type_dict and op_name_dict. Also the per-op sensitivity (output error vs fp32) that the
-// mse and bisect strategies rank by. Immutable once built; thread-safe.
+// op_type_dict and op_name_dict. Also the per-op sensitivity a strategy ranks by, when it needs
+// one (Strategy::measure_sensitivity). Immutable once built; thread-safe.
 #pragma once
 
 #include <map>
@@ -26,8 +26,9 @@ struct TunableOp {
 
 struct TuningSpace {
   std::vector<TunableOp> ops;                 // graph order
-  // op name -> how much the op matters, when measured: for mse the relative output error it
-  // adds, for bisect what its fallback alone removes from the model's output error.
+  // op name -> how much the op matters, when measured: what the strategy's
+  // sensitivity_measure() says (mse: the relative output error it adds; bisect: what its
+  // fallback alone removes from the model's output error).
   std::map<std::string, double> sensitivity;
 
   const TunableOp* find(const std::string& name) const;

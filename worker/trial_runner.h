@@ -1,7 +1,7 @@
 // What a worker does for the tuner: load the model, adaptor and data once, calibrate once, then
 // for any tune_cfg quantize -> lower onto the adaptor's kernels -> measure the metric on the
 // evaluation set and the latency of one batch. Also the fp32 baseline on the same runtime and
-// the per-op sensitivity the mse and bisect strategies rank by.
+// the per-op measurements strategies rank by (coordinator/strategy.h, OpProbe).
 // Not thread-safe: one TrialRunner per worker thread of control.
 #pragma once
 
