@@ -489,12 +489,15 @@ Result<int> run_tune(const Args& args, const TuneMode& mode) {
     QT_RETURN_IF_ERROR(save_onnx_model(*q.graph, model_out));
     QT_RETURN_IF_ERROR(write_file(out_dir / "best_tune_cfg.yaml", tune_config_to_yaml(best)));
   }
-  const RunEnd end{outcome.stop_reason, outcome.evaluated, elapsed(), outcome.chosen ? model_out : ""};
-  QT_RETURN_IF_ERROR(checkpoint->record_end(end));
   const StrategyContext strategy_ctx{space, cfg.criterion, cfg.calibration_sampling_size, cfg.seed, {}};
+  const StrategyReport strategy_report = strategy->report(strategy_ctx, outcome.history);
+  // The end record keeps the strategy's notes: `qtune report` has no tuning space to ask it.
+  const RunEnd end{outcome.stop_reason, outcome.evaluated, elapsed(), outcome.chosen ? model_out : "",
+                   strategy_report.sensitivity_measure, strategy_report.notes};
+  QT_RETURN_IF_ERROR(checkpoint->record_end(end));
   const ReportContext context{cfg, space, outcome, runner->calibration_seconds(), end.wall_seconds,
                               end.model_out, distribution, op_errors, calibration_notes,
-                              session.stats.samples, strategy->report(strategy_ctx, outcome.history)};
+                              session.stats.samples, strategy_report};
   const ReportData report = report_data(context);
   const std::string report_text = report_json(report);
   QT_RETURN_IF_ERROR(write_file(out_dir / "report.json", report_text));

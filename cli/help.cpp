@@ -122,7 +122,7 @@ const std::vector<CommandHelp>& table() {
         {"--cache", "DIR", "where fetched files are kept (default ~/.cache/qtune); excludes "
                            "--shared-path"},
         {"--cache-max-bytes", "N", "the cache's size; the least recently used files go first "
-                                   "(default 10 GiB); excludes --shared-path"},
+                                   "(default 10 GiB)"},
         {"--shared-path", "", "read the files at the coordinator's own paths (a shared file system) "
                               "instead of fetching them"},
         {"--curve", "", "encrypt and authenticate with CURVE; needs --curve-secret and "
@@ -162,9 +162,8 @@ const std::vector<CommandHelp>& table() {
        false},
       {"eval", "MODEL.onnx",
        "top-1 accuracy and images/s of a model on a dataset",
-       "Runs the model on every sample of the data YAML (examples/fashion_mnist/test.yaml shows the "
-       "format) and "
-       "prints top-1 accuracy and throughput. Without --adaptor the model runs on qtune's reference "
+       "Runs the model on every sample of the data YAML (docs/data.md describes the format; "
+       "examples/fashion_mnist/test.yaml is one) and prints top-1 accuracy and throughput. Without --adaptor the model runs on qtune's reference "
        "executor; with it, QDQ models run on that adaptor's int8 kernels.",
        {{"--data", "DATA.yaml", "the dataset and its preprocessing", true},
         {"--adaptor", "NAME", kAdaptorText},

@@ -136,7 +136,8 @@ TEST_F(JournalTest, RunDescriptionOpErrorsAndEndRoundTrip) {
     exact.sqnr_db = std::numeric_limits<double>::infinity();
     OpOutputError noisy{17.25, 0.99, 0.125, 0.0188, 1.0 / 3.0};
     ASSERT_TRUE(w->append_op_errors({{"conv1", noisy}, {"fc", exact}}).ok());
-    ASSERT_TRUE(w->append_end({"goal met", 3, 12.75, "out/model.int8.onnx"}).ok());
+    ASSERT_TRUE(w->append_end({"goal met", 3, 12.75, "out/model.int8.onnx", "error the op adds",
+                               {"first note", "second note"}}).ok());
   }
   auto c = read_journal(path_);
   ASSERT_TRUE(c.ok()) << c.status().message();
@@ -144,7 +145,8 @@ TEST_F(JournalTest, RunDescriptionOpErrorsAndEndRoundTrip) {
   EXPECT_EQ(*c->run, sample_run());
   EXPECT_EQ(c->op_errors->at("conv1"), (OpOutputError{17.25, 0.99, 0.125, 0.0188, 1.0 / 3.0}));
   EXPECT_TRUE(std::isinf(c->op_errors->at("fc").sqnr_db));
-  EXPECT_EQ(*c->end, (RunEnd{"goal met", 3, 12.75, "out/model.int8.onnx"}));
+  EXPECT_EQ(*c->end, (RunEnd{"goal met", 3, 12.75, "out/model.int8.onnx", "error the op adds",
+                             {"first note", "second note"}}));
   EXPECT_EQ(c->trials.size(), 3u);
 }
 

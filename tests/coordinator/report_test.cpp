@@ -73,7 +73,8 @@ struct SmallRun {
   }
   ReportContext context() const {
     return ReportContext{config, space, outcome, 1.25, 9.5, "out/model.int8.onnx", std::nullopt, errors,
-                         {"calibration: tensor 'x': zero range"}, 300};
+                         {"calibration: tensor 'x': zero range"}, 300,
+                         {"error the op adds", {"ops ranked by the metric their fallback alone recovered: fc, conv<1>"}}};
   }
 };
 
@@ -201,7 +202,8 @@ class ReportFromJournal : public ::testing::Test {
     EXPECT_TRUE(w->append_sensitivity(run.space.sensitivity).ok());
     for (size_t i = 0; i < trials; ++i) EXPECT_TRUE(w->append_trial(h.trials[i]).ok());
     if (ended) {
-      EXPECT_TRUE(w->append_end({run.outcome.stop_reason, run.outcome.evaluated, c.wall_seconds, c.model_out}).ok());
+      EXPECT_TRUE(w->append_end({run.outcome.stop_reason, run.outcome.evaluated, c.wall_seconds, c.model_out,
+                                 c.strategy_report.sensitivity_measure, c.strategy_report.notes}).ok());
     }
     auto j = read_journal(path);
     EXPECT_TRUE(j.ok());
@@ -217,6 +219,29 @@ TEST_F(ReportFromJournal, AFinishedRunsReportComesOutTheSame) {
   const ReportData live = report_data(run.context());
   EXPECT_EQ(report_html(*rebuilt), report_html(live));
   EXPECT_EQ(report_summary(*rebuilt), report_summary(live));
+}
+
+// What the strategy adds (Strategy::report) reaches every rendering, also from the journal.
+TEST_F(ReportFromJournal, TheStrategysNotesAreInEveryRendering) {
+  const SmallRun run;
+  auto rebuilt = report_data(record(run, 4, true), "journal.qtj");
+  ASSERT_TRUE(rebuilt.ok()) << rebuilt.status().message();
+  const std::string note = "ops ranked by the metric their fallback alone recovered: fc, conv<1>";
+  EXPECT_EQ(rebuilt->strategy_report.notes, std::vector<std::string>{note});
+  EXPECT_NE(report_summary(*rebuilt).find("basic: " + note + "\n"), std::string::npos);
+  EXPECT_NE(report_json(*rebuilt).find("\"strategy_report\": {\"sensitivity_measure\": \"error the op adds\", "
+                                       "\"notes\": [\"" + note + "\"]}"),
+            std::string::npos);
+  const std::string html = report_html(*rebuilt);
+  EXPECT_NE(html.find("How the basic strategy reached its choice:"), std::string::npos);
+  EXPECT_NE(html.find("<li>ops ranked by the metric their fallback alone recovered: fc, conv&lt;1&gt;</li>"),
+            std::string::npos);
+  EXPECT_NE(html.find("ranked ops by, the error the op adds."), std::string::npos);
+  // An interrupted run has no end record, hence no notes yet.
+  auto unfinished = report_data(record(run, 2, false), "journal.qtj");
+  ASSERT_TRUE(unfinished.ok());
+  EXPECT_TRUE(unfinished->strategy_report.notes.empty());
+  EXPECT_EQ(report_summary(*unfinished).find("basic: "), std::string::npos);
 }
 
 TEST_F(ReportFromJournal, AnInterruptedRunIsReportedAsUnfinished) {

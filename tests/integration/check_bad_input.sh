@@ -105,13 +105,20 @@ done <<EOF
 2	expects one CONFIG.yaml	tune $tmp/bad_strategy.yaml $tmp/bad_space.yaml
 2	--workers expects a positive integer, got 'two'	tune $tmp/bad_strategy.yaml --workers two
 2	needs --bind ENDPOINT	coordinator $tmp/bad_strategy.yaml
-2	--heartbeat-ms expects a positive integer, got '-5'	coordinator $tmp/bad_strategy.yaml --bind tcp://127.0.0.1:0 --heartbeat-ms -5
+2	--heartbeat-ms expects milliseconds from 10 to 60000, got '-5'	coordinator $tmp/bad_strategy.yaml --bind tcp://127.0.0.1:0 --heartbeat-ms -5
+2	--trial-deadline-s expects a positive integer, got '0'	coordinator $tmp/bad_strategy.yaml --bind tcp://127.0.0.1:0 --trial-deadline-s 0
+2	--max-inflight-mb: at most 1048576	coordinator $tmp/bad_strategy.yaml --bind tcp://127.0.0.1:0 --max-inflight-mb 99999999
+2	--progress-every: expected a positive number of seconds, got '0'	tune $src/examples/fashion_mnist/lenet.tune.yaml --out $tmp/tune_out --progress-every 0
+2	--trial-deadline-s: at most a week	tune $tmp/bad_strategy.yaml --workers 1 --trial-deadline-s 999999999
+2	unknown option --max-inflight-mb	tune $tmp/bad_strategy.yaml --max-inflight-mb 5
 2	accepts connections from other hosts	coordinator $tmp/bad_strategy.yaml --bind tcp://*:0
 2	--curve and --insecure exclude each other	coordinator $tmp/bad_strategy.yaml --bind tcp://*:0 --curve --insecure
 2	--curve needs --curve-secret FILE	coordinator $tmp/bad_strategy.yaml --bind tcp://*:0 --curve
 2	needs --connect ENDPOINT	worker
 2	--threads expects a positive integer, got '0'	worker --connect tcp://127.0.0.1:1 --threads 0
 2	--cache and --shared-path exclude each other	worker --connect tcp://127.0.0.1:1 --cache $tmp --shared-path
+2	--cache-max-bytes expects a positive integer, got 'x'	worker --connect tcp://127.0.0.1:1 --cache-max-bytes x
+2	option --allow-metric-command takes no value	worker --connect tcp://127.0.0.1:1 --allow-metric-command=yes
 2	leaves this host	worker --connect tcp://192.0.2.1:5555
 2	--timeout-ms expects a positive integer, got 'x'	health --connect tcp://127.0.0.1:1 --timeout-ms x
 2	expects one OUT_PREFIX	keygen
@@ -120,7 +127,15 @@ done <<EOF
 2	--samples expects a positive integer, got '1e3'	diagnose $tmp/bad_strategy.yaml --samples 1e3
 2	expects one MODEL.onnx	quantize --data $calib --out $tmp/o.onnx
 2	needs --data CALIB.yaml and --out OUT.onnx	quantize $lenet --data $calib
-2	needs --inputs DIR and --out DIR	run $lenet --inputs $tmp
+2	needs --out DIR	run $lenet --inputs $tmp
+2	needs either --inputs DIR or --data DATA.yaml	run $lenet --inputs $tmp --data $test_yaml --out $tmp/run_out
+2	needs either --inputs DIR or --data DATA.yaml	run $lenet --out $tmp/run_out
+2	--limit needs --data	run $lenet --inputs $tmp --limit 3 --out $tmp/run_out
+2	--limit expects a positive integer, got '0'	run $lenet --data $test_yaml --limit 0 --out $tmp/run_out
+2	expects one OUT_DIR	report
+2	not a directory	report $tmp/no_such_run
+2	no journal: not the output directory	report $tmp
+2	unknown option --html	report $tmp --html
 2	expects at least one DIR	conformance
 2	expects kernels, peak or dispatch	bench
 2	expects kernels, peak or dispatch	bench fastest
@@ -205,6 +220,13 @@ run_case 2 "caps_key/native.yaml:" caps "$lenet"
 # A flag variable of the environment that is no flag value is named.
 env_prefix="QTUNE_RESUME=maybe"
 run_case 2 "QTUNE_RESUME" tune "$tmp/bad_strategy.yaml"
+env_prefix="QTUNE_QUIET=loud"
+run_case 2 "QTUNE_QUIET" tune "$tmp/bad_strategy.yaml"
+# The size limits come from the environment for every command.
+env_prefix="QTUNE_MAX_TENSOR_BYTES=abc"
+run_case 2 "QTUNE_MAX_TENSOR_BYTES: expects a positive number of bytes, got 'abc'" eval "$lenet" --data "$test_yaml"
+env_prefix="QTUNE_MAX_MODEL_BYTES=1000"
+run_case 2 "lenet.onnx" check "$lenet"
 env_prefix=""
 
 # Nothing was left behind by the rejected runs.
