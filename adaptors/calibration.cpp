@@ -14,6 +14,7 @@
 #include <fstream>
 #include <iterator>
 #include <limits>
+#include <mutex>
 #include <numeric>
 #include <optional>
 #include <set>
@@ -435,10 +436,69 @@ size_t mse_bins(const TensorStats& s, QuantScheme scheme) {
   return best;
 }
 
+std::optional<size_t> threshold_bins_uncached(const TensorStats& s, CalibAlgorithm a,
+                                              QuantScheme scheme);
+
+// kl and mse cost O(bins^2) per tensor (milliseconds at 2048 bins) and every quantize() of a
+// tuning run asks again for the same tensors: a process-wide memo keyed by the histogram's
+// content (compared in full on a hit, so a hash collision cannot return another tensor's bins).
+class ThresholdMemo {
+ public:
+  std::optional<size_t> get(const TensorStats& s, CalibAlgorithm a, QuantScheme scheme) {
+    const uint64_t key = hash(s, a, scheme);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto [lo, hi] = entries_.equal_range(key);
+      for (auto it = lo; it != hi; ++it) {
+        if (it->second.algorithm == a && it->second.scheme == scheme && it->second.stats == s) {
+          return it->second.bins;
+        }
+      }
+    }
+    const std::optional<size_t> bins = threshold_bins_uncached(s, a, scheme);
+    std::lock_guard<std::mutex> lock(mu_);
+    if (entries_.size() >= kMaxEntries) entries_.clear();  // bounded memory; rebuilt as needed
+    entries_.emplace(key, Entry{s, a, scheme, bins});
+    return bins;
+  }
+
+ private:
+  // 2048-bin histograms are 16 KiB each: a few thousand entries cover many models' tensors.
+  static constexpr size_t kMaxEntries = 4096;
+  struct Entry {
+    TensorStats stats;
+    CalibAlgorithm algorithm;
+    QuantScheme scheme;
+    std::optional<size_t> bins;
+  };
+  static uint64_t hash(const TensorStats& s, CalibAlgorithm a, QuantScheme scheme) {
+    uint64_t h = 1469598103934665603ull;  // FNV-1a over the fields the algorithms read
+    auto mix = [&h](const void* p, size_t n) {
+      const auto* c = static_cast<const uint8_t*>(p);
+      for (size_t i = 0; i < n; ++i) h = (h ^ c[i]) * 1099511628211ull;
+    };
+    const int tags[2] = {static_cast<int>(a), static_cast<int>(scheme)};
+    mix(tags, sizeof tags);
+    mix(&s.min, sizeof s.min);
+    mix(&s.max, sizeof s.max);
+    mix(&s.hist_max, sizeof s.hist_max);
+    mix(s.histogram.data(), s.histogram.size() * sizeof(uint64_t));
+    return h;
+  }
+  std::mutex mu_;
+  std::unordered_multimap<uint64_t, Entry> entries_;
+};
+
 // Threshold bin count for a histogram algorithm, or nullopt when the histogram cannot say
 // (minmax, no data, zero range).
-std::optional<size_t> threshold_bins(const TensorStats& s, CalibAlgorithm a,
-                                     QuantScheme scheme) {
+std::optional<size_t> threshold_bins(const TensorStats& s, CalibAlgorithm a, QuantScheme scheme) {
+  if (a != CalibAlgorithm::kKl && a != CalibAlgorithm::kMse) return threshold_bins_uncached(s, a, scheme);
+  static ThresholdMemo memo;
+  return memo.get(s, a, scheme);
+}
+
+std::optional<size_t> threshold_bins_uncached(const TensorStats& s, CalibAlgorithm a,
+                                              QuantScheme scheme) {
   if (a == CalibAlgorithm::kMinMax || s.histogram.empty() || !(s.hist_max > 0)) {
     return std::nullopt;
   }

@@ -68,8 +68,8 @@ struct FloatRange {
 // The clipping range of one tensor under an algorithm. Each algorithm picks a threshold t on
 // |x| (never above max|x|); sym gives [-t, t], asym gives [max(min, -t), min(max, t)]. The range
 // always contains 0; a tensor with no values gets [0, 0]. Only mse depends on scheme (the grid
-// step); u8 and s8 share step sizes. kl is O(bins^2), milliseconds per tensor: callers deriving
-// the same range repeatedly may cache it.
+// step); u8 and s8 share step sizes. kl and mse are O(bins^2), milliseconds per tensor, so
+// their thresholds are memoized by histogram content (thread-safe).
 FloatRange derive_range(const TensorStats& s, CalibAlgorithm algorithm, QuantScheme scheme,
                         DType dtype);
 

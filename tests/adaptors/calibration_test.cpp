@@ -168,6 +168,26 @@ TEST(CalibRangeTest, MseHandValuesDependOnTheGrid) {
   EXPECT_FLOAT_EQ(asym.hi, 3.0f);
 }
 
+TEST(CalibRangeTest, RepeatedKlAndMseRangesAreRememberedPerHistogram) {
+  // Ranges are memoized by histogram content: asking again gives the same answer, and a tensor
+  // whose histogram differs in one bin (or the same one under the other scheme) gets its own.
+  const TensorStats a = laplace_outlier_stats();
+  TensorStats b = a;
+  for (int bin = 200; bin < 400; ++bin) b.histogram[bin] *= 1000;  // a much heavier tail
+  b.count = static_cast<int64_t>(std::accumulate(b.histogram.begin(), b.histogram.end(), uint64_t{0}));
+  for (CalibAlgorithm alg : {CalibAlgorithm::kKl, CalibAlgorithm::kMse}) {
+    const FloatRange first = sym_range(a, alg);
+    const FloatRange other = sym_range(b, alg);
+    EXPECT_GT(other.hi, first.hi) << to_string(alg);
+    EXPECT_FLOAT_EQ(sym_range(a, alg).hi, first.hi) << to_string(alg);
+    EXPECT_FLOAT_EQ(sym_range(b, alg).hi, other.hi) << to_string(alg);
+  }
+  TensorStats c = from_hist({100000, 0, 0, 1}, 4.0f, 0.0f, 4.0f);  // MseHandValues' tensor
+  EXPECT_FLOAT_EQ(derive_range(c, CalibAlgorithm::kMse, QuantScheme::kSym, DType::kS8).hi, 2.0f);
+  EXPECT_FLOAT_EQ(derive_range(c, CalibAlgorithm::kMse, QuantScheme::kAsym, DType::kU8).hi, 3.0f);
+  EXPECT_FLOAT_EQ(derive_range(c, CalibAlgorithm::kMse, QuantScheme::kSym, DType::kS8).hi, 2.0f);
+}
+
 TEST(CalibRangeTest, AsymClipsEachSideToTheThreshold) {
   TensorStats s = outlier_stats();  // min -0.5, max 100
   const float w = 100.0f / kCalibHistogramBins;
