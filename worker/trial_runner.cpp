@@ -322,13 +322,35 @@ Result<std::map<std::string, double>> TrialRunner::sensitivity(const TuneConfig&
   return out;
 }
 
+int64_t fallback_gain_samples(int64_t requested, int64_t available, int64_t int8_ops,
+                              double values_per_sample) {
+  const int64_t most = std::min(requested, available);
+  const double per_sample = std::max(1.0, static_cast<double>(int8_ops) * values_per_sample);
+  const double fits = kFallbackGainValueBudget / per_sample;
+  const int64_t n = fits >= static_cast<double>(most) ? most : static_cast<int64_t>(fits);
+  return std::min(most, std::max(n, kFallbackGainMinSamples));
+}
+
 Result<std::map<std::string, double>> TrialRunner::fallback_gain(const TuneConfig& cfg,
-                                                                 int64_t samples) const {
-  const int64_t n = std::min(samples, calib_.size());
-  std::vector<std::vector<Tensor>> batches;
-  std::vector<Tensor> reference;
+                                                                 int64_t samples,
+                                                                 int64_t* used_samples) const {
+  int64_t int8_ops = 0;
+  for (const auto& [name, op] : cfg.ops) int8_ops += op.precision == OpPrecision::kInt8;
   QT_ASSIGN_OR_RETURN(Executor fp32, Executor::create(session_.prepared));
   const int64_t batch_size = calib_feed_.batch_size(batch_size_);
+  // How many values one sample computes (the fp32 model's, on the first batch) sizes the
+  // per-op passes to the budget.
+  const int64_t first = std::min({batch_size, samples, calib_.size()});
+  double values = 0;
+  if (first > 0) {
+    auto count = [&](const std::string&, const Tensor& t) { values += static_cast<double>(t.numel()); };
+    QT_RETURN_IF_ERROR(fp32.run(calib_feed_.batch(0, first), count).status());
+    values /= static_cast<double>(first);
+  }
+  const int64_t n = fallback_gain_samples(samples, calib_.size(), int8_ops, values);
+  if (used_samples) *used_samples = n;
+  std::vector<std::vector<Tensor>> batches;
+  std::vector<Tensor> reference;
   for (int64_t start = 0; start < n; start += batch_size) {
     batches.push_back(calib_feed_.batch(start, std::min(batch_size, n - start)));
     QT_ASSIGN_OR_RETURN(std::vector<Tensor> out, fp32.run(batches.back()));
@@ -353,8 +375,7 @@ Result<std::map<std::string, double>> TrialRunner::fallback_gain(const TuneConfi
   };
   QT_ASSIGN_OR_RETURN(const double all, output_error(cfg));
   std::map<std::string, double> gain;
-  int64_t int8_ops = 0, done = 0;
-  for (const auto& [name, op] : cfg.ops) int8_ops += op.precision == OpPrecision::kInt8;
+  int64_t done = 0;
   for (const auto& [name, op] : cfg.ops) {
     if (op.precision != OpPrecision::kInt8) continue;
     TuneConfig without = cfg;

@@ -63,10 +63,12 @@ class TrialRunner {
 
   // Per op of cfg's int8 ops, what falling it alone back to fp32 removes from the model's
   // output error: e(cfg) - e(cfg with the op fp32), e = sum((q - f)^2) / sum(f^2) over the
-  // model's first output on the first `samples` calibration samples (reference QDQ execution).
+  // model's first output on the first calibration samples (reference QDQ execution): at most
+  // `samples`, fewer on big models (fallback_gain_samples); `used_samples` gets the count.
   // One pass per op, no trial; ranks ops by their effect on the output, which the error an op
   // adds locally can miss (e.g. a classifier layer whose relative error looks small).
-  Result<std::map<std::string, double>> fallback_gain(const TuneConfig& cfg, int64_t samples) const;
+  Result<std::map<std::string, double>> fallback_gain(const TuneConfig& cfg, int64_t samples,
+                                                      int64_t* used_samples = nullptr) const;
 
  private:
   TrialRunner() = default;
@@ -86,6 +88,17 @@ class TrialRunner {
   double calibration_seconds_ = 0;
   ProgressFn progress_;
 };
+
+// fallback_gain's passes (one per int8 op) together compute at most this many values (int8 ops
+// x samples x values one sample computes in the fp32 model), but use at least the minimum
+// number of samples: small models keep every requested sample, while a 224-pixel CNN with a
+// hundred and more ops ranks them on a few images instead of spending many trials' time.
+inline constexpr double kFallbackGainValueBudget = 4e9;
+inline constexpr int64_t kFallbackGainMinSamples = 8;
+// The samples fallback_gain uses: min(requested, available) when that fits the budget, else as
+// many as fit, never fewer than kFallbackGainMinSamples (nor more than available).
+int64_t fallback_gain_samples(int64_t requested, int64_t available, int64_t int8_ops,
+                              double values_per_sample);
 
 // Bytes of the model's initializers as stored: what the deployed file carries for weights.
 int64_t initializer_bytes(const Graph& g);

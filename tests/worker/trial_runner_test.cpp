@@ -134,5 +134,22 @@ TEST_F(TrialRunnerTest, UnknownMetricOutputIsInvalidInputNamingIt) {
   EXPECT_NE(base.status().message().find("metric.output 'nowhere'"), std::string::npos);
 }
 
+TEST(FallbackGainSamplesTest, SmallModelsKeepEveryRequestedSample) {
+  // lenet-sized: a dozen ops, ~10^4 values per 28x28 sample.
+  EXPECT_EQ(fallback_gain_samples(500, 1000, 12, 1.2e4), 500);
+  EXPECT_EQ(fallback_gain_samples(500, 300, 12, 1.2e4), 300);  // only what the set has
+}
+
+TEST(FallbackGainSamplesTest, BigModelsRankOnFewerSamples) {
+  // 141 ops of a CNN computing 10^6 values per sample: the budget's share per op.
+  const int64_t n = fallback_gain_samples(500, 1000, 141, 1e6);
+  EXPECT_EQ(n, static_cast<int64_t>(kFallbackGainValueBudget / (141 * 1e6)));
+  EXPECT_LT(n, 500);
+  // Never below the minimum, nor above what the set has.
+  EXPECT_EQ(fallback_gain_samples(500, 1000, 1000, 1e9), kFallbackGainMinSamples);
+  EXPECT_EQ(fallback_gain_samples(500, 3, 1000, 1e9), 3);
+  EXPECT_EQ(fallback_gain_samples(500, 1000, 0, 0), 500);
+}
+
 }  // namespace
 }  // namespace qtune
