@@ -533,8 +533,9 @@ std::vector<QuantizedUnit> find_quantized_units(const Graph& g, const UnitOption
 }
 
 std::vector<Int8PoolUnit> find_int8_pools(const Graph& g) {
-  const Uses u(g);
   std::vector<Int8PoolUnit> pools;
+  if (g.opset < 12) return pools;  // MaxPool takes int8/uint8 from opset 12
+  const Uses u(g);
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     const Node& pool = g.nodes[i];
     if (!is_op(pool, "MaxPool") || pool.outputs.empty() || pool.outputs[0].empty()) continue;

@@ -154,6 +154,8 @@ struct UnitOptions {
 // Every unit in node order. Each node belongs to at most one unit; DQs feeding a unit are not
 // listed (they are removed when nothing else reads them).
 std::vector<QuantizedUnit> find_quantized_units(const Graph& g, const UnitOptions& opts = {});
+// DQ -> MaxPool -> Q with the same quantization on both sides (the pool runs on 8-bit values);
+// none below opset 12, where ONNX's MaxPool takes only floating-point tensors.
 std::vector<Int8PoolUnit> find_int8_pools(const Graph& g);
 // Adds with at least one 8-bit (DQ) input; nodes already in `taken` are skipped.
 std::vector<Int8AddUnit> find_int8_adds(const Graph& g, const std::vector<bool>& taken = {});

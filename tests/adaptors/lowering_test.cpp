@@ -401,6 +401,24 @@ TEST(LoweringTest, Int8MaxPoolNeedsIdenticalQuantization) {
   expect_same_graph(other.g, lowered.value());
 }
 
+TEST(LoweringTest, Int8MaxPoolOnlyFromOpset12) {
+  // ONNX's MaxPool takes int8/uint8 from opset 12; an opset 11 model keeps the f32 pool.
+  G b;
+  b.input("x", {1, 2, 4, 4});
+  b.node("pool", "MaxPool", {b.act("x")}, {"p"}, {{"kernel_shape", ints_attr({2, 2})}});
+  b.g.initializers["p_scale"] = Tensor::scalar_f32(0.1f);
+  b.g.initializers["p_zero_point"] = scalar_q(DType::kU8, 0);
+  b.node("p_Q", "QuantizeLinear", {"p", "p_scale", "p_zero_point"}, {"p_q"});
+  b.output("p_q");
+  b.g.opset = 12;
+  EXPECT_EQ(find_int8_pools(b.g).size(), 1u);
+  b.g.opset = 11;
+  EXPECT_TRUE(find_int8_pools(b.g).empty());
+  auto lowered = lower_qdq(b.g, native_lowering_target(), {});
+  ASSERT_TRUE(lowered.ok());
+  expect_same_graph(b.g, lowered.value());
+}
+
 TEST(LoweringTest, Int8AddOnlyForTargetsThatRunIt) {
   G b;
   b.input("x", {2, 4});
