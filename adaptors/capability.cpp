@@ -15,6 +15,7 @@
 
 #include "adaptors/quantize/op_roles.h"
 #include "runtime/kernel_registry.h"
+#include "runtime/onnx_inference.h"
 #include "common/yaml_reader.h"
 
 namespace qtune {
@@ -608,6 +609,50 @@ std::string registry_key(const Node& n) {
   return n.domain.empty() || n.domain == "ai.onnx" ? n.op_type : n.domain + "::" + n.op_type;
 }
 
+// Which values of a model are f32 activations: not constants (initializers, Constant outputs),
+// and f32 or of unknown type (inference may not cover every op; unknown counts as float).
+class FloatActivations {
+ public:
+  explicit FloatActivations(const Graph& model) {
+    Graph copy = model;
+    (void)infer_graph_types(copy);  // a failure only leaves fewer types known
+    for (const auto& [name, v] : copy.value_info) types_[name] = v.dtype;
+    for (const auto& v : copy.inputs) types_[v.name] = v.dtype;
+    for (const auto& [name, t] : model.initializers) constants_.insert(name);
+    for (const Node& n : model.nodes) {
+      if (n.op_type == "Constant" && (n.domain.empty() || n.domain == "ai.onnx")) {
+        constants_.insert(n.outputs.begin(), n.outputs.end());
+      }
+    }
+  }
+  bool operator()(const std::string& name) const {
+    if (name.empty() || constants_.count(name)) return false;
+    auto it = types_.find(name);
+    return it == types_.end() || it->second == DType::kUndefined || it->second == DType::kF32;
+  }
+
+ private:
+  std::map<std::string, DType> types_;
+  std::set<std::string> constants_;
+};
+
+// Whether quantizing `node` would quantize anything: a constant weight, or an f32 activation
+// among the inputs its role quantizes (as the QDQ builder plans it). Shape arithmetic on int64
+// values (Gather/Unsqueeze/Concat/Mul of a dynamic Reshape's target shape) has none and is not
+// worth a place in the tuning space.
+template <typename IsFloat>
+bool quantizes_something(const Node& node, bool has_weight, const IsFloat& is_float) {
+  if (has_weight) return true;
+  const QuantOpRole* role = quant_op_role(node.op_type);
+  if (!role) return true;  // a non-ONNX op the capability names: keep it as declared
+  size_t last = role->all_activations ? node.inputs.size() : std::min<size_t>(1, node.inputs.size());
+  if (role->activation_pairs) last = std::max<size_t>(last, std::min<size_t>(2, node.inputs.size()));
+  for (size_t i = 0; i < last; ++i) {
+    if (is_float(node.inputs[i])) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 Result<Capability> build_capability(const CapabilitySpec& spec, const Graph& model) {
@@ -615,6 +660,7 @@ Result<Capability> build_capability(const CapabilitySpec& spec, const Graph& mod
   std::set<std::string> names;
   std::map<std::string, bool> type_has_weight;  // op type -> some node has a constant weight
   const bool bf16_on = spec.supports(OpPrecision::kBf16);
+  const FloatActivations is_float(model);
   // Ops inside subgraphs (If branches, Loop bodies) quantize like the main graph's, except where
   // a value name is defined in more than one graph: calibration keys statistics by name.
   const std::vector<ScopedGraph> tree = graph_tree(model);
@@ -642,12 +688,17 @@ Result<Capability> build_capability(const CapabilitySpec& spec, const Graph& mod
           (!has_activation_pairs(type) || !it->second.activation_pairs)) {
         continue;
       }
+      const bool has_weight = weight_op && const_weight;
+      if (!quantizes_something(node, has_weight, [&](const std::string& v) {
+            return !sg.initializer(v) && is_float(v);
+          })) {
+        continue;
+      }
       if (!names.insert(node.name).second) {
         return Status::InvalidInput(node.describe() +
                                     ": another quantizable node has the same name (a tune_cfg keys "
                                     "ops by name)");
       }
-      const bool has_weight = weight_op && const_weight;
       const bool bf16 =
           bf16_on && std::find(spec.bf16.begin(), spec.bf16.end(), type) != spec.bf16.end();
       cap.opwise[OpKey{node.name, node.op_type}] = config_list(it->second, has_weight, bf16);

@@ -504,6 +504,42 @@ TEST(CapabilityTest, ConstantWeightDecidesAndOtherDomainsAreSkipped) {
   EXPECT_FALSE(r->opwise.count(OpKey{"conv", "Conv"}));
 }
 
+TEST(CapabilityTest, OpsWithNothingToQuantizeAreNotOffered) {
+  // A dynamic Reshape's target shape computed from Shape(x) (as exporters write a channel
+  // shuffle with a dynamic batch): the int64 Gather/Unsqueeze/Concat/Mul have no f32 input and
+  // no weight, so they are not tunable; the Reshape of the f32 data is.
+  Graph g;
+  g.inputs.push_back({"x", DType::kF32, Shape{2, 4, 3, 3}});
+  g.initializers["zero"] = Tensor(DType::kS64, Shape{});
+  g.initializers["axes"] = Tensor(DType::kS64, Shape{1});
+  g.initializers["rest"] = Tensor(DType::kS64, Shape{1});
+  g.initializers["two"] = Tensor(DType::kS64, Shape{1});
+  auto node = [&](const std::string& name, const std::string& type, std::vector<std::string> in,
+                  std::string out) {
+    Node n;
+    n.name = name;
+    n.op_type = type;
+    n.inputs = std::move(in);
+    n.outputs = {std::move(out)};
+    g.nodes.push_back(n);
+  };
+  node("shape", "Shape", {"x"}, "s");
+  node("batch", "Gather", {"s", "zero"}, "n");
+  node("unsq", "Unsqueeze", {"n", "axes"}, "n1");
+  node("double", "Mul", {"n1", "two"}, "n2");
+  node("cat", "Concat", {"n2", "rest"}, "target");
+  g.nodes.back().attrs["axis"] = Attribute{};
+  g.nodes.back().attrs["axis"].kind = Attribute::Kind::kInt;
+  node("reshape", "Reshape", {"x", "target"}, "y");
+  node("scale", "Mul", {"y", "y"}, "z");
+  g.outputs.push_back({"z", DType::kF32, std::nullopt});
+  auto r = build_capability(shipped("native"), g);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  std::vector<std::string> offered;
+  for (const auto& [key, list] : r->opwise) offered.push_back(key.name);
+  EXPECT_EQ(offered, (std::vector<std::string>{"reshape", "scale"}));
+}
+
 TEST(CapabilityTest, DuplicateNodeNamesAreRejected) {
   Graph g = tiny_graph();
   g.nodes[1].name = "mm";
