@@ -5,7 +5,9 @@ A row is a folder written by an exporter (row.json, model.onnx, ref/ with refere
 the source framework's outputs, and a data folder with calib.npy/eval.npy). Steps:
   1. fp32 parity: `qtune run` on ref/ against the reference outputs (and ref_other_size/ when the
      model has dynamic spatial dimensions). Matches when max abs error <= 1e-4 x output range.
-  2. `qtune tune` with the cosine-to-fp32 metric and a 1% relative goal.
+  2. `qtune tune` with the cosine-to-fp32 metric and a 1% relative goal. goal_met: the chosen
+     model is that accurate; qtune_goal_met: qtune's verdict, which also wants it faster than
+     fp32 (speedup_vs_fp32 is reported in both cases).
   3. Agreement of the chosen int8 model with fp32 on the evaluation set: top-1 and top-5 (the
      fp32 top-1 class among the int8 top-5), per pixel for segmentation outputs.
   4. ONNX Runtime (npm onnxruntime-node) runs the exported QDQ model on ref/ and agrees with
@@ -138,9 +140,17 @@ def main():
         chosen = report.get("chosen") or {}
         trials = report.get("trials", [])
         default = next((t for t in trials if t.get("index") == 0), {})
+        # The zoo's goal is accuracy: the chosen model within 1% of fp32. qtune's own verdict
+        # also asks for a config faster than fp32; kept as qtune_goal_met, and the speed-up is
+        # reported either way.
+        target = report.get("target")
+        higher = report.get("accuracy_criterion", {}).get("higher_is_better", True)
+        metric = chosen.get("metric")
+        accurate = (metric is not None and target is not None and
+                    (metric >= target if higher else metric <= target))
         result.update(metric=report["metric"], fp32_metric=report["baseline"]["metric"],
-                      int8_metric=chosen.get("metric"), allint8_metric=default.get("metric"),
-                      goal_met=bool(report.get("goal_met")),
+                      int8_metric=metric, allint8_metric=default.get("metric"),
+                      goal_met=bool(accurate), qtune_goal_met=bool(report.get("goal_met")),
                       speedup_vs_fp32=chosen.get("speedup_vs_fp32"),
                       trials=report.get("trials_evaluated"))
         int8_model = os.path.join(work, chosen["model"]) if chosen.get("model") else None

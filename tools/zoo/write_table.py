@@ -142,6 +142,9 @@ execution of it.
   least 99% of the decisions are the same.
 - "all-int8 minmax" is the tuner's first trial (every quantizable op int8, min/max calibration),
   the stand-in for ONNX Runtime's `quantize_static`, which is not available here.
+- "goal met" is the zoo's accuracy goal: the chosen model within 1% of fp32. qtune itself also
+  wants the chosen mix faster than fp32; where no mix within the goal was faster, qtune exits 1
+  and writes its most accurate mix, and the speed-up column shows it below 1x.
 - Speed-up is qtune int8 over qtune fp32 on the evaluation batch (see docs/performance.md for
   comparisons with ONNX Runtime).
 
