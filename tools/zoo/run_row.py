@@ -153,6 +153,10 @@ def main():
                       goal_met=bool(accurate), qtune_goal_met=bool(report.get("goal_met")),
                       speedup_vs_fp32=chosen.get("speedup_vs_fp32"),
                       trials=report.get("trials_evaluated"))
+        picked = next((t for t in trials if t.get("index") == chosen.get("index")), None)
+        if picked:  # how much of the model the chosen mix really runs in int8
+            result.update(int8_ops=picked.get("int8_ops"), bf16_ops=picked.get("bf16_ops"),
+                          fp32_ops=picked.get("fp32_ops"))
         int8_model = os.path.join(work, chosen["model"]) if chosen.get("model") else None
         if int8_model:
             ins = eval_inputs(row, work)

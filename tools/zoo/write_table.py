@@ -53,8 +53,8 @@ def passed(r):
 def table(rows):
     out = ["| model | opset | source | fp32 parity (max abs err) | metric | fp32 | qtune int8 "
            "(chosen) | all-int8 minmax | top-1 / top-5 agreement % | goal met | ORT agrees | "
-           "speed-up vs fp32 | trials | seconds |",
-           "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+           "chosen ops int8 / bf16 / fp32 | speed-up vs fp32 | trials | seconds |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         parity = f"{fmt(r.get('fp32_matches'))} ({r.get('fp32_max_abs_err', float('nan')):.1e})"
         agree = "–"
@@ -69,6 +69,8 @@ def table(rows):
             f"| {r['name']}", str(r["opset"]), r.get("source", ""), parity, r.get("metric", "–"),
             fmt(r.get("fp32_metric")), fmt(r.get("int8_metric")), fmt(r.get("allint8_metric")),
             agree, fmt(r.get("goal_met")), fmt(r.get("ort_agrees")),
+            (f"{r['int8_ops']} / {r.get('bf16_ops', 0)} / {r.get('fp32_ops', 0)}"
+             if r.get("int8_ops") is not None else "–"),
             f"{speed:.2f}x" if isinstance(speed, (int, float)) else "–",
             fmt(r.get("trials")), fmt(r.get("seconds"), 0)]) + " |")
     return "\n".join(out)
