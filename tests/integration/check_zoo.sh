@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The reduced model zoo (models/zoo/, written by tools/zoo/make_test_models.py): for every model,
 # fp32 parity of qtune's runtime with PyTorch's outputs (max abs error <= 1e-4 x output range),
-# `qtune tune` to within 1% of fp32's output cosine, the chosen QDQ model agreeing with ONNX
-# Runtime on the reference inputs, and the result rows (tools/zoo/write_table.py) all passing.
+# `qtune tune` to the example's goal on fp32's output cosine (the chosen model that accurate;
+# whether it is also faster than fp32 is timing, not asserted), and the chosen QDQ model agreeing
+# with ONNX Runtime on the reference inputs.
 # The ONNX Runtime half skips when onnxruntime-node is unavailable.
 #   check_zoo.sh QTUNE SOURCE_DIR ORT_CACHE_DIR [MODEL...]
 set -euo pipefail
@@ -69,10 +70,17 @@ opset = next(o.version for o in m.opset_import if o.domain in ("", "ai.onnx"))
 name = os.path.basename(model)[:-len(".onnx")]
 chosen = r.get("chosen") or {}
 default = next((t for t in r.get("trials", []) if t.get("index") == 0), {})
+# The goal here is accuracy (as in tools/zoo/run_row.py): whether the chosen mix is also faster
+# than fp32 (qtune's own goal_met) depends on timings, which a test must not assert.
+metric, target = chosen.get("metric"), r.get("target")
+higher = r.get("accuracy_criterion", {}).get("higher_is_better", True)
+accurate = metric is not None and target is not None and (
+    metric >= target if higher else metric <= target)
 print(json.dumps({"name": name, "opset": opset, "fp32_matches": matches == "true",
                   "fp32_max_abs_err": float(err), "metric": r["metric"],
                   "fp32_metric": r["baseline"]["metric"], "int8_metric": chosen.get("metric"),
-                  "allint8_metric": default.get("metric"), "goal_met": bool(r["goal_met"]),
+                  "allint8_metric": default.get("metric"), "goal_met": accurate,
+                  "qtune_goal_met": bool(r["goal_met"]),
                   "ort_agrees": ort == "true", "speedup_vs_fp32": chosen.get("speedup_vs_fp32"),
                   "trials": r.get("trials_evaluated"), "seconds": float(seconds)}))
 EOF
