@@ -147,6 +147,10 @@ execution of it.
 - "goal met" is the zoo's accuracy goal: the chosen model within 1% of fp32. qtune itself also
   wants the chosen mix faster than fp32; where no mix within the goal was faster, qtune exits 1
   and writes its most accurate mix, and the speed-up column shows it below 1x.
+- "chosen ops" says how much of the model the chosen mix runs in int8. The seeded torchvision
+  models amplify errors from early layers (the reduced zoo's ShuffleNetV2 x0.5 loses 2% of its
+  cosine with only its first convolution in int8), so the 1% goal keeps most of their ops in fp32; pretrained weights would not
+  behave so, but none can be downloaded here.
 - Speed-up is qtune int8 over qtune fp32 on the evaluation batch (see docs/performance.md for
   comparisons with ONNX Runtime).
 
