@@ -177,7 +177,7 @@ int cmd_bench(int argc, char** argv) {
   const std::string what = args->positional.empty() ? "" : args->positional[0];
   if (what == "kernels") return bench_kernels(*args);
   if (what == "peak") return bench_peak(*args);
-  std::cerr << "qtune bench: usage: qtune bench kernels|peak [--json] [--seconds S] [--threads N] [--only SUBSTR]\n";
+  std::cerr << "qtune bench: usage: qtune bench kernels|peak [--json] [--seconds S] [--threads N] [--only SUBSTR]; qtune bench model|dispatch ...\n";
   return 2;
 }
 

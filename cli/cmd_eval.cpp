@@ -12,6 +12,7 @@
 #include "runtime/executor.h"
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/model_runtime.h"
 #include "cli/progress.h"
 #include "common/data_config.h"
 #include "common/dataset.h"
@@ -23,8 +24,8 @@ namespace qtune::cli {
 namespace {
 
 constexpr const char* kEvalUsage =
-    "usage: qtune eval MODEL.onnx --data DATA.yaml [--adaptor native|onednn] [--json] [--threads N]"
-    " [--limit N] [--profile]";
+    "usage: qtune eval MODEL.onnx --data DATA.yaml [--adaptor native|onednn | --reference] [--json]"
+    " [--threads N] [--limit N] [--profile]";
 
 // Per-op-type time of the whole evaluation, slowest first, on stderr (stdout stays parseable).
 void print_profile(const Executor& exec) {
@@ -60,29 +61,19 @@ Status run_eval(const Args& args, std::ostream& out) {
   QT_ASSIGN_OR_RETURN(Graph graph, load_onnx_model(model_path));
   auto shared = std::make_shared<const Graph>(std::move(graph));
   QT_ASSIGN_OR_RETURN(Dataset data, load_dataset(cfg));
-  Result<EvalResult> res = Status::Internal("not evaluated");
-  const bool profile = args.has("--profile");
   // A pass longer than a second shows its progress on stderr (stdout stays the result).
   Progress::Options progress_options;
   progress_options.terminal = stderr_is_terminal();
   Progress progress(progress_options, std::cerr, std::cerr);
-  if (args.has("--adaptor")) {
-    // The adaptor lowers QDQ patterns onto its own int8 kernels: real int8 execution.
-    QT_ASSIGN_OR_RETURN(std::unique_ptr<Adaptor> adaptor, make_adaptor(args.get("--adaptor", "")));
-    QT_ASSIGN_OR_RETURN(std::unique_ptr<PreparedModel> prepared, adaptor->prepare(shared, {}));
-    auto* exec_model = dynamic_cast<ExecutorModel*>(prepared.get());
-    if (profile && exec_model) exec_model->executor().enable_profiling();
-    res = evaluate_top1([&](const std::vector<Tensor>& x) { return prepared->run(x); }, *shared,
-                        data, cfg.batch_size, progress.pass_fn());
-    progress.finish();
-    if (profile && exec_model) print_profile(exec_model->executor());
-  } else {
-    QT_ASSIGN_OR_RETURN(Executor exec, Executor::create(shared));
-    if (profile) exec.enable_profiling();
-    res = evaluate_top1(exec, data, cfg.batch_size, progress.pass_fn());
-    progress.finish();
-    if (profile) print_profile(exec);
-  }
+  QT_ASSIGN_OR_RETURN(std::unique_ptr<PreparedModel> prepared, prepare_to_run(shared, args));
+  auto* exec_model = dynamic_cast<ExecutorModel*>(prepared.get());
+  const bool profile = args.has("--profile") && exec_model;
+  if (profile) exec_model->executor().enable_profiling();
+  // The graph as loaded names the inputs; the lowered one runs.
+  Result<EvalResult> res = evaluate_top1([&](const std::vector<Tensor>& x) { return prepared->run(x); },
+                                         *shared, data, cfg.batch_size, progress.pass_fn());
+  progress.finish();
+  if (profile) print_profile(exec_model->executor());
   if (!res.ok()) return res.status().Annotate(model_path);
   const EvalResult& r = res.value();
 
@@ -102,7 +93,7 @@ Status run_eval(const Args& args, std::ostream& out) {
 }  // namespace
 
 int cmd_eval(int argc, char** argv) {
-  auto args = parse_args(argc, argv, 2, {"--data", "--threads", "--limit", "--adaptor"}, {"--json", "--profile"});
+  auto args = parse_args(argc, argv, 2, {"--data", "--threads", "--limit", "--adaptor"}, {"--json", "--profile", "--reference"});
   Status s = args.ok() ? run_eval(args.value(), std::cout) : args.status();
   if (!s.ok()) {
     std::cerr << "qtune eval: " << s.message() << "\n";

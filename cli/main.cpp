@@ -43,10 +43,11 @@ commands:
                                ZeroMQ (CURVE) handshake with these keys within MS (default
                                5000), 1 when not; sends no message, so the run never sees it
   keygen OUT_PREFIX            write a CURVE keypair: OUT_PREFIX.key (secret) and OUT_PREFIX.pub
-  eval MODEL.onnx --data DATA.yaml [--adaptor native|onednn] [--json] [--threads N]
-                               top-1 accuracy and images/s of a model on a dataset; with
-                               --adaptor, QDQ models run on that adaptor's int8 kernels
-  run MODEL.onnx --inputs DIR --out DIR [--adaptor A]
+  eval MODEL.onnx --data DATA.yaml [--adaptor native|onednn | --reference] [--json] [--threads N]
+                               top-1 accuracy and images/s of a model on a dataset; QDQ models
+                               run on the adaptor's int8 kernels (default native), with
+                               --reference as fp32 fake-quant on the reference executor
+  run MODEL.onnx --inputs DIR --out DIR [--adaptor A | --reference]
                                run once on DIR/input_<i>.npy, write OUT/output_<i>.npy
   quantize MODEL.onnx --data CALIB.yaml --out OUT.onnx [--adaptor A] [--tune-cfg CFG.yaml]
                                calibrate and write the QDQ model of one tune_cfg
@@ -60,6 +61,10 @@ commands:
   check MODEL.onnx [--json]    every node of a model qtune cannot run (exit 1 if any)
   bench kernels|peak [--json]  int8/fp32 kernels side by side with oneDNN; instruction peaks
   bench dispatch [--json]      coordinator overhead per trial with 1..256 simulated workers
+  bench model MODEL.onnx [--batch N] [--shape NAME=DxD...] [--threads T]
+              [--adaptor A | --reference] [--warmup W] [--runs R] [--json]
+                               latency of one batch on random input (median, min, max ms)
+                               and the peak RSS, run as eval runs it
   version                      print the version and the CPU features in use
 
 environment: tune, coordinator, worker and health take every option from a variable too:
@@ -118,6 +123,9 @@ int main(int argc, char** argv) {
     if (cmd == "quantize") return qtune::cli::cmd_quantize(argc, argv);
     if (cmd == "bench" && argc > 2 && std::string(argv[2]) == "dispatch") {
       return qtune::cli::cmd_bench_dispatch(argc, argv);
+    }
+    if (cmd == "bench" && argc > 2 && std::string(argv[2]) == "model") {
+      return qtune::cli::cmd_bench_model(argc, argv);
     }
     if (cmd == "bench") return qtune::cli::cmd_bench(argc, argv);
     if (cmd == "version" || cmd == "--version") return qtune::cli::cmd_version(argc, argv);
