@@ -10,26 +10,10 @@
 #include <vector>
 
 #include "kernels/cpu_features.h"
+#include "kernels/gemm_f32.h"
 
 namespace qtune {
 namespace {
-
-// Output channels per packed block: whole vectors, up to the 4 the tile kernels take. Among 2-4
-// vectors the one padding the group's channels least (ties to the wider), unless even that pads
-// more than a quarter: then one vector.
-int64_t block_for(int64_t out_per_group) {
-  const int64_t vectors = (out_per_group + 15) / 16;
-  int64_t best = 4, best_pad = vectors;
-  for (int64_t v = 4; v >= 2; --v) {
-    const int64_t pad = (vectors + v - 1) / v * v - vectors;
-    if (pad < best_pad) {
-      best = v;
-      best_pad = pad;
-    }
-  }
-  const int64_t padded = vectors + best_pad;
-  return 4 * best_pad <= padded ? 16 * best : 16;
-}
 
 float apply_epilogue(const ConvF32Epilogue& e, float v, int64_t oc, int64_t idx) {
   if (e.bias) v += e.bias[oc];
@@ -63,7 +47,7 @@ PackedConvWeightsF32 pack_conv_weights_f32(const float* w, const QConvShape& s) 
   p.group = s.group;
   const int64_t mg = s.out_channels / s.group, cg = s.in_channels / s.group;
   const int64_t taps = s.kernel_h * s.kernel_w, kg = cg * taps;
-  p.block = block_for(mg);
+  p.block = f32_panel_width(mg);
   p.blocks_per_group = (mg + p.block - 1) / p.block;
   const size_t floats = static_cast<size_t>(s.group * p.blocks_per_group * kg * p.block);
   const size_t bytes = std::max<size_t>(64, (floats * sizeof(float) + 63) / 64 * 64);
