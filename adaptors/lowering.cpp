@@ -440,10 +440,11 @@ Node fused_node(const Graph& g, const QuantizedUnit& u, const std::string& domai
 }
 
 // An fp32 Conv/Gemm/MatMul with a constant f32 weight as a Bf16Conv/Bf16Gemm (bf16) or
-// F32Conv/F32Gemm node, with a sole Relu/Clip reader fused. Returns the indices of nodes it
-// replaces (empty: no match).
+// F32Conv/F32Gemm node, with a sole Relu/Clip reader fused, and for F32 also a residual Add
+// (F32Conv, target.f32_sum) or a bias Add (F32Gemm, target.bias_add) before it when fuse_add.
+// Returns the indices of nodes it replaces, the one whose place it takes first (empty: no match).
 std::vector<size_t> float_node(const Graph& g, const Uses& u, size_t idx,
-                               const LoweringTarget& target, bool bf16, Node* out) {
+                               const LoweringTarget& target, bool bf16, bool fuse_add, Node* out) {
   const Node& op = g.nodes[idx];
   if (!onnx_domain(op) || op.outputs.size() != 1 || op.outputs[0].empty()) return {};
   const Tensor* w = g.initializer(input_at(op, 1));
@@ -484,10 +485,48 @@ std::vector<size_t> float_node(const Graph& g, const Uses& u, size_t idx,
   } else {
     return {};
   }
+  // replaced[0] is where the fused node goes: the last node whose other inputs it reads.
   std::vector<size_t> replaced{idx};
+  std::string output = op.outputs[0];
+  // The sole reader of `output` when it is a two-input Add: the Add and its other operand.
+  auto sole_add = [&](std::string* other) -> std::optional<size_t> {
+    const auto c = u.sole_consumer(output);
+    if (!c) return std::nullopt;
+    const Node& add = g.nodes[*c];
+    if (!is_op(add, "Add") || add.inputs.size() != 2 || add.outputs.size() != 1 ||
+        add.outputs[0].empty() || add.inputs[0] == add.inputs[1]) {
+      return std::nullopt;
+    }
+    *other = add.inputs[0] == output ? add.inputs[1] : add.inputs[0];
+    if (other->empty()) return std::nullopt;
+    const ValueInfo* vi = g.find_value(*other);
+    if (vi && vi->dtype != DType::kF32 && vi->dtype != DType::kUndefined) return std::nullopt;
+    return c;
+  };
+  std::string other;
+  if (fuse_add && !bf16 && n.op_type == kF32ConvOp && target.f32_sum) {
+    // A residual Add: its other operand becomes the sum input; the node runs where the Add was,
+    // after whatever produces that operand.
+    if (auto c = sole_add(&other)) {
+      n.inputs.push_back(other);
+      replaced.insert(replaced.begin(), *c);
+      output = g.nodes[*c].outputs[0];
+    }
+  } else if (fuse_add && !bf16 && n.op_type == kF32GemmOp && target.bias_add &&
+             n.inputs[2].empty()) {
+    // A bias Add of a constant [N] after a MatMul (or bias-less Gemm) becomes its bias.
+    if (auto c = sole_add(&other)) {
+      const Tensor* bias = g.initializer(other);
+      const int64_t n_out = w->dim(n.attr_int("trans_b", 0) != 0 ? 0 : 1);
+      if (bias && bias->dtype() == DType::kF32 && bias_shape_ok(*bias, n_out)) {
+        n.inputs[2] = other;
+        replaced.push_back(*c);
+        output = g.nodes[*c].outputs[0];
+      }
+    }
+  }
   FusedActivation act = FusedActivation::kNone;
   float lo = 0.0f, hi = 0.0f;
-  std::string output = op.outputs[0];
   if (auto c = u.sole_consumer(output)) {
     const Node& a = g.nodes[*c];
     if (a.outputs.size() == 1 && input_at(a, 0) == output &&
@@ -784,18 +823,24 @@ Result<Graph> lower_graph(const Graph& qdq, const LoweringTarget& target,
   for (size_t i = 0; i < count && !bf16.empty(); ++i) {
     if (!bf16.count(qdq.nodes[i].name) || removed[i] || replacement[i]) continue;
     Node n;
-    std::vector<size_t> nodes = float_node(qdq, u, i, target, true, &n);
+    std::vector<size_t> nodes = float_node(qdq, u, i, target, true, false, &n);
     if (nodes.empty() || !claim(nodes)) continue;
-    replacement[i] = std::move(n);
+    replacement[nodes[0]] = std::move(n);
     changed = true;
   }
   // What is left in fp32 (the whole model when it is not quantized).
   for (size_t i = 0; i < count && (target.f32_conv || target.f32_gemm); ++i) {
     if (removed[i] || replacement[i]) continue;
+    // The Add after it may already belong to another node (the other branch of a residual).
     Node n;
-    std::vector<size_t> nodes = float_node(qdq, u, i, target, false, &n);
-    if (nodes.empty() || !claim(nodes)) continue;
-    replacement[i] = std::move(n);
+    std::vector<size_t> nodes = float_node(qdq, u, i, target, false, true, &n);
+    bool claimed = !nodes.empty() && claim(nodes);
+    if (!claimed && nodes.size() > 1) {
+      nodes = float_node(qdq, u, i, target, false, false, &n);
+      claimed = !nodes.empty() && claim(nodes);
+    }
+    if (!claimed) continue;
+    replacement[nodes[0]] = std::move(n);
     changed = true;
   }
   if (!changed) return qdq;

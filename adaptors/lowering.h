@@ -25,7 +25,8 @@ namespace qtune {
 // QGemm flattens x's leading dims into M: x [..., K] -> y [..., N].
 // Bf16Conv / Bf16Gemm: [x, w (f32), bias (f32) or ""], same geometry/trans_b/activation attrs.
 // F32Conv / F32Gemm: the same inputs and attributes, computed in f32 (an fp32 op on an adaptor's
-// own f32 kernels instead of the reference ops).
+// own f32 kernels instead of the reference ops). F32Conv may take a fourth input, sum: a tensor
+// added (numpy broadcasting, as the Add it came from) before the activation - a residual Add.
 // QAdd: [a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, y_zero_point]; an 8-bit
 // operand with a scale is dequantized on the fly, an f32 one with a scale is quantized and
 // dequantized (its QDQ), one without a scale is used as is; numpy broadcasting;
@@ -137,12 +138,13 @@ struct LoweringTarget {
   bool bf16_gemm = true;
   bool int8_add = false;     // QAdd (off unless the adaptor registers it)
   bool int8_lut = false;     // QLut (off unless the adaptor registers it)
-  bool bias_add = false;     // a Gemm/MatMul's following bias Add as QGemm's f32 bias
+  bool bias_add = false;     // a Gemm/MatMul's following bias Add as QGemm's/F32Gemm's bias
   bool requant_bias_add = false;  // ... also with a Q -> DQ in between (QGemm's mid_scale)
   // Every other fp32 Conv (1-D/2-D) / Gemm / MatMul with a constant f32 weight as F32Conv /
   // F32Gemm: off unless the adaptor has f32 kernels worth more than the reference ops.
   bool f32_conv = false;
   bool f32_gemm = false;
+  bool f32_sum = false;      // an F32Conv's following Add as its sum input
 };
 
 // Which optional fusions find_quantized_units tries.

@@ -2,17 +2,18 @@
 // Times an ONNX model under ONNX Runtime (npm package onnxruntime-node) the way
 // `qtune bench model` times it under qtune: random input of each graph input's declared shape
 // (dynamic dims: --batch for the first, 1 elsewhere, or --shape name=1x3x224x224), warm-up
-// runs, then timed runs; prints one JSON line {"median_ms","min_ms","max_ms","runs",
-// "peak_rss_kb","threads","batch"}. The CPU execution provider with `--threads` intra-op
-// threads (default 2) and ONNX Runtime's default graph optimizations. Used by bench/compare.sh.
+// runs, then timed runs. Prints one JSON line {"median_ms", "min_ms", "max_ms", "cpu_ms",
+// "runs", "peak_rss_kb", "threads", "batch"}; cpu_ms is the process's CPU time per run, all
+// threads. The CPU execution provider with `--threads` intra-op threads (default 2) and ONNX
+// Runtime's default graph optimizations. Used by bench/compare.sh.
 //
 //   node bench/ort_bench.js MODEL.onnx [--batch N] [--threads T] [--warmup W] [--runs R]
-//                           [--shape NAME=DxDx...]...
+//                           [--shape NAME=DxD...[,NAME=DxD...]]
 'use strict';
 
 const USAGE =
   'usage: node bench/ort_bench.js MODEL.onnx [--batch N] [--threads T] [--warmup W] [--runs R] ' +
-  '[--shape NAME=DxD...]';
+  '[--shape NAME=DxD...[,NAME=DxD...]]';
 
 function fail(msg, code = 2) {
   process.stderr.write(`ort_bench: ${msg}\n`);
@@ -34,9 +35,12 @@ function parseArgs(argv) {
       if (i + 1 >= argv.length) fail(`${a} needs a value\n${USAGE}`);
       opts[a.slice(2)] = positive(a, argv[++i]);
     } else if (a === '--shape') {
-      const m = /^([^=]+)=(\d+(?:x\d+)*)$/.exec(argv[++i] || '');
-      if (!m) fail(`--shape needs NAME=DxD..., got '${argv[i]}'\n${USAGE}`);
-      opts.shapes[m[1]] = m[2].split('x').map(Number);
+      // NAME=DxD..., several separated by commas (as qtune bench model takes them).
+      for (const item of (argv[++i] || '').split(',')) {
+        const m = /^([^=]+)=(\d+(?:x\d+)*)$/.exec(item);
+        if (!m) fail(`--shape needs NAME=DxD..., got '${item}'\n${USAGE}`);
+        opts.shapes[m[1]] = m[2].split('x').map(Number);
+      }
     } else if (a.startsWith('--')) {
       fail(`unknown option ${a}\n${USAGE}`);
     } else {
@@ -123,11 +127,13 @@ async function main() {
   };
   for (let i = 0; i < opts.warmup; ++i) await once();
   const times = [];
+  const cpu0 = process.cpuUsage();
   for (let i = 0; i < opts.runs; ++i) {
     const t0 = process.hrtime.bigint();
     await once();
     times.push(Number(process.hrtime.bigint() - t0) / 1e6);
   }
+  const cpu = process.cpuUsage(cpu0);
   times.sort((a, b) => a - b);
   const mid = times.length >> 1;
   const median = times.length % 2 ? times[mid] : (times[mid - 1] + times[mid]) / 2;
@@ -140,6 +146,7 @@ async function main() {
     median_ms: Number(median.toFixed(4)),
     min_ms: Number(times[0].toFixed(4)),
     max_ms: Number(times[times.length - 1].toFixed(4)),
+    cpu_ms: Number(((cpu.user + cpu.system) / 1000 / times.length).toFixed(4)),
     peak_rss_kb: process.resourceUsage().maxRSS,
   }) + '\n');
 }

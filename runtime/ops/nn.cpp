@@ -215,7 +215,7 @@ Status conv(OpContext& ctx) {
   QT_RETURN_IF_ERROR(check_bias(ctx, b, w.dim(0)));
   Shape y_shape{x.dim(0), w.dim(0)};
   y_shape.insert(y_shape.end(), ops.geo.out.begin(), ops.geo.out.end());
-  Tensor y(x.dtype(), y_shape);
+  Tensor y = Tensor::uninitialized(x.dtype(), y_shape);  // every path writes all of it
   if (y.numel() > 0) {
     if (x.dtype() == DType::kF64) {
       conv_generic<double>(ops, x, w, b, y);
