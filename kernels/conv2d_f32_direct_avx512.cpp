@@ -300,11 +300,11 @@ void run_task(const QConvShape& s, const Plan& p, const float* x, const PackedCo
                   phase_buf.data() + i * image_floats);
     }
   }
-  // The next images (most likely the next task's) come from L3 or memory: fetch them into L2
-  // while this task computes, so their copy does not wait for them. Likewise the residual sum.
-  if (n1 < s.batch) {
-    const char* next = reinterpret_cast<const char*>(x + (n1 * s.in_channels + gi * p.cg) * p.hw);
-    const int64_t bytes = images * p.cg * p.hw * static_cast<int64_t>(sizeof(float));
+  // The next task (most likely the next images) writes its output into lines that are in no
+  // cache yet: ask for them now, so its stores do not wait for memory while nothing computes.
+  if (n1 < s.batch && oh0 == 0 && oh1 == p.oh_n) {
+    const char* next = reinterpret_cast<const char*>(y + (n1 * s.out_channels + gi * p.mg) * p.ohw);
+    const int64_t bytes = images * p.mg * p.ohw * static_cast<int64_t>(sizeof(float));
     for (int64_t off = 0; off < bytes; off += 64) _mm_prefetch(next + off, _MM_HINT_T1);
   }
   auto image = [&](int64_t i) {
