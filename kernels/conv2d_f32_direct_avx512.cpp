@@ -263,14 +263,16 @@ Plan make_plan(const QConvShape& s, const PackedConvWeightsF32& w) {
   return p;
 }
 
-// Copies one group of one image (xg: its first channel) into the zero-padded buffer.
-void fill_buffer(const QConvShape& s, const Plan& p, const float* xg, float* buf) {
+// Copies rows [r0, r1) of the zero-padded buffer of one group of one image (xg: its first
+// channel) into place.
+void fill_buffer(const QConvShape& s, const Plan& p, const float* xg, float* buf, int64_t r0,
+                 int64_t r1) {
   for (size_t ph = 0; ph < p.phases.size(); ++ph) {
     const RowFill& fill = p.fills[ph];
     for (int64_t c = 0; c < p.cg; ++c) {
       const float* xc = xg + c * p.hw;
       float* dst = buf + (static_cast<int64_t>(ph) * p.cg + c) * p.plane;
-      for (int64_t i = 0; i < p.hq; ++i) {
+      for (int64_t i = r0; i < r1; ++i) {
         const int64_t h = i - s.pad_top;
         float* row = dst + i * p.wq;
         if (h < 0 || h >= s.in_h) {
@@ -295,9 +297,12 @@ void run_task(const QConvShape& s, const Plan& p, const float* x, const PackedCo
     if (phase_buf.size() < static_cast<size_t>(images * image_floats)) {
       phase_buf.resize(static_cast<size_t>(images * image_floats));
     }
+    // The buffer rows these output rows read.
+    const int64_t r0 = oh0 * s.stride_h;
+    const int64_t r1 = std::min(p.hq, (oh1 - 1) * s.stride_h + (s.kernel_h - 1) * s.dilation_h + 1);
     for (int64_t i = 0; i < images; ++i) {
       fill_buffer(s, p, x + ((n0 + i) * s.in_channels + gi * p.cg) * p.hw,
-                  phase_buf.data() + i * image_floats);
+                  phase_buf.data() + i * image_floats, r0, r1);
     }
   }
   // The next task (most likely the next images) writes its output into lines that are in no
@@ -362,15 +367,22 @@ void f32_conv2d_direct__avx512(const QConvShape& s, const float* x, const Packed
   // Multiply-add vectors per output row of one group.
   const int64_t row_work = p.ow_n * p.vecs * s.kernel_h * s.kernel_w * p.cg * w.blocks_per_group;
   const int64_t image_work = p.oh_n * row_work;
-  if (s.batch * s.group * image_work < kSerialWork) {
-    for (int64_t gi = 0; gi < s.group; ++gi) run_task(s, p, x, w, e, y, gi, 0, s.batch, 0, p.oh_n);
+  // Images per task: enough work to amortise a task, few enough to stay in cache.
+  const int64_t per_image = std::max<int64_t>(1, kTaskWork / std::max<int64_t>(1, image_work));
+  // Little work, or one thread: tasks in order on this thread (a split of rows would only fill
+  // buffers twice).
+  const int64_t threads = std::max(1, tbb::this_task_arena::max_concurrency());
+  if (threads == 1 || s.batch * s.group * image_work < kSerialWork) {
+    for (int64_t gi = 0; gi < s.group; ++gi) {
+      for (int64_t n = 0; n < s.batch; n += per_image) {
+        run_task(s, p, x, w, e, y, gi, n, std::min(s.batch, n + per_image), 0, p.oh_n);
+      }
+    }
     return;
   }
-  // Tasks of whole images while there are enough for every thread; else of rows.
-  const int64_t threads = std::max(1, tbb::this_task_arena::max_concurrency());
+  // Tasks of whole images while there are enough for every thread to get several; else of rows.
   const int64_t want = 4 * threads;
-  int64_t per_task = std::max<int64_t>(1, kTaskWork / std::max<int64_t>(1, image_work));
-  per_task = std::min(per_task, (s.batch * s.group + want - 1) / want);
+  const int64_t per_task = std::min(per_image, (s.batch * s.group + want - 1) / want);
   if (s.batch * s.group >= want || per_task > 1) {
     const int64_t chunks = (s.batch + per_task - 1) / per_task;
     tbb::parallel_for(tbb::blocked_range<int64_t>(0, s.group * chunks),
