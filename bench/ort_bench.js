@@ -3,8 +3,9 @@
 // `qtune bench model` times it under qtune: random input of each graph input's declared shape
 // (dynamic dims: --batch for the first, 1 elsewhere, or --shape name=1x3x224x224), warm-up
 // runs, then timed runs. Prints one JSON line {"median_ms", "min_ms", "max_ms", "cpu_ms",
-// "runs", "peak_rss_kb", "threads", "batch"}; cpu_ms is the process's CPU time per run, all
-// threads. The CPU execution provider with `--threads` intra-op threads (default 2) and ONNX
+// "runs", "peak_rss_kb", "model_rss_kb", "threads", "batch"}; cpu_ms is the process's CPU time
+// per run, all threads; model_rss_kb the peak RSS above what the process held before loading
+// the model (node and onnxruntime-node themselves). The CPU execution provider with `--threads` intra-op threads (default 2) and ONNX
 // Runtime's default graph optimizations. Used by bench/compare.sh.
 //
 //   node bench/ort_bench.js MODEL.onnx [--batch N] [--threads T] [--warmup W] [--runs R]
@@ -102,6 +103,8 @@ async function main() {
   } catch (e) {
     fail(`cannot load onnxruntime-node (npm install onnxruntime-node; set NODE_PATH): ${e.message}`, 3);
   }
+  // Memory before the model: what the runtime itself holds, for model_rss_kb.
+  const rssBeforeKb = Math.round(process.memoryUsage().rss / 1024);
   let session;
   try {
     session = await ort.InferenceSession.create(opts.model, {
@@ -148,6 +151,7 @@ async function main() {
     max_ms: Number(times[times.length - 1].toFixed(4)),
     cpu_ms: Number(((cpu.user + cpu.system) / 1000 / times.length).toFixed(4)),
     peak_rss_kb: process.resourceUsage().maxRSS,
+    model_rss_kb: Math.max(0, process.resourceUsage().maxRSS - rssBeforeKb),
   }) + '\n');
 }
 
