@@ -766,7 +766,8 @@ Result<Graph> lower_graph(const Graph& qdq, const LoweringTarget& target,
     replacement[unit.node] = fused_node(qdq, unit, target.domain);
     changed = true;
   }
-  if (target.int8_maxpool) {
+  // MaxPool takes 8-bit tensors from opset 12 on; before that the pool stays as written.
+  if (target.int8_maxpool && qdq.opset >= 12) {
     for (const Int8PoolUnit& p : find_int8_pools(qdq)) {
       if (!claim({p.pool, p.q})) continue;
       Node n = qdq.nodes[p.pool];

@@ -133,7 +133,7 @@ struct LoweringTarget {
   bool s8_activations = true;
   bool f32_output = true;    // units that end without a Q
   bool clip = true;
-  bool int8_maxpool = true;  // standard MaxPool on u8/s8
+  bool int8_maxpool = true;  // standard MaxPool on u8/s8 (graphs of opset 12 and later)
   bool bf16_conv = true;
   bool bf16_gemm = true;
   bool int8_add = false;     // QAdd (off unless the adaptor registers it)

@@ -401,6 +401,13 @@ TEST(LoweringTest, Int8MaxPoolNeedsIdenticalQuantization) {
   lowered = lower_qdq(other.g, native_lowering_target(), {});
   ASSERT_TRUE(lowered.ok());
   expect_same_graph(other.g, lowered.value());
+
+  // Before opset 12 MaxPool takes no 8-bit tensors: the pool stays in f32 between its Q/DQ.
+  G old = make(0.1f);
+  old.g.opset = 11;
+  lowered = lower_qdq(old.g, native_lowering_target(), {});
+  ASSERT_TRUE(lowered.ok());
+  expect_same_graph(old.g, lowered.value());
 }
 
 TEST(LoweringTest, Int8AddOnlyForTargetsThatRunIt) {
