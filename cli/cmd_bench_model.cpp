@@ -27,7 +27,8 @@ namespace {
 
 constexpr const char* kBenchModelUsage =
     "usage: qtune bench model MODEL.onnx [--batch N] [--shape NAME=DxDx...[,NAME=...]] "
-    "[--threads T] [--adaptor native|onednn | --reference] [--warmup W] [--runs R] [--json]";
+    "[--threads T] [--adaptor native|onednn | --reference] [--warmup W] [--runs R] [--json] "
+    "[--profile [--by-node]]";
 
 // CPU time of this process so far, all threads, in ms.
 double process_cpu_ms() {
@@ -214,6 +215,11 @@ Status run_bench_model(const Args& args, std::ostream& out) {
     Result<std::vector<Tensor>> r = prepared->run(inputs);
     if (!r.ok()) return r.status().Annotate(model_path);
   }
+  // Per-op time of the timed runs, on stderr (stdout stays the result). The clock reads add a
+  // little to every node, so the totals of a profiled run are not the figures to compare.
+  const bool by_node = args.has("--by-node");
+  if (by_node && !args.has("--profile")) return Status::InvalidInput("--by-node needs --profile");
+  const bool profile = args.has("--profile") && enable_profiling(*prepared);
   std::vector<double> ms;
   const double cpu0 = process_cpu_ms();
   for (int64_t i = 0; i < runs; ++i) {
@@ -225,6 +231,7 @@ Status run_bench_model(const Args& args, std::ostream& out) {
   // CPU time per run counts what the runs computed, not the time other processes held the cores:
   // on a busy machine it is the steadier figure (idle threads spinning for work count too).
   const double cpu_ms = (process_cpu_ms() - cpu0) / static_cast<double>(runs);
+  if (profile) print_profile(*prepared, by_node, runs, stderr);
   const LatencyStats s = summarize_latency(ms);
   const int64_t peak_kb = peak_rss_kb();
   const int64_t batch_dim = !shapes.empty() && !shapes[0].empty() ? shapes[0][0] : 1;
@@ -259,7 +266,7 @@ Status run_bench_model(const Args& args, std::ostream& out) {
 int cmd_bench_model(int argc, char** argv) {
   auto args = parse_args(argc, argv, 2,
                          {"--batch", "--shape", "--threads", "--adaptor", "--warmup", "--runs"},
-                         {"--json", "--reference"});
+                         {"--json", "--reference", "--profile", "--by-node"});
   Status s = args.ok() ? run_bench_model(args.value(), std::cout) : args.status();
   if (!s.ok()) {
     std::cerr << "qtune bench model: " << s.message() << "\n";

@@ -27,19 +27,6 @@ constexpr const char* kEvalUsage =
     "usage: qtune eval MODEL.onnx --data DATA.yaml [--adaptor native|onednn | --reference] [--json]"
     " [--threads N] [--limit N] [--profile]";
 
-// Per-op-type time of the whole evaluation, slowest first, on stderr (stdout stays parseable).
-void print_profile(const Executor& exec) {
-  std::vector<OpTypeTime> rows = exec.profile();
-  double total = 0.0;
-  for (const auto& r : rows) total += r.ms;
-  std::fprintf(stderr, "%-28s %10s %7s %9s\n", "op type", "ms", "%", "calls");
-  for (const auto& r : rows) {
-    std::fprintf(stderr, "%-28s %10.2f %6.1f%% %9lld\n", r.op_type.c_str(), r.ms,
-                 total > 0 ? 100.0 * r.ms / total : 0.0, static_cast<long long>(r.calls));
-  }
-  std::fprintf(stderr, "%-28s %10.2f\n", "total", total);
-}
-
 Status run_eval(const Args& args, std::ostream& out) {
   if (args.positional.size() != 1 || !args.has("--data")) {
     return Status::InvalidInput(kEvalUsage);
@@ -66,14 +53,13 @@ Status run_eval(const Args& args, std::ostream& out) {
   progress_options.terminal = stderr_is_terminal();
   Progress progress(progress_options, std::cerr, std::cerr);
   QT_ASSIGN_OR_RETURN(std::unique_ptr<PreparedModel> prepared, prepare_to_run(shared, args));
-  auto* exec_model = dynamic_cast<ExecutorModel*>(prepared.get());
-  const bool profile = args.has("--profile") && exec_model;
-  if (profile) exec_model->executor().enable_profiling();
+  // Per-op-type time of the whole evaluation, on stderr (stdout stays parseable).
+  const bool profile = args.has("--profile") && enable_profiling(*prepared);
   // The graph as loaded names the inputs; the lowered one runs.
   Result<EvalResult> res = evaluate_top1([&](const std::vector<Tensor>& x) { return prepared->run(x); },
                                          *shared, data, cfg.batch_size, progress.pass_fn());
   progress.finish();
-  if (profile) print_profile(exec_model->executor());
+  if (profile) print_profile(*prepared, false, 0, stderr);
   if (!res.ok()) return res.status().Annotate(model_path);
   const EvalResult& r = res.value();
 

@@ -63,8 +63,10 @@ commands:
   bench dispatch [--json]      coordinator overhead per trial with 1..256 simulated workers
   bench model MODEL.onnx [--batch N] [--shape NAME=DxD...] [--threads T]
               [--adaptor A | --reference] [--warmup W] [--runs R] [--json]
+              [--profile [--by-node]]
                                latency of one batch on random input (median, min, max ms)
-                               and the peak RSS, run as eval runs it
+                               and the peak RSS, run as eval runs it; --profile: wall and
+                               CPU ms per op type (or node) on stderr
   version                      print the version and the CPU features in use
 
 environment: tune, coordinator, worker and health take every option from a variable too:
