@@ -674,36 +674,45 @@ bool lut_op(const Graph& g, const Node& n) {
   return true;
 }
 
-// What the reference ops compute for each of the 256 values of x's type through dq -> op -> q.
-Result<Tensor> lut_table(const Graph& g, const Node& dq, const Node& op, const Node& q,
-                         DType x_type) {
+// Binary arithmetic that stays elementwise when both operands are the same shape (two values
+// of one chain) or one is a constant scalar.
+bool lut_binary_op(const Node& n) {
+  static const std::set<std::string> kBinary = {"Add", "Sub", "Mul", "Div", "Max", "Min"};
+  return onnx_domain(n) && kBinary.count(n.op_type) && n.inputs.size() == 2 && n.outputs.size() == 1;
+}
+
+// What the reference ops compute for each of the 256 values of x's type through `nodes` (graph
+// order), x standing for the source tensor `x_q`; `out` is the last node's output.
+Result<Tensor> lut_table(const Graph& g, const std::vector<size_t>& nodes, const std::string& x_q,
+                         DType x_type, const std::string& out) {
   Graph mini;
   mini.name = "lut";
   mini.opset = g.opset;
   mini.opset_imports = g.opset_imports;
-  mini.inputs.push_back({"x", x_type, Shape{256}});
-  Node d = dq, o = op, qn = q;
-  d.inputs[0] = "x";
-  o.inputs[0] = d.outputs[0];
-  qn.inputs[0] = o.outputs[0];
-  for (const Node* n : {&d, &o, &qn}) {
-    for (size_t i = 1; i < n->inputs.size(); ++i) {
-      if (const Tensor* t = g.initializer(n->inputs[i])) mini.initializers[n->inputs[i]] = *t;
+  mini.inputs.push_back({x_q, x_type, Shape{256}});
+  for (size_t i : nodes) {
+    const Node& n = g.nodes[i];
+    for (const auto& in : n.inputs) {
+      if (const Tensor* t = g.initializer(in)) mini.initializers[in] = *t;
     }
+    mini.nodes.push_back(n);
   }
-  mini.nodes = {d, o, qn};
-  mini.outputs.push_back({qn.outputs[0], DType::kUndefined, std::nullopt});
+  mini.outputs.push_back({out, DType::kUndefined, std::nullopt});
   QT_ASSIGN_OR_RETURN(Executor exec, Executor::create(std::make_shared<const Graph>(std::move(mini))));
   Tensor x(x_type, {256});
   auto* xb = static_cast<uint8_t*>(x.raw());
   for (int i = 0; i < 256; ++i) xb[i] = static_cast<uint8_t>(i);
-  QT_ASSIGN_OR_RETURN(std::vector<Tensor> out, exec.run({x}));
-  const DType t = out.empty() ? DType::kUndefined : out[0].dtype();
-  if (out.size() != 1 || (t != DType::kU8 && t != DType::kS8) || out[0].numel() != 256) {
-    return Status::Internal("lookup table of " + op.describe() + " is not 256 8-bit values");
+  QT_ASSIGN_OR_RETURN(std::vector<Tensor> result, exec.run({x}));
+  const DType t = result.empty() ? DType::kUndefined : result[0].dtype();
+  if (result.size() != 1 || (t != DType::kU8 && t != DType::kS8) || result[0].numel() != 256) {
+    return Status::Internal("lookup table of " + g.nodes[nodes.back()].describe() +
+                            " is not 256 8-bit values");
   }
-  return std::move(out[0]);
+  return std::move(result[0]);
 }
+
+// Largest number of nodes one table replaces (HardSwish as QDQ'd x * HardSigmoid(x) takes 6).
+constexpr size_t kMaxLutNodes = 16;
 
 }  // namespace
 
@@ -711,31 +720,104 @@ std::vector<Int8LutUnit> find_int8_luts(const Graph& g, const std::vector<bool>&
   const Uses u(g);
   std::vector<Int8LutUnit> luts;
   auto free = [&](size_t i) { return i >= taken.size() || !taken[i]; };
-  for (size_t i = 0; i < g.nodes.size(); ++i) {
-    const Node& op = g.nodes[i];
-    if (!free(i) || !lut_op(g, op) || op.outputs[0].empty()) continue;
-    auto x = activation_dq(g, u, input_at(op, 0));
-    if (!x || u.sole_consumer(input_at(op, 0)) != i) continue;
-    const size_t dq_index = u.producer.at(input_at(op, 0));
-    auto c = u.sole_consumer(op.outputs[0]);
-    if (!c || !free(*c)) continue;
-    const Node& q = g.nodes[*c];
-    if (!is_op(q, "QuantizeLinear") || q.outputs.size() != 1 || input_at(q, 0) != op.outputs[0] ||
-        !per_tensor_params(g, q)) {
+  std::vector<bool> used(g.nodes.size(), false);  // by a table found before
+  for (size_t qi = 0; qi < g.nodes.size(); ++qi) {
+    const Node& q = g.nodes[qi];
+    if (!free(qi) || used[qi] || !is_op(q, "QuantizeLinear") || q.outputs.size() != 1 ||
+        q.outputs[0].empty() || !per_tensor_params(g, q)) {
       continue;
     }
-    // The 8-bit type from the zero point, else from what the graph declares (ONNX's default
-    // for a DequantizeLinear without zero point is not necessarily u8: int32 has none either).
-    DType x_type = x->second.type;
-    if (x->second.zero_point.empty()) {
-      const ValueInfo* vi = g.find_value(x->first);
+    const Node* last = u.produced_by(g, input_at(q, 0));
+    if (!last || !(lut_op(g, *last) || lut_binary_op(*last))) continue;
+    // Walk back from the Q over elementwise ops, per-tensor DQs and the Qs between them, to
+    // the one 8-bit tensor everything derives from.
+    std::set<size_t> cone = {qi};
+    std::vector<std::string> todo = {input_at(q, 0)};
+    std::string source;
+    bool ok = true;
+    while (ok && !todo.empty()) {
+      const std::string t = todo.back();
+      todo.pop_back();
+      if (g.initializer(t)) {
+        ok = g.initializer(t)->numel() == 1;  // a constant operand must be a scalar
+        continue;
+      }
+      auto p = u.producer.find(t);
+      const bool inner = p != u.producer.end() && free(p->second) && !used[p->second];
+      if (inner && cone.count(p->second)) continue;
+      const Node* n = inner ? &g.nodes[p->second] : nullptr;
+      if (n && is_op(*n, "DequantizeLinear")) {
+        if (!per_tensor_params(g, *n) || input_at(*n, 0).empty()) {
+          ok = false;
+          break;
+        }
+        cone.insert(p->second);
+        const std::string& in = input_at(*n, 0);
+        const Node* qin = u.produced_by(g, in);
+        // A Q of an elementwise op's value is a rounding inside the chain; any other 8-bit
+        // tensor (a QConv's output, a graph input's Q) is the chain's source.
+        const Node* op_in = qin ? u.produced_by(g, input_at(*qin, 0)) : nullptr;
+        const bool requant = qin && is_op(*qin, "QuantizeLinear") && free(u.producer.at(in)) &&
+                             !used[u.producer.at(in)] && per_tensor_params(g, *qin) && op_in &&
+                             (lut_op(g, *op_in) || lut_binary_op(*op_in));
+        if (requant) {
+          todo.push_back(in);  // a Q -> DQ inside the chain: rounded there, as the graph does
+        } else if (source.empty() || source == in) {
+          source = in;
+        } else {
+          ok = false;  // a second 8-bit input
+        }
+      } else if (n && ((is_op(*n, "QuantizeLinear") && per_tensor_params(g, *n)) ||
+                       lut_op(g, *n) || lut_binary_op(*n))) {
+        cone.insert(p->second);
+        for (const auto& in : n->inputs) {
+          if (!in.empty()) todo.push_back(in);
+        }
+      } else {
+        ok = false;  // an input from outside the chain that is not its 8-bit source
+      }
+      ok = ok && cone.size() <= kMaxLutNodes;
+    }
+    if (!ok || source.empty()) continue;
+    // Every value but the last stays inside: nothing else reads it.
+    for (size_t i : cone) {
+      if (i == qi) continue;
+      for (const auto& o : g.nodes[i].outputs) {
+        if (o.empty()) continue;
+        if (u.graph_outputs.count(o)) ok = false;
+        auto c = u.consumers.find(o);
+        if (c == u.consumers.end()) continue;
+        for (size_t r : c->second) ok = ok && cone.count(r);
+      }
+    }
+    if (!ok) continue;
+    // The 8-bit type from a zero point, else from what the graph declares (ONNX's default for
+    // a DequantizeLinear without zero point is not necessarily u8: int32 has none either).
+    DType x_type = DType::kUndefined;
+    for (size_t i : cone) {
+      const Node& n = g.nodes[i];
+      if (!is_op(n, "DequantizeLinear") || input_at(n, 0) != source) continue;
+      const PerTensorQ pq = *per_tensor_params(g, n);
+      if (!pq.zero_point.empty()) x_type = pq.type;
+    }
+    if (x_type == DType::kUndefined) {
+      const ValueInfo* vi = g.find_value(source);
       x_type = vi ? vi->dtype : DType::kUndefined;
     }
     if (x_type != DType::kU8 && x_type != DType::kS8) continue;
+    const std::vector<size_t> nodes(cone.begin(), cone.end());  // graph order
     // A node the reference ops cannot run stays as it is, to fail (or not) where the graph runs.
-    Result<Tensor> table = lut_table(g, g.nodes[dq_index], op, q, x_type);
+    Result<Tensor> table = lut_table(g, nodes, source, x_type, q.outputs[0]);
     if (!table.ok()) continue;
-    luts.push_back({i, *c, x->first, q.outputs[0], std::move(table).value()});
+    for (size_t i : nodes) used[i] = true;
+    Int8LutUnit unit;
+    unit.op = u.producer.at(input_at(q, 0));
+    unit.q = qi;
+    unit.x_q = source;
+    unit.output = q.outputs[0];
+    unit.table = std::move(table).value();
+    unit.nodes = nodes;
+    luts.push_back(std::move(unit));
   }
   return luts;
 }
@@ -805,7 +887,12 @@ Result<Graph> lower_graph(const Graph& qdq, const LoweringTarget& target,
     std::set<std::string> names;
     for (const auto& [name, t] : qdq.initializers) names.insert(name);
     for (Int8LutUnit& l : luts) {
-      if (!claim({l.op, l.q})) continue;
+      // The Q first: claim keeps the first node's slot, where the table lookup goes.
+      std::vector<size_t> nodes = {l.q};
+      for (size_t i : l.nodes) {
+        if (i != l.q) nodes.push_back(i);
+      }
+      if (!claim(nodes)) continue;
       std::string table = l.output + "_lut";
       while (names.count(table)) table += "_";
       names.insert(table);
@@ -815,7 +902,7 @@ Result<Graph> lower_graph(const Graph& qdq, const LoweringTarget& target,
       n.op_type = kQLutOp;
       n.inputs = {l.x_q, table};
       n.outputs = {l.output};
-      replacement[l.op] = std::move(n);
+      replacement[l.q] = std::move(n);
       tables.emplace_back(table, std::move(l.table));
       changed = true;
     }

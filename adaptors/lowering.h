@@ -115,13 +115,17 @@ struct Int8AddUnit {
   std::vector<size_t> fused;
 };
 
-// DequantizeLinear -> an elementwise unary op (Relu, Clip, Sigmoid, ...) -> QuantizeLinear, all
-// per tensor, each link the only reader: one table lookup per element, exact by construction
-// (the table is what the reference ops compute for each of the 256 inputs).
+// A QuantizeLinear whose value is a function of one 8-bit tensor's bytes, element by element:
+// DequantizeLinear -> elementwise ops (unary ones as Relu, Clip, Sigmoid, ...; Add/Sub/Mul/Div/
+// Max/Min of two values of the chain or of one and a constant scalar) -> QuantizeLinear, with
+// Q -> DQ pairs inside (HardSwish written as x * HardSigmoid(x) with QDQ between), all per
+// tensor, nothing outside reading an intermediate: one table lookup per element, exact by
+// construction (the table is what the reference ops compute for each of the 256 inputs).
 struct Int8LutUnit {
-  size_t op = 0, q = 0;
+  size_t op = 0, q = 0;  // the op producing the Q's input, and the Q
   std::string x_q, output;
   Tensor table;  // 256 entries of the Q's type
+  std::vector<size_t> nodes;  // every node the table replaces (DQs, ops, Qs), ascending
 };
 
 // What an adaptor can run; lower_qdq leaves everything else to the reference ops.
