@@ -597,6 +597,49 @@ std::vector<Int8PoolUnit> find_int8_pools(const Graph& g) {
   return pools;
 }
 
+// Ops that only move or pick elements, and the opset from which ONNX lets them take 8-bit
+// tensors (Reshape-1 and Flatten before 9 are float-only).
+std::optional<int64_t> data_movement_since(const Node& n) {
+  static const std::map<std::string, int64_t> kOps = {
+      {"Reshape", 5},   {"Transpose", 1}, {"Squeeze", 1},      {"Unsqueeze", 1},
+      {"Flatten", 9},   {"Gather", 1},    {"Slice", 1},        {"Identity", 1},
+      {"Expand", 8},    {"Tile", 6},      {"DepthToSpace", 1}, {"SpaceToDepth", 1}};
+  if (!onnx_domain(n)) return std::nullopt;
+  auto it = kOps.find(n.op_type);
+  if (it == kOps.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<Int8PoolUnit> find_int8_data_movement(const Graph& g) {
+  const Uses u(g);
+  std::vector<Int8PoolUnit> out;
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const Node& op = g.nodes[i];
+    const std::optional<int64_t> since = data_movement_since(op);
+    if (!since || g.opset < *since || op.outputs.size() != 1 || op.outputs[0].empty()) continue;
+    auto x = activation_dq(g, u, input_at(op, 0));
+    if (!x || x->second.zero_point.empty()) continue;
+    // Only the data input is 8-bit: indices, shapes and the like stay as they are.
+    bool data_only = true;
+    for (size_t k = 1; k < op.inputs.size(); ++k) data_only = data_only && op.inputs[k] != input_at(op, 0);
+    if (!data_only) continue;
+    auto c = u.sole_consumer(op.outputs[0]);
+    if (!c) continue;
+    const Node& q = g.nodes[*c];
+    if (!is_op(q, "QuantizeLinear") || q.outputs.size() != 1 || input_at(q, 0) != op.outputs[0]) {
+      continue;
+    }
+    auto y = per_tensor_params(g, q);
+    if (!y || y->zero_point.empty() || y->type != x->second.type ||
+        y->zp_value != x->second.zp_value ||
+        std::memcmp(&y->scale_value, &x->second.scale_value, sizeof(float)) != 0) {
+      continue;
+    }
+    out.push_back({u.producer.at(input_at(op, 0)), i, *c, x->first, q.outputs[0]});
+  }
+  return out;
+}
+
 std::vector<Int8AddUnit> find_int8_adds(const Graph& g, const std::vector<bool>& taken) {
   const Uses u(g);
   std::vector<Int8AddUnit> adds;
@@ -854,6 +897,16 @@ Result<Graph> lower_graph(const Graph& qdq, const LoweringTarget& target,
       if (!claim({p.pool, p.q})) continue;
       Node n = qdq.nodes[p.pool];
       n.inputs = {p.x_q};
+      n.outputs = {p.output};
+      replacement[p.pool] = std::move(n);
+      changed = true;
+    }
+  }
+  if (target.int8_data_movement) {
+    for (const Int8PoolUnit& p : find_int8_data_movement(qdq)) {
+      if (!claim({p.pool, p.q})) continue;
+      Node n = qdq.nodes[p.pool];
+      n.inputs[0] = p.x_q;
       n.outputs = {p.output};
       replacement[p.pool] = std::move(n);
       changed = true;

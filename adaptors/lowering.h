@@ -85,8 +85,10 @@ struct QuantizedUnit {
 
 // DequantizeLinear -> MaxPool -> QuantizeLinear with the same scale and zero point: the pool runs
 // on the 8-bit tensor directly (max commutes with a monotonic dequantization).
+// The same for ops that only move or pick elements (Reshape, Transpose, Gather, Slice, ...):
+// exact, since Q(DQ(q)) = q with equal parameters.
 struct Int8PoolUnit {
-  size_t dq = 0, pool = 0, q = 0;
+  size_t dq = 0, pool = 0, q = 0;  // pool: the MaxPool (or data-movement op)
   std::string x_q, output;
 };
 
@@ -138,6 +140,7 @@ struct LoweringTarget {
   bool f32_output = true;    // units that end without a Q
   bool clip = true;
   bool int8_maxpool = true;  // standard MaxPool on u8/s8 (graphs of opset 12 and later)
+  bool int8_data_movement = true;  // Reshape, Transpose, Gather, ... on u8/s8 (standard ops)
   bool bf16_conv = true;
   bool bf16_gemm = true;
   bool int8_add = false;     // QAdd (off unless the adaptor registers it)
@@ -161,6 +164,8 @@ struct UnitOptions {
 // listed (they are removed when nothing else reads them).
 std::vector<QuantizedUnit> find_quantized_units(const Graph& g, const UnitOptions& opts = {});
 std::vector<Int8PoolUnit> find_int8_pools(const Graph& g);
+// DQ -> data-movement op -> Q with equal parameters, for the graph's opset.
+std::vector<Int8PoolUnit> find_int8_data_movement(const Graph& g);
 // Adds with at least one 8-bit (DQ) input; nodes already in `taken` are skipped.
 std::vector<Int8AddUnit> find_int8_adds(const Graph& g, const std::vector<bool>& taken = {});
 // DQ -> unary op -> Q chains; nodes already in `taken` are skipped, and so are chains the

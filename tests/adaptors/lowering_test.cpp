@@ -410,6 +410,40 @@ TEST(LoweringTest, Int8MaxPoolNeedsIdenticalQuantization) {
   expect_same_graph(old.g, lowered.value());
 }
 
+TEST(LoweringTest, DataMovementRunsOnInt8WithEqualQuantization) {
+  auto make = [](float out_scale, const char* op) {
+    G b;
+    b.input("x", {1, 2, 4, 4});
+    if (std::string(op) == "Transpose") {
+      b.node("t", "Transpose", {b.act("x")}, {"p"}, {{"perm", ints_attr({0, 2, 3, 1})}});
+    } else {
+      b.g.initializers["shape"] = Tensor::from_i64({2}, {2, 16});
+      b.node("t", "Reshape", {b.act("x"), "shape"}, {"p"});
+    }
+    b.g.initializers["p_scale"] = Tensor::scalar_f32(out_scale);
+    b.g.initializers["p_zero_point"] = scalar_q(DType::kU8, 0);
+    b.node("p_Q", "QuantizeLinear", {"p", "p_scale", "p_zero_point"}, {"p_q"});
+    b.output("p_q");
+    return b;
+  };
+  for (const char* op : {"Transpose", "Reshape"}) {
+    const G same = make(0.1f, op);
+    ASSERT_EQ(find_int8_data_movement(same.g).size(), 1u) << op;
+    auto lowered = lower_qdq(same.g, native_lowering_target(), {});
+    ASSERT_TRUE(lowered.ok());
+    EXPECT_EQ(op_types(lowered.value()), (std::vector<std::string>{"QuantizeLinear", op}));
+    EXPECT_EQ(lowered->nodes[1].inputs[0], "x_q");
+    EXPECT_EQ(lowered->nodes[1].outputs[0], "p_q");
+
+    const G other = make(0.2f, op);  // a requantization: stays in f32
+    EXPECT_TRUE(find_int8_data_movement(other.g).empty()) << op;
+  }
+  // Reshape takes 8-bit tensors from opset 5 on.
+  G old = make(0.1f, "Reshape");
+  old.g.opset = 4;
+  EXPECT_TRUE(find_int8_data_movement(old.g).empty());
+}
+
 TEST(LoweringTest, Int8AddOnlyForTargetsThatRunIt) {
   G b;
   b.input("x", {2, 4});
