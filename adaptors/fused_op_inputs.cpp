@@ -138,4 +138,21 @@ Status read_w_scale(const OpContext& ctx, int64_t n, const Tensor** out) {
   return Status::Ok();
 }
 
+Status plan_gemm(const OpContext& ctx, const Tensor& x, const Tensor& w, GemmPlan* g) {
+  if (x.rank() < 1) return ctx.invalid("x must have rank >= 1");
+  if (w.rank() != 2) return ctx.invalid("weight shape " + shape_str(w.shape()) + " is not 2-D");
+  g->trans_b = ctx.node.attr_int("trans_b", 0) != 0;
+  g->k = x.dim(x.rank() - 1);
+  const int64_t wk = g->trans_b ? w.dim(1) : w.dim(0);
+  g->n = g->trans_b ? w.dim(0) : w.dim(1);
+  if (wk != g->k) {
+    return ctx.invalid("inner dimensions differ: x " + shape_str(x.shape()) + ", w " +
+                       shape_str(w.shape()) + (g->trans_b ? " (transposed)" : ""));
+  }
+  g->m = g->k == 0 ? shape_numel(Shape(x.shape().begin(), x.shape().end() - 1)) : x.numel() / g->k;
+  g->out_shape.assign(x.shape().begin(), x.shape().end() - 1);
+  g->out_shape.push_back(g->n);
+  return Status::Ok();
+}
+
 }  // namespace qtune

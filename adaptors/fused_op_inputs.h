@@ -43,6 +43,15 @@ struct OutQuant {
 };
 Status read_out(const OpContext& ctx, OutQuant* o);
 
+// A QGemm/Bf16Gemm/F32Gemm's x [..., K] and w [K, N] (or [N, K] with attribute trans_b): x's
+// leading dims flatten into M, y is [..., N].
+struct GemmPlan {
+  int64_t m = 0, k = 0, n = 0;
+  bool trans_b = false;
+  Shape out_shape;
+};
+Status plan_gemm(const OpContext& ctx, const Tensor& x, const Tensor& w, GemmPlan* g);
+
 // A per-output-channel bias of n values ([n] or [1, n]), f32 or (when s32_ok) s32; null if absent.
 Status read_bias(const OpContext& ctx, size_t i, int64_t n, bool s32_ok, const Tensor** out);
 // w_scale (input 2): f32 with 1 or n values.

@@ -127,6 +127,18 @@ void infer_lut(onnx::InferenceContext& ctx) {
   if (onnx::hasInputShape(ctx, 0)) onnx::propagateShapeFromInputToOutput(ctx, 0, 0);
 }
 
+// F32Conv: Conv on [x, w]; with a sum (input 3), the Add of that result and the sum.
+void infer_conv_sum(onnx::InferenceContext& ctx) {
+  infer_conv(ctx);
+  const onnx::TypeProto* sum = ctx.getNumInputs() > 3 ? ctx.getInputType(3) : nullptr;
+  if (!sum || !sum->has_tensor_type()) return;
+  onnx::TypeProto conv_out = *ctx.getOutputType(0);
+  ctx.getOutputType(0)->mutable_tensor_type()->clear_shape();
+  OperandView view(ctx, {3, 3});
+  view.replace_type(0, std::move(conv_out));
+  infer_as("Add", 14, view, ctx);
+}
+
 // MatMul on [x, w as [K, N]]: w is [N, K] when trans_b is 1.
 void infer_gemm(onnx::InferenceContext& ctx) {
   OperandView view(ctx, {0, 1});
@@ -185,7 +197,7 @@ void register_fused_op_schemas(const std::string& domain) {
                                     infer_conv));
   onnx::RegisterSchema(fused_schema(domain, kBf16ConvOp, "Conv computed in bf16", infer_conv));
   onnx::RegisterSchema(fused_schema(domain, kF32ConvOp, "Conv on the adaptor's f32 kernels",
-                                    infer_conv));
+                                    infer_conv_sum));
   onnx::RegisterSchema(fused_schema(domain, kQGemmOp, "int8 Gemm/MatMul with fused requantization",
                                     infer_gemm));
   onnx::RegisterSchema(fused_schema(domain, kBf16GemmOp, "Gemm/MatMul computed in bf16",

@@ -440,10 +440,11 @@ Node fused_node(const Graph& g, const QuantizedUnit& u, const std::string& domai
 }
 
 // An fp32 Conv/Gemm/MatMul with a constant f32 weight as a Bf16Conv/Bf16Gemm (bf16) or
-// F32Conv/F32Gemm node, with a sole Relu/Clip reader fused. Returns the indices of nodes it
-// replaces (empty: no match).
+// F32Conv/F32Gemm node, with a sole Relu/Clip reader fused, and for F32 also a residual Add
+// (F32Conv, target.f32_sum) or a bias Add (F32Gemm, target.bias_add) before it when fuse_add.
+// Returns the indices of nodes it replaces, the one whose place it takes first (empty: no match).
 std::vector<size_t> float_node(const Graph& g, const Uses& u, size_t idx,
-                               const LoweringTarget& target, bool bf16, Node* out) {
+                               const LoweringTarget& target, bool bf16, bool fuse_add, Node* out) {
   const Node& op = g.nodes[idx];
   if (!onnx_domain(op) || op.outputs.size() != 1 || op.outputs[0].empty()) return {};
   const Tensor* w = g.initializer(input_at(op, 1));
@@ -484,10 +485,48 @@ std::vector<size_t> float_node(const Graph& g, const Uses& u, size_t idx,
   } else {
     return {};
   }
+  // replaced[0] is where the fused node goes: the last node whose other inputs it reads.
   std::vector<size_t> replaced{idx};
+  std::string output = op.outputs[0];
+  // The sole reader of `output` when it is a two-input Add: the Add and its other operand.
+  auto sole_add = [&](std::string* other) -> std::optional<size_t> {
+    const auto c = u.sole_consumer(output);
+    if (!c) return std::nullopt;
+    const Node& add = g.nodes[*c];
+    if (!is_op(add, "Add") || add.inputs.size() != 2 || add.outputs.size() != 1 ||
+        add.outputs[0].empty() || add.inputs[0] == add.inputs[1]) {
+      return std::nullopt;
+    }
+    *other = add.inputs[0] == output ? add.inputs[1] : add.inputs[0];
+    if (other->empty()) return std::nullopt;
+    const ValueInfo* vi = g.find_value(*other);
+    if (vi && vi->dtype != DType::kF32 && vi->dtype != DType::kUndefined) return std::nullopt;
+    return c;
+  };
+  std::string other;
+  if (fuse_add && !bf16 && n.op_type == kF32ConvOp && target.f32_sum) {
+    // A residual Add: its other operand becomes the sum input; the node runs where the Add was,
+    // after whatever produces that operand.
+    if (auto c = sole_add(&other)) {
+      n.inputs.push_back(other);
+      replaced.insert(replaced.begin(), *c);
+      output = g.nodes[*c].outputs[0];
+    }
+  } else if (fuse_add && !bf16 && n.op_type == kF32GemmOp && target.bias_add &&
+             n.inputs[2].empty()) {
+    // A bias Add of a constant [N] after a MatMul (or bias-less Gemm) becomes its bias.
+    if (auto c = sole_add(&other)) {
+      const Tensor* bias = g.initializer(other);
+      const int64_t n_out = w->dim(n.attr_int("trans_b", 0) != 0 ? 0 : 1);
+      if (bias && bias->dtype() == DType::kF32 && bias_shape_ok(*bias, n_out)) {
+        n.inputs[2] = other;
+        replaced.push_back(*c);
+        output = g.nodes[*c].outputs[0];
+      }
+    }
+  }
   FusedActivation act = FusedActivation::kNone;
   float lo = 0.0f, hi = 0.0f;
-  std::string output = op.outputs[0];
   if (auto c = u.sole_consumer(output)) {
     const Node& a = g.nodes[*c];
     if (a.outputs.size() == 1 && input_at(a, 0) == output &&
@@ -557,6 +596,49 @@ std::vector<Int8PoolUnit> find_int8_pools(const Graph& g) {
     pools.push_back({u.producer.at(input_at(pool, 0)), i, *c, x->first, q.outputs[0]});
   }
   return pools;
+}
+
+// Ops that only move or pick elements, and the opset from which ONNX lets them take 8-bit
+// tensors (Reshape-1 and Flatten before 9 are float-only).
+std::optional<int64_t> data_movement_since(const Node& n) {
+  static const std::map<std::string, int64_t> kOps = {
+      {"Reshape", 5},   {"Transpose", 1}, {"Squeeze", 1},      {"Unsqueeze", 1},
+      {"Flatten", 9},   {"Gather", 1},    {"Slice", 1},        {"Identity", 1},
+      {"Expand", 8},    {"Tile", 6},      {"DepthToSpace", 1}, {"SpaceToDepth", 1}};
+  if (!onnx_domain(n)) return std::nullopt;
+  auto it = kOps.find(n.op_type);
+  if (it == kOps.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<Int8PoolUnit> find_int8_data_movement(const Graph& g) {
+  const Uses u(g);
+  std::vector<Int8PoolUnit> out;
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    const Node& op = g.nodes[i];
+    const std::optional<int64_t> since = data_movement_since(op);
+    if (!since || g.opset < *since || op.outputs.size() != 1 || op.outputs[0].empty()) continue;
+    auto x = activation_dq(g, u, input_at(op, 0));
+    if (!x || x->second.zero_point.empty()) continue;
+    // Only the data input is 8-bit: indices, shapes and the like stay as they are.
+    bool data_only = true;
+    for (size_t k = 1; k < op.inputs.size(); ++k) data_only = data_only && op.inputs[k] != input_at(op, 0);
+    if (!data_only) continue;
+    auto c = u.sole_consumer(op.outputs[0]);
+    if (!c) continue;
+    const Node& q = g.nodes[*c];
+    if (!is_op(q, "QuantizeLinear") || q.outputs.size() != 1 || input_at(q, 0) != op.outputs[0]) {
+      continue;
+    }
+    auto y = per_tensor_params(g, q);
+    if (!y || y->zero_point.empty() || y->type != x->second.type ||
+        y->zp_value != x->second.zp_value ||
+        std::memcmp(&y->scale_value, &x->second.scale_value, sizeof(float)) != 0) {
+      continue;
+    }
+    out.push_back({u.producer.at(input_at(op, 0)), i, *c, x->first, q.outputs[0]});
+  }
+  return out;
 }
 
 std::vector<Int8AddUnit> find_int8_adds(const Graph& g, const std::vector<bool>& taken) {
@@ -636,36 +718,45 @@ bool lut_op(const Graph& g, const Node& n) {
   return true;
 }
 
-// What the reference ops compute for each of the 256 values of x's type through dq -> op -> q.
-Result<Tensor> lut_table(const Graph& g, const Node& dq, const Node& op, const Node& q,
-                         DType x_type) {
+// Binary arithmetic that stays elementwise when both operands are the same shape (two values
+// of one chain) or one is a constant scalar.
+bool lut_binary_op(const Node& n) {
+  static const std::set<std::string> kBinary = {"Add", "Sub", "Mul", "Div", "Max", "Min"};
+  return onnx_domain(n) && kBinary.count(n.op_type) && n.inputs.size() == 2 && n.outputs.size() == 1;
+}
+
+// What the reference ops compute for each of the 256 values of x's type through `nodes` (graph
+// order), x standing for the source tensor `x_q`; `out` is the last node's output.
+Result<Tensor> lut_table(const Graph& g, const std::vector<size_t>& nodes, const std::string& x_q,
+                         DType x_type, const std::string& out) {
   Graph mini;
   mini.name = "lut";
   mini.opset = g.opset;
   mini.opset_imports = g.opset_imports;
-  mini.inputs.push_back({"x", x_type, Shape{256}});
-  Node d = dq, o = op, qn = q;
-  d.inputs[0] = "x";
-  o.inputs[0] = d.outputs[0];
-  qn.inputs[0] = o.outputs[0];
-  for (const Node* n : {&d, &o, &qn}) {
-    for (size_t i = 1; i < n->inputs.size(); ++i) {
-      if (const Tensor* t = g.initializer(n->inputs[i])) mini.initializers[n->inputs[i]] = *t;
+  mini.inputs.push_back({x_q, x_type, Shape{256}});
+  for (size_t i : nodes) {
+    const Node& n = g.nodes[i];
+    for (const auto& in : n.inputs) {
+      if (const Tensor* t = g.initializer(in)) mini.initializers[in] = *t;
     }
+    mini.nodes.push_back(n);
   }
-  mini.nodes = {d, o, qn};
-  mini.outputs.push_back({qn.outputs[0], DType::kUndefined, std::nullopt});
+  mini.outputs.push_back({out, DType::kUndefined, std::nullopt});
   QT_ASSIGN_OR_RETURN(Executor exec, Executor::create(std::make_shared<const Graph>(std::move(mini))));
   Tensor x(x_type, {256});
   auto* xb = static_cast<uint8_t*>(x.raw());
   for (int i = 0; i < 256; ++i) xb[i] = static_cast<uint8_t>(i);
-  QT_ASSIGN_OR_RETURN(std::vector<Tensor> out, exec.run({x}));
-  const DType t = out.empty() ? DType::kUndefined : out[0].dtype();
-  if (out.size() != 1 || (t != DType::kU8 && t != DType::kS8) || out[0].numel() != 256) {
-    return Status::Internal("lookup table of " + op.describe() + " is not 256 8-bit values");
+  QT_ASSIGN_OR_RETURN(std::vector<Tensor> result, exec.run({x}));
+  const DType t = result.empty() ? DType::kUndefined : result[0].dtype();
+  if (result.size() != 1 || (t != DType::kU8 && t != DType::kS8) || result[0].numel() != 256) {
+    return Status::Internal("lookup table of " + g.nodes[nodes.back()].describe() +
+                            " is not 256 8-bit values");
   }
-  return std::move(out[0]);
+  return std::move(result[0]);
 }
+
+// Largest number of nodes one table replaces (HardSwish as QDQ'd x * HardSigmoid(x) takes 6).
+constexpr size_t kMaxLutNodes = 16;
 
 }  // namespace
 
@@ -673,31 +764,104 @@ std::vector<Int8LutUnit> find_int8_luts(const Graph& g, const std::vector<bool>&
   const Uses u(g);
   std::vector<Int8LutUnit> luts;
   auto free = [&](size_t i) { return i >= taken.size() || !taken[i]; };
-  for (size_t i = 0; i < g.nodes.size(); ++i) {
-    const Node& op = g.nodes[i];
-    if (!free(i) || !lut_op(g, op) || op.outputs[0].empty()) continue;
-    auto x = activation_dq(g, u, input_at(op, 0));
-    if (!x || u.sole_consumer(input_at(op, 0)) != i) continue;
-    const size_t dq_index = u.producer.at(input_at(op, 0));
-    auto c = u.sole_consumer(op.outputs[0]);
-    if (!c || !free(*c)) continue;
-    const Node& q = g.nodes[*c];
-    if (!is_op(q, "QuantizeLinear") || q.outputs.size() != 1 || input_at(q, 0) != op.outputs[0] ||
-        !per_tensor_params(g, q)) {
+  std::vector<bool> used(g.nodes.size(), false);  // by a table found before
+  for (size_t qi = 0; qi < g.nodes.size(); ++qi) {
+    const Node& q = g.nodes[qi];
+    if (!free(qi) || used[qi] || !is_op(q, "QuantizeLinear") || q.outputs.size() != 1 ||
+        q.outputs[0].empty() || !per_tensor_params(g, q)) {
       continue;
     }
-    // The 8-bit type from the zero point, else from what the graph declares (ONNX's default
-    // for a DequantizeLinear without zero point is not necessarily u8: int32 has none either).
-    DType x_type = x->second.type;
-    if (x->second.zero_point.empty()) {
-      const ValueInfo* vi = g.find_value(x->first);
+    const Node* last = u.produced_by(g, input_at(q, 0));
+    if (!last || !(lut_op(g, *last) || lut_binary_op(*last))) continue;
+    // Walk back from the Q over elementwise ops, per-tensor DQs and the Qs between them, to
+    // the one 8-bit tensor everything derives from.
+    std::set<size_t> cone = {qi};
+    std::vector<std::string> todo = {input_at(q, 0)};
+    std::string source;
+    bool ok = true;
+    while (ok && !todo.empty()) {
+      const std::string t = todo.back();
+      todo.pop_back();
+      if (g.initializer(t)) {
+        ok = g.initializer(t)->numel() == 1;  // a constant operand must be a scalar
+        continue;
+      }
+      auto p = u.producer.find(t);
+      const bool inner = p != u.producer.end() && free(p->second) && !used[p->second];
+      if (inner && cone.count(p->second)) continue;
+      const Node* n = inner ? &g.nodes[p->second] : nullptr;
+      if (n && is_op(*n, "DequantizeLinear")) {
+        if (!per_tensor_params(g, *n) || input_at(*n, 0).empty()) {
+          ok = false;
+          break;
+        }
+        cone.insert(p->second);
+        const std::string& in = input_at(*n, 0);
+        const Node* qin = u.produced_by(g, in);
+        // A Q of an elementwise op's value is a rounding inside the chain; any other 8-bit
+        // tensor (a QConv's output, a graph input's Q) is the chain's source.
+        const Node* op_in = qin ? u.produced_by(g, input_at(*qin, 0)) : nullptr;
+        const bool requant = qin && is_op(*qin, "QuantizeLinear") && free(u.producer.at(in)) &&
+                             !used[u.producer.at(in)] && per_tensor_params(g, *qin) && op_in &&
+                             (lut_op(g, *op_in) || lut_binary_op(*op_in));
+        if (requant) {
+          todo.push_back(in);  // a Q -> DQ inside the chain: rounded there, as the graph does
+        } else if (source.empty() || source == in) {
+          source = in;
+        } else {
+          ok = false;  // a second 8-bit input
+        }
+      } else if (n && ((is_op(*n, "QuantizeLinear") && per_tensor_params(g, *n)) ||
+                       lut_op(g, *n) || lut_binary_op(*n))) {
+        cone.insert(p->second);
+        for (const auto& in : n->inputs) {
+          if (!in.empty()) todo.push_back(in);
+        }
+      } else {
+        ok = false;  // an input from outside the chain that is not its 8-bit source
+      }
+      ok = ok && cone.size() <= kMaxLutNodes;
+    }
+    if (!ok || source.empty()) continue;
+    // Every value but the last stays inside: nothing else reads it.
+    for (size_t i : cone) {
+      if (i == qi) continue;
+      for (const auto& o : g.nodes[i].outputs) {
+        if (o.empty()) continue;
+        if (u.graph_outputs.count(o)) ok = false;
+        auto c = u.consumers.find(o);
+        if (c == u.consumers.end()) continue;
+        for (size_t r : c->second) ok = ok && cone.count(r);
+      }
+    }
+    if (!ok) continue;
+    // The 8-bit type from a zero point, else from what the graph declares (ONNX's default for
+    // a DequantizeLinear without zero point is not necessarily u8: int32 has none either).
+    DType x_type = DType::kUndefined;
+    for (size_t i : cone) {
+      const Node& n = g.nodes[i];
+      if (!is_op(n, "DequantizeLinear") || input_at(n, 0) != source) continue;
+      const PerTensorQ pq = *per_tensor_params(g, n);
+      if (!pq.zero_point.empty()) x_type = pq.type;
+    }
+    if (x_type == DType::kUndefined) {
+      const ValueInfo* vi = g.find_value(source);
       x_type = vi ? vi->dtype : DType::kUndefined;
     }
     if (x_type != DType::kU8 && x_type != DType::kS8) continue;
+    const std::vector<size_t> nodes(cone.begin(), cone.end());  // graph order
     // A node the reference ops cannot run stays as it is, to fail (or not) where the graph runs.
-    Result<Tensor> table = lut_table(g, g.nodes[dq_index], op, q, x_type);
+    Result<Tensor> table = lut_table(g, nodes, source, x_type, q.outputs[0]);
     if (!table.ok()) continue;
-    luts.push_back({i, *c, x->first, q.outputs[0], std::move(table).value()});
+    for (size_t i : nodes) used[i] = true;
+    Int8LutUnit unit;
+    unit.op = u.producer.at(input_at(q, 0));
+    unit.q = qi;
+    unit.x_q = source;
+    unit.output = q.outputs[0];
+    unit.table = std::move(table).value();
+    unit.nodes = nodes;
+    luts.push_back(std::move(unit));
   }
   return luts;
 }
@@ -738,6 +902,16 @@ Result<Graph> lower_graph(const Graph& qdq, const LoweringTarget& target,
       changed = true;
     }
   }
+  if (target.int8_data_movement) {
+    for (const Int8PoolUnit& p : find_int8_data_movement(qdq)) {
+      if (!claim({p.pool, p.q})) continue;
+      Node n = qdq.nodes[p.pool];
+      n.inputs[0] = p.x_q;
+      n.outputs = {p.output};
+      replacement[p.pool] = std::move(n);
+      changed = true;
+    }
+  }
   if (target.int8_add) {
     std::vector<bool> taken(count, false);
     for (size_t i = 0; i < count; ++i) taken[i] = removed[i] || replacement[i].has_value();
@@ -766,7 +940,12 @@ Result<Graph> lower_graph(const Graph& qdq, const LoweringTarget& target,
     std::set<std::string> names;
     for (const auto& [name, t] : qdq.initializers) names.insert(name);
     for (Int8LutUnit& l : luts) {
-      if (!claim({l.op, l.q})) continue;
+      // The Q first: claim keeps the first node's slot, where the table lookup goes.
+      std::vector<size_t> nodes = {l.q};
+      for (size_t i : l.nodes) {
+        if (i != l.q) nodes.push_back(i);
+      }
+      if (!claim(nodes)) continue;
       std::string table = l.output + "_lut";
       while (names.count(table)) table += "_";
       names.insert(table);
@@ -776,7 +955,7 @@ Result<Graph> lower_graph(const Graph& qdq, const LoweringTarget& target,
       n.op_type = kQLutOp;
       n.inputs = {l.x_q, table};
       n.outputs = {l.output};
-      replacement[l.op] = std::move(n);
+      replacement[l.q] = std::move(n);
       tables.emplace_back(table, std::move(l.table));
       changed = true;
     }
@@ -785,18 +964,24 @@ Result<Graph> lower_graph(const Graph& qdq, const LoweringTarget& target,
   for (size_t i = 0; i < count && !bf16.empty(); ++i) {
     if (!bf16.count(qdq.nodes[i].name) || removed[i] || replacement[i]) continue;
     Node n;
-    std::vector<size_t> nodes = float_node(qdq, u, i, target, true, &n);
+    std::vector<size_t> nodes = float_node(qdq, u, i, target, true, false, &n);
     if (nodes.empty() || !claim(nodes)) continue;
-    replacement[i] = std::move(n);
+    replacement[nodes[0]] = std::move(n);
     changed = true;
   }
   // What is left in fp32 (the whole model when it is not quantized).
   for (size_t i = 0; i < count && (target.f32_conv || target.f32_gemm); ++i) {
     if (removed[i] || replacement[i]) continue;
+    // The Add after it may already belong to another node (the other branch of a residual).
     Node n;
-    std::vector<size_t> nodes = float_node(qdq, u, i, target, false, &n);
-    if (nodes.empty() || !claim(nodes)) continue;
-    replacement[i] = std::move(n);
+    std::vector<size_t> nodes = float_node(qdq, u, i, target, false, true, &n);
+    bool claimed = !nodes.empty() && claim(nodes);
+    if (!claimed && nodes.size() > 1) {
+      nodes = float_node(qdq, u, i, target, false, false, &n);
+      claimed = !nodes.empty() && claim(nodes);
+    }
+    if (!claimed) continue;
+    replacement[nodes[0]] = std::move(n);
     changed = true;
   }
   if (!changed) return qdq;

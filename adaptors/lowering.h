@@ -25,7 +25,8 @@ namespace qtune {
 // QGemm flattens x's leading dims into M: x [..., K] -> y [..., N].
 // Bf16Conv / Bf16Gemm: [x, w (f32), bias (f32) or ""], same geometry/trans_b/activation attrs.
 // F32Conv / F32Gemm: the same inputs and attributes, computed in f32 (an fp32 op on an adaptor's
-// own f32 kernels instead of the reference ops).
+// own f32 kernels instead of the reference ops). F32Conv may take a fourth input, sum: a tensor
+// added (numpy broadcasting, as the Add it came from) before the activation - a residual Add.
 // QAdd: [a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, y_zero_point]; an 8-bit
 // operand with a scale is dequantized on the fly, an f32 one with a scale is quantized and
 // dequantized (its QDQ), one without a scale is used as is; numpy broadcasting;
@@ -84,8 +85,10 @@ struct QuantizedUnit {
 
 // DequantizeLinear -> MaxPool -> QuantizeLinear with the same scale and zero point: the pool runs
 // on the 8-bit tensor directly (max commutes with a monotonic dequantization).
+// The same for ops that only move or pick elements (Reshape, Transpose, Gather, Slice, ...):
+// exact, since Q(DQ(q)) = q with equal parameters.
 struct Int8PoolUnit {
-  size_t dq = 0, pool = 0, q = 0;
+  size_t dq = 0, pool = 0, q = 0;  // pool: the MaxPool (or data-movement op)
   std::string x_q, output;
 };
 
@@ -114,13 +117,17 @@ struct Int8AddUnit {
   std::vector<size_t> fused;
 };
 
-// DequantizeLinear -> an elementwise unary op (Relu, Clip, Sigmoid, ...) -> QuantizeLinear, all
-// per tensor, each link the only reader: one table lookup per element, exact by construction
-// (the table is what the reference ops compute for each of the 256 inputs).
+// A QuantizeLinear whose value is a function of one 8-bit tensor's bytes, element by element:
+// DequantizeLinear -> elementwise ops (unary ones as Relu, Clip, Sigmoid, ...; Add/Sub/Mul/Div/
+// Max/Min of two values of the chain or of one and a constant scalar) -> QuantizeLinear, with
+// Q -> DQ pairs inside (HardSwish written as x * HardSigmoid(x) with QDQ between), all per
+// tensor, nothing outside reading an intermediate: one table lookup per element, exact by
+// construction (the table is what the reference ops compute for each of the 256 inputs).
 struct Int8LutUnit {
-  size_t op = 0, q = 0;
+  size_t op = 0, q = 0;  // the op producing the Q's input, and the Q
   std::string x_q, output;
   Tensor table;  // 256 entries of the Q's type
+  std::vector<size_t> nodes;  // every node the table replaces (DQs, ops, Qs), ascending
 };
 
 // What an adaptor can run; lower_qdq leaves everything else to the reference ops.
@@ -132,17 +139,19 @@ struct LoweringTarget {
   bool s8_activations = true;
   bool f32_output = true;    // units that end without a Q
   bool clip = true;
-  bool int8_maxpool = true;  // standard MaxPool on u8/s8
+  bool int8_maxpool = true;  // standard MaxPool on u8/s8 (graphs of opset 12 and later)
+  bool int8_data_movement = true;  // Reshape, Transpose, Gather, ... on u8/s8 (standard ops)
   bool bf16_conv = true;
   bool bf16_gemm = true;
   bool int8_add = false;     // QAdd (off unless the adaptor registers it)
   bool int8_lut = false;     // QLut (off unless the adaptor registers it)
-  bool bias_add = false;     // a Gemm/MatMul's following bias Add as QGemm's f32 bias
+  bool bias_add = false;     // a Gemm/MatMul's following bias Add as QGemm's/F32Gemm's bias
   bool requant_bias_add = false;  // ... also with a Q -> DQ in between (QGemm's mid_scale)
   // Every other fp32 Conv (1-D/2-D) / Gemm / MatMul with a constant f32 weight as F32Conv /
   // F32Gemm: off unless the adaptor has f32 kernels worth more than the reference ops.
   bool f32_conv = false;
   bool f32_gemm = false;
+  bool f32_sum = false;      // an F32Conv's following Add as its sum input
 };
 
 // Which optional fusions find_quantized_units tries.
@@ -157,6 +166,8 @@ std::vector<QuantizedUnit> find_quantized_units(const Graph& g, const UnitOption
 // DQ -> MaxPool -> Q with the same quantization on both sides (the pool runs on 8-bit values);
 // none below opset 12, where ONNX's MaxPool takes only floating-point tensors.
 std::vector<Int8PoolUnit> find_int8_pools(const Graph& g);
+// DQ -> data-movement op -> Q with equal parameters, for the graph's opset.
+std::vector<Int8PoolUnit> find_int8_data_movement(const Graph& g);
 // Adds with at least one 8-bit (DQ) input; nodes already in `taken` are skipped.
 std::vector<Int8AddUnit> find_int8_adds(const Graph& g, const std::vector<bool>& taken = {});
 // DQ -> unary op -> Q chains; nodes already in `taken` are skipped, and so are chains the

@@ -190,7 +190,7 @@ int cmd_bench(int argc, char** argv) {
     const std::string what = args->positional.size() == 1 ? args->positional[0] : "";
     rc = what == "kernels" ? bench_kernels(*args)
          : what == "peak"  ? bench_peak(*args)
-                           : usage_error("bench", "expects kernels, peak or dispatch");
+                           : usage_error("bench", "expects kernels, peak, model or dispatch");
   }
   if (!rc.ok()) {
     std::cerr << "qtune bench: " << rc.status().message() << "\n";

@@ -12,6 +12,7 @@
 #include "runtime/executor.h"
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/model_runtime.h"
 #include "cli/progress.h"
 #include "cli/help.h"
 #include "common/data_config.h"
@@ -23,18 +24,6 @@ namespace qtune::cli {
 
 namespace {
 
-// Per-op-type time of the whole evaluation, slowest first, on stderr (stdout stays parseable).
-void print_profile(const Executor& exec) {
-  std::vector<OpTypeTime> rows = exec.profile();
-  double total = 0.0;
-  for (const auto& r : rows) total += r.ms;
-  std::fprintf(stderr, "%-28s %10s %7s %9s\n", "op type", "ms", "%", "calls");
-  for (const auto& r : rows) {
-    std::fprintf(stderr, "%-28s %10.2f %6.1f%% %9lld\n", r.op_type.c_str(), r.ms,
-                 total > 0 ? 100.0 * r.ms / total : 0.0, static_cast<long long>(r.calls));
-  }
-  std::fprintf(stderr, "%-28s %10.2f\n", "total", total);
-}
 
 Status run_eval(const Args& args, std::ostream& out) {
   if (args.positional.size() != 1) return usage_error("eval", "expects one MODEL.onnx");
@@ -56,29 +45,18 @@ Status run_eval(const Args& args, std::ostream& out) {
   QT_ASSIGN_OR_RETURN(Graph graph, load_onnx_model(model_path));
   auto shared = std::make_shared<const Graph>(std::move(graph));
   QT_ASSIGN_OR_RETURN(Dataset data, load_dataset(cfg));
-  Result<EvalResult> res = Status::Internal("not evaluated");
-  const bool profile = args.has("--profile");
   // A pass longer than a second shows its progress on stderr (stdout stays the result).
   Progress::Options progress_options;
   progress_options.terminal = stderr_is_terminal();
   Progress progress(progress_options, std::cerr, std::cerr);
-  if (args.has("--adaptor")) {
-    // The adaptor lowers QDQ patterns onto its own int8 kernels: real int8 execution.
-    QT_ASSIGN_OR_RETURN(std::unique_ptr<Adaptor> adaptor, make_adaptor(args.get("--adaptor", "")));
-    QT_ASSIGN_OR_RETURN(std::unique_ptr<PreparedModel> prepared, adaptor->prepare(shared, {}));
-    auto* exec_model = dynamic_cast<ExecutorModel*>(prepared.get());
-    if (profile && exec_model) exec_model->executor().enable_profiling();
-    res = evaluate_top1([&](const std::vector<Tensor>& x) { return prepared->run(x); }, *shared,
-                        data, cfg.batch_size, progress.pass_fn());
-    progress.finish();
-    if (profile && exec_model) print_profile(exec_model->executor());
-  } else {
-    QT_ASSIGN_OR_RETURN(Executor exec, Executor::create(shared));
-    if (profile) exec.enable_profiling();
-    res = evaluate_top1(exec, data, cfg.batch_size, progress.pass_fn());
-    progress.finish();
-    if (profile) print_profile(exec);
-  }
+  QT_ASSIGN_OR_RETURN(std::unique_ptr<PreparedModel> prepared, prepare_to_run(shared, args));
+  // Per-op-type time of the whole evaluation, on stderr (stdout stays parseable).
+  const bool profile = args.has("--profile") && enable_profiling(*prepared);
+  // The graph as loaded names the inputs; the lowered one runs.
+  Result<EvalResult> res = evaluate_top1([&](const std::vector<Tensor>& x) { return prepared->run(x); },
+                                         *shared, data, cfg.batch_size, progress.pass_fn());
+  progress.finish();
+  if (profile) print_profile(*prepared, false, 0, stderr);
   if (!res.ok()) return res.status().Annotate(model_path);
   const EvalResult& r = res.value();
 

@@ -3,7 +3,8 @@
 // order, or DIR/NAME.npy by input name) or on a dataset (docs/data.md: preprocessed, fed by
 // name, in batches), and writes every graph output as OUT/output_0.npy, ... With --data it also
 // writes the inputs it fed as OUT/input_0.npy, ..., so another runtime can be run on exactly
-// the same tensors. With --adaptor, QDQ models run on that adaptor's int8 kernels.
+// the same tensors. QDQ models run on the adaptor's int8 kernels (default native), with
+// --reference as fp32 fake-quant on the reference executor.
 #include <algorithm>
 #include <cstring>
 #include <filesystem>
@@ -16,6 +17,7 @@
 #include "cli/args.h"
 #include "cli/commands.h"
 #include "cli/help.h"
+#include "cli/model_runtime.h"
 #include "common/data_config.h"
 #include "common/dataset.h"
 #include "common/model_feed.h"
@@ -117,17 +119,8 @@ Status run_model(const Args& args) {
   const fs::path out_dir = args.get("--out", "");
   QT_ASSIGN_OR_RETURN(Graph graph, load_onnx_model(model_path));
   auto shared = std::make_shared<const Graph>(std::move(graph));
-  std::unique_ptr<PreparedModel> prepared;
-  std::optional<Executor> exec;
-  if (args.has("--adaptor")) {
-    QT_ASSIGN_OR_RETURN(std::unique_ptr<Adaptor> adaptor, make_adaptor(args.get("--adaptor", "")));
-    QT_ASSIGN_OR_RETURN(prepared, adaptor->prepare(shared, {}));
-  } else {
-    QT_ASSIGN_OR_RETURN(exec, Executor::create(shared));
-  }
-  const Runner run = [&](const std::vector<Tensor>& x) {
-    return prepared ? prepared->run(x) : exec->run(x);
-  };
+  QT_ASSIGN_OR_RETURN(std::unique_ptr<PreparedModel> prepared, prepare_to_run(shared, args));
+  const Runner run = [&](const std::vector<Tensor>& x) { return prepared->run(x); };
   std::vector<Tensor> inputs, outputs;
   if (args.has("--data")) {
     QT_ASSIGN_OR_RETURN(DataConfig cfg, load_data_config(args.get("--data", "")));

@@ -353,6 +353,7 @@ Result<int> run_tune(const Args& args, const TuneMode& mode) {
   history.trials = replayed.trials;
   history.baseline_metric = base.metric;
   history.baseline_latency_ms = base.latency_ms;
+  history.baseline_latency_error_ms = base.latency_error_ms;
   history.baseline_model_bytes = base.model_bytes;
   say("fp32 baseline: " + cfg.metric.name + " " + fixed(base.metric, 4) + ", " +
       fixed(base.latency_ms, 3) + " ms per batch; " + std::to_string(space.ops.size()) +

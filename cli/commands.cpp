@@ -22,6 +22,7 @@ const std::vector<CommandEntry>& command_table() {
       {"ops", cmd_ops, false},
       {"conformance", cmd_conformance, false},
       {"bench", cmd_bench, false},
+      {"bench model", cmd_bench_model, false},
       {"bench dispatch", cmd_bench_dispatch, false},
       {"version", cmd_version, false},
       {"help", cmd_help, false},

@@ -27,6 +27,7 @@ int cmd_report(int argc, char** argv);
 int cmd_send_frame(int argc, char** argv);  // hidden: a bad frame for protocol tests
 int cmd_keygen(int argc, char** argv);
 int cmd_bench_dispatch(int argc, char** argv);  // `qtune bench dispatch`
+int cmd_bench_model(int argc, char** argv);     // `qtune bench model`
 int cmd_health(int argc, char** argv);          // container health probe
 
 struct CommandEntry {

@@ -35,7 +35,9 @@ int main(int argc, char** argv) {
   }
   std::string cmd = argv[1];
   if (cmd == "--help" || cmd == "-h") cmd = "help";
-  if (cmd == "bench" && argc > 2 && std::string(argv[2]) == "dispatch") cmd = "bench dispatch";
+  if (cmd == "bench" && argc > 2 && (std::string(argv[2]) == "dispatch" || std::string(argv[2]) == "model")) {
+    cmd = std::string("bench ") + argv[2];
+  }
   // `qtune COMMAND --help` is `qtune help COMMAND`.
   for (int i = 2; i < argc && cmd != "help"; ++i) {
     const std::string a = argv[i];

@@ -65,12 +65,15 @@ struct Encoder {
     field(p, "baseline", m.baseline);
   }
   void operator()(const ResultMsg& m) const {
-    begin(p, 9, "RESULT");
+    begin(p, 12, "RESULT");
     field(p, "index", m.index);
     field(p, "cfg_hash", m.cfg_hash);
     field(p, "ok", m.ok);
     field(p, "metric", m.metric);
     field(p, "latency_ms", m.latency_ms);
+    field(p, "latency_error_ms", m.latency_error_ms);
+    field(p, "fp32_ratio", m.fp32_ratio);
+    field(p, "fp32_ratio_error", m.fp32_ratio_error);
     field(p, "model_bytes", m.model_bytes);
     field(p, "seconds", m.seconds);
     field(p, "code", static_cast<int32_t>(m.code));
@@ -288,6 +291,14 @@ Result<Message> decode_result(const Fields& f) {
   QT_RETURN_IF_ERROR(f.boolean("ok", &m.ok));
   QT_RETURN_IF_ERROR(f.real("metric", &m.metric));
   QT_RETURN_IF_ERROR(f.real("latency_ms", &m.latency_ms));
+  // Added later: a worker without them reports no spread and no paired ratio.
+  if (f.has("latency_error_ms")) {
+    QT_RETURN_IF_ERROR(f.real("latency_error_ms", &m.latency_error_ms));
+  }
+  if (f.has("fp32_ratio")) QT_RETURN_IF_ERROR(f.real("fp32_ratio", &m.fp32_ratio));
+  if (f.has("fp32_ratio_error")) {
+    QT_RETURN_IF_ERROR(f.real("fp32_ratio_error", &m.fp32_ratio_error));
+  }
   QT_RETURN_IF_ERROR(f.integer("model_bytes", 0, kI64Max, &m.model_bytes));
   QT_RETURN_IF_ERROR(f.real("seconds", &m.seconds));
   QT_RETURN_IF_ERROR(f.integer("code", 0, 2, &code));

@@ -126,11 +126,16 @@ struct ResultMsg {
   std::string cfg_hash;
   bool ok = false;
   double metric = 0;
-  double latency_ms = 0;
+  double latency_ms = 0;  // median of the timed runs
   int64_t model_bytes = 0;
   double seconds = 0;  // the worker's wall time for the trial
   ResultCode code = ResultCode::kOk;
   std::string error;
+  // Optional on the wire (0 when absent): the median's standard error, and
+  // TrialMetrics::fp32_ratio with its standard error.
+  double latency_error_ms = 0;
+  double fp32_ratio = 0;
+  double fp32_ratio_error = 0;
 };
 
 // Both ways. `busy_index` is the trial a worker is running (-1: idle); the coordinator sends -1.

@@ -35,11 +35,11 @@ std::shared_ptr<uint8_t> allocate_strings(int64_t n) {
   return std::shared_ptr<uint8_t>(std::move(strings), bytes);
 }
 
-std::shared_ptr<uint8_t> allocate(size_t nbytes) {
+std::shared_ptr<uint8_t> allocate(size_t nbytes, bool zero) {
   const size_t rounded = ((nbytes + kAlignment - 1) / kAlignment) * kAlignment;
   void* p = std::aligned_alloc(kAlignment, rounded == 0 ? kAlignment : rounded);
   if (!p) throw std::bad_alloc();
-  std::memset(p, 0, rounded == 0 ? kAlignment : rounded);
+  if (zero) std::memset(p, 0, rounded == 0 ? kAlignment : rounded);
   return std::shared_ptr<uint8_t>(static_cast<uint8_t*>(p), [](uint8_t* q) { std::free(q); });
 }
 }  // namespace
@@ -48,7 +48,19 @@ Tensor::Tensor(DType dtype, Shape shape) : dtype_(dtype), shape_(std::move(shape
   Result<int64_t> bytes = checked_tensor_bytes(dtype_, shape_, "tensor");
   if (!bytes.ok()) throw SizeError(bytes.status().message());
   numel_ = shape_numel(shape_);
-  data_ = dtype == DType::kString ? allocate_strings(numel_) : allocate(nbytes());
+  data_ = dtype == DType::kString ? allocate_strings(numel_) : allocate(nbytes(), true);
+}
+
+Tensor Tensor::uninitialized(DType dtype, Shape shape) {
+  if (dtype == DType::kString) return Tensor(dtype, std::move(shape));
+  Result<int64_t> bytes = checked_tensor_bytes(dtype, shape, "tensor");
+  if (!bytes.ok()) throw SizeError(bytes.status().message());
+  Tensor t;
+  t.dtype_ = dtype;
+  t.shape_ = std::move(shape);
+  t.numel_ = shape_numel(t.shape_);
+  t.data_ = allocate(t.nbytes(), false);
+  return t;
 }
 
 Tensor Tensor::reshaped(Shape shape) const {

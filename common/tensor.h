@@ -33,6 +33,9 @@ class Tensor {
   // Allocates zero-filled storage; throws SizeError when the shape overflows or the tensor
   // would exceed the tensor size limit (common/size_check.h).
   Tensor(DType dtype, Shape shape);
+  // Storage left as the allocator gives it (strings are still constructed): for a kernel's
+  // output that it overwrites entirely, so the zero fill is not paid for.
+  static Tensor uninitialized(DType dtype, Shape shape);
 
   // kUndefined for sequences and optionals: tensor kernels never see their element type.
   DType dtype() const { return dtype_; }

@@ -23,6 +23,13 @@ Status check_trial_metrics(const std::string& metric, const TrialMetrics& m) {
   };
   if (!std::isfinite(m.metric)) return bad("metric " + metric + " is " + num(m.metric));
   if (!std::isfinite(m.latency_ms) || m.latency_ms < 0) return bad("latency " + num(m.latency_ms) + " ms");
+  if (!std::isfinite(m.latency_error_ms) || m.latency_error_ms < 0) {
+    return bad("latency error " + num(m.latency_error_ms) + " ms");
+  }
+  if (!std::isfinite(m.fp32_ratio) || m.fp32_ratio < 0) return bad("fp32 ratio " + num(m.fp32_ratio));
+  if (!std::isfinite(m.fp32_ratio_error) || m.fp32_ratio_error < 0) {
+    return bad("fp32 ratio error " + num(m.fp32_ratio_error));
+  }
   if (m.model_bytes < 0) return bad("model size " + std::to_string(m.model_bytes) + " bytes");
   if ((metric == "top1" || metric == "topk" || metric == "binary_agreement") &&
       (m.metric < 0 || m.metric > 100)) {

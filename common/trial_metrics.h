@@ -12,8 +12,16 @@ namespace qtune {
 
 struct TrialMetrics {
   double metric = 0;        // in the metric's units (top-1 in percent)
-  double latency_ms = 0;    // one evaluation batch on the adaptor's kernels, fastest of repeats
+  double latency_ms = 0;    // one evaluation batch on the adaptor's kernels: median of timed runs
   int64_t model_bytes = 0;  // initializer bytes of the quantized (QDQ) model
+  double latency_error_ms = 0;  // the standard error of that median (0: unknown)
+  // The trial's runs alternated with the fp32 model's in the same time window: the median of
+  // the pairs' ratios of CPU time per run (trial / fp32, all threads) and its standard error.
+  // Load that comes and goes slows both sides of a pair alike and preemption adds wall time but
+  // no CPU time, so this ratio, not latency_ms against a baseline measured at another time, says
+  // whether the trial is faster. 0: not measured (the baseline).
+  double fp32_ratio = 0;
+  double fp32_ratio_error = 0;
 };
 
 // How one op's output in a quantized model differs from the fp32 model's, over every value of

@@ -25,10 +25,44 @@ bool meets_accuracy(const AccuracyCriterion& c, double baseline, double metric) 
   return c.higher_is_better ? metric >= target - slack : -metric >= -target - slack;
 }
 
+double latency_noise_ms(double a_ms, double a_error_ms, double b_ms, double b_error_ms) {
+  return std::max(kLatencyNoiseFraction * std::min(a_ms, b_ms),
+                  kLatencyNoiseErrors * (a_error_ms + b_error_ms));
+}
+
+bool clearly_faster(double a_ms, double a_error_ms, double b_ms, double b_error_ms) {
+  return a_ms + latency_noise_ms(a_ms, a_error_ms, b_ms, b_error_ms) < b_ms;
+}
+
+RelativeLatency relative_latency(const TrialRecord& t, const TuningHistory& h) {
+  if (t.fp32_ratio > 0) return {t.fp32_ratio, t.fp32_ratio_error};
+  if (!(h.baseline_latency_ms > 0)) return {t.latency_ms, t.latency_error_ms};
+  // The error of a quotient: each side's, relative to its value, adds up.
+  const double r = t.latency_ms / h.baseline_latency_ms;
+  return {r, (t.latency_error_ms + r * h.baseline_latency_error_ms) / h.baseline_latency_ms};
+}
+
+bool clearly_faster(const TrialRecord& a, const TrialRecord& b, const TuningHistory& h) {
+  const RelativeLatency x = relative_latency(a, h), y = relative_latency(b, h);
+  return clearly_faster(x.ratio, x.error, y.ratio, y.error);
+}
+
+bool faster_than_baseline(const TrialRecord& t, const TuningHistory& h) {
+  if (!(h.baseline_latency_ms > 0) && !(t.fp32_ratio > 0)) return false;
+  const RelativeLatency r = relative_latency(t, h);
+  return clearly_faster(r.ratio, r.error, 1.0, 0.0);
+}
+
+double speedup_vs_fp32(const TrialRecord& t, const TuningHistory& h) {
+  if (!(t.fp32_ratio > 0) && !(h.baseline_latency_ms > 0)) return 0.0;
+  const double r = relative_latency(t, h).ratio;
+  return r > 0 ? 1.0 / r : 0.0;
+}
+
 bool accepted(const TrialRecord& t, const TuningHistory& h, const AccuracyCriterion& c,
               const std::string& objective) {
   if (!t.ok || !meets_accuracy(c, h.baseline_metric, t.metric)) return false;
-  return objective != "performance" || t.latency_ms < h.baseline_latency_ms;
+  return objective != "performance" || faster_than_baseline(t, h);
 }
 
 std::string kernel_signature(const TuneConfig& cfg) {
@@ -45,10 +79,19 @@ std::optional<size_t> best_accepted(const TuningHistory& h, const AccuracyCriter
   auto more_accurate = [&](const TrialRecord& a, const TrialRecord& b) {
     return c.higher_is_better ? a.metric > b.metric : a.metric < b.metric;
   };
-  const bool by_signature = objective == "performance" || objective == "modelsize";
+  // Within a tie on speed: the more accurate, then the smaller; the lower index stays on ties.
+  auto better = [&](size_t a, size_t b) {
+    const TrialRecord& x = h.trials[a];
+    const TrialRecord& y = h.trials[b];
+    if (more_accurate(x, y) || more_accurate(y, x)) return more_accurate(x, y);
+    return x.model_bytes != y.model_bytes ? x.model_bytes < y.model_bytes : a < b;
+  };
+  const bool performance = objective == "performance";
+  const bool by_signature = performance || objective == "modelsize";
   struct Group {
-    double cost = 0;  // lowest latency or size measured
-    size_t best = 0;  // most accurate trial
+    double cost = 0;    // lowest latency (relative to fp32's) or size measured
+    double error = 0;   // the standard error of the latency that gave `cost`
+    size_t best = 0;    // most accurate trial
     size_t first = 0;
   };
   std::map<std::string, Group> groups;
@@ -60,11 +103,16 @@ std::optional<size_t> best_accepted(const TuningHistory& h, const AccuracyCriter
       if (!best || more_accurate(t, h.trials[*best])) best = i;
       continue;
     }
-    const double cost = objective == "performance" ? t.latency_ms : static_cast<double>(t.model_bytes);
-    auto [it, fresh] = groups.try_emplace(kernel_signature(t.cfg), Group{cost, i, i});
+    const RelativeLatency rel = relative_latency(t, h);
+    const double cost = performance ? rel.ratio : static_cast<double>(t.model_bytes);
+    auto [it, fresh] = groups.try_emplace(kernel_signature(t.cfg), Group{cost, rel.error, i, i});
     if (fresh) continue;
-    it->second.cost = std::min(it->second.cost, cost);
-    if (more_accurate(t, h.trials[it->second.best])) it->second.best = i;
+    Group& g = it->second;
+    if (cost < g.cost) {
+      g.cost = cost;
+      g.error = rel.error;
+    }
+    if (better(i, g.best)) g.best = i;
   }
   const Group* winner = nullptr;
   for (const auto& [sig, g] : groups) {
@@ -72,7 +120,16 @@ std::optional<size_t> best_accepted(const TuningHistory& h, const AccuracyCriter
       winner = &g;
     }
   }
-  return winner ? std::optional<size_t>(winner->best) : best;
+  if (!winner) return best;
+  if (!performance) return winner->best;
+  // Every signature not clearly slower than the fastest one ties with it on speed.
+  size_t choice = winner->best;
+  for (const auto& [sig, g] : groups) {
+    if (!clearly_faster(winner->cost, winner->error, g.cost, g.error) && better(g.best, choice)) {
+      choice = g.best;
+    }
+  }
+  return choice;
 }
 
 std::optional<size_t> best_effort(const TuningHistory& h, const AccuracyCriterion& c) {

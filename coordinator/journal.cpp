@@ -14,7 +14,7 @@ namespace {
 //   u32 payload length | u32 kind | payload | u64 FNV-1a of (kind, payload)
 // Payload fields are little-endian: str = u32 length + bytes, f64/i64/u64 as 8 raw bytes.
 constexpr char kMagic[8] = {'Q', 'T', 'J', 'R', 'N', 'L', '\0', '\0'};
-constexpr uint32_t kFormatVersion = 1;
+constexpr uint32_t kFormatVersion = 2;  // 2: latencies carry their error and fp32 ratio
 constexpr uint32_t kMaxRecord = 64u << 20;
 enum Kind : uint32_t {
   kHeader = 1, kBaseline = 2, kSensitivity = 3, kTrial = 4, kOpErrors = 5, kRun = 6, kEnd = 7
@@ -111,13 +111,18 @@ std::string encode_metrics(const TrialMetrics& m) {
   Writer w;
   w.f64(m.metric);
   w.f64(m.latency_ms);
+  w.f64(m.latency_error_ms);
+  w.f64(m.fp32_ratio);
+  w.f64(m.fp32_ratio_error);
   w.i64(m.model_bytes);
   return w.out;
 }
 
 bool decode_metrics(const std::string& p, TrialMetrics* m) {
   Reader r(p);
-  return r.f64(&m->metric) && r.f64(&m->latency_ms) && r.i64(&m->model_bytes) && r.done();
+  return r.f64(&m->metric) && r.f64(&m->latency_ms) && r.f64(&m->latency_error_ms) &&
+         r.f64(&m->fp32_ratio) && r.f64(&m->fp32_ratio_error) && r.i64(&m->model_bytes) &&
+         r.done();
 }
 
 std::string encode_trial(const TrialRecord& t) {
@@ -130,6 +135,9 @@ std::string encode_trial(const TrialRecord& t) {
   w.str(t.error);
   w.f64(t.metric);
   w.f64(t.latency_ms);
+  w.f64(t.latency_error_ms);
+  w.f64(t.fp32_ratio);
+  w.f64(t.fp32_ratio_error);
   w.i64(t.model_bytes);
   w.f64(t.seconds);
   return w.out;
@@ -140,7 +148,9 @@ Status decode_trial(const std::string& p, const std::string& where, TrialRecord*
   std::string yaml;
   uint32_t ok = 0;
   if (!(r.i64(&t->index) && r.str(&t->stage) && r.str(&t->hash) && r.str(&yaml) && r.u32(&ok) &&
-        r.str(&t->error) && r.f64(&t->metric) && r.f64(&t->latency_ms) && r.i64(&t->model_bytes) &&
+        r.str(&t->error) && r.f64(&t->metric) && r.f64(&t->latency_ms) &&
+        r.f64(&t->latency_error_ms) && r.f64(&t->fp32_ratio) && r.f64(&t->fp32_ratio_error) &&
+        r.i64(&t->model_bytes) &&
         r.f64(&t->seconds) && r.done()) ||
       ok > 1) {
     return Status::InvalidInput(where + ": trial record does not decode");

@@ -87,6 +87,7 @@ Result<ReportData> report_data(const JournalContents& j, const std::string& jour
   d.run = *j.run;
   d.history.baseline_metric = j.baseline->metric;
   d.history.baseline_latency_ms = j.baseline->latency_ms;
+  d.history.baseline_latency_error_ms = j.baseline->latency_error_ms;
   d.history.baseline_model_bytes = j.baseline->model_bytes;
   d.history.trials = j.trials;
   if (j.sensitivity) d.sensitivity = *j.sensitivity;
@@ -168,6 +169,7 @@ std::string report_json(const ReportData& r) {
     << ", \"max_trials\": " << run.exit_policy.max_trials << "},\n";
   o << "  \"baseline\": {\"metric\": " << json_number(h.baseline_metric)
     << ", \"latency_ms\": " << json_number(h.baseline_latency_ms)
+    << ", \"latency_error_ms\": " << json_number(h.baseline_latency_error_ms)
     << ", \"model_bytes\": " << h.baseline_model_bytes << "},\n";
   o << "  \"target\": " << json_number(r.target) << ",\n  \"finished\": "
     << (r.finished ? "true" : "false") << ",\n  \"goal_met\": " << (r.goal_met ? "true" : "false")
@@ -187,7 +189,10 @@ std::string report_json(const ReportData& r) {
       << ", \"hash\": " << json_quote(t.hash) << ", \"ok\": " << (t.ok ? "true" : "false");
     if (t.ok) {
       o << ", \"metric\": " << json_number(t.metric) << ", \"latency_ms\": "
-        << json_number(t.latency_ms) << ", \"model_bytes\": " << t.model_bytes
+        << json_number(t.latency_ms) << ", \"latency_error_ms\": " << json_number(t.latency_error_ms)
+        << ", \"fp32_ratio\": " << json_number(t.fp32_ratio) << ", \"fp32_ratio_error\": "
+        << json_number(t.fp32_ratio_error) << ", \"speedup_vs_fp32\": "
+        << json_number(speedup_vs_fp32(t, h)) << ", \"model_bytes\": " << t.model_bytes
         << ", \"meets_accuracy\": "
         << (meets_accuracy(run.criterion, h.baseline_metric, t.metric) ? "true" : "false")
         << ", \"accepted\": " << (accepted(t, h, run.criterion, run.objective) ? "true" : "false");
@@ -203,8 +208,7 @@ std::string report_json(const ReportData& r) {
     const TrialRecord& t = h.trials[*r.chosen];
     o << "{\"index\": " << t.index << ", \"hash\": " << json_quote(t.hash) << ", \"metric\": "
       << json_number(t.metric) << ", \"latency_ms\": " << json_number(t.latency_ms)
-      << ", \"speedup_vs_fp32\": "
-      << json_number(t.latency_ms > 0 ? h.baseline_latency_ms / t.latency_ms : 0)
+      << ", \"speedup_vs_fp32\": " << json_number(speedup_vs_fp32(t, h))
       << ", \"model\": " << json_quote(r.model_out) << "}";
   } else {
     o << "null";
@@ -270,20 +274,22 @@ std::string report_summary(const ReportData& r) {
   const RunDescription& run = r.run;
   std::ostringstream o;
   o << "baseline fp32: " << run.metric << " " << fmt(h.baseline_metric, 4) << ", "
-    << fmt(h.baseline_latency_ms, 3) << " ms/batch; goal " << criterion_text(run.criterion)
+    << fmt(h.baseline_latency_ms, 3) << " ms/batch (+/- " << fmt(h.baseline_latency_error_ms, 3)
+    << "); goal " << criterion_text(run.criterion)
     << " -> target " << fmt(r.target, 4) << "\n";
-  o << "  #  stage                      int8 bf16 fp32    metric  latency ms  speed-up  verdict\n";
+  o << "  #  stage                      int8 bf16 fp32    metric  latency ms  +/-     speed-up  verdict\n";
   for (const TrialRecord& t : h.trials) {
     const Counts c = count(t.cfg);
     char line[256];
     const bool chosen = r.chosen && h.trials[*r.chosen].index == t.index;
-    std::snprintf(line, sizeof(line), "%3lld  %-25s %5d %4d %4d  %8s  %10s  %8s  %s%s\n",
+    std::snprintf(line, sizeof(line), "%3lld  %-25s %5d %4d %4d  %8s  %10s  %-6s  %8s  %s%s\n",
                   static_cast<long long>(t.index), t.stage.c_str(), c.int8, c.bf16, c.fp32,
                   t.ok ? fmt(t.metric, 4).c_str() : "-", t.ok ? fmt(t.latency_ms, 3).c_str() : "-",
-                  t.ok && t.latency_ms > 0 ? (fmt(h.baseline_latency_ms / t.latency_ms, 2) + "x").c_str() : "-",
+                  t.ok ? fmt(t.latency_error_ms, 3).c_str() : "-",
+                  t.ok && speedup_vs_fp32(t, h) > 0 ? (fmt(speedup_vs_fp32(t, h), 2) + "x").c_str() : "-",
                   !t.ok ? ("error: " + t.error).c_str()
                   : accepted(t, h, run.criterion, run.objective) ? "pass"
-                  : meets_accuracy(run.criterion, h.baseline_metric, t.metric) ? "slower than fp32"
+                  : meets_accuracy(run.criterion, h.baseline_metric, t.metric) ? "not faster than fp32"
                                                                                : "below target",
                   chosen ? (r.finished ? "  <- chosen" : "  <- best so far") : "");
     o << line;
@@ -295,7 +301,7 @@ std::string report_summary(const ReportData& r) {
       const TrialRecord& t = h.trials[*r.chosen];
       o << "; best so far #" << t.index << (r.goal_met ? " (meets the goal)" : " (below the goal)")
         << ": " << run.metric << " " << fmt(t.metric, 4) << " vs fp32 " << fmt(h.baseline_metric, 4)
-        << ", " << fmt(h.baseline_latency_ms / t.latency_ms, 2) << "x fp32 speed";
+        << ", " << fmt(speedup_vs_fp32(t, h), 2) << "x fp32 speed";
     }
     o << "\n";
   } else if (r.chosen) {
@@ -303,7 +309,7 @@ std::string report_summary(const ReportData& r) {
     o << (r.goal_met ? "goal met" : "goal NOT met; best effort") << " (" << r.stop_reason
       << ") after " << h.trials.size() << " trials in " << fmt(r.wall_seconds, 1) << " s: "
       << run.metric << " " << fmt(t.metric, 4) << " vs fp32 " << fmt(h.baseline_metric, 4)
-      << ", " << fmt(h.baseline_latency_ms / t.latency_ms, 2) << "x fp32 speed; model "
+      << ", " << fmt(speedup_vs_fp32(t, h), 2) << "x fp32 speed; model "
       << r.model_out << "\n";
   } else {
     o << "no trial ran successfully (" << r.stop_reason << ")\n";

@@ -126,7 +126,9 @@ std::string trial_tooltip(const TrialRecord& t, const ReportData& r) {
   std::string s = "trial #" + std::to_string(t.index) + " (" + t.stage + ")\n";
   if (t.ok) {
     s += r.run.metric + " " + metric_text(t.metric) + ", " + printf_text("%.3f", t.latency_ms) + " ms";
-    if (t.latency_ms > 0) s += " (" + printf_text("%.2f", r.history.baseline_latency_ms / t.latency_ms) + "x fp32)";
+    if (speedup_vs_fp32(t, r.history) > 0) {
+      s += " (" + printf_text("%.2f", speedup_vs_fp32(t, r.history)) + "x fp32)";
+    }
     s += "\n";
   } else {
     s += "failed: " + t.error + "\n";
@@ -157,7 +159,7 @@ std::string outcome_section(const ReportData& r) {
   const std::string fp32 = " (fp32 " + metric_text(h.baseline_metric) + "; goal: " + goal_text(r) +
                            ", i.e. " + target_text(r) + ")";
   auto speed = [&](const TrialRecord& x) {
-    return x.latency_ms > 0 ? printf_text("%.2f", h.baseline_latency_ms / x.latency_ms) + "\u00d7" : std::string("?");
+    return speedup_vs_fp32(x, h) > 0 ? printf_text("%.2f", speedup_vs_fp32(x, h)) + "\u00d7" : std::string("?");
   };
   if (!r.finished) {
     cls += " unfinished";

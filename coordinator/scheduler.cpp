@@ -514,6 +514,9 @@ struct Scheduler::State {
     t.error = r.ok ? "" : r.error;
     t.metric = r.metric;
     t.latency_ms = r.latency_ms;
+    t.latency_error_ms = r.latency_error_ms;
+    t.fp32_ratio = r.fp32_ratio;
+    t.fp32_ratio_error = r.fp32_ratio_error;
     t.model_bytes = r.model_bytes;
     t.seconds = r.seconds;
     if (baseline_wave) baseline_worker = w.name;
@@ -766,6 +769,7 @@ Result<TrialMetrics> Scheduler::evaluate_baseline() {
   TrialMetrics m;
   m.metric = got->metric;
   m.latency_ms = got->latency_ms;
+  m.latency_error_ms = got->latency_error_ms;
   m.model_bytes = got->model_bytes;
   return m;
 }

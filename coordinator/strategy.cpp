@@ -82,9 +82,9 @@ std::vector<TrialProposal> latency_refinement(const StrategyContext& ctx, const 
   const TrialRecord* start = nullptr;
   for (const auto& t : h.trials) {
     if (!passes(ctx, h, &t)) continue;
-    if (t.latency_ms < h.baseline_latency_ms) return {};  // something is accepted already
+    if (faster_than_baseline(t, h)) return {};  // something is accepted already
     if (t.stage.rfind("speed", 0) == 0) continue;  // refinement starts from a strategy's trial
-    if (!start || t.latency_ms < start->latency_ms) start = &t;
+    if (!start || relative_latency(t, h).ratio < relative_latency(*start, h).ratio) start = &t;
   }
   if (!start) return {};
   // Groups: each activation-only op type, then each op with a weight, in graph order.
@@ -114,7 +114,7 @@ std::vector<TrialProposal> latency_refinement(const StrategyContext& ctx, const 
     if (cfg.hash() == current->cfg.hash()) continue;
     const TrialRecord* t = h.find(cfg.hash());
     if (!t) return {{cfg, "speed-fallback"}};
-    if (passes(ctx, h, t) && t->latency_ms < current->latency_ms) current = t;
+    if (passes(ctx, h, t) && clearly_faster(*t, *current, h)) current = t;
   }
   return {};
 }
@@ -123,7 +123,8 @@ std::vector<TrialProposal> recipe_refinement(const StrategyContext& ctx, const T
                                              const std::string& objective) {
   // Start from the strategy's choice, not from refinement trials: the start must not move
   // while the refinement runs.
-  TuningHistory own{h.baseline_metric, h.baseline_latency_ms, h.baseline_model_bytes, {}};
+  TuningHistory own = h;
+  own.trials.clear();
   for (const auto& t : h.trials) {
     if (!is_recipe_stage(t.stage)) own.trials.push_back(t);
   }

@@ -28,7 +28,9 @@ TuneOutcome run_tuning_waves(const TuningSpace& space, const Strategy& strategy,
   // A result is a measurement only when it is plausible; anything else failed, whoever sent it.
   auto validate = [&](TrialRecord& t) {
     if (!t.ok) return;
-    const Status s = check_trial_metrics(opts.metric, TrialMetrics{t.metric, t.latency_ms, t.model_bytes});
+    const Status s = check_trial_metrics(
+        opts.metric, TrialMetrics{t.metric, t.latency_ms, t.model_bytes, t.latency_error_ms,
+                                  t.fp32_ratio, t.fp32_ratio_error});
     if (s.ok()) return;
     t.ok = false;
     t.error = s.message();
@@ -92,6 +94,9 @@ TuneOutcome run_tuning_waves(const TuningSpace& space, const Strategy& strategy,
       t.error = r.ok ? "" : r.error;
       t.metric = r.metric;
       t.latency_ms = r.latency_ms;
+      t.latency_error_ms = r.latency_error_ms;
+      t.fp32_ratio = r.fp32_ratio;
+      t.fp32_ratio_error = r.fp32_ratio_error;
       t.model_bytes = r.model_bytes;
       t.seconds = r.seconds;
       t.reused = r.reused;
@@ -126,6 +131,9 @@ WaveEvaluator one_by_one(TrialEvaluator evaluate, std::function<double()> now) {
         t.ok = true;
         t.metric = m->metric;
         t.latency_ms = m->latency_ms;
+        t.latency_error_ms = m->latency_error_ms;
+        t.fp32_ratio = m->fp32_ratio;
+        t.fp32_ratio_error = m->fp32_ratio_error;
         t.model_bytes = m->model_bytes;
       } else {
         t.error = m.status().message();

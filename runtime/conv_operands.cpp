@@ -4,6 +4,7 @@
 #include <string>
 
 #include "runtime/broadcast.h"
+#include "kernels/qconv.h"
 
 namespace qtune {
 
@@ -31,6 +32,29 @@ Result<ConvOperands> check_conv_operands(const OpContext& ctx, const Tensor& x, 
   }
   QT_ASSIGN_OR_RETURN(o.geo, conv_geometry(ctx.node, o.in_sp, o.k_sp));
   return o;
+}
+
+void conv2d_shape(const Tensor& x, const Tensor& w, const ConvOperands& ops, QConvShape* out) {
+  const bool one_d = ops.in_sp.size() == 1;
+  const size_t r = ops.in_sp.size();
+  QConvShape& s = *out;
+  s = QConvShape{};
+  s.batch = x.dim(0);
+  s.in_channels = x.dim(1);
+  s.out_channels = w.dim(0);
+  s.group = ops.group;
+  s.in_h = one_d ? 1 : ops.in_sp[0];
+  s.in_w = ops.in_sp[r - 1];
+  s.kernel_h = one_d ? 1 : ops.k_sp[0];
+  s.kernel_w = ops.k_sp[r - 1];
+  s.stride_h = one_d ? 1 : ops.geo.strides[0];
+  s.stride_w = ops.geo.strides[r - 1];
+  s.dilation_h = one_d ? 1 : ops.geo.dilations[0];
+  s.dilation_w = ops.geo.dilations[r - 1];
+  s.pad_top = one_d ? 0 : ops.geo.pads[0];
+  s.pad_bottom = one_d ? 0 : ops.geo.pads[r];
+  s.pad_left = ops.geo.pads[r - 1];
+  s.pad_right = ops.geo.pads[2 * r - 1];
 }
 
 ConvGeometry3d geometry_3d(const Shape& in_sp, const Shape& k_sp, const ConvGeometry& g,

@@ -14,6 +14,8 @@
 
 namespace qtune {
 
+struct QConvShape;  // kernels/qconv.h
+
 struct ConvOperands {
   int64_t group = 1;
   Shape in_sp, k_sp;  // spatial input and kernel sizes
@@ -22,6 +24,9 @@ struct ConvOperands {
 
 // x [N, C, D1, ...] and w [M, C/group, K1, ...]; errors are kInvalidInput naming the node.
 Result<ConvOperands> check_conv_operands(const OpContext& ctx, const Tensor& x, const Tensor& w);
+
+// A 1-D or 2-D convolution as the kernels' QConvShape (1-D: height 1), from checked operands.
+void conv2d_shape(const Tensor& x, const Tensor& w, const ConvOperands& ops, QConvShape* s);
 
 // The [D,H,W] form of a geometry with at most three spatial dims, unit dims in front.
 ConvGeometry3d geometry_3d(const Shape& in_sp, const Shape& k_sp, const ConvGeometry& g,

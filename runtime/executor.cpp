@@ -1,5 +1,7 @@
 #include "runtime/executor.h"
 
+#include <time.h>
+
 #include <algorithm>
 #include <chrono>
 #include <exception>
@@ -29,6 +31,14 @@ void keep_activation_memory() {
   }();
   (void)done;
 #endif
+}
+
+// CPU time of the whole process (all threads) so far, in ns: a node's share of it is what its
+// kernels computed, whatever else ran on the machine meanwhile.
+int64_t process_cpu_ns() {
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return int64_t{t.tv_sec} * 1000000000 + t.tv_nsec;
 }
 
 constexpr int32_t kMissing = -2;  // an input no node, graph input or initializer provides
@@ -227,6 +237,7 @@ std::vector<OpTypeTime> Executor::profile(bool by_node) const {
     OpTypeTime& t = by_type[type];
     t.op_type = type;
     t.ms += static_cast<double>(times_[i].ns.load(std::memory_order_relaxed)) * 1e-6;
+    t.cpu_ms += static_cast<double>(times_[i].cpu_ns.load(std::memory_order_relaxed)) * 1e-6;
     t.calls += times_[i].calls.load(std::memory_order_relaxed);
   }
   for (auto& [type, t] : by_type) out.push_back(std::move(t));
@@ -308,6 +319,7 @@ Result<std::vector<Tensor>> Executor::run_impl(const std::vector<Tensor>& inputs
     }
     ctx.outputs.resize(n.outputs.size());
     const auto start = times ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
+    const int64_t cpu_start = times ? process_cpu_ns() : 0;
     Status s = check_kernel_types(*ops_[i], ctx);
     try {
       if (s.ok()) s = ops_[i]->fn(ctx);
@@ -320,6 +332,7 @@ Result<std::vector<Tensor>> Executor::run_impl(const std::vector<Tensor>& inputs
       const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
           std::chrono::steady_clock::now() - start);
       times[i].ns.fetch_add(ns.count(), std::memory_order_relaxed);
+      times[i].cpu_ns.fetch_add(process_cpu_ns() - cpu_start, std::memory_order_relaxed);
       times[i].calls.fetch_add(1, std::memory_order_relaxed);
     }
     if (!s.ok()) return s;

@@ -18,10 +18,12 @@
 
 namespace qtune {
 
-// Wall time spent in one op type's (or one node's) nodes over the profiled runs.
+// Time spent in one op type's (or one node's) nodes over the profiled runs: wall time, and the
+// process's CPU time (all threads) meanwhile, which a busy machine's preemptions do not inflate.
 struct OpTypeTime {
   std::string op_type;  // "Conv", or "qtune::QGemm" outside ONNX's domain; or a node's name
   double ms = 0.0;
+  double cpu_ms = 0.0;
   int64_t calls = 0;
 };
 
@@ -81,6 +83,7 @@ class Executor {
   };
   struct NodeTimes {
     std::atomic<int64_t> ns{0};
+    std::atomic<int64_t> cpu_ns{0};
     std::atomic<int64_t> calls{0};
   };
 

@@ -48,9 +48,10 @@ out.append("GOPS = 2·M·N·K / best time per call; ratio = qtune / oneDNN in th
            "reordered outside the timing, also with u8 output. The int8 kernels are timed in "
            "three alternating rounds, qtune then oneDNN, the best of each kept. `zoo:` rows are "
            "the convolutions of the zoo's resnet18 and mobilenet_v2 at 224x224. The fp32 "
-           "columns compare the layer's GEMM view (the im2col'ed problem for a conv) on qtune's "
-           "fp32 GEMM and oneDNN's fp32 matmul, for ungrouped layers whose view fits 256 MB "
-           "(0 otherwise).\n")
+           "columns time what the runtime runs for the layer, in the same alternating rounds: "
+           "qtune's fp32 convolution (`kernels/conv2d_f32.h`, NCHW in and out) against oneDNN's "
+           "fp32 convolution in its preferred layouts, or qtune's fp32 GEMM with its weights "
+           "packed once against oneDNN's fp32 matmul with its weights reordered once.\n")
 if peaks:
     out.append("### Peak\n")
     out.append("| instruction | threads | GOPS |")

@@ -6,8 +6,11 @@
 #include <limits>
 #include <set>
 
+#include <time.h>
+
 #include "runtime/executor.h"
 #include "common/data_config.h"
+#include "common/latency.h"
 #include "common/onnx_io.h"
 #include "worker/evaluator.h"
 #include "worker/metric_command.h"
@@ -19,21 +22,68 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// Fastest wall time of one batch: one warm-up run, then at least 5 runs and 0.2 s. Other load
-// on the machine only ever adds time, so the minimum is the steadiest estimate of what the
-// kernels cost (a median still moves with the neighbours' load).
-Result<double> batch_latency_ms(const PreparedModel& model, const std::vector<Tensor>& batch) {
+// The latency of one batch as a measurement: kLatencyWarmup untimed runs (caches, packed
+// weights, lazy setup), then timed runs, at least kLatencyMinRuns and until kLatencySeconds or
+// kLatencyMaxRuns; their median and its standard error. A single fastest run would let one lucky
+// sample decide; the median with its error lets the coordinator tell speed from noise, and the
+// ratio to the fp32 model timed alongside cancels the load that drifts between trials.
+constexpr int kLatencyWarmup = 2;
+constexpr int kLatencyMinRuns = 7;
+constexpr int kLatencyMaxRuns = 50;
+constexpr double kLatencySeconds = 0.3;
+
+struct Latency {
+  LatencyStats model;
+  LatencyStats ratio;  // model / fp32 per pair of runs (plain ratios in the *_ms fields); zeros
+                       // without an fp32 model
+};
+
+// CPU time of this process, all threads, in ms: what a run computed, without the time other
+// processes held the cores.
+double process_cpu_ms() {
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return 1e3 * static_cast<double>(t.tv_sec) + 1e-6 * static_cast<double>(t.tv_nsec);
+}
+
+struct RunTime {
+  double wall_ms = 0, cpu_ms = 0;
+};
+
+Result<RunTime> timed_run(const PreparedModel& model, const std::vector<Tensor>& batch) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const double c0 = process_cpu_ms();
   QT_RETURN_IF_ERROR(model.run(batch).status());
-  double best = std::numeric_limits<double>::infinity();
-  int runs = 0;
-  const auto start = std::chrono::steady_clock::now();
-  while (runs < 5 || (seconds_since(start) < 0.2 && runs < 200)) {
-    const auto t0 = std::chrono::steady_clock::now();
+  return RunTime{1000.0 * seconds_since(t0), process_cpu_ms() - c0};
+}
+
+// With `fp32`, the runs alternate with its runs (the order flipping every pair), and each pair
+// gives one ratio of CPU times: the two halves of a pair see the same load, and a run that
+// another process preempts takes longer on the wall but not on the CPU, so on a shared
+// machine the ratio still measures the kernels.
+Result<Latency> batch_latency(const PreparedModel& model, const PreparedModel* fp32,
+                              const std::vector<Tensor>& batch) {
+  for (int i = 0; i < kLatencyWarmup; ++i) {
     QT_RETURN_IF_ERROR(model.run(batch).status());
-    best = std::min(best, 1000.0 * seconds_since(t0));
-    ++runs;
+    if (fp32) QT_RETURN_IF_ERROR(fp32->run(batch).status());
   }
-  return best;
+  std::vector<double> ms, ratios;
+  const auto start = std::chrono::steady_clock::now();
+  while (static_cast<int>(ms.size()) < kLatencyMinRuns ||
+         (seconds_since(start) < kLatencySeconds && static_cast<int>(ms.size()) < kLatencyMaxRuns)) {
+    const bool fp32_first = fp32 && ms.size() % 2 == 1;
+    RunTime base;
+    if (fp32_first) {
+      QT_ASSIGN_OR_RETURN(base, timed_run(*fp32, batch));
+    }
+    QT_ASSIGN_OR_RETURN(const RunTime t, timed_run(model, batch));
+    if (fp32 && !fp32_first) {
+      QT_ASSIGN_OR_RETURN(base, timed_run(*fp32, batch));
+    }
+    ms.push_back(t.wall_ms);
+    if (fp32 && base.cpu_ms > 0) ratios.push_back(t.cpu_ms / base.cpu_ms);
+  }
+  return Latency{summarize_latency(std::move(ms)), summarize_latency(std::move(ratios))};
 }
 
 // err += sum((q - f)^2), norm += sum(f^2) over two f32 tensors of equal size.
@@ -130,7 +180,7 @@ Result<std::unique_ptr<TrialRunner>> TrialRunner::create(const TuningConfig& cfg
 }
 
 Result<TrialMetrics> TrialRunner::measure(const Graph& model, const PreparedModel& prepared,
-                                          const std::string& what) {
+                                          const PreparedModel* fp32, const std::string& what) {
   const int64_t n = eval_.size();
   if (n == 0) return Status::InvalidInput(cfg_.evaluation_data + ": the evaluation set is empty");
   const std::string& name = cfg_.metric.name;
@@ -217,24 +267,36 @@ Result<TrialMetrics> TrialRunner::measure(const Graph& model, const PreparedMode
     QT_ASSIGN_OR_RETURN(const std::string bytes, serialize_onnx_model(model));
     QT_ASSIGN_OR_RETURN(m.metric, run_metric_command(cfg_.metric.command, bytes, cfg_.metric.timeout_s));
   }
-  QT_ASSIGN_OR_RETURN(m.latency_ms, batch_latency_ms(prepared, eval_feed_.batch(0, batch_size)));
+  QT_ASSIGN_OR_RETURN(const Latency latency,
+                      batch_latency(prepared, fp32, eval_feed_.batch(0, batch_size)));
+  m.latency_ms = latency.model.median_ms;
+  m.latency_error_ms = latency.model.median_error_ms();
+  m.fp32_ratio = latency.ratio.median_ms;
+  m.fp32_ratio_error = latency.ratio.median_error_ms();
   m.model_bytes = initializer_bytes(model);
   QT_RETURN_IF_ERROR(check_trial_metrics(name, m));
   return m;
 }
 
+Result<const PreparedModel*> TrialRunner::fp32_model() {
+  if (!fp32_model_) {
+    QT_ASSIGN_OR_RETURN(fp32_model_, adaptor_->prepare(session_.prepared, {}));
+  }
+  return fp32_model_.get();
+}
+
 Result<TrialMetrics> TrialRunner::baseline() {
   fp32_outputs_.clear();
-  QT_ASSIGN_OR_RETURN(std::unique_ptr<PreparedModel> prepared,
-                      adaptor_->prepare(session_.prepared, {}));
-  return measure(*session_.prepared, *prepared, "fp32 baseline");
+  QT_ASSIGN_OR_RETURN(const PreparedModel* fp32, fp32_model());
+  return measure(*session_.prepared, *fp32, nullptr, "fp32 baseline");
 }
 
 Result<TrialMetrics> TrialRunner::evaluate(const TuneConfig& cfg) {
   if (compares_to_fp32() && fp32_outputs_.empty()) QT_RETURN_IF_ERROR(baseline().status());
   QT_ASSIGN_OR_RETURN(QuantizedModel q, session_.quantize(cfg));
   QT_ASSIGN_OR_RETURN(std::unique_ptr<PreparedModel> prepared, adaptor_->prepare(q.graph, q.bf16_ops));
-  return measure(*q.graph, *prepared, "evaluation");
+  QT_ASSIGN_OR_RETURN(const PreparedModel* fp32, fp32_model());
+  return measure(*q.graph, *prepared, fp32, "evaluation");
 }
 
 Result<std::map<std::string, OpOutputError>> TrialRunner::op_output_errors(const TuneConfig& cfg,

@@ -72,8 +72,13 @@ class TrialRunner {
 
  private:
   TrialRunner() = default;
-  // `what` names the pass for progress ("evaluation", "fp32 baseline").
-  Result<TrialMetrics> measure(const Graph& model, const PreparedModel& prepared, const std::string& what);
+  // `what` names the pass for progress ("evaluation", "fp32 baseline"). With `fp32`, the
+  // latency is also measured as a ratio to it (TrialMetrics::fp32_ratio).
+  Result<TrialMetrics> measure(const Graph& model, const PreparedModel& prepared,
+                               const PreparedModel* fp32, const std::string& what);
+  // The fp32 model on the adaptor, prepared (its weights packed) once for the baseline and for
+  // timing every trial against.
+  Result<const PreparedModel*> fp32_model();
   // mse, cosine and binary_agreement compare with the fp32 model's outputs, which the baseline
   // records.
   bool compares_to_fp32() const { return cfg_.metric.compares_to_fp32(); }
@@ -85,6 +90,7 @@ class TrialRunner {
   ModelFeed calib_feed_, eval_feed_;  // refer to calib_ and eval_
   int64_t batch_size_ = 100;
   std::vector<Tensor> fp32_outputs_;  // per evaluation batch, for the metrics against fp32
+  std::unique_ptr<PreparedModel> fp32_model_;
   double calibration_seconds_ = 0;
   ProgressFn progress_;
 };

@@ -183,6 +183,9 @@ ResultMsg evaluate_trial(Loaded& st, const ConfigMsg& config, const FileSource& 
   if (!m.ok()) return finish(ResultCode::kTrialFailed, m.status().message());
   r.metric = m->metric;
   r.latency_ms = m->latency_ms;
+  r.latency_error_ms = m->latency_error_ms;
+  r.fp32_ratio = m->fp32_ratio;
+  r.fp32_ratio_error = m->fp32_ratio_error;
   r.model_bytes = m->model_bytes;
   return finish(ResultCode::kOk, "");
 }

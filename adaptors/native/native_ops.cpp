@@ -564,29 +564,6 @@ Status qconv(OpContext& ctx) {
 // ------------------------------------------------------------------ QGemm
 
 // x [..., K] against w [K, N] (or [N, K] with trans_b): M is the product of x's leading dims.
-struct GemmPlan {
-  int64_t m = 0, k = 0, n = 0;
-  bool trans_b = false;
-  Shape out_shape;
-};
-
-Status plan_gemm(const OpContext& ctx, const Tensor& x, const Tensor& w, GemmPlan* g) {
-  if (x.rank() < 1) return ctx.invalid("x must have rank >= 1");
-  if (w.rank() != 2) return ctx.invalid("weight shape " + shape_str(w.shape()) + " is not 2-D");
-  g->trans_b = ctx.node.attr_int("trans_b", 0) != 0;
-  g->k = x.dim(x.rank() - 1);
-  const int64_t wk = g->trans_b ? w.dim(1) : w.dim(0);
-  g->n = g->trans_b ? w.dim(0) : w.dim(1);
-  if (wk != g->k) {
-    return ctx.invalid("inner dimensions differ: x " + shape_str(x.shape()) + ", w " +
-                       shape_str(w.shape()) + (g->trans_b ? " (transposed)" : ""));
-  }
-  g->m = g->k == 0 ? shape_numel(Shape(x.shape().begin(), x.shape().end() - 1)) : x.numel() / g->k;
-  g->out_shape.assign(x.shape().begin(), x.shape().end() - 1);
-  g->out_shape.push_back(g->n);
-  return Status::Ok();
-}
-
 Status qgemm_op(OpContext& ctx) {
   XQuant xq;
   const Tensor *w, *w_scale, *bias;
@@ -1144,6 +1121,8 @@ Status fast_transpose(OpContext& ctx) {
 
 uint64_t native_weight_pack_count() { return g_pack_count.load(std::memory_order_relaxed); }
 
+void note_native_weight_pack() { g_pack_count.fetch_add(1, std::memory_order_relaxed); }
+
 const KernelRegistry& native_ops() {
   static const KernelRegistry* registry = [] {
     register_fused_op_schemas(kNativeDomain);
@@ -1155,6 +1134,7 @@ const KernelRegistry& native_ops() {
     r->add({kNativeDomain, kQAddOp, 1, 1}, qadd);
     r->add({kNativeDomain, kQLutOp, 1, 1}, qlut);
     r->add({kNativeDomain, kMaxPoolNhwcOp, 1, 1}, maxpool_nhwc);
+    add_native_f32_ops(r);
     // Standard ops, looked up before the reference ones by executors using this registry.
     r->add({"", "QuantizeLinear", 10}, fast_quantize_linear);
     r->add({"", "DequantizeLinear", 10}, fast_dequantize_linear);

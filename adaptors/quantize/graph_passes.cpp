@@ -457,4 +457,31 @@ Result<Graph> prepare_fp32_for_quantization(const Graph& g) {
   return out;
 }
 
+namespace {
+
+bool has_qdq(const Graph& g) {
+  for (const Node& n : g.nodes) {
+    if ((n.domain.empty() || n.domain == "ai.onnx") &&
+        (n.op_type == "QuantizeLinear" || n.op_type == "DequantizeLinear")) {
+      return true;
+    }
+    for (const auto& [name, a] : n.attrs) {
+      if (a.kind == Attribute::Kind::kGraph && a.g && has_qdq(*a.g)) return true;
+      if (a.kind == Attribute::Kind::kGraphs) {
+        for (const auto& sub : a.graphs) {
+          if (sub && has_qdq(*sub)) return true;
+        }
+      }
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+Result<Graph> prepare_for_running(const Graph& g) {
+  if (has_qdq(g)) return g;
+  return prepare_fp32_for_quantization(g);
+}
+
 }  // namespace qtune

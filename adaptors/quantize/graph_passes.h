@@ -51,4 +51,9 @@ Status unique_node_names(Graph& g);
 // remove_identity + topological_sort.
 Result<Graph> prepare_fp32_for_quantization(const Graph& g);
 
+// What an adaptor runs: an fp32 model after prepare_fp32_for_quantization; a QDQ model (one with
+// QuantizeLinear/DequantizeLinear nodes, in any subgraph too) as it is, since folding constants
+// would turn its DequantizeLinear of constant weights into f32 weights the lowering cannot fuse.
+Result<Graph> prepare_for_running(const Graph& g);
+
 }  // namespace qtune

@@ -1,13 +1,14 @@
 // Convolutions and matrix products of the reference executor: Conv, ConvTranspose, Gemm, MatMul.
-// f32 convolutions over 1-3 spatial dims run on gemm_f32 (1-D/2-D as an implicit GEMM over the
-// image, 3-D through im2col); double, the integer products and N-D convolutions use generic
-// loops; f16/bf16 are computed through f32.
+// f32 convolutions over 1-2 spatial dims run on kernels/conv2d_f32.h, 3-D ones through im2col
+// and gemm_f32; double, the integer products and N-D convolutions use generic loops; f16/bf16
+// are computed through f32.
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -15,6 +16,7 @@
 
 #include "runtime/conv_operands.h"
 #include "runtime/op_util.h"
+#include "kernels/conv2d_f32.h"
 #include "kernels/gemm_f32.h"
 #include "kernels/im2col_f32.h"
 
@@ -24,14 +26,13 @@ namespace {
 constexpr size_t kMaxFastSpatial = 3;  // ConvGeometry3d's limit
 const std::vector<DType> kConvTypes = {DType::kF32, DType::kF64, DType::kF16};
 
-// Per-thread scratch buffers that only grow: reusing them avoids a fresh mmap and page faults
-// for every image of every convolution. Slots: 0 im2col / padded image, 1 GEMM output.
-float* scratch_buffer(int slot, int64_t floats) {
-  thread_local std::vector<float> buf[2];
-  if (buf[slot].size() < static_cast<size_t>(floats)) buf[slot].resize(static_cast<size_t>(floats));
-  return buf[slot].data();
+// Per-thread im2col buffer that only grows: reusing it avoids a fresh mmap and page faults for
+// every image of every convolution.
+float* col_buffer(int64_t floats) {
+  thread_local std::vector<float> buf;
+  if (buf.size() < static_cast<size_t>(floats)) buf.resize(static_cast<size_t>(floats));
+  return buf.data();
 }
-float* col_buffer(int64_t floats) { return scratch_buffer(0, floats); }
 
 // Runs fn(t) for t in [0, count), in parallel when there is more than one task. Tasks are
 // isolated: while a nested parallel GEMM inside one waits, its thread must not pick up another
@@ -123,105 +124,26 @@ Status check_bias(const OpContext& ctx, const Tensor* b, int64_t m) {
   return Status::Ok();
 }
 
-// Convolution over 1 or 2 spatial dims without im2col. The image is split into stride-phase
-// images (one for stride 1): phase (a, b) holds padded pixels (i*sh + a, j*sw + b), zeros
-// outside the input. Kernel tap (kh, kw) then reads phase (kh*dh % sh, kw*dw % sw) shifted by
-// (kh*dh / sh, kw*dw / sw) - a contiguous run - so row (c, kh, kw) of the GEMM's B is a pointer
-// into that buffer. The GEMM produces outputs over the phase width Wq, (OH-1)*Wq + OW columns,
-// of which the OW valid ones per row are kept. This reads about one image's worth of data in
-// place of writing and re-reading a KH*KW times larger im2col matrix.
-void conv_implicit_2d(const ConvGeometry3d& g, const float* xd, const float* wd, const float* bd,
-                      float* yd, int64_t N, int64_t group, int64_t Mg) {
-  const int64_t Cg = g.channels, H = g.in[1], W = g.in[2], OH = g.out[1], OW = g.out[2];
-  const int64_t KH = g.kernel[1], KW = g.kernel[2], dh = g.dilation[1], dw = g.dilation[2];
-  const int64_t sh = g.stride[1], sw = g.stride[2], pt = g.pad_begin[1], pl = g.pad_begin[2];
-  // Extent of the padded image the windows touch, and the phase image size.
-  const int64_t Hp = (OH - 1) * sh + (KH - 1) * dh + 1, Wp = (OW - 1) * sw + (KW - 1) * dw + 1;
-  const int64_t Hq = (Hp + sh - 1) / sh, Wq = (Wp + sw - 1) / sw, plane = Hq * Wq;
-  // Phases some tap uses, numbered densely.
-  std::vector<int64_t> phase_of(static_cast<size_t>(sh * sw), -1);
-  std::vector<std::pair<int64_t, int64_t>> phases;
-  for (int64_t kh = 0; kh < KH; ++kh)
-    for (int64_t kw = 0; kw < KW; ++kw) {
-      const int64_t key = (kh * dh % sh) * sw + kw * dw % sw;
-      if (phase_of[key] < 0) {
-        phase_of[key] = static_cast<int64_t>(phases.size());
-        phases.emplace_back(kh * dh % sh, kw * dw % sw);
-      }
-    }
-  // A stride-1, unpadded image can be read where it is.
-  const bool in_place = sh == 1 && sw == 1 && pt == 0 && pl == 0 && Hq == H && Wq == W;
-  const int64_t n_ext = (OH - 1) * Wq + OW;  // the last row needs only OW: stays in bounds
-  const int64_t Kg = Cg * KH * KW, IS = H * W, OS = OH * OW, C = Cg * group, M = Mg * group;
-  std::vector<int64_t> row_off;
-  row_off.reserve(static_cast<size_t>(Kg));
-  for (int64_t c = 0; c < Cg; ++c)
-    for (int64_t kh = 0; kh < KH; ++kh)
-      for (int64_t kw = 0; kw < KW; ++kw) {
-        const int64_t ph = phase_of[(kh * dh % sh) * sw + kw * dw % sw];
-        row_off.push_back((ph * Cg + c) * plane + (kh * dh / sh) * Wq + kw * dw / sw);
-      }
-  const int64_t nphase = static_cast<int64_t>(phases.size());
-  for_each_task(N * group, [&](int64_t t) {
-    const int64_t n = t / group, gi = t % group;
-    const float* xg = xd + (n * C + gi * Cg) * IS;
-    const float* img = xg;
-    if (!in_place) {
-      float* buf = scratch_buffer(0, nphase * Cg * plane);
-      for (int64_t ph = 0; ph < nphase; ++ph) {
-        const auto [a, b] = phases[ph];
-        // Columns j whose source w = j*sw + b - pl lies inside [0, W).
-        const int64_t off = b - pl;
-        int64_t jlo = off >= 0 ? 0 : (-off + sw - 1) / sw;
-        int64_t jhi = W - 1 - off < 0 ? 0 : (W - 1 - off) / sw + 1;
-        jhi = std::min(jhi, Wq);
-        jlo = std::min(jlo, jhi);
-        for (int64_t c = 0; c < Cg; ++c) {
-          const float* xc = xg + c * IS;
-          float* dst = buf + (ph * Cg + c) * plane;
-          for (int64_t i = 0; i < Hq; ++i) {
-            const int64_t h = i * sh + a - pt;
-            float* row = dst + i * Wq;
-            if (h < 0 || h >= H) {
-              std::fill(row, row + Wq, 0.0f);
-              continue;
-            }
-            const float* src = xc + h * W;
-            std::fill(row, row + jlo, 0.0f);
-            if (sw == 1) {
-              std::copy(src + jlo + off, src + jhi + off, row + jlo);
-            } else {
-              for (int64_t j = jlo; j < jhi; ++j) row[j] = src[j * sw + off];
-            }
-            std::fill(row + jhi, row + Wq, 0.0f);
-          }
-        }
-      }
-      img = buf;
-    }
-    thread_local std::vector<const float*> rows;
-    rows.resize(static_cast<size_t>(Kg));
-    for (int64_t k = 0; k < Kg; ++k) rows[k] = img + row_off[k];
-    float* yg = yd + (n * M + gi * Mg) * OS;
-    float* ct = Wq == OW ? yg : scratch_buffer(1, Mg * n_ext);
-    gemm_f32_rows(false, Mg, n_ext, Kg, 1.0f, wd + gi * Mg * Kg, Kg, rows.data(), 0.0f, ct,
-                  n_ext);
-    for (int64_t m = 0; m < Mg; ++m) {
-      const float bias = bd ? bd[gi * Mg + m] : 0.0f;
-      float* out = yg + m * OS;
-      const float* src = ct + m * n_ext;
-      for (int64_t oh = 0; oh < OH; ++oh) {
-        for (int64_t ow = 0; ow < OW; ++ow) out[oh * OW + ow] = src[oh * Wq + ow] + bias;
-      }
-    }
-  });
+// f32 with 1-2 spatial dims: kernels/conv2d_f32.h, weights packed once per model when they are a
+// graph constant (per call otherwise), the bias in its epilogue.
+void conv_f32_2d(OpContext& ctx, const ConvOperands& ops, const Tensor& x, const Tensor& w,
+                 const Tensor* b, Tensor& y) {
+  QConvShape s;
+  conv2d_shape(x, w, ops, &s);
+  auto pack = [&] { return pack_conv_weights_f32(w.data<float>(), s); };
+  std::shared_ptr<const PackedConvWeightsF32> packed =
+      ctx.cache && ctx.input_is_constant(1)
+          ? ctx.cache->get<PackedConvWeightsF32>(w.raw(), pack)
+          : std::make_shared<const PackedConvWeightsF32>(pack());
+  ConvF32Epilogue e;
+  if (b) e.bias = b->data<float>();
+  conv2d_f32(s, x.data<float>(), *packed, e, y.data<float>());
 }
 
-
-// f32 with 1-3 spatial dims: the implicit GEMM (1-D/2-D) or im2col + gemm_f32; a pointwise
-// conv is a plain GEMM on X.
-void conv_f32_fast(const ConvOperands& ops, const Tensor& x, const Tensor& w, const Tensor* b,
-                   Tensor& y) {
+// f32 with 3 spatial dims: im2col + gemm_f32 per (image, group); a pointwise conv is a plain
+// GEMM on X.
+void conv_f32_3d(const ConvOperands& ops, const Tensor& x, const Tensor& w, const Tensor* b,
+                 Tensor& y) {
   const int64_t N = x.dim(0), C = x.dim(1), M = w.dim(0), group = ops.group;
   const int64_t Cg = C / group, Mg = M / group;
   const ConvGeometry3d geo = geometry_3d(ops.in_sp, ops.k_sp, ops.geo, Cg);
@@ -235,10 +157,6 @@ void conv_f32_fast(const ConvOperands& ops, const Tensor& x, const Tensor& w, co
   const float* wd = w.data<float>();
   const float* bd = b ? b->data<float>() : nullptr;
   float* yd = y.data<float>();
-  if (!pointwise && ops.in_sp.size() <= 2) {
-    conv_implicit_2d(geo, xd, wd, bd, yd, N, group, Mg);
-    return;
-  }
   for_each_task(N * group, [&](int64_t t) {
     const int64_t n = t / group, g = t % group;
     const float* xg = xd + (n * C + g * Cg) * IS;
@@ -297,12 +215,14 @@ Status conv(OpContext& ctx) {
   QT_RETURN_IF_ERROR(check_bias(ctx, b, w.dim(0)));
   Shape y_shape{x.dim(0), w.dim(0)};
   y_shape.insert(y_shape.end(), ops.geo.out.begin(), ops.geo.out.end());
-  Tensor y(x.dtype(), y_shape);
+  Tensor y = Tensor::uninitialized(x.dtype(), y_shape);  // every path writes all of it
   if (y.numel() > 0) {
     if (x.dtype() == DType::kF64) {
       conv_generic<double>(ops, x, w, b, y);
+    } else if (ops.in_sp.size() <= 2) {
+      conv_f32_2d(ctx, ops, x, w, b, y);
     } else if (ops.in_sp.size() <= kMaxFastSpatial) {
-      conv_f32_fast(ops, x, w, b, y);
+      conv_f32_3d(ops, x, w, b, y);
     } else {
       conv_generic<float>(ops, x, w, b, y);
     }

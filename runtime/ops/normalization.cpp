@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "runtime/op_util.h"
+#include "kernels/softmax_f32.h"
 
 namespace qtune {
 namespace {
@@ -429,6 +430,12 @@ void soft_rows(const storage_t<T>* x, storage_t<T>* y, int64_t o0, int64_t o1, i
   using C = compute_t<T>;
   constexpr bool kInPlace = std::is_same_v<storage_t<T>, C>;
   std::vector<C> buf(kInPlace ? 0 : static_cast<size_t>(n * inner));
+  if constexpr (K == SoftKind::kSoftmax && std::is_same_v<storage_t<T>, float>) {
+    if (inner == 1) {
+      softmax_rows_f32(x + o0 * n, y + o0 * n, o1 - o0, n);
+      return;
+    }
+  }
   if (inner == 1 && K != SoftKind::kHardmax) {  // contiguous rows: running values in registers
     for (int64_t o = o0; o < o1; ++o) {
       const storage_t<T>* p = x + o * n;

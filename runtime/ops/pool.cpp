@@ -219,6 +219,39 @@ void max_pool_plane(const PoolPlan& P, const T* x, T* y, int64_t* indices, int64
   }
 }
 
+// One plane of a 1-D/2-D pool without Indices: per output row, the maximum over the kernel rows
+// inside the image of each column (into `row`, which holds the lowest value where the padding
+// is), then each window's maximum over its columns. Both steps are branch-free maxima over
+// contiguous data that the compiler vectorizes. NaN never wins, as in max_pool_plane; the same
+// result but for which of +0 and -0 a window of both gives.
+template <typename T>
+void max_pool_plane_rows(const PoolPlan& P, const T* x, T* y, std::vector<T>& row) {
+  const Taps& th = P.taps[1];
+  const int64_t W = P.in[2], OH = P.out[1], OW = P.out[2];
+  const int64_t kw = P.kernel[2], sw = P.stride[2], dw = P.dilation[2], dh = P.dilation[1];
+  const int64_t pl = P.pad_begin[2];
+  // row[j] is input column j - pl, for every column some window reads.
+  const int64_t span = (OW - 1) * sw + (kw - 1) * dw + 1;
+  const int64_t c1 = std::min(W, span - pl);
+  row.resize(static_cast<size_t>(span));
+  T* r = row.data();
+  for (int64_t oh = 0; oh < OH; ++oh) {
+    std::fill(r, r + span, lowest_value<T>());
+    for (int64_t kh = th.lo[oh]; kh < th.hi[oh]; ++kh) {
+      const T* src = x + (th.start[oh] + kh * dh) * W;
+      T* dst = r + pl;
+      for (int64_t c = 0; c < c1; ++c) dst[c] = src[c] > dst[c] ? src[c] : dst[c];
+    }
+    T* out = y + oh * OW;
+    for (int64_t ow = 0; ow < OW; ++ow) {
+      const T* w = r + ow * sw;
+      T best = w[0];
+      for (int64_t k = 1; k < kw; ++k) best = w[k * dw] > best ? w[k * dw] : best;
+      out[ow] = best;
+    }
+  }
+}
+
 template <typename T>
 Status max_pool_typed(OpContext& ctx, const Tensor& x, const PoolPlan& plan) {
   Tensor y(x.dtype(), plan.out_shape);
@@ -238,6 +271,8 @@ Status max_pool_typed(OpContext& ctx, const Tensor& x, const PoolPlan& plan) {
                        g.stride[2] == 2 && g.dilation[1] == 1 && g.dilation[2] == 1 &&
                        g.pad_begin[1] == 0 && g.pad_begin[2] == 0 && 2 * g.out[1] <= g.in[1] &&
                        2 * g.out[2] <= g.in[2];
+  // Other 1-D/2-D pools go row by row.
+  const bool rows = !g.generic() && g.in[0] == 1 && g.kernel[0] == 1;
   if (OS > 0) {
     for_each_plane(plan, [&](int64_t p) {
       if (pool2x2) {
@@ -254,6 +289,9 @@ Status max_pool_typed(OpContext& ctx, const Tensor& x, const PoolPlan& plan) {
         }
       } else if (id) {
         max_pool_plane<T, true>(plan, xd + p * IS, yd + p * OS, id + p * OS, p * IS, col_major);
+      } else if (rows) {
+        thread_local std::vector<T> row;
+        max_pool_plane_rows<T>(plan, xd + p * IS, yd + p * OS, row);
       } else {
         max_pool_plane<T, false>(plan, xd + p * IS, yd + p * OS, nullptr, 0, false);
       }

@@ -168,7 +168,9 @@ TEST(LoweringTest, GraphsWithoutMatchesAreUnchanged) {
   f.node("relu", "Relu", {"c"}, {"r"});
   f.output("r");
   f.g.value_info["c"] = {"c", DType::kF32, Shape{1, 4, 4, 4}};
-  auto lowered = lower_qdq(f.g, native_lowering_target(), {});
+  LoweringTarget int8_only = native_lowering_target();
+  int8_only.f32_conv = int8_only.f32_gemm = false;
+  auto lowered = lower_qdq(f.g, int8_only, {});
   ASSERT_TRUE(lowered.ok());
   expect_same_graph(f.g, lowered.value());
 
@@ -399,24 +401,47 @@ TEST(LoweringTest, Int8MaxPoolNeedsIdenticalQuantization) {
   lowered = lower_qdq(other.g, native_lowering_target(), {});
   ASSERT_TRUE(lowered.ok());
   expect_same_graph(other.g, lowered.value());
+
+  // Before opset 12 MaxPool takes no 8-bit tensors: the pool stays in f32 between its Q/DQ.
+  G old = make(0.1f);
+  old.g.opset = 11;
+  lowered = lower_qdq(old.g, native_lowering_target(), {});
+  ASSERT_TRUE(lowered.ok());
+  expect_same_graph(old.g, lowered.value());
 }
 
-TEST(LoweringTest, Int8MaxPoolOnlyFromOpset12) {
-  // ONNX's MaxPool takes int8/uint8 from opset 12; an opset 11 model keeps the f32 pool.
-  G b;
-  b.input("x", {1, 2, 4, 4});
-  b.node("pool", "MaxPool", {b.act("x")}, {"p"}, {{"kernel_shape", ints_attr({2, 2})}});
-  b.g.initializers["p_scale"] = Tensor::scalar_f32(0.1f);
-  b.g.initializers["p_zero_point"] = scalar_q(DType::kU8, 0);
-  b.node("p_Q", "QuantizeLinear", {"p", "p_scale", "p_zero_point"}, {"p_q"});
-  b.output("p_q");
-  b.g.opset = 12;
-  EXPECT_EQ(find_int8_pools(b.g).size(), 1u);
-  b.g.opset = 11;
-  EXPECT_TRUE(find_int8_pools(b.g).empty());
-  auto lowered = lower_qdq(b.g, native_lowering_target(), {});
-  ASSERT_TRUE(lowered.ok());
-  expect_same_graph(b.g, lowered.value());
+TEST(LoweringTest, DataMovementRunsOnInt8WithEqualQuantization) {
+  auto make = [](float out_scale, const char* op) {
+    G b;
+    b.input("x", {1, 2, 4, 4});
+    if (std::string(op) == "Transpose") {
+      b.node("t", "Transpose", {b.act("x")}, {"p"}, {{"perm", ints_attr({0, 2, 3, 1})}});
+    } else {
+      b.g.initializers["shape"] = Tensor::from_i64({2}, {2, 16});
+      b.node("t", "Reshape", {b.act("x"), "shape"}, {"p"});
+    }
+    b.g.initializers["p_scale"] = Tensor::scalar_f32(out_scale);
+    b.g.initializers["p_zero_point"] = scalar_q(DType::kU8, 0);
+    b.node("p_Q", "QuantizeLinear", {"p", "p_scale", "p_zero_point"}, {"p_q"});
+    b.output("p_q");
+    return b;
+  };
+  for (const char* op : {"Transpose", "Reshape"}) {
+    const G same = make(0.1f, op);
+    ASSERT_EQ(find_int8_data_movement(same.g).size(), 1u) << op;
+    auto lowered = lower_qdq(same.g, native_lowering_target(), {});
+    ASSERT_TRUE(lowered.ok());
+    EXPECT_EQ(op_types(lowered.value()), (std::vector<std::string>{"QuantizeLinear", op}));
+    EXPECT_EQ(lowered->nodes[1].inputs[0], "x_q");
+    EXPECT_EQ(lowered->nodes[1].outputs[0], "p_q");
+
+    const G other = make(0.2f, op);  // a requantization: stays in f32
+    EXPECT_TRUE(find_int8_data_movement(other.g).empty()) << op;
+  }
+  // Reshape takes 8-bit tensors from opset 5 on.
+  G old = make(0.1f, "Reshape");
+  old.g.opset = 4;
+  EXPECT_TRUE(find_int8_data_movement(old.g).empty());
 }
 
 TEST(LoweringTest, Int8AddOnlyForTargetsThatRunIt) {
@@ -496,13 +521,76 @@ TEST(LoweringTest, Bf16OpsByName) {
   b.output("v");
   auto lowered = lower_qdq(b.g, native_lowering_target(), {"fc", "fc_full", "not_a_node"});
   ASSERT_TRUE(lowered.ok());
-  EXPECT_EQ(op_types(lowered.value()), (std::vector<std::string>{"Bf16Gemm", "MatMul", "Gemm"}));
+  // The MatMul not named runs on the fp32 kernels; a Gemm with a full [M, N] C fuses nowhere.
+  EXPECT_EQ(op_types(lowered.value()), (std::vector<std::string>{"Bf16Gemm", "F32Gemm", "Gemm"}));
   const Node& n = lowered->nodes[0];
   EXPECT_EQ(n.domain, kNativeDomain);
   EXPECT_EQ(n.inputs, (std::vector<std::string>{"x", "w", "c"}));
   EXPECT_EQ(n.outputs, (std::vector<std::string>{"r"}));
   EXPECT_EQ(n.attr_string("activation", ""), "relu");
   EXPECT_EQ(n.attr_int("trans_b", -1), 0);
+}
+
+// What stays fp32 becomes F32Conv/F32Gemm: a residual Add joins the conv as its sum input (the
+// node then runs where the Add was), a constant [N] Add after a MatMul becomes its bias, and the
+// Relu after either is fused.
+TEST(LoweringTest, Fp32ResidualAndBiasAddsJoinTheirOp) {
+  G f;
+  f.input("x", {2, 4, 6, 6});
+  f.g.initializers["w1"] = Tensor(DType::kF32, {4, 4, 3, 3});
+  f.g.initializers["w2"] = Tensor(DType::kF32, {4, 4, 3, 3});
+  f.node("conv1", "Conv", {"x", "w1"}, {"c1"}, {{"pads", ints_attr({1, 1, 1, 1})}});
+  f.node("other", "Relu", {"x"}, {"rx"});  // the residual operand comes after conv1
+  f.node("add", "Add", {"rx", "c1"}, {"s"});
+  f.node("relu", "Relu", {"s"}, {"r"});
+  f.node("flat", "Flatten", {"r"}, {"v"});
+  f.g.initializers["wm"] = Tensor(DType::kF32, {144, 10});
+  f.g.initializers["bm"] = Tensor(DType::kF32, {10});
+  f.node("mm", "MatMul", {"v", "wm"}, {"m"});
+  f.node("bias", "Add", {"m", "bm"}, {"y"});
+  f.output("y");
+  auto lowered = lower_qdq(f.g, native_lowering_target(), {});
+  ASSERT_TRUE(lowered.ok()) << lowered.status().message();
+  EXPECT_EQ(op_types(lowered.value()),
+            (std::vector<std::string>{"Relu", "F32Conv", "Flatten", "F32Gemm"}));
+  const Node& conv = lowered->nodes[1];
+  EXPECT_EQ(conv.name, "conv1");
+  EXPECT_EQ(conv.inputs, (std::vector<std::string>{"x", "w1", "", "rx"}));
+  EXPECT_EQ(conv.outputs, (std::vector<std::string>{"r"}));
+  EXPECT_EQ(conv.attr_string("activation", ""), "relu");
+  const Node& gemm = lowered->nodes[3];
+  EXPECT_EQ(gemm.inputs, (std::vector<std::string>{"v", "wm", "bm"}));
+  EXPECT_EQ(gemm.outputs, (std::vector<std::string>{"y"}));
+
+  // Not fused: an Add whose other operand is not a constant [N] (after a MatMul), an Add of the
+  // conv's output with itself, and any Add where the target does not take a sum.
+  G g;
+  g.input("x", {2, 8});
+  g.g.initializers["w"] = Tensor(DType::kF32, {8, 4});
+  g.g.initializers["wide"] = Tensor(DType::kF32, {2, 4});
+  g.node("mm", "MatMul", {"x", "w"}, {"m"});
+  g.node("add", "Add", {"m", "wide"}, {"y"});
+  g.output("y");
+  lowered = lower_qdq(g.g, native_lowering_target(), {});
+  ASSERT_TRUE(lowered.ok());
+  EXPECT_EQ(op_types(lowered.value()), (std::vector<std::string>{"F32Gemm", "Add"}));
+
+  G twice;
+  twice.input("x", {1, 2, 5, 5});
+  twice.g.initializers["w"] = Tensor(DType::kF32, {2, 2, 1, 1});
+  twice.node("conv", "Conv", {"x", "w"}, {"c"});
+  twice.node("add", "Add", {"c", "c"}, {"y"});
+  twice.output("y");
+  lowered = lower_qdq(twice.g, native_lowering_target(), {});
+  ASSERT_TRUE(lowered.ok());
+  EXPECT_EQ(op_types(lowered.value()), (std::vector<std::string>{"F32Conv", "Add"}));
+
+  LoweringTarget no_sum = native_lowering_target();
+  no_sum.f32_sum = false;
+  lowered = lower_qdq(f.g, no_sum, {});
+  ASSERT_TRUE(lowered.ok());
+  EXPECT_EQ(op_types(lowered.value()),
+            (std::vector<std::string>{"F32Conv", "Relu", "Add", "Relu", "Flatten", "F32Gemm"}));
 }
 
 }  // namespace

@@ -200,6 +200,38 @@ TEST(NativeGraphPassesTest, LookupTablesEqualTheReferenceOps) {
   }
 }
 
+// HardSwish as opset-13 exporters write it, x * HardSigmoid(x) with QDQ around each op, is one
+// table: the whole chain (two DQs of x, HardSigmoid, its Q -> DQ, Mul, Q) is a function of x's
+// byte. A Mul of two different 8-bit tensors is not, and stays as written.
+TEST(NativeGraphPassesTest, LookupTableCoversAnElementwiseChainOfOneTensor) {
+  for (DType t : {DType::kU8, DType::kS8}) {
+    std::mt19937 rng(17);
+    QdqBuilder b;
+    b.input("x", DType::kF32, {2, 5, 7});
+    const std::string x = b.quant_act("x", 0.035f, t == DType::kU8 ? 110 : -3, t);
+    b.node("HardSigmoid", {x}, {"h"}, {{"alpha", float_attr(1.0f / 6)}});
+    const std::string h = b.quant_act("h", 1.0f / 255, t == DType::kU8 ? 0 : -128, t);
+    b.node("Mul", {x, h}, {"m"});
+    b.output(b.quant_act("m", 0.02f, t == DType::kU8 ? 30 : -100, t));
+    const std::vector<Tensor> input{random_f32({2, 5, 7}, rng, -4.5f, 4.5f)};
+    Graph lowered;
+    const auto got = run_native(b.g, input, &lowered);
+    EXPECT_EQ(count_ops(lowered, kQLutOp, kNativeDomain), 1);
+    EXPECT_EQ(count_ops(lowered, "HardSigmoid"), 0);
+    EXPECT_EQ(count_ops(lowered, "Mul"), 0);
+    expect_same_bytes(run_reference(b.g, input), got);
+
+    QdqBuilder two;
+    two.input("x", DType::kF32, {2, 5, 7});
+    two.input("y", DType::kF32, {2, 5, 7});
+    const std::string xa = two.quant_act("x", 0.035f, 0, DType::kU8);
+    const std::string ya = two.quant_act("y", 0.025f, 0, DType::kU8);
+    two.node("Mul", {xa, ya}, {"m"});
+    two.output(two.quant_act("m", 0.02f, 0, DType::kU8));
+    EXPECT_TRUE(find_int8_luts(two.g).empty());
+  }
+}
+
 // ------------------------------------------------------------------ MaxPool
 
 struct PoolCase {

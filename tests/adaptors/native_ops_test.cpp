@@ -25,6 +25,12 @@ namespace {
 
 using namespace fused_op_test;
 
+std::vector<std::string> op_types_of(const Graph& g) {
+  std::vector<std::string> out;
+  for (const auto& n : g.nodes) out.push_back(n.op_type);
+  return out;
+}
+
 std::vector<Tensor> run_native(const Graph& g, const std::vector<Tensor>& in,
                                const std::vector<std::string>& bf16_ops = {},
                                Graph* lowered = nullptr) {
@@ -410,9 +416,10 @@ TEST(NativeChainTest, ConsecutiveFusedOpsKeep8BitTensors) {
   EXPECT_EQ(count_ops(lowered, "QConv"), 2);
   EXPECT_EQ(count_ops(lowered, "QGemm"), 1);
   EXPECT_EQ(count_ops(lowered, "MaxPool"), 1);
-  // Left: the input's Q, and the Q/DQ pair around the Reshape (a shape op on f32).
-  EXPECT_EQ(count_ops(lowered, "QuantizeLinear"), 2);
-  EXPECT_EQ(count_ops(lowered, "DequantizeLinear"), 1);
+  // Left: the input's Q; the Reshape between its equal Q/DQ pairs moves the 8-bit tensor.
+  EXPECT_EQ(count_ops(lowered, "QuantizeLinear"), 1);
+  EXPECT_EQ(count_ops(lowered, "DequantizeLinear"), 0);
+  EXPECT_EQ(count_ops(lowered, "Reshape"), 1);
   // The ties that differ upstream can move a logit by a few steps of the layers before it.
   expect_f32_close(ref[0], got[0], 0.05f);
 }
@@ -531,6 +538,91 @@ TEST(NativeBf16Test, FusedReluAndBiasAgainstFp32) {
   EXPECT_EQ(lowered.nodes[0].attr_string("activation", ""), "relu");
   expect_f32_close(ref[0], got[0], kBf16RelTol);
   for (float v : got[0].span<float>()) EXPECT_GE(v, 0.0f);
+}
+
+// ------------------------------------------------------------------ fp32
+
+// An fp32 residual block: the native adaptor runs every Conv/Gemm/MatMul on its fp32 kernels,
+// the residual Add and the Relus in their epilogues, and matches the reference ops.
+TEST(NativeF32Test, ResidualBlockAndBiasAddMatchReference) {
+  std::mt19937 rng(51);
+  QdqBuilder b;
+  b.input("x", DType::kF32, {3, 8, 9, 9});
+  b.g.initializers["w1"] = random_f32({8, 8, 3, 3}, rng, -0.3f, 0.3f);
+  b.g.initializers["b1"] = random_f32({8}, rng);
+  b.g.initializers["w2"] = random_f32({8, 8, 3, 3}, rng, -0.3f, 0.3f);
+  b.g.initializers["b2"] = random_f32({8}, rng);
+  const auto pads = std::map<std::string, Attribute>{{"pads", ints_attr({1, 1, 1, 1})}};
+  b.node("Conv", {"x", "w1", "b1"}, {"c1"}, pads, "conv1");
+  b.node("Relu", {"c1"}, {"r1"});
+  b.node("Conv", {"r1", "w2", "b2"}, {"c2"}, pads, "conv2");
+  b.node("Add", {"x", "c2"}, {"s"});
+  b.node("Relu", {"s"}, {"r2"});
+  b.g.initializers["shape"] = Tensor::from_i64({3}, {3, 8, 81});
+  b.node("Reshape", {"r2", "shape"}, {"seq"});
+  b.g.initializers["wm"] = random_f32({81, 20}, rng, -0.2f, 0.2f);
+  b.node("MatMul", {"seq", "wm"}, {"m"}, {}, "mm");
+  b.g.initializers["bm"] = random_f32({20}, rng);
+  b.node("Add", {"m", "bm"}, {"mb"});
+  b.output("mb");
+  const std::vector<Tensor> in{random_f32({3, 8, 9, 9}, rng)};
+  Graph lowered;
+  auto ref = run_reference(b.g, in);
+  auto got = run_native(b.g, in, {}, &lowered);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(op_types_of(lowered),
+            (std::vector<std::string>{"F32Conv", "F32Conv", "Reshape", "F32Gemm"}));
+  EXPECT_EQ(lowered.nodes[1].inputs,
+            (std::vector<std::string>{"r1", "w2", "b2", "x"}));  // the residual as its sum
+  EXPECT_EQ(lowered.nodes[1].attr_string("activation", ""), "relu");
+  EXPECT_EQ(lowered.nodes[3].inputs, (std::vector<std::string>{"seq", "wm", "bm"}));
+  expect_f32_close(ref[0], got[0], kF32OutputTol);
+}
+
+// Two convolutions meeting in one Add (a residual with a downsampling branch): one takes the
+// Add, the other stays a plain F32Conv, and the fused node runs after both.
+TEST(NativeF32Test, AddOfTwoConvsFusesIntoOne) {
+  std::mt19937 rng(52);
+  QdqBuilder b;
+  b.input("x", DType::kF32, {2, 4, 8, 8});
+  b.g.initializers["wa"] = random_f32({6, 4, 3, 3}, rng, -0.3f, 0.3f);
+  b.g.initializers["wb"] = random_f32({6, 4, 1, 1}, rng);
+  b.node("Conv", {"x", "wb"}, {"cb"}, {{"strides", ints_attr({2, 2})}}, "down");
+  b.node("Conv", {"x", "wa"}, {"ca"}, {{"strides", ints_attr({2, 2})}, {"pads", ints_attr({1, 1, 1, 1})}},
+         "main");
+  b.node("Add", {"ca", "cb"}, {"s"});
+  b.output("s");
+  const std::vector<Tensor> in{random_f32({2, 4, 8, 8}, rng)};
+  Graph lowered;
+  auto ref = run_reference(b.g, in);
+  auto got = run_native(b.g, in, {}, &lowered);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(count_ops(lowered, "F32Conv"), 2);
+  EXPECT_EQ(count_ops(lowered, "Add"), 0);
+  expect_f32_close(ref[0], got[0], kF32OutputTol);
+}
+
+// A sum that is not of the output's shape broadcasts as the Add did, larger result included.
+TEST(NativeF32Test, ConvSumBroadcastsLikeAdd) {
+  std::mt19937 rng(53);
+  for (const Shape& other : {Shape{1, 5, 1, 1}, Shape{6}, Shape{2, 3, 5, 6, 6}}) {
+    SCOPED_TRACE(shape_str(other));
+    QdqBuilder b;
+    b.input("x", DType::kF32, {3, 2, 6, 6});
+    b.input("o", DType::kF32, other);
+    b.g.initializers["w"] = random_f32({5, 2, 3, 3}, rng);
+    b.node("Conv", {"x", "w"}, {"c"}, {{"pads", ints_attr({1, 1, 1, 1})}}, "conv");
+    b.node("Add", {"c", "o"}, {"s"});
+    b.node("Relu", {"s"}, {"r"});
+    b.output("r");
+    const std::vector<Tensor> in{random_f32({3, 2, 6, 6}, rng), random_f32(other, rng)};
+    Graph lowered;
+    auto ref = run_reference(b.g, in);
+    auto got = run_native(b.g, in, {}, &lowered);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(op_types_of(lowered), (std::vector<std::string>{"F32Conv"}));
+    expect_f32_close(ref[0], got[0], kF32OutputTol);
+  }
 }
 
 // ------------------------------------------------------------------ packing once
@@ -784,6 +876,15 @@ TEST(NativeOpsTest, MalformedInputsAreInvalidInput) {
       {"b_zero_point must be a u8 scalar", kQAddOp, {x, xs, xz, x, xs, scalar_q(DType::kS8, 1)}, {}},
       {"a_zero_point given without a scale", kQAddOp, {xf, none, xz, xf}, {}},
       {"do not broadcast", kQAddOp, {x, xs, xz, Tensor(DType::kU8, {3, 5}), xs, xz}, {}},
+      {"w has type s8, expected f32", kF32ConvOp, {xf, Tensor(DType::kS8, {3, 2, 3, 3})}, {}},
+      {"x has shape [1,2]", kF32ConvOp, {Tensor(DType::kF32, {1, 2}), Tensor(DType::kF32, {3, 2})}, {}},
+      {"bias shape [4]", kF32ConvOp, {xf, Tensor(DType::kF32, {3, 2, 3, 3}), Tensor(DType::kF32, {4})}, {}},
+      {"sum has type u8, expected f32", kF32ConvOp,
+       {xf, Tensor(DType::kF32, {3, 2, 3, 3}), none, Tensor(DType::kU8, {1, 3, 3, 3})}, {}},
+      {"does not broadcast with the output", kF32ConvOp,
+       {xf, Tensor(DType::kF32, {3, 2, 3, 3}), none, Tensor(DType::kF32, {2, 3, 3})}, {}},
+      {"inner dimensions differ", kF32GemmOp, {Tensor(DType::kF32, {2, 4}), Tensor(DType::kF32, {5, 3})}, {}},
+      {"x has type s32, expected f32", kF32GemmOp, {Tensor(DType::kS32, {2, 4}), Tensor(DType::kF32, {4, 3})}, {}},
   };
   for (const BadCase& c : cases) {
     SCOPED_TRACE(c.what);

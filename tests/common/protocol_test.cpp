@@ -15,7 +15,7 @@ std::vector<Message> samples() {
   ReadyMsg ready{"host:1", kProtocolVersion, 8, "avx512f avx512vnni", {"abc", "def"}};
   ConfigMsg config{"0123456789abcdef", "/tmp/x.yaml", 250, 4};
   TrialMsg trial{7, "feedbeef", "calib_sampling_size: 1000\nops: {}\n", "m", "d", "s"};
-  ResultMsg result{7, "feedbeef", true, 90.5, 2.25, 12345, 0.75, ResultCode::kOk, ""};
+  ResultMsg result{7, "feedbeef", true, 90.5, 2.25, 12345, 0.75, ResultCode::kOk, "", 0.125, 0.5, 0.01};
   ResultMsg failed{8, "cafe", false, 0, 0, 0, 1.5, ResultCode::kTrialFailed, "node x: no value"};
   ConfigMsg with_files{"0123456789abcdef", "/tmp/x.yaml", 250, 4,
                        {{"model", "/m/lenet.onnx", kModelHash, 4096}, {"stats", "", std::string(64, 'f'), 12}}};
@@ -51,6 +51,10 @@ TEST(Protocol, EveryMessageRoundTrips) {
   const auto& res = std::get<ResultMsg>(*r);
   EXPECT_EQ(res.index, 7);
   EXPECT_DOUBLE_EQ(res.metric, 90.5);
+  EXPECT_DOUBLE_EQ(res.latency_ms, 2.25);
+  EXPECT_DOUBLE_EQ(res.latency_error_ms, 0.125);
+  EXPECT_DOUBLE_EQ(res.fp32_ratio, 0.5);
+  EXPECT_DOUBLE_EQ(res.fp32_ratio_error, 0.01);
   EXPECT_EQ(res.model_bytes, 12345);
   const ReadyMsg ready = std::get<ReadyMsg>(decode(encode_message(samples()[0])).value());
   EXPECT_EQ(ready.cached, (std::vector<std::string>{"abc", "def"}));
@@ -153,6 +157,28 @@ TEST(Protocol, MalformedStructureIsRefused) {
   ResultMsg bad_result = std::get<ResultMsg>(samples()[3]);
   bad_result.code = ResultCode::kTrialFailed;
   EXPECT_FALSE(decode(encode_message(bad_result)).ok());
+}
+
+// A worker from before latency_error_ms reports a latency without its spread: read as 0.
+TEST(Protocol, ResultWithoutSpreadReadsAsNoSpread) {
+  const std::string bytes = pack_map([](auto& p) {
+    p.pack("v"); p.pack(kProtocolVersion);
+    p.pack("type"); p.pack("RESULT");
+    p.pack("index"); p.pack(3);
+    p.pack("cfg_hash"); p.pack("h");
+    p.pack("ok"); p.pack(true);
+    p.pack("metric"); p.pack(1.0);
+    p.pack("latency_ms"); p.pack(4.5);
+    p.pack("model_bytes"); p.pack(10);
+    p.pack("seconds"); p.pack(0.5);
+    p.pack("code"); p.pack(0);
+    p.pack("error"); p.pack("");
+  }, 11);
+  Result<Message> r = decode(bytes);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_DOUBLE_EQ(std::get<ResultMsg>(*r).latency_ms, 4.5);
+  EXPECT_DOUBLE_EQ(std::get<ResultMsg>(*r).latency_error_ms, 0.0);
+  EXPECT_DOUBLE_EQ(std::get<ResultMsg>(*r).fp32_ratio, 0.0);
 }
 
 TEST(Protocol, OversizeIsRefusedBeforeParsing) {

@@ -51,6 +51,9 @@ class JournalTest : public ::testing::Test {
     t.error = t.ok ? "" : "worker died";
     t.metric = 90.0 + 0.1 * static_cast<double>(i) + 1e-13;  // not representable in short text
     t.latency_ms = 1.0 / 3.0 + static_cast<double>(i);
+    t.latency_error_ms = 1.0 / 7.0 + static_cast<double>(i);
+    t.fp32_ratio = 0.5 + 1.0 / 11.0 * static_cast<double>(i);
+    t.fp32_ratio_error = 1.0 / 13.0;
     t.model_bytes = 1000 + i;
     t.seconds = 0.25 * static_cast<double>(i);
     return t;
@@ -59,7 +62,7 @@ class JournalTest : public ::testing::Test {
   void write_three() {
     auto w = JournalWriter::create(path_, header_);
     ASSERT_TRUE(w.ok()) << w.status().message();
-    ASSERT_TRUE(w->append_baseline(TrialMetrics{90.5, 2.0 / 3.0, 4096}).ok());
+    ASSERT_TRUE(w->append_baseline(TrialMetrics{90.5, 2.0 / 3.0, 4096, 0.1}).ok());
     ASSERT_TRUE(w->append_sensitivity({{"op0", 0.125}, {"op1", 1e-7}}).ok());
     for (int i = 0; i < 3; ++i) ASSERT_TRUE(w->append_trial(trial(i)).ok());
   }
@@ -78,6 +81,9 @@ class JournalTest : public ::testing::Test {
     EXPECT_EQ(a.error, b.error);
     EXPECT_EQ(a.metric, b.metric);  // bit-exact
     EXPECT_EQ(a.latency_ms, b.latency_ms);
+    EXPECT_EQ(a.latency_error_ms, b.latency_error_ms);
+    EXPECT_EQ(a.fp32_ratio, b.fp32_ratio);
+    EXPECT_EQ(a.fp32_ratio_error, b.fp32_ratio_error);
     EXPECT_EQ(a.model_bytes, b.model_bytes);
     EXPECT_EQ(a.seconds, b.seconds);
   }
@@ -96,6 +102,7 @@ TEST_F(JournalTest, RoundTripIsExact) {
   ASSERT_TRUE(c->baseline.has_value());
   EXPECT_EQ(c->baseline->latency_ms, 2.0 / 3.0);
   EXPECT_EQ(c->baseline->model_bytes, 4096);
+  EXPECT_EQ(c->baseline->latency_error_ms, 0.1);
   ASSERT_TRUE(c->sensitivity.has_value());
   EXPECT_EQ(c->sensitivity->at("op1"), 1e-7);
   ASSERT_EQ(c->trials.size(), 3u);

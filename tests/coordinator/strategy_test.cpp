@@ -1,6 +1,7 @@
 // Strategies and the tuning loop driven by a fake evaluator: no model, microseconds per trial.
 // The fake model: accuracy = 80 - sum of the per-op penalties of int8 ops (bf16 costs a tenth,
-// fp32 nothing; kl halves an op's penalty); latency = 100 - 1 per int8 op - 0.5 per bf16 op.
+// fp32 nothing; kl halves an op's penalty); latency = 100 ms, 10% less per int8 op and 5% less
+// per bf16 op (compounded, so it stays positive however many ops there are).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -38,22 +39,23 @@ TuningSpace make_space(int n, bool bf16 = true) {
 
 struct FakeModel {
   std::map<std::string, double> penalty;  // per op, in accuracy points
-  std::map<std::string, double> int8_ms;  // per op: int8 latency change (default -1 ms)
+  std::map<std::string, double> int8_change;  // per op: int8's latency factor - 1 (default -0.1)
   std::map<std::string, double> kl_factor;  // per op: kl's share of the penalty (default 0.5)
   int calls = 0;
 
   Result<TrialMetrics> operator()(const TuneConfig& cfg) {
     ++calls;
+    // Latency changes beyond the tuner's noise margin (5%) one op at a time.
     TrialMetrics m{80.0, 100.0, 0};
     for (const auto& [name, c] : cfg.ops) {
       const double p = penalty.count(name) ? penalty.at(name) : 0.0;
       if (c.precision == OpPrecision::kInt8) {
         const double kl = kl_factor.count(name) ? kl_factor.at(name) : 0.5;
         m.metric -= c.activation.algorithm == CalibAlgorithm::kKl ? p * kl : p;
-        m.latency_ms += int8_ms.count(name) ? int8_ms.at(name) : -1.0;
+        m.latency_ms *= 1.0 + (int8_change.count(name) ? int8_change.at(name) : -0.1);
       } else if (c.precision == OpPrecision::kBf16) {
         m.metric -= p / 100;
-        m.latency_ms -= 0.5;
+        m.latency_ms *= 0.95;
       }
     }
     return m;
@@ -139,12 +141,90 @@ TEST(DecisionTest, ConfigsOnTheSameKernelsCompareByAccuracy) {
               {1, "s", kl, kl.hash(), true, "", 79.9, 5.2}};
   EXPECT_EQ(best_accepted(h, c, "performance"), std::optional<size_t>(1));
   EXPECT_EQ(best_accepted(h, c, "accuracy"), std::optional<size_t>(1));
-  // Other kernels that are faster than every measurement of those win on performance.
-  h.trials.push_back({2, "s", fallback, fallback.hash(), true, "", 79.3, 4.9});
+  // Other kernels clearly faster than every measurement of those win on performance.
+  h.trials.push_back({2, "s", fallback, fallback.hash(), true, "", 79.3, 4.0});
   EXPECT_EQ(best_accepted(h, c, "performance"), std::optional<size_t>(2));
-  // ...but not when the same-kernel group was once measured faster still.
-  h.trials[0].latency_ms = 4.8;
+  // ...but not when the same-kernel group was once measured within noise of them: then the
+  // speeds tie and accuracy decides.
+  h.trials[0].latency_ms = 4.1;
   EXPECT_EQ(best_accepted(h, c, "performance"), std::optional<size_t>(1));
+}
+
+TEST(DecisionTest, LatencyNoiseMarginIsRelativeOrFromTheErrors) {
+  // 5% of the smaller median...
+  EXPECT_DOUBLE_EQ(latency_noise_ms(10.0, 0.0, 20.0, 0.0), 0.5);
+  EXPECT_TRUE(clearly_faster(9.4, 0.0, 10.0, 0.0));
+  EXPECT_FALSE(clearly_faster(9.6, 0.0, 10.0, 0.0));
+  EXPECT_FALSE(clearly_faster(10.0, 0.0, 9.6, 0.0));
+  // ...or three times the two medians' standard errors, whichever is larger.
+  EXPECT_DOUBLE_EQ(latency_noise_ms(10.0, 0.5, 10.0, 0.25), 2.25);
+  EXPECT_FALSE(clearly_faster(7.8, 0.5, 10.0, 0.25));
+  EXPECT_TRUE(clearly_faster(7.7, 0.5, 10.0, 0.25));
+}
+
+// Against fp32 the same margin applies: an int8 model measured 3% faster is not faster.
+TEST(DecisionTest, PerformanceAcceptsOnlyClearlyFasterThanFp32) {
+  TuningHistory h = baseline();  // fp32: 80.0, 100 ms
+  AccuracyCriterion c{true, 0.01, true};
+  TrialRecord noise{0, "s", {}, "a", true, "", 80.0, 97.0};
+  TrialRecord faster{1, "s", {}, "b", true, "", 80.0, 90.0};
+  EXPECT_FALSE(accepted(noise, h, c, "performance"));
+  EXPECT_TRUE(accepted(noise, h, c, "accuracy"));
+  EXPECT_TRUE(accepted(faster, h, c, "performance"));
+  h.baseline_latency_error_ms = 6.0;  // a noisy baseline: 90 is within 3 * 6 * 0.9 of 100
+  EXPECT_FALSE(accepted(faster, h, c, "performance"));
+}
+
+// A worker's paired ratio (trial against fp32 in the same window) decides over the trial's
+// latency against a baseline taken at another time, whose load may have differed.
+TEST(DecisionTest, PairedRatioToFp32OutweighsTheBaselineTakenEarlier) {
+  TuningHistory h = baseline();  // fp32: 80.0, 100 ms, measured during a load spike, say
+  AccuracyCriterion c{true, 0.01, true};
+  TrialRecord looks_fast{0, "s", {}, "a", true, "", 80.0, 50.0};
+  looks_fast.fp32_ratio = 0.98;  // ...but alongside fp32 it is as fast
+  TrialRecord looks_slow{1, "s", {}, "b", true, "", 80.0, 120.0};
+  looks_slow.fp32_ratio = 0.5;   // measured under load, twice as fast as fp32 under the same load
+  EXPECT_FALSE(accepted(looks_fast, h, c, "performance"));
+  EXPECT_TRUE(accepted(looks_slow, h, c, "performance"));
+  looks_slow.fp32_ratio_error = 0.3;  // a noisy pairing: 0.5 + 3 * 0.3 is not below 1
+  EXPECT_FALSE(accepted(looks_slow, h, c, "performance"));
+  // Without a ratio (a worker that does not pair), the baseline is the reference.
+  TrialRecord unpaired{2, "s", {}, "c", true, "", 80.0, 50.0};
+  EXPECT_TRUE(accepted(unpaired, h, c, "performance"));
+  EXPECT_DOUBLE_EQ(relative_latency(unpaired, h).ratio, 0.5);
+  // Trials compare in the same units: 0.5 of fp32 is clearly faster than 0.98 of it, whatever
+  // their milliseconds.
+  looks_slow.fp32_ratio_error = 0;
+  EXPECT_TRUE(clearly_faster(looks_slow, looks_fast, h));
+  EXPECT_FALSE(clearly_faster(looks_fast, looks_slow, h));
+}
+
+// Configs on different kernels whose latencies lie within the noise margin tie on speed: the
+// more accurate wins, then the smaller model, then the lower index; whichever of them happened
+// to measure fastest does not matter, so two runs that measure them with different noise
+// choose the same config.
+TEST(DecisionTest, LatenciesWithinNoiseRankByAccuracyThenSize) {
+  const TuningSpace space = make_space(3);
+  TuneConfig all = space.default_config(100);
+  TuneConfig fb0 = all, fb1 = all;
+  fb0.ops["op0"] = OpQuantConfig::fp32();
+  fb1.ops["op1"] = OpQuantConfig::fp32();
+  AccuracyCriterion c{true, 0.01, true};
+  auto history = [&](double l0, double l1, double l2) {
+    TuningHistory h = baseline();
+    h.trials = {{0, "s", all, all.hash(), true, "", 79.5, l0, 1000},
+                {1, "s", fb0, fb0.hash(), true, "", 79.9, l1, 1200},
+                {2, "s", fb1, fb1.hash(), true, "", 79.9, l2, 1100}};
+    return h;
+  };
+  // Every ordering of three latencies within 5% of each other: the same choice, trial 2 (most
+  // accurate, and smaller than trial 1).
+  for (auto [a, b, d] : {std::tuple{5.0, 5.1, 5.2}, {5.2, 5.0, 5.1}, {5.1, 5.2, 5.0}}) {
+    EXPECT_EQ(best_accepted(history(a, b, d), c, "performance"), std::optional<size_t>(2))
+        << a << " " << b << " " << d;
+  }
+  // Clearly faster than the rest: speed decides.
+  EXPECT_EQ(best_accepted(history(4.0, 5.1, 5.2), c, "performance"), std::optional<size_t>(0));
 }
 
 TEST(StrategyTest, UnknownNameIsInvalidInputNamingThePlaceAndTheKnownNames) {
@@ -513,7 +593,7 @@ TEST(TunerTest, SlowInt8OpsFallBackUntilFasterThanFp32) {
     space.ops.push_back(op);
   }
   FakeModel model;
-  model.int8_ms = {{"conv0", 0.5}, {"conv1", -1.0}, {"add0", 1.0}, {"add1", 1.0}};
+  model.int8_change = {{"conv0", 0.05}, {"conv1", -0.1}, {"add0", 0.1}, {"add1", 0.1}};
   FakeModel m0 = model;
   TuneOutcome out = tune("bisect", space, m0, options(0.01));
   ASSERT_TRUE(out.goal_met);

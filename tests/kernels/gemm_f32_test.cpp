@@ -165,5 +165,80 @@ TEST(GemmF32Test, EmptyKScalesC) {
   }
 }
 
+using PackedFn = void (*)(int64_t, const float*, int64_t, const PackedGemmBF32&,
+                         const GemmF32Epilogue&, float*, int64_t);
+
+// B packed once; bias and clamp in the epilogue. Compared with the reference GEMM plus the
+// epilogue applied to its result, over odd M, N, K and padded strides.
+void check_packed(PackedFn fn, bool tb, int64_t m, int64_t n, int64_t k, int64_t pad, bool bias,
+                  bool clamp, std::mt19937& rng) {
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  const int64_t lda = k + pad, ldb = (tb ? k : n) + pad, ldc = n + pad;
+  std::vector<float> a(static_cast<size_t>(m * lda)), b(static_cast<size_t>((tb ? n : k) * ldb));
+  std::vector<float> bv(static_cast<size_t>(n));
+  for (auto* v : {&a, &b, &bv}) {
+    for (auto& e : *v) e = dist(rng);
+  }
+  std::vector<float> want(static_cast<size_t>(m * ldc), 0.0f), got(want.size(), 7.0f);
+  f32_gemm__ref(false, tb, m, n, k, 1.0f, a.data(), lda, b.data(), ldb, 0.0f, want.data(), ldc);
+  GemmF32Epilogue e;
+  if (bias) e.bias = bv.data();
+  if (clamp) {
+    e.clamp_min = -0.5f;
+    e.clamp_max = 1.0f;
+  }
+  const PackedGemmBF32 packed = pack_gemm_b_f32(tb, k, n, b.data(), ldb);
+  fn(m, a.data(), lda, packed, e, got.data(), ldc);
+  const std::string what = "tb=" + std::to_string(tb) + " m=" + std::to_string(m) +
+                           " n=" + std::to_string(n) + " k=" + std::to_string(k) +
+                           " pad=" + std::to_string(pad);
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t j = 0; j < ldc; ++j) {
+      const size_t at = static_cast<size_t>(i * ldc + j);
+      if (j >= n) {
+        ASSERT_EQ(got[at], 7.0f) << what << ": wrote past column n at " << i << "," << j;
+        continue;
+      }
+      float w = want[at] + (bias ? bv[j] : 0.0f);
+      w = std::min(std::max(w, e.clamp_min), e.clamp_max);
+      // |a|, |b| <= 1: the sum of |products| is at most k.
+      ASSERT_NEAR(got[at], w, kRelTolPerTerm * (k + 2) * (k + 1.0)) << what << " at " << i << "," << j;
+    }
+  }
+}
+
+TEST(GemmF32Test, PackedMatchesReferenceOnOddShapes) {
+  std::vector<PackedFn> fns = {f32_gemm_packed__scalar, gemm_f32_packed};
+  if (cpu_features().avx512f) fns.push_back(f32_gemm_packed__avx512);
+  std::mt19937 rng(5);
+  const int64_t sizes[] = {1, 3, 7, 16, 17, 63, 64, 65, 257};
+  int i = 0;
+  for (PackedFn fn : fns) {
+    for (int64_t m : sizes) {
+      for (int64_t n : {1, 5, 16, 17, 33, 48, 64, 69, 80, 130, 257}) {
+        for (int64_t k : sizes) {
+          ++i;
+          check_packed(fn, i % 2 == 0, m, n, k, i % 3 == 0 ? 3 : 0, i % 4 != 0, i % 5 == 0, rng);
+          if (testing::Test::HasFatalFailure()) return;
+        }
+      }
+    }
+  }
+  // K long enough to be cut into chunks, M and N large enough for parallel tasks.
+  for (PackedFn fn : fns) {
+    check_packed(fn, false, 300, 200, 1100, 1, true, true, rng);
+    check_packed(fn, true, 97, 64, 2049, 0, true, false, rng);
+  }
+}
+
+TEST(GemmF32Test, PanelWidthPadsAtMostOneVector) {
+  for (int64_t n = 1; n <= 1000; ++n) {
+    const int64_t block = f32_panel_width(n);
+    ASSERT_TRUE(block == 16 || block == 32 || block == 48 || block == 64) << n;
+    const int64_t vectors = (n + 15) / 16, padded = (n + block - 1) / block * block / 16;
+    EXPECT_LE(padded - vectors, 1) << "n=" << n << " block=" << block;
+  }
+}
+
 }  // namespace
 }  // namespace qtune

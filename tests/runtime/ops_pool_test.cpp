@@ -76,6 +76,41 @@ TEST(OpsPoolTest, MaxPoolSkipsNaN) {
   EXPECT_EQ(values<float>((*r)[0]), (std::vector<float>{1}));
 }
 
+// Without Indices a 1-D/2-D pool runs row by row; with them, window by window. Both give the
+// same maxima over strides, dilations, pads (also past the image's end) and ceil_mode, NaN
+// and negative values included.
+TEST(OpsPoolTest, MaxPoolRowPathMatchesTheWindowWalk) {
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  struct Case {
+    std::vector<int64_t> kernel, strides, dilations, pads;
+    int64_t ceil;
+  };
+  const std::vector<Case> cases = {
+      {{3, 3}, {2, 2}, {1, 1}, {1, 1, 1, 1}, 0}, {{3, 3}, {1, 1}, {1, 1}, {1, 1, 1, 1}, 0},
+      {{2, 3}, {1, 2}, {1, 1}, {0, 1, 1, 0}, 1}, {{3, 2}, {2, 1}, {2, 2}, {2, 0, 0, 1}, 0},
+      {{5, 5}, {3, 3}, {1, 1}, {2, 2, 2, 2}, 1}, {{1, 3}, {1, 1}, {1, 3}, {0, 2, 0, 2}, 0},
+      {{3, 3}, {2, 2}, {1, 1}, {0, 0, 0, 0}, 1}};
+  for (const Case& c : cases) {
+    Shape shape = {2, 3, 9, 11};
+    std::vector<float> v(2 * 3 * 9 * 11);
+    for (size_t i = 0; i < v.size(); ++i) {
+      v[i] = i % 17 == 5 ? nan : static_cast<float>((i * 7919) % 23) - 11.5f;
+    }
+    Tensor x = Tensor::from_f32(shape, v);
+    std::map<std::string, Attribute> attrs = {
+        {"kernel_shape", attr_ints(c.kernel)}, {"strides", attr_ints(c.strides)},
+        {"dilations", attr_ints(c.dilations)}, {"pads", attr_ints(c.pads)},
+        {"ceil_mode", attr_int(c.ceil)}};
+    auto rows = run_node(make_node("MaxPool", 1, 1, attrs), {&x}, 12);
+    auto walk = run_node(make_node("MaxPool", 1, 2, attrs), {&x}, 12);
+    ASSERT_TRUE(rows.ok()) << rows.status().message();
+    ASSERT_TRUE(walk.ok()) << walk.status().message();
+    ASSERT_EQ((*rows)[0].shape(), (*walk)[0].shape());
+    EXPECT_EQ(values<float>((*rows)[0]), values<float>((*walk)[0]))
+        << "kernel " << c.kernel[0] << "x" << c.kernel[1] << " stride " << c.strides[0];
+  }
+}
+
 TEST(OpsPoolTest, MaxPoolInt8FromOpset12Only) {
   Tensor xu = make_tensor<uint8_t>(DType::kU8, {1, 2, 2, 2}, {1, 200, 3, 4, 5, 6, 255, 0});
   Node n = make_node("MaxPool", 1, 1, {{"kernel_shape", attr_ints({2, 2})}});

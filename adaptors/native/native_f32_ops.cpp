@@ -1,0 +1,134 @@
+// F32Conv and F32Gemm of the native adaptor (adaptors/lowering.h defines them) on the fp32
+// kernels: kernels/conv2d_f32.h and the packed GEMM of kernels/gemm_f32.h, bias, residual sum
+// and Relu/Clip fused into their epilogues. Constant weights are packed once per model through
+// the node cache. Registered into native_ops() by native_ops.cpp.
+#include <algorithm>
+#include <memory>
+#include <string>
+
+#include "adaptors/fused_op_inputs.h"
+#include "adaptors/native/native_ops.h"
+#include "runtime/broadcast.h"
+#include "runtime/conv_operands.h"
+#include "kernels/conv2d_f32.h"
+#include "kernels/gemm_f32.h"
+
+namespace qtune {
+namespace {
+
+Status require_f32(const OpContext& ctx, const Tensor& t, const char* name) {
+  if (t.dtype() == DType::kF32) return Status::Ok();
+  return ctx.invalid(std::string(name) + " has type " + std::string(dtype_name(t.dtype())) +
+                     ", expected f32");
+}
+
+// Weights packed by `make`, once per model when input 1 is a graph constant.
+template <typename Packed, typename Make>
+std::shared_ptr<const Packed> packed_weights(OpContext& ctx, Make&& make) {
+  auto counted = [&] {
+    note_native_weight_pack();
+    return make();
+  };
+  if (ctx.cache && ctx.input_is_constant(1)) {
+    return ctx.cache->get<Packed>(ctx.input(1)->raw(), counted);
+  }
+  return std::make_shared<const Packed>(counted());
+}
+
+// y = clamp(y + sum) with numpy broadcasting, into a tensor of the broadcast shape (y's own
+// shape unless sum has more or larger dims).
+Result<Tensor> add_broadcast_sum(const OpContext& ctx, const Tensor& y, const Tensor& sum,
+                                 const ActivationBounds& act) {
+  BroadcastPlan plan;
+  if (!make_broadcast_plan({y.shape(), sum.shape()}, &plan)) {
+    return ctx.invalid("sum of shape " + shape_str(sum.shape()) + " does not broadcast with the "
+                       "output " + shape_str(y.shape()));
+  }
+  Tensor out = Tensor::uninitialized(DType::kF32, plan.out_shape);
+  const float* a = y.data<float>();
+  const float* b = sum.data<float>();
+  float* o = out.data<float>();
+  const int64_t sa = plan.inner_stride(0), sb = plan.inner_stride(1);
+  for_each_broadcast_run(plan, [&](int64_t at, const int64_t* off, int64_t len) {
+    for (int64_t i = 0; i < len; ++i) {
+      o[at + i] = std::min(std::max(a[off[0] + i * sa] + b[off[1] + i * sb], act.lo), act.hi);
+    }
+  });
+  return out;
+}
+
+Status f32_conv(OpContext& ctx) {
+  const Tensor *x, *w, *bias;
+  QT_RETURN_IF_ERROR(require_input(ctx, 0, "x", &x));
+  QT_RETURN_IF_ERROR(require_input(ctx, 1, "w", &w));
+  QT_RETURN_IF_ERROR(require_f32(ctx, *x, "x"));
+  QT_RETURN_IF_ERROR(require_f32(ctx, *w, "w"));
+  if (x->rank() != 3 && x->rank() != 4) {
+    return ctx.invalid("x has shape " + shape_str(x->shape()) + "; expected [N,C,W] or [N,C,H,W]");
+  }
+  QT_ASSIGN_OR_RETURN(ConvOperands ops, check_conv_operands(ctx, *x, *w));
+  QConvShape s;
+  conv2d_shape(*x, *w, ops, &s);
+  QT_RETURN_IF_ERROR(read_bias(ctx, 2, s.out_channels, false, &bias));
+  const Tensor* sum = optional_input(ctx, 3);
+  if (sum) QT_RETURN_IF_ERROR(require_f32(ctx, *sum, "sum"));
+  ActivationBounds act;
+  QT_RETURN_IF_ERROR(read_activation(ctx, &act));
+  Shape out_shape{s.batch, s.out_channels};
+  out_shape.insert(out_shape.end(), ops.geo.out.begin(), ops.geo.out.end());
+  Tensor y = Tensor::uninitialized(DType::kF32, out_shape);
+  // A sum of the output's own shape is added in the epilogue; any other broadcasts after it.
+  const bool fused_sum = sum && sum->shape() == out_shape;
+  if (y.numel() > 0) {
+    auto pk = packed_weights<PackedConvWeightsF32>(
+        ctx, [&] { return pack_conv_weights_f32(w->data<float>(), s); });
+    ConvF32Epilogue e;
+    e.bias = bias ? bias->data<float>() : nullptr;
+    if (!sum || fused_sum) {
+      e.sum = fused_sum ? sum->data<float>() : nullptr;
+      e.clamp_min = act.lo;
+      e.clamp_max = act.hi;
+    }
+    conv2d_f32(s, x->data<float>(), *pk, e, y.data<float>());
+  }
+  if (sum && !fused_sum) {
+    QT_ASSIGN_OR_RETURN(y, add_broadcast_sum(ctx, y, *sum, act));
+  }
+  ctx.outputs[0] = std::move(y);
+  return Status::Ok();
+}
+
+Status f32_gemm(OpContext& ctx) {
+  const Tensor *x, *w, *bias;
+  QT_RETURN_IF_ERROR(require_input(ctx, 0, "x", &x));
+  QT_RETURN_IF_ERROR(require_input(ctx, 1, "w", &w));
+  QT_RETURN_IF_ERROR(require_f32(ctx, *x, "x"));
+  QT_RETURN_IF_ERROR(require_f32(ctx, *w, "w"));
+  GemmPlan g;
+  QT_RETURN_IF_ERROR(plan_gemm(ctx, *x, *w, &g));
+  QT_RETURN_IF_ERROR(read_bias(ctx, 2, g.n, false, &bias));
+  ActivationBounds act;
+  QT_RETURN_IF_ERROR(read_activation(ctx, &act));
+  Tensor y = Tensor::uninitialized(DType::kF32, g.out_shape);
+  if (y.numel() > 0) {
+    auto pk = packed_weights<PackedGemmBF32>(ctx, [&] {
+      return pack_gemm_b_f32(g.trans_b, g.k, g.n, w->data<float>(), g.trans_b ? g.k : g.n);
+    });
+    GemmF32Epilogue e;
+    e.bias = bias ? bias->data<float>() : nullptr;
+    e.clamp_min = act.lo;
+    e.clamp_max = act.hi;
+    gemm_f32_packed(g.m, x->data<float>(), g.k, *pk, e, y.data<float>(), g.n);
+  }
+  ctx.outputs[0] = std::move(y);
+  return Status::Ok();
+}
+
+}  // namespace
+
+void add_native_f32_ops(KernelRegistry* r) {
+  r->add({kNativeDomain, kF32ConvOp, 1, 1}, f32_conv);
+  r->add({kNativeDomain, kF32GemmOp, 1, 1}, f32_gemm);
+}
+
+}  // namespace qtune

@@ -1,0 +1,194 @@
+#include "kernels/conv2d_f32.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/cpu_features.h"
+
+namespace qtune {
+namespace {
+
+// Each path rounds every partial sum (2^-24 relative each) in its own order; the reference
+// accumulates in double. So a path may differ by about K * 2^-24 of the sum of |products|
+// (K = the window's taps), plus one rounding of the bias and the sum.
+constexpr double kRelTolPerTerm = 2.0 * 5.97e-8;
+
+struct Case {
+  int64_t n, c, h, w, m, kh, kw, sh, sw, dh, dw, pt, pl, pb, pr, group;
+  bool bias, sum, clamp;
+};
+
+std::string describe(const Case& c) {
+  char buf[256];
+  std::snprintf(buf, sizeof buf,
+                "n%ld c%ld %ldx%ld m%ld k%ldx%ld s%ldx%ld d%ldx%ld pads %ld,%ld,%ld,%ld g%ld "
+                "bias%d sum%d clamp%d",
+                c.n, c.c, c.h, c.w, c.m, c.kh, c.kw, c.sh, c.sw, c.dh, c.dw, c.pt, c.pl, c.pb,
+                c.pr, c.group, c.bias, c.sum, c.clamp);
+  return buf;
+}
+
+QConvShape shape_of(const Case& c) {
+  QConvShape s;
+  s.batch = c.n;
+  s.in_channels = c.c;
+  s.in_h = c.h;
+  s.in_w = c.w;
+  s.out_channels = c.m;
+  s.kernel_h = c.kh;
+  s.kernel_w = c.kw;
+  s.stride_h = c.sh;
+  s.stride_w = c.sw;
+  s.dilation_h = c.dh;
+  s.dilation_w = c.dw;
+  s.pad_top = c.pt;
+  s.pad_left = c.pl;
+  s.pad_bottom = c.pb;
+  s.pad_right = c.pr;
+  s.group = c.group;
+  return s;
+}
+
+using ConvFn = void (*)(const QConvShape&, const float*, const PackedConvWeightsF32&,
+                        const ConvF32Epilogue&, float*);
+
+void check(ConvFn fn, const Case& c, std::mt19937& rng) {
+  const QConvShape s = shape_of(c);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  const int64_t cg = c.c / c.group, oh = s.out_h(), ow = s.out_w();
+  std::vector<float> x(static_cast<size_t>(c.n * c.c * c.h * c.w));
+  std::vector<float> w(static_cast<size_t>(c.m * cg * c.kh * c.kw));
+  std::vector<float> bias(static_cast<size_t>(c.m)), sum(static_cast<size_t>(c.n * c.m * oh * ow));
+  for (auto* v : {&x, &w, &bias, &sum}) {
+    for (auto& e : *v) e = dist(rng);
+  }
+  ConvF32Epilogue e;
+  if (c.bias) e.bias = bias.data();
+  if (c.sum) e.sum = sum.data();
+  if (c.clamp) {
+    e.clamp_min = -0.25f;
+    e.clamp_max = 0.5f;
+  }
+  std::vector<float> want(sum.size()), got(sum.size(), NAN);
+  f32_conv2d__ref(s, x.data(), w.data(), e, want.data());
+  const PackedConvWeightsF32 packed = pack_conv_weights_f32(w.data(), s);
+  fn(s, x.data(), packed, e, got.data());
+  // Per element, the sum of |x * w| over its window (the reference on absolute values) bounds
+  // the rounding error, plus the bias and the sum.
+  std::vector<float> abs_x(x.size()), abs_w(w.size()), magnitude(want.size());
+  for (size_t i = 0; i < x.size(); ++i) abs_x[i] = std::fabs(x[i]);
+  for (size_t i = 0; i < w.size(); ++i) abs_w[i] = std::fabs(w[i]);
+  f32_conv2d__ref(s, abs_x.data(), abs_w.data(), ConvF32Epilogue{}, magnitude.data());
+  const double k = static_cast<double>(cg * c.kh * c.kw);
+  for (size_t i = 0; i < want.size(); ++i) {
+    const double tol = kRelTolPerTerm * (k + 2) * (magnitude[i] + 2.0) + 1e-30;
+    ASSERT_NEAR(got[i], want[i], tol) << describe(c) << " at element " << i;
+  }
+}
+
+std::vector<Case> cases() {
+  std::vector<Case> out = {
+      // The bundled models' layers.
+      {2, 1, 28, 28, 16, 5, 5, 1, 1, 1, 1, 0, 0, 0, 0, 1, true, false, true},    // lenet conv1
+      {2, 16, 12, 12, 32, 5, 5, 1, 1, 1, 1, 0, 0, 0, 0, 1, true, false, true},   // lenet conv2
+      {2, 1, 28, 28, 16, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, true, false, true},    // resnet stem
+      {3, 16, 14, 14, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, true, true},    // layer1 + add
+      {2, 16, 14, 14, 32, 1, 1, 2, 2, 1, 1, 0, 0, 0, 0, 1, true, false, false},  // downsample
+      {2, 16, 14, 14, 32, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, true, false, true},
+      {2, 64, 4, 4, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, true, true},
+      {2, 1, 28, 28, 64, 7, 7, 7, 7, 1, 1, 0, 0, 0, 0, 1, true, false, false},   // vit patches
+      // Channel counts around the vector and block widths.
+      {1, 3, 9, 9, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, false, false, false},
+      {2, 5, 8, 7, 17, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, false, false},
+      {1, 7, 6, 6, 33, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0, 1, true, true, false},
+      {1, 4, 6, 5, 47, 2, 2, 1, 1, 1, 1, 0, 1, 1, 0, 1, false, true, true},
+      {1, 4, 6, 5, 65, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, true, false, false},
+      {1, 2, 5, 5, 80, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1, true, false, false},
+      {1, 2, 5, 5, 130, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, true, true},
+      // Rows longer than a tile, 1-wide rows, 1x1 outputs, windows mostly padding.
+      {1, 3, 5, 53, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, false, false},
+      {2, 3, 40, 1, 32, 3, 1, 1, 1, 1, 1, 1, 0, 1, 0, 1, true, true, false},
+      {3, 6, 3, 3, 20, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0, 1, true, false, true},
+      {1, 2, 2, 2, 16, 5, 5, 1, 1, 1, 1, 4, 4, 4, 4, 1, true, false, false},
+      {1, 2, 3, 4, 16, 3, 3, 2, 2, 1, 1, 3, 2, 0, 3, 1, false, true, false},
+      // Strides 2 and 3, unequal strides, dilation, asymmetric padding.
+      {2, 3, 11, 11, 20, 3, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1, true, false, true},
+      {2, 8, 13, 13, 40, 5, 5, 2, 2, 1, 1, 2, 2, 2, 2, 1, true, true, false},
+      {1, 4, 12, 15, 24, 3, 5, 1, 2, 1, 1, 1, 2, 0, 1, 1, true, false, false},
+      {1, 4, 12, 15, 24, 3, 3, 2, 3, 2, 2, 2, 1, 1, 2, 1, false, false, true},
+      {2, 6, 10, 10, 16, 3, 3, 1, 1, 2, 3, 2, 3, 2, 3, 1, true, false, false},
+      {1, 5, 17, 19, 32, 4, 3, 3, 4, 1, 2, 0, 1, 2, 0, 1, true, true, true},
+      // Groups and depthwise.
+      {2, 8, 7, 7, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 8, true, false, true},
+      {1, 12, 9, 9, 24, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 4, true, true, false},
+      {1, 32, 6, 6, 64, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 2, false, false, false},
+  };
+  return out;
+}
+
+TEST(Conv2dF32, ScalarMatchesReference) {
+  std::mt19937 rng(7);
+  for (const Case& c : cases()) check(f32_conv2d__scalar, c, rng);
+}
+
+TEST(Conv2dF32, Avx512MatchesReference) {
+  if (!cpu_features().avx512f) GTEST_SKIP() << "no AVX-512F on this CPU: the kernel cannot run";
+  std::mt19937 rng(7);
+  for (const Case& c : cases()) check(f32_conv2d_direct__avx512, c, rng);
+}
+
+TEST(Conv2dF32, DispatchMatchesReference) {
+  std::mt19937 rng(9);
+  for (const Case& c : cases()) check(conv2d_f32, c, rng);
+}
+
+// The output may overwrite the residual sum in place (Conv + Add fused into the Add's buffer).
+TEST(Conv2dF32, SumMayAliasOutput) {
+  const Case c{2, 16, 14, 14, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, true, true};
+  const QConvShape s = shape_of(c);
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<float> x(static_cast<size_t>(2 * 16 * 14 * 14)), w(16 * 16 * 9), y(x.size());
+  for (auto* v : {&x, &w, &y}) {
+    for (auto& e : *v) e = dist(rng);
+  }
+  std::vector<float> want(y.size());
+  ConvF32Epilogue e;
+  e.sum = y.data();
+  f32_conv2d__ref(s, x.data(), w.data(), e, want.data());
+  conv2d_f32(s, x.data(), pack_conv_weights_f32(w.data(), s), e, y.data());
+  for (size_t i = 0; i < y.size(); ++i) ASSERT_NEAR(y[i], want[i], 1e-4) << i;
+}
+
+// Batch and image size may differ from the shape the weights were packed for.
+TEST(Conv2dF32, WeightsPackedOnceServeOtherBatchesAndSizes) {
+  Case c{1, 8, 9, 9, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, false, false};
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<float> w(24 * 8 * 9), bias(24);
+  for (auto* v : {&w, &bias}) {
+    for (auto& e : *v) e = dist(rng);
+  }
+  const PackedConvWeightsF32 packed = pack_conv_weights_f32(w.data(), shape_of(c));
+  for (auto [n, h] : {std::pair<int64_t, int64_t>{1, 9}, {5, 9}, {2, 17}, {3, 4}}) {
+    c.n = n;
+    c.h = c.w = h;
+    const QConvShape s = shape_of(c);
+    std::vector<float> x(static_cast<size_t>(n * 8 * h * h));
+    for (auto& e : x) e = dist(rng);
+    const size_t out = static_cast<size_t>(n * 24 * s.out_h() * s.out_w());
+    std::vector<float> want(out), got(out);
+    ConvF32Epilogue e;
+    e.bias = bias.data();
+    f32_conv2d__ref(s, x.data(), w.data(), e, want.data());
+    conv2d_f32(s, x.data(), packed, e, got.data());
+    for (size_t i = 0; i < out; ++i) ASSERT_NEAR(got[i], want[i], 1e-4) << "n" << n << " h" << h;
+  }
+}
+
+}  // namespace
+}  // namespace qtune
