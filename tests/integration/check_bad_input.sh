@@ -137,8 +137,12 @@ done <<EOF
 2	no journal: not the output directory	report $tmp
 2	unknown option --html	report $tmp --html
 2	expects at least one DIR	conformance
-2	expects kernels, peak or dispatch	bench
-2	expects kernels, peak or dispatch	bench fastest
+2	expects kernels, peak, model or dispatch	bench
+2	expects kernels, peak, model or dispatch	bench fastest
+2	usage: qtune bench model MODEL.onnx	bench model
+2	/nonexist.onnx: cannot open	bench model /nonexist.onnx
+2	--batch expects a positive integer, got '0'	bench model models/fashion_mnist/lenet.onnx --batch 0
+2	--runs expects a positive integer, got 'x'	bench model models/fashion_mnist/lenet.onnx --runs x
 2	--seconds expects a positive number, got 'abc'	bench peak --seconds abc
 2	--threads expects a positive integer, got 'x'	bench kernels --threads x
 2	--workers expects	bench dispatch --workers 1,x
