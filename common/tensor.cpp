@@ -183,14 +183,15 @@ Tensor Tensor::scalar_f32(float v) {
 Tensor Tensor::from_f32(Shape shape, const std::vector<float>& v) {
   Tensor t(DType::kF32, std::move(shape));
   if (static_cast<int64_t>(v.size()) != t.numel()) throw std::logic_error("from_f32 size");
-  std::memcpy(t.raw(), v.data(), v.size() * 4);
+  // An empty vector may hold no buffer at all, and memcpy wants one even for 0 bytes.
+  if (!v.empty()) std::memcpy(t.raw(), v.data(), v.size() * 4);
   return t;
 }
 
 Tensor Tensor::from_i64(Shape shape, const std::vector<int64_t>& v) {
   Tensor t(DType::kS64, std::move(shape));
   if (static_cast<int64_t>(v.size()) != t.numel()) throw std::logic_error("from_i64 size");
-  std::memcpy(t.raw(), v.data(), v.size() * 8);
+  if (!v.empty()) std::memcpy(t.raw(), v.data(), v.size() * 8);
   return t;
 }
 
