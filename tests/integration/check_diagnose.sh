@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # qtune diagnose on the bundled models (examples/fashion_mnist/*.tune.yaml): the table and the
 # JSON rank every int8 op worst first with finite figures, --top and --rank-by do what they say,
-# and diagnose.json and diagnose.html land in --out with every op; the page fetches nothing.
+# and diagnose.json and diagnose.html land in --out with every op; the page fetches nothing and
+# headless Chromium renders it (not blank, every op bar in the DOM).
 #   check_diagnose.sh QTUNE SOURCE_DIR
 set -uo pipefail
 qtune=$1 src=$2
@@ -71,4 +72,44 @@ if not errors:
 sys.exit(1 if errors else 0)
 PY
 done
+
+# diagnose.html as headless Chromium renders it: a screenshot that is not blank and, in the
+# rendered DOM, every op bar the file has (the page needs nothing from outside).
+if ! command -v chromium > /dev/null; then
+  echo "FAIL: chromium is not installed (scripts/setup.sh installs it)"; exit 1
+fi
+page=$tmp/lenet/diagnose.html
+flags=(--headless --no-sandbox --disable-gpu --hide-scrollbars --no-first-run
+       --user-data-dir="$tmp/chromium-profile")
+timeout 120 chromium "${flags[@]}" --window-size=1100,2000 --screenshot="$tmp/shot.png" \
+  "file://$page" > "$tmp/chromium.log" 2>&1
+timeout 120 chromium "${flags[@]}" --dump-dom "file://$page" > "$tmp/dom.html" 2>> "$tmp/chromium.log"
+if [ ! -s "$tmp/shot.png" ] || [ ! -s "$tmp/dom.html" ]; then
+  echo "FAIL: chromium rendered nothing for diagnose.html"; tail -n 5 "$tmp/chromium.log"; exit 1
+fi
+PYTHONPATH=$(dirname "$0") /usr/bin/python3 - "$page" "$tmp/dom.html" "$tmp/shot.png" <<'PY' || fail=1
+import sys
+from report_html_check import decode_png
+page, dom, shot = sys.argv[1:]
+errors = []
+in_file, in_dom = open(page).read().count('class="op-bar"'), open(dom).read().count('class="op-bar"')
+if in_dom == 0 or in_dom != in_file: errors.append(f"rendered DOM has {in_dom} op bars, the file {in_file}")
+width, height, channels, rows = decode_png(shot)
+colours, dark, coloured = {}, 0, 0
+for row in rows[::2]:
+    for x in range(0, width * channels, channels * 2):
+        r, g, b = (row[x], row[x + 1], row[x + 2]) if channels >= 3 else (row[x],) * 3
+        colours[(r, g, b)] = colours.get((r, g, b), 0) + 1
+        dark += r + g + b < 200
+        coloured += max(r, g, b) - min(r, g, b) > 60
+background = max(colours.values()) / sum(colours.values())
+if background > 0.97: errors.append(f"screenshot {100 * background:.1f}% one colour: blank")
+if dark < 100: errors.append(f"screenshot has {dark} dark pixels: no text rendered")
+if coloured < 20: errors.append(f"screenshot has {coloured} coloured pixels: the bars did not render")
+for e in errors: print(f"FAIL: diagnose.html in chromium: {e}")
+if not errors:
+    print(f"ok: diagnose.html in chromium: {width}x{height}, {in_dom} op bars rendered, "
+          f"{100 * background:.0f}% background, {dark} dark and {coloured} coloured pixels sampled")
+sys.exit(1 if errors else 0)
+PY
 exit $fail
