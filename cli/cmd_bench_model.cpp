@@ -84,7 +84,8 @@ Result<std::vector<Shape>> input_shapes(const Graph& g, const std::string& model
                                         std::optional<int64_t> batch,
                                         const std::map<std::string, Shape>& given,
                                         std::vector<std::string>* notes) {
-  for (const auto& [name, dims] : given) {
+  for (const auto& entry : given) {
+    const std::string& name = entry.first;  // a plain reference: clang 14 cannot capture bindings
     const bool known = std::any_of(g.inputs.begin(), g.inputs.end(),
                                    [&](const ValueInfo& in) { return in.name == name; });
     if (!known) {
