@@ -17,6 +17,18 @@
 #include "worker/curve.h"
 #include "worker/worker_loop.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kAddressSanitizer = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kAddressSanitizer = true;
+#else
+constexpr bool kAddressSanitizer = false;
+#endif
+#else
+constexpr bool kAddressSanitizer = false;
+#endif
+
 namespace qtune {
 namespace {
 
@@ -476,7 +488,13 @@ TEST(Scheduler, FloodsLeaveMemoryBoundedAndTheRunFinishes) {
               "%lld FETCHes refused, send queues peaked at %.1f MiB\n",
               before / 1024.0, grown_mib, static_cast<long long>(st.dropped), static_cast<long long>(st.throttled),
               st.peak_inflight_bytes / 1048576.0);
-  EXPECT_LT(grown_mib, 96.0);
+  if (kAddressSanitizer) {
+    // Freed frames wait in ASan's quarantine (256 MiB by default), so RSS measures the
+    // sanitizer there; the send-queue bound below still holds.
+    std::printf("[ info ] RSS bound not checked under AddressSanitizer\n");
+  } else {
+    EXPECT_LT(grown_mib, 96.0);
+  }
   EXPECT_GT(st.dropped, 0);
   EXPECT_GT(st.throttled, 0);
   EXPECT_LE(st.peak_inflight_bytes, o.max_inflight_bytes + 2 * kChunkBytes);
