@@ -37,8 +37,12 @@ REFERENCE_SAMPLES = 8
 
 def small_vit():
     # ViT-Tiny's shape (DeiT-Ti: 12 heads of 64 would be 192 wide): 6 layers keep it quick.
-    return torchvision.models.VisionTransformer(image_size=224, patch_size=16, num_layers=6,
-                                                num_heads=3, hidden_dim=192, mlp_dim=768)
+    model = torchvision.models.VisionTransformer(image_size=224, patch_size=16, num_layers=6,
+                                                 num_heads=3, hidden_dim=192, mlp_dim=768)
+    # torchvision starts the classifier at zero (for fine-tuning), which would make a seeded
+    # model's output constant; give it the small random weights a trained head would have.
+    nn.init.normal_(model.heads.head.weight, std=0.02)
+    return model
 
 
 class SegmentationOut(nn.Module):
