@@ -571,6 +571,31 @@ std::vector<QuantizedUnit> find_quantized_units(const Graph& g, const UnitOption
   return units;
 }
 
+namespace {
+
+// Node i reads a per-tensor DequantizeLinear on input 0 and its first output feeds only a
+// QuantizeLinear with the same type, scale and zero point: it can run on the 8-bit values.
+std::optional<Int8PoolUnit> between_equal_qdq(const Graph& g, const Uses& u, size_t i) {
+  const Node& op = g.nodes[i];
+  auto x = activation_dq(g, u, input_at(op, 0));
+  if (!x || x->second.zero_point.empty()) return std::nullopt;
+  auto c = u.sole_consumer(op.outputs[0]);
+  if (!c) return std::nullopt;
+  const Node& q = g.nodes[*c];
+  if (!is_op(q, "QuantizeLinear") || q.outputs.size() != 1 || input_at(q, 0) != op.outputs[0]) {
+    return std::nullopt;
+  }
+  auto y = per_tensor_params(g, q);
+  if (!y || y->zero_point.empty() || y->type != x->second.type ||
+      y->zp_value != x->second.zp_value ||
+      std::memcmp(&y->scale_value, &x->second.scale_value, sizeof(float)) != 0) {
+    return std::nullopt;
+  }
+  return Int8PoolUnit{u.producer.at(input_at(op, 0)), i, *c, x->first, q.outputs[0]};
+}
+
+}  // namespace
+
 std::vector<Int8PoolUnit> find_int8_pools(const Graph& g) {
   std::vector<Int8PoolUnit> pools;
   if (g.opset < 12) return pools;  // MaxPool takes int8/uint8 from opset 12
@@ -579,21 +604,7 @@ std::vector<Int8PoolUnit> find_int8_pools(const Graph& g) {
     const Node& pool = g.nodes[i];
     if (!is_op(pool, "MaxPool") || pool.outputs.empty() || pool.outputs[0].empty()) continue;
     if (pool.outputs.size() > 1 && !pool.outputs[1].empty()) continue;  // indices wanted
-    auto x = activation_dq(g, u, input_at(pool, 0));
-    if (!x || x->second.zero_point.empty()) continue;
-    auto c = u.sole_consumer(pool.outputs[0]);
-    if (!c) continue;
-    const Node& q = g.nodes[*c];
-    if (!is_op(q, "QuantizeLinear") || q.outputs.size() != 1 || input_at(q, 0) != pool.outputs[0]) {
-      continue;
-    }
-    auto y = per_tensor_params(g, q);
-    if (!y || y->zero_point.empty() || y->type != x->second.type ||
-        y->zp_value != x->second.zp_value ||
-        std::memcmp(&y->scale_value, &x->second.scale_value, sizeof(float)) != 0) {
-      continue;
-    }
-    pools.push_back({u.producer.at(input_at(pool, 0)), i, *c, x->first, q.outputs[0]});
+    if (auto unit = between_equal_qdq(g, u, i)) pools.push_back(*unit);
   }
   return pools;
 }
@@ -618,25 +629,11 @@ std::vector<Int8PoolUnit> find_int8_data_movement(const Graph& g) {
     const Node& op = g.nodes[i];
     const std::optional<int64_t> since = data_movement_since(op);
     if (!since || g.opset < *since || op.outputs.size() != 1 || op.outputs[0].empty()) continue;
-    auto x = activation_dq(g, u, input_at(op, 0));
-    if (!x || x->second.zero_point.empty()) continue;
     // Only the data input is 8-bit: indices, shapes and the like stay as they are.
     bool data_only = true;
     for (size_t k = 1; k < op.inputs.size(); ++k) data_only = data_only && op.inputs[k] != input_at(op, 0);
     if (!data_only) continue;
-    auto c = u.sole_consumer(op.outputs[0]);
-    if (!c) continue;
-    const Node& q = g.nodes[*c];
-    if (!is_op(q, "QuantizeLinear") || q.outputs.size() != 1 || input_at(q, 0) != op.outputs[0]) {
-      continue;
-    }
-    auto y = per_tensor_params(g, q);
-    if (!y || y->zero_point.empty() || y->type != x->second.type ||
-        y->zp_value != x->second.zp_value ||
-        std::memcmp(&y->scale_value, &x->second.scale_value, sizeof(float)) != 0) {
-      continue;
-    }
-    out.push_back({u.producer.at(input_at(op, 0)), i, *c, x->first, q.outputs[0]});
+    if (auto unit = between_equal_qdq(g, u, i)) out.push_back(*unit);
   }
   return out;
 }
