@@ -179,6 +179,21 @@ void erase_removed(Graph& g, const std::vector<bool>& removed) {
   g.nodes = std::move(kept);
 }
 
+// Initializers no node (nor a subgraph, through implicit inputs) reads and that are not graph
+// inputs or outputs.
+void drop_unread_initializers(Graph& g) {
+  std::set<std::string> used;
+  for (const Node& n : g.nodes) {
+    used.insert(n.inputs.begin(), n.inputs.end());
+    for (auto& in : n.implicit_inputs()) used.insert(std::move(in));
+  }
+  for (const ValueInfo& v : g.outputs) used.insert(v.name);
+  for (const ValueInfo& v : g.inputs) used.insert(v.name);
+  for (auto it = g.initializers.begin(); it != g.initializers.end();) {
+    it = used.count(it->first) ? std::next(it) : g.initializers.erase(it);
+  }
+}
+
 }  // namespace
 
 Status fold_batch_norm(Graph& g) {
@@ -282,16 +297,7 @@ Status fold_constant_transposes(Graph& g) {
   }
   g.nodes = std::move(kept);
   // Initializers only the folded Transposes read are dropped.
-  std::set<std::string> used;
-  for (const Node& n : g.nodes) {
-    used.insert(n.inputs.begin(), n.inputs.end());
-    for (auto& in : n.implicit_inputs()) used.insert(std::move(in));
-  }
-  for (const ValueInfo& v : g.outputs) used.insert(v.name);
-  for (const ValueInfo& v : g.inputs) used.insert(v.name);
-  for (auto it = g.initializers.begin(); it != g.initializers.end();) {
-    it = used.count(it->first) ? std::next(it) : g.initializers.erase(it);
-  }
+  drop_unread_initializers(g);
   return Status::Ok();
 }
 
@@ -427,16 +433,7 @@ Status prepare_graph(Graph& g, const std::vector<const Graph*>& enclosing) {
   inner.push_back(&g);
   QT_RETURN_IF_ERROR(rewrite_subgraphs(g, [&](Graph& sub) { return prepare_graph(sub, inner); }));
   // Constants that only folded nodes of subgraphs read are gone with them.
-  std::set<std::string> used;
-  for (const Node& n : g.nodes) {
-    used.insert(n.inputs.begin(), n.inputs.end());
-    for (auto& in : n.implicit_inputs()) used.insert(std::move(in));
-  }
-  for (const ValueInfo& v : g.outputs) used.insert(v.name);
-  for (const ValueInfo& v : g.inputs) used.insert(v.name);
-  for (auto it = g.initializers.begin(); it != g.initializers.end();) {
-    it = used.count(it->first) ? std::next(it) : g.initializers.erase(it);
-  }
+  drop_unread_initializers(g);
   return g.topological_sort(ScopedGraph{&g, enclosing, nullptr}.outer_names());
 }
 
