@@ -17,35 +17,14 @@ function fail(msg, code = 2) {
   process.exit(code);
 }
 
-// .npy descr -> [typed array constructor, onnxruntime type name]
-const NPY_TYPES = {
-  '<f4': [Float32Array, 'float32'], '<f8': [Float64Array, 'float64'],
-  '|u1': [Uint8Array, 'uint8'], '|i1': [Int8Array, 'int8'],
-  '<u2': [Uint16Array, 'uint16'], '<i2': [Int16Array, 'int16'],
-  '<i4': [Int32Array, 'int32'], '<u4': [Uint32Array, 'uint32'],
-  '<i8': [BigInt64Array, 'int64'], '<u8': [BigUint64Array, 'uint64'],
-  '|b1': [Uint8Array, 'bool'],
-};
+const npy = require('./npy');
 
 function readNpy(file) {
-  const buf = fs.readFileSync(file);
-  if (buf.length < 10 || buf.toString('latin1', 0, 6) !== '\x93NUMPY') fail(`${file}: not a .npy file`);
-  const major = buf[6];
-  const hlen = major === 1 ? buf.readUInt16LE(8) : buf.readUInt32LE(8);
-  const start = major === 1 ? 10 : 12;
-  const header = buf.toString('latin1', start, start + hlen);
-  const descr = /'descr':\s*'([^']+)'/.exec(header);
-  const shape = /'shape':\s*\(([^)]*)\)/.exec(header);
-  if (!descr || !shape || /'fortran_order':\s*True/.test(header)) fail(`${file}: unsupported header ${header}`);
-  const type = NPY_TYPES[descr[1]];
-  if (!type) fail(`${file}: element type ${descr[1]} is not supported`);
-  const dims = shape[1].split(',').map((s) => s.trim()).filter((s) => s.length).map(Number);
-  const data = buf.subarray(start + hlen);
-  const Ctor = type[0];
-  const n = dims.reduce((a, b) => a * b, 1);
-  const copy = new Uint8Array(n * Ctor.BYTES_PER_ELEMENT);
-  copy.set(data.subarray(0, copy.length));
-  return { dims, type: type[1], data: new Ctor(copy.buffer) };
+  try {
+    return npy.readNpy(file);
+  } catch (e) {
+    return fail(e.message);
+  }
 }
 
 async function main() {

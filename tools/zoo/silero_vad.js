@@ -47,47 +47,15 @@ function fail(msg, code = 2) {
   process.exit(code);
 }
 
-const NPY_TYPES = {
-  '<f4': [Float32Array, 'float32'], '<i8': [BigInt64Array, 'int64'], '<f8': [Float64Array, 'float64'],
-};
-const NPY_DESCR = { float32: '<f4', int64: '<i8' };
+const npy = require('../npy');
+const { writeNpy } = npy;
 
 function readNpy(file) {
-  let buf;
   try {
-    buf = fs.readFileSync(file);
+    return npy.readNpy(file);
   } catch (e) {
-    fail(`${file}: ${e.message}`);
+    return fail(e.message);
   }
-  if (buf.length < 10 || buf.toString('latin1', 0, 6) !== '\x93NUMPY') fail(`${file}: not a .npy file`);
-  const major = buf[6];
-  const hlen = major === 1 ? buf.readUInt16LE(8) : buf.readUInt32LE(8);
-  const start = major === 1 ? 10 : 12;
-  const header = buf.toString('latin1', start, start + hlen);
-  const descr = /'descr':\s*'([^']+)'/.exec(header);
-  const shape = /'shape':\s*\(([^)]*)\)/.exec(header);
-  if (!descr || !shape || /'fortran_order':\s*True/.test(header)) fail(`${file}: unsupported header ${header}`);
-  const type = NPY_TYPES[descr[1]];
-  if (!type) fail(`${file}: element type ${descr[1]} is not supported`);
-  const dims = shape[1].split(',').map((s) => s.trim()).filter((s) => s.length).map(Number);
-  const n = dims.reduce((a, b) => a * b, 1);
-  const bytes = new Uint8Array(n * type[0].BYTES_PER_ELEMENT);
-  if (buf.length - start - hlen < bytes.length) fail(`${file}: truncated: ${dims} needs ${bytes.length} bytes`);
-  bytes.set(buf.subarray(start + hlen, start + hlen + bytes.length));
-  return { dims, type: type[1], data: new type[0](bytes.buffer) };
-}
-
-function writeNpy(file, type, dims, data) {
-  const shape = dims.length === 1 ? `(${dims[0]},)` : `(${dims.join(', ')})`;
-  let header = `{'descr': '${NPY_DESCR[type]}', 'fortran_order': False, 'shape': ${shape}, }`;
-  header += ' '.repeat(63 - ((10 + header.length) % 64)) + '\n';
-  const head = Buffer.alloc(10);
-  head.write('\x93NUMPY', 0, 'latin1');
-  head[6] = 1;
-  head[7] = 0;
-  head.writeUInt16LE(header.length, 8);
-  fs.writeFileSync(file, Buffer.concat([head, Buffer.from(header, 'latin1'),
-    Buffer.from(data.buffer, data.byteOffset, data.byteLength)]));
 }
 
 function loadOrt() {
