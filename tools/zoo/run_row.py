@@ -36,8 +36,21 @@ def qtune_run(qtune, model, in_dir, out_dir):
     p = run([qtune, "run", model, "--inputs", in_dir, "--out", out_dir])
     if p.returncode != 0:
         raise RuntimeError(f"qtune run {model}: {p.stderr.strip() or p.stdout.strip()}")
-    return [np.load(os.path.join(out_dir, f))
-            for f in sorted(os.listdir(out_dir)) if f.startswith("output_")]
+    return outputs_of(out_dir)
+
+
+def outputs_of(out_dir):
+    names = sorted(f for f in os.listdir(out_dir) if f.startswith("output_"))
+    return [np.load(os.path.join(out_dir, f)) for f in names]
+
+
+def finish(result, t0):
+    """Prints the row's JSON line; the exit code says whether the row passes."""
+    result["seconds"] = round(time.time() - t0, 1)
+    for key in ("fp32_matches", "goal_met", "ort_agrees"):
+        result.setdefault(key, False)
+    print(json.dumps(result))
+    return 0 if result["fp32_matches"] and result["goal_met"] and result["ort_agrees"] else 1
 
 
 def parity(qtune, model, ref_dir, work):
@@ -173,11 +186,7 @@ def main():
             result.update(ort_agrees=False, ort_detail="no int8 model was chosen")
     except (RuntimeError, KeyError, OSError, ValueError) as e:
         result["error"] = str(e)
-    result["seconds"] = round(time.time() - t0, 1)
-    for key in ("fp32_matches", "goal_met", "ort_agrees"):
-        result.setdefault(key, False)
-    print(json.dumps(result))
-    return 0 if result["fp32_matches"] and result["goal_met"] and result["ort_agrees"] else 1
+    return finish(result, t0)
 
 
 if __name__ == "__main__":

@@ -22,32 +22,16 @@ Steps:
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 
 import numpy as np
 
+from run_row import finish, outputs_of, qtune_run, run
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 THRESHOLD = 0.5
 STATES = {"v5": ["state"], "legacy": ["h", "c"]}
-
-
-def run(cmd, **kw):
-    return subprocess.run(cmd, capture_output=True, text=True, **kw)
-
-
-def outputs_of(out_dir):
-    names = sorted(f for f in os.listdir(out_dir) if f.startswith("output_"))
-    return [np.load(os.path.join(out_dir, f)) for f in names]
-
-
-def qtune_run(qtune, model, in_dir, out_dir):
-    os.makedirs(out_dir, exist_ok=True)
-    p = run([qtune, "run", model, "--inputs", in_dir, "--out", out_dir])
-    if p.returncode != 0:
-        raise RuntimeError(f"qtune run {model}: {p.stderr.strip() or p.stdout.strip()}")
-    return outputs_of(out_dir)
 
 
 def ort_run(model, in_dir, out_dir, env):
@@ -191,11 +175,7 @@ def main():
                                   for l in lines] or p.stderr.strip()[-400:])
     except (RuntimeError, KeyError, OSError, ValueError) as e:
         result["error"] = str(e)
-    result["seconds"] = round(time.time() - t0, 1)
-    for key in ("fp32_matches", "goal_met", "ort_agrees"):
-        result.setdefault(key, False)
-    print(json.dumps(result))
-    return 0 if result["fp32_matches"] and result["goal_met"] and result["ort_agrees"] else 1
+    return finish(result, t0)
 
 
 if __name__ == "__main__":
