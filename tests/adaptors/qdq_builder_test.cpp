@@ -19,21 +19,15 @@
 #include "common/onnx_io.h"
 #include "kernels/quantize_ref.h"
 #include "worker/evaluator.h"
+#include "tests/common/graph_test_util.h"
 
 namespace qtune {
 namespace {
 
 const std::string kSource = QTUNE_SOURCE_DIR;
 
-Node make_node(const std::string& name, const std::string& op, std::vector<std::string> in,
-               std::vector<std::string> out) {
-  Node n;
-  n.name = name;
-  n.op_type = op;
-  n.inputs = std::move(in);
-  n.outputs = std::move(out);
-  return n;
-}
+using test::make_node;
+using test::random_f32;
 
 Attribute ints_attr(std::vector<int64_t> v) {
   Attribute a;
@@ -48,13 +42,6 @@ Attribute int_attr(int64_t v) {
   return a;
 }
 
-Tensor random_f32(Shape shape, uint32_t seed, float lo = -1.0f, float hi = 1.0f) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> d(lo, hi);
-  Tensor t(DType::kF32, std::move(shape));
-  for (auto& v : t.span<float>()) v = d(rng);
-  return t;
-}
 
 // x [N,1,4,4] -> Conv "conv" (W [2,1,3,3], B [2], pad 1) -> Relu -> MaxPool 2x2 -> Flatten
 // -> Gemm "fc" (W [3,8], transB=1, B [3]) -> y [N,3].

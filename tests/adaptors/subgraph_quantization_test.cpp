@@ -15,27 +15,13 @@
 #include "common/onnx_io.h"
 #include "runtime/executor.h"
 #include "worker/quantizer.h"
+#include "tests/common/graph_test_util.h"
 
 namespace qtune {
 namespace {
 
-Node make_node(const std::string& name, const std::string& op, std::vector<std::string> in,
-               std::vector<std::string> out) {
-  Node n;
-  n.name = name;
-  n.op_type = op;
-  n.inputs = std::move(in);
-  n.outputs = std::move(out);
-  return n;
-}
-
-Tensor random_f32(Shape shape, uint32_t seed, float lo = -1.0f, float hi = 1.0f) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> d(lo, hi);
-  Tensor t(DType::kF32, std::move(shape));
-  for (auto& v : t.span<float>()) v = d(rng);
-  return t;
-}
+using test::make_node;
+using test::random_f32;
 
 Attribute ints_attr(std::vector<int64_t> v) {
   Attribute a;

@@ -1,19 +1,12 @@
 #include "common/graph.h"
+#include "tests/common/graph_test_util.h"
 
 #include <gtest/gtest.h>
 
 namespace qtune {
 namespace {
 
-Node make_node(const std::string& name, const std::string& op, std::vector<std::string> in,
-               std::vector<std::string> out) {
-  Node n;
-  n.name = name;
-  n.op_type = op;
-  n.inputs = std::move(in);
-  n.outputs = std::move(out);
-  return n;
-}
+using test::make_node;
 
 TEST(GraphTest, TopologicalSortOrdersProducersFirst) {
   Graph g;
