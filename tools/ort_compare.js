@@ -4,9 +4,10 @@
 // wrote (`qtune run ... --out QTUNE_DIR`: output_<i>.npy). Prints one JSON line per output
 // {"output", "shape", "max_abs_err", "range", "agrees"}; exit 0 when all agree, 1 when one does
 // not, 2 on bad input. Outputs agree when shapes and types match and the largest difference is
-// at most TOL x the output's value range (plus TOL for constant outputs).
+// at most TOL x the output's value range (plus TOL for constant outputs). --save DIR also writes
+// ONNX Runtime's outputs there as output_<i>.npy.
 //
-//   node tools/ort_compare.js MODEL.onnx IN_DIR QTUNE_DIR [--tol 0.01]
+//   node tools/ort_compare.js MODEL.onnx IN_DIR QTUNE_DIR [--tol 0.01] [--save DIR]
 'use strict';
 
 const fs = require('fs');
@@ -31,11 +32,15 @@ async function main() {
   const argv = process.argv.slice(2);
   const pos = [];
   let tol = 0.01;
+  let saveDir = null;
   for (let i = 0; i < argv.length; ++i) {
     if (argv[i] === '--tol') tol = Number(argv[++i]);
+    else if (argv[i] === '--save') saveDir = argv[++i];
     else pos.push(argv[i]);
   }
-  if (pos.length !== 3 || !(tol >= 0)) fail('usage: node tools/ort_compare.js MODEL.onnx IN_DIR QTUNE_DIR [--tol T]');
+  if (pos.length !== 3 || !(tol >= 0) || saveDir === undefined) {
+    fail('usage: node tools/ort_compare.js MODEL.onnx IN_DIR QTUNE_DIR [--tol T] [--save DIR]');
+  }
   const [model, inDir, qtDir] = pos;
   let ort;
   try {
@@ -56,6 +61,17 @@ async function main() {
   });
   const outs = await session.run(feeds);
   let allAgree = true;
+  if (saveDir !== null) {
+    try {
+      fs.mkdirSync(saveDir, { recursive: true });
+      session.outputNames.forEach((name, i) => {
+        const t = outs[name];
+        npy.writeNpy(path.join(saveDir, `output_${i}.npy`), t.type, Array.from(t.dims), t.data);
+      });
+    } catch (e) {
+      fail(`cannot write ONNX Runtime's outputs to ${saveDir}: ${e.message}`);
+    }
+  }
   session.outputNames.forEach((name, i) => {
     const got = outs[name];
     const want = readNpy(path.join(qtDir, `output_${i}.npy`));
