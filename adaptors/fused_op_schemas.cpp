@@ -169,6 +169,13 @@ void infer_add(onnx::InferenceContext& ctx) {
   infer_as("Add", 14, view, ctx);
 }
 
+// LayerNorm and Gelu: x's type and shape.
+void infer_like_x(onnx::InferenceContext& ctx) {
+  if (ctx.getNumInputs() < 1 || !ctx.getInputType(0)) return;
+  onnx::propagateElemTypeFromInputToOutput(ctx, 0, 0);
+  if (onnx::hasInputShape(ctx, 0)) onnx::propagateShapeFromInputToOutput(ctx, 0, 0);
+}
+
 onnx::OpSchema fused_schema(const std::string& domain, const char* op, const char* doc,
                             onnx::InferenceFunction infer) {
   onnx::OpSchema s;
@@ -208,6 +215,9 @@ void register_fused_op_schemas(const std::string& domain) {
   onnx::RegisterSchema(fused_schema(domain, kQLutOp, "8-bit table lookup per element", infer_lut));
   onnx::RegisterSchema(fused_schema(domain, kMaxPoolNhwcOp, "MaxPool on channels-last 8-bit tensors",
                                     infer_max_pool_nhwc));
+  onnx::RegisterSchema(fused_schema(domain, kLayerNormOp, "LayerNormalization's Y, any opset",
+                                    infer_like_x));
+  onnx::RegisterSchema(fused_schema(domain, kGeluOp, "exact GELU", infer_like_x));
 }
 
 }  // namespace qtune

@@ -46,6 +46,11 @@ inline constexpr const char* kF32GemmOp = "F32Gemm";
 inline constexpr const char* kQAddOp = "QAdd";
 inline constexpr const char* kQLutOp = "QLut";
 inline constexpr const char* kMaxPoolNhwcOp = "MaxPool";
+// fp32 ops the native adaptor fuses from their exported decompositions
+// (adaptors/native/native_graph_passes.h): LayerNorm is ONNX's LayerNormalization with only
+// output Y, any opset; Gelu is ONNX's Gelu (approximate = "none") on [x].
+inline constexpr const char* kLayerNormOp = "LayerNorm";
+inline constexpr const char* kGeluOp = "Gelu";
 
 enum class UnitKind { kConv, kGemm, kMatMul };
 enum class FusedActivation { kNone, kRelu, kClip };

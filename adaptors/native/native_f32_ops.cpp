@@ -1,8 +1,9 @@
-// F32Conv and F32Gemm of the native adaptor (adaptors/lowering.h defines them) on the fp32
-// kernels: kernels/conv2d_f32.h and the packed GEMM of kernels/gemm_f32.h, bias, residual sum
-// and Relu/Clip fused into their epilogues. Constant weights are packed once per model through
+// F32Conv, F32Gemm, LayerNorm and Gelu of the native adaptor (adaptors/lowering.h defines
+// them) on the fp32 kernels: kernels/conv2d_f32.h and the packed GEMM of kernels/gemm_f32.h,
+// bias, residual sum and Relu/Clip fused into their epilogues. Constant weights are packed once per model through
 // the node cache. Registered into native_ops() by native_ops.cpp.
 #include <algorithm>
+#include <cmath>
 #include <memory>
 #include <string>
 
@@ -10,7 +11,9 @@
 #include "adaptors/native/native_ops.h"
 #include "runtime/broadcast.h"
 #include "runtime/conv_operands.h"
+#include "runtime/op_util.h"
 #include "kernels/conv2d_f32.h"
+#include "kernels/erf_f32.h"
 #include "kernels/gemm_f32.h"
 
 namespace qtune {
@@ -124,9 +127,121 @@ Status f32_gemm(OpContext& ctx) {
   return Status::Ok();
 }
 
+// A LayerNorm parameter (broadcastable over the normalised dims, aligned right) as `cols` floats.
+Result<std::vector<float>> expand_param(const OpContext& ctx, const Tensor& p, const Shape& x,
+                                        int64_t axis, const char* name) {
+  QT_RETURN_IF_ERROR(require_f32(ctx, p, name));
+  const int64_t rank = static_cast<int64_t>(x.size());
+  const int64_t cols = dims_product(x, static_cast<size_t>(axis), x.size());
+  bool fits = p.rank() <= rank - axis;
+  for (int64_t i = 0; fits && i < p.rank(); ++i) {
+    fits = p.dim(i) == 1 || p.dim(i) == x[static_cast<size_t>(rank - p.rank() + i)];
+  }
+  if (!fits) {
+    return ctx.invalid(std::string(name) + " " + shape_str(p.shape()) +
+                       " does not broadcast to the normalised dims of " + shape_str(x));
+  }
+  const float* src = p.data<float>();
+  std::vector<float> out(static_cast<size_t>(cols));
+  if (p.numel() == cols) {
+    std::copy(src, src + cols, out.begin());
+    return out;
+  }
+  for (int64_t e = 0; e < cols; ++e) {
+    int64_t rem = e, at = 0, stride = 1;
+    for (int64_t i = p.rank(); i-- > 0;) {
+      const int64_t d = x[static_cast<size_t>(rank - p.rank() + i)];
+      if (p.dim(i) != 1) at += (rem % d) * stride;
+      rem /= d;
+      stride *= p.dim(i);
+    }
+    out[static_cast<size_t>(e)] = src[at];
+  }
+  return out;
+}
+
+// Sum of n floats in eight interleaved partial sums: vectorises, and rounds less than one chain.
+float sum8(const float* p, int64_t n) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8) {
+    for (int k = 0; k < 8; ++k) acc[k] += p[j + k];
+  }
+  float s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+  for (; j < n; ++j) s += p[j];
+  return s;
+}
+
+Status layer_norm_op(OpContext& ctx) {
+  const Tensor *x, *scale;
+  QT_RETURN_IF_ERROR(require_input(ctx, 0, "x", &x));
+  QT_RETURN_IF_ERROR(require_input(ctx, 1, "scale", &scale));
+  QT_RETURN_IF_ERROR(require_f32(ctx, *x, "x"));
+  const Tensor* bias = optional_input(ctx, 2);
+  const int64_t rank = x->rank();
+  int64_t axis = ctx.node.attr_int("axis", -1);
+  if (rank == 0 || axis < -rank || axis >= rank) {
+    return ctx.invalid("axis " + std::to_string(axis) + " is out of range for x " +
+                       shape_str(x->shape()));
+  }
+  if (axis < 0) axis += rank;
+  const float eps = ctx.node.attr_float("epsilon", 1e-5f);
+  QT_ASSIGN_OR_RETURN(std::vector<float> s, expand_param(ctx, *scale, x->shape(), axis, "scale"));
+  std::vector<float> b;
+  if (bias) {
+    QT_ASSIGN_OR_RETURN(b, expand_param(ctx, *bias, x->shape(), axis, "bias"));
+  }
+  const int64_t cols = dims_product(x->shape(), static_cast<size_t>(axis), x->shape().size());
+  const int64_t rows = cols == 0 ? 0 : x->numel() / cols;
+  Tensor y = Tensor::uninitialized(DType::kF32, x->shape());
+  const float* xd = x->data<float>();
+  float* yd = y.data<float>();
+  const float* sp = s.data();
+  const float* bp = b.empty() ? nullptr : b.data();
+  parallel_ranges(rows, [&](int64_t r0, int64_t r1) {
+    std::vector<float> centred(static_cast<size_t>(cols));
+    float* c = centred.data();
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* p = xd + r * cols;
+      float* q = yd + r * cols;
+      const float mean = sum8(p, cols) / static_cast<float>(cols);
+      for (int64_t j = 0; j < cols; ++j) c[j] = p[j] - mean;
+      float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+      int64_t j = 0;
+      for (; j + 8 <= cols; j += 8) {
+        for (int k = 0; k < 8; ++k) acc[k] += c[j + k] * c[j + k];
+      }
+      float ss = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+      for (; j < cols; ++j) ss += c[j] * c[j];
+      const float inv = 1.0f / std::sqrt(ss / static_cast<float>(cols) + eps);
+      if (bp) {
+        for (int64_t k = 0; k < cols; ++k) q[k] = c[k] * inv * sp[k] + bp[k];
+      } else {
+        for (int64_t k = 0; k < cols; ++k) q[k] = c[k] * inv * sp[k];
+      }
+    }
+  }, std::max<int64_t>(1, kMinParallelElements / std::max<int64_t>(cols, 1)));
+  ctx.outputs[0] = std::move(y);
+  return Status::Ok();
+}
+
+Status gelu_op(OpContext& ctx) {
+  const Tensor* x;
+  QT_RETURN_IF_ERROR(require_input(ctx, 0, "x", &x));
+  QT_RETURN_IF_ERROR(require_f32(ctx, *x, "x"));
+  Tensor y = Tensor::uninitialized(DType::kF32, x->shape());
+  const float* xd = x->data<float>();
+  float* yd = y.data<float>();
+  parallel_ranges(x->numel(), [&](int64_t b, int64_t e) { gelu_f32(xd + b, yd + b, e - b); });
+  ctx.outputs[0] = std::move(y);
+  return Status::Ok();
+}
+
 }  // namespace
 
 void add_native_f32_ops(KernelRegistry* r) {
+  r->add({kNativeDomain, kLayerNormOp, 1, 1}, layer_norm_op);
+  r->add({kNativeDomain, kGeluOp, 1, 1}, gelu_op);
   r->add({kNativeDomain, kF32ConvOp, 1, 1}, f32_conv);
   r->add({kNativeDomain, kF32GemmOp, 1, 1}, f32_gemm);
 }

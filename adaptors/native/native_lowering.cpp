@@ -26,7 +26,8 @@ LoweringTarget native_lowering_target() {
 Result<Graph> lower_native(const Graph& qdq, const std::vector<std::string>& bf16_ops) {
   native_ops();  // registers the fused ops' schemas, which the passes' shape inference reads
   QT_ASSIGN_OR_RETURN(Graph lowered, lower_qdq(qdq, native_lowering_target(), bf16_ops));
-  return use_channels_last(fuse_conv_add(lowered, kNativeDomain), kNativeDomain);
+  return fuse_layer_norm_and_gelu(
+      use_channels_last(fuse_conv_add(lowered, kNativeDomain), kNativeDomain), kNativeDomain);
 }
 
 Result<Executor> prepare_native(std::shared_ptr<const Graph> qdq,

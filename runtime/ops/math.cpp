@@ -9,7 +9,7 @@
 #include <string>
 #include <type_traits>
 
-#include "kernels/cpu_features.h"
+#include "kernels/erf_f32.h"
 #include "runtime/op_util.h"
 
 namespace qtune {
@@ -85,54 +85,6 @@ constexpr auto unary(Make make) {
     return [](C v) -> C { return static_cast<C>(expr); };         \
   })
 
-// erf for f32 as the rational approximation Eigen and XLA use: |error| < 5e-7 everywhere, and
-// beyond +-4 erf is +-1 in f32 anyway. Written on GCC vector types because std::erf does not
-// vectorise and GELU applies it to every MLP activation. The AVX-512 build may fuse
-// multiply-adds, so the two paths can differ in the last bit or two.
-// GCC warns about the ABI of 64-byte vector arguments when it instantiates the templates below
-// outside AVX-512 code; no such call survives inlining, so the warning is noise (it is emitted
-// at the end of the file, hence no push/pop).
-#pragma GCC diagnostic ignored "-Wpsabi"
-using V4f = float __attribute__((vector_size(16)));
-using V16f = float __attribute__((vector_size(64)));
-
-template <typename V>
-[[gnu::always_inline]] inline V erf_rational(V a) {
-  const V hi = V{} + 4.0f;  // a splat for vectors, plain 4 for scalars
-  V x = a > hi ? hi : a;    // NaN fails both tests and stays NaN
-  x = x < -hi ? -hi : x;
-  const V x2 = x * x;
-  V p = x2 * -2.72614225801306e-10f + 2.77068142495902e-08f;
-  p = p * x2 + -2.10102402082508e-06f;
-  p = p * x2 + -5.69250639462346e-05f;
-  p = p * x2 + -7.34990630326855e-04f;
-  p = p * x2 + -2.95459980854025e-03f;
-  p = p * x2 + -1.60960333262415e-02f;
-  V q = x2 * -1.45660718464996e-05f + -2.13374055278905e-04f;
-  q = q * x2 + -1.68282697438203e-03f;
-  q = q * x2 + -7.37332916720468e-03f;
-  q = q * x2 + -1.42647390514189e-02f;
-  return x * p / q;
-}
-
-template <typename V>
-[[gnu::always_inline]] inline void erf_span(const float* in, float* out, int64_t n) {
-  constexpr int64_t kLanes = sizeof(V) / sizeof(float);
-  int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes) {
-    V v;
-    std::memcpy(&v, in + i, sizeof v);
-    v = erf_rational(v);
-    std::memcpy(out + i, &v, sizeof v);
-  }
-  for (; i < n; ++i) out[i] = erf_rational(in[i]);
-}
-
-void erf_span_sse(const float* in, float* out, int64_t n) { erf_span<V4f>(in, out, n); }
-__attribute__((target("avx512f"))) void erf_span_avx512(const float* in, float* out, int64_t n) {
-  erf_span<V16f>(in, out, n);
-}
-
 constexpr auto erf_generic = unary<Domain::kNumeric>([](const OpContext&, auto tag) {
   using C = typename decltype(tag)::type;
   return [](C v) -> C {
@@ -148,8 +100,8 @@ Status erf_op(OpContext& ctx) {
   Tensor y(x.dtype(), x.shape());
   const float* in = x.data<float>();
   float* out = y.data<float>();
-  const auto span = cpu_features().avx512f ? erf_span_avx512 : erf_span_sse;
-  parallel_ranges(x.numel(), [&](int64_t b, int64_t e) { span(in + b, out + b, e - b); });
+  // The rational approximation of kernels/erf_f32.h: std::erf does not vectorise.
+  parallel_ranges(x.numel(), [&](int64_t b, int64_t e) { erf_f32(in + b, out + b, e - b); });
   ctx.outputs[0] = std::move(y);
   return Status::Ok();
 }

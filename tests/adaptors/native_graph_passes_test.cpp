@@ -1,4 +1,5 @@
-// The native adaptor's graph passes (fuse_conv_add, use_channels_last) and the ops they lean on
+// The native adaptor's graph passes (fuse_conv_add, use_channels_last, fuse_layer_norm_and_gelu)
+// and the ops they lean on
 // (QLut, channels-last MaxPool, Transpose): the rewritten graph keeps channels-last tensors
 // between int8 ops, transposes only at the boundaries with the rest, and computes the same bytes
 // as the graph lower_qdq alone makes.
@@ -77,6 +78,117 @@ void expect_no_transpose_between_int8_ops(const Graph& g) {
     for (const Node* r : readers[n.outputs[0]]) to_int8 = to_int8 || channels_last_op(*r);
     EXPECT_FALSE(from_int8 && to_int8) << n.describe() << " sits between two int8 ops";
   }
+}
+
+// ------------------------------------------------------- LayerNorm and GELU decompositions
+
+Tensor f32_scalar(float v) { return Tensor::from_f32({}, {v}); }
+
+// x [2, 5, 24] -> LayerNorm over the last `axes` dims as exported before opset 17 (with the
+// Pow or the Mul square, with or without Scale and B) -> exact GELU in one of its two orders
+// -> out; eps and the GELU constants as initializers.
+Graph decomposed_block(std::mt19937& rng, bool pow_square, bool affine, bool half_first,
+                       int axes) {
+  QdqBuilder b;
+  b.input("x", DType::kF32, {2, 5, 24});
+  std::vector<int64_t> ax = axes == 1 ? std::vector<int64_t>{-1} : std::vector<int64_t>{-2, -1};
+  b.node("ReduceMean", {"x"}, {"mean"}, {{"axes", ints_attr(ax)}});
+  b.node("Sub", {"x", "mean"}, {"centred"});
+  if (pow_square) {
+    b.g.initializers["two"] = f32_scalar(2.0f);
+    b.node("Pow", {"centred", "two"}, {"sq"});
+  } else {
+    b.node("Mul", {"centred", "centred"}, {"sq"});
+  }
+  b.node("ReduceMean", {"sq"}, {"var"}, {{"axes", ints_attr(ax)}});
+  b.g.initializers["eps"] = f32_scalar(1e-5f);
+  b.node("Add", {"var", "eps"}, {"var_eps"});
+  b.node("Sqrt", {"var_eps"}, {"dev"});
+  b.node("Div", {"centred", "dev"}, {"normed"});
+  std::string y = "normed";
+  if (affine) {
+    b.g.initializers["gamma"] = random_f32({24}, rng, 0.5f, 1.5f);
+    b.g.initializers["beta"] = random_f32({24}, rng);
+    b.node("Mul", {y, "gamma"}, {"scaled"});
+    b.node("Add", {"beta", "scaled"}, {"ln"});
+    y = "ln";
+  }
+  b.g.initializers["sqrt2"] = f32_scalar(1.4142135f);
+  b.g.initializers["one"] = f32_scalar(1.0f);
+  b.g.initializers["half"] = f32_scalar(0.5f);
+  b.node("Div", {y, "sqrt2"}, {"g_div"});
+  b.node("Erf", {"g_div"}, {"g_erf"});
+  b.node("Add", {"g_erf", "one"}, {"g_add"});
+  if (half_first) {
+    b.node("Mul", {y, "half"}, {"g_half"});
+    b.node("Mul", {"g_half", "g_add"}, {"out"});
+  } else {
+    b.node("Mul", {y, "g_add"}, {"g_mul"});
+    b.node("Mul", {"g_mul", "half"}, {"out"});
+  }
+  b.output("out");
+  return b.g;
+}
+
+TEST(NativeGraphPassesTest, LayerNormAndGeluDecompositionsFuseAndAgree) {
+  for (int variant = 0; variant < 8; ++variant) {
+    SCOPED_TRACE(variant);
+    std::mt19937 rng(11 + variant);
+    const Graph g = decomposed_block(rng, variant & 1, variant & 2, variant & 4, variant < 4 ? 1 : 2);
+    const std::vector<Tensor> in{random_f32({2, 5, 24}, rng, -3.0f, 3.0f)};
+    Graph lowered;
+    const auto got = run_native(g, in, &lowered);
+    ASSERT_EQ(got.size(), 1u);
+    expect_f32_close(run_reference(g, in)[0], got[0], 1e-5f);
+    EXPECT_EQ(count_ops(lowered, kLayerNormOp, kNativeDomain), 1);
+    EXPECT_EQ(count_ops(lowered, kGeluOp, kNativeDomain), 1);
+    EXPECT_EQ(lowered.nodes.size(), 2u);
+  }
+}
+
+// An intermediate someone else reads (here the mean, also a graph output) keeps the chain as it
+// is; a Mul by a tensor that varies along an unnormalised dim stays a Mul after the LayerNorm.
+TEST(NativeGraphPassesTest, LayerNormChainWithOutsideReadersStays) {
+  std::mt19937 rng(7);
+  Graph g = decomposed_block(rng, true, false, false, 1);
+  g.outputs.push_back({"mean", DType::kUndefined, std::nullopt});
+  const std::vector<Tensor> in{random_f32({2, 5, 24}, rng, -3.0f, 3.0f)};
+  Graph lowered;
+  const auto got = run_native(g, in, &lowered);
+  const auto want = run_reference(g, in);
+  ASSERT_EQ(got.size(), 2u);
+  expect_f32_close(want[0], got[0], 1e-5f);
+  EXPECT_EQ(count_ops(lowered, kLayerNormOp, kNativeDomain), 0);
+  EXPECT_EQ(count_ops(lowered, kGeluOp, kNativeDomain), 1);
+
+  Graph h = decomposed_block(rng, true, true, false, 1);
+  h.initializers["gamma"] = random_f32({5, 1}, rng, 0.5f, 1.5f);  // per row, not per column
+  const auto got_h = run_native(h, in, &lowered);
+  ASSERT_EQ(got_h.size(), 1u);
+  expect_f32_close(run_reference(h, in)[0], got_h[0], 1e-5f);
+  EXPECT_EQ(count_ops(lowered, kLayerNormOp, kNativeDomain), 1);
+  EXPECT_EQ(count_ops(lowered, "Mul"), 1);
+  EXPECT_EQ(count_ops(lowered, "Add"), 1);
+}
+
+// A standard LayerNormalization (opset 17) over the last two dims runs on the same kernel, Scale
+// and B broadcast over the normalised dims.
+TEST(NativeGraphPassesTest, StandardLayerNormalizationRunsFused) {
+  std::mt19937 rng(9);
+  QdqBuilder b;
+  b.g.opset = 17;
+  b.input("x", DType::kF32, {3, 4, 10});
+  b.g.initializers["scale"] = random_f32({1, 10}, rng, 0.5f, 1.5f);
+  b.g.initializers["bias"] = random_f32({10}, rng);
+  b.node("LayerNormalization", {"x", "scale", "bias"}, {"out"},
+         {{"axis", int_attr(-2)}, {"epsilon", float_attr(1e-3f)}});
+  b.output("out");
+  const std::vector<Tensor> in{random_f32({3, 4, 10}, rng, -2.0f, 2.0f)};
+  Graph lowered;
+  const auto got = run_native(b.g, in, &lowered);
+  ASSERT_EQ(got.size(), 1u);
+  expect_f32_close(run_reference(b.g, in)[0], got[0], 1e-5f);
+  EXPECT_EQ(count_ops(lowered, kLayerNormOp, kNativeDomain), 1);
 }
 
 // ------------------------------------------------------------------ a residual block
