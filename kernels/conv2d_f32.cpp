@@ -47,7 +47,10 @@ PackedConvWeightsF32 pack_conv_weights_f32(const float* w, const QConvShape& s) 
   p.group = s.group;
   const int64_t mg = s.out_channels / s.group, cg = s.in_channels / s.group;
   const int64_t taps = s.kernel_h * s.kernel_w, kg = cg * taps;
-  p.block = f32_panel_width(mg);
+  // Depthwise (groups of one input channel): block 1, [out_channels][taps], for the kernel
+  // that puts pixels rather than channels in the vector lanes. A single-channel image with
+  // one group keeps its channels in the lanes.
+  p.block = cg == 1 && s.group > 1 ? 1 : f32_panel_width(mg);
   p.blocks_per_group = (mg + p.block - 1) / p.block;
   const size_t floats = static_cast<size_t>(s.group * p.blocks_per_group * kg * p.block);
   const size_t bytes = std::max<size_t>(64, (floats * sizeof(float) + 63) / 64 * 64);
@@ -70,10 +73,17 @@ PackedConvWeightsF32 pack_conv_weights_f32(const float* w, const QConvShape& s) 
 
 void conv2d_f32(const QConvShape& s, const float* x, const PackedConvWeightsF32& w,
                 const ConvF32Epilogue& e, float* y) {
+  if (w.block == 1 && cpu_features().avx512f) {
+    f32_conv2d_depthwise__avx512(s, x, w, e, y);
+    return;
+  }
   choice().fn(s, x, w, e, y);
 }
 
-const char* conv2d_f32_kernel_name() { return choice().name; }
+const char* conv2d_f32_kernel_name(const PackedConvWeightsF32& w) {
+  if (w.block == 1 && cpu_features().avx512f) return "f32_conv2d_depthwise__avx512";
+  return choice().name;
+}
 
 void f32_conv2d__scalar(const QConvShape& s, const float* x, const PackedConvWeightsF32& w,
                         const ConvF32Epilogue& e, float* y) {

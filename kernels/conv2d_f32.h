@@ -29,9 +29,11 @@ struct ConvF32Epilogue {
 
 // Weights as the kernels read them: per group, blocks of `block` output channels (zero-padded
 // past the group's last channel), each [kernel_h * kernel_w][in_channels / group][block].
+// With one input channel per group and several groups (depthwise) block is 1, so the data is [out_channels][taps]
+// for the depthwise kernel, which puts output pixels in the vector lanes.
 struct PackedConvWeightsF32 {
   int64_t out_channels = 0, in_channels = 0, kernel_h = 0, kernel_w = 0, group = 1;
-  int64_t block = 16;  // a multiple of 16 (one AVX-512 vector); chosen from the channel count
+  int64_t block = 16;  // 1 (depthwise) or a multiple of 16 (one AVX-512 vector)
   int64_t blocks_per_group = 0;
   struct Free {
     void operator()(float* p) const;
@@ -52,14 +54,20 @@ PackedConvWeightsF32 pack_conv_weights_f32(const float* w, const QConvShape& s);
 // alias x; it may alias e.sum.
 void conv2d_f32(const QConvShape& s, const float* x, const PackedConvWeightsF32& w,
                 const ConvF32Epilogue& e, float* y);
-// The kernel conv2d_f32 uses ("f32_conv2d_direct__avx512", "f32_conv2d__scalar").
-const char* conv2d_f32_kernel_name();
+// The kernel conv2d_f32 uses for these weights ("f32_conv2d_direct__avx512",
+// "f32_conv2d_depthwise__avx512", "f32_conv2d__scalar").
+const char* conv2d_f32_kernel_name(const PackedConvWeightsF32& w);
 
 // The variants, for tests and benchmarks; the AVX-512 one only where cpu_features().avx512f.
 void f32_conv2d__scalar(const QConvShape& s, const float* x, const PackedConvWeightsF32& w,
                         const ConvF32Epilogue& e, float* y);
+// Blocks of 16 output channels (weights packed with block 1 go to the depthwise kernel).
 void f32_conv2d_direct__avx512(const QConvShape& s, const float* x, const PackedConvWeightsF32& w,
                               const ConvF32Epilogue& e, float* y);
+// One input channel per group: w.block == 1.
+void f32_conv2d_depthwise__avx512(const QConvShape& s, const float* x,
+                                  const PackedConvWeightsF32& w, const ConvF32Epilogue& e,
+                                  float* y);
 // The reference twin: plain loops over the unpacked ONNX weights, accumulating in double.
 void f32_conv2d__ref(const QConvShape& s, const float* x, const float* w,
                      const ConvF32Epilogue& e, float* y);

@@ -363,6 +363,10 @@ void run_task(const QConvShape& s, const Plan& p, const float* x, const PackedCo
 void f32_conv2d_direct__avx512(const QConvShape& s, const float* x, const PackedConvWeightsF32& w,
                                const ConvF32Epilogue& e, float* y) {
   if (s.batch <= 0 || s.out_channels <= 0 || s.out_h() <= 0 || s.out_w() <= 0) return;
+  if (w.block == 1) {  // packed for the depthwise kernel
+    f32_conv2d_depthwise__avx512(s, x, w, e, y);
+    return;
+  }
   const Plan p = make_plan(s, w);
   // Multiply-add vectors per output row of one group.
   const int64_t row_work = p.ow_n * p.vecs * s.kernel_h * s.kernel_w * p.cg * w.blocks_per_group;

@@ -141,6 +141,37 @@ TEST(Conv2dF32, Avx512MatchesReference) {
   for (const Case& c : cases()) check(f32_conv2d_direct__avx512, c, rng);
 }
 
+// Depthwise layers as the zoo's models have them (3x3/5x5/7x7, stride 1 and 2, channel
+// multiplier 2, dilation, rows wider than one chunk of outputs, maps narrower than a vector).
+std::vector<Case> depthwise_cases() {
+  return {
+      {2, 32, 56, 56, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 32, true, false, true},
+      {1, 16, 112, 112, 16, 3, 3, 2, 2, 1, 1, 0, 0, 1, 1, 16, true, false, false},
+      {1, 24, 15, 15, 24, 5, 5, 2, 2, 1, 1, 2, 2, 2, 2, 24, true, true, true},
+      {2, 8, 7, 7, 8, 7, 7, 1, 1, 1, 1, 3, 3, 3, 3, 8, true, true, false},
+      {1, 6, 9, 70, 12, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 6, false, false, false},
+      {1, 4, 13, 13, 4, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 4, true, false, true},
+      {1, 5, 10, 11, 5, 3, 5, 2, 3, 1, 1, 1, 2, 0, 1, 5, false, true, false},
+      {3, 3, 1, 1, 3, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 3, true, false, false},
+  };
+}
+
+TEST(Conv2dF32, DepthwiseMatchesReference) {
+  if (!cpu_features().avx512f) GTEST_SKIP() << "no AVX-512F on this CPU: the kernel cannot run";
+  std::mt19937 rng(13);
+  for (const Case& c : depthwise_cases()) {
+    ASSERT_EQ(pack_conv_weights_f32(std::vector<float>(static_cast<size_t>(c.m * c.kh * c.kw)).data(),
+                                    shape_of(c)).block, 1) << describe(c);
+    check(f32_conv2d_depthwise__avx512, c, rng);
+    check(conv2d_f32, c, rng);
+  }
+}
+
+TEST(Conv2dF32, DepthwisePackingOnTheScalarPath) {
+  std::mt19937 rng(15);
+  for (const Case& c : depthwise_cases()) check(f32_conv2d__scalar, c, rng);
+}
+
 TEST(Conv2dF32, DispatchMatchesReference) {
   std::mt19937 rng(9);
   for (const Case& c : cases()) check(conv2d_f32, c, rng);
