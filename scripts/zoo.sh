@@ -102,5 +102,6 @@ for n in "${names[@]}"; do
     fi
   done
 done
-$py tools/zoo/write_table.py --results "$zoo/results.json" --doc docs/model-zoo.md "${rows[@]}"
+$py tools/zoo/write_table.py --results "$zoo/results.json" --store docs/model-zoo.json \
+  --doc docs/model-zoo.md "${rows[@]}"
 exit $status

@@ -1,12 +1,15 @@
 #!/usr/bin/python3
 """Merges model-zoo result rows into results.json and regenerates docs/model-zoo.md.
 
-    tools/zoo/write_table.py --results build/zoo/results.json --doc docs/model-zoo.md ROW.json...
+    tools/zoo/write_table.py --results build/zoo/results.json [--store docs/model-zoo.json]
+                             --doc docs/model-zoo.md ROW.json...
 
-Rows already in results.json are replaced by new rows of the same name and opset and every other
-row is kept, so running scripts/zoo.sh on a few models updates just their lines. The
-read-merge-write holds an exclusive lock (results.json.lock) and replaces the files atomically, so
-runs of different rows into the same results file at the same time keep each other's rows.
+Rows already in results.json (and in the store, the committed record of every row measured so
+far) are replaced by new rows of the same name and opset and every other row is kept, so running
+scripts/zoo.sh on a few models updates just their lines. Each new row is stamped with the qtune
+commit and the date it was measured at, which the table shows. The read-merge-write holds an
+exclusive lock (results.json.lock) and replaces the files atomically, so runs of different rows
+into the same results file at the same time keep each other's rows.
 """
 import argparse
 import datetime
@@ -53,8 +56,8 @@ def passed(r):
 def table(rows):
     out = ["| model | opset | source | fp32 parity (max abs err) | metric | fp32 | qtune int8 "
            "(chosen) | all-int8 minmax | top-1 / top-5 agreement % | goal met | ORT agrees | "
-           "chosen ops int8 / bf16 / fp32 | speed-up vs fp32 | trials | seconds |",
-           "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+           "chosen ops int8 / bf16 / fp32 | speed-up vs fp32 | trials | seconds | measured at |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         parity = f"{fmt(r.get('fp32_matches'))} ({r.get('fp32_max_abs_err', float('nan')):.1e})"
         agree = "–"
@@ -72,7 +75,8 @@ def table(rows):
             (f"{r['int8_ops']} / {r.get('bf16_ops', 0)} / {r.get('fp32_ops', 0)}"
              if r.get("int8_ops") is not None else "–"),
             f"{speed:.2f}x" if isinstance(speed, (int, float)) else "–",
-            fmt(r.get("trials")), fmt(r.get("seconds"), 0)]) + " |")
+            fmt(r.get("trials")), fmt(r.get("seconds"), 0),
+            f"{r.get('measured_commit', '?')}, {r.get('measured_date', '?')}"]) + " |")
     return "\n".join(out)
 
 
@@ -86,28 +90,43 @@ def write_atomically(path, text):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--results", required=True)
+    ap.add_argument("--store", help="committed JSON of every row measured so far (updated too)")
     ap.add_argument("--doc", required=True)
     ap.add_argument("rows", nargs="*")
     args = ap.parse_args()
     with open(args.results + ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        rows = merge(args.results, args.rows)
-        write_atomically(args.results, json.dumps(rows, indent=1))
+        rows = merge([p for p in (args.store, args.results) if p], args.rows)
+        text = json.dumps(rows, indent=1) + "\n"
+        write_atomically(args.results, text)
+        if args.store:
+            write_atomically(args.store, text)
         write_atomically(args.doc, document(rows))
     print(f"zoo: {sum(passed(r) for r in rows)} of {len(rows)} rows pass; table in {args.doc}")
     return 0
 
 
-def merge(results, paths):
+def merge(sources, paths):
+    """Rows of the earlier sources, replaced by later sources' and then the new rows' of the
+    same name and opset."""
     rows = []
-    if os.path.exists(results):
-        with open(results) as f:
-            rows = json.load(f)
+
+    def put(row):
+        nonlocal rows
+        rows = [r for r in rows if (r["name"], r["opset"]) != (row["name"], row["opset"])]
+        rows.append(row)
+
+    for source in sources:
+        if os.path.exists(source):
+            with open(source) as f:
+                for row in json.load(f):
+                    put(row)
     for path in paths:
         with open(path) as f:
             new = json.load(f)
-        rows = [r for r in rows if (r["name"], r["opset"]) != (new["name"], new["opset"])]
-        rows.append(new)
+        new.setdefault("measured_commit", commit())
+        new.setdefault("measured_date", datetime.date.today().isoformat())
+        put(new)
     rows.sort(key=lambda r: (r["name"], r["opset"]))
     return rows
 
@@ -119,12 +138,16 @@ def document(rows):
     doc = f"""# Model zoo
 
 Real architectures, exported the way users export them, run end to end through qtune by
-`scripts/zoo.sh` (which regenerates this page from `build/zoo/results.json`). For every row:
+`scripts/zoo.sh` (which regenerates this page from `build/zoo/results.json` and the record of
+earlier rows in `docs/model-zoo.json`; each row says the qtune commit it was measured at). For
+every row:
 fp32 parity of qtune's runtime with the source framework on the same inputs (matches when the
 largest error is at most 1e-4 of the output's range), `qtune tune` to the fastest mix within 1%
 (relative) of fp32 on the row's metric, the chosen model's agreement with fp32, and ONNX
 Runtime (npm onnxruntime-node) running the exported QDQ model and agreeing with qtune's int8
-execution of it.
+execution of it: within 2% of the output's range, or, for a model whose int8 output already
+moves more than that when its input changes by 1e-5 (relative; rounding at a quantization step
+boundary then decides), when ONNX Runtime's output meets the row's goal against fp32 as well.
 
 - torchvision rows: architectures from Debian's python3-torchvision, seeded initialisation
   (no pretrained weights can be downloaded here) with BatchNorm statistics gathered on the
@@ -154,8 +177,9 @@ execution of it.
 - Speed-up is qtune int8 over qtune fp32 on the evaluation batch (see docs/performance.md for
   comparisons with ONNX Runtime).
 
-Measured on {cpu_model()}, {os.cpu_count()} cores, {datetime.date.today().isoformat()}, qtune
-{commit()}: **{ok} of {len(rows)} rows pass** (fp32 parity, goal met and ONNX Runtime agrees).
+Measured on {cpu_model()}, {os.cpu_count()} cores; table written {datetime.date.today().isoformat()}
+at qtune {commit()}: **{ok} of {len(rows)} rows pass** (fp32 parity, goal met and ONNX Runtime
+agrees).
 
 {table(rows)}
 """
