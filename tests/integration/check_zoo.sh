@@ -3,7 +3,7 @@
 # fp32 parity of qtune's runtime with PyTorch's outputs (max abs error <= 1e-4 x output range),
 # `qtune tune` to the example's goal on fp32's output cosine (the chosen model that accurate;
 # whether it is also faster than fp32 is timing, not asserted), and the chosen QDQ model agreeing
-# with ONNX Runtime on the reference inputs.
+# with ONNX Runtime on the reference inputs by the zoo's rule (tools/zoo/ort_agreement.py).
 # The ONNX Runtime half skips when onnxruntime-node is unavailable.
 #   check_zoo.sh QTUNE SOURCE_DIR ORT_CACHE_DIR [MODEL...]
 set -euo pipefail
@@ -52,8 +52,15 @@ print((r.get('chosen') or {}).get('model', ''))" "$report")
     [[ $chosen = /* ]] || chosen="$work/out/$(basename "$chosen")"
     "$qtune" run "$chosen" --inputs "$ref" --out "$work/int8" > /dev/null
     if [ $have_ort -eq 1 ]; then
-      # int8 kernels and ONNX Runtime's QDQ execution may round a few values one step apart.
-      if detail=$(node "$src/tools/ort_compare.js" "$chosen" "$ref" "$work/int8" --tol 0.02); then
+      # int8 kernels and ONNX Runtime's QDQ execution may round a few values one step apart;
+      # the zoo's rule decides (tools/zoo/ort_agreement.py).
+      read -r metric_name target < <(/usr/bin/python3 -c "
+import json, sys
+r = json.load(open(sys.argv[1]))
+print(r['metric'], r.get('target'))" "$report")
+      if detail=$(/usr/bin/python3 "$src/tools/zoo/ort_agreement.py" "$chosen" "$ref" \
+                    --work "$work/ort" --metric "$metric_name" --target "$target" \
+                    --qtune "$qtune" --ort-cache "$cache"); then
         ort=true
       fi
     fi
