@@ -15,6 +15,7 @@
 #include "kernels/conv2d_f32.h"
 #include "kernels/erf_f32.h"
 #include "kernels/gemm_f32.h"
+#include "kernels/layer_norm_f32.h"
 
 namespace qtune {
 namespace {
@@ -160,18 +161,6 @@ Result<std::vector<float>> expand_param(const OpContext& ctx, const Tensor& p, c
   return out;
 }
 
-// Sum of n floats in eight interleaved partial sums: vectorises, and rounds less than one chain.
-float sum8(const float* p, int64_t n) {
-  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  int64_t j = 0;
-  for (; j + 8 <= n; j += 8) {
-    for (int k = 0; k < 8; ++k) acc[k] += p[j + k];
-  }
-  float s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-  for (; j < n; ++j) s += p[j];
-  return s;
-}
-
 Status layer_norm_op(OpContext& ctx) {
   const Tensor *x, *scale;
   QT_RETURN_IF_ERROR(require_input(ctx, 0, "x", &x));
@@ -196,30 +185,9 @@ Status layer_norm_op(OpContext& ctx) {
   Tensor y = Tensor::uninitialized(DType::kF32, x->shape());
   const float* xd = x->data<float>();
   float* yd = y.data<float>();
-  const float* sp = s.data();
   const float* bp = b.empty() ? nullptr : b.data();
   parallel_ranges(rows, [&](int64_t r0, int64_t r1) {
-    std::vector<float> centred(static_cast<size_t>(cols));
-    float* c = centred.data();
-    for (int64_t r = r0; r < r1; ++r) {
-      const float* p = xd + r * cols;
-      float* q = yd + r * cols;
-      const float mean = sum8(p, cols) / static_cast<float>(cols);
-      for (int64_t j = 0; j < cols; ++j) c[j] = p[j] - mean;
-      float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-      int64_t j = 0;
-      for (; j + 8 <= cols; j += 8) {
-        for (int k = 0; k < 8; ++k) acc[k] += c[j + k] * c[j + k];
-      }
-      float ss = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-      for (; j < cols; ++j) ss += c[j] * c[j];
-      const float inv = 1.0f / std::sqrt(ss / static_cast<float>(cols) + eps);
-      if (bp) {
-        for (int64_t k = 0; k < cols; ++k) q[k] = c[k] * inv * sp[k] + bp[k];
-      } else {
-        for (int64_t k = 0; k < cols; ++k) q[k] = c[k] * inv * sp[k];
-      }
-    }
+    layer_norm_rows_f32(xd + r0 * cols, yd + r0 * cols, r1 - r0, cols, s.data(), bp, eps);
   }, std::max<int64_t>(1, kMinParallelElements / std::max<int64_t>(cols, 1)));
   ctx.outputs[0] = std::move(y);
   return Status::Ok();
