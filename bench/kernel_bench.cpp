@@ -385,7 +385,7 @@ KernelBenchRow bench_shape(const GemmShape& s, int threads, double min_seconds) 
     wf = random_f32(static_cast<size_t>(s.out_c * q.k_per_group()), rng);
     yf.resize(static_cast<size_t>(s.batch * s.out_c * q.out_h() * q.out_w()));
     conv_f32 = pack_conv_weights_f32(wf.data(), q);
-    row.qtune_f32_path = conv2d_f32_kernel_name(conv_f32);
+    row.qtune_f32_path = conv2d_f32_kernel_name(q, conv_f32);
     qtune_f32 = [&, q] { conv2d_f32(q, xf.data(), conv_f32, ConvF32Epilogue{}, yf.data()); };
   } else {
     xf = random_f32(static_cast<size_t>(s.m * s.k), rng);

@@ -34,6 +34,14 @@ const Choice& choice() {
   return c;
 }
 
+// Depthwise with one output per channel: channels in the lanes (the blocked kernel) when the
+// rows are too short to fill pixel lanes or strided; measured with `qtune bench kernels`, the
+// pixel-lane kernel wins on wide stride-1 maps (56x56 and up), the blocked one below and at
+// stride 2.
+bool depthwise_blocked(const QConvShape& s, const PackedConvWeightsF32& w) {
+  return w.out_channels == w.group && (s.out_w() < 32 || s.stride_w > 1);
+}
+
 }  // namespace
 
 void PackedConvWeightsF32::Free::operator()(float* p) const { std::free(p); }
@@ -74,14 +82,21 @@ PackedConvWeightsF32 pack_conv_weights_f32(const float* w, const QConvShape& s) 
 void conv2d_f32(const QConvShape& s, const float* x, const PackedConvWeightsF32& w,
                 const ConvF32Epilogue& e, float* y) {
   if (w.block == 1 && cpu_features().avx512f) {
-    f32_conv2d_depthwise__avx512(s, x, w, e, y);
+    if (depthwise_blocked(s, w)) {
+      f32_conv2d_depthwise_blocked__avx512(s, x, w, e, y);
+    } else {
+      f32_conv2d_depthwise__avx512(s, x, w, e, y);
+    }
     return;
   }
   choice().fn(s, x, w, e, y);
 }
 
-const char* conv2d_f32_kernel_name(const PackedConvWeightsF32& w) {
-  if (w.block == 1 && cpu_features().avx512f) return "f32_conv2d_depthwise__avx512";
+const char* conv2d_f32_kernel_name(const QConvShape& s, const PackedConvWeightsF32& w) {
+  if (w.block == 1 && cpu_features().avx512f) {
+    return depthwise_blocked(s, w) ? "f32_conv2d_depthwise_blocked__avx512"
+                                   : "f32_conv2d_depthwise__avx512";
+  }
   return choice().name;
 }
 

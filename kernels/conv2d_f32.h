@@ -55,8 +55,8 @@ PackedConvWeightsF32 pack_conv_weights_f32(const float* w, const QConvShape& s);
 void conv2d_f32(const QConvShape& s, const float* x, const PackedConvWeightsF32& w,
                 const ConvF32Epilogue& e, float* y);
 // The kernel conv2d_f32 uses for these weights ("f32_conv2d_direct__avx512",
-// "f32_conv2d_depthwise__avx512", "f32_conv2d__scalar").
-const char* conv2d_f32_kernel_name(const PackedConvWeightsF32& w);
+// "f32_conv2d_depthwise_blocked__avx512", "f32_conv2d_depthwise__avx512", "f32_conv2d__scalar").
+const char* conv2d_f32_kernel_name(const QConvShape& s, const PackedConvWeightsF32& w);
 
 // The variants, for tests and benchmarks; the AVX-512 one only where cpu_features().avx512f.
 void f32_conv2d__scalar(const QConvShape& s, const float* x, const PackedConvWeightsF32& w,
@@ -64,7 +64,11 @@ void f32_conv2d__scalar(const QConvShape& s, const float* x, const PackedConvWei
 // Blocks of 16 output channels (weights packed with block 1 go to the depthwise kernel).
 void f32_conv2d_direct__avx512(const QConvShape& s, const float* x, const PackedConvWeightsF32& w,
                               const ConvF32Epilogue& e, float* y);
-// One input channel per group: w.block == 1.
+// One input channel per group: w.block == 1. The blocked kernel (16 channels in the lanes)
+// needs one output channel per group too; the other puts output pixels in the lanes.
+void f32_conv2d_depthwise_blocked__avx512(const QConvShape& s, const float* x,
+                                          const PackedConvWeightsF32& w, const ConvF32Epilogue& e,
+                                          float* y);
 void f32_conv2d_depthwise__avx512(const QConvShape& s, const float* x,
                                   const PackedConvWeightsF32& w, const ConvF32Epilogue& e,
                                   float* y);

@@ -24,7 +24,7 @@ namespace qtune {
 namespace {
 
 // Output vectors computed together: they share every weight broadcast.
-constexpr int64_t kChunk = 4;
+constexpr int64_t kChunk = 8;
 
 }  // namespace
 
@@ -95,17 +95,17 @@ void f32_conv2d_depthwise__avx512(const QConvShape& s, const float* x,
       const __m512 bias = _mm512_set1_ps(e.bias ? e.bias[oc] : 0.0f);
       for (int64_t i0 = 0; i0 < wide_n; i0 += kChunk * 16) {
         __m512 acc[kChunk];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
         for (int64_t v = 0; v < kChunk; ++v) acc[v] = bias;
         for (int64_t t = 0; t < taps; ++t) {
           const float* src = buf.data() + tap_off[static_cast<size_t>(t)] + i0;
           const __m512 wv = _mm512_set1_ps(wt[t]);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
           for (int64_t v = 0; v < kChunk; ++v) {
             acc[v] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(src + 16 * v), acc[v]);
           }
         }
-#pragma GCC unroll 4
+#pragma GCC unroll 8
         for (int64_t v = 0; v < kChunk; ++v) _mm512_storeu_ps(wide.data() + i0 + 16 * v, acc[v]);
       }
       // Compact Wd-wide rows to the output's width, adding the sum and clamping.

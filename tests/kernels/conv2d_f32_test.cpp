@@ -153,6 +153,8 @@ std::vector<Case> depthwise_cases() {
       {1, 4, 13, 13, 4, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2, 4, true, false, true},
       {1, 5, 10, 11, 5, 3, 5, 2, 3, 1, 1, 1, 2, 0, 1, 5, false, true, false},
       {3, 3, 1, 1, 3, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 3, true, false, false},
+      {2, 40, 14, 14, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 40, true, true, true},
+      {1, 33, 20, 37, 33, 5, 5, 2, 2, 1, 1, 2, 2, 2, 2, 33, true, false, false},
   };
 }
 
@@ -163,6 +165,7 @@ TEST(Conv2dF32, DepthwiseMatchesReference) {
     ASSERT_EQ(pack_conv_weights_f32(std::vector<float>(static_cast<size_t>(c.m * c.kh * c.kw)).data(),
                                     shape_of(c)).block, 1) << describe(c);
     check(f32_conv2d_depthwise__avx512, c, rng);
+    if (c.m == c.group) check(f32_conv2d_depthwise_blocked__avx512, c, rng);
     check(conv2d_f32, c, rng);
   }
 }
