@@ -1,5 +1,6 @@
 #include "adaptors/capability.h"
 
+#include "adaptors/fused_fp32_patterns.h"
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 #include <system_error>
 #include <tuple>
 
+#include "adaptors/fused_fp32_patterns.h"
 #include "adaptors/quantize/op_roles.h"
 #include "runtime/kernel_registry.h"
 #include "runtime/onnx_inference.h"
@@ -676,12 +678,17 @@ Result<Capability> build_capability(const CapabilitySpec& spec, const Graph& mod
     }
     return false;
   };
+  // LayerNorm and GELU written out as elementwise ops run as one fp32 op: quantizing their Adds
+  // and Muls would only add Q/DQ pairs (and error) inside them. Main graph only: type inference
+  // of a subgraph on its own (outer-scope values undeclared) is not safe in libonnx.
+  const std::set<std::string> fused_fp32 = fused_fp32_pattern_nodes(model);
   for (const ScopedGraph& sg : tree) {
     for (const Node& node : sg.graph->nodes) {
       const std::string type = registry_key(node);
       const auto it = spec.int8.find(type);
       if (it == spec.int8.end()) continue;
       if (sg.owner && ambiguous(node)) continue;
+      if (!sg.owner && fused_fp32.count(node.name)) continue;
       const bool weight_op = has_weight_role(type);
       const bool const_weight = node.inputs.size() > 1 && sg.initializer(node.inputs[1]);
       if (weight_op && !const_weight &&

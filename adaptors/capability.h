@@ -79,7 +79,8 @@ Result<CapabilitySpec> load_adaptor_capability_spec(const std::string& adaptor);
 // defined by more than one graph, since calibration keys statistics by name):
 // weight options x activation options (static, then dynamic), then bf16 if listed, then fp32.
 // MatMul/Gemm whose input 1 is not an initializer get activation x activation configs
-// (has_weight=false); a Conv whose weight is not an initializer is left out (runs fp32).
+// (has_weight=false); a Conv whose weight is not an initializer is left out (runs fp32), and
+// so are the nodes of LayerNorm/GELU decompositions (adaptors/fused_fp32_patterns.h).
 // optypewise holds, per op type in the model, the list a node with a constant weight gets.
 Result<Capability> build_capability(const CapabilitySpec& spec, const Graph& model);
 

@@ -9,12 +9,8 @@
 //    between them (QAdd of equal shapes, QLut, MaxPool on 8-bit input, which becomes MaxPool in
 //    the adaptor's domain); a Transpose is inserted only where a tensor crosses between the two
 //    layouts, once per tensor.
-//  - fuse_layer_norm_and_gelu: the fp32 decompositions exporters write for LayerNormalization
-//    (ReduceMean, Sub, Pow, ReduceMean, Add eps, Sqrt, Div [, Mul Scale [, Add B]] over trailing
-//    axes) and exact GELU (Div by sqrt(2), Erf, Add 1, Mul x, Mul 0.5) become one LayerNorm /
-//    Gelu node each; so does a standard LayerNormalization whose mean and inverse deviation
-//    nobody reads. Equal up to float rounding, not bit for bit.
-// fuse_conv_add and use_channels_last keep the graph's results bit for bit. Shapes come from libonnx's inference; where it
+// Both keep the graph's results bit for bit. (The fp32 LayerNorm/GELU fusion the adaptor also
+// runs is adaptors/fused_fp32_patterns.h.) Shapes come from libonnx's inference; where it
 // cannot tell them, the pass leaves those nodes alone. Pure functions; thread-safe.
 #pragma once
 
@@ -24,9 +20,8 @@
 
 namespace qtune {
 
-// `domain` is the fused ops' domain. All return the graph unchanged when nothing applies.
+// `domain` is the fused ops' domain. Both return the graph unchanged when nothing applies.
 Graph fuse_conv_add(const Graph& g, const std::string& domain);
 Graph use_channels_last(const Graph& g, const std::string& domain);
-Graph fuse_layer_norm_and_gelu(const Graph& g, const std::string& domain);
 
 }  // namespace qtune

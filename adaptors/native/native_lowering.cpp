@@ -1,5 +1,6 @@
 #include "adaptors/native/native_lowering.h"
 
+#include "adaptors/fused_fp32_patterns.h"
 #include "adaptors/native/native_graph_passes.h"
 #include "adaptors/native/native_ops.h"
 

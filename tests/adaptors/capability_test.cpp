@@ -1,4 +1,5 @@
 #include "adaptors/capability.h"
+
 #include "adaptors/quantize/op_roles.h"
 
 #include <gtest/gtest.h>
@@ -7,6 +8,8 @@
 #include <set>
 #include <string>
 
+#include "adaptors/fused_fp32_patterns.h"
+#include "adaptors/quantize/graph_passes.h"
 #include "common/onnx_io.h"
 
 namespace qtune {
@@ -395,6 +398,25 @@ bool is_folded_linear_candidate(const Graph& g, const Node& matmul) {
     }
   }
   return false;
+}
+
+// vit's LayerNorms (5) and GELUs (2) are exported as elementwise chains; none of their nodes is
+// offered for int8, while the residual Adds and the attention scale Mul are.
+TEST(CapabilityTest, VitLayerNormAndGeluChainsStayFp32) {
+  auto prepared = prepare_fp32_for_quantization(bundled("vit"));
+  ASSERT_TRUE(prepared.ok()) << prepared.status().message();
+  const Graph& g = prepared.value();
+  const std::set<std::string> inside = fused_fp32_pattern_nodes(g);
+  // 9 nodes per LayerNorm with Scale and B, 5 per GELU.
+  EXPECT_EQ(inside.size(), 5u * 9u + 2u * 5u);
+  auto cap = build_capability(shipped("native"), g);
+  ASSERT_TRUE(cap.ok()) << cap.status().message();
+  size_t adds = 0;
+  for (const auto& [key, list] : cap->opwise) {
+    EXPECT_FALSE(inside.count(key.name)) << key.name << " is inside a LayerNorm or GELU";
+    adds += key.op_type == "Add";
+  }
+  EXPECT_GE(adds, 5u);  // the position embedding and the residual Adds
 }
 
 TEST(CapabilityTest, VitAttentionMatMulsHaveNoWeight) {

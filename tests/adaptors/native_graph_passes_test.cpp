@@ -16,6 +16,7 @@
 
 #include "adaptors/adaptor.h"
 #include "adaptors/capability.h"
+#include "adaptors/fused_fp32_patterns.h"
 #include "adaptors/lowering.h"
 #include "adaptors/native/native_lowering.h"
 #include "adaptors/native/native_ops.h"
