@@ -84,12 +84,23 @@ def agreement(fp32, int8, kind):
     return top1, float((top5 == ref[:, None]).any(1).mean() * 100)
 
 
+def first_input_name(model):
+    import onnx  # only rows whose inputs are not images need it
+    m = onnx.load(model, load_external_data=False)
+    constants = {i.name for i in m.graph.initializer}
+    return next(i.name for i in m.graph.input if i.name not in constants)
+
+
 def write_yamls(row, work, max_trials):
     data = row["data"]
+    # Images are fed as float32 (`images:`); token ids keep their integer type (`inputs:`).
+    input_name = None if row["kind"].startswith("image") else first_input_name(row["model"])
     for split, name in (("calib", "calib.yaml"), ("eval", "eval.yaml")):
+        path = f"{data}/{split}.npy"
+        source = f"images: {path}" if input_name is None else f"inputs: {{{input_name}: {path}}}"
         with open(os.path.join(work, name), "w") as f:
             f.write(f"# {row['name']}: {split} set, already preprocessed by the exporter\n"
-                    f"dataset: {{format: npy, images: {data}/{split}.npy}}\n"
+                    f"dataset: {{format: npy, {source}}}\n"
                     f"batch_size: 16\n")
     tune = os.path.join(work, "tune.yaml")
     with open(tune, "w") as f:
