@@ -10,6 +10,7 @@
 #include <set>
 
 #include "common/file_writer.h"
+#include "common/opset_lowering.h"
 #include "common/size_check.h"
 
 namespace qtune {
@@ -506,6 +507,8 @@ Result<Graph> load_onnx_model(const std::string& path) {
   if (scope.opset == 0) scope.opset = 1;
   auto g = graph_from_proto(model.graph(), scope, {});
   if (!g.ok()) return g.status().Annotate(path);
+  // Newer exporters' opsets become the runtime's (common/opset_lowering.h).
+  if (Status s = lower_to_runtime_opset(g.value()); !s.ok()) return s.Annotate(path);
   return g;
 }
 
