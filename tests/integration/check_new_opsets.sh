@@ -9,12 +9,7 @@ qtune=$1 src=$2
 cache=${3:-$(cd "$(dirname "$qtune")" && pwd)/ort-node-cache}
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
-export NODE_PATH="$cache/node_modules"
-have_ort=1
-if ! command -v node > /dev/null || ! node -e "require('onnxruntime-node')" > /dev/null 2>&1; then
-  echo "SKIP (ONNX Runtime half): onnxruntime-node not installed in $cache"
-  have_ort=0
-fi
+source "$src/tests/integration/ort_env.sh"
 mapfile -t rows < <(/usr/bin/python3 "$src/tools/make_new_opset_models.py" "$scratch")
 [ ${#rows[@]} -gt 0 ] || { echo "FAIL: tools/make_new_opset_models.py wrote no models"; exit 1; }
 

@@ -10,12 +10,7 @@ qtune=$1 src=$2
 cache=${3:-$(cd "$(dirname "$qtune")" && pwd)/ort-node-cache}
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
-export NODE_PATH="$cache/node_modules"
-have_ort=1
-if ! command -v node > /dev/null || ! node -e "require('onnxruntime-node')" > /dev/null 2>&1; then
-  echo "SKIP (ONNX Runtime half): onnxruntime-node not installed in $cache"
-  have_ort=0
-fi
+source "$src/tests/integration/ort_env.sh"
 
 # The op types the native capability quantizes, from `qtune ops --json`.
 mapfile -t ops < <("$qtune" ops --json | /usr/bin/python3 -c '

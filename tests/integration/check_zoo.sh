@@ -15,12 +15,7 @@ models=("$@")
 [ ${#models[@]} -gt 0 ] || models=(mobilenet_v3_small_x0_5 shufflenet_v2_x0_5 char_lstm_small)
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
-export NODE_PATH="$cache/node_modules"
-have_ort=1
-if ! command -v node > /dev/null || ! node -e "require('onnxruntime-node')" > /dev/null 2>&1; then
-  echo "SKIP (ONNX Runtime half): onnxruntime-node not installed in $cache"
-  have_ort=0
-fi
+source "$src/tests/integration/ort_env.sh"
 
 fail=0
 for m in "${models[@]}"; do
