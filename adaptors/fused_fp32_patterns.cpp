@@ -242,55 +242,93 @@ Graph fuse_layer_norm_and_gelu(const Graph& g, const std::string& domain) {
       continue;
     }
 
-    // Exact GELU as exported before opset 20: x * (erf(x / sqrt(2)) + 1) * 0.5 (or x * 0.5
-    // first, or x * (1/sqrt(2)) inside the erf).
+    // GELU as exported before opset 20, exact: x * (erf(x / sqrt(2)) + 1) * 0.5 (or x * 0.5
+    // first, or x * (1/sqrt(2)) inside the erf); or its tanh form:
+    // x * (tanh(sqrt(2/pi) * (x + 0.044715 * x^3)) + 1) * 0.5, grouped either way too.
+    std::string x, inner;  // GELU's input and the Erf/Tanh output
+    std::vector<size_t> chain;
+    bool tanh_form = false;
     if ((is_standard(n, "Div") || is_standard(n, "Mul")) && f32_tensor(input_at(n, 0))) {
-      const std::string& x = input_at(n, 0);
       const std::optional<float> c = scalar_f32(g, input_at(n, 1));
       const bool scaled = c && (is_standard(n, "Div") ? std::fabs(*c - 1.41421356f) < 1e-4f
                                                       : std::fabs(*c - 0.70710678f) < 1e-4f);
       if (!scaled) continue;
       auto erf_i = uses.only_reader(n.outputs[0]);
       if (!erf_i || taken(*erf_i) || !is_standard(g.nodes[*erf_i], "Erf")) continue;
-      auto one_i = uses.only_reader(g.nodes[*erf_i].outputs[0]);
-      if (!one_i || taken(*one_i) || !is_standard(g.nodes[*one_i], "Add") ||
-          scalar_f32(g, other_input(g.nodes[*one_i], g.nodes[*erf_i].outputs[0])) != 1.0f) {
+      x = input_at(n, 0);
+      inner = g.nodes[*erf_i].outputs[0];
+      chain = {i, *erf_i};
+    } else if (is_standard(n, "Pow") && f32_tensor(input_at(n, 0)) &&
+               scalar_f32(g, input_at(n, 1)) == 3.0f) {
+      // x^3 * 0.044715, + x, * sqrt(2/pi), Tanh.
+      x = input_at(n, 0);
+      auto cubic_i = uses.only_reader(n.outputs[0]);
+      if (!cubic_i || taken(*cubic_i) || !is_standard(g.nodes[*cubic_i], "Mul")) continue;
+      const std::optional<float> k3 = scalar_f32(g, other_input(g.nodes[*cubic_i], n.outputs[0]));
+      if (!k3 || std::fabs(*k3 - 0.044715f) > 1e-6f) continue;
+      auto sum_i = uses.only_reader(g.nodes[*cubic_i].outputs[0]);
+      if (!sum_i || taken(*sum_i) || !is_standard(g.nodes[*sum_i], "Add") ||
+          other_input(g.nodes[*sum_i], g.nodes[*cubic_i].outputs[0]) != x) {
         continue;
       }
-      auto mul_i = uses.only_reader(g.nodes[*one_i].outputs[0]);
-      if (!mul_i || taken(*mul_i) || !is_standard(g.nodes[*mul_i], "Mul")) continue;
-      const std::string factor = other_input(g.nodes[*mul_i], g.nodes[*one_i].outputs[0]);
-      std::vector<size_t> chain = {i, *erf_i, *one_i, *mul_i};
-      std::string y = g.nodes[*mul_i].outputs[0];
-      if (factor == x) {  // x * (erf + 1), then * 0.5
-        auto half_i = uses.only_reader(y);
-        if (!half_i || taken(*half_i) || !is_standard(g.nodes[*half_i], "Mul") ||
-            scalar_f32(g, other_input(g.nodes[*half_i], y)) != 0.5f) {
-          continue;
-        }
-        chain.push_back(*half_i);
-        y = g.nodes[*half_i].outputs[0];
-      } else {  // (x * 0.5) * (erf + 1)
-        auto p = uses.producer.find(factor);
-        if (p == uses.producer.end() || taken(p->second)) continue;
-        const Node& half = g.nodes[p->second];
-        if (!is_standard(half, "Mul") || other_input(half, x) == "" ||
-            scalar_f32(g, other_input(half, x)) != 0.5f ||
-            uses.only_reader(half.outputs[0]) != mul_i) {
-          continue;
-        }
-        chain.push_back(p->second);
-      }
-      Node gelu;
-      gelu.name = n.name;
-      gelu.op_type = kGeluOp;
-      gelu.domain = domain;
-      gelu.inputs = {x};
-      gelu.outputs = {y};
-      for (size_t k : chain) removed[k] = true;
-      removed[i] = false;
-      replacement[i] = std::move(gelu);
+      auto scale_i = uses.only_reader(g.nodes[*sum_i].outputs[0]);
+      if (!scale_i || taken(*scale_i) || !is_standard(g.nodes[*scale_i], "Mul")) continue;
+      const std::optional<float> k =
+          scalar_f32(g, other_input(g.nodes[*scale_i], g.nodes[*sum_i].outputs[0]));
+      if (!k || std::fabs(*k - 0.7978845608f) > 1e-5f) continue;
+      auto tanh_i = uses.only_reader(g.nodes[*scale_i].outputs[0]);
+      if (!tanh_i || taken(*tanh_i) || !is_standard(g.nodes[*tanh_i], "Tanh")) continue;
+      inner = g.nodes[*tanh_i].outputs[0];
+      chain = {i, *cubic_i, *sum_i, *scale_i, *tanh_i};
+      tanh_form = true;
+    } else {
+      continue;
     }
+    auto one_i = uses.only_reader(inner);
+    if (!one_i || taken(*one_i) || !is_standard(g.nodes[*one_i], "Add") ||
+        scalar_f32(g, other_input(g.nodes[*one_i], inner)) != 1.0f) {
+      continue;
+    }
+    auto mul_i = uses.only_reader(g.nodes[*one_i].outputs[0]);
+    if (!mul_i || taken(*mul_i) || !is_standard(g.nodes[*mul_i], "Mul")) continue;
+    const std::string factor = other_input(g.nodes[*mul_i], g.nodes[*one_i].outputs[0]);
+    chain.push_back(*one_i);
+    chain.push_back(*mul_i);
+    std::string y = g.nodes[*mul_i].outputs[0];
+    if (factor == x) {  // x * (inner + 1), then * 0.5
+      auto half_i = uses.only_reader(y);
+      if (!half_i || taken(*half_i) || !is_standard(g.nodes[*half_i], "Mul") ||
+          scalar_f32(g, other_input(g.nodes[*half_i], y)) != 0.5f) {
+        continue;
+      }
+      chain.push_back(*half_i);
+      y = g.nodes[*half_i].outputs[0];
+    } else {  // (x * 0.5) * (inner + 1)
+      auto p = uses.producer.find(factor);
+      if (p == uses.producer.end() || taken(p->second)) continue;
+      const Node& half = g.nodes[p->second];
+      if (!is_standard(half, "Mul") || other_input(half, x) == "" ||
+          scalar_f32(g, other_input(half, x)) != 0.5f ||
+          uses.only_reader(half.outputs[0]) != mul_i) {
+        continue;
+      }
+      chain.push_back(p->second);
+    }
+    Node gelu;
+    gelu.name = n.name;
+    gelu.op_type = kGeluOp;
+    gelu.domain = domain;
+    gelu.inputs = {x};
+    gelu.outputs = {y};
+    if (tanh_form) {
+      Attribute a;
+      a.kind = Attribute::Kind::kString;
+      a.s = "tanh";
+      gelu.attrs["approximate"] = a;
+    }
+    for (size_t k : chain) removed[k] = true;
+    removed[i] = false;
+    replacement[i] = std::move(gelu);
   }
 
   std::set<std::string> kept_outputs;

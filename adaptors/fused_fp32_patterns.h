@@ -1,7 +1,8 @@
 // fp32 patterns exporters write for ops older opsets lack, recognised as one op each:
 // LayerNormalization (ReduceMean, Sub, Pow or Mul, ReduceMean, Add eps, Sqrt, Div [, Mul Scale
-// [, Add B]] over trailing axes) and exact GELU (Div by sqrt(2) or Mul by 1/sqrt(2), Erf, Add 1,
-// Mul x, Mul 0.5 in either order). The native adaptor runs them fused (LayerNorm and Gelu of
+// [, Add B]] over trailing axes) and GELU, exact (Div by sqrt(2) or Mul by 1/sqrt(2), Erf, Add 1,
+// Mul x, Mul 0.5 in either order) or in its tanh form (Pow 3, Mul 0.044715, Add x,
+// Mul sqrt(2/pi), Tanh, Add 1, Mul x, Mul 0.5). The native adaptor runs them fused (LayerNorm and Gelu of
 // adaptors/lowering.h; a standard LayerNormalization whose mean and inverse deviation nobody
 // reads becomes a LayerNorm too), and the capability leaves their nodes in fp32, as ONNX
 // Runtime's quantization does after its optimizer fused them. Only chains whose intermediates

@@ -48,7 +48,7 @@ inline constexpr const char* kQLutOp = "QLut";
 inline constexpr const char* kMaxPoolNhwcOp = "MaxPool";
 // fp32 ops the native adaptor fuses from their exported decompositions
 // (adaptors/native/native_graph_passes.h): LayerNorm is ONNX's LayerNormalization with only
-// output Y, any opset; Gelu is ONNX's Gelu (approximate = "none") on [x].
+// output Y, any opset; Gelu is ONNX's Gelu on [x], "approximate" none (default) or tanh.
 inline constexpr const char* kLayerNormOp = "LayerNorm";
 inline constexpr const char* kGeluOp = "Gelu";
 

@@ -14,4 +14,8 @@ void f32_gelu__avx512(const float* x, float* y, int64_t n) {
   erf_detail::apply<V16f>(x, y, n, [](auto v) { return erf_detail::gelu(v); });
 }
 
+void f32_gelu_tanh__avx512(const float* x, float* y, int64_t n) {
+  erf_detail::apply<V16f>(x, y, n, [](auto v) { return erf_detail::gelu_tanh(v); });
+}
+
 }  // namespace qtune

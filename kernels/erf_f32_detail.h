@@ -29,6 +29,31 @@ template <typename V>
   return x * p / q;
 }
 
+// tanh as a 13/6 rational function of x (Eigen's float approximation), clamped where it is +-1.
+template <typename V>
+[[gnu::always_inline]] inline V tanh_rational(V a) {
+  const V hi = V{} + 7.90531110763549805f;
+  V x = a > hi ? hi : a;
+  x = x < -hi ? -hi : x;
+  const V x2 = x * x;
+  V p = x2 * -2.76076847742355e-16f + 2.00018790482477e-13f;
+  p = p * x2 + -8.60467152213735e-11f;
+  p = p * x2 + 5.12229709037114e-08f;
+  p = p * x2 + 1.48572235717979e-05f;
+  p = p * x2 + 6.37261928875436e-04f;
+  p = p * x2 + 4.89352455891786e-03f;
+  V q = x2 * 1.19825839466702e-06f + 1.18534705686654e-04f;
+  q = q * x2 + 2.26843463243900e-03f;
+  q = q * x2 + 4.89352518554385e-03f;
+  return x * p / q;
+}
+
+template <typename V>
+[[gnu::always_inline]] inline V gelu_tanh(V x) {
+  const V inner = (x + x * x * x * 0.044715f) * 0.7978845608028654f;
+  return x * (tanh_rational(inner) + 1.0f) * 0.5f;
+}
+
 template <typename V>
 [[gnu::always_inline]] inline V gelu(V x) {
   return x * (erf_rational(x * 0.70710678118654752f) + 1.0f) * 0.5f;

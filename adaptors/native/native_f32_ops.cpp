@@ -200,7 +200,12 @@ Status gelu_op(OpContext& ctx) {
   Tensor y = Tensor::uninitialized(DType::kF32, x->shape());
   const float* xd = x->data<float>();
   float* yd = y.data<float>();
-  parallel_ranges(x->numel(), [&](int64_t b, int64_t e) { gelu_f32(xd + b, yd + b, e - b); });
+  const std::string approx = ctx.node.attr_string("approximate", "none");
+  if (approx != "none" && approx != "tanh") {
+    return ctx.invalid("approximate must be none or tanh, got '" + approx + "'");
+  }
+  const auto fn = approx == "tanh" ? gelu_tanh_f32 : gelu_f32;
+  parallel_ranges(x->numel(), [&](int64_t b, int64_t e) { fn(xd + b, yd + b, e - b); });
   ctx.outputs[0] = std::move(y);
   return Status::Ok();
 }

@@ -147,6 +147,44 @@ TEST(NativeGraphPassesTest, LayerNormAndGeluDecompositionsFuseAndAgree) {
   }
 }
 
+// GELU's tanh form as torch exports it (0.5 * x first) and as the opset-20 Gelu lowers to
+// (x * (tanh + 1), then * 0.5): one fused Gelu with approximate = tanh each.
+TEST(NativeGraphPassesTest, TanhGeluDecompositionsFuseAndAgree) {
+  for (bool half_first : {true, false}) {
+    SCOPED_TRACE(half_first);
+    std::mt19937 rng(21);
+    QdqBuilder b;
+    b.input("x", DType::kF32, {3, 7, 20});
+    b.g.initializers["three"] = f32_scalar(3.0f);
+    b.g.initializers["k3"] = f32_scalar(0.044715f);
+    b.g.initializers["k"] = f32_scalar(0.7978845608f);
+    b.g.initializers["one"] = f32_scalar(1.0f);
+    b.g.initializers["half"] = f32_scalar(0.5f);
+    if (half_first) b.node("Mul", {"half", "x"}, {"h"});
+    b.node("Pow", {"x", "three"}, {"cube"});
+    b.node("Mul", {"k3", "cube"}, {"cubic"});
+    b.node("Add", {"x", "cubic"}, {"sum"});
+    b.node("Mul", {"k", "sum"}, {"arg"});
+    b.node("Tanh", {"arg"}, {"t"});
+    b.node("Add", {"one", "t"}, {"u"});
+    if (half_first) {
+      b.node("Mul", {"h", "u"}, {"out"});
+    } else {
+      b.node("Mul", {"x", "u"}, {"xu"});
+      b.node("Mul", {"xu", "half"}, {"out"});
+    }
+    b.output("out");
+    const std::vector<Tensor> in{random_f32({3, 7, 20}, rng, -5.0f, 5.0f)};
+    Graph lowered;
+    const auto got = run_native(b.g, in, &lowered);
+    ASSERT_EQ(got.size(), 1u);
+    expect_f32_close(run_reference(b.g, in)[0], got[0], 1e-5f);
+    ASSERT_EQ(lowered.nodes.size(), 1u);
+    EXPECT_EQ(lowered.nodes[0].op_type, kGeluOp);
+    EXPECT_EQ(lowered.nodes[0].attr_string("approximate", ""), "tanh");
+  }
+}
+
 // An intermediate someone else reads (here the mean, also a graph output) keeps the chain as it
 // is; a Mul by a tensor that varies along an unnormalised dim stays a Mul after the LayerNorm.
 TEST(NativeGraphPassesTest, LayerNormChainWithOutsideReadersStays) {

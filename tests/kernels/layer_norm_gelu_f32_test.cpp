@@ -1,4 +1,4 @@
-// The fp32 LayerNorm rows and exact-GELU kernels against double-precision formulas, on row
+// The fp32 LayerNorm rows and GELU (exact and tanh) kernels against double-precision formulas, on row
 // lengths around the vector width, with and without bias, and the AVX-512 paths where the CPU
 // has them.
 #include <gtest/gtest.h>
@@ -77,6 +77,20 @@ TEST(GeluF32, MatchesErfFormula) {
   }
   EXPECT_TRUE(std::isnan(y.back()));
   EXPECT_TRUE(std::isnan(r.back()));
+}
+
+TEST(GeluF32, TanhFormMatchesItsFormula) {
+  std::vector<float> x;
+  for (float v = -12.0f; v <= 12.0f; v += 0.01f) x.push_back(v);
+  std::vector<float> y(x.size()), r(x.size());
+  gelu_tanh_f32(x.data(), y.data(), static_cast<int64_t>(x.size()));
+  f32_gelu_tanh__ref(x.data(), r.data(), static_cast<int64_t>(x.size()));
+  for (size_t i = 0; i < x.size(); ++i) {
+    const double v = x[i];
+    const double want = 0.5 * v * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (v + 0.044715 * v * v * v)));
+    ASSERT_NEAR(y[i], want, 2e-6 * (std::fabs(want) + 1.0)) << "x " << x[i];
+    ASSERT_NEAR(r[i], want, 2e-6 * (std::fabs(want) + 1.0)) << "x " << x[i];
+  }
 }
 
 }  // namespace
