@@ -25,8 +25,9 @@ bool is_standard(const Node& n, const char* op) {
   return (n.domain.empty() || n.domain == "ai.onnx") && n.op_type == op;
 }
 
-// The ReduceMean's axes (attribute before opset 18, constant input after), normalised to
-// [0, rank); empty when they are not known or the mean does not keep its dims.
+// The ReduceMean's axes (attribute before opset 18, constant input after), sorted: normalised
+// to [0, rank) when the rank is known, else as given, which must then count from the end
+// (negative). Empty when they are not known or the mean does not keep its dims.
 std::vector<int64_t> reduce_axes(const Graph& g, const Node& n, int64_t rank) {
   if (n.attr_int("keepdims", 1) != 1) return {};
   std::vector<int64_t> axes = n.attr_ints("axes");
@@ -36,11 +37,25 @@ std::vector<int64_t> reduce_axes(const Graph& g, const Node& n, int64_t rank) {
     axes.assign(a->data<int64_t>(), a->data<int64_t>() + a->numel());
   }
   for (auto& a : axes) {
+    if (rank < 0) {
+      if (a >= 0) return {};
+      continue;
+    }
     if (a < -rank || a >= rank) return {};
     if (a < 0) a += rank;
   }
   std::sort(axes.begin(), axes.end());
   return axes;
+}
+
+// The trailing axes [axis, rank) (axis < 0: the last -axis) a LayerNorm over `axes` normalises:
+// axes must be exactly those, ending at the last one. nullopt otherwise.
+std::optional<int64_t> trailing_axis(const std::vector<int64_t>& axes, int64_t rank) {
+  if (axes.empty()) return std::nullopt;
+  const int64_t last = rank < 0 ? -1 : rank - 1;
+  const int64_t k = static_cast<int64_t>(axes.size());
+  if (axes.back() != last || axes.front() != last - k + 1) return std::nullopt;
+  return axes.front();
 }
 
 // Producers of every tensor, and whether a tensor is read only by `reader` (and is no output).
@@ -75,15 +90,20 @@ std::string other_input(const Node& n, const std::string& mine) {
   return "";
 }
 
-// Does `param` (an f32 initializer) broadcast over the normalised dims [axis, rank) only, its
-// dims 1 or equal to x's there? Then it can be LayerNormalization's Scale or B.
-bool fits_normalised_dims(const Graph& g, const std::string& param, const Shape& x, int64_t axis) {
+// Does `param` (an f32 initializer) broadcast over the normalised dims only (from `axis`; the
+// last -axis dims when axis < 0), its dims 1 or equal to x's there? Then it can be
+// LayerNormalization's Scale or B. Without x's shape (null) only the rank is checked: a Mul or
+// Add by it is valid only where its dims broadcast anyway.
+bool fits_normalised_dims(const Graph& g, const std::string& param, const Shape* x,
+                          int64_t axis) {
   const Tensor* t = g.initializer(param);
   if (!t || t->dtype() != DType::kF32) return false;
-  const int64_t rank = static_cast<int64_t>(x.size());
-  if (t->rank() > rank - axis) return false;
+  const int64_t normalised = axis < 0 ? -axis : static_cast<int64_t>(x ? x->size() : 0) - axis;
+  if (t->rank() > normalised) return false;
+  if (!x) return axis < 0;
+  const int64_t rank = static_cast<int64_t>(x->size());
   for (int64_t i = 0; i < t->rank(); ++i) {
-    const int64_t xd = x[static_cast<size_t>(rank - t->rank() + i)];
+    const int64_t xd = (*x)[static_cast<size_t>(rank - t->rank() + i)];
     if (t->dim(i) != 1 && t->dim(i) != xd) return false;
   }
   return true;
@@ -100,7 +120,12 @@ Graph fuse_layer_norm_and_gelu(const Graph& g, const std::string& domain) {
   std::vector<bool> removed(g.nodes.size(), false);
   std::map<std::string, Tensor> new_initializers;
   auto taken = [&](size_t i) { return removed[i] || replacement[i].has_value(); };
-  auto f32_tensor = [&](const std::string& name) { return dtype_of(*t, name) == DType::kF32; };
+  // Each pattern combines x with an f32 constant in an op whose operands share one type, so x
+  // is f32 when inference does not say otherwise.
+  auto f32_tensor = [&](const std::string& name) {
+    const DType d = dtype_of(*t, name);
+    return d == DType::kF32 || d == DType::kUndefined;
+  };
 
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     const Node& n = g.nodes[i];
@@ -111,14 +136,12 @@ Graph fuse_layer_norm_and_gelu(const Graph& g, const std::string& domain) {
     if (is_standard(n, "ReduceMean") && f32_tensor(input_at(n, 0))) {
       const std::string& x = input_at(n, 0);
       const Shape* xs = shape_of(*t, x);
-      if (!xs || xs->empty()) continue;
-      const int64_t rank = static_cast<int64_t>(xs->size());
+      if (xs && xs->empty()) continue;
+      const int64_t rank = xs ? static_cast<int64_t>(xs->size()) : -1;
       const std::vector<int64_t> axes = reduce_axes(g, n, rank);
-      if (axes.empty() || axes.back() != rank - 1 ||
-          axes.front() != rank - static_cast<int64_t>(axes.size())) {
-        continue;
-      }
-      const int64_t axis = axes.front();
+      const std::optional<int64_t> trailing = trailing_axis(axes, rank);
+      if (!trailing) continue;
+      const int64_t axis = *trailing;
       auto sub_i = uses.only_reader(n.outputs[0]);
       if (!sub_i || taken(*sub_i)) continue;
       const Node& sub = g.nodes[*sub_i];
@@ -165,14 +188,14 @@ Graph fuse_layer_norm_and_gelu(const Graph& g, const std::string& domain) {
       if (auto mul_i = uses.only_reader(y); mul_i && !taken(*mul_i) &&
           is_standard(g.nodes[*mul_i], "Mul")) {
         const std::string s = other_input(g.nodes[*mul_i], y);
-        if (!s.empty() && fits_normalised_dims(g, s, *xs, axis)) {
+        if (!s.empty() && fits_normalised_dims(g, s, xs, axis)) {
           scale = s;
           chain.push_back(*mul_i);
           y = g.nodes[*mul_i].outputs[0];
           if (auto add_i = uses.only_reader(y); add_i && !taken(*add_i) &&
               is_standard(g.nodes[*add_i], "Add")) {
             const std::string b = other_input(g.nodes[*add_i], y);
-            if (!b.empty() && fits_normalised_dims(g, b, *xs, axis)) {
+            if (!b.empty() && fits_normalised_dims(g, b, xs, axis)) {
               bias = b;
               chain.push_back(*add_i);
               y = g.nodes[*add_i].outputs[0];
@@ -216,13 +239,17 @@ Graph fuse_layer_norm_and_gelu(const Graph& g, const std::string& domain) {
                                    (n.outputs.size() < 3 || (readers.count(n.outputs[2]) == 0 &&
                                                              !readers.outputs.count(n.outputs[2])))))) {
       const Shape* xs = shape_of(*t, input_at(n, 0));
-      if (!xs || xs->empty()) continue;
-      const int64_t rank = static_cast<int64_t>(xs->size());
+      if (xs && xs->empty()) continue;
       int64_t axis = n.attr_int("axis", -1);
-      if (axis < -rank || axis >= rank) continue;
-      if (axis < 0) axis += rank;
-      if (!fits_normalised_dims(g, input_at(n, 1), *xs, axis) ||
-          (!input_at(n, 2).empty() && !fits_normalised_dims(g, input_at(n, 2), *xs, axis))) {
+      if (xs) {
+        const int64_t rank = static_cast<int64_t>(xs->size());
+        if (axis < -rank || axis >= rank) continue;
+        if (axis < 0) axis += rank;
+      } else if (axis >= 0) {
+        continue;  // counts from the front of a tensor of unknown rank
+      }
+      if (!fits_normalised_dims(g, input_at(n, 1), xs, axis) ||
+          (!input_at(n, 2).empty() && !fits_normalised_dims(g, input_at(n, 2), xs, axis))) {
         continue;
       }
       Node ln = n;

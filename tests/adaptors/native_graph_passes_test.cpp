@@ -185,6 +185,28 @@ TEST(NativeGraphPassesTest, TanhGeluDecompositionsFuseAndAgree) {
   }
 }
 
+// Where inference cannot tell x's shape (dynamic dims behind an Expand, say), axes counted from
+// the end still fuse; positive ones need the rank.
+TEST(NativeGraphPassesTest, LayerNormOfUnknownShapeFusesOnNegativeAxes) {
+  std::mt19937 rng(17);
+  Graph g = decomposed_block(rng, true, true, false, 2);
+  g.inputs[0].shape = std::nullopt;
+  const std::vector<Tensor> in{random_f32({2, 5, 24}, rng, -3.0f, 3.0f)};
+  Graph lowered;
+  const auto got = run_native(g, in, &lowered);
+  ASSERT_EQ(got.size(), 1u);
+  expect_f32_close(run_reference(g, in)[0], got[0], 1e-5f);
+  EXPECT_EQ(count_ops(lowered, kLayerNormOp, kNativeDomain), 1);
+  for (const Node& n : lowered.nodes) {
+    if (n.op_type == kLayerNormOp) EXPECT_EQ(n.attr_int("axis", 0), -2);
+  }
+  for (Node& n : g.nodes) {
+    if (n.op_type == "ReduceMean") n.attrs["axes"] = ints_attr({1, 2});
+  }
+  run_native(g, in, &lowered);
+  EXPECT_EQ(count_ops(lowered, kLayerNormOp, kNativeDomain), 0);
+}
+
 // An intermediate someone else reads (here the mean, also a graph output) keeps the chain as it
 // is; a Mul by a tensor that varies along an unnormalised dim stays a Mul after the LayerNorm.
 TEST(NativeGraphPassesTest, LayerNormChainWithOutsideReadersStays) {
