@@ -234,7 +234,9 @@ def write_row(out, name, opset, model, data, kind, extra, data_dir):
             np.save(os.path.join(other, "output_0.npy"), model(torch.from_numpy(x)).numpy())
         np.save(os.path.join(other, "input_0.npy"), x)
     row = {"name": name, "opset": opset, "kind": kind, "model": os.path.abspath(path),
-           "data": os.path.abspath(data_dir), "source": "torchvision " + torchvision.__version__}
+           "data": os.path.abspath(data_dir),
+           "source": ("torchvision " + torchvision.__version__ if kind.startswith("image")
+                      else "PyTorch " + torch.__version__ + ", trained here")}
     row.update(extra)
     with open(os.path.join(row_dir, "row.json"), "w") as f:
         json.dump(row, f, indent=1)
