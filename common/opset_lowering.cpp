@@ -178,6 +178,70 @@ class Lowering {
     return v;
   }
 
+  std::string int64s(const std::string& base, const std::vector<int64_t>& v) {
+    const std::string name = fresh(base);
+    new_initializers_[name] = Tensor::from_i64({static_cast<int64_t>(v.size())}, v);
+    return name;
+  }
+
+  // The split input for Split-18's num_outputs = parts, as an initializer when the dim is
+  // declared, else as shape arithmetic in front of the node (appended to `out`).
+  Status split_sizes(Node& n, int64_t parts, std::vector<Node>* out) {
+    const std::string& x = input_at(n, 0);
+    const int64_t axis = n.attr_int("axis", 0);
+    const ValueInfo* v = g_.find_value(x);
+    if (v && v->shape) {
+      const int64_t rank = static_cast<int64_t>(v->shape->size());
+      const int64_t a = axis < 0 ? axis + rank : axis;
+      if (a < 0 || a >= rank) {
+        return Status::InvalidInput(n.describe() + ": axis " + std::to_string(axis) +
+                                    " is out of range for rank " + std::to_string(rank));
+      }
+      const int64_t d = (*v->shape)[static_cast<size_t>(a)];
+      if (d >= 0) {
+        if (d % parts == 0) return Status::Ok();
+        const int64_t chunk = (d + parts - 1) / parts;
+        std::vector<int64_t> sizes(static_cast<size_t>(parts), chunk);
+        sizes.back() = d - chunk * (parts - 1);
+        if (sizes.back() < 0) return unsupported(n, opset_, "more outputs than elements");
+        n.inputs.resize(2);
+        n.inputs[1] = int64s(n.name + "/split", sizes);
+        return Status::Ok();
+      }
+    }
+    auto tmp = [&](const char* s) { return fresh(n.outputs[0] + "/" + s); };
+    const std::string d = tmp("dim"), padded = tmp("dim_plus"), chunk = tmp("chunk"),
+                      firsts = tmp("firsts"), used = tmp("used"), last = tmp("last"),
+                      sizes = tmp("sizes");
+    Node shape = make(n, "Shape", {x}, {d});
+    Attribute start;
+    start.kind = Attribute::Kind::kInt;
+    start.i = axis;
+    shape.attrs["start"] = start;
+    if (axis != -1) {
+      Attribute end = start;
+      end.i = axis + 1;
+      shape.attrs["end"] = end;
+    }
+    out->push_back(std::move(shape));
+    out->push_back(make(n, "Add", {d, int64s(n.name + "/parts_minus_one", {parts - 1})}, {padded}));
+    out->push_back(make(n, "Div", {padded, int64s(n.name + "/parts", {parts})}, {chunk}));
+    out->push_back(make(n, "Expand", {chunk, int64s(n.name + "/firsts_shape", {parts - 1})},
+                        {firsts}));
+    out->push_back(make(n, "Mul", {chunk, int64s(n.name + "/firsts_count", {parts - 1})},
+                        {used}));
+    out->push_back(make(n, "Sub", {d, used}, {last}));
+    Node concat = make(n, "Concat", {firsts, last}, {sizes});
+    Attribute zero;
+    zero.kind = Attribute::Kind::kInt;
+    zero.i = 0;
+    concat.attrs["axis"] = zero;
+    out->push_back(std::move(concat));
+    n.inputs.resize(2);
+    n.inputs[1] = sizes;
+    return Status::Ok();
+  }
+
   // x * (erf(x / sqrt 2) + 1) * 0.5, or the tanh form, as GELU's definition writes them.
   void gelu(const Node& n, bool tanh_form, std::vector<Node>* out) {
     const std::string& x = n.inputs[0];
@@ -238,9 +302,12 @@ class Lowering {
       }
       n.attrs.erase("noop_with_empty_axes");
     } else if (op == "Split") {
-      // Without a split input both versions cut equal parts, one per output; opset 18's
-      // num_outputs only adds a shorter last part, which the Split kernel refuses by name.
+      // Opset 18's num_outputs cuts parts of ceil(d / num_outputs), the last one shorter when
+      // d does not divide; opset 13 needs those sizes as its split input. Equal parts of a
+      // known d need none; otherwise they are computed from the shape at run time.
+      const int64_t parts = n.attr_int("num_outputs", 0);
       n.attrs.erase("num_outputs");
+      if (parts > 0 && input_at(n, 1).empty()) QT_RETURN_IF_ERROR(split_sizes(n, parts, out));
     } else if (op == "Pad") {
       if (n.attr_string("mode", "constant") == "wrap") return unsupported(n, opset_, "mode wrap");
       if (!input_at(n, 3).empty()) {

@@ -5,8 +5,9 @@
 //  - ops whose newer versions only add element types or attributes at their defaults keep their
 //    node (Cast's saturate, Resize's antialias = 0, AveragePool's dilations of 1, ...);
 //  - inputs that became of age as inputs go back to attributes when they are constants (the
-//    Reduce ops' axes since 18, Pad's axes), Split's num_outputs goes, QuantizeLinear's
-//    output_dtype becomes a zero point of that type;
+//    Reduce ops' axes since 18, Pad's axes); Split's num_outputs becomes split sizes (computed
+//    from the shape at run time when the dim is not declared); QuantizeLinear's output_dtype
+//    becomes a zero point of that type;
 //  - ops added since become their definition's ops (Gelu, Mish).
 // What has no equivalent (a run-time axes tensor, Pad's wrap mode, block quantization, Resize's
 // antialiasing, GroupNormalization, ...) is an InvalidInput naming the node and the feature.

@@ -67,6 +67,16 @@ def main():
                     tensor("pad_axes", np.array([-1], np.int64))], [x])
     rows.append("split_pad_axes run")
 
+    # Opset 18: num_outputs that do not divide the dim (3 parts of 8: 3, 3, 2), on a graph
+    # input (its dim declared) and on an intermediate (its dim known only at run time).
+    save(out, "split_uneven", 18,
+         [helper.make_node("Split", ["x"], ["a", "b", "c"], axis=-1, num_outputs=3),
+          helper.make_node("Relu", ["x"], ["r"]),
+          helper.make_node("Split", ["r"], ["d", "e", "f"], axis=3, num_outputs=3),
+          helper.make_node("Concat", ["c", "a", "f", "e", "b", "d"], ["y"], axis=3)],
+         [X], [Y], [], [x])
+    rows.append("split_uneven run")
+
     # Opset 19: Resize at its defaults, AveragePool with dilations 1, Cast with saturate.
     save(out, "resize_pool_cast", 19,
          [helper.make_node("Resize", ["x", "", "scales"], ["r"], mode="linear",
