@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "runtime/executor.h"
+#include "tests/common/graph_test_util.h"
 #include "common/graph.h"
 #include "kernels/quantize_ref.h"
 
@@ -27,30 +28,10 @@ inline constexpr float kF32OutputTol = 1e-4f;
 // bf16 rounds both operands to 8 significant bits: ~2^-8 relative per product.
 inline constexpr float kBf16RelTol = 2e-2f;
 
-inline Attribute int_attr(int64_t v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kInt;
-  a.i = v;
-  return a;
-}
-inline Attribute ints_attr(std::vector<int64_t> v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kInts;
-  a.ints = std::move(v);
-  return a;
-}
-inline Attribute float_attr(float v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kFloat;
-  a.f = v;
-  return a;
-}
-inline Attribute str_attr(std::string v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kString;
-  a.s = std::move(v);
-  return a;
-}
+using test::float_attr;
+using test::int_attr;
+using test::ints_attr;
+using test::str_attr;
 
 inline Tensor random_f32(Shape shape, std::mt19937& rng, float lo = -1.0f, float hi = 1.0f) {
   Tensor t(DType::kF32, std::move(shape));

@@ -29,18 +29,8 @@ const std::string kSource = QTUNE_SOURCE_DIR;
 using test::make_node;
 using test::random_f32;
 
-Attribute ints_attr(std::vector<int64_t> v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kInts;
-  a.ints = std::move(v);
-  return a;
-}
-Attribute int_attr(int64_t v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kInt;
-  a.i = v;
-  return a;
-}
+using test::int_attr;
+using test::ints_attr;
 
 
 // x [N,1,4,4] -> Conv "conv" (W [2,1,3,3], B [2], pad 1) -> Relu -> MaxPool 2x2 -> Flatten

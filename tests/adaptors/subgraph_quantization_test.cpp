@@ -23,12 +23,7 @@ namespace {
 using test::make_node;
 using test::random_f32;
 
-Attribute ints_attr(std::vector<int64_t> v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kInts;
-  a.ints = std::move(v);
-  return a;
-}
+using test::ints_attr;
 
 // x [N,2,16] -> If(cond: ReduceMax(x) < 100, true for the data below):
 //   then: Conv "then_conv" (W [4,2,3] of the main graph, B, pad 1) -> Relu "then_relu"

@@ -16,12 +16,8 @@ namespace {
 
 using test::make_node;
 
-Attribute ints(std::vector<int64_t> v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kInts;
-  a.ints = std::move(v);
-  return a;
-}
+using test::ints_attr;
+using test::str_attr;
 
 TEST(OpsetLoweringTest, RuntimeOpsetIsTheRegistrys) { EXPECT_EQ(kRuntimeOpset, kLatestOpset); }
 
@@ -78,10 +74,7 @@ TEST(OpsetLoweringTest, RefusalsNameTheNodeAndTheFeature) {
   Graph pad;
   pad.opset = 19;
   Node p = make_node("pad", "Pad", {"x", "pads"}, {"y"});
-  Attribute mode;
-  mode.kind = Attribute::Kind::kString;
-  mode.s = "wrap";
-  p.attrs["mode"] = mode;
+  p.attrs["mode"] = str_attr("wrap");
   pad.nodes.push_back(p);
   Status s = lower_to_runtime_opset(pad);
   EXPECT_EQ(s.code(), StatusCode::kUnsupported);
@@ -97,8 +90,8 @@ TEST(OpsetLoweringTest, RefusalsNameTheNodeAndTheFeature) {
   Graph pool;
   pool.opset = 19;
   Node a = make_node("pool", "AveragePool", {"x"}, {"y"});
-  a.attrs["kernel_shape"] = ints({2, 2});
-  a.attrs["dilations"] = ints({2, 2});
+  a.attrs["kernel_shape"] = ints_attr({2, 2});
+  a.attrs["dilations"] = ints_attr({2, 2});
   pool.nodes.push_back(a);
   s = lower_to_runtime_opset(pool);
   EXPECT_NE(s.message().find("dilated average pooling"), std::string::npos) << s.message();
