@@ -18,6 +18,7 @@
 #include <new>
 
 #include "kernels/conv2d_f32.h"
+#include "kernels/transpose16x16_avx512.h"
 
 namespace qtune {
 namespace {
@@ -35,37 +36,6 @@ Buffer zeroed(int64_t floats) {
   if (!b) throw std::bad_alloc();
   std::fill(b.get(), b.get() + bytes / 4, 0.0f);
   return b;
-}
-
-// Transposes 16 rows of 16 floats in place: four stages, stage b swapping bit b of the row
-// index with bit b of the column index (the off-diagonal b x b blocks of every 2b x 2b block).
-inline void transpose16(__m512* r) {
-  static const struct Indices {
-    __m512i lo[4], hi[4];
-    Indices() {
-      for (int s = 0; s < 4; ++s) {
-        const int b = 1 << s;
-        alignas(64) int32_t lo_i[16], hi_i[16];
-        for (int j = 0; j < 16; ++j) {
-          lo_i[j] = (j & b) ? 16 + j - b : j;
-          hi_i[j] = (j & b) ? 16 + j : j + b;
-        }
-        lo[s] = _mm512_load_si512(lo_i);
-        hi[s] = _mm512_load_si512(hi_i);
-      }
-    }
-  } idx;
-#pragma GCC unroll 4
-  for (int s = 0; s < 4; ++s) {
-    const int b = 1 << s;
-#pragma GCC unroll 16
-    for (int i = 0; i < 16; ++i) {
-      if (i & b) continue;
-      const __m512 a = r[i], c = r[i + b];
-      r[i] = _mm512_permutex2var_ps(a, idx.lo[s], c);
-      r[i + b] = _mm512_permutex2var_ps(a, idx.hi[s], c);
-    }
-  }
 }
 
 inline __mmask16 first(int64_t n) {
@@ -135,7 +105,7 @@ void f32_conv2d_depthwise_blocked__avx512(const QConvShape& s, const float* x,
             r[k] = k < nc ? _mm512_maskz_loadu_ps(first(np), xs + k * in_plane + ih * s.in_w + iw)
                           : _mm512_setzero_ps();
           }
-          transpose16(r);
+          transpose16x16(r);
           for (int64_t j = 0; j < np; ++j) _mm512_store_ps(dst + (iw + j) * 16, r[j]);
         }
       }
@@ -161,7 +131,7 @@ void f32_conv2d_depthwise_blocked__avx512(const QConvShape& s, const float* x,
           for (int j = 0; j < 16; ++j) {
             r[j] = j < np ? _mm512_load_ps(row.get() + (ow + j) * 16) : _mm512_setzero_ps();
           }
-          transpose16(r);
+          transpose16x16(r);
           const __mmask16 m = first(np);
           for (int64_t k = 0; k < nc; ++k) {
             const int64_t at = (n * channels + c0 + k) * out_plane + oh * ow_n + ow;
