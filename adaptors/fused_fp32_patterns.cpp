@@ -62,13 +62,7 @@ std::optional<int64_t> trailing_axis(const std::vector<int64_t>& axes, int64_t r
 struct Uses {
   std::map<std::string, size_t> producer;
   const Readers& readers;
-  Uses(const Graph& g, const Readers& r) : readers(r) {
-    for (size_t i = 0; i < g.nodes.size(); ++i) {
-      for (const auto& o : g.nodes[i].outputs) {
-        if (!o.empty()) producer[o] = i;
-      }
-    }
-  }
+  Uses(const Graph& g, const Readers& r) : producer(producers(g)), readers(r) {}
   // Every reader of `t`; empty when t is a graph output (the chain must keep it).
   std::vector<size_t> internal_readers(const std::string& t) const {
     if (readers.outputs.count(t)) return {};

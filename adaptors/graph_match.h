@@ -57,4 +57,15 @@ struct Readers {
   }
 };
 
+// The index of the node producing each tensor.
+inline std::map<std::string, size_t> producers(const Graph& g) {
+  std::map<std::string, size_t> out;
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    for (const auto& o : g.nodes[i].outputs) {
+      if (!o.empty()) out[o] = i;
+    }
+  }
+  return out;
+}
+
 }  // namespace qtune::graph_match

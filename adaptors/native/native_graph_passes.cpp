@@ -49,12 +49,7 @@ Graph fuse_conv_add(const Graph& g, const std::string& domain) {
   const std::optional<Graph> t = typed(g);
   if (!t) return g;
   const Readers readers(g);
-  std::map<std::string, size_t> producer;
-  for (size_t i = 0; i < g.nodes.size(); ++i) {
-    for (const auto& o : g.nodes[i].outputs) {
-      if (!o.empty()) producer[o] = i;
-    }
-  }
+  const std::map<std::string, size_t> producer = producers(g);
   std::vector<std::optional<Node>> replacement(g.nodes.size());
   std::vector<bool> removed(g.nodes.size(), false);
   for (size_t i = 0; i < g.nodes.size(); ++i) {
