@@ -38,11 +38,12 @@ enum class QConvNhwcLayout {
 };
 
 // Output channels of a group are split into panels of up to kQConvMaxPanelBlocks x 16 lanes;
-// the SIMD path computes a panel for qconv_nhwc_tile_rows(blocks) pixels at a time (24
-// accumulators: 32 vector registers less the operands).
+// the SIMD path computes a panel for qconv_nhwc_tile_rows(blocks) pixels at a time (up to 24
+// accumulators: 32 vector registers less the operands; and at most 12 rows, whose input pointers
+// must stay in general registers).
 constexpr int kQConvMaxPanelBlocks = 4;
 constexpr int qconv_nhwc_tile_rows(int blocks) {
-  return blocks == 1 ? 24 : blocks == 2 ? 12 : blocks == 3 ? 8 : 6;
+  return blocks <= 2 ? 12 : blocks == 3 ? 8 : 6;
 }
 
 struct PackedConvNhwcS8 {

@@ -22,6 +22,7 @@ using qconv_nhwc_detail::Epilogue;
 using qconv_nhwc_detail::ImageLayout;
 
 constexpr int kMaxRows = qconv_nhwc_tile_rows(1);
+constexpr int kMaxAcc = 24;  // accumulators of the largest tile
 // Work per parallel unit: enough multiply-adds that scheduling stays cheap.
 constexpr int64_t kMacsPerUnit = int64_t{1} << 18;
 // A group's packed weights up to this size stay in L1 while a tile of pixels runs all panels.
@@ -160,6 +161,67 @@ void store_tile(const Epilogue& e, const __m512i* acc, int rows, int blocks, con
   }
 }
 
+// A run of tiles: pixels [i0, i1) of one region in raster order, for one panel of one group.
+struct TileRun {
+  int64_t i0, i1;
+  int64_t x0, x1, ox, oy;     // the region's columns; output position of pixel i0
+  const uint8_t* row0;        // input of column x0 at output row oy (its first valid tap)
+  int64_t row_step, col_step; // input bytes between output rows / columns
+  int64_t pix_row0;           // output pixel (over the batch) of column 0 at row oy
+  int64_t ow;
+  const int64_t* tap_off;
+  const int32_t* tap_idx;
+  int64_t taps, k4;
+  const int8_t* w;
+  int64_t w_tap;
+  const __m512i* init;
+  const DirectOut* direct;  // or null: the generic epilogue below
+  const Epilogue* e;
+  int blocks;
+  int64_t n0, n_end;
+  void* y;
+  const void* r;
+};
+
+// The panel over a run of tiles of R pixels; its constants are set up once per run, not per tile.
+template <int R, int NB>
+void run_tiles(const TileRun& t) {
+  alignas(64) __m512i acc[kMaxAcc];
+  const uint8_t* rowp[R];
+  int64_t pix[R];
+  int64_t ox = t.ox, pix_row = t.pix_row0;
+  const uint8_t* row0 = t.row0;
+  for (int64_t i = t.i0; i < t.i1; i += R) {
+    const int rows = static_cast<int>(std::min<int64_t>(R, t.i1 - i));
+    for (int m = 0; m < rows; ++m) {
+      rowp[m] = row0 + (ox - t.x0) * t.col_step;
+      pix[m] = pix_row + ox;
+      if (++ox == t.x1) {
+        ox = t.x0;
+        pix_row += t.ow;
+        row0 += t.row_step;
+      }
+    }
+    if (rows == R) {
+      micro<R, NB>(rowp, t.tap_off, t.tap_idx, t.taps, t.k4, t.w, t.w_tap, t.init, t.direct, pix, acc);
+    } else {
+      micro_fn(NB, rows)(rowp, t.tap_off, t.tap_idx, t.taps, t.k4, t.w, t.w_tap, t.init, t.direct,
+                         pix, acc);
+    }
+    if (!t.direct) store_tile(*t.e, acc, rows, NB, pix, t.n0, t.n_end, t.y, t.r);
+  }
+}
+
+using RunFn = void (*)(const TileRun&);
+RunFn run_fn(int blocks) {
+  switch (blocks) {
+    case 1: return run_tiles<qconv_nhwc_tile_rows(1), 1>;
+    case 2: return run_tiles<qconv_nhwc_tile_rows(2), 2>;
+    case 3: return run_tiles<qconv_nhwc_tile_rows(3), 3>;
+    default: return run_tiles<qconv_nhwc_tile_rows(4), 4>;
+  }
+}
+
 // Pixels per work unit: whole tiles, about kMacsPerUnit multiply-adds.
 int64_t unit_pixels(int64_t macs_per_pixel, int rows, int64_t pixels) {
   const int64_t tiles = std::max<int64_t>(1, kMacsPerUnit / std::max<int64_t>(1, macs_per_pixel * rows));
@@ -211,9 +273,9 @@ void conv_taps(const QConvShape& s, const QGemmParams& p, const QConvSum* sum, c
     }
   }
   tap_begin.push_back(tap_off.size());
-  // Units: (group, panels, region, pixel range). A group's weights that fit L1 serve each tile
-  // of pixels for all its panels (the tile's inputs are read once, its output rows written
-  // whole); larger ones go one panel per unit, which then reuses that panel across its tiles.
+  // Units: (group, panels, region, pixel range), each panel running over the unit's pixels in
+  // turn (a unit's inputs stay in L1 between panels). A group's weights that fit L1 go all
+  // panels per unit; larger ones one panel per unit.
   const bool all_panels = w.group_bytes <= kL1WeightBytes;
   struct Unit {
     int64_t g;
@@ -244,54 +306,54 @@ void conv_taps(const QConvShape& s, const QGemmParams& p, const QConvSum* sum, c
   qconv_nhwc_detail::for_images(
       s, L, x, p.a_type, p.a_zero_point, static_cast<int64_t>(units.size()), kSlack, macs,
       [&](int64_t b, const uint8_t* img, int64_t u0, int64_t u1) {
-        alignas(64) __m512i acc[kMaxRows];
-        const uint8_t* rowp[kMaxRows];
-        int64_t pix[kMaxRows];
         for (int64_t u = u0; u < u1; ++u) {
           const Unit& un = units[static_cast<size_t>(u)];
           const qconv_nhwc_detail::Region& rg = regs[un.region];
-          const int tile = qconv_nhwc_tile_rows(w.panels[un.panel0].blocks);
           const uint8_t* img_g = img + un.g * L.group_stride;
           const int32_t* region_init = inits.data() + un.region * static_cast<size_t>(s.out_channels);
           const int64_t n_end = (un.g + 1) * w.ocg;
           const size_t t0 = tap_begin[un.region];
-          const int64_t taps = static_cast<int64_t>(tap_begin[un.region + 1] - t0);
           const int64_t width = rg.width();
-          // The region's pixel i0 onwards, stepped without divisions.
-          int64_t oy = rg.y0 + un.i0 / width, ox = rg.x0 + un.i0 % width;
-          const int64_t row_step = s.stride_h * L.cols * L.stride, col_step = s.stride_w * L.stride;
+          TileRun run{};
+          run.i0 = un.i0;
+          run.i1 = un.i1;
+          run.x0 = rg.x0;
+          run.x1 = rg.x1;
+          run.oy = rg.y0 + un.i0 / width;
+          run.ox = rg.x0 + un.i0 % width;
+          run.row_step = s.stride_h * L.cols * L.stride;
+          run.col_step = s.stride_w * L.stride;
           // The first valid tap's column, in x or in a copy that starts with the left padding.
-          const uint8_t* row0 =
-              img_g + ((oy * s.stride_h - s.pad_top + rg.ky0 * s.dilation_h) * L.cols +
-                       (rg.x0 * s.stride_w - s.pad_left + rg.kx0 * s.dilation_w + L.pad_left)) *
-                          L.stride;
-          for (int64_t i = un.i0; i < un.i1; i += tile) {
-            const int rows = static_cast<int>(std::min<int64_t>(tile, un.i1 - i));
-            for (int m = 0; m < rows; ++m) {
-              rowp[m] = row0 + (ox - rg.x0) * col_step;
-              pix[m] = b * pixels + oy * ow + ox;
-              if (++ox == rg.x1) {
-                ox = rg.x0;
-                ++oy;
-                row0 += row_step;
-              }
+          run.row0 = img_g + ((run.oy * s.stride_h - s.pad_top + rg.ky0 * s.dilation_h) * L.cols +
+                              (rg.x0 * s.stride_w - s.pad_left + rg.kx0 * s.dilation_w + L.pad_left)) *
+                                 L.stride;
+          run.pix_row0 = b * pixels + run.oy * ow;
+          run.ow = ow;
+          run.tap_off = tap_off.data() + t0;
+          run.tap_idx = tap_idx.data() + t0;
+          run.taps = static_cast<int64_t>(tap_begin[un.region + 1] - t0);
+          run.k4 = k4;
+          run.e = &e;
+          run.n_end = n_end;
+          run.y = y;
+          run.r = r;
+          for (size_t pi = un.panel0; pi < un.panel1; ++pi) {
+            const PackedConvNhwcS8::Panel& pan = w.panels[pi];
+            const int64_t n0 = un.g * w.ocg + pan.oc0;
+            alignas(64) __m512i init[kQConvMaxPanelBlocks];
+            for (int j = 0; j < pan.blocks; ++j) {
+              init[j] = _mm512_maskz_loadu_epi32(
+                  qconv_nhwc_detail::lane_mask(std::max<int64_t>(0, n_end - n0 - j * 16)),
+                  region_init + n0 + j * 16);
             }
-            for (size_t pi = un.panel0; pi < un.panel1; ++pi) {
-              const PackedConvNhwcS8::Panel& pan = w.panels[pi];
-              const int64_t n0 = un.g * w.ocg + pan.oc0;
-              alignas(64) __m512i init[kQConvMaxPanelBlocks];
-              for (int j = 0; j < pan.blocks; ++j) {
-                init[j] = _mm512_maskz_loadu_epi32(
-                    qconv_nhwc_detail::lane_mask(std::max<int64_t>(0, n_end - n0 - j * 16)),
-                    region_init + n0 + j * 16);
-              }
-              alignas(64) DirectOut dout;
-              const DirectOut* direct = direct_out(e, pan.blocks, n0, n_end, y, &dout);
-              micro_fn(pan.blocks, rows)(rowp, tap_off.data() + t0, tap_idx.data() + t0, taps, k4,
-                                         w.panel_data(un.g, pan), k4 * pan.blocks * 64, init,
-                                         direct, pix, acc);
-              if (!direct) store_tile(e, acc, rows, pan.blocks, pix, n0, n_end, y, r);
-            }
+            alignas(64) DirectOut dout;
+            run.direct = direct_out(e, pan.blocks, n0, n_end, y, &dout);
+            run.init = init;
+            run.w = w.panel_data(un.g, pan);
+            run.w_tap = k4 * pan.blocks * 64;
+            run.blocks = pan.blocks;
+            run.n0 = n0;
+            run_fn(pan.blocks)(run);
           }
         }
       });
@@ -337,7 +399,7 @@ void conv_dense(const QConvShape& s, const QGemmParams& p, const QConvSum* sum, 
       [&](int64_t b, const uint8_t* img, int64_t u0, int64_t u1) {
         thread_local std::vector<uint8_t> buf;
         if (buf.size() < static_cast<size_t>(kMaxRows * ld)) buf.resize(static_cast<size_t>(kMaxRows * ld));
-        alignas(64) __m512i acc[kMaxRows];
+        alignas(64) __m512i acc[kMaxAcc];
         const uint8_t* rowp[kMaxRows];
         int64_t pix[kMaxRows];
         for (int64_t u = u0; u < u1; ++u) {
