@@ -23,8 +23,9 @@ using qconv_nhwc_detail::ImageLayout;
 
 constexpr int kMaxRows = qconv_nhwc_tile_rows(1);
 constexpr int kMaxAcc = 24;  // accumulators of the largest tile
-// Work per parallel unit: enough multiply-adds that scheduling stays cheap.
-constexpr int64_t kMacsPerUnit = int64_t{1} << 18;
+// Work per parallel unit: enough multiply-adds that its set-up stays cheap, and enough units to
+// keep every thread busy (unit_macs).
+constexpr int64_t kMinMacsPerUnit = int64_t{1} << 18, kMaxMacsPerUnit = int64_t{1} << 21;
 // A group's packed weights up to this size stay in L1 while a tile of pixels runs all panels.
 constexpr int64_t kL1WeightBytes = int64_t{32} << 10;
 // Bytes the dense gather may write past a run and read past the padded image.
@@ -32,15 +33,56 @@ constexpr int64_t kSlack = 64;
 
 // The epilogue of the common case run on the accumulators where they are: 8-bit output with
 // nothing between the product and the requantization but the scale (no graph Q -> DQ, f32 bias
-// or fused Add). The same operations as qconv_nhwc_detail::store_block.
+// or fused Add). The same results as qconv_nhwc_detail::store_block.
 struct DirectOut {
   __m512 scale[kQConvMaxPanelBlocks];
   __mmask16 mask[kQConvMaxPanelBlocks];  // the blocks' real channels (0: none)
+  __mmask64 bytes;                       // all blocks' real channels, a bit a byte
+  bool full;                             // every channel of every block real
+  bool s8;                               // s8 output (else u8)
   __m512 inv, q_lo, q_hi;
   __m512i zp;
+  __m512i zp16;  // the zero point in 16-bit lanes
+  __m512i lo8;   // the lowest output byte: q_lo + zero point
   uint8_t* y;     // the panel's first channel of output pixel 0
   int64_t pixel;  // bytes per output pixel
 };
+
+// Finishes one pixel's NB (2..4) blocks as bytes: four blocks' rounded values go through two
+// saturating packs into one vector, so the zero point, the lower clamp and the store happen once
+// for up to 64 channels rather than per 16. The upper clamp happens before rounding, where it also
+// keeps the conversion in range; the lower one on the bytes (every saturation on the way rounds
+// towards it). Equal, lane for lane, to round_in + zero point + narrowing per block.
+template <int NB, bool S8>
+inline void store_pixel_packed(const DirectOut& d, const __m512i* acc, const __m512* scale,
+                               __m512 inv, __m512 q_hi, __m512i zp16, __m512i lo8, __m512i perm,
+                               uint8_t* dst) {
+  __m512i q[4];
+#pragma GCC unroll 4
+  for (int j = 0; j < NB; ++j) {
+    const __m512 f = qconv_nhwc_detail::fmul(qconv_nhwc_detail::fmul(_mm512_cvtepi32_ps(acc[j]), scale[j]), inv);
+    q[j] = _mm512_cvt_roundps_epi32(_mm512_min_ps(f, q_hi), qconv_nhwc_detail::kRound);
+  }
+#pragma GCC unroll 4
+  for (int j = NB; j < 4; ++j) q[j] = q[NB - 1];
+  const __m512i ab = _mm512_adds_epi16(_mm512_packs_epi32(q[0], q[1]), zp16);
+  const __m512i cd = NB > 2 ? _mm512_adds_epi16(_mm512_packs_epi32(q[2], q[3]), zp16) : ab;
+  __m512i b = S8 ? _mm512_max_epi8(_mm512_packs_epi16(ab, cd), lo8)
+                 : _mm512_max_epu8(_mm512_packus_epi16(ab, cd), lo8);
+  // The packs interleave the blocks by 128-bit lane: dword 4l + j holds block j's channels
+  // 4l..4l+3.
+  b = _mm512_permutexvar_epi32(perm, b);
+  if (!d.full) {
+    _mm512_mask_storeu_epi8(dst, d.bytes, b);
+  } else if (NB == 4) {
+    _mm512_storeu_si512(dst, b);
+  } else {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst), _mm512_castsi512_si256(b));
+    if (NB == 3) {
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + 32), _mm512_extracti32x4_epi32(b, 2));
+    }
+  }
+}
 
 // R pixel rows x NB blocks of 16 channels, started at init[j]. For each tap t row r's bytes sit
 // at rows[r] + tap_off[t] + 4k (k-step k) and the weights at w + tap_idx[t] * w_tap, advancing
@@ -83,18 +125,33 @@ void micro(const uint8_t* const* rows, const int64_t* tap_off, const int32_t* ta
     for (int m = 0; m < R; ++m) at[m] = pix[m] * direct->pixel;
     uint8_t* const y = direct->y;
     const __m512 inv = direct->inv, q_lo = direct->q_lo, q_hi = direct->q_hi;
-    const __m512i zp = direct->zp;
+    if constexpr (NB >= 2) {
+      __m512 scale[NB];
 #pragma GCC unroll 4
-    for (int j = 0; j < NB; ++j) {
-      const __mmask16 mask = direct->mask[j];
-      if (!mask) continue;
-      const __m512 scale = direct->scale[j];
+      for (int j = 0; j < NB; ++j) scale[j] = direct->scale[j];
+      const __m512i zp16 = direct->zp16, lo8 = direct->lo8;
+      const __m512i perm = _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0);
+      if (direct->s8) {
 #pragma GCC unroll 32
-      for (int m = 0; m < R; ++m) {
-        const __m512 f = qconv_nhwc_detail::fmul(_mm512_cvtepi32_ps(acc[m][j]), scale);
-        const __m512i q = qconv_nhwc_detail::round_in(qconv_nhwc_detail::fmul(f, inv), q_lo, q_hi);
-        qconv_nhwc_detail::store_u8(y + at[m] + j * 16, mask, _mm512_add_epi32(q, zp));
+        for (int m = 0; m < R; ++m) {
+          store_pixel_packed<NB, true>(*direct, acc[m], scale, inv, q_hi, zp16, lo8, perm, y + at[m]);
+        }
+      } else {
+#pragma GCC unroll 32
+        for (int m = 0; m < R; ++m) {
+          store_pixel_packed<NB, false>(*direct, acc[m], scale, inv, q_hi, zp16, lo8, perm, y + at[m]);
+        }
       }
+      return;
+    }
+    const __m512i zp = direct->zp;
+    const __mmask16 mask = direct->mask[0];
+    const __m512 scale = direct->scale[0];
+#pragma GCC unroll 32
+    for (int m = 0; m < R; ++m) {
+      const __m512 f = qconv_nhwc_detail::fmul(_mm512_cvtepi32_ps(acc[m][0]), scale);
+      const __m512i q = qconv_nhwc_detail::round_in(qconv_nhwc_detail::fmul(f, inv), q_lo, q_hi);
+      qconv_nhwc_detail::store_u8(y + at[m], mask, _mm512_add_epi32(q, zp));
     }
     return;
   }
@@ -123,6 +180,12 @@ const DirectOut* direct_out(const Epilogue& e, int blocks, int64_t n0, int64_t n
     d->scale[j] = e.per_channel ? _mm512_maskz_loadu_ps(d->mask[j], e.scale + n0 + j * 16)
                                 : _mm512_set1_ps(e.scale[0]);
   }
+  d->bytes = 0;
+  for (int j = 0; j < blocks; ++j) d->bytes |= static_cast<__mmask64>(d->mask[j]) << (16 * j);
+  d->full = d->bytes == (blocks == 4 ? ~__mmask64{0} : (__mmask64{1} << (16 * blocks)) - 1);
+  d->s8 = e.output == QGemmOutput::kS8;
+  d->zp16 = _mm512_set1_epi16(static_cast<int16_t>(e.out_zp));
+  d->lo8 = _mm512_set1_epi8(static_cast<char>(static_cast<int32_t>(e.q_lo) + e.out_zp));
   d->inv = _mm512_set1_ps(e.out_inv);
   d->q_lo = _mm512_set1_ps(e.q_lo);
   d->q_hi = _mm512_set1_ps(e.q_hi);
@@ -222,9 +285,18 @@ RunFn run_fn(int blocks) {
   }
 }
 
-// Pixels per work unit: whole tiles, about kMacsPerUnit multiply-adds.
-int64_t unit_pixels(int64_t macs_per_pixel, int rows, int64_t pixels) {
-  const int64_t tiles = std::max<int64_t>(1, kMacsPerUnit / std::max<int64_t>(1, macs_per_pixel * rows));
+// Multiply-adds per work unit for a convolution of `macs`: at least 4 units a thread.
+int64_t unit_macs(int64_t macs) {
+  const int64_t threads = tbb::this_task_arena::max_concurrency();
+  return std::clamp(macs / (4 * threads), kMinMacsPerUnit, kMaxMacsPerUnit);
+}
+
+// Pixels per work unit: whole tiles, about `target` multiply-adds, and inputs (k bytes a pixel)
+// that stay in L1 while the unit's panels run over them.
+int64_t unit_pixels(int64_t target, int64_t k, int64_t lanes, int rows, int64_t pixels) {
+  const int64_t by_macs = target / std::max<int64_t>(1, k * lanes);
+  const int64_t by_bytes = (int64_t{32} << 10) / std::max<int64_t>(1, k);
+  const int64_t tiles = std::max<int64_t>(1, std::min(by_macs, by_bytes) / rows);
   return std::min(pixels, tiles * rows);
 }
 
@@ -284,6 +356,8 @@ void conv_taps(const QConvShape& s, const QGemmParams& p, const QConvSum* sum, c
     int64_t i0, i1;
   };
   std::vector<Unit> units;
+  const int64_t macs = s.batch * pixels * s.out_channels * s.k_per_group();
+  const int64_t target = unit_macs(macs);
   for (int64_t g = 0; g < s.group; ++g) {
     for (size_t pi = 0; pi < w.panels.size(); pi = all_panels ? w.panels.size() : pi + 1) {
       const size_t pe = all_panels ? w.panels.size() : pi + 1;
@@ -292,7 +366,7 @@ void conv_taps(const QConvShape& s, const QGemmParams& p, const QConvSum* sum, c
       for (size_t k = pi; k < pe; ++k) lanes += w.panels[k].blocks * 16;
       for (size_t ri = 0; ri < regs.size(); ++ri) {
         const int64_t n = regs[ri].pixels();
-        const int64_t step = unit_pixels(w.k_padded * lanes, rows, n);
+        const int64_t step = unit_pixels(target, w.k_padded, lanes, rows, n);
         for (int64_t i0 = 0; i0 < n; i0 += step) {
           units.push_back({g, pi, pe, ri, i0, std::min(n, i0 + step)});
         }
@@ -301,7 +375,6 @@ void conv_taps(const QConvShape& s, const QGemmParams& p, const QConvSum* sum, c
   }
   const int64_t k4 = w.k_tap / 4;
   const void* r = sum ? sum->r : nullptr;
-  const int64_t macs = s.batch * pixels * s.out_channels * s.k_per_group();
   const std::vector<int32_t> inits = qconv_nhwc_detail::region_inits(e, w, regs);
   qconv_nhwc_detail::for_images(
       s, L, x, p.a_type, p.a_zero_point, static_cast<int64_t>(units.size()), kSlack, macs,
@@ -386,14 +459,14 @@ void conv_dense(const QConvShape& s, const QGemmParams& p, const QConvSum* sum, 
   }
   // Units: (group, pixel range); a unit gathers each tile of kMaxRows pixels once for all panels.
   const int64_t kd = w.taps() * w.cg, ld = w.k_padded + kSlack;
-  const int64_t step = unit_pixels(w.k_padded * w.ocg, kMaxRows, pixels);
+  const int64_t macs = s.batch * pixels * s.out_channels * s.k_per_group();
+  const int64_t step = unit_pixels(unit_macs(macs), w.k_padded, w.ocg, kMaxRows, pixels);
   const int64_t ranges = (pixels + step - 1) / step;
   // Taps of one kernel row are one run when undilated and the pixel holds only this group.
   const bool row_runs = s.dilation_w == 1 && L.stride == w.cg;
   const void* r = sum ? sum->r : nullptr;
   const int64_t zero_tap = 0;
   const int32_t tap0 = 0;
-  const int64_t macs = s.batch * pixels * s.out_channels * s.k_per_group();
   qconv_nhwc_detail::for_images(
       s, L, x, p.a_type, p.a_zero_point, s.group * ranges, kSlack, macs,
       [&](int64_t b, const uint8_t* img, int64_t u0, int64_t u1) {
