@@ -124,7 +124,7 @@ void micro(const uint8_t* const* rows, const int64_t* tap_off, const int32_t* ta
 #pragma GCC unroll 32
     for (int m = 0; m < R; ++m) at[m] = pix[m] * direct->pixel;
     uint8_t* const y = direct->y;
-    const __m512 inv = direct->inv, q_lo = direct->q_lo, q_hi = direct->q_hi;
+    const __m512 inv = direct->inv, q_hi = direct->q_hi;
     if constexpr (NB >= 2) {
       __m512 scale[NB];
 #pragma GCC unroll 4
@@ -144,14 +144,43 @@ void micro(const uint8_t* const* rows, const int64_t* tap_off, const int32_t* ta
       }
       return;
     }
-    const __m512i zp = direct->zp;
-    const __mmask16 mask = direct->mask[0];
+    // One block: four pixels' rows packed together, stored whole when they are consecutive
+    // pixels of exactly 16 channels, else a 16-byte piece each.
     const __m512 scale = direct->scale[0];
-#pragma GCC unroll 32
-    for (int m = 0; m < R; ++m) {
-      const __m512 f = qconv_nhwc_detail::fmul(_mm512_cvtepi32_ps(acc[m][0]), scale);
-      const __m512i q = qconv_nhwc_detail::round_in(qconv_nhwc_detail::fmul(f, inv), q_lo, q_hi);
-      qconv_nhwc_detail::store_u8(y + at[m], mask, _mm512_add_epi32(q, zp));
+    const __m512i zp16 = direct->zp16, lo8 = direct->lo8;
+    const __m512i perm = _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0);
+    const __mmask16 mask = direct->mask[0];
+    const bool s8 = direct->s8, whole = mask == 0xffff && direct->pixel == 16;
+#pragma GCC unroll 8
+    for (int m0 = 0; m0 < R; m0 += 4) {
+      constexpr int kGroup = 4;
+      const int n = R - m0 < kGroup ? R - m0 : kGroup;
+      __m512i q[kGroup];
+#pragma GCC unroll 4
+      for (int i = 0; i < kGroup; ++i) {
+        const __m512 f = qconv_nhwc_detail::fmul(
+            qconv_nhwc_detail::fmul(_mm512_cvtepi32_ps(acc[i < n ? m0 + i : m0][0]), scale), inv);
+        q[i] = _mm512_cvt_roundps_epi32(_mm512_min_ps(f, q_hi), qconv_nhwc_detail::kRound);
+      }
+      const __m512i ab = _mm512_adds_epi16(_mm512_packs_epi32(q[0], q[1]), zp16);
+      const __m512i cd = _mm512_adds_epi16(_mm512_packs_epi32(q[2], q[3]), zp16);
+      const __m512i b = _mm512_permutexvar_epi32(
+          perm, s8 ? _mm512_max_epi8(_mm512_packs_epi16(ab, cd), lo8)
+                   : _mm512_max_epu8(_mm512_packus_epi16(ab, cd), lo8));
+      if (whole && n == kGroup && pix[m0 + 3] == pix[m0] + 3) {
+        _mm512_storeu_si512(y + at[m0], b);
+        continue;
+      }
+      const __m128i part[kGroup] = {_mm512_castsi512_si128(b), _mm512_extracti32x4_epi32(b, 1),
+                                    _mm512_extracti32x4_epi32(b, 2), _mm512_extracti32x4_epi32(b, 3)};
+#pragma GCC unroll 4
+      for (int i = 0; i < n; ++i) {
+        if (mask == 0xffff) {
+          _mm_storeu_si128(reinterpret_cast<__m128i*>(y + at[m0 + i]), part[i]);
+        } else {
+          _mm_mask_storeu_epi8(y + at[m0 + i], mask, part[i]);
+        }
+      }
     }
     return;
   }
