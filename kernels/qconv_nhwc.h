@@ -61,6 +61,9 @@ struct PackedConvNhwcS8 {
   // kTaps/kDense: per panel [k_padded/4][blocks*16][4] s8. kDepthwise: [taps][channels rounded up
   // to 16] s32 (the vpdpwssd operand). Zero wherever padding. 64-byte aligned.
   std::shared_ptr<int8_t> data;
+  // kDepthwise also: [ceil(kernel_h / 4)][kernel_w][channels rounded up to 16][4] s8, four
+  // kernel rows of one column side by side (the vpdpbusd operand; zero past the last row).
+  std::shared_ptr<int8_t> dw_rows;
   std::vector<int32_t> col_sum;  // per output channel: the sum of its weights
   // [taps][out_channels]: the sum over input channels of each tap's weights (all but kDense):
   // the compensation of pixels whose windows leave the image, where padded taps are skipped.

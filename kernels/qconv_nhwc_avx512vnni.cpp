@@ -48,30 +48,16 @@ struct DirectOut {
   int64_t pixel;  // bytes per output pixel
 };
 
-// Finishes one pixel's NB (2..4) blocks as bytes: four blocks' rounded values go through two
-// saturating packs into one vector, so the zero point, the lower clamp and the store happen once
-// for up to 64 channels rather than per 16. The upper clamp happens before rounding, where it also
-// keeps the conversion in range; the lower one on the bytes (every saturation on the way rounds
-// towards it). Equal, lane for lane, to round_in + zero point + narrowing per block.
+// Finishes one pixel's NB (2..4) blocks as bytes (qconv_nhwc_detail::pack_bytes4).
 template <int NB, bool S8>
 inline void store_pixel_packed(const DirectOut& d, const __m512i* acc, const __m512* scale,
-                               __m512 inv, __m512 q_hi, __m512i zp16, __m512i lo8, __m512i perm,
-                               uint8_t* dst) {
-  __m512i q[4];
-#pragma GCC unroll 4
-  for (int j = 0; j < NB; ++j) {
-    const __m512 f = qconv_nhwc_detail::fmul(qconv_nhwc_detail::fmul(_mm512_cvtepi32_ps(acc[j]), scale[j]), inv);
-    q[j] = _mm512_cvt_roundps_epi32(_mm512_min_ps(f, q_hi), qconv_nhwc_detail::kRound);
-  }
-#pragma GCC unroll 4
-  for (int j = NB; j < 4; ++j) q[j] = q[NB - 1];
-  const __m512i ab = _mm512_adds_epi16(_mm512_packs_epi32(q[0], q[1]), zp16);
-  const __m512i cd = NB > 2 ? _mm512_adds_epi16(_mm512_packs_epi32(q[2], q[3]), zp16) : ab;
-  __m512i b = S8 ? _mm512_max_epi8(_mm512_packs_epi16(ab, cd), lo8)
-                 : _mm512_max_epu8(_mm512_packus_epi16(ab, cd), lo8);
-  // The packs interleave the blocks by 128-bit lane: dword 4l + j holds block j's channels
-  // 4l..4l+3.
-  b = _mm512_permutexvar_epi32(perm, b);
+                               __m512 inv, __m512 q_hi, __m512i zp16, __m512i lo8, uint8_t* dst) {
+  using qconv_nhwc_detail::requant_round;
+  const __m512i q0 = requant_round(acc[0], scale[0], inv, q_hi);
+  const __m512i q1 = requant_round(acc[1], scale[1], inv, q_hi);
+  const __m512i q2 = NB > 2 ? requant_round(acc[2], scale[2], inv, q_hi) : q1;
+  const __m512i q3 = NB > 3 ? requant_round(acc[3], scale[3], inv, q_hi) : q2;
+  const __m512i b = qconv_nhwc_detail::pack_bytes4<S8>(q0, q1, q2, q3, zp16, lo8);
   if (!d.full) {
     _mm512_mask_storeu_epi8(dst, d.bytes, b);
   } else if (NB == 4) {
@@ -125,21 +111,20 @@ void micro(const uint8_t* const* rows, const int64_t* tap_off, const int32_t* ta
     for (int m = 0; m < R; ++m) at[m] = pix[m] * direct->pixel;
     uint8_t* const y = direct->y;
     const __m512 inv = direct->inv, q_hi = direct->q_hi;
+    const __m512i zp16 = direct->zp16, lo8 = direct->lo8;
     if constexpr (NB >= 2) {
       __m512 scale[NB];
 #pragma GCC unroll 4
       for (int j = 0; j < NB; ++j) scale[j] = direct->scale[j];
-      const __m512i zp16 = direct->zp16, lo8 = direct->lo8;
-      const __m512i perm = _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0);
       if (direct->s8) {
 #pragma GCC unroll 32
         for (int m = 0; m < R; ++m) {
-          store_pixel_packed<NB, true>(*direct, acc[m], scale, inv, q_hi, zp16, lo8, perm, y + at[m]);
+          store_pixel_packed<NB, true>(*direct, acc[m], scale, inv, q_hi, zp16, lo8, y + at[m]);
         }
       } else {
 #pragma GCC unroll 32
         for (int m = 0; m < R; ++m) {
-          store_pixel_packed<NB, false>(*direct, acc[m], scale, inv, q_hi, zp16, lo8, perm, y + at[m]);
+          store_pixel_packed<NB, false>(*direct, acc[m], scale, inv, q_hi, zp16, lo8, y + at[m]);
         }
       }
       return;
@@ -147,40 +132,26 @@ void micro(const uint8_t* const* rows, const int64_t* tap_off, const int32_t* ta
     // One block: four pixels' rows packed together, stored whole when they are consecutive
     // pixels of exactly 16 channels, else a 16-byte piece each.
     const __m512 scale = direct->scale[0];
-    const __m512i zp16 = direct->zp16, lo8 = direct->lo8;
-    const __m512i perm = _mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0);
     const __mmask16 mask = direct->mask[0];
     const bool s8 = direct->s8, whole = mask == 0xffff && direct->pixel == 16;
 #pragma GCC unroll 8
     for (int m0 = 0; m0 < R; m0 += 4) {
-      constexpr int kGroup = 4;
-      const int n = R - m0 < kGroup ? R - m0 : kGroup;
-      __m512i q[kGroup];
+      const int n = R - m0 < 4 ? R - m0 : 4;
+      __m512i q[4];
 #pragma GCC unroll 4
-      for (int i = 0; i < kGroup; ++i) {
-        const __m512 f = qconv_nhwc_detail::fmul(
-            qconv_nhwc_detail::fmul(_mm512_cvtepi32_ps(acc[i < n ? m0 + i : m0][0]), scale), inv);
-        q[i] = _mm512_cvt_roundps_epi32(_mm512_min_ps(f, q_hi), qconv_nhwc_detail::kRound);
+      for (int i = 0; i < 4; ++i) {
+        q[i] = qconv_nhwc_detail::requant_round(acc[i < n ? m0 + i : m0][0], scale, inv, q_hi);
       }
-      const __m512i ab = _mm512_adds_epi16(_mm512_packs_epi32(q[0], q[1]), zp16);
-      const __m512i cd = _mm512_adds_epi16(_mm512_packs_epi32(q[2], q[3]), zp16);
-      const __m512i b = _mm512_permutexvar_epi32(
-          perm, s8 ? _mm512_max_epi8(_mm512_packs_epi16(ab, cd), lo8)
-                   : _mm512_max_epu8(_mm512_packus_epi16(ab, cd), lo8));
-      if (whole && n == kGroup && pix[m0 + 3] == pix[m0] + 3) {
+      const __m512i b = s8 ? qconv_nhwc_detail::pack_bytes4<true>(q[0], q[1], q[2], q[3], zp16, lo8)
+                           : qconv_nhwc_detail::pack_bytes4<false>(q[0], q[1], q[2], q[3], zp16, lo8);
+      if (whole && n == 4 && pix[m0 + 3] == pix[m0] + 3) {
         _mm512_storeu_si512(y + at[m0], b);
         continue;
       }
-      const __m128i part[kGroup] = {_mm512_castsi512_si128(b), _mm512_extracti32x4_epi32(b, 1),
-                                    _mm512_extracti32x4_epi32(b, 2), _mm512_extracti32x4_epi32(b, 3)};
+      uint8_t* dst[4];
 #pragma GCC unroll 4
-      for (int i = 0; i < n; ++i) {
-        if (mask == 0xffff) {
-          _mm_storeu_si128(reinterpret_cast<__m128i*>(y + at[m0 + i]), part[i]);
-        } else {
-          _mm_mask_storeu_epi8(y + at[m0 + i], mask, part[i]);
-        }
-      }
+      for (int i = 0; i < 4; ++i) dst[i] = y + at[i < n ? m0 + i : m0];
+      qconv_nhwc_detail::store_pieces(b, dst, n, mask);
     }
     return;
   }

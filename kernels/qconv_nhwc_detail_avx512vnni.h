@@ -193,6 +193,42 @@ inline __m512i round_in(__m512 q, __m512 lo, __m512 hi) {
   return _mm512_cvt_roundps_epi32(_mm512_min_ps(_mm512_max_ps(q, lo), hi), kRound);
 }
 
+// The requantization of plain 8-bit outputs, four vectors at a time: each vector's rounded value
+// (upper clamp before rounding, where it also keeps the conversion in range), then two saturating
+// packs put four vectors' bytes in one, so the zero point and the lower clamp happen once for 64
+// lanes (every saturation on the way rounds towards the lower clamp). Equal, lane for lane, to
+// round_in + zero point + narrowing of each vector.
+inline __m512i requant_round(__m512i acc, __m512 scale, __m512 inv, __m512 q_hi) {
+  const __m512 f = fmul(fmul(_mm512_cvtepi32_ps(acc), scale), inv);
+  return _mm512_cvt_roundps_epi32(_mm512_min_ps(f, q_hi), kRound);
+}
+// Bytes [q0's 16][q1's 16][q2's 16][q3's 16] plus the zero point (zp16, in 16-bit lanes), at
+// least lo8.
+template <bool S8>
+inline __m512i pack_bytes4(__m512i q0, __m512i q1, __m512i q2, __m512i q3, __m512i zp16,
+                           __m512i lo8) {
+  const __m512i ab = _mm512_adds_epi16(_mm512_packs_epi32(q0, q1), zp16);
+  const __m512i cd = _mm512_adds_epi16(_mm512_packs_epi32(q2, q3), zp16);
+  const __m512i b = S8 ? _mm512_max_epi8(_mm512_packs_epi16(ab, cd), lo8)
+                       : _mm512_max_epu8(_mm512_packus_epi16(ab, cd), lo8);
+  // The packs interleave by 128-bit lane: dword 4l + j holds vector j's lanes 4l..4l+3.
+  return _mm512_permutexvar_epi32(_mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0), b);
+}
+
+// Writes bytes b = four 16-byte pieces to p[0..3] (those below n); whole: one 64-byte store when
+// the pieces are consecutive.
+inline void store_pieces(__m512i b, uint8_t* const* p, int n, __mmask16 mask) {
+  const __m128i part[4] = {_mm512_castsi512_si128(b), _mm512_extracti32x4_epi32(b, 1),
+                           _mm512_extracti32x4_epi32(b, 2), _mm512_extracti32x4_epi32(b, 3)};
+  for (int i = 0; i < n; ++i) {
+    if (mask == 0xffff) {
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(p[i]), part[i]);
+    } else {
+      _mm_mask_storeu_epi8(p[i], mask, part[i]);
+    }
+  }
+}
+
 // Stores of 16 lanes: plain when all are wanted (masked stores, truncating ones above all, are
 // slow on some cores and the full block is the common case).
 inline void store_u8(uint8_t* p, __mmask16 mask, __m512i v) {
