@@ -1,10 +1,12 @@
 // AVX-512 VNNI depthwise int8 convolution on NHWC tensors: 16 channels per vector, up to 8
-// output pixels of a row per tile. An input pixel is widened from 16 bytes to 32-bit lanes and
-// multiplied with a tap's weights (s32 lanes, the high half of each 16-bit pair zero on the input
-// side) by one vpdpwssd. Kernel rows in the padding are skipped (regions); for undilated kernels
-// of width 3, 5 or 7 each widened pixel serves every output of the tile whose window holds it,
-// and columns outside the image read as the zero point (compensated like every tap); other
-// kernels run per tap on regions that also skip padded columns.
+// output pixels of a row per tile.
+// Undilated kernels of width 3, 5 or 7: one vector holds, for each of 16 channels, one input
+// column's bytes from four consecutive kernel rows, so one vpdpbusd against those four rows'
+// weights does four taps; each such column vector serves every output of the tile whose window
+// holds it. Rows and columns outside the image read as the zero point (compensated like every
+// tap), so every pixel runs the same code.
+// Other kernels run per tap, an input pixel widened to 32-bit lanes and multiplied by one
+// vpdpwssd, on regions that skip taps in the padding.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -51,66 +53,224 @@ using TileFn = void (*)(const DwArgs&, __m512i, __m512i*);
 constexpr TileFn kTiles[kMaxPixels + 1] = {nullptr,    dw_tile<1>, dw_tile<2>, dw_tile<3>, dw_tile<4>,
                                            dw_tile<5>, dw_tile<6>, dw_tile<7>, dw_tile<8>};
 
-// Whole kernel rows of width KW at column stride SW, undilated.
-struct DwRowArgs {
-  const uint8_t* row;   // input column 0 of the first valid kernel row, the channel block's bytes
-  int64_t ix0;          // input column under the tile's first output and kernel column 0
+// Whole kernel rows of width KW at column stride SW, undilated, four rows to a vpdpbusd.
+struct DwRowsArgs {
+  const uint8_t* const* rows;  // per kernel row: input column 0 at the channel block (or a row
+                               // of zero points), ceil(kernel_h / 4) x 4 of them
+  int64_t groups;              // ceil(kernel_h / 4)
+  int64_t kernel_h;
+  int64_t ix0;                 // input column under the tile's first output and kernel column 0
   int64_t in_w;
-  int64_t pixel_bytes;  // between consecutive input pixels
-  int64_t row_bytes;    // between consecutive kernel rows in the image
-  int64_t rows;         // valid kernel rows
-  const int32_t* w;     // the channel block's weights at the first valid kernel row, column 0
-  int64_t w_step;       // between consecutive taps' weights
-  __m512i zp;           // the activation zero point in every lane
+  int64_t pixel_bytes;         // between consecutive input pixels
+  const int8_t* w;             // the channel block's weights: group g, column kx at w + (g * KW + kx) * w_step
+  int64_t w_step;
+  __m512i zp8;                 // the activation zero point in every byte
 };
 
-template <int N, int KW, int SW>
-void dw_row_tile(const DwRowArgs& a, __m512i init, __m512i* out) {
+// Column ix of up to four rows (ROWS of them real) as vpdpbusd's operand: byte 4c + j is row j's
+// channel c. Bytes of the missing rows are whatever the register held: their weights are zero.
+template <int ROWS>
+inline __m512i rows4(const uint8_t* const* r, int64_t off) {
+  __m512i v = _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(r[0] + off)));
+  if (ROWS > 1) v = _mm512_inserti32x4(v, _mm_loadu_si128(reinterpret_cast<const __m128i*>(r[1] + off)), 1);
+  if (ROWS > 2) v = _mm512_inserti32x4(v, _mm_loadu_si128(reinterpret_cast<const __m128i*>(r[2] + off)), 2);
+  if (ROWS > 3) v = _mm512_inserti32x4(v, _mm_loadu_si128(reinterpret_cast<const __m128i*>(r[3] + off)), 3);
+  // Dwords: 128-bit lane l gets dword l of each row, then each lane's 4x4 bytes are transposed.
+  v = _mm512_permutexvar_epi32(_mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0), v);
+  const __m512i t = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15));
+  return _mm512_shuffle_epi8(v, t);
+}
+
+// One group of ROWS kernel rows over the tile's columns.
+template <int N, int KW, int SW, int ROWS>
+inline void dw_rows_group(const DwRowsArgs& a, const uint8_t* const* r, const int8_t* wg, __m512i* acc) {
   constexpr int kPositions = (N - 1) * SW + KW;
+  __m512i wk[KW];
+#pragma GCC unroll 8
+  for (int kx = 0; kx < KW; ++kx) wk[kx] = _mm512_load_si512(wg + kx * a.w_step);
+#pragma GCC unroll 32
+  for (int p = 0; p < kPositions; ++p) {
+    const int64_t ix = a.ix0 + p;
+    const __m512i xv = ix < 0 || ix >= a.in_w ? a.zp8 : rows4<ROWS>(r, ix * a.pixel_bytes);
+#pragma GCC unroll 8
+    for (int kx = 0; kx < KW; ++kx) {
+      const int d = p - kx;
+      if (d >= 0 && d % SW == 0 && d / SW < N) {
+        acc[d / SW] = _mm512_dpbusd_epi32(acc[d / SW], xv, wk[kx]);
+      }
+    }
+  }
+}
+
+template <int N, int KW, int SW>
+void dw_rows_tile(const DwRowsArgs& a, __m512i init, __m512i* out) {
   __m512i acc[N];
 #pragma GCC unroll 8
   for (int j = 0; j < N; ++j) acc[j] = init;
-  for (int64_t r = 0; r < a.rows; ++r) {
-    const uint8_t* src = a.row + r * a.row_bytes;
-    const int32_t* wr = a.w + r * KW * a.w_step;
-    __m512i wk[KW];
-#pragma GCC unroll 8
-    for (int kx = 0; kx < KW; ++kx) wk[kx] = _mm512_load_si512(wr + kx * a.w_step);
-#pragma GCC unroll 32
-    for (int p = 0; p < kPositions; ++p) {
-      const int64_t ix = a.ix0 + p;
-      const __m512i xv = ix < 0 || ix >= a.in_w ? a.zp : widen(src + ix * a.pixel_bytes);
-#pragma GCC unroll 8
-      for (int kx = 0; kx < KW; ++kx) {
-        const int d = p - kx;
-        if (d >= 0 && d % SW == 0 && d / SW < N) {
-          acc[d / SW] = _mm512_dpwssd_epi32(acc[d / SW], xv, wk[kx]);
-        }
-      }
+  for (int64_t g = 0; g < a.groups; ++g) {
+    const uint8_t* const* r = a.rows + 4 * g;
+    const int8_t* wg = a.w + g * KW * a.w_step;
+    switch (std::min<int64_t>(4, a.kernel_h - 4 * g)) {
+      case 1: dw_rows_group<N, KW, SW, 1>(a, r, wg, acc); break;
+      case 2: dw_rows_group<N, KW, SW, 2>(a, r, wg, acc); break;
+      case 3: dw_rows_group<N, KW, SW, 3>(a, r, wg, acc); break;
+      default: dw_rows_group<N, KW, SW, 4>(a, r, wg, acc); break;
     }
   }
 #pragma GCC unroll 8
   for (int j = 0; j < N; ++j) out[j] = acc[j];
 }
 
-using RowTileFn = void (*)(const DwRowArgs&, __m512i, __m512i*);
+using RowsTileFn = void (*)(const DwRowsArgs&, __m512i, __m512i*);
 template <int KW, int SW>
-constexpr RowTileFn kRowTiles[kMaxPixels + 1] = {
-    nullptr,                dw_row_tile<1, KW, SW>, dw_row_tile<2, KW, SW>,
-    dw_row_tile<3, KW, SW>, dw_row_tile<4, KW, SW>, dw_row_tile<5, KW, SW>,
-    dw_row_tile<6, KW, SW>, dw_row_tile<7, KW, SW>, dw_row_tile<8, KW, SW>};
+constexpr RowsTileFn kRowsTiles[kMaxPixels + 1] = {
+    nullptr,                 dw_rows_tile<1, KW, SW>, dw_rows_tile<2, KW, SW>,
+    dw_rows_tile<3, KW, SW>, dw_rows_tile<4, KW, SW>, dw_rows_tile<5, KW, SW>,
+    dw_rows_tile<6, KW, SW>, dw_rows_tile<7, KW, SW>, dw_rows_tile<8, KW, SW>};
 
 // The row kernels for this shape, or null (the per-tap kernel runs).
-const RowTileFn* row_tiles(const QConvShape& s) {
+const RowsTileFn* rows_tiles(const QConvShape& s) {
   if (s.dilation_w != 1) return nullptr;
   const int64_t kw = s.kernel_w, sw = s.stride_w;
-  if (kw == 3 && sw == 1) return kRowTiles<3, 1>;
-  if (kw == 3 && sw == 2) return kRowTiles<3, 2>;
-  if (kw == 5 && sw == 1) return kRowTiles<5, 1>;
-  if (kw == 5 && sw == 2) return kRowTiles<5, 2>;
-  if (kw == 7 && sw == 1) return kRowTiles<7, 1>;
-  if (kw == 7 && sw == 2) return kRowTiles<7, 2>;
+  if (kw == 3 && sw == 1) return kRowsTiles<3, 1>;
+  if (kw == 3 && sw == 2) return kRowsTiles<3, 2>;
+  if (kw == 5 && sw == 1) return kRowsTiles<5, 1>;
+  if (kw == 5 && sw == 2) return kRowsTiles<5, 2>;
+  if (kw == 7 && sw == 1) return kRowsTiles<7, 1>;
+  if (kw == 7 && sw == 2) return kRowsTiles<7, 2>;
   return nullptr;
+}
+
+// Plain 8-bit output (nothing between the product and the requantization but the scale): the
+// tile's pixels are finished four at a time by the packed requantization.
+bool packed_epilogue(const Epilogue& e) {
+  return (e.output == QGemmOutput::kU8 || e.output == QGemmOutput::kS8) && !e.mid && !e.bias_f32 &&
+         !e.sum;
+}
+
+// The packed requantization's constants for channels c0.. (valid of them real).
+struct PackedOut {
+  __mmask16 mask;
+  bool s8, whole;  // s8 output; 64-byte stores of four pixels (16 channels, all real)
+  __m512 scale, inv, q_hi;
+  __m512i zp16, lo8;
+  int64_t channels;
+  PackedOut() = default;
+  PackedOut(const Epilogue& e, int64_t c0, int64_t valid) {
+    mask = lane_mask(valid);
+    scale = e.per_channel ? _mm512_maskz_loadu_ps(mask, e.scale + c0) : _mm512_set1_ps(e.scale[0]);
+    inv = _mm512_set1_ps(e.out_inv);
+    q_hi = _mm512_set1_ps(e.q_hi);
+    zp16 = _mm512_set1_epi16(static_cast<int16_t>(e.out_zp));
+    lo8 = _mm512_set1_epi8(static_cast<char>(static_cast<int32_t>(e.q_lo) + e.out_zp));
+    s8 = e.output == QGemmOutput::kS8;
+    whole = mask == 0xffff && e.channels == 16;
+    channels = e.channels;
+  }
+};
+
+// Four pixels' vectors (the last repeated where fewer than four are real) as bytes.
+inline __m512i packed4(const PackedOut& o, __m512i a0, __m512i a1, __m512i a2, __m512i a3) {
+  const __m512i q0 = requant_round(a0, o.scale, o.inv, o.q_hi);
+  const __m512i q1 = requant_round(a1, o.scale, o.inv, o.q_hi);
+  const __m512i q2 = requant_round(a2, o.scale, o.inv, o.q_hi);
+  const __m512i q3 = requant_round(a3, o.scale, o.inv, o.q_hi);
+  return o.s8 ? pack_bytes4<true>(q0, q1, q2, q3, o.zp16, o.lo8)
+              : pack_bytes4<false>(q0, q1, q2, q3, o.zp16, o.lo8);
+}
+
+// Finishes n (<= kMaxPixels) consecutive output pixels whose first channel c0 is at y0.
+void store_packed(const PackedOut& o, const __m512i* acc, int n, uint8_t* y0) {
+  const int64_t ch = o.channels;
+  int m = 0;
+  for (; m + 4 <= n; m += 4) {
+    const __m512i b = packed4(o, acc[m], acc[m + 1], acc[m + 2], acc[m + 3]);
+    uint8_t* d = y0 + m * ch;
+    if (o.whole) {
+      _mm512_storeu_si512(d, b);
+    } else if (o.mask == 0xffff) {
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(d), _mm512_castsi512_si128(b));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(d + ch), _mm512_extracti32x4_epi32(b, 1));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(d + 2 * ch), _mm512_extracti32x4_epi32(b, 2));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(d + 3 * ch), _mm512_extracti32x4_epi32(b, 3));
+    } else {
+      _mm_mask_storeu_epi8(d, o.mask, _mm512_castsi512_si128(b));
+      _mm_mask_storeu_epi8(d + ch, o.mask, _mm512_extracti32x4_epi32(b, 1));
+      _mm_mask_storeu_epi8(d + 2 * ch, o.mask, _mm512_extracti32x4_epi32(b, 2));
+      _mm_mask_storeu_epi8(d + 3 * ch, o.mask, _mm512_extracti32x4_epi32(b, 3));
+    }
+  }
+  if (m < n) {
+    const int k = n - m;
+    const __m512i b = packed4(o, acc[m], acc[m + (k > 1)], acc[m + (k > 2 ? 2 : k - 1)], acc[m + k - 1]);
+    uint8_t* dst[4] = {y0 + m * ch, y0 + (m + 1) * ch, y0 + (m + 2) * ch, y0 + (m + 3) * ch};
+    store_pieces(b, dst, k, o.mask);
+  }
+}
+
+// The whole-row kernels over every output row: units are output rows, tiles up to kMaxPixels
+// outputs of a row x 16 channels.
+void depthwise_rows(const QConvShape& s, const QGemmParams& p, const QConvSum* sum, const void* x,
+                    const PackedConvNhwcS8& w, void* y, const Epilogue& e, const RowsTileFn* fns) {
+  const int64_t c = s.out_channels, cpad = (c + 15) / 16 * 16;
+  const int64_t oh = s.out_h(), ow = s.out_w(), pixels = oh * ow;
+  ImageLayout L;
+  L.in_place = p.a_type == DType::kU8 && c % 16 == 0;
+  L.stride = L.in_place ? c : cpad;
+  L.group_stride = 1;
+  L.rows = s.in_h;
+  L.cols = s.in_w;
+  const int64_t groups = (s.kernel_h + 3) / 4;
+  // Rows in the padding (and the unused fourth rows of a group) read from a row of zero points.
+  const std::vector<uint8_t> zp_row(static_cast<size_t>(s.in_w * L.stride + 64),
+                                    static_cast<uint8_t>(e.zp));
+  const __m512i zp8 = _mm512_set1_epi8(static_cast<char>(e.zp));
+  const bool packed = packed_epilogue(e);
+  const void* r = sum ? sum->r : nullptr;
+  for_images(s, L, x, p.a_type, p.a_zero_point, oh, 0, s.batch * pixels * c * w.taps(),
+             [&](int64_t b, const uint8_t* img, int64_t u0, int64_t u1) {
+               alignas(64) __m512i acc[kMaxPixels];
+               int64_t pix[kMaxPixels];
+               const uint8_t* rows[16];  // up to 4 groups of 4 rows (kernels up to 16 tall)
+               std::vector<const uint8_t*> many;
+               const uint8_t** rp = rows;
+               if (groups > 4) {
+                 many.resize(static_cast<size_t>(groups * 4));
+                 rp = many.data();
+               }
+               for (int64_t oy = u0; oy < u1; ++oy) {
+                 for (int64_t c0 = 0; c0 < c; c0 += 16) {
+                   for (int64_t ky = 0; ky < groups * 4; ++ky) {
+                     const int64_t iy = oy * s.stride_h - s.pad_top + ky * s.dilation_h;
+                     rp[ky] = ky < s.kernel_h && iy >= 0 && iy < s.in_h
+                                  ? img + iy * L.cols * L.stride + c0
+                                  : zp_row.data() + c0;
+                   }
+                   const __m512i init = initial_acc(e, c0, c - c0);
+                   const PackedOut out = packed ? PackedOut(e, c0, c - c0) : PackedOut();
+                   for (int64_t ox = 0; ox < ow; ox += kMaxPixels) {
+                     const int n = static_cast<int>(std::min<int64_t>(kMaxPixels, ow - ox));
+                     const DwRowsArgs a{rp,
+                                        groups,
+                                        s.kernel_h,
+                                        ox * s.stride_w - s.pad_left,
+                                        s.in_w,
+                                        L.stride,
+                                        w.dw_rows.get() + c0 * 4,
+                                        cpad * 4,
+                                        zp8};
+                     fns[n](a, init, acc);
+                     const int64_t first = b * pixels + oy * ow + ox;
+                     if (packed) {
+                       store_packed(out, acc, n, static_cast<uint8_t*>(y) + first * c + c0);
+                     } else {
+                       for (int j = 0; j < n; ++j) pix[j] = first + j;
+                       store_block(e, acc, 1, n, pix, c0, c - c0, y, r);
+                     }
+                   }
+                 }
+               }
+             });
 }
 
 }  // namespace
@@ -120,7 +280,10 @@ void depthwise_nhwc(const QConvShape& s, const QGemmParams& p, const QConvSum* s
   const int64_t c = s.out_channels, cpad = (c + 15) / 16 * 16;
   const int64_t oh = s.out_h(), ow = s.out_w(), pixels = oh * ow;
   const Epilogue e(p, sum, w.col_sum, c);
-  const RowTileFn* row_fns = row_tiles(s);
+  if (const RowsTileFn* fns = rows_tiles(s)) {
+    depthwise_rows(s, p, sum, x, w, y, e, fns);
+    return;
+  }
   // u8 with whole 16-channel blocks is read in place, anything else from a copy with 16-channel
   // pixels and s8 shifted to u8.
   ImageLayout L;
@@ -129,8 +292,7 @@ void depthwise_nhwc(const QConvShape& s, const QGemmParams& p, const QConvSum* s
   L.group_stride = 1;
   L.rows = s.in_h;
   L.cols = s.in_w;
-  // The row kernels take regions of whole rows (their padded columns read as the zero point).
-  const std::vector<Region> regs = regions(s, row_fns != nullptr);
+  const std::vector<Region> regs = regions(s);
   const std::vector<int32_t> inits = region_inits(e, w, regs);
   std::vector<int64_t> tap_off;
   std::vector<int32_t> tap_idx;
@@ -152,7 +314,6 @@ void depthwise_nhwc(const QConvShape& s, const QGemmParams& p, const QConvSum* s
   tap_begin.push_back(tap_off.size());
   const auto* wd = reinterpret_cast<const int32_t*>(w.data.get());
   const void* r = sum ? sum->r : nullptr;
-  const __m512i zp = _mm512_set1_epi32(e.zp);
   for_images(s, L, x, p.a_type, p.a_zero_point, static_cast<int64_t>(units.size()), 0,
              s.batch * pixels * c * w.taps(),
              [&](int64_t b, const uint8_t* img, int64_t u0, int64_t u1) {
@@ -171,22 +332,9 @@ void depthwise_nhwc(const QConvShape& s, const QGemmParams& p, const QConvSum* s
                    for (int64_t ox = rg.x0; ox < rg.x1; ox += kMaxPixels) {
                      const int n = static_cast<int>(std::min<int64_t>(kMaxPixels, rg.x1 - ox));
                      const int64_t ix = ox * s.stride_w - s.pad_left + rg.kx0 * s.dilation_w;
-                     if (row_fns) {
-                       const DwRowArgs ra{img + iy * L.cols * L.stride + c0,
-                                          ix,
-                                          s.in_w,
-                                          L.stride,
-                                          s.dilation_h * L.cols * L.stride,
-                                          rg.ky1 - rg.ky0,
-                                          wd + rg.ky0 * s.kernel_w * cpad + c0,
-                                          cpad,
-                                          zp};
-                       row_fns[n](ra, init, acc);
-                     } else {
-                       a.row = img + (iy * L.cols + ix) * L.stride + c0;
-                       a.w = wd + c0;
-                       kTiles[n](a, init, acc);
-                     }
+                     a.row = img + (iy * L.cols + ix) * L.stride + c0;
+                     a.w = wd + c0;
+                     kTiles[n](a, init, acc);
                      for (int j = 0; j < n; ++j) pix[j] = b * pixels + oy * ow + ox + j;
                      store_block(e, acc, 1, n, pix, c0, c - c0, y, r);
                    }

@@ -194,6 +194,13 @@ INSTANTIATE_TEST_SUITE_P(
         ConvCase{"depthwise_s2_c20", shape(1, 20, 9, 7, 20, 3, 2, 1, 20)},
         ConvCase{"depthwise_dilated_5x5", shape(1, 37, 11, 11, 37, 5, 1, 4, 37, 2)},
         ConvCase{"depthwise_multiplier2", shape(1, 8, 6, 6, 16, 3, 1, 1, 8)},
+        // Whole-row kernels: rows beyond four (two row groups), wide rows (several tiles), a
+        // single image row, and channels that are not whole blocks.
+        ConvCase{"depthwise_5x5_s2", shape(2, 48, 13, 11, 48, 5, 2, 2, 48)},
+        ConvCase{"depthwise_7x7_s1", shape(1, 16, 9, 10, 16, 7, 1, 3, 16)},
+        ConvCase{"depthwise_3x3_wide", shape(1, 32, 5, 29, 32, 3, 1, 1, 32)},
+        ConvCase{"depthwise_3x3_one_row", shape(2, 24, 1, 9, 24, 3, 1, 1, 24)},
+        ConvCase{"depthwise_c16_s2", shape(2, 16, 8, 19, 16, 3, 2, 1, 16)},
         ConvCase{"dilated", shape(1, 12, 10, 10, 4, 3, 1, 2, 1, 2)},
         // Pads wider than the kernel: outputs whose windows miss the image entirely.
         ConvCase{"pad_beyond_kernel", shape(2, 8, 3, 4, 20, 3, 1, 3, 1)},
