@@ -208,20 +208,28 @@ void store_packed(const PackedOut& o, const __m512i* acc, int n, uint8_t* y0) {
   }
 }
 
+// The image as both kernels read it: u8 with whole 16-channel blocks in place, anything else
+// from a copy with 16-channel pixels and s8 shifted to u8.
+ImageLayout image_layout(const QConvShape& s, DType a_type) {
+  const int64_t c = s.out_channels;
+  ImageLayout L;
+  L.in_place = a_type == DType::kU8 && c % 16 == 0;
+  L.stride = L.in_place ? c : (c + 15) / 16 * 16;
+  L.group_stride = 1;
+  L.rows = s.in_h;
+  L.cols = s.in_w;
+  return L;
+}
+
 // The whole-row kernels over every output row: units are output rows, tiles up to kMaxPixels
 // outputs of a row x 16 channels.
 void depthwise_rows(const QConvShape& s, const QGemmParams& p, const QConvSum* sum, const void* x,
                     const PackedConvNhwcS8& w, void* y, const Epilogue& e, const RowsTileFn* fns) {
   const int64_t c = s.out_channels, cpad = (c + 15) / 16 * 16;
   const int64_t oh = s.out_h(), ow = s.out_w(), pixels = oh * ow;
-  ImageLayout L;
-  L.in_place = p.a_type == DType::kU8 && c % 16 == 0;
-  L.stride = L.in_place ? c : cpad;
-  L.group_stride = 1;
-  L.rows = s.in_h;
-  L.cols = s.in_w;
+  const ImageLayout L = image_layout(s, p.a_type);
   const int64_t groups = (s.kernel_h + 3) / 4;
-  // Rows in the padding (and the unused fourth rows of a group) read from a row of zero points.
+  // Rows in the padding read from a row of zero points.
   const std::vector<uint8_t> zp_row(static_cast<size_t>(s.in_w * L.stride + 64),
                                     static_cast<uint8_t>(e.zp));
   const __m512i zp8 = _mm512_set1_epi8(static_cast<char>(e.zp));
@@ -284,14 +292,7 @@ void depthwise_nhwc(const QConvShape& s, const QGemmParams& p, const QConvSum* s
     depthwise_rows(s, p, sum, x, w, y, e, fns);
     return;
   }
-  // u8 with whole 16-channel blocks is read in place, anything else from a copy with 16-channel
-  // pixels and s8 shifted to u8.
-  ImageLayout L;
-  L.in_place = p.a_type == DType::kU8 && c % 16 == 0;
-  L.stride = L.in_place ? c : cpad;
-  L.group_stride = 1;
-  L.rows = s.in_h;
-  L.cols = s.in_w;
+  const ImageLayout L = image_layout(s, p.a_type);
   const std::vector<Region> regs = regions(s);
   const std::vector<int32_t> inits = region_inits(e, w, regs);
   std::vector<int64_t> tap_off;
