@@ -121,6 +121,93 @@ void dw_rows_tile(const DwRowsArgs& a, __m512i init, __m512i* out) {
   for (int j = 0; j < N; ++j) out[j] = acc[j];
 }
 
+// Two channel blocks (32 channels) of a column at once: each row's 32 bytes are one load, and one
+// two-source dword permute per block gathers the four rows (then the same in-lane transpose), so
+// a block's operand costs half the shuffles of rows4.
+template <int ROWS>
+inline void rows4_pair(const uint8_t* const* r, int64_t off, __m512i* lo, __m512i* hi) {
+  auto load = [&](int j) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(r[j] + off)); };
+  __m512i a = _mm512_castsi256_si512(load(0));
+  if (ROWS > 1) a = _mm512_inserti64x4(a, load(1), 1);
+  __m512i b = a;
+  if (ROWS > 2) b = _mm512_castsi256_si512(load(2));
+  if (ROWS > 3) b = _mm512_inserti64x4(b, load(3), 1);
+  // Dword 4l + j of block h is row j's dword 4h + l: a holds rows 0-1, b rows 2-3 (index + 16).
+  const __m512i idx_lo = _mm512_set_epi32(27, 19, 11, 3, 26, 18, 10, 2, 25, 17, 9, 1, 24, 16, 8, 0);
+  const __m512i idx_hi = _mm512_set_epi32(31, 23, 15, 7, 30, 22, 14, 6, 29, 21, 13, 5, 28, 20, 12, 4);
+  const __m512i t = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15));
+  *lo = _mm512_shuffle_epi8(_mm512_permutex2var_epi32(a, idx_lo, b), t);
+  *hi = _mm512_shuffle_epi8(_mm512_permutex2var_epi32(a, idx_hi, b), t);
+}
+
+template <int N, int KW, int SW, int ROWS>
+inline void dw_pair_group(const DwRowsArgs& a, const uint8_t* const* r, const int8_t* wg,
+                          __m512i* acc0, __m512i* acc1) {
+  constexpr int kPositions = (N - 1) * SW + KW;
+  __m512i w0[KW], w1[KW];
+#pragma GCC unroll 8
+  for (int kx = 0; kx < KW; ++kx) {
+    w0[kx] = _mm512_load_si512(wg + kx * a.w_step);
+    w1[kx] = _mm512_load_si512(wg + kx * a.w_step + 64);
+  }
+#pragma GCC unroll 32
+  for (int p = 0; p < kPositions; ++p) {
+    const int64_t ix = a.ix0 + p;
+    __m512i lo = a.zp8, hi = a.zp8;
+    if (ix >= 0 && ix < a.in_w) rows4_pair<ROWS>(r, ix * a.pixel_bytes, &lo, &hi);
+#pragma GCC unroll 8
+    for (int kx = 0; kx < KW; ++kx) {
+      const int d = p - kx;
+      if (d >= 0 && d % SW == 0 && d / SW < N) {
+        acc0[d / SW] = _mm512_dpbusd_epi32(acc0[d / SW], lo, w0[kx]);
+        acc1[d / SW] = _mm512_dpbusd_epi32(acc1[d / SW], hi, w1[kx]);
+      }
+    }
+  }
+}
+
+// N pixels x 32 channels: out[0..N) the first block, out[N..2N) the second.
+template <int N, int KW, int SW>
+void dw_pair_tile(const DwRowsArgs& a, const __m512i* init, __m512i* out) {
+  __m512i acc0[N], acc1[N];
+#pragma GCC unroll 8
+  for (int j = 0; j < N; ++j) {
+    acc0[j] = init[0];
+    acc1[j] = init[1];
+  }
+  for (int64_t g = 0; g < a.groups; ++g) {
+    const uint8_t* const* r = a.rows + 4 * g;
+    const int8_t* wg = a.w + g * KW * a.w_step;
+    switch (std::min<int64_t>(4, a.kernel_h - 4 * g)) {
+      case 1: dw_pair_group<N, KW, SW, 1>(a, r, wg, acc0, acc1); break;
+      case 2: dw_pair_group<N, KW, SW, 2>(a, r, wg, acc0, acc1); break;
+      case 3: dw_pair_group<N, KW, SW, 3>(a, r, wg, acc0, acc1); break;
+      default: dw_pair_group<N, KW, SW, 4>(a, r, wg, acc0, acc1); break;
+    }
+  }
+#pragma GCC unroll 8
+  for (int j = 0; j < N; ++j) {
+    out[j] = acc0[j];
+    out[N + j] = acc1[j];
+  }
+}
+
+using PairTileFn = void (*)(const DwRowsArgs&, const __m512i*, __m512i*);
+template <int SW>
+constexpr PairTileFn kPairTiles[kMaxPixels + 1] = {
+    nullptr,               dw_pair_tile<1, 3, SW>, dw_pair_tile<2, 3, SW>,
+    dw_pair_tile<3, 3, SW>, dw_pair_tile<4, 3, SW>, dw_pair_tile<5, 3, SW>,
+    dw_pair_tile<6, 3, SW>, dw_pair_tile<7, 3, SW>, dw_pair_tile<8, 3, SW>};
+
+// The 32-channel kernels for this shape (3 wide: their accumulators and weights fit the
+// registers), or null.
+const PairTileFn* pair_tiles(const QConvShape& s) {
+  if (s.dilation_w != 1 || s.kernel_w != 3) return nullptr;
+  if (s.stride_w == 1) return kPairTiles<1>;
+  if (s.stride_w == 2) return kPairTiles<2>;
+  return nullptr;
+}
+
 using RowsTileFn = void (*)(const DwRowsArgs&, __m512i, __m512i*);
 template <int KW, int SW>
 constexpr RowsTileFn kRowsTiles[kMaxPixels + 1] = {
@@ -234,10 +321,11 @@ void depthwise_rows(const QConvShape& s, const QGemmParams& p, const QConvSum* s
                                     static_cast<uint8_t>(e.zp));
   const __m512i zp8 = _mm512_set1_epi8(static_cast<char>(e.zp));
   const bool packed = packed_epilogue(e);
+  const PairTileFn* pairs = pair_tiles(s);
   const void* r = sum ? sum->r : nullptr;
   for_images(s, L, x, p.a_type, p.a_zero_point, oh, 0, s.batch * pixels * c * w.taps(),
              [&](int64_t b, const uint8_t* img, int64_t u0, int64_t u1) {
-               alignas(64) __m512i acc[kMaxPixels];
+               alignas(64) __m512i acc[2 * kMaxPixels];
                int64_t pix[kMaxPixels];
                const uint8_t* rows[16];  // up to 4 groups of 4 rows (kernels up to 16 tall)
                std::vector<const uint8_t*> many;
@@ -247,15 +335,21 @@ void depthwise_rows(const QConvShape& s, const QGemmParams& p, const QConvSum* s
                  rp = many.data();
                }
                for (int64_t oy = u0; oy < u1; ++oy) {
-                 for (int64_t c0 = 0; c0 < c; c0 += 16) {
+                 for (int64_t c0 = 0; c0 < c;) {
+                   const bool pair = pairs && c - c0 >= 32;
+                   const int64_t step = pair ? 32 : 16;
                    for (int64_t ky = 0; ky < groups * 4; ++ky) {
                      const int64_t iy = oy * s.stride_h - s.pad_top + ky * s.dilation_h;
                      rp[ky] = ky < s.kernel_h && iy >= 0 && iy < s.in_h
                                   ? img + iy * L.cols * L.stride + c0
                                   : zp_row.data() + c0;
                    }
-                   const __m512i init = initial_acc(e, c0, c - c0);
-                   const PackedOut out = packed ? PackedOut(e, c0, c - c0) : PackedOut();
+                   alignas(64) __m512i init[2];
+                   PackedOut out[2];
+                   for (int h = 0; h < step / 16; ++h) {
+                     init[h] = initial_acc(e, c0 + 16 * h, c - c0 - 16 * h);
+                     if (packed) out[h] = PackedOut(e, c0 + 16 * h, c - c0 - 16 * h);
+                   }
                    for (int64_t ox = 0; ox < ow; ox += kMaxPixels) {
                      const int n = static_cast<int>(std::min<int64_t>(kMaxPixels, ow - ox));
                      const DwRowsArgs a{rp,
@@ -267,15 +361,24 @@ void depthwise_rows(const QConvShape& s, const QGemmParams& p, const QConvSum* s
                                         w.dw_rows.get() + c0 * 4,
                                         cpad * 4,
                                         zp8};
-                     fns[n](a, init, acc);
-                     const int64_t first = b * pixels + oy * ow + ox;
-                     if (packed) {
-                       store_packed(out, acc, n, static_cast<uint8_t*>(y) + first * c + c0);
+                     if (pair) {
+                       pairs[n](a, init, acc);
                      } else {
-                       for (int j = 0; j < n; ++j) pix[j] = first + j;
-                       store_block(e, acc, 1, n, pix, c0, c - c0, y, r);
+                       fns[n](a, init[0], acc);
+                     }
+                     const int64_t first = b * pixels + oy * ow + ox;
+                     for (int h = 0; h < step / 16; ++h) {
+                       const __m512i* block = acc + h * n;
+                       const int64_t ch = c0 + 16 * h;
+                       if (packed) {
+                         store_packed(out[h], block, n, static_cast<uint8_t*>(y) + first * c + ch);
+                       } else {
+                         for (int j = 0; j < n; ++j) pix[j] = first + j;
+                         store_block(e, block, 1, n, pix, ch, c - ch, y, r);
+                       }
                      }
                    }
+                   c0 += step;
                  }
                }
              });

@@ -201,6 +201,9 @@ INSTANTIATE_TEST_SUITE_P(
         ConvCase{"depthwise_3x3_wide", shape(1, 32, 5, 29, 32, 3, 1, 1, 32)},
         ConvCase{"depthwise_3x3_one_row", shape(2, 24, 1, 9, 24, 3, 1, 1, 24)},
         ConvCase{"depthwise_c16_s2", shape(2, 16, 8, 19, 16, 3, 2, 1, 16)},
+        // 32 channels at a time, then a whole or partial block left over.
+        ConvCase{"depthwise_c40_pairs", shape(2, 40, 7, 12, 40, 3, 1, 1, 40)},
+        ConvCase{"depthwise_c72_pairs_s2", shape(1, 72, 9, 9, 72, 3, 2, 1, 72)},
         ConvCase{"dilated", shape(1, 12, 10, 10, 4, 3, 1, 2, 1, 2)},
         // Pads wider than the kernel: outputs whose windows miss the image entirely.
         ConvCase{"pad_beyond_kernel", shape(2, 8, 3, 4, 20, 3, 1, 3, 1)},
