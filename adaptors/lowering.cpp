@@ -769,7 +769,33 @@ std::vector<Int8LutUnit> find_int8_luts(const Graph& g, const std::vector<bool>&
       continue;
     }
     const Node* last = u.produced_by(g, input_at(q, 0));
-    if (!last || !(lut_op(g, *last) || lut_binary_op(*last))) continue;
+    if (!last) continue;
+    if (is_op(*last, "DequantizeLinear")) {
+      // A requantization: DQ -> Q, the DQ read by nothing else.
+      const size_t dqi = u.producer.at(input_at(q, 0));
+      const std::string& source = input_at(*last, 0);
+      const auto reader = u.sole_consumer(input_at(q, 0));
+      const auto dq_params = per_tensor_params(g, *last);
+      if (!free(dqi) || used[dqi] || !reader || *reader != qi || source.empty() ||
+          g.initializer(source) || !dq_params || dq_params->zero_point.empty() ||
+          u.graph_outputs.count(input_at(q, 0))) {
+        continue;
+      }
+      const std::vector<size_t> nodes = {std::min(dqi, qi), std::max(dqi, qi)};
+      Result<Tensor> table = lut_table(g, nodes, source, dq_params->type, q.outputs[0]);
+      if (!table.ok()) continue;
+      used[dqi] = used[qi] = true;
+      Int8LutUnit unit;
+      unit.op = dqi;
+      unit.q = qi;
+      unit.x_q = source;
+      unit.output = q.outputs[0];
+      unit.table = std::move(table).value();
+      unit.nodes = nodes;
+      luts.push_back(std::move(unit));
+      continue;
+    }
+    if (!(lut_op(g, *last) || lut_binary_op(*last))) continue;
     // Walk back from the Q over elementwise ops, per-tensor DQs and the Qs between them, to
     // the one 8-bit tensor everything derives from.
     std::set<size_t> cone = {qi};
@@ -1030,9 +1056,213 @@ Result<Graph> lower_graph(const Graph& qdq, const LoweringTarget& target,
 
 }  // namespace
 
+namespace {
+
+// Runs data movement (data_movement_since's ops) and Concat on 8-bit tensors where a QDQ graph
+// has them between a per-tensor DequantizeLinear and QuantizeLinears with the same parameters:
+// the op reads the 8-bit tensor, the Qs go, and Shape ops read the 8-bit tensor too (its shape is
+// the same). An op qualifies when every reader of its output is such a Q, a Shape, or an op that
+// qualifies in turn. A Concat's inputs (each the output of a DequantizeLinear) may come with other
+// parameters than its Q's: those are requantized first by a DQ -> Q pair of their own (which
+// find_int8_luts makes a table lookup), so every element still gets exactly Q(DQ(x)).
+Graph int8_data_movement(const Graph& g) {
+  const Uses u(g);
+  struct View {  // a tensor that is the f32 view of an 8-bit one
+    std::string bits;  // the 8-bit tensor
+    PerTensorQ q;
+    bool from_dq = false;
+  };
+  std::map<std::string, View> views;
+  auto same = [](const PerTensorQ& a, const PerTensorQ& b) {
+    return a.type == b.type && a.zp_value == b.zp_value &&
+           std::memcmp(&a.scale_value, &b.scale_value, sizeof(float)) == 0;
+  };
+  auto data_op = [&](const Node& n) {
+    const std::optional<int64_t> since = data_movement_since(n);
+    if (!since || g.opset < *since || n.outputs.size() != 1 || n.outputs[0].empty() ||
+        n.inputs.empty() || input_at(n, 0).empty()) {
+      return false;
+    }
+    for (size_t k = 1; k < n.inputs.size(); ++k) {
+      if (n.inputs[k] == input_at(n, 0)) return false;
+    }
+    return true;
+  };
+  auto is_concat = [&](const Node& n) {
+    return g.opset >= 4 && is_op(n, "Concat") && n.outputs.size() == 1 && !n.outputs[0].empty() &&
+           !n.inputs.empty();
+  };
+  // A Q that can go: per tensor, parameters q, nothing reading its output from a subgraph.
+  auto dropped_q = [&](const Node& c, const std::string& t, const PerTensorQ& q) {
+    if (!is_op(c, "QuantizeLinear") || c.outputs.size() != 1 || c.outputs[0].empty() ||
+        input_at(c, 0) != t || c.attr_int("output_dtype", 0) != 0 ||
+        u.graph_outputs.count(c.outputs[0])) {
+      return false;
+    }
+    const auto p = per_tensor_params(g, c);
+    if (!p || p->zero_point.empty()) return false;
+    auto r = u.consumers.find(c.outputs[0]);
+    if (r == u.consumers.end()) return true;
+    for (size_t k : r->second) {
+      const auto& in = g.nodes[k].inputs;
+      if (std::find(in.begin(), in.end(), c.outputs[0]) == in.end()) return false;
+    }
+    return true;
+  };
+  // Forward: the f32 views (DQ outputs, and data movement of a view).
+  for (const Node& n : g.nodes) {
+    if (is_op(n, "DequantizeLinear") && n.outputs.size() == 1 && !n.outputs[0].empty()) {
+      if (auto x = activation_dq(g, u, n.outputs[0]); x && !x->second.zero_point.empty()) {
+        views[n.outputs[0]] = {x->first, x->second, true};
+      }
+    } else if (data_op(n) && views.count(input_at(n, 0))) {
+      views[n.outputs[0]] = {n.outputs[0], views[input_at(n, 0)].q, false};
+    }
+  }
+  // Backward: which ops go 8-bit (their output then is the 8-bit tensor itself).
+  std::vector<bool> convert(g.nodes.size(), false);
+  std::map<size_t, PerTensorQ> concat_q;
+  for (size_t i = g.nodes.size(); i-- > 0;) {
+    const Node& n = g.nodes[i];
+    const std::string& out = n.outputs.empty() ? std::string() : n.outputs[0];
+    if (out.empty() || u.graph_outputs.count(out)) continue;
+    auto readers = u.consumers.find(out);
+    if (readers == u.consumers.end()) continue;
+    std::optional<PerTensorQ> q;
+    if (data_op(n) && views.count(out)) {
+      q = views[out].q;
+    } else if (is_concat(n)) {
+      for (const auto& in : n.inputs) {
+        auto v = views.find(in);
+        if (v == views.end() || !v->second.from_dq) {
+          q.reset();
+          break;
+        }
+        q = v->second.q;  // provisional; the Qs decide
+      }
+      if (!q) continue;
+      q.reset();
+      for (size_t k : readers->second) {  // the output's parameters: those of its Qs
+        const Node& c = g.nodes[k];
+        if (!is_op(c, "QuantizeLinear")) continue;
+        if (auto p = per_tensor_params(g, c); p && !p->zero_point.empty()) q = *p;
+        break;
+      }
+    }
+    if (!q) continue;
+    bool ok = true, any_q = false;
+    for (size_t k : readers->second) {
+      const Node& c = g.nodes[k];
+      if (dropped_q(c, out, *q) && (!is_concat(n) || same(*per_tensor_params(g, c), *q))) {
+        any_q = true;
+      } else if (!(is_op(c, "Shape") && input_at(c, 0) == out) &&
+                 !(convert[k] && input_at(c, 0) == out && data_op(c)) &&
+                 !(convert[k] && is_concat(c))) {
+        ok = false;
+      }
+    }
+    // A Concat needs a Q to take its parameters from; data movement needs 8-bit readers.
+    if (!ok || (is_concat(n) && !any_q)) continue;
+    convert[i] = true;
+    if (is_concat(n)) concat_q[i] = *q;
+  }
+  // Forward: data movement of a view whose own op stays f32 has no 8-bit tensor to read.
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    if (!convert[i] || !data_op(g.nodes[i])) continue;
+    const View& v = views.at(input_at(g.nodes[i], 0));
+    if (!v.from_dq && !convert[u.producer.at(input_at(g.nodes[i], 0))]) convert[i] = false;
+  }
+  if (std::find(convert.begin(), convert.end(), true) == convert.end()) return g;
+  // Rewrite: converted ops read 8-bit tensors, their Qs go (their readers read the op's output).
+  std::set<std::string> names;
+  for (const auto& n : g.nodes) names.insert(n.outputs.begin(), n.outputs.end());
+  for (const auto& [name, t] : g.initializers) names.insert(name);
+  for (const auto& v : g.inputs) names.insert(v.name);
+  auto fresh = [&](std::string base) {
+    while (names.count(base)) base += "_";
+    names.insert(base);
+    return base;
+  };
+  std::map<std::string, std::string> rename;
+  std::vector<bool> drop(g.nodes.size(), false);
+  std::map<size_t, PerTensorQ> requant;
+  Graph out = g;
+  out.nodes.clear();
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    if (!convert[i]) continue;
+    const Node& n = g.nodes[i];
+    for (size_t k : u.consumers.at(n.outputs[0])) {
+      if (!is_op(g.nodes[k], "QuantizeLinear")) continue;
+      const PerTensorQ in = is_concat(n) ? concat_q.at(i) : views.at(n.outputs[0]).q;
+      if (same(*per_tensor_params(g, g.nodes[k]), in)) {
+        drop[k] = true;
+        rename[g.nodes[k].outputs[0]] = n.outputs[0];
+      } else {
+        requant[k] = in;  // the Q of other parameters reads a DQ of the 8-bit output
+      }
+    }
+  }
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    if (drop[i]) continue;
+    Node n = g.nodes[i];
+    if (auto r = requant.find(i); r != requant.end()) {
+      Node dq;
+      dq.name = fresh(n.name + "_requant_dq");
+      dq.op_type = "DequantizeLinear";
+      dq.inputs = {input_at(n, 0), r->second.scale, r->second.zero_point};
+      dq.outputs = {fresh(input_at(n, 0) + "_f32")};
+      n.inputs[0] = dq.outputs[0];
+      out.nodes.push_back(std::move(dq));
+    }
+    if (convert[i]) {
+      const size_t data_inputs = is_concat(n) ? n.inputs.size() : 1;
+      for (size_t k = 0; k < data_inputs; ++k) {
+        const View& v = views.at(n.inputs[k]);
+        const std::string bits = v.from_dq ? v.bits : n.inputs[k];
+        if (!is_concat(n) || same(v.q, concat_q.at(i))) {
+          n.inputs[k] = bits;
+          continue;
+        }
+        // Requantized to the Concat's parameters by a DQ -> Q pair of its own.
+        Node dq = *u.produced_by(g, n.inputs[k]);
+        dq.name = fresh(n.name + "_requant_dq" + std::to_string(k));
+        dq.outputs = {fresh(n.outputs[0] + "_in" + std::to_string(k) + "_f32")};
+        const PerTensorQ& q = concat_q.at(i);
+        Node rq;
+        rq.name = fresh(n.name + "_requant_q" + std::to_string(k));
+        rq.op_type = "QuantizeLinear";
+        rq.inputs = {dq.outputs[0], q.scale, q.zero_point};
+        rq.outputs = {fresh(n.outputs[0] + "_in" + std::to_string(k))};
+        n.inputs[k] = rq.outputs[0];
+        out.nodes.push_back(std::move(dq));
+        out.nodes.push_back(std::move(rq));
+      }
+    }
+    out.nodes.push_back(std::move(n));
+  }
+  for (Node& n : out.nodes) {
+    for (auto& in : n.inputs) {
+      for (auto r = rename.find(in); r != rename.end(); r = rename.find(in)) in = r->second;
+    }
+  }
+  // The DQs nothing reads any more.
+  const Uses after(out);
+  std::vector<Node> live;
+  for (Node& n : out.nodes) {
+    const bool dead = is_op(n, "DequantizeLinear") && n.outputs.size() == 1 &&
+                      !after.consumers.count(n.outputs[0]) && !after.graph_outputs.count(n.outputs[0]);
+    if (!dead) live.push_back(std::move(n));
+  }
+  out.nodes = std::move(live);
+  return out;
+}
+
+}  // namespace
+
 Result<Graph> lower_qdq(const Graph& qdq, const LoweringTarget& target,
                         const std::vector<std::string>& bf16_ops) {
-  QT_ASSIGN_OR_RETURN(Graph out, lower_graph(qdq, target, bf16_ops));
+  QT_ASSIGN_OR_RETURN(Graph out,
+                      lower_graph(target.int8_data_movement ? int8_data_movement(qdq) : qdq, target, bf16_ops));
   // Subgraphs hold their own quantized units (the QDQ builder puts them there).
   QT_RETURN_IF_ERROR(rewrite_subgraphs(out, [&](Graph& sub) -> Status {
     QT_ASSIGN_OR_RETURN(sub, lower_qdq(sub, target, bf16_ops));

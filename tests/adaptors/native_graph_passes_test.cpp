@@ -373,6 +373,54 @@ TEST(NativeGraphPassesTest, LookupTablesEqualTheReferenceOps) {
   }
 }
 
+// Reshape/Transpose and Concat between QDQ run on the 8-bit tensors: a Concat input with other
+// parameters than the Concat's Q is requantized by a table, so is a Q of other parameters after
+// data movement, and Shape reads the 8-bit tensor; the bytes stay those of the reference ops.
+TEST(NativeGraphPassesTest, DataMovementAndConcatRunOnInt8WithTheSameBytes) {
+  for (DType t : {DType::kU8, DType::kS8}) {
+    const int32_t zp = t == DType::kU8 ? 128 : 3;
+    std::mt19937 rng(4);
+    QdqBuilder b;
+    b.input("a", DType::kF32, {2, 4, 3, 5});
+    b.input("b", DType::kF32, {2, 6, 3, 5});
+    const std::string a = b.quant_act("a", 0.04f, zp, t);      // the Concat's own parameters
+    const std::string bb = b.quant_act("b", 0.05f, zp - 9, t);  // requantized first
+    b.node("Concat", {a, bb}, {"c"}, {{"axis", int_attr(1)}});
+    b.node("Shape", {"c"}, {"c_shape"});
+    const std::string c = b.quant_act("c", 0.04f, zp, t);
+    b.g.initializers["shape"] = Tensor::from_i64({4}, {2, 2, 5, 15});
+    b.node("Reshape", {c, "shape"}, {"r"});
+    b.node("Transpose", {"r"}, {"tr"}, {{"perm", ints_attr({0, 2, 1, 3})}});
+    b.output(b.quant_act("tr", 0.06f, zp + 2, t));  // a requantization after the Transpose
+    b.output("c_shape");
+    const std::vector<Tensor> input{random_f32({2, 4, 3, 5}, rng, -5.0f, 5.0f),
+                                    random_f32({2, 6, 3, 5}, rng, -6.0f, 6.0f)};
+    Graph lowered;
+    const auto got = run_native(b.g, input, &lowered);
+    EXPECT_EQ(count_ops(lowered, "QuantizeLinear"), 2);    // the inputs'
+    EXPECT_EQ(count_ops(lowered, "DequantizeLinear"), 1);  // the output's
+    EXPECT_EQ(count_ops(lowered, kQLutOp, kNativeDomain), 2);
+    expect_same_bytes(run_reference(b.g, input), got);
+  }
+}
+
+// A reader that needs f32 keeps the op in f32 between its DQ and Q.
+TEST(NativeGraphPassesTest, DataMovementWithAnF32ReaderStays) {
+  std::mt19937 rng(5);
+  QdqBuilder b;
+  b.input("x", DType::kF32, {2, 3, 4});
+  b.node("Transpose", {b.quant_act("x", 0.03f, 128, DType::kU8)}, {"t"},
+         {{"perm", ints_attr({0, 2, 1})}});
+  b.node("Relu", {"t"}, {"relu"});
+  b.output("relu");
+  b.output(b.quant_act("t", 0.03f, 128, DType::kU8));
+  const std::vector<Tensor> input{random_f32({2, 3, 4}, rng, -3.0f, 3.0f)};
+  Graph lowered;
+  const auto got = run_native(b.g, input, &lowered);
+  EXPECT_EQ(count_ops(lowered, "DequantizeLinear"), 2);
+  expect_same_bytes(run_reference(b.g, input), got);
+}
+
 // HardSwish as opset-13 exporters write it, x * HardSigmoid(x) with QDQ around each op, is one
 // table: the whole chain (two DQs of x, HardSigmoid, its Q -> DQ, Mul, Q) is a function of x's
 // byte. A Mul of two different 8-bit tensors is not, and stays as written.
