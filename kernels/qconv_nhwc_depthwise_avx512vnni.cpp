@@ -3,13 +3,15 @@
 // Undilated kernels of width 3, 5 or 7: one vector holds, for each of 16 channels, one input
 // column's bytes from four consecutive kernel rows, so one vpdpbusd against those four rows'
 // weights does four taps; each such column vector serves every output of the tile whose window
-// holds it. Rows and columns outside the image read as the zero point (compensated like every
-// tap), so every pixel runs the same code.
+// holds it. Tiles take 32 channels (two vectors) where there are that many. Rows and columns
+// outside the image read as the zero point (compensated like every tap), so every pixel runs
+// the same code.
 // Other kernels run per tap, an input pixel widened to 32-bit lanes and multiplied by one
 // vpdpwssd, on regions that skip taps in the padding.
 #include <immintrin.h>
 
 #include <algorithm>
+#include <utility>
 
 #include "kernels/qconv_nhwc.h"
 #include "kernels/qconv_nhwc_detail_avx512vnni.h"
@@ -193,18 +195,29 @@ void dw_pair_tile(const DwRowsArgs& a, const __m512i* init, __m512i* out) {
 }
 
 using PairTileFn = void (*)(const DwRowsArgs&, const __m512i*, __m512i*);
-template <int SW>
-constexpr PairTileFn kPairTiles[kMaxPixels + 1] = {
-    nullptr,               dw_pair_tile<1, 3, SW>, dw_pair_tile<2, 3, SW>,
-    dw_pair_tile<3, 3, SW>, dw_pair_tile<4, 3, SW>, dw_pair_tile<5, 3, SW>,
-    dw_pair_tile<6, 3, SW>, dw_pair_tile<7, 3, SW>, dw_pair_tile<8, 3, SW>};
+// Pixels a 32-channel tile takes for a kernel width: its accumulators (2 a pixel) and weights
+// (2 a kernel column) fit the vector registers beside the operands.
+constexpr int pair_pixels(int kw) { return kw <= 3 ? 8 : kw <= 5 ? 6 : 4; }
+template <int KW, int SW, typename Seq>
+struct PairRows;
+template <int KW, int SW, size_t... N>
+struct PairRows<KW, SW, std::index_sequence<N...>> {
+  static constexpr PairTileFn fn[] = {nullptr, &dw_pair_tile<static_cast<int>(N) + 1, KW, SW>...};
+};
+template <int KW, int SW>
+using PairTable = PairRows<KW, SW, std::make_index_sequence<static_cast<size_t>(pair_pixels(KW))>>;
 
-// The 32-channel kernels for this shape (3 wide: their accumulators and weights fit the
-// registers), or null.
+// The 32-channel kernels for this shape (kPairTiles[n] for n up to pair_pixels(kernel_w)), or
+// null.
 const PairTileFn* pair_tiles(const QConvShape& s) {
-  if (s.dilation_w != 1 || s.kernel_w != 3) return nullptr;
-  if (s.stride_w == 1) return kPairTiles<1>;
-  if (s.stride_w == 2) return kPairTiles<2>;
+  if (s.dilation_w != 1) return nullptr;
+  const int64_t kw = s.kernel_w, sw = s.stride_w;
+  if (kw == 3 && sw == 1) return PairTable<3, 1>::fn;
+  if (kw == 3 && sw == 2) return PairTable<3, 2>::fn;
+  if (kw == 5 && sw == 1) return PairTable<5, 1>::fn;
+  if (kw == 5 && sw == 2) return PairTable<5, 2>::fn;
+  if (kw == 7 && sw == 1) return PairTable<7, 1>::fn;
+  if (kw == 7 && sw == 2) return PairTable<7, 2>::fn;
   return nullptr;
 }
 
@@ -350,8 +363,9 @@ void depthwise_rows(const QConvShape& s, const QGemmParams& p, const QConvSum* s
                      init[h] = initial_acc(e, c0 + 16 * h, c - c0 - 16 * h);
                      if (packed) out[h] = PackedOut(e, c0 + 16 * h, c - c0 - 16 * h);
                    }
-                   for (int64_t ox = 0; ox < ow; ox += kMaxPixels) {
-                     const int n = static_cast<int>(std::min<int64_t>(kMaxPixels, ow - ox));
+                   const int64_t tile = pair ? pair_pixels(static_cast<int>(s.kernel_w)) : kMaxPixels;
+                   for (int64_t ox = 0; ox < ow; ox += tile) {
+                     const int n = static_cast<int>(std::min<int64_t>(tile, ow - ox));
                      const DwRowsArgs a{rp,
                                         groups,
                                         s.kernel_h,

@@ -204,6 +204,8 @@ INSTANTIATE_TEST_SUITE_P(
         // 32 channels at a time, then a whole or partial block left over.
         ConvCase{"depthwise_c40_pairs", shape(2, 40, 7, 12, 40, 3, 1, 1, 40)},
         ConvCase{"depthwise_c72_pairs_s2", shape(1, 72, 9, 9, 72, 3, 2, 1, 72)},
+        ConvCase{"depthwise_7x7_c40_pairs_s2", shape(1, 40, 11, 13, 40, 7, 2, 3, 40)},
+        ConvCase{"depthwise_5x5_c64_pairs", shape(2, 64, 7, 15, 64, 5, 1, 2, 64)},
         ConvCase{"dilated", shape(1, 12, 10, 10, 4, 3, 1, 2, 1, 2)},
         // Pads wider than the kernel: outputs whose windows miss the image entirely.
         ConvCase{"pad_beyond_kernel", shape(2, 8, 3, 4, 20, 3, 1, 3, 1)},
