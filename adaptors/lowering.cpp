@@ -762,6 +762,19 @@ std::vector<Int8LutUnit> find_int8_luts(const Graph& g, const std::vector<bool>&
   std::vector<Int8LutUnit> luts;
   auto free = [&](size_t i) { return i >= taken.size() || !taken[i]; };
   std::vector<bool> used(g.nodes.size(), false);  // by a table found before
+  auto add = [&](size_t op, size_t qi, const std::string& source, const std::vector<size_t>& nodes,
+                 Result<Tensor> table) {
+    if (!table.ok()) return;
+    for (size_t i : nodes) used[i] = true;
+    Int8LutUnit unit;
+    unit.op = op;
+    unit.q = qi;
+    unit.x_q = source;
+    unit.output = g.nodes[qi].outputs[0];
+    unit.table = std::move(table).value();
+    unit.nodes = nodes;
+    luts.push_back(std::move(unit));
+  };
   for (size_t qi = 0; qi < g.nodes.size(); ++qi) {
     const Node& q = g.nodes[qi];
     if (!free(qi) || used[qi] || !is_op(q, "QuantizeLinear") || q.outputs.size() != 1 ||
@@ -782,17 +795,7 @@ std::vector<Int8LutUnit> find_int8_luts(const Graph& g, const std::vector<bool>&
         continue;
       }
       const std::vector<size_t> nodes = {std::min(dqi, qi), std::max(dqi, qi)};
-      Result<Tensor> table = lut_table(g, nodes, source, dq_params->type, q.outputs[0]);
-      if (!table.ok()) continue;
-      used[dqi] = used[qi] = true;
-      Int8LutUnit unit;
-      unit.op = dqi;
-      unit.q = qi;
-      unit.x_q = source;
-      unit.output = q.outputs[0];
-      unit.table = std::move(table).value();
-      unit.nodes = nodes;
-      luts.push_back(std::move(unit));
+      add(dqi, qi, source, nodes, lut_table(g, nodes, source, dq_params->type, q.outputs[0]));
       continue;
     }
     if (!(lut_op(g, *last) || lut_binary_op(*last))) continue;
@@ -875,16 +878,7 @@ std::vector<Int8LutUnit> find_int8_luts(const Graph& g, const std::vector<bool>&
     const std::vector<size_t> nodes(cone.begin(), cone.end());  // graph order
     // A node the reference ops cannot run stays as it is, to fail (or not) where the graph runs.
     Result<Tensor> table = lut_table(g, nodes, source, x_type, q.outputs[0]);
-    if (!table.ok()) continue;
-    for (size_t i : nodes) used[i] = true;
-    Int8LutUnit unit;
-    unit.op = u.producer.at(input_at(q, 0));
-    unit.q = qi;
-    unit.x_q = source;
-    unit.output = q.outputs[0];
-    unit.table = std::move(table).value();
-    unit.nodes = nodes;
-    luts.push_back(std::move(unit));
+    add(u.producer.at(input_at(q, 0)), qi, source, nodes, std::move(table));
   }
   return luts;
 }
