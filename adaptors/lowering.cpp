@@ -1239,6 +1239,14 @@ Graph int8_data_movement(const Graph& g) {
       for (auto r = rename.find(in); r != rename.end(); r = rename.find(in)) in = r->second;
     }
   }
+  // What the graph declares of the converted outputs: now 8-bit tensors.
+  for (size_t i = 0; i < g.nodes.size(); ++i) {
+    if (!convert[i]) continue;
+    auto vi = out.value_info.find(g.nodes[i].outputs[0]);
+    if (vi != out.value_info.end()) {
+      vi->second.dtype = is_concat(g.nodes[i]) ? concat_q.at(i).type : views.at(g.nodes[i].outputs[0]).q.type;
+    }
+  }
   // The DQs nothing reads any more.
   const Uses after(out);
   std::vector<Node> live;

@@ -393,6 +393,9 @@ TEST(NativeGraphPassesTest, DataMovementAndConcatRunOnInt8WithTheSameBytes) {
     b.node("Transpose", {"r"}, {"tr"}, {{"perm", ints_attr({0, 2, 1, 3})}});
     b.output(b.quant_act("tr", 0.06f, zp + 2, t));  // a requantization after the Transpose
     b.output("c_shape");
+    // What an exporter declares of the intermediates stays true of the 8-bit tensors.
+    b.g.value_info["c"] = {"c", DType::kF32, Shape{2, 10, 3, 5}};
+    b.g.value_info["r"] = {"r", DType::kF32, Shape{2, 2, 5, 15}};
     const std::vector<Tensor> input{random_f32({2, 4, 3, 5}, rng, -5.0f, 5.0f),
                                     random_f32({2, 6, 3, 5}, rng, -6.0f, 6.0f)};
     Graph lowered;
@@ -400,6 +403,10 @@ TEST(NativeGraphPassesTest, DataMovementAndConcatRunOnInt8WithTheSameBytes) {
     EXPECT_EQ(count_ops(lowered, "QuantizeLinear"), 2);    // the inputs'
     EXPECT_EQ(count_ops(lowered, "DequantizeLinear"), 1);  // the output's
     EXPECT_EQ(count_ops(lowered, kQLutOp, kNativeDomain), 2);
+    for (const char* name : {"c", "r"}) {
+      const ValueInfo* vi = lowered.find_value(name);
+      if (vi) EXPECT_EQ(vi->dtype, t) << name;
+    }
     expect_same_bytes(run_reference(b.g, input), got);
   }
 }
