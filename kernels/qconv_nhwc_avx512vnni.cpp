@@ -39,11 +39,7 @@ struct DirectOut {
   __mmask16 mask[kQConvMaxPanelBlocks];  // the blocks' real channels (0: none)
   __mmask64 bytes;                       // all blocks' real channels, a bit a byte
   bool full;                             // every channel of every block real
-  bool s8;                               // s8 output (else u8)
-  __m512 inv, q_lo, q_hi;
-  __m512i zp;
-  __m512i zp16;  // the zero point in 16-bit lanes
-  __m512i lo8;   // the lowest output byte: q_lo + zero point
+  qconv_nhwc_detail::PackedQuant q;
   uint8_t* y;     // the panel's first channel of output pixel 0
   int64_t pixel;  // bytes per output pixel
 };
@@ -110,13 +106,13 @@ void micro(const uint8_t* const* rows, const int64_t* tap_off, const int32_t* ta
 #pragma GCC unroll 32
     for (int m = 0; m < R; ++m) at[m] = pix[m] * direct->pixel;
     uint8_t* const y = direct->y;
-    const __m512 inv = direct->inv, q_hi = direct->q_hi;
-    const __m512i zp16 = direct->zp16, lo8 = direct->lo8;
+    const __m512 inv = direct->q.inv, q_hi = direct->q.q_hi;
+    const __m512i zp16 = direct->q.zp16, lo8 = direct->q.lo8;
     if constexpr (NB >= 2) {
       __m512 scale[NB];
 #pragma GCC unroll 4
       for (int j = 0; j < NB; ++j) scale[j] = direct->scale[j];
-      if (direct->s8) {
+      if (direct->q.s8) {
 #pragma GCC unroll 32
         for (int m = 0; m < R; ++m) {
           store_pixel_packed<NB, true>(*direct, acc[m], scale, inv, q_hi, zp16, lo8, y + at[m]);
@@ -133,7 +129,7 @@ void micro(const uint8_t* const* rows, const int64_t* tap_off, const int32_t* ta
     // pixels of exactly 16 channels, else a 16-byte piece each.
     const __m512 scale = direct->scale[0];
     const __mmask16 mask = direct->mask[0];
-    const bool s8 = direct->s8, whole = mask == 0xffff && direct->pixel == 16;
+    const bool s8 = direct->q.s8, whole = mask == 0xffff && direct->pixel == 16;
 #pragma GCC unroll 8
     for (int m0 = 0; m0 < R; m0 += 4) {
       const int n = R - m0 < 4 ? R - m0 : 4;
@@ -170,10 +166,7 @@ using MicroFn = void (*)(const uint8_t* const*, const int64_t*, const int32_t*, 
 // needs more than it does.
 const DirectOut* direct_out(const Epilogue& e, int blocks, int64_t n0, int64_t n_end, void* y,
                             DirectOut* d) {
-  if ((e.output != QGemmOutput::kU8 && e.output != QGemmOutput::kS8) || e.mid || e.bias_f32 ||
-      e.sum) {
-    return nullptr;
-  }
+  if (!e.plain_8bit()) return nullptr;
   for (int j = 0; j < blocks; ++j) {
     const int64_t valid = std::max<int64_t>(0, n_end - n0 - j * 16);
     d->mask[j] = qconv_nhwc_detail::lane_mask(valid);
@@ -183,13 +176,7 @@ const DirectOut* direct_out(const Epilogue& e, int blocks, int64_t n0, int64_t n
   d->bytes = 0;
   for (int j = 0; j < blocks; ++j) d->bytes |= static_cast<__mmask64>(d->mask[j]) << (16 * j);
   d->full = d->bytes == (blocks == 4 ? ~__mmask64{0} : (__mmask64{1} << (16 * blocks)) - 1);
-  d->s8 = e.output == QGemmOutput::kS8;
-  d->zp16 = _mm512_set1_epi16(static_cast<int16_t>(e.out_zp));
-  d->lo8 = _mm512_set1_epi8(static_cast<char>(static_cast<int32_t>(e.q_lo) + e.out_zp));
-  d->inv = _mm512_set1_ps(e.out_inv);
-  d->q_lo = _mm512_set1_ps(e.q_lo);
-  d->q_hi = _mm512_set1_ps(e.q_hi);
-  d->zp = _mm512_set1_epi32(e.out_zp);
+  d->q = qconv_nhwc_detail::PackedQuant(e);
   d->y = static_cast<uint8_t*>(y) + n0;
   d->pixel = e.channels;
   return d;
@@ -240,7 +227,6 @@ struct TileRun {
   const __m512i* init;
   const DirectOut* direct;  // or null: the generic epilogue below
   const Epilogue* e;
-  int blocks;
   int64_t n0, n_end;
   void* y;
   const void* r;
@@ -424,7 +410,6 @@ void conv_taps(const QConvShape& s, const QGemmParams& p, const QConvSum* sum, c
             run.init = init;
             run.w = w.panel_data(un.g, pan);
             run.w_tap = k4 * pan.blocks * 64;
-            run.blocks = pan.blocks;
             run.n0 = n0;
             run_fn(pan.blocks)(run);
           }

@@ -241,42 +241,30 @@ const RowsTileFn* rows_tiles(const QConvShape& s) {
   return nullptr;
 }
 
-// Plain 8-bit output (nothing between the product and the requantization but the scale): the
-// tile's pixels are finished four at a time by the packed requantization.
-bool packed_epilogue(const Epilogue& e) {
-  return (e.output == QGemmOutput::kU8 || e.output == QGemmOutput::kS8) && !e.mid && !e.bias_f32 &&
-         !e.sum;
-}
-
 // The packed requantization's constants for channels c0.. (valid of them real).
 struct PackedOut {
-  __mmask16 mask;
-  bool s8, whole;  // s8 output; 64-byte stores of four pixels (16 channels, all real)
-  __m512 scale, inv, q_hi;
-  __m512i zp16, lo8;
-  int64_t channels;
+  const PackedQuant* q = nullptr;  // the call's constants
+  __mmask16 mask = 0;
+  bool whole = false;  // 64-byte stores of four pixels (16 channels, all real)
+  __m512 scale;
+  int64_t channels = 0;
   PackedOut() = default;
-  PackedOut(const Epilogue& e, int64_t c0, int64_t valid) {
-    mask = lane_mask(valid);
+  PackedOut(const Epilogue& e, const PackedQuant& pq, int64_t c0, int64_t valid)
+      : q(&pq), mask(lane_mask(valid)), whole(mask == 0xffff && e.channels == 16),
+        channels(e.channels) {
     scale = e.per_channel ? _mm512_maskz_loadu_ps(mask, e.scale + c0) : _mm512_set1_ps(e.scale[0]);
-    inv = _mm512_set1_ps(e.out_inv);
-    q_hi = _mm512_set1_ps(e.q_hi);
-    zp16 = _mm512_set1_epi16(static_cast<int16_t>(e.out_zp));
-    lo8 = _mm512_set1_epi8(static_cast<char>(static_cast<int32_t>(e.q_lo) + e.out_zp));
-    s8 = e.output == QGemmOutput::kS8;
-    whole = mask == 0xffff && e.channels == 16;
-    channels = e.channels;
   }
 };
 
 // Four pixels' vectors (the last repeated where fewer than four are real) as bytes.
 inline __m512i packed4(const PackedOut& o, __m512i a0, __m512i a1, __m512i a2, __m512i a3) {
-  const __m512i q0 = requant_round(a0, o.scale, o.inv, o.q_hi);
-  const __m512i q1 = requant_round(a1, o.scale, o.inv, o.q_hi);
-  const __m512i q2 = requant_round(a2, o.scale, o.inv, o.q_hi);
-  const __m512i q3 = requant_round(a3, o.scale, o.inv, o.q_hi);
-  return o.s8 ? pack_bytes4<true>(q0, q1, q2, q3, o.zp16, o.lo8)
-              : pack_bytes4<false>(q0, q1, q2, q3, o.zp16, o.lo8);
+  const PackedQuant& q = *o.q;
+  const __m512i q0 = requant_round(a0, o.scale, q.inv, q.q_hi);
+  const __m512i q1 = requant_round(a1, o.scale, q.inv, q.q_hi);
+  const __m512i q2 = requant_round(a2, o.scale, q.inv, q.q_hi);
+  const __m512i q3 = requant_round(a3, o.scale, q.inv, q.q_hi);
+  return q.s8 ? pack_bytes4<true>(q0, q1, q2, q3, q.zp16, q.lo8)
+              : pack_bytes4<false>(q0, q1, q2, q3, q.zp16, q.lo8);
 }
 
 // Finishes n (<= kMaxPixels) consecutive output pixels whose first channel c0 is at y0.
@@ -288,17 +276,10 @@ void store_packed(const PackedOut& o, const __m512i* acc, int n, uint8_t* y0) {
     uint8_t* d = y0 + m * ch;
     if (o.whole) {
       _mm512_storeu_si512(d, b);
-    } else if (o.mask == 0xffff) {
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(d), _mm512_castsi512_si128(b));
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(d + ch), _mm512_extracti32x4_epi32(b, 1));
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(d + 2 * ch), _mm512_extracti32x4_epi32(b, 2));
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(d + 3 * ch), _mm512_extracti32x4_epi32(b, 3));
-    } else {
-      _mm_mask_storeu_epi8(d, o.mask, _mm512_castsi512_si128(b));
-      _mm_mask_storeu_epi8(d + ch, o.mask, _mm512_extracti32x4_epi32(b, 1));
-      _mm_mask_storeu_epi8(d + 2 * ch, o.mask, _mm512_extracti32x4_epi32(b, 2));
-      _mm_mask_storeu_epi8(d + 3 * ch, o.mask, _mm512_extracti32x4_epi32(b, 3));
+      continue;
     }
+    uint8_t* dst[4] = {d, d + ch, d + 2 * ch, d + 3 * ch};
+    store_pieces(b, dst, 4, o.mask);
   }
   if (m < n) {
     const int k = n - m;
@@ -333,7 +314,9 @@ void depthwise_rows(const QConvShape& s, const QGemmParams& p, const QConvSum* s
   const std::vector<uint8_t> zp_row(static_cast<size_t>(s.in_w * L.stride + 64),
                                     static_cast<uint8_t>(e.zp));
   const __m512i zp8 = _mm512_set1_epi8(static_cast<char>(e.zp));
-  const bool packed = packed_epilogue(e);
+  // Plain 8-bit outputs: the tile's pixels finished four at a time by the packed requantization.
+  const bool packed = e.plain_8bit();
+  const PackedQuant quant = packed ? PackedQuant(e) : PackedQuant();
   const PairTileFn* pairs = pair_tiles(s);
   const void* r = sum ? sum->r : nullptr;
   for_images(s, L, x, p.a_type, p.a_zero_point, oh, 0, s.batch * pixels * c * w.taps(),
@@ -361,7 +344,7 @@ void depthwise_rows(const QConvShape& s, const QGemmParams& p, const QConvSum* s
                    PackedOut out[2];
                    for (int h = 0; h < step / 16; ++h) {
                      init[h] = initial_acc(e, c0 + 16 * h, c - c0 - 16 * h);
-                     if (packed) out[h] = PackedOut(e, c0 + 16 * h, c - c0 - 16 * h);
+                     if (packed) out[h] = PackedOut(e, quant, c0 + 16 * h, c - c0 - 16 * h);
                    }
                    const int64_t tile = pair ? pair_pixels(static_cast<int>(s.kernel_w)) : kMaxPixels;
                    for (int64_t ox = 0; ox < ow; ox += tile) {

@@ -96,6 +96,11 @@ struct Epilogue {
     }
     channels = out_channels;
   }
+  // 8-bit output with nothing between the product and the requantization but the scale (no graph
+  // Q -> DQ, f32 bias or fused Add): what PackedQuant finishes.
+  bool plain_8bit() const {
+    return (output == QGemmOutput::kU8 || output == QGemmOutput::kS8) && !mid && !bias_f32 && !sum;
+  }
 };
 
 inline __mmask16 lane_mask(int64_t valid) {
@@ -202,6 +207,21 @@ inline __m512i requant_round(__m512i acc, __m512 scale, __m512 inv, __m512 q_hi)
   const __m512 f = fmul(fmul(_mm512_cvtepi32_ps(acc), scale), inv);
   return _mm512_cvt_roundps_epi32(_mm512_min_ps(f, q_hi), kRound);
 }
+// The per-call constants of requant_round + pack_bytes4 for an epilogue's 8-bit output.
+struct PackedQuant {
+  __m512 inv, q_hi;
+  __m512i zp16;  // the output zero point in 16-bit lanes
+  __m512i lo8;   // the lowest output byte: q_lo + zero point
+  bool s8 = false;
+  PackedQuant() = default;
+  explicit PackedQuant(const Epilogue& e)
+      : inv(_mm512_set1_ps(e.out_inv)),
+        q_hi(_mm512_set1_ps(e.q_hi)),
+        zp16(_mm512_set1_epi16(static_cast<int16_t>(e.out_zp))),
+        lo8(_mm512_set1_epi8(static_cast<char>(static_cast<int32_t>(e.q_lo) + e.out_zp))),
+        s8(e.output == QGemmOutput::kS8) {}
+};
+
 // Bytes [q0's 16][q1's 16][q2's 16][q3's 16] plus the zero point (zp16, in 16-bit lanes), at
 // least lo8.
 template <bool S8>

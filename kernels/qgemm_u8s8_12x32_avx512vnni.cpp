@@ -12,7 +12,6 @@
 #include "kernels/qgemm.h"
 #include "kernels/qgemm_epilogue.h"
 #include "kernels/qconv_nhwc_detail_avx512vnni.h"  // the packed requantization
-#include "kernels/quantize_ref.h"
 
 namespace qtune {
 namespace {
@@ -189,32 +188,21 @@ void store_half(const QGemmParams& p, const __m512i (&acc)[kMR][2], int half, in
   }
 }
 
-// The epilogue's common case, 8-bit C with nothing between the product and the requantization
-// but the scale (no graph Q -> DQ, no f32 bias), rows not transposed: both halves of a row go
+// The epilogue's common case (Epilogue::plain_8bit), rows not transposed: both halves of a row go
 // through the packed requantization of the NHWC convolution (qconv_nhwc_detail::pack_bytes4),
 // the clamps as bounds on the quantized value. The same bytes as store_half.
-bool packed_epilogue(const QGemmParams& p) {
-  return (p.output == QGemmOutput::kU8 || p.output == QGemmOutput::kS8) && p.mid_scale <= 0.0f &&
-         !p.bias_f32 && !p.c_transposed;
-}
-
-void store_tile_packed(const QGemmParams& p, const __m512i (&acc)[kMR][2], int rows, int64_t m0,
-                       int64_t n0, int64_t n_valid, const __m512i* comp, void* c, int64_t ldc) {
+void store_tile_packed(const QGemmParams& p, const qconv_nhwc_detail::PackedQuant& q,
+                       const __m512i (&acc)[kMR][2], int rows, int64_t m0, int64_t n0,
+                       int64_t n_valid, const __m512i* comp, void* c, int64_t ldc) {
   namespace d = qconv_nhwc_detail;
-  const QRange r = qrange(p.output == QGemmOutput::kU8 ? DType::kU8 : DType::kS8);
-  const float inv_f = 1.0f / p.out_scale;
-  const int32_t zp = p.out_zero_point;
-  const float lo = static_cast<float>(saturate_round(p.clamp_min * inv_f, zp, r) - zp);
-  const float hi = static_cast<float>(saturate_round(p.clamp_max * inv_f, zp, r) - zp);
   const __mmask16 m0_mask = d::lane_mask(n_valid), m1_mask = d::lane_mask(std::max<int64_t>(0, n_valid - 16));
   const __mmask32 bytes = static_cast<__mmask32>(m0_mask) | (static_cast<__mmask32>(m1_mask) << 16);
   const __m512 s0 = p.per_channel_scale ? _mm512_maskz_loadu_ps(m0_mask, p.scale + n0) : _mm512_set1_ps(p.scale[0]);
   const __m512 s1 = p.per_channel_scale ? _mm512_maskz_loadu_ps(m1_mask, p.scale + n0 + 16) : s0;
-  const __m512 inv = _mm512_set1_ps(inv_f), q_hi = _mm512_set1_ps(hi);
-  const __m512i zp16 = _mm512_set1_epi16(static_cast<int16_t>(zp));
-  const __m512i lo8 = _mm512_set1_epi8(static_cast<char>(static_cast<int32_t>(lo) + zp));
+  const __m512 inv = q.inv, q_hi = q.q_hi;
+  const __m512i zp16 = q.zp16, lo8 = q.lo8;
   const __m512i c0 = comp[0], c1 = comp[1];
-  const bool s8 = p.output == QGemmOutput::kS8, whole = bytes == 0xffffffffu;
+  const bool s8 = q.s8, whole = bytes == 0xffffffffu;
   auto* out = static_cast<uint8_t*>(c) + m0 * ldc + n0;
   for (int i = 0; i < rows; ++i) {
     const __m512i q0 = d::requant_round(_mm512_sub_epi32(acc[i][0], c0), s0, inv, q_hi);
@@ -249,7 +237,10 @@ void qgemm_u8s8_12x32__avx512vnni(const QGemmParams& p, const void* a, int64_t l
                               : std::max<int64_t>(1, std::min(m_tiles, tiles_per_task));
 
   const bool direct = p.a_type == DType::kU8 && b.K == b.k_padded;
-  const bool packed = packed_epilogue(p);
+  const qconv_nhwc_detail::Epilogue epilogue(p, nullptr, b.col_sum, b.N);
+  const bool packed = epilogue.plain_8bit() && !p.c_transposed;
+  const qconv_nhwc_detail::PackedQuant quant =
+      packed ? qconv_nhwc_detail::PackedQuant(epilogue) : qconv_nhwc_detail::PackedQuant();
   // One 12x32 tile: products, then zero-point compensation, biases and the epilogue.
   auto tile = [&](int64_t m0, int rows, const uint8_t* a_tile, int64_t row_stride,
                   int64_t g_stride, int64_t nb) {
@@ -264,7 +255,7 @@ void qgemm_u8s8_12x32__avx512vnni(const QGemmParams& p, const void* a, int64_t l
         comp[half] = _mm512_mullo_epi32(_mm512_set1_epi32(zp), _mm512_maskz_loadu_epi32(mask, b.col_sum.data() + nh));
         if (p.bias_s32) comp[half] = _mm512_sub_epi32(comp[half], _mm512_maskz_loadu_epi32(mask, p.bias_s32 + nh));
       }
-      store_tile_packed(p, acc, rows, m0, n0, std::min<int64_t>(kQGemmNR, b.N - n0), comp, c, ldc);
+      store_tile_packed(p, quant, acc, rows, m0, n0, std::min<int64_t>(kQGemmNR, b.N - n0), comp, c, ldc);
       return;
     }
     for (int half = 0; half < 2; ++half) {
