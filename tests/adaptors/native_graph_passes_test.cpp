@@ -47,6 +47,15 @@ std::vector<Tensor> run_native(const Graph& g, const std::vector<Tensor>& in, Gr
   return run_exec(prepare_native(std::make_shared<const Graph>(g), {}), in, lowered);
 }
 
+// Runs g on the native adaptor (its lowered graph into *lowered) and on the reference ops: one
+// f32 output each, within 1e-5 of each other.
+void expect_native_matches_reference_f32(const Graph& g, const std::vector<Tensor>& in,
+                                         Graph* lowered) {
+  const auto got = run_native(g, in, lowered);
+  ASSERT_EQ(got.size(), 1u);
+  expect_f32_close(run_reference(g, in)[0], got[0], 1e-5f);
+}
+
 void expect_same_bytes(const std::vector<Tensor>& a, const std::vector<Tensor>& b) {
   ASSERT_EQ(a.size(), b.size());
   for (size_t i = 0; i < a.size(); ++i) {
@@ -138,9 +147,7 @@ TEST(NativeGraphPassesTest, LayerNormAndGeluDecompositionsFuseAndAgree) {
     const Graph g = decomposed_block(rng, variant & 1, variant & 2, variant & 4, variant < 4 ? 1 : 2);
     const std::vector<Tensor> in{random_f32({2, 5, 24}, rng, -3.0f, 3.0f)};
     Graph lowered;
-    const auto got = run_native(g, in, &lowered);
-    ASSERT_EQ(got.size(), 1u);
-    expect_f32_close(run_reference(g, in)[0], got[0], 1e-5f);
+    ASSERT_NO_FATAL_FAILURE(expect_native_matches_reference_f32(g, in, &lowered));
     EXPECT_EQ(count_ops(lowered, kLayerNormOp, kNativeDomain), 1);
     EXPECT_EQ(count_ops(lowered, kGeluOp, kNativeDomain), 1);
     EXPECT_EQ(lowered.nodes.size(), 2u);
@@ -176,9 +183,7 @@ TEST(NativeGraphPassesTest, TanhGeluDecompositionsFuseAndAgree) {
     b.output("out");
     const std::vector<Tensor> in{random_f32({3, 7, 20}, rng, -5.0f, 5.0f)};
     Graph lowered;
-    const auto got = run_native(b.g, in, &lowered);
-    ASSERT_EQ(got.size(), 1u);
-    expect_f32_close(run_reference(b.g, in)[0], got[0], 1e-5f);
+    ASSERT_NO_FATAL_FAILURE(expect_native_matches_reference_f32(b.g, in, &lowered));
     ASSERT_EQ(lowered.nodes.size(), 1u);
     EXPECT_EQ(lowered.nodes[0].op_type, kGeluOp);
     EXPECT_EQ(lowered.nodes[0].attr_string("approximate", ""), "tanh");
@@ -193,9 +198,7 @@ TEST(NativeGraphPassesTest, LayerNormOfUnknownShapeFusesOnNegativeAxes) {
   g.inputs[0].shape = std::nullopt;
   const std::vector<Tensor> in{random_f32({2, 5, 24}, rng, -3.0f, 3.0f)};
   Graph lowered;
-  const auto got = run_native(g, in, &lowered);
-  ASSERT_EQ(got.size(), 1u);
-  expect_f32_close(run_reference(g, in)[0], got[0], 1e-5f);
+  ASSERT_NO_FATAL_FAILURE(expect_native_matches_reference_f32(g, in, &lowered));
   EXPECT_EQ(count_ops(lowered, kLayerNormOp, kNativeDomain), 1);
   for (const Node& n : lowered.nodes) {
     if (n.op_type == kLayerNormOp) EXPECT_EQ(n.attr_int("axis", 0), -2);
@@ -224,9 +227,7 @@ TEST(NativeGraphPassesTest, LayerNormChainWithOutsideReadersStays) {
 
   Graph h = decomposed_block(rng, true, true, false, 1);
   h.initializers["gamma"] = random_f32({5, 1}, rng, 0.5f, 1.5f);  // per row, not per column
-  const auto got_h = run_native(h, in, &lowered);
-  ASSERT_EQ(got_h.size(), 1u);
-  expect_f32_close(run_reference(h, in)[0], got_h[0], 1e-5f);
+  ASSERT_NO_FATAL_FAILURE(expect_native_matches_reference_f32(h, in, &lowered));
   EXPECT_EQ(count_ops(lowered, kLayerNormOp, kNativeDomain), 1);
   EXPECT_EQ(count_ops(lowered, "Mul"), 1);
   EXPECT_EQ(count_ops(lowered, "Add"), 1);
@@ -246,9 +247,7 @@ TEST(NativeGraphPassesTest, StandardLayerNormalizationRunsFused) {
   b.output("out");
   const std::vector<Tensor> in{random_f32({3, 4, 10}, rng, -2.0f, 2.0f)};
   Graph lowered;
-  const auto got = run_native(b.g, in, &lowered);
-  ASSERT_EQ(got.size(), 1u);
-  expect_f32_close(run_reference(b.g, in)[0], got[0], 1e-5f);
+  ASSERT_NO_FATAL_FAILURE(expect_native_matches_reference_f32(b.g, in, &lowered));
   EXPECT_EQ(count_ops(lowered, kLayerNormOp, kNativeDomain), 1);
 }
 

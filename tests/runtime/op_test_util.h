@@ -12,39 +12,21 @@
 
 #include "runtime/kernel_registry.h"
 #include "runtime/onnx_inference.h"
+#include "tests/common/graph_test_util.h"
 
 namespace qtune::op_test {
 
-inline Attribute attr_int(int64_t v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kInt;
-  a.i = v;
-  return a;
-}
-inline Attribute attr_ints(std::vector<int64_t> v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kInts;
-  a.ints = std::move(v);
-  return a;
-}
-inline Attribute attr_float(float v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kFloat;
-  a.f = v;
-  return a;
-}
+// The shared builders (tests/common/graph_test_util.h) under the names these tests use.
+inline Attribute attr_int(int64_t v) { return test::int_attr(v); }
+inline Attribute attr_ints(std::vector<int64_t> v) { return test::ints_attr(std::move(v)); }
+inline Attribute attr_float(float v) { return test::float_attr(v); }
 inline Attribute attr_floats(std::vector<float> v) {
   Attribute a;
   a.kind = Attribute::Kind::kFloats;
   a.floats = std::move(v);
   return a;
 }
-inline Attribute attr_string(std::string v) {
-  Attribute a;
-  a.kind = Attribute::Kind::kString;
-  a.s = std::move(v);
-  return a;
-}
+inline Attribute attr_string(std::string v) { return test::str_attr(std::move(v)); }
 inline Attribute attr_tensor(Tensor t) {
   Attribute a;
   a.kind = Attribute::Kind::kTensor;
