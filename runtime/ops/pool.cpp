@@ -8,8 +8,10 @@
 #include <cstring>
 #include <limits>
 #include <string>
+#include <type_traits>
 #include <vector>
 
+#include "kernels/maxpool_f32.h"
 #include "runtime/conv_operands.h"
 #include "runtime/op_util.h"
 
@@ -275,7 +277,10 @@ Status max_pool_typed(OpContext& ctx, const Tensor& x, const PoolPlan& plan) {
   const bool rows = !g.generic() && g.in[0] == 1 && g.kernel[0] == 1;
   if (OS > 0) {
     for_each_plane(plan, [&](int64_t p) {
-      if (pool2x2) {
+      if (pool2x2 && std::is_same_v<T, float>) {
+        maxpool2x2_f32(g.in[2], g.out[1], g.out[2], reinterpret_cast<const float*>(xd + p * IS),
+                       reinterpret_cast<float*>(yd + p * OS));
+      } else if (pool2x2) {
         const int64_t W = g.in[2], OH = g.out[1], OW = g.out[2];
         for (int64_t oh = 0; oh < OH; ++oh) {
           const T* r0 = xd + p * IS + 2 * oh * W;
