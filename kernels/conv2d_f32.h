@@ -29,8 +29,8 @@ struct ConvF32Epilogue {
 
 // Weights as the kernels read them: per group, blocks of `block` output channels (zero-padded
 // past the group's last channel), each [kernel_h * kernel_w][in_channels / group][block].
-// With one input channel per group and several groups (depthwise) block is 1, so the data is [out_channels][taps]
-// for the depthwise kernel, which puts output pixels in the vector lanes.
+// With one input channel per group (depthwise, or a single-channel image) block is 1, so the
+// data is [out_channels][taps] for the depthwise kernel, which puts output pixels in the lanes.
 struct PackedConvWeightsF32 {
   int64_t out_channels = 0, in_channels = 0, kernel_h = 0, kernel_w = 0, group = 1;
   int64_t block = 16;  // 1 (depthwise) or a multiple of 16 (one AVX-512 vector)
