@@ -11,6 +11,7 @@
 
 #include "kernels/cpu_features.h"
 #include "kernels/gemm_f32.h"
+#include "kernels/maxpool_f32.h"
 
 namespace qtune {
 namespace {
@@ -86,6 +87,19 @@ PackedConvWeightsF32 pack_conv_weights_f32(const float* w, const QConvShape& s) 
 
 void conv2d_f32(const QConvShape& s, const float* x, const PackedConvWeightsF32& w,
                 const ConvF32Epilogue& e, float* y) {
+  const bool pixel_lanes = w.block == 1 && cpu_features().avx512f && !depthwise_blocked(s, w);
+  if (e.max_pool_2x2 && !pixel_lanes) {
+    // Only the pixel-lane kernel pools as it stores; the others write the whole output first.
+    const int64_t oh = s.out_h(), ow = s.out_w(), planes = s.batch * s.out_channels;
+    std::vector<float> full(static_cast<size_t>(planes * oh * ow));
+    ConvF32Epilogue inner = e;
+    inner.max_pool_2x2 = false;
+    conv2d_f32(s, x, w, inner, full.data());
+    tbb::parallel_for(int64_t{0}, planes, [&](int64_t p) {
+      maxpool2x2_f32(ow, oh / 2, ow / 2, full.data() + p * oh * ow, y + p * (oh / 2) * (ow / 2));
+    });
+    return;
+  }
   if (w.block == 1 && cpu_features().avx512f) {
     if (depthwise_blocked(s, w)) {
       f32_conv2d_depthwise_blocked__avx512(s, x, w, e, y);

@@ -25,6 +25,10 @@ struct ConvF32Epilogue {
   const float* sum = nullptr;   // same shape and layout as y (a residual Add), or none
   float clamp_min = -std::numeric_limits<float>::infinity();
   float clamp_max = std::numeric_limits<float>::infinity();
+  // Then a 2x2, stride-2 max pool (MaxPool's floor mode, NaN never winning): y is
+  // [batch, out_channels, out_h / 2, out_w / 2]; sum keeps the convolution's own shape and must
+  // not alias y. Only conv2d_f32 and f32_conv2d_depthwise__avx512 take it.
+  bool max_pool_2x2 = false;
 };
 
 // Weights as the kernels read them: per group, blocks of `block` output channels (zero-padded
@@ -49,9 +53,9 @@ struct PackedConvWeightsF32 {
 // w is [out_channels, in_channels/group, kernel_h, kernel_w] as in ONNX.
 PackedConvWeightsF32 pack_conv_weights_f32(const float* w, const QConvShape& s);
 
-// x: [batch, in_channels, in_h, in_w], y: [batch, out_channels, out_h, out_w]; w packed for a
-// shape with the same channels, kernel and group (batch and image size may differ). y must not
-// alias x; it may alias e.sum.
+// x: [batch, in_channels, in_h, in_w], y: [batch, out_channels, out_h, out_w] (halved by
+// e.max_pool_2x2); w packed for a shape with the same channels, kernel and group (batch and
+// image size may differ). y must not alias x; it may alias e.sum (without the pool).
 void conv2d_f32(const QConvShape& s, const float* x, const PackedConvWeightsF32& w,
                 const ConvF32Epilogue& e, float* y);
 // The kernel conv2d_f32 uses for these weights ("f32_conv2d_direct__avx512",

@@ -1,50 +1,15 @@
-// maxpool2x2_f32__avx512 (kernels/maxpool_f32.h): 16 outputs of a row from two 32-float runs
-// of its two input rows: the rows' maximum, then the maximum of each even/odd column pair
-// (a two-source permute takes the evens and the odds apart). Compiled with AVX-512 flags (the
-// file name says so); only called after a run-time check.
-#include <immintrin.h>
-
-#include <algorithm>
-
+// maxpool2x2_f32__avx512 (kernels/maxpool_f32.h): row by row with maxpool_detail::pool_row.
+// Compiled with AVX-512 flags (the file name says so); only called after a run-time check.
 #include "kernels/maxpool_f32.h"
+#include "kernels/maxpool_f32_detail_avx512.h"
 
 namespace qtune {
-namespace {
-
-// max(a, b) where a NaN lane never wins over a number (vmaxps returns its second operand when
-// either is NaN, so b's NaN lanes take a).
-inline __m512 max_skip_nan(__m512 a, __m512 b) {
-  const __m512 m = _mm512_max_ps(a, b);
-  return _mm512_mask_mov_ps(m, _mm512_cmp_ps_mask(b, b, _CMP_UNORD_Q), a);
-}
-
-inline __mmask16 low_lanes(int64_t n) {
-  if (n <= 0) return 0;
-  return n >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << n) - 1u);
-}
-
-}  // namespace
 
 void maxpool2x2_f32__avx512(int64_t in_w, int64_t out_h, int64_t out_w, const float* x,
                             float* y) {
-  const __m512i evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-  const __m512i odds = _mm512_add_epi32(evens, _mm512_set1_epi32(1));
   for (int64_t oh = 0; oh < out_h; ++oh) {
     const float* r0 = x + 2 * oh * in_w;
-    const float* r1 = r0 + in_w;
-    float* out = y + oh * out_w;
-    for (int64_t ow = 0; ow < out_w; ow += 16) {
-      const int64_t n = std::min<int64_t>(16, out_w - ow);  // outputs; 2n inputs per row
-      const __mmask16 lo = low_lanes(2 * n), hi = low_lanes(2 * n - 16);
-      const float* a = r0 + 2 * ow;
-      const float* b = r1 + 2 * ow;
-      const __m512 v0 = max_skip_nan(_mm512_maskz_loadu_ps(lo, a), _mm512_maskz_loadu_ps(lo, b));
-      const __m512 v1 = max_skip_nan(_mm512_maskz_loadu_ps(hi, a + 16),
-                                     _mm512_maskz_loadu_ps(hi, b + 16));
-      const __m512 even = _mm512_permutex2var_ps(v0, evens, v1);
-      const __m512 odd = _mm512_permutex2var_ps(v0, odds, v1);
-      _mm512_mask_storeu_ps(out + ow, low_lanes(n), max_skip_nan(even, odd));
-    }
+    maxpool_detail::pool_row(r0, r0 + in_w, out_w, y + oh * out_w);
   }
 }
 

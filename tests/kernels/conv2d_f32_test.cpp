@@ -188,6 +188,80 @@ TEST(Conv2dF32, DispatchMatchesReference) {
   for (const Case& c : cases()) check(conv2d_f32, c, rng);
 }
 
+// With max_pool_2x2 the output is the 2x2, stride-2 max pool of what the convolution gives:
+// the pixel-lane kernel pools as it stores, the others through the dispatcher's fallback.
+void check_pooled(ConvFn fn, const Case& c, std::mt19937& rng) {
+  const QConvShape s = shape_of(c);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  const int64_t cg = c.c / c.group, oh = s.out_h(), ow = s.out_w(), ph = oh / 2, pw = ow / 2;
+  std::vector<float> x(static_cast<size_t>(c.n * c.c * c.h * c.w));
+  std::vector<float> w(static_cast<size_t>(c.m * cg * c.kh * c.kw));
+  std::vector<float> bias(static_cast<size_t>(c.m)), sum(static_cast<size_t>(c.n * c.m * oh * ow));
+  for (auto* v : {&x, &w, &bias, &sum}) {
+    for (auto& e : *v) e = dist(rng);
+  }
+  ConvF32Epilogue e;
+  if (c.bias) e.bias = bias.data();
+  if (c.sum) e.sum = sum.data();
+  if (c.clamp) {
+    e.clamp_min = -0.25f;
+    e.clamp_max = 0.5f;
+  }
+  std::vector<float> full(sum.size()), magnitude(sum.size());
+  f32_conv2d__ref(s, x.data(), w.data(), e, full.data());
+  std::vector<float> abs_x(x.size()), abs_w(w.size());
+  for (size_t i = 0; i < x.size(); ++i) abs_x[i] = std::fabs(x[i]);
+  for (size_t i = 0; i < w.size(); ++i) abs_w[i] = std::fabs(w[i]);
+  f32_conv2d__ref(s, abs_x.data(), abs_w.data(), ConvF32Epilogue{}, magnitude.data());
+  e.max_pool_2x2 = true;
+  const size_t pooled = static_cast<size_t>(c.n * c.m * ph * pw);
+  std::vector<float> got(pooled + 1, 7.0f);
+  fn(s, x.data(), pack_conv_weights_f32(w.data(), s), e, got.data());
+  const double k = static_cast<double>(cg * c.kh * c.kw);
+  for (int64_t p = 0; p < c.n * c.m; ++p) {
+    for (int64_t i = 0; i < ph; ++i) {
+      for (int64_t j = 0; j < pw; ++j) {
+        float want = -INFINITY, mag = 0.0f;
+        for (int64_t a = 0; a < 2; ++a) {
+          for (int64_t b = 0; b < 2; ++b) {
+            const size_t at = static_cast<size_t>((p * oh + 2 * i + a) * ow + 2 * j + b);
+            want = std::max(want, full[at]);
+            mag = std::max(mag, magnitude[at]);
+          }
+        }
+        const double tol = kRelTolPerTerm * (k + 2) * (mag + 2.0) + 1e-30;
+        ASSERT_NEAR(got[static_cast<size_t>((p * ph + i) * pw + j)], want, tol)
+            << describe(c) << " pooled at plane " << p << " row " << i << " column " << j;
+      }
+    }
+  }
+  ASSERT_EQ(got[pooled], 7.0f) << describe(c) << ": wrote past the pooled output";
+}
+
+TEST(Conv2dF32, MaxPool2x2InTheEpilogue) {
+  const std::vector<Case> pooled_cases = {
+      // Pixel lanes: lenet's conv1, odd output sizes, 2/4 output channels per input plane,
+      // padding, a residual sum, outputs wider than 32 columns.
+      {3, 1, 28, 28, 16, 5, 5, 1, 1, 1, 1, 0, 0, 0, 0, 1, true, false, true},
+      {1, 1, 11, 13, 6, 3, 3, 1, 1, 1, 1, 0, 1, 1, 0, 1, true, true, false},
+      {2, 1, 40, 70, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, false, true, true},
+      {1, 4, 9, 9, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 4, true, false, true},
+      // Other kernels, through the fallback: channels in the lanes, depthwise blocked, strided.
+      {2, 16, 12, 12, 32, 5, 5, 1, 1, 1, 1, 0, 0, 0, 0, 1, true, false, true},
+      {1, 8, 9, 9, 8, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 8, true, true, false},
+      {1, 1, 28, 28, 16, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, true, false, true},
+      // A 1-row output: nothing to pool.
+      {1, 1, 3, 9, 4, 3, 3, 1, 1, 1, 1, 0, 0, 0, 0, 1, true, false, false},
+  };
+  std::mt19937 rng(21);
+  for (const Case& c : pooled_cases) {
+    check_pooled(conv2d_f32, c, rng);
+    if (cpu_features().avx512f && c.c == c.group && c.m != c.group && c.sw == 1) {
+      check_pooled(f32_conv2d_depthwise__avx512, c, rng);
+    }
+  }
+}
+
 // The output may overwrite the residual sum in place (Conv + Add fused into the Add's buffer).
 TEST(Conv2dF32, SumMayAliasOutput) {
   const Case c{2, 16, 14, 14, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, true, true};
