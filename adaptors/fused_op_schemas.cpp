@@ -127,16 +127,31 @@ void infer_lut(onnx::InferenceContext& ctx) {
   if (onnx::hasInputShape(ctx, 0)) onnx::propagateShapeFromInputToOutput(ctx, 0, 0);
 }
 
-// F32Conv: Conv on [x, w]; with a sum (input 3), the Add of that result and the sum.
+// F32Conv: Conv on [x, w]; with a sum (input 3), the Add of that result and the sum; with
+// "max_pool_2x2", the last two dims halved (rounding down).
 void infer_conv_sum(onnx::InferenceContext& ctx) {
   infer_conv(ctx);
   const onnx::TypeProto* sum = ctx.getNumInputs() > 3 ? ctx.getInputType(3) : nullptr;
-  if (!sum || !sum->has_tensor_type()) return;
-  onnx::TypeProto conv_out = *ctx.getOutputType(0);
-  ctx.getOutputType(0)->mutable_tensor_type()->clear_shape();
-  OperandView view(ctx, {3, 3});
-  view.replace_type(0, std::move(conv_out));
-  infer_as("Add", 14, view, ctx);
+  if (sum && sum->has_tensor_type()) {
+    onnx::TypeProto conv_out = *ctx.getOutputType(0);
+    ctx.getOutputType(0)->mutable_tensor_type()->clear_shape();
+    OperandView view(ctx, {3, 3});
+    view.replace_type(0, std::move(conv_out));
+    infer_as("Add", 14, view, ctx);
+  }
+  const onnx::AttributeProto* pool = ctx.getAttribute("max_pool_2x2");
+  onnx::TypeProto* out = ctx.getOutputType(0);
+  if (!pool || pool->i() == 0 || !out->tensor_type().has_shape()) return;
+  auto* dims = out->mutable_tensor_type()->mutable_shape()->mutable_dim();
+  if (dims->size() != 4) return;
+  for (int d = 2; d < 4; ++d) {
+    auto* dim = dims->Mutable(d);
+    if (dim->has_dim_value()) {
+      dim->set_dim_value(dim->dim_value() / 2);
+    } else {
+      dim->Clear();  // a symbolic size halves into an unknown one
+    }
+  }
 }
 
 // MatMul on [x, w as [K, N]]: w is [N, K] when trans_b is 1.

@@ -439,9 +439,28 @@ Node fused_node(const Graph& g, const QuantizedUnit& u, const std::string& domai
   return n;
 }
 
+// A 2-D MaxPool that F32Conv's "max_pool_2x2" can stand for: a 2x2 window at stride 2, no
+// padding or dilation, floor mode, no Indices output.
+bool is_max_pool_2x2(const Node& pool) {
+  if (!is_op(pool, "MaxPool") || pool.outputs.empty() || pool.outputs[0].empty()) return false;
+  if (pool.outputs.size() > 1 && !pool.outputs[1].empty()) return false;
+  const std::string auto_pad = pool.attr_string("auto_pad", "NOTSET");
+  auto all = [](const std::vector<int64_t>& v, int64_t x) {
+    return std::all_of(v.begin(), v.end(), [&](int64_t e) { return e == x; });
+  };
+  const std::vector<int64_t> pads = pool.attr_ints("pads", {0, 0, 0, 0});
+  const std::vector<int64_t> dilations = pool.attr_ints("dilations", {1, 1});
+  return (auto_pad == "NOTSET" || auto_pad == "VALID") &&
+         pool.attr_ints("kernel_shape") == std::vector<int64_t>{2, 2} &&
+         pool.attr_ints("strides") == std::vector<int64_t>{2, 2} && pads.size() == 4 &&
+         all(pads, 0) && dilations.size() == 2 && all(dilations, 1) &&
+         pool.attr_int("ceil_mode", 0) == 0;
+}
+
 // An fp32 Conv/Gemm/MatMul with a constant f32 weight as a Bf16Conv/Bf16Gemm (bf16) or
 // F32Conv/F32Gemm node, with a sole Relu/Clip reader fused, and for F32 also a residual Add
-// (F32Conv, target.f32_sum) or a bias Add (F32Gemm, target.bias_add) before it when fuse_add.
+// (F32Conv, target.f32_sum) or a bias Add (F32Gemm, target.bias_add) before it when fuse_add,
+// and an F32Conv's following 2x2 MaxPool (target.f32_max_pool).
 // Returns the indices of nodes it replaces, the one whose place it takes first (empty: no match).
 std::vector<size_t> float_node(const Graph& g, const Uses& u, size_t idx,
                                const LoweringTarget& target, bool bf16, bool fuse_add, Node* out) {
@@ -538,6 +557,16 @@ std::vector<size_t> float_node(const Graph& g, const Uses& u, size_t idx,
     }
   }
   set_activation_attrs(&n, act, lo, hi);
+  if (!bf16 && n.op_type == kF32ConvOp && target.f32_max_pool && w->rank() == 4) {
+    if (auto c = u.sole_consumer(output)) {
+      const Node& pool = g.nodes[*c];
+      if (input_at(pool, 0) == output && is_max_pool_2x2(pool)) {
+        n.attrs["max_pool_2x2"] = int_attr(1);
+        replaced.push_back(*c);
+        output = pool.outputs[0];
+      }
+    }
+  }
   n.outputs = {output};
   *out = std::move(n);
   return replaced;

@@ -27,6 +27,8 @@ namespace qtune {
 // F32Conv / F32Gemm: the same inputs and attributes, computed in f32 (an fp32 op on an adaptor's
 // own f32 kernels instead of the reference ops). F32Conv may take a fourth input, sum: a tensor
 // added (numpy broadcasting, as the Add it came from) before the activation - a residual Add.
+// A 2-D F32Conv with the int attribute "max_pool_2x2" = 1 ends with the MaxPool it came from
+// (2x2 window, stride 2, no padding, floor mode): y is [N, M, OH / 2, OW / 2].
 // QAdd: [a, a_scale, a_zero_point, b, b_scale, b_zero_point, y_scale, y_zero_point]; an 8-bit
 // operand with a scale is dequantized on the fly, an f32 one with a scale is quantized and
 // dequantized (its QDQ), one without a scale is used as is; numpy broadcasting;
@@ -157,6 +159,7 @@ struct LoweringTarget {
   bool f32_conv = false;
   bool f32_gemm = false;
   bool f32_sum = false;      // an F32Conv's following Add as its sum input
+  bool f32_max_pool = false;  // an F32Conv's following 2x2, stride-2 MaxPool ("max_pool_2x2")
 };
 
 // Which optional fusions find_quantized_units tries.

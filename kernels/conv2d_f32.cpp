@@ -91,12 +91,13 @@ void conv2d_f32(const QConvShape& s, const float* x, const PackedConvWeightsF32&
   if (e.max_pool_2x2 && !pixel_lanes) {
     // Only the pixel-lane kernel pools as it stores; the others write the whole output first.
     const int64_t oh = s.out_h(), ow = s.out_w(), planes = s.batch * s.out_channels;
-    std::vector<float> full(static_cast<size_t>(planes * oh * ow));
+    // Not zeroed: the convolution writes every element.
+    std::unique_ptr<float[]> full(new float[static_cast<size_t>(planes * oh * ow)]);
     ConvF32Epilogue inner = e;
     inner.max_pool_2x2 = false;
-    conv2d_f32(s, x, w, inner, full.data());
+    conv2d_f32(s, x, w, inner, full.get());
     tbb::parallel_for(int64_t{0}, planes, [&](int64_t p) {
-      maxpool2x2_f32(ow, oh / 2, ow / 2, full.data() + p * oh * ow, y + p * (oh / 2) * (ow / 2));
+      maxpool2x2_f32(ow, oh / 2, ow / 2, full.get() + p * oh * ow, y + p * (oh / 2) * (ow / 2));
     });
     return;
   }

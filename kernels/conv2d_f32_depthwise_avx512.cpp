@@ -10,8 +10,8 @@
 // one fixed offset from the output's own index in a "wide" output of Wd columns per row: one
 // long run of contiguous loads per tap. Output channels that read the same input plane are
 // computed together (up to 4), so each input vector loaded feeds several multiply-adds. The wide
-// output is then compacted to the real width with the residual sum and the clamp, or pooled
-// (2x2 maxima of each pair of its rows) when the epilogue asks for it. Compiled with
+// output is then compacted to the real width with the residual sum and the clamp, and pooled
+// (2x2 maxima of each pair of its rows) on the way when the epilogue asks for it. Compiled with
 // AVX-512 flags (the file name says so); only called after a run-time check.
 #include <immintrin.h>
 #include <tbb/blocked_range.h>
@@ -164,25 +164,23 @@ void f32_conv2d_depthwise__avx512(const QConvShape& s, const float* x,
       const int64_t ohw = oh_n * ow_n, row_w = ow_n, wide_w = wd;
       const __mmask16 tail = static_cast<__mmask16>((1u << ((ow_n - 1) % 16 + 1)) - 1u);
       if (e.max_pool_2x2) {
-        // The epilogue in place on each pair of wide rows, then their 2x2 maxima.
-        const int64_t pool_h = oh_n / 2, pool_w = ow_n / 2, used = 2 * pool_w;
+        // The epilogue on each pair of wide rows as the pool reads them.
+        const int64_t pool_h = oh_n / 2, pool_w = ow_n / 2;
         for (int o = 0; o < oc_block; ++o) {
           const int64_t p = n * s.out_channels + oc0 + o;
-          float* wo = wide.data() + o * wide_floats;
+          const float* wo = wide.data() + o * wide_floats;
           float* yp = y + p * pool_h * pool_w;
           const float* sp = e.sum ? e.sum + p * ohw : nullptr;
           for (int64_t ph = 0; ph < pool_h; ++ph) {
-            for (int64_t oh = 2 * ph; oh < 2 * ph + 2; ++oh) {
-              float* row = wo + oh * wide_w;
-              for (int64_t ow = 0; ow < used; ow += 16) {
-                const __mmask16 m = maxpool_detail::low_lanes(used - ow);
-                __m512 r = _mm512_maskz_loadu_ps(m, row + ow);
-                if (sp) r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(m, sp + oh * row_w + ow));
-                _mm512_mask_storeu_ps(row + ow, m, _mm512_min_ps(_mm512_max_ps(r, lo), hi));
-              }
-            }
-            maxpool_detail::pool_row(wo + 2 * ph * wide_w, wo + (2 * ph + 1) * wide_w, pool_w,
-                                     yp + ph * pool_w);
+            const float* rows = wo + 2 * ph * wide_w;
+            const float* sums = sp ? sp + 2 * ph * row_w : nullptr;
+            maxpool_detail::pool_row(
+                [&](int64_t row, int64_t col, __mmask16 m) {
+                  __m512 r = _mm512_maskz_loadu_ps(m, rows + row * wide_w + col);
+                  if (sums) r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(m, sums + row * row_w + col));
+                  return _mm512_min_ps(_mm512_max_ps(r, lo), hi);
+                },
+                pool_w, yp + ph * pool_w);
           }
         }
         continue;

@@ -9,7 +9,11 @@ void maxpool2x2_f32__avx512(int64_t in_w, int64_t out_h, int64_t out_w, const fl
                             float* y) {
   for (int64_t oh = 0; oh < out_h; ++oh) {
     const float* r0 = x + 2 * oh * in_w;
-    maxpool_detail::pool_row(r0, r0 + in_w, out_w, y + oh * out_w);
+    maxpool_detail::pool_row(
+        [&](int64_t row, int64_t col, __mmask16 m) {
+          return _mm512_maskz_loadu_ps(m, r0 + row * in_w + col);
+        },
+        out_w, y + oh * out_w);
   }
 }
 

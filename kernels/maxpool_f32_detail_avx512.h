@@ -21,21 +21,21 @@ inline __mmask16 low_lanes(int64_t n) {
   return n >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << n) - 1u);
 }
 
-// out[ow] = max of r0[2ow], r0[2ow + 1], r1[2ow], r1[2ow + 1] for ow < out_w: 16 outputs from
-// two 32-float runs of each row (the rows' maximum, then a two-source permute takes the even and
-// odd columns apart). Reads no column past 2 * out_w.
-inline void pool_row(const float* r0, const float* r1, int64_t out_w, float* out) {
+// out[ow] = max of r(0, 2ow), r(0, 2ow + 1), r(1, 2ow), r(1, 2ow + 1) for ow < out_w, where
+// load(row, column, mask) gives the 16 values of row 0 or 1 from that column (masked-off lanes
+// not read): 16 outputs from two 32-value runs of each row (the rows' maximum, then a
+// two-source permute takes the even and odd columns apart). Asks for no column past 2 * out_w.
+template <typename Load>
+inline void pool_row(Load&& load, int64_t out_w, float* out) {
   const __m512i evens =
       _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const __m512i odds = _mm512_add_epi32(evens, _mm512_set1_epi32(1));
   for (int64_t ow = 0; ow < out_w; ow += 16) {
     const int64_t n = std::min<int64_t>(16, out_w - ow);  // outputs; 2n inputs per row
     const __mmask16 lo = low_lanes(2 * n), hi = low_lanes(2 * n - 16);
-    const float* a = r0 + 2 * ow;
-    const float* b = r1 + 2 * ow;
-    const __m512 v0 = max_skip_nan(_mm512_maskz_loadu_ps(lo, a), _mm512_maskz_loadu_ps(lo, b));
-    const __m512 v1 =
-        max_skip_nan(_mm512_maskz_loadu_ps(hi, a + 16), _mm512_maskz_loadu_ps(hi, b + 16));
+    const int64_t c = 2 * ow;
+    const __m512 v0 = max_skip_nan(load(0, c, lo), load(1, c, lo));
+    const __m512 v1 = max_skip_nan(load(0, c + 16, hi), load(1, c + 16, hi));
     const __m512 even = _mm512_permutex2var_ps(v0, evens, v1);
     const __m512 odd = _mm512_permutex2var_ps(v0, odds, v1);
     _mm512_mask_storeu_ps(out + ow, low_lanes(n), max_skip_nan(even, odd));

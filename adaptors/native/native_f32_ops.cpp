@@ -1,6 +1,6 @@
 // F32Conv, F32Gemm, LayerNorm and Gelu of the native adaptor (adaptors/lowering.h defines
 // them) on the fp32 kernels: kernels/conv2d_f32.h and the packed GEMM of kernels/gemm_f32.h,
-// bias, residual sum and Relu/Clip fused into their epilogues. Constant weights are packed once per model through
+// bias, residual sum, Relu/Clip and F32Conv's 2x2 max pool fused into their epilogues. Constant weights are packed once per model through
 // the node cache. Registered into native_ops() by native_ops.cpp.
 #include <algorithm>
 #include <cmath>
@@ -16,6 +16,7 @@
 #include "kernels/erf_f32.h"
 #include "kernels/gemm_f32.h"
 #include "kernels/layer_norm_f32.h"
+#include "kernels/maxpool_f32.h"
 
 namespace qtune {
 namespace {
@@ -78,11 +79,22 @@ Status f32_conv(OpContext& ctx) {
   if (sum) QT_RETURN_IF_ERROR(require_f32(ctx, *sum, "sum"));
   ActivationBounds act;
   QT_RETURN_IF_ERROR(read_activation(ctx, &act));
+  const bool pool = ctx.node.attr_int("max_pool_2x2", 0) != 0;
+  if (pool && x->rank() != 4) {
+    return ctx.invalid("max_pool_2x2 needs a 2-D convolution; x has shape " + shape_str(x->shape()));
+  }
   Shape out_shape{s.batch, s.out_channels};
   out_shape.insert(out_shape.end(), ops.geo.out.begin(), ops.geo.out.end());
-  Tensor y = Tensor::uninitialized(DType::kF32, out_shape);
-  // A sum of the output's own shape is added in the epilogue; any other broadcasts after it.
+  // A sum of the output's own shape is added in the epilogue; any other broadcasts after it,
+  // and the pool then follows on its own.
   const bool fused_sum = sum && sum->shape() == out_shape;
+  const bool fused_pool = pool && (!sum || fused_sum);
+  Shape pooled_shape = out_shape;
+  if (pool) {
+    pooled_shape[2] /= 2;
+    pooled_shape[3] /= 2;
+  }
+  Tensor y = Tensor::uninitialized(DType::kF32, fused_pool ? pooled_shape : out_shape);
   if (y.numel() > 0) {
     auto pk = packed_weights<PackedConvWeightsF32>(
         ctx, [&] { return pack_conv_weights_f32(w->data<float>(), s); });
@@ -93,10 +105,25 @@ Status f32_conv(OpContext& ctx) {
       e.clamp_min = act.lo;
       e.clamp_max = act.hi;
     }
+    e.max_pool_2x2 = fused_pool;
     conv2d_f32(s, x->data<float>(), *pk, e, y.data<float>());
   }
   if (sum && !fused_sum) {
     QT_ASSIGN_OR_RETURN(y, add_broadcast_sum(ctx, y, *sum, act));
+  }
+  if (pool && !fused_pool) {
+    // The broadcast sum may have widened the output: pool what it gives.
+    const Shape full = y.shape();
+    if (full.size() != 4) {
+      return ctx.invalid("max_pool_2x2 after a sum that gives shape " + shape_str(full));
+    }
+    Tensor pooled = Tensor::uninitialized(DType::kF32, {full[0], full[1], full[2] / 2, full[3] / 2});
+    const int64_t in_plane = full[2] * full[3], out_plane = (full[2] / 2) * (full[3] / 2);
+    for (int64_t p = 0; p < full[0] * full[1]; ++p) {
+      maxpool2x2_f32(full[3], full[2] / 2, full[3] / 2, y.data<float>() + p * in_plane,
+                     pooled.data<float>() + p * out_plane);
+    }
+    y = std::move(pooled);
   }
   ctx.outputs[0] = std::move(y);
   return Status::Ok();

@@ -19,8 +19,8 @@ LoweringTarget native_lowering_target() {
   t.int8_add = true;
   t.int8_lut = true;
   t.bias_add = t.requant_bias_add = true;
-  // What stays fp32 runs on the fp32 kernels, residual Adds fused into F32Conv.
-  t.f32_conv = t.f32_gemm = t.f32_sum = true;
+  // What stays fp32 runs on the fp32 kernels, residual Adds and 2x2 max pools fused into F32Conv.
+  t.f32_conv = t.f32_gemm = t.f32_sum = t.f32_max_pool = true;
   return t;
 }
 

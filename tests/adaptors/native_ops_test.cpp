@@ -625,6 +625,78 @@ TEST(NativeF32Test, ConvSumBroadcastsLikeAdd) {
   }
 }
 
+// Conv [-> Relu] -> 2x2 stride-2 MaxPool becomes one F32Conv that pools in its epilogue (the
+// single-channel conv on the pixel-lane kernel, the 6-channel one through the conv-then-pool
+// fallback, odd sizes flooring as MaxPool does); a pool of another geometry, or one after a
+// sum that broadcasts, stays or pools after the sum; every result matches the reference ops.
+TEST(NativeF32Test, ConvMaxPoolFusesIntoTheConv) {
+  std::mt19937 rng(54);
+  QdqBuilder b;
+  b.input("x", DType::kF32, {3, 1, 13, 15});
+  b.input("o", DType::kF32, {1, 4, 1, 1});
+  b.g.initializers["w1"] = random_f32({6, 1, 3, 3}, rng);
+  b.g.initializers["b1"] = random_f32({6}, rng);
+  b.g.initializers["w2"] = random_f32({4, 6, 3, 3}, rng, -0.3f, 0.3f);
+  b.g.initializers["w3"] = random_f32({4, 4, 1, 1}, rng);
+  const auto pool2 = std::map<std::string, Attribute>{{"kernel_shape", ints_attr({2, 2})},
+                                                      {"strides", ints_attr({2, 2})}};
+  b.node("Conv", {"x", "w1", "b1"}, {"c1"}, {}, "conv1");
+  b.node("Relu", {"c1"}, {"r1"});
+  b.node("MaxPool", {"r1"}, {"p1"}, pool2);
+  b.node("Conv", {"p1", "w2"}, {"c2"}, {{"pads", ints_attr({1, 1, 1, 1})}}, "conv2");
+  b.node("Add", {"c2", "o"}, {"s2"});
+  b.node("MaxPool", {"s2"}, {"p2"}, pool2);
+  b.node("Conv", {"p2", "w3"}, {"c3"}, {}, "conv3");
+  b.node("MaxPool", {"c3"}, {"p3"}, {{"kernel_shape", ints_attr({2, 2})}});  // stride 1
+  b.output("p3");
+  const std::vector<Tensor> in{random_f32({3, 1, 13, 15}, rng), random_f32({1, 4, 1, 1}, rng)};
+  Graph lowered;
+  auto ref = run_reference(b.g, in);
+  auto got = run_native(b.g, in, {}, &lowered);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(op_types_of(lowered),
+            (std::vector<std::string>{"F32Conv", "F32Conv", "F32Conv", "MaxPool"}));
+  EXPECT_EQ(lowered.nodes[0].attr_int("max_pool_2x2", 0), 1);
+  EXPECT_EQ(lowered.nodes[0].attr_string("activation", ""), "relu");
+  EXPECT_EQ(lowered.nodes[1].attr_int("max_pool_2x2", 0), 1);
+  EXPECT_EQ(lowered.nodes[1].inputs.size(), 4u);  // the broadcast sum, then the pool
+  EXPECT_EQ(lowered.nodes[2].attr_int("max_pool_2x2", 0), 0);
+  ASSERT_EQ(ref[0].shape(), (Shape{3, 4, 1, 2}));
+  expect_f32_close(ref[0], got[0], kF32OutputTol);
+}
+
+// A MaxPool that asks for more than a 2x2, stride-2 floor pool keeps its own node.
+TEST(NativeF32Test, OtherMaxPoolsStayOnTheirOwn) {
+  std::mt19937 rng(55);
+  const std::vector<std::map<std::string, Attribute>> pools = {
+      {{"kernel_shape", ints_attr({2, 2})}, {"strides", ints_attr({2, 2})},
+       {"pads", ints_attr({0, 0, 1, 1})}},
+      {{"kernel_shape", ints_attr({2, 2})}, {"strides", ints_attr({2, 2})},
+       {"ceil_mode", int_attr(1)}},
+      {{"kernel_shape", ints_attr({2, 2})}, {"strides", ints_attr({2, 2})},
+       {"dilations", ints_attr({2, 2})}},
+      {{"kernel_shape", ints_attr({3, 3})}, {"strides", ints_attr({2, 2})}},
+      {{"kernel_shape", ints_attr({2, 2})}, {"strides", ints_attr({2, 2})},
+       {"auto_pad", str_attr("SAME_UPPER")}},
+  };
+  for (size_t i = 0; i < pools.size(); ++i) {
+    SCOPED_TRACE(i);
+    QdqBuilder b;
+    b.input("x", DType::kF32, {2, 1, 11, 11});
+    b.g.initializers["w"] = random_f32({4, 1, 3, 3}, rng);
+    b.node("Conv", {"x", "w"}, {"c"}, {}, "conv");
+    b.node("MaxPool", {"c"}, {"p"}, pools[i]);
+    b.output("p");
+    const std::vector<Tensor> in{random_f32({2, 1, 11, 11}, rng)};
+    Graph lowered;
+    auto ref = run_reference(b.g, in);
+    auto got = run_native(b.g, in, {}, &lowered);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(op_types_of(lowered), (std::vector<std::string>{"F32Conv", "MaxPool"}));
+    expect_f32_close(ref[0], got[0], kF32OutputTol);
+  }
+}
+
 // ------------------------------------------------------------------ packing once
 
 TEST(NativePackingTest, WeightsArePackedOncePerModel) {
