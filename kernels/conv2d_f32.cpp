@@ -40,7 +40,8 @@ const Choice& choice() {
 // pixel-lane kernel wins on wide stride-1 maps (56x56 and up), the blocked one below and at
 // stride 2.
 bool depthwise_blocked(const QConvShape& s, const PackedConvWeightsF32& w) {
-  return w.out_channels == w.group && (s.out_w() < 32 || s.stride_w > 1);
+  return w.out_channels == w.group && w.in_channels == w.group &&
+         (s.out_w() < 32 || s.stride_w > 1);
 }
 
 }  // namespace
@@ -59,10 +60,9 @@ PackedConvWeightsF32 pack_conv_weights_f32(const float* w, const QConvShape& s) 
   // One input channel per group (depthwise, or a single-channel image): block 1,
   // [out_channels][taps], for the kernel that puts pixels rather than channels in the vector
   // lanes; with one multiply-add per tap, channels in the lanes would reload the weights for
-  // every few pixels.
-  // A single-channel image read at a stride wider than 1 keeps its channels in the lanes: the
-  // phase copies the pixel-lane kernel needs then cost more than they save (`qtune bench
-  // kernels`, the bundled resnet's stride-2 stem).
+  // every few pixels. A single-channel image read at a stride wider than 1 keeps its channels in
+  // the lanes: the phase copies the pixel-lane kernel needs then cost more than they save
+  // (`qtune bench kernels`, the bundled resnet's stride-2 stem).
   const bool pixel_lanes = cg == 1 && (s.group > 1 || s.stride_w == 1);
   p.block = pixel_lanes ? 1 : f32_panel_width(mg);
   p.blocks_per_group = (mg + p.block - 1) / p.block;
@@ -105,7 +105,7 @@ void conv2d_f32(const QConvShape& s, const float* x, const PackedConvWeightsF32&
     if (depthwise_blocked(s, w)) {
       f32_conv2d_depthwise_blocked__avx512(s, x, w, e, y);
     } else {
-      f32_conv2d_depthwise__avx512(s, x, w, e, y);
+      f32_conv2d_pixel_lanes__avx512(s, x, w, e, y);
     }
     return;
   }
@@ -115,7 +115,7 @@ void conv2d_f32(const QConvShape& s, const float* x, const PackedConvWeightsF32&
 const char* conv2d_f32_kernel_name(const QConvShape& s, const PackedConvWeightsF32& w) {
   if (w.block == 1 && cpu_features().avx512f) {
     return depthwise_blocked(s, w) ? "f32_conv2d_depthwise_blocked__avx512"
-                                   : "f32_conv2d_depthwise__avx512";
+                                   : "f32_conv2d_pixel_lanes__avx512";
   }
   return choice().name;
 }

@@ -27,17 +27,17 @@ struct ConvF32Epilogue {
   float clamp_max = std::numeric_limits<float>::infinity();
   // Then a 2x2, stride-2 max pool (MaxPool's floor mode, NaN never winning): y is
   // [batch, out_channels, out_h / 2, out_w / 2]; sum keeps the convolution's own shape and must
-  // not alias y. Only conv2d_f32 and f32_conv2d_depthwise__avx512 take it.
+  // not alias y. Only conv2d_f32 and f32_conv2d_pixel_lanes__avx512 take it.
   bool max_pool_2x2 = false;
 };
 
 // Weights as the kernels read them: per group, blocks of `block` output channels (zero-padded
 // past the group's last channel), each [kernel_h * kernel_w][in_channels / group][block].
 // With one input channel per group (depthwise, or a single-channel image) block is 1, so the
-// data is [out_channels][taps] for the depthwise kernel, which puts output pixels in the lanes.
+// data is [out_channels][taps] for the kernel that puts output pixels in the lanes.
 struct PackedConvWeightsF32 {
   int64_t out_channels = 0, in_channels = 0, kernel_h = 0, kernel_w = 0, group = 1;
-  int64_t block = 16;  // 1 (depthwise) or a multiple of 16 (one AVX-512 vector)
+  int64_t block = 16;  // 1 (pixel lanes) or a multiple of 16 (one AVX-512 vector)
   int64_t blocks_per_group = 0;
   struct Free {
     void operator()(float* p) const;
@@ -59,23 +59,23 @@ PackedConvWeightsF32 pack_conv_weights_f32(const float* w, const QConvShape& s);
 void conv2d_f32(const QConvShape& s, const float* x, const PackedConvWeightsF32& w,
                 const ConvF32Epilogue& e, float* y);
 // The kernel conv2d_f32 uses for these weights ("f32_conv2d_direct__avx512",
-// "f32_conv2d_depthwise_blocked__avx512", "f32_conv2d_depthwise__avx512", "f32_conv2d__scalar").
+// "f32_conv2d_depthwise_blocked__avx512", "f32_conv2d_pixel_lanes__avx512", "f32_conv2d__scalar").
 const char* conv2d_f32_kernel_name(const QConvShape& s, const PackedConvWeightsF32& w);
 
 // The variants, for tests and benchmarks; the AVX-512 one only where cpu_features().avx512f.
 void f32_conv2d__scalar(const QConvShape& s, const float* x, const PackedConvWeightsF32& w,
                         const ConvF32Epilogue& e, float* y);
-// Blocks of 16 output channels (weights packed with block 1 go to the depthwise kernel).
+// Blocks of 16 output channels (weights packed with block 1 go to the pixel-lane kernel).
 void f32_conv2d_direct__avx512(const QConvShape& s, const float* x, const PackedConvWeightsF32& w,
                               const ConvF32Epilogue& e, float* y);
-// One input channel per group: w.block == 1. The blocked kernel (16 channels in the lanes)
-// needs one output channel per group too; the other puts output pixels in the lanes.
+// One input channel per group: w.block == 1. The depthwise blocked kernel (16 channels in the
+// lanes) needs one output channel per group too; the pixel-lane kernel takes any multiplier.
 void f32_conv2d_depthwise_blocked__avx512(const QConvShape& s, const float* x,
                                           const PackedConvWeightsF32& w, const ConvF32Epilogue& e,
                                           float* y);
-void f32_conv2d_depthwise__avx512(const QConvShape& s, const float* x,
-                                  const PackedConvWeightsF32& w, const ConvF32Epilogue& e,
-                                  float* y);
+void f32_conv2d_pixel_lanes__avx512(const QConvShape& s, const float* x,
+                                    const PackedConvWeightsF32& w, const ConvF32Epilogue& e,
+                                    float* y);
 // The reference twin: plain loops over the unpacked ONNX weights, accumulating in double.
 void f32_conv2d__ref(const QConvShape& s, const float* x, const float* w,
                      const ConvF32Epilogue& e, float* y);

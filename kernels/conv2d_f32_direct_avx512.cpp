@@ -20,10 +20,14 @@
 #include <vector>
 
 #include "kernels/conv2d_f32.h"
+#include "kernels/conv2d_f32_detail_avx512.h"
 #include "kernels/transpose16x16_avx512.h"
 
 namespace qtune {
 namespace {
+
+using conv_f32_detail::phase_fill;
+using conv_f32_detail::RowFill;
 
 // Below this many multiply-add vectors a call runs on the calling thread: handing work to TBB
 // costs more than it saves.
@@ -120,41 +124,6 @@ void store_tile(const float* tile, int64_t vecs, int l_count, int64_t channels, 
   }
 }
 
-inline __mmask16 lanes_between(int64_t lo, int64_t hi) {  // lanes j with lo <= j < hi
-  lo = std::clamp<int64_t>(lo, 0, 16);
-  hi = std::clamp<int64_t>(hi, 0, 16);
-  return hi <= lo ? 0 : static_cast<__mmask16>(((1u << hi) - 1u) & ~((1u << lo) - 1u));
-}
-
-// How to build the rows of one buffer (or column phase): row[j] = src[j * fs + off] for
-// jlo <= j < jhi, zero elsewhere in [0, wq). For fs == 1, per 16-column chunk, the lanes to load.
-struct RowFill {
-  int64_t fs, off, jlo, jhi, wq;
-  std::vector<__mmask16> load, store;  // per chunk
-
-  RowFill(int64_t fs_, int64_t off_, int64_t jlo_, int64_t jhi_, int64_t wq_)
-      : fs(fs_), off(off_), jlo(jlo_), jhi(jhi_), wq(wq_) {
-    for (int64_t j0 = 0; j0 < wq; j0 += 16) {
-      load.push_back(lanes_between(jlo - j0, jhi - j0));
-      store.push_back(lanes_between(0, wq - j0));
-    }
-  }
-
-  void operator()(float* row, const float* src) const {
-    if (fs == 1) {
-      for (size_t k = 0; k < store.size(); ++k) {
-        const int64_t j0 = static_cast<int64_t>(k) * 16;
-        // Masked-off lanes are not read: src may start before or end inside this chunk.
-        _mm512_mask_storeu_ps(row + j0, store[k], _mm512_maskz_loadu_ps(load[k], src + j0 + off));
-      }
-      return;
-    }
-    std::fill(row, row + jlo, 0.0f);
-    for (int64_t j = jlo; j < jhi; ++j) row[j] = src[j * fs + off];
-    std::fill(row + jhi, row + wq, 0.0f);
-  }
-};
-
 // Everything about the call that does not depend on the image.
 struct Plan {
   int64_t cg, mg, hw, oh_n, ow_n, ohw;
@@ -209,15 +178,7 @@ Plan make_plan(const QConvShape& s, const PackedConvWeightsF32& w) {
     }
   }
   const int64_t fs = col_phases ? sw : 1;
-  for (int64_t b : p.phases) {
-    // Columns j whose source column j*fs + b - pad_left lies inside [0, in_w).
-    const int64_t off = b - s.pad_left;
-    int64_t jlo = off >= 0 ? 0 : (-off + fs - 1) / fs;
-    int64_t jhi = s.in_w - 1 - off < 0 ? 0 : (s.in_w - 1 - off) / fs + 1;
-    jhi = std::min(jhi, p.wq);
-    jlo = std::min(jlo, jhi);
-    p.fills.emplace_back(fs, off, jlo, jhi, p.wq);
-  }
+  for (int64_t b : p.phases) p.fills.push_back(phase_fill(fs, b, s.pad_left, s.in_w, p.wq));
   for (int64_t oh = 0; oh < p.oh_n; ++oh) {
     int64_t lo = s.kernel_h, hi = 0;
     for (int64_t kh = 0; kh < s.kernel_h; ++kh) {
@@ -342,8 +303,8 @@ void run_task(const QConvShape& s, const Plan& p, const float* x, const PackedCo
 void f32_conv2d_direct__avx512(const QConvShape& s, const float* x, const PackedConvWeightsF32& w,
                                const ConvF32Epilogue& e, float* y) {
   if (s.batch <= 0 || s.out_channels <= 0 || s.out_h() <= 0 || s.out_w() <= 0) return;
-  if (w.block == 1) {  // packed for the depthwise kernel
-    f32_conv2d_depthwise__avx512(s, x, w, e, y);
+  if (w.block == 1) {  // packed for the pixel-lane kernel
+    f32_conv2d_pixel_lanes__avx512(s, x, w, e, y);
     return;
   }
   const Plan p = make_plan(s, w);

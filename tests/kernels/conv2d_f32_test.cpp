@@ -172,7 +172,7 @@ TEST(Conv2dF32, DepthwiseMatchesReference) {
   for (const Case& c : depthwise_cases()) {
     ASSERT_EQ(pack_conv_weights_f32(std::vector<float>(static_cast<size_t>(c.m * c.kh * c.kw)).data(),
                                     shape_of(c)).block, 1) << describe(c);
-    check(f32_conv2d_depthwise__avx512, c, rng);
+    check(f32_conv2d_pixel_lanes__avx512, c, rng);
     if (c.m == c.group) check(f32_conv2d_depthwise_blocked__avx512, c, rng);
     check(conv2d_f32, c, rng);
   }
@@ -257,7 +257,7 @@ TEST(Conv2dF32, MaxPool2x2InTheEpilogue) {
   for (const Case& c : pooled_cases) {
     check_pooled(conv2d_f32, c, rng);
     if (cpu_features().avx512f && c.c == c.group && c.m != c.group && c.sw == 1) {
-      check_pooled(f32_conv2d_depthwise__avx512, c, rng);
+      check_pooled(f32_conv2d_pixel_lanes__avx512, c, rng);
     }
   }
 }

@@ -1,11 +1,11 @@
-// f32_conv2d_depthwise__avx512: conv2d_f32 (kernels/conv2d_f32.h) for convolutions where every
+// f32_conv2d_pixel_lanes__avx512: conv2d_f32 (kernels/conv2d_f32.h) for convolutions where every
 // output channel reads one input channel (depthwise with any channel multiplier, or a
 // single-channel image), whose weights pack with block 1: [out_channels][kernel_h * kernel_w].
+// With channels in the lanes each input value would feed one multiply-add per vector of outputs.
 //
-// Output pixels are the vector lanes, so no lane is wasted on the single channel the direct
-// kernel would give each group, and rows run on into each other so small maps fill the lanes
-// too. Each input plane is copied once into zero-padded phase planes (phase (a, b) holds padded
-// rows i*sh + a and columns j*sw + b, all Wd = ceil(padded width / sw) wide). Then for any
+// Output pixels are the vector lanes, and rows run on into each other so small maps fill the
+// lanes too. Each input plane is copied once into zero-padded phase planes (phase (a, b) holds
+// padded rows i*sh + a and columns j*sw + b, all Wd = ceil(padded width / sw) wide). Then for any
 // stride and dilation, kernel tap (kh, kw) reads the phase plane of (kh*dh % sh, kw*dw % sw) at
 // one fixed offset from the output's own index in a "wide" output of Wd columns per row: one
 // long run of contiguous loads per tap. Output channels that read the same input plane are
@@ -16,6 +16,7 @@
 #include <immintrin.h>
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
+#include <tbb/task_arena.h>
 
 #include <algorithm>
 #include <array>
@@ -23,6 +24,7 @@
 #include <vector>
 
 #include "kernels/conv2d_f32.h"
+#include "kernels/conv2d_f32_detail_avx512.h"
 #include "kernels/maxpool_f32_detail_avx512.h"
 
 namespace qtune {
@@ -82,7 +84,7 @@ ChunkFn chunk_fn(int o, int64_t v) {
 
 }  // namespace
 
-void f32_conv2d_depthwise__avx512(const QConvShape& s, const float* x,
+void f32_conv2d_pixel_lanes__avx512(const QConvShape& s, const float* x,
                                   const PackedConvWeightsF32& w, const ConvF32Epilogue& e,
                                   float* y) {
   const int64_t oh_n = s.out_h(), ow_n = s.out_w();
@@ -97,10 +99,16 @@ void f32_conv2d_depthwise__avx512(const QConvShape& s, const float* x,
   const int64_t padded_w = s.pad_left + s.in_w + s.pad_right;
   const int64_t hd = (padded_h + sh - 1) / sh, wd = (padded_w + sw - 1) / sw;
   const int64_t phase = hd * wd;
+  const int64_t planes_floats = sh * sw * phase;
   // Loads run past the last phase plane by at most one row and one vector.
-  const int64_t buf_floats = sh * sw * phase + wd + 16;
+  const int64_t buf_floats = planes_floats + wd + 16;
   const int64_t wide_n = oh_n * wd;
   const int64_t wide_floats = (wide_n + 15) / 16 * 16;
+  // Chunks of equal size rather than full ones and a short last one: a chunk of few vectors
+  // loads a weight for few multiply-adds.
+  const int64_t wide_vecs = wide_floats / 16;
+  const int64_t chunk_step = (wide_vecs + (wide_vecs + chunk_vecs - 1) / chunk_vecs - 1) /
+                             ((wide_vecs + chunk_vecs - 1) / chunk_vecs);
   std::vector<int64_t> tap_off(static_cast<size_t>(taps));
   for (int64_t kh = 0; kh < s.kernel_h; ++kh) {
     for (int64_t kw = 0; kw < s.kernel_w; ++kw) {
@@ -109,53 +117,64 @@ void f32_conv2d_depthwise__avx512(const QConvShape& s, const float* x,
           ((r % sh) * sw + c % sw) * phase + (r / sh) * wd + c / sw;
     }
   }
-  // A unit: oc_block output channels of one image.
+  // How each column phase's rows are built from an input row.
+  std::vector<conv_f32_detail::RowFill> fills;
+  for (int64_t b = 0; b < sw; ++b) {
+    fills.push_back(conv_f32_detail::phase_fill(sw, b, s.pad_left, s.in_w, wd));
+  }
+  // A unit: oc_block output channels of one input plane of one image.
   const int64_t blocks_per_plane = mg / oc_block;
   const int64_t units = s.batch * s.in_channels * blocks_per_plane;
   const int64_t work = taps * wide_floats / 16 * oc_block;
   const int64_t grain = std::max<int64_t>(1, (int64_t{1} << 14) / std::max<int64_t>(work, 1));
 
   auto run = [&](int64_t u0, int64_t u1) {
-    std::vector<float> buf(static_cast<size_t>(buf_floats), 0.0f);
-    std::vector<float> wide(static_cast<size_t>(wide_floats * oc_block));
+    // Per thread, kept between calls. Every row of the planes is written before it is read; the
+    // slack past the last one (read only for outputs that are dropped) is zeroed so that no
+    // stale denormal slows the arithmetic.
+    thread_local std::vector<float> buf, wide;
+    if (buf.size() < static_cast<size_t>(buf_floats)) buf.resize(static_cast<size_t>(buf_floats));
+    std::fill(buf.begin() + planes_floats, buf.begin() + buf_floats, 0.0f);
+    if (wide.size() < static_cast<size_t>(wide_floats * oc_block)) {
+      wide.resize(static_cast<size_t>(wide_floats * oc_block));
+    }
     int64_t loaded = -1;  // the (image, input channel) plane in buf
+    const int64_t plane_count = s.batch * s.in_channels, in_plane = s.in_h * s.in_w;
     for (int64_t u = u0; u < u1; ++u) {
       const int64_t plane = u / blocks_per_plane;  // n * in_channels + ic
       const int64_t n = plane / s.in_channels, ic = plane % s.in_channels;
       const int64_t oc0 = ic * mg + u % blocks_per_plane * oc_block;
       if (plane != loaded) {
-        const float* src = x + plane * s.in_h * s.in_w;
+        const float* src = x + plane * in_plane;
         for (int64_t a = 0; a < sh; ++a) {
           for (int64_t b = 0; b < sw; ++b) {
+            const conv_f32_detail::RowFill& fill = fills[static_cast<size_t>(b)];
             float* ph = buf.data() + (a * sw + b) * phase;
             for (int64_t i = 0; i < hd; ++i) {
               float* row = ph + i * wd;
               const int64_t ih = i * sh + a - s.pad_top;
               if (ih < 0 || ih >= s.in_h) {
                 std::fill(row, row + wd, 0.0f);
-                continue;
-              }
-              const float* in = src + ih * s.in_w;
-              if (sw == 1) {
-                std::fill(row, row + s.pad_left, 0.0f);
-                std::copy(in, in + s.in_w, row + s.pad_left);
-                std::fill(row + s.pad_left + s.in_w, row + wd, 0.0f);
-                continue;
-              }
-              for (int64_t j = 0; j < wd; ++j) {
-                const int64_t iw = j * sw + b - s.pad_left;
-                row[j] = iw >= 0 && iw < s.in_w ? in[iw] : 0.0f;
+              } else {
+                fill(row, src + ih * s.in_w);
               }
             }
           }
         }
         loaded = plane;
+        // The next plane is most likely next: start reading it from the farther cache the
+        // previous layer left it in while this one is computed.
+        if (plane + 1 < plane_count) {
+          const char* next = reinterpret_cast<const char*>(src + in_plane);
+          const int64_t bytes = in_plane * static_cast<int64_t>(sizeof(float));
+          for (int64_t off = 0; off < bytes; off += 64) _mm_prefetch(next + off, _MM_HINT_T1);
+        }
       }
       const float* wt = w.data.get() + oc0 * taps;
       float bias[4];
       for (int o = 0; o < oc_block; ++o) bias[o] = e.bias ? e.bias[oc0 + o] : 0.0f;
-      for (int64_t i0 = 0; i0 < wide_n; i0 += chunk_vecs * 16) {
-        const int64_t vecs = std::min(chunk_vecs, (wide_n - i0 + 15) / 16);
+      for (int64_t i0 = 0; i0 < wide_n; i0 += chunk_step * 16) {
+        const int64_t vecs = std::min(chunk_step, (wide_n - i0 + 15) / 16);
         chunk_fn(oc_block, vecs)(buf.data(), tap_off.data(), taps, wt, bias, wide.data(),
                                  wide_floats, i0);
       }
@@ -202,7 +221,7 @@ void f32_conv2d_depthwise__avx512(const QConvShape& s, const float* x,
       }
     }
   };
-  if (units * work < (int64_t{1} << 13)) {
+  if (tbb::this_task_arena::max_concurrency() <= 1 || units * work < (int64_t{1} << 13)) {
     run(0, units);
     return;
   }

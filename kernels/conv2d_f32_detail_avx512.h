@@ -1,0 +1,59 @@
+// Pieces shared by the AVX-512 fp32 convolution kernels. Only for files compiled with AVX-512
+// flags.
+#pragma once
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+namespace qtune::conv_f32_detail {
+
+inline __mmask16 lanes_between(int64_t lo, int64_t hi) {  // lanes j with lo <= j < hi
+  lo = std::clamp<int64_t>(lo, 0, 16);
+  hi = std::clamp<int64_t>(hi, 0, 16);
+  return hi <= lo ? 0 : static_cast<__mmask16>(((1u << hi) - 1u) & ~((1u << lo) - 1u));
+}
+
+// How to build the rows of one buffer (or column phase): row[j] = src[j * fs + off] for
+// jlo <= j < jhi, zero elsewhere in [0, wq). For fs == 1, per 16-column chunk, the lanes to load.
+struct RowFill {
+  int64_t fs, off, jlo, jhi, wq;
+  std::vector<__mmask16> load, store;  // per chunk
+
+  RowFill(int64_t fs_, int64_t off_, int64_t jlo_, int64_t jhi_, int64_t wq_)
+      : fs(fs_), off(off_), jlo(jlo_), jhi(jhi_), wq(wq_) {
+    for (int64_t j0 = 0; j0 < wq; j0 += 16) {
+      load.push_back(lanes_between(jlo - j0, jhi - j0));
+      store.push_back(lanes_between(0, wq - j0));
+    }
+  }
+
+  void operator()(float* row, const float* src) const {
+    if (fs == 1) {
+      for (size_t k = 0; k < store.size(); ++k) {
+        const int64_t j0 = static_cast<int64_t>(k) * 16;
+        // Masked-off lanes are not read: src may start before or end inside this chunk.
+        _mm512_mask_storeu_ps(row + j0, store[k], _mm512_maskz_loadu_ps(load[k], src + j0 + off));
+      }
+      return;
+    }
+    std::fill(row, row + jlo, 0.0f);
+    for (int64_t j = jlo; j < jhi; ++j) row[j] = src[j * fs + off];
+    std::fill(row + jhi, row + wq, 0.0f);
+  }
+};
+
+// The RowFill for one column phase b (phase columns j read input column j*stride + b - pad_left)
+// of an input row in_w wide, into rows wq wide.
+inline RowFill phase_fill(int64_t stride, int64_t b, int64_t pad_left, int64_t in_w, int64_t wq) {
+  const int64_t off = b - pad_left;
+  int64_t jlo = off >= 0 ? 0 : (-off + stride - 1) / stride;
+  int64_t jhi = in_w - 1 - off < 0 ? 0 : (in_w - 1 - off) / stride + 1;
+  jhi = std::min(jhi, wq);
+  jlo = std::min(jlo, jhi);
+  return RowFill(stride, off, jlo, jhi, wq);
+}
+
+}  // namespace qtune::conv_f32_detail
