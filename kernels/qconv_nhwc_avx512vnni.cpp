@@ -286,6 +286,16 @@ int64_t unit_pixels(int64_t target, int64_t k, int64_t lanes, int rows, int64_t 
   return std::min(pixels, tiles * rows);
 }
 
+// Whether a convolution's padded borders are better multiplied (zero-point padding in a copy)
+// than split off into regions: maps at most 8 outputs across, where the border regions are most
+// of the pixels, with at most 128 input channels a group, where a tile's fixed costs outweigh
+// its multiply-adds (`qtune bench kernels`: the bundled resnet's 4x4 and 7x7 layers gain, the
+// zoo's resnet18 7x7x512 loses).
+bool padded_copy_pays(const QConvShape& s) {
+  const bool padded = s.pad_top || s.pad_left || s.pad_bottom || s.pad_right;
+  return padded && s.out_w() <= 8 && s.out_h() <= 8 && s.in_channels / s.group <= 128;
+}
+
 // kTaps: row pointers into the image at each pixel's first valid tap; the image is x itself for
 // u8 with groups on 4-byte boundaries, else a copy with s8 shifted and channels padded to 4.
 // kRowTaps: a tap is a kernel row, read as one run (over-reading into bytes whose weights are
@@ -310,7 +320,22 @@ void conv_taps(const QConvShape& s, const QGemmParams& p, const QConvSum* sum, c
     L.cols = s.in_w;
   }
   L.rows = s.in_h;
-  const std::vector<qconv_nhwc_detail::Region> regs = qconv_nhwc_detail::regions(s, row_taps);
+  // On small maps the padding splits the pixels into regions of one or two (corners, edges)
+  // whose tiles cost more than multiplying the padding: then a copy padded at the zero point on
+  // every side is read as one region of every pixel and every tap.
+  const bool pad_copy = !row_taps && padded_copy_pays(s);
+  if (pad_copy) {
+    L.in_place = false;
+    L.group_stride = w.k_tap;
+    L.stride = L.group_stride * s.group;
+    L.pad_top = s.pad_top;
+    L.pad_left = s.pad_left;
+    L.rows = s.pad_top + s.in_h + s.pad_bottom;
+    L.cols = s.pad_left + s.in_w + s.pad_right;
+  }
+  const std::vector<qconv_nhwc_detail::Region> regs =
+      pad_copy ? std::vector<qconv_nhwc_detail::Region>{{0, oh, 0, ow, 0, s.kernel_h, 0, s.kernel_w}}
+               : qconv_nhwc_detail::regions(s, row_taps);
   // Each region's taps: offsets from its pixels' first valid tap, and weight tap indices.
   std::vector<int64_t> tap_off;
   std::vector<int32_t> tap_idx;
@@ -383,7 +408,8 @@ void conv_taps(const QConvShape& s, const QGemmParams& p, const QConvSum* sum, c
           run.row_step = s.stride_h * L.cols * L.stride;
           run.col_step = s.stride_w * L.stride;
           // The first valid tap's column, in x or in a copy that starts with the left padding.
-          run.row0 = img_g + ((run.oy * s.stride_h - s.pad_top + rg.ky0 * s.dilation_h) * L.cols +
+          run.row0 = img_g + ((run.oy * s.stride_h - s.pad_top + rg.ky0 * s.dilation_h + L.pad_top) *
+                                  L.cols +
                               (rg.x0 * s.stride_w - s.pad_left + rg.kx0 * s.dilation_w + L.pad_left)) *
                                  L.stride;
           run.pix_row0 = b * pixels + run.oy * ow;
