@@ -287,13 +287,13 @@ int64_t unit_pixels(int64_t target, int64_t k, int64_t lanes, int rows, int64_t 
 }
 
 // Whether a convolution's padded borders are better multiplied (zero-point padding in a copy)
-// than split off into regions: maps at most 8 outputs across, where the border regions are most
-// of the pixels, with at most 128 input channels a group, where a tile's fixed costs outweigh
-// its multiply-adds (`qtune bench kernels`: the bundled resnet's 4x4 and 7x7 layers gain, the
-// zoo's resnet18 7x7x512 loses).
+// than split off into regions: maps at most 16 outputs across, where the border regions hold a
+// quarter of the pixels or more, with at most 128 input channels a group, where a tile's fixed
+// costs outweigh its multiply-adds (`qtune bench kernels`: the bundled resnet's 4x4, 7x7 and
+// 14x14 layers gain at batch 1, the zoo's resnet18 7x7x512 loses).
 bool padded_copy_pays(const QConvShape& s) {
   const bool padded = s.pad_top || s.pad_left || s.pad_bottom || s.pad_right;
-  return padded && s.out_w() <= 8 && s.out_h() <= 8 && s.in_channels / s.group <= 128;
+  return padded && s.out_w() <= 16 && s.out_h() <= 16 && s.in_channels / s.group <= 128;
 }
 
 // kTaps: row pointers into the image at each pixel's first valid tap; the image is x itself for
