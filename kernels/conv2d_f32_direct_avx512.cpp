@@ -99,6 +99,67 @@ TileFn tile_fn(int64_t v, int64_t sw, int l) {
   return sw == 2 ? tile_fn_sw<2>(v, l) : tile_fn_sw<1>(v, l);
 }
 
+// Stride 1 across, undilated columns, 1-2 vectors of channels: KW taps of a kernel row at once.
+// Each input value broadcast then feeds the up to KW output pixels that read it (KW x V weight
+// vectors held in registers) instead of one: about a third of the loads per multiply-add for a
+// 3-wide kernel. tile[l * 16V + 16v] (+)= sum over kernel rows r < krows, channels c and kw of
+//   base[tap_off[r * KW] + c * plane + l + kw] * w[((r * KW + kw) * cg + c) * 16V + 16v].
+template <int L, int V, int KW>
+void row_tile_kw(int64_t krows, int64_t cg, const int64_t* tap_off, int64_t plane,
+                 const float* base, const float* w, float* tile, bool accumulate) {
+  __m512 acc[L][V];
+#pragma GCC unroll 24
+  for (int l = 0; l < L; ++l) {
+#pragma GCC unroll 2
+    for (int v = 0; v < V; ++v) {
+      acc[l][v] = accumulate ? _mm512_loadu_ps(tile + (l * V + v) * 16) : _mm512_setzero_ps();
+    }
+  }
+  for (int64_t r = 0; r < krows; ++r) {
+    const float* b = base + tap_off[r * KW];
+    const float* wr = w + r * KW * cg * 16 * V;
+    for (int64_t c = 0; c < cg; ++c, b += plane) {
+      __m512 wv[KW][V];
+#pragma GCC unroll 5
+      for (int k = 0; k < KW; ++k) {
+#pragma GCC unroll 2
+        for (int v = 0; v < V; ++v) wv[k][v] = _mm512_load_ps(wr + ((k * cg + c) * V + v) * 16);
+      }
+#pragma GCC unroll 28
+      for (int i = 0; i < L + KW - 1; ++i) {
+        const __m512 a = _mm512_set1_ps(b[i]);
+#pragma GCC unroll 5
+        for (int k = 0; k < KW; ++k) {
+          const int l = i - k;
+          if (l < 0 || l >= L) continue;
+#pragma GCC unroll 2
+          for (int v = 0; v < V; ++v) acc[l][v] = _mm512_fmadd_ps(a, wv[k][v], acc[l][v]);
+        }
+      }
+    }
+  }
+#pragma GCC unroll 24
+  for (int l = 0; l < L; ++l) {
+#pragma GCC unroll 2
+    for (int v = 0; v < V; ++v) _mm512_storeu_ps(tile + (l * V + v) * 16, acc[l][v]);
+  }
+}
+
+// Pixels per kernel-row tile for V = 1, 2 vectors and KW = 3, 5: L x V accumulators, KW x V
+// weight vectors and one broadcast fit the 32 registers.
+constexpr int kw_max_pixels(int v, int kw) { return v == 1 ? 24 : (31 - kw * v) / v; }
+template <int V, int KW, size_t... Ls>
+constexpr std::array<TileFn, sizeof...(Ls) + 1> kw_tiles_for(std::index_sequence<Ls...>) {
+  return {nullptr, row_tile_kw<static_cast<int>(Ls) + 1, V, KW>...};
+}
+template <int V, int KW>
+constexpr auto kKwTiles = kw_tiles_for<V, KW>(std::make_index_sequence<kw_max_pixels(V, KW)>{});
+
+TileFn kw_tile_fn(int64_t v, int64_t kw, int l) {
+  if (kw == 3) return v == 1 ? kKwTiles<1, 3>[l] : kKwTiles<2, 3>[l];
+  return v == 1 ? kKwTiles<1, 5>[l] : kKwTiles<2, 5>[l];
+}
+
 // The tile's L pixels x `channels` channels (from output channel oc0) into NCHW y at `out`
 // (channel oc0, the tile's first pixel); channel planes are `ohw` apart. `sum` likewise.
 void store_tile(const float* tile, int64_t vecs, int l_count, int64_t channels, int64_t oc0,
@@ -138,6 +199,8 @@ struct Plan {
   std::vector<std::pair<int64_t, int64_t>> row_taps;
   int64_t vecs;
   int seg_len, segs;             // a row is `segs` tiles of seg_len pixels, the last one shorter
+  int64_t chunk;                 // taps per chunk: their weights stay in L1 over the task's tiles
+  bool kw_tiles;                 // whole kernel rows per tile call (row_tile_kw)
 };
 
 Plan make_plan(const QConvShape& s, const PackedConvWeightsF32& w) {
@@ -191,7 +254,14 @@ Plan make_plan(const QConvShape& s, const PackedConvWeightsF32& w) {
     p.row_taps.emplace_back(lo < hi ? lo * s.kernel_w : 0, lo < hi ? hi * s.kernel_w : 0);
   }
   p.vecs = w.block / 16;
-  const int max_l = kMaxPixels[p.vecs];
+  p.chunk = std::max<int64_t>(1, kWeightChunkBytes / (p.cg * w.block * 4));
+  // Kernel rows at once where a chunk holds whole rows of a 3- or 5-wide kernel.
+  const int64_t kw = s.kernel_w;
+  p.kw_tiles = p.sw_t == 1 && !col_phases && s.dilation_w == 1 && (kw == 3 || kw == 5) &&
+               p.vecs <= 2 && p.chunk >= kw;
+  if (p.kw_tiles) p.chunk = p.chunk / kw * kw;
+  const int max_l = p.kw_tiles ? kw_max_pixels(static_cast<int>(p.vecs), static_cast<int>(kw))
+                               : kMaxPixels[p.vecs];
   p.segs = static_cast<int>((p.ow_n + max_l - 1) / max_l);
   p.seg_len = static_cast<int>((p.ow_n + p.segs - 1) / p.segs);
   return p;
@@ -263,7 +333,7 @@ void run_task(const QConvShape& s, const Plan& p, const float* x, const PackedCo
   const size_t acc_need = static_cast<size_t>(tiles * tile_floats + 16 * w.block);
   if (acc_buf.size() < acc_need) acc_buf.resize(acc_need, 0.0f);
   const int64_t taps = s.kernel_h * s.kernel_w;
-  const int64_t chunk = std::max<int64_t>(1, kWeightChunkBytes / (p.cg * w.block * 4));
+  const int64_t chunk = p.chunk;
   for (int64_t b = 0; b < w.blocks_per_group; ++b) {
     const float* wb = w.block_data(gi, b);
     for (int64_t t0 = 0; t0 < taps; t0 += chunk) {
@@ -276,10 +346,12 @@ void run_task(const QConvShape& s, const Plan& p, const float* x, const PackedCo
         if (lo >= hi) continue;
         const int64_t ow0 = t % p.segs * p.seg_len;
         const int len = static_cast<int>(std::min<int64_t>(p.seg_len, p.ow_n - ow0));
-        tile_fn(p.vecs, p.sw_t, len)(hi - lo, p.cg, p.tap_off.data() + lo, p.plane,
-                                     image(i) + oh * p.row_step + ow0 * p.sw_t,
-                                     wb + lo * p.cg * w.block, acc_buf.data() + t * tile_floats,
-                                     lo > p.row_taps[oh].first);
+        // Chunks and the valid taps of a row are whole kernel rows with kw_tiles.
+        const TileFn fn = p.kw_tiles ? kw_tile_fn(p.vecs, s.kernel_w, len)
+                                     : tile_fn(p.vecs, p.sw_t, len);
+        fn(p.kw_tiles ? (hi - lo) / s.kernel_w : hi - lo, p.cg, p.tap_off.data() + lo, p.plane,
+           image(i) + oh * p.row_step + ow0 * p.sw_t, wb + lo * p.cg * w.block,
+           acc_buf.data() + t * tile_floats, lo > p.row_taps[oh].first);
       }
     }
     const int64_t oc0 = gi * p.mg + b * w.block;

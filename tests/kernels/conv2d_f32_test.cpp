@@ -122,6 +122,11 @@ std::vector<Case> cases() {
       {1, 4, 12, 15, 24, 3, 3, 2, 3, 2, 2, 2, 1, 1, 2, 1, false, false, true},
       {2, 6, 10, 10, 16, 3, 3, 1, 1, 2, 3, 2, 3, 2, 3, 1, true, false, false},
       {1, 5, 17, 19, 32, 4, 3, 3, 4, 1, 2, 0, 1, 2, 0, 1, true, true, true},
+      // Kernel rows at once (stride 1, 3- and 5-wide): weight chunks rounded down to whole
+      // kernel rows (40 and 24 channels), padding rows skipped within a chunk.
+      {1, 40, 6, 9, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, true, true},
+      {1, 24, 7, 11, 20, 5, 5, 1, 1, 1, 1, 2, 2, 2, 2, 1, true, false, true},
+      {2, 6, 9, 30, 32, 5, 5, 1, 1, 1, 1, 0, 2, 1, 2, 1, false, true, false},
       // Groups and depthwise.
       {2, 8, 7, 7, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 8, true, false, true},
       {1, 12, 9, 9, 24, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 4, true, true, false},
