@@ -60,10 +60,9 @@ PackedConvWeightsF32 pack_conv_weights_f32(const float* w, const QConvShape& s) 
   // One input channel per group (depthwise, or a single-channel image): block 1,
   // [out_channels][taps], for the kernel that puts pixels rather than channels in the vector
   // lanes; with one multiply-add per tap, channels in the lanes would reload the weights for
-  // every few pixels. A single-channel image read at a stride wider than 1 keeps its channels in
-  // the lanes: the phase copies the pixel-lane kernel needs then cost more than they save
-  // (`qtune bench kernels`, the bundled resnet's stride-2 stem).
-  const bool pixel_lanes = cg == 1 && (s.group > 1 || s.stride_w == 1);
+  // every few pixels. A single-channel image read at a stride wider than 2 keeps its channels in
+  // the lanes: the phase copies the pixel-lane kernel needs then cost more than they save.
+  const bool pixel_lanes = cg == 1 && (s.group > 1 || s.stride_w <= 2);
   p.block = pixel_lanes ? 1 : f32_panel_width(mg);
   p.blocks_per_group = (mg + p.block - 1) / p.block;
   const size_t floats = static_cast<size_t>(s.group * p.blocks_per_group * kg * p.block);

@@ -17,16 +17,25 @@ inline __mmask16 lanes_between(int64_t lo, int64_t hi) {  // lanes j with lo <= 
 }
 
 // How to build the rows of one buffer (or column phase): row[j] = src[j * fs + off] for
-// jlo <= j < jhi, zero elsewhere in [0, wq). For fs == 1, per 16-column chunk, the lanes to load.
+// jlo <= j < jhi, zero elsewhere in [0, wq). Per 16-column chunk, the lanes to load: for fs == 1
+// those of the chunk; for fs == 2 those of the 32 source columns it reads (valid ones only: the
+// even ones are the chunk's, the odd ones between them are dropped by a permute).
 struct RowFill {
   int64_t fs, off, jlo, jhi, wq;
-  std::vector<__mmask16> load, store;  // per chunk
+  std::vector<__mmask16> load, load_hi, store;  // per chunk
 
   RowFill(int64_t fs_, int64_t off_, int64_t jlo_, int64_t jhi_, int64_t wq_)
       : fs(fs_), off(off_), jlo(jlo_), jhi(jhi_), wq(wq_) {
     for (int64_t j0 = 0; j0 < wq; j0 += 16) {
-      load.push_back(lanes_between(jlo - j0, jhi - j0));
       store.push_back(lanes_between(0, wq - j0));
+      if (fs == 2) {
+        // Source columns 2*j0 + off + i for i < 32 that valid outputs read or that lie between.
+        const int64_t s0 = 2 * j0 + off, lo = 2 * jlo + off, hi = 2 * (jhi - 1) + off + 1;
+        load.push_back(jhi > jlo ? lanes_between(lo - s0, hi - s0) : 0);
+        load_hi.push_back(jhi > jlo ? lanes_between(lo - s0 - 16, hi - s0 - 16) : 0);
+      } else {
+        load.push_back(lanes_between(jlo - j0, jhi - j0));
+      }
     }
   }
 
@@ -36,6 +45,18 @@ struct RowFill {
         const int64_t j0 = static_cast<int64_t>(k) * 16;
         // Masked-off lanes are not read: src may start before or end inside this chunk.
         _mm512_mask_storeu_ps(row + j0, store[k], _mm512_maskz_loadu_ps(load[k], src + j0 + off));
+      }
+      return;
+    }
+    if (fs == 2) {
+      const __m512i evens =
+          _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+      for (size_t k = 0; k < store.size(); ++k) {
+        const float* s0 = src + 2 * static_cast<int64_t>(k) * 16 + off;
+        const __m512 a = _mm512_maskz_loadu_ps(load[k], s0);
+        const __m512 b = _mm512_maskz_loadu_ps(load_hi[k], s0 + 16);
+        _mm512_mask_storeu_ps(row + static_cast<int64_t>(k) * 16, store[k],
+                              _mm512_permutex2var_ps(a, evens, b));
       }
       return;
     }

@@ -160,14 +160,19 @@ std::vector<Case> depthwise_cases() {
       {3, 3, 1, 1, 3, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 3, true, false, false},
       {2, 40, 14, 14, 40, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 40, true, true, true},
       {1, 33, 20, 37, 33, 5, 5, 2, 2, 1, 1, 2, 2, 2, 2, 33, true, false, false},
-      // Channel multipliers 3, 4 and 6, and single-channel images (one group, stride 1 across)
-      // with several outputs: 2 or 4 output channels computed together, or one.
+      // Channel multipliers 3, 4 and 6, and single-channel images (one group) with several
+      // outputs: 2 or 4 output channels computed together, or one.
       {1, 3, 7, 9, 9, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 3, false, true, true},
       {1, 2, 10, 10, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 2, true, false, true},
       {1, 1, 9, 11, 6, 3, 3, 2, 1, 1, 1, 1, 1, 1, 1, 1, true, true, false},
       {2, 1, 28, 28, 16, 5, 5, 1, 1, 1, 1, 0, 0, 0, 0, 1, true, false, true},
       {1, 1, 40, 40, 12, 7, 7, 1, 1, 1, 1, 3, 3, 3, 3, 1, true, false, false},
       {1, 1, 23, 17, 20, 3, 3, 3, 1, 2, 1, 2, 1, 0, 1, 1, false, true, true},
+      // Stride 2 across: the phase rows built by the vector even-column fill, odd and even
+      // widths, padding on either side, a row wider than two vectors.
+      {2, 1, 28, 28, 16, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, true, false, true},
+      {1, 1, 9, 45, 8, 3, 5, 2, 2, 1, 1, 0, 2, 1, 1, 1, false, true, false},
+      {1, 1, 12, 71, 4, 5, 3, 1, 2, 1, 2, 2, 0, 2, 3, 1, true, false, true},
   };
 }
 
