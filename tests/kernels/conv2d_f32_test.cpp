@@ -56,37 +56,55 @@ QConvShape shape_of(const Case& c) {
 using ConvFn = void (*)(const QConvShape&, const float*, const PackedConvWeightsF32&,
                         const ConvF32Epilogue&, float*);
 
-void check(ConvFn fn, const Case& c, std::mt19937& rng) {
+// A case's random operands and epilogue, what the reference gives, and per element the sum of
+// |x * w| over its window (the reference on absolute values), which bounds the rounding error
+// together with the bias and the sum.
+struct Expected {
+  std::vector<float> x, w, bias, sum, want, magnitude;
+  ConvF32Epilogue e;
+  double taps = 0;  // products per output element
+};
+
+Expected expected(const Case& c, std::mt19937& rng) {
   const QConvShape s = shape_of(c);
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  const int64_t cg = c.c / c.group, oh = s.out_h(), ow = s.out_w();
-  std::vector<float> x(static_cast<size_t>(c.n * c.c * c.h * c.w));
-  std::vector<float> w(static_cast<size_t>(c.m * cg * c.kh * c.kw));
-  std::vector<float> bias(static_cast<size_t>(c.m)), sum(static_cast<size_t>(c.n * c.m * oh * ow));
-  for (auto* v : {&x, &w, &bias, &sum}) {
+  const int64_t cg = c.c / c.group;
+  Expected r;
+  r.x.resize(static_cast<size_t>(c.n * c.c * c.h * c.w));
+  r.w.resize(static_cast<size_t>(c.m * cg * c.kh * c.kw));
+  r.bias.resize(static_cast<size_t>(c.m));
+  r.sum.resize(static_cast<size_t>(c.n * c.m * s.out_h() * s.out_w()));
+  for (auto* v : {&r.x, &r.w, &r.bias, &r.sum}) {
     for (auto& e : *v) e = dist(rng);
   }
-  ConvF32Epilogue e;
-  if (c.bias) e.bias = bias.data();
-  if (c.sum) e.sum = sum.data();
+  if (c.bias) r.e.bias = r.bias.data();
+  if (c.sum) r.e.sum = r.sum.data();
   if (c.clamp) {
-    e.clamp_min = -0.25f;
-    e.clamp_max = 0.5f;
+    r.e.clamp_min = -0.25f;
+    r.e.clamp_max = 0.5f;
   }
-  std::vector<float> want(sum.size()), got(sum.size(), NAN);
-  f32_conv2d__ref(s, x.data(), w.data(), e, want.data());
-  const PackedConvWeightsF32 packed = pack_conv_weights_f32(w.data(), s);
-  fn(s, x.data(), packed, e, got.data());
-  // Per element, the sum of |x * w| over its window (the reference on absolute values) bounds
-  // the rounding error, plus the bias and the sum.
-  std::vector<float> abs_x(x.size()), abs_w(w.size()), magnitude(want.size());
-  for (size_t i = 0; i < x.size(); ++i) abs_x[i] = std::fabs(x[i]);
-  for (size_t i = 0; i < w.size(); ++i) abs_w[i] = std::fabs(w[i]);
-  f32_conv2d__ref(s, abs_x.data(), abs_w.data(), ConvF32Epilogue{}, magnitude.data());
-  const double k = static_cast<double>(cg * c.kh * c.kw);
-  for (size_t i = 0; i < want.size(); ++i) {
-    const double tol = kRelTolPerTerm * (k + 2) * (magnitude[i] + 2.0) + 1e-30;
-    ASSERT_NEAR(got[i], want[i], tol) << describe(c) << " at element " << i;
+  r.want.resize(r.sum.size());
+  f32_conv2d__ref(s, r.x.data(), r.w.data(), r.e, r.want.data());
+  std::vector<float> abs_x(r.x.size()), abs_w(r.w.size());
+  for (size_t i = 0; i < r.x.size(); ++i) abs_x[i] = std::fabs(r.x[i]);
+  for (size_t i = 0; i < r.w.size(); ++i) abs_w[i] = std::fabs(r.w[i]);
+  r.magnitude.resize(r.sum.size());
+  f32_conv2d__ref(s, abs_x.data(), abs_w.data(), ConvF32Epilogue{}, r.magnitude.data());
+  r.taps = static_cast<double>(cg * c.kh * c.kw);
+  return r;
+}
+
+double tolerance(const Expected& r, float magnitude) {
+  return kRelTolPerTerm * (r.taps + 2) * (magnitude + 2.0) + 1e-30;
+}
+
+void check(ConvFn fn, const Case& c, std::mt19937& rng) {
+  const QConvShape s = shape_of(c);
+  const Expected r = expected(c, rng);
+  std::vector<float> got(r.want.size(), NAN);
+  fn(s, r.x.data(), pack_conv_weights_f32(r.w.data(), s), r.e, got.data());
+  for (size_t i = 0; i < r.want.size(); ++i) {
+    ASSERT_NEAR(got[i], r.want[i], tolerance(r, r.magnitude[i])) << describe(c) << " at element " << i;
   }
 }
 
@@ -202,32 +220,12 @@ TEST(Conv2dF32, DispatchMatchesReference) {
 // the pixel-lane kernel pools as it stores, the others through the dispatcher's fallback.
 void check_pooled(ConvFn fn, const Case& c, std::mt19937& rng) {
   const QConvShape s = shape_of(c);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  const int64_t cg = c.c / c.group, oh = s.out_h(), ow = s.out_w(), ph = oh / 2, pw = ow / 2;
-  std::vector<float> x(static_cast<size_t>(c.n * c.c * c.h * c.w));
-  std::vector<float> w(static_cast<size_t>(c.m * cg * c.kh * c.kw));
-  std::vector<float> bias(static_cast<size_t>(c.m)), sum(static_cast<size_t>(c.n * c.m * oh * ow));
-  for (auto* v : {&x, &w, &bias, &sum}) {
-    for (auto& e : *v) e = dist(rng);
-  }
-  ConvF32Epilogue e;
-  if (c.bias) e.bias = bias.data();
-  if (c.sum) e.sum = sum.data();
-  if (c.clamp) {
-    e.clamp_min = -0.25f;
-    e.clamp_max = 0.5f;
-  }
-  std::vector<float> full(sum.size()), magnitude(sum.size());
-  f32_conv2d__ref(s, x.data(), w.data(), e, full.data());
-  std::vector<float> abs_x(x.size()), abs_w(w.size());
-  for (size_t i = 0; i < x.size(); ++i) abs_x[i] = std::fabs(x[i]);
-  for (size_t i = 0; i < w.size(); ++i) abs_w[i] = std::fabs(w[i]);
-  f32_conv2d__ref(s, abs_x.data(), abs_w.data(), ConvF32Epilogue{}, magnitude.data());
-  e.max_pool_2x2 = true;
+  const int64_t oh = s.out_h(), ow = s.out_w(), ph = oh / 2, pw = ow / 2;
+  Expected r = expected(c, rng);
+  r.e.max_pool_2x2 = true;
   const size_t pooled = static_cast<size_t>(c.n * c.m * ph * pw);
   std::vector<float> got(pooled + 1, 7.0f);
-  fn(s, x.data(), pack_conv_weights_f32(w.data(), s), e, got.data());
-  const double k = static_cast<double>(cg * c.kh * c.kw);
+  fn(s, r.x.data(), pack_conv_weights_f32(r.w.data(), s), r.e, got.data());
   for (int64_t p = 0; p < c.n * c.m; ++p) {
     for (int64_t i = 0; i < ph; ++i) {
       for (int64_t j = 0; j < pw; ++j) {
@@ -235,12 +233,11 @@ void check_pooled(ConvFn fn, const Case& c, std::mt19937& rng) {
         for (int64_t a = 0; a < 2; ++a) {
           for (int64_t b = 0; b < 2; ++b) {
             const size_t at = static_cast<size_t>((p * oh + 2 * i + a) * ow + 2 * j + b);
-            want = std::max(want, full[at]);
-            mag = std::max(mag, magnitude[at]);
+            want = std::max(want, r.want[at]);
+            mag = std::max(mag, r.magnitude[at]);
           }
         }
-        const double tol = kRelTolPerTerm * (k + 2) * (mag + 2.0) + 1e-30;
-        ASSERT_NEAR(got[static_cast<size_t>((p * ph + i) * pw + j)], want, tol)
+        ASSERT_NEAR(got[static_cast<size_t>((p * ph + i) * pw + j)], want, tolerance(r, mag))
             << describe(c) << " pooled at plane " << p << " row " << i << " column " << j;
       }
     }
