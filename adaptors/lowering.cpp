@@ -651,22 +651,6 @@ std::optional<int64_t> data_movement_since(const Node& n) {
   return it->second;
 }
 
-std::vector<Int8PoolUnit> find_int8_data_movement(const Graph& g) {
-  const Uses u(g);
-  std::vector<Int8PoolUnit> out;
-  for (size_t i = 0; i < g.nodes.size(); ++i) {
-    const Node& op = g.nodes[i];
-    const std::optional<int64_t> since = data_movement_since(op);
-    if (!since || g.opset < *since || op.outputs.size() != 1 || op.outputs[0].empty()) continue;
-    // Only the data input is 8-bit: indices, shapes and the like stay as they are.
-    bool data_only = true;
-    for (size_t k = 1; k < op.inputs.size(); ++k) data_only = data_only && op.inputs[k] != input_at(op, 0);
-    if (!data_only) continue;
-    if (auto unit = between_equal_qdq(g, u, i)) out.push_back(*unit);
-  }
-  return out;
-}
-
 std::vector<Int8AddUnit> find_int8_adds(const Graph& g, const std::vector<bool>& taken) {
   const Uses u(g);
   std::vector<Int8AddUnit> adds;
@@ -948,16 +932,6 @@ Result<Graph> lower_graph(const Graph& qdq, const LoweringTarget& target,
       changed = true;
     }
   }
-  if (target.int8_data_movement) {
-    for (const Int8PoolUnit& p : find_int8_data_movement(qdq)) {
-      if (!claim({p.pool, p.q})) continue;
-      Node n = qdq.nodes[p.pool];
-      n.inputs[0] = p.x_q;
-      n.outputs = {p.output};
-      replacement[p.pool] = std::move(n);
-      changed = true;
-    }
-  }
   if (target.int8_add) {
     std::vector<bool> taken(count, false);
     for (size_t i = 0; i < count; ++i) taken[i] = removed[i] || replacement[i].has_value();
@@ -1115,11 +1089,11 @@ Graph int8_data_movement(const Graph& g) {
     return g.opset >= 4 && is_op(n, "Concat") && n.outputs.size() == 1 && !n.outputs[0].empty() &&
            !n.inputs.empty();
   };
-  // A Q that can go: per tensor, parameters q, nothing reading its output from a subgraph.
+  // A Q that can go: per tensor, parameters q, nothing reading its output from a subgraph. One
+  // whose output is a graph output goes too: the op then writes that output itself.
   auto dropped_q = [&](const Node& c, const std::string& t, const PerTensorQ& q) {
     if (!is_op(c, "QuantizeLinear") || c.outputs.size() != 1 || c.outputs[0].empty() ||
-        input_at(c, 0) != t || c.attr_int("output_dtype", 0) != 0 ||
-        u.graph_outputs.count(c.outputs[0])) {
+        input_at(c, 0) != t || c.attr_int("output_dtype", 0) != 0) {
       return false;
     }
     const auto p = per_tensor_params(g, c);
@@ -1174,9 +1148,12 @@ Graph int8_data_movement(const Graph& g) {
     }
     if (!q) continue;
     bool ok = true, any_q = false;
+    int graph_output_qs = 0;  // at most one: the op's output can take one name
     for (size_t k : readers->second) {
       const Node& c = g.nodes[k];
-      if (dropped_q(c, out, *q) && (!is_concat(n) || same(*per_tensor_params(g, c), *q))) {
+      const bool same_q = dropped_q(c, out, *q) && same(*per_tensor_params(g, c), *q);
+      const bool named = same_q && u.graph_outputs.count(c.outputs[0]) && ++graph_output_qs > 1;
+      if (dropped_q(c, out, *q) && (!is_concat(n) || same_q) && !named) {
         any_q = true;
       } else if (!(is_op(c, "Shape") && input_at(c, 0) == out) &&
                  !(convert[k] && input_at(c, 0) == out && data_op(c)) &&
@@ -1209,17 +1186,30 @@ Graph int8_data_movement(const Graph& g) {
   std::map<std::string, std::string> rename;
   std::vector<bool> drop(g.nodes.size(), false);
   std::map<size_t, PerTensorQ> requant;
+  // A converted op whose dropped Q wrote a graph output writes it under that name.
+  std::map<size_t, std::string> output_name;
   Graph out = g;
   out.nodes.clear();
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     if (!convert[i]) continue;
     const Node& n = g.nodes[i];
+    const PerTensorQ in = is_concat(n) ? concat_q.at(i) : views.at(n.outputs[0]).q;
+    auto same_q = [&](size_t k) {
+      return is_op(g.nodes[k], "QuantizeLinear") && same(*per_tensor_params(g, g.nodes[k]), in);
+    };
+    std::string eight_bit = n.outputs[0];
+    for (size_t k : u.consumers.at(n.outputs[0])) {
+      if (same_q(k) && u.graph_outputs.count(g.nodes[k].outputs[0])) {
+        eight_bit = g.nodes[k].outputs[0];
+        output_name[i] = eight_bit;
+        rename[n.outputs[0]] = eight_bit;
+      }
+    }
     for (size_t k : u.consumers.at(n.outputs[0])) {
       if (!is_op(g.nodes[k], "QuantizeLinear")) continue;
-      const PerTensorQ in = is_concat(n) ? concat_q.at(i) : views.at(n.outputs[0]).q;
-      if (same(*per_tensor_params(g, g.nodes[k]), in)) {
+      if (same_q(k)) {
         drop[k] = true;
-        rename[g.nodes[k].outputs[0]] = n.outputs[0];
+        if (g.nodes[k].outputs[0] != eight_bit) rename[g.nodes[k].outputs[0]] = eight_bit;
       } else {
         requant[k] = in;  // the Q of other parameters reads a DQ of the 8-bit output
       }
@@ -1260,6 +1250,7 @@ Graph int8_data_movement(const Graph& g) {
         out.nodes.push_back(std::move(dq));
         out.nodes.push_back(std::move(rq));
       }
+      if (auto o = output_name.find(i); o != output_name.end()) n.outputs[0] = o->second;
     }
     out.nodes.push_back(std::move(n));
   }
@@ -1268,11 +1259,15 @@ Graph int8_data_movement(const Graph& g) {
       for (auto r = rename.find(in); r != rename.end(); r = rename.find(in)) in = r->second;
     }
   }
-  // What the graph declares of the converted outputs: now 8-bit tensors.
+  // What the graph declares of the converted outputs: now 8-bit tensors (a graph output's
+  // declaration stays, already 8-bit; the f32 name it replaces is gone).
   for (size_t i = 0; i < g.nodes.size(); ++i) {
     if (!convert[i]) continue;
     auto vi = out.value_info.find(g.nodes[i].outputs[0]);
-    if (vi != out.value_info.end()) {
+    if (vi == out.value_info.end()) continue;
+    if (output_name.count(i)) {
+      out.value_info.erase(vi);
+    } else {
       vi->second.dtype = is_concat(g.nodes[i]) ? concat_q.at(i).type : views.at(g.nodes[i].outputs[0]).q.type;
     }
   }

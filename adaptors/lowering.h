@@ -95,7 +95,7 @@ struct QuantizedUnit {
 // The same for ops that only move or pick elements (Reshape, Transpose, Gather, Slice, ...):
 // exact, since Q(DQ(q)) = q with equal parameters.
 struct Int8PoolUnit {
-  size_t dq = 0, pool = 0, q = 0;  // pool: the MaxPool (or data-movement op)
+  size_t dq = 0, pool = 0, q = 0;  // pool: the MaxPool
   std::string x_q, output;
 };
 
@@ -174,8 +174,6 @@ std::vector<QuantizedUnit> find_quantized_units(const Graph& g, const UnitOption
 // DQ -> MaxPool -> Q with the same quantization on both sides (the pool runs on 8-bit values);
 // none below opset 12, where ONNX's MaxPool takes only floating-point tensors.
 std::vector<Int8PoolUnit> find_int8_pools(const Graph& g);
-// DQ -> data-movement op -> Q with equal parameters, for the graph's opset.
-std::vector<Int8PoolUnit> find_int8_data_movement(const Graph& g);
 // Adds with at least one 8-bit (DQ) input; nodes already in `taken` are skipped.
 std::vector<Int8AddUnit> find_int8_adds(const Graph& g, const std::vector<bool>& taken = {});
 // DQ -> unary op -> Q chains; nodes already in `taken` are skipped, and so are chains the

@@ -427,21 +427,48 @@ TEST(LoweringTest, DataMovementRunsOnInt8WithEqualQuantization) {
     return b;
   };
   for (const char* op : {"Transpose", "Reshape"}) {
+    // The Q's output is a graph output: the op writes it under that name.
     const G same = make(0.1f, op);
-    ASSERT_EQ(find_int8_data_movement(same.g).size(), 1u) << op;
     auto lowered = lower_qdq(same.g, native_lowering_target(), {});
     ASSERT_TRUE(lowered.ok());
-    EXPECT_EQ(op_types(lowered.value()), (std::vector<std::string>{"QuantizeLinear", op}));
+    EXPECT_EQ(op_types(lowered.value()), (std::vector<std::string>{"QuantizeLinear", op})) << op;
     EXPECT_EQ(lowered->nodes[1].inputs[0], "x_q");
     EXPECT_EQ(lowered->nodes[1].outputs[0], "p_q");
+    EXPECT_EQ(lowered->find_value("p"), nullptr);  // the f32 name is gone
 
-    const G other = make(0.2f, op);  // a requantization: stays in f32
-    EXPECT_TRUE(find_int8_data_movement(other.g).empty()) << op;
+    // A requantization: the op runs on the 8-bit tensor, a table requantizes after it.
+    const G other = make(0.2f, op);
+    lowered = lower_qdq(other.g, native_lowering_target(), {});
+    ASSERT_TRUE(lowered.ok());
+    EXPECT_EQ(op_types(lowered.value()),
+              (std::vector<std::string>{"QuantizeLinear", op, "QLut"})) << op;
+    EXPECT_EQ(lowered->nodes[1].inputs[0], "x_q");
   }
-  // Reshape takes 8-bit tensors from opset 5 on.
+  // Reshape takes 8-bit tensors from opset 5 on: below, the graph stays as it was.
   G old = make(0.1f, "Reshape");
   old.g.opset = 4;
-  EXPECT_TRUE(find_int8_data_movement(old.g).empty());
+  auto lowered = lower_qdq(old.g, native_lowering_target(), {});
+  ASSERT_TRUE(lowered.ok());
+  expect_same_graph(old.g, lowered.value());
+}
+
+// Two graph outputs quantize the same op's output: only one name can be the op's, so the op
+// stays in f32 between its DQ and the two Qs.
+TEST(LoweringTest, DataMovementBeforeTwoGraphOutputQsStays) {
+  G b;
+  b.input("x", {1, 2, 4, 4});
+  b.node("t", "Transpose", {b.act("x")}, {"p"}, {{"perm", ints_attr({0, 2, 3, 1})}});
+  b.g.initializers["p_scale"] = Tensor::scalar_f32(0.1f);
+  b.g.initializers["p_zero_point"] = scalar_q(DType::kU8, 0);
+  b.node("p_Q", "QuantizeLinear", {"p", "p_scale", "p_zero_point"}, {"p_q"});
+  b.node("p_Q2", "QuantizeLinear", {"p", "p_scale", "p_zero_point"}, {"p_q2"});
+  b.output("p_q");
+  b.output("p_q2");
+  auto lowered = lower_qdq(b.g, native_lowering_target(), {});
+  ASSERT_TRUE(lowered.ok());
+  EXPECT_EQ(op_types(lowered.value()),
+            (std::vector<std::string>{"QuantizeLinear", "DequantizeLinear", "Transpose",
+                                      "QuantizeLinear", "QuantizeLinear"}));
 }
 
 TEST(LoweringTest, Int8AddOnlyForTargetsThatRunIt) {
