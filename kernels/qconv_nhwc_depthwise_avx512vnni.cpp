@@ -330,21 +330,22 @@ void depthwise_rows(const QConvShape& s, const QGemmParams& p, const QConvSum* s
                  many.resize(static_cast<size_t>(groups * 4));
                  rp = many.data();
                }
-               for (int64_t oy = u0; oy < u1; ++oy) {
-                 for (int64_t c0 = 0; c0 < c;) {
-                   const bool pair = pairs && c - c0 >= 32;
-                   const int64_t step = pair ? 32 : 16;
+               // Channel blocks outermost: their constants are set up once for all the rows.
+               for (int64_t c0 = 0; c0 < c;) {
+                 const bool pair = pairs && c - c0 >= 32;
+                 const int64_t step = pair ? 32 : 16;
+                 alignas(64) __m512i init[2];
+                 PackedOut out[2];
+                 for (int h = 0; h < step / 16; ++h) {
+                   init[h] = initial_acc(e, c0 + 16 * h, c - c0 - 16 * h);
+                   if (packed) out[h] = PackedOut(e, quant, c0 + 16 * h, c - c0 - 16 * h);
+                 }
+                 for (int64_t oy = u0; oy < u1; ++oy) {
                    for (int64_t ky = 0; ky < groups * 4; ++ky) {
                      const int64_t iy = oy * s.stride_h - s.pad_top + ky * s.dilation_h;
                      rp[ky] = ky < s.kernel_h && iy >= 0 && iy < s.in_h
                                   ? img + iy * L.cols * L.stride + c0
                                   : zp_row.data() + c0;
-                   }
-                   alignas(64) __m512i init[2];
-                   PackedOut out[2];
-                   for (int h = 0; h < step / 16; ++h) {
-                     init[h] = initial_acc(e, c0 + 16 * h, c - c0 - 16 * h);
-                     if (packed) out[h] = PackedOut(e, quant, c0 + 16 * h, c - c0 - 16 * h);
                    }
                    const int64_t tile = pair ? pair_pixels(static_cast<int>(s.kernel_w)) : kMaxPixels;
                    for (int64_t ox = 0; ox < ow; ox += tile) {
@@ -375,8 +376,8 @@ void depthwise_rows(const QConvShape& s, const QGemmParams& p, const QConvSum* s
                        }
                      }
                    }
-                   c0 += step;
                  }
+                 c0 += step;
                }
              });
 }
