@@ -1151,9 +1151,10 @@ Graph int8_data_movement(const Graph& g) {
     int graph_output_qs = 0;  // at most one: the op's output can take one name
     for (size_t k : readers->second) {
       const Node& c = g.nodes[k];
-      const bool same_q = dropped_q(c, out, *q) && same(*per_tensor_params(g, c), *q);
+      const bool can_drop = dropped_q(c, out, *q);
+      const bool same_q = can_drop && same(*per_tensor_params(g, c), *q);
       const bool named = same_q && u.graph_outputs.count(c.outputs[0]) && ++graph_output_qs > 1;
-      if (dropped_q(c, out, *q) && (!is_concat(n) || same_q) && !named) {
+      if (can_drop && (!is_concat(n) || same_q) && !named) {
         any_q = true;
       } else if (!(is_op(c, "Shape") && input_at(c, 0) == out) &&
                  !(convert[k] && input_at(c, 0) == out && data_op(c)) &&

@@ -40,8 +40,7 @@ const Choice& choice() {
 // pixel-lane kernel wins on wide stride-1 maps (56x56 and up), the blocked one below and at
 // stride 2.
 bool depthwise_blocked(const QConvShape& s, const PackedConvWeightsF32& w) {
-  return w.out_channels == w.group && w.in_channels == w.group &&
-         (s.out_w() < 32 || s.stride_w > 1);
+  return w.out_channels == w.group && (s.out_w() < 32 || s.stride_w > 1);
 }
 
 }  // namespace
@@ -95,9 +94,7 @@ void conv2d_f32(const QConvShape& s, const float* x, const PackedConvWeightsF32&
     ConvF32Epilogue inner = e;
     inner.max_pool_2x2 = false;
     conv2d_f32(s, x, w, inner, full.get());
-    tbb::parallel_for(int64_t{0}, planes, [&](int64_t p) {
-      maxpool2x2_f32(ow, oh / 2, ow / 2, full.get() + p * oh * ow, y + p * (oh / 2) * (ow / 2));
-    });
+    maxpool2x2_f32_planes(planes, oh, ow, full.get(), y);
     return;
   }
   if (w.block == 1 && cpu_features().avx512f) {

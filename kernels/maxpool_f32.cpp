@@ -1,5 +1,7 @@
 #include "kernels/maxpool_f32.h"
 
+#include <tbb/parallel_for.h>
+
 #include "kernels/cpu_features.h"
 
 namespace qtune {
@@ -29,6 +31,13 @@ void maxpool2x2_f32(int64_t in_w, int64_t out_h, int64_t out_w, const float* x, 
   } else {
     maxpool2x2_f32__scalar(in_w, out_h, out_w, x, y);
   }
+}
+
+void maxpool2x2_f32_planes(int64_t planes, int64_t in_h, int64_t in_w, const float* x, float* y) {
+  const int64_t out_h = in_h / 2, out_w = in_w / 2;
+  tbb::parallel_for(int64_t{0}, planes, [&](int64_t p) {
+    maxpool2x2_f32(in_w, out_h, out_w, x + p * in_h * in_w, y + p * out_h * out_w);
+  });
 }
 
 }  // namespace qtune

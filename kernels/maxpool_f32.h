@@ -10,6 +10,9 @@ namespace qtune {
 
 // The fastest variant this CPU runs.
 void maxpool2x2_f32(int64_t in_w, int64_t out_h, int64_t out_w, const float* x, float* y);
+// The same over `planes` consecutive in_h x in_w planes into (in_h / 2) x (in_w / 2) ones (an
+// NCHW tensor's N x C), TBB-parallel over planes.
+void maxpool2x2_f32_planes(int64_t planes, int64_t in_h, int64_t in_w, const float* x, float* y);
 
 // The variants, for tests; the AVX-512 one only where cpu_features().avx512f.
 void maxpool2x2_f32__scalar(int64_t in_w, int64_t out_h, int64_t out_w, const float* x,

@@ -118,11 +118,7 @@ Status f32_conv(OpContext& ctx) {
       return ctx.invalid("max_pool_2x2 after a sum that gives shape " + shape_str(full));
     }
     Tensor pooled = Tensor::uninitialized(DType::kF32, {full[0], full[1], full[2] / 2, full[3] / 2});
-    const int64_t in_plane = full[2] * full[3], out_plane = (full[2] / 2) * (full[3] / 2);
-    for (int64_t p = 0; p < full[0] * full[1]; ++p) {
-      maxpool2x2_f32(full[3], full[2] / 2, full[3] / 2, y.data<float>() + p * in_plane,
-                     pooled.data<float>() + p * out_plane);
-    }
+    maxpool2x2_f32_planes(full[0] * full[1], full[2], full[3], y.data<float>(), pooled.data<float>());
     y = std::move(pooled);
   }
   ctx.outputs[0] = std::move(y);
