@@ -113,6 +113,9 @@ const char* conv2d_f32_kernel_name(const QConvShape& s, const PackedConvWeightsF
     return depthwise_blocked(s, w) ? "f32_conv2d_depthwise_blocked__avx512"
                                    : "f32_conv2d_pixel_lanes__avx512";
   }
+  if (cpu_features().avx512f && conv2d_f32_image_lanes_pays(s, w)) {
+    return "f32_conv2d_image_lanes__avx512";
+  }
   return choice().name;
 }
 

@@ -68,6 +68,13 @@ void f32_conv2d__scalar(const QConvShape& s, const float* x, const PackedConvWei
 // Blocks of 16 output channels (weights packed with block 1 go to the pixel-lane kernel).
 void f32_conv2d_direct__avx512(const QConvShape& s, const float* x, const PackedConvWeightsF32& w,
                               const ConvF32Epilogue& e, float* y);
+// Small maps at larger batches: one output pixel of several images per tile, only the taps
+// inside the image multiplied. Any shape with w.block a multiple of 16; f32_conv2d_direct__avx512
+// hands it the shapes where conv2d_f32_image_lanes_pays.
+void f32_conv2d_image_lanes__avx512(const QConvShape& s, const float* x,
+                                    const PackedConvWeightsF32& w, const ConvF32Epilogue& e,
+                                    float* y);
+bool conv2d_f32_image_lanes_pays(const QConvShape& s, const PackedConvWeightsF32& w);
 // One input channel per group: w.block == 1. The depthwise blocked kernel (16 channels in the
 // lanes) needs one output channel per group too; the pixel-lane kernel takes any multiplier.
 void f32_conv2d_depthwise_blocked__avx512(const QConvShape& s, const float* x,

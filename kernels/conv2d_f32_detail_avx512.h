@@ -8,6 +8,9 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/conv2d_f32.h"
+#include "kernels/transpose16x16_avx512.h"
+
 namespace qtune::conv_f32_detail {
 
 inline __mmask16 lanes_between(int64_t lo, int64_t hi) {  // lanes j with lo <= j < hi
@@ -75,6 +78,31 @@ inline RowFill phase_fill(int64_t stride, int64_t b, int64_t pad_left, int64_t i
   jhi = std::min(jhi, wq);
   jlo = std::min(jlo, jhi);
   return RowFill(stride, off, jlo, jhi, wq);
+}
+
+// The tile's L pixels x `channels` channels (from output channel oc0) into NCHW y at `out`
+// (channel oc0, the tile's first pixel); channel planes are `ohw` apart. `sum` likewise.
+inline void store_tile(const float* tile, int64_t vecs, int l_count, int64_t channels, int64_t oc0,
+                const ConvF32Epilogue& e, int64_t ohw, float* out, const float* sum) {
+  const __m512 lo = _mm512_set1_ps(e.clamp_min), hi = _mm512_set1_ps(e.clamp_max);
+  for (int l0 = 0; l0 < l_count; l0 += 16) {
+    const int lanes = std::min(16, l_count - l0);
+    const __mmask16 mask = static_cast<__mmask16>((1u << lanes) - 1u);
+    for (int64_t v = 0; v < vecs; ++v) {
+      __m512 r[16];
+      for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(tile + ((l0 + i) * vecs + v) * 16);
+      transpose16x16(r);
+      const int64_t jn = std::min<int64_t>(16, channels - v * 16);
+      for (int64_t j = 0; j < jn; ++j) {
+        const int64_t ch = v * 16 + j, at = ch * ohw + l0;
+        __m512 val = r[j];
+        if (e.bias) val = _mm512_add_ps(val, _mm512_set1_ps(e.bias[oc0 + ch]));
+        if (sum) val = _mm512_add_ps(val, _mm512_maskz_loadu_ps(mask, sum + at));
+        val = _mm512_min_ps(_mm512_max_ps(val, lo), hi);
+        _mm512_mask_storeu_ps(out + at, mask, val);
+      }
+    }
+  }
 }
 
 }  // namespace qtune::conv_f32_detail

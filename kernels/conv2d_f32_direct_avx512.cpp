@@ -21,13 +21,13 @@
 
 #include "kernels/conv2d_f32.h"
 #include "kernels/conv2d_f32_detail_avx512.h"
-#include "kernels/transpose16x16_avx512.h"
 
 namespace qtune {
 namespace {
 
 using conv_f32_detail::phase_fill;
 using conv_f32_detail::RowFill;
+using conv_f32_detail::store_tile;
 
 // Below this many multiply-add vectors a call runs on the calling thread: handing work to TBB
 // costs more than it saves.
@@ -160,31 +160,6 @@ constexpr auto kKwTiles = kw_tiles_for<V, KW>(std::make_index_sequence<kw_max_pi
 TileFn kw_tile_fn(int64_t v, int64_t kw, int l) {
   if (kw == 3) return v == 1 ? kKwTiles<1, 3>[l] : kKwTiles<2, 3>[l];
   return v == 1 ? kKwTiles<1, 5>[l] : kKwTiles<2, 5>[l];
-}
-
-// The tile's L pixels x `channels` channels (from output channel oc0) into NCHW y at `out`
-// (channel oc0, the tile's first pixel); channel planes are `ohw` apart. `sum` likewise.
-void store_tile(const float* tile, int64_t vecs, int l_count, int64_t channels, int64_t oc0,
-                const ConvF32Epilogue& e, int64_t ohw, float* out, const float* sum) {
-  const __m512 lo = _mm512_set1_ps(e.clamp_min), hi = _mm512_set1_ps(e.clamp_max);
-  for (int l0 = 0; l0 < l_count; l0 += 16) {
-    const int lanes = std::min(16, l_count - l0);
-    const __mmask16 mask = static_cast<__mmask16>((1u << lanes) - 1u);
-    for (int64_t v = 0; v < vecs; ++v) {
-      __m512 r[16];
-      for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(tile + ((l0 + i) * vecs + v) * 16);
-      transpose16x16(r);
-      const int64_t jn = std::min<int64_t>(16, channels - v * 16);
-      for (int64_t j = 0; j < jn; ++j) {
-        const int64_t ch = v * 16 + j, at = ch * ohw + l0;
-        __m512 val = r[j];
-        if (e.bias) val = _mm512_add_ps(val, _mm512_set1_ps(e.bias[oc0 + ch]));
-        if (sum) val = _mm512_add_ps(val, _mm512_maskz_loadu_ps(mask, sum + at));
-        val = _mm512_min_ps(_mm512_max_ps(val, lo), hi);
-        _mm512_mask_storeu_ps(out + at, mask, val);
-      }
-    }
-  }
 }
 
 // Everything about the call that does not depend on the image.
@@ -379,6 +354,10 @@ void f32_conv2d_direct__avx512(const QConvShape& s, const float* x, const Packed
   if (s.batch <= 0 || s.out_channels <= 0 || s.out_h() <= 0 || s.out_w() <= 0) return;
   if (w.block == 1) {  // packed for the pixel-lane kernel
     f32_conv2d_pixel_lanes__avx512(s, x, w, e, y);
+    return;
+  }
+  if (conv2d_f32_image_lanes_pays(s, w)) {
+    f32_conv2d_image_lanes__avx512(s, x, w, e, y);
     return;
   }
   const Plan p = make_plan(s, w);

@@ -164,6 +164,50 @@ TEST(Conv2dF32, Avx512MatchesReference) {
   for (const Case& c : cases()) check(f32_conv2d_direct__avx512, c, rng);
 }
 
+// Small maps at batches that fill tiles of several images (and leave a shorter last tile):
+// resnet's 7x7 and 4x4 layers and their stride-2 entries, 1-3 blocks, more weights than one
+// chunk of taps, a window wholly in the padding, dilation, groups, the epilogue's parts.
+std::vector<Case> image_lane_cases() {
+  return {
+      {13, 32, 7, 7, 32, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, true, true},
+      {14, 16, 14, 14, 32, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, true, false, true},
+      {8, 64, 4, 4, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, true, true},
+      {9, 32, 7, 7, 64, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, true, false, false},
+      {7, 32, 7, 7, 64, 1, 1, 2, 2, 1, 1, 0, 0, 0, 0, 1, true, false, false},
+      {25, 5, 6, 5, 17, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, false, false, true},
+      {12, 7, 5, 5, 130, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, true, false},
+      {13, 3, 3, 4, 48, 3, 3, 2, 2, 1, 1, 3, 2, 0, 3, 1, false, true, false},
+      {12, 6, 6, 6, 32, 3, 3, 1, 1, 2, 2, 2, 1, 2, 1, 2, true, false, true},
+      {6, 96, 3, 3, 80, 2, 2, 1, 1, 1, 1, 0, 1, 1, 0, 1, true, true, true},
+  };
+}
+
+TEST(Conv2dF32, ImageLanesMatchesReference) {
+  if (!cpu_features().avx512f) GTEST_SKIP() << "no AVX-512F on this CPU: the kernel cannot run";
+  std::mt19937 rng(17);
+  for (const Case& c : image_lane_cases()) {
+    check(f32_conv2d_image_lanes__avx512, c, rng);
+    check(conv2d_f32, c, rng);
+  }
+  // Any shape with channels in the lanes, whatever the batch.
+  for (const Case& c : cases()) {
+    if (c.c / c.group == 1) continue;  // packed for pixel lanes
+    check(f32_conv2d_image_lanes__avx512, c, rng);
+  }
+}
+
+TEST(Conv2dF32, ImageLanesTakeSmallMapsAtLargerBatches) {
+  if (!cpu_features().avx512f) GTEST_SKIP() << "no AVX-512F on this CPU: the kernel cannot run";
+  const Case small{100, 64, 4, 4, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, true, false, false};
+  const std::vector<float> w(64 * 64 * 9, 0.5f);
+  EXPECT_STREQ(conv2d_f32_kernel_name(shape_of(small), pack_conv_weights_f32(w.data(), shape_of(small))),
+               "f32_conv2d_image_lanes__avx512");
+  Case one = small;
+  one.n = 1;
+  EXPECT_STREQ(conv2d_f32_kernel_name(shape_of(one), pack_conv_weights_f32(w.data(), shape_of(one))),
+               "f32_conv2d_direct__avx512");
+}
+
 // Depthwise layers as the zoo's models have them (3x3/5x5/7x7, stride 1 and 2, channel
 // multiplier 2, dilation, rows wider than one chunk of outputs, maps narrower than a vector).
 std::vector<Case> depthwise_cases() {
