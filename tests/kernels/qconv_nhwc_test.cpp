@@ -214,7 +214,16 @@ INSTANTIATE_TEST_SUITE_P(
         ConvCase{"n1_k1", shape(1, 1, 7, 9, 1, 1, 1, 0, 1)},
         ConvCase{"many_pixels_n63", shape(1, 8, 40, 41, 63, 3, 1, 1, 1)},
         ConvCase{"k257_n65", shape(2, 257, 3, 3, 65, 1, 1, 0, 1)},
-        ConvCase{"asym_pad_stride_dilation", asymmetric()}),
+        ConvCase{"asym_pad_stride_dilation", asymmetric()},
+        // Small maps at batches that fill tiles of several images (u8 in place; s8 takes the
+        // per-image path): whole and partial tiles, 1-4 blocks and several panels, padded and
+        // unpadded windows, windows wholly in the padding, groups.
+        ConvCase{"image_lanes_4x4_c64", shape(8, 64, 4, 4, 64, 3, 1, 1, 1)},
+        ConvCase{"image_lanes_7x7_s2", shape(13, 32, 7, 7, 32, 3, 2, 1, 1)},
+        ConvCase{"image_lanes_pointwise_s2", shape(14, 32, 7, 7, 48, 1, 2, 0, 1)},
+        ConvCase{"image_lanes_n130", shape(9, 24, 5, 5, 130, 3, 1, 1, 1)},
+        ConvCase{"image_lanes_grouped", shape(12, 8, 5, 5, 12, 3, 1, 1, 2)},
+        ConvCase{"image_lanes_pad_beyond_kernel", shape(25, 8, 3, 4, 20, 3, 1, 3, 1)}),
     [](const ::testing::TestParamInfo<ConvCase>& i) { return std::string(i.param.name); });
 
 TEST(QConvNhwcPackingTest, LayoutFollowsTheShape) {
