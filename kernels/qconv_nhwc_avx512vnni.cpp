@@ -242,13 +242,29 @@ void run_tiles(const TileRun& t) {
   const uint8_t* row0 = t.row0;
   for (int64_t i = t.i0; i < t.i1; i += R) {
     const int rows = static_cast<int>(std::min<int64_t>(R, t.i1 - i));
-    for (int m = 0; m < rows; ++m) {
-      rowp[m] = row0 + (ox - t.x0) * t.col_step;
-      pix[m] = pix_row + ox;
-      if (++ox == t.x1) {
+    if (rows == R && ox + R <= t.x1) {
+      // Within one output row (most tiles of a wide map): evenly spaced, one wrap test.
+      const uint8_t* p = row0 + (ox - t.x0) * t.col_step;
+#pragma GCC unroll 12
+      for (int m = 0; m < R; ++m) {
+        rowp[m] = p + m * t.col_step;
+        pix[m] = pix_row + ox + m;
+      }
+      ox += R;
+      if (ox == t.x1) {
         ox = t.x0;
         pix_row += t.ow;
         row0 += t.row_step;
+      }
+    } else {
+      for (int m = 0; m < rows; ++m) {
+        rowp[m] = row0 + (ox - t.x0) * t.col_step;
+        pix[m] = pix_row + ox;
+        if (++ox == t.x1) {
+          ox = t.x0;
+          pix_row += t.ow;
+          row0 += t.row_step;
+        }
       }
     }
     if (rows == R) {
