@@ -6,7 +6,9 @@
 // 24 consecutive output pixels of one row by one block of output channels: pixels are register
 // rows read by broadcast at fixed offsets, channels are vector lanes, so no lanes are wasted on
 // narrow images and no im2col matrix is written. A finished tile is transposed into NCHW with
-// the bias, the residual sum and the clamp applied on the way. Called by the runtime's Conv and
+// the bias, the residual sum and the clamp applied on the way. Small maps at batch 4 and up take
+// one output pixel of several images per tile instead (f32_conv2d_image_lanes__avx512), reading
+// x in place and skipping the taps in the padding. Called by the runtime's Conv and
 // the native adaptor's F32Conv. Thread-safe; runs TBB-parallel over images and rows.
 #pragma once
 

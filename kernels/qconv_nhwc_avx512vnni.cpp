@@ -2,8 +2,9 @@
 // up to 64 output channels of s32 accumulators; each step broadcasts 4 input channels of a pixel
 // (its row pointer plus the tap's offset) against 4 x 16 packed weights per 16-channel block.
 // Row pointers go straight into the image (or its padded copy), so no im2col buffer exists for
-// kTaps; kDense gathers each tile's few-channel taps into a small buffer first. Depthwise layers
-// go to their own kernel (qconv_nhwc_depthwise_avx512vnni.cpp).
+// kTaps; kDense gathers each tile's few-channel taps into a small buffer first. On small maps at
+// larger batches a tile's rows are one output pixel of several images (image_lanes_pay).
+// Depthwise layers go to their own kernel (qconv_nhwc_depthwise_avx512vnni.cpp).
 #include <immintrin.h>
 #include <tbb/blocked_range.h>
 
