@@ -113,11 +113,14 @@ PackedConvNhwcS8 pack_conv_nhwc_s8(const int8_t* w, const QConvShape& s) {
   const bool rows = pk.layout == QConvNhwcLayout::kRowTaps;
   pk.k_tap = dense ? pk.cg : round_up(rows ? s.kernel_w * pk.cg : pk.cg, 4);
   pk.k_padded = rows ? s.kernel_h * pk.k_tap : round_up(taps * pk.k_tap, 4);
-  int64_t offset = 0;
-  for (int64_t oc0 = 0; oc0 < pk.ocg;) {
-    const int64_t rest = pk.ocg - oc0;
-    const int blocks = static_cast<int>(
-        std::min<int64_t>(kQConvMaxPanelBlocks, (rest + 15) / 16));
+  // Blocks shared out evenly over the fewest panels that hold them (144 channels: 3 + 3 + 3, not
+  // 4 + 4 + 1): a one-block panel broadcasts one input word per multiply-add and sets up twelve
+  // row pointers for every 16 channels, three blocks cost hardly more per channel than four.
+  const int64_t blocks_total = (pk.ocg + 15) / 16;
+  const int64_t n_panels = (blocks_total + kQConvMaxPanelBlocks - 1) / kQConvMaxPanelBlocks;
+  int64_t offset = 0, oc0 = 0;
+  for (int64_t i = 0; i < n_panels; ++i) {
+    const int blocks = static_cast<int>(blocks_total / n_panels + (i < blocks_total % n_panels ? 1 : 0));
     pk.panels.push_back({oc0, blocks, offset});
     offset += pk.k_padded * blocks * 16;
     oc0 += blocks * 16;

@@ -214,6 +214,7 @@ INSTANTIATE_TEST_SUITE_P(
         ConvCase{"n1_k1", shape(1, 1, 7, 9, 1, 1, 1, 0, 1)},
         ConvCase{"many_pixels_n63", shape(1, 8, 40, 41, 63, 3, 1, 1, 1)},
         ConvCase{"k257_n65", shape(2, 257, 3, 3, 65, 1, 1, 0, 1)},
+        ConvCase{"uneven_panels_n200", shape(2, 16, 5, 6, 200, 1, 1, 0, 1)},
         ConvCase{"asym_pad_stride_dilation", asymmetric()},
         // Small maps at batches that fill tiles of several images (u8 in place; s8 takes the
         // per-image path): whole and partial tiles, 1-4 blocks and several panels, padded and
@@ -238,12 +239,20 @@ TEST(QConvNhwcPackingTest, LayoutFollowsTheShape) {
             QConvNhwcLayout::kDense);
   EXPECT_EQ(pack_conv_nhwc_s8(w.data(), shape(1, 32, 8, 8, 32, 3, 1, 1, 32)).layout,
             QConvNhwcLayout::kDepthwise);
-  // 130 output channels: panels of 64, 64 and one 16-lane block.
+  // 130 output channels (9 blocks of 16 lanes, the last one mostly padding): the fewest panels,
+  // blocks shared out evenly, 48 + 48 + 48 lanes.
   const PackedConvNhwcS8 p = pack_conv_nhwc_s8(w.data(), shape(1, 8, 8, 8, 130, 3, 1, 1, 1));
   ASSERT_EQ(p.panels.size(), 3u);
-  EXPECT_EQ(p.panels[0].blocks, 4);
-  EXPECT_EQ(p.panels[2].blocks, 1);
-  EXPECT_EQ(p.panels[2].oc0, 128);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(p.panels[i].blocks, 3);
+    EXPECT_EQ(p.panels[i].oc0, static_cast<int64_t>(48 * i));
+  }
+  // 208 channels (13 blocks): 4 + 3 + 3 + 3, never a lone block.
+  const PackedConvNhwcS8 q = pack_conv_nhwc_s8(w.data(), shape(1, 8, 8, 8, 208, 1, 1, 0, 1));
+  ASSERT_EQ(q.panels.size(), 4u);
+  EXPECT_EQ(q.panels[0].blocks, 4);
+  EXPECT_EQ(q.panels[3].blocks, 3);
+  EXPECT_EQ(q.panels[3].oc0, 160);
 }
 
 }  // namespace
