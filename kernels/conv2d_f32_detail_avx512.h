@@ -80,6 +80,48 @@ inline RowFill phase_fill(int64_t stride, int64_t b, int64_t pad_left, int64_t i
   return RowFill(stride, off, jlo, jhi, wq);
 }
 
+// A tile's L x V accumulators: pixel l's vector v at tile + l * l_stride + 16v. They start from
+// what the tile holds when `accumulate` (a later chunk of taps), else from zero.
+template <int L, int V>
+__attribute__((always_inline)) inline void start_tile(__m512 (&acc)[L][V], const float* tile,
+                                                      int64_t l_stride, bool accumulate) {
+#pragma GCC unroll 24
+  for (int l = 0; l < L; ++l) {
+#pragma GCC unroll 4
+    for (int v = 0; v < V; ++v) {
+      acc[l][v] = accumulate ? _mm512_loadu_ps(tile + l * l_stride + v * 16) : _mm512_setzero_ps();
+    }
+  }
+}
+template <int L, int V>
+__attribute__((always_inline)) inline void finish_tile(const __m512 (&acc)[L][V], float* tile,
+                                                       int64_t l_stride) {
+#pragma GCC unroll 24
+  for (int l = 0; l < L; ++l) {
+#pragma GCC unroll 4
+    for (int v = 0; v < V; ++v) _mm512_storeu_ps(tile + l * l_stride + v * 16, acc[l][v]);
+  }
+}
+
+// acc[l][v] += sum over channels c < cg of b[c * plane + l * step] * w[(c * V + v) * 16]: each
+// step loads V weight vectors and broadcasts L inputs `step` apart (pixels of a row, or images).
+template <int L, int V>
+__attribute__((always_inline)) inline void fma_channels(__m512 (&acc)[L][V], const float* b,
+                                                        int64_t step, int64_t plane,
+                                                        const float* w, int64_t cg) {
+  for (int64_t c = 0; c < cg; ++c, b += plane, w += 16 * V) {
+    __m512 wv[V];
+#pragma GCC unroll 4
+    for (int v = 0; v < V; ++v) wv[v] = _mm512_load_ps(w + 16 * v);
+#pragma GCC unroll 24
+    for (int l = 0; l < L; ++l) {
+      const __m512 a = _mm512_set1_ps(b[l * step]);
+#pragma GCC unroll 4
+      for (int v = 0; v < V; ++v) acc[l][v] = _mm512_fmadd_ps(a, wv[v], acc[l][v]);
+    }
+  }
+}
+
 // The tile's L pixels x `channels` channels (from output channel oc0) into NCHW y at `out`
 // (channel oc0, the tile's first pixel); channel planes are `ohw` apart. `sum` likewise.
 inline void store_tile(const float* tile, int64_t vecs, int l_count, int64_t channels, int64_t oc0,

@@ -26,7 +26,10 @@ namespace qtune {
 namespace {
 
 using conv_f32_detail::phase_fill;
+using conv_f32_detail::fma_channels;
+using conv_f32_detail::finish_tile;
 using conv_f32_detail::RowFill;
+using conv_f32_detail::start_tile;
 using conv_f32_detail::store_tile;
 
 // Below this many multiply-add vectors a call runs on the calling thread: handing work to TBB
@@ -40,28 +43,6 @@ constexpr int64_t kWeightChunkBytes = 24 << 10;
 // broadcast fit the 32 vector registers.
 constexpr int kMaxPixels[5] = {0, 24, 12, 8, 6};
 
-// A tile's L x V accumulators start from what `tile` holds when `accumulate` (a later chunk of
-// taps), else from zero; they end in `tile`.
-template <int L, int V>
-__attribute__((always_inline)) inline void start_tile(__m512 (&acc)[L][V], const float* tile,
-                                                      bool accumulate) {
-#pragma GCC unroll 24
-  for (int l = 0; l < L; ++l) {
-#pragma GCC unroll 4
-    for (int v = 0; v < V; ++v) {
-      acc[l][v] = accumulate ? _mm512_loadu_ps(tile + (l * V + v) * 16) : _mm512_setzero_ps();
-    }
-  }
-}
-template <int L, int V>
-__attribute__((always_inline)) inline void finish_tile(const __m512 (&acc)[L][V], float* tile) {
-#pragma GCC unroll 24
-  for (int l = 0; l < L; ++l) {
-#pragma GCC unroll 4
-    for (int v = 0; v < V; ++v) _mm512_storeu_ps(tile + (l * V + v) * 16, acc[l][v]);
-  }
-}
-
 // tile[l * 16V + 16v] (+)= sum over taps t and channels c of
 //   base[tap_off[t] + c * plane + l * SW] * w[(t * cg + c) * 16V + 16v];
 // `accumulate` adds to what the tile holds (a later chunk of taps).
@@ -69,22 +50,11 @@ template <int L, int V, int SW>
 void row_tile(int64_t taps, int64_t cg, const int64_t* tap_off, int64_t plane,
               const float* base, const float* w, float* tile, bool accumulate) {
   __m512 acc[L][V];
-  start_tile(acc, tile, accumulate);
+  start_tile(acc, tile, 16 * V, accumulate);
   for (int64_t t = 0; t < taps; ++t) {
-    const float* b = base + tap_off[t];
-    for (int64_t c = 0; c < cg; ++c, b += plane, w += 16 * V) {
-      __m512 wv[V];
-#pragma GCC unroll 4
-      for (int v = 0; v < V; ++v) wv[v] = _mm512_load_ps(w + 16 * v);
-#pragma GCC unroll 24
-      for (int l = 0; l < L; ++l) {
-        const __m512 a = _mm512_set1_ps(b[l * SW]);
-#pragma GCC unroll 4
-        for (int v = 0; v < V; ++v) acc[l][v] = _mm512_fmadd_ps(a, wv[v], acc[l][v]);
-      }
-    }
+    fma_channels(acc, base + tap_off[t], SW, plane, w + t * cg * 16 * V, cg);
   }
-  finish_tile(acc, tile);
+  finish_tile(acc, tile, 16 * V);
 }
 
 using TileFn = void (*)(int64_t, int64_t, const int64_t*, int64_t, const float*, const float*,
@@ -120,7 +90,7 @@ template <int L, int V, int KW>
 void row_tile_kw(int64_t krows, int64_t cg, const int64_t* tap_off, int64_t plane,
                  const float* base, const float* w, float* tile, bool accumulate) {
   __m512 acc[L][V];
-  start_tile(acc, tile, accumulate);
+  start_tile(acc, tile, 16 * V, accumulate);
   for (int64_t r = 0; r < krows; ++r) {
     const float* b = base + tap_off[r * KW];
     const float* wr = w + r * KW * cg * 16 * V;
@@ -144,7 +114,7 @@ void row_tile_kw(int64_t krows, int64_t cg, const int64_t* tap_off, int64_t plan
       }
     }
   }
-  finish_tile(acc, tile);
+  finish_tile(acc, tile, 16 * V);
 }
 
 // Pixels per kernel-row tile for V = 1, 2 vectors and KW = 3, 5: L x V accumulators, KW x V

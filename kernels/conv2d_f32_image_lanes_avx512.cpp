@@ -36,33 +36,11 @@ void image_tile(int64_t taps, int64_t cg, const int64_t* in_off, const int32_t* 
                 int64_t plane, const float* base, int64_t image, const float* w,
                 float* tile, int64_t image_floats, bool accumulate) {
   __m512 acc[L][V];
-#pragma GCC unroll 12
-  for (int l = 0; l < L; ++l) {
-#pragma GCC unroll 4
-    for (int v = 0; v < V; ++v) {
-      acc[l][v] = accumulate ? _mm512_loadu_ps(tile + l * image_floats + v * 16) : _mm512_setzero_ps();
-    }
-  }
+  conv_f32_detail::start_tile(acc, tile, image_floats, accumulate);
   for (int64_t t = 0; t < taps; ++t) {
-    const float* b = base + in_off[t];
-    const float* wt = w + tap[t] * cg * 16 * V;
-    for (int64_t c = 0; c < cg; ++c, b += plane, wt += 16 * V) {
-      __m512 wv[V];
-#pragma GCC unroll 4
-      for (int v = 0; v < V; ++v) wv[v] = _mm512_load_ps(wt + 16 * v);
-#pragma GCC unroll 12
-      for (int l = 0; l < L; ++l) {
-        const __m512 a = _mm512_set1_ps(b[l * image]);
-#pragma GCC unroll 4
-        for (int v = 0; v < V; ++v) acc[l][v] = _mm512_fmadd_ps(a, wv[v], acc[l][v]);
-      }
-    }
+    conv_f32_detail::fma_channels(acc, base + in_off[t], image, plane, w + tap[t] * cg * 16 * V, cg);
   }
-#pragma GCC unroll 12
-  for (int l = 0; l < L; ++l) {
-#pragma GCC unroll 4
-    for (int v = 0; v < V; ++v) _mm512_storeu_ps(tile + l * image_floats + v * 16, acc[l][v]);
-  }
+  conv_f32_detail::finish_tile(acc, tile, image_floats);
 }
 
 using TileFn = void (*)(int64_t, int64_t, const int64_t*, const int32_t*, int64_t, const float*,
