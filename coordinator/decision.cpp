@@ -25,13 +25,14 @@ bool meets_accuracy(const AccuracyCriterion& c, double baseline, double metric) 
   return c.higher_is_better ? metric >= target - slack : -metric >= -target - slack;
 }
 
-double latency_noise_ms(double a_ms, double a_error_ms, double b_ms, double b_error_ms) {
-  return std::max(kLatencyNoiseFraction * std::min(a_ms, b_ms),
-                  kLatencyNoiseErrors * (a_error_ms + b_error_ms));
+double latency_noise_ms(double a_ms, double a_error_ms, double b_ms, double b_error_ms,
+                        double fraction) {
+  return std::max(fraction * std::min(a_ms, b_ms), kLatencyNoiseErrors * (a_error_ms + b_error_ms));
 }
 
-bool clearly_faster(double a_ms, double a_error_ms, double b_ms, double b_error_ms) {
-  return a_ms + latency_noise_ms(a_ms, a_error_ms, b_ms, b_error_ms) < b_ms;
+bool clearly_faster(double a_ms, double a_error_ms, double b_ms, double b_error_ms,
+                    double fraction) {
+  return a_ms + latency_noise_ms(a_ms, a_error_ms, b_ms, b_error_ms, fraction) < b_ms;
 }
 
 RelativeLatency relative_latency(const TrialRecord& t, const TuningHistory& h) {
@@ -125,7 +126,8 @@ std::optional<size_t> best_accepted(const TuningHistory& h, const AccuracyCriter
   // Every signature not clearly slower than the fastest one ties with it on speed.
   size_t choice = winner->best;
   for (const auto& [sig, g] : groups) {
-    if (!clearly_faster(winner->cost, winner->error, g.cost, g.error) && better(g.best, choice)) {
+    if (!clearly_faster(winner->cost, winner->error, g.cost, g.error, kRankingNoiseFraction) &&
+        better(g.best, choice)) {
       choice = g.best;
     }
   }
