@@ -100,10 +100,12 @@ PackedConvNhwcS8 pack_conv_nhwc_s8(const int8_t* w, const QConvShape& s) {
     const int64_t row_groups = (s.kernel_h + 3) / 4;
     pk.dw_rows = aligned_zeros(row_groups * s.kernel_w * cpad * 4);
     int8_t* r = pk.dw_rows.get();
+    const int64_t whole64 = s.out_channels / 64 * 64;
     for (int64_t ky = 0; ky < s.kernel_h; ++ky) {
       for (int64_t kx = 0; kx < s.kernel_w; ++kx) {
         for (int64_t c = 0; c < s.out_channels; ++c) {
-          r[(((ky / 4) * s.kernel_w + kx) * cpad + c) * 4 + ky % 4] = weight(c, ky * s.kernel_w + kx, 0);
+          const int64_t slot = c < whole64 ? dw_lane_transposed(c) : c;
+          r[(((ky / 4) * s.kernel_w + kx) * cpad + slot) * 4 + ky % 4] = weight(c, ky * s.kernel_w + kx, 0);
         }
       }
     }

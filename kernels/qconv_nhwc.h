@@ -46,6 +46,14 @@ constexpr int qconv_nhwc_tile_rows(int blocks) {
   return blocks <= 2 ? 12 : blocks == 3 ? 8 : 6;
 }
 
+// Where channel c of a whole 64-channel block sits in the depthwise kernel's operands: the
+// unpacks that interleave four input rows leave vector v's 128-bit lane l holding channels
+// 16l + 4v .. 16l + 4v + 3, so slot 16v + 4l + j holds channel 16l + 4v + j.
+constexpr int64_t dw_lane_transposed(int64_t c) {
+  const int64_t base = c / 64 * 64, i = c % 64;
+  return base + (i / 4 % 4) * 16 + (i / 16) * 4 + i % 4;
+}
+
 struct PackedConvNhwcS8 {
   QConvNhwcLayout layout = QConvNhwcLayout::kTaps;
   int64_t group = 1, cg = 0, ocg = 0, kernel_h = 0, kernel_w = 0;
@@ -62,7 +70,8 @@ struct PackedConvNhwcS8 {
   // to 16] s32 (the vpdpwssd operand). Zero wherever padding. 64-byte aligned.
   std::shared_ptr<int8_t> data;
   // kDepthwise also: [ceil(kernel_h / 4)][kernel_w][channels rounded up to 16][4] s8, four
-  // kernel rows of one column side by side (the vpdpbusd operand; zero past the last row).
+  // kernel rows of one column side by side (the vpdpbusd operand; zero past the last row);
+  // channels of whole 64-channel blocks in dw_lane_transposed order.
   std::shared_ptr<int8_t> dw_rows;
   std::vector<int32_t> col_sum;  // per output channel: the sum of its weights
   // [taps][out_channels]: the sum over input channels of each tap's weights (all but kDense):

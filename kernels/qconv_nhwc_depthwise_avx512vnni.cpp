@@ -221,6 +221,133 @@ const PairTileFn* pair_tiles(const QConvShape& s) {
   return nullptr;
 }
 
+// Four vectors of 128-bit lanes transposed: vector v's lane l <-> vector l's lane v. Its own
+// inverse; takes the depthwise quad kernel's channel order (dw_lane_transposed) to the natural one
+// and back.
+inline void transpose_lanes(const __m512i* in, __m512i* out) {
+  const __m512i t0 = _mm512_shuffle_i64x2(in[0], in[1], 0x44), t1 = _mm512_shuffle_i64x2(in[0], in[1], 0xee);
+  const __m512i t2 = _mm512_shuffle_i64x2(in[2], in[3], 0x44), t3 = _mm512_shuffle_i64x2(in[2], in[3], 0xee);
+  out[0] = _mm512_shuffle_i64x2(t0, t2, 0x88);
+  out[1] = _mm512_shuffle_i64x2(t0, t2, 0xdd);
+  out[2] = _mm512_shuffle_i64x2(t1, t3, 0x88);
+  out[3] = _mm512_shuffle_i64x2(t1, t3, 0xdd);
+}
+
+// Four channel blocks (64 channels) of a column: each row's 64 bytes are one load, and byte then
+// word unpacks within 128-bit lanes put four rows side by side per channel: two shuffles a
+// vector. They leave the channels lane-transposed (dw_lane_transposed), the order of the packed
+// weights of whole 64-channel blocks; the epilogue's packs restore the natural order.
+template <int ROWS>
+inline void rows4_quad(const uint8_t* const* r, int64_t off, __m512i* v) {
+  auto load = [&](int j) { return _mm512_loadu_si512(r[j] + off); };
+  const __m512i r0 = load(0);
+  const __m512i r1 = ROWS > 1 ? load(1) : r0;  // missing rows: any bytes, their weights are zero
+  const __m512i r2 = ROWS > 2 ? load(2) : r0;
+  const __m512i r3 = ROWS > 3 ? load(3) : r0;
+  const __m512i lo01 = _mm512_unpacklo_epi8(r0, r1), hi01 = _mm512_unpackhi_epi8(r0, r1);
+  const __m512i lo23 = _mm512_unpacklo_epi8(r2, r3), hi23 = _mm512_unpackhi_epi8(r2, r3);
+  v[0] = _mm512_unpacklo_epi16(lo01, lo23);
+  v[1] = _mm512_unpackhi_epi16(lo01, lo23);
+  v[2] = _mm512_unpacklo_epi16(hi01, hi23);
+  v[3] = _mm512_unpackhi_epi16(hi01, hi23);
+}
+
+// Where a 64-channel tile's results go: with q, quantized and stored in place; without, as
+// accumulators for the caller.
+struct QuadOut {
+  const PackedQuant* q = nullptr;
+  const __m512* scale = nullptr;  // four vectors, lane-transposed
+  uint8_t* y = nullptr;           // the tile's first pixel at the block's first channel
+  int64_t pixel_bytes = 0;        // between output pixels
+};
+
+template <int N, int KW, int SW, int ROWS>
+inline void dw_quad_group(const DwRowsArgs& a, const uint8_t* const* r, const int8_t* wg, __m512i (*acc)[4]) {
+  constexpr int kPositions = (N - 1) * SW + KW;
+#pragma GCC unroll 32
+  for (int p = 0; p < kPositions; ++p) {
+    const int64_t ix = a.ix0 + p;
+    __m512i v[4] = {a.zp8, a.zp8, a.zp8, a.zp8};
+    if (ix >= 0 && ix < a.in_w) rows4_quad<ROWS>(r, ix * a.pixel_bytes, v);
+#pragma GCC unroll 8
+    for (int kx = 0; kx < KW; ++kx) {
+      const int d = p - kx;
+      if (d >= 0 && d % SW == 0 && d / SW < N) {
+#pragma GCC unroll 4
+        for (int q = 0; q < 4; ++q) {
+          acc[d / SW][q] = _mm512_dpbusd_epi32(acc[d / SW][q], v[q], _mm512_load_si512(wg + kx * a.w_step + 64 * q));
+        }
+      }
+    }
+  }
+}
+
+// N pixels x 64 channels; out (when o.q is null): pixel j's four vectors at out[4j..4j+3],
+// lane-transposed.
+template <int N, int KW, int SW>
+void dw_quad_tile(const DwRowsArgs& a, const __m512i* init, const QuadOut& o, __m512i* out) {
+  __m512i acc[N][4];
+#pragma GCC unroll 8
+  for (int j = 0; j < N; ++j) {
+#pragma GCC unroll 4
+    for (int q = 0; q < 4; ++q) acc[j][q] = init[q];
+  }
+  for (int64_t g = 0; g < a.groups; ++g) {
+    const uint8_t* const* r = a.rows + 4 * g;
+    const int8_t* wg = a.w + g * KW * a.w_step;
+    switch (std::min<int64_t>(4, a.kernel_h - 4 * g)) {
+      case 1: dw_quad_group<N, KW, SW, 1>(a, r, wg, acc); break;
+      case 2: dw_quad_group<N, KW, SW, 2>(a, r, wg, acc); break;
+      case 3: dw_quad_group<N, KW, SW, 3>(a, r, wg, acc); break;
+      default: dw_quad_group<N, KW, SW, 4>(a, r, wg, acc); break;
+    }
+  }
+  if (!o.q) {
+#pragma GCC unroll 8
+    for (int j = 0; j < N; ++j) {
+#pragma GCC unroll 4
+      for (int q = 0; q < 4; ++q) out[4 * j + q] = acc[j][q];
+    }
+    return;
+  }
+  const PackedQuant& pq = *o.q;
+#pragma GCC unroll 8
+  for (int j = 0; j < N; ++j) {
+    __m512i qv[4];
+#pragma GCC unroll 4
+    for (int q = 0; q < 4; ++q) qv[q] = requant_round(acc[j][q], o.scale[q], pq.inv, pq.q_hi);
+    // The packs interleave by 128-bit lane, which puts the lane-transposed channels in order.
+    const __m512i b = pq.s8 ? pack_lanes4<true>(qv[0], qv[1], qv[2], qv[3], pq.zp16, pq.lo8)
+                            : pack_lanes4<false>(qv[0], qv[1], qv[2], qv[3], pq.zp16, pq.lo8);
+    _mm512_storeu_si512(o.y + j * o.pixel_bytes, b);
+  }
+}
+
+using QuadTileFn = void (*)(const DwRowsArgs&, const __m512i*, const QuadOut&, __m512i*);
+// Pixels a 64-channel tile takes for a kernel width: four accumulators a pixel.
+constexpr int quad_pixels(int kw) { return kw <= 3 ? 6 : 4; }
+template <int KW, int SW, typename Seq>
+struct QuadRows;
+template <int KW, int SW, size_t... N>
+struct QuadRows<KW, SW, std::index_sequence<N...>> {
+  static constexpr QuadTileFn fn[] = {nullptr, &dw_quad_tile<static_cast<int>(N) + 1, KW, SW>...};
+};
+template <int KW, int SW>
+using QuadTable = QuadRows<KW, SW, std::make_index_sequence<static_cast<size_t>(quad_pixels(KW))>>;
+
+// The 64-channel kernels for this shape (n pixels up to quad_pixels(kernel_w)), or null.
+const QuadTileFn* quad_tiles(const QConvShape& s) {
+  if (s.dilation_w != 1) return nullptr;
+  const int64_t kw = s.kernel_w, sw = s.stride_w;
+  if (kw == 3 && sw == 1) return QuadTable<3, 1>::fn;
+  if (kw == 3 && sw == 2) return QuadTable<3, 2>::fn;
+  if (kw == 5 && sw == 1) return QuadTable<5, 1>::fn;
+  if (kw == 5 && sw == 2) return QuadTable<5, 2>::fn;
+  if (kw == 7 && sw == 1) return QuadTable<7, 1>::fn;
+  if (kw == 7 && sw == 2) return QuadTable<7, 2>::fn;
+  return nullptr;
+}
+
 using RowsTileFn = void (*)(const DwRowsArgs&, __m512i, __m512i*);
 template <int KW, int SW>
 constexpr RowsTileFn kRowsTiles[kMaxPixels + 1] = {
@@ -318,58 +445,109 @@ void depthwise_rows(const QConvShape& s, const QGemmParams& p, const QConvSum* s
   const bool packed = e.plain_8bit();
   const PackedQuant quant = packed ? PackedQuant(e) : PackedQuant();
   const PairTileFn* pairs = pair_tiles(s);
+  const QuadTileFn* quads = quad_tiles(s);
+  // Channel blocks: whole 64s (lane-transposed, dw_lane_transposed), then 32 where a pair kernel
+  // exists, then 16; their constants set up once.
+  struct Block {
+    int64_t c0, step;
+    __m512i init[4];
+    PackedOut out[2];
+    __m512 scale[4];  // 64-channel blocks' output scales, lane-transposed
+  };
+  std::vector<Block> blocks;
+  for (int64_t c0 = 0; c0 < c;) {
+    Block& k = blocks.emplace_back();
+    k.c0 = c0;
+    k.step = quads && c - c0 >= 64 ? 64 : pairs && c - c0 >= 32 ? 32 : 16;
+    __m512i init[4];
+    __m512 scale[4];
+    for (int h = 0; h < k.step / 16; ++h) {
+      init[h] = initial_acc(e, c0 + 16 * h, c - c0 - 16 * h);
+      if (packed && k.step < 64) k.out[h] = PackedOut(e, quant, c0 + 16 * h, c - c0 - 16 * h);
+      if (packed) scale[h] = e.per_channel ? _mm512_maskz_loadu_ps(lane_mask(c - c0 - 16 * h), e.scale + c0 + 16 * h)
+                                           : _mm512_set1_ps(e.scale[0]);
+    }
+    if (k.step == 64) {
+      transpose_lanes(init, k.init);
+      if (packed) transpose_lanes(reinterpret_cast<const __m512i*>(scale), reinterpret_cast<__m512i*>(k.scale));
+    } else {
+      std::copy(init, init + k.step / 16, k.init);
+    }
+    c0 += k.step;
+  }
   const void* r = sum ? sum->r : nullptr;
   for_images(s, L, x, p.a_type, p.a_zero_point, oh, 0, s.batch * pixels * c * w.taps(),
              [&](int64_t b, const uint8_t* img, int64_t u0, int64_t u1) {
-               alignas(64) __m512i acc[2 * kMaxPixels];
+               alignas(64) __m512i acc[4 * kMaxPixels];
                int64_t pix[kMaxPixels];
-               const uint8_t* rows[16];  // up to 4 groups of 4 rows (kernels up to 16 tall)
-               std::vector<const uint8_t*> many;
-               const uint8_t** rp = rows;
-               if (groups > 4) {
-                 many.resize(static_cast<size_t>(groups * 4));
-                 rp = many.data();
-               }
-               // Channel blocks outermost: their constants are set up once for all the rows.
-               for (int64_t c0 = 0; c0 < c;) {
-                 const bool pair = pairs && c - c0 >= 32;
-                 const int64_t step = pair ? 32 : 16;
-                 alignas(64) __m512i init[2];
-                 PackedOut out[2];
-                 for (int h = 0; h < step / 16; ++h) {
-                   init[h] = initial_acc(e, c0 + 16 * h, c - c0 - 16 * h);
-                   if (packed) out[h] = PackedOut(e, quant, c0 + 16 * h, c - c0 - 16 * h);
+               // Per kernel row (ceil(kernel_h / 4) x 4 of them): the input row at channel 0, and
+               // the same at each channel block.
+               std::vector<const uint8_t*> row_base(static_cast<size_t>(groups * 4));
+               std::vector<const uint8_t*> block_rows(blocks.size() * row_base.size());
+               // Output rows outermost: a row's input rows stay in cache for all its channels.
+               for (int64_t oy = u0; oy < u1; ++oy) {
+                 for (int64_t ky = 0; ky < groups * 4; ++ky) {
+                   const int64_t iy = oy * s.stride_h - s.pad_top + ky * s.dilation_h;
+                   row_base[ky] = ky < s.kernel_h && iy >= 0 && iy < s.in_h ? img + iy * L.cols * L.stride
+                                                                             : zp_row.data();
                  }
-                 for (int64_t oy = u0; oy < u1; ++oy) {
-                   for (int64_t ky = 0; ky < groups * 4; ++ky) {
-                     const int64_t iy = oy * s.stride_h - s.pad_top + ky * s.dilation_h;
-                     rp[ky] = ky < s.kernel_h && iy >= 0 && iy < s.in_h
-                                  ? img + iy * L.cols * L.stride + c0
-                                  : zp_row.data() + c0;
+                 // The rows the next output row adds (stride_h of them) are fetched while this
+                 // row computes: several channel blocks reread the same rows, which hides them
+                 // from the hardware's stream prefetch.
+                 for (int64_t ky = std::max<int64_t>(0, s.kernel_h - s.stride_h); blocks.size() > 1 && ky < s.kernel_h; ++ky) {
+                   const int64_t iy = (oy + 1) * s.stride_h - s.pad_top + ky * s.dilation_h;
+                   if (oy + 1 >= u1 || iy < 0 || iy >= s.in_h) continue;
+                   const uint8_t* src = img + iy * L.cols * L.stride;
+                   for (int64_t off = 0; off < s.in_w * L.stride; off += 64) _mm_prefetch(reinterpret_cast<const char*>(src + off), _MM_HINT_T0);
+                 }
+                 const int64_t rows_per_block = groups * 4;
+                 for (size_t bi = 0; bi < blocks.size(); ++bi) {
+                   for (int64_t ky = 0; ky < rows_per_block; ++ky) {
+                     block_rows[bi * rows_per_block + ky] = row_base[ky] + blocks[bi].c0;
                    }
-                   const int64_t tile = pair ? pair_pixels(static_cast<int>(s.kernel_w)) : kMaxPixels;
-                   for (int64_t ox = 0; ox < ow; ox += tile) {
-                     const int n = static_cast<int>(std::min<int64_t>(tile, ow - ox));
-                     const DwRowsArgs a{rp,
+                 }
+                 // Column tiles outside the channel blocks: a tile's whole pixels (every channel)
+                 // are written together and its inputs are read while they are in L1.
+                 const int kw = static_cast<int>(s.kernel_w);
+                 const int64_t tile = quads && c >= 64 ? quad_pixels(kw) : pairs ? pair_pixels(kw) : kMaxPixels;
+                 for (int64_t ox = 0; ox < ow; ox += tile) {
+                   const int n = static_cast<int>(std::min<int64_t>(tile, ow - ox));
+                   const int64_t first = b * pixels + oy * ow + ox;
+                   for (size_t bi = 0; bi < blocks.size(); ++bi) {
+                     const Block& k = blocks[bi];
+                     const bool pair = k.step == 32;
+                     const DwRowsArgs a{block_rows.data() + bi * rows_per_block,
                                         groups,
                                         s.kernel_h,
                                         ox * s.stride_w - s.pad_left,
                                         s.in_w,
                                         L.stride,
-                                        w.dw_rows.get() + c0 * 4,
+                                        w.dw_rows.get() + k.c0 * 4,
                                         cpad * 4,
                                         zp8};
-                     if (pair) {
-                       pairs[n](a, init, acc);
+                     if (k.step == 64) {
+                       QuadOut o;
+                       if (packed) o = {&quant, k.scale, static_cast<uint8_t*>(y) + first * c + k.c0, c};
+                       quads[n](a, k.init, o, acc);
+                       if (packed) continue;
+                       // Back to the natural channel order: block h's pixel j at acc[h * n + j].
+                       alignas(64) __m512i nat[4 * kMaxPixels];
+                       for (int j = 0; j < n; ++j) {
+                         __m512i v[4];
+                         transpose_lanes(acc + 4 * j, v);
+                         for (int h = 0; h < 4; ++h) nat[h * n + j] = v[h];
+                       }
+                       std::copy(nat, nat + 4 * n, acc);
+                     } else if (pair) {
+                       pairs[n](a, k.init, acc);
                      } else {
-                       fns[n](a, init[0], acc);
+                       fns[n](a, k.init[0], acc);
                      }
-                     const int64_t first = b * pixels + oy * ow + ox;
-                     for (int h = 0; h < step / 16; ++h) {
+                     for (int h = 0; h < k.step / 16; ++h) {
                        const __m512i* block = acc + h * n;
-                       const int64_t ch = c0 + 16 * h;
+                       const int64_t ch = k.c0 + 16 * h;
                        if (packed) {
-                         store_packed(out[h], block, n, static_cast<uint8_t*>(y) + first * c + ch);
+                         store_packed(k.out[h], block, n, static_cast<uint8_t*>(y) + first * c + ch);
                        } else {
                          for (int j = 0; j < n; ++j) pix[j] = first + j;
                          store_block(e, block, 1, n, pix, ch, c - ch, y, r);
@@ -377,7 +555,6 @@ void depthwise_rows(const QConvShape& s, const QGemmParams& p, const QConvSum* s
                      }
                    }
                  }
-                 c0 += step;
                }
              });
 }

@@ -222,16 +222,21 @@ struct PackedQuant {
         s8(e.output == QGemmOutput::kS8) {}
 };
 
+// q0..q3 plus the zero point (zp16, in 16-bit lanes), at least lo8, as bytes interleaved by
+// 128-bit lane: dword 4l + j holds vector j's lanes 4l..4l+3.
+template <bool S8>
+inline __m512i pack_lanes4(__m512i q0, __m512i q1, __m512i q2, __m512i q3, __m512i zp16, __m512i lo8) {
+  const __m512i ab = _mm512_adds_epi16(_mm512_packs_epi32(q0, q1), zp16);
+  const __m512i cd = _mm512_adds_epi16(_mm512_packs_epi32(q2, q3), zp16);
+  return S8 ? _mm512_max_epi8(_mm512_packs_epi16(ab, cd), lo8) : _mm512_max_epu8(_mm512_packus_epi16(ab, cd), lo8);
+}
+
 // Bytes [q0's 16][q1's 16][q2's 16][q3's 16] plus the zero point (zp16, in 16-bit lanes), at
 // least lo8.
 template <bool S8>
 inline __m512i pack_bytes4(__m512i q0, __m512i q1, __m512i q2, __m512i q3, __m512i zp16,
                            __m512i lo8) {
-  const __m512i ab = _mm512_adds_epi16(_mm512_packs_epi32(q0, q1), zp16);
-  const __m512i cd = _mm512_adds_epi16(_mm512_packs_epi32(q2, q3), zp16);
-  const __m512i b = S8 ? _mm512_max_epi8(_mm512_packs_epi16(ab, cd), lo8)
-                       : _mm512_max_epu8(_mm512_packus_epi16(ab, cd), lo8);
-  // The packs interleave by 128-bit lane: dword 4l + j holds vector j's lanes 4l..4l+3.
+  const __m512i b = pack_lanes4<S8>(q0, q1, q2, q3, zp16, lo8);
   return _mm512_permutexvar_epi32(_mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0), b);
 }
 

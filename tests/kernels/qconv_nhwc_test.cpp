@@ -206,6 +206,11 @@ INSTANTIATE_TEST_SUITE_P(
         ConvCase{"depthwise_c72_pairs_s2", shape(1, 72, 9, 9, 72, 3, 2, 1, 72)},
         ConvCase{"depthwise_7x7_c40_pairs_s2", shape(1, 40, 11, 13, 40, 7, 2, 3, 40)},
         ConvCase{"depthwise_5x5_c64_pairs", shape(2, 64, 7, 15, 64, 5, 1, 2, 64)},
+        // 64 channels at a time (lane-transposed), then 32 and 16 left over; partial tiles.
+        ConvCase{"depthwise_c176_quads", shape(2, 176, 6, 13, 176, 3, 1, 1, 176)},
+        ConvCase{"depthwise_c96_quads_s2", shape(1, 96, 12, 11, 96, 3, 2, 1, 96)},
+        ConvCase{"depthwise_7x7_c128_quads", shape(1, 128, 9, 10, 128, 7, 1, 3, 128)},
+        ConvCase{"depthwise_5x5_c64_quads_s2", shape(2, 64, 11, 9, 64, 5, 2, 2, 64)},
         ConvCase{"dilated", shape(1, 12, 10, 10, 4, 3, 1, 2, 1, 2)},
         // Pads wider than the kernel: outputs whose windows miss the image entirely.
         ConvCase{"pad_beyond_kernel", shape(2, 8, 3, 4, 20, 3, 1, 3, 1)},
