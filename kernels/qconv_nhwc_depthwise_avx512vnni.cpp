@@ -325,7 +325,7 @@ void dw_quad_tile(const DwRowsArgs& a, const __m512i* init, const QuadOut& o, __
 
 using QuadTileFn = void (*)(const DwRowsArgs&, const __m512i*, const QuadOut&, __m512i*);
 // Pixels a 64-channel tile takes for a kernel width: four accumulators a pixel.
-constexpr int quad_pixels(int kw) { return kw <= 3 ? 6 : 4; }
+constexpr int quad_pixels(int kw, int sw) { return kw <= 3 && sw == 1 ? 6 : 4; }
 template <int KW, int SW, typename Seq>
 struct QuadRows;
 template <int KW, int SW, size_t... N>
@@ -333,7 +333,7 @@ struct QuadRows<KW, SW, std::index_sequence<N...>> {
   static constexpr QuadTileFn fn[] = {nullptr, &dw_quad_tile<static_cast<int>(N) + 1, KW, SW>...};
 };
 template <int KW, int SW>
-using QuadTable = QuadRows<KW, SW, std::make_index_sequence<static_cast<size_t>(quad_pixels(KW))>>;
+using QuadTable = QuadRows<KW, SW, std::make_index_sequence<static_cast<size_t>(quad_pixels(KW, SW))>>;
 
 // The 64-channel kernels for this shape (n pixels up to quad_pixels(kernel_w)), or null.
 const QuadTileFn* quad_tiles(const QConvShape& s) {
@@ -475,6 +475,11 @@ void depthwise_rows(const QConvShape& s, const QGemmParams& p, const QConvSum* s
     }
     c0 += k.step;
   }
+  // A row's outputs in the fewest tiles the kernels take, as even as they go (7 = 4 + 3, not
+  // 6 + 1: a one-pixel tile reads three columns for one output).
+  const int kw = static_cast<int>(s.kernel_w);
+  const int64_t max_tile = quads && c >= 64 ? quad_pixels(kw, static_cast<int>(s.stride_w)) : pairs ? pair_pixels(kw) : kMaxPixels;
+  const int64_t row_tiles = (ow + max_tile - 1) / max_tile;
   const void* r = sum ? sum->r : nullptr;
   for_images(s, L, x, p.a_type, p.a_zero_point, oh, 0, s.batch * pixels * c * w.taps(),
              [&](int64_t b, const uint8_t* img, int64_t u0, int64_t u1) {
@@ -508,10 +513,8 @@ void depthwise_rows(const QConvShape& s, const QGemmParams& p, const QConvSum* s
                  }
                  // Column tiles outside the channel blocks: a tile's whole pixels (every channel)
                  // are written together and its inputs are read while they are in L1.
-                 const int kw = static_cast<int>(s.kernel_w);
-                 const int64_t tile = quads && c >= 64 ? quad_pixels(kw) : pairs ? pair_pixels(kw) : kMaxPixels;
-                 for (int64_t ox = 0; ox < ow; ox += tile) {
-                   const int n = static_cast<int>(std::min<int64_t>(tile, ow - ox));
+                 for (int64_t t = 0, ox = 0; t < row_tiles; ++t) {
+                   const int n = static_cast<int>(ow / row_tiles + (t < ow % row_tiles ? 1 : 0));
                    const int64_t first = b * pixels + oy * ow + ox;
                    for (size_t bi = 0; bi < blocks.size(); ++bi) {
                      const Block& k = blocks[bi];
@@ -554,6 +557,7 @@ void depthwise_rows(const QConvShape& s, const QGemmParams& p, const QConvSum* s
                        }
                      }
                    }
+                   ox += n;
                  }
                }
              });
