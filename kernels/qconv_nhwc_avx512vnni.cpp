@@ -83,10 +83,11 @@ void micro(const uint8_t* const* rows, const int64_t* tap_off, const int32_t* ta
 #pragma GCC unroll 4
     for (int j = 0; j < NB; ++j) acc[m][j] = init[j];
   }
+  // One running byte offset addresses every row (base + index): a tap changes only the offset,
+  // not R row pointers, which matters where a tap has few k-steps (RGB stems, 1x1 on few channels).
   for (int64_t t = 0; t < taps; ++t) {
-    const int64_t off = tap_off[t];
     const int8_t* wt = w + tap_idx[t] * w_tap;
-    for (int64_t k = 0; k < k4; ++k) {
+    for (int64_t o = tap_off[t], end = o + 4 * k4; o < end; o += 4) {
       __m512i b[NB];
 #pragma GCC unroll 4
       for (int j = 0; j < NB; ++j) b[j] = _mm512_load_si512(wt + j * 64);
@@ -94,7 +95,7 @@ void micro(const uint8_t* const* rows, const int64_t* tap_off, const int32_t* ta
 #pragma GCC unroll 32
       for (int m = 0; m < R; ++m) {
         int32_t word;
-        std::memcpy(&word, r[m] + off + k * 4, 4);
+        std::memcpy(&word, r[m] + o, 4);
         const __m512i a = _mm512_set1_epi32(word);
 #pragma GCC unroll 4
         for (int j = 0; j < NB; ++j) acc[m][j] = _mm512_dpbusd_epi32(acc[m][j], a, b[j]);
