@@ -416,6 +416,38 @@ void store_packed(const PackedOut& o, const __m512i* acc, int n, uint8_t* y0) {
   }
 }
 
+// A 64-channel tile's accumulators (pixel j's four lane-transposed vectors at acc[4j..4j+3]) in
+// the natural channel order of the other tiles: block h's pixel j at acc[h * n + j]. Out of line:
+// only epilogues other than the packed one take it.
+[[gnu::noinline]] void natural_order(__m512i* acc, int n) {
+  alignas(64) __m512i nat[4 * kMaxPixels];
+  for (int j = 0; j < n; ++j) {
+    __m512i v[4];
+    transpose_lanes(acc + 4 * j, v);
+    for (int h = 0; h < 4; ++h) nat[h * n + j] = v[h];
+  }
+  std::copy(nat, nat + 4 * n, acc);
+}
+
+// Finishes n consecutive output pixels of a 32-channel tile (all channels real; block 0's
+// vectors at acc[0..n), block 1's at acc[n..2n)) whose first channel is at y0: two pixels' 32
+// bytes a pack.
+void store_pair_packed(const PackedOut* o, const __m512i* acc, int n, uint8_t* y0) {
+  const PackedQuant& q = *o[0].q;
+  const int64_t ch = o[0].channels;
+  for (int j = 0; j < n; j += 2) {
+    const int j1 = j + 1 < n ? j + 1 : j;
+    const __m512i q0 = requant_round(acc[j], o[0].scale, q.inv, q.q_hi);
+    const __m512i q1 = requant_round(acc[n + j], o[1].scale, q.inv, q.q_hi);
+    const __m512i q2 = requant_round(acc[j1], o[0].scale, q.inv, q.q_hi);
+    const __m512i q3 = requant_round(acc[n + j1], o[1].scale, q.inv, q.q_hi);
+    const __m512i b = q.s8 ? pack_bytes4<true>(q0, q1, q2, q3, q.zp16, q.lo8)
+                           : pack_bytes4<false>(q0, q1, q2, q3, q.zp16, q.lo8);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(y0 + j * ch), _mm512_castsi512_si256(b));
+    if (j1 != j) _mm256_storeu_si256(reinterpret_cast<__m256i*>(y0 + j1 * ch), _mm512_extracti64x4_epi64(b, 1));
+  }
+}
+
 // The image as both kernels read it: u8 with whole 16-channel blocks in place, anything else
 // from a copy with 16-channel pixels and s8 shifted to u8.
 ImageLayout image_layout(const QConvShape& s, DType a_type) {
@@ -486,9 +518,22 @@ void depthwise_rows(const QConvShape& s, const QGemmParams& p, const QConvSum* s
                alignas(64) __m512i acc[4 * kMaxPixels];
                int64_t pix[kMaxPixels];
                // Per kernel row (ceil(kernel_h / 4) x 4 of them): the input row at channel 0, and
-               // the same at each channel block.
-               std::vector<const uint8_t*> row_base(static_cast<size_t>(groups * 4));
-               std::vector<const uint8_t*> block_rows(blocks.size() * row_base.size());
+               // the same at each channel block; on the stack unless the kernel is very tall or
+               // the channels very many.
+               const size_t rows_n = static_cast<size_t>(groups * 4), block_rows_n = blocks.size() * rows_n;
+               const uint8_t* row_stack[16];
+               const uint8_t* block_stack[256];
+               std::vector<const uint8_t*> row_heap, block_heap;
+               const uint8_t** row_base = row_stack;
+               const uint8_t** block_rows = block_stack;
+               if (rows_n > 16) {
+                 row_heap.resize(rows_n);
+                 row_base = row_heap.data();
+               }
+               if (block_rows_n > 256) {
+                 block_heap.resize(block_rows_n);
+                 block_rows = block_heap.data();
+               }
                // Output rows outermost: a row's input rows stay in cache for all its channels.
                for (int64_t oy = u0; oy < u1; ++oy) {
                  for (int64_t ky = 0; ky < groups * 4; ++ky) {
@@ -519,7 +564,7 @@ void depthwise_rows(const QConvShape& s, const QGemmParams& p, const QConvSum* s
                    for (size_t bi = 0; bi < blocks.size(); ++bi) {
                      const Block& k = blocks[bi];
                      const bool pair = k.step == 32;
-                     const DwRowsArgs a{block_rows.data() + bi * rows_per_block,
+                     const DwRowsArgs a{block_rows + bi * rows_per_block,
                                         groups,
                                         s.kernel_h,
                                         ox * s.stride_w - s.pad_left,
@@ -533,18 +578,15 @@ void depthwise_rows(const QConvShape& s, const QGemmParams& p, const QConvSum* s
                        if (packed) o = {&quant, k.scale, static_cast<uint8_t*>(y) + first * c + k.c0, c};
                        quads[n](a, k.init, o, acc);
                        if (packed) continue;
-                       // Back to the natural channel order: block h's pixel j at acc[h * n + j].
-                       alignas(64) __m512i nat[4 * kMaxPixels];
-                       for (int j = 0; j < n; ++j) {
-                         __m512i v[4];
-                         transpose_lanes(acc + 4 * j, v);
-                         for (int h = 0; h < 4; ++h) nat[h * n + j] = v[h];
-                       }
-                       std::copy(nat, nat + 4 * n, acc);
+                       natural_order(acc, n);
                      } else if (pair) {
                        pairs[n](a, k.init, acc);
                      } else {
                        fns[n](a, k.init[0], acc);
+                     }
+                     if (packed && pair) {
+                       store_pair_packed(k.out, acc, n, static_cast<uint8_t*>(y) + first * c + k.c0);
+                       continue;
                      }
                      for (int h = 0; h < k.step / 16; ++h) {
                        const __m512i* block = acc + h * n;
