@@ -3,9 +3,11 @@
 // Undilated kernels of width 3, 5 or 7: one vector holds, for each of 16 channels, one input
 // column's bytes from four consecutive kernel rows, so one vpdpbusd against those four rows'
 // weights does four taps; each such column vector serves every output of the tile whose window
-// holds it. Tiles take 32 channels (two vectors) where there are that many. Rows and columns
+// holds it. Tiles take 64 channels (four vectors, whose rows are interleaved by unpacks in a
+// lane-transposed channel order) or 32 (two vectors) where there are that many. Rows and columns
 // outside the image read as the zero point (compensated like every tap), so every pixel runs
-// the same code.
+// the same code. Output rows run one after another, each row's column tiles over all channels,
+// so a row's inputs are read from L1.
 // Other kernels run per tap, an input pixel widened to 32-bit lanes and multiplied by one
 // vpdpwssd, on regions that skip taps in the padding.
 #include <immintrin.h>
@@ -207,20 +209,6 @@ struct PairRows<KW, SW, std::index_sequence<N...>> {
 template <int KW, int SW>
 using PairTable = PairRows<KW, SW, std::make_index_sequence<static_cast<size_t>(pair_pixels(KW))>>;
 
-// The 32-channel kernels for this shape (kPairTiles[n] for n up to pair_pixels(kernel_w)), or
-// null.
-const PairTileFn* pair_tiles(const QConvShape& s) {
-  if (s.dilation_w != 1) return nullptr;
-  const int64_t kw = s.kernel_w, sw = s.stride_w;
-  if (kw == 3 && sw == 1) return PairTable<3, 1>::fn;
-  if (kw == 3 && sw == 2) return PairTable<3, 2>::fn;
-  if (kw == 5 && sw == 1) return PairTable<5, 1>::fn;
-  if (kw == 5 && sw == 2) return PairTable<5, 2>::fn;
-  if (kw == 7 && sw == 1) return PairTable<7, 1>::fn;
-  if (kw == 7 && sw == 2) return PairTable<7, 2>::fn;
-  return nullptr;
-}
-
 // Four vectors of 128-bit lanes transposed: vector v's lane l <-> vector l's lane v. Its own
 // inverse; takes the depthwise quad kernel's channel order (dw_lane_transposed) to the natural one
 // and back.
@@ -324,7 +312,8 @@ void dw_quad_tile(const DwRowsArgs& a, const __m512i* init, const QuadOut& o, __
 }
 
 using QuadTileFn = void (*)(const DwRowsArgs&, const __m512i*, const QuadOut&, __m512i*);
-// Pixels a 64-channel tile takes for a kernel width: four accumulators a pixel.
+// Pixels a 64-channel tile takes: four accumulators a pixel (fewer at stride 2, whose columns
+// serve fewer outputs each).
 constexpr int quad_pixels(int kw, int sw) { return kw <= 3 && sw == 1 ? 6 : 4; }
 template <int KW, int SW, typename Seq>
 struct QuadRows;
@@ -335,19 +324,6 @@ struct QuadRows<KW, SW, std::index_sequence<N...>> {
 template <int KW, int SW>
 using QuadTable = QuadRows<KW, SW, std::make_index_sequence<static_cast<size_t>(quad_pixels(KW, SW))>>;
 
-// The 64-channel kernels for this shape (n pixels up to quad_pixels(kernel_w)), or null.
-const QuadTileFn* quad_tiles(const QConvShape& s) {
-  if (s.dilation_w != 1) return nullptr;
-  const int64_t kw = s.kernel_w, sw = s.stride_w;
-  if (kw == 3 && sw == 1) return QuadTable<3, 1>::fn;
-  if (kw == 3 && sw == 2) return QuadTable<3, 2>::fn;
-  if (kw == 5 && sw == 1) return QuadTable<5, 1>::fn;
-  if (kw == 5 && sw == 2) return QuadTable<5, 2>::fn;
-  if (kw == 7 && sw == 1) return QuadTable<7, 1>::fn;
-  if (kw == 7 && sw == 2) return QuadTable<7, 2>::fn;
-  return nullptr;
-}
-
 using RowsTileFn = void (*)(const DwRowsArgs&, __m512i, __m512i*);
 template <int KW, int SW>
 constexpr RowsTileFn kRowsTiles[kMaxPixels + 1] = {
@@ -355,16 +331,24 @@ constexpr RowsTileFn kRowsTiles[kMaxPixels + 1] = {
     dw_rows_tile<3, KW, SW>, dw_rows_tile<4, KW, SW>, dw_rows_tile<5, KW, SW>,
     dw_rows_tile<6, KW, SW>, dw_rows_tile<7, KW, SW>, dw_rows_tile<8, KW, SW>};
 
-// The row kernels for this shape, or null (the per-tap kernel runs).
-const RowsTileFn* rows_tiles(const QConvShape& s) {
+template <int KW, int SW>
+struct RowsTable {
+  static constexpr const RowsTileFn* fn = kRowsTiles<KW, SW>;
+};
+
+// Table<KW, SW>::fn for this shape's undilated kernel width (3, 5 or 7) and column stride (1 or
+// 2), or null: the row kernels (RowsTable, else the per-tap kernel runs), their 32-channel
+// (PairTable) and 64-channel (QuadTable) tiles.
+template <typename Fn, template <int, int> class Table>
+const Fn* tiles_for(const QConvShape& s) {
   if (s.dilation_w != 1) return nullptr;
   const int64_t kw = s.kernel_w, sw = s.stride_w;
-  if (kw == 3 && sw == 1) return kRowsTiles<3, 1>;
-  if (kw == 3 && sw == 2) return kRowsTiles<3, 2>;
-  if (kw == 5 && sw == 1) return kRowsTiles<5, 1>;
-  if (kw == 5 && sw == 2) return kRowsTiles<5, 2>;
-  if (kw == 7 && sw == 1) return kRowsTiles<7, 1>;
-  if (kw == 7 && sw == 2) return kRowsTiles<7, 2>;
+  if (kw == 3 && sw == 1) return Table<3, 1>::fn;
+  if (kw == 3 && sw == 2) return Table<3, 2>::fn;
+  if (kw == 5 && sw == 1) return Table<5, 1>::fn;
+  if (kw == 5 && sw == 2) return Table<5, 2>::fn;
+  if (kw == 7 && sw == 1) return Table<7, 1>::fn;
+  if (kw == 7 && sw == 2) return Table<7, 2>::fn;
   return nullptr;
 }
 
@@ -476,8 +460,8 @@ void depthwise_rows(const QConvShape& s, const QGemmParams& p, const QConvSum* s
   // Plain 8-bit outputs: the tile's pixels finished four at a time by the packed requantization.
   const bool packed = e.plain_8bit();
   const PackedQuant quant = packed ? PackedQuant(e) : PackedQuant();
-  const PairTileFn* pairs = pair_tiles(s);
-  const QuadTileFn* quads = quad_tiles(s);
+  const PairTileFn* pairs = tiles_for<PairTileFn, PairTable>(s);
+  const QuadTileFn* quads = tiles_for<QuadTileFn, QuadTable>(s);
   // Channel blocks: whole 64s (lane-transposed, dw_lane_transposed), then 32 where a pair kernel
   // exists, then 16; their constants set up once.
   struct Block {
@@ -612,7 +596,7 @@ void depthwise_nhwc(const QConvShape& s, const QGemmParams& p, const QConvSum* s
   const int64_t c = s.out_channels, cpad = (c + 15) / 16 * 16;
   const int64_t oh = s.out_h(), ow = s.out_w(), pixels = oh * ow;
   const Epilogue e(p, sum, w.col_sum, c);
-  if (const RowsTileFn* fns = rows_tiles(s)) {
+  if (const RowsTileFn* fns = tiles_for<RowsTileFn, RowsTable>(s)) {
     depthwise_rows(s, p, sum, x, w, y, e, fns);
     return;
   }
