@@ -501,29 +501,27 @@ void depthwise_rows(const QConvShape& s, const QGemmParams& p, const QConvSum* s
              [&](int64_t b, const uint8_t* img, int64_t u0, int64_t u1) {
                alignas(64) __m512i acc[4 * kMaxPixels];
                int64_t pix[kMaxPixels];
-               // Per kernel row (ceil(kernel_h / 4) x 4 of them): the input row at channel 0, and
-               // the same at each channel block; on the stack unless the kernel is very tall or
+               // Per channel block, per kernel row (ceil(kernel_h / 4) x 4 of them): the input
+               // row at the block's first channel; on the stack unless the kernel is very tall or
                // the channels very many.
-               const size_t rows_n = static_cast<size_t>(groups * 4), block_rows_n = blocks.size() * rows_n;
-               const uint8_t* row_stack[16];
+               const int64_t rows_per_block = groups * 4;
+               const size_t block_rows_n = blocks.size() * static_cast<size_t>(rows_per_block);
                const uint8_t* block_stack[256];
-               std::vector<const uint8_t*> row_heap, block_heap;
-               const uint8_t** row_base = row_stack;
+               std::vector<const uint8_t*> block_heap;
                const uint8_t** block_rows = block_stack;
-               if (rows_n > 16) {
-                 row_heap.resize(rows_n);
-                 row_base = row_heap.data();
-               }
                if (block_rows_n > 256) {
                  block_heap.resize(block_rows_n);
                  block_rows = block_heap.data();
                }
                // Output rows outermost: a row's input rows stay in cache for all its channels.
                for (int64_t oy = u0; oy < u1; ++oy) {
-                 for (int64_t ky = 0; ky < groups * 4; ++ky) {
+                 for (int64_t ky = 0; ky < rows_per_block; ++ky) {
                    const int64_t iy = oy * s.stride_h - s.pad_top + ky * s.dilation_h;
-                   row_base[ky] = ky < s.kernel_h && iy >= 0 && iy < s.in_h ? img + iy * L.cols * L.stride
-                                                                             : zp_row.data();
+                   const uint8_t* row = ky < s.kernel_h && iy >= 0 && iy < s.in_h ? img + iy * L.cols * L.stride
+                                                                                   : zp_row.data();
+                   for (size_t bi = 0; bi < blocks.size(); ++bi) {
+                     block_rows[bi * rows_per_block + ky] = row + blocks[bi].c0;
+                   }
                  }
                  // The rows the next output row adds (stride_h of them) are fetched while this
                  // row computes: several channel blocks reread the same rows, which hides them
@@ -533,12 +531,6 @@ void depthwise_rows(const QConvShape& s, const QGemmParams& p, const QConvSum* s
                    if (oy + 1 >= u1 || iy < 0 || iy >= s.in_h) continue;
                    const uint8_t* src = img + iy * L.cols * L.stride;
                    for (int64_t off = 0; off < s.in_w * L.stride; off += 64) _mm_prefetch(reinterpret_cast<const char*>(src + off), _MM_HINT_T0);
-                 }
-                 const int64_t rows_per_block = groups * 4;
-                 for (size_t bi = 0; bi < blocks.size(); ++bi) {
-                   for (int64_t ky = 0; ky < rows_per_block; ++ky) {
-                     block_rows[bi * rows_per_block + ky] = row_base[ky] + blocks[bi].c0;
-                   }
                  }
                  // Column tiles outside the channel blocks: a tile's whole pixels (every channel)
                  // are written together and its inputs are read while they are in L1.
