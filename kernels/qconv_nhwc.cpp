@@ -222,6 +222,14 @@ std::string qconv_nhwc_path_name(const PackedConvNhwcS8& w) {
     case QConvNhwcLayout::kRowTaps:
     case QConvNhwcLayout::kTaps: {
       const int blocks = w.panels.empty() ? 1 : w.panels.front().blocks;
+      const int lanes = w.layout == QConvNhwcLayout::kDense || w.panels.empty()
+                            ? 0
+                            : qconv_nhwc_lane_channels(w.ocg, blocks, w.k_tap);
+      if (lanes) {
+        return std::string("qconv_nhwc_") +
+               (w.layout == QConvNhwcLayout::kRowTaps ? "rows_" : "taps_") + "lanes" +
+               std::to_string(kQConvLanePixels) + "x" + std::to_string(lanes) + "__avx512vnni";
+      }
       return std::string("qconv_nhwc_") +
              (w.layout == QConvNhwcLayout::kDense     ? "dense_"
               : w.layout == QConvNhwcLayout::kRowTaps ? "rows_"

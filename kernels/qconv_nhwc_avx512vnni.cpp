@@ -10,11 +10,13 @@
 
 #include <algorithm>
 #include <cstring>
+#include <numeric>
 #include <utility>
 #include <vector>
 
 #include "kernels/qconv_nhwc.h"
 #include "kernels/qconv_nhwc_detail_avx512vnni.h"
+#include "kernels/transpose16x16_avx512.h"
 
 namespace qtune {
 namespace {
@@ -213,6 +215,172 @@ void store_tile(const Epilogue& e, const __m512i* acc, int rows, int blocks, con
   }
 }
 
+// Panels of few output channels (at most kLaneChannels real ones): the tile turns around, 16
+// output pixels in the lanes and one accumulator an output channel. A k-step is then NC vpdpbusd
+// whose weight operand is an embedded broadcast from the packed panel, and the inputs are
+// transposed in registers, 4 x 4 dwords a 16-byte chunk of 4 pixels, where the standard tile
+// broadcasts 4 bytes a pixel a k-step: with few output channels those broadcasts are what it
+// spends its time on (a vpbroadcastd costs a vector slot, as a vpdpbusd does).
+// Lane 4l + a holds pixel 4a + l of the tile, so both transposes read or write four consecutive
+// pixels a vector.
+constexpr int kLaneChannels = 24;
+constexpr int kLanePixels = kQConvLanePixels;
+
+// acc + the dot products of a's u8 quads with the s8 quad at w in every lane, w read as the
+// instruction's embedded broadcast: compilers emit a separate vpbroadcastd for the intrinsic.
+inline __m512i dpbusd_broadcast(__m512i acc, __m512i a, const int8_t* w) {
+  asm("vpdpbusd %2%{1to16%}, %1, %0" : "+v"(acc) : "v"(a), "m"(*reinterpret_cast<const int32_t*>(w)));
+  return acc;
+}
+
+// Bytes [0, 16) (the first `dwords` dwords, the rest zero) of pixels 0..3, pixel l in lane l.
+inline __m512i load_pixels4(const uint8_t* p, int64_t cs, __mmask8 dwords) {
+  if (dwords == 0xf) {
+    __m512i v = _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    v = _mm512_inserti32x4(v, _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + cs)), 1);
+    v = _mm512_inserti32x4(v, _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 2 * cs)), 2);
+    return _mm512_inserti32x4(v, _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 3 * cs)), 3);
+  }
+  __m512i v = _mm512_castsi128_si512(_mm_maskz_loadu_epi32(dwords, p));
+  v = _mm512_inserti32x4(v, _mm_maskz_loadu_epi32(dwords, p + cs), 1);
+  v = _mm512_inserti32x4(v, _mm_maskz_loadu_epi32(dwords, p + 2 * cs), 2);
+  return _mm512_inserti32x4(v, _mm_maskz_loadu_epi32(dwords, p + 3 * cs), 3);
+}
+
+// The 4 x 4 dword transpose within each 128-bit lane: out[d] lane 4l + a = in[a] lane l dword d.
+inline void transpose4x4_dwords(const __m512i in[4], __m512i out[4]) {
+  const __m512i t0 = _mm512_unpacklo_epi32(in[0], in[1]), t1 = _mm512_unpackhi_epi32(in[0], in[1]);
+  const __m512i t2 = _mm512_unpacklo_epi32(in[2], in[3]), t3 = _mm512_unpackhi_epi32(in[2], in[3]);
+  out[0] = _mm512_unpacklo_epi64(t0, t2);
+  out[1] = _mm512_unpackhi_epi64(t0, t2);
+  out[2] = _mm512_unpacklo_epi64(t1, t3);
+  out[3] = _mm512_unpackhi_epi64(t1, t3);
+}
+
+// Writes 4 pixels x `bytes` (1..16) from v (pixel l in 128-bit lane l) to p + l * pixel.
+void store_pixels4(__m512i v, uint8_t* p, int64_t pixel, int bytes) {
+  const __m128i part[4] = {_mm512_castsi512_si128(v), _mm512_extracti32x4_epi32(v, 1),
+                           _mm512_extracti32x4_epi32(v, 2), _mm512_extracti32x4_epi32(v, 3)};
+  const __mmask16 mask = qconv_nhwc_detail::lane_mask(bytes);
+  for (int l = 0; l < 4; ++l) {
+    uint8_t* dst = p + l * pixel;
+    if (bytes == 16) {
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), part[l]);
+    } else if (bytes == 8) {
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(dst), part[l]);
+    } else {
+      _mm_mask_storeu_epi8(dst, mask, part[l]);
+    }
+  }
+}
+
+// Requantizes a lane tile's NC channels (scale[n] each) to bytes at y + pixel m * `pixel`, the
+// first `real` channels of each.
+template <int NC, bool S8>
+inline void lane_store_bytes(const __m512i* acc, const float* scale, const qconv_nhwc_detail::PackedQuant& q,
+                             uint8_t* y, int64_t pixel, int real) {
+  // Within each dword of a 128-bit lane: byte 4c + i (channel c, lane i) -> 4i + c.
+  const __m512i to_pixels = _mm512_broadcast_i32x4(
+      _mm_setr_epi8(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15));
+#pragma GCC unroll 2
+  for (int g0 = 0; g0 < NC; g0 += 16) {
+    __m512i b[4];
+#pragma GCC unroll 4
+    for (int j = 0; j < 4; ++j) {
+      const int n = g0 + 4 * j;
+      if (n >= NC) {
+        b[j] = _mm512_setzero_si512();
+        continue;
+      }
+      __m512i qv[4];
+#pragma GCC unroll 4
+      for (int c = 0; c < 4; ++c) {
+        qv[c] = qconv_nhwc_detail::requant_round(acc[n + c], _mm512_set1_ps(scale[n + c]), q.inv, q.q_hi);
+      }
+      // Lane l, dword i: lane 4l + i's 4 channels n..n+3.
+      b[j] = _mm512_shuffle_epi8(
+          qconv_nhwc_detail::pack_lanes4<S8>(qv[0], qv[1], qv[2], qv[3], q.zp16, q.lo8), to_pixels);
+    }
+    __m512i px[4];  // px[a] lane l: pixel 4a + l's channels g0..g0+15
+    transpose4x4_dwords(b, px);
+    const int bytes = std::min(16, real - g0);
+    if (bytes <= 0) break;
+    if (bytes == 16 && pixel == 16) {  // 16 channels, consecutive pixels: whole vectors
+#pragma GCC unroll 4
+      for (int a = 0; a < 4; ++a) _mm512_storeu_si512(y + g0 + 64 * a, px[a]);
+      continue;
+    }
+#pragma GCC unroll 4
+    for (int a = 0; a < 4; ++a) store_pixels4(px[a], y + 4 * a * pixel + g0, pixel, bytes);
+  }
+}
+
+// 16 output pixels (pixel m's bytes at base + m * cs + tap offsets) x NC output channels of one
+// panel (weights of channel n at k-step k: w[tap] + k * w_step + 4n), started at init[n]. With
+// `direct` the results go to output pixels pix0.., else out[m * blocks + j] holds pixel m's
+// channels 16j.. as the standard tile leaves them.
+template <int NC>
+void lane_micro(const uint8_t* base, int64_t cs, const int64_t* tap_off, const int32_t* tap_idx,
+                int64_t taps, int64_t k4, const int8_t* w, int64_t w_tap, int64_t w_step,
+                const int32_t* init, const float* scale, const DirectOut* direct, int real,
+                int64_t pix0, __m512i* out) {
+  __m512i acc[NC];
+#pragma GCC unroll 24
+  for (int n = 0; n < NC; ++n) acc[n] = _mm512_set1_epi32(init[n]);
+  const int64_t full = k4 / 4 * 4;
+  const int tail = static_cast<int>(k4 - full);
+  const __mmask8 tail_dwords = static_cast<__mmask8>((1u << tail) - 1);
+  for (int64_t t = 0; t < taps; ++t) {
+    const uint8_t* p = base + tap_off[t];
+    const int8_t* wt = w + tap_idx[t] * w_tap;
+    for (int64_t k = 0; k < full; k += 4, p += 16, wt += 4 * w_step) {
+      __m512i z[4], v[4];
+#pragma GCC unroll 4
+      for (int a = 0; a < 4; ++a) z[a] = load_pixels4(p + 4 * a * cs, cs, 0xf);
+      transpose4x4_dwords(z, v);
+#pragma GCC unroll 4
+      for (int d = 0; d < 4; ++d) {
+#pragma GCC unroll 24
+        for (int n = 0; n < NC; ++n) acc[n] = dpbusd_broadcast(acc[n], v[d], wt + d * w_step + 4 * n);
+      }
+    }
+    if (tail) {
+      __m512i z[4], v[4];
+#pragma GCC unroll 4
+      for (int a = 0; a < 4; ++a) z[a] = load_pixels4(p + 4 * a * cs, cs, tail_dwords);
+      transpose4x4_dwords(z, v);
+      for (int d = 0; d < tail; ++d) {
+#pragma GCC unroll 24
+        for (int n = 0; n < NC; ++n) acc[n] = dpbusd_broadcast(acc[n], v[d], wt + d * w_step + 4 * n);
+      }
+    }
+  }
+  if (direct) {
+    uint8_t* const y = direct->y + pix0 * direct->pixel;
+    if (direct->q.s8) {
+      lane_store_bytes<NC, true>(acc, scale, direct->q, y, direct->pixel, real);
+    } else {
+      lane_store_bytes<NC, false>(acc, scale, direct->q, y, direct->pixel, real);
+    }
+    return;
+  }
+  // Back to one vector a pixel: lane 4l + a of column block j is pixel 4a + l.
+  constexpr int kBlocks = (NC + 15) / 16;
+#pragma GCC unroll 2
+  for (int j = 0; j < kBlocks; ++j) {
+    __m512 r[16];
+#pragma GCC unroll 16
+    for (int n = 0; n < 16; ++n) {
+      r[n] = 16 * j + n < NC ? _mm512_castsi512_ps(acc[16 * j + n]) : _mm512_setzero_ps();
+    }
+    transpose16x16(r);
+#pragma GCC unroll 16
+    for (int lane = 0; lane < 16; ++lane) {
+      out[((lane % 4) * 4 + lane / 4) * kBlocks + j] = _mm512_castps_si512(r[lane]);
+    }
+  }
+}
+
 // A run of tiles: pixels [i0, i1) of one region in raster order, for one panel of one group.
 struct TileRun {
   int64_t i0, i1;
@@ -229,6 +397,10 @@ struct TileRun {
   const __m512i* init;
   const DirectOut* direct;  // or null: the generic epilogue below
   const Epilogue* e;
+  // Lane tiles (run_lane_tiles): the panel's real channels, their starting values and scales.
+  int real;
+  const int32_t* lane_init;
+  const float* lane_scale;
   int64_t n0, n_end;
   void* y;
   const void* r;
@@ -286,6 +458,70 @@ RunFn run_fn(int blocks) {
     case 2: return run_tiles<qconv_nhwc_tile_rows(2), 2>;
     case 3: return run_tiles<qconv_nhwc_tile_rows(3), 3>;
     default: return run_tiles<qconv_nhwc_tile_rows(4), 4>;
+  }
+}
+
+// The panel over a run of lane tiles where 16 pixels of the run are evenly spaced in the input
+// (within one output row, or across rows where the region is whole rows read as one run), and
+// standard tiles of R pixels elsewhere.
+template <int NC>
+void run_lane_tiles(const TileRun& t) {
+  constexpr int NB = (NC + 15) / 16;
+  constexpr int R = qconv_nhwc_tile_rows(NB);
+  alignas(64) __m512i acc[NB * kLanePixels];
+  const uint8_t* rowp[R];
+  int64_t pix[kLanePixels];
+  const int64_t width = t.x1 - t.x0;
+  const bool contiguous = t.x0 == 0 && width == t.ow && t.row_step == width * t.col_step;
+  if (!contiguous && width < kLanePixels) {  // no lane tile fits: standard tiles across rows
+    run_tiles<R, NB>(t);
+    return;
+  }
+  int64_t ox = t.ox, pix_row = t.pix_row0;
+  const uint8_t* row0 = t.row0;
+  for (int64_t i = t.i0; i < t.i1;) {
+    const int64_t left = t.i1 - i;
+    if (left >= kLanePixels && (contiguous || ox + kLanePixels <= t.x1)) {
+      const int64_t pix0 = pix_row + ox;
+      lane_micro<NC>(row0 + (ox - t.x0) * t.col_step, t.col_step, t.tap_off, t.tap_idx, t.taps,
+                     t.k4, t.w, t.w_tap, NB * 64, t.lane_init, t.lane_scale, t.direct, t.real,
+                     pix0, acc);
+      if (!t.direct) {
+        for (int m = 0; m < kLanePixels; ++m) pix[m] = pix0 + m;
+        store_tile(*t.e, acc, kLanePixels, NB, pix, t.n0, t.n_end, t.y, t.r);
+      }
+      i += kLanePixels;
+      for (ox += kLanePixels; ox >= t.x1; ox -= width) {
+        pix_row += t.ow;
+        row0 += t.row_step;
+      }
+      continue;
+    }
+    const int rows = static_cast<int>(std::min<int64_t>(R, contiguous ? left : std::min(left, t.x1 - ox)));
+    for (int m = 0; m < rows; ++m) {
+      rowp[m] = row0 + (ox - t.x0) * t.col_step;
+      pix[m] = pix_row + ox;
+      if (++ox == t.x1) {
+        ox = t.x0;
+        pix_row += t.ow;
+        row0 += t.row_step;
+      }
+    }
+    micro_fn(NB, rows)(rowp, t.tap_off, t.tap_idx, t.taps, t.k4, t.w, t.w_tap, t.init, t.direct,
+                       pix, acc);
+    if (!t.direct) store_tile(*t.e, acc, rows, NB, pix, t.n0, t.n_end, t.y, t.r);
+    i += rows;
+  }
+}
+
+RunFn lane_run_fn(int nc) {
+  switch (nc) {
+    case 4: return run_lane_tiles<4>;
+    case 8: return run_lane_tiles<8>;
+    case 12: return run_lane_tiles<12>;
+    case 16: return run_lane_tiles<16>;
+    case 20: return run_lane_tiles<20>;
+    default: return run_lane_tiles<24>;
   }
 }
 
@@ -403,9 +639,15 @@ void conv_taps(const QConvShape& s, const QGemmParams& p, const QConvSum* sum, c
   for (int64_t g = 0; g < s.group; ++g) {
     for (size_t pi = 0; pi < w.panels.size(); pi = all_panels ? w.panels.size() : pi + 1) {
       const size_t pe = all_panels ? w.panels.size() : pi + 1;
-      const int rows = qconv_nhwc_tile_rows(w.panels[pi].blocks);
+      // Units of whole tiles of every panel they run.
+      int rows = 1;
       int64_t lanes = 0;
-      for (size_t k = pi; k < pe; ++k) lanes += w.panels[k].blocks * 16;
+      for (size_t k = pi; k < pe; ++k) {
+        const PackedConvNhwcS8::Panel& pan = w.panels[k];
+        lanes += pan.blocks * 16;
+        rows = std::lcm(rows, qconv_nhwc_lane_channels(w.ocg - pan.oc0, pan.blocks, w.k_tap) ? kLanePixels
+                                                                   : qconv_nhwc_tile_rows(pan.blocks));
+      }
       for (size_t ri = 0; ri < regs.size(); ++ri) {
         const int64_t n = regs[ri].pixels();
         const int64_t step = unit_pixels(target, w.k_padded, lanes, rows, n);
@@ -468,7 +710,19 @@ void conv_taps(const QConvShape& s, const QGemmParams& p, const QConvSum* sum, c
             run.w = w.panel_data(un.g, pan);
             run.w_tap = k4 * pan.blocks * 64;
             run.n0 = n0;
-            run_fn(pan.blocks)(run);
+            const int nc = qconv_nhwc_lane_channels(n_end - n0, pan.blocks, w.k_tap);
+            if (nc == 0) {
+              run_fn(pan.blocks)(run);
+              continue;
+            }
+            alignas(64) float lane_scale[kLaneChannels] = {};
+            for (int64_t n = 0; run.direct && n < std::min<int64_t>(nc, n_end - n0); ++n) {
+              lane_scale[n] = e.per_channel ? e.scale[n0 + n] : e.scale[0];
+            }
+            run.real = static_cast<int>(std::min<int64_t>(nc, n_end - n0));
+            run.lane_init = region_init + n0;
+            run.lane_scale = lane_scale;
+            lane_run_fn(nc)(run);
           }
         }
       });

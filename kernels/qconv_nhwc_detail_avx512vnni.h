@@ -203,8 +203,10 @@ inline __m512i round_in(__m512 q, __m512 lo, __m512 hi) {
 // packs put four vectors' bytes in one, so the zero point and the lower clamp happen once for 64
 // lanes (every saturation on the way rounds towards the lower clamp). Equal, lane for lane, to
 // round_in + zero point + narrowing of each vector.
+// Plain multiplies (no add for a compiler to contract them with), which take a scale broadcast
+// from memory as an operand.
 inline __m512i requant_round(__m512i acc, __m512 scale, __m512 inv, __m512 q_hi) {
-  const __m512 f = fmul(fmul(_mm512_cvtepi32_ps(acc), scale), inv);
+  const __m512 f = _mm512_mul_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc), scale), inv);
   return _mm512_cvt_roundps_epi32(_mm512_min_ps(f, q_hi), kRound);
 }
 // The per-call constants of requant_round + pack_bytes4 for an epilogue's 8-bit output.

@@ -211,6 +211,17 @@ INSTANTIATE_TEST_SUITE_P(
         ConvCase{"depthwise_c96_quads_s2", shape(1, 96, 12, 11, 96, 3, 2, 1, 96)},
         ConvCase{"depthwise_7x7_c128_quads", shape(1, 128, 9, 10, 128, 7, 1, 3, 128)},
         ConvCase{"depthwise_5x5_c64_quads_s2", shape(2, 64, 11, 9, 64, 5, 2, 2, 64)},
+        // At most 24 output channels: tiles of 16 pixels in the lanes, across row ends where the
+        // map is read as one run, within rows elsewhere; 16-byte chunks whole and partial.
+        // (Taps under 16 bytes and maps under 16 pixels wide keep the standard tiles.)
+        ConvCase{"lanes_pointwise_n16", shape(2, 32, 12, 12, 16, 1, 1, 0, 1)},
+        ConvCase{"lanes_pointwise_n24_rows_wrap", shape(1, 40, 7, 9, 24, 1, 1, 0, 1)},
+        ConvCase{"lanes_pointwise_n17_k20", shape(2, 20, 5, 11, 17, 1, 1, 0, 1)},
+        ConvCase{"lanes_3x3_n20_wide", shape(1, 20, 5, 37, 20, 3, 1, 1, 1)},
+        ConvCase{"lanes_grouped_n7", shape(2, 32, 6, 20, 14, 3, 1, 1, 2)},
+        ConvCase{"lanes_pointwise_s2_n12", shape(1, 24, 9, 40, 12, 1, 2, 0, 1)},
+        ConvCase{"lanes_5x5_n4", shape(1, 16, 8, 22, 4, 5, 1, 2, 1)},
+        ConvCase{"lanes_panels_n72", shape(1, 16, 4, 20, 72, 1, 1, 0, 1)},
         ConvCase{"dilated", shape(1, 12, 10, 10, 4, 3, 1, 2, 1, 2)},
         // Pads wider than the kernel: outputs whose windows miss the image entirely.
         ConvCase{"pad_beyond_kernel", shape(2, 8, 3, 4, 20, 3, 1, 3, 1)},
