@@ -50,13 +50,13 @@ struct DirectOut {
 // Finishes one pixel's NB (2..4) blocks as bytes (qconv_nhwc_detail::pack_bytes4).
 template <int NB, bool S8>
 inline void store_pixel_packed(const DirectOut& d, const __m512i* acc, const __m512* scale,
-                               __m512 inv, __m512 q_hi, __m512i zp16, __m512i lo8, uint8_t* dst) {
+                               __m512 inv, __m512i zp16, __m512i lo8, __m512i hi8, uint8_t* dst) {
   using qconv_nhwc_detail::requant_round;
-  const __m512i q0 = requant_round(acc[0], scale[0], inv, q_hi);
-  const __m512i q1 = requant_round(acc[1], scale[1], inv, q_hi);
-  const __m512i q2 = NB > 2 ? requant_round(acc[2], scale[2], inv, q_hi) : q1;
-  const __m512i q3 = NB > 3 ? requant_round(acc[3], scale[3], inv, q_hi) : q2;
-  const __m512i b = qconv_nhwc_detail::pack_bytes4<S8>(q0, q1, q2, q3, zp16, lo8);
+  const __m512i q0 = requant_round(acc[0], scale[0], inv);
+  const __m512i q1 = requant_round(acc[1], scale[1], inv);
+  const __m512i q2 = NB > 2 ? requant_round(acc[2], scale[2], inv) : q1;
+  const __m512i q3 = NB > 3 ? requant_round(acc[3], scale[3], inv) : q2;
+  const __m512i b = qconv_nhwc_detail::pack_bytes4<S8>(q0, q1, q2, q3, zp16, lo8, hi8);
   if (!d.full) {
     _mm512_mask_storeu_epi8(dst, d.bytes, b);
   } else if (NB == 4) {
@@ -110,8 +110,8 @@ void micro(const uint8_t* const* rows, const int64_t* tap_off, const int32_t* ta
 #pragma GCC unroll 32
     for (int m = 0; m < R; ++m) at[m] = pix[m] * direct->pixel;
     uint8_t* const y = direct->y;
-    const __m512 inv = direct->q.inv, q_hi = direct->q.q_hi;
-    const __m512i zp16 = direct->q.zp16, lo8 = direct->q.lo8;
+    const __m512 inv = direct->q.inv;
+    const __m512i zp16 = direct->q.zp16, lo8 = direct->q.lo8, hi8 = direct->q.hi8;
     if constexpr (NB >= 2) {
       __m512 scale[NB];
 #pragma GCC unroll 4
@@ -119,12 +119,12 @@ void micro(const uint8_t* const* rows, const int64_t* tap_off, const int32_t* ta
       if (direct->q.s8) {
 #pragma GCC unroll 32
         for (int m = 0; m < R; ++m) {
-          store_pixel_packed<NB, true>(*direct, acc[m], scale, inv, q_hi, zp16, lo8, y + at[m]);
+          store_pixel_packed<NB, true>(*direct, acc[m], scale, inv, zp16, lo8, hi8, y + at[m]);
         }
       } else {
 #pragma GCC unroll 32
         for (int m = 0; m < R; ++m) {
-          store_pixel_packed<NB, false>(*direct, acc[m], scale, inv, q_hi, zp16, lo8, y + at[m]);
+          store_pixel_packed<NB, false>(*direct, acc[m], scale, inv, zp16, lo8, hi8, y + at[m]);
         }
       }
       return;
@@ -140,10 +140,10 @@ void micro(const uint8_t* const* rows, const int64_t* tap_off, const int32_t* ta
       __m512i q[4];
 #pragma GCC unroll 4
       for (int i = 0; i < 4; ++i) {
-        q[i] = qconv_nhwc_detail::requant_round(acc[i < n ? m0 + i : m0][0], scale, inv, q_hi);
+        q[i] = qconv_nhwc_detail::requant_round(acc[i < n ? m0 + i : m0][0], scale, inv);
       }
-      const __m512i b = s8 ? qconv_nhwc_detail::pack_bytes4<true>(q[0], q[1], q[2], q[3], zp16, lo8)
-                           : qconv_nhwc_detail::pack_bytes4<false>(q[0], q[1], q[2], q[3], zp16, lo8);
+      const __m512i b = s8 ? qconv_nhwc_detail::pack_bytes4<true>(q[0], q[1], q[2], q[3], zp16, lo8, hi8)
+                           : qconv_nhwc_detail::pack_bytes4<false>(q[0], q[1], q[2], q[3], zp16, lo8, hi8);
       if (whole && n == 4 && pix[m0 + 3] == pix[m0] + 3) {
         _mm512_storeu_si512(y + at[m0], b);
         continue;
@@ -295,11 +295,11 @@ inline void lane_store_bytes(const __m512i* acc, const float* scale, const qconv
       __m512i qv[4];
 #pragma GCC unroll 4
       for (int c = 0; c < 4; ++c) {
-        qv[c] = qconv_nhwc_detail::requant_round(acc[n + c], _mm512_set1_ps(scale[n + c]), q.inv, q.q_hi);
+        qv[c] = qconv_nhwc_detail::requant_round(acc[n + c], _mm512_set1_ps(scale[n + c]), q.inv);
       }
       // Lane l, dword i: lane 4l + i's 4 channels n..n+3.
       b[j] = _mm512_shuffle_epi8(
-          qconv_nhwc_detail::pack_lanes4<S8>(qv[0], qv[1], qv[2], qv[3], q.zp16, q.lo8), to_pixels);
+          qconv_nhwc_detail::pack_lanes4<S8>(qv[0], qv[1], qv[2], qv[3], q.zp16, q.lo8, q.hi8), to_pixels);
     }
     __m512i px[4];  // px[a] lane l: pixel 4a + l's channels g0..g0+15
     transpose4x4_dwords(b, px);

@@ -303,10 +303,10 @@ void dw_quad_tile(const DwRowsArgs& a, const __m512i* init, const QuadOut& o, __
   for (int j = 0; j < N; ++j) {
     __m512i qv[4];
 #pragma GCC unroll 4
-    for (int q = 0; q < 4; ++q) qv[q] = requant_round(acc[j][q], o.scale[q], pq.inv, pq.q_hi);
+    for (int q = 0; q < 4; ++q) qv[q] = requant_round(acc[j][q], o.scale[q], pq.inv);
     // The packs interleave by 128-bit lane, which puts the lane-transposed channels in order.
-    const __m512i b = pq.s8 ? pack_lanes4<true>(qv[0], qv[1], qv[2], qv[3], pq.zp16, pq.lo8)
-                            : pack_lanes4<false>(qv[0], qv[1], qv[2], qv[3], pq.zp16, pq.lo8);
+    const __m512i b = pq.s8 ? pack_lanes4<true>(qv[0], qv[1], qv[2], qv[3], pq.zp16, pq.lo8, pq.hi8)
+                            : pack_lanes4<false>(qv[0], qv[1], qv[2], qv[3], pq.zp16, pq.lo8, pq.hi8);
     _mm512_storeu_si512(o.y + j * o.pixel_bytes, b);
   }
 }
@@ -370,12 +370,12 @@ struct PackedOut {
 // Four pixels' vectors (the last repeated where fewer than four are real) as bytes.
 inline __m512i packed4(const PackedOut& o, __m512i a0, __m512i a1, __m512i a2, __m512i a3) {
   const PackedQuant& q = *o.q;
-  const __m512i q0 = requant_round(a0, o.scale, q.inv, q.q_hi);
-  const __m512i q1 = requant_round(a1, o.scale, q.inv, q.q_hi);
-  const __m512i q2 = requant_round(a2, o.scale, q.inv, q.q_hi);
-  const __m512i q3 = requant_round(a3, o.scale, q.inv, q.q_hi);
-  return q.s8 ? pack_bytes4<true>(q0, q1, q2, q3, q.zp16, q.lo8)
-              : pack_bytes4<false>(q0, q1, q2, q3, q.zp16, q.lo8);
+  const __m512i q0 = requant_round(a0, o.scale, q.inv);
+  const __m512i q1 = requant_round(a1, o.scale, q.inv);
+  const __m512i q2 = requant_round(a2, o.scale, q.inv);
+  const __m512i q3 = requant_round(a3, o.scale, q.inv);
+  return q.s8 ? pack_bytes4<true>(q0, q1, q2, q3, q.zp16, q.lo8, q.hi8)
+              : pack_bytes4<false>(q0, q1, q2, q3, q.zp16, q.lo8, q.hi8);
 }
 
 // Finishes n (<= kMaxPixels) consecutive output pixels whose first channel c0 is at y0.
@@ -421,12 +421,12 @@ void store_pair_packed(const PackedOut* o, const __m512i* acc, int n, uint8_t* y
   const int64_t ch = o[0].channels;
   for (int j = 0; j < n; j += 2) {
     const int j1 = j + 1 < n ? j + 1 : j;
-    const __m512i q0 = requant_round(acc[j], o[0].scale, q.inv, q.q_hi);
-    const __m512i q1 = requant_round(acc[n + j], o[1].scale, q.inv, q.q_hi);
-    const __m512i q2 = requant_round(acc[j1], o[0].scale, q.inv, q.q_hi);
-    const __m512i q3 = requant_round(acc[n + j1], o[1].scale, q.inv, q.q_hi);
-    const __m512i b = q.s8 ? pack_bytes4<true>(q0, q1, q2, q3, q.zp16, q.lo8)
-                           : pack_bytes4<false>(q0, q1, q2, q3, q.zp16, q.lo8);
+    const __m512i q0 = requant_round(acc[j], o[0].scale, q.inv);
+    const __m512i q1 = requant_round(acc[n + j], o[1].scale, q.inv);
+    const __m512i q2 = requant_round(acc[j1], o[0].scale, q.inv);
+    const __m512i q3 = requant_round(acc[n + j1], o[1].scale, q.inv);
+    const __m512i b = q.s8 ? pack_bytes4<true>(q0, q1, q2, q3, q.zp16, q.lo8, q.hi8)
+                           : pack_bytes4<false>(q0, q1, q2, q3, q.zp16, q.lo8, q.hi8);
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(y0 + j * ch), _mm512_castsi512_si256(b));
     if (j1 != j) _mm256_storeu_si256(reinterpret_cast<__m256i*>(y0 + j1 * ch), _mm512_extracti64x4_epi64(b, 1));
   }

@@ -10,6 +10,7 @@
 #include <tbb/task_arena.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <vector>
@@ -50,6 +51,8 @@ struct Epilogue {
   float r_scale = 0, final_scale = 0, f_lo = 0, f_hi = 0;
   int32_t r_zp = 0, final_zp = 0;
   int64_t channels = 0;  // elements per output (and residual) pixel
+  // Every 8-bit quotient (s32 x scale / output scale) converts to s32 without a clamp first.
+  bool requant_in_range = false;
 
   Epilogue(const QGemmParams& p, const QConvSum* s, const std::vector<int32_t>& sums,
            int64_t out_channels) {
@@ -77,6 +80,11 @@ struct Epilogue {
       out_zp = p.out_zero_point;
       q_lo = static_cast<float>(saturate_round(p.clamp_min * out_inv, out_zp, r) - out_zp);
       q_hi = static_cast<float>(saturate_round(p.clamp_max * out_inv, out_zp, r) - out_zp);
+      float largest = 0;
+      for (int64_t n = 0; n < (p.per_channel_scale ? out_channels : 1); ++n) {
+        largest = std::max(largest, std::fabs(p.scale[n]));
+      }
+      requant_in_range = largest * out_inv <= 0.5f;
     }
     sum = s;
     if (s) {
@@ -99,7 +107,8 @@ struct Epilogue {
   // 8-bit output with nothing between the product and the requantization but the scale (no graph
   // Q -> DQ, f32 bias or fused Add): what PackedQuant finishes.
   bool plain_8bit() const {
-    return (output == QGemmOutput::kU8 || output == QGemmOutput::kS8) && !mid && !bias_f32 && !sum;
+    return (output == QGemmOutput::kU8 || output == QGemmOutput::kS8) && !mid && !bias_f32 &&
+           !sum && requant_in_range;
   }
 };
 
@@ -198,47 +207,51 @@ inline __m512i round_in(__m512 q, __m512 lo, __m512 hi) {
   return _mm512_cvt_roundps_epi32(_mm512_min_ps(_mm512_max_ps(q, lo), hi), kRound);
 }
 
-// The requantization of plain 8-bit outputs, four vectors at a time: each vector's rounded value
-// (upper clamp before rounding, where it also keeps the conversion in range), then two saturating
-// packs put four vectors' bytes in one, so the zero point and the lower clamp happen once for 64
-// lanes (every saturation on the way rounds towards the lower clamp). Equal, lane for lane, to
-// round_in + zero point + narrowing of each vector.
+// The requantization of plain 8-bit outputs, four vectors at a time: each vector's rounded value,
+// then two saturating packs put four vectors' bytes in one, so the zero point and both clamps
+// happen once for 64 lanes (every saturation on the way rounds towards the nearer clamp). Equal,
+// lane for lane, to round_in + zero point + narrowing of each vector wherever the conversion
+// stays in range, which Epilogue::plain_8bit guarantees (scale x 1 / output scale <= 1/2 keeps
+// every s32 product below 2^30).
 // Plain multiplies (no add for a compiler to contract them with), which take a scale broadcast
 // from memory as an operand.
-inline __m512i requant_round(__m512i acc, __m512 scale, __m512 inv, __m512 q_hi) {
+inline __m512i requant_round(__m512i acc, __m512 scale, __m512 inv) {
   const __m512 f = _mm512_mul_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(acc), scale), inv);
-  return _mm512_cvt_roundps_epi32(_mm512_min_ps(f, q_hi), kRound);
+  return _mm512_cvt_roundps_epi32(f, kRound);
 }
 // The per-call constants of requant_round + pack_bytes4 for an epilogue's 8-bit output.
 struct PackedQuant {
-  __m512 inv, q_hi;
+  __m512 inv;
   __m512i zp16;  // the output zero point in 16-bit lanes
   __m512i lo8;   // the lowest output byte: q_lo + zero point
+  __m512i hi8;   // the highest: q_hi + zero point
   bool s8 = false;
   PackedQuant() = default;
   explicit PackedQuant(const Epilogue& e)
       : inv(_mm512_set1_ps(e.out_inv)),
-        q_hi(_mm512_set1_ps(e.q_hi)),
         zp16(_mm512_set1_epi16(static_cast<int16_t>(e.out_zp))),
         lo8(_mm512_set1_epi8(static_cast<char>(static_cast<int32_t>(e.q_lo) + e.out_zp))),
+        hi8(_mm512_set1_epi8(static_cast<char>(static_cast<int32_t>(e.q_hi) + e.out_zp))),
         s8(e.output == QGemmOutput::kS8) {}
 };
 
-// q0..q3 plus the zero point (zp16, in 16-bit lanes), at least lo8, as bytes interleaved by
-// 128-bit lane: dword 4l + j holds vector j's lanes 4l..4l+3.
+// q0..q3 plus the zero point (zp16, in 16-bit lanes), clamped to [lo8, hi8], as bytes
+// interleaved by 128-bit lane: dword 4l + j holds vector j's lanes 4l..4l+3.
 template <bool S8>
-inline __m512i pack_lanes4(__m512i q0, __m512i q1, __m512i q2, __m512i q3, __m512i zp16, __m512i lo8) {
+inline __m512i pack_lanes4(__m512i q0, __m512i q1, __m512i q2, __m512i q3, __m512i zp16,
+                           __m512i lo8, __m512i hi8) {
   const __m512i ab = _mm512_adds_epi16(_mm512_packs_epi32(q0, q1), zp16);
   const __m512i cd = _mm512_adds_epi16(_mm512_packs_epi32(q2, q3), zp16);
-  return S8 ? _mm512_max_epi8(_mm512_packs_epi16(ab, cd), lo8) : _mm512_max_epu8(_mm512_packus_epi16(ab, cd), lo8);
+  return S8 ? _mm512_min_epi8(_mm512_max_epi8(_mm512_packs_epi16(ab, cd), lo8), hi8)
+            : _mm512_min_epu8(_mm512_max_epu8(_mm512_packus_epi16(ab, cd), lo8), hi8);
 }
 
-// Bytes [q0's 16][q1's 16][q2's 16][q3's 16] plus the zero point (zp16, in 16-bit lanes), at
-// least lo8.
+// Bytes [q0's 16][q1's 16][q2's 16][q3's 16] plus the zero point (zp16, in 16-bit lanes),
+// clamped to [lo8, hi8].
 template <bool S8>
 inline __m512i pack_bytes4(__m512i q0, __m512i q1, __m512i q2, __m512i q3, __m512i zp16,
-                           __m512i lo8) {
-  const __m512i b = pack_lanes4<S8>(q0, q1, q2, q3, zp16, lo8);
+                           __m512i lo8, __m512i hi8) {
+  const __m512i b = pack_lanes4<S8>(q0, q1, q2, q3, zp16, lo8, hi8);
   return _mm512_permutexvar_epi32(_mm512_set_epi32(15, 11, 7, 3, 14, 10, 6, 2, 13, 9, 5, 1, 12, 8, 4, 0), b);
 }
 

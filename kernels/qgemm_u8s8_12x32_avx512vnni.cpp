@@ -200,16 +200,16 @@ void store_tile_packed(const QGemmParams& p, const qconv_nhwc_detail::PackedQuan
   const __mmask32 bytes = static_cast<__mmask32>(m0_mask) | (static_cast<__mmask32>(m1_mask) << 16);
   const __m512 s0 = p.per_channel_scale ? _mm512_maskz_loadu_ps(m0_mask, p.scale + n0) : _mm512_set1_ps(p.scale[0]);
   const __m512 s1 = p.per_channel_scale ? _mm512_maskz_loadu_ps(m1_mask, p.scale + n0 + 16) : s0;
-  const __m512 inv = q.inv, q_hi = q.q_hi;
-  const __m512i zp16 = q.zp16, lo8 = q.lo8;
+  const __m512 inv = q.inv;
+  const __m512i zp16 = q.zp16, lo8 = q.lo8, hi8 = q.hi8;
   const __m512i c0 = comp[0], c1 = comp[1];
   const bool s8 = q.s8, whole = bytes == 0xffffffffu;
   auto* out = static_cast<uint8_t*>(c) + m0 * ldc + n0;
   for (int i = 0; i < rows; ++i) {
-    const __m512i q0 = d::requant_round(_mm512_sub_epi32(acc[i][0], c0), s0, inv, q_hi);
-    const __m512i q1 = d::requant_round(_mm512_sub_epi32(acc[i][1], c1), s1, inv, q_hi);
-    const __m512i b = s8 ? d::pack_bytes4<true>(q0, q1, q0, q1, zp16, lo8)
-                         : d::pack_bytes4<false>(q0, q1, q0, q1, zp16, lo8);
+    const __m512i q0 = d::requant_round(_mm512_sub_epi32(acc[i][0], c0), s0, inv);
+    const __m512i q1 = d::requant_round(_mm512_sub_epi32(acc[i][1], c1), s1, inv);
+    const __m512i b = s8 ? d::pack_bytes4<true>(q0, q1, q0, q1, zp16, lo8, hi8)
+                         : d::pack_bytes4<false>(q0, q1, q0, q1, zp16, lo8, hi8);
     if (whole) {
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i * ldc), _mm512_castsi512_si256(b));
     } else {

@@ -243,6 +243,45 @@ INSTANTIATE_TEST_SUITE_P(
         ConvCase{"image_lanes_pad_beyond_kernel", shape(25, 8, 3, 4, 20, 3, 1, 3, 1)}),
     [](const ::testing::TestParamInfo<ConvCase>& i) { return std::string(i.param.name); });
 
+// Requantization multipliers (scale / output scale) large enough that s32 x multiplier leaves the
+// s32 range: the outputs saturate, on every kernel as on the reference (the fast epilogues,
+// which convert to s32 unclamped, must not run then). Standard, lane and depthwise tiles.
+TEST(QConvNhwcEpilogueTest, LargeMultipliersSaturateLikeTheReference) {
+  const auto kernels = qconv_nhwc_available_kernels();
+  if (kernels.size() == 1) GTEST_SKIP() << "only the reference kernel runs on this CPU";
+  for (const QConvShape& s : {shape(1, 32, 6, 20, 64, 1, 1, 0, 1), shape(1, 32, 6, 20, 16, 1, 1, 0, 1),
+                              shape(1, 64, 6, 20, 64, 3, 1, 1, 64)}) {
+    std::mt19937 rng(5);
+    std::vector<uint8_t> x(static_cast<size_t>(s.batch * s.in_h * s.in_w * s.in_channels));
+    for (auto& v : x) v = static_cast<uint8_t>(rng() & 0xff);
+    std::vector<int8_t> w(static_cast<size_t>(s.out_channels * s.k_per_group()));
+    for (auto& v : w) v = static_cast<int8_t>(rng() & 0xff);
+    const PackedConvNhwcS8 packed = pack_conv_nhwc_s8(w.data(), s);
+    std::vector<float> scale(static_cast<size_t>(s.out_channels), 4.0f);
+    for (QGemmOutput out : {QGemmOutput::kU8, QGemmOutput::kS8}) {
+      QGemmParams p;
+      p.a_type = DType::kU8;
+      p.a_zero_point = 3;
+      p.output = out;
+      p.scale = scale.data();
+      p.per_channel_scale = true;
+      p.out_scale = 1e-6f;
+      p.out_zero_point = out == QGemmOutput::kU8 ? 10 : -2;
+      const size_t n = static_cast<size_t>(s.batch * s.out_h() * s.out_w() * s.out_channels);
+      std::vector<uint8_t> want(n, 0xcd);
+      kernels.back().fn(s, p, nullptr, x.data(), packed, want.data());
+      int saturated = 0;
+      for (uint8_t v : want) saturated += v == (out == QGemmOutput::kU8 ? 255 : 127);
+      ASSERT_GT(saturated, static_cast<int>(n / 4)) << "the case must reach past the s32 range";
+      for (const auto& k : kernels) {
+        std::vector<uint8_t> got(n, 0xab);
+        k.fn(s, p, nullptr, x.data(), packed, got.data());
+        ASSERT_EQ(got, want) << k.name << " " << s.out_channels << " channels, group " << s.group;
+      }
+    }
+  }
+}
+
 TEST(QConvNhwcPackingTest, LayoutFollowsTheShape) {
   std::vector<int8_t> w(64 * 64 * 9, 1);
   EXPECT_EQ(pack_conv_nhwc_s8(w.data(), shape(1, 64, 8, 8, 64, 3, 1, 1, 1)).layout,
