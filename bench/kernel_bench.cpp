@@ -342,7 +342,7 @@ KernelBenchRow bench_shape(const GemmShape& s, int threads, double min_seconds) 
     p.scale = scale.data();
     p.out_scale = 0.5f;
     p.out_zero_point = 128;
-    row.qtune_int8_path = qconv_nhwc_path_name(conv_packed);
+    row.qtune_int8_path = qconv_nhwc_path_name(conv_packed, q);
     qtune_int8 = [&, q] { qconv2d_nhwc(q, p, nullptr, a8.data(), conv_packed, out8.data()); };
   } else {
     a8 = random_vec<uint8_t>(static_cast<size_t>(s.m * s.k), rng, 0, 255);

@@ -213,7 +213,7 @@ const QConvNhwcKernel& qconv_nhwc_kernel() {
   return k;
 }
 
-std::string qconv_nhwc_path_name(const PackedConvNhwcS8& w) {
+std::string qconv_nhwc_path_name(const PackedConvNhwcS8& w, const QConvShape& s) {
   const QConvNhwcKernel& k = qconv_nhwc_kernel();
   if (k.fn != qconv_nhwc_u8s8__avx512vnni) return k.name;
   switch (w.layout) {
@@ -222,7 +222,14 @@ std::string qconv_nhwc_path_name(const PackedConvNhwcS8& w) {
     case QConvNhwcLayout::kRowTaps:
     case QConvNhwcLayout::kTaps: {
       const int blocks = w.panels.empty() ? 1 : w.panels.front().blocks;
-      const int lanes = w.layout == QConvNhwcLayout::kDense || w.panels.empty()
+      // Lane tiles need 16 pixels evenly spaced: a map read as one run (1x1, stride 1, no
+      // padding) or rows of 16 pixels between the padded borders.
+      const bool one_run = s.kernel_h == 1 && s.kernel_w == 1 && s.stride_h == 1 &&
+                           s.stride_w == 1 && !s.pad_top && !s.pad_left && !s.pad_bottom &&
+                           !s.pad_right;
+      const bool rows_fit = s.out_w() - s.pad_left - s.pad_right >= kQConvLanePixels;
+      const int lanes = w.layout == QConvNhwcLayout::kDense || w.panels.empty() ||
+                                !(one_run || rows_fit)
                             ? 0
                             : qconv_nhwc_lane_channels(w.ocg, blocks, w.k_tap);
       if (lanes) {

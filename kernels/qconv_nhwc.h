@@ -139,8 +139,9 @@ inline void qconv2d_nhwc(const QConvShape& s, const QGemmParams& p, const QConvS
   qconv_nhwc_kernel().fn(s, p, sum, x, w, y);
 }
 
-// What qconv2d_nhwc runs for these weights, for benchmarks: "qconv_nhwc_taps_6x64__avx512vnni".
-std::string qconv_nhwc_path_name(const PackedConvNhwcS8& w);
+// What qconv2d_nhwc runs for these weights on shape s, for benchmarks:
+// "qconv_nhwc_taps_6x64__avx512vnni".
+std::string qconv_nhwc_path_name(const PackedConvNhwcS8& w, const QConvShape& s);
 
 void qconv_nhwc_u8s8__ref(const QConvShape& s, const QGemmParams& p, const QConvSum* sum,
                           const void* x, const PackedConvNhwcS8& w, void* y);
