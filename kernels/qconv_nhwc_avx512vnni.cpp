@@ -406,6 +406,21 @@ struct TileRun {
   const void* r;
 };
 
+// The next n pixels of a run one at a time, across row ends: their input pointers and output
+// pixels; (ox, pix_row, row0) is where the run stands and moves past them.
+inline void walk_pixels(const TileRun& t, int n, int64_t& ox, int64_t& pix_row, const uint8_t*& row0,
+                        const uint8_t** rowp, int64_t* pix) {
+  for (int m = 0; m < n; ++m) {
+    rowp[m] = row0 + (ox - t.x0) * t.col_step;
+    pix[m] = pix_row + ox;
+    if (++ox == t.x1) {
+      ox = t.x0;
+      pix_row += t.ow;
+      row0 += t.row_step;
+    }
+  }
+}
+
 // The panel over a run of tiles of R pixels; its constants are set up once per run, not per tile.
 template <int R, int NB>
 void run_tiles(const TileRun& t) {
@@ -431,15 +446,7 @@ void run_tiles(const TileRun& t) {
         row0 += t.row_step;
       }
     } else {
-      for (int m = 0; m < rows; ++m) {
-        rowp[m] = row0 + (ox - t.x0) * t.col_step;
-        pix[m] = pix_row + ox;
-        if (++ox == t.x1) {
-          ox = t.x0;
-          pix_row += t.ow;
-          row0 += t.row_step;
-        }
-      }
+      walk_pixels(t, rows, ox, pix_row, row0, rowp, pix);
     }
     if (rows == R) {
       micro<R, NB>(rowp, t.tap_off, t.tap_idx, t.taps, t.k4, t.w, t.w_tap, t.init, t.direct, pix, acc);
@@ -498,15 +505,7 @@ void run_lane_tiles(const TileRun& t) {
       continue;
     }
     const int rows = static_cast<int>(std::min<int64_t>(R, contiguous ? left : std::min(left, t.x1 - ox)));
-    for (int m = 0; m < rows; ++m) {
-      rowp[m] = row0 + (ox - t.x0) * t.col_step;
-      pix[m] = pix_row + ox;
-      if (++ox == t.x1) {
-        ox = t.x0;
-        pix_row += t.ow;
-        row0 += t.row_step;
-      }
-    }
+    walk_pixels(t, rows, ox, pix_row, row0, rowp, pix);
     micro_fn(NB, rows)(rowp, t.tap_off, t.tap_idx, t.taps, t.k4, t.w, t.w_tap, t.init, t.direct,
                        pix, acc);
     if (!t.direct) store_tile(*t.e, acc, rows, NB, pix, t.n0, t.n_end, t.y, t.r);
