@@ -219,7 +219,7 @@ INSTANTIATE_TEST_SUITE_P(
         ConvCase{"lanes_pointwise_n17_k20", shape(2, 20, 5, 11, 17, 1, 1, 0, 1)},
         ConvCase{"lanes_3x3_n20_wide", shape(1, 20, 5, 37, 20, 3, 1, 1, 1)},
         ConvCase{"lanes_grouped_n7", shape(2, 32, 6, 20, 14, 3, 1, 1, 2)},
-        ConvCase{"lanes_pointwise_s2_n12", shape(1, 24, 9, 40, 12, 1, 2, 0, 1)},
+        ConvCase{"lanes_pointwise_s2_n12_k56", shape(1, 56, 9, 40, 12, 1, 2, 0, 1)},
         ConvCase{"lanes_5x5_n4", shape(1, 16, 8, 22, 4, 5, 1, 2, 1)},
         ConvCase{"lanes_panels_n72", shape(1, 16, 4, 20, 72, 1, 1, 0, 1)},
         ConvCase{"dilated", shape(1, 12, 10, 10, 4, 3, 1, 2, 1, 2)},
