@@ -46,13 +46,15 @@ constexpr int qconv_nhwc_tile_rows(int blocks) {
   return blocks <= 2 ? 12 : blocks == 3 ? 8 : 6;
 }
 
-// Panels of at most 24 real channels run tiles of 16 pixels in the lanes, one accumulator an
-// output channel (the channels rounded up to 4), where a tap has 16 bytes or more (a tile
-// transposes 16-byte chunks of each tap); 0: the panel runs the tiles above.
+// Panels of at most kQConvLaneChannels real channels run tiles of 16 pixels in the lanes, one
+// accumulator an output channel (the channels rounded up to 4), where a tap has 16 bytes or more
+// (a tile transposes 16-byte chunks of each tap); 0: the panel runs the tiles above.
 constexpr int kQConvLanePixels = 16;
+constexpr int kQConvLaneChannels = 24;
 constexpr int qconv_nhwc_lane_channels(int64_t real, int blocks, int64_t k_tap) {
   const int64_t nc = ((real < blocks * 16 ? real : blocks * 16) + 3) / 4 * 4;
-  return k_tap >= 16 && nc <= 24 && (nc + 15) / 16 == blocks ? static_cast<int>(nc) : 0;
+  return k_tap >= 16 && nc <= kQConvLaneChannels && (nc + 15) / 16 == blocks ? static_cast<int>(nc)
+                                                                              : 0;
 }
 
 // Where channel c of a whole 64-channel block sits in the depthwise kernel's operands: the

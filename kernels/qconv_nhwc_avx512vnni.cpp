@@ -223,7 +223,7 @@ void store_tile(const Epilogue& e, const __m512i* acc, int rows, int blocks, con
 // spends its time on (a vpbroadcastd costs a vector slot, as a vpdpbusd does).
 // Lane 4l + a holds pixel 4a + l of the tile, so both transposes read or write four consecutive
 // pixels a vector.
-constexpr int kLaneChannels = 24;
+constexpr int kLaneChannels = kQConvLaneChannels;
 constexpr int kLanePixels = kQConvLanePixels;
 
 // acc + the dot products of a's u8 quads with the s8 quad at w in every lane, w read as the
@@ -330,30 +330,24 @@ void lane_micro(const uint8_t* base, int64_t cs, const int64_t* tap_off, const i
   const int64_t full = k4 / 4 * 4;
   const int tail = static_cast<int>(k4 - full);
   const __mmask8 tail_dwords = static_cast<__mmask8>((1u << tail) - 1);
+  // One 16-byte chunk of the tile's pixels (its first `steps` k-steps, the dwords past them
+  // neither read nor multiplied).
+  auto chunk = [&](const uint8_t* p, const int8_t* wt, __mmask8 dwords, int steps) {
+    __m512i z[4], v[4];
+#pragma GCC unroll 4
+    for (int a = 0; a < 4; ++a) z[a] = load_pixels4(p + 4 * a * cs, cs, dwords);
+    transpose4x4_dwords(z, v);
+#pragma GCC unroll 4
+    for (int d = 0; d < steps; ++d) {
+#pragma GCC unroll 24
+      for (int n = 0; n < NC; ++n) acc[n] = dpbusd_broadcast(acc[n], v[d], wt + d * w_step + 4 * n);
+    }
+  };
   for (int64_t t = 0; t < taps; ++t) {
     const uint8_t* p = base + tap_off[t];
     const int8_t* wt = w + tap_idx[t] * w_tap;
-    for (int64_t k = 0; k < full; k += 4, p += 16, wt += 4 * w_step) {
-      __m512i z[4], v[4];
-#pragma GCC unroll 4
-      for (int a = 0; a < 4; ++a) z[a] = load_pixels4(p + 4 * a * cs, cs, 0xf);
-      transpose4x4_dwords(z, v);
-#pragma GCC unroll 4
-      for (int d = 0; d < 4; ++d) {
-#pragma GCC unroll 24
-        for (int n = 0; n < NC; ++n) acc[n] = dpbusd_broadcast(acc[n], v[d], wt + d * w_step + 4 * n);
-      }
-    }
-    if (tail) {
-      __m512i z[4], v[4];
-#pragma GCC unroll 4
-      for (int a = 0; a < 4; ++a) z[a] = load_pixels4(p + 4 * a * cs, cs, tail_dwords);
-      transpose4x4_dwords(z, v);
-      for (int d = 0; d < tail; ++d) {
-#pragma GCC unroll 24
-        for (int n = 0; n < NC; ++n) acc[n] = dpbusd_broadcast(acc[n], v[d], wt + d * w_step + 4 * n);
-      }
-    }
+    for (int64_t k = 0; k < full; k += 4, p += 16, wt += 4 * w_step) chunk(p, wt, 0xf, 4);
+    if (tail) chunk(p, wt, tail_dwords, tail);
   }
   if (direct) {
     uint8_t* const y = direct->y + pix0 * direct->pixel;
