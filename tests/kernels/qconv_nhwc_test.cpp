@@ -73,20 +73,26 @@ QConvShape asymmetric() {
   return s;
 }
 
-class QConvNhwcTest : public ::testing::TestWithParam<ConvCase> {
- protected:
-  void SetUp() override {
-    const QConvShape& s = GetParam().s;
-    std::mt19937 rng(7);
+// Random NHWC input and OIHW weights for shape s (from one generator seeded `seed`), the weights
+// packed.
+struct ConvData {
+  std::vector<uint8_t> x;
+  std::vector<int8_t> w;
+  PackedConvNhwcS8 packed;
+  ConvData() = default;
+  ConvData(const QConvShape& s, unsigned seed) {
+    std::mt19937 rng(seed);
     x.resize(static_cast<size_t>(s.batch * s.in_h * s.in_w * s.in_channels));
     for (auto& v : x) v = static_cast<uint8_t>(rng() & 0xff);
     w.resize(static_cast<size_t>(s.out_channels * s.k_per_group()));
     for (auto& v : w) v = static_cast<int8_t>(rng() & 0xff);
     packed = pack_conv_nhwc_s8(w.data(), s);
   }
-  std::vector<uint8_t> x;
-  std::vector<int8_t> w;
-  PackedConvNhwcS8 packed;
+};
+
+class QConvNhwcTest : public ::testing::TestWithParam<ConvCase>, protected ConvData {
+ protected:
+  void SetUp() override { static_cast<ConvData&>(*this) = ConvData(GetParam().s, 7); }
 };
 
 TEST_P(QConvNhwcTest, EveryKernelMatchesDirectConvolution) {
@@ -251,12 +257,7 @@ TEST(QConvNhwcEpilogueTest, LargeMultipliersSaturateLikeTheReference) {
   if (kernels.size() == 1) GTEST_SKIP() << "only the reference kernel runs on this CPU";
   for (const QConvShape& s : {shape(1, 32, 6, 20, 64, 1, 1, 0, 1), shape(1, 32, 6, 20, 16, 1, 1, 0, 1),
                               shape(1, 64, 6, 20, 64, 3, 1, 1, 64)}) {
-    std::mt19937 rng(5);
-    std::vector<uint8_t> x(static_cast<size_t>(s.batch * s.in_h * s.in_w * s.in_channels));
-    for (auto& v : x) v = static_cast<uint8_t>(rng() & 0xff);
-    std::vector<int8_t> w(static_cast<size_t>(s.out_channels * s.k_per_group()));
-    for (auto& v : w) v = static_cast<int8_t>(rng() & 0xff);
-    const PackedConvNhwcS8 packed = pack_conv_nhwc_s8(w.data(), s);
+    const ConvData d(s, 5);
     std::vector<float> scale(static_cast<size_t>(s.out_channels), 4.0f);
     for (QGemmOutput out : {QGemmOutput::kU8, QGemmOutput::kS8}) {
       QGemmParams p;
@@ -269,13 +270,13 @@ TEST(QConvNhwcEpilogueTest, LargeMultipliersSaturateLikeTheReference) {
       p.out_zero_point = out == QGemmOutput::kU8 ? 10 : -2;
       const size_t n = static_cast<size_t>(s.batch * s.out_h() * s.out_w() * s.out_channels);
       std::vector<uint8_t> want(n, 0xcd);
-      kernels.back().fn(s, p, nullptr, x.data(), packed, want.data());
+      kernels.back().fn(s, p, nullptr, d.x.data(), d.packed, want.data());
       int saturated = 0;
       for (uint8_t v : want) saturated += v == (out == QGemmOutput::kU8 ? 255 : 127);
       ASSERT_GT(saturated, static_cast<int>(n / 4)) << "the case must reach past the s32 range";
       for (const auto& k : kernels) {
         std::vector<uint8_t> got(n, 0xab);
-        k.fn(s, p, nullptr, x.data(), packed, got.data());
+        k.fn(s, p, nullptr, d.x.data(), d.packed, got.data());
         ASSERT_EQ(got, want) << k.name << " " << s.out_channels << " channels, group " << s.group;
       }
     }
